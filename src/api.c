@@ -1,0 +1,107 @@
+/*-------------------------------------------------------------------------
+ *
+ * api.c
+ *	  SQL-callable functions written in C: validate_task() and
+ *	  import_task().
+ *
+ * The everyday calls (create_task, read_task, update_task, ...) are plain
+ * SQL over omnitask.task, since the triggers do the work; these two need C:
+ * one to expose the validator, one to tell the trigger that an import is
+ * under way.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "omnitask.h"
+#include "utils/acl.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+PG_FUNCTION_INFO_V1(omnitask_validate_task);
+PG_FUNCTION_INFO_V1(omnitask_import_task);
+
+/*
+ * validate_task(resource jsonb) -> jsonb: FHIR $validate against base R4
+ * Task.  Returns an OperationOutcome listing every problem found; it never
+ * raises for bad content.
+ */
+Datum
+omnitask_validate_task(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
+	MemoryContext scratch;
+	MemoryContext outer;
+	FhirResult *res;
+	Jsonb	   *outcome;
+	Jsonb	   *result;
+
+	scratch = AllocSetContextCreate(CurrentMemoryContext, "omnitask validate_task",
+									ALLOCSET_DEFAULT_SIZES);
+	outer = MemoryContextSwitchTo(scratch);
+	res = palloc(sizeof(FhirResult));
+	fhir_validate_task(doc, NULL, res);
+	outcome = fhir_outcome_jsonb(res);
+	MemoryContextSwitchTo(outer);
+	result = palloc(VARSIZE(outcome));
+	memcpy(result, outcome, VARSIZE(outcome));
+	MemoryContextDelete(scratch);
+	PG_RETURN_JSONB_P(result);
+}
+
+/* True when the current role acts as an omnitask admin. */
+static bool
+caller_is_admin(void)
+{
+	Oid			admin = get_role_oid("omnitask_admin", true);
+
+	return superuser() || (OidIsValid(admin) && has_privs_of_role(GetUserId(), admin));
+}
+
+/*
+ * import_task(resource jsonb) -> jsonb: admin only.  Stores an existing
+ * valid Task in whatever status it has, keeping its id (migration from
+ * another system); the history records the operation as "import".
+ */
+Datum
+omnitask_import_task(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
+	Datum		arg = JsonbPGetDatum(doc);
+	Oid			argtype = JSONBOID;
+	Datum		result = (Datum) 0;
+	bool		isnull;
+	int			rc;
+
+	if (!caller_is_admin())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to import tasks"),
+				 errdetail("Only members of omnitask_admin may import tasks."),
+				 errhint("Use omnitask.create_task() to create a new task.")));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	omnitask_import_depth++;
+	PG_TRY();
+	{
+		rc = SPI_execute_with_args("INSERT INTO omnitask.task (resource) VALUES ($1) RETURNING resource",
+								   1, &argtype, &arg, NULL, false, 1);
+		if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+			elog(ERROR, "import_task: INSERT failed: %s", SPI_result_code_string(rc));
+		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		result = SPI_datumTransfer(result, false, -1);
+	}
+	PG_FINALLY();
+	{
+		omnitask_import_depth--;
+	}
+	PG_END_TRY();
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}

@@ -1,0 +1,144 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *	  Per-backend cache of the catalog objects omnitask's C code uses: its
+ *	  namespace, its tables and the OIDs of its enum labels.
+ *
+ * Looked up once per backend and forgotten whenever a type, namespace or
+ * relation changes (e.g. DROP/CREATE EXTENSION), so the per-row path does
+ * no catalog look-ups.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_type.h"
+#include "fhir_tables.h"
+#include "omnitask.h"
+#include "utils/catcache.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#define MAX_LABELS 16
+
+typedef struct EnumCache
+{
+	const char *typname;
+	int			vs;				/* the value set whose codes are the labels */
+	int			nlabels;
+	const char *labels[MAX_LABELS];
+	Oid			oids[MAX_LABELS];
+} EnumCache;
+
+static bool cache_valid = false;
+static bool callbacks_registered = false;
+static Oid	namespace_oid = InvalidOid;
+static EnumCache enums[] = {
+	{"task_status", FHIR_VS_TASK_STATUS},
+	{"task_intent", FHIR_VS_TASK_INTENT},
+	{"task_priority", FHIR_VS_REQUEST_PRIORITY},
+};
+
+/* Forgets everything cached; the next use looks it up again. */
+static void
+invalidate_cache(Datum arg, int cacheid, uint32 hashvalue)
+{
+	cache_valid = false;
+}
+
+/*
+ * Fills the cache.  Each enum must carry exactly the codes of its R4 value
+ * set: the C tables and the SQL types are both generated from the spec, and
+ * a mismatch is a broken installation.
+ */
+static void
+fill_cache(void)
+{
+	int			i;
+
+	if (!callbacks_registered)
+	{
+		CacheRegisterSyscacheCallback(TYPEOID, invalidate_cache, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, invalidate_cache, (Datum) 0);
+		CacheRegisterSyscacheCallback(ENUMOID, invalidate_cache, (Datum) 0);
+		callbacks_registered = true;
+	}
+	namespace_oid = get_namespace_oid("omnitask", false);
+	for (i = 0; i < lengthof(enums); i++)
+	{
+		EnumCache  *ec = &enums[i];
+		const FhirValueSet *vs = &fhir_valuesets[ec->vs];
+		Oid			typoid;
+		int			j;
+
+		typoid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+								 CStringGetDatum(ec->typname),
+								 ObjectIdGetDatum(namespace_oid));
+		if (!OidIsValid(typoid))
+			elog(ERROR, "type omnitask.%s does not exist", ec->typname);
+		if (vs->ncodes > MAX_LABELS)
+			elog(ERROR, "value set %s has too many codes", vs->url);
+		ec->nlabels = vs->ncodes;
+		for (j = 0; j < vs->ncodes; j++)
+		{
+			HeapTuple	tup;
+
+			ec->labels[j] = vs->codes[j];
+			tup = SearchSysCache2(ENUMTYPOIDNAME, ObjectIdGetDatum(typoid),
+								  CStringGetDatum(vs->codes[j]));
+			if (!HeapTupleIsValid(tup))
+				elog(ERROR, "type omnitask.%s has no label \"%s\" of %s",
+					 ec->typname, vs->codes[j], vs->url);
+			ec->oids[j] = ((Form_pg_enum) GETSTRUCT(tup))->oid;
+			ReleaseSysCache(tup);
+		}
+	}
+	cache_valid = true;
+}
+
+/* The OID of the omnitask schema. */
+Oid
+omnitask_namespace_oid(void)
+{
+	if (!cache_valid)
+		fill_cache();
+	return namespace_oid;
+}
+
+/* The OID of a relation in the omnitask schema. */
+Oid
+omnitask_relid(const char *relname)
+{
+	Oid			relid = get_relname_relid(relname, omnitask_namespace_oid());
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation omnitask.%s does not exist", relname);
+	return relid;
+}
+
+/*
+ * The OID of an enum label given as a slice of the document; the validator
+ * has already checked the code against the value set.
+ */
+Oid
+omnitask_enum_oid(OmniEnum which, FhirSlice label)
+{
+	EnumCache  *ec = &enums[which];
+	int			j;
+
+	if (!cache_valid)
+		fill_cache();
+	for (j = 0; j < ec->nlabels; j++)
+	{
+		if (strlen(ec->labels[j]) == (size_t) label.len &&
+			memcmp(ec->labels[j], label.s, label.len) == 0)
+			return ec->oids[j];
+	}
+	elog(ERROR, "\"%.*s\" is not a label of omnitask.%s", label.len, label.s,
+		 ec->typname);
+	return InvalidOid;			/* keep compiler quiet */
+}

@@ -1,0 +1,87 @@
+/*-------------------------------------------------------------------------
+ *
+ * fhir_types.h
+ *	  Checks of FHIR R4 primitive values (the lexical rules of each primitive
+ *	  type), of currency codes and MIME types, and the conversion of
+ *	  date/dateTime/instant values into ranges of UTC instants.
+ *
+ * This is plain C99 with no PostgreSQL headers, no allocation, no regex
+ * library and no global state, so that it can be unit-tested and fuzzed on
+ * its own as well as used inside the server.
+ *
+ * Every input is a (pointer, length) pair: it need not be NUL-terminated
+ * and may contain any bytes; nothing is ever read at or past s[len].  All
+ * checks run in time linear in len.
+ *
+ * On failure a function returns false and, when why is not NULL, sets *why
+ * to a short static English reason that never quotes the value.  On success
+ * *why is set to NULL.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FHIR_TYPES_H
+#define FHIR_TYPES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>				/* size_t */
+
+#include "fhir_schema.h"
+
+/* Longest string, markdown, System.String or code value, in bytes (1 MiB). */
+#define FHIR_STRING_MAX_BYTES	1048576
+
+/* Deepest nesting of elements in Narrative.div, the root <div> counting as 1. */
+#define FHIR_XHTML_MAX_DEPTH	100
+
+/* Most attributes on one XHTML element (needed for the duplicate check). */
+#define FHIR_XHTML_MAX_ATTRS	64
+
+/* XHTML namespace the root <div> of a narrative must declare. */
+#define FHIR_XHTML_NS			"http://www.w3.org/1999/xhtml"
+
+/*
+ * Microsecond instants since 1970-01-01T00:00:00Z; a value of reduced
+ * precision is the range [lo, hi).
+ */
+typedef struct FhirTimeRange
+{
+	int64_t		lo;
+	int64_t		hi;
+} FhirTimeRange;
+
+/*
+ * Checks a JSON string value against primitive prim (every string-valued
+ * FP_*).  Boolean and number primitives are refused ("must be a JSON
+ * boolean", "must be a JSON number").
+ */
+extern bool fhir_check_string(FhirPrim prim, const char *s, size_t len,
+							  const char **why);
+
+/*
+ * Checks the canonical text of a JSON number (as numeric_out prints it) for
+ * FP_INTEGER, FP_POSITIVEINT, FP_UNSIGNEDINT or FP_DECIMAL.  Other
+ * primitives are refused ("must be a JSON string", "must be a JSON boolean").
+ */
+extern bool fhir_check_number(FhirPrim prim, const char *s, size_t len,
+							  const char **why);
+
+/*
+ * Parses a date, dateTime or instant into the UTC range it denotes.  A value
+ * with a time is exact to its precision; a value without a time has no zone
+ * and its range is widened by 14 hours on each side.
+ */
+extern bool fhir_parse_time_range(FhirPrim prim, const char *s, size_t len,
+								  FhirTimeRange *out, const char **why);
+
+/* True when range a is certainly before range b (a.hi <= b.lo). */
+extern bool fhir_time_range_before(const FhirTimeRange *a,
+								   const FhirTimeRange *b);
+
+/* ISO 4217 shape: exactly three ASCII upper-case letters. */
+extern bool fhir_check_currency(const char *s, size_t len, const char **why);
+
+/* RFC 6838/2045 shape: type "/" subtype, then optional ;name=value parts. */
+extern bool fhir_check_mimetype(const char *s, size_t len, const char **why);
+
+#endif							/* FHIR_TYPES_H */

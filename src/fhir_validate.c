@@ -1,0 +1,1448 @@
+/*-------------------------------------------------------------------------
+ *
+ * fhir_validate.c
+ *	  Table-driven, one-pass validation of a FHIR R4 Task stored as jsonb.
+ *
+ * The walker descends the jsonb value once.  Each object is checked
+ * against its FhirType from the generated tables (src/fhir_tables.c):
+ * unknown properties, cardinality, JSON types, primitive formats, required
+ * bindings, choice elements, primitive "_twins", the JSON rules (no null,
+ * no empty string, object or array) and the invariants the tables flag
+ * (ele-1, ext-1, per-1, ref-1, att-1, qty-3, rng-2, rat-1, inv-1, dom-2..5).
+ *
+ * On the way it records the facts omnitask derives columns from, and, when
+ * the caller asks for normalisation, pushes every token into a new
+ * JsonbParseState in which the server-owned keys (id, meta.versionId,
+ * meta.lastUpdated, lastModified, defaults) are replaced or added.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fhir_tables.h"
+#include "fhir_validate.h"
+#include "miscadmin.h"
+#include "nodes/pg_list.h"
+#include "utils/builtins.h"
+#include "utils/numeric.h"
+
+/* Largest element and choice counts of any generated type we accept. */
+#define MAX_TYPE_ELEMENTS	96
+#define MAX_TYPE_CHOICES	4
+
+/* Longest value quoted in a diagnostic before it is cut. */
+#define MAX_QUOTED			64
+
+/* seen[] flags per element of an object */
+#define SEEN_VALUE			0x01
+#define SEEN_TWIN			0x02
+#define SEEN_NULL_ITEM		0x04
+
+/* Where below the Task root a walk is, for the facts it records. */
+typedef enum Cap
+{
+	CAP_NONE,
+	CAP_ROOT,
+	CAP_OWNER,
+	CAP_FOR,
+	CAP_REQUESTER,
+	CAP_CODE,
+	CAP_CODE_CODING,
+	CAP_CODE_CODING0,
+	CAP_RESTRICTION,
+	CAP_RESTRICTION_PERIOD,
+	CAP_EXEC_PERIOD
+} Cap;
+
+/* What kind of object is being walked: the root and its meta are rewritten. */
+typedef enum ObjRole
+{
+	ROLE_PLAIN,
+	ROLE_ROOT,
+	ROLE_META,
+	ROLE_CONTAINED
+} ObjRole;
+
+/* What a walked object tells its parent. */
+typedef struct ObjResult
+{
+	Numeric		value;			/* its "value" decimal, if any (Quantity) */
+} ObjResult;
+
+/* A local "#id" reference, checked against contained ids at the end. */
+typedef struct LocalRef
+{
+	char	   *id;				/* without the '#' */
+	char	   *expression;
+} LocalRef;
+
+/* State of one walk. */
+typedef struct Walker
+{
+	FhirResult *res;
+	const FhirNormalize *norm;
+	StringInfoData path;		/* FHIRPath of the current element */
+	JsonbParseState *out;		/* normalised copy under construction */
+	bool		emit;			/* still building the copy */
+	JsonbValue *last;			/* what the last push returned: the root at the end */
+	int			depth;
+	List	   *contained_ids;	/* char * */
+	List	   *local_refs;		/* LocalRef * */
+} Walker;
+
+static void walk_object(Walker *w, JsonbContainer *c, const FhirType *t,
+						Cap cap, ObjRole role, ObjResult *out);
+static void walk_generic(Walker *w, JsonbValue *v);
+
+/*
+ * Records one issue.  The issue list is capped so that a hostile document
+ * cannot make the outcome itself huge.
+ */
+void
+fhir_add_issue(FhirResult *res, FhirSeverity sev, const char *code,
+			   const char *expression, const char *fmt,...)
+{
+	FhirIssue  *issue;
+	StringInfoData buf;
+	va_list		args;
+
+	if (sev == FHIR_SEV_ERROR)
+		res->nerrors++;
+	if (res->nissues >= FHIR_MAX_ISSUES)
+	{
+		res->truncated = true;
+		return;
+	}
+	initStringInfo(&buf);
+	for (;;)
+	{
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	issue = &res->issues[res->nissues++];
+	issue->severity = sev;
+	issue->code = code;
+	issue->diagnostics = buf.data;
+	issue->expression = pstrdup(expression);
+}
+
+/* Records an error at the walker's current path and stops building output. */
+static void
+walk_error(Walker *w, const char *code, const char *fmt,...)
+pg_attribute_printf(3, 4);
+
+static void
+walk_error(Walker *w, const char *code, const char *fmt,...)
+{
+	StringInfoData buf;
+	va_list		args;
+
+	w->emit = false;
+	w->res->nerrors++;
+	if (w->res->nissues >= FHIR_MAX_ISSUES)
+	{
+		w->res->truncated = true;
+		return;
+	}
+	initStringInfo(&buf);
+	for (;;)
+	{
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	w->res->nerrors--;			/* fhir_add_issue counts it */
+	fhir_add_issue(w->res, FHIR_SEV_ERROR, code, w->path.data, "%s", buf.data);
+}
+
+/*
+ * Appends a value to a diagnostic in double quotes, cut to MAX_QUOTED bytes
+ * (on a UTF-8 boundary) and with control characters escaped, so hostile
+ * values cannot flood or garble error messages.
+ */
+void
+fhir_append_quoted(StringInfo buf, const char *s, int len)
+{
+	int			n = Min(len, MAX_QUOTED);
+	int			i;
+
+	while (n < len && n > 0 && (s[n] & 0xC0) == 0x80)
+		n--;
+	appendStringInfoChar(buf, '"');
+	for (i = 0; i < n; i++)
+	{
+		unsigned char ch = (unsigned char) s[i];
+
+		if (ch < 0x20 || ch == 0x7f)
+			appendStringInfo(buf, "\\u%04x", ch);
+		else if (ch == '"' || ch == '\\')
+		{
+			appendStringInfoChar(buf, '\\');
+			appendStringInfoChar(buf, (char) ch);
+		}
+		else
+			appendStringInfoChar(buf, (char) ch);
+	}
+	if (n < len)
+		appendStringInfoString(buf, "...");
+	appendStringInfoChar(buf, '"');
+}
+
+/* A quoted, cut copy of a value for a diagnostic. */
+static char *
+quoted(const char *s, int len)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	fhir_append_quoted(&buf, s, len);
+	return buf.data;
+}
+
+/* True when the slice equals the NUL-terminated string s. */
+bool
+fhir_slice_eq(FhirSlice a, const char *s)
+{
+	return a.s != NULL && strlen(s) == (size_t) a.len &&
+		memcmp(a.s, s, a.len) == 0;
+}
+
+/* A palloc'd NUL-terminated copy of a slice (NULL for an absent one). */
+char *
+fhir_slice_cstring(FhirSlice a)
+{
+	return a.s ? pnstrdup(a.s, a.len) : NULL;
+}
+
+/* The JSON type of a value, for diagnostics. */
+static const char *
+json_type_name(const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return "null";
+		case jbvString:
+			return "a string";
+		case jbvNumeric:
+			return "a number";
+		case jbvBool:
+			return "a boolean";
+		case jbvBinary:
+			return JsonContainerIsArray(v->val.binary.data) ? "an array" : "an object";
+		default:
+			return "a container";
+	}
+}
+
+/* Appends ".name" (or "[i]") to the path; returns the length to restore. */
+static int
+path_push(Walker *w, const char *name, int len)
+{
+	int			saved = w->path.len;
+
+	appendStringInfoChar(&w->path, '.');
+	appendBinaryStringInfo(&w->path, name, len);
+	return saved;
+}
+
+/* Appends the path segment of element el (choice members as ofType()). */
+static int
+path_push_element(Walker *w, const FhirElement *el, const FhirType *owner)
+{
+	int			saved = w->path.len;
+
+	if (el->choice >= 0)
+		appendStringInfo(&w->path, ".%s.ofType(%s)",
+						 owner->choices[el->choice].name,
+						 fhir_types[el->type].name);
+	else
+	{
+		appendStringInfoChar(&w->path, '.');
+		appendBinaryStringInfo(&w->path, el->name, el->name_len);
+	}
+	return saved;
+}
+
+static int
+path_push_index(Walker *w, int i)
+{
+	int			saved = w->path.len;
+
+	appendStringInfo(&w->path, "[%d]", i);
+	return saved;
+}
+
+static void
+path_pop(Walker *w, int saved)
+{
+	w->path.len = saved;
+	w->path.data[saved] = '\0';
+}
+
+/* Pushes a token to the normalised copy, while one is being built. */
+static inline void
+emit(Walker *w, JsonbIteratorToken tok, JsonbValue *v)
+{
+	if (w->emit)
+		w->last = pushJsonbValue(&w->out, tok, v);
+}
+
+/* Pushes "key": "string value" to the copy. */
+static void
+emit_string_member(Walker *w, const char *key, const char *value)
+{
+	JsonbValue	k,
+				v;
+
+	if (!w->emit)
+		return;
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	v.type = jbvString;
+	v.val.string.val = (char *) value;
+	v.val.string.len = strlen(value);
+	pushJsonbValue(&w->out, WJB_KEY, &k);
+	pushJsonbValue(&w->out, WJB_VALUE, &v);
+}
+
+/* Finds a property of a type by its JSON name (binary search). */
+static const FhirElement *
+find_element(const FhirType *t, const char *name, int len)
+{
+	int			lo = 0,
+				hi = t->nelements - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		const FhirElement *el = &t->elements[mid];
+		int			cmp = memcmp(name, el->name, Min(len, el->name_len));
+
+		if (cmp == 0)
+			cmp = len - el->name_len;
+		if (cmp == 0)
+			return el;
+		if (cmp < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* True when code (a slice) is in the required value set vs. */
+static bool
+code_in_valueset(const FhirValueSet *vs, const char *s, int len, const char **why)
+{
+	int			lo = 0,
+				hi = vs->ncodes - 1;
+
+	switch (vs->check)
+	{
+		case VS_CURRENCY:
+			return fhir_check_currency(s, len, why);
+		case VS_MIMETYPE:
+			return fhir_check_mimetype(s, len, why);
+		case VS_ENUM:
+			break;
+	}
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		const char *code = vs->codes[mid];
+		int			clen = strlen(code);
+		int			cmp = memcmp(s, code, Min(len, clen));
+
+		if (cmp == 0)
+			cmp = len - clen;
+		if (cmp == 0)
+			return true;
+		if (cmp < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	*why = NULL;
+	return false;
+}
+
+/* The capture context of a child element of an object in context cap. */
+static Cap
+child_cap(Cap cap, const FhirElement *el)
+{
+	switch (cap)
+	{
+		case CAP_ROOT:
+			if (strcmp(el->name, "owner") == 0)
+				return CAP_OWNER;
+			if (strcmp(el->name, "for") == 0)
+				return CAP_FOR;
+			if (strcmp(el->name, "requester") == 0)
+				return CAP_REQUESTER;
+			if (strcmp(el->name, "code") == 0)
+				return CAP_CODE;
+			if (strcmp(el->name, "restriction") == 0)
+				return CAP_RESTRICTION;
+			if (strcmp(el->name, "executionPeriod") == 0)
+				return CAP_EXEC_PERIOD;
+			return CAP_NONE;
+		case CAP_CODE:
+			return strcmp(el->name, "coding") == 0 ? CAP_CODE_CODING : CAP_NONE;
+		case CAP_RESTRICTION:
+			return strcmp(el->name, "period") == 0 ? CAP_RESTRICTION_PERIOD : CAP_NONE;
+		default:
+			return CAP_NONE;
+	}
+}
+
+/* Records a Task fact from a string primitive in capture context cap. */
+static void
+capture_string(Walker *w, Cap cap, const FhirElement *el, const JsonbValue *v,
+			   const FhirWhen *when)
+{
+	TaskFacts  *f = &w->res->facts;
+	FhirSlice	sl;
+	const char *n = el->name;
+
+	sl.s = v->val.string.val;
+	sl.len = v->val.string.len;
+	switch (cap)
+	{
+		case CAP_ROOT:
+			if (strcmp(n, "status") == 0)
+				f->status = sl;
+			else if (strcmp(n, "intent") == 0)
+				f->intent = sl;
+			else if (strcmp(n, "priority") == 0)
+				f->priority = sl;
+			else if (strcmp(n, "description") == 0)
+				f->description = sl;
+			else if (strcmp(n, "id") == 0)
+				f->id = sl;
+			else if (strcmp(n, "authoredOn") == 0 && when)
+				f->authored_on = *when;
+			else if (strcmp(n, "lastModified") == 0 && when)
+				f->last_modified = *when;
+			break;
+		case CAP_OWNER:
+		case CAP_FOR:
+		case CAP_REQUESTER:
+			if (strcmp(n, "reference") == 0)
+			{
+				if (cap == CAP_OWNER)
+					f->owner_ref = sl;
+				else if (cap == CAP_FOR)
+					f->for_ref = sl;
+				else
+					f->requester_ref = sl;
+			}
+			break;
+		case CAP_CODE_CODING0:
+			if (strcmp(n, "code") == 0)
+				f->code = sl;
+			break;
+		case CAP_RESTRICTION_PERIOD:
+			if (strcmp(n, "end") == 0 && when)
+				f->restriction_end = *when;
+			break;
+		case CAP_EXEC_PERIOD:
+			if (strcmp(n, "end") == 0 && when)
+				f->execution_end = *when;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Checks one JSON scalar against primitive type t (and the element's
+ * required binding).  When the parent needs the instant a date/dateTime
+ * denotes (Period, the Task root) it is returned in *when.
+ */
+static bool
+check_primitive(Walker *w, const FhirType *t, const FhirElement *el,
+				const JsonbValue *v, FhirWhen *when)
+{
+	const char *why = NULL;
+	FhirPrim	prim = t->prim;
+
+	switch (prim)
+	{
+		case FP_BOOLEAN:
+			if (v->type != jbvBool)
+			{
+				walk_error(w, "structure", "expected a JSON boolean for %s, found %s",
+						   t->name, json_type_name(v));
+				return false;
+			}
+			return true;
+		case FP_INTEGER:
+		case FP_POSITIVEINT:
+		case FP_UNSIGNEDINT:
+		case FP_DECIMAL:
+			{
+				char	   *txt;
+
+				if (v->type != jbvNumeric)
+				{
+					walk_error(w, "structure", "expected a JSON number for %s, found %s",
+							   t->name, json_type_name(v));
+					return false;
+				}
+				txt = DatumGetCString(DirectFunctionCall1(numeric_out,
+														  NumericGetDatum(v->val.numeric)));
+				if (!fhir_check_number(prim, txt, strlen(txt), &why))
+				{
+					walk_error(w, "value", "%s is not a valid %s: %s",
+							   txt, t->name, why);
+					pfree(txt);
+					return false;
+				}
+				pfree(txt);
+				return true;
+			}
+		default:
+			break;
+	}
+
+	/* every other primitive is a JSON string */
+	if (v->type != jbvString)
+	{
+		walk_error(w, "structure", "expected a JSON string for %s, found %s",
+				   t->name, json_type_name(v));
+		return false;
+	}
+	if (v->val.string.len == 0)
+	{
+		walk_error(w, "structure", "empty strings are not allowed in FHIR JSON");
+		return false;
+	}
+	if (when && (prim == FP_DATE || prim == FP_DATETIME || prim == FP_INSTANT))
+	{
+		if (!fhir_parse_time_range(prim, v->val.string.val, v->val.string.len,
+								   &when->range, &why))
+		{
+			walk_error(w, "value", "%s is not a valid %s: %s",
+					   quoted(v->val.string.val, v->val.string.len), t->name, why);
+			return false;
+		}
+		when->text.s = v->val.string.val;
+		when->text.len = v->val.string.len;
+		when->has_time = v->val.string.len > 10;
+	}
+	else if (!fhir_check_string(prim, v->val.string.val, v->val.string.len, &why))
+	{
+		walk_error(w, "value", "%s is not a valid %s: %s",
+				   quoted(v->val.string.val, v->val.string.len), t->name, why);
+		return false;
+	}
+	if (el && el->valueset >= 0)
+	{
+		const FhirValueSet *vs = &fhir_valuesets[el->valueset];
+
+		if (!code_in_valueset(vs, v->val.string.val, v->val.string.len, &why))
+		{
+			if (why)
+				walk_error(w, "code-invalid", "%s is not a valid code for %s: %s",
+						   quoted(v->val.string.val, v->val.string.len), vs->url, why);
+			else
+				walk_error(w, "code-invalid", "%s is not a valid code for %s",
+						   quoted(v->val.string.val, v->val.string.len), vs->url);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Records a "#id" local reference for the ref-1 check at the end. */
+static void
+note_local_ref(Walker *w, const JsonbValue *v)
+{
+	LocalRef   *r;
+
+	if (v->type != jbvString || v->val.string.len < 1 || v->val.string.val[0] != '#')
+		return;
+	r = palloc(sizeof(LocalRef));
+	r->id = pnstrdup(v->val.string.val + 1, v->val.string.len - 1);
+	r->expression = pstrdup(w->path.data);
+	w->local_refs = lappend(w->local_refs, r);
+}
+
+/*
+ * Walks one value of element el, of type t.  The value is a scalar or a
+ * binary container; containers of complex types are walked recursively.
+ */
+static void
+walk_single(Walker *w, const FhirType *t, const FhirElement *el,
+			JsonbValue *v, JsonbIteratorToken tok, Cap cap,
+			FhirWhen *when, ObjResult *res)
+{
+	if (v->type == jbvNull)
+	{
+		walk_error(w, "structure", "null is not allowed in FHIR JSON");
+		return;
+	}
+	if (t->kind == FK_PRIMITIVE)
+	{
+		FhirWhen	local;
+		bool		need_when = (when != NULL) || cap != CAP_NONE;
+
+		memset(&local, 0, sizeof(local));
+		if (v->type == jbvBinary)
+		{
+			walk_error(w, "structure", "expected a JSON %s for %s, found %s",
+					   t->prim == FP_BOOLEAN ? "boolean" :
+					   (t->prim == FP_INTEGER || t->prim == FP_DECIMAL ||
+						t->prim == FP_POSITIVEINT || t->prim == FP_UNSIGNEDINT) ?
+					   "number" : "string",
+					   t->name, json_type_name(v));
+			return;
+		}
+		if (!check_primitive(w, t, el, v, need_when ? &local : NULL))
+			return;
+		if (when)
+			*when = local;
+		if (cap != CAP_NONE && v->type == jbvString)
+			capture_string(w, cap, el, v, local.text.s ? &local : NULL);
+		if (res && v->type == jbvNumeric && el && strcmp(el->name, "value") == 0)
+			res->value = v->val.numeric;
+		emit(w, tok, v);
+		return;
+	}
+
+	if (v->type != jbvBinary || JsonContainerIsArray(v->val.binary.data))
+	{
+		walk_error(w, "structure", "expected a JSON object for %s, found %s",
+				   t->name, json_type_name(v));
+		return;
+	}
+	if (t->kind == FK_RESOURCE)
+	{
+		walk_generic(w, v);
+		return;
+	}
+	if (w->depth >= FHIR_MAX_DEPTH)
+	{
+		walk_error(w, "too-costly", "elements are nested more than %d deep",
+				   FHIR_MAX_DEPTH);
+		return;
+	}
+	walk_object(w, v->val.binary.data, t, cap, ROLE_PLAIN, res);
+}
+
+/*
+ * Walks the value of element el: an array when its max is "*", a single
+ * value otherwise.  Nulls inside a primitive array are allowed only when the
+ * "_twin" array carries something for them; *seen gets SEEN_NULL_ITEM.
+ */
+static void
+walk_element(Walker *w, const FhirType *owner, const FhirElement *el,
+			 JsonbValue *v, Cap cap, uint8 *seen, FhirWhen *when,
+			 ObjResult *res)
+{
+	const FhirType *t = &fhir_types[el->type];
+	Cap			ccap = cap == CAP_NONE ? CAP_NONE : child_cap(cap, el);
+	bool		is_array = v->type == jbvBinary &&
+		JsonContainerIsArray(v->val.binary.data);
+
+	if (el->many != is_array)
+	{
+		if (el->many)
+			walk_error(w, "structure", "expected an array for %s (max cardinality *), found %s",
+					   el->name, json_type_name(v));
+		else
+			walk_error(w, "structure", "expected a single %s, found an array (max cardinality 1)",
+					   t->name);
+		return;
+	}
+	if (!is_array)
+	{
+		if (cap != CAP_NONE && ccap == CAP_NONE && t->kind != FK_PRIMITIVE)
+			ccap = CAP_NONE;
+		/* primitives at capture points record themselves with cap */
+		walk_single(w, t, el, v, WJB_VALUE,
+					t->kind == FK_PRIMITIVE ? cap : ccap, when, res);
+		return;
+	}
+	else
+	{
+		JsonbIterator *it;
+		JsonbValue	item;
+		JsonbIteratorToken tok;
+		int			i = 0;
+
+		if (JsonContainerSize(v->val.binary.data) == 0)
+		{
+			walk_error(w, "structure", "empty arrays are not allowed in FHIR JSON");
+			return;
+		}
+		if (t->kind == FK_RESOURCE)
+		{
+			if (w->depth >= FHIR_MAX_DEPTH)
+			{
+				walk_error(w, "too-costly", "elements are nested more than %d deep",
+						   FHIR_MAX_DEPTH);
+				return;
+			}
+		}
+		emit(w, WJB_BEGIN_ARRAY, NULL);
+		it = JsonbIteratorInit(v->val.binary.data);
+		while ((tok = JsonbIteratorNext(&it, &item, true)) != WJB_DONE)
+		{
+			int			saved;
+
+			if (tok != WJB_ELEM)
+				continue;
+			CHECK_FOR_INTERRUPTS();
+			saved = path_push_index(w, i);
+			if (item.type == jbvNull && t->kind == FK_PRIMITIVE)
+			{
+				/* allowed when the _twin has an entry here; checked later */
+				*seen |= SEEN_NULL_ITEM;
+				emit(w, WJB_ELEM, &item);
+			}
+			else if (t->kind == FK_RESOURCE && item.type == jbvBinary &&
+					 !JsonContainerIsArray(item.val.binary.data))
+			{
+				/* contained resources: handled by the caller's hook */
+				walk_single(w, t, el, &item, WJB_ELEM, CAP_NONE, NULL, NULL);
+			}
+			else
+				walk_single(w, t, el, &item, WJB_ELEM,
+							(ccap == CAP_CODE_CODING && i == 0) ? CAP_CODE_CODING0 :
+							(t->kind == FK_PRIMITIVE ? CAP_NONE : CAP_NONE),
+							NULL, NULL);
+			path_pop(w, saved);
+			i++;
+		}
+		emit(w, WJB_END_ARRAY, NULL);
+	}
+}
+
+/*
+ * Walks a "_name" twin: the Element (id, extension) of a primitive, or an
+ * array of them (null where an item has none) for a repeating primitive.
+ */
+static void
+walk_twin(Walker *w, const FhirElement *el, JsonbValue *v)
+{
+	const FhirType *element_type = &fhir_types[FHIR_T_ELEMENT];
+	bool		is_array = v->type == jbvBinary &&
+		JsonContainerIsArray(v->val.binary.data);
+
+	if (el->many != is_array)
+	{
+		walk_error(w, "structure", el->many ?
+				   "expected an array for the extensions of a repeating primitive, found %s" :
+				   "expected an object for the extensions of a primitive, found %s",
+				   json_type_name(v));
+		return;
+	}
+	if (!is_array)
+	{
+		walk_single(w, element_type, NULL, v, WJB_VALUE, CAP_NONE, NULL, NULL);
+		return;
+	}
+	else
+	{
+		JsonbIterator *it;
+		JsonbValue	item;
+		JsonbIteratorToken tok;
+		int			i = 0;
+
+		if (JsonContainerSize(v->val.binary.data) == 0)
+		{
+			walk_error(w, "structure", "empty arrays are not allowed in FHIR JSON");
+			return;
+		}
+		emit(w, WJB_BEGIN_ARRAY, NULL);
+		it = JsonbIteratorInit(v->val.binary.data);
+		while ((tok = JsonbIteratorNext(&it, &item, true)) != WJB_DONE)
+		{
+			int			saved;
+
+			if (tok != WJB_ELEM)
+				continue;
+			saved = path_push_index(w, i++);
+			if (item.type == jbvNull)
+				emit(w, WJB_ELEM, &item);
+			else
+				walk_single(w, element_type, NULL, &item, WJB_ELEM, CAP_NONE,
+							NULL, NULL);
+			path_pop(w, saved);
+		}
+		emit(w, WJB_END_ARRAY, NULL);
+	}
+}
+
+/*
+ * Checks a contained resource (or any JSON below it) for the JSON rules
+ * only: no null, no empty string, object or array.  Resource types other
+ * than Task are not part of base Task validation; "#id" references inside
+ * them still count for dom-3.
+ */
+static void
+walk_generic_value(Walker *w, JsonbValue *v, bool is_reference)
+{
+	JsonbIterator *it;
+	JsonbValue	key,
+				item;
+	JsonbIteratorToken tok;
+	int			i = 0;
+
+	if (v->type == jbvNull)
+	{
+		walk_error(w, "structure", "null is not allowed in FHIR JSON");
+		return;
+	}
+	if (v->type == jbvString && v->val.string.len == 0)
+	{
+		walk_error(w, "structure", "empty strings are not allowed in FHIR JSON");
+		return;
+	}
+	if (v->type != jbvBinary)
+	{
+		if (is_reference)
+			note_local_ref(w, v);
+		emit(w, WJB_VALUE, v);
+		return;
+	}
+	if (JsonContainerSize(v->val.binary.data) == 0)
+	{
+		walk_error(w, "structure", "empty %s are not allowed in FHIR JSON",
+				   JsonContainerIsArray(v->val.binary.data) ? "arrays" : "objects");
+		return;
+	}
+	if (w->depth >= FHIR_MAX_DEPTH)
+	{
+		walk_error(w, "too-costly", "elements are nested more than %d deep",
+				   FHIR_MAX_DEPTH);
+		return;
+	}
+	check_stack_depth();
+	w->depth++;
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &item, true)) != WJB_DONE)
+	{
+		int			saved;
+
+		CHECK_FOR_INTERRUPTS();
+		switch (tok)
+		{
+			case WJB_BEGIN_ARRAY:
+			case WJB_BEGIN_OBJECT:
+			case WJB_END_ARRAY:
+			case WJB_END_OBJECT:
+				emit(w, tok, NULL);
+				break;
+			case WJB_KEY:
+				key = item;
+				emit(w, WJB_KEY, &key);
+				tok = JsonbIteratorNext(&it, &item, true);
+				saved = path_push(w, key.val.string.val, key.val.string.len);
+				if (item.type == jbvBinary)
+					walk_generic_value(w, &item, false);
+				else
+					walk_generic_value(w, &item,
+									   key.val.string.len == 9 &&
+									   memcmp(key.val.string.val, "reference", 9) == 0);
+				path_pop(w, saved);
+				break;
+			case WJB_ELEM:
+				saved = path_push_index(w, i++);
+				if (item.type == jbvBinary)
+					walk_generic_value(w, &item, false);
+				else if (item.type == jbvNull)
+					walk_error(w, "structure", "null is not allowed in FHIR JSON");
+				else if (item.type == jbvString && item.val.string.len == 0)
+					walk_error(w, "structure", "empty strings are not allowed in FHIR JSON");
+				else
+					emit(w, WJB_ELEM, &item);
+				path_pop(w, saved);
+				break;
+			default:
+				break;
+		}
+	}
+	w->depth--;
+}
+
+/*
+ * Walks one contained resource: it needs a resourceType and an id, must not
+ * itself contain resources (dom-2), nor carry meta.versionId/lastUpdated
+ * (dom-4) or meta.security (dom-5).  A contained Task is validated in full.
+ */
+static void
+walk_generic(Walker *w, JsonbValue *v)
+{
+	JsonbContainer *c = v->val.binary.data;
+	JsonbValue *rt,
+			   *id,
+			   *meta;
+	char	   *rtype = NULL;
+
+	rt = getKeyJsonValueFromContainer(c, "resourceType", 12, NULL);
+	id = getKeyJsonValueFromContainer(c, "id", 2, NULL);
+	if (rt == NULL || rt->type != jbvString || rt->val.string.len == 0)
+		walk_error(w, "required", "a contained resource needs a resourceType");
+	else
+		rtype = pnstrdup(rt->val.string.val, rt->val.string.len);
+	if (id == NULL || id->type != jbvString)
+		walk_error(w, "required", "a contained resource needs an id");
+	else
+	{
+		const char *why;
+
+		if (!fhir_check_string(FP_ID, id->val.string.val, id->val.string.len, &why))
+			walk_error(w, "value", "%s is not a valid id: %s",
+					   quoted(id->val.string.val, id->val.string.len), why);
+		else
+			w->contained_ids = lappend(w->contained_ids,
+									   pnstrdup(id->val.string.val, id->val.string.len));
+	}
+	if (getKeyJsonValueFromContainer(c, "contained", 9, NULL) != NULL)
+		walk_error(w, "invariant", "a contained resource must not contain resources (dom-2)");
+	meta = getKeyJsonValueFromContainer(c, "meta", 4, NULL);
+	if (meta && meta->type == jbvBinary && !JsonContainerIsArray(meta->val.binary.data))
+	{
+		JsonbContainer *mc = meta->val.binary.data;
+
+		if (getKeyJsonValueFromContainer(mc, "versionId", 9, NULL) ||
+			getKeyJsonValueFromContainer(mc, "lastUpdated", 11, NULL))
+			walk_error(w, "invariant", "a contained resource must not have meta.versionId or meta.lastUpdated (dom-4)");
+		if (getKeyJsonValueFromContainer(mc, "security", 8, NULL))
+			walk_error(w, "invariant", "a contained resource must not have meta.security (dom-5)");
+	}
+	if (rtype && strcmp(rtype, "Task") == 0)
+	{
+		if (w->depth >= FHIR_MAX_DEPTH)
+			walk_error(w, "too-costly", "elements are nested more than %d deep",
+					   FHIR_MAX_DEPTH);
+		else
+			walk_object(w, c, &fhir_types[FHIR_T_TASK], CAP_NONE, ROLE_CONTAINED, NULL);
+	}
+	else
+		walk_generic_value(w, v, false);
+}
+
+/* Checks the resourceType property of the root or a contained Task. */
+static void
+check_resource_type(Walker *w, JsonbValue *v, Cap cap)
+{
+	int			saved = path_push(w, "resourceType", 12);
+
+	if (v->type != jbvString || v->val.string.len != 4 ||
+		memcmp(v->val.string.val, "Task", 4) != 0)
+	{
+		if (v->type == jbvString)
+			walk_error(w, "invalid", "resourceType must be \"Task\", not %s",
+					   quoted(v->val.string.val, v->val.string.len));
+		else
+			walk_error(w, "structure", "resourceType must be the string \"Task\", found %s",
+					   json_type_name(v));
+	}
+	else if (cap == CAP_ROOT)
+	{
+		w->res->facts.resource_type.s = v->val.string.val;
+		w->res->facts.resource_type.len = 4;
+	}
+	path_pop(w, saved);
+	emit(w, WJB_VALUE, v);
+}
+
+/* Server-owned keys of the root that a normalised copy replaces. */
+static bool
+root_key_replaced(const FhirElement *el)
+{
+	return strcmp(el->name, "id") == 0 || strcmp(el->name, "lastModified") == 0;
+}
+
+/* Server-owned keys of root.meta. */
+static bool
+meta_key_replaced(const FhirElement *el)
+{
+	return strcmp(el->name, "versionId") == 0 || strcmp(el->name, "lastUpdated") == 0;
+}
+
+/* Compares two decimals captured from Quantity.value. */
+static int
+numeric_order(Numeric a, Numeric b)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a),
+											 NumericGetDatum(b)));
+}
+
+/*
+ * Runs the checks that need the whole object: required elements and
+ * choices, twin nulls, ele-1 and the invariants flagged on its type.
+ */
+static void
+finish_object(Walker *w, const FhirType *t, const uint8 *seen,
+			  const uint8 *choice_seen, int nkeys_not_id,
+			  FhirWhen *start, FhirWhen *end, ObjResult *children,
+			  bool has_value_member)
+{
+	int			i;
+
+	for (i = 0; i < t->nelements; i++)
+	{
+		const FhirElement *el = &t->elements[i];
+
+		if (el->min > 0 && (seen[i] & (SEEN_VALUE | SEEN_TWIN)) == 0)
+		{
+			int			saved = path_push_element(w, el, t);
+
+			walk_error(w, "required", "required element %s is missing", el->name);
+			path_pop(w, saved);
+		}
+		if ((seen[i] & SEEN_NULL_ITEM) && !(seen[i] & SEEN_TWIN))
+		{
+			int			saved = path_push_element(w, el, t);
+
+			walk_error(w, "structure", "null is not allowed in FHIR JSON (only in an array whose _%s twin has an entry at that position)",
+					   el->name);
+			path_pop(w, saved);
+		}
+	}
+	for (i = 0; i < t->nchoices; i++)
+	{
+		if (t->choices[i].min > 0 && choice_seen[i] == 0)
+		{
+			int			saved = w->path.len;
+
+			appendStringInfo(&w->path, ".%s[x]", t->choices[i].name);
+			walk_error(w, "required", "required element %s[x] is missing",
+					   t->choices[i].name);
+			path_pop(w, saved);
+		}
+	}
+	if (nkeys_not_id == 0)
+		walk_error(w, "invariant", "an element must have a value or children other than id (ele-1)");
+
+	if ((t->flags & FT_INV_PER1) && start->text.s && end->text.s &&
+		fhir_time_range_before(&end->range, &start->range))
+		walk_error(w, "invariant", "period end %s is before its start %s (per-1)",
+				   quoted(end->text.s, end->text.len),
+				   quoted(start->text.s, start->text.len));
+	if ((t->flags & FT_INV_INV1) && start->text.s && end->text.s &&
+		fhir_time_range_before(&end->range, &start->range))
+		walk_error(w, "invariant", "lastModified %s is before authoredOn %s (inv-1)",
+				   quoted(end->text.s, end->text.len),
+				   quoted(start->text.s, start->text.len));
+	if ((t->flags & FT_INV_EXT1))
+	{
+		const FhirElement *ext = find_element(t, "extension", 9);
+		bool		has_ext = ext && (seen[ext - t->elements] & SEEN_VALUE);
+
+		if (has_ext == has_value_member)
+			walk_error(w, "invariant", has_ext ?
+					   "an extension must have either extensions or a value[x], not both (ext-1)" :
+					   "an extension must have either extensions or a value[x] (ext-1)");
+	}
+	if (t->flags & (FT_INV_ATT1 | FT_INV_QTY3 | FT_INV_RAT1))
+	{
+#define HAS(name) (find_element(t, name, strlen(name)) && \
+	(seen[find_element(t, name, strlen(name)) - t->elements] & (SEEN_VALUE | SEEN_TWIN)))
+		if ((t->flags & FT_INV_ATT1) && HAS("data") && !HAS("contentType"))
+			walk_error(w, "invariant", "an attachment with data needs a contentType (att-1)");
+		if ((t->flags & FT_INV_QTY3) && HAS("code") && !HAS("system"))
+			walk_error(w, "invariant", "a quantity with a code needs a system (qty-3)");
+		if ((t->flags & FT_INV_RAT1) && HAS("numerator") != HAS("denominator"))
+			walk_error(w, "invariant", "a ratio needs both numerator and denominator, or neither (rat-1)");
+		if ((t->flags & FT_INV_RAT1) && !HAS("numerator") && !HAS("denominator") &&
+			!HAS("extension"))
+			walk_error(w, "invariant", "a ratio without numerator and denominator needs an extension (rat-1)");
+#undef HAS
+	}
+	if ((t->flags & FT_INV_RNG2) && children[0].value && children[1].value &&
+		numeric_order(children[0].value, children[1].value) > 0)
+		walk_error(w, "invariant", "range low is above range high (rng-2)");
+}
+
+/*
+ * Walks one JSON object of type t.  role says whether it is the Task root
+ * (whose server-owned keys are replaced), the root's meta, a contained Task
+ * or anything else; cap says which Task facts are recorded below it.
+ */
+static void
+walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
+			ObjRole role, ObjResult *out)
+{
+	JsonbIterator *it;
+	JsonbValue	key,
+				v;
+	JsonbIteratorToken tok;
+	uint8		seen[MAX_TYPE_ELEMENTS];
+	uint8		choice_seen[MAX_TYPE_CHOICES];
+	int			nkeys_not_id = 0;
+	bool		has_value_member = false;
+	bool		has_resource_type = false;
+	FhirWhen	start,
+				end;
+	ObjResult	children[2];	/* Range low, high */
+	bool		is_resource = (role == ROLE_ROOT || role == ROLE_CONTAINED);
+
+	if (t->nelements > MAX_TYPE_ELEMENTS || t->nchoices > MAX_TYPE_CHOICES)
+		elog(ERROR, "FHIR type %s has too many elements", t->name);
+	check_stack_depth();
+	memset(seen, 0, t->nelements);
+	memset(choice_seen, 0, MAX_TYPE_CHOICES);
+	memset(&start, 0, sizeof(start));
+	memset(&end, 0, sizeof(end));
+	memset(children, 0, sizeof(children));
+
+	if (JsonContainerSize(c) == 0)
+	{
+		walk_error(w, "structure", "empty objects are not allowed in FHIR JSON");
+		return;
+	}
+	w->depth++;
+	emit(w, WJB_BEGIN_OBJECT, NULL);
+	it = JsonbIteratorInit(c);
+	while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
+	{
+		const char *name;
+		int			len;
+		bool		twin = false;
+		const FhirElement *el;
+		int			saved;
+		bool		emitting;
+		FhirWhen   *when = NULL;
+		ObjResult  *child_res = NULL;
+
+		if (tok != WJB_KEY)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		tok = JsonbIteratorNext(&it, &v, true);
+		Assert(tok == WJB_VALUE);
+		name = key.val.string.val;
+		len = key.val.string.len;
+
+		if (is_resource && len == 12 && memcmp(name, "resourceType", 12) == 0)
+		{
+			has_resource_type = true;
+			nkeys_not_id++;
+			emit(w, WJB_KEY, &key);
+			check_resource_type(w, &v, cap);
+			continue;
+		}
+		if (len > 1 && name[0] == '_')
+		{
+			twin = true;
+			name++;
+			len--;
+		}
+		el = find_element(t, name, len);
+		if (el == NULL || (twin && fhir_types[el->type].kind != FK_PRIMITIVE))
+		{
+			saved = path_push(w, key.val.string.val, key.val.string.len);
+			walk_error(w, "structure", "unknown element %s in %s",
+					   quoted(key.val.string.val, key.val.string.len), t->name);
+			path_pop(w, saved);
+			continue;
+		}
+		if (!(len == 2 && memcmp(name, "id", 2) == 0))
+			nkeys_not_id++;
+		seen[el - t->elements] |= twin ? SEEN_TWIN : SEEN_VALUE;
+		if (!twin && el->choice >= 0)
+		{
+			has_value_member = true;
+			if (++choice_seen[el->choice] > 1)
+			{
+				saved = path_push_element(w, el, t);
+				walk_error(w, "structure", "only one %s[x] is allowed, found %s as well",
+						   t->choices[el->choice].name, el->name);
+				path_pop(w, saved);
+				continue;
+			}
+		}
+
+		/* server-owned keys are validated but left out of the copy */
+		emitting = w->emit;
+		if ((role == ROLE_ROOT && !twin && root_key_replaced(el)) ||
+			(role == ROLE_META && !twin && meta_key_replaced(el)))
+			w->emit = false;
+		emit(w, WJB_KEY, &key);
+
+		if ((t->flags & (FT_INV_PER1 | FT_INV_INV1)) && !twin)
+		{
+			if (strcmp(el->name, "start") == 0 || strcmp(el->name, "authoredOn") == 0)
+				when = &start;
+			else if (strcmp(el->name, "end") == 0 || strcmp(el->name, "lastModified") == 0)
+				when = &end;
+		}
+		if ((t->flags & FT_INV_RNG2) && !twin)
+		{
+			if (strcmp(el->name, "low") == 0)
+				child_res = &children[0];
+			else if (strcmp(el->name, "high") == 0)
+				child_res = &children[1];
+		}
+		if (child_res == NULL && !twin && strcmp(el->name, "value") == 0)
+			child_res = out;
+
+		saved = path_push_element(w, el, t);
+		if (twin)
+			walk_twin(w, el, &v);
+		else if (role == ROLE_ROOT && strcmp(el->name, "meta") == 0 &&
+				 v.type == jbvBinary && !JsonContainerIsArray(v.val.binary.data))
+			walk_object(w, v.val.binary.data, &fhir_types[el->type], CAP_NONE,
+						ROLE_META, NULL);
+		else
+		{
+			walk_element(w, t, el, &v, cap, &seen[el - t->elements], when,
+						 child_res);
+			if ((t->flags & FT_INV_REF1) && strcmp(el->name, "reference") == 0)
+				note_local_ref(w, &v);
+			if (cap == CAP_ROOT)
+			{
+				if (strcmp(el->name, "owner") == 0)
+					w->res->facts.has_owner = true;
+				else if (strcmp(el->name, "for") == 0)
+					w->res->facts.has_for = true;
+				else if (strcmp(el->name, "requester") == 0)
+					w->res->facts.has_requester = true;
+				else if (strcmp(el->name, "statusReason") == 0)
+					w->res->facts.has_status_reason = true;
+				else if (strcmp(el->name, "note") == 0 && v.type == jbvBinary)
+				{
+					w->res->facts.note = palloc(sizeof(JsonbValue));
+					*w->res->facts.note = v;
+				}
+			}
+		}
+		path_pop(w, saved);
+		if (!emitting)
+			w->emit = false;
+		else if ((role == ROLE_ROOT && !twin && root_key_replaced(el)) ||
+				 (role == ROLE_META && !twin && meta_key_replaced(el)))
+			w->emit = (w->res->nerrors == 0);
+	}
+
+	if (is_resource && !has_resource_type)
+	{
+		int			saved = path_push(w, "resourceType", 12);
+
+		walk_error(w, "required", "required element resourceType is missing");
+		path_pop(w, saved);
+	}
+	finish_object(w, t, seen, choice_seen, nkeys_not_id, &start, &end,
+				  children, has_value_member);
+
+	/* the server-owned keys of the normalised copy */
+	if (w->emit && w->norm)
+	{
+		if (role == ROLE_META)
+		{
+			emit_string_member(w, "versionId", w->norm->version_id);
+			emit_string_member(w, "lastUpdated", w->norm->last_updated);
+		}
+		else if (role == ROLE_ROOT)
+		{
+			JsonbValue	k;
+
+			emit_string_member(w, "id", w->norm->id);
+			emit_string_member(w, "lastModified", w->norm->last_updated);
+			if (!w->res->facts.authored_on.text.s)
+				emit_string_member(w, "authoredOn", w->norm->last_updated);
+			if (!w->res->facts.priority.s)
+				emit_string_member(w, "priority", "routine");
+			if (!(seen[find_element(t, "meta", 4) - t->elements] & SEEN_VALUE))
+			{
+				k.type = jbvString;
+				k.val.string.val = "meta";
+				k.val.string.len = 4;
+				pushJsonbValue(&w->out, WJB_KEY, &k);
+				pushJsonbValue(&w->out, WJB_BEGIN_OBJECT, NULL);
+				emit_string_member(w, "versionId", w->norm->version_id);
+				emit_string_member(w, "lastUpdated", w->norm->last_updated);
+				pushJsonbValue(&w->out, WJB_END_OBJECT, NULL);
+			}
+		}
+	}
+	emit(w, WJB_END_OBJECT, NULL);
+	w->depth--;
+}
+
+/*
+ * Checks ref-1 (every "#id" names a contained resource) and dom-3 (every
+ * contained resource is referenced from the rest of the resource).
+ */
+static void
+check_local_refs(Walker *w)
+{
+	ListCell   *lc;
+
+	foreach(lc, w->local_refs)
+	{
+		LocalRef   *r = lfirst(lc);
+		ListCell   *lc2;
+		bool		found = (r->id[0] == '\0');		/* "#" is the container */
+
+		foreach(lc2, w->contained_ids)
+		{
+			if (strcmp((char *) lfirst(lc2), r->id) == 0)
+				found = true;
+		}
+		if (!found)
+			fhir_add_issue(w->res, FHIR_SEV_ERROR, "invariant", r->expression,
+						   "reference %s does not name a contained resource (ref-1)",
+						   quoted(r->id - 0, strlen(r->id)));
+	}
+	foreach(lc, w->contained_ids)
+	{
+		char	   *id = lfirst(lc);
+		ListCell   *lc2;
+		bool		found = false;
+
+		foreach(lc2, w->local_refs)
+		{
+			if (strcmp(((LocalRef *) lfirst(lc2))->id, id) == 0)
+				found = true;
+		}
+		if (!found)
+			fhir_add_issue(w->res, FHIR_SEV_ERROR, "invariant", "Task.contained",
+						   "contained resource %s is not referenced from the Task (dom-3)",
+						   quoted(id, strlen(id)));
+	}
+}
+
+/*
+ * Validates doc as a FHIR R4 Task and fills res.  With norm, res->normalized
+ * is the copy with the server-owned keys replaced (only when valid).
+ */
+void
+fhir_validate_task(Jsonb *doc, const FhirNormalize *norm, FhirResult *res)
+{
+	Walker		w;
+
+	memset(res, 0, offsetof(FhirResult, issues));
+	memset(&res->facts, 0, sizeof(res->facts));
+	res->normalized = NULL;
+
+	memset(&w, 0, sizeof(w));
+	w.res = res;
+	w.norm = norm;
+	w.emit = (norm != NULL);
+	initStringInfo(&w.path);
+	appendStringInfoString(&w.path, "Task");
+
+	if (!JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
+	{
+		fhir_add_issue(res, FHIR_SEV_ERROR, "structure", "Task",
+					   "a FHIR resource must be a JSON object");
+		return;
+	}
+	walk_object(&w, &doc->root, &fhir_types[FHIR_T_TASK], CAP_ROOT, ROLE_ROOT, NULL);
+	check_local_refs(&w);
+
+	if (norm && res->nerrors == 0 && w.emit && w.last != NULL)
+		res->normalized = JsonbValueToJsonb(w.last);
+}
+
+/* The first issue of severity error, or NULL. */
+const FhirIssue *
+fhir_first_error(const FhirResult *res)
+{
+	int			i;
+
+	for (i = 0; i < res->nissues; i++)
+		if (res->issues[i].severity == FHIR_SEV_ERROR)
+			return &res->issues[i];
+	return NULL;
+}
+
+static void
+push_string(JsonbParseState **ps, JsonbIteratorToken tok, const char *s)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) s;
+	v.val.string.len = strlen(s);
+	pushJsonbValue(ps, tok, &v);
+}
+
+/*
+ * The result as a FHIR OperationOutcome.  A valid document gets one
+ * informational issue, since OperationOutcome.issue is 1..*.
+ */
+Jsonb *
+fhir_outcome_jsonb(const FhirResult *res)
+{
+	static const char *const sevnames[] = {"error", "warning", "information"};
+	JsonbParseState *ps = NULL;
+	JsonbValue *root;
+	int			i;
+
+	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+	push_string(&ps, WJB_KEY, "resourceType");
+	push_string(&ps, WJB_VALUE, "OperationOutcome");
+	push_string(&ps, WJB_KEY, "issue");
+	pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
+	for (i = 0; i < res->nissues; i++)
+	{
+		const FhirIssue *is = &res->issues[i];
+
+		pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+		push_string(&ps, WJB_KEY, "severity");
+		push_string(&ps, WJB_VALUE, sevnames[is->severity]);
+		push_string(&ps, WJB_KEY, "code");
+		push_string(&ps, WJB_VALUE, is->code);
+		push_string(&ps, WJB_KEY, "diagnostics");
+		push_string(&ps, WJB_VALUE, is->diagnostics);
+		push_string(&ps, WJB_KEY, "expression");
+		pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
+		push_string(&ps, WJB_ELEM, is->expression);
+		pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
+		pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
+	}
+	if (res->truncated)
+	{
+		pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+		push_string(&ps, WJB_KEY, "severity");
+		push_string(&ps, WJB_VALUE, "error");
+		push_string(&ps, WJB_KEY, "code");
+		push_string(&ps, WJB_VALUE, "too-costly");
+		push_string(&ps, WJB_KEY, "diagnostics");
+		push_string(&ps, WJB_VALUE, psprintf("%d problems found; only the first %d are listed",
+											 res->nerrors, FHIR_MAX_ISSUES));
+		pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
+	}
+	if (res->nissues == 0)
+	{
+		pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+		push_string(&ps, WJB_KEY, "severity");
+		push_string(&ps, WJB_VALUE, "information");
+		push_string(&ps, WJB_KEY, "code");
+		push_string(&ps, WJB_VALUE, "informational");
+		push_string(&ps, WJB_KEY, "diagnostics");
+		push_string(&ps, WJB_VALUE, "the Task is valid");
+		pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
+	}
+	pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
+	root = pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(root);
+}
+
+/* The OperationOutcome as JSON text, for an error's detail. */
+char *
+fhir_outcome_text(const FhirResult *res)
+{
+	Jsonb	   *jb = fhir_outcome_jsonb(res);
+
+	return JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+}

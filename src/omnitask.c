@@ -1,0 +1,54 @@
+/*-------------------------------------------------------------------------
+ *
+ * omnitask.c
+ *	  Module load: omnitask's settings.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "omnitask.h"
+#include "utils/guc.h"
+
+PG_MODULE_MAGIC;
+
+char	   *omnitask_jwt_authenticator = NULL;
+char	   *omnitask_jwt_practitioner_claim = NULL;
+bool		omnitask_notify = true;
+
+void		_PG_init(void);
+
+/*
+ * Defines the omnitask.* settings.  They are superuser-only (PGC_SUSET):
+ * they decide whose identity a session may assert and what is broadcast.
+ */
+void
+_PG_init(void)
+{
+	DefineCustomStringVariable("omnitask.jwt_authenticator",
+							   "Role whose sessions may assert a practitioner identity through request.jwt.claims.",
+							   "Empty means no session may; set it to the PostgREST authenticator role.",
+							   &omnitask_jwt_authenticator,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("omnitask.jwt_practitioner_claim",
+							   "Claim of request.jwt.claims that holds the practitioner id.",
+							   NULL,
+							   &omnitask_jwt_practitioner_claim,
+							   "sub",
+							   PGC_SUSET,
+							   0,
+							   NULL, NULL, NULL);
+	DefineCustomBoolVariable("omnitask.notify",
+							 "Sends NOTIFY omnitask_task for every stored change.",
+							 NULL,
+							 &omnitask_notify,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+	MarkGUCPrefixReserved("omnitask");
+}

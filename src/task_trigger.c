@@ -1,0 +1,459 @@
+/*-------------------------------------------------------------------------
+ *
+ * task_trigger.c
+ *	  The row triggers of omnitask.task: validate, normalise and derive
+ *	  (BEFORE), append the history row (AFTER).
+ *
+ * Every write path -- the API functions, PostgREST, an ORM, plain INSERT,
+ * UPDATE or COPY -- goes through these triggers, so the stored resource is
+ * always valid and the derived columns always agree with it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "commands/trigger.h"
+#include "common/pg_prng.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "omnitask.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(omnitask_task_before);
+PG_FUNCTION_INFO_V1(omnitask_task_after);
+
+/* Columns of omnitask.task, in the order of the contract. */
+typedef enum TaskCol
+{
+	COL_ID,
+	COL_VERSION_ID,
+	COL_LAST_UPDATED,
+	COL_STATUS,
+	COL_INTENT,
+	COL_PRIORITY,
+	COL_OWNER_ID,
+	COL_PATIENT_ID,
+	COL_REQUESTER,
+	COL_CODE,
+	COL_DESCRIPTION,
+	COL_AUTHORED_ON,
+	COL_LAST_MODIFIED,
+	COL_DUE_AT,
+	COL_RESOURCE,
+	NUM_TASK_COLS
+} TaskCol;
+
+static const char *const task_col_names[NUM_TASK_COLS] = {
+	"id", "version_id", "last_updated", "status", "intent", "priority",
+	"owner_id", "patient_id", "requester", "code", "description",
+	"authored_on", "last_modified", "due_at", "resource"
+};
+
+/* Attribute numbers of those columns, for the relation last seen. */
+static Oid	attnums_relid = InvalidOid;
+static int	task_attnums[NUM_TASK_COLS];
+
+/* import_task() is storing: keep the id, allow any status. */
+int			omnitask_import_depth = 0;
+
+/* Reused scratch memory for one row's validation. */
+static MemoryContext scratch_cxt = NULL;
+
+/* The saved plan that appends a history row. */
+static SPIPlanPtr history_plan = NULL;
+
+/* Seconds between the Unix and the PostgreSQL epoch, in microseconds. */
+#define UNIX_TO_PG_USECS \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
+#define ZONELESS_WIDENING	((int64) 14 * USECS_PER_HOUR)
+
+/*
+ * Looks up the attribute numbers of omnitask.task's columns once per
+ * relation; the per-row path then indexes arrays.
+ */
+static const int *
+get_task_attnums(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	if (attnums_relid == RelationGetRelid(rel))
+		return task_attnums;
+	for (i = 0; i < NUM_TASK_COLS; i++)
+	{
+		task_attnums[i] = SPI_fnumber(desc, task_col_names[i]);
+		if (task_attnums[i] <= 0)
+			elog(ERROR, "omnitask.task has no column \"%s\"", task_col_names[i]);
+	}
+	attnums_relid = RelationGetRelid(rel);
+	return task_attnums;
+}
+
+/* Formats a timestamp as a FHIR instant in UTC with microseconds. */
+char *
+omnitask_fhir_instant(TimestampTz ts)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+					tm.tm_year, tm.tm_mon, tm.tm_mday,
+					tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+}
+
+/* A new server-assigned Task id: a random (version 4) UUID. */
+static char *
+new_task_id(void)
+{
+	uint8		b[16];
+
+	if (!pg_strong_random(b, sizeof(b)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random Task id")));
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	return psprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+					b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+					b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+/*
+ * The timestamp a FHIR date/dateTime denotes for a derived column.  A value
+ * with a time is its instant; a date without one is read in UTC, at its
+ * start (at_end = false) or at its end (at_end = true, for due dates: a
+ * task due "2026-12-01" is due by the end of that day).
+ */
+static TimestampTz
+when_timestamp(const FhirWhen *w, bool at_end)
+{
+	int64		us;
+
+	if (w->has_time)
+		us = w->range.lo;
+	else if (at_end)
+		us = w->range.hi - ZONELESS_WIDENING;
+	else
+		us = w->range.lo + ZONELESS_WIDENING;
+	return (TimestampTz) (us - UNIX_TO_PG_USECS);
+}
+
+/* A text Datum of a slice, or NULL (with *isnull) for an absent one. */
+static Datum
+slice_datum(FhirSlice s, bool *isnull)
+{
+	*isnull = (s.s == NULL);
+	return *isnull ? (Datum) 0 : PointerGetDatum(cstring_to_text_with_len(s.s, s.len));
+}
+
+/*
+ * Raises 23514 for an invalid Task: the first problem (with its FHIR path)
+ * in the message, the whole OperationOutcome in the detail.
+ */
+static void
+raise_invalid(const FhirResult *res)
+{
+	const FhirIssue *first = fhir_first_error(res);
+	char	   *outcome = fhir_outcome_text(res);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("invalid FHIR Task: %s: %s", first->expression, first->diagnostics),
+			 errdetail("%s", outcome),
+			 res->nerrors > 1 ?
+			 errhint("The OperationOutcome in the detail lists all %d problems.",
+					 res->nerrors) :
+			 errhint("The detail is a FHIR OperationOutcome.")));
+}
+
+/*
+ * Checks that an update leaves the immutable elements as they were: id,
+ * intent, authoredOn, for and requester.  They are compared with the old
+ * row's derived columns (references by their target, times as instants).
+ */
+static void
+check_immutable(FhirResult *res, HeapTuple oldtup, TupleDesc desc,
+				const int *att, const char *id, Oid intent, TimestampTz authored,
+				FhirSlice patient, FhirSlice requester)
+{
+	bool		isnull;
+	Datum		d;
+	TaskFacts  *f = &res->facts;
+
+	if (f->id.s && !fhir_slice_eq(f->id, id))
+	{
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		fhir_append_quoted(&buf, f->id.s, f->id.len);
+		fhir_add_issue(res, FHIR_SEV_ERROR, "invariant", "Task.id",
+					   "Task.id %s does not match the id of the task being updated", buf.data);
+	}
+	d = heap_getattr(oldtup, att[COL_INTENT], desc, &isnull);
+	if (!isnull && DatumGetObjectId(d) != intent)
+		fhir_add_issue(res, FHIR_SEV_ERROR, "invariant", "Task.intent",
+					   "Task.intent cannot be changed by an update");
+	d = heap_getattr(oldtup, att[COL_AUTHORED_ON], desc, &isnull);
+	if (!isnull && DatumGetTimestampTz(d) != authored)
+		fhir_add_issue(res, FHIR_SEV_ERROR, "invariant", "Task.authoredOn",
+					   "Task.authoredOn cannot be changed by an update (it was %s)",
+					   omnitask_fhir_instant(DatumGetTimestampTz(d)));
+	d = heap_getattr(oldtup, att[COL_PATIENT_ID], desc, &isnull);
+	if (isnull != (patient.s == NULL) ||
+		(!isnull && !fhir_slice_eq(patient, TextDatumGetCString(d))))
+		fhir_add_issue(res, FHIR_SEV_ERROR, "invariant", "Task.for",
+					   "Task.for cannot be changed by an update");
+	d = heap_getattr(oldtup, att[COL_REQUESTER], desc, &isnull);
+	if (isnull != (requester.s == NULL) ||
+		(!isnull && !fhir_slice_eq(requester, TextDatumGetCString(d))))
+		fhir_add_issue(res, FHIR_SEV_ERROR, "invariant", "Task.requester",
+					   "Task.requester cannot be changed by an update");
+}
+
+/*
+ * BEFORE INSERT OR UPDATE FOR EACH ROW on omnitask.task: validates the
+ * resource against R4 and the omnitask profile, writes the server-owned
+ * elements, and recomputes every derived column from the stored resource.
+ */
+Datum
+omnitask_task_before(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	const int  *att;
+	HeapTuple	newtup,
+				oldtup;
+	bool		is_insert;
+	bool		isnull;
+	Datum		d;
+	Jsonb	   *doc;
+	Jsonb	   *stored;
+	FhirNormalize norm;
+	FhirResult *res;
+	TimestampTz now;
+	int32		version;
+	char	   *id;
+	MemoryContext outer;
+	int			cols[NUM_TASK_COLS];
+	Datum		values[NUM_TASK_COLS];
+	bool		nulls[NUM_TASK_COLS];
+	TaskFacts  *f;
+	FhirSlice	priority = {"routine", 7};
+	FhirSlice	patient,
+				owner;
+	TimestampTz authored;
+	int			i;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
+		elog(ERROR, "omnitask_task_before: must be fired BEFORE INSERT OR UPDATE FOR EACH ROW");
+
+	rel = td->tg_relation;
+	desc = RelationGetDescr(rel);
+	att = get_task_attnums(rel);
+	is_insert = TRIGGER_FIRED_BY_INSERT(td->tg_event);
+	newtup = is_insert ? td->tg_trigtuple : td->tg_newtuple;
+	oldtup = is_insert ? NULL : td->tg_trigtuple;
+
+	d = heap_getattr(newtup, att[COL_RESOURCE], desc, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("a task needs a resource"),
+				 errdetail("omnitask.task.resource is the FHIR Task; every other column is derived from it.")));
+	doc = DatumGetJsonbP(d);
+
+	now = GetCurrentTimestamp();
+	if (is_insert)
+	{
+		version = 1;
+		if (omnitask_import_depth > 0)
+		{
+			JsonbValue *idv = JB_ROOT_IS_OBJECT(doc) && !JB_ROOT_IS_SCALAR(doc) ?
+				getKeyJsonValueFromContainer(&doc->root, "id", 2, NULL) : NULL;
+
+			if (idv == NULL || idv->type != jbvString)
+				ereport(ERROR,
+						(errcode(ERRCODE_CHECK_VIOLATION),
+						 errmsg("invalid FHIR Task: Task.id: an imported Task needs its id"),
+						 errhint("import_task() keeps the id of the Task it is given; use create_task() to have one assigned.")));
+			id = pnstrdup(idv->val.string.val, idv->val.string.len);
+		}
+		else
+			id = new_task_id();
+	}
+	else
+	{
+		Datum		newid;
+
+		d = heap_getattr(oldtup, att[COL_ID], desc, &isnull);
+		id = TextDatumGetCString(d);
+		newid = heap_getattr(newtup, att[COL_ID], desc, &isnull);
+		if (isnull || strcmp(TextDatumGetCString(newid), id) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("invalid FHIR Task: Task.id: the id of a task cannot be changed"),
+					 errhint("Create a new task instead.")));
+		version = DatumGetInt32(heap_getattr(oldtup, att[COL_VERSION_ID], desc, &isnull)) + 1;
+	}
+
+	norm.id = id;
+	norm.version_id = psprintf("%d", version);
+	norm.last_updated = omnitask_fhir_instant(now);
+
+	if (scratch_cxt == NULL)
+		scratch_cxt = AllocSetContextCreate(TopMemoryContext, "omnitask row scratch",
+											ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(scratch_cxt);
+	outer = MemoryContextSwitchTo(scratch_cxt);
+	res = palloc(sizeof(FhirResult));
+	fhir_validate_task(doc, &norm, res);
+	f = &res->facts;
+	if (res->nerrors == 0)
+		task_profile_check(res, now);
+
+	patient = task_reference_id(f->for_ref, "Patient");
+	owner = task_reference_id(f->owner_ref, "Practitioner");
+	authored = f->authored_on.text.s ? when_timestamp(&f->authored_on, false) : now;
+	if (res->nerrors == 0 && !is_insert)
+		check_immutable(res, oldtup, desc, att, id,
+						omnitask_enum_oid(OMNI_ENUM_INTENT, f->intent), authored,
+						patient, f->requester_ref);
+	if (res->nerrors > 0)
+		raise_invalid(res);
+
+	/* the derived columns, built in the trigger's own context */
+	MemoryContextSwitchTo(outer);
+	if (f->priority.s)
+		priority = f->priority;
+	stored = palloc(VARSIZE(res->normalized));
+	memcpy(stored, res->normalized, VARSIZE(res->normalized));
+
+	for (i = 0; i < NUM_TASK_COLS; i++)
+	{
+		cols[i] = att[i];
+		nulls[i] = false;
+	}
+	values[COL_ID] = CStringGetTextDatum(id);
+	values[COL_VERSION_ID] = Int32GetDatum(version);
+	values[COL_LAST_UPDATED] = TimestampTzGetDatum(now);
+	values[COL_STATUS] = ObjectIdGetDatum(omnitask_enum_oid(OMNI_ENUM_STATUS, f->status));
+	values[COL_INTENT] = ObjectIdGetDatum(omnitask_enum_oid(OMNI_ENUM_INTENT, f->intent));
+	values[COL_PRIORITY] = ObjectIdGetDatum(omnitask_enum_oid(OMNI_ENUM_PRIORITY, priority));
+	values[COL_OWNER_ID] = slice_datum(owner, &nulls[COL_OWNER_ID]);
+	values[COL_PATIENT_ID] = slice_datum(patient, &nulls[COL_PATIENT_ID]);
+	values[COL_REQUESTER] = slice_datum(f->requester_ref, &nulls[COL_REQUESTER]);
+	values[COL_CODE] = slice_datum(f->code, &nulls[COL_CODE]);
+	values[COL_DESCRIPTION] = slice_datum(f->description, &nulls[COL_DESCRIPTION]);
+	values[COL_AUTHORED_ON] = TimestampTzGetDatum(authored);
+	values[COL_LAST_MODIFIED] = TimestampTzGetDatum(now);
+	if (f->restriction_end.text.s)
+		values[COL_DUE_AT] = TimestampTzGetDatum(when_timestamp(&f->restriction_end, true));
+	else if (f->execution_end.text.s)
+		values[COL_DUE_AT] = TimestampTzGetDatum(when_timestamp(&f->execution_end, true));
+	else
+		nulls[COL_DUE_AT] = true;
+	values[COL_RESOURCE] = JsonbPGetDatum(stored);
+
+	newtup = heap_modify_tuple_by_cols(newtup, desc, NUM_TASK_COLS, cols, values, nulls);
+	MemoryContextReset(scratch_cxt);
+	return PointerGetDatum(newtup);
+}
+
+/*
+ * Appends one row to omnitask.task_history, with the rights of the table's
+ * owner: users have no INSERT on the history, so it stays append-only and
+ * cannot be forged, as PostgreSQL's RI triggers write with the owner's
+ * rights.
+ */
+static void
+append_history(Relation rel, HeapTuple tup, const int *att, const char *operation)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n'};
+	bool		isnull;
+	Oid			save_userid;
+	int			save_sec;
+	int			rc;
+
+	values[0] = heap_getattr(tup, att[COL_ID], desc, &isnull);
+	values[1] = heap_getattr(tup, att[COL_VERSION_ID], desc, &isnull);
+	values[2] = CStringGetTextDatum(operation);
+	values[3] = heap_getattr(tup, att[COL_STATUS], desc, &isnull);
+	values[4] = heap_getattr(tup, att[COL_RESOURCE], desc, &isnull);
+	values[5] = heap_getattr(tup, att[COL_LAST_UPDATED], desc, &isnull);
+	values[6] = CStringGetDatum(GetUserNameFromId(GetUserId(), false));
+	values[7] = (Datum) 0;		/* practitioner_id: set by identity */
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (history_plan == NULL)
+	{
+		Oid			argtypes[8] = {TEXTOID, INT4OID, TEXTOID,
+			TupleDescAttr(desc, att[COL_STATUS] - 1)->atttypid,
+		JSONBOID, TIMESTAMPTZOID, NAMEOID, TEXTOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("INSERT INTO omnitask.task_history "
+						   "(id, version_id, operation, status, resource, recorded_at, recorded_by, practitioner_id) "
+						   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, argtypes);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		history_plan = plan;
+	}
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(rel->rd_rel->relowner,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	rc = SPI_execute_plan(history_plan, values, nulls, false, 0);
+	SetUserIdAndSecContext(save_userid, save_sec);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not append to omnitask.task_history: %s",
+			 SPI_result_code_string(rc));
+	SPI_finish();
+}
+
+/*
+ * AFTER INSERT OR UPDATE FOR EACH ROW on omnitask.task: records the stored
+ * version in the history.
+ */
+Datum
+omnitask_task_after(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	HeapTuple	tup;
+	const char *operation;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
+		elog(ERROR, "omnitask_task_after: must be fired AFTER INSERT OR UPDATE FOR EACH ROW");
+
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		tup = td->tg_trigtuple;
+		operation = omnitask_import_depth > 0 ? "import" : "create";
+	}
+	else
+	{
+		tup = td->tg_newtuple;
+		operation = "update";
+	}
+	append_history(td->tg_relation, tup, get_task_attnums(td->tg_relation), operation);
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,1037 @@
+/*-------------------------------------------------------------------------
+ *
+ * test_fhir_types.c
+ *	  Stand-alone unit tests of src/fhir_types.c, printing TAP.
+ *
+ * Build and run (from the project root):
+ *	  gcc -std=gnu99 -Wall -Wextra -Werror -I src src/fhir_types.c \
+ *		  test/unit/test_fhir_types.c -o test_fhir_types && ./test_fhir_types
+ *
+ * Every value is passed with an exact length and copied into a buffer of
+ * exactly that size first, so that valgrind or ASan catch any read past the
+ * end (the functions must never rely on a terminating NUL).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fhir_types.h"
+
+static int	ntests = 0;
+static int	nfailed = 0;
+
+/* Names of the primitives, for test descriptions. */
+static const char *
+prim_name(FhirPrim p)
+{
+	switch (p)
+	{
+		case FP_NONE: return "none";
+		case FP_BASE64BINARY: return "base64Binary";
+		case FP_BOOLEAN: return "boolean";
+		case FP_CANONICAL: return "canonical";
+		case FP_CODE: return "code";
+		case FP_DATE: return "date";
+		case FP_DATETIME: return "dateTime";
+		case FP_DECIMAL: return "decimal";
+		case FP_ID: return "id";
+		case FP_INSTANT: return "instant";
+		case FP_INTEGER: return "integer";
+		case FP_MARKDOWN: return "markdown";
+		case FP_OID: return "oid";
+		case FP_POSITIVEINT: return "positiveInt";
+		case FP_STRING: return "string";
+		case FP_TIME: return "time";
+		case FP_UNSIGNEDINT: return "unsignedInt";
+		case FP_URI: return "uri";
+		case FP_URL: return "url";
+		case FP_UUID: return "uuid";
+		case FP_XHTML: return "xhtml";
+		case FP_SYSTEM_STRING: return "System.String";
+	}
+	return "?";
+}
+
+/* Writes a printable, shortened rendering of a value into buf. */
+static const char *
+show(const char *s, size_t len, char *buf, size_t bufsize)
+{
+	size_t		o = 0;
+	size_t		i;
+
+	for (i = 0; i < len && o + 8 < bufsize; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			buf[o++] = (char) c;
+		else
+			o += (size_t) snprintf(buf + o, bufsize - o, "\\x%02x", c);
+	}
+	if (i < len)
+	{
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* Reports one test result. */
+static void
+report(bool pass, const char *desc)
+{
+	ntests++;
+	if (!pass)
+		nfailed++;
+	printf("%s %d - %s\n", pass ? "ok" : "not ok", ntests, desc);
+}
+
+/* A copy of (s, len) in a heap block of exactly len bytes (1 if empty). */
+static char *
+exact_copy(const char *s, size_t len)
+{
+	char	   *p = malloc(len ? len : 1);
+
+	if (!p)
+	{
+		perror("malloc");
+		exit(2);
+	}
+	memcpy(p, s, len);
+	return p;
+}
+
+/*
+ * Checks fhir_check_string(prim, s, len); expect_ok says whether it should
+ * pass; want_why (if not NULL) is a substring the reason must contain.
+ */
+static void
+t_string(FhirPrim prim, const char *s, size_t len, bool expect_ok,
+		 const char *want_why)
+{
+	char		desc[400];
+	char		sh[200];
+	char	   *copy = exact_copy(s, len);
+	const char *why = "(unset)";
+	bool		got = fhir_check_string(prim, copy, len, &why);
+	bool		pass = (got == expect_ok);
+
+	if (pass && !got && (why == NULL || (want_why && !strstr(why, want_why))))
+		pass = false;
+	if (pass && got && why != NULL)
+		pass = false;
+	snprintf(desc, sizeof(desc), "%s \"%s\" %s%s%s%s", prim_name(prim),
+			 show(s, len, sh, sizeof(sh)),
+			 expect_ok ? "accepted" : "refused",
+			 (!got && why) ? " (" : "", (!got && why) ? why : "",
+			 (!got && why) ? ")" : "");
+	report(pass, desc);
+	free(copy);
+}
+
+/* Same for fhir_check_number. */
+static void
+t_number(FhirPrim prim, const char *s, size_t len, bool expect_ok,
+		 const char *want_why)
+{
+	char		desc[400];
+	char		sh[200];
+	char	   *copy = exact_copy(s, len);
+	const char *why = "(unset)";
+	bool		got = fhir_check_number(prim, copy, len, &why);
+	bool		pass = (got == expect_ok);
+
+	if (pass && !got && (why == NULL || (want_why && !strstr(why, want_why))))
+		pass = false;
+	if (pass && got && why != NULL)
+		pass = false;
+	snprintf(desc, sizeof(desc), "number %s %s %s%s%s%s", prim_name(prim),
+			 show(s, len, sh, sizeof(sh)),
+			 expect_ok ? "accepted" : "refused",
+			 (!got && why) ? " (" : "", (!got && why) ? why : "",
+			 (!got && why) ? ")" : "");
+	report(pass, desc);
+	free(copy);
+}
+
+/* Checks a currency code. */
+static void
+t_currency(const char *s, size_t len, bool expect_ok)
+{
+	char		desc[300];
+	char		sh[200];
+	char	   *copy = exact_copy(s, len);
+	const char *why = NULL;
+	bool		got = fhir_check_currency(copy, len, &why);
+
+	snprintf(desc, sizeof(desc), "currency \"%s\" %s", show(s, len, sh, sizeof(sh)),
+			 expect_ok ? "accepted" : "refused");
+	report(got == expect_ok && (got || why != NULL), desc);
+	free(copy);
+}
+
+/* Checks a MIME type. */
+static void
+t_mime(const char *s, size_t len, bool expect_ok)
+{
+	char		desc[300];
+	char		sh[200];
+	char	   *copy = exact_copy(s, len);
+	const char *why = NULL;
+	bool		got = fhir_check_mimetype(copy, len, &why);
+
+	snprintf(desc, sizeof(desc), "mimetype \"%s\" %s", show(s, len, sh, sizeof(sh)),
+			 expect_ok ? "accepted" : "refused");
+	report(got == expect_ok && (got || why != NULL), desc);
+	free(copy);
+}
+
+/* Parses a value into a range, failing the program's test if it does not parse. */
+static FhirTimeRange
+range_of(FhirPrim prim, const char *s)
+{
+	FhirTimeRange r = {0, 0};
+	size_t		len = strlen(s);
+	char	   *copy = exact_copy(s, len);
+	const char *why = NULL;
+
+	if (!fhir_parse_time_range(prim, copy, len, &r, &why))
+	{
+		char		desc[300];
+
+		snprintf(desc, sizeof(desc), "range of %s %s parses (%s)",
+				 prim_name(prim), s, why ? why : "?");
+		report(false, desc);
+	}
+	free(copy);
+	return r;
+}
+
+/* Checks the exact range of a value (lo/hi in microseconds since the epoch). */
+static void
+t_range(FhirPrim prim, const char *s, int64_t lo, int64_t hi)
+{
+	char		desc[300];
+	FhirTimeRange r = range_of(prim, s);
+
+	snprintf(desc, sizeof(desc), "range of %s %s is [%lld, %lld) (got [%lld, %lld))",
+			 prim_name(prim), s, (long long) lo, (long long) hi,
+			 (long long) r.lo, (long long) r.hi);
+	report(r.lo == lo && r.hi == hi, desc);
+}
+
+/* Checks fhir_time_range_before(a, b) for two values. */
+static void
+t_before(FhirPrim pa, const char *a, FhirPrim pb, const char *b, bool expect)
+{
+	char		desc[300];
+	FhirTimeRange ra = range_of(pa, a);
+	FhirTimeRange rb = range_of(pb, b);
+
+	snprintf(desc, sizeof(desc), "%s %s %s certainly before %s %s",
+			 prim_name(pa), a, expect ? "is" : "is not", prim_name(pb), b);
+	report(fhir_time_range_before(&ra, &rb) == expect, desc);
+}
+
+/* Checks that a value is refused by fhir_parse_time_range and *out untouched. */
+static void
+t_range_bad(FhirPrim prim, const char *s)
+{
+	char		desc[300];
+	FhirTimeRange r = {123, 456};
+	size_t		len = strlen(s);
+	char	   *copy = exact_copy(s, len);
+	const char *why = NULL;
+	bool		got = fhir_parse_time_range(prim, copy, len, &r, &why);
+
+	snprintf(desc, sizeof(desc), "range of %s \"%s\" refused (%s)",
+			 prim_name(prim), s, why ? why : "no reason");
+	report(!got && why != NULL && r.lo == 123 && r.hi == 456, desc);
+	free(copy);
+}
+
+/* Literal helpers: the length includes embedded NULs, not the terminator. */
+#define OK(prim, lit)			t_string(prim, lit, sizeof(lit) - 1, true, NULL)
+#define BAD(prim, lit)			t_string(prim, lit, sizeof(lit) - 1, false, NULL)
+#define BADW(prim, lit, w)		t_string(prim, lit, sizeof(lit) - 1, false, w)
+#define NOK(prim, lit)			t_number(prim, lit, sizeof(lit) - 1, true, NULL)
+#define NBAD(prim, lit)			t_number(prim, lit, sizeof(lit) - 1, false, NULL)
+#define NBADW(prim, lit, w)		t_number(prim, lit, sizeof(lit) - 1, false, w)
+#define MIME(lit, expect)		t_mime(lit, sizeof(lit) - 1, expect)
+#define CUR(lit, expect)		t_currency(lit, sizeof(lit) - 1, expect)
+
+#define XNS " xmlns=\"http://www.w3.org/1999/xhtml\""
+#define XDIV(body)	"<div" XNS ">" body "</div>"
+
+/* Microseconds of a UTC date-time, computed independently for range tests. */
+static int64_t
+utc_us(int y, int mo, int d, int h, int mi, int s)
+{
+	/* days from 1970-01-01: count whole years then months (slow but obvious) */
+	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int64_t		days = 0;
+	int			k;
+
+	if (y >= 1970)
+		for (k = 1970; k < y; k++)
+			days += 365 + ((k % 4 == 0 && k % 100 != 0) || k % 400 == 0);
+	else
+		for (k = y; k < 1970; k++)
+			days -= 365 + ((k % 4 == 0 && k % 100 != 0) || k % 400 == 0);
+	for (k = 1; k < mo; k++)
+		days += mdays[k - 1] + (k == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+	days += d - 1;
+	return ((days * 24 + h) * 60 + mi) * INT64_C(60000000) + (int64_t) s * 1000000;
+}
+
+#define H14 (INT64_C(14) * 3600 * 1000000)
+
+/* ---------------------------------------------------------------- */
+
+static void
+test_dates(void)
+{
+	/* date */
+	OK(FP_DATE, "2024");
+	OK(FP_DATE, "2024-02");
+	OK(FP_DATE, "2024-02-29");
+	OK(FP_DATE, "2000-02-29");
+	OK(FP_DATE, "0001-01-01");
+	OK(FP_DATE, "9999-12-31");
+	BADW(FP_DATE, "2023-02-29", "day does not exist");
+	BADW(FP_DATE, "2100-02-29", "day does not exist");
+	BADW(FP_DATE, "1900-02-29", "day does not exist");
+	BADW(FP_DATE, "2024-02-30", "day does not exist");
+	BADW(FP_DATE, "2024-04-31", "day does not exist");
+	OK(FP_DATE, "2024-03-31");
+	BADW(FP_DATE, "2024-01-32", "01 to 31");
+	BADW(FP_DATE, "2024-01-00", "01 to 31");
+	BADW(FP_DATE, "2024-13", "month");
+	BADW(FP_DATE, "2024-00", "month");
+	BADW(FP_DATE, "0000", "year");
+	BADW(FP_DATE, "0000-01-01", "year");
+	BAD(FP_DATE, "");
+	BAD(FP_DATE, "202");
+	BAD(FP_DATE, "20245");
+	BAD(FP_DATE, "2024-1");
+	BAD(FP_DATE, "2024-01-1");
+	BAD(FP_DATE, "2024/01/01");
+	BAD(FP_DATE, "2024-01-01 ");
+	BAD(FP_DATE, " 2024-01-01");
+	BAD(FP_DATE, "+2024");
+	BAD(FP_DATE, "2024-");
+	BAD(FP_DATE, "2024-01-");
+	BADW(FP_DATE, "2024-01-01T10:00:00Z", "must not have a time");
+	BAD(FP_DATE, "2024-01-01\0");
+	BAD(FP_DATE, "2024\0-01");
+	BAD(FP_DATE, "\xef\xbc\x92\xef\xbc\x90\xef\xbc\x92\xef\xbc\x94");	/* full-width digits */
+
+	/* dateTime */
+	OK(FP_DATETIME, "2024");
+	OK(FP_DATETIME, "2024-02");
+	OK(FP_DATETIME, "2024-02-29");
+	OK(FP_DATETIME, "2024-02-29T13:28:17Z");
+	OK(FP_DATETIME, "2015-02-07T13:28:17-05:00");
+	OK(FP_DATETIME, "2017-01-01T00:00:00.000Z");
+	OK(FP_DATETIME, "2017-01-01T00:00:00.1234567890123+01:00");
+	OK(FP_DATETIME, "2016-12-31T23:59:60Z");
+	OK(FP_DATETIME, "2024-01-01T10:00:00+14:00");
+	OK(FP_DATETIME, "2024-01-01T10:00:00-14:00");
+	OK(FP_DATETIME, "2024-01-01T10:00:00+13:59");
+	OK(FP_DATETIME, "2024-01-01T10:00:00-00:00");
+	OK(FP_DATETIME, "2024-01-01T10:00:00+00:00");
+	OK(FP_DATETIME, "2024-01-01T23:59:59Z");
+	OK(FP_DATETIME, "2024-01-01T00:00:00Z");
+	BADW(FP_DATETIME, "2024-01-01T10:00:00+14:01", "at most 14:00");
+	BADW(FP_DATETIME, "2024-01-01T10:00:00+15:00", "at most 14:00");
+	BADW(FP_DATETIME, "2024-01-01T10:00:00-14:30", "at most 14:00");
+	BADW(FP_DATETIME, "2024-01-01T10:00:00+05:60", "minutes");
+	BAD(FP_DATETIME, "2024-01-01T10:00:00+0500");
+	BAD(FP_DATETIME, "2024-01-01T10:00:00+05");
+	BAD(FP_DATETIME, "2024-01-01T10:00:00+5:00");
+	BAD(FP_DATETIME, "2024-01-01T10:00:00z");
+	BAD(FP_DATETIME, "2024-01-01t10:00:00Z");
+	BAD(FP_DATETIME, "2024-01-01 10:00:00Z");
+	BAD(FP_DATETIME, "2024-01-01T10:00:00ZZ");
+	BAD(FP_DATETIME, "2024-01-01T10:00:00Z ");
+	BADW(FP_DATETIME, "2024-01-01T24:00:00Z", "hour");
+	BADW(FP_DATETIME, "2024-01-01T10:60:00Z", "minute");
+	BADW(FP_DATETIME, "2024-01-01T10:00:61Z", "second");
+	BADW(FP_DATETIME, "2024-01-01T10:00:00", "seconds and a time zone");
+	BADW(FP_DATETIME, "2024-01-01T10:00Z", "seconds and a time zone");
+	BADW(FP_DATETIME, "2024-01-01T10:00", "seconds and a time zone");
+	BADW(FP_DATETIME, "2024-01-01T10:00+01:00", "seconds and a time zone");
+	BAD(FP_DATETIME, "2024-01-01T10");
+	BAD(FP_DATETIME, "2024-01-01T");
+	BAD(FP_DATETIME, "2024-01T10:00:00Z");
+	BAD(FP_DATETIME, "2024T10:00:00Z");
+	BADW(FP_DATETIME, "2024-01-01T10:00:00.Z", "followed by digits");
+	BAD(FP_DATETIME, "2024-01-01T10:00:00,5Z");
+	BADW(FP_DATETIME, "2023-02-29T10:00:00Z", "day does not exist");
+	BADW(FP_DATETIME, "2100-02-29T10:00:00Z", "day does not exist");
+	OK(FP_DATETIME, "2000-02-29T10:00:00Z");
+	BAD(FP_DATETIME, "0000-01-01T10:00:00Z");
+	BAD(FP_DATETIME, "");
+
+	/* instant */
+	OK(FP_INSTANT, "2024-02-29T13:28:17Z");
+	OK(FP_INSTANT, "2015-02-07T13:28:17.239+02:00");
+	OK(FP_INSTANT, "2016-06-30T23:59:60Z");
+	OK(FP_INSTANT, "2024-01-01T10:00:00+14:00");
+	BADW(FP_INSTANT, "2024-01-01T10:00:00+14:01", "at most 14:00");
+	BADW(FP_INSTANT, "2024-01-01T10:00:00", "seconds and a time zone");
+	BADW(FP_INSTANT, "2024-01-01T10:00Z", "seconds and a time zone");
+	BADW(FP_INSTANT, "2024-01-01", "instant");
+	BADW(FP_INSTANT, "2024-01", "instant");
+	BADW(FP_INSTANT, "2024", "instant");
+	BADW(FP_INSTANT, "2023-02-29T10:00:00Z", "day does not exist");
+	BAD(FP_INSTANT, "2024-01-01T24:00:00Z");
+	BAD(FP_INSTANT, "");
+
+	/* time */
+	OK(FP_TIME, "00:00:00");
+	OK(FP_TIME, "23:59:59");
+	OK(FP_TIME, "23:59:60");
+	OK(FP_TIME, "12:30:00.5");
+	OK(FP_TIME, "12:30:00.123456789");
+	BADW(FP_TIME, "24:00:00", "hour");
+	BADW(FP_TIME, "12:60:00", "minute");
+	BADW(FP_TIME, "12:00:61", "second");
+	BAD(FP_TIME, "12:00");
+	BAD(FP_TIME, "12:00:00Z");
+	BAD(FP_TIME, "12:00:00+01:00");
+	BAD(FP_TIME, "12:00:00.");
+	BAD(FP_TIME, "1:00:00");
+	BAD(FP_TIME, "T12:00:00");
+	BAD(FP_TIME, "");
+}
+
+static void
+test_ranges(void)
+{
+	int64_t		day = INT64_C(86400000000);
+
+	/* exact values */
+	t_range(FP_INSTANT, "1970-01-01T00:00:00Z", 0, 1000000);
+	t_range(FP_DATETIME, "1970-01-01T00:00:00.5Z", 500000, 600000);
+	t_range(FP_DATETIME, "1970-01-01T00:00:00.25Z", 250000, 260000);
+	t_range(FP_DATETIME, "1970-01-01T00:00:00.123456Z", 123456, 123457);
+	t_range(FP_DATETIME, "1970-01-01T00:00:00.1234569Z", 123456, 123457);
+	t_range(FP_DATETIME, "1970-01-01T01:00:00+01:00", 0, 1000000);
+	t_range(FP_DATETIME, "1969-12-31T19:00:00-05:00", 0, 1000000);
+	t_range(FP_INSTANT, "2020-01-01T10:00:00+02:00",
+			utc_us(2020, 1, 1, 8, 0, 0), utc_us(2020, 1, 1, 8, 0, 1));
+	t_range(FP_INSTANT, "2024-02-29T23:59:59Z",
+			utc_us(2024, 2, 29, 23, 59, 59), utc_us(2024, 3, 1, 0, 0, 0));
+	t_range(FP_INSTANT, "0001-01-01T00:00:00+14:00",
+			utc_us(1, 1, 1, 0, 0, 0) - H14, utc_us(1, 1, 1, 0, 0, 0) - H14 + 1000000);
+	t_range(FP_INSTANT, "9999-12-31T23:59:59-14:00",
+			utc_us(9999, 12, 31, 23, 59, 59) + H14,
+			utc_us(9999, 12, 31, 23, 59, 59) + H14 + 1000000);
+	/* leap second reads as 23:59:59.999999 */
+	t_range(FP_INSTANT, "2016-12-31T23:59:60Z",
+			utc_us(2017, 1, 1, 0, 0, 0) - 1, utc_us(2017, 1, 1, 0, 0, 0));
+	t_range(FP_INSTANT, "2016-12-31T23:59:60.5Z",
+			utc_us(2017, 1, 1, 0, 0, 0) - 1, utc_us(2017, 1, 1, 0, 0, 0));
+
+	/* reduced precision: no zone, so widened by 14 h each side */
+	t_range(FP_DATE, "1970-01-01", -H14, day + H14);
+	t_range(FP_DATETIME, "1970-01-01", -H14, day + H14);
+	t_range(FP_DATE, "2024-02",
+			utc_us(2024, 2, 1, 0, 0, 0) - H14, utc_us(2024, 3, 1, 0, 0, 0) + H14);
+	t_range(FP_DATE, "2023-12",
+			utc_us(2023, 12, 1, 0, 0, 0) - H14, utc_us(2024, 1, 1, 0, 0, 0) + H14);
+	t_range(FP_DATE, "2024",
+			utc_us(2024, 1, 1, 0, 0, 0) - H14, utc_us(2025, 1, 1, 0, 0, 0) + H14);
+	t_range(FP_DATE, "9999",
+			utc_us(9999, 1, 1, 0, 0, 0) - H14, utc_us(10000, 1, 1, 0, 0, 0) + H14);
+	t_range(FP_DATE, "0001",
+			utc_us(1, 1, 1, 0, 0, 0) - H14, utc_us(2, 1, 1, 0, 0, 0) + H14);
+	t_range(FP_DATE, "2000-02-29",
+			utc_us(2000, 2, 29, 0, 0, 0) - H14, utc_us(2000, 3, 1, 0, 0, 0) + H14);
+
+	/* refusals */
+	t_range_bad(FP_DATE, "2023-02-29");
+	t_range_bad(FP_DATETIME, "2024-01-01T10:00:00");
+	t_range_bad(FP_INSTANT, "2024-01-01");
+	t_range_bad(FP_TIME, "10:00:00");
+	t_range_bad(FP_STRING, "2024");
+	t_range_bad(FP_DATE, "");
+
+	/* before: time zones */
+	t_before(FP_INSTANT, "2020-01-01T10:00:00+02:00",
+			 FP_INSTANT, "2020-01-01T09:00:00Z", true);
+	t_before(FP_INSTANT, "2020-01-01T09:00:00Z",
+			 FP_INSTANT, "2020-01-01T10:00:00+02:00", false);
+	t_before(FP_INSTANT, "2020-01-01T10:00:00+01:00",
+			 FP_INSTANT, "2020-01-01T09:00:00Z", false);	/* equal */
+	t_before(FP_INSTANT, "2020-01-01T09:00:00Z",
+			 FP_INSTANT, "2020-01-01T10:00:00+01:00", false);	/* equal */
+	t_before(FP_INSTANT, "2020-01-01T09:00:00Z",
+			 FP_INSTANT, "2020-01-01T09:00:01Z", true);
+	t_before(FP_INSTANT, "2020-01-01T21:00:00-05:00",
+			 FP_INSTANT, "2020-01-02T03:00:00Z", true);
+	t_before(FP_INSTANT, "2020-01-02T03:00:00Z",
+			 FP_INSTANT, "2020-01-01T21:00:00-05:00", false);
+	t_before(FP_INSTANT, "2020-01-01T23:00:00-05:00",
+			 FP_INSTANT, "2020-01-02T03:00:00Z", false);	/* 04:00Z */
+	t_before(FP_INSTANT, "2020-01-02T03:00:00Z",
+			 FP_INSTANT, "2020-01-01T23:00:00-05:00", true);
+	t_before(FP_DATETIME, "2020-01-01T00:00:00+14:00",
+			 FP_DATETIME, "2019-12-31T11:00:00-00:00", true);
+	/* before: precision */
+	t_before(FP_INSTANT, "2020-01-01T09:00:00Z",
+			 FP_INSTANT, "2020-01-01T09:00:00.5Z", false);
+	t_before(FP_INSTANT, "2020-01-01T09:00:00.4Z",
+			 FP_INSTANT, "2020-01-01T09:00:00.5Z", true);
+	t_before(FP_INSTANT, "2020-01-01T09:00:00.49Z",
+			 FP_INSTANT, "2020-01-01T09:00:00.5Z", true);
+	t_before(FP_INSTANT, "2020-01-01T09:00:00.5Z",
+			 FP_INSTANT, "2020-01-01T09:00:00.49Z", false);
+	t_before(FP_INSTANT, "2020-01-01T09:00:00.123456Z",
+			 FP_INSTANT, "2020-01-01T09:00:00.1234567Z", false);
+	/* 60 reads as 59.999999: conservative against fractions of second 59 */
+	t_before(FP_INSTANT, "2016-12-31T23:59:59.999Z",
+			 FP_INSTANT, "2016-12-31T23:59:60Z", false);
+	t_before(FP_INSTANT, "2016-12-31T23:59:58Z",
+			 FP_INSTANT, "2016-12-31T23:59:60Z", true);
+	t_before(FP_INSTANT, "2016-12-31T23:59:60Z",
+			 FP_INSTANT, "2016-12-31T23:59:59.999Z", false);
+	t_before(FP_INSTANT, "2016-12-31T23:59:60Z",
+			 FP_INSTANT, "2017-01-01T00:00:00Z", true);
+	t_before(FP_DATE, "2020-01-01", FP_DATETIME, "2020-01-01T12:00:00Z", false);
+	t_before(FP_DATETIME, "2020-01-01T12:00:00Z", FP_DATE, "2020-01-01", false);
+	t_before(FP_DATE, "2020-01-01", FP_DATETIME, "2020-01-02T05:00:00Z", false);
+	t_before(FP_DATE, "2020-01-01", FP_DATETIME, "2020-01-02T13:59:59Z", false);
+	t_before(FP_DATE, "2020-01-01", FP_DATETIME, "2020-01-02T14:00:00Z", true);
+	t_before(FP_DATETIME, "2019-12-31T09:59:59Z", FP_DATE, "2020-01-01", true);
+	t_before(FP_DATETIME, "2019-12-31T10:00:00Z", FP_DATE, "2020-01-01", false);
+	t_before(FP_DATE, "2020-01-01", FP_DATE, "2020-01-01", false);
+	t_before(FP_DATE, "2020-01-01", FP_DATE, "2020-01-02", false);
+	/* unzoned dates: each may be read in any zone from -14:00 to +14:00 */
+	t_before(FP_DATE, "2020-01-01", FP_DATE, "2020-01-03", false);
+	t_before(FP_DATE, "2020-01-01", FP_DATE, "2020-01-04", true);
+	t_before(FP_DATE, "2020", FP_DATE, "2020-06", false);
+	t_before(FP_DATE, "2020-06", FP_DATE, "2020", false);
+	t_before(FP_DATE, "2020", FP_DATE, "2021", false);
+	t_before(FP_DATE, "2020", FP_DATE, "2021-01-02", false);
+	t_before(FP_DATE, "2020", FP_DATE, "2021-01-03", true);
+	t_before(FP_DATE, "2020-01", FP_DATETIME, "2020-01-31T23:00:00Z", false);
+	t_before(FP_DATETIME, "2020-02-29T12:00:00Z", FP_DATE, "2020-03", false);
+	t_before(FP_DATETIME, "2020-02-28T12:00:00Z", FP_DATE, "2020-03", true);
+}
+
+static void
+test_numbers(void)
+{
+	/* integer */
+	NOK(FP_INTEGER, "0");
+	NOK(FP_INTEGER, "12");
+	NOK(FP_INTEGER, "-12");
+	NOK(FP_INTEGER, "2147483647");
+	NOK(FP_INTEGER, "-2147483648");
+	NOK(FP_INTEGER, "-0");
+	NBADW(FP_INTEGER, "2147483648", "between");
+	NBADW(FP_INTEGER, "-2147483649", "between");
+	NBADW(FP_INTEGER, "99999999999999999999999999", "between");
+	NBADW(FP_INTEGER, "-99999999999999999999999999", "between");
+	NBADW(FP_INTEGER, "1.0", "fraction");
+	NBADW(FP_INTEGER, "1.5", "fraction");
+	NBADW(FP_INTEGER, "1e3", "fraction or exponent");
+	NBADW(FP_INTEGER, "NaN", "NaN");
+	NBADW(FP_INTEGER, "Infinity", "NaN");
+	NBADW(FP_INTEGER, "-Infinity", "NaN");
+	NBAD(FP_INTEGER, "01");
+	NBAD(FP_INTEGER, "-01");
+	NBAD(FP_INTEGER, "+1");
+	NBAD(FP_INTEGER, "-");
+	NBAD(FP_INTEGER, "");
+	NBAD(FP_INTEGER, " 1");
+	NBAD(FP_INTEGER, "1 ");
+	NBAD(FP_INTEGER, "1\0");
+	NBAD(FP_INTEGER, "0x10");
+	/* positiveInt */
+	NOK(FP_POSITIVEINT, "1");
+	NOK(FP_POSITIVEINT, "2147483647");
+	NBADW(FP_POSITIVEINT, "0", "at least 1");
+	NBADW(FP_POSITIVEINT, "-0", "at least 1");
+	NBADW(FP_POSITIVEINT, "-1", "at least 1");
+	NBADW(FP_POSITIVEINT, "2147483648", "between 1 and 2147483647");
+	NBAD(FP_POSITIVEINT, "1.0");
+	NBAD(FP_POSITIVEINT, "NaN");
+	/* unsignedInt */
+	NOK(FP_UNSIGNEDINT, "0");
+	NOK(FP_UNSIGNEDINT, "7");
+	NOK(FP_UNSIGNEDINT, "2147483647");
+	NBADW(FP_UNSIGNEDINT, "-1", "negative");
+	NBADW(FP_UNSIGNEDINT, "-0", "negative");
+	NBADW(FP_UNSIGNEDINT, "2147483648", "between 0 and 2147483647");
+	NBAD(FP_UNSIGNEDINT, "0.0");
+	NBAD(FP_UNSIGNEDINT, "00");
+	/* decimal */
+	NOK(FP_DECIMAL, "0");
+	NOK(FP_DECIMAL, "-0");
+	NOK(FP_DECIMAL, "-3.50");
+	NOK(FP_DECIMAL, "12");
+	NOK(FP_DECIMAL, "0.0000001");
+	NOK(FP_DECIMAL, "1e10");
+	NOK(FP_DECIMAL, "1.5E-10");
+	NOK(FP_DECIMAL, "1.5e+10");
+	NOK(FP_DECIMAL, "123456789012345678901234567890.123456789012345678901234567890");
+	NBADW(FP_DECIMAL, "NaN", "NaN");
+	NBADW(FP_DECIMAL, "Infinity", "NaN");
+	NBADW(FP_DECIMAL, "-Infinity", "NaN");
+	NBAD(FP_DECIMAL, "01");
+	NBAD(FP_DECIMAL, "1.");
+	NBAD(FP_DECIMAL, ".5");
+	NBAD(FP_DECIMAL, "1e");
+	NBAD(FP_DECIMAL, "1e+");
+	NBAD(FP_DECIMAL, "+1");
+	NBAD(FP_DECIMAL, "-");
+	NBAD(FP_DECIMAL, "");
+	NBAD(FP_DECIMAL, "1.5.5");
+	NBAD(FP_DECIMAL, "1,5");
+	/* wrong JSON kind */
+	NBADW(FP_STRING, "12", "must be a JSON string");
+	NBADW(FP_DATE, "2024", "must be a JSON string");
+	NBADW(FP_CODE, "1", "must be a JSON string");
+	NBADW(FP_BOOLEAN, "1", "must be a JSON boolean");
+	NBADW(FP_NONE, "1", "not a FHIR primitive");
+	BADW(FP_INTEGER, "12", "must be a JSON number");
+	BADW(FP_DECIMAL, "1.5", "must be a JSON number");
+	BADW(FP_POSITIVEINT, "1", "must be a JSON number");
+	BADW(FP_UNSIGNEDINT, "1", "must be a JSON number");
+	BADW(FP_BOOLEAN, "true", "must be a JSON boolean");
+	BADW(FP_NONE, "x", "not a FHIR primitive");
+	BADW((FhirPrim) 999, "x", "not a FHIR primitive");
+	NBADW((FhirPrim) 999, "1", "not a FHIR primitive");
+}
+
+static void
+test_strings(void)
+{
+	static char big[FHIR_STRING_MAX_BYTES + 1];
+
+	/* string, markdown, System.String */
+	OK(FP_STRING, "hello");
+	OK(FP_STRING, "a");
+	OK(FP_STRING, " leading and trailing ");
+	OK(FP_STRING, "tab\there\r\nnew line");
+	OK(FP_STRING, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+	OK(FP_STRING, "\x7e");
+	BADW(FP_STRING, "", "empty");
+	BADW(FP_STRING, " ", "only whitespace");
+	BADW(FP_STRING, " \t\r\n ", "only whitespace");
+	BADW(FP_STRING, "a\x01" "b", "control");
+	BADW(FP_STRING, "a\0b", "control");
+	BADW(FP_STRING, "\x7f", "control");
+	BADW(FP_STRING, "a\x0b" "b", "control");
+	BADW(FP_STRING, "a\x0c" "b", "control");
+	BADW(FP_STRING, "a\x1f", "control");
+	OK(FP_MARKDOWN, "# Title\n\n*emphasis*");
+	BADW(FP_MARKDOWN, "\n\n", "only whitespace");
+	BADW(FP_MARKDOWN, "x\x01", "control");
+	BADW(FP_MARKDOWN, "", "empty");
+	OK(FP_SYSTEM_STRING, "abc");
+	OK(FP_SYSTEM_STRING, " ");	/* System.String has no blank rule */
+	BADW(FP_SYSTEM_STRING, "", "empty");
+	BADW(FP_SYSTEM_STRING, "\x01", "control");
+
+	memset(big, 'x', sizeof(big));
+	t_string(FP_STRING, big, FHIR_STRING_MAX_BYTES, true, NULL);
+	t_string(FP_STRING, big, FHIR_STRING_MAX_BYTES + 1, false, "1 MiB");
+	t_string(FP_MARKDOWN, big, FHIR_STRING_MAX_BYTES + 1, false, "1 MiB");
+	t_string(FP_SYSTEM_STRING, big, FHIR_STRING_MAX_BYTES + 1, false, "1 MiB");
+	t_string(FP_CODE, big, FHIR_STRING_MAX_BYTES + 1, false, "1 MiB");
+	t_string(FP_URI, big, FHIR_STRING_MAX_BYTES + 1, true, NULL);
+
+	/* code */
+	OK(FP_CODE, "active");
+	OK(FP_CODE, "a b");
+	OK(FP_CODE, "in-progress");
+	OK(FP_CODE, "a\tb");
+	OK(FP_CODE, "mg/dL");
+	OK(FP_CODE, "\xc3\xa9t\xc3\xa9");
+	BADW(FP_CODE, "a  b", "more than one whitespace");
+	BADW(FP_CODE, "a \tb", "more than one whitespace");
+	BADW(FP_CODE, " a", "start or end");
+	BADW(FP_CODE, "a ", "start or end");
+	BADW(FP_CODE, " ", "start or end");
+	BADW(FP_CODE, "", "empty");
+	BADW(FP_CODE, "a\x01" "b", "control");
+	BADW(FP_CODE, "a\x0b" "b", "control");
+	BADW(FP_CODE, "a\0", "control");
+
+	/* id */
+	OK(FP_ID, "a");
+	OK(FP_ID, "example-1.2");
+	OK(FP_ID, "ABCxyz019");
+	OK(FP_ID, "1234567890123456789012345678901234567890123456789012345678901234");
+	BADW(FP_ID, "12345678901234567890123456789012345678901234567890123456789012345", "[A-Za-z0-9\\-\\.]{1,64}");
+	BADW(FP_ID, "", "empty");
+	BADW(FP_ID, "a_b", "[A-Za-z0-9\\-\\.]{1,64}");
+	BAD(FP_ID, "a b");
+	BAD(FP_ID, "a/b");
+	BAD(FP_ID, "#a");
+	BAD(FP_ID, "\xc3\xa9");
+	BAD(FP_ID, "a\0");
+
+	/* uri, url, canonical */
+	OK(FP_URI, "http://hl7.org/fhir");
+	OK(FP_URI, "urn:oid:1.2.3");
+	OK(FP_URI, "#p1");
+	OK(FP_URI, "x");
+	OK(FP_URI, "http://ex.org/caf\xc3\xa9");
+	BADW(FP_URI, "", "empty");
+	BADW(FP_URI, "http://a b", "whitespace");
+	BADW(FP_URI, " http://a", "whitespace");
+	BADW(FP_URI, "http://a\t", "whitespace");
+	BADW(FP_URI, "http://a\x01", "control");
+	BADW(FP_URI, "a\0", "control");
+	OK(FP_URL, "https://example.org/fhir/Task/1");
+	OK(FP_URL, "mailto:a@b.org");
+	BAD(FP_URL, "");
+	BAD(FP_URL, "http://a\nb");
+	OK(FP_CANONICAL, "http://hl7.org/fhir/StructureDefinition/Task|4.0.1");
+	BAD(FP_CANONICAL, "");
+	BAD(FP_CANONICAL, "http://a |1");
+
+	/* oid */
+	OK(FP_OID, "urn:oid:1.2.3");
+	OK(FP_OID, "urn:oid:2.16.840.1.113883");
+	OK(FP_OID, "urn:oid:0.0");
+	OK(FP_OID, "urn:oid:1.0.10");
+	BAD(FP_OID, "urn:oid:1");
+	BAD(FP_OID, "urn:oid:3.1");
+	BAD(FP_OID, "urn:oid:1.02");
+	BAD(FP_OID, "urn:oid:1..2");
+	BAD(FP_OID, "urn:oid:1.2.");
+	BAD(FP_OID, "urn:oid:.1.2");
+	BAD(FP_OID, "urn:oid:");
+	BAD(FP_OID, "URN:OID:1.2");
+	BAD(FP_OID, "1.2.3");
+	BAD(FP_OID, "urn:oid:1.2 ");
+	BAD(FP_OID, "");
+
+	/* uuid */
+	OK(FP_UUID, "urn:uuid:c757873d-ec9a-4326-a141-556f43239520");
+	OK(FP_UUID, "urn:uuid:00000000-0000-0000-0000-000000000000");
+	BAD(FP_UUID, "urn:uuid:C757873D-EC9A-4326-A141-556F43239520");
+	BAD(FP_UUID, "urn:uuid:c757873d-ec9a-4326-a141-556F43239520");
+	BAD(FP_UUID, "c757873d-ec9a-4326-a141-556f43239520");
+	BAD(FP_UUID, "urn:uuid:c757873dec9a4326a141556f43239520");
+	BAD(FP_UUID, "urn:uuid:c757873d-ec9a-4326-a141-556f4323952");
+	BAD(FP_UUID, "urn:uuid:c757873d-ec9a-4326-a141-556f432395200");
+	BAD(FP_UUID, "urn:uuid:g757873d-ec9a-4326-a141-556f43239520");
+	BAD(FP_UUID, "urn:uuid:{c757873d-ec9a-4326-a141-556f43239520}");
+	BAD(FP_UUID, "URN:UUID:c757873d-ec9a-4326-a141-556f43239520");
+	BAD(FP_UUID, "");
+
+	/* base64Binary */
+	OK(FP_BASE64BINARY, "AAAA");
+	OK(FP_BASE64BINARY, "aGVsbG8=");
+	OK(FP_BASE64BINARY, "aGVsbA==");
+	OK(FP_BASE64BINARY, "aGVs bG8=");
+	OK(FP_BASE64BINARY, "aGVs\r\nbG8=\n");
+	OK(FP_BASE64BINARY, " +/+/ ");
+	BADW(FP_BASE64BINARY, "", "empty");
+	BADW(FP_BASE64BINARY, "   ", "not only whitespace");
+	BADW(FP_BASE64BINARY, "aGVsbG8", "multiple of 4");
+	BADW(FP_BASE64BINARY, "aGVsbG", "multiple of 4");
+	BADW(FP_BASE64BINARY, "a", "multiple of 4");
+	BADW(FP_BASE64BINARY, "aGV=bG8=", "padding at the end");
+	BADW(FP_BASE64BINARY, "=AAA", "padding at the end");
+	BADW(FP_BASE64BINARY, "aGVsbA==AAAA", "padding at the end");
+	BADW(FP_BASE64BINARY, "aGVsb===", "two '='");
+	BADW(FP_BASE64BINARY, "A===", "two '='");
+	BADW(FP_BASE64BINARY, "====", "two '='");
+	BADW(FP_BASE64BINARY, "aGVsbG8-", "base64 characters");
+	BADW(FP_BASE64BINARY, "aGVsbG8_", "base64 characters");
+	BADW(FP_BASE64BINARY, "aGVs\0bG8=", "base64 characters");
+	BADW(FP_BASE64BINARY, "aGVs\xc3\xa9", "base64 characters");
+
+	/* currency and MIME type */
+	CUR("EUR", true);
+	CUR("USD", true);
+	CUR("eur", false);
+	CUR("EU", false);
+	CUR("EURO", false);
+	CUR("E1R", false);
+	CUR("", false);
+	CUR("EU\0", false);
+	MIME("text/plain", true);
+	MIME("text/plain; charset=utf-8", true);
+	MIME("text/plain;charset=UTF-8", true);
+	MIME("application/fhir+json", true);
+	MIME("application/fhir+json;fhirVersion=4.0", true);
+	MIME("image/svg+xml", true);
+	MIME("application/vnd.ms-excel", true);
+	MIME("multipart/form-data; boundary=\"a b;c\"", true);
+	MIME("text/plain; a=1; b=\"x\\\"y\"", true);
+	MIME("TEXT/HTML", true);
+	MIME("text", false);
+	MIME("text/", false);
+	MIME("/plain", false);
+	MIME("text/plain;", false);
+	MIME("text/plain; charset", false);
+	MIME("text/plain; charset=", false);
+	MIME("text/plain ", false);
+	MIME("text /plain", false);
+	MIME("text/plain/x", false);
+	MIME("*/*", false);
+	MIME("text/plain; a=\"unclosed", false);
+	MIME("text/pl\x01" "ain", false);
+	MIME("", false);
+}
+
+static void
+test_xhtml(void)
+{
+	char		deep[4096];
+	size_t		o;
+	int			k;
+
+	OK(FP_XHTML, XDIV("hello"));
+	OK(FP_XHTML, "<div xmlns='http://www.w3.org/1999/xhtml'>hello</div>");
+	OK(FP_XHTML, "  \n<div" XNS ">x</div>\n  ");
+	OK(FP_XHTML, XDIV("<p>Para <b>bold</b> <i>it</i> <a href=\"http://x.org/\">link</a></p>"));
+	OK(FP_XHTML, XDIV("<br/>text<br />"));
+	OK(FP_XHTML, XDIV("<img src=\"a.png\" alt=\"\"/>"));
+	OK(FP_XHTML, XDIV("<img src=\"a.png\"></img>"));
+	OK(FP_XHTML, XDIV("<table><thead><tr><th>a</th></tr></thead><tbody><tr><td>1</td></tr></tbody></table>"));
+	OK(FP_XHTML, XDIV("<h1>a</h1><h6>b</h6><ul><li>x</li></ul><ol><li>y</li></ol><dl><dt>t</dt><dd>d</dd></dl>"));
+	OK(FP_XHTML, XDIV("&lt;&gt;&amp;&quot;&apos;&#65;&#x41;&#x4a;&#x4A;"));
+	OK(FP_XHTML, XDIV("a<!-- comment -->b"));
+	OK(FP_XHTML, XDIV("<!---->x"));
+	OK(FP_XHTML, XDIV("<span class=\"c\" style=\"color: red\" title='a &amp; b'>x</span>"));
+	OK(FP_XHTML, "<div" XNS " xml:lang=\"en\" lang=\"en\">x</div>");
+	OK(FP_XHTML, XDIV("<div xmlns=\"http://www.w3.org/1999/xhtml\">nested with ns</div>"));
+	OK(FP_XHTML, XDIV("<p class = \"a\" >x</p >"));
+	OK(FP_XHTML, XDIV("caf\xc3\xa9"));
+	OK(FP_XHTML, XDIV("a > b"));
+	OK(FP_XHTML, XDIV("&#160;"));
+	OK(FP_XHTML, "<div" XNS "><a href=\"#javascript\">x</a></div>");
+	OK(FP_XHTML, XDIV("<a href=\"notjavascript:x\">x</a>"));
+
+	/* not well-formed */
+	BADW(FP_XHTML, "", "empty");
+	BADW(FP_XHTML, "   ", "<div>");
+	BADW(FP_XHTML, "<div" XNS ">x", "not closed");
+	BADW(FP_XHTML, XDIV("<p>x"), "not properly nested");
+	BADW(FP_XHTML, XDIV("<p>x</b></p>"), "not properly nested");
+	BADW(FP_XHTML, XDIV("<b><i>x</b></i>"), "not properly nested");
+	BADW(FP_XHTML, XDIV("<br>"), "not properly nested");
+	BADW(FP_XHTML, XDIV("x</p>"), "not properly nested");
+	BADW(FP_XHTML, XDIV("<p class=a>x</p>"), "quoted");
+	BADW(FP_XHTML, XDIV("<p class>x</p>"), "value");
+	BADW(FP_XHTML, XDIV("<p class=\"a>x</p>"), "'<'");
+	BADW(FP_XHTML, XDIV("<p class=\"a\"title=\"b\">x</p>"), "separated by whitespace");
+	BADW(FP_XHTML, XDIV("<p class=\"a\" class=\"b\">x</p>"), "twice");
+	BADW(FP_XHTML, XDIV("a < b"), "&lt;");
+	BADW(FP_XHTML, XDIV("a & b"), "entities");
+	BADW(FP_XHTML, XDIV("&nbsp;"), "entities");
+	BADW(FP_XHTML, XDIV("&amp"), "entities");
+	BADW(FP_XHTML, XDIV("&#;"), "character reference");
+	BADW(FP_XHTML, XDIV("&#X41;"), "character reference");
+	BADW(FP_XHTML, XDIV("&#x;"), "character reference");
+	BADW(FP_XHTML, XDIV("&#12a;"), "character reference");
+	BADW(FP_XHTML, XDIV("&#0;"), "XML does not allow");
+	BADW(FP_XHTML, XDIV("&#x110000;"), "XML does not allow");
+	BADW(FP_XHTML, XDIV("&#99999999999999999999;"), "XML does not allow");
+	BADW(FP_XHTML, XDIV("&#xD800;"), "XML does not allow");
+	BADW(FP_XHTML, XDIV("a\x01" "b"), "control");
+	BADW(FP_XHTML, XDIV("a\0b"), "control");
+	BADW(FP_XHTML, XDIV("a]]>b"), "]]>");
+	BADW(FP_XHTML, XDIV("<!-- a -- b -->x"), "'--'");
+	BADW(FP_XHTML, XDIV("<!-- a --->x"), "'--'");
+	BADW(FP_XHTML, XDIV("<!-- a x"), "not closed");
+	BADW(FP_XHTML, XDIV("<![CDATA[x]]>"), "CDATA");
+	BADW(FP_XHTML, "<!DOCTYPE html><div" XNS ">x</div>", "DOCTYPE");
+	BADW(FP_XHTML, "<?xml version=\"1.0\"?><div" XNS ">x</div>", "processing instructions");
+	BADW(FP_XHTML, XDIV("<?php x ?>"), "processing instructions");
+	BADW(FP_XHTML, "<div" XNS ">x</div", "end tag is malformed");
+	BADW(FP_XHTML, "<div" XNS, "not closed");
+	BADW(FP_XHTML, "<div" XNS " class=\"x", "not closed");
+	BADW(FP_XHTML, XDIV("<p/ >x"), "'/'");
+
+	/* root, namespace, outside text */
+	BADW(FP_XHTML, "<div>x</div>", "xmlns");
+	BADW(FP_XHTML, "<div xmlns=\"http://www.w3.org/1999/xhtml/\">x</div>", "namespace");
+	BADW(FP_XHTML, "<div xmlns=\"http://www.w3.org/TR/xhtml\">x</div>", "namespace");
+	BADW(FP_XHTML, "<div xmlns:h=\"http://www.w3.org/1999/xhtml\">x</div>", "xmlns");
+	BADW(FP_XHTML, "<p" XNS ">x</p>", "root element must be a <div>");
+	BADW(FP_XHTML, "<DIV" XNS ">x</DIV>", "txt-1");
+	BADW(FP_XHTML, "text<div" XNS ">x</div>", "outside");
+	BADW(FP_XHTML, XDIV("x") "text", "follow");
+	BADW(FP_XHTML, XDIV("x") XDIV("y"), "follow");
+	BADW(FP_XHTML, XDIV("x") "<!-- c -->", "follow");
+	BADW(FP_XHTML, "<!-- c -->" XDIV("x"), "outside");
+	BADW(FP_XHTML, "</div>", "no matching start tag");
+	BADW(FP_XHTML, XDIV("<p xmlns=\"http://example.org/\">x</p>"), "namespace");
+	BADW(FP_XHTML, "<div" XNS " xmlns=\"http://www.w3.org/1999/xhtml\">x</div>", "twice");
+
+	/* txt-1: elements and attributes */
+	BADW(FP_XHTML, XDIV("<script>alert(1)</script>"), "txt-1");
+	BADW(FP_XHTML, XDIV("<style>p{}</style>x"), "txt-1");
+	BADW(FP_XHTML, XDIV("<iframe src=\"x\"></iframe>x"), "txt-1");
+	BADW(FP_XHTML, XDIV("<form>x</form>"), "txt-1");
+	BADW(FP_XHTML, XDIV("<h:p>x</h:p>"), "txt-1");
+	BADW(FP_XHTML, XDIV("<P>x</P>"), "txt-1");
+	BADW(FP_XHTML, XDIV("<p onclick=\"alert(1)\">x</p>"), "on...");
+	BADW(FP_XHTML, XDIV("<p ONCLICK=\"alert(1)\">x</p>"), "on...");
+	BADW(FP_XHTML, XDIV("<img src=\"a\" onError=\"alert(1)\"/>"), "on...");
+	BADW(FP_XHTML, XDIV("<a href=\"javascript:alert(1)\">x</a>"), "javascript:");
+	BADW(FP_XHTML, XDIV("<a href=\"JavaScript:alert(1)\">x</a>"), "javascript:");
+	BADW(FP_XHTML, XDIV("<a href=\" javascript:alert(1)\">x</a>"), "javascript:");
+	BADW(FP_XHTML, XDIV("<a href=\"java&#9;script:alert(1)\">x</a>"), "javascript:");
+	BADW(FP_XHTML, XDIV("<a href=\"&#106;avascript:alert(1)\">x</a>"), "javascript:");
+	BADW(FP_XHTML, XDIV("<a href=\"java\nscript:alert(1)\">x</a>"), "javascript:");
+	BADW(FP_XHTML, XDIV("<img src='javascript:alert(1)'/>"), "javascript:");
+
+	/* txt-2: some content */
+	BADW(FP_XHTML, XDIV(""), "txt-2");
+	BADW(FP_XHTML, XDIV("   \n "), "txt-2");
+	BADW(FP_XHTML, XDIV("<p> </p><br/>"), "txt-2");
+	BADW(FP_XHTML, XDIV("<!-- only a comment -->"), "txt-2");
+	BADW(FP_XHTML, XDIV("&#32;&#x9;"), "txt-2");
+	BADW(FP_XHTML, "<div" XNS "/>", "txt-2");
+	OK(FP_XHTML, XDIV("<img src=\"a.png\"/>"));
+	OK(FP_XHTML, XDIV("<p><span>&amp;</span></p>"));
+
+	/* depth: 100 nested elements (root included) are fine, 101 are not */
+	for (k = 100; k <= 101; k++)
+	{
+		int			j;
+
+		o = 0;
+		o += (size_t) sprintf(deep + o, "<div" XNS ">");
+		for (j = 1; j < k; j++)
+			o += (size_t) sprintf(deep + o, "<b>");
+		deep[o++] = 'x';
+		for (j = 1; j < k; j++)
+			o += (size_t) sprintf(deep + o, "</b>");
+		o += (size_t) sprintf(deep + o, "</div>");
+		t_string(FP_XHTML, deep, o, k == 100, "100 deep");
+	}
+	/* a self-closed element at depth 101 counts too */
+	o = 0;
+	o += (size_t) sprintf(deep + o, "<div" XNS ">x");
+	for (k = 1; k < 100; k++)
+		o += (size_t) sprintf(deep + o, "<b>");
+	o += (size_t) sprintf(deep + o, "<br/>");
+	for (k = 1; k < 100; k++)
+		o += (size_t) sprintf(deep + o, "</b>");
+	o += (size_t) sprintf(deep + o, "</div>");
+	t_string(FP_XHTML, deep, o, false, "100 deep");
+
+	/* attribute limit */
+	o = 0;
+	o += (size_t) sprintf(deep + o, "<div" XNS ">x<p");
+	for (k = 0; k < 65; k++)
+		o += (size_t) sprintf(deep + o, " a%d=\"\"", k);
+	o += (size_t) sprintf(deep + o, ">y</p></div>");
+	t_string(FP_XHTML, deep, o, false, "64 attributes");
+	o = 0;
+	o += (size_t) sprintf(deep + o, "<div" XNS ">x<p");
+	for (k = 0; k < 64; k++)
+		o += (size_t) sprintf(deep + o, " a%d=\"\"", k);
+	o += (size_t) sprintf(deep + o, ">y</p></div>");
+	t_string(FP_XHTML, deep, o, true, NULL);
+
+	/* every prefix of a valid fragment is refused (and read no further) */
+	{
+		static const char full[] = XDIV("<p class=\"a\">t&amp;<br/><!--c--></p>");
+		bool		all = true;
+		size_t		n;
+
+		for (n = 0; n + 1 < sizeof(full) - 1; n++)
+		{
+			char	   *copy = exact_copy(full, n);
+			const char *why;
+
+			if (fhir_check_string(FP_XHTML, copy, n, &why))
+				all = false;
+			free(copy);
+		}
+		report(all, "xhtml: every proper prefix of a valid fragment is refused");
+	}
+}
+
+/* Every prefix of valid values is handled without reading past len. */
+static void
+test_prefixes(void)
+{
+	static const struct
+	{
+		FhirPrim	prim;
+		const char *s;
+	}			vals[] = {
+		{FP_DATETIME, "2015-02-07T13:28:17.239+02:00"},
+		{FP_INSTANT, "2015-02-07T13:28:17.239-14:00"},
+		{FP_TIME, "13:28:17.239"},
+		{FP_OID, "urn:oid:1.2.840.10008"},
+		{FP_UUID, "urn:uuid:c757873d-ec9a-4326-a141-556f43239520"},
+		{FP_BASE64BINARY, "aGVsbA=="},
+		{FP_CODE, "a b"},
+	};
+	size_t		v;
+
+	for (v = 0; v < sizeof(vals) / sizeof(vals[0]); v++)
+	{
+		size_t		n = strlen(vals[v].s);
+		size_t		k;
+		bool		okall = true;
+		char		desc[200];
+
+		for (k = 0; k <= n; k++)
+		{
+			char	   *copy = exact_copy(vals[v].s, k);
+			const char *why = NULL;
+			FhirTimeRange r;
+			bool		got = fhir_check_string(vals[v].prim, copy, k, &why);
+
+			if (!got && why == NULL)
+				okall = false;
+			if (k == n && !got)
+				okall = false;
+			if (vals[v].prim == FP_DATETIME || vals[v].prim == FP_INSTANT)
+			{
+				bool		got2 = fhir_parse_time_range(vals[v].prim, copy, k, &r, NULL);
+
+				if (got2 != got || (got2 && r.lo >= r.hi))
+					okall = false;
+			}
+			free(copy);
+		}
+		snprintf(desc, sizeof(desc), "%s: every prefix of %s handled consistently",
+				 prim_name(vals[v].prim), vals[v].s);
+		report(okall, desc);
+	}
+	/* why may be NULL */
+	report(!fhir_check_string(FP_ID, "", 0, NULL) &&
+		   fhir_check_string(FP_ID, "a", 1, NULL) &&
+		   !fhir_check_number(FP_INTEGER, "x", 1, NULL) &&
+		   !fhir_check_currency("x", 1, NULL) &&
+		   !fhir_check_mimetype("x", 1, NULL),
+		   "a NULL why pointer is accepted");
+}
+
+int
+main(void)
+{
+	test_dates();
+	test_ranges();
+	test_numbers();
+	test_strings();
+	test_xhtml();
+	test_prefixes();
+	printf("1..%d\n", ntests);
+	if (nfailed)
+		fprintf(stderr, "# %d of %d tests failed\n", nfailed, ntests);
+	return nfailed ? 1 : 0;
+}
