@@ -12,7 +12,7 @@ DATA = $(sort $(wildcard sql/omnitask--*.sql))
 
 # pg_regress scripts: every sql/*.sql that is not an extension script
 REGRESS = $(sort $(basename $(notdir $(filter-out $(DATA),$(wildcard sql/*.sql)))))
-REGRESS_OPTS = --inputdir=. --outputdir=test/tmp/regress
+REGRESS_OPTS = --inputdir=. --outputdir=test/tmp/regress --load-extension=omnitask
 
 PG_CPPFLAGS = -Isrc $(shell pkg-config --cflags json-c)
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare

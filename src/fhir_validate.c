@@ -30,6 +30,9 @@
 #define MAX_TYPE_ELEMENTS	96
 #define MAX_TYPE_CHOICES	4
 
+/* How much fhir_parse_time_range widens a value without a zone, each side. */
+#define ZONELESS_WIDENING	((int64) 14 * 60 * 60 * 1000000)
+
 /* Longest value quoted in a diagnostic before it is cut. */
 #define MAX_QUOTED			64
 
@@ -986,6 +989,28 @@ numeric_order(Numeric a, Numeric b)
 }
 
 /*
+ * True when date/dateTime a is certainly before b.  Two values without a
+ * time (so without a zone) are compared as calendar dates; otherwise a
+ * zoneless date counts as any of the times it might mean, so an order is
+ * reported only when it holds whatever the zone.
+ */
+static bool
+when_before(const FhirWhen *a, const FhirWhen *b)
+{
+	FhirTimeRange ra = a->range,
+				rb = b->range;
+
+	if (!a->has_time && !b->has_time)
+	{
+		ra.lo += ZONELESS_WIDENING;
+		ra.hi -= ZONELESS_WIDENING;
+		rb.lo += ZONELESS_WIDENING;
+		rb.hi -= ZONELESS_WIDENING;
+	}
+	return fhir_time_range_before(&ra, &rb);
+}
+
+/*
  * Runs the checks that need the whole object: required elements and
  * choices, twin nulls, ele-1 and the invariants flagged on its type.
  */
@@ -1033,12 +1058,12 @@ finish_object(Walker *w, const FhirType *t, const uint8 *seen,
 		walk_error(w, "invariant", "an element must have a value or children other than id (ele-1)");
 
 	if ((t->flags & FT_INV_PER1) && start->text.s && end->text.s &&
-		fhir_time_range_before(&end->range, &start->range))
+		when_before(end, start))
 		walk_error(w, "invariant", "period end %s is before its start %s (per-1)",
 				   quoted(end->text.s, end->text.len),
 				   quoted(start->text.s, start->text.len));
 	if ((t->flags & FT_INV_INV1) && start->text.s && end->text.s &&
-		fhir_time_range_before(&end->range, &start->range))
+		when_before(end, start))
 		walk_error(w, "invariant", "lastModified %s is before authoredOn %s (inv-1)",
 				   quoted(end->text.s, end->text.len),
 				   quoted(start->text.s, start->text.len));

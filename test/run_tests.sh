@@ -64,7 +64,7 @@ fi
 echo "== pg_regress"
 tests=$(ls sql/*.sql | grep -v '/omnitask--' | xargs -n1 basename | sed 's/\.sql$//' | sort)
 $PGXS_DIR/src/test/regress/pg_regress --bindir=$PGBIN --inputdir=. --outputdir="$TMP/regress" \
-	--host="$SOCK" --port="$PORT" --user=postgres --dbname=omnitask_regress \
+	--host="$SOCK" --port="$PORT" --user=postgres --dbname=omnitask_regress --load-extension=omnitask \
 	$tests >"$TMP/regress/out.txt" 2>&1
 cat "$TMP/regress/out.txt" | grep -E '^test |^     |FAILED|failed' || true
 count_regress pg_regress "$TMP/regress/out.txt"
