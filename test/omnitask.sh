@@ -103,7 +103,15 @@ run_tests() {
 	start_cluster
 	mkdir -p "$TMP/regress" "$TMP/isolation"
 	[ "$(id -u)" = 0 ] && chown -R postgres: "$TMP"
-	bash test/run_tests.sh "$PGBIN" "$SOCK" "$PORT"
+	local rc
+	set +e
+	bash test/run_tests.sh "$PGBIN" "$SOCK" "$PORT" 2>&1 | tee "$TMP/test-output.txt" | grep -v -E '^[0-9]+ passed, [0-9]+ failed$'
+	rc=${PIPESTATUS[0]}
+	set -e
+	stop_cluster
+	# the closing line comes last
+	grep -E '^[0-9]+ passed, [0-9]+ failed$' "$TMP/test-output.txt" | tail -1
+	return "$rc"
 }
 
 cmd=${1:-test}

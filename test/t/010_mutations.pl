@@ -212,12 +212,12 @@ sub apply_mutation
 	elsif ($op eq 'delete')
 	{
 		my $slot = locate($doc, $m->{jp});
-		delete $$slot->{ $m->{name} };
+		delete $$slot->{ $m->{prop} };
 	}
 	elsif ($op eq 'insert')
 	{
 		my $slot = locate($doc, $m->{jp});
-		$$slot->{ $m->{name} } = $m->{new};
+		$$slot->{ $m->{prop} } = $m->{new};
 	}
 	elsif ($op eq 'swap')
 	{
@@ -347,7 +347,7 @@ sub mutations_of
 		next unless $kind eq 'object';
 
 		# --- unknown key
-		$add->(kind => 'unknown key', jp => $n->{jp}, op => 'insert', name => 'bogusKey',
+		$add->(kind => 'unknown key', jp => $n->{jp}, op => 'insert', prop => 'bogusKey',
 			   new => 1, at => $fp, expect => "$fp.bogusKey");
 
 		# --- missing required elements
@@ -356,7 +356,7 @@ sub mutations_of
 			for my $req (qw(status intent))
 			{
 				$add->(kind => "drop required $req", jp => $n->{jp}, op => 'delete',
-					   name => $req, at => "$fp.$req", expect => "$fp.$req")
+					   prop => $req, at => "$fp.$req", expect => "$fp.$req")
 				  if exists $v->{$req};
 			}
 		}
@@ -365,19 +365,19 @@ sub mutations_of
 			&& $n->{parent}{parent} && is_task_object($n->{parent}{parent}))
 		{
 			$add->(kind => 'drop required type', jp => $n->{jp}, op => 'delete',
-				   name => 'type', at => "$fp.type", expect => "$fp.type")
+				   prop => 'type', at => "$fp.type", expect => "$fp.type")
 			  if exists $v->{type};
 			for my $vk (grep { /^value[A-Z]/ } sort keys %$v)
 			{
 				$add->(kind => 'drop required value[x]', jp => $n->{jp}, op => 'delete',
-					   name => $vk, at => $fp . key_segment($vk, 0), expect => "$fp.value[x]");
+					   prop => $vk, at => $fp . key_segment($vk, 0), expect => "$fp.value[x]");
 			}
 		}
 		if (!$is_prop && ($home eq 'extension' || $home eq 'modifierExtension')
 			&& exists $v->{url})
 		{
 			$add->(kind => 'drop required url', jp => $n->{jp}, op => 'delete',
-				   name => 'url', at => "$fp.url", expect => "$fp.url");
+				   prop => 'url', at => "$fp.url", expect => "$fp.url");
 		}
 
 		# --- broken Period (per-1)
@@ -394,7 +394,7 @@ sub mutations_of
 			}
 			my $yb = year_before($s);
 			$add->(kind => 'broken period (end a year before start)', jp => $n->{jp},
-				   op => 'insert', name => 'end', new => $yb, at => $fp, expect => $fp)
+				   op => 'insert', prop => 'end', new => $yb, at => $fp, expect => $fp)
 			  if defined $yb;
 		}
 	}
@@ -449,7 +449,7 @@ for my $file (@files)
 	push @cases, { name => $name, text => $text, valid => 1 };
 	for my $m (cap_mutations(mutations_of($text)))
 	{
-		push @cases, { name => $name, text => apply_mutation($text, $m), %$m };
+		push @cases, { %$m, name => $name, text => apply_mutation($text, $m) };
 	}
 }
 
