@@ -87,6 +87,7 @@ CREATE TABLE omnitask.task_history (
 	version_id		integer NOT NULL,
 	operation		text NOT NULL CHECK (operation IN ('create', 'update', 'import')),
 	status			omnitask.task_status NOT NULL,
+	owner_id		text,
 	resource		jsonb NOT NULL,
 	recorded_at		timestamptz NOT NULL,
 	recorded_by		name NOT NULL,
@@ -96,6 +97,8 @@ CREATE TABLE omnitask.task_history (
 COMMENT ON TABLE omnitask.task_history IS 'Every version of every task ever stored, appended by the trigger with the owner''s rights. Append-only for everyone.';
 COMMENT ON COLUMN omnitask.task_history.operation IS 'create, update or import.';
 COMMENT ON COLUMN omnitask.task_history.status IS 'Task.status of this version (for status_changes).';
+COMMENT ON COLUMN omnitask.task_history.owner_id IS 'The owner of the task in this version: a practitioner sees the versions written while the task was theirs.';
+CREATE INDEX task_history_owner_idx ON omnitask.task_history (owner_id);
 COMMENT ON COLUMN omnitask.task_history.recorded_at IS 'meta.lastUpdated of this version.';
 COMMENT ON COLUMN omnitask.task_history.recorded_by IS 'The database role that wrote this version (current_user).';
 COMMENT ON COLUMN omnitask.task_history.practitioner_id IS 'The practitioner id of the writer, when known.';
@@ -111,6 +114,15 @@ COMMENT ON COLUMN omnitask.practitioner.id IS 'The FHIR Practitioner id (Task.ow
 COMMENT ON COLUMN omnitask.practitioner.role_name IS 'The login role of this practitioner.';
 COMMENT ON COLUMN omnitask.practitioner.active IS 'false: no new tasks may be assigned to them; their tasks stay readable.';
 
+CREATE TABLE omnitask.workflow_definition (
+	singleton		boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	definition		json NOT NULL,
+	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	updated_by		name NOT NULL DEFAULT CURRENT_USER
+);
+COMMENT ON TABLE omnitask.workflow_definition IS 'The workflow document set by omnitask.set_workflow() (at most one row; none means the default workflow). Kept by pg_dump.';
+
+SELECT pg_catalog.pg_extension_config_dump('omnitask.workflow_definition', '');
 SELECT pg_catalog.pg_extension_config_dump('omnitask.task', '');
 SELECT pg_catalog.pg_extension_config_dump('omnitask.task_history', '');
 SELECT pg_catalog.pg_extension_config_dump('omnitask.practitioner', '');
@@ -161,6 +173,20 @@ $$;
 COMMENT ON FUNCTION omnitask.forbid_history_update() IS 'Statement trigger that keeps omnitask.task_history append-only.';
 CREATE TRIGGER task_history_append_only BEFORE UPDATE ON omnitask.task_history
 	FOR EACH STATEMENT EXECUTE FUNCTION omnitask.forbid_history_update();
+
+CREATE FUNCTION omnitask.invalidate_caches() RETURNS trigger
+	LANGUAGE c AS 'MODULE_PATHNAME', 'omnitask_invalidate_caches';
+COMMENT ON FUNCTION omnitask.invalidate_caches() IS 'Statement trigger: every backend drops its cached registry or workflow when a change to it commits.';
+CREATE TRIGGER practitioner_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omnitask.practitioner
+	FOR EACH STATEMENT EXECUTE FUNCTION omnitask.invalidate_caches();
+CREATE TRIGGER workflow_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omnitask.workflow_definition
+	FOR EACH STATEMENT EXECUTE FUNCTION omnitask.invalidate_caches();
+
+CREATE FUNCTION omnitask.workflow_check() RETURNS trigger
+	LANGUAGE c AS 'MODULE_PATHNAME', 'omnitask_workflow_check';
+COMMENT ON FUNCTION omnitask.workflow_check() IS 'Row trigger: a workflow definition written by plain SQL is checked like one given to set_workflow().';
+CREATE TRIGGER workflow_definition_check BEFORE INSERT OR UPDATE ON omnitask.workflow_definition
+	FOR EACH ROW EXECUTE FUNCTION omnitask.workflow_check();
 
 /*
  * Functions.
@@ -239,6 +265,10 @@ $$
 DECLARE
 	bundle jsonb;
 BEGIN
+	PERFORM FROM omnitask.task t WHERE t.id = task_history.id;
+	IF NOT FOUND THEN
+		PERFORM omnitask.not_found(task_history.id);
+	END IF;
 	SELECT pg_catalog.jsonb_build_object(
 			'resourceType', 'Bundle',
 			'type', 'history',
@@ -270,18 +300,238 @@ CREATE FUNCTION omnitask.import_task(resource jsonb) RETURNS jsonb
 	LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omnitask_import_task';
 COMMENT ON FUNCTION omnitask.import_task(jsonb) IS 'Admin only: stores an existing valid Task in any status, keeping its id (migration); recorded in the history as an import.';
 
+CREATE FUNCTION omnitask.set_task_status(id text, status text, reason text DEFAULT NULL, if_match integer DEFAULT NULL)
+	RETURNS jsonb
+	LANGUAGE plpgsql AS
+$$
+DECLARE
+	current_resource jsonb;
+	current_version integer;
+	stored jsonb;
+BEGIN
+	IF set_task_status.id IS NULL OR set_task_status.status IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+			MESSAGE = 'set_task_status needs a task id and a status';
+	END IF;
+	SELECT t.resource, t.version_id INTO current_resource, current_version
+		FROM omnitask.task t WHERE t.id = set_task_status.id FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM omnitask.not_found(set_task_status.id);
+	END IF;
+	IF if_match IS NOT NULL AND if_match <> current_version THEN
+		RAISE EXCEPTION USING
+			ERRCODE = 'PT412',
+			MESSAGE = pg_catalog.format('Task/%s is at version %s, not %s', set_task_status.id, current_version, if_match),
+			HINT = 'Read the task again and decide on its current status.';
+	END IF;
+	UPDATE omnitask.task t
+		SET resource = (current_resource - 'statusReason')
+			|| pg_catalog.jsonb_build_object('status', set_task_status.status)
+			|| CASE WHEN reason IS NULL THEN '{}'::jsonb
+					ELSE pg_catalog.jsonb_build_object('statusReason', pg_catalog.jsonb_build_object('text', reason)) END
+		WHERE t.id = set_task_status.id
+		RETURNING t.resource INTO stored;
+	RETURN stored;
+END
+$$;
+COMMENT ON FUNCTION omnitask.set_task_status(text, text, text, integer) IS 'Moves a task to a new status along the workflow (PT409 when the transition is not open to the caller); reason becomes Task.statusReason.text (required for rejected, cancelled, failed, entered-in-error); if_match is the expected meta.versionId (PT412). Returns the Task as stored.';
+
 /*
- * Privileges.  Nobody deletes; history and derived columns are written by
- * the triggers only.
+ * Identity and the practitioner registry.
+ */
+CREATE FUNCTION omnitask.current_practitioner_id() RETURNS text
+	LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'omnitask_current_practitioner_id';
+COMMENT ON FUNCTION omnitask.current_practitioner_id() IS 'The caller''s practitioner id: the registry row of current_user, else of session_user, or (for sessions of omnitask.jwt_authenticator only) the omnitask.jwt_practitioner_claim of request.jwt.claims; NULL when none or inactive. Cached per transaction.';
+
+CREATE FUNCTION omnitask.register_practitioner(role_name name, id text, display text DEFAULT NULL) RETURNS void
+	LANGUAGE plpgsql AS
+$$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = register_practitioner.role_name) THEN
+		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+			MESSAGE = pg_catalog.format('role %I does not exist', register_practitioner.role_name),
+			HINT = 'Create the login role first, then register it.';
+	END IF;
+	INSERT INTO omnitask.practitioner AS p (id, role_name, display, active)
+		VALUES (register_practitioner.id, register_practitioner.role_name, register_practitioner.display, true)
+		ON CONFLICT ON CONSTRAINT practitioner_pkey DO UPDATE
+			SET display = EXCLUDED.display, active = true
+			WHERE p.role_name = EXCLUDED.role_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION USING ERRCODE = 'unique_violation',
+			MESSAGE = pg_catalog.format('practitioner %s is already registered for another role', register_practitioner.id);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION omnitask.register_practitioner(name, text, text) IS 'Admin only: registers (or re-activates) the login role of a practitioner under its FHIR Practitioner id. Deactivate with UPDATE omnitask.practitioner SET active = false.';
+
+/*
+ * The workflow.
+ */
+CREATE FUNCTION omnitask.set_workflow(definition json) RETURNS void
+	LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omnitask_set_workflow';
+COMMENT ON FUNCTION omnitask.set_workflow(json) IS 'Admin only: replaces the workflow (creatable, terminal, reason_required, transitions with roles). Checked first: a bad document changes nothing. Applies in every session from its next statement once committed.';
+
+CREATE FUNCTION omnitask.workflow() RETURNS json
+	LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'omnitask_workflow';
+COMMENT ON FUNCTION omnitask.workflow() IS 'The workflow document in force (the default workflow when none was set).';
+
+CREATE FUNCTION omnitask.default_workflow() RETURNS json
+	LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'omnitask_default_workflow';
+COMMENT ON FUNCTION omnitask.default_workflow() IS 'The default workflow of FHIR R4 (section 12.1.6) as a workflow document; set_workflow(default_workflow()) restores it.';
+
+CREATE VIEW omnitask.workflow_transitions WITH (security_invoker = true) AS
+	WITH doc AS (SELECT omnitask.workflow()::jsonb AS w),
+	edges AS (
+		SELECT f.value AS from_status, d.value AS to_status,
+			   ARRAY(SELECT pg_catalog.jsonb_array_elements_text(t -> 'roles')) AS roles
+		FROM doc, pg_catalog.jsonb_array_elements(doc.w -> 'transitions') AS t,
+			 LATERAL pg_catalog.jsonb_array_elements_text(
+				CASE pg_catalog.jsonb_typeof(t -> 'from') WHEN 'array' THEN t -> 'from'
+					 ELSE pg_catalog.jsonb_build_array(t -> 'from') END) AS f,
+			 LATERAL pg_catalog.jsonb_array_elements_text(
+				CASE pg_catalog.jsonb_typeof(t -> 'to') WHEN 'array' THEN t -> 'to'
+					 ELSE pg_catalog.jsonb_build_array(t -> 'to') END) AS d)
+	SELECT e.from_status::omnitask.task_status AS from_status,
+		   e.to_status::omnitask.task_status AS to_status,
+		   e.roles,
+		   (doc.w -> 'reason_required') ? e.to_status AS reason_required
+	FROM edges e, doc
+	ORDER BY 1, 2;
+COMMENT ON VIEW omnitask.workflow_transitions IS 'The transitions of the workflow in force: from_status, to_status, the roles allowed, and whether a reason is required.';
+
+CREATE FUNCTION omnitask.terminal_statuses() RETURNS omnitask.task_status[]
+	LANGUAGE sql STABLE AS
+$$
+	SELECT pg_catalog.array_agg(s::omnitask.task_status)
+	FROM pg_catalog.json_array_elements_text(omnitask.workflow() -> 'terminal') AS s
+$$;
+COMMENT ON FUNCTION omnitask.terminal_statuses() IS 'The terminal statuses of the workflow in force; a task in any other status is open.';
+
+/*
+ * Row-level security: practitioners see and write their own tasks only,
+ * admins everything, auditors read everything.  Plain comparisons on
+ * indexed columns, no subqueries (so the policies also work on Citus).
+ */
+ALTER TABLE omnitask.task ENABLE ROW LEVEL SECURITY;
+ALTER TABLE omnitask.task FORCE ROW LEVEL SECURITY;
+CREATE POLICY task_admin_select ON omnitask.task FOR SELECT TO omnitask_admin USING (true);
+CREATE POLICY task_admin_insert ON omnitask.task FOR INSERT TO omnitask_admin WITH CHECK (true);
+CREATE POLICY task_admin_update ON omnitask.task FOR UPDATE TO omnitask_admin USING (true) WITH CHECK (true);
+CREATE POLICY task_auditor_select ON omnitask.task FOR SELECT TO omnitask_auditor USING (true);
+CREATE POLICY task_practitioner_select ON omnitask.task FOR SELECT TO omnitask_practitioner
+	USING (owner_id = omnitask.current_practitioner_id());
+CREATE POLICY task_practitioner_insert ON omnitask.task FOR INSERT TO omnitask_practitioner
+	WITH CHECK (owner_id = omnitask.current_practitioner_id());
+CREATE POLICY task_practitioner_update ON omnitask.task FOR UPDATE TO omnitask_practitioner
+	USING (owner_id = omnitask.current_practitioner_id())
+	WITH CHECK (owner_id = omnitask.current_practitioner_id());
+
+ALTER TABLE omnitask.task_history ENABLE ROW LEVEL SECURITY;
+ALTER TABLE omnitask.task_history FORCE ROW LEVEL SECURITY;
+CREATE POLICY history_admin_select ON omnitask.task_history FOR SELECT TO omnitask_admin USING (true);
+CREATE POLICY history_auditor_select ON omnitask.task_history FOR SELECT TO omnitask_auditor USING (true);
+CREATE POLICY history_practitioner_select ON omnitask.task_history FOR SELECT TO omnitask_practitioner
+	USING (owner_id = omnitask.current_practitioner_id());
+
+/*
+ * Reporting views.  All security_invoker: a practitioner's report covers
+ * their own tasks only.
+ */
+CREATE VIEW omnitask.tasks WITH (security_invoker = true) AS
+	SELECT t.id, t.version_id, t.last_updated, t.status, t.intent, t.priority, t.owner_id,
+		   t.patient_id, t.requester, t.code, t.description, t.authored_on, t.last_modified,
+		   t.due_at,
+		   t.status <> ALL (ARRAY(SELECT pg_catalog.unnest(omnitask.terminal_statuses()))) AS is_open,
+		   t.status <> ALL (ARRAY(SELECT pg_catalog.unnest(omnitask.terminal_statuses()))) AND t.due_at < pg_catalog.now() AS is_overdue
+	FROM omnitask.task t;
+COMMENT ON VIEW omnitask.tasks IS 'One row per task the caller may see: the derived columns, is_open (not in a terminal status) and is_overdue (open and past due_at).';
+
+CREATE VIEW omnitask.task_counts WITH (security_invoker = true) AS
+	SELECT t.status, t.priority, pg_catalog.count(*) AS n
+	FROM omnitask.task t
+	GROUP BY t.status, t.priority;
+COMMENT ON VIEW omnitask.task_counts IS 'Number of visible tasks per status and priority.';
+
+CREATE VIEW omnitask.workload WITH (security_invoker = true) AS
+	SELECT t.owner_id, p.display,
+		   pg_catalog.count(*) AS open,
+		   pg_catalog.count(*) FILTER (WHERE t.due_at < pg_catalog.now()) AS overdue,
+		   pg_catalog.count(*) FILTER (WHERE t.priority = 'stat') AS stat,
+		   pg_catalog.count(*) FILTER (WHERE t.priority = 'asap') AS asap,
+		   pg_catalog.count(*) FILTER (WHERE t.priority = 'urgent') AS urgent,
+		   pg_catalog.count(*) FILTER (WHERE t.priority = 'routine') AS routine
+	FROM omnitask.task t
+	LEFT JOIN omnitask.practitioner p ON p.id = t.owner_id
+	WHERE t.status <> ALL (ARRAY(SELECT pg_catalog.unnest(omnitask.terminal_statuses())))
+	GROUP BY t.owner_id, p.display;
+COMMENT ON VIEW omnitask.workload IS 'Open tasks per owner (owner_id NULL: unassigned): how many, how many overdue, and how many of each priority.';
+
+CREATE VIEW omnitask.overdue_tasks WITH (security_invoker = true) AS
+	SELECT t.id, t.status, t.priority, t.owner_id, t.patient_id, t.code, t.description, t.due_at,
+		   pg_catalog.now() - t.due_at AS overdue_by
+	FROM omnitask.task t
+	WHERE t.status <> ALL (ARRAY(SELECT pg_catalog.unnest(omnitask.terminal_statuses())))
+	  AND t.due_at < pg_catalog.now()
+	ORDER BY t.priority DESC, t.due_at, t.id;
+COMMENT ON VIEW omnitask.overdue_tasks IS 'Open tasks past their due time, most urgent first, then longest overdue.';
+
+CREATE VIEW omnitask.status_changes WITH (security_invoker = true) AS
+	SELECT h.id, h.version_id, h.from_status, h.to_status, h.changed_at, h.changed_by, h.practitioner_id
+	FROM (SELECT h.id, h.version_id,
+				 pg_catalog.lag(h.status) OVER w AS from_status,
+				 h.status AS to_status,
+				 h.recorded_at AS changed_at,
+				 h.recorded_by AS changed_by,
+				 h.practitioner_id
+		  FROM omnitask.task_history h
+		  WINDOW w AS (PARTITION BY h.id ORDER BY h.version_id)) h
+	WHERE h.from_status IS DISTINCT FROM h.to_status;
+COMMENT ON VIEW omnitask.status_changes IS 'Every status change from the history: from_status (NULL when the task was created), to_status, when and by which role (and practitioner).';
+
+CREATE VIEW omnitask.turnaround WITH (security_invoker = true) AS
+	WITH firsts AS (
+		SELECT h.id,
+			   pg_catalog.min(h.recorded_at) FILTER (WHERE h.version_id = 1) AS created_at,
+			   pg_catalog.min(h.recorded_at) FILTER (WHERE h.status = 'accepted') AS accepted_at,
+			   pg_catalog.min(h.recorded_at) FILTER (WHERE h.status = 'completed') AS completed_at
+		FROM omnitask.task_history h
+		GROUP BY h.id)
+	SELECT t.priority, t.code AS category,
+		   pg_catalog.count(f.accepted_at) AS accepted,
+		   pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY f.accepted_at - f.created_at) AS accept_median,
+		   pg_catalog.percentile_cont(0.9) WITHIN GROUP (ORDER BY f.accepted_at - f.created_at) AS accept_p90,
+		   pg_catalog.count(f.completed_at) AS completed,
+		   pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY f.completed_at - f.created_at) AS complete_median,
+		   pg_catalog.percentile_cont(0.9) WITHIN GROUP (ORDER BY f.completed_at - f.created_at) AS complete_p90
+	FROM firsts f JOIN omnitask.task t ON t.id = f.id
+	GROUP BY t.priority, t.code;
+COMMENT ON VIEW omnitask.turnaround IS 'Time from creation to acceptance and to completion (median and 90th percentile) per priority and category, from the history.';
+
+/*
+ * Privileges: least privilege.  Nobody deletes; history and derived
+ * columns are written by the triggers only; the registry and workflow by
+ * admins only.
  */
 REVOKE ALL ON ALL TABLES IN SCHEMA omnitask FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA omnitask FROM PUBLIC;
-GRANT SELECT ON omnitask.task, omnitask.task_history, omnitask.practitioner
+GRANT SELECT ON omnitask.task, omnitask.task_history, omnitask.practitioner,
+	omnitask.workflow_definition, omnitask.workflow_transitions, omnitask.tasks,
+	omnitask.task_counts, omnitask.workload, omnitask.overdue_tasks, omnitask.status_changes,
+	omnitask.turnaround
 	TO omnitask_admin, omnitask_practitioner, omnitask_auditor;
 GRANT INSERT (resource), UPDATE (resource) ON omnitask.task TO omnitask_admin, omnitask_practitioner;
-GRANT EXECUTE ON FUNCTION omnitask.validate_task(jsonb), omnitask.read_task(text),
-	omnitask.task_history(text), omnitask.not_found(text)
+GRANT INSERT, UPDATE ON omnitask.practitioner, omnitask.workflow_definition TO omnitask_admin;
+GRANT EXECUTE ON FUNCTION
+	omnitask.validate_task(jsonb), omnitask.read_task(text), omnitask.task_history(text),
+	omnitask.not_found(text), omnitask.current_practitioner_id(), omnitask.workflow(),
+	omnitask.default_workflow(), omnitask.terminal_statuses()
 	TO omnitask_admin, omnitask_practitioner, omnitask_auditor;
-GRANT EXECUTE ON FUNCTION omnitask.create_task(jsonb), omnitask.update_task(text, jsonb, integer)
+GRANT EXECUTE ON FUNCTION
+	omnitask.create_task(jsonb), omnitask.update_task(text, jsonb, integer),
+	omnitask.set_task_status(text, text, text, integer)
 	TO omnitask_admin, omnitask_practitioner;
-GRANT EXECUTE ON FUNCTION omnitask.import_task(jsonb) TO omnitask_admin;
+GRANT EXECUTE ON FUNCTION
+	omnitask.import_task(jsonb), omnitask.register_practitioner(name, text, text),
+	omnitask.set_workflow(json)
+	TO omnitask_admin;

@@ -28,6 +28,10 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
+-- owners must be registered practitioners (the registry is the admin's)
+INSERT INTO omnitask.practitioner (id, role_name, display)
+VALUES ('pr-2', 'storage_pr2', 'Dr. Two'), ('example', 'storage_example', 'Example Practitioner');
+
 CREATE TEMP TABLE base AS SELECT
 	'{"resourceType": "Task", "status": "requested", "intent": "order",
 	  "description": "Reconcile home medications after discharge",

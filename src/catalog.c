@@ -142,3 +142,21 @@ omnitask_enum_oid(OmniEnum which, FhirSlice label)
 		 ec->typname);
 	return InvalidOid;			/* keep compiler quiet */
 }
+
+/* The position in the task-status value set of a task_status enum OID. */
+int
+task_status_index_of_oid(Oid oid)
+{
+	EnumCache  *ec = &enums[OMNI_ENUM_STATUS];
+	int			j;
+
+	if (!cache_valid)
+		fill_cache();
+	for (j = 0; j < ec->nlabels; j++)
+	{
+		if (ec->oids[j] == oid)
+			return j;
+	}
+	elog(ERROR, "%u is not an OID of omnitask.task_status", oid);
+	return -1;					/* keep compiler quiet */
+}

@@ -321,6 +321,28 @@ emit_string_member(Walker *w, const char *key, const char *value)
 	pushJsonbValue(&w->out, WJB_VALUE, &v);
 }
 
+/*
+ * Pushes "key": {"reference": ref} to the copy and records it as the Task's
+ * fact, for a server default (the practitioner who creates a task).
+ */
+static void
+emit_reference_member(Walker *w, const char *key, const char *ref,
+					  FhirSlice *fact, bool *present)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(&w->out, WJB_KEY, &k);
+	pushJsonbValue(&w->out, WJB_BEGIN_OBJECT, NULL);
+	emit_string_member(w, "reference", ref);
+	pushJsonbValue(&w->out, WJB_END_OBJECT, NULL);
+	fact->s = ref;
+	fact->len = strlen(ref);
+	*present = true;
+}
+
 /* Finds a property of a type by its JSON name (binary search). */
 static const FhirElement *
 find_element(const FhirType *t, const char *name, int len)
@@ -1285,6 +1307,12 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 				emit_string_member(w, "authoredOn", w->norm->last_updated);
 			if (!w->res->facts.priority.s)
 				emit_string_member(w, "priority", "routine");
+			if (w->norm->default_owner && !w->res->facts.has_owner)
+				emit_reference_member(w, "owner", w->norm->default_owner,
+									  &w->res->facts.owner_ref, &w->res->facts.has_owner);
+			if (w->norm->default_requester && !w->res->facts.has_requester)
+				emit_reference_member(w, "requester", w->norm->default_requester,
+									  &w->res->facts.requester_ref, &w->res->facts.has_requester);
 			if (!(seen[find_element(t, "meta", 4) - t->elements] & SEEN_VALUE))
 			{
 				k.type = jbvString;

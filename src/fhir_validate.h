@@ -93,7 +93,8 @@ typedef struct FhirNormalize
 	const char *id;				/* Task.id */
 	const char *version_id;		/* meta.versionId */
 	const char *last_updated;	/* meta.lastUpdated and lastModified */
-	const char *status_reason;	/* if set, replaces statusReason with {text} */
+	const char *default_owner;	/* if set, Task.owner.reference when absent */
+	const char *default_requester;	/* if set, Task.requester.reference when absent */
 } FhirNormalize;
 
 /* The result of one walk. */

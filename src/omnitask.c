@@ -51,4 +51,5 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("omnitask");
+	omnitask_identity_init();
 }

@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "commands/async.h"
 #include "commands/trigger.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
@@ -20,6 +21,7 @@
 #include "omnitask.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -253,6 +255,7 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 	FhirSlice	patient,
 				owner;
 	TimestampTz authored;
+	TaskWrite	tw;
 	int			i;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
@@ -267,6 +270,13 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 	newtup = is_insert ? td->tg_trigtuple : td->tg_newtuple;
 	oldtup = is_insert ? NULL : td->tg_trigtuple;
 
+	memset(&tw, 0, sizeof(tw));
+	tw.caller = omnitask_caller();
+	tw.is_insert = is_insert;
+	tw.is_import = is_insert && omnitask_import_depth > 0;
+	tw.old_status = -1;
+	task_check_caller(tw.caller);
+
 	d = heap_getattr(newtup, att[COL_RESOURCE], desc, &isnull);
 	if (isnull)
 		ereport(ERROR,
@@ -276,10 +286,11 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 	doc = DatumGetJsonbP(d);
 
 	now = GetCurrentTimestamp();
+	memset(&norm, 0, sizeof(norm));
 	if (is_insert)
 	{
 		version = 1;
-		if (omnitask_import_depth > 0)
+		if (tw.is_import)
 		{
 			JsonbValue *idv = JB_ROOT_IS_OBJECT(doc) && !JB_ROOT_IS_SCALAR(doc) ?
 				getKeyJsonValueFromContainer(&doc->root, "id", 2, NULL) : NULL;
@@ -293,6 +304,12 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 		}
 		else
 			id = new_task_id();
+		if (!tw.caller->is_admin)
+		{
+			/* a practitioner's task is theirs unless it says otherwise */
+			norm.default_owner = psprintf("Practitioner/%s", tw.caller->practitioner_id);
+			norm.default_requester = norm.default_owner;
+		}
 	}
 	else
 	{
@@ -307,7 +324,12 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 					 errmsg("invalid FHIR Task: Task.id: the id of a task cannot be changed"),
 					 errhint("Create a new task instead.")));
 		version = DatumGetInt32(heap_getattr(oldtup, att[COL_VERSION_ID], desc, &isnull)) + 1;
+		d = heap_getattr(oldtup, att[COL_OWNER_ID], desc, &isnull);
+		tw.old_owner = isnull ? NULL : TextDatumGetCString(d);
+		d = heap_getattr(oldtup, att[COL_STATUS], desc, &isnull);
+		tw.old_status = task_status_index_of_oid(DatumGetObjectId(d));
 	}
+	tw.id = id;
 
 	norm.id = id;
 	norm.version_id = psprintf("%d", version);
@@ -333,6 +355,15 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 						patient, f->requester_ref);
 	if (res->nerrors > 0)
 		raise_invalid(res);
+
+	task_check_owner(&tw, res);
+	task_check_workflow(&tw, res);
+	if (res->nerrors > 0)
+		raise_invalid(res);
+	if (!is_insert && (workflow_current()->terminal & (UINT32_C(1) << tw.old_status)))
+		task_check_terminal(&tw, res,
+							DatumGetJsonbP(heap_getattr(oldtup, att[COL_RESOURCE], desc, &isnull)),
+							res->normalized);
 
 	/* the derived columns, built in the trigger's own context */
 	MemoryContextSwitchTo(outer);
@@ -382,8 +413,9 @@ static void
 append_history(Relation rel, HeapTuple tup, const int *att, const char *operation)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
-	Datum		values[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n'};
+	const OmniCaller *c = omnitask_caller();
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	bool		isnull;
 	Oid			save_userid;
 	int			save_sec;
@@ -393,23 +425,29 @@ append_history(Relation rel, HeapTuple tup, const int *att, const char *operatio
 	values[1] = heap_getattr(tup, att[COL_VERSION_ID], desc, &isnull);
 	values[2] = CStringGetTextDatum(operation);
 	values[3] = heap_getattr(tup, att[COL_STATUS], desc, &isnull);
-	values[4] = heap_getattr(tup, att[COL_RESOURCE], desc, &isnull);
-	values[5] = heap_getattr(tup, att[COL_LAST_UPDATED], desc, &isnull);
-	values[6] = CStringGetDatum(GetUserNameFromId(GetUserId(), false));
-	values[7] = (Datum) 0;		/* practitioner_id: set by identity */
+	values[4] = heap_getattr(tup, att[COL_OWNER_ID], desc, &isnull);
+	if (isnull)
+		nulls[4] = 'n';
+	values[5] = heap_getattr(tup, att[COL_RESOURCE], desc, &isnull);
+	values[6] = heap_getattr(tup, att[COL_LAST_UPDATED], desc, &isnull);
+	values[7] = CStringGetDatum(c->role_name);
+	if (c->practitioner_id[0])
+		values[8] = CStringGetTextDatum(c->practitioner_id);
+	else
+		nulls[8] = 'n';
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (history_plan == NULL)
 	{
-		Oid			argtypes[8] = {TEXTOID, INT4OID, TEXTOID,
+		Oid			argtypes[9] = {TEXTOID, INT4OID, TEXTOID,
 			TupleDescAttr(desc, att[COL_STATUS] - 1)->atttypid,
-		JSONBOID, TIMESTAMPTZOID, NAMEOID, TEXTOID};
+		TEXTOID, JSONBOID, TIMESTAMPTZOID, NAMEOID, TEXTOID};
 		SPIPlanPtr	plan;
 
 		plan = SPI_prepare("INSERT INTO omnitask.task_history "
-						   "(id, version_id, operation, status, resource, recorded_at, recorded_by, practitioner_id) "
-						   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, argtypes);
+						   "(id, version_id, operation, status, owner_id, resource, recorded_at, recorded_by, practitioner_id) "
+						   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, argtypes);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 		if (SPI_keepplan(plan) != 0)
@@ -426,6 +464,35 @@ append_history(Relation rel, HeapTuple tup, const int *att, const char *operatio
 		elog(ERROR, "could not append to omnitask.task_history: %s",
 			 SPI_result_code_string(rc));
 	SPI_finish();
+}
+
+/*
+ * Queues NOTIFY omnitask_task for the stored version: id, version, status
+ * and owner only, never clinical content.  Delivered at commit.
+ */
+static void
+notify_change(Relation rel, HeapTuple tup, const int *att)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	StringInfoData buf;
+	bool		isnull;
+	Datum		d;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"id\": ");
+	escape_json(&buf, TextDatumGetCString(heap_getattr(tup, att[COL_ID], desc, &isnull)));
+	appendStringInfo(&buf, ", \"version\": %d, \"status\": ",
+					 DatumGetInt32(heap_getattr(tup, att[COL_VERSION_ID], desc, &isnull)));
+	escape_json(&buf, task_status_code(task_status_index_of_oid(
+									  DatumGetObjectId(heap_getattr(tup, att[COL_STATUS], desc, &isnull)))));
+	appendStringInfoString(&buf, ", \"owner\": ");
+	d = heap_getattr(tup, att[COL_OWNER_ID], desc, &isnull);
+	if (isnull)
+		appendStringInfoString(&buf, "null");
+	else
+		escape_json(&buf, TextDatumGetCString(d));
+	appendStringInfoChar(&buf, '}');
+	Async_Notify("omnitask_task", buf.data);
 }
 
 /*
@@ -455,5 +522,7 @@ omnitask_task_after(PG_FUNCTION_ARGS)
 		operation = "update";
 	}
 	append_history(td->tg_relation, tup, get_task_attnums(td->tg_relation), operation);
+	if (omnitask_notify)
+		notify_change(td->tg_relation, tup, get_task_attnums(td->tg_relation));
 	return PointerGetDatum(NULL);
 }

@@ -1,0 +1,274 @@
+/*-------------------------------------------------------------------------
+ *
+ * identity.c
+ *	  Who is calling: the app role (admin, practitioner, auditor) and the
+ *	  practitioner id, with the practitioner registry cached per backend.
+ *
+ * The practitioner id is the registry row of current_user, else of
+ * session_user; or, only when session_user is a member of the role named
+ * by omnitask.jwt_authenticator, the claim omnitask.jwt_practitioner_claim
+ * of request.jwt.claims (PostgREST's model).  A session that is not the
+ * authenticator's gains nothing by setting request.jwt.claims.  An inactive
+ * practitioner has no identity.
+ *
+ * The answer is cached per transaction, role and claims, so that a row
+ * security policy can call current_practitioner_id() on every row.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_authid.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "omnitask.h"
+#include "storage/proc.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+PG_FUNCTION_INFO_V1(omnitask_current_practitioner_id);
+PG_FUNCTION_INFO_V1(omnitask_invalidate_caches);
+
+/* One registry row, keyed by role name and by id. */
+typedef struct RegistryEntry
+{
+	char		key[NAMEDATALEN + 72];	/* "r:" role name, or "i:" id */
+	char		id[72];
+	bool		active;
+} RegistryEntry;
+
+static HTAB *registry = NULL;
+static MemoryContext registry_cxt = NULL;
+static bool registry_valid = false;
+static Oid	registry_relid = InvalidOid;
+
+/* The cached caller, valid for one (transaction, user, claims). */
+static OmniCaller caller;
+static LocalTransactionId caller_lxid = InvalidLocalTransactionId;
+static Oid	caller_userid = InvalidOid;
+static char *caller_claims = NULL;
+static bool caller_valid = false;
+
+/* Forgets the registry (and the callers derived from it) when it changes. */
+static void
+registry_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == registry_relid)
+	{
+		registry_valid = false;
+		caller_valid = false;
+	}
+	omnitask_workflow_relcache_callback(relid);
+}
+
+/* Registers the cache invalidation callback; called once at module load. */
+void
+omnitask_identity_init(void)
+{
+	CacheRegisterRelcacheCallback(registry_relcache_callback, (Datum) 0);
+}
+
+/*
+ * Loads the registry with the latest snapshot: a registration committed by
+ * another session (or made earlier in this transaction) counts at once.
+ */
+static void
+load_registry(void)
+{
+	HASHCTL		ctl;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	Snapshot	snap;
+
+	if (registry_cxt == NULL)
+		registry_cxt = AllocSetContextCreate(TopMemoryContext, "omnitask registry",
+											 ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(registry_cxt);
+	registry = NULL;
+	registry_valid = false;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(((RegistryEntry *) 0)->key);
+	ctl.entrysize = sizeof(RegistryEntry);
+	ctl.hcxt = registry_cxt;
+	registry = hash_create("omnitask registry", 64, &ctl,
+						   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	registry_relid = omnitask_relid("practitioner");
+	rel = table_open(registry_relid, AccessShareLock);
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(rel, snap, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+		char	   *id = TextDatumGetCString(heap_getattr(tup, 1, desc, &isnull));
+		Name		role = DatumGetName(heap_getattr(tup, 2, desc, &isnull));
+		bool		active = DatumGetBool(heap_getattr(tup, 4, desc, &isnull));
+		RegistryEntry *e;
+		char		key[sizeof(e->key)];
+
+		if (strlen(id) >= sizeof(e->id))
+			continue;			/* the table's CHECK keeps ids short */
+		snprintf(key, sizeof(key), "r:%s", NameStr(*role));
+		e = hash_search(registry, key, HASH_ENTER, NULL);
+		strlcpy(e->id, id, sizeof(e->id));
+		e->active = active;
+		snprintf(key, sizeof(key), "i:%s", id);
+		e = hash_search(registry, key, HASH_ENTER, NULL);
+		strlcpy(e->id, id, sizeof(e->id));
+		e->active = active;
+	}
+	table_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(rel, AccessShareLock);
+	registry_valid = true;
+}
+
+/* The registry entry of a role name or id ("r:" / "i:" prefix), or NULL. */
+static RegistryEntry *
+registry_lookup(char kind, const char *name, int len)
+{
+	char		key[sizeof(((RegistryEntry *) 0)->key)];
+
+	if (!registry_valid)
+		load_registry();
+	if (len < 0)
+		len = strlen(name);
+	if (len + 3 > (int) sizeof(key))
+		return NULL;
+	key[0] = kind;
+	key[1] = ':';
+	memcpy(key + 2, name, len);
+	key[len + 2] = '\0';
+	return hash_search(registry, key, HASH_FIND, NULL);
+}
+
+/*
+ * Whether practitioner id (a slice) is registered, and whether active.
+ */
+bool
+omnitask_practitioner_known(FhirSlice id, bool *active)
+{
+	RegistryEntry *e = registry_lookup('i', id.s, id.len);
+
+	*active = e ? e->active : false;
+	return e != NULL;
+}
+
+/* True when the role may act as the given group role (its privileges). */
+static bool
+acts_as(Oid roleid, const char *group)
+{
+	Oid			group_oid = get_role_oid(group, true);
+
+	return OidIsValid(group_oid) && has_privs_of_role(roleid, group_oid);
+}
+
+/*
+ * Works out the caller from scratch: app role by membership (superusers act
+ * as admin), practitioner id from the registry or, for the authenticator's
+ * sessions only, from the JWT claims.
+ */
+static void
+resolve_caller(const char *claims)
+{
+	Oid			userid = GetUserId();
+	RegistryEntry *e;
+	char	   *name;
+
+	memset(&caller, 0, sizeof(caller));
+	caller.is_superuser = superuser_arg(userid);
+	caller.is_admin = caller.is_superuser || acts_as(userid, "omnitask_admin");
+	caller.is_practitioner = acts_as(userid, "omnitask_practitioner");
+	caller.is_auditor = acts_as(userid, "omnitask_auditor");
+	strlcpy(caller.role_name, GetUserNameFromId(userid, false), sizeof(caller.role_name));
+
+	name = GetUserNameFromId(userid, false);
+	e = registry_lookup('r', name, -1);
+	if (e == NULL)
+	{
+		name = GetUserNameFromId(GetSessionUserId(), false);
+		e = registry_lookup('r', name, -1);
+	}
+	if (e == NULL && omnitask_jwt_authenticator && omnitask_jwt_authenticator[0])
+	{
+		Oid			auth = get_role_oid(omnitask_jwt_authenticator, true);
+
+		if (OidIsValid(auth) && is_member_of_role(GetSessionUserId(), auth))
+		{
+			char	   *claimed = omnitask_claimed_practitioner(claims);
+
+			if (claimed)
+				e = registry_lookup('i', claimed, -1);
+		}
+	}
+	if (e != NULL && e->active)
+		strlcpy(caller.practitioner_id, e->id, sizeof(caller.practitioner_id));
+}
+
+/*
+ * The current caller, cached per (local transaction, current user,
+ * request.jwt.claims).
+ */
+const OmniCaller *
+omnitask_caller(void)
+{
+	const char *claims = GetConfigOption("request.jwt.claims", true, false);
+
+	if (caller_valid && caller_lxid == MyProc->lxid && caller_userid == GetUserId() &&
+		((claims == NULL && caller_claims == NULL) ||
+		 (claims != NULL && caller_claims != NULL && strcmp(claims, caller_claims) == 0)))
+		return &caller;
+
+	caller_valid = false;
+	resolve_caller(claims);
+	if (caller_claims)
+		pfree(caller_claims);
+	caller_claims = claims ? MemoryContextStrdup(TopMemoryContext, claims) : NULL;
+	caller_lxid = MyProc->lxid;
+	caller_userid = GetUserId();
+	caller_valid = true;
+	return &caller;
+}
+
+/*
+ * current_practitioner_id() -> text: the caller's practitioner id, or NULL.
+ * Row security policies compare owner_id with it.
+ */
+Datum
+omnitask_current_practitioner_id(PG_FUNCTION_ARGS)
+{
+	const OmniCaller *c = omnitask_caller();
+
+	if (c->practitioner_id[0] == '\0')
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(c->practitioner_id));
+}
+
+/*
+ * Statement trigger on the registry and the workflow definition: every
+ * backend forgets its cached copy when the change commits.
+ */
+Datum
+omnitask_invalidate_caches(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "omnitask_invalidate_caches: not called as a trigger");
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,316 @@
+/*-------------------------------------------------------------------------
+ *
+ * workflow_parse.c
+ *	  Parsing and checking a workflow document with json-c, and compiling
+ *	  it to the transition matrix the trigger consults.
+ *
+ * Kept apart from the SQL-facing code because json-c's names clash with
+ * PostgreSQL's function prototypes (json_object).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+#include <json.h>
+#include <json_object_iterator.h>
+
+#include "fhir_tables.h"
+#include "lib/stringinfo.h"
+#include "omnitask.h"
+
+/* Position of a status code in the task-status value set, or -1. */
+int
+task_status_index(const char *s, int len)
+{
+	const FhirValueSet *vs = &fhir_valuesets[FHIR_VS_TASK_STATUS];
+	int			i;
+
+	for (i = 0; i < vs->ncodes; i++)
+	{
+		if ((int) strlen(vs->codes[i]) == len && memcmp(vs->codes[i], s, len) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/* The status code at a position of the task-status value set. */
+const char *
+task_status_code(int i)
+{
+	return fhir_valuesets[FHIR_VS_TASK_STATUS].codes[i];
+}
+
+/* Raises the error for a document that is not an acceptable workflow. */
+static void
+workflow_error(const char *where, const char *fmt,...)
+pg_attribute_printf(2, 3);
+
+static void
+workflow_error(const char *where, const char *fmt,...)
+{
+	StringInfoData buf;
+	va_list		args;
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid workflow definition: %s: %s", where, buf.data),
+			 errhint("The workflow in force is unchanged; omnitask.workflow() shows it.")));
+}
+
+/* A status from a JSON string, or an error naming where it is. */
+static int
+parse_status(struct json_object *v, const char *where)
+{
+	const char *s;
+	int			i;
+
+	if (!json_object_is_type(v, json_type_string))
+		workflow_error(where, "expected a status code (a string)");
+	s = json_object_get_string(v);
+	i = task_status_index(s, strlen(s));
+	if (i < 0)
+		workflow_error(where, "unknown status \"%.64s\"", s);
+	return i;
+}
+
+/*
+ * A list of statuses: a string or an array of strings, without repeats.
+ * Returns a bit mask.
+ */
+static uint32
+parse_status_list(struct json_object *v, const char *where, bool allow_single)
+{
+	uint32		mask = 0;
+	size_t		i,
+				n;
+
+	if (allow_single && json_object_is_type(v, json_type_string))
+		return UINT32_C(1) << parse_status(v, where);
+	if (!json_object_is_type(v, json_type_array))
+		workflow_error(where, "expected an array of status codes");
+	n = json_object_array_length(v);
+	if (n == 0)
+		workflow_error(where, "must not be empty");
+	for (i = 0; i < n; i++)
+	{
+		char	   *item = psprintf("%s[%zu]", where, i);
+		int			s = parse_status(json_object_array_get_idx(v, i), item);
+
+		if (mask & (UINT32_C(1) << s))
+			workflow_error(item, "status \"%s\" is listed twice", task_status_code(s));
+		mask |= UINT32_C(1) << s;
+	}
+	return mask;
+}
+
+/* The role bits of a "roles" array: admin and practitioner only. */
+static uint8
+parse_roles(struct json_object *v, const char *where)
+{
+	uint8		roles = 0;
+	size_t		i,
+				n;
+
+	if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) == 0)
+		workflow_error(where, "expected a non-empty array of roles (\"admin\", \"practitioner\")");
+	n = json_object_array_length(v);
+	for (i = 0; i < n; i++)
+	{
+		struct json_object *r = json_object_array_get_idx(v, i);
+		char	   *item = psprintf("%s[%zu]", where, i);
+		const char *name;
+		uint8		bit;
+
+		if (!json_object_is_type(r, json_type_string))
+			workflow_error(item, "expected a role name (a string)");
+		name = json_object_get_string(r);
+		if (strcmp(name, "admin") == 0)
+			bit = WF_ROLE_ADMIN;
+		else if (strcmp(name, "practitioner") == 0)
+			bit = WF_ROLE_PRACTITIONER;
+		else if (strcmp(name, "auditor") == 0)
+			workflow_error(item, "auditors write nothing and cannot be given a transition");
+		else
+			workflow_error(item, "unknown role \"%.64s\" (roles are \"admin\" and \"practitioner\")", name);
+		if (roles & bit)
+			workflow_error(item, "role \"%s\" is listed twice", name);
+		roles |= bit;
+	}
+	return roles;
+}
+
+/*
+ * Parses and checks a workflow document into wf.  Every problem is an error
+ * (22P02 for text that is not JSON, with its position; 22023 otherwise,
+ * naming the offending key), so a bad document never replaces a good one.
+ */
+void
+workflow_parse(const char *text, Workflow *wf)
+{
+	struct json_tokener *tok;
+	struct json_object *root;
+	struct json_object *v;
+	enum json_tokener_error jerr;
+	volatile bool has_creatable = false,
+				has_transitions = false;
+	size_t		len = strlen(text);
+	size_t		i;
+	struct json_object_iterator it,
+				end;
+
+	memset(wf, 0, sizeof(*wf));
+	tok = json_tokener_new();
+	root = json_tokener_parse_ex(tok, text, len);
+	jerr = json_tokener_get_error(tok);
+	if (jerr == json_tokener_success && json_tokener_get_parse_end(tok) < len)
+	{
+		size_t		pos = json_tokener_get_parse_end(tok);
+
+		while (pos < len && isspace((unsigned char) text[pos]))
+			pos++;
+		if (pos < len)
+		{
+			json_object_put(root);
+			json_tokener_free(tok);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid workflow definition: unexpected text after the JSON document at character %zu",
+							pos + 1)));
+		}
+	}
+	if (jerr != json_tokener_success || root == NULL)
+	{
+		size_t		at = json_tokener_get_parse_end(tok);
+
+		json_tokener_free(tok);
+		if (root)
+			json_object_put(root);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid workflow definition: malformed JSON at character %zu: %s",
+						at + 1, jerr == json_tokener_success ? "incomplete document" :
+						json_tokener_error_desc(jerr))));
+	}
+	json_tokener_free(tok);
+
+	PG_TRY();
+	{
+		if (!json_object_is_type(root, json_type_object))
+			workflow_error("(document)", "expected a JSON object");
+		for (it = json_object_iter_begin(root), end = json_object_iter_end(root);
+			 !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+		{
+			const char *key = json_object_iter_peek_name(&it);
+			struct json_object *val = json_object_iter_peek_value(&it);
+
+			if (strcmp(key, "creatable") == 0)
+			{
+				wf->creatable = parse_status_list(val, "creatable", false);
+				has_creatable = true;
+			}
+			else if (strcmp(key, "terminal") == 0)
+				wf->terminal = parse_status_list(val, "terminal", false);
+			else if (strcmp(key, "reason_required") == 0)
+				wf->reason_required = parse_status_list(val, "reason_required", false);
+			else if (strcmp(key, "transitions") == 0)
+				has_transitions = true;
+			else
+				workflow_error(key, "unknown key (expected creatable, terminal, reason_required, transitions)");
+		}
+		if (!has_creatable)
+			workflow_error("creatable", "required: the states a task may be created in");
+		if (!has_transitions)
+			workflow_error("transitions", "required: the allowed status changes");
+		if (wf->creatable & wf->terminal)
+		{
+			int			s;
+
+			for (s = 0; !((wf->creatable & wf->terminal) & (UINT32_C(1) << s)); s++)
+				;
+			workflow_error("creatable", "terminal status \"%s\" cannot be a creatable state",
+						   task_status_code(s));
+		}
+
+		json_object_object_get_ex(root, "transitions", &v);
+		if (!json_object_is_type(v, json_type_array))
+			workflow_error("transitions", "expected an array of {\"from\", \"to\", \"roles\"} objects");
+		for (i = 0; i < json_object_array_length(v); i++)
+		{
+			struct json_object *t = json_object_array_get_idx(v, i);
+			struct json_object_iterator tit,
+						tend;
+			char	   *where = psprintf("transitions[%zu]", i);
+			struct json_object *from = NULL,
+					   *to = NULL,
+					   *roles = NULL;
+			uint32		from_mask,
+						to_mask;
+			uint8		role_bits;
+			int			f,
+						d;
+
+			if (!json_object_is_type(t, json_type_object))
+				workflow_error(where, "expected an object with from, to and roles");
+			for (tit = json_object_iter_begin(t), tend = json_object_iter_end(t);
+				 !json_object_iter_equal(&tit, &tend); json_object_iter_next(&tit))
+			{
+				const char *tkey = json_object_iter_peek_name(&tit);
+				struct json_object *tval = json_object_iter_peek_value(&tit);
+
+				if (strcmp(tkey, "from") == 0)
+					from = tval;
+				else if (strcmp(tkey, "to") == 0)
+					to = tval;
+				else if (strcmp(tkey, "roles") == 0)
+					roles = tval;
+				else
+					workflow_error(psprintf("%s.%s", where, tkey),
+								   "unknown key (expected from, to, roles)");
+			}
+			if (!from || !to || !roles)
+				workflow_error(where, "needs from, to and roles");
+			from_mask = parse_status_list(from, psprintf("%s.from", where), true);
+			to_mask = parse_status_list(to, psprintf("%s.to", where), true);
+			role_bits = parse_roles(roles, psprintf("%s.roles", where));
+			for (f = 0; f < WF_NSTATUS; f++)
+			{
+				if (!(from_mask & (UINT32_C(1) << f)))
+					continue;
+				if (strcmp(task_status_code(f), "entered-in-error") == 0)
+					workflow_error(psprintf("%s.from", where),
+								   "no transition may leave entered-in-error");
+				for (d = 0; d < WF_NSTATUS; d++)
+				{
+					if (!(to_mask & (UINT32_C(1) << d)))
+						continue;
+					if (f == d)
+						workflow_error(where, "\"%s\" to itself is not a transition",
+									   task_status_code(f));
+					if (wf->roles[f][d] != 0)
+						workflow_error(where, "transition \"%s\" -> \"%s\" is listed twice",
+									   task_status_code(f), task_status_code(d));
+					wf->roles[f][d] = role_bits;
+				}
+			}
+		}
+	}
+	PG_FINALLY();
+	{
+		json_object_put(root);
+	}
+	PG_END_TRY();
+}
+
