@@ -490,23 +490,23 @@ CREATE VIEW omnitask.status_changes WITH (security_invoker = true) AS
 COMMENT ON VIEW omnitask.status_changes IS 'Every status change from the history: from_status (NULL when the task was created), to_status, when and by which role (and practitioner).';
 
 CREATE VIEW omnitask.turnaround WITH (security_invoker = true) AS
-	WITH firsts AS (
+	WITH reached AS (
 		SELECT h.id,
-			   pg_catalog.min(h.recorded_at) FILTER (WHERE h.version_id = 1) AS created_at,
 			   pg_catalog.min(h.recorded_at) FILTER (WHERE h.status = 'accepted') AS accepted_at,
 			   pg_catalog.min(h.recorded_at) FILTER (WHERE h.status = 'completed') AS completed_at
 		FROM omnitask.task_history h
+		WHERE h.operation <> 'import'
 		GROUP BY h.id)
 	SELECT t.priority, t.code AS category,
-		   pg_catalog.count(f.accepted_at) AS accepted,
-		   pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY f.accepted_at - f.created_at) AS accept_median,
-		   pg_catalog.percentile_cont(0.9) WITHIN GROUP (ORDER BY f.accepted_at - f.created_at) AS accept_p90,
-		   pg_catalog.count(f.completed_at) AS completed,
-		   pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY f.completed_at - f.created_at) AS complete_median,
-		   pg_catalog.percentile_cont(0.9) WITHIN GROUP (ORDER BY f.completed_at - f.created_at) AS complete_p90
-	FROM firsts f JOIN omnitask.task t ON t.id = f.id
+		   pg_catalog.count(r.accepted_at) AS accepted,
+		   pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY r.accepted_at - t.authored_on) AS accept_median,
+		   pg_catalog.percentile_cont(0.9) WITHIN GROUP (ORDER BY r.accepted_at - t.authored_on) AS accept_p90,
+		   pg_catalog.count(r.completed_at) AS completed,
+		   pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY r.completed_at - t.authored_on) AS complete_median,
+		   pg_catalog.percentile_cont(0.9) WITHIN GROUP (ORDER BY r.completed_at - t.authored_on) AS complete_p90
+	FROM reached r JOIN omnitask.task t ON t.id = r.id
 	GROUP BY t.priority, t.code;
-COMMENT ON VIEW omnitask.turnaround IS 'Time from creation to acceptance and to completion (median and 90th percentile) per priority and category, from the history.';
+COMMENT ON VIEW omnitask.turnaround IS 'Time from Task.authoredOn to the first version accepted and the first completed (median and 90th percentile) per priority and category, from the history; imported versions do not count (their timing is unknown).';
 
 /*
  * Privileges: least privilege.  Nobody deletes; history and derived
