@@ -54,7 +54,8 @@ typedef enum Cap
 	CAP_CODE_CODING0,
 	CAP_RESTRICTION,
 	CAP_RESTRICTION_PERIOD,
-	CAP_EXEC_PERIOD
+	CAP_EXEC_PERIOD,
+	CAP_META
 } Cap;
 
 /* What kind of object is being walked: the root and its meta are rewritten. */
@@ -486,6 +487,12 @@ capture_string(Walker *w, Cap cap, const FhirElement *el, const JsonbValue *v,
 		case CAP_EXEC_PERIOD:
 			if (strcmp(n, "end") == 0 && when)
 				f->execution_end = *when;
+			break;
+		case CAP_META:
+			if (strcmp(n, "versionId") == 0)
+				f->meta_version = sl;
+			else if (strcmp(n, "lastUpdated") == 0 && when)
+				f->meta_last_updated = *when;
 			break;
 		default:
 			break;
@@ -1246,7 +1253,7 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 			walk_twin(w, el, &v);
 		else if (role == ROLE_ROOT && strcmp(el->name, "meta") == 0 &&
 				 v.type == jbvBinary && !JsonContainerIsArray(v.val.binary.data))
-			walk_object(w, v.val.binary.data, &fhir_types[el->type], CAP_NONE,
+			walk_object(w, v.val.binary.data, &fhir_types[el->type], CAP_META,
 						ROLE_META, NULL);
 		else
 		{

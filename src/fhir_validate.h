@@ -85,6 +85,8 @@ typedef struct TaskFacts
 	FhirWhen	restriction_end;	/* Task.restriction.period.end */
 	FhirWhen	execution_end;	/* Task.executionPeriod.end */
 	JsonbValue *note;			/* Task.note array (binary), or NULL */
+	FhirSlice	meta_version;	/* Task.meta.versionId */
+	FhirWhen	meta_last_updated;	/* Task.meta.lastUpdated */
 } TaskFacts;
 
 /* Server-owned values written into the normalised copy. */

@@ -19,7 +19,10 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "omnitask.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/typcache.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -29,6 +32,7 @@
 
 PG_FUNCTION_INFO_V1(omnitask_task_before);
 PG_FUNCTION_INFO_V1(omnitask_task_after);
+PG_FUNCTION_INFO_V1(omnitask_task_row_problem);
 
 /* Columns of omnitask.task, in the order of the contract. */
 typedef enum TaskCol
@@ -63,6 +67,10 @@ static int	task_attnums[NUM_TASK_COLS];
 
 /* import_task() is storing: keep the id, allow any status. */
 int			omnitask_import_depth = 0;
+
+/* Restored rows whose AFTER trigger must not append history (per transaction). */
+static LocalTransactionId restore_lxid = InvalidLocalTransactionId;
+static int	restore_pending = 0;
 
 /* Reused scratch memory for one row's validation. */
 static MemoryContext scratch_cxt = NULL;
@@ -159,6 +167,117 @@ slice_datum(FhirSlice s, bool *isnull)
 }
 
 /*
+ * Computes every derived column of omnitask.task from the facts of a
+ * validated Task: the one place that says how a column follows from the
+ * resource (the trigger, restores and verify() all use it).
+ */
+static void
+derive_columns(const TaskFacts *f, const char *id, int32 version,
+			   TimestampTz last_updated, TimestampTz last_modified,
+			   Jsonb *resource, Datum *values, bool *nulls)
+{
+	FhirSlice	priority = {"routine", 7};
+	int			i;
+
+	for (i = 0; i < NUM_TASK_COLS; i++)
+		nulls[i] = false;
+	if (f->priority.s)
+		priority = f->priority;
+	values[COL_ID] = CStringGetTextDatum(id);
+	values[COL_VERSION_ID] = Int32GetDatum(version);
+	values[COL_LAST_UPDATED] = TimestampTzGetDatum(last_updated);
+	values[COL_STATUS] = ObjectIdGetDatum(omnitask_enum_oid(OMNI_ENUM_STATUS, f->status));
+	values[COL_INTENT] = ObjectIdGetDatum(omnitask_enum_oid(OMNI_ENUM_INTENT, f->intent));
+	values[COL_PRIORITY] = ObjectIdGetDatum(omnitask_enum_oid(OMNI_ENUM_PRIORITY, priority));
+	values[COL_OWNER_ID] = slice_datum(task_reference_id(f->owner_ref, "Practitioner"),
+									   &nulls[COL_OWNER_ID]);
+	values[COL_PATIENT_ID] = slice_datum(task_reference_id(f->for_ref, "Patient"),
+										 &nulls[COL_PATIENT_ID]);
+	values[COL_REQUESTER] = slice_datum(f->requester_ref, &nulls[COL_REQUESTER]);
+	values[COL_CODE] = slice_datum(f->code, &nulls[COL_CODE]);
+	values[COL_DESCRIPTION] = slice_datum(f->description, &nulls[COL_DESCRIPTION]);
+	values[COL_AUTHORED_ON] = TimestampTzGetDatum(f->authored_on.text.s ?
+												  when_timestamp(&f->authored_on, false) :
+												  last_modified);
+	values[COL_LAST_MODIFIED] = TimestampTzGetDatum(last_modified);
+	if (f->restriction_end.text.s)
+		values[COL_DUE_AT] = TimestampTzGetDatum(when_timestamp(&f->restriction_end, true));
+	else if (f->execution_end.text.s)
+		values[COL_DUE_AT] = TimestampTzGetDatum(when_timestamp(&f->execution_end, true));
+	else
+		nulls[COL_DUE_AT] = true;
+	values[COL_RESOURCE] = JsonbPGetDatum(resource);
+}
+
+/*
+ * Checks a stored Task (as pg_dump wrote it, or as read back by verify())
+ * and computes its derived columns without changing it: the resource must
+ * be valid, carry its id, meta.versionId, meta.lastUpdated and
+ * lastModified.  Returns false with the problem in *problem otherwise.
+ */
+static bool
+derive_stored(Jsonb *doc, FhirResult *res, Datum *values, bool *nulls, char **problem)
+{
+	TaskFacts  *f = &res->facts;
+	const FhirIssue *first;
+	int32		version;
+	char	   *end;
+	char	   *vtext;
+
+	fhir_validate_task(doc, NULL, res);
+	first = fhir_first_error(res);
+	if (first)
+	{
+		*problem = psprintf("%s: %s", first->expression, first->diagnostics);
+		return false;
+	}
+	if (f->status.s == NULL || f->intent.s == NULL || f->id.s == NULL ||
+		f->meta_version.s == NULL || f->meta_last_updated.text.s == NULL ||
+		f->last_modified.text.s == NULL || task_reference_id(f->for_ref, "Patient").s == NULL ||
+		f->description.s == NULL)
+	{
+		*problem = pstrdup("a stored Task needs status, intent, description, for, id, meta.versionId, meta.lastUpdated and lastModified");
+		return false;
+	}
+	vtext = fhir_slice_cstring(f->meta_version);
+	version = strtol(vtext, &end, 10);
+	if (*end != '\0' || version < 1)
+	{
+		*problem = psprintf("Task.meta.versionId \"%s\" is not a version number", vtext);
+		return false;
+	}
+	derive_columns(f, fhir_slice_cstring(f->id), version,
+				   when_timestamp(&f->meta_last_updated, false),
+				   when_timestamp(&f->last_modified, false), doc, values, nulls);
+	return true;
+}
+
+/* Columns whose stored value differs from the value derived from resource. */
+static char *
+mismatched_columns(HeapTuple tup, TupleDesc desc, const int *att, Datum *values, bool *nulls)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < NUM_TASK_COLS; i++)
+	{
+		bool		isnull;
+		Datum		d;
+		Form_pg_attribute a = TupleDescAttr(desc, att[i] - 1);
+
+		if (i == COL_RESOURCE)
+			continue;
+		d = heap_getattr(tup, att[i], desc, &isnull);
+		if (isnull != nulls[i] ||
+			(!isnull && !datumIsEqual(d, values[i], a->attbyval, a->attlen) &&
+			 !(a->attlen == -1 && strcmp(TextDatumGetCString(d), TextDatumGetCString(values[i])) == 0)))
+			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", task_col_names[i]);
+	}
+	return buf.len ? buf.data : NULL;
+}
+
+/*
  * Raises 23514 for an invalid Task: the first problem (with its FHIR path)
  * in the message, the whole OperationOutcome in the detail.
  */
@@ -223,6 +342,60 @@ check_immutable(FhirResult *res, HeapTuple oldtup, TupleDesc desc,
 }
 
 /*
+ * A row inserted with its id and version already set is a restore (pg_dump
+ * writes every column): only a superuser can do it, since everyone else may
+ * insert the resource column only.  The row is kept as it was -- id,
+ * versions and times -- but its resource must be a valid stored Task and
+ * the derived columns are recomputed from it; its history is restored
+ * separately, so none is appended.
+ */
+static HeapTuple
+restore_row(Relation rel, HeapTuple newtup, const int *att)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	bool		isnull;
+	Datum		values[NUM_TASK_COLS];
+	bool		nulls[NUM_TASK_COLS];
+	int			cols[NUM_TASK_COLS];
+	FhirResult *res;
+	char	   *problem = NULL;
+	char	   *id;
+	int32		version;
+	int			i;
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to restore tasks"),
+				 errdetail("Only a superuser may insert tasks with their id and version_id, as pg_restore does.")));
+	id = TextDatumGetCString(heap_getattr(newtup, att[COL_ID], desc, &isnull));
+	version = DatumGetInt32(heap_getattr(newtup, att[COL_VERSION_ID], desc, &isnull));
+	res = palloc(sizeof(FhirResult));
+	if (!derive_stored(DatumGetJsonbP(heap_getattr(newtup, att[COL_RESOURCE], desc, &isnull)),
+					   res, values, nulls, &problem))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("invalid FHIR Task: cannot restore Task/%s: %s", id, problem)));
+	if (strcmp(TextDatumGetCString(values[COL_ID]), id) != 0 ||
+		DatumGetInt32(values[COL_VERSION_ID]) != version)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("invalid FHIR Task: cannot restore Task/%s: its resource is Task/%s version %d, the row says version %d",
+						id, TextDatumGetCString(values[COL_ID]),
+						DatumGetInt32(values[COL_VERSION_ID]), version)));
+	values[COL_RESOURCE] = heap_getattr(newtup, att[COL_RESOURCE], desc, &isnull);
+	for (i = 0; i < NUM_TASK_COLS; i++)
+		cols[i] = att[i];
+	if (restore_lxid != MyProc->lxid)
+	{
+		restore_lxid = MyProc->lxid;
+		restore_pending = 0;
+	}
+	restore_pending++;
+	return heap_modify_tuple_by_cols(newtup, desc, NUM_TASK_COLS, cols, values, nulls);
+}
+
+/*
  * BEFORE INSERT OR UPDATE FOR EACH ROW on omnitask.task: validates the
  * resource against R4 and the omnitask profile, writes the server-owned
  * elements, and recomputes every derived column from the stored resource.
@@ -251,9 +424,7 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 	Datum		values[NUM_TASK_COLS];
 	bool		nulls[NUM_TASK_COLS];
 	TaskFacts  *f;
-	FhirSlice	priority = {"routine", 7};
-	FhirSlice	patient,
-				owner;
+	FhirSlice	patient;
 	TimestampTz authored;
 	TaskWrite	tw;
 	int			i;
@@ -276,6 +447,10 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 	tw.is_import = is_insert && omnitask_import_depth > 0;
 	tw.old_status = -1;
 	task_check_caller(tw.caller);
+
+	if (is_insert && !heap_attisnull(newtup, att[COL_ID], desc) &&
+		!heap_attisnull(newtup, att[COL_VERSION_ID], desc))
+		return PointerGetDatum(restore_row(rel, newtup, att));
 
 	d = heap_getattr(newtup, att[COL_RESOURCE], desc, &isnull);
 	if (isnull)
@@ -347,7 +522,6 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 		task_profile_check(res, now);
 
 	patient = task_reference_id(f->for_ref, "Patient");
-	owner = task_reference_id(f->owner_ref, "Practitioner");
 	authored = f->authored_on.text.s ? when_timestamp(&f->authored_on, false) : now;
 	if (res->nerrors == 0 && !is_insert)
 		check_immutable(res, oldtup, desc, att, id,
@@ -367,36 +541,11 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 
 	/* the derived columns, built in the trigger's own context */
 	MemoryContextSwitchTo(outer);
-	if (f->priority.s)
-		priority = f->priority;
 	stored = palloc(VARSIZE(res->normalized));
 	memcpy(stored, res->normalized, VARSIZE(res->normalized));
-
+	derive_columns(f, id, version, now, now, stored, values, nulls);
 	for (i = 0; i < NUM_TASK_COLS; i++)
-	{
 		cols[i] = att[i];
-		nulls[i] = false;
-	}
-	values[COL_ID] = CStringGetTextDatum(id);
-	values[COL_VERSION_ID] = Int32GetDatum(version);
-	values[COL_LAST_UPDATED] = TimestampTzGetDatum(now);
-	values[COL_STATUS] = ObjectIdGetDatum(omnitask_enum_oid(OMNI_ENUM_STATUS, f->status));
-	values[COL_INTENT] = ObjectIdGetDatum(omnitask_enum_oid(OMNI_ENUM_INTENT, f->intent));
-	values[COL_PRIORITY] = ObjectIdGetDatum(omnitask_enum_oid(OMNI_ENUM_PRIORITY, priority));
-	values[COL_OWNER_ID] = slice_datum(owner, &nulls[COL_OWNER_ID]);
-	values[COL_PATIENT_ID] = slice_datum(patient, &nulls[COL_PATIENT_ID]);
-	values[COL_REQUESTER] = slice_datum(f->requester_ref, &nulls[COL_REQUESTER]);
-	values[COL_CODE] = slice_datum(f->code, &nulls[COL_CODE]);
-	values[COL_DESCRIPTION] = slice_datum(f->description, &nulls[COL_DESCRIPTION]);
-	values[COL_AUTHORED_ON] = TimestampTzGetDatum(authored);
-	values[COL_LAST_MODIFIED] = TimestampTzGetDatum(now);
-	if (f->restriction_end.text.s)
-		values[COL_DUE_AT] = TimestampTzGetDatum(when_timestamp(&f->restriction_end, true));
-	else if (f->execution_end.text.s)
-		values[COL_DUE_AT] = TimestampTzGetDatum(when_timestamp(&f->execution_end, true));
-	else
-		nulls[COL_DUE_AT] = true;
-	values[COL_RESOURCE] = JsonbPGetDatum(stored);
 
 	newtup = heap_modify_tuple_by_cols(newtup, desc, NUM_TASK_COLS, cols, values, nulls);
 	MemoryContextReset(scratch_cxt);
@@ -511,6 +660,13 @@ omnitask_task_after(PG_FUNCTION_ARGS)
 		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
 		elog(ERROR, "omnitask_task_after: must be fired AFTER INSERT OR UPDATE FOR EACH ROW");
 
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) && restore_pending > 0 &&
+		restore_lxid == MyProc->lxid)
+	{
+		/* a restored row: its history is restored with it */
+		restore_pending--;
+		return PointerGetDatum(NULL);
+	}
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
 		tup = td->tg_trigtuple;
@@ -525,4 +681,55 @@ omnitask_task_after(PG_FUNCTION_ARGS)
 	if (omnitask_notify)
 		notify_change(td->tg_relation, tup, get_task_attnums(td->tg_relation));
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * task_row_problem(omnitask.task) -> text: NULL when the row's resource is
+ * a valid stored Task and every derived column agrees with it, else what is
+ * wrong.  verify() runs it over every row.
+ */
+Datum
+omnitask_task_row_problem(PG_FUNCTION_ARGS)
+{
+	HeapTupleHeader th = PG_GETARG_HEAPTUPLEHEADER(0);
+	TupleDesc	desc;
+	HeapTupleData tup;
+	int			att[NUM_TASK_COLS];
+	Datum		values[NUM_TASK_COLS];
+	bool		nulls[NUM_TASK_COLS];
+	FhirResult *res;
+	char	   *problem = NULL;
+	bool		isnull;
+	Datum		d;
+	int			i;
+
+	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(th), HeapTupleHeaderGetTypMod(th));
+	tup.t_len = HeapTupleHeaderGetDatumLength(th);
+	ItemPointerSetInvalid(&(tup.t_self));
+	tup.t_tableOid = InvalidOid;
+	tup.t_data = th;
+	for (i = 0; i < NUM_TASK_COLS; i++)
+	{
+		att[i] = SPI_fnumber(desc, task_col_names[i]);
+		if (att[i] <= 0)
+			elog(ERROR, "task_row_problem: the row has no column \"%s\"", task_col_names[i]);
+	}
+	d = heap_getattr(&tup, att[COL_RESOURCE], desc, &isnull);
+	if (isnull)
+		problem = pstrdup("resource is NULL");
+	else
+	{
+		res = palloc(sizeof(FhirResult));
+		if (derive_stored(DatumGetJsonbP(d), res, values, nulls, &problem))
+		{
+			char	   *cols = mismatched_columns(&tup, desc, att, values, nulls);
+
+			if (cols)
+				problem = psprintf("derived columns disagree with the resource: %s", cols);
+		}
+	}
+	ReleaseTupleDesc(desc);
+	if (problem == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(problem));
 }
