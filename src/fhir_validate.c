@@ -33,6 +33,12 @@
 /* How much fhir_parse_time_range widens a value without a zone, each side. */
 #define ZONELESS_WIDENING	((int64) 14 * 60 * 60 * 1000000)
 
+/* Longest FHIRPath kept in an issue before it is cut. */
+#define MAX_EXPRESSION		1024
+
+/* Longest property name put into a FHIRPath before it is cut. */
+#define MAX_PATH_KEY		64
+
 /* Longest value quoted in a diagnostic before it is cut. */
 #define MAX_QUOTED			64
 
@@ -133,7 +139,16 @@ fhir_add_issue(FhirResult *res, FhirSeverity sev, const char *code,
 	issue->severity = sev;
 	issue->code = code;
 	issue->diagnostics = buf.data;
-	issue->expression = pstrdup(expression);
+	if (strlen(expression) > MAX_EXPRESSION)
+	{
+		int			n = MAX_EXPRESSION;
+
+		while (n > 0 && (expression[n] & 0xC0) == 0x80)
+			n--;
+		issue->expression = psprintf("%.*s...", n, expression);
+	}
+	else
+		issue->expression = pstrdup(expression);
 }
 
 /* Records an error at the walker's current path and stops building output. */
@@ -257,7 +272,17 @@ path_push(Walker *w, const char *name, int len)
 	int			saved = w->path.len;
 
 	appendStringInfoChar(&w->path, '.');
-	appendBinaryStringInfo(&w->path, name, len);
+	if (len > MAX_PATH_KEY)
+	{
+		int			n = MAX_PATH_KEY;
+
+		while (n > 0 && (name[n] & 0xC0) == 0x80)
+			n--;
+		appendBinaryStringInfo(&w->path, name, n);
+		appendStringInfoString(&w->path, "...");
+	}
+	else
+		appendBinaryStringInfo(&w->path, name, len);
 	return saved;
 }
 
@@ -1337,46 +1362,67 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 	w->depth--;
 }
 
+/* strcmp for qsort/bsearch over arrays of char *. */
+static int
+cmp_cstring_ptr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* A sorted array of the strings of a List of char *. */
+static char **
+sorted_strings(List *l, int *n)
+{
+	char	  **arr = palloc(sizeof(char *) * (list_length(l) + 1));
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, l)
+		arr[i++] = lfirst(lc);
+	qsort(arr, i, sizeof(char *), cmp_cstring_ptr);
+	*n = i;
+	return arr;
+}
+
 /*
  * Checks ref-1 (every "#id" names a contained resource) and dom-3 (every
- * contained resource is referenced from the rest of the resource).
+ * contained resource is referenced from the rest of the resource), in
+ * O(n log n) so that many references cannot make validation slow.
  */
 static void
 check_local_refs(Walker *w)
 {
 	ListCell   *lc;
+	List	   *ref_ids = NIL;
+	char	  **contained;
+	char	  **referenced;
+	int			ncontained,
+				nreferenced,
+				i;
 
+	if (w->contained_ids == NIL && w->local_refs == NIL)
+		return;
+	contained = sorted_strings(w->contained_ids, &ncontained);
 	foreach(lc, w->local_refs)
 	{
 		LocalRef   *r = lfirst(lc);
-		ListCell   *lc2;
-		bool		found = (r->id[0] == '\0');		/* "#" is the container */
 
-		foreach(lc2, w->contained_ids)
-		{
-			if (strcmp((char *) lfirst(lc2), r->id) == 0)
-				found = true;
-		}
-		if (!found)
+		CHECK_FOR_INTERRUPTS();
+		ref_ids = lappend(ref_ids, r->id);
+		if (r->id[0] != '\0' &&	/* "#" is the container itself */
+			bsearch(&r->id, contained, ncontained, sizeof(char *), cmp_cstring_ptr) == NULL)
 			fhir_add_issue(w->res, FHIR_SEV_ERROR, "invariant", r->expression,
 						   "reference %s does not name a contained resource (ref-1)",
-						   quoted(r->id - 0, strlen(r->id)));
+						   quoted(r->id, strlen(r->id)));
 	}
-	foreach(lc, w->contained_ids)
+	referenced = sorted_strings(ref_ids, &nreferenced);
+	for (i = 0; i < ncontained; i++)
 	{
-		char	   *id = lfirst(lc);
-		ListCell   *lc2;
-		bool		found = false;
-
-		foreach(lc2, w->local_refs)
-		{
-			if (strcmp(((LocalRef *) lfirst(lc2))->id, id) == 0)
-				found = true;
-		}
-		if (!found)
+		CHECK_FOR_INTERRUPTS();
+		if (bsearch(&contained[i], referenced, nreferenced, sizeof(char *), cmp_cstring_ptr) == NULL)
 			fhir_add_issue(w->res, FHIR_SEV_ERROR, "invariant", "Task.contained",
 						   "contained resource %s is not referenced from the Task (dom-3)",
-						   quoted(id, strlen(id)));
+						   quoted(contained[i], strlen(contained[i])));
 	}
 }
 

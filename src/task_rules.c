@@ -214,13 +214,50 @@ notes_appended(JsonbValue *old_note, JsonbValue *new_note)
 static bool
 terminal_key_free(const char *key, int len, bool status_changed)
 {
-	if ((len == 4 && memcmp(key, "meta", 4) == 0) ||
-		(len == 12 && memcmp(key, "lastModified", 12) == 0) ||
+	if ((len == 12 && memcmp(key, "lastModified", 12) == 0) ||
 		(len == 4 && memcmp(key, "note", 4) == 0))
 		return true;
 	return status_changed &&
 		((len == 6 && memcmp(key, "status", 6) == 0) ||
 		 (len == 12 && memcmp(key, "statusReason", 12) == 0));
+}
+
+/*
+ * True when two meta elements are equal but for the server-owned versionId
+ * and lastUpdated.
+ */
+static bool
+meta_equal(JsonbValue *a, JsonbValue *b)
+{
+	JsonbIterator *it;
+	JsonbValue	k,
+				v;
+	JsonbIteratorToken tok;
+	int			pass;
+
+	if (a == NULL || b == NULL || a->type != jbvBinary || b->type != jbvBinary)
+		return jsonb_values_equal(a, b);
+	for (pass = 0; pass < 2; pass++)
+	{
+		JsonbValue *x = pass == 0 ? a : b;
+		JsonbValue *y = pass == 0 ? b : a;
+
+		it = JsonbIteratorInit(x->val.binary.data);
+		while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+		{
+			if (tok != WJB_KEY)
+				continue;
+			tok = JsonbIteratorNext(&it, &v, true);
+			if ((k.val.string.len == 9 && memcmp(k.val.string.val, "versionId", 9) == 0) ||
+				(k.val.string.len == 11 && memcmp(k.val.string.val, "lastUpdated", 11) == 0))
+				continue;
+			if (!jsonb_values_equal(&v, getKeyJsonValueFromContainer(y->val.binary.data,
+																	 k.val.string.val,
+																	 k.val.string.len, NULL)))
+				return false;
+		}
+	}
+	return true;
 }
 
 /* The first root key of a whose value differs in b, or NULL. */
@@ -239,6 +276,12 @@ first_changed_key(Jsonb *a, Jsonb *b, bool status_changed)
 		tok = JsonbIteratorNext(&it, &v, true);
 		if (terminal_key_free(k.val.string.val, k.val.string.len, status_changed))
 			continue;
+		if (k.val.string.len == 4 && memcmp(k.val.string.val, "meta", 4) == 0)
+		{
+			if (!meta_equal(&v, getKeyJsonValueFromContainer(&b->root, "meta", 4, NULL)))
+				return pstrdup("meta");
+			continue;
+		}
 		if (!jsonb_values_equal(&v, getKeyJsonValueFromContainer(&b->root, k.val.string.val,
 																 k.val.string.len, NULL)))
 			return pnstrdup(k.val.string.val, k.val.string.len);

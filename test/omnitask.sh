@@ -17,7 +17,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 TOP=$(pwd)
 PGBIN=/usr/lib/postgresql/15/bin
 PORT=${OMNITASK_PORT:-54329}
-TMP=$TOP/test/tmp
+TMP=${OMNITASK_TMP:-$TOP/test/tmp}
+export OMNITASK_TMP=$TMP
 DATA=$TMP/cluster
 SOCK=$TMP/sock
 LOG=$TMP/cluster.log

@@ -12,7 +12,7 @@ set -uo pipefail
 PGBIN=$1 SOCK=$2 PORT=$3
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 TOP=$(pwd)
-TMP=$TOP/test/tmp
+TMP=${OMNITASK_TMP:-$TOP/test/tmp}
 PGXS_DIR=$($PGBIN/pg_config --pkglibdir)/pgxs
 passed=0 failed=0
 failures=()
@@ -72,7 +72,11 @@ count_regress pg_regress "$TMP/regress/out.txt"
 if ls test/isolation/*.spec >/dev/null 2>&1; then
 	echo "== isolation"
 	specs=$(ls test/isolation/*.spec | xargs -n1 basename | sed 's/\.spec$//' | sort)
-	$PGXS_DIR/src/test/isolation/pg_isolation_regress --bindir=$PGBIN --inputdir=test/isolation \
+	# pg_isolation_regress wants <inputdir>/specs and <inputdir>/expected
+	rm -rf "$TMP/isolation/input" && mkdir -p "$TMP/isolation/input"
+	ln -s "$TOP/test/isolation" "$TMP/isolation/input/specs"
+	ln -s "$TOP/test/isolation/expected" "$TMP/isolation/input/expected"
+	$PGXS_DIR/src/test/isolation/pg_isolation_regress --bindir=$PGBIN --inputdir="$TMP/isolation/input" \
 		--outputdir="$TMP/isolation" --host="$SOCK" --port="$PORT" --user=postgres \
 		--dbname=omnitask_isolation --load-extension=omnitask \
 		$specs >"$TMP/isolation/out.txt" 2>&1
