@@ -15,10 +15,11 @@ REGRESS = $(sort $(basename $(notdir $(filter-out $(DATA),$(wildcard sql/*.sql))
 REGRESS_OPTS = --inputdir=. --outputdir=test/tmp/regress --load-extension=omnitask
 
 PG_CPPFLAGS = -Isrc $(shell pkg-config --cflags json-c)
-PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+# -Wno-unused-parameter: PostgreSQL's own headers have unused parameters in inline functions
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 SHLIB_LINK = $(shell pkg-config --libs json-c)
 
-EXTRA_CLEAN = test/tmp
+EXTRA_CLEAN = test/tmp/regress test/tmp/unit
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -38,9 +38,9 @@ static bool cache_valid = false;
 static bool callbacks_registered = false;
 static Oid	namespace_oid = InvalidOid;
 static EnumCache enums[] = {
-	{"task_status", FHIR_VS_TASK_STATUS},
-	{"task_intent", FHIR_VS_TASK_INTENT},
-	{"task_priority", FHIR_VS_REQUEST_PRIORITY},
+	{.typname = "task_status", .vs = FHIR_VS_TASK_STATUS},
+	{.typname = "task_intent", .vs = FHIR_VS_TASK_INTENT},
+	{.typname = "task_priority", .vs = FHIR_VS_REQUEST_PRIORITY},
 };
 
 /* Forgets everything cached; the next use looks it up again. */
@@ -68,7 +68,7 @@ fill_cache(void)
 		callbacks_registered = true;
 	}
 	namespace_oid = get_namespace_oid("omnitask", false);
-	for (i = 0; i < lengthof(enums); i++)
+	for (i = 0; i < (int) lengthof(enums); i++)
 	{
 		EnumCache  *ec = &enums[i];
 		const FhirValueSet *vs = &fhir_valuesets[ec->vs];
