@@ -352,6 +352,14 @@ BEGIN
 			MESSAGE = pg_catalog.format('role %I does not exist', register_practitioner.role_name),
 			HINT = 'Create the login role first, then register it.';
 	END IF;
+	IF register_practitioner.role_name IN ('omnitask_admin', 'omnitask_practitioner', 'omnitask_auditor')
+	   OR EXISTS (SELECT FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles r ON r.oid = m.roleid
+				  WHERE r.rolname = register_practitioner.role_name) THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = pg_catalog.format('role %I is a group role', register_practitioner.role_name),
+			DETAIL = 'A practitioner is registered by their own role; a role with members is shared by many users.',
+			HINT = 'Practitioners reaching omnitask through PostgREST need no role of their own: their token names their id.';
+	END IF;
 	INSERT INTO omnitask.practitioner AS p (id, role_name, display, active)
 		VALUES (register_practitioner.id, register_practitioner.role_name, register_practitioner.display, true)
 		ON CONFLICT ON CONSTRAINT practitioner_pkey DO UPDATE
@@ -395,7 +403,7 @@ CREATE VIEW omnitask.workflow_transitions WITH (security_invoker = true) AS
 	SELECT e.from_status::omnitask.task_status AS from_status,
 		   e.to_status::omnitask.task_status AS to_status,
 		   e.roles,
-		   (doc.w -> 'reason_required') ? e.to_status AS reason_required
+		   COALESCE((doc.w -> 'reason_required') ? e.to_status, false) AS reason_required
 	FROM edges e, doc
 	ORDER BY 1, 2;
 COMMENT ON VIEW omnitask.workflow_transitions IS 'The transitions of the workflow in force: from_status, to_status, the roles allowed, and whether a reason is required.';

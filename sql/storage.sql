@@ -174,7 +174,7 @@ SELECT pg_temp.try($$SELECT omnitask.task_history('no-such-task')$$);
 --
 \set ex5 `cat test/fixtures/Task-example5.json`
 SELECT i ->> 'id' AS id, i ->> 'status' AS status, i -> 'meta' ->> 'versionId' AS version,
-	   i ->> 'lastModified' <> '2016-10-31T18:45:05+10:00' AS last_modified_set
+	   i ->> 'lastModified' = '2016-10-31T16:45:05+10:00' AS last_modified_kept
 FROM (SELECT omnitask.import_task(:'ex5'::jsonb || '{"description": "Lipid panel", "for": {"reference": "Patient/example"}, "owner": {"reference": "Practitioner/example"}}') AS i) s;
 SELECT operation, version_id, status FROM omnitask.task_history WHERE id = 'example5';
 SELECT pg_temp.try(format('SELECT omnitask.import_task(%L)', :'ex5'::jsonb || '{"description": "again", "for": {"reference": "Patient/example"}, "owner": {"reference": "Practitioner/example"}}'));

@@ -1022,9 +1022,10 @@ check_resource_type(Walker *w, JsonbValue *v, Cap cap)
 
 /* Server-owned keys of the root that a normalised copy replaces. */
 static bool
-root_key_replaced(const FhirElement *el)
+root_key_replaced(const Walker *w, const FhirElement *el)
 {
-	return strcmp(el->name, "id") == 0 || strcmp(el->name, "lastModified") == 0;
+	return strcmp(el->name, "id") == 0 ||
+		(strcmp(el->name, "lastModified") == 0 && (w->norm == NULL || !w->norm->keep_last_modified));
 }
 
 /* Server-owned keys of root.meta. */
@@ -1251,7 +1252,7 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 
 		/* server-owned keys are validated but left out of the copy */
 		emitting = w->emit;
-		if ((role == ROLE_ROOT && !twin && root_key_replaced(el)) ||
+		if ((role == ROLE_ROOT && !twin && root_key_replaced(w, el)) ||
 			(role == ROLE_META && !twin && meta_key_replaced(el)))
 			w->emit = false;
 		emit(w, WJB_KEY, &key);
@@ -1306,7 +1307,7 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		path_pop(w, saved);
 		if (!emitting)
 			w->emit = false;
-		else if ((role == ROLE_ROOT && !twin && root_key_replaced(el)) ||
+		else if ((role == ROLE_ROOT && !twin && root_key_replaced(w, el)) ||
 				 (role == ROLE_META && !twin && meta_key_replaced(el)))
 			w->emit = (w->res->nerrors == 0);
 	}
@@ -1334,7 +1335,8 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 			JsonbValue	k;
 
 			emit_string_member(w, "id", w->norm->id);
-			emit_string_member(w, "lastModified", w->norm->last_updated);
+			if (!w->norm->keep_last_modified || !w->res->facts.last_modified.text.s)
+				emit_string_member(w, "lastModified", w->norm->last_updated);
 			if (!w->res->facts.authored_on.text.s)
 				emit_string_member(w, "authoredOn", w->norm->last_updated);
 			if (!w->res->facts.priority.s)

@@ -95,6 +95,7 @@ typedef struct FhirNormalize
 	const char *id;				/* Task.id */
 	const char *version_id;		/* meta.versionId */
 	const char *last_updated;	/* meta.lastUpdated and lastModified */
+	bool		keep_last_modified; /* keep a lastModified the Task has (import) */
 	const char *default_owner;	/* if set, Task.owner.reference when absent */
 	const char *default_requester;	/* if set, Task.requester.reference when absent */
 } FhirNormalize;

@@ -11,7 +11,8 @@
  * authenticator's gains nothing by setting request.jwt.claims.  An inactive
  * practitioner has no identity.
  *
- * The answer is cached per transaction, role and claims, so that a row
+ * The answer is cached per transaction, current and session user and
+ * claims, so that a row
  * security policy can call current_practitioner_id() on every row.
  *
  *-------------------------------------------------------------------------
@@ -57,6 +58,7 @@ static Oid	registry_relid = InvalidOid;
 static OmniCaller caller;
 static LocalTransactionId caller_lxid = InvalidLocalTransactionId;
 static Oid	caller_userid = InvalidOid;
+static Oid	caller_session_userid = InvalidOid;
 static char *caller_claims = NULL;
 static bool caller_valid = false;
 
@@ -168,6 +170,19 @@ omnitask_practitioner_known(FhirSlice id, bool *active)
 	return e != NULL;
 }
 
+/*
+ * True for omnitask's own group roles: they are shared by every user of a
+ * kind (PostgREST switches to them per request), so a registry row naming
+ * one must never give an identity.
+ */
+static bool
+is_group_role(const char *name)
+{
+	return strcmp(name, "omnitask_admin") == 0 ||
+		strcmp(name, "omnitask_practitioner") == 0 ||
+		strcmp(name, "omnitask_auditor") == 0;
+}
+
 /* True when the role may act as the given group role (its privileges). */
 static bool
 acts_as(Oid roleid, const char *group)
@@ -197,11 +212,11 @@ resolve_caller(const char *claims)
 	strlcpy(caller.role_name, GetUserNameFromId(userid, false), sizeof(caller.role_name));
 
 	name = GetUserNameFromId(userid, false);
-	e = registry_lookup('r', name, -1);
+	e = is_group_role(name) ? NULL : registry_lookup('r', name, -1);
 	if (e == NULL)
 	{
 		name = GetUserNameFromId(GetSessionUserId(), false);
-		e = registry_lookup('r', name, -1);
+		e = is_group_role(name) ? NULL : registry_lookup('r', name, -1);
 	}
 	if (e == NULL && omnitask_jwt_authenticator && omnitask_jwt_authenticator[0])
 	{
@@ -220,8 +235,8 @@ resolve_caller(const char *claims)
 }
 
 /*
- * The current caller, cached per (local transaction, current user,
- * request.jwt.claims).
+ * The current caller, cached per (local transaction, current user, session
+ * user, request.jwt.claims).
  */
 const OmniCaller *
 omnitask_caller(void)
@@ -229,6 +244,7 @@ omnitask_caller(void)
 	const char *claims = GetConfigOption("request.jwt.claims", true, false);
 
 	if (caller_valid && caller_lxid == MyProc->lxid && caller_userid == GetUserId() &&
+		caller_session_userid == GetSessionUserId() &&
 		((claims == NULL && caller_claims == NULL) ||
 		 (claims != NULL && caller_claims != NULL && strcmp(claims, caller_claims) == 0)))
 		return &caller;
@@ -240,6 +256,7 @@ omnitask_caller(void)
 	caller_claims = claims ? MemoryContextStrdup(TopMemoryContext, claims) : NULL;
 	caller_lxid = MyProc->lxid;
 	caller_userid = GetUserId();
+	caller_session_userid = GetSessionUserId();
 	caller_valid = true;
 	return &caller;
 }

@@ -507,6 +507,7 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 	tw.id = id;
 
 	norm.id = id;
+	norm.keep_last_modified = tw.is_import;
 	norm.version_id = psprintf("%d", version);
 	norm.last_updated = omnitask_fhir_instant(now);
 
@@ -543,7 +544,10 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(outer);
 	stored = palloc(VARSIZE(res->normalized));
 	memcpy(stored, res->normalized, VARSIZE(res->normalized));
-	derive_columns(f, id, version, now, now, stored, values, nulls);
+	derive_columns(f, id, version, now,
+				   (tw.is_import && f->last_modified.text.s) ?
+				   when_timestamp(&f->last_modified, false) : now,
+				   stored, values, nulls);
 	for (i = 0; i < NUM_TASK_COLS; i++)
 		cols[i] = att[i];
 

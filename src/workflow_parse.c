@@ -19,6 +19,9 @@
 #include "lib/stringinfo.h"
 #include "omnitask.h"
 
+/* Nesting json-c accepts in a workflow document. */
+#define WORKFLOW_MAX_DEPTH 1000
+
 /* Position of a status code in the task-status value set, or -1. */
 int
 task_status_index(const char *s, int len)
@@ -80,6 +83,8 @@ parse_status(struct json_object *v, const char *where)
 	if (!json_object_is_type(v, json_type_string))
 		workflow_error(where, "expected a status code (a string)");
 	s = json_object_get_string(v);
+	if ((size_t) json_object_get_string_len(v) != strlen(s))
+		workflow_error(where, "a status code must not contain a NUL character");
 	i = task_status_index(s, strlen(s));
 	if (i < 0)
 		workflow_error(where, "unknown status \"%.64s\"", s);
@@ -137,6 +142,8 @@ parse_roles(struct json_object *v, const char *where)
 		if (!json_object_is_type(r, json_type_string))
 			workflow_error(item, "expected a role name (a string)");
 		name = json_object_get_string(r);
+		if ((size_t) json_object_get_string_len(r) != strlen(name))
+			workflow_error(item, "a role name must not contain a NUL character");
 		if (strcmp(name, "admin") == 0)
 			bit = WF_ROLE_ADMIN;
 		else if (strcmp(name, "practitioner") == 0)
@@ -172,7 +179,10 @@ workflow_parse(const char *text, Workflow *wf)
 				end;
 
 	memset(wf, 0, sizeof(*wf));
-	tok = json_tokener_new();
+	/* as deep as PostgreSQL's json type allows in practice, not json-c's 32 */
+	tok = json_tokener_new_ex(WORKFLOW_MAX_DEPTH);
+	if (tok == NULL)
+		elog(ERROR, "json_tokener_new_ex failed");
 	root = json_tokener_parse_ex(tok, text, len);
 	jerr = json_tokener_get_error(tok);
 	if (jerr == json_tokener_success && json_tokener_get_parse_end(tok) < len)

@@ -38,6 +38,7 @@ SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS asof \gset
 SET client_encoding = 'UTF8';
 SET client_min_messages = warning;
 SET jit = off;
+SET datestyle = 'ISO, YMD';
 
 SELECT :n::bigint AS n, :seed::bigint AS seed, :practitioners::int AS practitioners,
        :patients::int AS patients, :'asof'::date AS asof
@@ -532,6 +533,7 @@ FROM (
 -- 3. Summary over the sample tasks t-0000001 .. t-{n} now stored
 -- ---------------------------------------------------------------------------------------------
 -- one pass over omnitask.task into a small temp table, then the reports read that
+\set QUIET on
 CREATE TEMP TABLE omnitask_sample AS
 SELECT resource#>>'{code,coding,0,code}' AS category,
        resource->>'priority' AS priority,
@@ -577,3 +579,4 @@ SELECT round(100.0 * count(*) FILTER (WHERE NOT assigned) / nullif(count(*), 0),
 FROM omnitask_sample;
 
 DROP TABLE omnitask_sample;
+\set QUIET off
