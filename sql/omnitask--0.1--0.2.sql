@@ -40,5 +40,6 @@ $$
 $$;
 COMMENT ON FUNCTION omnitask.verify() IS 'Inconsistencies found (none when healthy): derived columns that disagree with the resource, invalid stored resources, version_id not the latest history version, gaps in the history, history without a task. For admins and auditors (it reads every row).';
 
+REVOKE ALL ON FUNCTION omnitask.verify(), omnitask.task_row_problem(omnitask.task) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION omnitask.verify(), omnitask.task_row_problem(omnitask.task)
 	TO omnitask_admin, omnitask_auditor;

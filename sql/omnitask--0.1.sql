@@ -682,6 +682,8 @@ CREATE INDEX task_priority_idx ON omnitask.task (priority DESC, due_at ASC NULLS
 CREATE INDEX task_authored_idx ON omnitask.task (authored_on);
 CREATE INDEX task_modified_idx ON omnitask.task (last_modified);
 
+REVOKE ALL ON FUNCTION omnitask.search_tasks(text, text, text, text, integer, integer, text),
+	omnitask.search_param_error(text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION omnitask.search_tasks(text, text, text, text, integer, integer, text),
 	omnitask.search_param_error(text, text, text)
 	TO omnitask_admin, omnitask_practitioner, omnitask_auditor;

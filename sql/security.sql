@@ -61,7 +61,7 @@ DO $$ BEGIN
 END $$;
 
 -- the roles of this test (cluster-wide: leftovers of an aborted run go first)
-DROP ROLE IF EXISTS sec_admin, sec_pr1, sec_pr2, sec_pr3, sec_unreg, sec_aud, sec_nobody, sec_authn;
+DROP ROLE IF EXISTS sec_admin, sec_pr1, sec_pr2, sec_pr3, sec_unreg, sec_aud, sec_nobody, sec_authn, sec_team;
 CREATE ROLE sec_admin NOLOGIN IN ROLE omnitask_admin;
 CREATE ROLE sec_pr1 NOLOGIN IN ROLE omnitask_practitioner;
 CREATE ROLE sec_pr2 NOLOGIN IN ROLE omnitask_practitioner;
@@ -70,6 +70,70 @@ CREATE ROLE sec_unreg NOLOGIN IN ROLE omnitask_practitioner;	-- never registered
 CREATE ROLE sec_aud NOLOGIN IN ROLE omnitask_auditor;
 CREATE ROLE sec_nobody NOLOGIN;									-- no omnitask role
 CREATE ROLE sec_authn NOLOGIN NOINHERIT IN ROLE omnitask_admin, omnitask_practitioner, omnitask_auditor;
+CREATE ROLE sec_team NOLOGIN ROLE sec_unreg;						-- a group role with a member
+
+--
+-- Privileges as the catalogs record them.  Nothing in the schema is granted
+-- to PUBLIC and no function is SECURITY DEFINER (every call runs with the
+-- caller's rights, so row security applies); who may execute which function
+-- of the contract; and what each group role may do to each table and view
+-- (writes to task: the resource column only).
+--
+SELECT p.oid::regprocedure::text AS granted_to_public_or_definer, p.prosecdef AS security_definer
+FROM pg_proc p
+WHERE p.pronamespace = 'omnitask'::regnamespace
+  AND (p.prosecdef OR EXISTS (SELECT FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a WHERE a.grantee = 0))
+UNION ALL
+SELECT c.oid::regclass::text, NULL
+FROM pg_class c
+WHERE c.relnamespace = 'omnitask'::regnamespace
+  AND EXISTS (SELECT FROM aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a WHERE a.grantee = 0)
+UNION ALL
+SELECT 'schema omnitask', NULL
+FROM pg_namespace n
+WHERE n.nspname = 'omnitask'
+  AND EXISTS (SELECT FROM aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a WHERE a.grantee = 0)
+ORDER BY 1;
+SELECT f AS function,
+	   has_function_privilege('omnitask_admin', f, 'EXECUTE') AS admin,
+	   has_function_privilege('omnitask_practitioner', f, 'EXECUTE') AS practitioner,
+	   has_function_privilege('omnitask_auditor', f, 'EXECUTE') AS auditor
+FROM unnest(ARRAY['omnitask.validate_task(jsonb)', 'omnitask.create_task(jsonb)', 'omnitask.read_task(text)',
+				  'omnitask.update_task(text,jsonb,integer)', 'omnitask.set_task_status(text,text,text,integer)',
+				  'omnitask.search_tasks(text,text,text,text,integer,integer,text)', 'omnitask.task_history(text)',
+				  'omnitask.import_task(jsonb)', 'omnitask.register_practitioner(name,text,text)',
+				  'omnitask.current_practitioner_id()', 'omnitask.set_workflow(json)', 'omnitask.workflow()',
+				  'omnitask.verify()', 'omnitask.task_row_problem(omnitask.task)',
+				  'omnitask.task_before_trigger()', 'omnitask.task_after_trigger()']::regprocedure[]) f
+ORDER BY f::text;
+SELECT c.relname, substr(r.rolname, 10) AS role,
+	   concat_ws(',',
+		   CASE WHEN has_table_privilege(r.oid, c.oid, 'SELECT') THEN 'SELECT' END,
+		   CASE WHEN has_table_privilege(r.oid, c.oid, 'INSERT') THEN 'INSERT' END,
+		   CASE WHEN has_table_privilege(r.oid, c.oid, 'UPDATE') THEN 'UPDATE' END,
+		   CASE WHEN has_table_privilege(r.oid, c.oid, 'DELETE') THEN 'DELETE' END,
+		   CASE WHEN has_table_privilege(r.oid, c.oid, 'TRUNCATE') THEN 'TRUNCATE' END,
+		   CASE WHEN has_table_privilege(r.oid, c.oid, 'REFERENCES') THEN 'REFERENCES' END,
+		   CASE WHEN has_table_privilege(r.oid, c.oid, 'TRIGGER') THEN 'TRIGGER' END) AS table_privileges,
+	   (SELECT string_agg(a.attname || ':' || concat_ws('/',
+				CASE WHEN has_column_privilege(r.oid, c.oid, a.attnum, 'INSERT') THEN 'INSERT' END,
+				CASE WHEN has_column_privilege(r.oid, c.oid, a.attnum, 'UPDATE') THEN 'UPDATE' END), ', ' ORDER BY a.attnum)
+		FROM pg_attribute a
+		WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+		  AND (has_column_privilege(r.oid, c.oid, a.attnum, 'INSERT') AND NOT has_table_privilege(r.oid, c.oid, 'INSERT')
+			   OR has_column_privilege(r.oid, c.oid, a.attnum, 'UPDATE') AND NOT has_table_privilege(r.oid, c.oid, 'UPDATE'))) AS column_privileges
+FROM pg_class c, pg_roles r
+WHERE c.relnamespace = 'omnitask'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'f', 'p')
+  AND r.rolname IN ('omnitask_admin', 'omnitask_practitioner', 'omnitask_auditor')
+ORDER BY 1, 2;
+-- row security is enabled and forced on the tables that hold tasks
+SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class
+WHERE relnamespace = 'omnitask'::regnamespace AND relname IN ('task', 'task_history') ORDER BY 1;
+-- every view is security_invoker
+SELECT c.relname AS view_without_security_invoker FROM pg_class c
+WHERE c.relnamespace = 'omnitask'::regnamespace AND c.relkind = 'v'
+  AND NOT coalesce('security_invoker=true' = ANY (c.reloptions), false)
+ORDER BY 1;
 
 --
 -- The admin's legitimate path: register practitioners, import tasks with
@@ -239,9 +303,16 @@ SELECT pg_temp.try($$DROP POLICY task_practitioner_select ON omnitask.task$$) AS
 SELECT pg_temp.try($$ALTER TABLE omnitask.task_history DISABLE TRIGGER task_history_append_only$$) AS disable_trigger;
 SELECT pg_temp.try($$CREATE TABLE omnitask.sec_evil (x int)$$) AS create_in_schema;
 SELECT pg_temp.try($$COPY omnitask.task (resource) FROM PROGRAM 'true'$$) AS copy_from;
+SELECT pg_temp.try($$LOCK TABLE omnitask.task IN ACCESS EXCLUSIVE MODE$$) AS lock_table;
+SELECT pg_temp.try($$LOCK TABLE omnitask.task_history IN EXCLUSIVE MODE$$) AS lock_history_table;
+-- the consistency check reads every row: admins' and auditors' only
+SELECT pg_temp.try($$SELECT * FROM omnitask.verify()$$) AS verify;
 SET row_security = off;
 SELECT pg_temp.try($$SELECT count(*) FROM omnitask.task$$) AS row_security_off;
 RESET row_security;
+-- COPY out goes through row security too
+COPY omnitask.task (owner_id) TO STDOUT;
+COPY (SELECT owner_id FROM omnitask.task_history WHERE owner_id IS DISTINCT FROM 'sec-p1') TO STDOUT;
 RESET SESSION AUTHORIZATION;
 SELECT pg_temp.sec_state(), pg_temp.sec_hash() = :'before_hash' AS nothing_changed;
 
@@ -402,8 +473,20 @@ SELECT pg_temp.try($$DELETE FROM omnitask.practitioner WHERE id = 'sec-p3'$$) AS
 -- registering a group role as a practitioner would give its identity to
 -- every member that does SET ROLE (and to every PostgREST request): refused
 SELECT pg_temp.try($$SELECT omnitask.register_practitioner('omnitask_practitioner', 'sec-group')$$) <> 'ok, 1 row(s)' AS group_role_refused;
+SELECT pg_temp.try($$SELECT omnitask.register_practitioner('sec_team', 'sec-team')$$) <> 'ok, 1 row(s)' AS role_with_members_refused;
+-- and a registry row naming a group role, written around the function,
+-- gives no identity to those who SET ROLE to it
+SELECT pg_temp.try($$INSERT INTO omnitask.practitioner (id, role_name) VALUES ('sec-group', 'omnitask_practitioner')$$) AS group_row_inserted;
+SET SESSION AUTHORIZATION sec_unreg;
+SET ROLE omnitask_practitioner;
+SELECT current_user, omnitask.current_practitioner_id() IS NULL AS no_identity, count(*) AS visible FROM omnitask.task;
+RESET ROLE;
+SET SESSION AUTHORIZATION sec_pr1;
+SET ROLE omnitask_practitioner;
+SELECT current_user, omnitask.current_practitioner_id();
+RESET ROLE;
 RESET SESSION AUTHORIZATION;
-DELETE FROM omnitask.practitioner WHERE id = 'sec-group';
+DELETE FROM omnitask.practitioner WHERE id IN ('sec-group', 'sec-team');
 SET SESSION AUTHORIZATION sec_pr1;
 SELECT count(*) FILTER (WHERE id = 'sec-a3') AS a3_now_visible, count(*) FILTER (WHERE id = 'sec-a4') AS a4_visible
 FROM omnitask.task;
@@ -573,4 +656,4 @@ SELECT pg_temp.sec_state();
 DROP TABLE hostile, p1_created, p1_peeked;
 DROP FUNCTION pg_temp.peek(text);
 DELETE FROM omnitask.practitioner WHERE id LIKE 'sec-%';
-DROP ROLE sec_admin, sec_pr1, sec_pr2, sec_pr3, sec_unreg, sec_aud, sec_nobody, sec_authn;
+DROP ROLE sec_admin, sec_pr1, sec_pr2, sec_pr3, sec_unreg, sec_aud, sec_nobody, sec_authn, sec_team;

@@ -242,6 +242,15 @@ SELECT pg_temp.ok(t || '{"_status": {"extension": [{"url": "http://example.org/w
 SELECT pg_temp.ok((t - 'description') || '{"_description": {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]}}') AS valid FROM base;
 SELECT pg_temp.ok(t || '{"meta": {"profile": ["http://a/b", null], "_profile": [null, {"extension": [{"url": "http://x", "valueString": "y"}]}]}}') AS valid FROM base;
 SELECT i.* FROM base, pg_temp.issues(t || '{"meta": {"profile": ["http://a/b", null]}}') i;
+-- a repeating primitive and its twin line up position by position
+SELECT x AS human_name, i.expression, i.diagnostics
+FROM base, unnest(ARRAY[
+	'{"given": [null], "_given": [null]}',
+	'{"given": ["a", null], "_given": [{"extension": [{"url": "u", "valueString": "x"}]}]}',
+	'{"_given": [null]}',
+	'{"given": ["a", null], "_given": [null, {"extension": [{"url": "u", "valueString": "x"}]}]}']) AS x,
+	pg_temp.issues(t || jsonb_build_object('input', jsonb_build_array(jsonb_build_object(
+		'type', '{"text": "x"}'::jsonb, 'valueHumanName', x::jsonb)))) i;
 SELECT i.* FROM base, pg_temp.issues(t || '{"_status": {"id": "only-an-id"}}') i;
 SELECT i.* FROM base, pg_temp.issues(t || '{"_status": [{"extension": [{"url": "http://x", "valueString": "y"}]}]}') i;
 SELECT i.* FROM base, pg_temp.issues(t || '{"_for": {"extension": [{"url": "http://x", "valueString": "y"}]}}') i;

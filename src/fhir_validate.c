@@ -1066,11 +1066,66 @@ when_before(const FhirWhen *a, const FhirWhen *b)
 }
 
 /*
+ * A repeating primitive and its "_twin" array line up position by position:
+ * a null in one is allowed only where the other has something, and when
+ * both are present they have the same length.
+ */
+static void
+check_twin_alignment(Walker *w, JsonbContainer *c, const FhirType *t, const FhirElement *el)
+{
+	char	   *twin_name = psprintf("_%s", el->name);
+	JsonbValue *values = getKeyJsonValueFromContainer(c, el->name, el->name_len, NULL);
+	JsonbValue *twins = getKeyJsonValueFromContainer(c, twin_name, el->name_len + 1, NULL);
+	JsonbContainer *vc = NULL,
+			   *tc = NULL;
+	uint32		nv = 0,
+				nt = 0,
+				i;
+	int			saved;
+
+	if (values && values->type == jbvBinary && JsonContainerIsArray(values->val.binary.data))
+	{
+		vc = values->val.binary.data;
+		nv = JsonContainerSize(vc);
+	}
+	if (twins && twins->type == jbvBinary && JsonContainerIsArray(twins->val.binary.data))
+	{
+		tc = twins->val.binary.data;
+		nt = JsonContainerSize(tc);
+	}
+	if (vc && tc && nv != nt)
+	{
+		saved = path_push_element(w, el, t);
+		walk_error(w, "structure", "%s has %u entries but %s has %u: the two arrays must line up",
+				   el->name, nv, twin_name, nt);
+		path_pop(w, saved);
+		return;
+	}
+	for (i = 0; i < Max(nv, nt); i++)
+	{
+		JsonbValue *v = vc ? getIthJsonbValueFromContainer(vc, i) : NULL;
+		JsonbValue *x = tc ? getIthJsonbValueFromContainer(tc, i) : NULL;
+		bool		v_empty = (v == NULL || v->type == jbvNull);
+		bool		x_empty = (x == NULL || x->type == jbvNull);
+
+		CHECK_FOR_INTERRUPTS();
+		if (v_empty && x_empty)
+		{
+			saved = path_push_element(w, el, t);
+			path_push_index(w, i);
+			walk_error(w, "structure", "null is not allowed in FHIR JSON (only where the other of %s and %s has an entry)",
+					   el->name, twin_name);
+			path_pop(w, saved);
+		}
+	}
+}
+
+/*
  * Runs the checks that need the whole object: required elements and
  * choices, twin nulls, ele-1 and the invariants flagged on its type.
  */
 static void
-finish_object(Walker *w, const FhirType *t, const uint8 *seen,
+finish_object(Walker *w, JsonbContainer *c, const FhirType *t, const uint8 *seen,
 			  const uint8 *choice_seen, int nkeys_not_id,
 			  FhirWhen *start, FhirWhen *end, ObjResult *children,
 			  bool has_value_member)
@@ -1088,14 +1143,9 @@ finish_object(Walker *w, const FhirType *t, const uint8 *seen,
 			walk_error(w, "required", "required element %s is missing", el->name);
 			path_pop(w, saved);
 		}
-		if ((seen[i] & SEEN_NULL_ITEM) && !(seen[i] & SEEN_TWIN))
-		{
-			int			saved = path_push_element(w, el, t);
-
-			walk_error(w, "structure", "null is not allowed in FHIR JSON (only in an array whose _%s twin has an entry at that position)",
-					   el->name);
-			path_pop(w, saved);
-		}
+		if (el->many && fhir_types[el->type].kind == FK_PRIMITIVE &&
+			(seen[i] & (SEEN_NULL_ITEM | SEEN_TWIN)))
+			check_twin_alignment(w, c, t, el);
 	}
 	for (i = 0; i < t->nchoices; i++)
 	{
@@ -1319,7 +1369,7 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		walk_error(w, "required", "required element resourceType is missing");
 		path_pop(w, saved);
 	}
-	finish_object(w, t, seen, choice_seen, nkeys_not_id, &start, &end,
+	finish_object(w, c, t, seen, choice_seen, nkeys_not_id, &start, &end,
 				  children, has_value_member);
 
 	/* the server-owned keys of the normalised copy */

@@ -422,6 +422,7 @@ sub cap_mutations
 sub psql
 {
 	my ($db, @args) = @_;
+	local $ENV{PGOPTIONS} = "-c client_min_messages=warning";
 	my @cmd = ("$PGBIN/psql", '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
 			   '-h', $SOCK, '-p', $PORT, '-U', 'postgres', '-d', $db, @args);
 	open(my $fh, '-|', @cmd) or die "cannot run psql: $!";

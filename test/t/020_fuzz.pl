@@ -1,0 +1,180 @@
+#!/usr/bin/perl
+#
+# 020_fuzz.pl: compiles test/fuzz/fuzz_validate.c (a libpq program), runs it
+# against the running cluster in a fresh database omnitask_fuzz, and turns
+# its summary into TAP assertions: it compiled; at least 1,000,000
+# documents were validated and every one was answered with an
+# OperationOutcome; invalid JSON failed with SQLSTATE 22P02 and left the
+# session usable; the server did not crash or restart; and each fixed
+# adversarial large document of the stress phase was answered in time.
+#
+# Environment (set by test/run_tests.sh): OMNITASK_TOP, OMNITASK_SOCK,
+# OMNITASK_PORT, PGBIN; OMNITASK_TMP if set (else $OMNITASK_TOP/test/tmp),
+# where the driver is built.  Optional: OMNITASK_FUZZ_SEED (default 20240601),
+# OMNITASK_FUZZ_DOCS (default 1000000; fewer fails the ">= 1,000,000"
+# assertion, for quick local runs only).
+#
+# A failure is reproducible with the seed printed by the driver:
+#   test/tmp/fuzz_validate -s SEED -f test/fixtures -o test/tmp/fuzz \
+#       "host=SOCK port=PORT user=postgres dbname=omnitask_fuzz"
+# and documents that failed on their own are written to
+# test/tmp/fuzz/fuzz-*-SEED.jsonl (replay them with fuzz_validate -r FILE).
+# fuzz_validate -d prints the generated documents without a server.
+
+use strict;
+use warnings;
+
+use Test::More;
+
+my $TOP  = $ENV{OMNITASK_TOP}  or die "OMNITASK_TOP is not set\n";
+my $SOCK = $ENV{OMNITASK_SOCK} or die "OMNITASK_SOCK is not set\n";
+my $PORT = $ENV{OMNITASK_PORT} or die "OMNITASK_PORT is not set\n";
+my $PGBIN = $ENV{PGBIN} // '/usr/lib/postgresql/15/bin';
+my $SEED = $ENV{OMNITASK_FUZZ_SEED} // 20240601;
+my $DOCS = $ENV{OMNITASK_FUZZ_DOCS} // 1_000_000;
+my $DB   = 'omnitask_fuzz';
+my $TIMEOUT = 900;				# seconds, for the whole driver run
+
+# The stress documents of fuzz_validate.c, in order.  The first two found
+# real bugs when they were written: issue expressions repeated the whole raw
+# key path of a contained resource (a 3 MB document made a >256 MB
+# OperationOutcome, so validate_task raised SQLSTATE 54000), and the ref-1 /
+# dom-3 check was quadratic without CHECK_FOR_INTERRUPTS (40,000 contained
+# resources and references took 11 s and ignored statement_timeout).
+my @STRESS = qw(deep-long-keys many-local-refs many-contained-tasks
+  many-unknown-keys many-nulls huge-values big-narrative);
+
+plan tests => 8 + @STRESS;
+
+my $tmp = $ENV{OMNITASK_TMP} // "$TOP/test/tmp";	# as test/run_tests.sh
+my $out = "$tmp/fuzz";
+mkdir $tmp;
+mkdir $out;
+my $bin = "$tmp/fuzz_validate";
+
+sub capture
+{
+	my (@cmd) = @_;
+	open(my $fh, '-|', @cmd) or die "cannot run $cmd[0]: $!";
+	local $/;
+	my $text = <$fh> // '';
+	close $fh;
+	return ($text, $?);
+}
+
+sub psql
+{
+	my ($db, @args) = @_;
+	local $ENV{PGOPTIONS} = "-c client_min_messages=warning";
+	my ($text, $rc) = capture("$PGBIN/psql", '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+							  '-h', $SOCK, '-p', $PORT, '-U', 'postgres', '-d', $db, @args);
+	die "psql failed: @args\n" if $rc;
+	return $text;
+}
+
+# --- build
+my ($inc) = capture("$PGBIN/pg_config", '--includedir');
+my ($lib) = capture("$PGBIN/pg_config", '--libdir');
+chomp($inc, $lib);
+unlink $bin;
+my ($build_log, $build_rc) = capture('sh', '-c',
+	'exec "$@" 2>&1', 'sh', 'gcc', '-O2', '-Wall', '-Wextra', '-Werror', "-I$inc",
+	"$TOP/test/fuzz/fuzz_validate.c", "-L$lib", '-lpq', '-o', $bin);
+ok($build_rc == 0 && -x $bin, 'fuzz_validate.c compiles with -Wall -Wextra -Werror')
+  or diag($build_log);
+
+# --- run
+my %s;
+my @stress_lines;
+my $result = '';
+my $elapsed = 0;
+if (-x $bin)
+{
+	psql('postgres', '-c', "DROP DATABASE IF EXISTS $DB", '-c', "CREATE DATABASE $DB");
+	psql($DB, '-c', 'CREATE EXTENSION omnitask');
+
+	my $conninfo = "host=$SOCK port=$PORT user=postgres dbname=$DB";
+	my $t0 = time;
+	my $pid = open(my $fh, '-|') // die "fork: $!";
+	if ($pid == 0)
+	{
+		open(STDERR, '>&', \*STDOUT);
+		exec($bin, '-s', $SEED, '-n', $DOCS, '-f', "$TOP/test/fixtures", '-o', $out, $conninfo)
+		  or die "exec $bin: $!";
+	}
+	local $SIG{ALRM} = sub { kill 'TERM', $pid; die "fuzz_validate timed out after $TIMEOUT s\n" };
+	alarm $TIMEOUT;
+	my @lines;
+	eval {
+		while (my $line = <$fh>)
+		{
+			chomp $line;
+			push @lines, $line;
+			# progress and findings on stderr; the summary as TAP notes
+			if ($line =~ /^(SUMMARY|RESULT|STRESS) /) { note($line) }
+			else { print STDERR "$line\n" }
+		}
+		1;
+	} or diag($@);
+	alarm 0;
+	close $fh;
+	$elapsed = time - $t0;
+	for my $line (@lines)
+	{
+		if ($line =~ /^SUMMARY (.*)/)
+		{
+			my $kv = $1;
+			while ($kv =~ /(\w+)=("[^"]*"|\S+)/g)
+			{
+				my ($k, $v) = ($1, $2);
+				$v =~ s/^"(.*)"$/$1/;
+				$s{$k} = $v;
+			}
+		}
+		push @stress_lines, $line if $line =~ /^STRESS /;
+		$result = $1 if $line =~ /^RESULT (\w+)/;
+	}
+	note("fuzz_validate ran for about $elapsed s (seed $SEED)");
+}
+
+my $n = sub { my $v = $s{ $_[0] }; defined $v && $v =~ /^\d+$/ ? $v : -1 };
+
+ok($result ne '' && $n->('documents') >= 1_000_000 && $n->('documents') == $DOCS,
+   sprintf('ran %s documents in %s batches in %s s (%s documents/s), seed %s',
+		   map { $s{$_} // '?' } qw(documents batches seconds docs_per_second seed)))
+  or diag("driver result: " . ($result || 'none (did not finish)'));
+
+ok($n->('answered') == $n->('documents') && $n->('outcomes') == $n->('documents')
+   && $n->('failed_batches') == 0 && $n->('documents') > 0,
+   sprintf('every document was answered with an OperationOutcome (%s answered, %s outcomes, %s failed batches)',
+		   map { $s{$_} // '?' } qw(answered outcomes failed_batches)));
+
+ok($n->('valid') > 0 && $n->('invalid') > 0 && $n->('pristine_rejected') == 0,
+   sprintf('both verdicts occur (%s valid, %s invalid) and the unmodified examples stayed valid',
+		   map { $s{$_} // '?' } qw(valid invalid)));
+
+ok($n->('invalid_json_sent') >= 1000 && $n->('invalid_json_22P02') == $n->('invalid_json_sent'),
+   sprintf('invalid JSON failed with SQLSTATE 22P02 (%s of %s)',
+		   map { $s{$_} // '?' } qw(invalid_json_22P02 invalid_json_sent)));
+
+ok(($s{connection_alive} // '') eq 'yes' && ($s{select_1} // '') eq 'yes',
+   'the connection is alive at the end and SELECT 1 works');
+
+ok(($s{restarted} // '') eq 'no' && $n->('crashes') == 0
+   && ($s{postmaster_start_before} // 'a') eq ($s{postmaster_start_after} // 'b'),
+   'the server did not crash or restart (pg_postmaster_start_time unchanged)');
+
+ok($elapsed < 300, "the whole run took $elapsed s");
+
+for my $name (@STRESS)
+{
+	my ($line) = grep { /^STRESS name=\Q$name\E / } @stress_lines;
+	my $ok = defined $line && $line =~ / ok=yes/;
+	ok($ok, "stress document $name answered with an OperationOutcome in under 5 s")
+	  or diag($line // 'not run');
+}
+
+if (-x $bin)
+{
+	psql('postgres', '-c', "DROP DATABASE IF EXISTS $DB");
+}
