@@ -340,7 +340,7 @@ COMMENT ON FUNCTION omnitask.set_task_status(text, text, text, integer) IS 'Move
  * Identity and the practitioner registry.
  */
 CREATE FUNCTION omnitask.current_practitioner_id() RETURNS text
-	LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'omnitask_current_practitioner_id';
+	LANGUAGE c STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'omnitask_current_practitioner_id';
 COMMENT ON FUNCTION omnitask.current_practitioner_id() IS 'The caller''s practitioner id: the registry row of current_user, else of session_user, or (for sessions of omnitask.jwt_authenticator only) the omnitask.jwt_practitioner_claim of request.jwt.claims; NULL when none or inactive. Cached per transaction.';
 
 CREATE FUNCTION omnitask.register_practitioner(role_name name, id text, display text DEFAULT NULL) RETURNS void
@@ -351,6 +351,11 @@ BEGIN
 		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
 			MESSAGE = pg_catalog.format('role %I does not exist', register_practitioner.role_name),
 			HINT = 'Create the login role first, then register it.';
+	END IF;
+	IF register_practitioner.role_name = pg_catalog.current_setting('omnitask.jwt_authenticator', true) THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = pg_catalog.format('role %I is the JWT authenticator', register_practitioner.role_name),
+			DETAIL = 'Every PostgREST request logs in as the authenticator; its practitioner comes from the token.';
 	END IF;
 	IF register_practitioner.role_name IN ('omnitask_admin', 'omnitask_practitioner', 'omnitask_auditor')
 	   OR EXISTS (SELECT FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles r ON r.oid = m.roleid
@@ -451,7 +456,8 @@ CREATE VIEW omnitask.tasks WITH (security_invoker = true) AS
 		   t.patient_id, t.requester, t.code, t.description, t.authored_on, t.last_modified,
 		   t.due_at,
 		   t.status <> ALL (ARRAY(SELECT pg_catalog.unnest(omnitask.terminal_statuses()))) AS is_open,
-		   t.status <> ALL (ARRAY(SELECT pg_catalog.unnest(omnitask.terminal_statuses()))) AND t.due_at < pg_catalog.now() AS is_overdue
+		   t.status <> ALL (ARRAY(SELECT pg_catalog.unnest(omnitask.terminal_statuses())))
+			   AND t.due_at IS NOT NULL AND t.due_at < pg_catalog.now() AS is_overdue
 	FROM omnitask.task t;
 COMMENT ON VIEW omnitask.tasks IS 'One row per task the caller may see: the derived columns, is_open (not in a terminal status) and is_overdue (open and past due_at).';
 

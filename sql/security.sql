@@ -238,6 +238,24 @@ SELECT count(*) > 0 AS some_rows FROM omnitask.task WHERE pg_temp.peek(id || ' '
 SELECT count(*) > 0 AS some_rows FROM omnitask.task_history WHERE pg_temp.peek(id || ' ' || coalesce(owner_id, '-'));
 SELECT count(*) > 0 AS some_rows FROM omnitask.tasks WHERE pg_temp.peek(id || ' ' || coalesce(owner_id, '-'));
 SELECT count(*) AS peeked_rows_not_own FROM p1_peeked WHERE v NOT LIKE '% sec-p1%' OR v LIKE '%SECRET%' OR v LIKE 'sec-a2 %';
+-- parallel workers apply the policies too (the leader takes no part, so
+-- the workers evaluate current_practitioner_id() themselves)
+SET parallel_leader_participation = off;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+DO $$ BEGIN PERFORM set_config('force_parallel_mode', 'on', false);	-- debug_parallel_query from PostgreSQL 16
+EXCEPTION WHEN undefined_object THEN PERFORM set_config('debug_parallel_query', 'on', false); END $$;
+SELECT count(*) AS parallel_visible, count(*) FILTER (WHERE owner_id IS DISTINCT FROM 'sec-p1') AS parallel_others FROM omnitask.task;
+SELECT count(*) AS parallel_history, count(*) FILTER (WHERE owner_id IS DISTINCT FROM 'sec-p1') AS parallel_others FROM omnitask.task_history;
+RESET parallel_leader_participation;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+DO $$ BEGIN PERFORM set_config('force_parallel_mode', 'off', false);
+EXCEPTION WHEN undefined_object THEN PERFORM set_config('debug_parallel_query', 'off', false); END $$;
 -- planner statistics of the tables are hidden from a role under row security
 RESET SESSION AUTHORIZATION;
 ANALYZE omnitask.task, omnitask.task_history;
@@ -608,6 +626,17 @@ COMMIT;
 SELECT set_config('request.jwt.claims', '{"sub": "sec-p2"}', false) IS NOT NULL AS claims_set;
 SET ROLE omnitask_practitioner;
 SELECT omnitask.current_practitioner_id() AS next_request, count(*) FILTER (WHERE id = 'sec-a2') AS sees_a2 FROM omnitask.task;
+-- and in parallel workers, which get the claims from the leader
+BEGIN;
+SET LOCAL parallel_leader_participation = off;
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+SET LOCAL max_parallel_workers_per_gather = 2;
+DO $$ BEGIN PERFORM set_config('force_parallel_mode', 'on', true);
+EXCEPTION WHEN undefined_object THEN PERFORM set_config('debug_parallel_query', 'on', true); END $$;
+SELECT count(*) AS parallel_visible, count(*) FILTER (WHERE owner_id IS DISTINCT FROM 'sec-p2') AS parallel_others FROM omnitask.task;
+COMMIT;
 RESET ROLE;
 -- claims that name no active practitioner give no identity
 SELECT claims, pg_temp.claims_probe(claims) AS probe
@@ -615,6 +644,24 @@ FROM (VALUES (1, '{"sub": "sec-p3"}'), (2, '{"sub": "sec-ghost"}'), (3, '{"sub":
 			 (5, '{"sub": ["sec-p1"]}'), (6, '{"sub": "sec-p1\u0000x"}'), (7, '{"sub": "sec-p1"} x'), (8, '{"sub": "SEC-P1"}'),
 			 (9, '{"role": "omnitask_practitioner"}'), (10, 'not json'), (11, ''), (12, '{"sub": "sec-p1"}')) c(n, claims)
 ORDER BY n;
+-- the authenticator is shared by every PostgREST user: registering it as a
+-- practitioner is refused, and a registry row naming it (written around
+-- the function) must not give its identity to every request
+RESET SESSION AUTHORIZATION;
+DELETE FROM omnitask.practitioner WHERE id = 'sec-authn';
+SET SESSION AUTHORIZATION sec_admin;
+SELECT pg_temp.try($$SELECT omnitask.register_practitioner('sec_authn', 'sec-authn')$$) <> 'ok, 1 row(s)' AS authenticator_refused;
+RESET SESSION AUTHORIZATION;
+DELETE FROM omnitask.practitioner WHERE id = 'sec-authn';
+SET SESSION AUTHORIZATION sec_admin;
+SELECT pg_temp.try($$INSERT INTO omnitask.practitioner (id, role_name) VALUES ('sec-authn', 'sec_authn')$$) AS authenticator_row_inserted;
+SET SESSION AUTHORIZATION sec_authn;
+SELECT claims, pg_temp.claims_probe(claims) AS probe
+FROM (VALUES (1, '{"sub": "sec-ghost"}'), (2, ''), (3, '{"sub": "sec-p2"}')) c(n, claims)
+ORDER BY n;
+RESET SESSION AUTHORIZATION;
+DELETE FROM omnitask.practitioner WHERE id = 'sec-authn';
+SET SESSION AUTHORIZATION sec_authn;
 -- the auditor through the authenticator: reads all, writes nothing
 BEGIN;
 SET LOCAL ROLE omnitask_auditor;

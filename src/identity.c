@@ -201,8 +201,9 @@ static void
 resolve_caller(const char *claims)
 {
 	Oid			userid = GetUserId();
-	RegistryEntry *e;
+	RegistryEntry *e = NULL;
 	char	   *name;
+	bool		authn_session = false;
 
 	memset(&caller, 0, sizeof(caller));
 	caller.is_superuser = superuser_arg(userid);
@@ -211,24 +212,30 @@ resolve_caller(const char *claims)
 	caller.is_auditor = acts_as(userid, "omnitask_auditor");
 	strlcpy(caller.role_name, GetUserNameFromId(userid, false), sizeof(caller.role_name));
 
+	/*
+	 * A session of the authenticator is shared by every PostgREST request:
+	 * its own roles never carry an identity, only the token's claim does.
+	 */
+	if (omnitask_jwt_authenticator && omnitask_jwt_authenticator[0])
+	{
+		Oid			auth = get_role_oid(omnitask_jwt_authenticator, true);
+
+		authn_session = OidIsValid(auth) && is_member_of_role(GetSessionUserId(), auth);
+	}
 	name = GetUserNameFromId(userid, false);
-	e = is_group_role(name) ? NULL : registry_lookup('r', name, -1);
-	if (e == NULL)
+	if (!is_group_role(name) && !(authn_session && userid == GetSessionUserId()))
+		e = registry_lookup('r', name, -1);
+	if (e == NULL && !authn_session)
 	{
 		name = GetUserNameFromId(GetSessionUserId(), false);
 		e = is_group_role(name) ? NULL : registry_lookup('r', name, -1);
 	}
-	if (e == NULL && omnitask_jwt_authenticator && omnitask_jwt_authenticator[0])
+	if (e == NULL && authn_session)
 	{
-		Oid			auth = get_role_oid(omnitask_jwt_authenticator, true);
+		char	   *claimed = omnitask_claimed_practitioner(claims);
 
-		if (OidIsValid(auth) && is_member_of_role(GetSessionUserId(), auth))
-		{
-			char	   *claimed = omnitask_claimed_practitioner(claims);
-
-			if (claimed)
-				e = registry_lookup('i', claimed, -1);
-		}
+		if (claimed)
+			e = registry_lookup('i', claimed, -1);
 	}
 	if (e != NULL && e->active)
 		strlcpy(caller.practitioner_id, e->id, sizeof(caller.practitioner_id));
