@@ -90,6 +90,8 @@ if ls test/t/*.pl >/dev/null 2>&1; then
 	[ "$(id -u)" = 0 ] && chown -R postgres: "$TMP"
 	for t in test/t/*.pl; do
 		name=$(basename "$t" .pl)
+		rm -rf "$TMP/tap/$name" && mkdir -p "$TMP/tap/$name"
+		[ "$(id -u)" = 0 ] && chown postgres: "$TMP/tap/$name"
 		as_pg env PERL5LIB="$PGXS_DIR/src/test/perl" TESTDIR="$TMP/tap/$name" \
 			PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
 			OMNITASK_TOP="$TOP" OMNITASK_SOCK="$SOCK" OMNITASK_PORT="$PORT" PGBIN="$PGBIN" \
