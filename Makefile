@@ -30,3 +30,8 @@ FHIR_DEFS ?= ../shared/fhir/definitions
 .PHONY: fhir-tables
 fhir-tables:
 	python3 src/gen/gen_fhir_tables.py $(FHIR_DEFS) src/
+
+# The regression suite with postgres under valgrind; fails on any error in omnitask's code.
+.PHONY: valgrind
+valgrind:
+	bash test/valgrind.sh

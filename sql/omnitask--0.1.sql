@@ -177,10 +177,18 @@ CREATE TRIGGER task_history_append_only BEFORE UPDATE ON omnitask.task_history
 CREATE FUNCTION omnitask.invalidate_caches() RETURNS trigger
 	LANGUAGE c AS 'MODULE_PATHNAME', 'omnitask_invalidate_caches';
 COMMENT ON FUNCTION omnitask.invalidate_caches() IS 'Statement trigger: every backend drops its cached registry or workflow when a change to it commits.';
-CREATE TRIGGER practitioner_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omnitask.practitioner
+CREATE TRIGGER practitioner_changed AFTER TRUNCATE ON omnitask.practitioner
 	FOR EACH STATEMENT EXECUTE FUNCTION omnitask.invalidate_caches();
-CREATE TRIGGER workflow_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omnitask.workflow_definition
+CREATE TRIGGER workflow_changed AFTER TRUNCATE ON omnitask.workflow_definition
 	FOR EACH STATEMENT EXECUTE FUNCTION omnitask.invalidate_caches();
+-- row triggers, fired ALWAYS: a logical-replication subscriber's apply
+-- worker fires them too, so its sessions see registry changes at once
+CREATE TRIGGER practitioner_row_changed AFTER INSERT OR UPDATE OR DELETE ON omnitask.practitioner
+	FOR EACH ROW EXECUTE FUNCTION omnitask.invalidate_caches();
+CREATE TRIGGER workflow_row_changed AFTER INSERT OR UPDATE OR DELETE ON omnitask.workflow_definition
+	FOR EACH ROW EXECUTE FUNCTION omnitask.invalidate_caches();
+ALTER TABLE omnitask.practitioner ENABLE ALWAYS TRIGGER practitioner_row_changed;
+ALTER TABLE omnitask.workflow_definition ENABLE ALWAYS TRIGGER workflow_row_changed;
 
 CREATE FUNCTION omnitask.workflow_check() RETURNS trigger
 	LANGUAGE c AS 'MODULE_PATHNAME', 'omnitask_workflow_check';

@@ -68,9 +68,8 @@ static int	task_attnums[NUM_TASK_COLS];
 /* import_task() is storing: keep the id, allow any status. */
 int			omnitask_import_depth = 0;
 
-/* Restored rows whose AFTER trigger must not append history (per transaction). */
+/* The transaction that restored rows (their history comes with them). */
 static LocalTransactionId restore_lxid = InvalidLocalTransactionId;
-static int	restore_pending = 0;
 
 /* Reused scratch memory for one row's validation. */
 static MemoryContext scratch_cxt = NULL;
@@ -386,12 +385,7 @@ restore_row(Relation rel, HeapTuple newtup, const int *att)
 	values[COL_RESOURCE] = heap_getattr(newtup, att[COL_RESOURCE], desc, &isnull);
 	for (i = 0; i < NUM_TASK_COLS; i++)
 		cols[i] = att[i];
-	if (restore_lxid != MyProc->lxid)
-	{
-		restore_lxid = MyProc->lxid;
-		restore_pending = 0;
-	}
-	restore_pending++;
+	restore_lxid = MyProc->lxid;
 	return heap_modify_tuple_by_cols(newtup, desc, NUM_TASK_COLS, cols, values, nulls);
 }
 
@@ -649,6 +643,21 @@ notify_change(Relation rel, HeapTuple tup, const int *att)
 }
 
 /*
+ * True for a row stored by restore_row() in this transaction: a new row's
+ * meta.lastUpdated is the time the trigger ran, never before the
+ * transaction began, while a restored row keeps the time of its version.
+ */
+static bool
+is_restored_row(Relation rel, HeapTuple tup)
+{
+	const int  *att = get_task_attnums(rel);
+	bool		isnull;
+	Datum		d = heap_getattr(tup, att[COL_LAST_UPDATED], RelationGetDescr(rel), &isnull);
+
+	return !isnull && DatumGetTimestampTz(d) < GetCurrentTransactionStartTimestamp();
+}
+
+/*
  * AFTER INSERT OR UPDATE FOR EACH ROW on omnitask.task: records the stored
  * version in the history.
  */
@@ -664,13 +673,9 @@ omnitask_task_after(PG_FUNCTION_ARGS)
 		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
 		elog(ERROR, "omnitask_task_after: must be fired AFTER INSERT OR UPDATE FOR EACH ROW");
 
-	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) && restore_pending > 0 &&
-		restore_lxid == MyProc->lxid)
-	{
-		/* a restored row: its history is restored with it */
-		restore_pending--;
-		return PointerGetDatum(NULL);
-	}
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) && restore_lxid == MyProc->lxid &&
+		is_restored_row(td->tg_relation, td->tg_trigtuple))
+		return PointerGetDatum(NULL);	/* its history is restored with it */
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
 		tup = td->tg_trigtuple;
