@@ -23,7 +23,7 @@ DATA=$TMP/cluster
 SOCK=$TMP/sock
 LOG=$TMP/cluster.log
 PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-contrib libjson-c-dev pkg-config make gcc
-          libipc-run-perl perl gnuplot-nox)
+          libipc-run-perl perl valgrind)
 
 say() { printf '\n== %s\n' "$*"; }
 

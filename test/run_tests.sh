@@ -104,6 +104,17 @@ if ls test/t/*.pl >/dev/null 2>&1; then
 	done
 fi
 
+if [ "${OMNITASK_SKIP_VALGRIND:-0}" != 1 ]; then
+	echo "== valgrind (the pg_regress suites with postgres under memcheck)"
+	if bash test/valgrind.sh >"$TMP/valgrind.out" 2>&1; then
+		passed=$((passed + 1))
+		tail -3 "$TMP/valgrind.out"
+	else
+		failed=$((failed + 1)); failures+=("valgrind: errors in omnitask's code or harness failure (see $TMP/valgrind.out)")
+		tail -40 "$TMP/valgrind.out"
+	fi
+fi
+
 if [ ${#failures[@]} -gt 0 ]; then
 	echo
 	echo "Failures:"
