@@ -26,6 +26,10 @@
 PG_FUNCTION_INFO_V1(omnitask_validate_task);
 PG_FUNCTION_INFO_V1(omnitask_import_task);
 
+/* Scratch memory of validate_task(), and its answer for a valid Task. */
+static MemoryContext validate_cxt = NULL;
+static Jsonb *valid_outcome = NULL;
+
 /*
  * validate_task(resource jsonb) -> jsonb: FHIR $validate against base R4
  * Task.  Returns an OperationOutcome listing every problem found; it never
@@ -35,22 +39,36 @@ Datum
 omnitask_validate_task(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
-	MemoryContext scratch;
 	MemoryContext outer;
 	FhirResult *res;
 	Jsonb	   *outcome;
 	Jsonb	   *result;
 
-	scratch = AllocSetContextCreate(CurrentMemoryContext, "omnitask validate_task",
-									ALLOCSET_DEFAULT_SIZES);
-	outer = MemoryContextSwitchTo(scratch);
+	/* scratch memory reused from call to call, emptied each time */
+	if (validate_cxt == NULL)
+		validate_cxt = AllocSetContextCreate(TopMemoryContext, "omnitask validate_task",
+											 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(validate_cxt);
+	outer = MemoryContextSwitchTo(validate_cxt);
 	res = palloc(sizeof(FhirResult));
 	fhir_validate_task(doc, NULL, res);
-	outcome = fhir_outcome_jsonb(res);
+	if (res->nissues == 0 && !res->truncated)
+	{
+		/* the common answer is always the same document: build it once */
+		if (valid_outcome == NULL)
+		{
+			MemoryContextSwitchTo(TopMemoryContext);
+			valid_outcome = fhir_outcome_jsonb(res);
+			MemoryContextSwitchTo(validate_cxt);
+		}
+		outcome = valid_outcome;
+	}
+	else
+		outcome = fhir_outcome_jsonb(res);
 	MemoryContextSwitchTo(outer);
 	result = palloc(VARSIZE(outcome));
 	memcpy(result, outcome, VARSIZE(outcome));
-	MemoryContextDelete(scratch);
+	MemoryContextReset(validate_cxt);
 	PG_RETURN_JSONB_P(result);
 }
 

@@ -189,10 +189,31 @@ check_text(const char *s, size_t len, bool refuse_blank, const char **why)
 		FAIL(R_EMPTY);
 	if (len > FHIR_STRING_MAX_BYTES)
 		FAIL(R_TOO_LONG);
-	for (i = 0; i < len; i++)
+	i = 0;
+	while (i < len)
 	{
-		unsigned char c = (unsigned char) s[i];
+		unsigned char c;
 
+		/*
+		 * Eight bytes at a time while none is a space, a control character
+		 * or DEL (bytes of 0x80 and up, UTF-8, are fine): the common case of
+		 * long free text.
+		 */
+		if (len - i >= 8)
+		{
+			uint64_t	w;
+
+			memcpy(&w, s + i, 8);
+			if (((w - UINT64_C(0x2121212121212121)) & ~w & UINT64_C(0x8080808080808080)) == 0 &&
+				(((w ^ UINT64_C(0x7f7f7f7f7f7f7f7f)) - UINT64_C(0x0101010101010101)) &
+				 ~(w ^ UINT64_C(0x7f7f7f7f7f7f7f7f)) & UINT64_C(0x8080808080808080)) == 0)
+			{
+				blank = false;
+				i += 8;
+				continue;
+			}
+		}
+		c = (unsigned char) s[i++];
 		if (is_text_space(c))
 			continue;
 		if (is_control(c))
@@ -730,14 +751,25 @@ parts_to_range(const DtParts *p)
  * ----------------------------------------------------------------
  */
 
-/* The elements txt-1 allows, sorted. */
-static const char *const xhtml_elements[] = {
-	"a", "abbr", "acronym", "b", "big", "blockquote", "br", "caption",
-	"cite", "code", "col", "colgroup", "dd", "dfn", "div", "dl", "dt", "em",
-	"h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p",
-	"pre", "q", "samp", "small", "span", "strong", "sub", "sup", "table",
-	"tbody", "td", "tfoot", "th", "thead", "tr", "tt", "ul", "var"
+/* The elements txt-1 allows, sorted, with their lengths. */
+typedef struct XName
+{
+	const char *name;
+	uint8_t		len;
+} XName;
+
+#define XN(n) {n, sizeof(n) - 1}
+static const XName xhtml_elements[] = {
+	XN("a"), XN("abbr"), XN("acronym"), XN("b"), XN("big"), XN("blockquote"),
+	XN("br"), XN("caption"), XN("cite"), XN("code"), XN("col"), XN("colgroup"),
+	XN("dd"), XN("dfn"), XN("div"), XN("dl"), XN("dt"), XN("em"), XN("h1"),
+	XN("h2"), XN("h3"), XN("h4"), XN("h5"), XN("h6"), XN("hr"), XN("i"),
+	XN("img"), XN("li"), XN("ol"), XN("p"), XN("pre"), XN("q"), XN("samp"),
+	XN("small"), XN("span"), XN("strong"), XN("sub"), XN("sup"), XN("table"),
+	XN("tbody"), XN("td"), XN("tfoot"), XN("th"), XN("thead"), XN("tr"),
+	XN("tt"), XN("ul"), XN("var")
 };
+#undef XN
 
 /* A name inside the input: offset and length. */
 typedef struct XSpan
@@ -756,7 +788,11 @@ span_is(const char *s, size_t off, size_t n, const char *lit)
 	return strlen(lit) == n && memcmp(s + off, lit, n) == 0;
 }
 
-/* True when the element name is one that txt-1 allows (case-sensitive). */
+/*
+ * True when the element name is one that txt-1 allows (case-sensitive).
+ * Called for every tag of every narrative, so it compares lengths and first
+ * letters before any bytes.
+ */
 static bool
 xhtml_element_allowed(const char *s, size_t off, size_t n)
 {
@@ -765,7 +801,8 @@ xhtml_element_allowed(const char *s, size_t off, size_t n)
 	if (n == 0 || n > 10)
 		return false;
 	for (k = 0; k < sizeof(xhtml_elements) / sizeof(xhtml_elements[0]); k++)
-		if (span_is(s, off, n, xhtml_elements[k]))
+		if (xhtml_elements[k].len == n && xhtml_elements[k].name[0] == s[off] &&
+			memcmp(s + off, xhtml_elements[k].name, n) == 0)
 			return true;
 	return false;
 }
@@ -1271,7 +1308,19 @@ check_xhtml(const char *s, size_t len, const char **why)
 		}
 
 		/* inside the root element */
-		if (c == '<')
+		if (c == '<' && i + 1 < len && s[i + 1] != '!' && s[i + 1] != '?' && s[i + 1] != '/')
+		{
+			/* the common case first: a start tag */
+			bool		self_closed,
+						is_img;
+
+			if (!parse_start_tag(s, len, &i, stack, &depth, false,
+								 &self_closed, &is_img, why))
+				return false;
+			if (is_img)
+				has_content = true;
+		}
+		else if (c == '<')
 		{
 			if (has_prefix_at(s, len, i, "<!--"))
 			{
@@ -1316,6 +1365,26 @@ check_xhtml(const char *s, size_t len, const char **why)
 		}
 		else
 		{
+			/* a run of plain text, up to the next markup, reference, ']' or control */
+			size_t		start = i;
+
+			while (i < len)
+			{
+				unsigned char t = (unsigned char) s[i];
+
+				if (t == '<' || t == '&' || t == ']' || t < 0x20)
+					break;
+				i++;
+			}
+			if (i > start)
+			{
+				size_t		k;
+
+				for (k = start; !has_content && k < i; k++)
+					if (!is_text_space((unsigned char) s[k]))
+						has_content = true;
+				continue;
+			}
 			if (c < 0x20 && !is_text_space(c))
 				FAIL(R_CONTROL);
 			if (c == ']' && has_prefix_at(s, len, i, "]]>"))

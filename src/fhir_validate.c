@@ -42,6 +42,10 @@
 /* Longest value quoted in a diagnostic before it is cut. */
 #define MAX_QUOTED			64
 
+/* True when element el is the property named by the literal lit. */
+#define EL_IS(el, lit) \
+	((el)->name_len == sizeof(lit) - 1 && memcmp((el)->name, lit, sizeof(lit) - 1) == 0)
+
 /* seen[] flags per element of an object */
 #define SEEN_VALUE			0x01
 #define SEEN_TWIN			0x02
@@ -437,23 +441,23 @@ child_cap(Cap cap, const FhirElement *el)
 	switch (cap)
 	{
 		case CAP_ROOT:
-			if (strcmp(el->name, "owner") == 0)
+			if (EL_IS(el, "owner"))
 				return CAP_OWNER;
-			if (strcmp(el->name, "for") == 0)
+			if (EL_IS(el, "for"))
 				return CAP_FOR;
-			if (strcmp(el->name, "requester") == 0)
+			if (EL_IS(el, "requester"))
 				return CAP_REQUESTER;
-			if (strcmp(el->name, "code") == 0)
+			if (EL_IS(el, "code"))
 				return CAP_CODE;
-			if (strcmp(el->name, "restriction") == 0)
+			if (EL_IS(el, "restriction"))
 				return CAP_RESTRICTION;
-			if (strcmp(el->name, "executionPeriod") == 0)
+			if (EL_IS(el, "executionPeriod"))
 				return CAP_EXEC_PERIOD;
 			return CAP_NONE;
 		case CAP_CODE:
-			return strcmp(el->name, "coding") == 0 ? CAP_CODE_CODING : CAP_NONE;
+			return EL_IS(el, "coding") ? CAP_CODE_CODING : CAP_NONE;
 		case CAP_RESTRICTION:
-			return strcmp(el->name, "period") == 0 ? CAP_RESTRICTION_PERIOD : CAP_NONE;
+			return EL_IS(el, "period") ? CAP_RESTRICTION_PERIOD : CAP_NONE;
 		default:
 			return CAP_NONE;
 	}
@@ -674,7 +678,7 @@ walk_single(Walker *w, const FhirType *t, const FhirElement *el,
 			*when = local;
 		if (cap != CAP_NONE && v->type == jbvString)
 			capture_string(w, cap, el, v, local.text.s ? &local : NULL);
-		if (res && v->type == jbvNumeric && el && strcmp(el->name, "value") == 0)
+		if (res && v->type == jbvNumeric && el && el->name_len == 5 && memcmp(el->name, "value", 5) == 0)
 			res->value = v->val.numeric;
 		emit(w, tok, v);
 		return;
@@ -1024,15 +1028,15 @@ check_resource_type(Walker *w, JsonbValue *v, Cap cap)
 static bool
 root_key_replaced(const Walker *w, const FhirElement *el)
 {
-	return strcmp(el->name, "id") == 0 ||
-		(strcmp(el->name, "lastModified") == 0 && (w->norm == NULL || !w->norm->keep_last_modified));
+	return EL_IS(el, "id") ||
+		(EL_IS(el, "lastModified") && (w->norm == NULL || !w->norm->keep_last_modified));
 }
 
 /* Server-owned keys of root.meta. */
 static bool
 meta_key_replaced(const FhirElement *el)
 {
-	return strcmp(el->name, "versionId") == 0 || strcmp(el->name, "lastUpdated") == 0;
+	return EL_IS(el, "versionId") || EL_IS(el, "lastUpdated");
 }
 
 /* Compares two decimals captured from Quantity.value. */
@@ -1309,25 +1313,25 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 
 		if ((t->flags & (FT_INV_PER1 | FT_INV_INV1)) && !twin)
 		{
-			if (strcmp(el->name, "start") == 0 || strcmp(el->name, "authoredOn") == 0)
+			if (EL_IS(el, "start") || EL_IS(el, "authoredOn"))
 				when = &start;
-			else if (strcmp(el->name, "end") == 0 || strcmp(el->name, "lastModified") == 0)
+			else if (EL_IS(el, "end") || EL_IS(el, "lastModified"))
 				when = &end;
 		}
 		if ((t->flags & FT_INV_RNG2) && !twin)
 		{
-			if (strcmp(el->name, "low") == 0)
+			if (EL_IS(el, "low"))
 				child_res = &children[0];
-			else if (strcmp(el->name, "high") == 0)
+			else if (EL_IS(el, "high"))
 				child_res = &children[1];
 		}
-		if (child_res == NULL && !twin && strcmp(el->name, "value") == 0)
+		if (child_res == NULL && !twin && el->name_len == 5 && memcmp(el->name, "value", 5) == 0)
 			child_res = out;
 
 		saved = path_push_element(w, el, t);
 		if (twin)
 			walk_twin(w, el, &v);
-		else if (role == ROLE_ROOT && strcmp(el->name, "meta") == 0 &&
+		else if (role == ROLE_ROOT && EL_IS(el, "meta") &&
 				 v.type == jbvBinary && !JsonContainerIsArray(v.val.binary.data))
 			walk_object(w, v.val.binary.data, &fhir_types[el->type], CAP_META,
 						ROLE_META, NULL);
@@ -1335,19 +1339,19 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		{
 			walk_element(w, t, el, &v, cap, &seen[el - t->elements], when,
 						 child_res);
-			if ((t->flags & FT_INV_REF1) && strcmp(el->name, "reference") == 0)
+			if ((t->flags & FT_INV_REF1) && EL_IS(el, "reference"))
 				note_local_ref(w, &v);
 			if (cap == CAP_ROOT)
 			{
-				if (strcmp(el->name, "owner") == 0)
+				if (EL_IS(el, "owner"))
 					w->res->facts.has_owner = true;
-				else if (strcmp(el->name, "for") == 0)
+				else if (EL_IS(el, "for"))
 					w->res->facts.has_for = true;
-				else if (strcmp(el->name, "requester") == 0)
+				else if (EL_IS(el, "requester"))
 					w->res->facts.has_requester = true;
-				else if (strcmp(el->name, "statusReason") == 0)
+				else if (EL_IS(el, "statusReason"))
 					w->res->facts.has_status_reason = true;
-				else if (strcmp(el->name, "note") == 0 && v.type == jbvBinary)
+				else if (EL_IS(el, "note") && v.type == jbvBinary)
 				{
 					w->res->facts.note = palloc(sizeof(JsonbValue));
 					*w->res->facts.note = v;
