@@ -561,132 +561,12 @@ GRANT EXECUTE ON FUNCTION
 /*
  * Search (FHIR search on Task, as SQL).
  */
-CREATE FUNCTION omnitask.search_param_error(param text, value text, expected text) RETURNS void
-	LANGUAGE plpgsql AS
-$$
-BEGIN
-	RAISE EXCEPTION USING
-		ERRCODE = 'invalid_parameter_value',
-		MESSAGE = pg_catalog.format('invalid search parameter %s: %s', param,
-									pg_catalog.quote_literal(pg_catalog.left(value, 64))),
-		HINT = expected;
-END
-$$;
-COMMENT ON FUNCTION omnitask.search_param_error(text, text, text) IS 'Raises 22023 for a search parameter that cannot be used, naming it.';
-
 CREATE FUNCTION omnitask.search_tasks(owner text DEFAULT NULL, status text DEFAULT NULL,
 									  priority text DEFAULT NULL, patient text DEFAULT NULL,
 									  _count integer DEFAULT 50, _offset integer DEFAULT 0,
 									  _sort text DEFAULT NULL)
 	RETURNS jsonb
-	LANGUAGE plpgsql STABLE AS
-$$
-DECLARE
-	owner_id text;
-	patient_id text;
-	statuses omnitask.task_status[];
-	priorities omnitask.task_priority[];
-	order_by text := '';
-	sort_key text;
-	item text;
-	where_sql text := 'true';
-	total bigint;
-	entries jsonb;
-	query_string text := '';
-	self_url text;
-	bundle jsonb;
-BEGIN
-	-- every parameter is checked: a bad one is refused, never ignored
-	IF owner IS NOT NULL THEN
-		owner_id := pg_catalog.substring(owner, '^(?:Practitioner/)?([A-Za-z0-9.-]{1,64})$');
-		IF owner_id IS NULL THEN
-			PERFORM omnitask.search_param_error('owner', owner, 'owner takes Practitioner/{id} or {id}.');
-		END IF;
-		where_sql := where_sql || ' AND t.owner_id = $1';
-		query_string := query_string || '&owner=Practitioner/' || owner_id;
-	END IF;
-	IF patient IS NOT NULL THEN
-		patient_id := pg_catalog.substring(patient, '^(?:Patient/)?([A-Za-z0-9.-]{1,64})$');
-		IF patient_id IS NULL THEN
-			PERFORM omnitask.search_param_error('patient', patient, 'patient takes Patient/{id} or {id}.');
-		END IF;
-		where_sql := where_sql || ' AND t.patient_id = $2';
-		query_string := query_string || '&patient=Patient/' || patient_id;
-	END IF;
-	IF status IS NOT NULL THEN
-		FOREACH item IN ARRAY pg_catalog.string_to_array(status, ',') LOOP
-			IF item NOT IN (SELECT pg_catalog.unnest(pg_catalog.enum_range(NULL::omnitask.task_status))::text) THEN
-				PERFORM omnitask.search_param_error('status', item,
-					'status takes a comma-separated list of ' || pg_catalog.array_to_string(pg_catalog.enum_range(NULL::omnitask.task_status), ', ') || '.');
-			END IF;
-			statuses := statuses || item::omnitask.task_status;
-		END LOOP;
-		where_sql := where_sql || ' AND t.status = ANY ($3)';
-		query_string := query_string || '&status=' || status;
-	END IF;
-	IF priority IS NOT NULL THEN
-		FOREACH item IN ARRAY pg_catalog.string_to_array(priority, ',') LOOP
-			IF item NOT IN ('routine', 'urgent', 'asap', 'stat') THEN
-				PERFORM omnitask.search_param_error('priority', item,
-					'priority takes a comma-separated list of routine, urgent, asap, stat.');
-			END IF;
-			priorities := priorities || item::omnitask.task_priority;
-		END LOOP;
-		where_sql := where_sql || ' AND t.priority = ANY ($4)';
-		query_string := query_string || '&priority=' || priority;
-	END IF;
-	IF _count IS NULL OR _count < 1 OR _count > 1000 THEN
-		PERFORM omnitask.search_param_error('_count', coalesce(_count::text, 'NULL'), '_count takes 1 to 1000.');
-	END IF;
-	IF _offset IS NULL OR _offset < 0 THEN
-		PERFORM omnitask.search_param_error('_offset', coalesce(_offset::text, 'NULL'), '_offset takes 0 or more.');
-	END IF;
-	-- sort keys from a fixed list; the default puts the most urgent first, then earliest due, then oldest
-	FOREACH item IN ARRAY pg_catalog.string_to_array(coalesce(_sort, '-priority,due,authored-on'), ',') LOOP
-		sort_key := CASE pg_catalog.ltrim(item, '-')
-			WHEN 'priority' THEN 't.priority'
-			WHEN 'due' THEN 't.due_at'
-			WHEN 'authored-on' THEN 't.authored_on'
-			WHEN 'modified' THEN 't.last_modified'
-			WHEN 'status' THEN 't.status'
-		END;
-		IF sort_key IS NULL OR item LIKE '--%' THEN
-			PERFORM omnitask.search_param_error('_sort', item,
-				'_sort takes a comma-separated list of priority, due, authored-on, modified, status, each optionally prefixed with -.');
-		END IF;
-		order_by := order_by || sort_key ||
-			CASE WHEN item LIKE '-%' THEN ' DESC NULLS LAST, ' ELSE ' ASC NULLS LAST, ' END;
-	END LOOP;
-	IF _sort IS NOT NULL THEN
-		query_string := query_string || '&_sort=' || _sort;
-	END IF;
-	order_by := order_by || 't.id';
-
-	EXECUTE 'SELECT pg_catalog.count(*) FROM omnitask.task t WHERE ' || where_sql
-		INTO total USING owner_id, patient_id, statuses, priorities;
-	EXECUTE 'SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(''fullUrl'', ''Task/'' || s.id, '
-			|| '''resource'', s.resource, ''search'', ''{"mode": "match"}''::jsonb) ORDER BY s.n) '
-			|| 'FROM (SELECT t.id, t.resource, pg_catalog.row_number() OVER () AS n FROM '
-			|| '(SELECT t.id, t.resource FROM omnitask.task t WHERE ' || where_sql
-			|| ' ORDER BY ' || order_by || ' LIMIT $5 OFFSET $6) t) s'
-		INTO entries USING owner_id, patient_id, statuses, priorities, _count, _offset;
-
-	self_url := 'Task?' || pg_catalog.ltrim(query_string || '&_count=' || _count || '&_offset=' || _offset, '&');
-	bundle := pg_catalog.jsonb_build_object(
-		'resourceType', 'Bundle',
-		'type', 'searchset',
-		'total', total,
-		'link', pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('relation', 'self', 'url', self_url))
-			|| CASE WHEN _offset + _count < total THEN
-				pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('relation', 'next', 'url',
-					'Task?' || pg_catalog.ltrim(query_string || '&_count=' || _count || '&_offset=' || (_offset + _count), '&')))
-			   ELSE '[]'::jsonb END);
-	IF entries IS NOT NULL THEN
-		bundle := bundle || pg_catalog.jsonb_build_object('entry', entries);
-	END IF;
-	RETURN bundle;
-END
-$$;
+	LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'omnitask_search_tasks';
 COMMENT ON FUNCTION omnitask.search_tasks(text, text, text, text, integer, integer, text) IS 'FHIR search on Task: a searchset Bundle of the tasks the caller may see, with exact total and self/next links. owner Practitioner/{id} or {id}; patient Patient/{id} or {id}; status and priority comma lists (OR); _count 1-1000; _offset >= 0; _sort a comma list of priority, due, authored-on, modified, status (- for descending), default -priority,due,authored-on. A bad parameter raises 22023 naming it.';
 
 -- indexes serving the searches and the worklist
@@ -696,8 +576,6 @@ CREATE INDEX task_priority_idx ON omnitask.task (priority DESC, due_at ASC NULLS
 CREATE INDEX task_authored_idx ON omnitask.task (authored_on);
 CREATE INDEX task_modified_idx ON omnitask.task (last_modified);
 
-REVOKE ALL ON FUNCTION omnitask.search_tasks(text, text, text, text, integer, integer, text),
-	omnitask.search_param_error(text, text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION omnitask.search_tasks(text, text, text, text, integer, integer, text),
-	omnitask.search_param_error(text, text, text)
+REVOKE ALL ON FUNCTION omnitask.search_tasks(text, text, text, text, integer, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omnitask.search_tasks(text, text, text, text, integer, integer, text)
 	TO omnitask_admin, omnitask_practitioner, omnitask_auditor;
