@@ -78,7 +78,7 @@ COMMENT ON COLUMN omnitask.task.last_modified IS 'Task.lastModified: set on ever
 COMMENT ON COLUMN omnitask.task.due_at IS 'When the task is due: Task.restriction.period.end, else Task.executionPeriod.end (a date without time means the end of that day, UTC).';
 COMMENT ON COLUMN omnitask.task.resource IS 'The FHIR R4 Task as stored (server-owned elements id, meta.versionId, meta.lastUpdated, lastModified written by omnitask).';
 
-CREATE INDEX task_owner_status_idx ON omnitask.task (owner_id, status);
+CREATE INDEX task_owner_status_idx ON omnitask.task (owner_id, status) INCLUDE (priority, due_at);
 CREATE INDEX task_patient_idx ON omnitask.task (patient_id);
 CREATE INDEX task_due_idx ON omnitask.task (due_at);
 
@@ -476,17 +476,18 @@ CREATE VIEW omnitask.task_counts WITH (security_invoker = true) AS
 COMMENT ON VIEW omnitask.task_counts IS 'Number of visible tasks per status and priority.';
 
 CREATE VIEW omnitask.workload WITH (security_invoker = true) AS
-	SELECT t.owner_id, p.display,
-		   pg_catalog.count(*) AS open,
-		   pg_catalog.count(*) FILTER (WHERE t.due_at < pg_catalog.now()) AS overdue,
-		   pg_catalog.count(*) FILTER (WHERE t.priority = 'stat') AS stat,
-		   pg_catalog.count(*) FILTER (WHERE t.priority = 'asap') AS asap,
-		   pg_catalog.count(*) FILTER (WHERE t.priority = 'urgent') AS urgent,
-		   pg_catalog.count(*) FILTER (WHERE t.priority = 'routine') AS routine
-	FROM omnitask.task t
-	LEFT JOIN omnitask.practitioner p ON p.id = t.owner_id
-	WHERE t.status <> ALL (ARRAY(SELECT pg_catalog.unnest(omnitask.terminal_statuses())))
-	GROUP BY t.owner_id, p.display;
+	SELECT w.owner_id, p.display, w.open, w.overdue, w.stat, w.asap, w.urgent, w.routine
+	FROM (SELECT t.owner_id,
+				 pg_catalog.count(*) AS open,
+				 pg_catalog.count(*) FILTER (WHERE t.due_at < pg_catalog.now()) AS overdue,
+				 pg_catalog.count(*) FILTER (WHERE t.priority = 'stat') AS stat,
+				 pg_catalog.count(*) FILTER (WHERE t.priority = 'asap') AS asap,
+				 pg_catalog.count(*) FILTER (WHERE t.priority = 'urgent') AS urgent,
+				 pg_catalog.count(*) FILTER (WHERE t.priority = 'routine') AS routine
+		  FROM omnitask.task t
+		  WHERE t.status <> ALL (ARRAY(SELECT pg_catalog.unnest(omnitask.terminal_statuses())))
+		  GROUP BY t.owner_id) w
+	LEFT JOIN omnitask.practitioner p ON p.id = w.owner_id;
 COMMENT ON VIEW omnitask.workload IS 'Open tasks per owner (owner_id NULL: unassigned): how many, how many overdue, and how many of each priority.';
 
 CREATE VIEW omnitask.overdue_tasks WITH (security_invoker = true) AS
