@@ -109,16 +109,36 @@ static void walk_object(Walker *w, JsonbContainer *c, const FhirType *t,
 static void walk_generic(Walker *w, JsonbValue *v);
 
 /*
- * Records one issue.  The issue list is capped so that a hostile document
- * cannot make the outcome itself huge.
+ * A palloc'd string formatted from fmt and args (vsnprintf into a growing
+ * buffer), for the messages of issues and errors.
  */
-void
-fhir_add_issue(FhirResult *res, FhirSeverity sev, const char *code,
-			   const char *expression, const char *fmt,...)
+char *
+fhir_vformat(const char *fmt, va_list args)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		va_list		copy;
+		int			needed;
+
+		va_copy(copy, args);
+		needed = appendStringInfoVA(&buf, fmt, copy);
+		va_end(copy);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	return buf.data;
+}
+
+/* Records an issue whose diagnostics are already formatted. */
+static void
+add_issue(FhirResult *res, FhirSeverity sev, const char *code,
+		  const char *expression, char *diagnostics)
 {
 	FhirIssue  *issue;
-	StringInfoData buf;
-	va_list		args;
 
 	if (sev == FHIR_SEV_ERROR)
 		res->nerrors++;
@@ -127,22 +147,10 @@ fhir_add_issue(FhirResult *res, FhirSeverity sev, const char *code,
 		res->truncated = true;
 		return;
 	}
-	initStringInfo(&buf);
-	for (;;)
-	{
-		int			needed;
-
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&buf, fmt, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
 	issue = &res->issues[res->nissues++];
 	issue->severity = sev;
 	issue->code = code;
-	issue->diagnostics = buf.data;
+	issue->diagnostics = diagnostics;
 	if (strlen(expression) > MAX_EXPRESSION)
 	{
 		int			n = MAX_EXPRESSION;
@@ -155,6 +163,23 @@ fhir_add_issue(FhirResult *res, FhirSeverity sev, const char *code,
 		issue->expression = pstrdup(expression);
 }
 
+/*
+ * Records one issue.  The issue list is capped so that a hostile document
+ * cannot make the outcome itself huge.
+ */
+void
+fhir_add_issue(FhirResult *res, FhirSeverity sev, const char *code,
+			   const char *expression, const char *fmt,...)
+{
+	va_list		args;
+	char	   *diagnostics;
+
+	va_start(args, fmt);
+	diagnostics = fhir_vformat(fmt, args);
+	va_end(args);
+	add_issue(res, sev, code, expression, diagnostics);
+}
+
 /* Records an error at the walker's current path and stops building output. */
 static void
 walk_error(Walker *w, const char *code, const char *fmt,...)
@@ -163,30 +188,14 @@ pg_attribute_printf(3, 4);
 static void
 walk_error(Walker *w, const char *code, const char *fmt,...)
 {
-	StringInfoData buf;
 	va_list		args;
+	char	   *diagnostics;
 
 	w->emit = false;
-	w->res->nerrors++;
-	if (w->res->nissues >= FHIR_MAX_ISSUES)
-	{
-		w->res->truncated = true;
-		return;
-	}
-	initStringInfo(&buf);
-	for (;;)
-	{
-		int			needed;
-
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&buf, fmt, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
-	w->res->nerrors--;			/* fhir_add_issue counts it */
-	fhir_add_issue(w->res, FHIR_SEV_ERROR, code, w->path.data, "%s", buf.data);
+	va_start(args, fmt);
+	diagnostics = fhir_vformat(fmt, args);
+	va_end(args);
+	add_issue(w->res, FHIR_SEV_ERROR, code, w->path.data, diagnostics);
 }
 
 /*

@@ -52,24 +52,15 @@ pg_attribute_printf(2, 3);
 static void
 workflow_error(const char *where, const char *fmt,...)
 {
-	StringInfoData buf;
 	va_list		args;
+	char	   *what;
 
-	initStringInfo(&buf);
-	for (;;)
-	{
-		int			needed;
-
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&buf, fmt, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
+	va_start(args, fmt);
+	what = fhir_vformat(fmt, args);
+	va_end(args);
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid workflow definition: %s: %s", where, buf.data),
+			 errmsg("invalid workflow definition: %s: %s", where, what),
 			 errhint("The workflow in force is unchanged; omnitask.workflow() shows it.")));
 }
 
