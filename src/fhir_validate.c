@@ -341,23 +341,29 @@ emit(Walker *w, JsonbIteratorToken tok, JsonbValue *v)
 		w->last = pushJsonbValue(&w->out, tok, v);
 }
 
-/* Pushes "key": "string value" to the copy. */
-static void
-emit_string_member(Walker *w, const char *key, const char *value)
+/* Pushes "key": "value" (both strings) to a jsonb under construction. */
+void
+fhir_push_pair(JsonbParseState **ps, const char *key, const char *value)
 {
 	JsonbValue	k,
 				v;
 
-	if (!w->emit)
-		return;
 	k.type = jbvString;
 	k.val.string.val = (char *) key;
 	k.val.string.len = strlen(key);
 	v.type = jbvString;
 	v.val.string.val = (char *) value;
 	v.val.string.len = strlen(value);
-	pushJsonbValue(&w->out, WJB_KEY, &k);
-	pushJsonbValue(&w->out, WJB_VALUE, &v);
+	pushJsonbValue(ps, WJB_KEY, &k);
+	pushJsonbValue(ps, WJB_VALUE, &v);
+}
+
+/* Pushes "key": "string value" to the copy, while one is being built. */
+static void
+emit_string_member(Walker *w, const char *key, const char *value)
+{
+	if (w->emit)
+		fhir_push_pair(&w->out, key, value);
 }
 
 /*

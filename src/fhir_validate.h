@@ -117,6 +117,7 @@ extern void fhir_add_issue(FhirResult *res, FhirSeverity sev, const char *code,
 						   const char *expression, const char *fmt,...)
 			pg_attribute_printf(5, 6);
 extern char *fhir_vformat(const char *fmt, va_list args) pg_attribute_printf(1, 0);
+extern void fhir_push_pair(JsonbParseState **ps, const char *key, const char *value);
 extern Jsonb *fhir_outcome_jsonb(const FhirResult *res);
 extern char *fhir_outcome_text(const FhirResult *res);
 extern const FhirIssue *fhir_first_error(const FhirResult *res);

@@ -176,23 +176,6 @@ get_plans(const char *where, const char *order)
 	return sp;
 }
 
-/* Pushes "key": "value". */
-static void
-push_pair(JsonbParseState **ps, const char *key, const char *value)
-{
-	JsonbValue	k,
-				v;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	v.type = jbvString;
-	v.val.string.val = (char *) value;
-	v.val.string.len = strlen(value);
-	pushJsonbValue(ps, WJB_KEY, &k);
-	pushJsonbValue(ps, WJB_VALUE, &v);
-}
-
 /* Pushes a key alone (its value follows). */
 static void
 push_key(JsonbParseState **ps, const char *key)
@@ -210,8 +193,8 @@ static void
 push_link(JsonbParseState **ps, const char *rel, const char *url)
 {
 	pushJsonbValue(ps, WJB_BEGIN_OBJECT, NULL);
-	push_pair(ps, "relation", rel);
-	push_pair(ps, "url", url);
+	fhir_push_pair(ps, "relation", rel);
+	fhir_push_pair(ps, "url", url);
 	pushJsonbValue(ps, WJB_END_OBJECT, NULL);
 }
 
@@ -315,8 +298,8 @@ omnitask_search_tasks(PG_FUNCTION_ARGS)
 	/* the Bundle, built in the caller's memory in one pass */
 	MemoryContextSwitchTo(outer);
 	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-	push_pair(&ps, "resourceType", "Bundle");
-	push_pair(&ps, "type", "searchset");
+	fhir_push_pair(&ps, "resourceType", "Bundle");
+	fhir_push_pair(&ps, "type", "searchset");
 	push_key(&ps, "total");
 	v.type = jbvNumeric;
 	v.val.numeric = int64_to_numeric(total);
@@ -343,7 +326,7 @@ omnitask_search_tasks(PG_FUNCTION_ARGS)
 
 			CHECK_FOR_INTERRUPTS();
 			pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-			push_pair(&ps, "fullUrl", psprintf("Task/%s", id));
+			fhir_push_pair(&ps, "fullUrl", psprintf("Task/%s", id));
 			push_key(&ps, "resource");
 			v.type = jbvBinary;
 			v.val.binary.data = &res->root;
@@ -351,7 +334,7 @@ omnitask_search_tasks(PG_FUNCTION_ARGS)
 			pushJsonbValue(&ps, WJB_VALUE, &v);
 			push_key(&ps, "search");
 			pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-			push_pair(&ps, "mode", "match");
+			fhir_push_pair(&ps, "mode", "match");
 			pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
 			pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
 		}
