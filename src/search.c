@@ -132,7 +132,9 @@ sort_param(const char *sort, StringInfo order)
 		if (i == (int) lengthof(keys))
 			bad_param("_sort", p, len,
 					  "_sort takes a comma-separated list of priority, due, authored-on, modified, status, each optionally prefixed with -.");
-		appendStringInfo(order, "%s %s NULLS LAST, ", cols[i], desc ? "DESC" : "ASC");
+		/* only due_at can be NULL: the other keys match the indexes' order */
+		appendStringInfo(order, "%s %s%s, ", cols[i], desc ? "DESC" : "ASC",
+						 i == 1 ? " NULLS LAST" : "");
 		if (comma == NULL)
 			break;
 		p = comma + 1;
