@@ -504,4 +504,16 @@ unlike($payload, qr/NOTIFY-SECRET|sec-pat|Patient/, 'the payload carries no clin
 like($payload, qr/^\{"id": "[0-9a-f-]{36}", "version": 1, "status": "requested", "owner": "sec-p2"\}$/,
 	'the payload is exactly id, version, status and owner');
 
+# omnitask.notify = off (superuser-only) sends nothing; a non-superuser cannot turn it off
+$s = session_open('sec_t_nobody');
+session_q($s, 'LISTEN omnitask_task;');
+psql_as('postgres', "SET omnitask.notify = off; SELECT omnitask.create_task(" . task('"owner": {"reference": "Practitioner/sec-p2"}') . ");");
+$heard = session_q($s, 'SELECT 1;');
+session_close($s);
+unlike($heard, qr/Asynchronous notification/, 'with omnitask.notify = off no notification is sent');
+is(psql_as('sec_t_admin', 'SELECT omnitask.workflow() IS NOT NULL; SET omnitask.notify = off;')->{state}, '42501',
+	'only a superuser may turn omnitask.notify off');
+is(psql_as('sec_t_admin', 'SET omnitask.notify = off; SELECT omnitask.workflow() IS NOT NULL; SHOW omnitask.notify;')->{out}, "t\non",
+	'... not even by setting it before the library is loaded');
+
 done_testing();
