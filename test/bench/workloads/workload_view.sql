@@ -1,0 +1,2 @@
+-- reporting view, as the admin
+SELECT * FROM omnitask.workload;
