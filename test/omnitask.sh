@@ -8,6 +8,7 @@
 #   bash test/omnitask.sh test     install, build, run pg_regress, isolation, TAP and unit tests
 #   bash test/omnitask.sh start    install, build, start the cluster and print how to connect
 #   bash test/omnitask.sh stop     stop the cluster
+#   bash test/omnitask.sh install  install the packages, build and install omnitask (no cluster)
 #
 # The cluster lives in test/tmp/cluster (its own port, $OMNITASK_PORT or
 # 54329, and its own socket directory); the system cluster is never touched.
@@ -122,5 +123,6 @@ case "$cmd" in
 	start) install_packages; build_install; start_cluster
 		echo "psql -h $SOCK -p $PORT -U postgres postgres" ;;
 	stop) stop_cluster ;;
-	*) echo "usage: bash test/omnitask.sh demo|test|start|stop" >&2; exit 2 ;;
+	install) install_packages; build_install ;;
+	*) echo "usage: bash test/omnitask.sh demo|test|start|stop|install" >&2; exit 2 ;;
 esac
