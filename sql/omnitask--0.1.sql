@@ -204,9 +204,15 @@ CREATE FUNCTION omnitask.validate_task(resource jsonb) RETURNS jsonb
 COMMENT ON FUNCTION omnitask.validate_task(jsonb) IS 'FHIR $validate against base R4 Task: returns an OperationOutcome listing every problem (capped at 100); never raises for bad content. No issue of severity error means valid.';
 
 CREATE FUNCTION omnitask.create_task(resource jsonb) RETURNS jsonb
-	LANGUAGE sql STRICT AS
+	LANGUAGE plpgsql STRICT AS
 $$
-	INSERT INTO omnitask.task (resource) VALUES (resource) RETURNING task.resource;
+DECLARE
+	stored jsonb;
+BEGIN
+	-- PL/pgSQL keeps the INSERT's plan from call to call (an SQL function is planned each time)
+	INSERT INTO omnitask.task AS t (resource) VALUES (create_task.resource) RETURNING t.resource INTO stored;
+	RETURN stored;
+END
 $$;
 COMMENT ON FUNCTION omnitask.create_task(jsonb) IS 'Stores a new Task (FHIR create): the server assigns id, meta.versionId 1, meta.lastUpdated and lastModified; returns the Task as stored. Raises 23514 with an OperationOutcome when it is invalid.';
 

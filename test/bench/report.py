@@ -352,9 +352,10 @@ L.append(f"- Settings: {machine.get('settings', '?')}")
 L.append(f"- Load average at the start {machine.get('loadavg_start', '?')}, at the end {machine.get('loadavg_end', '?')} "
          f"({machine.get('other_postgres', '?')}: the machine is shared, so single runs carry noise); "
          f"total run time {int(machine.get('total_s', 0)) // 60} min {int(machine.get('total_s', 0)) % 60} s.")
-L.append(f"- pgbench `-n -M prepared -j 2`, {machine.get('read_clients', '?')} clients for reads ({machine.get('read_t', '?')} s each), "
-         f"{machine.get('write_clients', '?')} clients for writes ({machine.get('write_t', '?')} s each, CHECKPOINT before each); "
-         "every omnitask run is followed by its baselines on the same data and indexes.")
+L.append(f"- pgbench `-n -M prepared -j 2`: reads {machine.get('read_clients', '?')} clients, {machine.get('read_rounds', '1')} rounds of "
+         f"{machine.get('read_t', '?')} s; writes {machine.get('write_clients', '?')} clients, {machine.get('rounds', '1')} rounds of "
+         f"{machine.get('write_t', '?')} s with a CHECKPOINT before each run; in each round every omnitask run is followed by its "
+         "baselines, on the same data and indexes, after every table and index was read into the OS cache.")
 L.append("- `synchronous_commit = on`: every write waits for its WAL flush (the disk's fdatasync takes ~2 ms here), "
          "so write throughput is bounded by the flush for omnitask and the baselines alike; "
          "*server ms/op* (pg_stat_statements execution time per call, without the commit) shows the CPU cost that the flush hides. "
@@ -371,7 +372,7 @@ hdr = "| workload | role | " + " | ".join(scale_label(s) for s in scales) + " |"
 sep = "|---|---|" + "---|" * len(scales)
 L.append("## Throughput and latency")
 L.append("")
-L.append("Each cell: throughput (ops/s; writes: median of the rounds, with the range) · median / p95 / p99 latency in ms · "
+L.append("Each cell: throughput (ops/s; median of the rounds, with the range) · median / p95 / p99 latency in ms · "
          "server ms per op (pg_stat_statements) · for writes, WAL flushes per op.")
 L.append("")
 L.append(hdr)
@@ -408,7 +409,7 @@ for key, label in (("val_omnitask", f"validate_task, 1 core: Task-example5-like 
 L.append("")
 L.append("## Ratios measured in the same run")
 L.append("")
-L.append("Time per op = 1 / throughput at the same concurrency; for writes, the median over the rounds of the ratio within each round "
+L.append("Time per op = 1 / throughput at the same concurrency: the median over the rounds of the ratio within each round "
          "(the two runs of a pair are back to back); *server time* = pg_stat_statements execution time per call (median of the rounds).")
 L.append("")
 L.append("| ratio | " + " | ".join(scale_label(s) for s in scales) + " | target |")

@@ -7,11 +7,12 @@
 #                          [--duration S] [--rounds N] [--read-clients N] [--write-clients N]
 #                          [--no-build] [--keep]
 #
-#   --quick          scales 10k,100k, 4 s per read, 2 rounds of 3 s per write
-#                    (default: 10k,100k,1M, 8 s per read, 5 rounds of 3 s per write)
-#   --duration S     seconds per pgbench run (a read, or one round of a write)
-#   --rounds N       rounds of the write workloads, interleaved (omnitask, floor, ..., omnitask, floor, ...);
-#                    ratios are the median of the per-round ratios, so one slow WAL flush does not decide one
+#   --quick          scales 10k,100k; 2 rounds of 2 s per read, 2 rounds of 3 s per write
+#                    (default: 10k,100k,1M; 3 rounds of 3 s per read, 5 rounds of 3 s per write)
+#   --duration S     seconds per pgbench run (one round of a workload)
+#   --rounds N       rounds of the write workloads (reads: at most 3), interleaved with their baselines
+#                    (omnitask, floor, ..., omnitask, floor, ...); ratios are the median of the per-round
+#                    ratios, so one slow WAL flush or one noisy neighbour does not decide one
 #   --no-build       use the installed omnitask as it is (default: make && make install first)
 #   --keep           leave the benchmark cluster running at the end (default: stop it)
 #
@@ -59,10 +60,11 @@ while [ $# -gt 0 ]; do
 done
 if [ "$QUICK" = 1 ]; then
 	case "$CMDLINE" in *--scales*) ;; *) SCALES=10000,100000 ;; esac
-	READ_T=${DURATION:-4}; WRITE_T=${DURATION:-3}; ROUNDS=${ROUNDS:-2}
+	READ_T=${DURATION:-2}; WRITE_T=${DURATION:-3}; ROUNDS=${ROUNDS:-2}
 else
-	READ_T=${DURATION:-8}; WRITE_T=${DURATION:-3}; ROUNDS=${ROUNDS:-5}
+	READ_T=${DURATION:-3}; WRITE_T=${DURATION:-3}; ROUNDS=${ROUNDS:-5}
 fi
+READ_ROUNDS=$(( ROUNDS < 3 ? ROUNDS : 3 ))
 IFS=, read -r -a SCALE_LIST <<<"$SCALES"
 
 say() { printf '\n== %s  [%s]\n' "$*" "$(date +%H:%M:%S)"; }
@@ -79,11 +81,12 @@ T_START=$(date +%s)
 # ---------------------------------------------------------------------------
 # build, cluster
 # ---------------------------------------------------------------------------
-command -v gnuplot >/dev/null || { say "installing gnuplot-nox"; as_root apt-get install -y -qq gnuplot-nox >/dev/null; }
+command -v gnuplot >/dev/null || { say "installing gnuplot-nox"; as_root apt-get update -qq; as_root apt-get install -y -qq gnuplot-nox >/dev/null; }
+command -v python3 >/dev/null || { say "installing python3"; as_root apt-get install -y -qq python3 >/dev/null; }
 
 if [ "$BUILD" = 1 ]; then
-	say "building and installing omnitask (make -s && make -s install)"
-	if ! make -s PG_CONFIG=$PGBIN/pg_config >/dev/null || ! as_root make -s PG_CONFIG=$PGBIN/pg_config install >/dev/null; then
+	# the project's own set-up: PostgreSQL 15 and the build tools on a fresh machine, then make install
+	if ! bash "$TOP/test/omnitask.sh" install; then
 		echo "run.sh: the build failed; fix it, or rerun with --no-build to measure the installed omnitask" >&2
 		exit 1
 	fi
@@ -158,6 +161,7 @@ trap '[ "$KEEP" = 1 ] || stop_cluster' EXIT
 	echo "read_t=$READ_T"
 	echo "write_t=$WRITE_T"
 	echo "rounds=$ROUNDS"
+	echo "read_rounds=$READ_ROUNDS"
 	echo "scales=$SCALES"
 	echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "other_postgres=${OTHER_PG:-0} processes of other PostgreSQL clusters were running when it started"
@@ -281,18 +285,18 @@ for SCALE in "${SCALE_LIST[@]}"; do
 	t1=$(date +%s.%N)
 	note "prewarm in $(awk "BEGIN {printf \"%.1f\", $t1 - $t0}") s"
 
-	say "scale $SCALE: reads (${READ_CLIENTS} clients, ${READ_T} s each)"
-	run_pgbench read_task          postgres   "$READ_CLIENTS" "$READ_T" read_task.sql
-	run_pgbench read_floor         postgres   "$READ_CLIENTS" "$READ_T" read_floor.sql
-	run_pgbench worklist_rls       pract_0001 "$READ_CLIENTS" "$READ_T" worklist_rls.sql
-	run_pgbench worklist_norls     postgres   "$READ_CLIENTS" "$READ_T" worklist_norls.sql
-	run_pgbench search_rls         pract_0001 "$READ_CLIENTS" "$READ_T" search_rls.sql
-	run_pgbench search_admin       postgres   "$READ_CLIENTS" "$READ_T" search_admin.sql
-	run_pgbench search_floor       postgres   "$READ_CLIENTS" "$READ_T" search_floor.sql
-	run_pgbench workload_view      postgres   "$READ_CLIENTS" "$READ_T" workload_view.sql
-	run_pgbench workload_floor     postgres   "$READ_CLIENTS" "$READ_T" workload_floor.sql
-	run_pgbench task_counts        postgres   "$READ_CLIENTS" "$READ_T" task_counts.sql
-	run_pgbench task_counts_floor  postgres   "$READ_CLIENTS" "$READ_T" task_counts_floor.sql
+	say "scale $SCALE: reads (${READ_CLIENTS} clients, $READ_ROUNDS interleaved rounds of ${READ_T} s)"
+	for group in "read_task:postgres read_floor:postgres" \
+		"worklist_rls:pract_0001 worklist_norls:postgres" \
+		"search_rls:pract_0001 search_admin:postgres search_floor:postgres" \
+		"workload_view:postgres workload_floor:postgres" \
+		"task_counts:postgres task_counts_floor:postgres"; do
+		for ((round = 1; round <= READ_ROUNDS; round++)); do
+			for w in $group; do
+				run_pgbench "${w%%:*}" "${w#*:}" "$READ_CLIENTS" "$READ_T" "${w%%:*}.sql" "$round"
+			done
+		done
+	done
 
 	say "scale $SCALE: validation throughput (one core, $(psql_val "$DB" "SELECT count(*) FROM bench.val_docs") documents)"
 	time_sql val_scan      "SELECT count(resource) FROM bench.val_docs"
