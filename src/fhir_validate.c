@@ -721,8 +721,9 @@ walk_single(Walker *w, const FhirType *t, const FhirElement *el,
 
 /*
  * Walks the value of element el: an array when its max is "*", a single
- * value otherwise.  Nulls inside a primitive array are allowed only when the
- * "_twin" array carries something for them; *seen gets SEEN_NULL_ITEM.
+ * value otherwise.  A null inside a primitive array sets SEEN_NULL_ITEM in
+ * *seen; finish_object() checks it against the "_twin" array position by
+ * position.
  */
 static void
 walk_element(Walker *w, const FhirType *owner, const FhirElement *el,
@@ -746,8 +747,6 @@ walk_element(Walker *w, const FhirType *owner, const FhirElement *el,
 	}
 	if (!is_array)
 	{
-		if (cap != CAP_NONE && ccap == CAP_NONE && t->kind != FK_PRIMITIVE)
-			ccap = CAP_NONE;
 		/* primitives at capture points record themselves with cap */
 		walk_single(w, t, el, v, WJB_VALUE,
 					t->kind == FK_PRIMITIVE ? cap : ccap, when, res);
@@ -798,8 +797,7 @@ walk_element(Walker *w, const FhirType *owner, const FhirElement *el,
 			}
 			else
 				walk_single(w, t, el, &item, WJB_ELEM,
-							(ccap == CAP_CODE_CODING && i == 0) ? CAP_CODE_CODING0 :
-							(t->kind == FK_PRIMITIVE ? CAP_NONE : CAP_NONE),
+							(ccap == CAP_CODE_CODING && i == 0) ? CAP_CODE_CODING0 : CAP_NONE,
 							NULL, NULL);
 			path_pop(w, saved);
 			i++;
