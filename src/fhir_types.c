@@ -1308,34 +1308,27 @@ check_xhtml(const char *s, size_t len, const char **why)
 		}
 
 		/* inside the root element */
-		if (c == '<' && i + 1 < len && s[i + 1] != '!' && s[i + 1] != '?' && s[i + 1] != '/')
+		if (c == '<')
 		{
-			/* the common case first: a start tag */
-			bool		self_closed,
-						is_img;
+			char		next = i + 1 < len ? s[i + 1] : '\0';
 
-			if (!parse_start_tag(s, len, &i, stack, &depth, false,
-								 &self_closed, &is_img, why))
-				return false;
-			if (is_img)
-				has_content = true;
-		}
-		else if (c == '<')
-		{
-			if (has_prefix_at(s, len, i, "<!--"))
+			if (next == '!' || next == '?')
 			{
-				if (!parse_comment(s, len, &i, why))
-					return false;
+				if (has_prefix_at(s, len, i, "<!--"))
+				{
+					if (!parse_comment(s, len, &i, why))
+						return false;
+				}
+				else if (has_prefix_at(s, len, i, "<![CDATA["))
+					FAIL("CDATA sections are not allowed");
+				else if (has_prefix_at(s, len, i, "<!DOCTYPE"))
+					FAIL("a DOCTYPE is not allowed");
+				else if (next == '!')
+					FAIL("markup declarations are not allowed");
+				else
+					FAIL("processing instructions are not allowed");
 			}
-			else if (has_prefix_at(s, len, i, "<![CDATA["))
-				FAIL("CDATA sections are not allowed");
-			else if (has_prefix_at(s, len, i, "<!DOCTYPE"))
-				FAIL("a DOCTYPE is not allowed");
-			else if (has_prefix_at(s, len, i, "<!"))
-				FAIL("markup declarations are not allowed");
-			else if (has_prefix_at(s, len, i, "<?"))
-				FAIL("processing instructions are not allowed");
-			else if (has_prefix_at(s, len, i, "</"))
+			else if (next == '/')
 			{
 				if (!parse_end_tag(s, len, &i, stack, &depth, why))
 					return false;
@@ -1344,6 +1337,7 @@ check_xhtml(const char *s, size_t len, const char **why)
 			}
 			else
 			{
+				/* the common case: a start tag */
 				bool		self_closed,
 							is_img;
 
