@@ -188,8 +188,9 @@ SELECT (SELECT count(*) FROM omnitask.task),
 cmp_ok($ntasks, '>=', 2001, "task count plausible ($ntasks)");
 cmp_ok($created + $updates, '>', 0, "the load committed work before the crash ($created creates, $updates updates)");
 
-# Every transaction pgbench saw commit is there (at most one more per
-# client: a commit that reached the server but whose answer was lost).
+# Every transaction pgbench saw commit is there.  More may be stored: a
+# commit that reached the server but whose answer was lost in the crash
+# (pgbench's own count of an aborted run is not exact enough to bound that).
 my %acked;
 while ($out =~ m{SQL script \d+: \S*/(\w+)\.sql\n(?: - .*\n)*? - (\d+) transactions}g)
 {
@@ -202,11 +203,11 @@ SKIP:
 SELECT (SELECT count(*) FROM omnitask.task WHERE description = 'pgbench create'),
        (SELECT count(*) FROM omnitask.task WHERE description = 'pgbench workflow'),
        (SELECT count(*) FROM omnitask.task_history h JOIN public.pool p ON p.id = h.id WHERE h.operation = 'update')});
-	ok($db_create >= $acked{create} && $db_create <= $acked{create} + $clients,
+	ok($db_create >= $acked{create},
 		"every acknowledged create is there ($acked{create} acknowledged, $db_create stored)");
-	ok($db_workflow >= $acked{workflow} && $db_workflow <= $acked{workflow} + $clients,
+	ok($db_workflow >= $acked{workflow},
 		"every acknowledged workflow transaction is there ($acked{workflow} acknowledged, $db_workflow stored)");
-	ok($db_toggle >= $acked{toggle} && $db_toggle <= $acked{toggle} + $clients,
+	ok($db_toggle >= $acked{toggle},
 		"every acknowledged status toggle is there ($acked{toggle} acknowledged, $db_toggle stored)");
 }
 
