@@ -12,11 +12,14 @@
 #
 # The cluster lives in test/tmp/cluster (its own port, $OMNITASK_PORT or
 # 54329, and its own socket directory); the system cluster is never touched.
+# $PGBIN (default /usr/lib/postgresql/15/bin) picks the PostgreSQL to build
+# against and run.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 TOP=$(pwd)
-PGBIN=/usr/lib/postgresql/15/bin
+# PGBIN: a relocated copy of PostgreSQL 15 may be used instead (for side-by-side builds)
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PORT=${OMNITASK_PORT:-54329}
 TMP=${OMNITASK_TMP:-$TOP/test/tmp}
 export OMNITASK_TMP=$TMP
