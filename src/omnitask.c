@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * omnitask.c
- *	  Module load: omnitask's settings.
+ *	  Module load: omnitask's settings (and, when preloaded, the NOTIFY
+ *	  relay's shared memory).
  *
  *-------------------------------------------------------------------------
  */
@@ -50,6 +51,7 @@ _PG_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+	omnitask_relay_init();		/* defines omnitask.notify_queue_size */
 	MarkGUCPrefixReserved("omnitask");
 	omnitask_identity_init();
 }

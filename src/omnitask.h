@@ -17,6 +17,11 @@
 extern char *omnitask_jwt_authenticator;
 extern char *omnitask_jwt_practitioner_claim;
 extern bool omnitask_notify;
+extern int	omnitask_notify_queue_size;
+
+/* NOTIFY omnitask_task after commit (notify_relay.c). */
+extern void omnitask_relay_init(void);
+extern void omnitask_notify_change(const char *payload);
 
 /* The enum types of the contract (catalog.c). */
 typedef enum OmniEnum

@@ -13,7 +13,6 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "commands/async.h"
 #include "commands/trigger.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
@@ -615,7 +614,8 @@ append_history(Relation rel, HeapTuple tup, const int *att, const char *operatio
 
 /*
  * Queues NOTIFY omnitask_task for the stored version: id, version, status
- * and owner only, never clinical content.  Delivered at commit.
+ * and owner only, never clinical content.  Sent after commit, by the
+ * relay when there is one (notify_relay.c).
  */
 static void
 notify_change(Relation rel, HeapTuple tup, const int *att)
@@ -639,7 +639,7 @@ notify_change(Relation rel, HeapTuple tup, const int *att)
 	else
 		escape_json(&buf, TextDatumGetCString(d));
 	appendStringInfoChar(&buf, '}');
-	Async_Notify("omnitask_task", buf.data);
+	omnitask_notify_change(buf.data);
 }
 
 /*

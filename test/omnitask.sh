@@ -87,7 +87,7 @@ start_cluster() {
 	as_pg mkdir -p "$DATA"
 	say "starting a throwaway cluster in ${DATA#$TOP/} on port $PORT"
 	as_pg $PGBIN/initdb -D "$DATA" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
-	as_pg $PGBIN/pg_ctl -D "$DATA" -l "$LOG" -w -o "-p $PORT -k $SOCK -c listen_addresses='' -c max_prepared_transactions=10" start >/dev/null
+	as_pg $PGBIN/pg_ctl -D "$DATA" -l "$LOG" -w -o "-p $PORT -k $SOCK -c listen_addresses='' -c max_prepared_transactions=10 -c shared_preload_libraries=omnitask" start >/dev/null
 	export PGHOST=$SOCK PGPORT=$PORT PGUSER=postgres
 }
 

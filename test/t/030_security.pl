@@ -183,6 +183,8 @@ sub drop_all
 	su(join('', map { "DROP ROLE IF EXISTS $_;\n" } @ROLES), db => 'postgres');
 }
 drop_all();
+my $PRELOADED = su('SHOW shared_preload_libraries', db => 'postgres') =~ /\bomnitask\b/;
+note('omnitask is ' . ($PRELOADED ? '' : 'not ') . 'in shared_preload_libraries');
 END { local $?; eval { drop_all() }; }
 
 su(<<"SQL", db => 'postgres');
@@ -335,13 +337,31 @@ refused(psql_as('sec_t_pr1', "${loaded}SELECT set_config('omnitask.jwt_authentic
 refused(psql_as('sec_t_pr1', "${loaded}SET omnitask.jwt_practitioner_claim = 'role';"), '42501', 'practitioner cannot set omnitask.jwt_practitioner_claim');
 refused(psql_as('sec_t_pr1', "ALTER ROLE sec_t_pr1 SET omnitask.jwt_authenticator = 'sec_t_pr1';"), '42501', 'practitioner cannot ALTER ROLE ... SET the authenticator');
 # a placeholder set before the library is loaded must not count either
-gives(psql_as('sec_t_unreg', "SET omnitask.jwt_authenticator = 'sec_t_unreg';\nSET omnitask.jwt_practitioner_claim = 'sub';\n"
+# (with omnitask in shared_preload_libraries, as on the test cluster, the
+# library is always loaded and the setting is refused at once)
+$r = psql_as('sec_t_unreg', "SET omnitask.jwt_authenticator = 'sec_t_unreg';\nSET omnitask.jwt_practitioner_claim = 'sub';\n"
 		. "SELECT set_config('request.jwt.claims', '{\"sub\": \"sec-p1\"}', false) IS NOT NULL;\n"
-		. "SELECT omnitask.current_practitioner_id() IS NULL, count(*) FROM omnitask.task;"),
-	"t\nt|0", 'the authenticator setting as a placeholder before the library loads gives no identity');
-gives(psql_as('sec_t_unreg', "SELECT omnitask.current_practitioner_id() IS NULL, count(*) FROM omnitask.task;",
-		pgoptions => "-c omnitask.jwt_authenticator=sec_t_unreg -c request.jwt.claims={\"sub\":\"sec-p1\"}"),
-	't|0', 'the authenticator setting given at connection (PGOPTIONS) gives no identity');
+		. "SELECT omnitask.current_practitioner_id() IS NULL, count(*) FROM omnitask.task;");
+if ($PRELOADED)
+{
+	refused($r, '42501', 'the authenticator setting is refused before any omnitask call (preloaded)',
+		qr/permission denied to set parameter "omnitask.jwt_authenticator"/);
+}
+else
+{
+	gives($r, "t\nt|0", 'the authenticator setting as a placeholder before the library loads gives no identity');
+}
+$r = psql_as('sec_t_unreg', "SELECT omnitask.current_practitioner_id() IS NULL, count(*) FROM omnitask.task;",
+		pgoptions => "-c omnitask.jwt_authenticator=sec_t_unreg -c request.jwt.claims={\"sub\":\"sec-p1\"}");
+if ($PRELOADED)
+{
+	like($r->{err}, qr/FATAL:  permission denied to set parameter "omnitask.jwt_authenticator"/,
+		'the authenticator setting given at connection (PGOPTIONS) is refused (preloaded)');
+}
+else
+{
+	gives($r, 't|0', 'the authenticator setting given at connection (PGOPTIONS) gives no identity');
+}
 is(fingerprint(), $fp, 'nothing changed after the attempts to become someone else');
 
 # ---------------------------------------------------------------------------
@@ -492,10 +512,25 @@ session_close($s);
 # NOTIFY: no clinical content in the payload.
 # ---------------------------------------------------------------------------
 
+# With omnitask preloaded the notification comes from the relay a moment
+# after the commit: poll until it is heard (or 10 s).
+sub heard_until
+{
+	my ($s, $re) = @_;
+	my $heard = '';
+	for (1 .. 100)
+	{
+		$heard .= session_q($s, 'SELECT 1;') . "\n";
+		last if $heard =~ $re;
+		select(undef, undef, undef, 0.1);
+	}
+	return $heard;
+}
+
 $s = session_open('sec_t_nobody');
 session_q($s, 'LISTEN omnitask_task;');
 psql_as('sec_t_admin', "SELECT omnitask.create_task(" . task('"owner": {"reference": "Practitioner/sec-p2"}, "description": "sec: NOTIFY-SECRET"') . ");");
-my $heard = session_q($s, 'SELECT 1;');
+my $heard = heard_until($s, qr/Asynchronous notification/);
 session_close($s);
 my ($payload) = $heard =~ /with payload "(.*)" received/;
 ok(defined $payload, 'a listener receives the change notification') or diag($heard);
@@ -507,13 +542,25 @@ like($payload, qr/^\{"id": "[0-9a-f-]{36}", "version": 1, "status": "requested",
 # omnitask.notify = off (superuser-only) sends nothing; a non-superuser cannot turn it off
 $s = session_open('sec_t_nobody');
 session_q($s, 'LISTEN omnitask_task;');
-psql_as('postgres', "SET omnitask.notify = off; SELECT omnitask.create_task(" . task('"owner": {"reference": "Practitioner/sec-p2"}') . ");");
-$heard = session_q($s, 'SELECT 1;');
+is(psql_as('postgres', "SET omnitask.notify = off; SELECT omnitask.create_task(" . task('"owner": {"reference": "Practitioner/sec-p1"}') . ") IS NOT NULL;")->{out}, 't',
+	'a change with omnitask.notify = off is stored');
+# a later change with notify on: notifications arrive in commit order, so
+# once this one is heard, one for the change before it would have been too
+psql_as('postgres', "SELECT omnitask.create_task(" . task('"owner": {"reference": "Practitioner/sec-p2"}') . ");");
+$heard = heard_until($s, qr/"owner": "sec-p2"/);
 session_close($s);
-unlike($heard, qr/Asynchronous notification/, 'with omnitask.notify = off no notification is sent');
+like($heard, qr/"owner": "sec-p2"/, 'the later change with notify on is heard');
+unlike($heard, qr/"owner": "sec-p1"/, 'with omnitask.notify = off no notification is sent');
 is(psql_as('sec_t_admin', 'SELECT omnitask.workflow() IS NOT NULL; SET omnitask.notify = off;')->{state}, '42501',
 	'only a superuser may turn omnitask.notify off');
-is(psql_as('sec_t_admin', 'SET omnitask.notify = off; SELECT omnitask.workflow() IS NOT NULL; SHOW omnitask.notify;')->{out}, "t\non",
-	'... not even by setting it before the library is loaded');
+$r = psql_as('sec_t_admin', 'SET omnitask.notify = off; SELECT omnitask.workflow() IS NOT NULL; SHOW omnitask.notify;');
+if ($PRELOADED)
+{
+	is($r->{state}, '42501', '... not even before any omnitask call (preloaded: refused at once)');
+}
+else
+{
+	is($r->{out}, "t\non", '... not even by setting it before the library is loaded');
+}
 
 done_testing();

@@ -1,0 +1,661 @@
+/*-------------------------------------------------------------------------
+ *
+ * notify_relay.c
+ *	  NOTIFY omnitask_task after commit, without serialising the writers'
+ *	  commits.
+ *
+ * PostgreSQL serialises every transaction that sends a NOTIFY: it takes a
+ * cluster-wide lock in PreCommit_Notify() and holds it through the commit's
+ * WAL flush, so notifying writers cannot share a flush (group commit) and
+ * each pays a full fdatasync of its own.  For a table where every write
+ * notifies, that costs a third of the write throughput.
+ *
+ * When omnitask is in shared_preload_libraries, a writer instead hands its
+ * notifications to a relay: at pre-commit it reserves slots in a queue in
+ * shared memory (one queue per database), after its commit it fills them,
+ * and a background worker connected to that database ("omnitask notify
+ * relay") sends them with NOTIFY, many per transaction of its own.  The
+ * queue is delivered in reservation order and a reserved slot holds back
+ * the ones behind it until its writer commits (then it is sent) or aborts
+ * (then it is skipped), so the notifications of one task arrive in the
+ * order of its versions, and only committed changes are announced.
+ *
+ * Whenever the relay cannot take a transaction's notifications -- omnitask
+ * not preloaded, every queue in use, the queue full, no background worker
+ * slot, a payload too long for a slot -- the transaction sends them itself
+ * with Async_Notify(), as PostgreSQL does: slower, never lost.
+ *
+ * The relay exits after RELAY_IDLE_MS without work, so that it never holds
+ * up DROP DATABASE (which waits up to 5 s for other sessions), and the next
+ * writer starts it again.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/async.h"
+#include "miscadmin.h"
+#include "omnitask.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#define RELAY_CHANNEL		"omnitask_task"
+#define RELAY_QUEUES		8		/* databases served at the same time */
+#define RELAY_PAYLOAD_MAX	246		/* bytes of payload in one slot */
+#define RELAY_BATCH			1024	/* notifications per relay transaction */
+#define RELAY_IDLE_MS		1000	/* the relay exits after this long idle */
+#define RELAY_LAUNCH_MS		10000	/* a launch not answered by then failed */
+#define RELAY_WAIT_MS		2000	/* a writer waits this long for room */
+
+/* States of a queue slot. */
+#define SLOT_EMPTY		0
+#define SLOT_RESERVED	1		/* its writer has not committed yet */
+#define SLOT_READY		2		/* committed: to be sent */
+#define SLOT_VOID		3		/* its writer aborted: to be skipped */
+
+typedef struct RelaySlot
+{
+	uint8		state;
+	uint8		len_hi;
+	uint8		len_lo;
+	char		payload[RELAY_PAYLOAD_MAX + 1];
+} RelaySlot;
+
+/* The queue of one database; slots follow it in shared memory. */
+typedef struct RelayQueue
+{
+	Oid			dboid;			/* InvalidOid: free */
+	pid_t		relay_pid;		/* 0: no relay attached */
+	Latch	   *relay_latch;
+	TimestampTz launch_at;		/* 0: no launch pending */
+	uint64		head;			/* next slot to reserve */
+	uint64		tail;			/* next slot to deliver */
+} RelayQueue;
+
+typedef struct RelayShared
+{
+	LWLock	   *lock;
+	int			queue_size;
+} RelayShared;
+
+/* Setting: slots per database queue (postmaster start only). */
+int			omnitask_notify_queue_size = 4096;
+
+static RelayShared *relay = NULL;
+static char *relay_base = NULL;	/* RELAY_QUEUES x (queue header + slots) */
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* This transaction's notifications, in TopTransactionContext. */
+typedef struct PendingNote
+{
+	int			level;			/* transaction nesting level that queued it */
+	int			len;
+	char		payload[FLEXIBLE_ARRAY_MEMBER];
+} PendingNote;
+
+static List *pending = NIL;
+static int	reserved_queue = -1;	/* queue of this transaction's slots */
+static uint64 reserved_from = 0;
+
+PGDLLEXPORT void omnitask_relay_main(Datum arg);
+
+/* Bytes of one queue: its header and its slots, cache-line aligned. */
+static Size
+queue_bytes(void)
+{
+	return MAXALIGN(sizeof(RelayQueue)) +
+		mul_size(sizeof(RelaySlot), omnitask_notify_queue_size);
+}
+
+/* The queue at index i. */
+static RelayQueue *
+queue_at(int i)
+{
+	return (RelayQueue *) (relay_base + i * queue_bytes());
+}
+
+/* The index of queue q. */
+static int
+queue_index(RelayQueue *q)
+{
+	return ((char *) q - relay_base) / queue_bytes();
+}
+
+/* The slot for position pos of queue q. */
+static RelaySlot *
+slot_at(RelayQueue *q, uint64 pos)
+{
+	RelaySlot  *slots = (RelaySlot *) ((char *) q + MAXALIGN(sizeof(RelayQueue)));
+
+	return &slots[pos % (uint64) relay->queue_size];
+}
+
+/* Asks for the shared memory and the lock (PostgreSQL 15's request hook). */
+static void
+relay_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(add_size(MAXALIGN(sizeof(RelayShared)),
+									mul_size(RELAY_QUEUES, queue_bytes())));
+	RequestNamedLWLockTranche("omnitask notify relay", 1);
+}
+
+/* Creates (or, in a backend, finds) the queues in shared memory. */
+static void
+relay_shmem_startup(void)
+{
+	bool		found;
+	int			i;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	relay = ShmemInitStruct("omnitask notify relay",
+							add_size(MAXALIGN(sizeof(RelayShared)),
+									 mul_size(RELAY_QUEUES, queue_bytes())),
+							&found);
+	relay_base = (char *) relay + MAXALIGN(sizeof(RelayShared));
+	if (!found)
+	{
+		relay->lock = &(GetNamedLWLockTranche("omnitask notify relay"))->lock;
+		relay->queue_size = omnitask_notify_queue_size;
+		for (i = 0; i < RELAY_QUEUES; i++)
+		{
+			RelayQueue *q = queue_at(i);
+
+			memset(q, 0, queue_bytes());
+			q->dboid = InvalidOid;
+		}
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * Queues one notification of the current transaction.  Without the relay
+ * it goes to PostgreSQL's NOTIFY at once (sent at commit, as before).
+ */
+void
+omnitask_notify_change(const char *payload)
+{
+	MemoryContext old;
+	PendingNote *note;
+	int			len = strlen(payload);
+
+	if (relay == NULL)
+	{
+		Async_Notify(RELAY_CHANNEL, payload);
+		return;
+	}
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	note = palloc(offsetof(PendingNote, payload) + len + 1);
+	note->level = GetCurrentTransactionNestLevel();
+	note->len = len;
+	memcpy(note->payload, payload, len + 1);
+	pending = lappend(pending, note);
+	MemoryContextSwitchTo(old);
+}
+
+/* Sends this transaction's notifications itself: the path without relay. */
+static void
+notify_directly(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending)
+		Async_Notify(RELAY_CHANNEL, ((PendingNote *) lfirst(lc))->payload);
+	pending = NIL;
+}
+
+/* Starts a relay for queue qi of the current database; false if it can't. */
+static bool
+launch_relay(int qi)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;	/* the next writer starts another */
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "omnitask");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "omnitask_relay_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "omnitask notify relay for database %u", MyDatabaseId);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "omnitask notify relay");
+	worker.bgw_main_arg = Int32GetDatum(qi);
+	memcpy(worker.bgw_extra, &MyDatabaseId, sizeof(Oid));
+	worker.bgw_notify_pid = 0;
+	return RegisterDynamicBackgroundWorker(&worker, NULL);
+}
+
+/*
+ * True when queue q may be given to another database: no relay, nothing
+ * queued, no launch under way (or one that never answered).
+ */
+static bool
+queue_reusable(RelayQueue *q, TimestampTz now)
+{
+	if (q->dboid == InvalidOid)
+		return true;
+	return q->relay_pid == 0 && q->head == q->tail &&
+		(q->launch_at == 0 ||
+		 TimestampDifferenceExceeds(q->launch_at, now, RELAY_LAUNCH_MS));
+}
+
+/*
+ * The queue of the current database, claiming a free one if it has none;
+ * NULL when every queue serves another database.  Caller holds the lock.
+ */
+static RelayQueue *
+queue_of_database(TimestampTz now)
+{
+	RelayQueue *free_q = NULL;
+	int			i;
+
+	for (i = 0; i < RELAY_QUEUES; i++)
+	{
+		RelayQueue *q = queue_at(i);
+
+		if (q->dboid == MyDatabaseId)
+			return q;
+		if (free_q == NULL && queue_reusable(q, now))
+			free_q = q;
+	}
+	if (free_q)
+	{
+		free_q->dboid = MyDatabaseId;
+		free_q->relay_pid = 0;
+		free_q->relay_latch = NULL;
+		free_q->launch_at = 0;
+		free_q->head = free_q->tail = 0;
+	}
+	return free_q;
+}
+
+/*
+ * Pre-commit: reserves one slot per pending notification in the queue of
+ * this database, starting its relay if none runs.  False when the relay
+ * cannot take them (nothing is reserved then), after waiting until what
+ * was queued before has been sent, so that sending them directly keeps
+ * the order.  A full queue is waited for, RELAY_WAIT_MS at most.
+ */
+static bool
+relay_reserve(void)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	int			n = list_length(pending);
+	bool		fits = (n <= relay->queue_size);
+	uint64		drain_to = 0;
+	bool		first = true;
+	RelayQueue *q;
+	ListCell   *lc;
+	uint64		pos;
+	int			i;
+
+	foreach(lc, pending)
+		if (((PendingNote *) lfirst(lc))->len > RELAY_PAYLOAD_MAX)
+			fits = false;
+
+	for (;;)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+		bool		launch = false;
+		bool		reserved = false;
+		bool		alive;
+
+		LWLockAcquire(relay->lock, LW_EXCLUSIVE);
+		q = queue_of_database(now);
+		if (q == NULL)
+		{
+			LWLockRelease(relay->lock);
+			return false;		/* every queue serves another database */
+		}
+		if (first)
+			drain_to = q->head;
+		first = false;
+		if (!fits && (q->tail >= drain_to || q->head < drain_to))
+		{
+			LWLockRelease(relay->lock);
+			return false;		/* what came before is sent: go direct */
+		}
+		if (q->relay_pid == 0 && (fits || q->head != q->tail) &&
+			(q->launch_at == 0 || TimestampDifferenceExceeds(q->launch_at, now, RELAY_LAUNCH_MS)))
+		{
+			q->launch_at = now;
+			launch = true;
+		}
+		pos = q->head;
+		if (fits && q->head - q->tail + n <= (uint64) relay->queue_size)
+		{
+			for (i = 0; i < n; i++)
+				slot_at(q, pos + i)->state = SLOT_RESERVED;
+			q->head += n;
+			reserved = true;
+		}
+		LWLockRelease(relay->lock);
+
+		if (launch && !launch_relay(queue_index(q)))
+		{
+			/* no background worker slot: give up, send them ourselves */
+			LWLockAcquire(relay->lock, LW_EXCLUSIVE);
+			if (reserved)
+				for (i = 0; i < n; i++)
+					slot_at(q, pos + i)->state = SLOT_VOID;
+			q->launch_at = 0;
+			LWLockRelease(relay->lock);
+			return false;
+		}
+		if (reserved)
+		{
+			reserved_queue = queue_index(q);
+			reserved_from = pos;
+			return true;
+		}
+
+		/* the queue is full, or not yet drained: wait for the relay */
+		LWLockAcquire(relay->lock, LW_SHARED);
+		alive = q->relay_pid != 0 || q->launch_at != 0;
+		LWLockRelease(relay->lock);
+		if (!alive || TimestampDifferenceExceeds(start, GetCurrentTimestamp(), RELAY_WAIT_MS))
+			return false;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * After commit (fill = true) or abort (false): makes this transaction's
+ * reserved slots ready to send, or to skip, and wakes the relay.  Runs
+ * where errors are not allowed: only copies and a latch.
+ */
+static void
+relay_release(bool fill)
+{
+	RelayQueue *q = queue_at(reserved_queue);
+	Latch	   *latch;
+	ListCell   *lc;
+	uint64		pos = reserved_from;
+
+	LWLockAcquire(relay->lock, LW_EXCLUSIVE);
+	foreach(lc, pending)
+	{
+		PendingNote *note = lfirst(lc);
+		RelaySlot  *s = slot_at(q, pos++);
+
+		if (fill)
+		{
+			memcpy(s->payload, note->payload, note->len + 1);
+			s->len_hi = (uint8) (note->len >> 8);
+			s->len_lo = (uint8) (note->len & 0xFF);
+			s->state = SLOT_READY;
+		}
+		else
+			s->state = SLOT_VOID;
+	}
+	latch = q->relay_latch;
+	LWLockRelease(relay->lock);
+	if (latch)
+		SetLatch(latch);
+}
+
+/* Transaction end: hand over, give up or send directly, then forget. */
+static void
+relay_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			if (pending != NIL && !relay_reserve())
+				notify_directly();
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			/* PostgreSQL refuses to PREPARE a notifying transaction; say so */
+			if (pending != NIL)
+				notify_directly();
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+			if (reserved_queue >= 0)
+				relay_release(event == XACT_EVENT_COMMIT);
+			reserved_queue = -1;
+			pending = NIL;
+			break;
+		case XACT_EVENT_PREPARE:
+			reserved_queue = -1;
+			pending = NIL;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Subtransaction end: a rolled-back savepoint takes its notifications
+ * with it; a released one hands them to its parent.
+ */
+static void
+relay_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	ListCell   *lc;
+
+	if (pending == NIL)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		foreach(lc, pending)
+		{
+			if (((PendingNote *) lfirst(lc))->level >= level)
+				pending = foreach_delete_current(pending, lc);
+		}
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		foreach(lc, pending)
+		{
+			PendingNote *note = lfirst(lc);
+
+			if (note->level >= level)
+				note->level = level - 1;
+		}
+	}
+}
+
+/* Relay exit: leave the queue to the next relay. */
+static void
+relay_detach(int code, Datum arg)
+{
+	RelayQueue *q = queue_at(DatumGetInt32(arg));
+
+	LWLockAcquire(relay->lock, LW_EXCLUSIVE);
+	if (q->relay_pid == MyProcPid)
+	{
+		q->relay_pid = 0;
+		q->relay_latch = NULL;
+	}
+	LWLockRelease(relay->lock);
+}
+
+/*
+ * Takes the deliverable head of the queue: sent (READY) and skipped (VOID)
+ * slots up to the first one still RESERVED.  Copies the payloads to send
+ * into out[]; returns how many slots it took (the tail moves only once
+ * they are sent).
+ */
+static int
+relay_collect(RelayQueue *q, char (*out)[RELAY_PAYLOAD_MAX + 1], int *nout)
+{
+	uint64		pos;
+	int			taken = 0;
+
+	*nout = 0;
+	LWLockAcquire(relay->lock, LW_SHARED);
+	for (pos = q->tail; pos < q->head && taken < RELAY_BATCH; pos++, taken++)
+	{
+		RelaySlot  *s = slot_at(q, pos);
+
+		if (s->state == SLOT_RESERVED)
+			break;
+		if (s->state == SLOT_READY)
+		{
+			int			len = (s->len_hi << 8) | s->len_lo;
+
+			memcpy(out[*nout], s->payload, len + 1);
+			(*nout)++;
+		}
+	}
+	LWLockRelease(relay->lock);
+	return taken;
+}
+
+/*
+ * Sends one batch with NOTIFY in one transaction.  An error is reported
+ * and the batch kept for another try: false then.
+ */
+static bool
+relay_send(char (*batch)[RELAY_PAYLOAD_MAX + 1], int n)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+	int			i;
+
+	PG_TRY();
+	{
+		StartTransactionCommand();
+		for (i = 0; i < n; i++)
+			Async_Notify(RELAY_CHANNEL, batch[i]);
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ok = false;
+	}
+	PG_END_TRY();
+	pgstat_report_stat(false);
+	return ok;
+}
+
+/*
+ * The relay's main loop: sends what the writers of its database committed,
+ * one transaction per batch; exits when idle.
+ */
+void
+omnitask_relay_main(Datum arg)
+{
+	int			qi = DatumGetInt32(arg);
+	Oid			dboid;
+	RelayQueue *q;
+	char		(*batch)[RELAY_PAYLOAD_MAX + 1];
+	TimestampTz idle_since;
+
+	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+
+	if (relay == NULL || qi < 0 || qi >= RELAY_QUEUES)
+		proc_exit(0);
+	q = queue_at(qi);
+	LWLockAcquire(relay->lock, LW_EXCLUSIVE);
+	if (q->dboid != dboid || q->relay_pid != 0)
+	{
+		/* the queue went to another database, or another relay serves it */
+		LWLockRelease(relay->lock);
+		proc_exit(0);
+	}
+	q->relay_pid = MyProcPid;
+	q->relay_latch = MyLatch;
+	q->launch_at = 0;
+	LWLockRelease(relay->lock);
+	before_shmem_exit(relay_detach, Int32GetDatum(qi));
+
+	batch = MemoryContextAlloc(TopMemoryContext, sizeof(*batch) * RELAY_BATCH);
+	idle_since = GetCurrentTimestamp();
+	for (;;)
+	{
+		int			nsend;
+		int			taken;
+		int			i;
+
+		CHECK_FOR_INTERRUPTS();
+		ResetLatch(MyLatch);
+		taken = relay_collect(q, batch, &nsend);
+		if (taken > 0)
+		{
+			if (nsend > 0 && !relay_send(batch, nsend))
+			{
+				/* e.g. PostgreSQL's NOTIFY queue is full: keep them, retry */
+				(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 RELAY_IDLE_MS, PG_WAIT_EXTENSION);
+				continue;
+			}
+			LWLockAcquire(relay->lock, LW_EXCLUSIVE);
+			for (i = 0; i < taken; i++)
+				slot_at(q, q->tail + i)->state = SLOT_EMPTY;
+			q->tail += taken;
+			LWLockRelease(relay->lock);
+			idle_since = GetCurrentTimestamp();
+			continue;
+		}
+
+		if (TimestampDifferenceExceeds(idle_since, GetCurrentTimestamp(), RELAY_IDLE_MS))
+		{
+			bool		done;
+
+			LWLockAcquire(relay->lock, LW_EXCLUSIVE);
+			done = (q->head == q->tail);
+			if (done)
+			{
+				q->relay_pid = 0;
+				q->relay_latch = NULL;
+			}
+			LWLockRelease(relay->lock);
+			if (done)
+				proc_exit(0);
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 RELAY_IDLE_MS, PG_WAIT_EXTENSION);
+	}
+}
+
+/*
+ * Module load: with shared_preload_libraries, set up the relay's shared
+ * memory and the transaction hooks that feed it; otherwise do nothing and
+ * let omnitask_notify_change() use NOTIFY directly.
+ */
+void
+omnitask_relay_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	DefineCustomIntVariable("omnitask.notify_queue_size",
+							"Slots per database in the queue of the NOTIFY relay.",
+							"Needs omnitask in shared_preload_libraries; a transaction that does not fit sends its notifications itself.",
+							&omnitask_notify_queue_size,
+							4096, 16, 1 << 20,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = relay_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = relay_shmem_startup;
+	RegisterXactCallback(relay_xact_callback, NULL);
+	RegisterSubXactCallback(relay_subxact_callback, NULL);
+}
