@@ -103,6 +103,9 @@ jit = off
 max_stack_depth = 2MB
 log_min_messages = warning
 log_line_prefix = '%m [%p] '
+# as on the test cluster: the writers' side of the NOTIFY relay and the
+# relay itself run under memcheck too
+shared_preload_libraries = 'omnitask'
 EOF
 
 echo "== postgres under valgrind (port $PORT, logs in $LOGS)"

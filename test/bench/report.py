@@ -359,9 +359,12 @@ L.append(f"- pgbench `-n -M prepared -j 2`: reads {machine.get('read_clients', '
 L.append("- `synchronous_commit = on`: every write waits for its WAL flush (the disk's fdatasync takes ~2 ms here), "
          "so write throughput is bounded by the flush for omnitask and the baselines alike; "
          "*server ms/op* (pg_stat_statements execution time per call, without the commit) shows the CPU cost that the flush hides. "
-         "With `omnitask.notify = on` (the default) every write also queues a NOTIFY, and PostgreSQL serialises notifying commits "
-         "with a cluster-wide lock held through the commit's WAL flush (`PreCommit_Notify` in async.c), so they cannot share a flush: "
-         "1.00 WAL flushes per write against ~0.5 for the floor; the *notify = off* rows isolate that cost.")
+         "With `omnitask.notify = on` (the default) every write is announced with NOTIFY. PostgreSQL serialises the commits of "
+         "transactions that send a NOTIFY (a cluster-wide lock held through the commit's WAL flush, `PreCommit_Notify` in async.c), "
+         "so they could not share a flush; here omnitask is in `shared_preload_libraries`, so writers hand their notifications to "
+         "omnitask's relay after commit (a background worker that sends them in batches) and keep sharing flushes. The *notify = off* "
+         "rows show what the announcement still costs; the PL/pgSQL baseline sends `pg_notify` from its trigger, as a DBA would, and "
+         "pays the serialised flush (1.00 WAL flushes per write).")
 L.append("- Data: `test/sample/generate.sql` (2000 practitioners and 100,000 patients at 1M, proportionally fewer below, at least 20); "
          "each practitioner owns ~500 tasks at every scale. Floor = `bench.task_plain` (LIKE omnitask.task INCLUDING ALL: same rows and "
          "indexes, no triggers, no RLS) with its history row written by the same statement; bare floor = the single INSERT/UPDATE. "
