@@ -353,7 +353,7 @@ L.append(f"- Load average at the start {machine.get('loadavg_start', '?')}, at t
          f"({machine.get('other_postgres', '?')}: the machine is shared, so single runs carry noise); "
          f"total run time {int(machine.get('total_s', 0)) // 60} min {int(machine.get('total_s', 0)) % 60} s.")
 L.append(f"- pgbench `-n -M prepared -j 2`: reads {machine.get('read_clients', '?')} clients, {machine.get('read_rounds', '1')} rounds of "
-         f"{machine.get('read_t', '?')} s; writes {machine.get('write_clients', '?')} clients, {machine.get('rounds', '1')} rounds of "
+         f"{machine.get('read_t', '?')} s (the RLS worklist pair: {machine.get('rounds', '1')} rounds); writes {machine.get('write_clients', '?')} clients, {machine.get('rounds', '1')} rounds of "
          f"{machine.get('write_t', '?')} s with a CHECKPOINT before each run; in each round every omnitask run is followed by its "
          "baselines, on the same data and indexes, after every table and index was read into the OS cache.")
 L.append("- `synchronous_commit = on`: every write waits for its WAL flush (the disk's fdatasync takes ~2 ms here), "
