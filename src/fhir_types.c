@@ -905,7 +905,7 @@ is_name_char(unsigned char c)
 }
 
 /* Scans an XML Name at s[*pi]; returns its length (0 if none). */
-static size_t
+static inline size_t
 scan_name(const char *s, size_t len, size_t *pi)
 {
 	size_t		start = *pi;
@@ -921,7 +921,7 @@ scan_name(const char *s, size_t len, size_t *pi)
 }
 
 /* Skips XML whitespace at s[*pi]; returns true if there was any. */
-static bool
+static inline bool
 skip_xml_space(const char *s, size_t len, size_t *pi)
 {
 	size_t		i = *pi;

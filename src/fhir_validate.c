@@ -550,6 +550,30 @@ emit_reference_member(Walker *w, const char *key, const char *ref,
 	*present = true;
 }
 
+/*
+ * Orders the name (s, len) against the NUL-terminated name lit as memcmp
+ * over the shorter length and then the lengths would, comparing in line:
+ * the names are short, and a call to memcmp per probe cost more than the
+ * comparison itself.
+ */
+static inline int
+name_cmp(const char *s, int len, const char *lit)
+{
+	int			k;
+
+	for (k = 0; k < len; k++)
+	{
+		unsigned char a = (unsigned char) s[k];
+		unsigned char b = (unsigned char) lit[k];
+
+		if (b == '\0')
+			return 1;			/* lit is a proper prefix of s */
+		if (a != b)
+			return (int) a - (int) b;
+	}
+	return lit[len] == '\0' ? 0 : -1;
+}
+
 /* Finds a property of a type by its JSON name (binary search). */
 static const FhirElement *
 find_element(const FhirType *t, const char *name, int len)
@@ -561,10 +585,8 @@ find_element(const FhirType *t, const char *name, int len)
 	{
 		int			mid = (lo + hi) / 2;
 		const FhirElement *el = &t->elements[mid];
-		int			cmp = memcmp(name, el->name, Min(len, el->name_len));
+		int			cmp = name_cmp(name, len, el->name);
 
-		if (cmp == 0)
-			cmp = len - el->name_len;
 		if (cmp == 0)
 			return el;
 		if (cmp < 0)
@@ -594,12 +616,8 @@ code_in_valueset(const FhirValueSet *vs, const char *s, int len, const char **wh
 	while (lo <= hi)
 	{
 		int			mid = (lo + hi) / 2;
-		const char *code = vs->codes[mid];
-		int			clen = strlen(code);
-		int			cmp = memcmp(s, code, Min(len, clen));
+		int			cmp = name_cmp(s, len, vs->codes[mid]);
 
-		if (cmp == 0)
-			cmp = len - clen;
 		if (cmp == 0)
 			return true;
 		if (cmp < 0)
