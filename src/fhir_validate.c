@@ -1339,8 +1339,8 @@ finish_object(Walker *w, JsonbContainer *c, const FhirType *t, const uint8 *seen
 			walk_error(w, "required", "required element %s is missing", el->name);
 			path_pop(w, saved);
 		}
-		if (el->many && fhir_types[el->type].kind == FK_PRIMITIVE &&
-			(seen[i] & (SEEN_NULL_ITEM | SEEN_TWIN)))
+		if ((seen[i] & (SEEN_NULL_ITEM | SEEN_TWIN)) && el->many &&
+			fhir_types[el->type].kind == FK_PRIMITIVE)
 			check_twin_alignment(w, c, t, el);
 	}
 	for (i = 0; i < t->nchoices; i++)
