@@ -168,6 +168,34 @@ has_prefix_at(const char *s, size_t len, size_t i, const char *lit)
 }
 
 
+/* A 64-bit word with every byte equal to c. */
+#define WORD_OF(c)		(UINT64_C(0x0101010101010101) * (uint8_t) (c))
+
+/*
+ * True when some byte of w is below n (n <= 128).  Exact as a yes/no
+ * answer (borrows can only make it wrong about which byte).
+ */
+static inline bool
+word_has_less(uint64_t w, uint8_t n)
+{
+	return ((w - WORD_OF(n)) & ~w & WORD_OF(0x80)) != 0;
+}
+
+/* True when some byte of w equals c. */
+static inline bool
+word_has_byte(uint64_t w, uint8_t c)
+{
+	return word_has_less(w ^ WORD_OF(c), 1);
+}
+
+/* True when some byte of w is an ASCII control character (C0 or DEL). */
+static inline bool
+word_has_control(uint64_t w)
+{
+	return word_has_less(w, 0x20) || word_has_byte(w, 0x7f);
+}
+
+
 /* ----------------------------------------------------------------
  *		Text-like primitives
  * ----------------------------------------------------------------
@@ -195,20 +223,19 @@ check_text(const char *s, size_t len, bool refuse_blank, const char **why)
 		unsigned char c;
 
 		/*
-		 * Eight bytes at a time while none is a space, a control character
-		 * or DEL (bytes of 0x80 and up, UTF-8, are fine): the common case of
-		 * long free text.
+		 * Eight bytes at a time while none is a control character or DEL
+		 * (spaces and bytes of 0x80 and up, UTF-8, are fine): the common case
+		 * of long free text.  A word of eight spaces leaves blank as it is.
 		 */
 		if (len - i >= 8)
 		{
 			uint64_t	w;
 
 			memcpy(&w, s + i, 8);
-			if (((w - UINT64_C(0x2121212121212121)) & ~w & UINT64_C(0x8080808080808080)) == 0 &&
-				(((w ^ UINT64_C(0x7f7f7f7f7f7f7f7f)) - UINT64_C(0x0101010101010101)) &
-				 ~(w ^ UINT64_C(0x7f7f7f7f7f7f7f7f)) & UINT64_C(0x8080808080808080)) == 0)
+			if (!word_has_control(w))
 			{
-				blank = false;
+				if (w != WORD_OF(' '))
+					blank = false;
 				i += 8;
 				continue;
 			}
@@ -751,26 +778,6 @@ parts_to_range(const DtParts *p)
  * ----------------------------------------------------------------
  */
 
-/* The elements txt-1 allows, sorted, with their lengths. */
-typedef struct XName
-{
-	const char *name;
-	uint8_t		len;
-} XName;
-
-#define XN(n) {n, sizeof(n) - 1}
-static const XName xhtml_elements[] = {
-	XN("a"), XN("abbr"), XN("acronym"), XN("b"), XN("big"), XN("blockquote"),
-	XN("br"), XN("caption"), XN("cite"), XN("code"), XN("col"), XN("colgroup"),
-	XN("dd"), XN("dfn"), XN("div"), XN("dl"), XN("dt"), XN("em"), XN("h1"),
-	XN("h2"), XN("h3"), XN("h4"), XN("h5"), XN("h6"), XN("hr"), XN("i"),
-	XN("img"), XN("li"), XN("ol"), XN("p"), XN("pre"), XN("q"), XN("samp"),
-	XN("small"), XN("span"), XN("strong"), XN("sub"), XN("sup"), XN("table"),
-	XN("tbody"), XN("td"), XN("tfoot"), XN("th"), XN("thead"), XN("tr"),
-	XN("tt"), XN("ul"), XN("var")
-};
-#undef XN
-
 /* A name inside the input: offset and length. */
 typedef struct XSpan
 {
@@ -782,47 +789,123 @@ static const char R_X_REF[] =
 	"only the entities &lt; &gt; &amp; &quot; &apos; and numeric character references are allowed";
 
 /* True when the name s[off..off+n) is exactly the literal lit. */
-static bool
+static inline bool
 span_is(const char *s, size_t off, size_t n, const char *lit)
 {
 	return strlen(lit) == n && memcmp(s + off, lit, n) == 0;
 }
 
+/* True when the n bytes at a and b are equal (short names: no call). */
+static inline bool
+same_bytes(const char *a, const char *b, size_t n)
+{
+	size_t		k;
+
+	for (k = 0; k < n; k++)
+		if (a[k] != b[k])
+			return false;
+	return true;
+}
+
+/* True when the n bytes at p are one of the n-byte names packed in list. */
+static inline bool
+name_in_list(const char *p, size_t n, const char *list)
+{
+	for (; *list; list += n)
+		if (p[0] == list[0] && memcmp(p, list, n) == 0)
+			return true;
+	return false;
+}
+
 /*
- * True when the element name is one that txt-1 allows (case-sensitive).
- * Called for every tag of every narrative, so it compares lengths and first
- * letters before any bytes.
+ * True when the element name is one that txt-1 allows (case-sensitive):
+ * a, abbr, acronym, b, big, blockquote, br, caption, cite, code, col,
+ * colgroup, dd, dfn, div, dl, dt, em, h1-h6, hr, i, img, li, ol, p, pre, q,
+ * samp, small, span, strong, sub, sup, table, tbody, td, tfoot, th, thead,
+ * tr, tt, ul, var.  Called for every tag of every narrative, so the names
+ * are grouped by length and compared with fixed-size memcmp calls.
  */
 static bool
 xhtml_element_allowed(const char *s, size_t off, size_t n)
 {
-	size_t		k;
+	const char *p = s + off;
 
-	if (n == 0 || n > 10)
-		return false;
-	for (k = 0; k < sizeof(xhtml_elements) / sizeof(xhtml_elements[0]); k++)
-		if (xhtml_elements[k].len == n && xhtml_elements[k].name[0] == s[off] &&
-			memcmp(s + off, xhtml_elements[k].name, n) == 0)
-			return true;
-	return false;
+	switch (n)
+	{
+		case 1:
+			return name_in_list(p, 1, "abipq");
+		case 2:
+			return name_in_list(p, 2, "brdddldtemh1h2h3h4h5h6hrliolthtdtrttul");
+		case 3:
+			return name_in_list(p, 3, "bigcoldfndivimgpresubsupvar");
+		case 4:
+			return name_in_list(p, 4, "abbrcitecodesampspan");
+		case 5:
+			return name_in_list(p, 5, "smalltabletbodytfootthead");
+		case 6:
+			return name_in_list(p, 6, "strong");
+		case 7:
+			return name_in_list(p, 7, "acronymcaption");
+		case 8:
+			return name_in_list(p, 8, "colgroup");
+		case 10:
+			return name_in_list(p, 10, "blockquote");
+		default:
+			return false;
+	}
 }
+
+/* Bits of xml_name_class[]. */
+#define XC_NAME_START	0x01
+#define XC_NAME_CHAR	0x02
+
+/*
+ * XML NameStartChar and NameChar, restricted to ASCII plus any non-ASCII
+ * byte, as a table: letters, '_', ':' and bytes >= 0x80 start a name;
+ * those, digits, '-' and '.' continue one.
+ */
+#define XC_S	(XC_NAME_START | XC_NAME_CHAR)
+#define XC_C	XC_NAME_CHAR
+#define XC_16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
+static const uint8_t xml_name_class[256] = {
+	/* 0x00-0x1f */
+	XC_16(0), XC_16(0),
+	/* 0x20-0x2f: '-' '.' */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, XC_C, XC_C, 0,
+	/* 0x30-0x3f: digits, ':' */
+	XC_C, XC_C, XC_C, XC_C, XC_C, XC_C, XC_C, XC_C, XC_C, XC_C, XC_S, 0, 0, 0, 0, 0,
+	/* 0x40-0x4f: 'A'-'O' */
+	0, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S,
+	/* 0x50-0x5f: 'P'-'Z', '_' */
+	XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, 0, 0, 0, 0, XC_S,
+	/* 0x60-0x6f: 'a'-'o' */
+	0, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S,
+	/* 0x70-0x7f: 'p'-'z' */
+	XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, XC_S, 0, 0, 0, 0, 0,
+	/* 0x80-0xff */
+	XC_16(XC_S), XC_16(XC_S), XC_16(XC_S), XC_16(XC_S),
+	XC_16(XC_S), XC_16(XC_S), XC_16(XC_S), XC_16(XC_S)
+};
+#undef XC_16
+#undef XC_C
+#undef XC_S
 
 /* XML NameStartChar, restricted to ASCII plus any non-ASCII byte. */
 static inline bool
 is_name_start(unsigned char c)
 {
-	return is_alpha(c) || c == '_' || c == ':' || c >= 0x80;
+	return (xml_name_class[c] & XC_NAME_START) != 0;
 }
 
 /* XML NameChar, restricted to ASCII plus any non-ASCII byte. */
 static inline bool
 is_name_char(unsigned char c)
 {
-	return is_name_start(c) || is_digit(c) || c == '-' || c == '.';
+	return (xml_name_class[c] & XC_NAME_CHAR) != 0;
 }
 
 /* Scans an XML Name at s[*pi]; returns its length (0 if none). */
-static size_t
+static inline size_t
 scan_name(const char *s, size_t len, size_t *pi)
 {
 	size_t		start = *pi;
@@ -838,7 +921,7 @@ scan_name(const char *s, size_t len, size_t *pi)
 }
 
 /* Skips XML whitespace at s[*pi]; returns true if there was any. */
-static bool
+static inline bool
 skip_xml_space(const char *s, size_t len, size_t *pi)
 {
 	size_t		i = *pi;
@@ -1217,7 +1300,7 @@ parse_end_tag(const char *s, size_t len, size_t *pi, XSpan *stack,
 	if (*depth == 0)
 		FAIL("an end tag has no matching start tag");
 	top = &stack[*depth - 1];
-	if (top->len != nlen || memcmp(s + top->off, s + noff, nlen) != 0)
+	if (top->len != nlen || !same_bytes(s + top->off, s + noff, nlen))
 		FAIL("elements are not properly nested (an end tag does not match its start tag)");
 	(*depth)--;
 	*pi = i;
@@ -1362,23 +1445,32 @@ check_xhtml(const char *s, size_t len, const char **why)
 			/* a run of plain text, up to the next markup, reference, ']' or control */
 			size_t		start = i;
 
+			/* eight bytes at a time while none ends the run */
+			while (len - i >= 8)
+			{
+				uint64_t	w;
+
+				memcpy(&w, s + i, 8);
+				if (word_has_less(w, 0x20) || word_has_byte(w, '<') ||
+					word_has_byte(w, '&') || word_has_byte(w, ']'))
+					break;
+				/* every byte is 0x20 or above: only ' ' is a space */
+				if (w != WORD_OF(' '))
+					has_content = true;
+				i += 8;
+			}
 			while (i < len)
 			{
 				unsigned char t = (unsigned char) s[i];
 
 				if (t == '<' || t == '&' || t == ']' || t < 0x20)
 					break;
+				if (t != ' ')
+					has_content = true;
 				i++;
 			}
 			if (i > start)
-			{
-				size_t		k;
-
-				for (k = start; !has_content && k < i; k++)
-					if (!is_text_space((unsigned char) s[k]))
-						has_content = true;
 				continue;
-			}
 			if (c < 0x20 && !is_text_space(c))
 				FAIL(R_CONTROL);
 			if (c == ']' && has_prefix_at(s, len, i, "]]>"))

@@ -90,12 +90,37 @@ typedef struct LocalRef
 	char	   *expression;
 } LocalRef;
 
+/* What one segment of the current FHIRPath is. */
+typedef enum SegKind
+{
+	SEG_KEY,					/* ".key", a property name as written */
+	SEG_ELEMENT,				/* ".name" or ".choice.ofType(type)" */
+	SEG_INDEX,					/* "[i]" */
+	SEG_CHOICE_X				/* ".choice[x]" */
+} SegKind;
+
+/*
+ * One segment of the current FHIRPath.  The path is kept as a stack of
+ * these and spelt out only when an issue needs it, so that a walk of a
+ * valid document never formats a path.
+ */
+typedef struct PathSeg
+{
+	SegKind		kind;
+	int			len;			/* SEG_KEY: length of name; SEG_INDEX: index */
+	const char *name;			/* SEG_KEY, SEG_CHOICE_X */
+	const FhirElement *el;		/* SEG_ELEMENT */
+	const FhirType *owner;		/* SEG_ELEMENT */
+} PathSeg;
+
 /* State of one walk. */
 typedef struct Walker
 {
 	FhirResult *res;
 	const FhirNormalize *norm;
-	StringInfoData path;		/* FHIRPath of the current element */
+	PathSeg    *segs;			/* FHIRPath of the current element, below "Task" */
+	int			nsegs;
+	int			maxsegs;
 	JsonbParseState *out;		/* normalised copy under construction */
 	bool		emit;			/* still building the copy */
 	JsonbValue *last;			/* what the last push returned: the root at the end */
@@ -107,6 +132,7 @@ typedef struct Walker
 static void walk_object(Walker *w, JsonbContainer *c, const FhirType *t,
 						Cap cap, ObjRole role, ObjResult *out);
 static void walk_generic(Walker *w, JsonbValue *v);
+static char *path_string(const Walker *w);
 
 /*
  * A palloc'd string formatted from fmt and args (vsnprintf into a growing
@@ -195,7 +221,7 @@ walk_error(Walker *w, const char *code, const char *fmt,...)
 	va_start(args, fmt);
 	diagnostics = fhir_vformat(fmt, args);
 	va_end(args);
-	add_issue(w->res, FHIR_SEV_ERROR, code, w->path.data, diagnostics);
+	add_issue(w->res, FHIR_SEV_ERROR, code, path_string(w), diagnostics);
 }
 
 /*
@@ -278,59 +304,195 @@ json_type_name(const JsonbValue *v)
 	}
 }
 
-/* Appends ".name" (or "[i]") to the path; returns the length to restore. */
-static int
+/* A new segment on top of the path; returns the depth to restore. */
+static inline PathSeg *
+path_new_seg(Walker *w, SegKind kind)
+{
+	PathSeg    *seg;
+
+	if (w->nsegs >= w->maxsegs)
+	{
+		w->maxsegs *= 2;
+		w->segs = repalloc(w->segs, sizeof(PathSeg) * w->maxsegs);
+	}
+	seg = &w->segs[w->nsegs++];
+	seg->kind = kind;
+	return seg;
+}
+
+/* Pushes ".name" (a property name as written) to the path. */
+static inline int
 path_push(Walker *w, const char *name, int len)
 {
-	int			saved = w->path.len;
+	int			saved = w->nsegs;
+	PathSeg    *seg = path_new_seg(w, SEG_KEY);
 
-	appendStringInfoChar(&w->path, '.');
-	if (len > MAX_PATH_KEY)
-	{
-		int			n = MAX_PATH_KEY;
-
-		while (n > 0 && (name[n] & 0xC0) == 0x80)
-			n--;
-		appendBinaryStringInfo(&w->path, name, n);
-		appendStringInfoString(&w->path, "...");
-	}
-	else
-		appendBinaryStringInfo(&w->path, name, len);
+	seg->name = name;
+	seg->len = len;
 	return saved;
 }
 
-/* Appends the path segment of element el (choice members as ofType()). */
-static int
+/* Pushes the segment of element el (choice members as ofType()). */
+static inline int
 path_push_element(Walker *w, const FhirElement *el, const FhirType *owner)
 {
-	int			saved = w->path.len;
+	int			saved = w->nsegs;
+	PathSeg    *seg = path_new_seg(w, SEG_ELEMENT);
 
-	if (el->choice >= 0)
-		appendStringInfo(&w->path, ".%s.ofType(%s)",
-						 owner->choices[el->choice].name,
-						 fhir_types[el->type].name);
-	else
-	{
-		appendStringInfoChar(&w->path, '.');
-		appendBinaryStringInfo(&w->path, el->name, el->name_len);
-	}
+	seg->el = el;
+	seg->owner = owner;
 	return saved;
 }
 
-static int
+/* Pushes "[i]" to the path. */
+static inline int
 path_push_index(Walker *w, int i)
 {
-	int			saved = w->path.len;
+	int			saved = w->nsegs;
+	PathSeg    *seg = path_new_seg(w, SEG_INDEX);
 
-	appendStringInfo(&w->path, "[%d]", i);
+	seg->len = i;
 	return saved;
 }
 
-static void
+/* Pushes ".choice[x]" to the path, for a missing required choice. */
+static inline int
+path_push_choice_x(Walker *w, const char *choice)
+{
+	int			saved = w->nsegs;
+	PathSeg    *seg = path_new_seg(w, SEG_CHOICE_X);
+
+	seg->name = choice;
+	return saved;
+}
+
+static inline void
 path_pop(Walker *w, int saved)
 {
-	w->path.len = saved;
-	w->path.data[saved] = '\0';
+	w->nsegs = saved;
+}
+
+/*
+ * The FHIRPath of the current element, spelt out (palloc'd): "Task", then
+ * every segment.  A property name longer than MAX_PATH_KEY bytes is cut on
+ * a UTF-8 boundary and marked with "...".
+ */
+static char *
+path_string(const Walker *w)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "Task");
+	for (i = 0; i < w->nsegs; i++)
+	{
+		const PathSeg *seg = &w->segs[i];
+
+		switch (seg->kind)
+		{
+			case SEG_KEY:
+				appendStringInfoChar(&buf, '.');
+				if (seg->len > MAX_PATH_KEY)
+				{
+					int			n = MAX_PATH_KEY;
+
+					while (n > 0 && (seg->name[n] & 0xC0) == 0x80)
+						n--;
+					appendBinaryStringInfo(&buf, seg->name, n);
+					appendStringInfoString(&buf, "...");
+				}
+				else
+					appendBinaryStringInfo(&buf, seg->name, seg->len);
+				break;
+			case SEG_ELEMENT:
+				if (seg->el->choice >= 0)
+					appendStringInfo(&buf, ".%s.ofType(%s)",
+									 seg->owner->choices[seg->el->choice].name,
+									 fhir_types[seg->el->type].name);
+				else
+				{
+					appendStringInfoChar(&buf, '.');
+					appendBinaryStringInfo(&buf, seg->el->name, seg->el->name_len);
+				}
+				break;
+			case SEG_INDEX:
+				appendStringInfo(&buf, "[%d]", seg->len);
+				break;
+			case SEG_CHOICE_X:
+				appendStringInfo(&buf, ".%s[x]", seg->name);
+				break;
+		}
+	}
+	return buf.data;
+}
+
+/*
+ * Reading the children of a jsonb container in place, without a
+ * JsonbIterator (which allocates, and returns tokens the walk does not
+ * need): a cursor over the JEntry array that keeps the running offset, and
+ * fills a JsonbValue the way the iterator would (nested containers as
+ * jbvBinary).
+ */
+typedef struct ChildCursor
+{
+	JsonbContainer *c;
+	char	   *base;			/* start of the children's data */
+	uint32		off;			/* offset of the next child's data */
+} ChildCursor;
+
+/*
+ * Starts a cursor at child index first of container c, which has nentries
+ * JEntries (2 * pairs for an object, elements for an array).
+ */
+static inline void
+cursor_init(ChildCursor *cur, JsonbContainer *c, int nentries, int first)
+{
+	cur->c = c;
+	cur->base = (char *) &c->children[nentries];
+	cur->off = first == 0 ? 0 : getJsonbOffset(c, first);
+}
+
+/* Fills *v with child index of the cursor's container and moves past it. */
+static inline void
+cursor_next(ChildCursor *cur, int index, JsonbValue *v)
+{
+	JEntry		entry = cur->c->children[index];
+	uint32		start = cur->off;
+	uint32		end = JBE_HAS_OFF(entry) ? JBE_OFFLENFLD(entry) :
+		start + JBE_OFFLENFLD(entry);
+
+	cur->off = end;
+	if (JBE_ISSTRING(entry))
+	{
+		v->type = jbvString;
+		v->val.string.val = cur->base + start;
+		v->val.string.len = end - start;
+	}
+	else if (JBE_ISNUMERIC(entry))
+	{
+		v->type = jbvNumeric;
+		v->val.numeric = (Numeric) (cur->base + INTALIGN(start));
+	}
+	else if (JBE_ISBOOL_TRUE(entry))
+	{
+		v->type = jbvBool;
+		v->val.boolean = true;
+	}
+	else if (JBE_ISBOOL_FALSE(entry))
+	{
+		v->type = jbvBool;
+		v->val.boolean = false;
+	}
+	else if (JBE_ISNULL(entry))
+		v->type = jbvNull;
+	else
+	{
+		Assert(JBE_ISCONTAINER(entry));
+		v->type = jbvBinary;
+		v->val.binary.data = (JsonbContainer *) (cur->base + INTALIGN(start));
+		v->val.binary.len = (end - start) - (INTALIGN(start) - start);
+	}
 }
 
 /* Pushes a token to the normalised copy, while one is being built. */
@@ -388,6 +550,30 @@ emit_reference_member(Walker *w, const char *key, const char *ref,
 	*present = true;
 }
 
+/*
+ * Orders the name (s, len) against the NUL-terminated name lit as memcmp
+ * over the shorter length and then the lengths would, comparing in line:
+ * the names are short, and a call to memcmp per probe cost more than the
+ * comparison itself.
+ */
+static inline int
+name_cmp(const char *s, int len, const char *lit)
+{
+	int			k;
+
+	for (k = 0; k < len; k++)
+	{
+		unsigned char a = (unsigned char) s[k];
+		unsigned char b = (unsigned char) lit[k];
+
+		if (b == '\0')
+			return 1;			/* lit is a proper prefix of s */
+		if (a != b)
+			return (int) a - (int) b;
+	}
+	return lit[len] == '\0' ? 0 : -1;
+}
+
 /* Finds a property of a type by its JSON name (binary search). */
 static const FhirElement *
 find_element(const FhirType *t, const char *name, int len)
@@ -399,10 +585,8 @@ find_element(const FhirType *t, const char *name, int len)
 	{
 		int			mid = (lo + hi) / 2;
 		const FhirElement *el = &t->elements[mid];
-		int			cmp = memcmp(name, el->name, Min(len, el->name_len));
+		int			cmp = name_cmp(name, len, el->name);
 
-		if (cmp == 0)
-			cmp = len - el->name_len;
 		if (cmp == 0)
 			return el;
 		if (cmp < 0)
@@ -432,12 +616,8 @@ code_in_valueset(const FhirValueSet *vs, const char *s, int len, const char **wh
 	while (lo <= hi)
 	{
 		int			mid = (lo + hi) / 2;
-		const char *code = vs->codes[mid];
-		int			clen = strlen(code);
-		int			cmp = memcmp(s, code, Min(len, clen));
+		int			cmp = name_cmp(s, len, vs->codes[mid]);
 
-		if (cmp == 0)
-			cmp = len - clen;
 		if (cmp == 0)
 			return true;
 		if (cmp < 0)
@@ -653,7 +833,7 @@ note_local_ref(Walker *w, const JsonbValue *v)
 		return;
 	r = palloc(sizeof(LocalRef));
 	r->id = pnstrdup(v->val.string.val + 1, v->val.string.len - 1);
-	r->expression = pstrdup(w->path.data);
+	r->expression = path_string(w);
 	w->local_refs = lappend(w->local_refs, r);
 }
 
@@ -754,12 +934,13 @@ walk_element(Walker *w, const FhirType *owner, const FhirElement *el,
 	}
 	else
 	{
-		JsonbIterator *it;
+		JsonbContainer *ac = v->val.binary.data;
+		int			n = JsonContainerSize(ac);
+		ChildCursor items;
 		JsonbValue	item;
-		JsonbIteratorToken tok;
-		int			i = 0;
+		int			i;
 
-		if (JsonContainerSize(v->val.binary.data) == 0)
+		if (n == 0)
 		{
 			walk_error(w, "structure", "empty arrays are not allowed in FHIR JSON");
 			return;
@@ -774,14 +955,13 @@ walk_element(Walker *w, const FhirType *owner, const FhirElement *el,
 			}
 		}
 		emit(w, WJB_BEGIN_ARRAY, NULL);
-		it = JsonbIteratorInit(v->val.binary.data);
-		while ((tok = JsonbIteratorNext(&it, &item, true)) != WJB_DONE)
+		cursor_init(&items, ac, n, 0);
+		for (i = 0; i < n; i++)
 		{
 			int			saved;
 
-			if (tok != WJB_ELEM)
-				continue;
 			CHECK_FOR_INTERRUPTS();
+			cursor_next(&items, i, &item);
 			saved = path_push_index(w, i);
 			if (item.type == jbvNull && t->kind == FK_PRIMITIVE)
 			{
@@ -800,7 +980,6 @@ walk_element(Walker *w, const FhirType *owner, const FhirElement *el,
 							(ccap == CAP_CODE_CODING && i == 0) ? CAP_CODE_CODING0 : CAP_NONE,
 							NULL, NULL);
 			path_pop(w, saved);
-			i++;
 		}
 		emit(w, WJB_END_ARRAY, NULL);
 	}
@@ -832,25 +1011,25 @@ walk_twin(Walker *w, const FhirElement *el, JsonbValue *v)
 	}
 	else
 	{
-		JsonbIterator *it;
+		JsonbContainer *ac = v->val.binary.data;
+		int			n = JsonContainerSize(ac);
+		ChildCursor items;
 		JsonbValue	item;
-		JsonbIteratorToken tok;
-		int			i = 0;
+		int			i;
 
-		if (JsonContainerSize(v->val.binary.data) == 0)
+		if (n == 0)
 		{
 			walk_error(w, "structure", "empty arrays are not allowed in FHIR JSON");
 			return;
 		}
 		emit(w, WJB_BEGIN_ARRAY, NULL);
-		it = JsonbIteratorInit(v->val.binary.data);
-		while ((tok = JsonbIteratorNext(&it, &item, true)) != WJB_DONE)
+		cursor_init(&items, ac, n, 0);
+		for (i = 0; i < n; i++)
 		{
 			int			saved;
 
-			if (tok != WJB_ELEM)
-				continue;
-			saved = path_push_index(w, i++);
+			cursor_next(&items, i, &item);
+			saved = path_push_index(w, i);
 			if (item.type == jbvNull)
 				emit(w, WJB_ELEM, &item);
 			else
@@ -1160,17 +1339,16 @@ finish_object(Walker *w, JsonbContainer *c, const FhirType *t, const uint8 *seen
 			walk_error(w, "required", "required element %s is missing", el->name);
 			path_pop(w, saved);
 		}
-		if (el->many && fhir_types[el->type].kind == FK_PRIMITIVE &&
-			(seen[i] & (SEEN_NULL_ITEM | SEEN_TWIN)))
+		if ((seen[i] & (SEEN_NULL_ITEM | SEEN_TWIN)) && el->many &&
+			fhir_types[el->type].kind == FK_PRIMITIVE)
 			check_twin_alignment(w, c, t, el);
 	}
 	for (i = 0; i < t->nchoices; i++)
 	{
 		if (t->choices[i].min > 0 && choice_seen[i] == 0)
 		{
-			int			saved = w->path.len;
+			int			saved = path_push_choice_x(w, t->choices[i].name);
 
-			appendStringInfo(&w->path, ".%s[x]", t->choices[i].name);
 			walk_error(w, "required", "required element %s[x] is missing",
 					   t->choices[i].name);
 			path_pop(w, saved);
@@ -1228,10 +1406,12 @@ static void
 walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 			ObjRole role, ObjResult *out)
 {
-	JsonbIterator *it;
+	ChildCursor keys,
+				values;
+	int			npairs = JsonContainerSize(c);
+	int			pair;
 	JsonbValue	key,
 				v;
-	JsonbIteratorToken tok;
 	uint8		seen[MAX_TYPE_ELEMENTS];
 	uint8		choice_seen[MAX_TYPE_CHOICES];
 	int			nkeys_not_id = 0;
@@ -1258,8 +1438,9 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 	}
 	w->depth++;
 	emit(w, WJB_BEGIN_OBJECT, NULL);
-	it = JsonbIteratorInit(c);
-	while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
+	cursor_init(&keys, c, 2 * npairs, 0);
+	cursor_init(&values, c, 2 * npairs, npairs);
+	for (pair = 0; pair < npairs; pair++)
 	{
 		const char *name;
 		int			len;
@@ -1270,11 +1451,10 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		FhirWhen   *when = NULL;
 		ObjResult  *child_res = NULL;
 
-		if (tok != WJB_KEY)
-			continue;
 		CHECK_FOR_INTERRUPTS();
-		tok = JsonbIteratorNext(&it, &v, true);
-		Assert(tok == WJB_VALUE);
+		cursor_next(&keys, pair, &key);
+		cursor_next(&values, npairs + pair, &v);
+		Assert(key.type == jbvString);
 		name = key.val.string.val;
 		len = key.val.string.len;
 
@@ -1512,8 +1692,8 @@ fhir_validate_task(Jsonb *doc, const FhirNormalize *norm, FhirResult *res)
 	w.res = res;
 	w.norm = norm;
 	w.emit = (norm != NULL);
-	initStringInfo(&w.path);
-	appendStringInfoString(&w.path, "Task");
+	w.maxsegs = 32;
+	w.segs = palloc(sizeof(PathSeg) * w.maxsegs);
 
 	if (!JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
 	{

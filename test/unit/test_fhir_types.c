@@ -1021,6 +1021,107 @@ test_prefixes(void)
 		   "a NULL why pointer is accepted");
 }
 
+/*
+ * The word-at-a-time scans of string and xhtml text: a control character,
+ * DEL or markup byte at every position of a long value (inside or across
+ * an eight-byte word), and values of only spaces in whole words.
+ */
+static void
+test_word_scans(void)
+{
+	static const char bad[] = {'\x01', '\x1f', '\x7f', '\0', '\x0b'};
+	char		buf[64];
+	char		x[160];
+	size_t		pos;
+	size_t		k;
+
+	for (pos = 0; pos < 24; pos++)
+	{
+		for (k = 0; k < sizeof(bad); k++)
+		{
+			memset(buf, 'a', 24);
+			memset(buf, ' ', pos);	/* spaces before: words of blanks, then text */
+			buf[pos] = bad[k];
+			t_string(FP_STRING, buf, 24, false, "control");
+			t_string(FP_SYSTEM_STRING, buf, 24, false, "control");
+		}
+		memset(buf, ' ', 24);
+		buf[pos] = 'x';
+		t_string(FP_STRING, buf, 24, true, NULL);
+		buf[pos] = '\t';
+		t_string(FP_STRING, buf, 24, false, "only whitespace");
+		t_string(FP_SYSTEM_STRING, buf, 24, true, NULL);
+		buf[pos] = '\x80';
+		t_string(FP_STRING, buf, 24, true, NULL);
+
+		/* xhtml text: a run of 24 bytes with one special byte somewhere */
+		memset(buf, ' ', 24);
+		buf[pos] = '\x01';
+		snprintf(x, sizeof(x), "<div" XNS ">a%.24s</div>", buf);
+		t_string(FP_XHTML, x, strlen(x), false, "control");
+		buf[pos] = '<';
+		snprintf(x, sizeof(x), "<div" XNS ">a%.24s</div>", buf);
+		t_string(FP_XHTML, x, strlen(x), false, "&lt;");
+		buf[pos] = '&';
+		snprintf(x, sizeof(x), "<div" XNS ">a%.24s</div>", buf);
+		t_string(FP_XHTML, x, strlen(x), false, "entities");
+		memset(buf, ' ', 24);
+		buf[pos] = 'y';
+		snprintf(x, sizeof(x), "<div" XNS ">%.24s</div>", buf);
+		t_string(FP_XHTML, x, strlen(x), true, NULL);
+		buf[pos] = '\t';
+		snprintf(x, sizeof(x), "<div" XNS ">%.24s</div>", buf);
+		t_string(FP_XHTML, x, strlen(x), false, "txt-2");
+	}
+	BADW(FP_STRING, "                        ", "only whitespace");
+	BADW(FP_XHTML, XDIV("                        "), "txt-2");
+	BADW(FP_XHTML, XDIV("lorem ipsum dolor sit amet ]]> consectetur"), "]]>");
+	OK(FP_XHTML, XDIV("lorem ipsum dolor sit amet ]] > consectetur adipiscing"));
+}
+
+/*
+ * Every element name txt-1 allows, in start and end tags, and names next
+ * to them (one letter more, one less, another case) that it does not.
+ */
+static void
+test_xhtml_names(void)
+{
+	static const char *const allowed[] = {
+		"a", "abbr", "acronym", "b", "big", "blockquote", "br", "caption",
+		"cite", "code", "col", "colgroup", "dd", "dfn", "div", "dl", "dt",
+		"em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "li",
+		"ol", "p", "pre", "q", "samp", "small", "span", "strong", "sub",
+		"sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "tt",
+		"ul", "var"
+	};
+	static const char *const refused[] = {
+		"ab", "abb", "acronyms", "bi", "blockquot", "blockquotes", "c",
+		"capt", "col_", "colgroups", "d", "dv", "e", "h0", "h7", "h", "hx",
+		"im", "imgs", "l", "o", "pr", "qq", "s", "sam", "smal", "spans",
+		"stron", "su", "sux", "tab", "tbod", "t", "ta", "tf", "the", "theads",
+		"trs", "u", "va", "x", "Div", "TD", "B", "blockquotE", "colGroup",
+		"script", "style", "iframe", "form", "font", "center", "abcdefghijk"
+	};
+	char		x[200];
+	size_t		k;
+
+	for (k = 0; k < sizeof(allowed) / sizeof(allowed[0]); k++)
+	{
+		snprintf(x, sizeof(x), "<div" XNS "><%s>x</%s></div>", allowed[k], allowed[k]);
+		t_string(FP_XHTML, x, strlen(x), true, NULL);
+		snprintf(x, sizeof(x), "<div" XNS "><%s>x</%sx></div>", allowed[k], allowed[k]);
+		t_string(FP_XHTML, x, strlen(x), false, "not properly nested");
+	}
+	for (k = 0; k < sizeof(refused) / sizeof(refused[0]); k++)
+	{
+		snprintf(x, sizeof(x), "<div" XNS "><%s>x</%s></div>", refused[k], refused[k]);
+		t_string(FP_XHTML, x, strlen(x), false, "txt-1");
+	}
+	OK(FP_XHTML, XDIV("<p class-1.x_y:z=\"a\" \xc3\xa9t\xc3\xa9=\"b\">x</p>"));
+	BADW(FP_XHTML, XDIV("<p 1a=\"a\">x</p>"), "attribute name is malformed");
+	BADW(FP_XHTML, XDIV("<p -a=\"a\">x</p>"), "attribute name is malformed");
+}
+
 int
 main(void)
 {
@@ -1029,6 +1130,8 @@ main(void)
 	test_numbers();
 	test_strings();
 	test_xhtml();
+	test_word_scans();
+	test_xhtml_names();
 	test_prefixes();
 	printf("1..%d\n", ntests);
 	if (nfailed)
