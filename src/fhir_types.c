@@ -785,6 +785,9 @@ typedef struct XSpan
 	size_t		len;
 } XSpan;
 
+static const char R_X_ELEMENT[] =
+	"only the XHTML elements allowed by FHIR may be used (txt-1)";
+static const char R_X_DEPTH[] = "elements must not be nested more than 100 deep";
 static const char R_X_REF[] =
 	"only the entities &lt; &gt; &amp; &quot; &apos; and numeric character references are allowed";
 
@@ -1172,11 +1175,11 @@ parse_start_tag(const char *s, size_t len, size_t *pi, XSpan *stack,
 	if (nlen == 0)
 		FAIL("a '<' in text must be written &lt;");
 	if (!xhtml_element_allowed(s, noff, nlen))
-		FAIL("only the XHTML elements allowed by FHIR may be used (txt-1)");
+		FAIL(R_X_ELEMENT);
 	if (is_root && !span_is(s, noff, nlen, "div"))
 		FAIL("the root element must be a <div>");
 	if (*depth >= FHIR_XHTML_MAX_DEPTH)
-		FAIL("elements must not be nested more than 100 deep");
+		FAIL(R_X_DEPTH);
 	*is_img = span_is(s, noff, nlen, "img");
 	*self_closed = false;
 
@@ -1421,9 +1424,30 @@ check_xhtml(const char *s, size_t len, const char **why)
 			else
 			{
 				/* the common case: a start tag */
+				size_t		j = i + 1;
+				size_t		noff = j;
+				size_t		nlen = scan_name(s, len, &j);
 				bool		self_closed,
 							is_img;
 
+				if (nlen > 0 && j < len && s[j] == '>')
+				{
+					/*
+					 * A bare <name>: what parse_start_tag would check for
+					 * it, in the same order, without its attribute loop.
+					 */
+					if (!xhtml_element_allowed(s, noff, nlen))
+						FAIL(R_X_ELEMENT);
+					if (depth >= FHIR_XHTML_MAX_DEPTH)
+						FAIL(R_X_DEPTH);
+					if (span_is(s, noff, nlen, "img"))
+						has_content = true;
+					stack[depth].off = noff;
+					stack[depth].len = nlen;
+					depth++;
+					i = j + 1;
+					continue;
+				}
 				if (!parse_start_tag(s, len, &i, stack, &depth, false,
 									 &self_closed, &is_img, why))
 					return false;
