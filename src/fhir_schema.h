@@ -101,6 +101,12 @@ typedef struct FhirType
 	const FhirElement *elements;	/* sorted by strcmp(name) */
 	int16_t		nchoices;
 	const FhirChoice *choices;
+	/* element names by length: elements[by_len[len_start[n] .. len_start[n + 1])] */
+	uint8_t		maxlen;			/* longest element name (bytes) */
+	const uint8_t *len_start;	/* maxlen + 2 entries */
+	const uint8_t *by_len;		/* nelements entries */
+	int16_t		nrequired;		/* elements with min >= 1 */
+	const uint8_t *required;	/* their indexes, ascending */
 } FhirType;
 
 /* The codes of one required ValueSet. */

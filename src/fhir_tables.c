@@ -211,6 +211,12 @@ const FhirValueSet fhir_valuesets[FHIR_NVALUESETS] = {
 const int	fhir_nvaluesets = FHIR_NVALUESETS;
 
 /* Elements: name, name_len, min, many, type, valueset, choice. */
+static const uint8_t t_address_len_start[] = {
+	0, 0, 0, 1, 2, 6, 7, 8, 9, 10, 11, 12
+};
+static const uint8_t t_address_by_len[] = {
+	4, 11, 0, 5, 9, 10, 8, 6, 1, 2, 3, 7
+};
 static const FhirElement t_address_elements[] = {
 	{"city", 4, 0, false, FHIR_T_STRING, -1, -1},
 	{"country", 7, 0, false, FHIR_T_STRING, -1, -1},
@@ -225,6 +231,12 @@ static const FhirElement t_address_elements[] = {
 	{"type", 4, 0, false, FHIR_T_CODE, FHIR_VS_ADDRESS_TYPE, -1},
 	{"use", 3, 0, false, FHIR_T_CODE, FHIR_VS_ADDRESS_USE, -1},
 };
+static const uint8_t t_age_len_start[] = {
+	0, 0, 0, 1, 1, 3, 4, 5, 5, 5, 6, 7
+};
+static const uint8_t t_age_by_len[] = {
+	3, 0, 5, 6, 4, 2, 1
+};
 static const FhirElement t_age_elements[] = {
 	{"code", 4, 0, false, FHIR_T_CODE, -1, -1},
 	{"comparator", 10, 0, false, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1},
@@ -237,6 +249,15 @@ static const FhirElement t_age_elements[] = {
 static const FhirChoice t_annotation_choices[] = {
 	{"author", 0},
 };
+static const uint8_t t_annotation_len_start[] = {
+	0, 0, 0, 1, 1, 3, 3, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6
+};
+static const uint8_t t_annotation_by_len[] = {
+	3, 4, 5, 2, 1, 0
+};
+static const uint8_t t_annotation_required[] = {
+	4
+};
 static const FhirElement t_annotation_elements[] = {
 	{"authorReference", 15, 0, false, FHIR_T_REFERENCE, -1, 0},
 	{"authorString", 12, 0, false, FHIR_T_STRING, -1, 0},
@@ -244,6 +265,12 @@ static const FhirElement t_annotation_elements[] = {
 	{"id", 2, 0, false, FHIR_T_STRING, -1, -1},
 	{"text", 4, 1, false, FHIR_T_MARKDOWN, -1, -1},
 	{"time", 4, 0, false, FHIR_T_DATETIME, -1, -1},
+};
+static const uint8_t t_attachment_len_start[] = {
+	0, 0, 0, 1, 2, 5, 6, 6, 6, 8, 9, 9, 10
+};
+static const uint8_t t_attachment_by_len[] = {
+	5, 9, 2, 4, 7, 8, 1, 6, 3, 0
 };
 static const FhirElement t_attachment_elements[] = {
 	{"contentType", 11, 0, false, FHIR_T_CODE, FHIR_VS_MIMETYPES, -1},
@@ -257,11 +284,23 @@ static const FhirElement t_attachment_elements[] = {
 	{"title", 5, 0, false, FHIR_T_STRING, -1, -1},
 	{"url", 3, 0, false, FHIR_T_URL, -1, -1},
 };
+static const uint8_t t_codeableconcept_len_start[] = {
+	0, 0, 0, 1, 1, 2, 2, 3, 3, 3, 4
+};
+static const uint8_t t_codeableconcept_by_len[] = {
+	2, 3, 0, 1
+};
 static const FhirElement t_codeableconcept_elements[] = {
 	{"coding", 6, 0, true, FHIR_T_CODING, -1, -1},
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
 	{"id", 2, 0, false, FHIR_T_STRING, -1, -1},
 	{"text", 4, 0, false, FHIR_T_STRING, -1, -1},
+};
+static const uint8_t t_coding_len_start[] = {
+	0, 0, 0, 1, 1, 2, 2, 3, 5, 5, 6, 6, 6, 7
+};
+static const uint8_t t_coding_by_len[] = {
+	3, 0, 4, 1, 6, 2, 5
 };
 static const FhirElement t_coding_elements[] = {
 	{"code", 4, 0, false, FHIR_T_CODE, -1, -1},
@@ -272,11 +311,23 @@ static const FhirElement t_coding_elements[] = {
 	{"userSelected", 12, 0, false, FHIR_T_BOOLEAN, -1, -1},
 	{"version", 7, 0, false, FHIR_T_STRING, -1, -1},
 };
+static const uint8_t t_contactdetail_len_start[] = {
+	0, 0, 0, 1, 1, 2, 2, 2, 3, 3, 4
+};
+static const uint8_t t_contactdetail_by_len[] = {
+	1, 2, 3, 0
+};
 static const FhirElement t_contactdetail_elements[] = {
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
 	{"id", 2, 0, false, FHIR_T_STRING, -1, -1},
 	{"name", 4, 0, false, FHIR_T_STRING, -1, -1},
 	{"telecom", 7, 0, true, FHIR_T_CONTACTPOINT, -1, -1},
+};
+static const uint8_t t_contactpoint_len_start[] = {
+	0, 0, 0, 1, 2, 3, 4, 6, 6, 6, 7
+};
+static const uint8_t t_contactpoint_by_len[] = {
+	1, 5, 3, 6, 2, 4, 0
 };
 static const FhirElement t_contactpoint_elements[] = {
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
@@ -287,12 +338,27 @@ static const FhirElement t_contactpoint_elements[] = {
 	{"use", 3, 0, false, FHIR_T_CODE, FHIR_VS_CONTACT_POINT_USE, -1},
 	{"value", 5, 0, false, FHIR_T_STRING, -1, -1},
 };
+static const uint8_t t_contributor_len_start[] = {
+	0, 0, 0, 1, 1, 3, 3, 3, 4, 4, 5
+};
+static const uint8_t t_contributor_by_len[] = {
+	2, 3, 4, 0, 1
+};
+static const uint8_t t_contributor_required[] = {
+	3, 4
+};
 static const FhirElement t_contributor_elements[] = {
 	{"contact", 7, 0, true, FHIR_T_CONTACTDETAIL, -1, -1},
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
 	{"id", 2, 0, false, FHIR_T_STRING, -1, -1},
 	{"name", 4, 1, false, FHIR_T_STRING, -1, -1},
 	{"type", 4, 1, false, FHIR_T_CODE, FHIR_VS_CONTRIBUTOR_TYPE, -1},
+};
+static const uint8_t t_count_len_start[] = {
+	0, 0, 0, 1, 1, 3, 4, 5, 5, 5, 6, 7
+};
+static const uint8_t t_count_by_len[] = {
+	3, 0, 5, 6, 4, 2, 1
 };
 static const FhirElement t_count_elements[] = {
 	{"code", 4, 0, false, FHIR_T_CODE, -1, -1},
@@ -305,6 +371,16 @@ static const FhirElement t_count_elements[] = {
 };
 static const FhirChoice t_datarequirement_choices[] = {
 	{"subject", 0},
+};
+static const uint8_t t_datarequirement_len_start[] = {
+	0, 0, 0, 1, 1, 3, 4, 4, 5, 5, 6, 8, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10,
+	11
+};
+static const uint8_t t_datarequirement_by_len[] = {
+	3, 7, 10, 4, 6, 2, 0, 1, 5, 9, 8
+};
+static const uint8_t t_datarequirement_required[] = {
+	10
 };
 static const FhirElement t_datarequirement_elements[] = {
 	{"codeFilter", 10, 0, true, FHIR_T_DATAREQUIREMENT_CODEFILTER, -1, -1},
@@ -319,6 +395,12 @@ static const FhirElement t_datarequirement_elements[] = {
 	{"subjectReference", 16, 0, false, FHIR_T_REFERENCE, -1, 0},
 	{"type", 4, 1, false, FHIR_T_CODE, FHIR_VS_ALL_TYPES, -1},
 };
+static const uint8_t t_datarequirement_codefilter_len_start[] = {
+	0, 0, 0, 1, 1, 3, 3, 3, 3, 4, 5, 5, 6
+};
+static const uint8_t t_datarequirement_codefilter_by_len[] = {
+	2, 0, 3, 5, 1, 4
+};
 static const FhirElement t_datarequirement_codefilter_elements[] = {
 	{"code", 4, 0, true, FHIR_T_CODING, -1, -1},
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
@@ -330,6 +412,12 @@ static const FhirElement t_datarequirement_codefilter_elements[] = {
 static const FhirChoice t_datarequirement_datefilter_choices[] = {
 	{"value", 0},
 };
+static const uint8_t t_datarequirement_datefilter_len_start[] = {
+	0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 3, 3, 5, 5, 7
+};
+static const uint8_t t_datarequirement_datefilter_by_len[] = {
+	1, 2, 0, 3, 6, 4, 5
+};
 static const FhirElement t_datarequirement_datefilter_elements[] = {
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
 	{"id", 2, 0, false, FHIR_T_STRING, -1, -1},
@@ -339,11 +427,26 @@ static const FhirElement t_datarequirement_datefilter_elements[] = {
 	{"valueDuration", 13, 0, false, FHIR_T_DURATION, -1, 0},
 	{"valuePeriod", 11, 0, false, FHIR_T_PERIOD, -1, 0},
 };
+static const uint8_t t_datarequirement_sort_len_start[] = {
+	0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 4
+};
+static const uint8_t t_datarequirement_sort_by_len[] = {
+	2, 3, 0, 1
+};
+static const uint8_t t_datarequirement_sort_required[] = {
+	0, 3
+};
 static const FhirElement t_datarequirement_sort_elements[] = {
 	{"direction", 9, 1, false, FHIR_T_CODE, FHIR_VS_SORT_DIRECTION, -1},
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
 	{"id", 2, 0, false, FHIR_T_STRING, -1, -1},
 	{"path", 4, 1, false, FHIR_T_STRING, -1, -1},
+};
+static const uint8_t t_distance_len_start[] = {
+	0, 0, 0, 1, 1, 3, 4, 5, 5, 5, 6, 7
+};
+static const uint8_t t_distance_by_len[] = {
+	3, 0, 5, 6, 4, 2, 1
 };
 static const FhirElement t_distance_elements[] = {
 	{"code", 4, 0, false, FHIR_T_CODE, -1, -1},
@@ -356,6 +459,13 @@ static const FhirElement t_distance_elements[] = {
 };
 static const FhirChoice t_dosage_choices[] = {
 	{"asNeeded", 0},
+};
+static const uint8_t t_dosage_len_start[] = {
+	0, 0, 0, 1, 1, 3, 4, 6, 6, 7, 8, 8, 9, 9, 9, 9, 10, 11, 12, 14, 14, 14,
+	15, 15, 16, 17
+};
+static const uint8_t t_dosage_by_len[] = {
+	5, 14, 15, 12, 9, 16, 13, 4, 3, 1, 8, 10, 7, 11, 0, 2, 6
 };
 static const FhirElement t_dosage_elements[] = {
 	{"additionalInstruction", 21, 0, true, FHIR_T_CODEABLECONCEPT, -1, -1},
@@ -380,6 +490,12 @@ static const FhirChoice t_dosage_doseandrate_choices[] = {
 	{"dose", 0},
 	{"rate", 0},
 };
+static const uint8_t t_dosage_doseandrate_len_start[] = {
+	0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 6, 6, 6, 8
+};
+static const uint8_t t_dosage_doseandrate_by_len[] = {
+	3, 7, 1, 2, 5, 6, 0, 4
+};
 static const FhirElement t_dosage_doseandrate_elements[] = {
 	{"doseQuantity", 12, 0, false, FHIR_T_SIMPLEQUANTITY, -1, 0},
 	{"doseRange", 9, 0, false, FHIR_T_RANGE, -1, 0},
@@ -390,6 +506,12 @@ static const FhirElement t_dosage_doseandrate_elements[] = {
 	{"rateRatio", 9, 0, false, FHIR_T_RATIO, -1, 1},
 	{"type", 4, 0, false, FHIR_T_CODEABLECONCEPT, -1, -1},
 };
+static const uint8_t t_duration_len_start[] = {
+	0, 0, 0, 1, 1, 3, 4, 5, 5, 5, 6, 7
+};
+static const uint8_t t_duration_by_len[] = {
+	3, 0, 5, 6, 4, 2, 1
+};
 static const FhirElement t_duration_elements[] = {
 	{"code", 4, 0, false, FHIR_T_CODE, -1, -1},
 	{"comparator", 10, 0, false, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1},
@@ -399,9 +521,24 @@ static const FhirElement t_duration_elements[] = {
 	{"unit", 4, 0, false, FHIR_T_STRING, -1, -1},
 	{"value", 5, 0, false, FHIR_T_DECIMAL, -1, -1},
 };
+static const uint8_t t_element_len_start[] = {
+	0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 2
+};
+static const uint8_t t_element_by_len[] = {
+	1, 0
+};
 static const FhirElement t_element_elements[] = {
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
 	{"id", 2, 0, false, FHIR_T_STRING, -1, -1},
+};
+static const uint8_t t_expression_len_start[] = {
+	0, 0, 0, 1, 1, 2, 2, 2, 2, 3, 5, 6, 7
+};
+static const uint8_t t_expression_by_len[] = {
+	3, 5, 4, 2, 6, 1, 0
+};
+static const uint8_t t_expression_required[] = {
+	4
 };
 static const FhirElement t_expression_elements[] = {
 	{"description", 11, 0, false, FHIR_T_STRING, -1, -1},
@@ -414,6 +551,18 @@ static const FhirElement t_expression_elements[] = {
 };
 static const FhirChoice t_extension_choices[] = {
 	{"value", 0},
+};
+static const uint8_t t_extension_len_start[] = {
+	0, 0, 0, 1, 2, 2, 2, 2, 3, 7, 13, 17, 22, 27, 32, 36, 40, 44, 47, 48, 48,
+	51, 51, 52, 52, 53
+};
+static const uint8_t t_extension_by_len[] = {
+	1, 2, 26, 4, 33, 49, 50, 0, 10, 18, 31, 45, 52, 16, 32, 38, 39, 12, 22,
+	35, 44, 46, 3, 8, 20, 28, 29, 19, 21, 23, 30, 37, 9, 25, 40, 43, 5, 6, 24,
+	27, 15, 36, 42, 48, 7, 14, 51, 13, 11, 17, 41, 47, 34
+};
+static const uint8_t t_extension_required[] = {
+	2
 };
 static const FhirElement t_extension_elements[] = {
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
@@ -470,6 +619,12 @@ static const FhirElement t_extension_elements[] = {
 	{"valueUsageContext", 17, 0, false, FHIR_T_USAGECONTEXT, -1, 0},
 	{"valueUuid", 9, 0, false, FHIR_T_UUID, -1, 0},
 };
+static const uint8_t t_humanname_len_start[] = {
+	0, 0, 0, 1, 2, 3, 4, 8, 8, 8, 9
+};
+static const uint8_t t_humanname_by_len[] = {
+	3, 8, 7, 2, 1, 4, 5, 6, 0
+};
 static const FhirElement t_humanname_elements[] = {
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
 	{"family", 6, 0, false, FHIR_T_STRING, -1, -1},
@@ -481,6 +636,12 @@ static const FhirElement t_humanname_elements[] = {
 	{"text", 4, 0, false, FHIR_T_STRING, -1, -1},
 	{"use", 3, 0, false, FHIR_T_CODE, FHIR_VS_NAME_USE, -1},
 };
+static const uint8_t t_identifier_len_start[] = {
+	0, 0, 0, 1, 2, 3, 4, 6, 6, 7, 8
+};
+static const uint8_t t_identifier_by_len[] = {
+	2, 6, 5, 7, 3, 4, 0, 1
+};
 static const FhirElement t_identifier_elements[] = {
 	{"assigner", 8, 0, false, FHIR_T_REFERENCE, -1, -1},
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
@@ -490,6 +651,12 @@ static const FhirElement t_identifier_elements[] = {
 	{"type", 4, 0, false, FHIR_T_CODEABLECONCEPT, -1, -1},
 	{"use", 3, 0, false, FHIR_T_CODE, FHIR_VS_IDENTIFIER_USE, -1},
 	{"value", 5, 0, false, FHIR_T_STRING, -1, -1},
+};
+static const uint8_t t_meta_len_start[] = {
+	0, 0, 0, 1, 2, 2, 2, 3, 4, 5, 7, 7, 8
+};
+static const uint8_t t_meta_by_len[] = {
+	1, 6, 5, 3, 4, 0, 7, 2
 };
 static const FhirElement t_meta_elements[] = {
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
@@ -501,17 +668,41 @@ static const FhirElement t_meta_elements[] = {
 	{"tag", 3, 0, true, FHIR_T_CODING, -1, -1},
 	{"versionId", 9, 0, false, FHIR_T_ID, -1, -1},
 };
+static const uint8_t t_money_len_start[] = {
+	0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 4
+};
+static const uint8_t t_money_by_len[] = {
+	2, 3, 0, 1
+};
 static const FhirElement t_money_elements[] = {
 	{"currency", 8, 0, false, FHIR_T_CODE, FHIR_VS_CURRENCIES, -1},
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
 	{"id", 2, 0, false, FHIR_T_STRING, -1, -1},
 	{"value", 5, 0, false, FHIR_T_DECIMAL, -1, -1},
 };
+static const uint8_t t_narrative_len_start[] = {
+	0, 0, 0, 1, 2, 2, 2, 3, 3, 3, 4
+};
+static const uint8_t t_narrative_by_len[] = {
+	2, 0, 3, 1
+};
+static const uint8_t t_narrative_required[] = {
+	0, 3
+};
 static const FhirElement t_narrative_elements[] = {
 	{"div", 3, 1, false, FHIR_T_XHTML, -1, -1},
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
 	{"id", 2, 0, false, FHIR_T_STRING, -1, -1},
 	{"status", 6, 1, false, FHIR_T_CODE, FHIR_VS_NARRATIVE_STATUS, -1},
+};
+static const uint8_t t_parameterdefinition_len_start[] = {
+	0, 0, 0, 1, 4, 6, 6, 6, 7, 7, 8, 8, 8, 8, 9
+};
+static const uint8_t t_parameterdefinition_by_len[] = {
+	2, 3, 4, 8, 5, 7, 6, 1, 0
+};
+static const uint8_t t_parameterdefinition_required[] = {
+	7, 8
 };
 static const FhirElement t_parameterdefinition_elements[] = {
 	{"documentation", 13, 0, false, FHIR_T_STRING, -1, -1},
@@ -524,11 +715,23 @@ static const FhirElement t_parameterdefinition_elements[] = {
 	{"type", 4, 1, false, FHIR_T_CODE, FHIR_VS_ALL_TYPES, -1},
 	{"use", 3, 1, false, FHIR_T_CODE, FHIR_VS_OPERATION_PARAMETER_USE, -1},
 };
+static const uint8_t t_period_len_start[] = {
+	0, 0, 0, 1, 2, 2, 3, 3, 3, 3, 4
+};
+static const uint8_t t_period_by_len[] = {
+	2, 0, 3, 1
+};
 static const FhirElement t_period_elements[] = {
 	{"end", 3, 0, false, FHIR_T_DATETIME, -1, -1},
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
 	{"id", 2, 0, false, FHIR_T_STRING, -1, -1},
 	{"start", 5, 0, false, FHIR_T_DATETIME, -1, -1},
+};
+static const uint8_t t_quantity_len_start[] = {
+	0, 0, 0, 1, 1, 3, 4, 5, 5, 5, 6, 7
+};
+static const uint8_t t_quantity_by_len[] = {
+	3, 0, 5, 6, 4, 2, 1
 };
 static const FhirElement t_quantity_elements[] = {
 	{"code", 4, 0, false, FHIR_T_CODE, -1, -1},
@@ -539,17 +742,35 @@ static const FhirElement t_quantity_elements[] = {
 	{"unit", 4, 0, false, FHIR_T_STRING, -1, -1},
 	{"value", 5, 0, false, FHIR_T_DECIMAL, -1, -1},
 };
+static const uint8_t t_range_len_start[] = {
+	0, 0, 0, 1, 2, 3, 3, 3, 3, 3, 4
+};
+static const uint8_t t_range_by_len[] = {
+	2, 3, 1, 0
+};
 static const FhirElement t_range_elements[] = {
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
 	{"high", 4, 0, false, FHIR_T_SIMPLEQUANTITY, -1, -1},
 	{"id", 2, 0, false, FHIR_T_STRING, -1, -1},
 	{"low", 3, 0, false, FHIR_T_SIMPLEQUANTITY, -1, -1},
 };
+static const uint8_t t_ratio_len_start[] = {
+	0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 3, 3, 4
+};
+static const uint8_t t_ratio_by_len[] = {
+	2, 1, 3, 0
+};
 static const FhirElement t_ratio_elements[] = {
 	{"denominator", 11, 0, false, FHIR_T_QUANTITY, -1, -1},
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
 	{"id", 2, 0, false, FHIR_T_STRING, -1, -1},
 	{"numerator", 9, 0, false, FHIR_T_QUANTITY, -1, -1},
+};
+static const uint8_t t_reference_len_start[] = {
+	0, 0, 0, 1, 1, 2, 2, 2, 3, 3, 5, 6
+};
+static const uint8_t t_reference_by_len[] = {
+	2, 5, 0, 1, 4, 3
 };
 static const FhirElement t_reference_elements[] = {
 	{"display", 7, 0, false, FHIR_T_STRING, -1, -1},
@@ -558,6 +779,15 @@ static const FhirElement t_reference_elements[] = {
 	{"identifier", 10, 0, false, FHIR_T_IDENTIFIER, -1, -1},
 	{"reference", 9, 0, false, FHIR_T_STRING, -1, -1},
 	{"type", 4, 0, false, FHIR_T_URI, -1, -1},
+};
+static const uint8_t t_relatedartifact_len_start[] = {
+	0, 0, 0, 1, 2, 3, 4, 4, 5, 8, 9
+};
+static const uint8_t t_relatedartifact_by_len[] = {
+	4, 8, 7, 5, 1, 0, 2, 6, 3
+};
+static const uint8_t t_relatedartifact_required[] = {
+	7
 };
 static const FhirElement t_relatedartifact_elements[] = {
 	{"citation", 8, 0, false, FHIR_T_MARKDOWN, -1, -1},
@@ -570,6 +800,15 @@ static const FhirElement t_relatedartifact_elements[] = {
 	{"type", 4, 1, false, FHIR_T_CODE, FHIR_VS_RELATED_ARTIFACT_TYPE, -1},
 	{"url", 3, 0, false, FHIR_T_URL, -1, -1},
 };
+static const uint8_t t_sampleddata_len_start[] = {
+	0, 0, 0, 1, 1, 2, 2, 5, 5, 5, 6, 9
+};
+static const uint8_t t_sampleddata_by_len[] = {
+	4, 0, 3, 6, 7, 2, 1, 5, 8
+};
+static const uint8_t t_sampleddata_required[] = {
+	1, 6, 7
+};
 static const FhirElement t_sampleddata_elements[] = {
 	{"data", 4, 0, false, FHIR_T_STRING, -1, -1},
 	{"dimensions", 10, 1, false, FHIR_T_POSITIVEINT, -1, -1},
@@ -580,6 +819,15 @@ static const FhirElement t_sampleddata_elements[] = {
 	{"origin", 6, 1, false, FHIR_T_SIMPLEQUANTITY, -1, -1},
 	{"period", 6, 1, false, FHIR_T_DECIMAL, -1, -1},
 	{"upperLimit", 10, 0, false, FHIR_T_DECIMAL, -1, -1},
+};
+static const uint8_t t_signature_len_start[] = {
+	0, 0, 0, 1, 2, 5, 5, 5, 5, 5, 7, 8, 8, 9
+};
+static const uint8_t t_signature_by_len[] = {
+	2, 8, 0, 6, 7, 1, 4, 3, 5
+};
+static const uint8_t t_signature_required[] = {
+	6, 7, 8
 };
 static const FhirElement t_signature_elements[] = {
 	{"data", 4, 0, false, FHIR_T_BASE64BINARY, -1, -1},
@@ -592,6 +840,12 @@ static const FhirElement t_signature_elements[] = {
 	{"when", 4, 1, false, FHIR_T_INSTANT, -1, -1},
 	{"who", 3, 1, false, FHIR_T_REFERENCE, -1, -1},
 };
+static const uint8_t t_simplequantity_len_start[] = {
+	0, 0, 0, 1, 1, 3, 4, 5, 5, 5, 6
+};
+static const uint8_t t_simplequantity_by_len[] = {
+	2, 0, 4, 5, 3, 1
+};
 static const FhirElement t_simplequantity_elements[] = {
 	{"code", 4, 0, false, FHIR_T_CODE, -1, -1},
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
@@ -599,6 +853,17 @@ static const FhirElement t_simplequantity_elements[] = {
 	{"system", 6, 0, false, FHIR_T_URI, -1, -1},
 	{"unit", 4, 0, false, FHIR_T_STRING, -1, -1},
 	{"value", 5, 0, false, FHIR_T_DECIMAL, -1, -1},
+};
+static const uint8_t t_task_len_start[] = {
+	0, 0, 0, 1, 2, 6, 9, 13, 14, 17, 22, 25, 27, 29, 31, 32, 37, 37, 38, 38,
+	38, 38, 39
+};
+static const uint8_t t_task_by_len[] = {
+	12, 10, 3, 23, 25, 38, 9, 15, 27, 19, 26, 28, 36, 1, 20, 22, 30, 4, 6, 8,
+	18, 34, 0, 13, 31, 5, 35, 21, 37, 14, 29, 2, 7, 11, 17, 32, 33, 24, 16
+};
+static const uint8_t t_task_required[] = {
+	19, 36
 };
 static const FhirElement t_task_elements[] = {
 	{"authoredOn", 10, 0, false, FHIR_T_DATETIME, -1, -1},
@@ -643,6 +908,18 @@ static const FhirElement t_task_elements[] = {
 };
 static const FhirChoice t_task_input_choices[] = {
 	{"value", 1},
+};
+static const uint8_t t_task_input_len_start[] = {
+	0, 0, 0, 1, 1, 2, 2, 2, 3, 7, 13, 17, 22, 27, 32, 36, 40, 44, 48, 49, 49,
+	52, 52, 53, 53, 54
+};
+static const uint8_t t_task_input_by_len[] = {
+	1, 3, 27, 5, 34, 50, 51, 0, 11, 19, 32, 46, 53, 17, 33, 39, 40, 13, 23,
+	36, 45, 47, 4, 9, 21, 29, 30, 20, 22, 24, 31, 38, 10, 26, 41, 44, 6, 7,
+	25, 28, 16, 37, 43, 49, 2, 8, 15, 52, 14, 12, 18, 42, 48, 35
+};
+static const uint8_t t_task_input_required[] = {
+	3
 };
 static const FhirElement t_task_input_elements[] = {
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
@@ -703,6 +980,18 @@ static const FhirElement t_task_input_elements[] = {
 static const FhirChoice t_task_output_choices[] = {
 	{"value", 1},
 };
+static const uint8_t t_task_output_len_start[] = {
+	0, 0, 0, 1, 1, 2, 2, 2, 3, 7, 13, 17, 22, 27, 32, 36, 40, 44, 48, 49, 49,
+	52, 52, 53, 53, 54
+};
+static const uint8_t t_task_output_by_len[] = {
+	1, 3, 27, 5, 34, 50, 51, 0, 11, 19, 32, 46, 53, 17, 33, 39, 40, 13, 23,
+	36, 45, 47, 4, 9, 21, 29, 30, 20, 22, 24, 31, 38, 10, 26, 41, 44, 6, 7,
+	25, 28, 16, 37, 43, 49, 2, 8, 15, 52, 14, 12, 18, 42, 48, 35
+};
+static const uint8_t t_task_output_required[] = {
+	3
+};
 static const FhirElement t_task_output_elements[] = {
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
 	{"id", 2, 0, false, FHIR_T_STRING, -1, -1},
@@ -759,6 +1048,12 @@ static const FhirElement t_task_output_elements[] = {
 	{"valueUsageContext", 17, 0, false, FHIR_T_USAGECONTEXT, -1, 0},
 	{"valueUuid", 9, 0, false, FHIR_T_UUID, -1, 0},
 };
+static const uint8_t t_task_restriction_len_start[] = {
+	0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 4, 4, 5, 5, 5, 5, 5, 5, 6
+};
+static const uint8_t t_task_restriction_by_len[] = {
+	1, 3, 0, 4, 5, 2
+};
 static const FhirElement t_task_restriction_elements[] = {
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
 	{"id", 2, 0, false, FHIR_T_STRING, -1, -1},
@@ -766,6 +1061,12 @@ static const FhirElement t_task_restriction_elements[] = {
 	{"period", 6, 0, false, FHIR_T_PERIOD, -1, -1},
 	{"recipient", 9, 0, true, FHIR_T_REFERENCE, -1, -1},
 	{"repetitions", 11, 0, false, FHIR_T_POSITIVEINT, -1, -1},
+};
+static const uint8_t t_timing_len_start[] = {
+	0, 0, 0, 1, 1, 2, 3, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 6
+};
+static const uint8_t t_timing_by_len[] = {
+	3, 0, 1, 5, 2, 4
 };
 static const FhirElement t_timing_elements[] = {
 	{"code", 4, 0, false, FHIR_T_CODEABLECONCEPT, -1, -1},
@@ -777,6 +1078,12 @@ static const FhirElement t_timing_elements[] = {
 };
 static const FhirChoice t_timing_repeat_choices[] = {
 	{"bounds", 0},
+};
+static const uint8_t t_timing_repeat_len_start[] = {
+	0, 0, 0, 1, 1, 2, 3, 5, 5, 7, 12, 13, 15, 18, 18, 19
+};
+static const uint8_t t_timing_repeat_by_len[] = {
+	12, 18, 3, 13, 14, 4, 6, 5, 9, 10, 15, 17, 16, 2, 7, 1, 8, 11, 0
 };
 static const FhirElement t_timing_repeat_elements[] = {
 	{"boundsDuration", 14, 0, false, FHIR_T_DURATION, -1, 0},
@@ -802,6 +1109,15 @@ static const FhirElement t_timing_repeat_elements[] = {
 static const FhirChoice t_triggerdefinition_choices[] = {
 	{"timing", 0},
 };
+static const uint8_t t_triggerdefinition_len_start[] = {
+	0, 0, 0, 1, 1, 4, 4, 4, 4, 4, 6, 7, 7, 8, 8, 9, 10
+};
+static const uint8_t t_triggerdefinition_by_len[] = {
+	3, 1, 4, 9, 0, 2, 5, 8, 6, 7
+};
+static const uint8_t t_triggerdefinition_required[] = {
+	9
+};
 static const FhirElement t_triggerdefinition_elements[] = {
 	{"condition", 9, 0, false, FHIR_T_EXPRESSION, -1, -1},
 	{"data", 4, 0, true, FHIR_T_DATAREQUIREMENT, -1, -1},
@@ -817,6 +1133,15 @@ static const FhirElement t_triggerdefinition_elements[] = {
 static const FhirChoice t_usagecontext_choices[] = {
 	{"value", 1},
 };
+static const uint8_t t_usagecontext_len_start[] = {
+	0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 3, 4, 4, 4, 5, 6, 6, 6, 6, 6, 6, 7
+};
+static const uint8_t t_usagecontext_by_len[] = {
+	2, 0, 1, 5, 4, 6, 3
+};
+static const uint8_t t_usagecontext_required[] = {
+	0
+};
 static const FhirElement t_usagecontext_elements[] = {
 	{"code", 4, 1, false, FHIR_T_CODING, -1, -1},
 	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1},
@@ -828,72 +1153,72 @@ static const FhirElement t_usagecontext_elements[] = {
 };
 
 const FhirType fhir_types[FHIR_NTYPES] = {
-	[FHIR_T_ADDRESS] = {"Address", FK_COMPLEX, FP_NONE, 0, 12, t_address_elements, 0, NULL},
-	[FHIR_T_AGE] = {"Age", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_age_elements, 0, NULL},
-	[FHIR_T_ANNOTATION] = {"Annotation", FK_COMPLEX, FP_NONE, 0, 6, t_annotation_elements, 1, t_annotation_choices},
-	[FHIR_T_ATTACHMENT] = {"Attachment", FK_COMPLEX, FP_NONE, FT_INV_ATT1, 10, t_attachment_elements, 0, NULL},
-	[FHIR_T_CODEABLECONCEPT] = {"CodeableConcept", FK_COMPLEX, FP_NONE, 0, 4, t_codeableconcept_elements, 0, NULL},
-	[FHIR_T_CODING] = {"Coding", FK_COMPLEX, FP_NONE, 0, 7, t_coding_elements, 0, NULL},
-	[FHIR_T_CONTACTDETAIL] = {"ContactDetail", FK_COMPLEX, FP_NONE, 0, 4, t_contactdetail_elements, 0, NULL},
-	[FHIR_T_CONTACTPOINT] = {"ContactPoint", FK_COMPLEX, FP_NONE, 0, 7, t_contactpoint_elements, 0, NULL},
-	[FHIR_T_CONTRIBUTOR] = {"Contributor", FK_COMPLEX, FP_NONE, 0, 5, t_contributor_elements, 0, NULL},
-	[FHIR_T_COUNT] = {"Count", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_count_elements, 0, NULL},
-	[FHIR_T_DATAREQUIREMENT] = {"DataRequirement", FK_COMPLEX, FP_NONE, 0, 11, t_datarequirement_elements, 1, t_datarequirement_choices},
-	[FHIR_T_DATAREQUIREMENT_CODEFILTER] = {"DataRequirement.codeFilter", FK_COMPLEX, FP_NONE, 0, 6, t_datarequirement_codefilter_elements, 0, NULL},
-	[FHIR_T_DATAREQUIREMENT_DATEFILTER] = {"DataRequirement.dateFilter", FK_COMPLEX, FP_NONE, 0, 7, t_datarequirement_datefilter_elements, 1, t_datarequirement_datefilter_choices},
-	[FHIR_T_DATAREQUIREMENT_SORT] = {"DataRequirement.sort", FK_COMPLEX, FP_NONE, 0, 4, t_datarequirement_sort_elements, 0, NULL},
-	[FHIR_T_DISTANCE] = {"Distance", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_distance_elements, 0, NULL},
-	[FHIR_T_DOSAGE] = {"Dosage", FK_COMPLEX, FP_NONE, 0, 17, t_dosage_elements, 1, t_dosage_choices},
-	[FHIR_T_DOSAGE_DOSEANDRATE] = {"Dosage.doseAndRate", FK_COMPLEX, FP_NONE, 0, 8, t_dosage_doseandrate_elements, 2, t_dosage_doseandrate_choices},
-	[FHIR_T_DURATION] = {"Duration", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_duration_elements, 0, NULL},
-	[FHIR_T_ELEMENT] = {"Element", FK_COMPLEX, FP_NONE, 0, 2, t_element_elements, 0, NULL},
-	[FHIR_T_EXPRESSION] = {"Expression", FK_COMPLEX, FP_NONE, 0, 7, t_expression_elements, 0, NULL},
-	[FHIR_T_EXTENSION] = {"Extension", FK_COMPLEX, FP_NONE, FT_INV_EXT1, 53, t_extension_elements, 1, t_extension_choices},
-	[FHIR_T_HUMANNAME] = {"HumanName", FK_COMPLEX, FP_NONE, 0, 9, t_humanname_elements, 0, NULL},
-	[FHIR_T_IDENTIFIER] = {"Identifier", FK_COMPLEX, FP_NONE, 0, 8, t_identifier_elements, 0, NULL},
-	[FHIR_T_META] = {"Meta", FK_COMPLEX, FP_NONE, 0, 8, t_meta_elements, 0, NULL},
-	[FHIR_T_MONEY] = {"Money", FK_COMPLEX, FP_NONE, 0, 4, t_money_elements, 0, NULL},
-	[FHIR_T_NARRATIVE] = {"Narrative", FK_COMPLEX, FP_NONE, 0, 4, t_narrative_elements, 0, NULL},
-	[FHIR_T_PARAMETERDEFINITION] = {"ParameterDefinition", FK_COMPLEX, FP_NONE, 0, 9, t_parameterdefinition_elements, 0, NULL},
-	[FHIR_T_PERIOD] = {"Period", FK_COMPLEX, FP_NONE, FT_INV_PER1, 4, t_period_elements, 0, NULL},
-	[FHIR_T_QUANTITY] = {"Quantity", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_quantity_elements, 0, NULL},
-	[FHIR_T_RANGE] = {"Range", FK_COMPLEX, FP_NONE, FT_INV_RNG2, 4, t_range_elements, 0, NULL},
-	[FHIR_T_RATIO] = {"Ratio", FK_COMPLEX, FP_NONE, FT_INV_RAT1, 4, t_ratio_elements, 0, NULL},
-	[FHIR_T_REFERENCE] = {"Reference", FK_COMPLEX, FP_NONE, FT_INV_REF1, 6, t_reference_elements, 0, NULL},
-	[FHIR_T_RELATEDARTIFACT] = {"RelatedArtifact", FK_COMPLEX, FP_NONE, 0, 9, t_relatedartifact_elements, 0, NULL},
-	[FHIR_T_RESOURCE] = {"Resource", FK_RESOURCE, FP_NONE, 0, 0, NULL, 0, NULL},
-	[FHIR_T_SAMPLEDDATA] = {"SampledData", FK_COMPLEX, FP_NONE, 0, 9, t_sampleddata_elements, 0, NULL},
-	[FHIR_T_SIGNATURE] = {"Signature", FK_COMPLEX, FP_NONE, 0, 9, t_signature_elements, 0, NULL},
-	[FHIR_T_SIMPLEQUANTITY] = {"SimpleQuantity", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 6, t_simplequantity_elements, 0, NULL},
-	[FHIR_T_SYSTEM_STRING] = {"System.String", FK_PRIMITIVE, FP_SYSTEM_STRING, 0, 0, NULL, 0, NULL},
-	[FHIR_T_TASK] = {"Task", FK_COMPLEX, FP_NONE, FT_INV_INV1, 39, t_task_elements, 0, NULL},
-	[FHIR_T_TASK_INPUT] = {"Task.input", FK_COMPLEX, FP_NONE, 0, 54, t_task_input_elements, 1, t_task_input_choices},
-	[FHIR_T_TASK_OUTPUT] = {"Task.output", FK_COMPLEX, FP_NONE, 0, 54, t_task_output_elements, 1, t_task_output_choices},
-	[FHIR_T_TASK_RESTRICTION] = {"Task.restriction", FK_COMPLEX, FP_NONE, 0, 6, t_task_restriction_elements, 0, NULL},
-	[FHIR_T_TIMING] = {"Timing", FK_COMPLEX, FP_NONE, 0, 6, t_timing_elements, 0, NULL},
-	[FHIR_T_TIMING_REPEAT] = {"Timing.repeat", FK_COMPLEX, FP_NONE, 0, 19, t_timing_repeat_elements, 1, t_timing_repeat_choices},
-	[FHIR_T_TRIGGERDEFINITION] = {"TriggerDefinition", FK_COMPLEX, FP_NONE, 0, 10, t_triggerdefinition_elements, 1, t_triggerdefinition_choices},
-	[FHIR_T_USAGECONTEXT] = {"UsageContext", FK_COMPLEX, FP_NONE, 0, 7, t_usagecontext_elements, 1, t_usagecontext_choices},
-	[FHIR_T_BASE64BINARY] = {"base64Binary", FK_PRIMITIVE, FP_BASE64BINARY, 0, 0, NULL, 0, NULL},
-	[FHIR_T_BOOLEAN] = {"boolean", FK_PRIMITIVE, FP_BOOLEAN, 0, 0, NULL, 0, NULL},
-	[FHIR_T_CANONICAL] = {"canonical", FK_PRIMITIVE, FP_CANONICAL, 0, 0, NULL, 0, NULL},
-	[FHIR_T_CODE] = {"code", FK_PRIMITIVE, FP_CODE, 0, 0, NULL, 0, NULL},
-	[FHIR_T_DATE] = {"date", FK_PRIMITIVE, FP_DATE, 0, 0, NULL, 0, NULL},
-	[FHIR_T_DATETIME] = {"dateTime", FK_PRIMITIVE, FP_DATETIME, 0, 0, NULL, 0, NULL},
-	[FHIR_T_DECIMAL] = {"decimal", FK_PRIMITIVE, FP_DECIMAL, 0, 0, NULL, 0, NULL},
-	[FHIR_T_ID] = {"id", FK_PRIMITIVE, FP_ID, 0, 0, NULL, 0, NULL},
-	[FHIR_T_INSTANT] = {"instant", FK_PRIMITIVE, FP_INSTANT, 0, 0, NULL, 0, NULL},
-	[FHIR_T_INTEGER] = {"integer", FK_PRIMITIVE, FP_INTEGER, 0, 0, NULL, 0, NULL},
-	[FHIR_T_MARKDOWN] = {"markdown", FK_PRIMITIVE, FP_MARKDOWN, 0, 0, NULL, 0, NULL},
-	[FHIR_T_OID] = {"oid", FK_PRIMITIVE, FP_OID, 0, 0, NULL, 0, NULL},
-	[FHIR_T_POSITIVEINT] = {"positiveInt", FK_PRIMITIVE, FP_POSITIVEINT, 0, 0, NULL, 0, NULL},
-	[FHIR_T_STRING] = {"string", FK_PRIMITIVE, FP_STRING, 0, 0, NULL, 0, NULL},
-	[FHIR_T_TIME] = {"time", FK_PRIMITIVE, FP_TIME, 0, 0, NULL, 0, NULL},
-	[FHIR_T_UNSIGNEDINT] = {"unsignedInt", FK_PRIMITIVE, FP_UNSIGNEDINT, 0, 0, NULL, 0, NULL},
-	[FHIR_T_URI] = {"uri", FK_PRIMITIVE, FP_URI, 0, 0, NULL, 0, NULL},
-	[FHIR_T_URL] = {"url", FK_PRIMITIVE, FP_URL, 0, 0, NULL, 0, NULL},
-	[FHIR_T_UUID] = {"uuid", FK_PRIMITIVE, FP_UUID, 0, 0, NULL, 0, NULL},
-	[FHIR_T_XHTML] = {"xhtml", FK_PRIMITIVE, FP_XHTML, 0, 0, NULL, 0, NULL},
+	[FHIR_T_ADDRESS] = {"Address", FK_COMPLEX, FP_NONE, 0, 12, t_address_elements, 0, NULL, 10, t_address_len_start, t_address_by_len, 0, NULL},
+	[FHIR_T_AGE] = {"Age", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_age_elements, 0, NULL, 10, t_age_len_start, t_age_by_len, 0, NULL},
+	[FHIR_T_ANNOTATION] = {"Annotation", FK_COMPLEX, FP_NONE, 0, 6, t_annotation_elements, 1, t_annotation_choices, 15, t_annotation_len_start, t_annotation_by_len, 1, t_annotation_required},
+	[FHIR_T_ATTACHMENT] = {"Attachment", FK_COMPLEX, FP_NONE, FT_INV_ATT1, 10, t_attachment_elements, 0, NULL, 11, t_attachment_len_start, t_attachment_by_len, 0, NULL},
+	[FHIR_T_CODEABLECONCEPT] = {"CodeableConcept", FK_COMPLEX, FP_NONE, 0, 4, t_codeableconcept_elements, 0, NULL, 9, t_codeableconcept_len_start, t_codeableconcept_by_len, 0, NULL},
+	[FHIR_T_CODING] = {"Coding", FK_COMPLEX, FP_NONE, 0, 7, t_coding_elements, 0, NULL, 12, t_coding_len_start, t_coding_by_len, 0, NULL},
+	[FHIR_T_CONTACTDETAIL] = {"ContactDetail", FK_COMPLEX, FP_NONE, 0, 4, t_contactdetail_elements, 0, NULL, 9, t_contactdetail_len_start, t_contactdetail_by_len, 0, NULL},
+	[FHIR_T_CONTACTPOINT] = {"ContactPoint", FK_COMPLEX, FP_NONE, 0, 7, t_contactpoint_elements, 0, NULL, 9, t_contactpoint_len_start, t_contactpoint_by_len, 0, NULL},
+	[FHIR_T_CONTRIBUTOR] = {"Contributor", FK_COMPLEX, FP_NONE, 0, 5, t_contributor_elements, 0, NULL, 9, t_contributor_len_start, t_contributor_by_len, 2, t_contributor_required},
+	[FHIR_T_COUNT] = {"Count", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_count_elements, 0, NULL, 10, t_count_len_start, t_count_by_len, 0, NULL},
+	[FHIR_T_DATAREQUIREMENT] = {"DataRequirement", FK_COMPLEX, FP_NONE, 0, 11, t_datarequirement_elements, 1, t_datarequirement_choices, 22, t_datarequirement_len_start, t_datarequirement_by_len, 1, t_datarequirement_required},
+	[FHIR_T_DATAREQUIREMENT_CODEFILTER] = {"DataRequirement.codeFilter", FK_COMPLEX, FP_NONE, 0, 6, t_datarequirement_codefilter_elements, 0, NULL, 11, t_datarequirement_codefilter_len_start, t_datarequirement_codefilter_by_len, 0, NULL},
+	[FHIR_T_DATAREQUIREMENT_DATEFILTER] = {"DataRequirement.dateFilter", FK_COMPLEX, FP_NONE, 0, 7, t_datarequirement_datefilter_elements, 1, t_datarequirement_datefilter_choices, 13, t_datarequirement_datefilter_len_start, t_datarequirement_datefilter_by_len, 0, NULL},
+	[FHIR_T_DATAREQUIREMENT_SORT] = {"DataRequirement.sort", FK_COMPLEX, FP_NONE, 0, 4, t_datarequirement_sort_elements, 0, NULL, 9, t_datarequirement_sort_len_start, t_datarequirement_sort_by_len, 2, t_datarequirement_sort_required},
+	[FHIR_T_DISTANCE] = {"Distance", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_distance_elements, 0, NULL, 10, t_distance_len_start, t_distance_by_len, 0, NULL},
+	[FHIR_T_DOSAGE] = {"Dosage", FK_COMPLEX, FP_NONE, 0, 17, t_dosage_elements, 1, t_dosage_choices, 24, t_dosage_len_start, t_dosage_by_len, 0, NULL},
+	[FHIR_T_DOSAGE_DOSEANDRATE] = {"Dosage.doseAndRate", FK_COMPLEX, FP_NONE, 0, 8, t_dosage_doseandrate_elements, 2, t_dosage_doseandrate_choices, 12, t_dosage_doseandrate_len_start, t_dosage_doseandrate_by_len, 0, NULL},
+	[FHIR_T_DURATION] = {"Duration", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_duration_elements, 0, NULL, 10, t_duration_len_start, t_duration_by_len, 0, NULL},
+	[FHIR_T_ELEMENT] = {"Element", FK_COMPLEX, FP_NONE, 0, 2, t_element_elements, 0, NULL, 9, t_element_len_start, t_element_by_len, 0, NULL},
+	[FHIR_T_EXPRESSION] = {"Expression", FK_COMPLEX, FP_NONE, 0, 7, t_expression_elements, 0, NULL, 11, t_expression_len_start, t_expression_by_len, 1, t_expression_required},
+	[FHIR_T_EXTENSION] = {"Extension", FK_COMPLEX, FP_NONE, FT_INV_EXT1, 53, t_extension_elements, 1, t_extension_choices, 24, t_extension_len_start, t_extension_by_len, 1, t_extension_required},
+	[FHIR_T_HUMANNAME] = {"HumanName", FK_COMPLEX, FP_NONE, 0, 9, t_humanname_elements, 0, NULL, 9, t_humanname_len_start, t_humanname_by_len, 0, NULL},
+	[FHIR_T_IDENTIFIER] = {"Identifier", FK_COMPLEX, FP_NONE, 0, 8, t_identifier_elements, 0, NULL, 9, t_identifier_len_start, t_identifier_by_len, 0, NULL},
+	[FHIR_T_META] = {"Meta", FK_COMPLEX, FP_NONE, 0, 8, t_meta_elements, 0, NULL, 11, t_meta_len_start, t_meta_by_len, 0, NULL},
+	[FHIR_T_MONEY] = {"Money", FK_COMPLEX, FP_NONE, 0, 4, t_money_elements, 0, NULL, 9, t_money_len_start, t_money_by_len, 0, NULL},
+	[FHIR_T_NARRATIVE] = {"Narrative", FK_COMPLEX, FP_NONE, 0, 4, t_narrative_elements, 0, NULL, 9, t_narrative_len_start, t_narrative_by_len, 2, t_narrative_required},
+	[FHIR_T_PARAMETERDEFINITION] = {"ParameterDefinition", FK_COMPLEX, FP_NONE, 0, 9, t_parameterdefinition_elements, 0, NULL, 13, t_parameterdefinition_len_start, t_parameterdefinition_by_len, 2, t_parameterdefinition_required},
+	[FHIR_T_PERIOD] = {"Period", FK_COMPLEX, FP_NONE, FT_INV_PER1, 4, t_period_elements, 0, NULL, 9, t_period_len_start, t_period_by_len, 0, NULL},
+	[FHIR_T_QUANTITY] = {"Quantity", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_quantity_elements, 0, NULL, 10, t_quantity_len_start, t_quantity_by_len, 0, NULL},
+	[FHIR_T_RANGE] = {"Range", FK_COMPLEX, FP_NONE, FT_INV_RNG2, 4, t_range_elements, 0, NULL, 9, t_range_len_start, t_range_by_len, 0, NULL},
+	[FHIR_T_RATIO] = {"Ratio", FK_COMPLEX, FP_NONE, FT_INV_RAT1, 4, t_ratio_elements, 0, NULL, 11, t_ratio_len_start, t_ratio_by_len, 0, NULL},
+	[FHIR_T_REFERENCE] = {"Reference", FK_COMPLEX, FP_NONE, FT_INV_REF1, 6, t_reference_elements, 0, NULL, 10, t_reference_len_start, t_reference_by_len, 0, NULL},
+	[FHIR_T_RELATEDARTIFACT] = {"RelatedArtifact", FK_COMPLEX, FP_NONE, 0, 9, t_relatedartifact_elements, 0, NULL, 9, t_relatedartifact_len_start, t_relatedartifact_by_len, 1, t_relatedartifact_required},
+	[FHIR_T_RESOURCE] = {"Resource", FK_RESOURCE, FP_NONE, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_SAMPLEDDATA] = {"SampledData", FK_COMPLEX, FP_NONE, 0, 9, t_sampleddata_elements, 0, NULL, 10, t_sampleddata_len_start, t_sampleddata_by_len, 3, t_sampleddata_required},
+	[FHIR_T_SIGNATURE] = {"Signature", FK_COMPLEX, FP_NONE, 0, 9, t_signature_elements, 0, NULL, 12, t_signature_len_start, t_signature_by_len, 3, t_signature_required},
+	[FHIR_T_SIMPLEQUANTITY] = {"SimpleQuantity", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 6, t_simplequantity_elements, 0, NULL, 9, t_simplequantity_len_start, t_simplequantity_by_len, 0, NULL},
+	[FHIR_T_SYSTEM_STRING] = {"System.String", FK_PRIMITIVE, FP_SYSTEM_STRING, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_TASK] = {"Task", FK_COMPLEX, FP_NONE, FT_INV_INV1, 39, t_task_elements, 0, NULL, 21, t_task_len_start, t_task_by_len, 2, t_task_required},
+	[FHIR_T_TASK_INPUT] = {"Task.input", FK_COMPLEX, FP_NONE, 0, 54, t_task_input_elements, 1, t_task_input_choices, 24, t_task_input_len_start, t_task_input_by_len, 1, t_task_input_required},
+	[FHIR_T_TASK_OUTPUT] = {"Task.output", FK_COMPLEX, FP_NONE, 0, 54, t_task_output_elements, 1, t_task_output_choices, 24, t_task_output_len_start, t_task_output_by_len, 1, t_task_output_required},
+	[FHIR_T_TASK_RESTRICTION] = {"Task.restriction", FK_COMPLEX, FP_NONE, 0, 6, t_task_restriction_elements, 0, NULL, 17, t_task_restriction_len_start, t_task_restriction_by_len, 0, NULL},
+	[FHIR_T_TIMING] = {"Timing", FK_COMPLEX, FP_NONE, 0, 6, t_timing_elements, 0, NULL, 17, t_timing_len_start, t_timing_by_len, 0, NULL},
+	[FHIR_T_TIMING_REPEAT] = {"Timing.repeat", FK_COMPLEX, FP_NONE, 0, 19, t_timing_repeat_elements, 1, t_timing_repeat_choices, 14, t_timing_repeat_len_start, t_timing_repeat_by_len, 0, NULL},
+	[FHIR_T_TRIGGERDEFINITION] = {"TriggerDefinition", FK_COMPLEX, FP_NONE, 0, 10, t_triggerdefinition_elements, 1, t_triggerdefinition_choices, 15, t_triggerdefinition_len_start, t_triggerdefinition_by_len, 1, t_triggerdefinition_required},
+	[FHIR_T_USAGECONTEXT] = {"UsageContext", FK_COMPLEX, FP_NONE, 0, 7, t_usagecontext_elements, 1, t_usagecontext_choices, 20, t_usagecontext_len_start, t_usagecontext_by_len, 1, t_usagecontext_required},
+	[FHIR_T_BASE64BINARY] = {"base64Binary", FK_PRIMITIVE, FP_BASE64BINARY, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_BOOLEAN] = {"boolean", FK_PRIMITIVE, FP_BOOLEAN, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_CANONICAL] = {"canonical", FK_PRIMITIVE, FP_CANONICAL, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_CODE] = {"code", FK_PRIMITIVE, FP_CODE, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_DATE] = {"date", FK_PRIMITIVE, FP_DATE, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_DATETIME] = {"dateTime", FK_PRIMITIVE, FP_DATETIME, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_DECIMAL] = {"decimal", FK_PRIMITIVE, FP_DECIMAL, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_ID] = {"id", FK_PRIMITIVE, FP_ID, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_INSTANT] = {"instant", FK_PRIMITIVE, FP_INSTANT, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_INTEGER] = {"integer", FK_PRIMITIVE, FP_INTEGER, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_MARKDOWN] = {"markdown", FK_PRIMITIVE, FP_MARKDOWN, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_OID] = {"oid", FK_PRIMITIVE, FP_OID, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_POSITIVEINT] = {"positiveInt", FK_PRIMITIVE, FP_POSITIVEINT, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_STRING] = {"string", FK_PRIMITIVE, FP_STRING, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_TIME] = {"time", FK_PRIMITIVE, FP_TIME, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_UNSIGNEDINT] = {"unsignedInt", FK_PRIMITIVE, FP_UNSIGNEDINT, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_URI] = {"uri", FK_PRIMITIVE, FP_URI, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_URL] = {"url", FK_PRIMITIVE, FP_URL, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_UUID] = {"uuid", FK_PRIMITIVE, FP_UUID, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_XHTML] = {"xhtml", FK_PRIMITIVE, FP_XHTML, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
 };
 
 const int	fhir_ntypes = FHIR_NTYPES;

@@ -574,25 +574,27 @@ name_cmp(const char *s, int len, const char *lit)
 	return lit[len] == '\0' ? 0 : -1;
 }
 
-/* Finds a property of a type by its JSON name (binary search). */
-static const FhirElement *
+/*
+ * Finds a property of a type by its JSON name.  The generated tables list
+ * each type's elements by name length, and a type has only a few names of
+ * any one length, so a lookup is one index step and a compare or two
+ * instead of a binary search over all the names.
+ */
+static inline const FhirElement *
 find_element(const FhirType *t, const char *name, int len)
 {
-	int			lo = 0,
-				hi = t->nelements - 1;
+	int			k,
+				end;
 
-	while (lo <= hi)
+	if (len <= 0 || len > t->maxlen)
+		return NULL;
+	end = t->len_start[len + 1];
+	for (k = t->len_start[len]; k < end; k++)
 	{
-		int			mid = (lo + hi) / 2;
-		const FhirElement *el = &t->elements[mid];
-		int			cmp = name_cmp(name, len, el->name);
+		const FhirElement *el = &t->elements[t->by_len[k]];
 
-		if (cmp == 0)
+		if (el->name[0] == name[0] && memcmp(el->name, name, len) == 0)
 			return el;
-		if (cmp < 0)
-			hi = mid - 1;
-		else
-			lo = mid + 1;
 	}
 	return NULL;
 }

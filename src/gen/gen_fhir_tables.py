@@ -709,6 +709,30 @@ def generate(defdir):
             for cn, cmin in t.choices:
                 c.append("\t{%s, %d}," % (c_string(cn), cmin))
             c.append("};")
+        # find_element's index: element indexes grouped by name length
+        # (len_start[n] .. len_start[n + 1] have names of n bytes), and the
+        # indexes of the required elements for finish_object
+        maxlen = max(len(el.name.encode("utf-8")) for el in t.elements)
+        if maxlen > 255 or len(t.elements) > 255:
+            die("internal: %s has too many or too long elements" % n)
+        by_len = sorted(range(len(t.elements)),
+                        key=lambda i: (len(t.elements[i].name.encode("utf-8")), i))
+        len_start = [0] * (maxlen + 2)
+        for i in by_len:
+            len_start[len(t.elements[i].name.encode("utf-8")) + 1] += 1
+        for k in range(1, maxlen + 2):
+            len_start[k] += len_start[k - 1]
+        c.append("static const uint8_t t_%s_len_start[] = {" % low)
+        c += wrap_list([str(x) for x in len_start])
+        c.append("};")
+        c.append("static const uint8_t t_%s_by_len[] = {" % low)
+        c += wrap_list([str(x) for x in by_len])
+        c.append("};")
+        required = [i for i, el in enumerate(t.elements) if el.min > 0]
+        if required:
+            c.append("static const uint8_t t_%s_required[] = {" % low)
+            c += wrap_list([str(x) for x in required])
+            c.append("};")
         c.append("static const FhirElement t_%s_elements[] = {" % low)
         for el in t.elements:
             if el.type not in tindex:
@@ -731,8 +755,15 @@ def generate(defdir):
             els = "0, NULL"
         chs = ("%d, t_%s_choices" % (len(t.choices), low)) if t.choices else "0, NULL"
         flags = " | ".join(t.flags) if t.flags else "0"
-        c.append("\t[FHIR_T_%s] = {%s, %s, %s, %s, %s, %s}," % (
-            tident[n], c_string(n), t.kind, t.prim, flags, els, chs))
+        if t.kind == "FK_COMPLEX":
+            nreq = sum(1 for el in t.elements if el.min > 0)
+            idx = "%d, t_%s_len_start, t_%s_by_len, %d, %s" % (
+                max(len(el.name.encode("utf-8")) for el in t.elements), low, low,
+                nreq, ("t_%s_required" % low) if nreq else "NULL")
+        else:
+            idx = "0, NULL, NULL, 0, NULL"
+        c.append("\t[FHIR_T_%s] = {%s, %s, %s, %s, %s, %s, %s}," % (
+            tident[n], c_string(n), t.kind, t.prim, flags, els, chs, idx))
     c.append("};")
     c.append("")
     c.append("const int\tfhir_ntypes = FHIR_NTYPES;")
