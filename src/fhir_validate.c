@@ -1321,29 +1321,51 @@ check_twin_alignment(Walker *w, JsonbContainer *c, const FhirType *t, const Fhir
 /*
  * Runs the checks that need the whole object: required elements and
  * choices, twin nulls, ele-1 and the invariants flagged on its type.
+ * twin_or_null says whether any element has SEEN_TWIN or SEEN_NULL_ITEM;
+ * when none has, only the required elements (a generated list) can raise
+ * an issue in the element loop, so only those are visited.
  */
 static void
 finish_object(Walker *w, JsonbContainer *c, const FhirType *t, const uint8 *seen,
-			  const uint8 *choice_seen, int nkeys_not_id,
+			  bool twin_or_null, const uint8 *choice_seen, int nkeys_not_id,
 			  FhirWhen *start, FhirWhen *end, ObjResult *children,
 			  bool has_value_member)
 {
 	int			i;
 
-	for (i = 0; i < t->nelements; i++)
+	if (!twin_or_null)
 	{
-		const FhirElement *el = &t->elements[i];
-
-		if (el->min > 0 && (seen[i] & (SEEN_VALUE | SEEN_TWIN)) == 0)
+		for (i = 0; i < t->nrequired; i++)
 		{
-			int			saved = path_push_element(w, el, t);
+			int			k = t->required[i];
+			const FhirElement *el = &t->elements[k];
 
-			walk_error(w, "required", "required element %s is missing", el->name);
-			path_pop(w, saved);
+			if ((seen[k] & (SEEN_VALUE | SEEN_TWIN)) == 0)
+			{
+				int			saved = path_push_element(w, el, t);
+
+				walk_error(w, "required", "required element %s is missing", el->name);
+				path_pop(w, saved);
+			}
 		}
-		if ((seen[i] & (SEEN_NULL_ITEM | SEEN_TWIN)) && el->many &&
-			fhir_types[el->type].kind == FK_PRIMITIVE)
-			check_twin_alignment(w, c, t, el);
+	}
+	else
+	{
+		for (i = 0; i < t->nelements; i++)
+		{
+			const FhirElement *el = &t->elements[i];
+
+			if (el->min > 0 && (seen[i] & (SEEN_VALUE | SEEN_TWIN)) == 0)
+			{
+				int			saved = path_push_element(w, el, t);
+
+				walk_error(w, "required", "required element %s is missing", el->name);
+				path_pop(w, saved);
+			}
+			if ((seen[i] & (SEEN_NULL_ITEM | SEEN_TWIN)) && el->many &&
+				fhir_types[el->type].kind == FK_PRIMITIVE)
+				check_twin_alignment(w, c, t, el);
+		}
 	}
 	for (i = 0; i < t->nchoices; i++)
 	{
@@ -1417,6 +1439,7 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 	uint8		seen[MAX_TYPE_ELEMENTS];
 	uint8		choice_seen[MAX_TYPE_CHOICES];
 	int			nkeys_not_id = 0;
+	bool		twin_or_null = false;
 	bool		has_value_member = false;
 	bool		has_resource_type = false;
 	FhirWhen	start,
@@ -1486,6 +1509,8 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		if (!(len == 2 && memcmp(name, "id", 2) == 0))
 			nkeys_not_id++;
 		seen[el - t->elements] |= twin ? SEEN_TWIN : SEEN_VALUE;
+		if (twin)
+			twin_or_null = true;
 		if (!twin && el->choice >= 0)
 		{
 			has_value_member = true;
@@ -1534,6 +1559,8 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		{
 			walk_element(w, t, el, &v, cap, &seen[el - t->elements], when,
 						 child_res);
+			if (seen[el - t->elements] & SEEN_NULL_ITEM)
+				twin_or_null = true;
 			if ((t->flags & FT_INV_REF1) && EL_IS(el, "reference"))
 				note_local_ref(w, &v);
 			if (cap == CAP_ROOT)
@@ -1568,7 +1595,7 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		walk_error(w, "required", "required element resourceType is missing");
 		path_pop(w, saved);
 	}
-	finish_object(w, c, t, seen, choice_seen, nkeys_not_id, &start, &end,
+	finish_object(w, c, t, seen, twin_or_null, choice_seen, nkeys_not_id, &start, &end,
 				  children, has_value_member);
 
 	/* the server-owned keys of the normalised copy */
