@@ -660,39 +660,41 @@ child_cap(Cap cap, const FhirElement *el)
 	}
 }
 
-/* Records a Task fact from a string primitive in capture context cap. */
+/*
+ * Records a Task fact from a string primitive in capture context cap
+ * (names compared by length first, without a strcmp call).
+ */
 static void
 capture_string(Walker *w, Cap cap, const FhirElement *el, const JsonbValue *v,
 			   const FhirWhen *when)
 {
 	TaskFacts  *f = &w->res->facts;
 	FhirSlice	sl;
-	const char *n = el->name;
 
 	sl.s = v->val.string.val;
 	sl.len = v->val.string.len;
 	switch (cap)
 	{
 		case CAP_ROOT:
-			if (strcmp(n, "status") == 0)
+			if (EL_IS(el, "status"))
 				f->status = sl;
-			else if (strcmp(n, "intent") == 0)
+			else if (EL_IS(el, "intent"))
 				f->intent = sl;
-			else if (strcmp(n, "priority") == 0)
+			else if (EL_IS(el, "priority"))
 				f->priority = sl;
-			else if (strcmp(n, "description") == 0)
+			else if (EL_IS(el, "description"))
 				f->description = sl;
-			else if (strcmp(n, "id") == 0)
+			else if (EL_IS(el, "id"))
 				f->id = sl;
-			else if (strcmp(n, "authoredOn") == 0 && when)
+			else if (EL_IS(el, "authoredOn") && when)
 				f->authored_on = *when;
-			else if (strcmp(n, "lastModified") == 0 && when)
+			else if (EL_IS(el, "lastModified") && when)
 				f->last_modified = *when;
 			break;
 		case CAP_OWNER:
 		case CAP_FOR:
 		case CAP_REQUESTER:
-			if (strcmp(n, "reference") == 0)
+			if (EL_IS(el, "reference"))
 			{
 				if (cap == CAP_OWNER)
 					f->owner_ref = sl;
@@ -703,21 +705,21 @@ capture_string(Walker *w, Cap cap, const FhirElement *el, const JsonbValue *v,
 			}
 			break;
 		case CAP_CODE_CODING0:
-			if (strcmp(n, "code") == 0)
+			if (EL_IS(el, "code"))
 				f->code = sl;
 			break;
 		case CAP_RESTRICTION_PERIOD:
-			if (strcmp(n, "end") == 0 && when)
+			if (EL_IS(el, "end") && when)
 				f->restriction_end = *when;
 			break;
 		case CAP_EXEC_PERIOD:
-			if (strcmp(n, "end") == 0 && when)
+			if (EL_IS(el, "end") && when)
 				f->execution_end = *when;
 			break;
 		case CAP_META:
-			if (strcmp(n, "versionId") == 0)
+			if (EL_IS(el, "versionId"))
 				f->meta_version = sl;
-			else if (strcmp(n, "lastUpdated") == 0 && when)
+			else if (EL_IS(el, "lastUpdated") && when)
 				f->meta_last_updated = *when;
 			break;
 		default:
