@@ -1291,8 +1291,26 @@ parse_end_tag(const char *s, size_t len, size_t *pi, XSpan *stack,
 {
 	size_t		i = *pi + 2;
 	size_t		noff = i;
-	size_t		nlen = scan_name(s, len, &i);
+	size_t		nlen;
 	const XSpan *top;
+
+	/*
+	 * The common case, the open element's name right before '>', needs no
+	 * scan: the open name is a whole XML Name, so scanning would stop at
+	 * the '>' and find the same name.
+	 */
+	if (*depth > 0)
+	{
+		top = &stack[*depth - 1];
+		if (len - i > top->len && s[i + top->len] == '>' &&
+			same_bytes(s + i, s + top->off, top->len))
+		{
+			(*depth)--;
+			*pi = i + top->len + 1;
+			return true;
+		}
+	}
+	nlen = scan_name(s, len, &i);
 
 	if (nlen == 0)
 		FAIL("an end tag is malformed");
