@@ -818,6 +818,19 @@ test_xhtml(void)
 	OK(FP_XHTML, "<div" XNS "><a href=\"#javascript\">x</a></div>");
 	OK(FP_XHTML, XDIV("<a href=\"notjavascript:x\">x</a>"));
 
+	/* bare start tags and end tags naming the open element (fast paths) */
+	OK(FP_XHTML, XDIV("<img></img>"));
+	OK(FP_XHTML, XDIV("<p><b>x</b><i>y</i></p><blockquote>z</blockquote>"));
+	OK(FP_XHTML, XDIV("<p>x</p\t>"));
+	BADW(FP_XHTML, XDIV("<p></p>"), "txt-2");
+	BADW(FP_XHTML, XDIV("<bogus>x</bogus>"), "txt-1");
+	BADW(FP_XHTML, XDIV("<b>x</bb>"), "not properly nested");
+	BADW(FP_XHTML, XDIV("<bb>x</b>"), "txt-1");
+	BADW(FP_XHTML, XDIV("<b>x</b"), "end tag is malformed");
+	BADW(FP_XHTML, XDIV("<b>x</b/>"), "end tag is malformed");
+	BADW(FP_XHTML, "<div" XNS "><p>", "not closed");
+	BADW(FP_XHTML, "<div" XNS "><p>x</p", "end tag is malformed");
+
 	/* not well-formed */
 	BADW(FP_XHTML, "", "empty");
 	BADW(FP_XHTML, "   ", "<div>");
