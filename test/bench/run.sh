@@ -270,6 +270,10 @@ for SCALE in "${SCALE_LIST[@]}"; do
 	grep -E '^(bench|NOTICE)' "$LOGS/$SCALE/setup.out" | sed 's/^/   /' || true
 	note "setup in $(awk "BEGIN {printf \"%.1f\", $t1 - $t0}") s; status pool $POOL tasks"
 	checkpoint
+	# the load leaves gigabytes of dirty pages in the OS cache at 1M; their write-back would slow
+	# every fdatasync of the first write workloads (seen: 25-165 ms per op for a minute), so wait for it
+	t0=$(date +%s.%N); sync; t1=$(date +%s.%N)
+	note "OS write-back (sync) in $(awk "BEGIN {printf \"%.1f\", $t1 - $t0}") s"
 	# every table and index of omnitask and the baselines into the OS cache, so that no workload
 	# pays for the disk reads another one made unnecessary (at 1M the data outgrows shared_buffers)
 	t0=$(date +%s.%N)
@@ -316,6 +320,7 @@ for SCALE in "${SCALE_LIST[@]}"; do
 	psql_val "$DB" "SELECT count(*) FROM bench.val_docs WHERE NOT bench.is_valid(omnitask.validate_task(resource))" |
 		sed "s/^/$SCALE\tval_invalid\t/" >>"$LOGS/$SCALE/timings.tsv"
 
+	checkpoint; sync
 	say "scale $SCALE: writes (${WRITE_CLIENTS} clients, $ROUNDS interleaved rounds of ${WRITE_T} s, CHECKPOINT before each run)"
 	for group in create status; do
 		for ((round = 1; round <= ROUNDS; round++)); do
