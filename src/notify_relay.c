@@ -65,8 +65,7 @@
 typedef struct RelaySlot
 {
 	uint8		state;
-	uint8		len_hi;
-	uint8		len_lo;
+	uint16		len;
 	char		payload[RELAY_PAYLOAD_MAX + 1];
 } RelaySlot;
 
@@ -396,8 +395,7 @@ relay_release(bool fill)
 		if (fill)
 		{
 			memcpy(s->payload, note->payload, note->len + 1);
-			s->len_hi = (uint8) (note->len >> 8);
-			s->len_lo = (uint8) (note->len & 0xFF);
+			s->len = (uint16) note->len;
 			s->state = SLOT_READY;
 		}
 		else
@@ -510,9 +508,7 @@ relay_collect(RelayQueue *q, char (*out)[RELAY_PAYLOAD_MAX + 1], int *nout)
 			break;
 		if (s->state == SLOT_READY)
 		{
-			int			len = (s->len_hi << 8) | s->len_lo;
-
-			memcpy(out[*nout], s->payload, len + 1);
+			memcpy(out[*nout], s->payload, s->len + 1);
 			(*nout)++;
 		}
 	}
