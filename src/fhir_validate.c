@@ -1320,6 +1320,16 @@ check_twin_alignment(Walker *w, JsonbContainer *c, const FhirType *t, const Fhir
 	}
 }
 
+/* Reports required element el of type t as missing, at its own path. */
+static void
+report_missing(Walker *w, const FhirType *t, const FhirElement *el)
+{
+	int			saved = path_push_element(w, el, t);
+
+	walk_error(w, "required", "required element %s is missing", el->name);
+	path_pop(w, saved);
+}
+
 /*
  * Runs the checks that need the whole object: required elements and
  * choices, twin nulls, ele-1 and the invariants flagged on its type.
@@ -1343,12 +1353,7 @@ finish_object(Walker *w, JsonbContainer *c, const FhirType *t, const uint8 *seen
 			const FhirElement *el = &t->elements[k];
 
 			if ((seen[k] & (SEEN_VALUE | SEEN_TWIN)) == 0)
-			{
-				int			saved = path_push_element(w, el, t);
-
-				walk_error(w, "required", "required element %s is missing", el->name);
-				path_pop(w, saved);
-			}
+				report_missing(w, t, el);
 		}
 	}
 	else
@@ -1358,12 +1363,7 @@ finish_object(Walker *w, JsonbContainer *c, const FhirType *t, const uint8 *seen
 			const FhirElement *el = &t->elements[i];
 
 			if (el->min > 0 && (seen[i] & (SEEN_VALUE | SEEN_TWIN)) == 0)
-			{
-				int			saved = path_push_element(w, el, t);
-
-				walk_error(w, "required", "required element %s is missing", el->name);
-				path_pop(w, saved);
-			}
+				report_missing(w, t, el);
 			if ((seen[i] & (SEEN_NULL_ITEM | SEEN_TWIN)) && el->many &&
 				fhir_types[el->type].kind == FK_PRIMITIVE)
 				check_twin_alignment(w, c, t, el);

@@ -83,10 +83,9 @@ typedef struct RelayQueue
 typedef struct RelayShared
 {
 	LWLock	   *lock;
-	int			queue_size;
 } RelayShared;
 
-/* Setting: slots per database queue (postmaster start only). */
+/* Setting: slots per database queue (fixed at server start). */
 int			omnitask_notify_queue_size = 4096;
 
 static RelayShared *relay = NULL;
@@ -136,7 +135,7 @@ slot_at(RelayQueue *q, uint64 pos)
 {
 	RelaySlot  *slots = (RelaySlot *) ((char *) q + MAXALIGN(sizeof(RelayQueue)));
 
-	return &slots[pos % (uint64) relay->queue_size];
+	return &slots[pos % (uint64) omnitask_notify_queue_size];
 }
 
 /* Asks for the shared memory and the lock (PostgreSQL 15's request hook). */
@@ -168,7 +167,6 @@ relay_shmem_startup(void)
 	if (!found)
 	{
 		relay->lock = &(GetNamedLWLockTranche("omnitask notify relay"))->lock;
-		relay->queue_size = omnitask_notify_queue_size;
 		for (i = 0; i < RELAY_QUEUES; i++)
 		{
 			RelayQueue *q = queue_at(i);
@@ -292,7 +290,7 @@ relay_reserve(void)
 {
 	TimestampTz start = GetCurrentTimestamp();
 	int			n = list_length(pending);
-	bool		fits = (n <= relay->queue_size);
+	bool		fits = (n <= omnitask_notify_queue_size);
 	uint64		drain_to = 0;
 	bool		first = true;
 	RelayQueue *q;
@@ -333,7 +331,7 @@ relay_reserve(void)
 			launch = true;
 		}
 		pos = q->head;
-		if (fits && q->head - q->tail + n <= (uint64) relay->queue_size)
+		if (fits && q->head - q->tail + n <= (uint64) omnitask_notify_queue_size)
 		{
 			for (i = 0; i < n; i++)
 				slot_at(q, pos + i)->state = SLOT_RESERVED;
