@@ -1,6 +1,7 @@
 #!/usr/bin/perl
 #
-# 060_upgrade.pl: ALTER EXTENSION omnitask UPDATE from 0.1 to 0.2.
+# 060_upgrade.pl: ALTER EXTENSION omnitask UPDATE from 0.1 to the current
+# version (default_version in omnitask.control; "0.2" below stands for it).
 #
 #   - CREATE EXTENSION omnitask VERSION '0.1', sample data (n=300), creates,
 #     updates and status changes by an admin and a practitioner login;
@@ -31,6 +32,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $TOP = $ENV{OMNITASK_TOP} or die "OMNITASK_TOP is not set\n";
+my ($CUR) = slurp_file("$TOP/omnitask.control") =~ /^default_version\s*=\s*'([^']+)'/m
+	or die "no default_version in omnitask.control\n";
 my $UP = 'omnitask_up';
 my $FRESH = 'omnitask_fresh';
 
@@ -89,7 +92,7 @@ is($session->query_safe("SELECT omnitask.set_task_status('$t1', 'in-progress')->
 
 # --- the upgrade -------------------------------------------------------
 $node->safe_psql($UP, 'ALTER EXTENSION omnitask UPDATE');
-is($node->safe_psql($UP, "SELECT extversion FROM pg_extension WHERE extname = 'omnitask'"), '0.2', 'ALTER EXTENSION UPDATE: version is 0.2');
+is($node->safe_psql($UP, "SELECT extversion FROM pg_extension WHERE extname = 'omnitask'"), $CUR, "ALTER EXTENSION UPDATE: version is $CUR");
 
 my %after = contents($UP);
 for my $k (sort keys %before)
@@ -142,7 +145,7 @@ is($node->safe_psql($UP, 'SELECT count(*) FROM omnitask.verify()'), '0', 'verify
 # --- the upgraded objects equal a fresh 0.2 --------------------------------
 $node->safe_psql('postgres', "CREATE DATABASE $FRESH");
 $node->safe_psql($FRESH, 'CREATE EXTENSION omnitask');
-is($node->safe_psql($FRESH, "SELECT extversion FROM pg_extension WHERE extname = 'omnitask'"), '0.2', 'a fresh CREATE EXTENSION installs 0.2');
+is($node->safe_psql($FRESH, "SELECT extversion FROM pg_extension WHERE extname = 'omnitask'"), $CUR, "a fresh CREATE EXTENSION installs $CUR");
 
 my $members = q{
 SELECT string_agg(d, E'\n' ORDER BY d) FROM (
