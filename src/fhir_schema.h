@@ -81,7 +81,15 @@ typedef struct FhirElement
 	int16_t		type;			/* index into fhir_types[] */
 	int16_t		valueset;		/* index into fhir_valuesets[] (required binding), or -1 */
 	int16_t		choice;			/* index into the owning type's choices[], or -1 */
+	int16_t		targets;		/* Reference: index into fhir_target_sets[], or -1 (any) */
 } FhirElement;
+
+/* The resource types a Reference element may point at (its targetProfile). */
+typedef struct FhirTargetSet
+{
+	int16_t		n;
+	const char *const *names;	/* sorted by strcmp */
+} FhirTargetSet;
 
 /* A choice element value[x]: at most one member may appear. */
 typedef struct FhirChoice
@@ -122,5 +130,9 @@ extern const FhirType fhir_types[];
 extern const int fhir_ntypes;
 extern const FhirValueSet fhir_valuesets[];
 extern const int fhir_nvaluesets;
+extern const char *const fhir_resource_types[];	/* concrete R4 types, sorted */
+extern const int fhir_nresource_types;
+extern const FhirTargetSet fhir_target_sets[];
+extern const int fhir_ntarget_sets;
 
 #endif							/* FHIR_SCHEMA_H */

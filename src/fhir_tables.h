@@ -106,4 +106,7 @@ typedef enum FhirValueSetId
 
 #define FHIR_NVALUESETS 22
 
+/* Entries of fhir_resource_types[] (concrete R4 resource types). */
+#define FHIR_NRESOURCE_TYPES 146
+
 #endif							/* FHIR_TABLES_H */

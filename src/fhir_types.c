@@ -15,16 +15,20 @@
  * control character (so bytes of multi-byte UTF-8 characters count as \S).
  *
  * Everything here is hand-written, linear-time scanning over (s, len): no
- * regex library, no allocation, no recursion and no global state.  Inputs
+ * regex library, no recursion and no global state; the only allocation is
+ * the stack of open elements of a narrative nested more than 128 deep
+ * (malloc/free inside one call, never across calls).  Inputs
  * are not NUL-terminated; every index is checked against len before use.
  *
  *-------------------------------------------------------------------------
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fhir_types.h"
+#include "fhir_xhtml_tables.h"
 
 #define US_PER_SEC		INT64_C(1000000)
 #define US_PER_MIN		(60 * US_PER_SEC)
@@ -56,8 +60,18 @@
 
 /* Common reasons, shared so that callers can compare pointers if they like. */
 static const char R_EMPTY[] = "must not be empty";
-static const char R_TOO_LONG[] = "must not be longer than 1 MiB (1048576 bytes)";
+static const char R_TOO_LONG[] = "must not be longer than 1 MiB (1048576 characters)";
 static const char R_CONTROL[] = "must not contain control characters other than tab, CR and LF";
+static const char R_VT_FF[] = "must not contain vertical tab or form feed (not in [ \\r\\n\\t\\S])";
+static const char W_CONTROL[] = "contains control characters (other than tab, CR and LF)";
+static const char W_BLANK[] = "should not be only whitespace";
+
+/* Record a warning (the first one wins) when the caller asked for them. */
+#define WARN(msg) \
+	do { \
+		if (warn && *warn == NULL) \
+			*warn = (msg); \
+	} while (0)
 static const char R_NEED_BOOLEAN[] = "must be a JSON boolean";
 static const char R_NEED_NUMBER[] = "must be a JSON number";
 static const char R_NEED_STRING[] = "must be a JSON string";
@@ -202,20 +216,44 @@ word_has_control(uint64_t w)
  */
 
 /*
- * string, markdown, System.String: regex [ \r\n\t\S]+ and at most 1 MiB.
- * For string and markdown a value of only whitespace is refused as well,
- * since FHIR says strings SHOULD have non-whitespace content and a JSON
- * string of blanks carries nothing.
+ * True when the UTF-8 text of len bytes has at most FHIR_STRING_MAX_BYTES
+ * characters (R4: "strings SHALL NOT exceed 1MB (1024*1024 characters)"):
+ * every byte that is not a continuation byte (10xxxxxx) starts a character.
  */
 static bool
-check_text(const char *s, size_t len, bool refuse_blank, const char **why)
+within_char_limit(const char *s, size_t len)
+{
+	size_t		nchars = 0;
+	size_t		i;
+
+	if (len <= FHIR_STRING_MAX_BYTES)
+		return true;
+	if (len > (size_t) 4 * FHIR_STRING_MAX_BYTES)
+		return false;
+	for (i = 0; i < len; i++)
+		if (((unsigned char) s[i] & 0xC0) != 0x80)
+			nchars++;
+	return nchars <= FHIR_STRING_MAX_BYTES;
+}
+
+/*
+ * string, markdown, System.String: regex [ \r\n\t\S]+ and at most 1 MiB
+ * characters.  The regex has no vertical tab or form feed (they are \s but
+ * not in the class), so those are errors.  Other control characters are \S
+ * and match; HL7's validator warns about them, and so do we.  A value of
+ * only whitespace matches the regex too; the spec's "SHOULD have
+ * non-whitespace content" is a warning for string and markdown.
+ */
+static bool
+check_text(const char *s, size_t len, bool warn_blank, const char **why,
+		   const char **warn)
 {
 	bool		blank = true;
 	size_t		i;
 
 	if (len == 0)
 		FAIL(R_EMPTY);
-	if (len > FHIR_STRING_MAX_BYTES)
+	if (!within_char_limit(s, len))
 		FAIL(R_TOO_LONG);
 	i = 0;
 	while (i < len)
@@ -243,12 +281,14 @@ check_text(const char *s, size_t len, bool refuse_blank, const char **why)
 		c = (unsigned char) s[i++];
 		if (is_text_space(c))
 			continue;
+		if (c == 0x0b || c == 0x0c)
+			FAIL(R_VT_FF);
 		if (is_control(c))
-			FAIL(R_CONTROL);
+			WARN(W_CONTROL);
 		blank = false;
 	}
-	if (refuse_blank && blank)
-		FAIL("must not be only whitespace");
+	if (warn_blank && blank)
+		WARN(W_BLANK);
 	SUCCEED();
 }
 
@@ -257,17 +297,18 @@ check_text(const char *s, size_t len, bool refuse_blank, const char **why)
  * single whitespace characters between words.  code is a specialisation of
  * string, so the separators are limited to what a string may hold (space,
  * tab, CR, LF), other control characters are refused, and so are values
- * longer than 1 MiB.
+ * longer than 1 MiB characters.  Other control characters are \S: a
+ * warning, as for string.
  */
 static bool
-check_code(const char *s, size_t len, const char **why)
+check_code(const char *s, size_t len, const char **why, const char **warn)
 {
 	bool		prev_space = false;
 	size_t		i;
 
 	if (len == 0)
 		FAIL(R_EMPTY);
-	if (len > FHIR_STRING_MAX_BYTES)
+	if (!within_char_limit(s, len))
 		FAIL(R_TOO_LONG);
 	for (i = 0; i < len; i++)
 	{
@@ -281,10 +322,14 @@ check_code(const char *s, size_t len, const char **why)
 				FAIL("must not contain more than one whitespace character in a row");
 			prev_space = true;
 		}
-		else if (is_control(c))
-			FAIL(R_CONTROL);
+		else if (c == 0x0b || c == 0x0c)
+			FAIL(R_VT_FF);
 		else
+		{
+			if (is_control(c))
+				WARN(W_CONTROL);
 			prev_space = false;
+		}
 	}
 	SUCCEED();
 }
@@ -313,10 +358,11 @@ check_id(const char *s, size_t len, const char **why)
 
 /*
  * uri, url, canonical: regex \S*, and not empty (FHIR JSON has no empty
- * strings).  No whitespace and no control characters anywhere.
+ * strings).  No whitespace anywhere; control characters match \S and get
+ * the same warning as in a string.
  */
 static bool
-check_uri(const char *s, size_t len, const char **why)
+check_uri(const char *s, size_t len, const char **why, const char **warn)
 {
 	size_t		i;
 
@@ -329,7 +375,7 @@ check_uri(const char *s, size_t len, const char **why)
 		if (is_regex_space(c))
 			FAIL("must not contain whitespace");
 		if (!is_nonspace(c))
-			FAIL("must not contain control characters");
+			WARN(W_CONTROL);
 	}
 	SUCCEED();
 }
@@ -785,9 +831,51 @@ typedef struct XSpan
 	size_t		len;
 } XSpan;
 
+/* One open element: where its (qualified) name is in the input. */
+typedef struct XOpen
+{
+	uint32_t	off;
+	uint32_t	len;
+} XOpen;
+
+/* A namespace prefix declared (xmlns:p) on an open element. */
+typedef struct XPrefix
+{
+	XSpan		prefix;
+	size_t		depth;			/* the declaring element's depth */
+	bool		xhtml;			/* bound to the XHTML namespace */
+} XPrefix;
+
+/* Most namespace prefixes declared at once on the open elements. */
+#define XHTML_MAX_PREFIXES	64
+
+/* Open elements kept without allocation; deeper nesting uses the heap. */
+#define XHTML_LOCAL_DEPTH	128
+
+/*
+ * State of one narrative check: the stack of open elements (on the heap
+ * once deeper than XHTML_LOCAL_DEPTH, so that nesting has no fixed limit
+ * and costs no C stack) and the namespace prefixes in scope.
+ */
+typedef struct XState
+{
+	XOpen	   *open;
+	size_t		depth;
+	size_t		cap;
+	XOpen		local[XHTML_LOCAL_DEPTH];
+	XPrefix		prefixes[XHTML_MAX_PREFIXES];
+	int			nprefixes;
+	size_t		default_ns_depth;	/* depth + 1 of the xmlns declaration, 0 if none */
+} XState;
+
 static const char R_X_ELEMENT[] =
 	"only the XHTML elements allowed by FHIR may be used (txt-1)";
-static const char R_X_DEPTH[] = "elements must not be nested more than 100 deep";
+static const char R_X_ATTRIBUTE[] =
+	"only the XHTML attributes allowed by FHIR may be used (txt-1)";
+static const char R_X_NS[] =
+	"elements must be in the XHTML namespace http://www.w3.org/1999/xhtml";
+static const char R_X_NOCHAR[] =
+	"U+FFFE and U+FFFF are not XML characters";
 static const char R_X_REF[] =
 	"only the entities &lt; &gt; &amp; &quot; &apos; and numeric character references are allowed";
 
@@ -821,41 +909,39 @@ name_in_list(const char *p, size_t n, const char *list)
 }
 
 /*
- * True when the element name is one that txt-1 allows (case-sensitive):
- * a, abbr, acronym, b, big, blockquote, br, caption, cite, code, col,
- * colgroup, dd, dfn, div, dl, dt, em, h1-h6, hr, i, img, li, ol, p, pre, q,
- * samp, small, span, strong, sub, sup, table, tbody, td, tfoot, th, thead,
- * tr, tt, ul, var.  Called for every tag of every narrative, so the names
- * are grouped by length and compared with fixed-size memcmp calls.
+ * True when the (local) element name is one that txt-1 allows
+ * (case-sensitive), from the generated HTML 4 list.  Called for every tag
+ * of every narrative: one indexed lookup by length and a few compares.
  */
-static bool
+static inline bool
 xhtml_element_allowed(const char *s, size_t off, size_t n)
 {
-	const char *p = s + off;
+	if (n == 0 || n > XHTML_ELEMENTS_MAXLEN)
+		return false;
+	return name_in_list(s + off, n, xhtml_elements_by_len[n]);
+}
 
-	switch (n)
-	{
-		case 1:
-			return name_in_list(p, 1, "abipq");
-		case 2:
-			return name_in_list(p, 2, "brdddldtemh1h2h3h4h5h6hrliolthtdtrttul");
-		case 3:
-			return name_in_list(p, 3, "bigcoldfndivimgpresubsupvar");
-		case 4:
-			return name_in_list(p, 4, "abbrcitecodesampspan");
-		case 5:
-			return name_in_list(p, 5, "smalltabletbodytfootthead");
-		case 6:
-			return name_in_list(p, 6, "strong");
-		case 7:
-			return name_in_list(p, 7, "acronymcaption");
-		case 8:
-			return name_in_list(p, 8, "colgroup");
-		case 10:
-			return name_in_list(p, 10, "blockquote");
-		default:
-			return false;
-	}
+/*
+ * True when the unprefixed attribute name (or xml:lang) is allowed by
+ * txt-1 on the element whose local name is given: an attribute of every
+ * element, or one of that element's own (generated HTML 4 lists).
+ */
+static bool
+xhtml_attribute_allowed(const char *s, size_t eoff, size_t elen,
+						size_t aoff, size_t alen)
+{
+	char		key[XHTML_ELEMENT_ATTRS_MAXLEN + 1];
+
+	if (alen > 0 && alen <= XHTML_GLOBAL_ATTRS_MAXLEN &&
+		name_in_list(s + aoff, alen, xhtml_global_attrs_by_len[alen]))
+		return true;
+	if (elen + 1 + alen > XHTML_ELEMENT_ATTRS_MAXLEN)
+		return false;
+	memcpy(key, s + eoff, elen);
+	key[elen] = '.';
+	memcpy(key + elen + 1, s + aoff, alen);
+	return name_in_list(key, elen + 1 + alen,
+						xhtml_element_attrs_by_len[elen + 1 + alen]);
 }
 
 /* Bits of xml_name_class[]. */
@@ -935,6 +1021,18 @@ skip_xml_space(const char *s, size_t len, size_t *pi)
 		return false;
 	*pi = i;
 	return true;
+}
+
+/*
+ * True when the byte 0xEF at s[i] starts U+FFFE or U+FFFF (EF BF BE or
+ * EF BF BF), the two non-characters XML's Char production leaves out that
+ * valid UTF-8 can spell (surrogates cannot be spelt in valid UTF-8).
+ */
+static inline bool
+is_xml_nonchar_at(const char *s, size_t len, size_t i)
+{
+	return i + 2 < len && (unsigned char) s[i + 1] == 0xBF &&
+		((unsigned char) s[i + 2] == 0xBE || (unsigned char) s[i + 2] == 0xBF);
 }
 
 /* A code point that XML 1.0 allows (production Char). */
@@ -1124,19 +1222,99 @@ span_is_ci(const char *s, size_t off, size_t n, const char *lit)
 }
 
 /*
- * Checks one attribute (name at s[noff..], value at s[voff..]) of an
- * element: no event handlers, no javascript: URLs, and xmlns (if present)
- * must be the XHTML namespace.  Sets *is_xmlns when it is the default
- * namespace declaration.
+ * Makes room for one more open element, moving the stack to the heap (and
+ * doubling it there) when the local array is full.  False when memory runs
+ * out: the caller reports the narrative as too deep to check.
  */
 static bool
-check_attribute(const char *s, size_t noff, size_t nlen, size_t voff,
-				size_t vlen, bool *is_xmlns, const char **why)
+xstate_reserve(XState *st)
+{
+	XOpen	   *bigger;
+	size_t		ncap;
+
+	if (st->depth < st->cap)
+		return true;
+	if (st->cap > SIZE_MAX / 2 / sizeof(XOpen))
+		return false;
+	ncap = st->cap * 2;
+	if (st->open == st->local)
+	{
+		bigger = malloc(ncap * sizeof(XOpen));
+		if (bigger == NULL)
+			return false;
+		memcpy(bigger, st->local, st->depth * sizeof(XOpen));
+	}
+	else
+	{
+		bigger = realloc(st->open, ncap * sizeof(XOpen));
+		if (bigger == NULL)
+			return false;
+	}
+	st->open = bigger;
+	st->cap = ncap;
+	return true;
+}
+
+/* Ends the namespace scopes of elements deeper than the current depth. */
+static inline void
+xstate_pop_scopes(XState *st)
+{
+	while (st->nprefixes > 0 && st->prefixes[st->nprefixes - 1].depth > st->depth)
+		st->nprefixes--;
+	if (st->default_ns_depth > st->depth + 1)
+		st->default_ns_depth = 0;
+}
+
+/*
+ * True when the element name s[off..off+n) is in the XHTML namespace: an
+ * unprefixed name under an xmlns declaration (FHIR requires it to be the
+ * XHTML one), or a prefixed name whose nearest xmlns:prefix declaration is
+ * the XHTML namespace.  Sets the local name.
+ */
+static bool
+xstate_in_xhtml(const XState *st, const char *s, size_t off, size_t n,
+				size_t *loff, size_t *ln)
+{
+	size_t		k;
+	int			i;
+
+	for (k = 0; k < n; k++)
+		if (s[off + k] == ':')
+			break;
+	if (k == n)
+	{
+		*loff = off;
+		*ln = n;
+		return st->default_ns_depth > 0;
+	}
+	*loff = off + k + 1;
+	*ln = n - k - 1;
+	for (i = st->nprefixes - 1; i >= 0; i--)
+	{
+		const XPrefix *p = &st->prefixes[i];
+
+		if (p->prefix.len == k && memcmp(s + p->prefix.off, s + off, k) == 0)
+			return p->xhtml;
+	}
+	return false;
+}
+
+/*
+ * Checks one attribute (name at s[noff..], value at s[voff..]) of the
+ * element whose local name is at s[eoff..]: no event handlers, no
+ * javascript: URLs, and only the attributes txt-1 allows (namespace
+ * declarations apart, which the caller has handled).
+ */
+static bool
+check_attribute(const char *s, size_t eoff, size_t elen, size_t noff,
+				size_t nlen, size_t voff, size_t vlen, const char **why)
 {
 	size_t		loff,
 				llen;
 
-	*is_xmlns = false;
+	if (span_is(s, noff, nlen, "xmlns") ||
+		(nlen > 6 && memcmp(s + noff, "xmlns:", 6) == 0))
+		return true;
 	local_name(s, noff, nlen, &loff, &llen);
 	if ((nlen >= 2 && to_lower((unsigned char) s[noff]) == 'o' &&
 		 to_lower((unsigned char) s[noff + 1]) == 'n') ||
@@ -1146,41 +1324,34 @@ check_attribute(const char *s, size_t noff, size_t nlen, size_t voff,
 	if ((span_is_ci(s, loff, llen, "href") || span_is_ci(s, loff, llen, "src")) &&
 		attr_value_is_javascript(s + voff, vlen))
 		FAIL("javascript: URLs are not allowed (txt-1)");
-	if (span_is(s, noff, nlen, "xmlns"))
-	{
-		if (!attr_value_equals(s + voff, vlen, FHIR_XHTML_NS))
-			FAIL("the XHTML namespace must be http://www.w3.org/1999/xhtml");
-		*is_xmlns = true;
-	}
+	if (!xhtml_attribute_allowed(s, eoff, elen, noff, nlen))
+		FAIL(R_X_ATTRIBUTE);
 	return true;
 }
 
 /*
  * Parses a start tag at s[*pi] (which is '<' followed by a name start).
- * Checks the element and its attributes; pushes it on the stack unless it
- * is self-closed.
+ * Reads its attributes, records its namespace declarations, then checks
+ * the element (in the XHTML namespace, allowed by txt-1) and each
+ * attribute; pushes it on the stack unless it is self-closed.
  */
 static bool
-parse_start_tag(const char *s, size_t len, size_t *pi, XSpan *stack,
-				int *depth, bool is_root, bool *self_closed, bool *is_img,
+parse_start_tag(const char *s, size_t len, size_t *pi, XState *st,
+				bool is_root, bool *self_closed, bool *is_img,
 				const char **why)
 {
 	XSpan		attrs[FHIR_XHTML_MAX_ATTRS];
+	XSpan		values[FHIR_XHTML_MAX_ATTRS];
 	int			nattrs = 0;
-	bool		has_xmlns = false;
 	size_t		i = *pi + 1;
 	size_t		noff = i;
 	size_t		nlen = scan_name(s, len, &i);
+	size_t		loff,
+				llen;
+	int			k;
 
 	if (nlen == 0)
 		FAIL("a '<' in text must be written &lt;");
-	if (!xhtml_element_allowed(s, noff, nlen))
-		FAIL(R_X_ELEMENT);
-	if (is_root && !span_is(s, noff, nlen, "div"))
-		FAIL("the root element must be a <div>");
-	if (*depth >= FHIR_XHTML_MAX_DEPTH)
-		FAIL(R_X_DEPTH);
-	*is_img = span_is(s, noff, nlen, "img");
 	*self_closed = false;
 
 	for (;;)
@@ -1188,11 +1359,8 @@ parse_start_tag(const char *s, size_t len, size_t *pi, XSpan *stack,
 		bool		had_space = skip_xml_space(s, len, &i);
 		size_t		aoff,
 					alen,
-					voff,
-					vlen;
+					voff;
 		unsigned char quote;
-		bool		is_xmlns;
-		int			k;
 
 		if (i >= len)
 			FAIL("a start tag is not closed with '>'");
@@ -1248,10 +1416,10 @@ parse_start_tag(const char *s, size_t len, size_t *pi, XSpan *stack,
 			}
 			if (c < 0x20 && !is_text_space(c))
 				FAIL(R_CONTROL);
+			if (c == 0xEF && is_xml_nonchar_at(s, len, i))
+				FAIL(R_X_NOCHAR);
 			i++;
 		}
-		vlen = i - voff;
-		i++;					/* closing quote */
 
 		for (k = 0; k < nattrs; k++)
 			if (attrs[k].len == alen &&
@@ -1261,51 +1429,94 @@ parse_start_tag(const char *s, size_t len, size_t *pi, XSpan *stack,
 			FAIL("an element must not have more than 64 attributes");
 		attrs[nattrs].off = aoff;
 		attrs[nattrs].len = alen;
+		values[nattrs].off = voff;
+		values[nattrs].len = i - voff;
 		nattrs++;
-
-		if (!check_attribute(s, aoff, alen, voff, vlen, &is_xmlns, why))
-			return false;
-		if (is_xmlns)
-			has_xmlns = true;
+		i++;					/* closing quote */
 	}
 
-	if (is_root && !has_xmlns)
-		FAIL("the root <div> must have xmlns=\"http://www.w3.org/1999/xhtml\"");
+	/* namespace declarations first: they apply to the element itself */
+	for (k = 0; k < nattrs; k++)
+	{
+		const char *v = s + values[k].off;
+		size_t		vlen = values[k].len;
+
+		if (span_is(s, attrs[k].off, attrs[k].len, "xmlns"))
+		{
+			if (!attr_value_equals(v, vlen, FHIR_XHTML_NS))
+				FAIL("the XHTML namespace must be http://www.w3.org/1999/xhtml");
+			if (st->default_ns_depth == 0)
+				st->default_ns_depth = st->depth + 1;
+		}
+		else if (attrs[k].len > 6 && memcmp(s + attrs[k].off, "xmlns:", 6) == 0)
+		{
+			XPrefix    *p;
+
+			if (st->nprefixes >= XHTML_MAX_PREFIXES)
+				FAIL("a narrative must not declare more than 64 namespace prefixes at once");
+			p = &st->prefixes[st->nprefixes++];
+			p->prefix.off = attrs[k].off + 6;
+			p->prefix.len = attrs[k].len - 6;
+			p->depth = st->depth + 1;
+			p->xhtml = attr_value_equals(v, vlen, FHIR_XHTML_NS);
+		}
+	}
+	if (!xstate_in_xhtml(st, s, noff, nlen, &loff, &llen))
+	{
+		if (is_root)
+			FAIL("the root <div> must have xmlns=\"http://www.w3.org/1999/xhtml\"");
+		FAIL(R_X_NS);
+	}
+	if (!xhtml_element_allowed(s, loff, llen))
+		FAIL(R_X_ELEMENT);
+	if (is_root && !span_is(s, loff, llen, "div"))
+		FAIL("the root element must be a <div>");
+	for (k = 0; k < nattrs; k++)
+		if (!check_attribute(s, loff, llen, attrs[k].off, attrs[k].len,
+							 values[k].off, values[k].len, why))
+			return false;
+	*is_img = span_is(s, loff, llen, "img");
+
 	if (!*self_closed)
 	{
-		stack[*depth].off = noff;
-		stack[*depth].len = nlen;
-		(*depth)++;
+		if (!xstate_reserve(st))
+			FAIL("the narrative is nested too deeply to be checked");
+		st->open[st->depth].off = (uint32_t) noff;
+		st->open[st->depth].len = (uint32_t) nlen;
+		st->depth++;
 	}
+	else
+		xstate_pop_scopes(st);
 	*pi = i;
 	return true;
 }
 
 /*
  * Parses an end tag at s[*pi] (which is "</") and pops the matching
- * element.
+ * element, with the namespace declarations it made.
  */
 static bool
-parse_end_tag(const char *s, size_t len, size_t *pi, XSpan *stack,
-			  int *depth, const char **why)
+parse_end_tag(const char *s, size_t len, size_t *pi, XState *st,
+			  const char **why)
 {
 	size_t		i = *pi + 2;
 	size_t		noff = i;
 	size_t		nlen;
-	const XSpan *top;
+	const XOpen *top;
 
 	/*
 	 * The common case, the open element's name right before '>', needs no
 	 * scan: the open name is a whole XML Name, so scanning would stop at
 	 * the '>' and find the same name.
 	 */
-	if (*depth > 0)
+	if (st->depth > 0)
 	{
-		top = &stack[*depth - 1];
+		top = &st->open[st->depth - 1];
 		if (len - i > top->len && s[i + top->len] == '>' &&
 			same_bytes(s + i, s + top->off, top->len))
 		{
-			(*depth)--;
+			st->depth--;
+			xstate_pop_scopes(st);
 			*pi = i + top->len + 1;
 			return true;
 		}
@@ -1318,12 +1529,13 @@ parse_end_tag(const char *s, size_t len, size_t *pi, XSpan *stack,
 	if (i >= len || s[i] != '>')
 		FAIL("an end tag is malformed");
 	i++;
-	if (*depth == 0)
+	if (st->depth == 0)
 		FAIL("an end tag has no matching start tag");
-	top = &stack[*depth - 1];
+	top = &st->open[st->depth - 1];
 	if (top->len != nlen || !same_bytes(s + top->off, s + noff, nlen))
 		FAIL("elements are not properly nested (an end tag does not match its start tag)");
-	(*depth)--;
+	st->depth--;
+	xstate_pop_scopes(st);
 	*pi = i;
 	return true;
 }
@@ -1349,23 +1561,20 @@ parse_comment(const char *s, size_t len, size_t *pi, const char **why)
 		}
 		if (c < 0x20 && !is_text_space(c))
 			FAIL(R_CONTROL);
+		if (c == 0xEF && is_xml_nonchar_at(s, len, i))
+			FAIL(R_X_NOCHAR);
 		i++;
 	}
 	FAIL("a comment is not closed with '-->'");
 }
 
 /*
- * xhtml (Narrative.div): a well-formed XHTML fragment whose only root is a
- * <div> declaring the XHTML namespace, using only the elements txt-1
- * allows, without event handlers or javascript: URLs, and with some
- * non-whitespace text or an image (txt-2).  A fixed stack of open element
- * names bounds the nesting depth; no recursion.
+ * The body of check_xhtml(), with its state (whose heap part the caller
+ * frees on every path).
  */
 static bool
-check_xhtml(const char *s, size_t len, const char **why)
+check_xhtml_in(const char *s, size_t len, XState *st, const char **why)
 {
-	XSpan		stack[FHIR_XHTML_MAX_DEPTH];
-	int			depth = 0;
 	bool		seen_root = false;
 	bool		root_closed = false;
 	bool		has_content = false;
@@ -1373,11 +1582,13 @@ check_xhtml(const char *s, size_t len, const char **why)
 
 	if (len == 0)
 		FAIL(R_EMPTY);
+	if (len > UINT32_MAX)
+		FAIL("the narrative is too long to be checked");
 	while (i < len)
 	{
 		unsigned char c = (unsigned char) s[i];
 
-		if (depth == 0)
+		if (st->depth == 0)
 		{
 			/* outside the root element: only whitespace, then the root */
 			if (is_text_space(c))
@@ -1401,7 +1612,7 @@ check_xhtml(const char *s, size_t len, const char **why)
 				bool		self_closed,
 							is_img;
 
-				if (!parse_start_tag(s, len, &i, stack, &depth, true,
+				if (!parse_start_tag(s, len, &i, st, true,
 									 &self_closed, &is_img, why))
 					return false;
 				seen_root = true;
@@ -1434,9 +1645,9 @@ check_xhtml(const char *s, size_t len, const char **why)
 			}
 			else if (next == '/')
 			{
-				if (!parse_end_tag(s, len, &i, stack, &depth, why))
+				if (!parse_end_tag(s, len, &i, st, why))
 					return false;
-				if (depth == 0)
+				if (st->depth == 0)
 					root_closed = true;
 			}
 			else
@@ -1448,25 +1659,28 @@ check_xhtml(const char *s, size_t len, const char **why)
 				bool		self_closed,
 							is_img;
 
-				if (nlen > 0 && j < len && s[j] == '>')
+				if (nlen > 0 && j < len && s[j] == '>' &&
+					memchr(s + noff, ':', nlen) == NULL &&
+					st->default_ns_depth > 0)
 				{
 					/*
-					 * A bare <name>: what parse_start_tag would check for
-					 * it, in the same order, without its attribute loop.
+					 * A bare unprefixed <name> in the default (XHTML)
+					 * namespace: what parse_start_tag would check for it,
+					 * in the same order, without its attribute loop.
 					 */
 					if (!xhtml_element_allowed(s, noff, nlen))
 						FAIL(R_X_ELEMENT);
-					if (depth >= FHIR_XHTML_MAX_DEPTH)
-						FAIL(R_X_DEPTH);
-					if (span_is(s, noff, nlen, "img"))
+					if (nlen == 3 && span_is(s, noff, nlen, "img"))
 						has_content = true;
-					stack[depth].off = noff;
-					stack[depth].len = nlen;
-					depth++;
+					if (!xstate_reserve(st))
+						FAIL("the narrative is nested too deeply to be checked");
+					st->open[st->depth].off = (uint32_t) noff;
+					st->open[st->depth].len = (uint32_t) nlen;
+					st->depth++;
 					i = j + 1;
 					continue;
 				}
-				if (!parse_start_tag(s, len, &i, stack, &depth, false,
+				if (!parse_start_tag(s, len, &i, st, false,
 									 &self_closed, &is_img, why))
 					return false;
 				if (is_img)
@@ -1484,7 +1698,10 @@ check_xhtml(const char *s, size_t len, const char **why)
 		}
 		else
 		{
-			/* a run of plain text, up to the next markup, reference, ']' or control */
+			/*
+			 * a run of plain text, up to the next markup, reference, ']',
+			 * control character or 0xEF (which may start U+FFFE/U+FFFF)
+			 */
 			size_t		start = i;
 
 			/* eight bytes at a time while none ends the run */
@@ -1494,7 +1711,8 @@ check_xhtml(const char *s, size_t len, const char **why)
 
 				memcpy(&w, s + i, 8);
 				if (word_has_less(w, 0x20) || word_has_byte(w, '<') ||
-					word_has_byte(w, '&') || word_has_byte(w, ']'))
+					word_has_byte(w, '&') || word_has_byte(w, ']') ||
+					word_has_byte(w, 0xEF))
 					break;
 				/* every byte is 0x20 or above: only ' ' is a space */
 				if (w != WORD_OF(' '))
@@ -1507,6 +1725,8 @@ check_xhtml(const char *s, size_t len, const char **why)
 
 				if (t == '<' || t == '&' || t == ']' || t < 0x20)
 					break;
+				if (t == 0xEF && is_xml_nonchar_at(s, len, i))
+					FAIL(R_X_NOCHAR);
 				if (t != ' ')
 					has_content = true;
 				i++;
@@ -1524,11 +1744,37 @@ check_xhtml(const char *s, size_t len, const char **why)
 	}
 	if (!seen_root)
 		FAIL("must be a <div> element");
-	if (depth > 0)
+	if (st->depth > 0)
 		FAIL("an element is not closed");
 	if (!has_content)
 		FAIL("the narrative must contain some non-whitespace text or an image (txt-2)");
 	SUCCEED();
+}
+
+/*
+ * xhtml (Narrative.div): a well-formed XHTML fragment whose only root is a
+ * <div> in the XHTML namespace (declared as the default namespace or with a
+ * prefix), using only the elements and attributes txt-1 allows, without
+ * event handlers or javascript: URLs, without characters XML does not
+ * allow, and with some non-whitespace text or an image (txt-2).  Nesting
+ * has no fixed limit: the open elements are kept in an explicit stack (no
+ * recursion), on the heap when deep, freed here.
+ */
+static bool
+check_xhtml(const char *s, size_t len, const char **why)
+{
+	XState		st;
+	bool		ok;
+
+	st.open = st.local;
+	st.depth = 0;
+	st.cap = XHTML_LOCAL_DEPTH;
+	st.nprefixes = 0;
+	st.default_ns_depth = 0;
+	ok = check_xhtml_in(s, len, &st, why);
+	if (st.open != st.local)
+		free(st.open);
+	return ok;
 }
 
 
@@ -1673,21 +1919,35 @@ check_decimal(const char *s, size_t len, const char **why)
 bool
 fhir_check_string(FhirPrim prim, const char *s, size_t len, const char **why)
 {
+	return fhir_check_string_warn(prim, s, len, why, NULL);
+}
+
+/*
+ * fhir_check_string, and when warn is not NULL, *warn is set to a short
+ * static reason for a value that is valid but that HL7's validator warns
+ * about (control characters, only whitespace), or to NULL.
+ */
+bool
+fhir_check_string_warn(FhirPrim prim, const char *s, size_t len,
+					   const char **why, const char **warn)
+{
+	if (warn)
+		*warn = NULL;
 	switch (prim)
 	{
 		case FP_STRING:
 		case FP_MARKDOWN:
-			return check_text(s, len, true, why);
+			return check_text(s, len, true, why, warn);
 		case FP_SYSTEM_STRING:
-			return check_text(s, len, false, why);
+			return check_text(s, len, false, why, warn);
 		case FP_CODE:
-			return check_code(s, len, why);
+			return check_code(s, len, why, warn);
 		case FP_ID:
 			return check_id(s, len, why);
 		case FP_URI:
 		case FP_URL:
 		case FP_CANONICAL:
-			return check_uri(s, len, why);
+			return check_uri(s, len, why, warn);
 		case FP_OID:
 			return check_oid(s, len, why);
 		case FP_UUID:

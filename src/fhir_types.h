@@ -5,8 +5,9 @@
  *	  type), of currency codes and MIME types, and the conversion of
  *	  date/dateTime/instant values into ranges of UTC instants.
  *
- * This is plain C99 with no PostgreSQL headers, no allocation, no regex
- * library and no global state, so that it can be unit-tested and fuzzed on
+ * This is plain C99 with no PostgreSQL headers, no regex library and no
+ * global state (a narrative nested deeper than 128 elements keeps its open
+ * elements in a malloc'd stack, freed before the call returns), so that it can be unit-tested and fuzzed on
  * its own as well as used inside the server.
  *
  * Every input is a (pointer, length) pair: it need not be NUL-terminated
@@ -28,11 +29,8 @@
 
 #include "fhir_schema.h"
 
-/* Longest string, markdown, System.String or code value, in bytes (1 MiB). */
+/* Longest string, markdown, System.String or code value, in characters (1 MiB). */
 #define FHIR_STRING_MAX_BYTES	1048576
-
-/* Deepest nesting of elements in Narrative.div, the root <div> counting as 1. */
-#define FHIR_XHTML_MAX_DEPTH	100
 
 /* Most attributes on one XHTML element (needed for the duplicate check). */
 #define FHIR_XHTML_MAX_ATTRS	64
@@ -57,6 +55,14 @@ typedef struct FhirTimeRange
  */
 extern bool fhir_check_string(FhirPrim prim, const char *s, size_t len,
 							  const char **why);
+
+/*
+ * The same, and *warn (when warn is not NULL) is set to a short static
+ * reason for a valid value that deserves a warning (control characters in
+ * string/markdown/code/uri, a string of only whitespace), else to NULL.
+ */
+extern bool fhir_check_string_warn(FhirPrim prim, const char *s, size_t len,
+								   const char **why, const char **warn);
 
 /*
  * Checks the canonical text of a JSON number (as numeric_out prints it) for

@@ -81,6 +81,9 @@ typedef enum ObjRole
 typedef struct ObjResult
 {
 	Numeric		value;			/* its "value" decimal, if any (Quantity) */
+	FhirSlice	code;			/* Quantity.code, system, unit (s == NULL when absent) */
+	FhirSlice	system;
+	FhirSlice	unit;
 } ObjResult;
 
 /* A local "#id" reference, checked against contained ids at the end. */
@@ -88,7 +91,19 @@ typedef struct LocalRef
 {
 	char	   *id;				/* without the '#' */
 	char	   *expression;
+	bool		is_reference;	/* Reference.reference (ref-1), else a canonical/uri */
+	int16		targets;		/* the element's fhir_target_sets[] index, or -1 */
+	int			from;			/* index of the contained resource it is in, or -1 */
 } LocalRef;
+
+/* A contained resource, for ref-1, dom-3, the unique-id and target checks. */
+typedef struct ContainedRes
+{
+	char	   *id;
+	char	   *rtype;			/* NULL when missing */
+	int			index;			/* position in Task.contained */
+	bool		refers_to_container;	/* has a "#" reference (dom-3) */
+} ContainedRes;
 
 /* What one segment of the current FHIRPath is. */
 typedef enum SegKind
@@ -125,8 +140,11 @@ typedef struct Walker
 	bool		emit;			/* still building the copy */
 	JsonbValue *last;			/* what the last push returned: the root at the end */
 	int			depth;
-	List	   *contained_ids;	/* char * */
+	List	   *contained;		/* ContainedRes * */
 	List	   *local_refs;		/* LocalRef * */
+	int			cur_contained;	/* index of the contained resource being walked, or -1 */
+	int16		ref_targets;	/* targets of the Reference element being walked, or -1 */
+	bool		twin_with_value;	/* the next object is a twin whose primitive has a value */
 } Walker;
 
 static void walk_object(Walker *w, JsonbContainer *c, const FhirType *t,
@@ -803,11 +821,21 @@ check_primitive(Walker *w, const FhirType *t, const FhirElement *el,
 		when->text.len = v->val.string.len;
 		when->has_time = v->val.string.len > 10;
 	}
-	else if (!fhir_check_string(prim, v->val.string.val, v->val.string.len, &why))
+	else
 	{
-		walk_error(w, "value", "%s is not a valid %s: %s",
-				   quoted(v->val.string.val, v->val.string.len), t->name, why);
-		return false;
+		const char *warn = NULL;
+
+		if (!fhir_check_string_warn(prim, v->val.string.val, v->val.string.len,
+									&why, &warn))
+		{
+			walk_error(w, "value", "%s is not a valid %s: %s",
+					   quoted(v->val.string.val, v->val.string.len), t->name, why);
+			return false;
+		}
+		if (unlikely(warn != NULL))
+			add_issue(w->res, FHIR_SEV_WARNING, "value", path_string(w),
+					  psprintf("%s %s", quoted(v->val.string.val, v->val.string.len),
+							   warn));
 	}
 	if (el && el->valueset >= 0)
 	{
@@ -827,9 +855,14 @@ check_primitive(Walker *w, const FhirType *t, const FhirElement *el,
 	return true;
 }
 
-/* Records a "#id" local reference for the ref-1 check at the end. */
+/*
+ * Records a "#id" local reference for the checks at the end: ref-1 and the
+ * target type for a Reference.reference (is_reference), dom-3 for every
+ * kind (a canonical or uri "#id" counts as a reference to the contained
+ * resource too).
+ */
 static void
-note_local_ref(Walker *w, const JsonbValue *v)
+note_local_ref(Walker *w, const JsonbValue *v, bool is_reference, int16 targets)
 {
 	LocalRef   *r;
 
@@ -838,7 +871,99 @@ note_local_ref(Walker *w, const JsonbValue *v)
 	r = palloc(sizeof(LocalRef));
 	r->id = pnstrdup(v->val.string.val + 1, v->val.string.len - 1);
 	r->expression = path_string(w);
+	r->is_reference = is_reference;
+	r->targets = targets;
+	r->from = w->cur_contained;
 	w->local_refs = lappend(w->local_refs, r);
+}
+
+/* strcmp for bsearch of a NUL-terminated name in a sorted char * array. */
+static int
+cmp_name_entry(const void *key, const void *entry)
+{
+	return strcmp((const char *) key, *(char *const *) entry);
+}
+
+/* True when the NUL-terminated name is one of the targets of set ts. */
+static bool
+target_allowed(int16 ts, const char *rtype)
+{
+	const FhirTargetSet *set = &fhir_target_sets[ts];
+
+	return bsearch(rtype, set->names, set->n, sizeof(char *), cmp_name_entry) != NULL;
+}
+
+/* True when the NUL-terminated name is a concrete R4 resource type. */
+static bool
+is_resource_type(const char *rtype)
+{
+	return bsearch(rtype, fhir_resource_types, fhir_nresource_types,
+				   sizeof(char *), cmp_name_entry) != NULL;
+}
+
+/* The allowed target types of set ts, for a diagnostic: "A, B or C". */
+static char *
+target_list(int16 ts)
+{
+	const FhirTargetSet *set = &fhir_target_sets[ts];
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < set->n; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(&buf, i == set->n - 1 ? " or " : ", ");
+		appendStringInfoString(&buf, set->names[i]);
+	}
+	return buf.data;
+}
+
+/*
+ * Checks the resource type a literal reference names against the targets
+ * of its element (the targetProfile of a Reference(X | Y) element).  The
+ * type is the segment before the id, or before id/_history/version, of a
+ * relative or absolute URL; references that name no R4 resource type
+ * (urn:uuid:, urn:oid:, other URLs) are not judged.
+ */
+static void
+check_reference_target(Walker *w, const JsonbValue *v, int16 targets)
+{
+	const char *s = v->val.string.val;
+	int			len = v->val.string.len;
+	int			ends[4];		/* ends of the last four '/'-separated segments */
+	int			starts[4];
+	int			nseg = 0;
+	int			i,
+				e,
+				k;
+	char	   *rtype;
+
+	if (targets < 0 || v->type != jbvString || len == 0 || s[0] == '#')
+		return;
+	/* the last four segments, right to left */
+	e = len;
+	for (i = len - 1; i >= -1 && nseg < 4; i--)
+	{
+		if (i < 0 || s[i] == '/')
+		{
+			starts[nseg] = i + 1;
+			ends[nseg] = e;
+			nseg++;
+			e = i;
+		}
+	}
+	/* Type/id or Type/id/_history/version */
+	k = 1;
+	if (nseg >= 4 && ends[1] - starts[1] == 8 && memcmp(s + starts[1], "_history", 8) == 0)
+		k = 3;
+	if (nseg <= k || ends[k] <= starts[k])
+		return;
+	rtype = pnstrdup(s + starts[k], ends[k] - starts[k]);
+	if (is_resource_type(rtype) && !target_allowed(targets, rtype))
+		walk_error(w, "structure", "reference %s points at a %s, but this element may only point at %s",
+				   quoted(s, len), rtype, target_list(targets));
+	pfree(rtype);
 }
 
 /*
@@ -873,12 +998,29 @@ walk_single(Walker *w, const FhirType *t, const FhirElement *el,
 		}
 		if (!check_primitive(w, t, el, v, need_when ? &local : NULL))
 			return;
+		if ((t->prim == FP_CANONICAL || t->prim == FP_URI || t->prim == FP_URL) &&
+			v->val.string.val[0] == '#')
+			note_local_ref(w, v, false, -1);
 		if (when)
 			*when = local;
 		if (cap != CAP_NONE && v->type == jbvString)
 			capture_string(w, cap, el, v, local.text.s ? &local : NULL);
-		if (res && v->type == jbvNumeric && el && el->name_len == 5 && memcmp(el->name, "value", 5) == 0)
-			res->value = v->val.numeric;
+		if (res && el)
+		{
+			if (v->type == jbvNumeric && EL_IS(el, "value"))
+				res->value = v->val.numeric;
+			else if (v->type == jbvString)
+			{
+				FhirSlice	sl = {v->val.string.val, v->val.string.len};
+
+				if (EL_IS(el, "code"))
+					res->code = sl;
+				else if (EL_IS(el, "system"))
+					res->system = sl;
+				else if (EL_IS(el, "unit"))
+					res->unit = sl;
+			}
+		}
 		emit(w, tok, v);
 		return;
 	}
@@ -919,6 +1061,8 @@ walk_element(Walker *w, const FhirType *owner, const FhirElement *el,
 	bool		is_array = v->type == jbvBinary &&
 		JsonContainerIsArray(v->val.binary.data);
 
+	/* a Reference object reads its element's targets from the walker */
+	w->ref_targets = el->targets;
 	if (el->many != is_array)
 	{
 		if (el->many)
@@ -967,6 +1111,7 @@ walk_element(Walker *w, const FhirType *owner, const FhirElement *el,
 			CHECK_FOR_INTERRUPTS();
 			cursor_next(&items, i, &item);
 			saved = path_push_index(w, i);
+			w->ref_targets = el->targets;
 			if (item.type == jbvNull && t->kind == FK_PRIMITIVE)
 			{
 				/* allowed when the _twin has an entry here; checked later */
@@ -990,11 +1135,35 @@ walk_element(Walker *w, const FhirType *owner, const FhirElement *el,
 }
 
 /*
+ * True when the primitive twinned by a "_name" has a value: the value
+ * property pv (NULL when absent) is there and not null, or for a repeating
+ * primitive, its item i is.
+ */
+static bool
+twin_value_present(const JsonbValue *pv, int i)
+{
+	JsonbValue *item;
+
+	if (pv == NULL || pv->type == jbvNull)
+		return false;
+	if (i < 0)
+		return true;
+	if (pv->type != jbvBinary || !JsonContainerIsArray(pv->val.binary.data) ||
+		(uint32) i >= JsonContainerSize(pv->val.binary.data))
+		return false;
+	item = getIthJsonbValueFromContainer(pv->val.binary.data, i);
+	return item != NULL && item->type != jbvNull;
+}
+
+/*
  * Walks a "_name" twin: the Element (id, extension) of a primitive, or an
  * array of them (null where an item has none) for a repeating primitive.
+ * pv is the primitive's own value property (NULL when absent): ele-1
+ * (hasValue() or children other than id) holds for a twin with only an id
+ * when the primitive has a value.
  */
 static void
-walk_twin(Walker *w, const FhirElement *el, JsonbValue *v)
+walk_twin(Walker *w, const FhirElement *el, JsonbValue *v, const JsonbValue *pv)
 {
 	const FhirType *element_type = &fhir_types[FHIR_T_ELEMENT];
 	bool		is_array = v->type == jbvBinary &&
@@ -1010,7 +1179,9 @@ walk_twin(Walker *w, const FhirElement *el, JsonbValue *v)
 	}
 	if (!is_array)
 	{
+		w->twin_with_value = twin_value_present(pv, -1);
 		walk_single(w, element_type, NULL, v, WJB_VALUE, CAP_NONE, NULL, NULL);
+		w->twin_with_value = false;
 		return;
 	}
 	else
@@ -1037,8 +1208,12 @@ walk_twin(Walker *w, const FhirElement *el, JsonbValue *v)
 			if (item.type == jbvNull)
 				emit(w, WJB_ELEM, &item);
 			else
+			{
+				w->twin_with_value = twin_value_present(pv, i);
 				walk_single(w, element_type, NULL, &item, WJB_ELEM, CAP_NONE,
 							NULL, NULL);
+				w->twin_with_value = false;
+			}
 			path_pop(w, saved);
 		}
 		emit(w, WJB_END_ARRAY, NULL);
@@ -1073,7 +1248,7 @@ walk_generic_value(Walker *w, JsonbValue *v, bool is_reference)
 	if (v->type != jbvBinary)
 	{
 		if (is_reference)
-			note_local_ref(w, v);
+			note_local_ref(w, v, true, -1);
 		emit(w, WJB_VALUE, v);
 		return;
 	}
@@ -1138,9 +1313,78 @@ walk_generic_value(Walker *w, JsonbValue *v, bool is_reference)
 }
 
 /*
- * Walks one contained resource: it needs a resourceType and an id, must not
- * itself contain resources (dom-2), nor carry meta.versionId/lastUpdated
- * (dom-4) or meta.security (dom-5).  A contained Task is validated in full.
+ * Walks a contained resource of a type other than Task: the elements every
+ * DomainResource has (meta, implicitRules, language, text, extension,
+ * modifierExtension) are checked as Task's own, which are the same
+ * DomainResource elements; the rest only for the JSON rules.
+ */
+static void
+walk_contained_other(Walker *w, JsonbContainer *c)
+{
+	const FhirType *task = &fhir_types[FHIR_T_TASK];
+	int			npairs = JsonContainerSize(c);
+	ChildCursor keys,
+				values;
+	JsonbValue	key,
+				v;
+	int			pair;
+
+	check_stack_depth();
+	w->depth++;
+	emit(w, WJB_BEGIN_OBJECT, NULL);
+	cursor_init(&keys, c, 2 * npairs, 0);
+	cursor_init(&values, c, 2 * npairs, npairs);
+	for (pair = 0; pair < npairs; pair++)
+	{
+		const FhirElement *el = NULL;
+		const char *name;
+		int			len;
+		int			saved;
+
+		CHECK_FOR_INTERRUPTS();
+		cursor_next(&keys, pair, &key);
+		cursor_next(&values, npairs + pair, &v);
+		name = key.val.string.val;
+		len = key.val.string.len;
+		emit(w, WJB_KEY, &key);
+		if ((len == 12 && memcmp(name, "resourceType", 12) == 0) ||
+			(len == 2 && memcmp(name, "id", 2) == 0))
+		{
+			/* checked by walk_generic */
+			emit(w, WJB_VALUE, &v);
+			continue;
+		}
+		if ((len == 4 && memcmp(name, "meta", 4) == 0) ||
+			(len == 13 && memcmp(name, "implicitRules", 13) == 0) ||
+			(len == 8 && memcmp(name, "language", 8) == 0) ||
+			(len == 4 && memcmp(name, "text", 4) == 0) ||
+			(len == 9 && memcmp(name, "extension", 9) == 0) ||
+			(len == 17 && memcmp(name, "modifierExtension", 17) == 0))
+			el = find_element(task, name, len);
+		if (el != NULL)
+		{
+			uint8		seen = 0;
+
+			saved = path_push_element(w, el, task);
+			walk_element(w, task, el, &v, CAP_NONE, &seen, NULL, NULL);
+		}
+		else
+		{
+			saved = path_push(w, name, len);
+			walk_generic_value(w, &v, len == 9 && memcmp(name, "reference", 9) == 0);
+		}
+		path_pop(w, saved);
+	}
+	emit(w, WJB_END_OBJECT, NULL);
+	w->depth--;
+}
+
+/*
+ * Walks one contained resource: it needs a resourceType that is a concrete
+ * R4 resource type and an id, must not itself contain resources (dom-2),
+ * nor carry meta.versionId/lastUpdated (dom-4) or meta.security (dom-5).
+ * A contained Task is validated in full; other types have their
+ * DomainResource elements checked (walk_contained_other).
  */
 static void
 walk_generic(Walker *w, JsonbValue *v)
@@ -1149,14 +1393,28 @@ walk_generic(Walker *w, JsonbValue *v)
 	JsonbValue *rt,
 			   *id,
 			   *meta;
-	char	   *rtype = NULL;
+	ContainedRes *cr = palloc0(sizeof(ContainedRes));
+	int			outer = w->cur_contained;
 
+	cr->index = w->nsegs > 0 && w->segs[w->nsegs - 1].kind == SEG_INDEX ?
+		w->segs[w->nsegs - 1].len : 0;
 	rt = getKeyJsonValueFromContainer(c, "resourceType", 12, NULL);
 	id = getKeyJsonValueFromContainer(c, "id", 2, NULL);
 	if (rt == NULL || rt->type != jbvString || rt->val.string.len == 0)
 		walk_error(w, "required", "a contained resource needs a resourceType");
 	else
-		rtype = pnstrdup(rt->val.string.val, rt->val.string.len);
+	{
+		cr->rtype = pnstrdup(rt->val.string.val, rt->val.string.len);
+		if (!is_resource_type(cr->rtype))
+		{
+			int			saved = path_push(w, "resourceType", 12);
+
+			walk_error(w, "structure", "%s is not an R4 resource type",
+					   quoted(rt->val.string.val, rt->val.string.len));
+			path_pop(w, saved);
+			cr->rtype = NULL;
+		}
+	}
 	if (id == NULL || id->type != jbvString)
 		walk_error(w, "required", "a contained resource needs an id");
 	else
@@ -1167,8 +1425,10 @@ walk_generic(Walker *w, JsonbValue *v)
 			walk_error(w, "value", "%s is not a valid id: %s",
 					   quoted(id->val.string.val, id->val.string.len), why);
 		else
-			w->contained_ids = lappend(w->contained_ids,
-									   pnstrdup(id->val.string.val, id->val.string.len));
+		{
+			cr->id = pnstrdup(id->val.string.val, id->val.string.len);
+			w->contained = lappend(w->contained, cr);
+		}
 	}
 	if (getKeyJsonValueFromContainer(c, "contained", 9, NULL) != NULL)
 		walk_error(w, "invariant", "a contained resource must not contain resources (dom-2)");
@@ -1183,16 +1443,17 @@ walk_generic(Walker *w, JsonbValue *v)
 		if (getKeyJsonValueFromContainer(mc, "security", 8, NULL))
 			walk_error(w, "invariant", "a contained resource must not have meta.security (dom-5)");
 	}
-	if (rtype && strcmp(rtype, "Task") == 0)
-	{
-		if (w->depth >= FHIR_MAX_DEPTH)
-			walk_error(w, "too-costly", "elements are nested more than %d deep",
-					   FHIR_MAX_DEPTH);
-		else
-			walk_object(w, c, &fhir_types[FHIR_T_TASK], CAP_NONE, ROLE_CONTAINED, NULL);
-	}
+	w->cur_contained = cr->index;
+	if (w->depth >= FHIR_MAX_DEPTH)
+		walk_error(w, "too-costly", "elements are nested more than %d deep",
+				   FHIR_MAX_DEPTH);
+	else if (JsonContainerSize(c) == 0)
+		walk_error(w, "structure", "empty objects are not allowed in FHIR JSON");
+	else if (cr->rtype && strcmp(cr->rtype, "Task") == 0)
+		walk_object(w, c, &fhir_types[FHIR_T_TASK], CAP_NONE, ROLE_CONTAINED, NULL);
 	else
-		walk_generic_value(w, v, false);
+		walk_contained_other(w, c);
+	w->cur_contained = outer;
 }
 
 /* Checks the resourceType property of the root or a contained Task. */
@@ -1241,6 +1502,31 @@ numeric_order(Numeric a, Numeric b)
 {
 	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a),
 											 NumericGetDatum(b)));
+}
+
+/* True when two slices are both absent or have the same bytes. */
+static bool
+slice_same(FhirSlice a, FhirSlice b)
+{
+	if (a.s == NULL || b.s == NULL)
+		return a.s == b.s;
+	return a.len == b.len && memcmp(a.s, b.s, a.len) == 0;
+}
+
+/*
+ * True when the values of two quantities can be compared as bare numbers
+ * (rng-2): they have the same unit, named by the same system and code, or
+ * when neither has a code, by the same unit text (or none).  FHIRPath
+ * compares quantities of different units only through UCUM conversion and
+ * gives empty (so the invariant holds) when it cannot: quantities in
+ * different units are not judged here.
+ */
+static bool
+quantities_comparable(const ObjResult *a, const ObjResult *b)
+{
+	if (a->code.s || b->code.s)
+		return slice_same(a->code, b->code) && slice_same(a->system, b->system);
+	return slice_same(a->unit, b->unit);
 }
 
 /*
@@ -1419,6 +1705,7 @@ finish_object(Walker *w, JsonbContainer *c, const FhirType *t, const uint8 *seen
 #undef HAS
 	}
 	if ((t->flags & FT_INV_RNG2) && children[0].value && children[1].value &&
+		quantities_comparable(&children[0], &children[1]) &&
 		numeric_order(children[0].value, children[1].value) > 0)
 		walk_error(w, "invariant", "range low is above range high (rng-2)");
 }
@@ -1439,7 +1726,7 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 	JsonbValue	key,
 				v;
 	uint8		seen[MAX_TYPE_ELEMENTS];
-	uint8		choice_seen[MAX_TYPE_CHOICES];
+	uint8		choice_seen[MAX_TYPE_CHOICES];	/* 1 + index of the member seen */
 	int			nkeys_not_id = 0;
 	bool		twin_or_null = false;
 	bool		has_value_member = false;
@@ -1448,7 +1735,10 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 				end;
 	ObjResult	children[2];	/* Range low, high */
 	bool		is_resource = (role == ROLE_ROOT || role == ROLE_CONTAINED);
+	bool		twin_with_value = w->twin_with_value;
+	int16		targets = w->ref_targets;
 
+	w->twin_with_value = false;
 	if (t->nelements > MAX_TYPE_ELEMENTS || t->nchoices > MAX_TYPE_CHOICES)
 		elog(ERROR, "FHIR type %s has too many elements", t->name);
 	check_stack_depth();
@@ -1513,10 +1803,15 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		seen[el - t->elements] |= twin ? SEEN_TWIN : SEEN_VALUE;
 		if (twin)
 			twin_or_null = true;
-		if (!twin && el->choice >= 0)
+		if (el->choice >= 0)
 		{
+			/* a member given by its value, its _twin or both */
+			uint8		member = (uint8) (el - t->elements + 1);
+
 			has_value_member = true;
-			if (++choice_seen[el->choice] > 1)
+			if (choice_seen[el->choice] == 0)
+				choice_seen[el->choice] = member;
+			else if (choice_seen[el->choice] != member)
 			{
 				saved = path_push_element(w, el, t);
 				walk_error(w, "structure", "only one %s[x] is allowed, found %s as well",
@@ -1547,12 +1842,14 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 			else if (EL_IS(el, "high"))
 				child_res = &children[1];
 		}
-		if (child_res == NULL && !twin && el->name_len == 5 && memcmp(el->name, "value", 5) == 0)
+		if (child_res == NULL && !twin && out != NULL &&
+			(EL_IS(el, "value") || EL_IS(el, "code") || EL_IS(el, "system") ||
+			 EL_IS(el, "unit")))
 			child_res = out;
 
 		saved = path_push_element(w, el, t);
 		if (twin)
-			walk_twin(w, el, &v);
+			walk_twin(w, el, &v, getKeyJsonValueFromContainer(c, name, len, NULL));
 		else if (role == ROLE_ROOT && EL_IS(el, "meta") &&
 				 v.type == jbvBinary && !JsonContainerIsArray(v.val.binary.data))
 			walk_object(w, v.val.binary.data, &fhir_types[el->type], CAP_META,
@@ -1563,8 +1860,11 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 						 child_res);
 			if (seen[el - t->elements] & SEEN_NULL_ITEM)
 				twin_or_null = true;
-			if ((t->flags & FT_INV_REF1) && EL_IS(el, "reference"))
-				note_local_ref(w, &v);
+			if ((t->flags & FT_INV_REF1) && EL_IS(el, "reference") && v.type == jbvString)
+			{
+				note_local_ref(w, &v, true, targets);
+				check_reference_target(w, &v, targets);
+			}
 			if (cap == CAP_ROOT)
 			{
 				if (EL_IS(el, "owner"))
@@ -1597,7 +1897,8 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		walk_error(w, "required", "required element resourceType is missing");
 		path_pop(w, saved);
 	}
-	finish_object(w, c, t, seen, twin_or_null, choice_seen, nkeys_not_id, &start, &end,
+	finish_object(w, c, t, seen, twin_or_null, choice_seen,
+				  twin_with_value ? 1 : nkeys_not_id, &start, &end,
 				  children, has_value_member);
 
 	/* the server-owned keys of the normalised copy */
@@ -1642,67 +1943,119 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 	w->depth--;
 }
 
-/* strcmp for qsort/bsearch over arrays of char *. */
+/* Orders contained resources by id (then position), for qsort. */
 static int
-cmp_cstring_ptr(const void *a, const void *b)
+cmp_contained(const void *a, const void *b)
 {
-	return strcmp(*(char *const *) a, *(char *const *) b);
+	const ContainedRes *x = *(ContainedRes *const *) a;
+	const ContainedRes *y = *(ContainedRes *const *) b;
+	int			c = strcmp(x->id, y->id);
+
+	if (c != 0)
+		return c;
+	return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* A sorted array of the strings of a List of char *. */
-static char **
-sorted_strings(List *l, int *n)
+/* bsearch of an id (NUL-terminated) among contained resources sorted by id. */
+static int
+cmp_id_contained(const void *key, const void *entry)
 {
-	char	  **arr = palloc(sizeof(char *) * (list_length(l) + 1));
-	ListCell   *lc;
-	int			i = 0;
+	return strcmp((const char *) key, (*(ContainedRes *const *) entry)->id);
+}
 
-	foreach(lc, l)
-		arr[i++] = lfirst(lc);
-	qsort(arr, i, sizeof(char *), cmp_cstring_ptr);
-	*n = i;
-	return arr;
+/* Orders LocalRef pointers by id, for qsort/bsearch. */
+static int
+cmp_ref_id(const void *a, const void *b)
+{
+	return strcmp((*(LocalRef *const *) a)->id, (*(LocalRef *const *) b)->id);
 }
 
 /*
- * Checks ref-1 (every "#id" names a contained resource) and dom-3 (every
- * contained resource is referenced from the rest of the resource), in
- * O(n log n) so that many references cannot make validation slow.
+ * Checks, in O(n log n) so that many references cannot make validation
+ * slow: contained ids are unique; ref-1 (every "#id" Reference.reference
+ * names a contained resource) and its target type; dom-3 (every contained
+ * resource is referenced from elsewhere in the resource -- by a reference,
+ * canonical or uri "#id" -- or itself refers to its container with "#").
  */
 static void
 check_local_refs(Walker *w)
 {
 	ListCell   *lc;
-	List	   *ref_ids = NIL;
-	char	  **contained;
-	char	  **referenced;
-	int			ncontained,
-				nreferenced,
+	ContainedRes **cont;
+	ContainedRes **by_pos;
+	int			maxindex = 0;
+	LocalRef  **refs;
+	int			ncont = list_length(w->contained),
+				nrefs = list_length(w->local_refs),
 				i;
 
-	if (w->contained_ids == NIL && w->local_refs == NIL)
+	if (ncont == 0 && nrefs == 0)
 		return;
-	contained = sorted_strings(w->contained_ids, &ncontained);
+	cont = palloc(sizeof(ContainedRes *) * (ncont + 1));
+	i = 0;
+	foreach(lc, w->contained)
+	{
+		cont[i] = lfirst(lc);
+		maxindex = Max(maxindex, cont[i]->index);
+		i++;
+	}
+	/* by position in Task.contained, for the "#" references found inside them */
+	by_pos = palloc0(sizeof(ContainedRes *) * (maxindex + 1));
+	for (i = 0; i < ncont; i++)
+		by_pos[cont[i]->index] = cont[i];
+	qsort(cont, ncont, sizeof(ContainedRes *), cmp_contained);
+	for (i = 1; i < ncont; i++)
+	{
+		if (strcmp(cont[i]->id, cont[i - 1]->id) == 0)
+			fhir_add_issue(w->res, FHIR_SEV_ERROR, "invariant",
+						   psprintf("Task.contained[%d].id", cont[i]->index),
+						   "contained resources must have distinct ids: %s is also the id of Task.contained[%d]",
+						   quoted(cont[i]->id, strlen(cont[i]->id)), cont[i - 1]->index);
+	}
+
+	refs = palloc(sizeof(LocalRef *) * (nrefs + 1));
+	i = 0;
 	foreach(lc, w->local_refs)
 	{
 		LocalRef   *r = lfirst(lc);
+		ContainedRes **hit;
 
 		CHECK_FOR_INTERRUPTS();
-		ref_ids = lappend(ref_ids, r->id);
-		if (r->id[0] != '\0' &&	/* "#" is the container itself */
-			bsearch(&r->id, contained, ncontained, sizeof(char *), cmp_cstring_ptr) == NULL)
+		refs[i++] = r;
+		if (r->id[0] == '\0')
+		{
+			/* "#" is the container itself */
+			if (r->from >= 0 && r->from <= maxindex && by_pos[r->from])
+				by_pos[r->from]->refers_to_container = true;
+			continue;
+		}
+		if (!r->is_reference)
+			continue;
+		hit = bsearch(r->id, cont, ncont, sizeof(ContainedRes *), cmp_id_contained);
+		if (hit == NULL)
 			fhir_add_issue(w->res, FHIR_SEV_ERROR, "invariant", r->expression,
 						   "reference %s does not name a contained resource (ref-1)",
 						   quoted(r->id, strlen(r->id)));
+		else if (r->targets >= 0 && (*hit)->rtype &&
+				 !target_allowed(r->targets, (*hit)->rtype))
+			fhir_add_issue(w->res, FHIR_SEV_ERROR, "structure", r->expression,
+						   "reference \"#%s\" points at a contained %s, but this element may only point at %s",
+						   r->id, (*hit)->rtype,
+						   target_list(r->targets));
 	}
-	referenced = sorted_strings(ref_ids, &nreferenced);
-	for (i = 0; i < ncontained; i++)
+	qsort(refs, nrefs, sizeof(LocalRef *), cmp_ref_id);
+	for (i = 0; i < ncont; i++)
 	{
+		LocalRef	key;
+		LocalRef   *keyp = &key;
+
 		CHECK_FOR_INTERRUPTS();
-		if (bsearch(&contained[i], referenced, nreferenced, sizeof(char *), cmp_cstring_ptr) == NULL)
+		key.id = cont[i]->id;
+		if (!cont[i]->refers_to_container &&
+			bsearch(&keyp, refs, nrefs, sizeof(LocalRef *), cmp_ref_id) == NULL)
 			fhir_add_issue(w->res, FHIR_SEV_ERROR, "invariant", "Task.contained",
 						   "contained resource %s is not referenced from the Task (dom-3)",
-						   quoted(contained[i], strlen(contained[i])));
+						   quoted(cont[i]->id, strlen(cont[i]->id)));
 	}
 }
 
@@ -1725,6 +2078,8 @@ fhir_validate_task(Jsonb *doc, const FhirNormalize *norm, FhirResult *res)
 	w.emit = (norm != NULL);
 	w.maxsegs = 32;
 	w.segs = palloc(sizeof(PathSeg) * w.maxsegs);
+	w.cur_contained = -1;
+	w.ref_targets = -1;
 
 	if (!JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
 	{

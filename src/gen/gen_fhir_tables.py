@@ -206,6 +206,7 @@ class Elem:
         self.type = type_         # type name
         self.vs_url = vs_url      # required binding URL or None
         self.choice = choice      # choice name (without [x]) or None
+        self.targets = None       # Reference: allowed resource types, None = any
 
 
 class Type:
@@ -360,14 +361,18 @@ class Builder:
                     mvs = None
                     if vs_url and (code in CODED_TYPES or tname in CODED_TYPES):
                         mvs = vs_url
-                    t.elements.append(Elem(mname, 0, many, tname, mvs, cname))
+                    el = Elem(mname, 0, many, tname, mvs, cname)
+                    el.targets = reference_targets(ty)
+                    t.elements.append(el)
                     if mvs:
                         self.note_binding(path + "(" + mname + ")", code, mvs)
             else:
                 if len(types) != 1:
                     die("%s: %d types on a non-choice element" % (path, len(types)))
                 tname = self.resolve_type(sdname, snap, snap_root, e, types[0])
-                t.elements.append(Elem(jname, min_, many, tname, vs_url, None))
+                el = Elem(jname, min_, many, tname, vs_url, None)
+                el.targets = reference_targets(types[0])
+                t.elements.append(el)
                 if vs_url:
                     self.note_binding(path, types[0]["code"], vs_url)
 
@@ -437,6 +442,138 @@ class Builder:
         if code not in self.defs.sds and code != RESOURCE_TYPE:
             die("%s: type %s is not defined in the inputs" % (path, code))
         return self.request(code)
+
+
+def reference_targets(ty):
+    """The resource types a Reference element may point at, from the
+    targetProfile of its type (sorted), or None when any resource will do
+    (no targetProfile, or Resource among them)."""
+    if ty.get("code") != "Reference":
+        return None
+    names = []
+    for prof in ty.get("targetProfile", []):
+        if not prof.startswith(SD_BASE):
+            die("targetProfile %s is not a base resource" % prof)
+        names.append(prof[len(SD_BASE):])
+    if not names or RESOURCE_TYPE in names:
+        return None
+    return sorted(set(names), key=cstr_key)
+
+
+# ---------------------------------------------------------------------------
+# XHTML (txt-1)
+# ---------------------------------------------------------------------------
+#
+# txt-1: "The narrative SHALL contain only the basic html formatting elements
+# and attributes described in chapters 7-11 (except section 4 of chapter 9)
+# and 15 of the HTML 4.0 standard, <a> elements (either name or href), images
+# and internally contained style attributes".  The R4 definitions carry no
+# machine-readable form of those chapters, so the element and attribute
+# names of HTML 4.01 (REC-html401, chapters 7 "structure", 8 "dirlang",
+# 9 "text" minus 9.4 ins/del, 10 "lists", 11 "tables", 15 "present" minus
+# the deprecated font/basefont/center/s/strike/u, plus 12 <a>, 13 <img>,
+# <map>, <area>) are listed here once, as HL7's Java validator lists them,
+# and the C lookup tables are generated from these lists.
+
+XHTML_ELEMENTS = [
+    # 7.5 (body content), 9 (text), 15 (hr, tt/i/b/big/small, sub/sup)
+    "address", "div", "span", "h1", "h2", "h3", "h4", "h5", "h6", "p", "br",
+    "pre", "blockquote", "q", "em", "strong", "dfn", "code", "samp", "kbd",
+    "var", "cite", "abbr", "acronym", "sub", "sup", "bdo", "tt", "i", "b",
+    "big", "small", "hr",
+    # 10 (lists)
+    "ul", "ol", "li", "dl", "dt", "dd",
+    # 11 (tables)
+    "table", "caption", "thead", "tfoot", "tbody", "colgroup", "col", "tr",
+    "th", "td",
+    # 12 (a), 13 (img, map, area)
+    "a", "img", "map", "area",
+]
+
+# %coreattrs, %i18n (7.5.2, 8.1, 8.2) and style (14.2.2) on every element;
+# the cell-alignment and table attributes of chapter 11 are allowed on any
+# element by HL7's validator, and so here.
+XHTML_GLOBAL_ATTRIBUTES = [
+    "id", "class", "style", "title", "lang", "xml:lang", "dir",
+    "accesskey", "tabindex",
+    "span", "width", "align", "valign", "char", "charoff", "abbr", "axis",
+    "headers", "scope", "rowspan", "colspan",
+]
+
+# element-specific attributes (HTML 4.01 index of attributes, for the
+# elements above; pre.space and td.nowrap as HL7's validator has them)
+XHTML_ELEMENT_ATTRIBUTES = [
+    "a.charset", "a.coords", "a.href", "a.hreflang", "a.name", "a.rel",
+    "a.rev", "a.shape", "a.type",
+    "area.alt", "area.coords", "area.href", "area.nohref", "area.shape",
+    "blockquote.cite", "q.cite",
+    "img.alt", "img.border", "img.height", "img.ismap", "img.longdesc",
+    "img.src", "img.usemap", "img.width",
+    "map.name",
+    "ol.start", "ol.type", "ul.type", "li.type", "li.value",
+    "pre.space",
+    "table.border", "table.cellpadding", "table.cellspacing", "table.frame",
+    "table.rules", "table.summary", "table.width",
+    "td.nowrap", "th.nowrap",
+]
+
+
+def packed_by_length(names, what):
+    """C initialiser lines of an array indexed by name length whose entries
+    are the names of that length concatenated (sorted), "" when none."""
+    by_len = {}
+    for n in names:
+        if not n.isascii() or '"' in n or "\\" in n:
+            die("bad %s name %r" % (what, n))
+        by_len.setdefault(len(n), []).append(n)
+    maxlen = max(by_len)
+    out = []
+    for k in range(maxlen + 1):
+        out.append("\t%s," % c_string("".join(sorted(set(by_len.get(k, []))))))
+    out[-1] = out[-1].rstrip(",")
+    return maxlen, out
+
+
+def generate_xhtml_header():
+    """src/fhir_xhtml_tables.h: the txt-1 element and attribute names, for
+    the stand-alone XHTML checker in fhir_types.c (no other table needed)."""
+    h = [BANNER,
+         "#ifndef FHIR_XHTML_TABLES_H",
+         "#define FHIR_XHTML_TABLES_H",
+         "",
+         "/*",
+         " * The elements and attributes txt-1 allows (HTML 4.01 chapters 7-11",
+         " * without 9.4, 15, and a/img/map/area), as strings of the names of",
+         " * one length concatenated, indexed by that length.  Included by",
+         " * fhir_types.c only.",
+         " */",
+         ""]
+    for ident, names, what in (
+            ("XHTML_ELEMENTS", XHTML_ELEMENTS, "element"),
+            ("XHTML_GLOBAL_ATTRS", XHTML_GLOBAL_ATTRIBUTES, "attribute"),
+            ("XHTML_ELEMENT_ATTRS", XHTML_ELEMENT_ATTRIBUTES, "attribute")):
+        maxlen, lines = packed_by_length(names, what)
+        h.append("#define %s_MAXLEN %d" % (ident, maxlen))
+        h.append("static const char *const %s_by_len[%s_MAXLEN + 1] = {"
+                 % (ident.lower(), ident))
+        h += lines
+        h.append("};")
+        h.append("")
+    h += ["#endif\t\t\t\t\t\t\t/* FHIR_XHTML_TABLES_H */", ""]
+    return "\n".join(h)
+
+
+def load_resource_types(defdir):
+    """The concrete R4 resource type names (the resource-types CodeSystem
+    without the abstract Resource and DomainResource), sorted by strcmp."""
+    cs = load_json(os.path.join(defdir, "r4-resource-types.json"))
+    if cs.get("version") != "4.0.1":
+        die("r4-resource-types.json is version %s, not 4.0.1" % cs.get("version"))
+    names = [c["code"] for c in cs.get("concept", [])]
+    names = [n for n in names if n not in ("Resource", "DomainResource")]
+    if len(names) != len(set(names)):
+        die("r4-resource-types.json lists a type twice")
+    return sorted(names, key=cstr_key)
 
 
 # ---------------------------------------------------------------------------
@@ -636,6 +773,9 @@ def generate(defdir):
           "",
           "#define FHIR_NVALUESETS %d" % len(vs_urls),
           "",
+          "/* Entries of fhir_resource_types[] (concrete R4 resource types). */",
+          "#define FHIR_NRESOURCE_TYPES %d" % len(load_resource_types(defdir)),
+          "",
           "#endif\t\t\t\t\t\t\t/* FHIR_TABLES_H */",
           ""]
 
@@ -696,8 +836,39 @@ def generate(defdir):
     c.append("const int\tfhir_nvaluesets = FHIR_NVALUESETS;")
     c.append("")
 
+    # resource types and reference target sets
+    rtypes = load_resource_types(defdir)
+    rtindex = {n: i for i, n in enumerate(rtypes)}
+    c.append("/* The concrete R4 resource types (r4-resource-types.json), sorted by strcmp. */")
+    c.append("const char *const fhir_resource_types[FHIR_NRESOURCE_TYPES] = {")
+    c += wrap_list([c_string(x) for x in rtypes])
+    c.append("};")
+    c.append("")
+    c.append("const int\tfhir_nresource_types = FHIR_NRESOURCE_TYPES;")
+    c.append("")
+    target_sets = sorted(set(tuple(el.targets) for n in tnames
+                             for el in types[n].elements if el.targets),
+                         key=lambda ts: [cstr_key(x) for x in ts])
+    tsindex = {ts: i for i, ts in enumerate(target_sets)}
+    c.append("/* Target resource types of Reference elements (targetProfile), sorted by strcmp. */")
+    for i, ts in enumerate(target_sets):
+        for x in ts:
+            if x not in rtindex:
+                die("targetProfile %s is not an R4 resource type" % x)
+        c.append("static const char *const target_set_%d[] = {" % i)
+        c += wrap_list([c_string(x) for x in ts])
+        c.append("};")
+    c.append("")
+    c.append("const FhirTargetSet fhir_target_sets[] = {")
+    for i, ts in enumerate(target_sets):
+        c.append("\t{%d, target_set_%d}," % (len(ts), i))
+    c.append("};")
+    c.append("")
+    c.append("const int\tfhir_ntarget_sets = %d;" % len(target_sets))
+    c.append("")
+
     # elements
-    c.append("/* Elements: name, name_len, min, many, type, valueset, choice. */")
+    c.append("/* Elements: name, name_len, min, many, type, valueset, choice, targets. */")
     for n in tnames:
         t = types[n]
         if t.kind != "FK_COMPLEX":
@@ -737,11 +908,12 @@ def generate(defdir):
         for el in t.elements:
             if el.type not in tindex:
                 die("internal: %s.%s has unknown type %s" % (n, el.name, el.type))
-            c.append("\t{%s, %d, %d, %s, FHIR_T_%s, %s, %d}," % (
+            c.append("\t{%s, %d, %d, %s, FHIR_T_%s, %s, %d, %d}," % (
                 c_string(el.name), len(el.name), el.min,
                 "true" if el.many else "false", tident[el.type],
                 ("FHIR_VS_" + vident[el.vs_url]) if el.vs_url else "-1",
-                cidx[el.choice] if el.choice is not None else -1))
+                cidx[el.choice] if el.choice is not None else -1,
+                tsindex[tuple(el.targets)] if el.targets else -1))
         c.append("};")
     c.append("")
 
@@ -813,6 +985,7 @@ def main(argv):
         return 1
     write_atomic(os.path.join(outdir, "fhir_tables.c"), csrc)
     write_atomic(os.path.join(outdir, "fhir_tables.h"), hsrc)
+    write_atomic(os.path.join(outdir, "fhir_xhtml_tables.h"), generate_xhtml_header())
     err = sys.stderr.write
     err("gen_fhir_tables: %d types, %d value sets\n"
         % (summary["types"], summary["valuesets"]))
