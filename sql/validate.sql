@@ -191,7 +191,7 @@ INSERT INTO bad_values VALUES
 	('valueOid', '"urn:oid:3.1"'), ('valueOid', '"1.2.3"'),
 	('valueUuid', '"urn:uuid:C757873D-EC9A-4326-A141-556F43239520"'),
 	('valueBase64Binary', '"abc"'), ('valueBase64Binary', '"a=bc"'),
-	('valueString', '"   "'), ('valueString', to_jsonb(E'bell\u0007'::text)),
+	('valueString', to_jsonb(E'vertical\u000btab'::text)),
 	('valueMarkdown', to_jsonb(E'form\ffeed'::text)),
 	('valueDate', '"2023-02-29"'), ('valueDate', '"2100-02-29"'), ('valueDate', '"2023-13"'),
 	('valueDate', '"0000-01-01"'), ('valueDate', '"2023-01-01T10:00:00Z"'),
@@ -317,3 +317,102 @@ FROM base, pg_temp.issues(t || jsonb_build_object('extension', (
 		 || repeat(']}', 80))::jsonb))));
 SELECT pg_temp.ok(t || jsonb_build_object('note', (SELECT jsonb_agg(jsonb_build_object('text', 'note ' || g)) FROM generate_series(1, 10000) g))) AS ten_thousand_notes_valid
 FROM base;
+
+--
+-- Validation conformance (issue 12): one case per class of wrong verdict,
+-- with severity, code, FHIRPath and message
+--
+CREATE TEMP TABLE minimal AS SELECT
+	'{"resourceType": "Task", "status": "draft", "intent": "order"}'::jsonb AS t;
+-- 1: a choice element given only by its _twin (data-absent-reason); ext-1 with a twin value
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"input": [{"type": {"text": "t"}, "_valueBoolean": {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]}}]}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"extension": [{"url": "http://x", "_valueCode": {"id": "v1", "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]}}]}') i;
+-- ... but two different members, one by value and one by twin, are still two
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"input": [{"type": {"text": "t"}, "valueString": "a", "_valueBoolean": {"id": "b"}}]}') i;
+-- 2: a value with an id-only twin satisfies ele-1; a twin with only an id and no value does not
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"_status": {"id": "s1"}}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"_description": {"id": "d1"}}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"meta": {"profile": ["http://a", null], "_profile": [{"id": "u1"}, {"id": "u2"}]}}') i;
+-- 3: dom-3 counts canonical/uri "#id" and a contained resource that refers to its container with "#"
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"instantiatesCanonical": "#ad", "contained": [{"resourceType": "ActivityDefinition", "id": "ad", "status": "draft"}]}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"contained": [{"resourceType": "Provenance", "id": "p", "target": [{"reference": "#"}]}]}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"contained": [{"resourceType": "Provenance", "id": "p", "target": [{"reference": "Task/1"}]}]}') i;
+-- 4: whitespace-only string or markdown: a warning, not an error
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"description": "   "}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"note": [{"text": " \t\n "}]}') i;
+-- 5: C0 controls and DEL: a warning in string, code, markdown, uri; vertical tab and form feed stay errors
+SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('description', E'a\u0013b')) i;
+SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('note', jsonb_build_array(jsonb_build_object('text', E'x\u007fy')))) i;
+SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('instantiatesUri', E'http://x/\u0001')) i;
+SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('language', E'e\u0002n')) i;
+SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('description', E'a\u000bb')) i;
+-- 6: address, bdo, kbd, map, area are HTML 4 elements txt-1 allows; object is not
+SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('text', jsonb_build_object('status', 'generated', 'div',
+	'<div xmlns="http://www.w3.org/1999/xhtml"><address>a</address><bdo dir="rtl">b</bdo><kbd>c</kbd><map name="m"><area shape="rect" coords="0,0,1,1" href="#x" alt="x"/></map></div>'))) i;
+SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('text', jsonb_build_object('status', 'generated', 'div',
+	'<div xmlns="http://www.w3.org/1999/xhtml"><object>x</object></div>'))) i;
+-- 7: XHTML with a namespace prefix bound to XHTML; a prefix bound elsewhere, or unbound, is refused
+SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('text', jsonb_build_object('status', 'generated', 'div',
+	'<h:div xmlns:h="http://www.w3.org/1999/xhtml"><h:p>x</h:p></h:div>'))) i;
+SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('text', jsonb_build_object('status', 'generated', 'div',
+	'<div xmlns="http://www.w3.org/1999/xhtml"><s:svg xmlns:s="http://www.w3.org/2000/svg">x</s:svg></div>'))) i;
+SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('text', jsonb_build_object('status', 'generated', 'div',
+	'<h:div xmlns:h="http://www.w3.org/1999/xhtml"><p>x</p></h:div>'))) i;
+-- 8: attributes HTML 4 does not have are refused (target, foo, data-*, xlink:href); its own are fine
+SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('text', jsonb_build_object('status', 'generated', 'div',
+	'<div xmlns="http://www.w3.org/1999/xhtml"><a href="http://x.org" target="_blank">x</a></div>'))) i;
+SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('text', jsonb_build_object('status', 'generated', 'div',
+	'<div xmlns="http://www.w3.org/1999/xhtml"><p foo="1">x</p></div>'))) i;
+SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('text', jsonb_build_object('status', 'generated', 'div',
+	'<div xmlns="http://www.w3.org/1999/xhtml"><p data-x="1">x</p></div>'))) i;
+SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('text', jsonb_build_object('status', 'generated', 'div',
+	'<div xmlns="http://www.w3.org/1999/xhtml" xmlns:xlink="http://www.w3.org/1999/xlink"><a xlink:href="http://x">x</a></div>'))) i;
+SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('text', jsonb_build_object('status', 'generated', 'div',
+	'<div xmlns="http://www.w3.org/1999/xhtml" class="c" style="color: red" xml:lang="en"><table border="1" summary="s"><tr><td colspan="2" valign="top">x</td></tr></table><img src="a.png" alt="a"/><a name="n">y</a></div>'))) i;
+-- 9: U+FFFE and U+FFFF are not XML characters (text, attribute values, comments)
+SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('text', jsonb_build_object('status', 'generated', 'div',
+	E'<div xmlns="http://www.w3.org/1999/xhtml"><p>a\uffffb</p></div>'))) i;
+SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('text', jsonb_build_object('status', 'generated', 'div',
+	E'<div xmlns="http://www.w3.org/1999/xhtml"><p title="\ufffe">a</p></div>'))) i;
+SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('text', jsonb_build_object('status', 'generated', 'div',
+	E'<div xmlns="http://www.w3.org/1999/xhtml"><p>\ufffd and \uefbf are fine</p></div>'))) i;
+-- 10: a contained resource's resourceType must be a concrete R4 resource type
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"focus": {"reference": "#f"}, "contained": [{"resourceType": "Foo", "id": "f"}]}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"focus": {"reference": "#f"}, "contained": [{"resourceType": "patient", "id": "f"}]}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"focus": {"reference": "#f"}, "contained": [{"resourceType": "DomainResource", "id": "f"}]}') i;
+-- ... and its DomainResource elements are checked like Task's
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"focus": {"reference": "#f"}, "contained": [{"resourceType": "Patient", "id": "f", "text": {"status": "bogus", "div": "<p>x</p>"}, "extension": [{"url": "http://x"}], "language": " en", "meta": {"profile": ["a b"]}}]}') i;
+-- 11: two contained resources with the same id
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"focus": {"reference": "#a"}, "contained": [{"resourceType": "Patient", "id": "a"}, {"resourceType": "Patient", "id": "a"}]}') i;
+-- 12: rng-2 compares quantities of the same unit only: 600 g .. 1 kg is not an error; 5 g .. 2 g is
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"input": [{"type": {"text": "t"}, "valueRange": {"low": {"value": 600, "unit": "g", "system": "http://unitsofmeasure.org", "code": "g"}, "high": {"value": 1, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"}}}]}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"input": [{"type": {"text": "t"}, "valueRange": {"low": {"value": 5, "system": "http://unitsofmeasure.org", "code": "g"}, "high": {"value": 2, "system": "http://unitsofmeasure.org", "code": "g"}}}]}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"input": [{"type": {"text": "t"}, "valueRange": {"low": {"value": 5, "unit": "mg"}, "high": {"value": 2, "unit": "mg"}}}]}') i;
+-- 13: 1 MiB is counted in characters: 600,000 x "é" (1.2 MB) is fine; 1,048,576 characters are, one more is not
+SELECT i.severity, i.code, i.expression, left(i.diagnostics, 40) FROM minimal, pg_temp.issues(t || jsonb_build_object('description', repeat('é', 600000))) i;
+SELECT i.severity, i.code, i.expression, left(i.diagnostics, 40) FROM minimal, pg_temp.issues(t || jsonb_build_object('description', repeat('é', 1048576))) i;
+SELECT i.severity, i.code, i.expression, right(i.diagnostics, 60) FROM minimal, pg_temp.issues(t || jsonb_build_object('description', repeat('é', 1048577))) i;
+SELECT i.severity, i.code, i.expression, right(i.diagnostics, 60) FROM minimal, pg_temp.issues(t || jsonb_build_object('description', repeat('x', 1048577))) i;
+-- 14: references to the wrong target type (literal, absolute, versioned, contained); the right ones pass
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"encounter": {"reference": "Patient/1"}}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"location": {"reference": "http://example.org/fhir/Patient/1/_history/2"}}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"insurance": [{"reference": "Coverage/1"}, {"reference": "Patient/2"}]}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"encounter": {"reference": "#p"}, "contained": [{"resourceType": "Patient", "id": "p"}]}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"encounter": {"reference": "Encounter/1"}, "partOf": [{"reference": "Task/2"}], "focus": {"reference": "Patient/1"}, "requester": {"reference": "urn:uuid:6b0e9b6a-8d3a-4e8f-9a36-2a4a51f7b7a0"}, "owner": {"reference": "http://x.org/fhir/Practitioner/3"}}') i;
+-- 15: narrative nesting has no fixed limit: 120 and 100,000 nested spans pass
+SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('text', jsonb_build_object('status', 'generated', 'div',
+	'<div xmlns="http://www.w3.org/1999/xhtml">' || repeat('<span>', 120) || 'x' || repeat('</span>', 120) || '</div>'))) i;
+SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('text', jsonb_build_object('status', 'generated', 'div',
+	'<div xmlns="http://www.w3.org/1999/xhtml">' || repeat('<span>', 100000) || 'x' || repeat('</span>', 100000) || '</div>'))) i;
+SELECT i.severity, i.code, i.expression, right(i.diagnostics, 80) FROM minimal, pg_temp.issues(t || jsonb_build_object('text', jsonb_build_object('status', 'generated', 'div',
+	'<div xmlns="http://www.w3.org/1999/xhtml">' || repeat('<span>', 100000) || 'x' || repeat('</span>', 99999) || '</div>'))) i;
+-- an invalid Task is refused on store with SQLSTATE 23514 and the same issue
+DO $$
+BEGIN
+	PERFORM omnitask.create_task('{"resourceType": "Task", "status": "requested", "intent": "order", "description": "d",
+		"for": {"reference": "Patient/p1"}, "encounter": {"reference": "Patient/1"}}');
+	RAISE EXCEPTION 'stored';
+EXCEPTION WHEN check_violation THEN
+	RAISE WARNING 'SQLSTATE %: %', SQLSTATE, SQLERRM;
+END
+$$;
