@@ -191,8 +191,6 @@ INSERT INTO bad_values VALUES
 	('valueOid', '"urn:oid:3.1"'), ('valueOid', '"1.2.3"'),
 	('valueUuid', '"urn:uuid:C757873D-EC9A-4326-A141-556F43239520"'),
 	('valueBase64Binary', '"abc"'), ('valueBase64Binary', '"a=bc"'),
-	('valueString', to_jsonb(E'vertical\u000btab'::text)),
-	('valueMarkdown', to_jsonb(E'form\ffeed'::text)),
 	('valueDate', '"2023-02-29"'), ('valueDate', '"2100-02-29"'), ('valueDate', '"2023-13"'),
 	('valueDate', '"0000-01-01"'), ('valueDate', '"2023-01-01T10:00:00Z"'),
 	('valueDateTime', '"2023-02-30"'), ('valueDateTime', '"2023-01-01T10:00Z"'),
@@ -340,7 +338,7 @@ SELECT i.* FROM minimal, pg_temp.issues(t || '{"contained": [{"resourceType": "P
 -- 4: whitespace-only string or markdown: a warning, not an error
 SELECT i.* FROM minimal, pg_temp.issues(t || '{"description": "   "}') i;
 SELECT i.* FROM minimal, pg_temp.issues(t || '{"note": [{"text": " \t\n "}]}') i;
--- 5: C0 controls and DEL: a warning in string, code, markdown, uri; vertical tab and form feed stay errors
+-- 5: C0 controls (vertical tab and form feed too) and DEL: a warning in string, code, markdown, uri
 SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('description', E'a\u0013b')) i;
 SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('note', jsonb_build_array(jsonb_build_object('text', E'x\u007fy')))) i;
 SELECT i.* FROM minimal, pg_temp.issues(t || jsonb_build_object('instantiatesUri', E'http://x/\u0001')) i;

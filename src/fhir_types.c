@@ -62,7 +62,6 @@
 static const char R_EMPTY[] = "must not be empty";
 static const char R_TOO_LONG[] = "must not be longer than 1 MiB (1048576 characters)";
 static const char R_CONTROL[] = "must not contain control characters other than tab, CR and LF";
-static const char R_VT_FF[] = "must not contain vertical tab or form feed (not in [ \\r\\n\\t\\S])";
 static const char W_CONTROL[] = "contains control characters (other than tab, CR and LF)";
 static const char W_BLANK[] = "should not be only whitespace";
 
@@ -238,11 +237,12 @@ within_char_limit(const char *s, size_t len)
 
 /*
  * string, markdown, System.String: regex [ \r\n\t\S]+ and at most 1 MiB
- * characters.  The regex has no vertical tab or form feed (they are \s but
- * not in the class), so those are errors.  Other control characters are \S
- * and match; HL7's validator warns about them, and so do we.  A value of
- * only whitespace matches the regex too; the spec's "SHOULD have
- * non-whitespace content" is a warning for string and markdown.
+ * characters.  Control characters other than tab, CR and LF are \S and
+ * match, except vertical tab and form feed, which are \s but not in the
+ * class; HL7's validator only warns about all of them (they cannot be
+ * written in FHIR XML), and we follow it.  A value of only whitespace
+ * matches the regex; the spec's "SHOULD have non-whitespace content" is a
+ * warning for string and markdown.
  */
 static bool
 check_text(const char *s, size_t len, bool warn_blank, const char **why,
@@ -281,8 +281,6 @@ check_text(const char *s, size_t len, bool warn_blank, const char **why,
 		c = (unsigned char) s[i++];
 		if (is_text_space(c))
 			continue;
-		if (c == 0x0b || c == 0x0c)
-			FAIL(R_VT_FF);
 		if (is_control(c))
 			WARN(W_CONTROL);
 		blank = false;
@@ -322,8 +320,6 @@ check_code(const char *s, size_t len, const char **why, const char **warn)
 				FAIL("must not contain more than one whitespace character in a row");
 			prev_space = true;
 		}
-		else if (c == 0x0b || c == 0x0c)
-			FAIL(R_VT_FF);
 		else
 		{
 			if (is_control(c))
