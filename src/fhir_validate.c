@@ -1247,8 +1247,13 @@ walk_generic_value(Walker *w, JsonbValue *v, bool is_reference)
 	}
 	if (v->type != jbvBinary)
 	{
-		if (is_reference)
-			note_local_ref(w, v, true, -1);
+		/*
+		 * a "#id" under "reference" is a Reference (ref-1); any other "#id"
+		 * string may be a canonical or uri of a type not walked here, and
+		 * counts for dom-3 only
+		 */
+		if (v->type == jbvString)
+			note_local_ref(w, v, is_reference, -1);
 		emit(w, WJB_VALUE, v);
 		return;
 	}
@@ -1302,7 +1307,11 @@ walk_generic_value(Walker *w, JsonbValue *v, bool is_reference)
 				else if (item.type == jbvString && item.val.string.len == 0)
 					walk_error(w, "structure", "empty strings are not allowed in FHIR JSON");
 				else
+				{
+					if (item.type == jbvString)
+						note_local_ref(w, &item, false, -1);
 					emit(w, WJB_ELEM, &item);
+				}
 				path_pop(w, saved);
 				break;
 			default:
@@ -2053,7 +2062,8 @@ check_local_refs(Walker *w)
 		key.id = cont[i]->id;
 		if (!cont[i]->refers_to_container &&
 			bsearch(&keyp, refs, nrefs, sizeof(LocalRef *), cmp_ref_id) == NULL)
-			fhir_add_issue(w->res, FHIR_SEV_ERROR, "invariant", "Task.contained",
+			fhir_add_issue(w->res, FHIR_SEV_ERROR, "invariant",
+						   psprintf("Task.contained[%d]", cont[i]->index),
 						   "contained resource %s is not referenced from the Task (dom-3)",
 						   quoted(cont[i]->id, strlen(cont[i]->id)));
 	}
