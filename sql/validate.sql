@@ -382,9 +382,25 @@ SELECT i.* FROM minimal, pg_temp.issues(t || '{"focus": {"reference": "#f"}, "co
 SELECT i.* FROM minimal, pg_temp.issues(t || '{"focus": {"reference": "#f"}, "contained": [{"resourceType": "Patient", "id": "f", "text": {"status": "bogus", "div": "<p>x</p>"}, "extension": [{"url": "http://x"}], "language": " en", "meta": {"profile": ["a b"]}}]}') i;
 -- 11: two contained resources with the same id
 SELECT i.* FROM minimal, pg_temp.issues(t || '{"focus": {"reference": "#a"}, "contained": [{"resourceType": "Patient", "id": "a"}, {"resourceType": "Patient", "id": "a"}]}') i;
--- 12: rng-2 compares quantities of the same unit only: 600 g .. 1 kg is not an error; 5 g .. 2 g is
+-- 12: rng-2 compares quantities: UCUM codes of one dimension are converted (600 g .. 1 kg is fine,
+-- 1 kg .. 600 g is not); incomparable units are not an error; the same unit compares as numbers
 SELECT i.* FROM minimal, pg_temp.issues(t || '{"input": [{"type": {"text": "t"}, "valueRange": {"low": {"value": 600, "unit": "g", "system": "http://unitsofmeasure.org", "code": "g"}, "high": {"value": 1, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"}}}]}') i;
 SELECT i.* FROM minimal, pg_temp.issues(t || '{"input": [{"type": {"text": "t"}, "valueRange": {"low": {"value": 5, "system": "http://unitsofmeasure.org", "code": "g"}, "high": {"value": 2, "system": "http://unitsofmeasure.org", "code": "g"}}}]}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"input": [{"type": {"text": "t"}, "valueRange": {"low": {"value": 1, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"}, "high": {"value": 600, "unit": "g", "system": "http://unitsofmeasure.org", "code": "g"}}}]}') i;
+CREATE FUNCTION pg_temp.rng(l numeric, lu text, h numeric, hu text) RETURNS boolean
+LANGUAGE sql AS
+$$
+	SELECT pg_temp.ok(jsonb_build_object('resourceType', 'Task', 'status', 'draft', 'intent', 'order',
+		'input', jsonb_build_array(jsonb_build_object('type', jsonb_build_object('text', 't'), 'valueRange', jsonb_build_object(
+			'low', jsonb_build_object('value', l, 'system', 'http://unitsofmeasure.org', 'code', lu),
+			'high', jsonb_build_object('value', h, 'system', 'http://unitsofmeasure.org', 'code', hu))))))
+$$;
+SELECT l, lu, h, hu, pg_temp.rng(l, lu, h, hu) AS valid
+FROM (VALUES (1000, 'g', 1, 'kg'), (1001, 'g', 1, 'kg'), (1, '[lb_av]', 400, 'g'), (1, '[lb_av]', 500, 'g'),
+			 (2, 'h', 90, 'min'), (20, 'mg/dL', 0.1, 'g/L'), (1, 'mg/dL', 5, 'g/L'), (200, 'mm[Hg]', 1, 'kPa'),
+			 (5, '10*3/uL', 4000, '/uL'), (1, 'L', 999, 'mL'), (1, 'mL', 1, 'cm3'), (3, 'mg{total}', 2, 'mg'),
+			 (10, '%', 0.05, '1'), (37, 'Cel', 36, 'Cel'), (37, 'Cel', 300, 'K'), (1, 'kg', 1, 'm'),
+			 (2, '[IU]', 1, 'mg'), (2, 'bogus', 1, 'g')) AS v(l, lu, h, hu);
 SELECT i.* FROM minimal, pg_temp.issues(t || '{"input": [{"type": {"text": "t"}, "valueRange": {"low": {"value": 5, "unit": "mg"}, "high": {"value": 2, "unit": "mg"}}}]}') i;
 -- 13: 1 MiB is counted in characters: 600,000 x "é" (1.2 MB) is fine; 1,048,576 characters are, one more is not
 SELECT i.severity, i.code, i.expression, left(i.diagnostics, 40) FROM minimal, pg_temp.issues(t || jsonb_build_object('description', repeat('é', 600000))) i;

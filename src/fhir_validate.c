@@ -19,7 +19,10 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "fhir_tables.h"
+#include "fhir_ucum.h"
 #include "fhir_validate.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
@@ -1522,20 +1525,48 @@ slice_same(FhirSlice a, FhirSlice b)
 	return a.len == b.len && memcmp(a.s, b.s, a.len) == 0;
 }
 
+/* A decimal as a double (infinite when beyond its range; never an error). */
+static double
+numeric_double(Numeric n)
+{
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+											  NumericGetDatum(n)));
+}
+
 /*
- * True when the values of two quantities can be compared as bare numbers
- * (rng-2): they have the same unit, named by the same system and code, or
- * when neither has a code, by the same unit text (or none).  FHIRPath
- * compares quantities of different units only through UCUM conversion and
- * gives empty (so the invariant holds) when it cannot: quantities in
- * different units are not judged here.
+ * True when quantity a is certainly above quantity b (rng-2: low <= high).
+ * Quantities in the same unit -- the same system and code, or when neither
+ * has a code, the same unit text (or none) -- compare as decimals.  Two UCUM
+ * codes (system http://unitsofmeasure.org) of the same dimension compare
+ * after conversion to base units (src/fhir_ucum.c), with a relative margin
+ * of 1e-9 for the rounding of the conversion factors.  Anything else is
+ * incomparable, and as in FHIRPath (where comparing such quantities gives
+ * empty) not an error.
  */
 static bool
-quantities_comparable(const ObjResult *a, const ObjResult *b)
+quantity_above(const ObjResult *a, const ObjResult *b)
 {
-	if (a->code.s || b->code.s)
-		return slice_same(a->code, b->code) && slice_same(a->system, b->system);
-	return slice_same(a->unit, b->unit);
+	FhirUcumUnit ua,
+				ub;
+	double		va,
+				vb;
+
+	if (a->code.s == NULL && b->code.s == NULL)
+		return slice_same(a->unit, b->unit) && numeric_order(a->value, b->value) > 0;
+	if (slice_same(a->code, b->code) && slice_same(a->system, b->system))
+		return numeric_order(a->value, b->value) > 0;
+	if (a->code.s == NULL || b->code.s == NULL ||
+		!fhir_slice_eq(a->system, FHIR_UCUM_SYSTEM) ||
+		!fhir_slice_eq(b->system, FHIR_UCUM_SYSTEM) ||
+		!fhir_ucum_reduce(a->code.s, a->code.len, &ua) ||
+		!fhir_ucum_reduce(b->code.s, b->code.len, &ub) ||
+		!fhir_ucum_commensurable(&ua, &ub))
+		return false;
+	va = numeric_double(a->value) * ua.factor;
+	vb = numeric_double(b->value) * ub.factor;
+	if (isinf(va) || isinf(vb) || isnan(va) || isnan(vb))
+		return false;
+	return va - vb > 1e-9 * Max(fabs(va), fabs(vb));
 }
 
 /*
@@ -1714,8 +1745,7 @@ finish_object(Walker *w, JsonbContainer *c, const FhirType *t, const uint8 *seen
 #undef HAS
 	}
 	if ((t->flags & FT_INV_RNG2) && children[0].value && children[1].value &&
-		quantities_comparable(&children[0], &children[1]) &&
-		numeric_order(children[0].value, children[1].value) > 0)
+		quantity_above(&children[0], &children[1]))
 		walk_error(w, "invariant", "range low is above range high (rng-2)");
 }
 

@@ -563,6 +563,205 @@ def generate_xhtml_header():
     return "\n".join(h)
 
 
+# ---------------------------------------------------------------------------
+# UCUM (quantity comparison across units, for rng-2)
+# ---------------------------------------------------------------------------
+#
+# From ucum-essence.xml: the prefixes, the seven base units and every unit
+# atom, each atom reduced to a factor and a vector of base-unit exponents.
+# Two UCUM codes are comparable when their vectors are equal; then values
+# compare after multiplying by the factors.  Special units (a non-linear
+# function, e.g. Cel, [degF], [pH], B, Np) and arbitrary units ([IU], ...)
+# are kept in the table, marked incomparable: only the same code compares.
+
+UCUM_NS = "{http://unitsofmeasure.org/ucum-essence}"
+UCUM_DIMS = ["L", "T", "M", "A", "C", "Q", "F"]   # m s g rad K C cd
+
+
+class Ucum:
+    def __init__(self, path):
+        import xml.etree.ElementTree as ET
+        try:
+            root = ET.parse(path).getroot()
+        except (OSError, ET.ParseError) as e:
+            die("cannot read %s: %s" % (path, e))
+        self.version = root.get("version")
+        self.prefixes = {}
+        for p in root.iter(UCUM_NS + "prefix"):
+            self.prefixes[p.get("Code")] = float(p.find(UCUM_NS + "value").get("value"))
+        self.atoms = {}          # code -> (factor, dims tuple) or None (incomparable)
+        self.metric = set()
+        self.defs = {}
+        for b in root.iter(UCUM_NS + "base-unit"):
+            dims = [0] * len(UCUM_DIMS)
+            dims[UCUM_DIMS.index(b.get("dim"))] = 1
+            self.atoms[b.get("Code")] = (1.0, tuple(dims))
+            self.metric.add(b.get("Code"))
+        for u in root.iter(UCUM_NS + "unit"):
+            code = u.get("Code")
+            if u.get("isMetric") == "yes":
+                self.metric.add(code)
+            v = u.find(UCUM_NS + "value")
+            if u.get("isSpecial") == "yes" or u.get("isArbitrary") == "yes":
+                self.atoms[code] = None
+            else:
+                self.defs[code] = (v.get("Unit"), float(v.get("value", "1")))
+        for code in sorted(self.defs):
+            self.resolve(code, [])
+
+    def resolve(self, code, stack):
+        if code in self.atoms:
+            return self.atoms[code]
+        if code not in self.defs:
+            return None
+        if code in stack:
+            die("UCUM: circular definition of %s" % code)
+        expr, value = self.defs[code]
+        r = self.parse(expr, stack + [code])
+        self.atoms[code] = None if r is None else (r[0] * value, r[1])
+        return self.atoms[code]
+
+    def simple(self, tok, stack):
+        """A simple unit with an optional exponent, or a number."""
+        if tok.isdigit():
+            return (float(tok), (0,) * len(UCUM_DIMS))
+        k = len(tok)
+        while k > 0 and tok[k - 1].isdigit():
+            k -= 1
+        if k > 0 and k < len(tok) and tok[k - 1] in "+-":
+            k -= 1
+        atom, exp = tok[:k], int(tok[k:]) if k < len(tok) else 1
+        base = self.resolve(atom, stack) if atom in self.atoms or atom in self.defs else None
+        if base is None and atom not in self.atoms and atom not in self.defs:
+            for plen in (2, 1):
+                pre, rest = atom[:plen], atom[plen:]
+                if pre in self.prefixes and rest in self.metric:
+                    b = self.resolve(rest, stack)
+                    if b is not None:
+                        base = (self.prefixes[pre] * b[0], b[1])
+                    break
+        if base is None:
+            return None
+        return (base[0] ** exp, tuple(d * exp for d in base[1]))
+
+    def parse(self, expr, stack):
+        """factor and dims of a UCUM expression (term), or None."""
+        pos = [0]
+
+        def term():
+            f, d = 1.0, [0] * len(UCUM_DIMS)
+            op = "."
+            if expr[pos[0]:pos[0] + 1] == "/":
+                op = "/"
+                pos[0] += 1
+            while True:
+                c = component()
+                if c is None:
+                    return None
+                sign = 1 if op == "." else -1
+                f = f * c[0] if sign > 0 else f / c[0]
+                d = [a + sign * b for a, b in zip(d, c[1])]
+                if pos[0] < len(expr) and expr[pos[0]] in "./":
+                    op = expr[pos[0]]
+                    pos[0] += 1
+                    continue
+                return (f, tuple(d))
+
+        def component():
+            i = pos[0]
+            if i < len(expr) and expr[i] == "(":
+                pos[0] += 1
+                r = term()
+                if r is None or pos[0] >= len(expr) or expr[pos[0]] != ")":
+                    return None
+                pos[0] += 1
+                return r
+            depth = 0
+            j = i
+            while j < len(expr):
+                ch = expr[j]
+                if ch == "[":
+                    depth += 1
+                elif ch == "]":
+                    depth -= 1
+                elif depth == 0 and ch in "./(){":
+                    break
+                j += 1
+            tok = expr[i:j]
+            pos[0] = j
+            if j < len(expr) and expr[j] == "{":
+                end = expr.find("}", j)
+                if end < 0:
+                    return None
+                pos[0] = end + 1
+                if not tok:
+                    return (1.0, (0,) * len(UCUM_DIMS))
+            if not tok:
+                return None
+            return self.simple(tok, stack)
+
+        r = term()
+        if r is None or pos[0] != len(expr):
+            return None
+        return r
+
+
+def generate_ucum_header(ucum_path):
+    """src/fhir_ucum_tables.h: UCUM prefixes and atoms reduced to base units."""
+    u = Ucum(ucum_path)
+    h = [BANNER.replace("FHIR R4 definitions", "UCUM essence %s" % u.version),
+         "#ifndef FHIR_UCUM_TABLES_H",
+         "#define FHIR_UCUM_TABLES_H",
+         "",
+         "/*",
+         " * UCUM (ucum-essence.xml %s): every prefix, and every unit atom reduced" % u.version,
+         " * to a factor and exponents of the base units %s" % " ".join(
+             ["m", "s", "g", "rad", "K", "C", "cd"]) + ".",
+         " * comparable = false: special (non-linear) or arbitrary units, which",
+         " * convert to nothing.  Sorted by strcmp of the code.  Included by",
+         " * fhir_ucum.c only.",
+         " */",
+         "",
+         "typedef struct UcumPrefix",
+         "{",
+         "\tconst char *code;",
+         "\tdouble\t\tfactor;",
+         "} UcumPrefix;",
+         "",
+         "typedef struct UcumAtom",
+         "{",
+         "\tconst char *code;",
+         "\tbool\t\tmetric;\t\t\t/* takes a prefix */",
+         "\tbool\t\tcomparable;",
+         "\tdouble\t\tfactor;",
+         "\tint8_t\t\tdims[UCUM_NDIMS];",
+         "} UcumAtom;",
+         "",
+         "static const UcumPrefix ucum_prefixes[] = {"]
+    h.insert(h.index("typedef struct UcumPrefix"), "#define UCUM_NDIMS %d" % len(UCUM_DIMS))
+    h.insert(h.index("typedef struct UcumPrefix"), "")
+    for code in sorted(u.prefixes, key=cstr_key):
+        h.append("\t{%s, %s}," % (c_string(code), repr(u.prefixes[code])))
+    h[-1] = h[-1].rstrip(",")
+    h += ["};", "", "static const UcumAtom ucum_atoms[] = {"]
+    ncomp = 0
+    for code in sorted(u.atoms, key=cstr_key):
+        a = u.atoms[code]
+        if a is None:
+            h.append("\t{%s, %s, false, 0, {0}}," % (
+                c_string(code), "true" if code in u.metric else "false"))
+        else:
+            ncomp += 1
+            if any(abs(x) > 127 for x in a[1]):
+                die("UCUM: exponent out of range for %s" % code)
+            h.append("\t{%s, %s, true, %s, {%s}}," % (
+                c_string(code), "true" if code in u.metric else "false",
+                repr(a[0]), ", ".join(str(x) for x in a[1])))
+    h[-1] = h[-1].rstrip(",")
+    h += ["};", "", "#endif\t\t\t\t\t\t\t/* FHIR_UCUM_TABLES_H */", ""]
+    return "\n".join(h), len(u.atoms), ncomp
+
+
 def load_resource_types(defdir):
     """The concrete R4 resource type names (the resource-types CodeSystem
     without the abstract Resource and DomainResource), sorted by strcmp."""
@@ -986,9 +1185,17 @@ def main(argv):
     write_atomic(os.path.join(outdir, "fhir_tables.c"), csrc)
     write_atomic(os.path.join(outdir, "fhir_tables.h"), hsrc)
     write_atomic(os.path.join(outdir, "fhir_xhtml_tables.h"), generate_xhtml_header())
+    ucum_path = os.path.join(os.path.dirname(os.path.abspath(defdir)), "ucum",
+                             "ucum-essence.xml")
+    try:
+        usrc, natoms, ncomp = generate_ucum_header(ucum_path)
+    except GenError as e:
+        sys.stderr.write("gen_fhir_tables: error: %s\n" % e)
+        return 1
+    write_atomic(os.path.join(outdir, "fhir_ucum_tables.h"), usrc)
     err = sys.stderr.write
-    err("gen_fhir_tables: %d types, %d value sets\n"
-        % (summary["types"], summary["valuesets"]))
+    err("gen_fhir_tables: %d types, %d value sets, %d UCUM atoms (%d comparable)\n"
+        % (summary["types"], summary["valuesets"], natoms, ncomp))
     err("invariants not enforced by a flag:\n")
     for r in summary["unmapped"]:
         err("  %s\n" % r)
