@@ -1392,6 +1392,24 @@ walk_contained_other(Walker *w, JsonbContainer *c)
 }
 
 /*
+ * True when the resourceType or id of a contained resource is a non-empty
+ * JSON string; otherwise reports why, at the walker's path.
+ */
+static bool
+contained_key_shape(Walker *w, const JsonbValue *v)
+{
+	if (v->type == jbvNull)
+		walk_error(w, "structure", "null is not allowed in FHIR JSON");
+	else if (v->type != jbvString)
+		walk_error(w, "structure", "expected a JSON string, found %s", json_type_name(v));
+	else if (v->val.string.len == 0)
+		walk_error(w, "structure", "empty strings are not allowed in FHIR JSON");
+	else
+		return true;
+	return false;
+}
+
+/*
  * Walks one contained resource: it needs a resourceType that is a concrete
  * R4 resource type and an id, must not itself contain resources (dom-2),
  * nor carry meta.versionId/lastUpdated (dom-4) or meta.security (dom-5).
@@ -1412,28 +1430,34 @@ walk_generic(Walker *w, JsonbValue *v)
 		w->segs[w->nsegs - 1].len : 0;
 	rt = getKeyJsonValueFromContainer(c, "resourceType", 12, NULL);
 	id = getKeyJsonValueFromContainer(c, "id", 2, NULL);
-	if (rt == NULL || rt->type != jbvString || rt->val.string.len == 0)
+	if (rt == NULL)
 		walk_error(w, "required", "a contained resource needs a resourceType");
 	else
 	{
-		cr->rtype = pnstrdup(rt->val.string.val, rt->val.string.len);
-		if (!is_resource_type(cr->rtype))
-		{
-			int			saved = path_push(w, "resourceType", 12);
+		int			saved = path_push(w, "resourceType", 12);
 
-			walk_error(w, "structure", "%s is not an R4 resource type",
-					   quoted(rt->val.string.val, rt->val.string.len));
-			path_pop(w, saved);
-			cr->rtype = NULL;
+		if (contained_key_shape(w, rt))
+		{
+			cr->rtype = pnstrdup(rt->val.string.val, rt->val.string.len);
+			if (!is_resource_type(cr->rtype))
+			{
+				walk_error(w, "structure", "%s is not an R4 resource type",
+						   quoted(rt->val.string.val, rt->val.string.len));
+				cr->rtype = NULL;
+			}
 		}
+		path_pop(w, saved);
 	}
-	if (id == NULL || id->type != jbvString)
+	if (id == NULL)
 		walk_error(w, "required", "a contained resource needs an id");
 	else
 	{
+		int			saved = path_push(w, "id", 2);
 		const char *why;
 
-		if (!fhir_check_string(FP_ID, id->val.string.val, id->val.string.len, &why))
+		if (!contained_key_shape(w, id))
+			;
+		else if (!fhir_check_string(FP_ID, id->val.string.val, id->val.string.len, &why))
 			walk_error(w, "value", "%s is not a valid id: %s",
 					   quoted(id->val.string.val, id->val.string.len), why);
 		else
@@ -1441,6 +1465,7 @@ walk_generic(Walker *w, JsonbValue *v)
 			cr->id = pnstrdup(id->val.string.val, id->val.string.len);
 			w->contained = lappend(w->contained, cr);
 		}
+		path_pop(w, saved);
 	}
 	if (getKeyJsonValueFromContainer(c, "contained", 9, NULL) != NULL)
 		walk_error(w, "invariant", "a contained resource must not contain resources (dom-2)");

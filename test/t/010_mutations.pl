@@ -23,12 +23,26 @@
 #   unknown-key    "bogusKey": 1 in every object (expected at parent.bogusKey)
 #   broken-period  swap start/end of a Period that has both (when they differ
 #                  and have the same precision); end = start minus one year
+#   (issue 12)
+#   wrong-target   reference of Task.encounter/location/partOf/insurance/
+#                  relevantHistory/requester/owner/restriction.recipient ->
+#                  "Basic/x" (not among the element's targetProfile types)
+#   duplicate-id   the first contained resource appended again (same id)
+#   bad-type       a contained resource's resourceType lower-cased
+#   txt-1          a <p foo="1"> (attribute HTML 4 lacks) or U+FFFF added to
+#                  every narrative div
+# and mutations that must KEEP the document valid (no error; warnings allowed):
+#   id-only twin   "_status": {"id": ...} next to a Task's status
+#   blank string   description -> "   " (a warning)
+#   control char   description with U+0013 (a warning)
+#   deep narrative every narrative's content inside 150 nested <span>s
+#   HTML 4         <address>, <bdo dir="rtl">, <kbd> added to every narrative
 #
 # Excluded on purpose: below a contained resource that is not a Task only the
-# FHIR JSON rules are checked (validate_task validates Task; other resource
-# types are not part of base Task validation -- see walk_generic() in
-# src/fhir_validate.c), so there only the JSON-rule kinds (empty-*, null)
-# are generated; wrong types, unknown keys or bad dates inside e.g. a
+# FHIR JSON rules and the DomainResource elements are checked (validate_task
+# validates Task; other resource types are not part of base Task validation
+# -- see walk_contained_other() in src/fhir_validate.c), so there only the
+# JSON-rule kinds (empty-*, null) are generated; wrong types, unknown keys or bad dates inside e.g. a
 # contained Provenance are legitimately not reported by this validator.
 #
 # All mutations go to the server in ONE psql call: they are written,
@@ -344,7 +358,59 @@ sub mutations_of
 			}
 		}
 
+		# --- issue 12: reference targets, narratives
+		my %restricted = map { $_ => 1 }
+		  qw(encounter location partOf insurance relevantHistory requester owner recipient);
+		if ($is_prop && $key eq 'reference' && $kind eq 'string' && $v =~ m{^[A-Z][A-Za-z]+/}
+			&& $restricted{ home_key($n->{parent}) } && !$generic)
+		{
+			$add->(kind => 'wrong target', jp => $n->{jp}, op => 'set', new => 'Basic/x',
+				   at => $fp, expect => $fp);
+		}
+		if ($is_prop && $key eq 'div' && $kind eq 'string' && $v =~ m{</div>\s*$})
+		{
+			(my $attr = $v) =~ s{</div>(\s*)$}{<p foo="1">x</p></div>$1};
+			$add->(kind => 'txt-1 attribute', jp => $n->{jp}, op => 'set', new => $attr,
+				   at => $fp, expect => $fp);
+			(my $ffff = $v) =~ s{</div>(\s*)$}{\x{FFFF}</div>$1};
+			$add->(kind => 'U+FFFF in narrative', jp => $n->{jp}, op => 'set', new => $ffff,
+				   at => $fp, expect => $fp);
+			(my $html4 = $v) =~ s{</div>(\s*)$}{<address>a</address><bdo dir="rtl">b</bdo><kbd>c</kbd></div>$1};
+			$add->(kind => 'HTML 4 elements (valid)', jp => $n->{jp}, op => 'set', new => $html4,
+				   at => $fp, stays_valid => 1);
+			if ($v =~ m{^(\s*<div[^>]*>)(.*)(</div>\s*)$}s)
+			{
+				my $deep = $1 . ('<span>' x 150) . $2 . ('</span>' x 150) . $3;
+				$add->(kind => 'deep narrative (valid)', jp => $n->{jp}, op => 'set', new => $deep,
+					   at => $fp, stays_valid => 1);
+			}
+		}
+
 		next unless $kind eq 'object';
+
+		if (is_task_object($n))
+		{
+			$add->(kind => 'id-only twin (valid)', jp => $n->{jp}, op => 'insert', prop => '_status',
+				   new => { id => 'st1' }, at => "$fp._status", stays_valid => 1)
+			  if exists $v->{status} && !exists $v->{_status};
+			$add->(kind => 'blank string (valid)', jp => $n->{jp}, op => 'insert', prop => 'description',
+				   new => '   ', at => "$fp.description", stays_valid => 1);
+			$add->(kind => 'control character (valid)', jp => $n->{jp}, op => 'insert',
+				   prop => 'description', new => "a\x{13}b", at => "$fp.description", stays_valid => 1);
+			if (ref $v->{contained} eq 'ARRAY' && @{ $v->{contained} })
+			{
+				my @c = (@{ $v->{contained} }, $v->{contained}[0]);
+				$add->(kind => 'duplicate contained id', jp => $n->{jp}, op => 'insert',
+					   prop => 'contained', new => \@c, at => "$fp.contained",
+					   expect => "$fp.contained[" . $#c . "].id");
+			}
+		}
+		if (!$is_prop && home_key($n) eq 'contained' && kind_of($v->{resourceType} // []) eq 'string')
+		{
+			$add->(kind => 'unknown contained resourceType', jp => $n->{jp}, op => 'insert',
+				   prop => 'resourceType', new => lc $v->{resourceType}, at => "$fp.resourceType",
+				   expect => "$fp.resourceType");
+		}
 
 		# --- unknown key
 		$add->(kind => 'unknown key', jp => $n->{jp}, op => 'insert', prop => 'bogusKey',
@@ -460,7 +526,7 @@ open(my $out, '>:raw', $data) or die "$data: $!";
 for my $i (0 .. $#cases)
 {
 	my $c = $cases[$i];
-	my $expect = $c->{valid} ? '' : $c->{expect};
+	my $expect = ($c->{valid} || $c->{stays_valid}) ? '' : $c->{expect};
 	die "unexpected character in $expect" if $expect =~ /[\t\n\\]/;
 	print $out join("\t", $i, $expect, encode_base64($c->{text}, '')), "\n";
 }
@@ -511,6 +577,12 @@ for my $i (0 .. $#cases)
 	{
 		ok($r && !$r->{rejected} && $r->{information}, "$c->{name}: the unmodified example is valid")
 		  or diag("errors: " . ($r ? $r->{errors} // '' : 'no result'));
+		next;
+	}
+	if ($c->{stays_valid})
+	{
+		ok($r && !$r->{rejected}, "$c->{name}: $c->{kind} at $c->{at} -> still valid")
+		  or diag("errors: " . ($r ? $r->{errors} // '' : 'no result'), "\ndocument: $c->{text}");
 		next;
 	}
 	my $desc = "$c->{name}: $c->{kind} at $c->{at} -> rejected at $c->{expect}";
