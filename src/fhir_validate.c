@@ -239,6 +239,13 @@ walk_error(Walker *w, const char *code, const char *fmt,...)
 	char	   *diagnostics;
 
 	w->emit = false;
+	if (w->res->nissues >= FHIR_MAX_ISSUES)
+	{
+		/* the list is full: count it without formatting anything */
+		w->res->nerrors++;
+		w->res->truncated = true;
+		return;
+	}
 	va_start(args, fmt);
 	diagnostics = fhir_vformat(fmt, args);
 	va_end(args);

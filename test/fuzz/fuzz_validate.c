@@ -37,8 +37,12 @@
  * SQLSTATE 22P02 (invalid_text_representation) and leave the connection
  * usable.  Last, a stress phase: a few fixed adversarial documents of a
  * few MB (long key paths in a contained resource, 40,000 local
- * references, a million nulls, 10 MB values, ...), each of which must be
- * answered with an OperationOutcome in under 5 seconds.
+ * references, a million nulls, 10 MB values, a narrative nested 300,000
+ * deep, 40,000 contained resources sharing an id, 20,000 Ranges in UCUM
+ * units, ...), each of which must be answered with an OperationOutcome in
+ * under 5 seconds.  Narratives mix in the cases of issue 12 (HTML 4
+ * elements and attributes, namespace prefixes, U+FFFE/U+FFFF, nesting far
+ * past 100) and quantities random UCUM codes.
  *
  * The PRNG (splitmix64) is seeded from -s (default 20240601), so a failure
  * is reproducible: the same seed generates the same documents in the same
@@ -545,9 +549,18 @@ static const char *const misc_codes[] = {
 	"<", "<=", ">=", ">", "=", "en-US", "EUR", "eur", "text/plain",
 	"application/fhir+json", "text/plain; charset=utf-8", "text/", "bogus"
 };
+/* UCUM codes, valid and not, for Quantity.code (rng-2 converts units). */
+static const char *const ucum_codes[] = {
+	"mg", "g", "kg", "[lb_av]", "mg/dL", "g/L", "10*3/uL", "/uL", "mm[Hg]",
+	"kPa", "Cel", "K", "[degF]", "%", "1", "{tbl}", "mg{total}", "h", "min",
+	"m2.s-1/(kg.(mol))", "((((((((((m))))))))))", "m999", "10*-99", "[IU]",
+	"bogus", "", "(", "/", ".", "m-", "[in_i", "{x", "dam", "cd", "Pa", "ug"
+};
+
 static const char *const resource_types[] = {
 	"Task", "Task", "Task", "Patient", "Provenance", "Practitioner",
-	"Organization", "task", "", "Bundle", "OperationOutcome"
+	"Organization", "task", "", "Bundle", "OperationOutcome", "Foo",
+	"DomainResource", "Resource", "ActivityDefinition"
 };
 static const char *const type_names[] = {
 	"String", "Code", "Integer", "Decimal", "Boolean", "Date", "DateTime",
@@ -837,7 +850,7 @@ gen_quantity(Buf *b)
 	if (chance(1, 2))
 		buf_puts(b, ",\"system\":\"http://unitsofmeasure.org\"");
 	if (chance(1, 2))
-		buf_puts(b, ",\"code\":\"mg\"");
+		buf_printf(b, ",\"code\":\"%s\"", PICK(ucum_codes));
 	if (chance(1, 4))
 		buf_printf(b, ",\"currency\":\"%s\"", PICK(misc_codes));
 	buf_putc(b, '}');
@@ -1074,6 +1087,14 @@ gen_plausible(Buf *b, int depth, const char *key)
 			"<a href=\"javascript:alert(1)\">x</a>", "<p onclick=\"x\">y</p>",
 			"<!-- c -->", "<!-- a -- b -->", "<![CDATA[x]]>", "<p a=\"1\" a=\"2\">x</p>",
 			"\\u0001", "]]>", "<table><tr><td>x</td></tr></table>",
+			/* issue 12: HTML 4 elements and attributes, prefixes, non-characters */
+			"<address>a</address>", "<bdo dir=\"rtl\">b</bdo>", "<kbd>k</kbd>",
+			"<map name=\"m\"><area alt=\"a\" href=\"#m\"/></map>",
+			"<a href=\"http://x\" target=\"_blank\">x</a>", "<p data-x=\"1\">x</p>",
+			"<h:p xmlns:h=\"http://www.w3.org/1999/xhtml\">x</h:p>", "<h:p>x</h:p>",
+			"<s:svg xmlns:s=\"http://www.w3.org/2000/svg\">x</s:svg>",
+			"<a xlink:href=\"x\">x</a>", "\\uffff", "\\ufffe", "<p title=\"\\uffff\">x</p>",
+			"<!-- \\ufffe -->", "\\u000b", "<p xml:lang=\"en\" lang=\"en\">x</p>",
 		};
 		int			n = (int) rnd(6),
 					i;
@@ -1082,7 +1103,8 @@ gen_plausible(Buf *b, int depth, const char *key)
 				 : "\"<div>");
 		if (chance(1, 20))
 		{
-			int			nest = 90 + (int) rnd(20);
+			/* around the old fixed limit of 100, and sometimes far past it */
+			int			nest = chance(1, 4) ? 100 + (int) rnd(20000) : 90 + (int) rnd(20);
 
 			for (i = 0; i < nest; i++)
 				buf_puts(b, "<b>");
@@ -1971,6 +1993,55 @@ stress_big_narrative(Buf *b)
 	buf_puts(b, "</div>\"}}");
 }
 
+/* A narrative nested 300,000 elements deep (no fixed depth limit). */
+static void
+stress_deep_narrative(Buf *b)
+{
+	int			i;
+
+	buf_puts(b, task_head);
+	buf_puts(b, ",\"text\":{\"status\":\"generated\",\"div\":\"<div xmlns=\\\"http://www.w3.org/1999/xhtml\\\">");
+	for (i = 0; i < 300000; i++)
+		buf_puts(b, "<span>");
+	buf_putc(b, 'x');
+	for (i = 0; i < 300000; i++)
+		buf_puts(b, "</span>");
+	buf_puts(b, "</div>\"}}");
+}
+
+/* 40,000 contained resources sharing one id, each referenced. */
+static void
+stress_duplicate_ids(Buf *b)
+{
+	int			i;
+
+	buf_puts(b, task_head);
+	buf_puts(b, ",\"contained\":[");
+	for (i = 0; i < 40000; i++)
+		buf_puts(b, i ? ",{\"resourceType\":\"Patient\",\"id\":\"a\",\"link\":[{\"other\":{\"reference\":\"#\"}}]}"
+				 : "{\"resourceType\":\"Patient\",\"id\":\"a\"}");
+	buf_puts(b, "],\"basedOn\":[");
+	for (i = 0; i < 40000; i++)
+		buf_puts(b, i ? ",{\"reference\":\"#a\"}" : "{\"reference\":\"#a\"}");
+	buf_puts(b, "]}");
+}
+
+/* 20,000 inputs with a Range in two UCUM units each. */
+static void
+stress_ucum_ranges(Buf *b)
+{
+	int			i;
+
+	buf_puts(b, task_head);
+	buf_puts(b, ",\"input\":[");
+	for (i = 0; i < 20000; i++)
+		buf_printf(b, "%s{\"type\":{\"text\":\"r\"},\"valueRange\":{"
+				   "\"low\":{\"value\":%d,\"system\":\"http://unitsofmeasure.org\",\"code\":\"mg/dL\"},"
+				   "\"high\":{\"value\":1,\"system\":\"http://unitsofmeasure.org\",\"code\":\"((g.m-3)/(10*-2))\"}}}",
+				   i ? "," : "", i);
+	buf_puts(b, "]}");
+}
+
 typedef struct Stress
 {
 	const char *name;
@@ -1985,6 +2056,9 @@ static const Stress stresses[] = {
 	{"many-nulls", stress_many_nulls},
 	{"huge-values", stress_huge_values},
 	{"big-narrative", stress_big_narrative},
+	{"deep-narrative", stress_deep_narrative},
+	{"duplicate-ids", stress_duplicate_ids},
+	{"ucum-ranges", stress_ucum_ranges},
 };
 
 /* ----------------------------------------------------------------
