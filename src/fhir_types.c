@@ -912,9 +912,7 @@ name_in_list(const char *p, size_t n, const char *list)
 static inline bool
 xhtml_element_allowed(const char *s, size_t off, size_t n)
 {
-	if (n == 0 || n > XHTML_ELEMENTS_MAXLEN)
-		return false;
-	return name_in_list(s + off, n, xhtml_elements_by_len[n]);
+	return xhtml_element_name_allowed(s + off, n);
 }
 
 /*
@@ -1475,7 +1473,7 @@ parse_start_tag(const char *s, size_t len, size_t *pi, XState *st,
 
 	if (!*self_closed)
 	{
-		if (!xstate_reserve(st))
+		if (st->depth >= st->cap && !xstate_reserve(st))
 			FAIL("the narrative is nested too deeply to be checked");
 		st->open[st->depth].off = (uint32_t) noff;
 		st->open[st->depth].len = (uint32_t) nlen;
@@ -1656,19 +1654,19 @@ check_xhtml_in(const char *s, size_t len, XState *st, const char **why)
 							is_img;
 
 				if (nlen > 0 && j < len && s[j] == '>' &&
-					memchr(s + noff, ':', nlen) == NULL &&
-					st->default_ns_depth > 0)
+					st->default_ns_depth > 0 &&
+					xhtml_element_allowed(s, noff, nlen))
 				{
 					/*
-					 * A bare unprefixed <name> in the default (XHTML)
-					 * namespace: what parse_start_tag would check for it,
-					 * in the same order, without its attribute loop.
+					 * A bare <name> that txt-1 allows (so unprefixed: no
+					 * allowed name has a ':') in the default (XHTML)
+					 * namespace: what parse_start_tag would do for it,
+					 * without its attribute loop.  Anything else goes
+					 * through parse_start_tag, which reports the problem.
 					 */
-					if (!xhtml_element_allowed(s, noff, nlen))
-						FAIL(R_X_ELEMENT);
 					if (nlen == 3 && span_is(s, noff, nlen, "img"))
 						has_content = true;
-					if (!xstate_reserve(st))
+					if (st->depth >= st->cap && !xstate_reserve(st))
 						FAIL("the narrative is nested too deeply to be checked");
 					st->open[st->depth].off = (uint32_t) noff;
 					st->open[st->depth].len = (uint32_t) nlen;
@@ -1708,7 +1706,7 @@ check_xhtml_in(const char *s, size_t len, XState *st, const char **why)
 				memcpy(&w, s + i, 8);
 				if (word_has_less(w, 0x20) || word_has_byte(w, '<') ||
 					word_has_byte(w, '&') || word_has_byte(w, ']') ||
-					word_has_byte(w, 0xEF))
+					((w & WORD_OF(0x80)) != 0 && word_has_byte(w, 0xEF)))
 					break;
 				/* every byte is 0x20 or above: only ' ' is a space */
 				if (w != WORD_OF(' '))

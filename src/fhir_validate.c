@@ -887,28 +887,42 @@ note_local_ref(Walker *w, const JsonbValue *v, bool is_reference, int16 targets)
 	w->local_refs = lappend(w->local_refs, r);
 }
 
-/* strcmp for bsearch of a NUL-terminated name in a sorted char * array. */
-static int
-cmp_name_entry(const void *key, const void *entry)
+/* True when the name (s, len) is in the sorted array names[0 .. n). */
+static bool
+name_in_sorted(const char *s, int len, const char *const *names, int n)
 {
-	return strcmp((const char *) key, *(char *const *) entry);
+	int			lo = 0,
+				hi = n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			c = name_cmp(s, len, names[mid]);
+
+		if (c == 0)
+			return true;
+		if (c < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	return false;
 }
 
 /* True when the NUL-terminated name is one of the targets of set ts. */
 static bool
 target_allowed(int16 ts, const char *rtype)
 {
-	const FhirTargetSet *set = &fhir_target_sets[ts];
-
-	return bsearch(rtype, set->names, set->n, sizeof(char *), cmp_name_entry) != NULL;
+	return name_in_sorted(rtype, strlen(rtype), fhir_target_sets[ts].names,
+						  fhir_target_sets[ts].n);
 }
 
 /* True when the NUL-terminated name is a concrete R4 resource type. */
 static bool
 is_resource_type(const char *rtype)
 {
-	return bsearch(rtype, fhir_resource_types, fhir_nresource_types,
-				   sizeof(char *), cmp_name_entry) != NULL;
+	return name_in_sorted(rtype, strlen(rtype), fhir_resource_types,
+						  fhir_nresource_types);
 }
 
 /* The allowed target types of set ts, for a diagnostic: "A, B or C". */
@@ -947,8 +961,6 @@ check_reference_target(Walker *w, const JsonbValue *v, int16 targets)
 	int			i,
 				e,
 				k;
-	char	   *rtype;
-
 	if (targets < 0 || v->type != jbvString || len == 0 || s[0] == '#')
 		return;
 	/* the last four segments, right to left */
@@ -969,11 +981,13 @@ check_reference_target(Walker *w, const JsonbValue *v, int16 targets)
 		k = 3;
 	if (nseg <= k || ends[k] <= starts[k])
 		return;
-	rtype = pnstrdup(s + starts[k], ends[k] - starts[k]);
-	if (is_resource_type(rtype) && !target_allowed(targets, rtype))
+	if (!name_in_sorted(s + starts[k], ends[k] - starts[k],
+						fhir_target_sets[targets].names, fhir_target_sets[targets].n) &&
+		name_in_sorted(s + starts[k], ends[k] - starts[k],
+					   fhir_resource_types, fhir_nresource_types))
 		walk_error(w, "structure", "reference %s points at a %s, but this element may only point at %s",
-				   quoted(s, len), rtype, target_list(targets));
-	pfree(rtype);
+				   quoted(s, len), pnstrdup(s + starts[k], ends[k] - starts[k]),
+				   target_list(targets));
 }
 
 /*
@@ -1061,7 +1075,7 @@ walk_single(Walker *w, const FhirType *t, const FhirElement *el,
  * *seen; finish_object() checks it against the "_twin" array position by
  * position.
  */
-static void
+static pg_attribute_always_inline void
 walk_element(Walker *w, const FhirType *owner, const FhirElement *el,
 			 JsonbValue *v, Cap cap, uint8 *seen, FhirWhen *when,
 			 ObjResult *res)

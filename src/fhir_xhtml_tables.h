@@ -9,20 +9,63 @@
  * fhir_types.c only.
  */
 
-#define XHTML_ELEMENTS_MAXLEN 10
-static const char *const xhtml_elements_by_len[XHTML_ELEMENTS_MAXLEN + 1] = {
-	"",
-	"abipq",
-	"brdddldtemh1h2h3h4h5h6hrlioltdthtrttul",
-	"bdobigcoldfndivimgkbdmappresubsupvar",
-	"abbrareacitecodesampspan",
-	"smalltabletbodytfootthead",
-	"strong",
-	"acronymaddresscaption",
-	"colgroup",
-	"",
-	"blockquote"
-};
+/* True when the element name (p, n) is one txt-1 allows. */
+static inline bool
+xhtml_element_name_allowed(const char *p, size_t n)
+{
+	const char *l;
+
+	switch (n)
+	{
+		case 1:
+			for (l = "abipq"; *l; l += 1)
+				if (p[0] == l[0] && memcmp(p, l, 1) == 0)
+					return true;
+			return false;
+		case 2:
+			for (l = "brdddldtemh1h2h3h4h5h6hrlioltdthtrttul"; *l; l += 2)
+				if (p[0] == l[0] && memcmp(p, l, 2) == 0)
+					return true;
+			return false;
+		case 3:
+			for (l = "bdobigcoldfndivimgkbdmappresubsupvar"; *l; l += 3)
+				if (p[0] == l[0] && memcmp(p, l, 3) == 0)
+					return true;
+			return false;
+		case 4:
+			for (l = "abbrareacitecodesampspan"; *l; l += 4)
+				if (p[0] == l[0] && memcmp(p, l, 4) == 0)
+					return true;
+			return false;
+		case 5:
+			for (l = "smalltabletbodytfootthead"; *l; l += 5)
+				if (p[0] == l[0] && memcmp(p, l, 5) == 0)
+					return true;
+			return false;
+		case 6:
+			for (l = "strong"; *l; l += 6)
+				if (p[0] == l[0] && memcmp(p, l, 6) == 0)
+					return true;
+			return false;
+		case 7:
+			for (l = "acronymaddresscaption"; *l; l += 7)
+				if (p[0] == l[0] && memcmp(p, l, 7) == 0)
+					return true;
+			return false;
+		case 8:
+			for (l = "colgroup"; *l; l += 8)
+				if (p[0] == l[0] && memcmp(p, l, 8) == 0)
+					return true;
+			return false;
+		case 10:
+			for (l = "blockquote"; *l; l += 10)
+				if (p[0] == l[0] && memcmp(p, l, 10) == 0)
+					return true;
+			return false;
+		default:
+			return false;
+	}
+}
 
 #define XHTML_GLOBAL_ATTRS_MAXLEN 9
 static const char *const xhtml_global_attrs_by_len[XHTML_GLOBAL_ATTRS_MAXLEN + 1] = {

@@ -548,8 +548,32 @@ def generate_xhtml_header():
          " * fhir_types.c only.",
          " */",
          ""]
+    # the element check runs for every tag of every narrative: a switch on
+    # the length with fixed-size compares (which the compiler inlines)
+    maxlen, lines = packed_by_length(XHTML_ELEMENTS, "element")
+    h += ["/* True when the element name (p, n) is one txt-1 allows. */",
+          "static inline bool",
+          "xhtml_element_name_allowed(const char *p, size_t n)",
+          "{",
+          "\tconst char *l;",
+          "",
+          "\tswitch (n)",
+          "\t{"]
+    for k in range(1, maxlen + 1):
+        names = "".join(sorted(set(x for x in XHTML_ELEMENTS if len(x) == k)))
+        if not names:
+            continue
+        h += ["\t\tcase %d:" % k,
+              "\t\t\tfor (l = %s; *l; l += %d)" % (c_string(names), k),
+              "\t\t\t\tif (p[0] == l[0] && memcmp(p, l, %d) == 0)" % k,
+              "\t\t\t\t\treturn true;",
+              "\t\t\treturn false;"]
+    h += ["\t\tdefault:",
+          "\t\t\treturn false;",
+          "\t}",
+          "}",
+          ""]
     for ident, names, what in (
-            ("XHTML_ELEMENTS", XHTML_ELEMENTS, "element"),
             ("XHTML_GLOBAL_ATTRS", XHTML_GLOBAL_ATTRIBUTES, "attribute"),
             ("XHTML_ELEMENT_ATTRS", XHTML_ELEMENT_ATTRIBUTES, "attribute")):
         maxlen, lines = packed_by_length(names, what)
