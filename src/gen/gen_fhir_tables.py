@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Generate src/fhir_tables.c and src/fhir_tables.h from the FHIR R4 definitions.
+"""Generate src/fhir_tables.c, src/fhir_tables.h, src/fhir_xhtml_tables.h and
+src/fhir_ucum_tables.h from the FHIR R4 definitions and UCUM.
 
 Usage:
     python3 src/gen/gen_fhir_tables.py /work/shared/fhir/definitions src/
@@ -10,7 +11,11 @@ is fixed by src/fhir_schema.h.  This script builds those tables from
     StructureDefinition-Task-4.0.1.json   (Task, snapshot.element)
     r4-datatypes.json                     (all R4 datatype StructureDefinitions)
     r4-required-valuesets.json            (ValueSets/CodeSystems of required bindings)
-so that nothing in them is typed by hand.
+    r4-resource-types.json                (the R4 resource types, for contained)
+    ../ucum/ucum-essence.xml              (UCUM, for rng-2 across units)
+so that nothing in them is typed by hand.  (The one exception: the HTML 4
+element and attribute names of txt-1 are listed in this script, since the
+definitions carry no machine-readable form of them; see XHTML_ELEMENTS.)
 
 Why a generator: the Task closure is ~90 types and ~25 value sets; copying
 them by hand is error-prone and unreviewable.  Re-running this script on the
@@ -35,6 +40,14 @@ What it produces:
     checked syntactically) is a fatal error.
   * flags: FT_INV_* from the constraint keys on each type's root element.
     Keys that have no flag are listed on stderr and in a comment in the .c.
+  * fhir_resource_types[]: the concrete R4 resource types (sorted), and
+    fhir_target_sets[]: the targetProfile types of every Reference element
+    (FhirElement.targets; -1 when any resource will do).
+  * fhir_xhtml_tables.h: the txt-1 element check (a switch on name length)
+    and attribute lists, for fhir_types.c.
+  * fhir_ucum_tables.h: UCUM prefixes and atoms reduced to a factor and
+    base-unit exponents (special and arbitrary units marked incomparable),
+    for fhir_ucum.c.
 
 Deliberate deviations from a literal reading of the snapshots (each one is
 reported on stderr and in the generated comment):
