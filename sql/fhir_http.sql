@@ -6,8 +6,16 @@
 -- create; JSON Patch with RFC 6902's appendix A; coordinator edits; paged
 -- history; the change feed; the capability statement; base URL settings.
 --
+-- its own database: the tasks it leaves (tasks are never deleted) must not
+-- change the counts of the other scripts
+\set regress_db :DBNAME
+SET client_min_messages = warning;
+DROP DATABASE IF EXISTS omnitask_fhir_http;
+CREATE DATABASE omnitask_fhir_http;
+\c omnitask_fhir_http
 SET client_min_messages = warning;
 SET timezone = 'UTC';
+CREATE EXTENSION omnitask;
 
 -- one PostgREST request: headers, role, the call; status, headers, body back
 CREATE FUNCTION pg_temp.http(who name, hdrs jsonb, call text,
@@ -368,3 +376,9 @@ SELECT (SELECT string_agg(i ->> 'code', ',') FROM jsonb_array_elements(body -> '
 SELECT p.oid::regprocedure AS executable_by_public
 	FROM pg_proc p WHERE p.pronamespace = 'fhir'::regnamespace AND has_function_privilege('public', p.oid, 'EXECUTE');
 SELECT pg_temp.try_as('fh_aud', format('SELECT omnitask.patch_task(%L, %L)', (SELECT id FROM t2), '[]'));
+
+-- ---------------------------------------------------------------- clean-up
+\c :regress_db
+SET client_min_messages = warning;
+DROP DATABASE omnitask_fhir_http;
+DROP ROLE fh_adm, fh_pr1, fh_pr2, fh_aud;

@@ -72,28 +72,8 @@ CREATE INDEX task_identifier_task_idx ON omnitask.task_identifier (task_id);
 REVOKE ALL ON omnitask.task_identifier FROM PUBLIC;
 
 CREATE FUNCTION omnitask.task_identifier_claim() RETURNS trigger
-	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
-$$
-BEGIN
-	IF TG_OP = 'UPDATE' THEN
-		-- identifiers the new version no longer carries are released
-		DELETE FROM omnitask.task_identifier ti
-			WHERE ti.task_id = NEW.id
-			  AND NOT EXISTS (SELECT FROM jsonb_array_elements(NEW.resource -> 'identifier') e
-							  WHERE e ->> 'system' = ti.system AND e ->> 'value' = ti.value);
-	END IF;
-	-- a claim held by another task (or being inserted by another
-	-- transaction: the insert waits for it) stays with it
-	INSERT INTO omnitask.task_identifier (system, value, task_id)
-		SELECT e ->> 'system', e ->> 'value', NEW.id
-		FROM jsonb_array_elements(CASE WHEN jsonb_typeof(NEW.resource -> 'identifier') = 'array'
-									   THEN NEW.resource -> 'identifier' END) e
-		WHERE e ->> 'system' IS NOT NULL AND e ->> 'value' IS NOT NULL
-		ON CONFLICT DO NOTHING;
-	RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION omnitask.task_identifier_claim() IS 'AFTER ROW trigger of omnitask.task: claims the business identifiers of the stored version in omnitask.task_identifier (first holder keeps a claim) and releases those an update removed.';
+	LANGUAGE c AS 'MODULE_PATHNAME', 'omnitask_task_identifier_claim';
+COMMENT ON FUNCTION omnitask.task_identifier_claim() IS 'AFTER ROW trigger of omnitask.task: claims the business identifiers of the stored version in omnitask.task_identifier (first holder keeps a claim) and releases those an update removed, with the rights of the table''s owner (users cannot write the claims).';
 REVOKE ALL ON FUNCTION omnitask.task_identifier_claim() FROM PUBLIC;
 CREATE TRIGGER task_identifier_insert AFTER INSERT ON omnitask.task
 	FOR EACH ROW WHEN (NEW.resource ? 'identifier')
@@ -119,17 +99,6 @@ CREATE POLICY task_identifier_select ON omnitask.task_identifier FOR SELECT
 	TO omnitask_admin, omnitask_practitioner, omnitask_auditor
 	USING (EXISTS (SELECT FROM omnitask.task t WHERE t.id = task_identifier.task_id));
 GRANT SELECT ON omnitask.task_identifier TO omnitask_admin, omnitask_practitioner, omnitask_auditor;
-
--- How many tasks hold the identifier (system NULL: value in any system),
--- visible or not: conditional create must know of a claim it cannot see.
--- Says nothing about which task.
-CREATE FUNCTION omnitask.identifier_use(system text, value text) RETURNS integer
-	LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
-$$ SELECT pg_catalog.count(*)::integer FROM omnitask.task_identifier ti
-   WHERE ti.value = $2 AND ($1 IS NULL OR ti.system = $1) $$;
-COMMENT ON FUNCTION omnitask.identifier_use(text, text) IS 'Internal to conditional create: the number of tasks holding the business identifier system|value (system NULL: the value in any system), including tasks the caller cannot see; never which ones.';
-REVOKE ALL ON FUNCTION omnitask.identifier_use(text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION omnitask.identifier_use(text, text) TO omnitask_admin, omnitask_practitioner;
 
 /*
  * Conditional create from SQL.  if_none_exist is FHIR's If-None-Exist
@@ -190,6 +159,7 @@ $$
 DECLARE
 	cond record;
 	by_value boolean;
+	lost boolean := false;
 	holder text;
 	n integer;
 	new_id text;
@@ -215,29 +185,33 @@ BEGIN
 			DETAIL = pg_catalog.format('If-None-Exist is "%s".', pg_catalog.left(if_none_exist, 128));
 	END IF;
 	FOR attempt IN 1 .. 3 LOOP
-		n := omnitask.identifier_use(CASE WHEN by_value THEN NULL ELSE cond.system END, cond.value);
+		-- the holders the caller can see (the policy of task_identifier)
+		SELECT pg_catalog.count(*)::integer, pg_catalog.min(ti.task_id) INTO n, holder
+			FROM omnitask.task_identifier ti
+			WHERE ti.value = cond.value AND (by_value OR ti.system = cond.system);
 		IF n > 1 THEN
 			RAISE EXCEPTION USING ERRCODE = 'PT412',
 				MESSAGE = pg_catalog.format('If-None-Exist "%s" matches more than one task', pg_catalog.left(if_none_exist, 128)),
 				HINT = 'Name the identifier with its system.';
 		ELSIF n = 1 THEN
-			SELECT t.resource INTO task
-				FROM omnitask.task_identifier ti JOIN omnitask.task t ON t.id = ti.task_id
-				WHERE ti.value = cond.value AND (by_value OR ti.system = cond.system);
-			IF NOT FOUND THEN
-				-- held by a task the caller cannot see: refused without a trace of it
-				RAISE EXCEPTION USING ERRCODE = 'unique_violation',
-					MESSAGE = pg_catalog.format('identifier %s|%s is already in use', pg_catalog.left(cond.system, 128), pg_catalog.left(cond.value, 128)),
-					HINT = 'Another task holds this business identifier.';
+			SELECT t.resource INTO task FROM omnitask.task t WHERE t.id = holder;
+			IF FOUND THEN
+				created := false;
+				RETURN;
 			END IF;
-			created := false;
-			RETURN;
+		ELSIF lost THEN
+			-- the claim is held by a task the caller cannot see: refused
+			-- without a trace of it
+			RAISE EXCEPTION USING ERRCODE = 'unique_violation',
+				MESSAGE = pg_catalog.format('identifier %s|%s is already in use', pg_catalog.left(cond.system, 128), pg_catalog.left(cond.value, 128)),
+				HINT = 'Another task holds this business identifier.';
 		END IF;
 		BEGIN
 			INSERT INTO omnitask.task AS t (resource) VALUES (create_task_if_none_exist.resource)
 				RETURNING t.id, t.resource INTO new_id, stored;
 			-- the trigger claimed the identifier, or waited for the
-			-- transaction that did and left the claim to it
+			-- transaction that did and left the claim to it (a claim of
+			-- this new task is visible to its creator)
 			SELECT ti.task_id INTO holder FROM omnitask.task_identifier ti
 				WHERE ti.system = cond.system AND ti.value = cond.value;
 			IF holder IS DISTINCT FROM new_id THEN
@@ -247,7 +221,7 @@ BEGIN
 			created := true;
 			RETURN;
 		EXCEPTION WHEN SQLSTATE 'PT0CL' THEN
-			NULL;				-- the insert is undone; answer with the holder
+			lost := true;		-- the insert is undone; answer with the holder
 		END;
 	END LOOP;
 	RAISE EXCEPTION USING ERRCODE = 'serialization_failure',
