@@ -72,7 +72,7 @@ CREATE INDEX task_identifier_task_idx ON omnitask.task_identifier (task_id);
 REVOKE ALL ON omnitask.task_identifier FROM PUBLIC;
 
 CREATE FUNCTION omnitask.task_identifier_claim() RETURNS trigger
-	LANGUAGE c AS 'MODULE_PATHNAME', 'omnitask_task_identifier_claim';
+	LANGUAGE c PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'omnitask_task_identifier_claim';
 COMMENT ON FUNCTION omnitask.task_identifier_claim() IS 'AFTER ROW trigger of omnitask.task: claims the business identifiers of the stored version in omnitask.task_identifier (first holder keeps a claim) and releases those an update removed, with the rights of the table''s owner (users cannot write the claims).';
 REVOKE ALL ON FUNCTION omnitask.task_identifier_claim() FROM PUBLIC;
 CREATE TRIGGER task_identifier_insert AFTER INSERT ON omnitask.task
@@ -154,7 +154,7 @@ COMMENT ON FUNCTION omnitask.parse_if_none_exist(text) IS 'Parses an If-None-Exi
 
 CREATE FUNCTION omnitask.create_task_if_none_exist(resource jsonb, if_none_exist text,
 												   OUT task jsonb, OUT created boolean)
-	LANGUAGE plpgsql AS
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
 $$
 DECLARE
 	cond record;
@@ -418,7 +418,7 @@ COMMENT ON FUNCTION omnitask.json_patch(jsonb, jsonb) IS 'Applies a JSON Patch (
  * update_task, so validation, workflow, access and if_match apply.
  */
 CREATE FUNCTION omnitask.patch_task(id text, patch jsonb, if_match integer DEFAULT NULL) RETURNS jsonb
-	LANGUAGE plpgsql AS
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
 $$
 DECLARE
 	current_resource jsonb;
@@ -443,7 +443,7 @@ $$;
 COMMENT ON FUNCTION omnitask.patch_task(text, jsonb, integer) IS 'FHIR patch with a JSON Patch document (RFC 6902) on the current version; the result is stored as an update (validation, workflow, access). if_match: PT412 when it is not the current version; a failed test: PT412; an inapplicable operation: PT422.';
 
 CREATE FUNCTION omnitask.add_task_note(id text, note text, if_match integer DEFAULT NULL) RETURNS jsonb
-	LANGUAGE plpgsql AS
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
 $$
 DECLARE
 	who text := omnitask.current_practitioner_id();
@@ -473,7 +473,7 @@ $$;
 COMMENT ON FUNCTION omnitask.add_task_note(text, text, integer) IS 'Appends a Task.note (text, time, the caller as authorReference); allowed on terminal tasks. if_match as for update_task.';
 
 CREATE FUNCTION omnitask.set_task_business_status(id text, business_status text, if_match integer DEFAULT NULL) RETURNS jsonb
-	LANGUAGE plpgsql AS
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
 $$
 BEGIN
 	RETURN omnitask.patch_task(set_task_business_status.id,
@@ -490,7 +490,7 @@ $$;
 COMMENT ON FUNCTION omnitask.set_task_business_status(text, text, integer) IS 'Sets Task.businessStatus to {"text": business_status} (NULL removes it); a change like any update (refused on a terminal task). if_match as for update_task.';
 
 CREATE FUNCTION omnitask.set_task_due(id text, due timestamptz, if_match integer DEFAULT NULL) RETURNS jsonb
-	LANGUAGE plpgsql AS
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
 $$
 DECLARE
 	current_resource jsonb;
@@ -529,7 +529,7 @@ COMMENT ON COLUMN omnitask.task_history.xid IS 'The (top-level) transaction that
 CREATE INDEX task_history_feed_idx ON omnitask.task_history (xid, id, version_id);
 
 CREATE FUNCTION omnitask.history_entry(h omnitask.task_history, base text) RETURNS jsonb
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+	LANGUAGE sql STABLE PARALLEL SAFE AS
 $$
 	SELECT jsonb_build_object(
 		'fullUrl', base || 'Task/' || h.id,
@@ -540,13 +540,15 @@ $$
 		'response', jsonb_build_object(
 			'status', CASE WHEN h.operation = 'update' THEN '200' ELSE '201' END,
 			'etag', 'W/"' || h.version_id || '"',
-			'lastModified', h.resource -> 'meta' ->> 'lastUpdated'))
+			-- recorded_at is meta.lastUpdated (reading it from the resource would detoast it twice)
+			'lastModified', pg_catalog.to_char(h.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')))
 $$;
 COMMENT ON FUNCTION omnitask.history_entry(omnitask.task_history, text) IS 'Internal: one entry of a history Bundle (base is the URL prefix, "" or ending in "/").';
 
 CREATE FUNCTION omnitask.task_history_page(id text, _count integer DEFAULT 50, _since timestamptz DEFAULT NULL,
 										   _at timestamptz DEFAULT NULL, _before integer DEFAULT NULL) RETURNS jsonb
-	LANGUAGE plpgsql STABLE AS
+	-- RESTRICTED: the policies of the tables it reads call current_practitioner_id()
+	LANGUAGE plpgsql STABLE PARALLEL RESTRICTED AS
 $$
 DECLARE
 	base text := omnitask.fhir_base_url();
@@ -621,7 +623,8 @@ $$ SELECT pg_catalog.encode(pg_catalog.convert_to($1::text || '.' || $3 || '.' |
 COMMENT ON FUNCTION omnitask.feed_cursor(xid8, text, integer) IS 'Internal: the opaque change-feed cursor of a position.';
 
 CREATE FUNCTION omnitask.task_changes(_cursor text DEFAULT NULL, _count integer DEFAULT 100) RETURNS jsonb
-	LANGUAGE plpgsql STABLE AS
+	-- RESTRICTED: the policies of task_history call current_practitioner_id()
+	LANGUAGE plpgsql STABLE PARALLEL RESTRICTED AS
 $$
 DECLARE
 	base text := omnitask.fhir_base_url();
@@ -726,7 +729,7 @@ $$;
 COMMENT ON FUNCTION omnitask.fhir_outcome(integer, text, text, text, text) IS 'Internal: the OperationOutcome an HTTP client receives for an error (the validator''s own for an invalid Task; the SQLSTATE in issue.details).';
 
 CREATE FUNCTION omnitask.fhir_http_date(ts timestamptz) RETURNS text
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS
+	LANGUAGE sql STABLE PARALLEL SAFE STRICT AS
 $$ SELECT pg_catalog.to_char($1 AT TIME ZONE 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS "GMT"') $$;
 COMMENT ON FUNCTION omnitask.fhir_http_date(timestamptz) IS 'An HTTP-date (RFC 7231 IMF-fixdate), for Last-Modified.';
 
@@ -750,12 +753,12 @@ $$;
 COMMENT ON FUNCTION omnitask.fhir_etag_version(text) IS 'The meta.versionId an entity tag W/"n" (or "n") names; 22023 when malformed.';
 
 CREATE FUNCTION omnitask.fhir_respond(status integer, headers jsonb) RETURNS void
-	LANGUAGE sql VOLATILE PARALLEL RESTRICTED AS
+	LANGUAGE sql VOLATILE PARALLEL UNSAFE AS
 $$
 	SELECT pg_catalog.set_config('response.status', $1::text, true),
 		   pg_catalog.set_config('response.headers', $2::text, true)
 $$;
-COMMENT ON FUNCTION omnitask.fhir_respond(integer, jsonb) IS 'Sets PostgREST''s response.status and response.headers (an array of one-key objects) for this transaction. PARALLEL RESTRICTED: it sets settings of the session.';
+COMMENT ON FUNCTION omnitask.fhir_respond(integer, jsonb) IS 'Sets PostgREST''s response.status and response.headers (an array of one-key objects) for this transaction. PARALLEL UNSAFE: set_config() is.';
 
 -- The task headers: ETag, Last-Modified, Location (on writes).
 CREATE FUNCTION omnitask.fhir_task_headers(task jsonb, with_location boolean) RETURNS jsonb
@@ -805,7 +808,8 @@ $$ SELECT COALESCE(NULLIF(pg_catalog.current_setting('request.headers', true), '
 COMMENT ON FUNCTION omnitask.fhir_headers() IS 'Internal: PostgREST''s request.headers (lower-case names) as jsonb; {} outside a request.';
 
 CREATE FUNCTION fhir.task_read(id text) RETURNS fhir."application/fhir+json"
-	LANGUAGE plpgsql STABLE AS
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
 $$
 DECLARE
 	h jsonb := omnitask.fhir_headers();
@@ -844,7 +848,8 @@ $$;
 COMMENT ON FUNCTION fhir.task_read(text) IS 'GET /Task/{id}: 200 with ETag and Last-Modified; 304 for a matching If-None-Match or an If-Modified-Since not older than the version; 404 OperationOutcome when the task does not exist or is not visible.';
 
 CREATE FUNCTION fhir.task_vread(id text, vid text) RETURNS fhir."application/fhir+json"
-	LANGUAGE plpgsql STABLE AS
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
 $$
 DECLARE
 	found_resource jsonb;
@@ -869,7 +874,8 @@ $$;
 COMMENT ON FUNCTION fhir.task_vread(text, text) IS 'GET /Task/{id}/_history/{vid}: that version with its ETag and Last-Modified; 404 OperationOutcome when the task or version does not exist or is not visible; 400 for a malformed vid.';
 
 CREATE FUNCTION fhir.task_create(jsonb) RETURNS fhir."application/fhir+json"
-	LANGUAGE plpgsql AS
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
 $$
 DECLARE
 	h jsonb := omnitask.fhir_headers();
@@ -922,7 +928,7 @@ COMMENT ON FUNCTION omnitask.fhir_url_id(jsonb) IS 'Internal: the task id of the
 
 -- If-Match as a version, and the 428 rule.
 CREATE FUNCTION omnitask.fhir_if_match(headers jsonb) RETURNS integer
-	LANGUAGE plpgsql STABLE AS
+	LANGUAGE plpgsql STABLE PARALLEL SAFE AS
 $$
 BEGIN
 	IF NOT headers ? 'if-match' AND omnitask.fhir_require_if_match() THEN
@@ -936,7 +942,8 @@ $$;
 COMMENT ON FUNCTION omnitask.fhir_if_match(jsonb) IS 'Internal: the version If-Match names (NULL without one); PT428 without one when omnitask.fhir_require_if_match is on.';
 
 CREATE FUNCTION fhir.task_update(jsonb) RETURNS fhir."application/fhir+json"
-	LANGUAGE plpgsql AS
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
 $$
 DECLARE
 	h jsonb := omnitask.fhir_headers();
@@ -971,7 +978,8 @@ $$;
 COMMENT ON FUNCTION fhir.task_update(jsonb) IS 'PUT /Task/{id} (id in X-FHIR-Id, the Task as body, its id equal to the URL''s): 200 with Location, ETag, Last-Modified; If-Match W/"n" -> 412 on mismatch; 428 without If-Match when omnitask.fhir_require_if_match is on; errors as OperationOutcome (400, 403, 404, 409, 412, 422, 428).';
 
 CREATE FUNCTION fhir.task_patch(jsonb) RETURNS fhir."application/fhir+json"
-	LANGUAGE plpgsql AS
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
 $$
 DECLARE
 	h jsonb := omnitask.fhir_headers();
@@ -1003,7 +1011,7 @@ COMMENT ON FUNCTION fhir.task_patch(jsonb) IS 'PATCH /Task/{id} with a JSON Patc
 -- An error of a read endpoint as an answer (reads write nothing, so no
 -- subtransaction is needed to undo anything).
 CREATE FUNCTION omnitask.fhir_error_answer(e_state text, e_msg text, e_detail text, e_hint text) RETURNS jsonb
-	LANGUAGE plpgsql VOLATILE PARALLEL RESTRICTED AS
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
 $$
 DECLARE
 	st integer := omnitask.fhir_http_status(e_state);
@@ -1020,7 +1028,8 @@ COMMENT ON FUNCTION omnitask.fhir_error_answer(text, text, text, text) IS 'Inter
 CREATE FUNCTION fhir.task_search(owner text DEFAULT NULL, status text DEFAULT NULL, priority text DEFAULT NULL,
 								 patient text DEFAULT NULL, _count integer DEFAULT 50, _offset integer DEFAULT 0,
 								 _sort text DEFAULT NULL) RETURNS fhir."application/fhir+json"
-	LANGUAGE plpgsql STABLE AS
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
 $$
 DECLARE
 	base text := omnitask.fhir_base_url();
@@ -1053,7 +1062,8 @@ COMMENT ON FUNCTION fhir.task_search(text, text, text, text, integer, integer, t
 
 CREATE FUNCTION fhir.task_history(id text, _count integer DEFAULT 50, _since timestamptz DEFAULT NULL,
 								  _at timestamptz DEFAULT NULL, _before integer DEFAULT NULL) RETURNS fhir."application/fhir+json"
-	LANGUAGE plpgsql STABLE AS
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
 $$
 DECLARE
 	b jsonb;
@@ -1076,7 +1086,8 @@ $$;
 COMMENT ON FUNCTION fhir.task_history(text, integer, timestamptz, timestamptz, integer) IS 'GET /Task/{id}/_history?_count=&_since=&_at=: task_history_page as a history Bundle with self/first/next links; 404 and 400 as OperationOutcome.';
 
 CREATE FUNCTION fhir.task_changes(_cursor text DEFAULT NULL, _count integer DEFAULT 100) RETURNS fhir."application/fhir+json"
-	LANGUAGE plpgsql STABLE AS
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
 $$
 DECLARE
 	b jsonb;
@@ -1104,7 +1115,8 @@ COMMENT ON FUNCTION fhir.task_changes(text, integer) IS 'GET /Task/_history?_cur
  * execute it; the search parameters are the arguments of fhir.task_search.
  */
 CREATE FUNCTION fhir.metadata() RETURNS fhir."application/fhir+json"
-	LANGUAGE plpgsql STABLE AS
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
 $$
 DECLARE
 	interactions jsonb;
