@@ -33,6 +33,1185 @@
  * FHIR over HTTP
  * ====================================================================== */
 
+/*
+ * The FHIR RESTful interface for PostgREST (schema fhir) and what it needs
+ * in schema omnitask: settings, error mapping, conditional create over a
+ * unique structure of business identifiers, JSON Patch, paged instance
+ * history, a change feed, coordinator edits and the capability statement.
+ * The SQL contract of 0.1/0.2 is unchanged; everything here is added.
+ */
+
+-- Settings (C, src/fhir_http.c): calling one loads the library, so a
+-- placeholder set by an unprivileged session is never believed.
+CREATE FUNCTION omnitask.fhir_base_url() RETURNS text
+	LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'omnitask_fhir_base_url_fn';
+COMMENT ON FUNCTION omnitask.fhir_base_url() IS 'The setting omnitask.fhir_base_url without a trailing slash: the base of absolute URLs in Location, fullUrl and Bundle links ("" gives relative URLs).';
+CREATE FUNCTION omnitask.fhir_require_if_match() RETURNS boolean
+	LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'omnitask_fhir_require_if_match_fn';
+COMMENT ON FUNCTION omnitask.fhir_require_if_match() IS 'The setting omnitask.fhir_require_if_match: when on, FHIR updates and patches without If-Match are refused (HTTP 428).';
+
+/*
+ * Business identifiers.  The first task stored with an identifier
+ * (system and value both present) holds it; the primary key makes that
+ * claim atomic, so concurrent conditional creates are serialised by the
+ * unique index, not by a check before the insert.  Maintained by the
+ * triggers below; nobody but them writes it.
+ */
+CREATE TABLE omnitask.task_identifier (
+	system			text NOT NULL,
+	value			text NOT NULL,
+	task_id			text NOT NULL,
+	PRIMARY KEY (system, value)
+);
+COMMENT ON TABLE omnitask.task_identifier IS 'Business identifiers (Task.identifier system|value) and the task holding each: the first task stored with it. Written only by the task triggers; the unique key makes conditional create race-free.';
+COMMENT ON COLUMN omnitask.task_identifier.system IS 'Task.identifier.system.';
+COMMENT ON COLUMN omnitask.task_identifier.value IS 'Task.identifier.value.';
+COMMENT ON COLUMN omnitask.task_identifier.task_id IS 'Task.id of the task holding this identifier.';
+CREATE INDEX task_identifier_value_idx ON omnitask.task_identifier (value);
+CREATE INDEX task_identifier_task_idx ON omnitask.task_identifier (task_id);
+REVOKE ALL ON omnitask.task_identifier FROM PUBLIC;
+
+CREATE FUNCTION omnitask.task_identifier_claim() RETURNS trigger
+	LANGUAGE c PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'omnitask_task_identifier_claim';
+COMMENT ON FUNCTION omnitask.task_identifier_claim() IS 'AFTER ROW trigger of omnitask.task: claims the business identifiers of the stored version in omnitask.task_identifier (first holder keeps a claim) and releases those an update removed, with the rights of the table''s owner (users cannot write the claims).';
+REVOKE ALL ON FUNCTION omnitask.task_identifier_claim() FROM PUBLIC;
+CREATE TRIGGER task_identifier_insert AFTER INSERT ON omnitask.task
+	FOR EACH ROW WHEN (NEW.resource ? 'identifier')
+	EXECUTE FUNCTION omnitask.task_identifier_claim();
+CREATE TRIGGER task_identifier_update AFTER UPDATE ON omnitask.task
+	FOR EACH ROW WHEN (OLD.resource -> 'identifier' IS DISTINCT FROM NEW.resource -> 'identifier')
+	EXECUTE FUNCTION omnitask.task_identifier_claim();
+
+-- tasks stored before 0.3: the oldest task holds a shared identifier
+INSERT INTO omnitask.task_identifier (system, value, task_id)
+	SELECT e ->> 'system', e ->> 'value', t.id
+	FROM omnitask.task t,
+		 jsonb_array_elements(CASE WHEN jsonb_typeof(t.resource -> 'identifier') = 'array'
+								   THEN t.resource -> 'identifier' END) e
+	WHERE e ->> 'system' IS NOT NULL AND e ->> 'value' IS NOT NULL
+	ORDER BY t.authored_on, t.id
+	ON CONFLICT DO NOTHING;
+
+-- A caller sees the claims of the tasks it can see (the policy's subquery
+-- reads omnitask.task under the caller's own policies).
+ALTER TABLE omnitask.task_identifier ENABLE ROW LEVEL SECURITY;
+CREATE POLICY task_identifier_select ON omnitask.task_identifier FOR SELECT
+	TO omnitask_admin, omnitask_practitioner, omnitask_auditor
+	USING (EXISTS (SELECT FROM omnitask.task t WHERE t.id = task_identifier.task_id));
+GRANT SELECT ON omnitask.task_identifier TO omnitask_admin, omnitask_practitioner, omnitask_auditor;
+
+/*
+ * Conditional create from SQL.  if_none_exist is FHIR's If-None-Exist
+ * query: identifier=system|value or identifier=value (URL-encoded or not),
+ * naming an identifier the Task carries (that is what makes it race-free).
+ * No match: the Task is stored (created = true).  One match the caller can
+ * see: it is returned and nothing is written (created = false).  One match
+ * the caller cannot see: 23505 without any detail of it.  Several: PT412.
+ */
+CREATE FUNCTION omnitask.parse_if_none_exist(if_none_exist text, OUT system text, OUT value text)
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+$$
+DECLARE
+	token text;
+BEGIN
+	IF if_none_exist IS NULL OR if_none_exist !~ '^identifier=[^&]+$' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = pg_catalog.format('unsupported If-None-Exist "%s"', pg_catalog.left(if_none_exist, 128)),
+			HINT = 'Conditional create takes one search parameter: identifier=system|value or identifier=value.';
+	END IF;
+	token := pg_catalog.substr(if_none_exist, 12);
+	-- URL-decoded: %7C, %3A, %2F, ... (no other decoding is needed for FHIR tokens)
+	IF token ~ '%' THEN
+		BEGIN
+			token := pg_catalog.convert_from(
+				(SELECT pg_catalog.string_agg(CASE WHEN m[1] IS NOT NULL THEN pg_catalog.decode(pg_catalog.substr(m[1], 2), 'hex')
+												   ELSE pg_catalog.convert_to(m[2], 'UTF8') END, ''::bytea ORDER BY n)
+				 FROM pg_catalog.regexp_matches(token, '(%[0-9A-Fa-f]{2})|([^%]+|%)', 'g') WITH ORDINALITY AS r(m, n)),
+				'UTF8');
+		EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
+			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+				MESSAGE = 'If-None-Exist is not valid UTF-8 once URL-decoded';
+		END;
+	END IF;
+	IF pg_catalog.strpos(token, '|') > 0 THEN
+		system := pg_catalog.split_part(token, '|', 1);
+		value := pg_catalog.substr(token, pg_catalog.strpos(token, '|') + 1);
+		IF system = '' THEN
+			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+				MESSAGE = 'If-None-Exist identifier=|value (no system) cannot be made race-free',
+				HINT = 'Name the identifier with its system: identifier=system|value.';
+		END IF;
+	ELSE
+		value := token;
+	END IF;
+	IF value = '' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'If-None-Exist names an empty identifier value';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION omnitask.parse_if_none_exist(text) IS 'Parses an If-None-Exist query (identifier=system|value or identifier=value, URL-encoded or not); 22023 for anything else.';
+
+CREATE FUNCTION omnitask.create_task_if_none_exist(resource jsonb, if_none_exist text,
+												   OUT task jsonb, OUT created boolean)
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
+$$
+DECLARE
+	cond record;
+	by_value boolean;
+	lost boolean := false;
+	holder text;
+	n integer;
+	new_id text;
+	stored jsonb;
+BEGIN
+	IF resource IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+			MESSAGE = 'create_task_if_none_exist needs a resource';
+	END IF;
+	cond := omnitask.parse_if_none_exist(if_none_exist);
+	by_value := cond.system IS NULL;
+	-- the condition must name an identifier of this Task: its claim is what
+	-- serialises concurrent creates
+	SELECT e ->> 'system' INTO cond.system
+		FROM jsonb_array_elements(CASE WHEN jsonb_typeof(resource -> 'identifier') = 'array'
+									   THEN resource -> 'identifier' END) e
+		WHERE e ->> 'value' = cond.value AND e ->> 'system' IS NOT NULL
+		  AND (cond.system IS NULL OR e ->> 'system' = cond.system)
+		ORDER BY e ->> 'system' LIMIT 1;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'If-None-Exist must name an identifier (with a system) of the Task being created',
+			DETAIL = pg_catalog.format('If-None-Exist is "%s".', pg_catalog.left(if_none_exist, 128));
+	END IF;
+	FOR attempt IN 1 .. 3 LOOP
+		-- the holders the caller can see (the policy of task_identifier)
+		SELECT pg_catalog.count(*)::integer, pg_catalog.min(ti.task_id) INTO n, holder
+			FROM omnitask.task_identifier ti
+			WHERE ti.value = cond.value AND (by_value OR ti.system = cond.system);
+		IF n > 1 THEN
+			RAISE EXCEPTION USING ERRCODE = 'PT412',
+				MESSAGE = pg_catalog.format('If-None-Exist "%s" matches more than one task', pg_catalog.left(if_none_exist, 128)),
+				HINT = 'Name the identifier with its system.';
+		ELSIF n = 1 THEN
+			SELECT t.resource INTO task FROM omnitask.task t WHERE t.id = holder;
+			IF FOUND THEN
+				created := false;
+				RETURN;
+			END IF;
+		ELSIF lost THEN
+			-- the claim is held by a task the caller cannot see: refused
+			-- without a trace of it
+			RAISE EXCEPTION USING ERRCODE = 'unique_violation',
+				MESSAGE = pg_catalog.format('identifier %s|%s is already in use', pg_catalog.left(cond.system, 128), pg_catalog.left(cond.value, 128)),
+				HINT = 'Another task holds this business identifier.';
+		END IF;
+		BEGIN
+			INSERT INTO omnitask.task AS t (resource) VALUES (create_task_if_none_exist.resource)
+				RETURNING t.id, t.resource INTO new_id, stored;
+			-- the trigger claimed the identifier, or waited for the
+			-- transaction that did and left the claim to it (a claim of
+			-- this new task is visible to its creator)
+			SELECT ti.task_id INTO holder FROM omnitask.task_identifier ti
+				WHERE ti.system = cond.system AND ti.value = cond.value;
+			IF holder IS DISTINCT FROM new_id THEN
+				RAISE EXCEPTION USING ERRCODE = 'PT0CL', MESSAGE = 'claim lost';
+			END IF;
+			task := stored;
+			created := true;
+			RETURN;
+		EXCEPTION WHEN SQLSTATE 'PT0CL' THEN
+			lost := true;		-- the insert is undone; answer with the holder
+		END;
+	END LOOP;
+	RAISE EXCEPTION USING ERRCODE = 'serialization_failure',
+		MESSAGE = pg_catalog.format('identifier %s|%s changed hands during the create', pg_catalog.left(cond.system, 128), pg_catalog.left(cond.value, 128)),
+		HINT = 'Retry the request.';
+END
+$$;
+COMMENT ON FUNCTION omnitask.create_task_if_none_exist(jsonb, text) IS 'FHIR conditional create from SQL: if_none_exist is identifier=system|value or identifier=value naming an identifier of the Task. No task holds it: stores the Task (created true). One visible holder: returns it, writes nothing (created false). A holder the caller cannot see: 23505. Several holders: PT412. Race-free: the identifier''s unique claim decides.';
+
+/*
+ * JSON Patch (RFC 6902) on jsonb, with JSON Pointers (RFC 6901).
+ * A malformed patch document: 22023.  An operation that cannot be applied
+ * (missing path, bad index, ...): PT422.  A failed test: PT412.
+ */
+CREATE FUNCTION omnitask.json_pointer(pointer text) RETURNS text[]
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+$$
+BEGIN
+	IF pointer IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', MESSAGE = 'a JSON Pointer is missing';
+	ELSIF pointer = '' THEN
+		RETURN '{}';
+	ELSIF pg_catalog.left(pointer, 1) <> '/' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = pg_catalog.format('invalid JSON Pointer "%s"', pg_catalog.left(pointer, 128)),
+			DETAIL = 'A JSON Pointer is empty or starts with "/".';
+	ELSIF pointer ~ '~([^01]|$)' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = pg_catalog.format('invalid JSON Pointer "%s"', pg_catalog.left(pointer, 128)),
+			DETAIL = 'In a JSON Pointer "~" is followed by 0 or 1.';
+	END IF;
+	-- ~1 first, then ~0 (RFC 6901 section 4)
+	RETURN ARRAY(SELECT pg_catalog.replace(pg_catalog.replace(tok, '~1', '/'), '~0', '~')
+				 FROM pg_catalog.unnest(pg_catalog.string_to_array(pg_catalog.substr(pointer, 2), '/')) WITH ORDINALITY AS u(tok, n)
+				 ORDER BY n);
+END
+$$;
+COMMENT ON FUNCTION omnitask.json_pointer(text) IS 'Parses a JSON Pointer (RFC 6901) into its unescaped reference tokens; 22023 when malformed.';
+
+-- The value at path, or an error naming the pointer (PT422).
+CREATE FUNCTION omnitask.json_patch_get(document jsonb, path text[], pointer text) RETURNS jsonb
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+$$
+DECLARE
+	cur jsonb := document;
+	tok text;
+BEGIN
+	FOREACH tok IN ARRAY path LOOP
+		IF jsonb_typeof(cur) = 'object' AND cur ? tok THEN
+			cur := cur -> tok;
+		ELSIF jsonb_typeof(cur) = 'array' AND tok ~ '^(0|[1-9][0-9]{0,8})$' AND tok::integer < jsonb_array_length(cur) THEN
+			cur := cur -> tok::integer;
+		ELSE
+			RAISE EXCEPTION USING ERRCODE = 'PT422',
+				MESSAGE = pg_catalog.format('JSON Patch path "%s" does not exist', pg_catalog.left(pointer, 128));
+		END IF;
+	END LOOP;
+	RETURN cur;
+END
+$$;
+COMMENT ON FUNCTION omnitask.json_patch_get(jsonb, text[], text) IS 'Internal to json_patch: the value a parsed JSON Pointer designates; PT422 when there is none.';
+
+-- RFC 6902 "add": a member is added or replaced, an array element inserted.
+CREATE FUNCTION omnitask.json_patch_add(document jsonb, path text[], value jsonb, pointer text) RETURNS jsonb
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+$$
+DECLARE
+	n integer := pg_catalog.cardinality(path);
+	parent jsonb;
+	tok text;
+BEGIN
+	IF n = 0 THEN
+		RETURN value;
+	END IF;
+	parent := omnitask.json_patch_get(document, path[1:n - 1], pointer);
+	tok := path[n];
+	IF jsonb_typeof(parent) = 'object' THEN
+		RETURN jsonb_set(document, path, value, true);
+	ELSIF jsonb_typeof(parent) = 'array' THEN
+		IF tok = '-' THEN
+			tok := jsonb_array_length(parent)::text;
+		ELSIF tok !~ '^(0|[1-9][0-9]{0,8})$' OR tok::integer > jsonb_array_length(parent) THEN
+			RAISE EXCEPTION USING ERRCODE = 'PT422',
+				MESSAGE = pg_catalog.format('JSON Patch path "%s" is not a valid array position', pg_catalog.left(pointer, 128));
+		END IF;
+		IF tok::integer = jsonb_array_length(parent) THEN
+			IF n = 1 THEN
+				RETURN document || jsonb_build_array(value);
+			END IF;
+			RETURN jsonb_set(document, path[1:n - 1], parent || jsonb_build_array(value), false);
+		END IF;
+		path[n] := tok;
+		RETURN jsonb_insert(document, path, value, false);
+	END IF;
+	RAISE EXCEPTION USING ERRCODE = 'PT422',
+		MESSAGE = pg_catalog.format('JSON Patch path "%s" has no object or array to add to', pg_catalog.left(pointer, 128));
+END
+$$;
+COMMENT ON FUNCTION omnitask.json_patch_add(jsonb, text[], jsonb, text) IS 'Internal to json_patch: the RFC 6902 add operation.';
+
+-- RFC 6902 "remove": the target must exist.
+CREATE FUNCTION omnitask.json_patch_remove(document jsonb, path text[], pointer text) RETURNS jsonb
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+$$
+BEGIN
+	IF pg_catalog.cardinality(path) = 0 THEN
+		RAISE EXCEPTION USING ERRCODE = 'PT422', MESSAGE = 'JSON Patch cannot remove the whole document';
+	END IF;
+	PERFORM omnitask.json_patch_get(document, path, pointer);
+	RETURN document #- path;
+END
+$$;
+COMMENT ON FUNCTION omnitask.json_patch_remove(jsonb, text[], text) IS 'Internal to json_patch: the RFC 6902 remove operation.';
+
+CREATE FUNCTION omnitask.json_patch(document jsonb, patch jsonb) RETURNS jsonb
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+$$
+DECLARE
+	op jsonb;
+	i integer := 0;
+	kind text;
+	path text[];
+	from_path text[];
+	v jsonb;
+BEGIN
+	IF jsonb_typeof(patch) IS DISTINCT FROM 'array' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'a JSON Patch document must be an array of operations';
+	END IF;
+	FOR op IN SELECT e FROM jsonb_array_elements(patch) e LOOP
+		IF jsonb_typeof(op) <> 'object' OR jsonb_typeof(op -> 'op') IS DISTINCT FROM 'string'
+		   OR jsonb_typeof(op -> 'path') IS DISTINCT FROM 'string' THEN
+			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+				MESSAGE = pg_catalog.format('JSON Patch operation %s needs "op" and "path" strings', i);
+		END IF;
+		kind := op ->> 'op';
+		path := omnitask.json_pointer(op ->> 'path');
+		IF kind IN ('add', 'replace', 'test') AND NOT op ? 'value' THEN
+			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+				MESSAGE = pg_catalog.format('JSON Patch operation %s (%s) needs a "value"', i, kind);
+		END IF;
+		IF kind IN ('move', 'copy') THEN
+			IF jsonb_typeof(op -> 'from') IS DISTINCT FROM 'string' THEN
+				RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+					MESSAGE = pg_catalog.format('JSON Patch operation %s (%s) needs a "from" string', i, kind);
+			END IF;
+			from_path := omnitask.json_pointer(op ->> 'from');
+			v := omnitask.json_patch_get(document, from_path, op ->> 'from');
+		END IF;
+		CASE kind
+			WHEN 'add' THEN
+				document := omnitask.json_patch_add(document, path, op -> 'value', op ->> 'path');
+			WHEN 'remove' THEN
+				document := omnitask.json_patch_remove(document, path, op ->> 'path');
+			WHEN 'replace' THEN
+				PERFORM omnitask.json_patch_get(document, path, op ->> 'path');
+				IF pg_catalog.cardinality(path) = 0 THEN
+					document := op -> 'value';
+				ELSE
+					document := jsonb_set(document, path, op -> 'value', false);
+				END IF;
+			WHEN 'move' THEN
+				IF pg_catalog.cardinality(from_path) < pg_catalog.cardinality(path)
+				   AND path[1:pg_catalog.cardinality(from_path)] = from_path THEN
+					RAISE EXCEPTION USING ERRCODE = 'PT422',
+						MESSAGE = pg_catalog.format('JSON Patch cannot move "%s" into its own child "%s"',
+													pg_catalog.left(op ->> 'from', 128), pg_catalog.left(op ->> 'path', 128));
+				END IF;
+				IF from_path IS DISTINCT FROM path THEN
+					document := omnitask.json_patch_remove(document, from_path, op ->> 'from');
+					document := omnitask.json_patch_add(document, path, v, op ->> 'path');
+				END IF;
+			WHEN 'copy' THEN
+				document := omnitask.json_patch_add(document, path, v, op ->> 'path');
+			WHEN 'test' THEN
+				IF omnitask.json_patch_get(document, path, op ->> 'path') IS DISTINCT FROM op -> 'value' THEN
+					RAISE EXCEPTION USING ERRCODE = 'PT412',
+						MESSAGE = pg_catalog.format('JSON Patch test failed at "%s"', pg_catalog.left(op ->> 'path', 128)),
+						DETAIL = pg_catalog.format('Operation %s expected %s.', i, pg_catalog.left((op -> 'value')::text, 128));
+				END IF;
+			ELSE
+				RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+					MESSAGE = pg_catalog.format('JSON Patch operation %s has an unknown op "%s"', i, pg_catalog.left(kind, 64));
+		END CASE;
+		i := i + 1;
+	END LOOP;
+	RETURN document;
+END
+$$;
+COMMENT ON FUNCTION omnitask.json_patch(jsonb, jsonb) IS 'Applies a JSON Patch (RFC 6902: add, remove, replace, move, copy, test) to a jsonb document. Malformed patch: 22023; an operation that cannot be applied: PT422; a failed test: PT412. Members other than op, path, from, value are ignored.';
+
+/*
+ * Edits: patch and the coordinators' everyday changes.  Each goes through
+ * update_task, so validation, workflow, access and if_match apply.
+ */
+CREATE FUNCTION omnitask.patch_task(id text, patch jsonb, if_match integer DEFAULT NULL) RETURNS jsonb
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
+$$
+DECLARE
+	current_resource jsonb;
+	current_version integer;
+BEGIN
+	IF patch_task.id IS NULL OR patch_task.patch IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'patch_task needs an id and a patch';
+	END IF;
+	SELECT t.resource, t.version_id INTO current_resource, current_version
+		FROM omnitask.task t WHERE t.id = patch_task.id FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM omnitask.not_found(patch_task.id);
+	END IF;
+	IF if_match IS NOT NULL AND if_match <> current_version THEN
+		RAISE EXCEPTION USING ERRCODE = 'PT412',
+			MESSAGE = pg_catalog.format('Task/%s is at version %s, not %s', patch_task.id, current_version, if_match),
+			HINT = 'Read the task again and reapply your change.';
+	END IF;
+	RETURN omnitask.update_task(patch_task.id, omnitask.json_patch(current_resource, patch));
+END
+$$;
+COMMENT ON FUNCTION omnitask.patch_task(text, jsonb, integer) IS 'FHIR patch with a JSON Patch document (RFC 6902) on the current version; the result is stored as an update (validation, workflow, access). if_match: PT412 when it is not the current version; a failed test: PT412; an inapplicable operation: PT422.';
+
+CREATE FUNCTION omnitask.add_task_note(id text, note text, if_match integer DEFAULT NULL) RETURNS jsonb
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
+$$
+DECLARE
+	who text := omnitask.current_practitioner_id();
+BEGIN
+	IF add_task_note.note IS NULL OR add_task_note.note = '' THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'add_task_note needs a note text';
+	END IF;
+	RETURN omnitask.patch_task(add_task_note.id,
+		jsonb_build_array(jsonb_build_object('op', 'add', 'path', '/note/-', 'value',
+			jsonb_strip_nulls(jsonb_build_object(
+				'authorReference', CASE WHEN who IS NOT NULL THEN jsonb_build_object('reference', 'Practitioner/' || who) END,
+				'time', pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+				'text', add_task_note.note)))),
+		if_match)
+		-- a task without notes has no /note to append to
+		;
+EXCEPTION WHEN SQLSTATE 'PT422' THEN
+	RETURN omnitask.patch_task(add_task_note.id,
+		jsonb_build_array(jsonb_build_object('op', 'add', 'path', '/note', 'value',
+			jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+				'authorReference', CASE WHEN who IS NOT NULL THEN jsonb_build_object('reference', 'Practitioner/' || who) END,
+				'time', pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+				'text', add_task_note.note))))),
+		if_match);
+END
+$$;
+COMMENT ON FUNCTION omnitask.add_task_note(text, text, integer) IS 'Appends a Task.note (text, time, the caller as authorReference); allowed on terminal tasks. if_match as for update_task.';
+
+CREATE FUNCTION omnitask.set_task_business_status(id text, business_status text, if_match integer DEFAULT NULL) RETURNS jsonb
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
+$$
+BEGIN
+	RETURN omnitask.patch_task(set_task_business_status.id,
+		CASE WHEN business_status IS NULL
+			 THEN jsonb_build_array(jsonb_build_object('op', 'remove', 'path', '/businessStatus'))
+			 ELSE jsonb_build_array(jsonb_build_object('op', 'add', 'path', '/businessStatus',
+				'value', jsonb_build_object('text', business_status))) END,
+		if_match);
+EXCEPTION WHEN SQLSTATE 'PT422' THEN
+	-- removing a businessStatus the task does not have: nothing to do
+	RETURN omnitask.read_task(set_task_business_status.id);
+END
+$$;
+COMMENT ON FUNCTION omnitask.set_task_business_status(text, text, integer) IS 'Sets Task.businessStatus to {"text": business_status} (NULL removes it); a change like any update (refused on a terminal task). if_match as for update_task.';
+
+CREATE FUNCTION omnitask.set_task_due(id text, due timestamptz, if_match integer DEFAULT NULL) RETURNS jsonb
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
+$$
+DECLARE
+	current_resource jsonb;
+	period jsonb;
+	restriction jsonb;
+BEGIN
+	SELECT t.resource INTO current_resource FROM omnitask.task t WHERE t.id = set_task_due.id;
+	IF NOT FOUND THEN
+		PERFORM omnitask.not_found(set_task_due.id);
+	END IF;
+	period := COALESCE(current_resource #> '{restriction,period}', '{}') - 'end';
+	IF due IS NOT NULL THEN
+		period := period || jsonb_build_object('end', pg_catalog.to_char(due AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'));
+	END IF;
+	restriction := COALESCE(current_resource -> 'restriction', '{}') - 'period';
+	IF period <> '{}' THEN
+		restriction := restriction || jsonb_build_object('period', period);
+	END IF;
+	RETURN omnitask.patch_task(set_task_due.id,
+		CASE WHEN restriction <> '{}'
+			 THEN jsonb_build_array(jsonb_build_object('op', 'add', 'path', '/restriction', 'value', restriction))
+			 WHEN current_resource ? 'restriction'
+			 THEN jsonb_build_array(jsonb_build_object('op', 'remove', 'path', '/restriction'))
+			 ELSE '[]' END,
+		if_match);
+END
+$$;
+COMMENT ON FUNCTION omnitask.set_task_due(text, timestamptz, integer) IS 'Sets the due date: Task.restriction.period.end (NULL removes it; the period start and the other restriction elements are kept). if_match as for update_task.';
+
+/*
+ * Instance history, paged, and the change feed.
+ */
+-- the transaction that wrote each version: the change feed's order
+ALTER TABLE omnitask.task_history ADD COLUMN xid xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id();
+COMMENT ON COLUMN omnitask.task_history.xid IS 'The (top-level) transaction that stored this version: the change feed reads versions in (xid, id, version_id) order below the snapshot''s xmin.';
+CREATE INDEX task_history_feed_idx ON omnitask.task_history (xid, id, version_id);
+
+CREATE FUNCTION omnitask.history_entry(h omnitask.task_history, base text) RETURNS jsonb
+	LANGUAGE sql STABLE PARALLEL SAFE AS
+$$
+	SELECT jsonb_build_object(
+		'fullUrl', base || 'Task/' || h.id,
+		'resource', h.resource,
+		'request', jsonb_build_object(
+			'method', CASE WHEN h.operation = 'update' THEN 'PUT' ELSE 'POST' END,
+			'url', CASE WHEN h.operation = 'update' THEN 'Task/' || h.id ELSE 'Task' END),
+		'response', jsonb_build_object(
+			'status', CASE WHEN h.operation = 'update' THEN '200' ELSE '201' END,
+			'etag', 'W/"' || h.version_id || '"',
+			-- recorded_at is meta.lastUpdated (reading it from the resource would detoast it twice)
+			'lastModified', pg_catalog.to_char(h.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')))
+$$;
+COMMENT ON FUNCTION omnitask.history_entry(omnitask.task_history, text) IS 'Internal: one entry of a history Bundle (base is the URL prefix, "" or ending in "/").';
+
+CREATE FUNCTION omnitask.task_history_page(id text, _count integer DEFAULT 50, _since timestamptz DEFAULT NULL,
+										   _at timestamptz DEFAULT NULL, _before integer DEFAULT NULL) RETURNS jsonb
+	-- RESTRICTED: the policies of the tables it reads call current_practitioner_id()
+	LANGUAGE plpgsql STABLE PARALLEL RESTRICTED AS
+$$
+DECLARE
+	base text := omnitask.fhir_base_url();
+	prefix text;
+	bundle jsonb;
+	last_vid integer;
+	more boolean;
+	q text;
+BEGIN
+	IF id IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'task_history_page needs a task id';
+	END IF;
+	IF _count IS NULL OR _count < 1 OR _count > 1000 THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = pg_catalog.format('invalid _count "%s"', _count), HINT = '_count is 1 to 1000.';
+	END IF;
+	IF _since IS NOT NULL AND _at IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', MESSAGE = '_since and _at cannot be combined';
+	END IF;
+	PERFORM FROM omnitask.task t WHERE t.id = task_history_page.id;
+	IF NOT FOUND THEN
+		PERFORM omnitask.not_found(task_history_page.id);
+	END IF;
+	prefix := CASE WHEN base = '' THEN '' ELSE base || '/' END;
+	SELECT COALESCE(jsonb_agg(omnitask.history_entry(s.h, prefix) ORDER BY (s.h).version_id DESC), '[]'),
+		   pg_catalog.min((s.h).version_id)
+		INTO bundle, last_vid
+		FROM (SELECT h FROM omnitask.task_history h
+			  WHERE h.id = task_history_page.id
+				AND (_before IS NULL OR h.version_id < _before)
+				AND (_since IS NULL OR h.recorded_at >= _since)
+				-- _at: the version current at that instant
+				AND (_at IS NULL OR h.version_id = (SELECT pg_catalog.max(h2.version_id) FROM omnitask.task_history h2
+													WHERE h2.id = task_history_page.id AND h2.recorded_at <= _at))
+			  ORDER BY h.version_id DESC
+			  LIMIT _count) s;
+	more := last_vid IS NOT NULL AND _at IS NULL AND EXISTS (
+		SELECT FROM omnitask.task_history h
+		WHERE h.id = task_history_page.id AND h.version_id < last_vid
+		  AND (_since IS NULL OR h.recorded_at >= _since));
+	q := pg_catalog.format('_count=%s', _count)
+		|| CASE WHEN _since IS NOT NULL THEN '&_since=' || pg_catalog.replace(pg_catalog.to_char(_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), ':', '%3A') ELSE '' END
+		|| CASE WHEN _at IS NOT NULL THEN '&_at=' || pg_catalog.replace(pg_catalog.to_char(_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), ':', '%3A') ELSE '' END;
+	RETURN jsonb_build_object(
+		'resourceType', 'Bundle',
+		'type', 'history',
+		'link', jsonb_build_array(
+				jsonb_build_object('relation', 'self', 'url', prefix || 'Task/' || id || '/_history?' || q
+					|| CASE WHEN _before IS NOT NULL THEN '&_before=' || _before ELSE '' END),
+				jsonb_build_object('relation', 'first', 'url', prefix || 'Task/' || id || '/_history?' || q))
+			|| CASE WHEN more THEN jsonb_build_array(jsonb_build_object('relation', 'next',
+					'url', prefix || 'Task/' || id || '/_history?' || q || '&_before=' || last_vid)) ELSE '[]' END,
+		'entry', bundle);
+END
+$$;
+COMMENT ON FUNCTION omnitask.task_history_page(text, integer, timestamptz, timestamptz, integer) IS 'FHIR instance history, newest first, one page of _count (1-1000) versions: _since = versions stored at or after it, _at = the version current at that instant, _before = versions older than this versionId (the next link carries it). Links self, first, next are absolute under omnitask.fhir_base_url. PT404 when the task does not exist or is not visible.';
+
+/*
+ * The change feed: every visible stored version, in (xid, id, version_id)
+ * order, and only below the xmin of the reader's snapshot.  Every
+ * transaction with an xid below xmin has ended, so no version can still
+ * appear below a position already handed out: a transaction that commits
+ * late has an xid at or above the xmin of every page read while it ran,
+ * and is read once it has ended.  The cursor is that position, opaque
+ * (hex).  A transaction left open holds the feed back (it waits, it does
+ * not skip).  Works on a physical standby (its snapshots carry the
+ * primary's xids).
+ */
+CREATE FUNCTION omnitask.feed_cursor(xid xid8, id text, version_id integer) RETURNS text
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS
+$$ SELECT pg_catalog.encode(pg_catalog.convert_to($1::text || '.' || $3 || '.' || $2, 'UTF8'), 'hex') $$;
+COMMENT ON FUNCTION omnitask.feed_cursor(xid8, text, integer) IS 'Internal: the opaque change-feed cursor of a position.';
+
+CREATE FUNCTION omnitask.task_changes(_cursor text DEFAULT NULL, _count integer DEFAULT 100) RETURNS jsonb
+	-- RESTRICTED: the policies of task_history call current_practitioner_id()
+	LANGUAGE plpgsql STABLE PARALLEL RESTRICTED AS
+$$
+DECLARE
+	base text := omnitask.fhir_base_url();
+	prefix text;
+	pos text[];
+	cx xid8 := '0';
+	cid text := '';
+	cv integer := 0;
+	entries jsonb;
+	last_pos text;
+BEGIN
+	IF _count IS NULL OR _count < 1 OR _count > 1000 THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = pg_catalog.format('invalid _count "%s"', _count), HINT = '_count is 1 to 1000.';
+	END IF;
+	IF _cursor IS NOT NULL AND _cursor <> '' THEN
+		BEGIN
+			pos := pg_catalog.regexp_match(pg_catalog.convert_from(pg_catalog.decode(_cursor, 'hex'), 'UTF8'),
+										   '^([0-9]{1,20})\.([0-9]{1,9})\.(.+)$');
+		EXCEPTION WHEN OTHERS THEN
+			pos := NULL;
+		END;
+		IF pos IS NULL THEN
+			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+				MESSAGE = pg_catalog.format('invalid change-feed cursor "%s"', pg_catalog.left(_cursor, 64)),
+				HINT = 'Use the cursor of a next link as given, or none to start from the beginning.';
+		END IF;
+		cx := pos[1]::xid8;
+		cv := pos[2]::integer;
+		cid := pos[3];
+	END IF;
+	prefix := CASE WHEN base = '' THEN '' ELSE base || '/' END;
+	SELECT COALESCE(jsonb_agg(omnitask.history_entry(s.h, prefix) ORDER BY (s.h).xid, (s.h).id, (s.h).version_id), '[]'),
+		   (pg_catalog.array_agg(omnitask.feed_cursor((s.h).xid, (s.h).id, (s.h).version_id)
+								 ORDER BY (s.h).xid DESC, (s.h).id DESC, (s.h).version_id DESC))[1]
+		INTO entries, last_pos
+		FROM (SELECT h FROM omnitask.task_history h
+			  WHERE (h.xid, h.id, h.version_id) > (cx, cid, cv)
+				AND h.xid < pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
+			  ORDER BY h.xid, h.id, h.version_id
+			  LIMIT _count) s;
+	last_pos := COALESCE(last_pos, NULLIF(_cursor, ''));
+	RETURN jsonb_build_object(
+		'resourceType', 'Bundle',
+		'type', 'history',
+		'link', jsonb_build_array(
+			jsonb_build_object('relation', 'self', 'url', prefix || 'Task/_history?_count=' || _count
+				|| COALESCE('&_cursor=' || NULLIF(_cursor, ''), '')),
+			jsonb_build_object('relation', 'first', 'url', prefix || 'Task/_history?_count=' || _count),
+			jsonb_build_object('relation', 'next', 'url', prefix || 'Task/_history?_count=' || _count
+				|| COALESCE('&_cursor=' || last_pos, ''))),
+		'entry', entries);
+END
+$$;
+COMMENT ON FUNCTION omnitask.task_changes(text, integer) IS 'The change feed: the next _count (1-1000) stored versions the caller may see, oldest first, after the opaque _cursor (none: from the beginning), as a history Bundle whose next link carries the cursor to poll with (the same cursor while nothing new has committed). Never skips a version committed late, never repeats one; an open transaction holds the feed back until it ends. LISTEN omnitask_task is the wake-up.';
+
+/*
+ * HTTP helpers: errors as OperationOutcome with the FHIR status, dates,
+ * ETags and the response settings PostgREST reads.
+ */
+CREATE FUNCTION omnitask.fhir_http_status(sqlstate text) RETURNS integer
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$
+	SELECT CASE
+		WHEN $1 ~ '^PT[0-9]{3}$' THEN pg_catalog.substr($1, 3)::integer
+		WHEN $1 = '23514' THEN 422
+		WHEN $1 = '23505' THEN 409
+		WHEN $1 = '42501' THEN 403
+		WHEN $1 IN ('22P02', '22023', '22007', '22008', '22003', '22004', '23502', '22P05', '22021') THEN 400
+		ELSE NULL END
+$$;
+COMMENT ON FUNCTION omnitask.fhir_http_status(text) IS 'The FHIR HTTP status of an SQLSTATE omnitask raises (PTnnn -> nnn, 23514 -> 422, 23505 -> 409, 42501 -> 403, bad input -> 400); NULL for anything else, which is re-raised.';
+
+CREATE FUNCTION omnitask.fhir_outcome(status integer, sqlstate text, message text, detail text, hint text) RETURNS jsonb
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+$$
+DECLARE
+	oo jsonb;
+BEGIN
+	-- an invalid Task carries the validator's OperationOutcome in the detail
+	IF sqlstate = '23514' AND detail LIKE '{%' THEN
+		BEGIN
+			oo := detail::jsonb;
+			IF oo ->> 'resourceType' = 'OperationOutcome' THEN
+				RETURN oo;
+			END IF;
+		EXCEPTION WHEN invalid_text_representation THEN
+			NULL;
+		END;
+	END IF;
+	RETURN jsonb_build_object('resourceType', 'OperationOutcome', 'issue', jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+		'severity', 'error',
+		'code', CASE status WHEN 400 THEN 'invalid' WHEN 403 THEN 'forbidden' WHEN 404 THEN 'not-found'
+							WHEN 409 THEN CASE WHEN sqlstate = '23505' THEN 'duplicate' ELSE 'business-rule' END
+							WHEN 412 THEN CASE WHEN message LIKE '%more than one%' THEN 'multiple-matches' ELSE 'conflict' END
+							WHEN 422 THEN 'processing' WHEN 428 THEN 'required' ELSE 'exception' END,
+		'diagnostics', message || COALESCE(' ' || NULLIF(detail, ''), '') || COALESCE(' ' || NULLIF(hint, ''), ''),
+		'details', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object(
+			'system', 'https://omnitask.dev/fhir/CodeSystem/sqlstate', 'code', sqlstate))))))) ;
+END
+$$;
+COMMENT ON FUNCTION omnitask.fhir_outcome(integer, text, text, text, text) IS 'Internal: the OperationOutcome an HTTP client receives for an error (the validator''s own for an invalid Task; the SQLSTATE in issue.details).';
+
+CREATE FUNCTION omnitask.fhir_http_date(ts timestamptz) RETURNS text
+	LANGUAGE sql STABLE PARALLEL SAFE STRICT AS
+$$ SELECT pg_catalog.to_char($1 AT TIME ZONE 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS "GMT"') $$;
+COMMENT ON FUNCTION omnitask.fhir_http_date(timestamptz) IS 'An HTTP-date (RFC 7231 IMF-fixdate), for Last-Modified.';
+
+-- The version an If-Match / If-None-Match entity tag names: W/"3" or "3".
+CREATE FUNCTION omnitask.fhir_etag_version(etag text) RETURNS integer
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+$$
+DECLARE
+	m text[] := pg_catalog.regexp_match(pg_catalog.btrim(etag), '^(W/)?"([0-9]{1,9})"$');
+BEGIN
+	IF etag IS NULL THEN
+		RETURN NULL;
+	ELSIF m IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = pg_catalog.format('invalid entity tag "%s"', pg_catalog.left(etag, 64)),
+			HINT = 'Use the ETag the server gave, e.g. W/"3".';
+	END IF;
+	RETURN m[2]::integer;
+END
+$$;
+COMMENT ON FUNCTION omnitask.fhir_etag_version(text) IS 'The meta.versionId an entity tag W/"n" (or "n") names; 22023 when malformed.';
+
+CREATE FUNCTION omnitask.fhir_respond(status integer, headers jsonb) RETURNS void
+	LANGUAGE sql VOLATILE PARALLEL UNSAFE AS
+$$
+	SELECT pg_catalog.set_config('response.status', $1::text, true),
+		   pg_catalog.set_config('response.headers', $2::text, true)
+$$;
+COMMENT ON FUNCTION omnitask.fhir_respond(integer, jsonb) IS 'Sets PostgREST''s response.status and response.headers (an array of one-key objects) for this transaction. PARALLEL UNSAFE: set_config() is.';
+
+-- The task headers: ETag, Last-Modified, Location (on writes).
+CREATE FUNCTION omnitask.fhir_task_headers(task jsonb, with_location boolean) RETURNS jsonb
+	LANGUAGE sql STABLE PARALLEL SAFE AS
+$$
+	SELECT jsonb_build_array(
+			jsonb_build_object('ETag', 'W/"' || ($1 -> 'meta' ->> 'versionId') || '"'),
+			jsonb_build_object('Last-Modified', omnitask.fhir_http_date(($1 -> 'meta' ->> 'lastUpdated')::timestamptz)))
+		|| CASE WHEN $2 THEN jsonb_build_array(jsonb_build_object('Location',
+				CASE WHEN omnitask.fhir_base_url() = '' THEN '' ELSE omnitask.fhir_base_url() || '/' END
+				|| 'Task/' || ($1 ->> 'id') || '/_history/' || ($1 -> 'meta' ->> 'versionId')))
+				ELSE '[]' END
+$$;
+COMMENT ON FUNCTION omnitask.fhir_task_headers(jsonb, boolean) IS 'Internal: ETag, Last-Modified and (for writes) Location of a stored Task.';
+
+-- The body a write answers with, per Prefer: return=minimal |
+-- representation (the default) | OperationOutcome.
+CREATE FUNCTION omnitask.fhir_write_body(task jsonb, prefer text, message text) RETURNS jsonb
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$
+	SELECT CASE pg_catalog.substring($2, 'return=([A-Za-z]+)')
+		WHEN 'minimal' THEN NULL
+		WHEN 'OperationOutcome' THEN jsonb_build_object('resourceType', 'OperationOutcome', 'issue', jsonb_build_array(
+			jsonb_build_object('severity', 'information', 'code', 'informational', 'diagnostics', $3)))
+		ELSE $1 END
+$$;
+COMMENT ON FUNCTION omnitask.fhir_write_body(jsonb, text, text) IS 'Internal: the body of a write answer for a Prefer header (return=minimal: none; return=OperationOutcome: an informational outcome; otherwise the Task).';
+
+/*
+ * Schema fhir: the endpoints PostgREST exposes (db-schemas = "fhir").
+ * Each reads request.headers, answers with response.status and
+ * response.headers, and returns the body.  An error becomes an
+ * OperationOutcome with its FHIR status: PostgREST commits a transaction
+ * whose function returned (a 4xx response.status does not roll back), so
+ * every write runs in a subtransaction that the error undoes first.
+ */
+CREATE SCHEMA fhir;
+COMMENT ON SCHEMA fhir IS 'omnitask''s FHIR RESTful API for PostgREST: Task read, vread, create (conditional), update, patch, search, history, the change feed and the capability statement.';
+GRANT USAGE ON SCHEMA fhir TO omnitask_admin, omnitask_practitioner, omnitask_auditor;
+
+CREATE DOMAIN fhir."application/fhir+json" AS jsonb;
+COMMENT ON DOMAIN fhir."application/fhir+json" IS 'PostgREST media type handler: functions returning it answer Accept: application/fhir+json with Content-Type application/fhir+json.';
+
+CREATE FUNCTION omnitask.fhir_headers() RETURNS jsonb
+	LANGUAGE sql STABLE PARALLEL SAFE AS
+$$ SELECT COALESCE(NULLIF(pg_catalog.current_setting('request.headers', true), '')::jsonb, '{}') $$;
+COMMENT ON FUNCTION omnitask.fhir_headers() IS 'Internal: PostgREST''s request.headers (lower-case names) as jsonb; {} outside a request.';
+
+CREATE FUNCTION fhir.task_read(id text) RETURNS fhir."application/fhir+json"
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
+$$
+DECLARE
+	h jsonb := omnitask.fhir_headers();
+	r record;
+	inm text := h ->> 'if-none-match';
+	ims timestamptz;
+BEGIN
+	SELECT t.resource, t.version_id, t.last_updated INTO r FROM omnitask.task t WHERE t.id = task_read.id;
+	IF NOT FOUND THEN
+		PERFORM omnitask.fhir_respond(404, '[]');
+		RETURN omnitask.fhir_outcome(404, 'PT404', pg_catalog.format('Task/%s not found', pg_catalog.left(id, 64)),
+									 NULL, 'No task has this id, or it is not visible to you.');
+	END IF;
+	IF inm IS NOT NULL THEN
+		IF pg_catalog.btrim(inm) = '*' OR ('W/"' || r.version_id || '"') = ANY (
+				SELECT pg_catalog.regexp_replace(pg_catalog.btrim(e), '^"', 'W/"')
+				FROM pg_catalog.unnest(pg_catalog.string_to_array(inm, ',')) e) THEN
+			PERFORM omnitask.fhir_respond(304, omnitask.fhir_task_headers(r.resource, false));
+			RETURN NULL;
+		END IF;
+	ELSIF h ? 'if-modified-since' THEN
+		BEGIN
+			ims := (h ->> 'if-modified-since')::timestamptz;
+		EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow THEN
+			ims := NULL;		-- RFC 7232: an invalid date is ignored
+		END;
+		IF ims IS NOT NULL AND pg_catalog.date_trunc('second', r.last_updated) <= ims THEN
+			PERFORM omnitask.fhir_respond(304, omnitask.fhir_task_headers(r.resource, false));
+			RETURN NULL;
+		END IF;
+	END IF;
+	PERFORM omnitask.fhir_respond(200, omnitask.fhir_task_headers(r.resource, false));
+	RETURN r.resource;
+END
+$$;
+COMMENT ON FUNCTION fhir.task_read(text) IS 'GET /Task/{id}: 200 with ETag and Last-Modified; 304 for a matching If-None-Match or an If-Modified-Since not older than the version; 404 OperationOutcome when the task does not exist or is not visible.';
+
+CREATE FUNCTION fhir.task_vread(id text, vid text) RETURNS fhir."application/fhir+json"
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
+$$
+DECLARE
+	found_resource jsonb;
+BEGIN
+	IF vid !~ '^[0-9]{1,9}$' THEN
+		PERFORM omnitask.fhir_respond(400, '[]');
+		RETURN omnitask.fhir_outcome(400, '22023', pg_catalog.format('invalid version id "%s"', pg_catalog.left(vid, 64)), NULL, NULL);
+	END IF;
+	-- as task_history: only for a task visible now, and a version the caller may see
+	SELECT hv.resource INTO found_resource
+		FROM omnitask.task t JOIN omnitask.task_history hv ON hv.id = t.id
+		WHERE t.id = task_vread.id AND hv.version_id = vid::integer;
+	IF NOT FOUND THEN
+		PERFORM omnitask.fhir_respond(404, '[]');
+		RETURN omnitask.fhir_outcome(404, 'PT404', pg_catalog.format('Task/%s/_history/%s not found', pg_catalog.left(id, 64), vid),
+									 NULL, 'No such version, or it is not visible to you.');
+	END IF;
+	PERFORM omnitask.fhir_respond(200, omnitask.fhir_task_headers(found_resource, false));
+	RETURN found_resource;
+END
+$$;
+COMMENT ON FUNCTION fhir.task_vread(text, text) IS 'GET /Task/{id}/_history/{vid}: that version with its ETag and Last-Modified; 404 OperationOutcome when the task or version does not exist or is not visible; 400 for a malformed vid.';
+
+CREATE FUNCTION fhir.task_create(jsonb) RETURNS fhir."application/fhir+json"
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
+$$
+DECLARE
+	h jsonb := omnitask.fhir_headers();
+	task jsonb;
+	created boolean := true;
+	st integer;
+	e_state text; e_msg text; e_detail text; e_hint text;
+BEGIN
+	BEGIN
+		IF h ? 'if-none-exist' THEN
+			SELECT c.task, c.created INTO task, created
+				FROM omnitask.create_task_if_none_exist($1, h ->> 'if-none-exist') c;
+		ELSE
+			task := omnitask.create_task($1);
+		END IF;
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_msg = MESSAGE_TEXT,
+			e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT;
+		st := omnitask.fhir_http_status(e_state);
+		IF st IS NULL THEN
+			RAISE;
+		END IF;
+		PERFORM omnitask.fhir_respond(st, '[]');
+		RETURN omnitask.fhir_outcome(st, e_state, e_msg, e_detail, e_hint);
+	END;
+	PERFORM omnitask.fhir_respond(CASE WHEN created THEN 201 ELSE 200 END,
+								  omnitask.fhir_task_headers(task, true));
+	RETURN omnitask.fhir_write_body(task, h ->> 'prefer',
+		CASE WHEN created THEN 'Created Task/' ELSE 'Found Task/' END || (task ->> 'id')
+		|| ' version ' || (task -> 'meta' ->> 'versionId'));
+END
+$$;
+COMMENT ON FUNCTION fhir.task_create(jsonb) IS 'POST /Task (the body is the Task): 201 with Location, ETag, Last-Modified; with If-None-Exist (identifier=system|value) 200 and the existing task when one matches, nothing written; errors as OperationOutcome (400, 403, 409, 412, 422). Prefer return=minimal|representation|OperationOutcome.';
+
+-- The task id of a PUT or PATCH: the front proxy passes the URL's id in
+-- the X-FHIR-Id header (PostgREST has no PUT/PATCH on functions).
+CREATE FUNCTION omnitask.fhir_url_id(headers jsonb) RETURNS text
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+$$
+BEGIN
+	IF NULLIF(headers ->> 'x-fhir-id', '') IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'the request names no task id',
+			HINT = 'Send PUT and PATCH to /Task/{id} (the front proxy passes the id as X-FHIR-Id).';
+	END IF;
+	RETURN headers ->> 'x-fhir-id';
+END
+$$;
+COMMENT ON FUNCTION omnitask.fhir_url_id(jsonb) IS 'Internal: the task id of the URL of a PUT or PATCH, from the X-FHIR-Id header the front proxy sets.';
+
+-- If-Match as a version, and the 428 rule.
+CREATE FUNCTION omnitask.fhir_if_match(headers jsonb) RETURNS integer
+	LANGUAGE plpgsql STABLE PARALLEL SAFE AS
+$$
+BEGIN
+	IF NOT headers ? 'if-match' AND omnitask.fhir_require_if_match() THEN
+		RAISE EXCEPTION USING ERRCODE = 'PT428',
+			MESSAGE = 'this server requires If-Match on updates',
+			HINT = 'Read the task and send its ETag as If-Match.';
+	END IF;
+	RETURN omnitask.fhir_etag_version(headers ->> 'if-match');
+END
+$$;
+COMMENT ON FUNCTION omnitask.fhir_if_match(jsonb) IS 'Internal: the version If-Match names (NULL without one); PT428 without one when omnitask.fhir_require_if_match is on.';
+
+CREATE FUNCTION fhir.task_update(jsonb) RETURNS fhir."application/fhir+json"
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
+$$
+DECLARE
+	h jsonb := omnitask.fhir_headers();
+	task_id text;
+	stored jsonb;
+	st integer;
+	e_state text; e_msg text; e_detail text; e_hint text;
+BEGIN
+	BEGIN
+		task_id := omnitask.fhir_url_id(h);
+		IF jsonb_typeof($1) IS DISTINCT FROM 'object' OR ($1 ->> 'id') IS DISTINCT FROM task_id THEN
+			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+				MESSAGE = pg_catalog.format('the Task''s id does not match the URL''s "%s"', pg_catalog.left(task_id, 64)),
+				HINT = 'An update carries the id of the task it replaces.';
+		END IF;
+		stored := omnitask.update_task(task_id, $1, omnitask.fhir_if_match(h));
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_msg = MESSAGE_TEXT,
+			e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT;
+		st := omnitask.fhir_http_status(e_state);
+		IF st IS NULL THEN
+			RAISE;
+		END IF;
+		PERFORM omnitask.fhir_respond(st, '[]');
+		RETURN omnitask.fhir_outcome(st, e_state, e_msg, e_detail, e_hint);
+	END;
+	PERFORM omnitask.fhir_respond(200, omnitask.fhir_task_headers(stored, true));
+	RETURN omnitask.fhir_write_body(stored, h ->> 'prefer',
+		'Updated Task/' || task_id || ' to version ' || (stored -> 'meta' ->> 'versionId'));
+END
+$$;
+COMMENT ON FUNCTION fhir.task_update(jsonb) IS 'PUT /Task/{id} (id in X-FHIR-Id, the Task as body, its id equal to the URL''s): 200 with Location, ETag, Last-Modified; If-Match W/"n" -> 412 on mismatch; 428 without If-Match when omnitask.fhir_require_if_match is on; errors as OperationOutcome (400, 403, 404, 409, 412, 422, 428).';
+
+CREATE FUNCTION fhir.task_patch(jsonb) RETURNS fhir."application/fhir+json"
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
+$$
+DECLARE
+	h jsonb := omnitask.fhir_headers();
+	task_id text;
+	stored jsonb;
+	st integer;
+	e_state text; e_msg text; e_detail text; e_hint text;
+BEGIN
+	BEGIN
+		task_id := omnitask.fhir_url_id(h);
+		stored := omnitask.patch_task(task_id, $1, omnitask.fhir_if_match(h));
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_msg = MESSAGE_TEXT,
+			e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT;
+		st := omnitask.fhir_http_status(e_state);
+		IF st IS NULL THEN
+			RAISE;
+		END IF;
+		PERFORM omnitask.fhir_respond(st, '[]');
+		RETURN omnitask.fhir_outcome(st, e_state, e_msg, e_detail, e_hint);
+	END;
+	PERFORM omnitask.fhir_respond(200, omnitask.fhir_task_headers(stored, true));
+	RETURN omnitask.fhir_write_body(stored, h ->> 'prefer',
+		'Patched Task/' || task_id || ' to version ' || (stored -> 'meta' ->> 'versionId'));
+END
+$$;
+COMMENT ON FUNCTION fhir.task_patch(jsonb) IS 'PATCH /Task/{id} with a JSON Patch (id in X-FHIR-Id): applied to the current version and stored as an update (validation, workflow, access); 200 with ETag; a failed test (e.g. on /meta/versionId) or If-Match mismatch 412; an inapplicable operation 422; a malformed patch 400; 428 as for update.';
+
+-- An error of a read endpoint as an answer (reads write nothing, so no
+-- subtransaction is needed to undo anything).
+CREATE FUNCTION omnitask.fhir_error_answer(e_state text, e_msg text, e_detail text, e_hint text) RETURNS jsonb
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
+$$
+DECLARE
+	st integer := omnitask.fhir_http_status(e_state);
+BEGIN
+	IF st IS NULL THEN
+		RETURN NULL;
+	END IF;
+	PERFORM omnitask.fhir_respond(st, '[]');
+	RETURN omnitask.fhir_outcome(st, e_state, e_msg, e_detail, e_hint);
+END
+$$;
+COMMENT ON FUNCTION omnitask.fhir_error_answer(text, text, text, text) IS 'Internal: sets the FHIR status of an error and returns its OperationOutcome; NULL for an error with no FHIR status (to be re-raised).';
+
+CREATE FUNCTION fhir.task_search(owner text DEFAULT NULL, status text DEFAULT NULL, priority text DEFAULT NULL,
+								 patient text DEFAULT NULL, _count integer DEFAULT 50, _offset integer DEFAULT 0,
+								 _sort text DEFAULT NULL) RETURNS fhir."application/fhir+json"
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
+$$
+DECLARE
+	base text := omnitask.fhir_base_url();
+	b jsonb;
+	answer jsonb;
+	e_state text; e_msg text; e_detail text; e_hint text;
+BEGIN
+	b := omnitask.search_tasks(owner, status, priority, patient, _count, _offset, _sort);
+	IF base <> '' THEN
+		-- absolute fullUrl and links
+		b := b || jsonb_build_object(
+			'link', (SELECT jsonb_agg(l || jsonb_build_object('url', base || '/' || (l ->> 'url')) ORDER BY n)
+					 FROM jsonb_array_elements(b -> 'link') WITH ORDINALITY AS x(l, n)),
+			'entry', COALESCE((SELECT jsonb_agg(e || jsonb_build_object('fullUrl', base || '/' || (e ->> 'fullUrl')) ORDER BY n)
+							   FROM jsonb_array_elements(b -> 'entry') WITH ORDINALITY AS x(e, n)), '[]'));
+	END IF;
+	PERFORM omnitask.fhir_respond(200, '[]');
+	RETURN b;
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_msg = MESSAGE_TEXT,
+		e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT;
+	answer := omnitask.fhir_error_answer(e_state, e_msg, e_detail, e_hint);
+	IF answer IS NULL THEN
+		RAISE;
+	END IF;
+	RETURN answer;
+END
+$$;
+COMMENT ON FUNCTION fhir.task_search(text, text, text, text, integer, integer, text) IS 'GET /Task?owner=&status=&priority=&patient=&_count=&_offset=&_sort=: search_tasks as a searchset Bundle with absolute fullUrl and links; a bad parameter 400 OperationOutcome.';
+
+CREATE FUNCTION fhir.task_history(id text, _count integer DEFAULT 50, _since timestamptz DEFAULT NULL,
+								  _at timestamptz DEFAULT NULL, _before integer DEFAULT NULL) RETURNS fhir."application/fhir+json"
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
+$$
+DECLARE
+	b jsonb;
+	answer jsonb;
+	e_state text; e_msg text; e_detail text; e_hint text;
+BEGIN
+	b := omnitask.task_history_page(id, _count, _since, _at, _before);
+	PERFORM omnitask.fhir_respond(200, '[]');
+	RETURN b;
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_msg = MESSAGE_TEXT,
+		e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT;
+	answer := omnitask.fhir_error_answer(e_state, e_msg, e_detail, e_hint);
+	IF answer IS NULL THEN
+		RAISE;
+	END IF;
+	RETURN answer;
+END
+$$;
+COMMENT ON FUNCTION fhir.task_history(text, integer, timestamptz, timestamptz, integer) IS 'GET /Task/{id}/_history?_count=&_since=&_at=: task_history_page as a history Bundle with self/first/next links; 404 and 400 as OperationOutcome.';
+
+CREATE FUNCTION fhir.task_changes(_cursor text DEFAULT NULL, _count integer DEFAULT 100) RETURNS fhir."application/fhir+json"
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
+$$
+DECLARE
+	b jsonb;
+	answer jsonb;
+	e_state text; e_msg text; e_detail text; e_hint text;
+BEGIN
+	b := omnitask.task_changes(_cursor, _count);
+	PERFORM omnitask.fhir_respond(200, '[]');
+	RETURN b;
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_msg = MESSAGE_TEXT,
+		e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT;
+	answer := omnitask.fhir_error_answer(e_state, e_msg, e_detail, e_hint);
+	IF answer IS NULL THEN
+		RAISE;
+	END IF;
+	RETURN answer;
+END
+$$;
+COMMENT ON FUNCTION fhir.task_changes(text, integer) IS 'GET /Task/_history?_cursor=&_count=: the change feed (omnitask.task_changes), oldest first, polled with the next link''s cursor; a bad cursor 400 OperationOutcome.';
+
+/*
+ * The capability statement, generated from the catalog: an interaction is
+ * listed when its endpoint exists in schema fhir and the caller may
+ * execute it; the search parameters are the arguments of fhir.task_search.
+ */
+CREATE FUNCTION fhir.metadata() RETURNS fhir."application/fhir+json"
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
+$$
+DECLARE
+	interactions jsonb;
+	params jsonb;
+	base text := omnitask.fhir_base_url();
+BEGIN
+	SELECT COALESCE(jsonb_agg(jsonb_build_object('code', i.code) ORDER BY i.ord), '[]') INTO interactions
+		FROM (VALUES (1, 'read', 'task_read'), (2, 'vread', 'task_vread'), (3, 'update', 'task_update'),
+					 (4, 'patch', 'task_patch'), (5, 'history-instance', 'task_history'),
+					 (6, 'history-type', 'task_changes'), (7, 'create', 'task_create'),
+					 (8, 'search-type', 'task_search')) AS i(ord, code, fn)
+		WHERE EXISTS (SELECT FROM pg_catalog.pg_proc p
+					  WHERE p.pronamespace = 'fhir'::regnamespace AND p.proname = i.fn
+						AND pg_catalog.has_function_privilege(p.oid, 'EXECUTE'));
+	SELECT COALESCE(jsonb_agg(jsonb_build_object('name', a.name, 'type',
+				CASE a.name WHEN 'owner' THEN 'reference' WHEN 'patient' THEN 'reference'
+							WHEN 'status' THEN 'token' WHEN 'priority' THEN 'token' ELSE 'special' END)
+			ORDER BY a.n), '[]') INTO params
+		FROM pg_catalog.pg_proc p, pg_catalog.unnest(p.proargnames) WITH ORDINALITY AS a(name, n)
+		WHERE p.pronamespace = 'fhir'::regnamespace AND p.proname = 'task_search'
+		  AND a.name NOT IN ('_count', '_offset', '_sort');
+	PERFORM omnitask.fhir_respond(200, '[]');
+	RETURN jsonb_build_object(
+		'resourceType', 'CapabilityStatement',
+		'status', 'active',
+		'date', pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
+		'kind', 'instance',
+		'software', jsonb_build_object('name', 'omnitask', 'version',
+			(SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'omnitask')),
+		'implementation', jsonb_strip_nulls(jsonb_build_object('description', 'omnitask FHIR Task endpoint', 'url', NULLIF(base, ''))),
+		'fhirVersion', '4.0.1',
+		'format', jsonb_build_array('application/fhir+json'),
+		'patchFormat', jsonb_build_array('application/json-patch+json'),
+		'rest', jsonb_build_array(jsonb_build_object(
+			'mode', 'server',
+			'resource', jsonb_build_array(jsonb_build_object(
+				'type', 'Task',
+				'interaction', interactions,
+				'versioning', 'versioned-update',
+				'readHistory', true,
+				'updateCreate', false,
+				'conditionalCreate', true,
+				'conditionalRead', 'full-support',
+				'conditionalUpdate', false,
+				'conditionalDelete', 'not-supported',
+				'searchParam', params)))));
+END
+$$;
+COMMENT ON FUNCTION fhir.metadata() IS 'GET /metadata: the CapabilityStatement, generated from the endpoints of schema fhir the caller may execute and the parameters of fhir.task_search.';
+
+/*
+ * Privileges.
+ */
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA fhir FROM PUBLIC;
+REVOKE ALL ON FUNCTION omnitask.fhir_base_url(), omnitask.fhir_require_if_match(),
+	omnitask.parse_if_none_exist(text), omnitask.create_task_if_none_exist(jsonb, text),
+	omnitask.json_pointer(text), omnitask.json_patch_get(jsonb, text[], text),
+	omnitask.json_patch_add(jsonb, text[], jsonb, text), omnitask.json_patch_remove(jsonb, text[], text),
+	omnitask.json_patch(jsonb, jsonb), omnitask.patch_task(text, jsonb, integer),
+	omnitask.add_task_note(text, text, integer), omnitask.set_task_business_status(text, text, integer),
+	omnitask.set_task_due(text, timestamptz, integer),
+	omnitask.history_entry(omnitask.task_history, text),
+	omnitask.task_history_page(text, integer, timestamptz, timestamptz, integer),
+	omnitask.feed_cursor(xid8, text, integer), omnitask.task_changes(text, integer),
+	omnitask.fhir_http_status(text), omnitask.fhir_outcome(integer, text, text, text, text),
+	omnitask.fhir_http_date(timestamptz), omnitask.fhir_etag_version(text), omnitask.fhir_respond(integer, jsonb),
+	omnitask.fhir_task_headers(jsonb, boolean), omnitask.fhir_write_body(jsonb, text, text),
+	omnitask.fhir_headers(), omnitask.fhir_url_id(jsonb), omnitask.fhir_if_match(jsonb),
+	omnitask.fhir_error_answer(text, text, text, text)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omnitask.fhir_base_url(), omnitask.fhir_require_if_match(),
+	omnitask.parse_if_none_exist(text),
+	omnitask.json_pointer(text), omnitask.json_patch_get(jsonb, text[], text),
+	omnitask.json_patch_add(jsonb, text[], jsonb, text), omnitask.json_patch_remove(jsonb, text[], text),
+	omnitask.json_patch(jsonb, jsonb),
+	omnitask.history_entry(omnitask.task_history, text),
+	omnitask.task_history_page(text, integer, timestamptz, timestamptz, integer),
+	omnitask.feed_cursor(xid8, text, integer), omnitask.task_changes(text, integer),
+	omnitask.fhir_http_status(text), omnitask.fhir_outcome(integer, text, text, text, text),
+	omnitask.fhir_http_date(timestamptz), omnitask.fhir_etag_version(text), omnitask.fhir_respond(integer, jsonb),
+	omnitask.fhir_task_headers(jsonb, boolean), omnitask.fhir_write_body(jsonb, text, text),
+	omnitask.fhir_headers(), omnitask.fhir_url_id(jsonb), omnitask.fhir_if_match(jsonb),
+	omnitask.fhir_error_answer(text, text, text, text),
+	fhir.task_read(text), fhir.task_vread(text, text), fhir.task_search(text, text, text, text, integer, integer, text),
+	fhir.task_history(text, integer, timestamptz, timestamptz, integer), fhir.task_changes(text, integer),
+	fhir.metadata(),
+	-- the write endpoints too: an auditor gets the 403 OperationOutcome of
+	-- the rules (omnitask.create_task etc. stay closed to them)
+	fhir.task_create(jsonb), fhir.task_update(jsonb), fhir.task_patch(jsonb)
+	TO omnitask_admin, omnitask_practitioner, omnitask_auditor;
+GRANT EXECUTE ON FUNCTION omnitask.create_task_if_none_exist(jsonb, text),
+	omnitask.patch_task(text, jsonb, integer), omnitask.add_task_note(text, text, integer),
+	omnitask.set_task_business_status(text, text, integer), omnitask.set_task_due(text, timestamptz, integer)
+	TO omnitask_admin, omnitask_practitioner;
+
 -- (end of FHIR over HTTP)
 
 

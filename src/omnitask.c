@@ -52,6 +52,7 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 	omnitask_relay_init();		/* defines omnitask.notify_queue_size */
+	omnitask_fhir_http_init();	/* defines omnitask.fhir_* */
 	MarkGUCPrefixReserved("omnitask");
 	omnitask_identity_init();
 }

@@ -19,6 +19,11 @@ extern char *omnitask_jwt_practitioner_claim;
 extern bool omnitask_notify;
 extern int	omnitask_notify_queue_size;
 
+/* Settings of the FHIR HTTP interface (fhir_http.c). */
+extern char *omnitask_fhir_base_url;
+extern bool omnitask_fhir_require_if_match;
+extern void omnitask_fhir_http_init(void);
+
 /* NOTIFY omnitask_task after commit (notify_relay.c). */
 extern void omnitask_relay_init(void);
 extern void omnitask_notify_change(const char *payload);

@@ -27,7 +27,7 @@ DATA=$TMP/cluster
 SOCK=$TMP/sock
 LOG=$TMP/cluster.log
 PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-contrib libjson-c-dev pkg-config make gcc
-          libipc-run-perl perl valgrind)
+          libipc-run-perl perl valgrind nginx)
 
 say() { printf '\n== %s\n' "$*"; }
 

@@ -223,7 +223,7 @@ sub contents
 	my %c;
 	@c{qw(tasks history registry workflow status_changes task_counts workload)} = split /\|/, $node->safe_psql($db, q{
 SELECT (SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) FROM omnitask.task t),
-       (SELECT md5(string_agg(h::text, ',' ORDER BY h.id, h.version_id)) FROM omnitask.task_history h),
+       (SELECT md5(string_agg((h.id, h.version_id, h.operation, h.status, h.owner_id, h.resource, h.recorded_at, h.recorded_by, h.practitioner_id)::text, ',' ORDER BY h.id, h.version_id)) FROM omnitask.task_history h),  -- the 0.2 columns (0.3 adds xid)
        (SELECT md5(string_agg(p::text, ',' ORDER BY p.id)) FROM omnitask.practitioner p),
        md5(omnitask.workflow()::text),
        (SELECT md5(string_agg(s::text, ',' ORDER BY s.id, s.version_id)) FROM omnitask.status_changes s),

@@ -1,0 +1,384 @@
+--
+-- fhir_http: the FHIR RESTful interface (schema fhir) exactly as PostgREST
+-- drives it -- request.headers set, the role switched, the function called,
+-- then response.status / response.headers / the body read back in the same
+-- transaction -- for every interaction and its error paths; conditional
+-- create; JSON Patch with RFC 6902's appendix A; coordinator edits; paged
+-- history; the change feed; the capability statement; base URL settings.
+--
+-- its own database: the tasks it leaves (tasks are never deleted) must not
+-- change the counts of the other scripts
+\set regress_db :DBNAME
+SET client_min_messages = warning;
+DROP DATABASE IF EXISTS omnitask_fhir_http;
+CREATE DATABASE omnitask_fhir_http;
+\c omnitask_fhir_http
+SET client_min_messages = warning;
+SET timezone = 'UTC';
+CREATE EXTENSION omnitask;
+
+-- one PostgREST request: headers, role, the call; status, headers, body back
+CREATE FUNCTION pg_temp.http(who name, hdrs jsonb, call text,
+							 OUT status integer, OUT headers jsonb, OUT body jsonb)
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM set_config('response.status', '', true), set_config('response.headers', '', true),
+			set_config('request.headers', hdrs::text, true), set_config('request.method', 'POST', true);
+	EXECUTE format('SET LOCAL ROLE %I', who);
+	EXECUTE call INTO body;
+	RESET ROLE;
+	status := nullif(current_setting('response.status', true), '')::integer;
+	headers := nullif(current_setting('response.headers', true), '')::jsonb;
+END $$;
+
+-- a header of an answer
+CREATE FUNCTION pg_temp.hdr(h jsonb, name text) RETURNS text LANGUAGE sql AS $$
+	SELECT e ->> name FROM jsonb_array_elements(h) e WHERE e ? name LIMIT 1 $$;
+
+-- runs a statement as a role, reports its SQLSTATE and message instead of failing
+CREATE FUNCTION pg_temp.try_as(who name, stmt text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE st text; msg text;
+BEGIN
+  EXECUTE format('SET LOCAL ROLE %I', who);
+  EXECUTE stmt;
+  RESET ROLE;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+  RETURN regexp_replace(st || ': ' || msg, '[0-9a-f]{8}-[0-9a-f-]{27}', '{id}', 'g'); END $$;
+
+DROP ROLE IF EXISTS fh_adm, fh_pr1, fh_pr2, fh_aud;
+CREATE ROLE fh_adm NOLOGIN IN ROLE omnitask_admin;
+CREATE ROLE fh_pr1 NOLOGIN IN ROLE omnitask_practitioner;
+CREATE ROLE fh_pr2 NOLOGIN IN ROLE omnitask_practitioner;
+CREATE ROLE fh_aud NOLOGIN IN ROLE omnitask_auditor;
+INSERT INTO omnitask.practitioner (id, role_name, display) VALUES
+	('fh-pr1', 'fh_pr1', 'Dr. Http One'), ('fh-pr2', 'fh_pr2', 'Dr. Http Two');
+
+CREATE TEMP TABLE base AS SELECT
+	'{"resourceType": "Task", "status": "requested", "intent": "order",
+	  "description": "HTTP test task", "for": {"reference": "Patient/fh-pat-1"},
+	  "owner": {"reference": "Practitioner/fh-pr1"}}'::jsonb AS t;
+CREATE TEMP TABLE ans (name text PRIMARY KEY, status integer, headers jsonb, body jsonb);
+GRANT SELECT ON base TO PUBLIC;
+GRANT ALL ON ans TO PUBLIC;
+
+-- ---------------------------------------------------------------- create
+INSERT INTO ans SELECT 'create', * FROM pg_temp.http('fh_pr1', '{}', format('SELECT fhir.task_create(%L)', (SELECT t FROM base)));
+SELECT status, body ->> 'resourceType' AS type, body -> 'meta' ->> 'versionId' AS vid,
+	   pg_temp.hdr(headers, 'ETag') AS etag,
+	   pg_temp.hdr(headers, 'Location') = 'Task/' || (body ->> 'id') || '/_history/1' AS location_ok,
+	   pg_temp.hdr(headers, 'Last-Modified') = to_char((body -> 'meta' ->> 'lastUpdated')::timestamptz AT TIME ZONE 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS "GMT"') AS last_modified_ok
+	FROM ans WHERE name = 'create';
+-- Prefer: return=minimal (no body) and return=OperationOutcome
+SELECT status, body IS NULL AS no_body, pg_temp.hdr(headers, 'ETag') AS etag
+	FROM pg_temp.http('fh_pr1', '{"prefer": "return=minimal"}', format('SELECT fhir.task_create(%L)', (SELECT t FROM base)));
+SELECT status, body -> 'issue' -> 0 ->> 'severity' AS severity, body -> 'issue' -> 0 ->> 'diagnostics' LIKE 'Created Task/% version 1' AS diag
+	FROM pg_temp.http('fh_pr1', '{"prefer": "return=OperationOutcome"}', format('SELECT fhir.task_create(%L)', (SELECT t FROM base)));
+-- errors: an invalid Task (422, the validator's OperationOutcome), a role
+-- that may not write (403), assigning to someone else (403), a
+-- non-creatable status (409); nothing is stored by any of them
+CREATE TEMP TABLE n0 AS SELECT count(*) AS n FROM omnitask.task;
+SELECT status, body ->> 'resourceType' AS type, body -> 'issue' -> 0 ->> 'expression' AS expr
+	FROM pg_temp.http('fh_pr1', '{}', format('SELECT fhir.task_create(%L)', (SELECT t || '{"status": "done"}' FROM base)));
+SELECT status, body -> 'issue' -> 0 ->> 'code' AS code, body -> 'issue' -> 0 -> 'details' -> 'coding' -> 0 ->> 'code' AS sqlstate
+	FROM pg_temp.http('fh_aud', '{}', format('SELECT fhir.task_create(%L)', (SELECT t FROM base)));
+SELECT status, body -> 'issue' -> 0 ->> 'code' AS code
+	FROM pg_temp.http('fh_pr1', '{}', format('SELECT fhir.task_create(%L)', (SELECT t || '{"owner": {"reference": "Practitioner/fh-pr2"}}' FROM base)));
+SELECT status, body -> 'issue' -> 0 ->> 'code' AS code
+	FROM pg_temp.http('fh_pr1', '{}', format('SELECT fhir.task_create(%L)', (SELECT t || '{"status": "completed"}' FROM base)));
+SELECT count(*) - (SELECT n FROM n0) AS stored_by_errors FROM omnitask.task;
+
+-- ---------------------------------------------------------------- read
+CREATE TEMP TABLE t1 AS SELECT body ->> 'id' AS id FROM ans WHERE name = 'create';
+GRANT SELECT ON t1 TO PUBLIC;
+SELECT status, body ->> 'id' = (SELECT id FROM t1) AS same, pg_temp.hdr(headers, 'ETag') AS etag,
+	   pg_temp.hdr(headers, 'Last-Modified') IS NOT NULL AS has_last_modified, pg_temp.hdr(headers, 'Location') AS location
+	FROM pg_temp.http('fh_pr1', '{}', format('SELECT fhir.task_read(%L)', (SELECT id FROM t1)));
+-- conditional reads
+SELECT hv, status, body IS NULL AS no_body, pg_temp.hdr(headers, 'ETag') AS etag
+	FROM (VALUES ('W/"1"'), ('"1"'), ('W/"0", W/"1"'), ('*'), ('W/"7"')) AS v(hv),
+		 LATERAL pg_temp.http('fh_pr1', jsonb_build_object('if-none-match', hv), format('SELECT fhir.task_read(%L)', (SELECT id FROM t1)));
+SELECT hv, status, body IS NULL AS no_body
+	FROM (VALUES ('Sun, 01 Jan 2090 00:00:00 GMT'), ('Sat, 01 Jan 2000 00:00:00 GMT'), ('not a date')) AS v(hv),
+		 LATERAL pg_temp.http('fh_pr1', jsonb_build_object('if-modified-since', hv), format('SELECT fhir.task_read(%L)', (SELECT id FROM t1)));
+-- not found and not visible answer alike
+SELECT who, status, body -> 'issue' -> 0 ->> 'code' AS code,
+	   replace(body -> 'issue' -> 0 ->> 'diagnostics', id, '{id}') AS diagnostics
+	FROM (VALUES ('fh_pr2', (SELECT id FROM t1)), ('fh_pr1', 'no-such-task')) AS v(who, id),
+		 LATERAL pg_temp.http(who::name, '{}', format('SELECT fhir.task_read(%L)', id))
+	ORDER BY 1;
+
+-- ---------------------------------------------------------------- update
+SELECT status, body -> 'meta' ->> 'versionId' AS vid, pg_temp.hdr(headers, 'ETag') AS etag,
+	   pg_temp.hdr(headers, 'Location') = 'Task/' || (body ->> 'id') || '/_history/2' AS location_ok
+	FROM pg_temp.http('fh_pr1', jsonb_build_object('if-match', 'W/"1"', 'x-fhir-id', (SELECT id FROM t1)),
+		format('SELECT fhir.task_update(%L)', (SELECT resource || '{"priority": "urgent"}' FROM omnitask.task WHERE id = (SELECT id FROM t1))));
+-- stale If-Match: 412, nothing written
+SELECT status, body -> 'issue' -> 0 ->> 'code' AS code, body -> 'issue' -> 0 ->> 'diagnostics' LIKE '%is at version 2, not 1%' AS diag
+	FROM pg_temp.http('fh_pr1', jsonb_build_object('if-match', 'W/"1"', 'x-fhir-id', (SELECT id FROM t1)),
+		format('SELECT fhir.task_update(%L)', (SELECT resource || '{"priority": "stat"}' FROM omnitask.task WHERE id = (SELECT id FROM t1))));
+SELECT version_id, priority FROM omnitask.task WHERE id = (SELECT id FROM t1);
+-- a malformed ETag, an id that differs from the URL's, no id at all
+SELECT status, body -> 'issue' -> 0 ->> 'diagnostics' AS diagnostics
+	FROM pg_temp.http('fh_pr1', jsonb_build_object('if-match', '2', 'x-fhir-id', (SELECT id FROM t1)),
+		format('SELECT fhir.task_update(%L)', (SELECT resource FROM omnitask.task WHERE id = (SELECT id FROM t1))));
+SELECT status, body -> 'issue' -> 0 ->> 'diagnostics' LIKE 'the Task''s id does not match%' AS diag
+	FROM pg_temp.http('fh_pr1', jsonb_build_object('x-fhir-id', 'other-id'),
+		format('SELECT fhir.task_update(%L)', (SELECT resource FROM omnitask.task WHERE id = (SELECT id FROM t1))));
+SELECT status, body -> 'issue' -> 0 ->> 'diagnostics' AS diagnostics
+	FROM pg_temp.http('fh_pr1', '{}', format('SELECT fhir.task_update(%L)', (SELECT resource FROM omnitask.task WHERE id = (SELECT id FROM t1))));
+-- not visible: 404; auditor: 403; an invalid change: 422; a workflow violation: 409
+SELECT status FROM pg_temp.http('fh_pr2', jsonb_build_object('x-fhir-id', (SELECT id FROM t1)),
+		format('SELECT fhir.task_update(%L)', (SELECT resource FROM omnitask.task WHERE id = (SELECT id FROM t1))));
+SELECT status FROM pg_temp.http('fh_aud', jsonb_build_object('x-fhir-id', (SELECT id FROM t1)),
+		format('SELECT fhir.task_update(%L)', (SELECT resource FROM omnitask.task WHERE id = (SELECT id FROM t1))));
+SELECT status, body -> 'issue' -> 0 ->> 'expression' AS expr
+	FROM pg_temp.http('fh_pr1', jsonb_build_object('x-fhir-id', (SELECT id FROM t1)),
+		format('SELECT fhir.task_update(%L)', (SELECT resource || '{"intent": "plan"}' FROM omnitask.task WHERE id = (SELECT id FROM t1))));
+SELECT status, body -> 'issue' -> 0 ->> 'code' AS code
+	FROM pg_temp.http('fh_pr1', jsonb_build_object('x-fhir-id', (SELECT id FROM t1)),
+		format('SELECT fhir.task_update(%L)', (SELECT resource || '{"status": "completed"}' FROM omnitask.task WHERE id = (SELECT id FROM t1))));
+-- If-Match made mandatory: 428 without it, accepted with it
+SET omnitask.fhir_require_if_match = on;
+SELECT status, body -> 'issue' -> 0 ->> 'code' AS code
+	FROM pg_temp.http('fh_pr1', jsonb_build_object('x-fhir-id', (SELECT id FROM t1)),
+		format('SELECT fhir.task_update(%L)', (SELECT resource FROM omnitask.task WHERE id = (SELECT id FROM t1))));
+SELECT status FROM pg_temp.http('fh_pr1', jsonb_build_object('x-fhir-id', (SELECT id FROM t1), 'if-match', 'W/"2"'),
+		format('SELECT fhir.task_update(%L)', (SELECT resource FROM omnitask.task WHERE id = (SELECT id FROM t1))));
+RESET omnitask.fhir_require_if_match;
+-- only a superuser sets it
+SELECT pg_temp.try_as('fh_adm', 'SET omnitask.fhir_require_if_match = off');
+SELECT pg_temp.try_as('fh_adm', 'SET omnitask.fhir_base_url = ''https://evil.example''');
+
+-- ---------------------------------------------------------------- vread
+SELECT vid, status, body -> 'meta' ->> 'versionId' AS body_vid, pg_temp.hdr(headers, 'ETag') AS etag,
+	   body -> 'issue' -> 0 ->> 'code' AS code
+	FROM (VALUES ('1'), ('3'), ('9'), ('x')) AS v(vid),
+		 LATERAL pg_temp.http('fh_pr1', '{}', format('SELECT fhir.task_vread(%L, %L)', (SELECT id FROM t1), vid));
+SELECT status FROM pg_temp.http('fh_pr2', '{}', format('SELECT fhir.task_vread(%L, %L)', (SELECT id FROM t1), '1'));
+
+-- ---------------------------------------------------------------- conditional create
+CREATE TEMP TABLE idt AS SELECT t || '{"identifier": [{"system": "https://orders.example/id", "value": "ord-1"}]}' AS t FROM base;
+GRANT SELECT ON idt TO PUBLIC;
+INSERT INTO ans SELECT 'cc1', * FROM pg_temp.http('fh_pr1', '{"if-none-exist": "identifier=https://orders.example/id|ord-1"}',
+	format('SELECT fhir.task_create(%L)', (SELECT t FROM idt)));
+-- the retry (the client lost the answer): the same task, 200, nothing written
+INSERT INTO ans SELECT 'cc2', * FROM pg_temp.http('fh_pr1', '{"if-none-exist": "identifier=https%3A%2F%2Forders.example%2Fid%7Cord-1"}',
+	format('SELECT fhir.task_create(%L)', (SELECT t FROM idt)));
+SELECT name, status, body -> 'meta' ->> 'versionId' AS vid, pg_temp.hdr(headers, 'ETag') AS etag
+	FROM ans WHERE name IN ('cc1', 'cc2') ORDER BY name;
+SELECT count(DISTINCT body ->> 'id') AS tasks FROM ans WHERE name IN ('cc1', 'cc2');
+SELECT count(*) AS history_rows FROM omnitask.task_history WHERE id = (SELECT body ->> 'id' FROM ans WHERE name = 'cc1');
+-- identifier=value (any system) finds it too
+SELECT status, body ->> 'id' = (SELECT body ->> 'id' FROM ans WHERE name = 'cc1') AS same
+	FROM pg_temp.http('fh_pr1', '{"if-none-exist": "identifier=ord-1"}', format('SELECT fhir.task_create(%L)', (SELECT t FROM idt)));
+-- a holder the caller cannot see: 409, no trace of the task in the answer
+SELECT status, body -> 'issue' -> 0 ->> 'code' AS code, body -> 'issue' -> 0 ->> 'diagnostics' AS diagnostics,
+	   body::text LIKE '%' || (SELECT body ->> 'id' FROM ans WHERE name = 'cc1') || '%' AS reveals_id
+	FROM pg_temp.http('fh_pr2', '{"if-none-exist": "identifier=https://orders.example/id|ord-1"}',
+		format('SELECT fhir.task_create(%L)', (SELECT t || '{"owner": {"reference": "Practitioner/fh-pr2"}}' FROM idt)));
+-- several holders of the value in different systems: 412
+SELECT status FROM pg_temp.http('fh_pr1', '{"if-none-exist": "identifier=https://other.example/id|ord-1"}',
+	format('SELECT fhir.task_create(%L)', (SELECT base.t || '{"identifier": [{"system": "https://other.example/id", "value": "ord-1"}]}' FROM base)));
+SELECT status, body -> 'issue' -> 0 ->> 'code' AS code
+	FROM pg_temp.http('fh_pr1', '{"if-none-exist": "identifier=ord-1"}', format('SELECT fhir.task_create(%L)', (SELECT t FROM idt)));
+-- conditions that cannot be made race-free: 400
+SELECT hv, status, body -> 'issue' -> 0 ->> 'diagnostics' AS diagnostics
+	FROM (VALUES ('status=requested'), ('identifier=https://orders.example/id|ord-9'), ('identifier=|ord-1'),
+				 ('identifier=a|b&status=requested'), ('')) AS v(hv),
+		 LATERAL pg_temp.http('fh_pr1', jsonb_build_object('if-none-exist', hv), format('SELECT fhir.task_create(%L)', (SELECT t FROM idt)));
+-- from SQL
+SET ROLE fh_pr1;
+SELECT created, task ->> 'id' = (SELECT body ->> 'id' FROM ans WHERE name = 'cc1') AS same
+	FROM omnitask.create_task_if_none_exist((SELECT t FROM idt), 'identifier=https://orders.example/id|ord-1');
+RESET ROLE;
+SELECT pg_temp.try_as('fh_pr2', $$SELECT omnitask.create_task_if_none_exist((SELECT t || '{"owner": {"reference": "Practitioner/fh-pr2"}}' FROM idt), 'identifier=https://orders.example/id|ord-1')$$);
+SELECT pg_temp.try_as('fh_pr1', $$SELECT omnitask.create_task_if_none_exist((SELECT t FROM idt), 'identifier=ord-1')$$);
+-- a plain create of a duplicate still works (the first task keeps the claim);
+-- an update that drops the identifier releases it
+SELECT pg_temp.try_as('fh_adm', $$SELECT omnitask.create_task((SELECT t FROM idt))$$);
+SELECT count(*) AS claims FROM omnitask.task_identifier WHERE value = 'ord-1';
+SELECT task_id = (SELECT body ->> 'id' FROM ans WHERE name = 'cc1') AS first_holds FROM omnitask.task_identifier
+	WHERE system = 'https://orders.example/id' AND value = 'ord-1';
+SELECT pg_temp.try_as('fh_pr1', format('SELECT omnitask.update_task(%L, %L)', (SELECT body ->> 'id' FROM ans WHERE name = 'cc1'),
+	(SELECT resource - 'identifier' FROM omnitask.task WHERE id = (SELECT body ->> 'id' FROM ans WHERE name = 'cc1'))));
+SELECT count(*) AS claims_left FROM omnitask.task_identifier WHERE system = 'https://orders.example/id' AND value = 'ord-1';
+-- users cannot touch the claims
+SELECT pg_temp.try_as('fh_adm', 'SELECT * FROM omnitask.task_identifier');
+SELECT pg_temp.try_as('fh_adm', $$INSERT INTO omnitask.task_identifier VALUES ('s', 'v', 'x')$$);
+
+-- ---------------------------------------------------------------- JSON Patch: RFC 6902 appendix A
+SELECT n, omnitask.json_patch(doc::jsonb, patch::jsonb) AS result FROM (VALUES
+	('A.1',  '{"foo": "bar"}', '[{"op": "add", "path": "/baz", "value": "qux"}]'),
+	('A.2',  '{"foo": ["bar", "baz"]}', '[{"op": "add", "path": "/foo/1", "value": "qux"}]'),
+	('A.3',  '{"baz": "qux", "foo": "bar"}', '[{"op": "remove", "path": "/baz"}]'),
+	('A.4',  '{"foo": ["bar", "qux", "baz"]}', '[{"op": "remove", "path": "/foo/1"}]'),
+	('A.5',  '{"baz": "qux", "foo": "bar"}', '[{"op": "replace", "path": "/baz", "value": "boo"}]'),
+	('A.6',  '{"foo": {"bar": "baz", "waldo": "fred"}, "qux": {"corge": "grault"}}', '[{"op": "move", "from": "/foo/waldo", "path": "/qux/thud"}]'),
+	('A.7',  '{"foo": ["all", "grass", "cows", "eat"]}', '[{"op": "move", "from": "/foo/1", "path": "/foo/3"}]'),
+	('A.8',  '{"baz": "qux", "foo": ["a", 2, "c"]}', '[{"op": "test", "path": "/baz", "value": "qux"}, {"op": "test", "path": "/foo/1", "value": 2}]'),
+	('A.10', '{"foo": "bar"}', '[{"op": "add", "path": "/child", "value": {"grandchild": {}}}]'),
+	('A.11', '{"foo": "bar"}', '[{"op": "add", "path": "/baz", "value": "qux", "xyz": 123}]'),
+	('A.14', '{"/": 9, "~1": 10}', '[{"op": "test", "path": "/~01", "value": 10}]'),
+	('A.16', '{"foo": ["bar"]}', '[{"op": "add", "path": "/foo/-", "value": ["abc", "def"]}]'),
+	('copy', '{"a": {"b": [1, 2]}}', '[{"op": "copy", "from": "/a/b", "path": "/c"}, {"op": "add", "path": "/c/0", "value": 0}]'),
+	('root', '{"a": 1}', '[{"op": "replace", "path": "", "value": [1]}, {"op": "add", "path": "/-", "value": 2}]'),
+	('num',  '{"a": 1.0}', '[{"op": "test", "path": "/a", "value": 1}]')) AS v(n, doc, patch);
+-- the error examples: A.9 (failed test), A.12 (add to a nonexistent target),
+-- A.13 (jsonb keeps the last of duplicate members: "remove" of a missing
+-- path), A.15 (a string is not a number); and other malformed patches
+CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE st text; msg text;
+BEGIN EXECUTE stmt; RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT; RETURN st || ': ' || msg; END $$;
+SELECT n, pg_temp.try(format('SELECT omnitask.json_patch(%L, %L)', doc, patch)) FROM (VALUES
+	('A.9',  '{"baz": "qux"}', '[{"op": "test", "path": "/baz", "value": "bar"}]'),
+	('A.12', '{"foo": "bar"}', '[{"op": "add", "path": "/baz/bat", "value": "qux"}]'),
+	('A.13', '{"foo": "bar"}', '[{"op": "add", "path": "/baz", "value": "qux", "op": "remove"}]'),
+	('A.15', '{"/": 9, "~1": 10}', '[{"op": "test", "path": "/~01", "value": "10"}]'),
+	('not an array', '{}', '{"op": "add"}'),
+	('unknown op', '{}', '[{"op": "merge", "path": "/a"}]'),
+	('no value', '{}', '[{"op": "add", "path": "/a"}]'),
+	('no from', '{}', '[{"op": "copy", "path": "/a"}]'),
+	('bad pointer', '{}', '[{"op": "add", "path": "a", "value": 1}]'),
+	('bad escape', '{}', '[{"op": "add", "path": "/a~2", "value": 1}]'),
+	('index -1', '{"a": [1]}', '[{"op": "remove", "path": "/a/-1"}]'),
+	('index 01', '{"a": [1, 2]}', '[{"op": "remove", "path": "/a/01"}]'),
+	('past end', '{"a": [1]}', '[{"op": "add", "path": "/a/2", "value": 0}]'),
+	('into child', '{"a": {"b": 1}}', '[{"op": "move", "from": "/a", "path": "/a/b/c"}]'),
+	('replace missing', '{}', '[{"op": "replace", "path": "/a", "value": 1}]'),
+	('remove root', '{}', '[{"op": "remove", "path": ""}]'),
+	('atomic', '{"a": 1}', '[{"op": "add", "path": "/b", "value": 2}, {"op": "remove", "path": "/zz"}]')) AS v(n, doc, patch);
+
+-- ---------------------------------------------------------------- PATCH /Task/{id}
+CREATE TEMP TABLE t2 AS SELECT (pg_temp.http('fh_pr1', '{}', format('SELECT fhir.task_create(%L)', (SELECT t FROM base)))).body ->> 'id' AS id;
+GRANT SELECT ON t2 TO PUBLIC;
+SELECT status, body ->> 'priority' AS priority, body -> 'meta' ->> 'versionId' AS vid, pg_temp.hdr(headers, 'ETag') AS etag
+	FROM pg_temp.http('fh_pr1', jsonb_build_object('x-fhir-id', (SELECT id FROM t2)),
+		'SELECT fhir.task_patch(''[{"op": "test", "path": "/meta/versionId", "value": "1"}, {"op": "replace", "path": "/priority", "value": "asap"}]'')');
+-- a failed test on the version (someone else wrote first): 412, nothing written
+SELECT status, body -> 'issue' -> 0 ->> 'diagnostics' AS diagnostics
+	FROM pg_temp.http('fh_pr1', jsonb_build_object('x-fhir-id', (SELECT id FROM t2)),
+		'SELECT fhir.task_patch(''[{"op": "test", "path": "/meta/versionId", "value": "1"}, {"op": "replace", "path": "/priority", "value": "stat"}]'')');
+SELECT status FROM pg_temp.http('fh_pr1', jsonb_build_object('x-fhir-id', (SELECT id FROM t2), 'if-match', 'W/"1"'),
+		'SELECT fhir.task_patch(''[{"op": "replace", "path": "/priority", "value": "stat"}]'')');
+SELECT version_id, priority FROM omnitask.task WHERE id = (SELECT id FROM t2);
+-- the same rules as an update: invalid 422, immutable element 422, workflow 409,
+-- inapplicable 422, malformed 400, not visible 404, auditor 403
+SELECT n, status, body -> 'issue' -> 0 ->> 'code' AS code FROM (VALUES
+	('invalid', 'fh_pr1', '[{"op": "replace", "path": "/priority", "value": "whenever"}]'),
+	('immutable', 'fh_pr1', '[{"op": "remove", "path": "/for"}]'),
+	('workflow', 'fh_pr1', '[{"op": "replace", "path": "/status", "value": "completed"}]'),
+	('missing path', 'fh_pr1', '[{"op": "remove", "path": "/businessStatus"}]'),
+	('malformed', 'fh_pr1', '{"op": "remove"}'),
+	('not visible', 'fh_pr2', '[{"op": "replace", "path": "/priority", "value": "stat"}]'),
+	('auditor', 'fh_aud', '[{"op": "replace", "path": "/priority", "value": "stat"}]')) AS v(n, who, patch),
+	LATERAL pg_temp.http(who::name, jsonb_build_object('x-fhir-id', (SELECT id FROM t2)), format('SELECT fhir.task_patch(%L)', patch));
+SELECT version_id FROM omnitask.task WHERE id = (SELECT id FROM t2);
+
+-- ---------------------------------------------------------------- coordinator edits (SQL)
+SELECT pg_temp.try_as('fh_pr1', format('SELECT omnitask.set_task_business_status(%L, %L)', (SELECT id FROM t2), 'waiting for lab'));
+SELECT pg_temp.try_as('fh_pr1', format('SELECT omnitask.set_task_due(%L, %L)', (SELECT id FROM t2), '2030-02-01 17:00:00+00'));
+SELECT pg_temp.try_as('fh_pr1', format('SELECT omnitask.add_task_note(%L, %L, 4)', (SELECT id FROM t2), 'first note'));
+SELECT pg_temp.try_as('fh_pr1', format('SELECT omnitask.add_task_note(%L, %L, 4)', (SELECT id FROM t2), 'stale'));
+SELECT version_id, resource -> 'businessStatus' AS business_status, due_at, resource -> 'restriction' AS restriction,
+	   resource -> 'note' -> 0 ->> 'text' AS note, resource -> 'note' -> 0 -> 'authorReference' ->> 'reference' AS author
+	FROM omnitask.task WHERE id = (SELECT id FROM t2);
+-- on a terminal task: a note is allowed, businessStatus and due date are not
+SELECT pg_temp.try_as('fh_pr1', format('SELECT omnitask.set_task_status(%L, %L)', (SELECT id FROM t2), 'accepted'));
+SELECT pg_temp.try_as('fh_pr1', format('SELECT omnitask.set_task_status(%L, %L)', (SELECT id FROM t2), 'in-progress'));
+SELECT pg_temp.try_as('fh_pr1', format('SELECT omnitask.set_task_status(%L, %L)', (SELECT id FROM t2), 'completed'));
+SELECT pg_temp.try_as('fh_pr1', format('SELECT omnitask.add_task_note(%L, %L)', (SELECT id FROM t2), 'after completion'));
+SELECT pg_temp.try_as('fh_pr1', format('SELECT omnitask.set_task_business_status(%L, %L)', (SELECT id FROM t2), 'late change'));
+SELECT pg_temp.try_as('fh_pr1', format('SELECT omnitask.set_task_due(%L, NULL)', (SELECT id FROM t2)));
+SELECT pg_temp.try_as('fh_pr2', format('SELECT omnitask.add_task_note(%L, %L)', (SELECT id FROM t2), 'not mine'));
+SELECT pg_temp.try_as('fh_aud', format('SELECT omnitask.add_task_note(%L, %L)', (SELECT id FROM t2), 'auditor'));
+SELECT jsonb_array_length(resource -> 'note') AS notes, status FROM omnitask.task WHERE id = (SELECT id FROM t2);
+
+-- ---------------------------------------------------------------- instance history
+SELECT status, jsonb_array_length(body -> 'entry') AS entries,
+	   (SELECT string_agg(e -> 'resource' -> 'meta' ->> 'versionId', ',') FROM jsonb_array_elements(body -> 'entry') e) AS versions,
+	   (SELECT jsonb_object_agg(l ->> 'relation', regexp_replace(l ->> 'url', '[0-9a-f-]{36}', '{id}')) FROM jsonb_array_elements(body -> 'link') l) AS links
+	FROM pg_temp.http('fh_pr1', '{}', format('SELECT fhir.task_history(%L, 3)', (SELECT id FROM t2)));
+SELECT status, (SELECT string_agg(e -> 'resource' -> 'meta' ->> 'versionId', ',') FROM jsonb_array_elements(body -> 'entry') e) AS versions,
+	   body -> 'link' @> '[{"relation": "next"}]' AS has_next
+	FROM pg_temp.http('fh_pr1', '{}', format('SELECT fhir.task_history(%L, 3, _before => 5)', (SELECT id FROM t2)));
+SELECT (SELECT string_agg(e -> 'resource' -> 'meta' ->> 'versionId', ',') FROM jsonb_array_elements(body -> 'entry') e) AS versions
+	FROM pg_temp.http('fh_pr1', '{}', format('SELECT fhir.task_history(%L, _since => %L)', (SELECT id FROM t2),
+		(SELECT recorded_at FROM omnitask.task_history WHERE id = (SELECT id FROM t2) AND version_id = 6)));
+SELECT (SELECT string_agg(e -> 'resource' -> 'meta' ->> 'versionId', ',') FROM jsonb_array_elements(body -> 'entry') e) AS versions
+	FROM pg_temp.http('fh_pr1', '{}', format('SELECT fhir.task_history(%L, _at => %L)', (SELECT id FROM t2),
+		(SELECT recorded_at FROM omnitask.task_history WHERE id = (SELECT id FROM t2) AND version_id = 3)));
+SELECT who, status, body -> 'issue' -> 0 ->> 'code' AS code
+	FROM (VALUES ('fh_pr2', 50), ('fh_pr1', 0), ('fh_pr1', 1001)) AS v(who, n),
+		 LATERAL pg_temp.http(who::name, '{}', format('SELECT fhir.task_history(%L, %s)', (SELECT id FROM t2), n));
+
+-- ---------------------------------------------------------------- change feed
+-- every visible version exactly once, paging by the next link's cursor
+CREATE FUNCTION pg_temp.drain(who name, page integer) RETURNS TABLE (pages integer, versions bigint, distinct_versions bigint, last_empty boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+	cur text := NULL; b jsonb; seen text[] := '{}'; n integer := 0;
+BEGIN
+	LOOP
+		b := (pg_temp.http(who, '{}', format('SELECT fhir.task_changes(%L, %s)', cur, page))).body;
+		n := n + 1;
+		seen := seen || ARRAY(SELECT (e -> 'resource' ->> 'id') || '/' || (e -> 'resource' -> 'meta' ->> 'versionId') FROM jsonb_array_elements(b -> 'entry') e);
+		EXIT WHEN jsonb_array_length(b -> 'entry') = 0 OR n > 1000;
+		cur := substring((SELECT l ->> 'url' FROM jsonb_array_elements(b -> 'link') l WHERE l ->> 'relation' = 'next') FROM '_cursor=([0-9a-f]+)');
+	END LOOP;
+	RETURN QUERY SELECT n, cardinality(seen)::bigint, (SELECT count(DISTINCT s) FROM unnest(seen) s), true;
+END $$;
+SELECT pg_temp.try_as('fh_adm', format('SELECT omnitask.create_task(%L)', (SELECT t || '{"owner": {"reference": "Practitioner/fh-pr2"}}' FROM base)));
+SELECT 'admin' AS who, d.versions = (SELECT count(*) FROM omnitask.task_history) AS every_version,
+	   d.distinct_versions = d.versions AS none_twice, d.pages > 2 AS paged
+	FROM pg_temp.drain('fh_adm', 7) d;
+SELECT 'pr1' AS who, d.versions = (SELECT count(*) FROM omnitask.task_history WHERE owner_id = 'fh-pr1') AS own_versions,
+	   d.versions < (SELECT count(*) FROM omnitask.task_history) AS not_others, d.distinct_versions = d.versions AS none_twice
+	FROM pg_temp.drain('fh_pr1', 5) d;
+-- an empty page keeps the cursor; a bad cursor or _count is 400
+SELECT (SELECT l ->> 'url' FROM jsonb_array_elements(body -> 'link') l WHERE l ->> 'relation' = 'next') ~ '_cursor=[0-9a-f]+$' AS next_has_cursor
+	FROM pg_temp.http('fh_pr1', '{}', 'SELECT fhir.task_changes(NULL, 1000)');
+SELECT c, status, body -> 'issue' -> 0 ->> 'diagnostics' AS diagnostics
+	FROM (VALUES ('zz'), ('41'), ('')) AS v(c), LATERAL pg_temp.http('fh_pr1', '{}', format('SELECT fhir.task_changes(%L, 5)', c));
+SELECT status FROM pg_temp.http('fh_pr1', '{}', 'SELECT fhir.task_changes(NULL, 0)');
+
+-- ---------------------------------------------------------------- search
+SELECT status, body ->> 'total' AS total, body -> 'entry' -> 0 ->> 'fullUrl' ~ '^Task/' AS relative
+	FROM pg_temp.http('fh_pr1', '{}', 'SELECT fhir.task_search(status => ''requested'', _count => 2)');
+SELECT status, body -> 'issue' -> 0 ->> 'diagnostics' AS diagnostics
+	FROM pg_temp.http('fh_pr1', '{}', 'SELECT fhir.task_search(status => ''nonsense'')');
+
+-- ---------------------------------------------------------------- base URL
+SET omnitask.fhir_base_url = 'https://fhir.example.org/r4/';
+SELECT status, pg_temp.hdr(headers, 'Location') ~ '^https://fhir\.example\.org/r4/Task/[0-9a-f-]{36}/_history/1$' AS location_absolute
+	FROM pg_temp.http('fh_pr1', '{}', format('SELECT fhir.task_create(%L)', (SELECT t FROM base)));
+SELECT (SELECT bool_and(e ->> 'fullUrl' LIKE 'https://fhir.example.org/r4/Task/%') FROM jsonb_array_elements(body -> 'entry') e) AS fullurls,
+	   (SELECT bool_and(l ->> 'url' LIKE 'https://fhir.example.org/r4/Task?%') FROM jsonb_array_elements(body -> 'link') l) AS links
+	FROM pg_temp.http('fh_pr1', '{}', 'SELECT fhir.task_search(_count => 2)');
+SELECT (SELECT bool_and(l ->> 'url' LIKE 'https://fhir.example.org/r4/Task/%/_history?%') FROM jsonb_array_elements(body -> 'link') l) AS links,
+	   (SELECT bool_and(e ->> 'fullUrl' LIKE 'https://fhir.example.org/r4/Task/%') FROM jsonb_array_elements(body -> 'entry') e) AS fullurls
+	FROM pg_temp.http('fh_pr1', '{}', format('SELECT fhir.task_history(%L, 2)', (SELECT id FROM t2)));
+SELECT (SELECT bool_and(l ->> 'url' LIKE 'https://fhir.example.org/r4/Task/_history?%') FROM jsonb_array_elements(body -> 'link') l) AS links
+	FROM pg_temp.http('fh_pr1', '{}', 'SELECT fhir.task_changes(NULL, 2)');
+RESET omnitask.fhir_base_url;
+
+-- ---------------------------------------------------------------- capability statement
+SELECT status, body ->> 'resourceType' AS type, body ->> 'fhirVersion' AS fhir_version,
+	   (SELECT string_agg(i ->> 'code', ',') FROM jsonb_array_elements(body -> 'rest' -> 0 -> 'resource' -> 0 -> 'interaction') i) AS interactions,
+	   (SELECT string_agg(p ->> 'name', ',') FROM jsonb_array_elements(body -> 'rest' -> 0 -> 'resource' -> 0 -> 'searchParam') p) AS params
+	FROM pg_temp.http('fh_aud', '{}', 'SELECT fhir.metadata()');
+-- the same for every role (each may call every endpoint; the rules answer 403)
+SELECT (SELECT string_agg(i ->> 'code', ',') FROM jsonb_array_elements(body -> 'rest' -> 0 -> 'resource' -> 0 -> 'interaction') i) AS interactions
+	FROM pg_temp.http('fh_pr1', '{}', 'SELECT fhir.metadata()');
+
+-- ---------------------------------------------------------------- privileges
+SELECT p.oid::regprocedure AS executable_by_public
+	FROM pg_proc p WHERE p.pronamespace = 'fhir'::regnamespace AND has_function_privilege('public', p.oid, 'EXECUTE');
+SELECT pg_temp.try_as('fh_aud', format('SELECT omnitask.patch_task(%L, %L)', (SELECT id FROM t2), '[]'));
+
+-- ---------------------------------------------------------------- clean-up
+\c :regress_db
+SET client_min_messages = warning;
+DROP DATABASE omnitask_fhir_http;
+DROP ROLE fh_adm, fh_pr1, fh_pr2, fh_aud;

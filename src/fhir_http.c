@@ -1,0 +1,76 @@
+/*-------------------------------------------------------------------------
+ *
+ * fhir_http.c
+ *	  Settings of the FHIR HTTP interface (schema fhir): the base URL of
+ *	  absolute links and whether updates must carry If-Match.
+ *
+ *	  The settings are superuser-only (PGC_SUSET): a client must not be able
+ *	  to turn off the If-Match requirement or redirect the links it is given.
+ *	  They are read through the C functions below, so calling one of them
+ *	  loads the library first; a placeholder value set by an unprivileged
+ *	  session before the library was loaded is then discarded by
+ *	  PostgreSQL instead of being believed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "omnitask.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+char	   *omnitask_fhir_base_url = NULL;
+bool		omnitask_fhir_require_if_match = false;
+
+PG_FUNCTION_INFO_V1(omnitask_fhir_base_url_fn);
+PG_FUNCTION_INFO_V1(omnitask_fhir_require_if_match_fn);
+
+/*
+ * Defines omnitask.fhir_base_url and omnitask.fhir_require_if_match; called
+ * from _PG_init before the prefix is reserved.
+ */
+void
+omnitask_fhir_http_init(void)
+{
+	DefineCustomStringVariable("omnitask.fhir_base_url",
+							   "Base URL of the FHIR endpoint, used in Location, fullUrl and Bundle links.",
+							   "For example https://fhir.example.org/fhir (no trailing slash). Empty gives relative URLs.",
+							   &omnitask_fhir_base_url,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   NULL, NULL, NULL);
+	DefineCustomBoolVariable("omnitask.fhir_require_if_match",
+							 "Refuses FHIR updates and patches that carry no If-Match header (HTTP 428).",
+							 NULL,
+							 &omnitask_fhir_require_if_match,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+}
+
+/*
+ * omnitask.fhir_base_url() -> text: the base URL without a trailing slash
+ * ("" when unset).
+ */
+Datum
+omnitask_fhir_base_url_fn(PG_FUNCTION_ARGS)
+{
+	const char *url = omnitask_fhir_base_url ? omnitask_fhir_base_url : "";
+	int			len = strlen(url);
+
+	while (len > 0 && url[len - 1] == '/')
+		len--;
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(url, len));
+}
+
+/*
+ * omnitask.fhir_require_if_match() -> boolean.
+ */
+Datum
+omnitask_fhir_require_if_match_fn(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(omnitask_fhir_require_if_match);
+}

@@ -1,0 +1,5 @@
+\set i random(1, :ntasks)
+BEGIN;
+SELECT set_config('request.headers', '{"accept": "application/fhir+json"}', true);
+SELECT fhir.task_read('t-' || lpad(:i::text, 7, '0'));
+END;
