@@ -8,6 +8,7 @@
  */
 #include "postgres.h"
 
+#include "audit.h"
 #include "fmgr.h"
 #include "omnitask.h"
 #include "utils/guc.h"
@@ -52,6 +53,7 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 	omnitask_relay_init();		/* defines omnitask.notify_queue_size */
+	omnitask_audit_init();		/* omnitask.audit, omnitask.audit_queue_size */
 	MarkGUCPrefixReserved("omnitask");
 	omnitask_identity_init();
 }
