@@ -168,8 +168,8 @@ BEGIN
 	PERFORM omnitask.audit_purge_allow(false);
 	INSERT INTO omnitask.audit_log (recorded_at, action, outcome, login_role, session_role,
 		acting_role, query, row_count, task_ids, patient_ids)
-	VALUES (pg_catalog.now(), 'purge', 'ok', pg_catalog.session_user, pg_catalog.session_user,
-		pg_catalog.session_user, pg_catalog.format('older_than=%s', older_than), n, '{}', '{}');
+	VALUES (pg_catalog.now(), 'purge', 'ok', session_user, session_user,
+		session_user, pg_catalog.format('older_than=%s', older_than), n, '{}', '{}');
 	RETURN n;
 END
 $$;

@@ -15,7 +15,9 @@
  *
  * Nothing acknowledged is dropped:
  *	- ring full: the reader waits up to AUDIT_WAIT_MS for room, then the
- *	  record becomes a LOG line (audit.c), counted in audit_stats();
+ *	  record becomes a LOG line (audit.c), counted in audit_stats(); while
+ *	  the ring stays full (up to 5 x AUDIT_WAIT_MS after such a wait) the
+ *	  next readers log at once instead of each waiting;
  *	- a backend crashes (SIGKILL, segfault): the postmaster, before it
  *	  re-creates shared memory, writes every record still in a ring (queued,
  *	  or taken by the writer and maybe committed) to the server log;
@@ -87,6 +89,7 @@ typedef struct AuditQueue
 	Latch	   *writer_latch;
 	TimestampTz launch_at;		/* 0: no launch pending */
 	bool		closed;			/* the postmaster died: log, don't queue */
+	TimestampTz overflow_at;	/* a reader found it full for AUDIT_WAIT_MS */
 	uint64		head;			/* byte position of the next record */
 	uint64		tail;			/* byte position of the oldest record */
 } AuditQueue;
@@ -372,6 +375,7 @@ queue_of_database(TimestampTz now)
 		free_q->writer_latch = NULL;
 		free_q->launch_at = 0;
 		free_q->head = free_q->tail = 0;
+		free_q->overflow_at = 0;
 	}
 	return free_q;
 }
@@ -405,6 +409,7 @@ omnitask_audit_enqueue(const char *json, int len)
 		AuditQueue *q;
 		bool		launch = false;
 		bool		queued = false;
+		bool		fast_fail = false;
 		bool		wake;
 		bool		alive;
 		Latch	   *latch;
@@ -433,8 +438,12 @@ omnitask_audit_enqueue(const char *json, int len)
 			ring_write(q, q->head + sizeof(uint32), json, len);
 			pg_write_barrier();
 			q->head += need;
+			q->overflow_at = 0;
 			queued = true;
 		}
+		else if (q->overflow_at != 0 &&
+				 !TimestampDifferenceExceeds(q->overflow_at, now, AUDIT_WAIT_MS * 5))
+			fast_fail = true;	/* still full after a reader waited: don't wait */
 		wake = (q->head - q->tail) * 2 > ring_size();
 		latch = q->writer_latch;
 		LWLockRelease(audit->lock);
@@ -457,13 +466,20 @@ omnitask_audit_enqueue(const char *json, int len)
 		/* the ring is full: wake the writer and wait a little for room */
 		if (latch)
 			SetLatch(latch);
+		if (fast_fail)
+			return AUDIT_FB_FULL;
 		LWLockAcquire(audit->lock, LW_SHARED);
 		alive = q->writer_pid != 0 || q->launch_at != 0;
 		LWLockRelease(audit->lock);
 		if (start == 0)
 			start = now;
 		if (!alive || TimestampDifferenceExceeds(start, now, AUDIT_WAIT_MS))
+		{
+			LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+			q->overflow_at = now;
+			LWLockRelease(audit->lock);
 			return AUDIT_FB_FULL;
+		}
 		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_POSTMASTER_DEATH,
 					   1, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
@@ -484,7 +500,10 @@ writer_sigterm(SIGNAL_ARGS)
 	errno = save_errno;
 }
 
-/* Writer exit: leave the queue to the next writer. */
+/*
+ * Writer exit: leave the queue to the next writer; when the postmaster is
+ * gone, write the rings to the server log.
+ */
 static void
 writer_detach(int code, Datum arg)
 {
@@ -497,6 +516,9 @@ writer_detach(int code, Datum arg)
 		q->writer_latch = NULL;
 	}
 	LWLockRelease(audit->lock);
+	/* e.g. waiting for a lock when the postmaster died: no one else will */
+	if (!PostmasterIsAlive())
+		close_and_dump("postmaster gone");
 }
 
 /*

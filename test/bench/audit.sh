@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Read audit benchmark: the read workloads of test/bench with omnitask.audit
+# off against table, log and both, interleaved in the same run, on the same
+# data.  A ratio is (time per op with the mode) / (time per op with off),
+# the median of the per-round ratios.
+#
+#   bash test/bench/audit.sh [--scale N] [--duration S] [--rounds N] [--clients N] [--no-build] [--keep]
+#
+# Runs its own throwaway cluster in test/tmp/bench_audit (port $BENCH_PORT,
+# default 54339; omnitask preloaded); writes test/bench/results/audit.md.
+# Targets (issue 16): read_task and the worklist within 1.1x, search within 1.15x.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+TOP=$(pwd)
+BENCH=$TOP/test/bench
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PORT=${BENCH_PORT:-54339}
+TMPB=$TOP/test/tmp/bench_audit
+DATA=$TMPB/cluster
+SOCK=$TMPB/sock
+SCALE=100000
+DURATION=5
+ROUNDS=3
+CLIENTS=2
+BUILD=1
+KEEP=0
+MODES="off table log both"
+while [ $# -gt 0 ]; do
+	case "$1" in
+		--scale) SCALE=$2; shift 2 ;;
+		--duration) DURATION=$2; shift 2 ;;
+		--rounds) ROUNDS=$2; shift 2 ;;
+		--clients) CLIENTS=$2; shift 2 ;;
+		--modes) MODES=$2; shift 2 ;;
+		--no-build) BUILD=0; shift ;;
+		--keep) KEEP=1; shift ;;
+		-h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+		*) echo "audit.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+PSQL=("$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U postgres)
+DB=bench_audit
+
+if [ "$BUILD" = 1 ]; then
+	make -s PG_CONFIG="$PGBIN/pg_config" >/dev/null
+	if [ "$(id -u)" = 0 ]; then make -s PG_CONFIG="$PGBIN/pg_config" install >/dev/null; else sudo make -s PG_CONFIG="$PGBIN/pg_config" install >/dev/null; fi
+fi
+
+stop_cluster() { as_pg "$PGBIN/pg_ctl" -D "$DATA" -m fast stop >/dev/null 2>&1 || true; }
+stop_cluster
+rm -rf "$TMPB"
+mkdir -p "$TMPB" "$SOCK"
+[ "$(id -u)" = 0 ] && chown -R postgres: "$TMPB"
+as_pg "$PGBIN/initdb" -D "$DATA" -U postgres >/dev/null
+cat >>"$DATA/postgresql.conf" <<EOF
+listen_addresses = ''
+shared_buffers = 512MB
+max_wal_size = 4GB
+checkpoint_timeout = 30min
+synchronous_commit = on
+jit = off
+shared_preload_libraries = 'omnitask'
+log_min_messages = log
+EOF
+as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$TMPB/cluster.log" -w -o "-p $PORT -k $SOCK" start >/dev/null
+[ "$KEEP" = 1 ] || trap stop_cluster EXIT
+
+PRACT=$(( SCALE * 2000 / 1000000 )); [ $PRACT -lt 20 ] && PRACT=20
+PATIENTS=$(( SCALE * 100000 / 1000000 )); [ $PATIENTS -lt 200 ] && PATIENTS=200
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE $DB" >/dev/null
+"${PSQL[@]}" -d "$DB" -c "CREATE EXTENSION omnitask" -c "CREATE ROLE pract_0001 LOGIN IN ROLE omnitask_practitioner" >/dev/null 2>&1 || true
+echo "loading $SCALE tasks"
+"${PSQL[@]}" -d "$DB" -v n="$SCALE" -v practitioners="$PRACT" -v patients="$PATIENTS" -f test/sample/generate.sql >"$TMPB/generate.out" 2>&1 ||
+	{ cat "$TMPB/generate.out"; exit 1; }
+"${PSQL[@]}" -d "$DB" -c "VACUUM ANALYZE" >/dev/null
+sync
+
+# one run: WORKLOAD USER MODE -> tps
+run() {
+	local wl=$1 user=$2 mode=$3 out
+	"${PSQL[@]}" -d postgres -c "ALTER SYSTEM SET omnitask.audit = '$mode'" -c "SELECT pg_reload_conf()" >/dev/null
+	sleep 0.3
+	out=$(as_pg "$PGBIN/pgbench" -n -M prepared -c "$CLIENTS" -j 2 -T "$DURATION" -h "$SOCK" -p "$PORT" -U "$user" \
+		-f "$BENCH/workloads/$wl.sql" -D ntasks="$SCALE" -D owner=pr-0001 "$DB" 2>&1)
+	sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' <<<"$out"
+}
+
+RES=$TMPB/runs.tsv
+: >"$RES"
+for round in $(seq 1 "$ROUNDS"); do
+	for w in read_task:postgres worklist_rls:pract_0001 search_rls:pract_0001; do
+		for mode in $MODES; do
+			tps=$(run "${w%%:*}" "${w#*:}" "$mode")
+			printf '%s\t%s\t%s\t%s\n' "${w%%:*}" "$mode" "$round" "$tps" | tee -a "$RES"
+		done
+	done
+done
+
+# ratios: per round (tps_off / tps_mode), median over rounds
+OUT=$BENCH/results/audit.md
+{
+	echo "# Read audit: cost of omnitask.audit (test/bench/audit.sh)"
+	echo
+	echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $SCALE tasks, $CLIENTS clients, $ROUNDS rounds of $DURATION s, nproc $(nproc), loadavg $(cut -d' ' -f1-3 /proc/loadavg), commit $(git rev-parse --short HEAD)"
+	echo
+	echo "| workload | mode | tps (median) | time per op vs off (median of rounds) | target |"
+	echo "|---|---|---|---|---|"
+	python3 - "$RES" "$MODES" <<'PY'
+import sys, statistics, collections
+rows = [l.split('\t') for l in open(sys.argv[1]).read().split('\n') if l.strip()]
+modes = sys.argv[2].split()
+tps = collections.defaultdict(dict)
+for wl, mode, rnd, t in rows:
+    tps[(wl, mode)][rnd] = float(t) if t else None
+target = {'read_task': 1.10, 'worklist_rls': 1.10, 'search_rls': 1.15}
+for wl in ['read_task', 'worklist_rls', 'search_rls']:
+    for mode in modes:
+        vals = [v for v in tps[(wl, mode)].values() if v]
+        ratios = [tps[(wl, 'off')][r] / v for r, v in tps[(wl, mode)].items()
+                  if v and tps[(wl, 'off')].get(r)]
+        med = statistics.median(ratios) if ratios else float('nan')
+        mark = '' if mode == 'off' else ('PASS' if med <= target[wl] else 'MISS') + ' (%.2fx)' % target[wl]
+        print('| %s | %s | %.0f | %.3f | %s |' % (wl, mode, statistics.median(vals) if vals else 0, med, mark))
+PY
+} >"$OUT"
+cat "$OUT"
