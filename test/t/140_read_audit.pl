@@ -130,6 +130,7 @@ my %paths = (
 	'history' => [ "SELECT omnitask.task_history('$t2') -> 'total'", 'history', [$t2], ['pat-b'] ],
 	'worklist' => [ "SELECT id, patient_id FROM omnitask.tasks WHERE is_open ORDER BY id", 'report', [ sort($t1, $t2) ], [ map { $_->[1] } sort { $a->[0] cmp $b->[0] } ([ $t1, 'pat-a' ], [ $t2, 'pat-b' ]) ] ],
 	'direct' => [ "SELECT id FROM omnitask.task ORDER BY id", 'direct', [ sort($t1, $t2) ], [] ],
+	'copy' => [ "COPY omnitask.task (id, patient_id) TO STDOUT", 'direct', [ $t1, $t2 ], [ 'pat-a', 'pat-b' ] ],
 	'view-count' => [ "SELECT sum(n) FROM omnitask.task_counts", 'report', [], [] ],
 	'http' => [ "SELECT omnitask.audit_read('vread', ARRAY['$t1'], ARRAY['pat-a'], '_id=$t1&_history=1')", 'vread', [$t1], ['pat-a'] ],
 	'own-function' => [ "COMMIT; CREATE FUNCTION pg_temp.peek() RETURNS bigint LANGUAGE plpgsql AS 'BEGIN RETURN (SELECT count(*) FROM omnitask.task); END'; BEGIN READ ONLY; SELECT pg_temp.peek()", 'direct', [], [] ],
