@@ -231,7 +231,6 @@ build_record(OmniAuditRead *ar, const char *outcome)
 	char	   *session_role = GetUserNameFromId(GetSessionUserId(), true);
 
 	appendStringInfo(buf, "{\"ts\":" INT64_FORMAT, (int64) now);
-	add_string(buf, "at", timestamptz_to_str(now), 64);
 	add_string(buf, "action", ar->action, 64);
 	add_string(buf, "outcome", outcome, 64);
 	appendStringInfo(buf, ",\"db\":%u", MyDatabaseId);

@@ -313,32 +313,41 @@ audit_destroy(DestReceiver *self)
 	/* the inner receiver belongs to the caller, which destroys it */
 }
 
+/* Runs the executor (the previous hook or the standard one). */
+static void
+run_executor(QueryDesc *qd, ScanDirection direction, uint64 count, bool execute_once)
+{
+	if (prev_ExecutorRun)
+		prev_ExecutorRun(qd, direction, count, execute_once);
+	else
+		standard_ExecutorRun(qd, direction, count, execute_once);
+}
+
 /* ExecutorRun: for a recorded statement, looks at the rows it returns. */
 static void
 audit_ExecutorRun(QueryDesc *qd, ScanDirection direction, uint64 count, bool execute_once)
 {
-	AuditScan  *s = scan_of(qd);
+	AuditScan  *s = nscans > 0 ? scan_of(qd) : NULL;
 	DestReceiver *volatile inner = qd->dest;
 	AuditDest	d;
 
-	if (s && (s->id_att || s->patient_att) && qd->operation == CMD_SELECT)
+	if (s == NULL || !(s->id_att || s->patient_att) || qd->operation != CMD_SELECT)
 	{
-		memset(&d, 0, sizeof(d));
-		d.pub.receiveSlot = audit_receive;
-		d.pub.rStartup = audit_startup;
-		d.pub.rShutdown = audit_shutdown;
-		d.pub.rDestroy = audit_destroy;
-		d.pub.mydest = inner->mydest;
-		d.inner = inner;
-		d.scan = s;
-		qd->dest = &d.pub;
+		run_executor(qd, direction, count, execute_once);
+		return;
 	}
+	memset(&d, 0, sizeof(d));
+	d.pub.receiveSlot = audit_receive;
+	d.pub.rStartup = audit_startup;
+	d.pub.rShutdown = audit_shutdown;
+	d.pub.rDestroy = audit_destroy;
+	d.pub.mydest = inner->mydest;
+	d.inner = inner;
+	d.scan = s;
+	qd->dest = &d.pub;
 	PG_TRY();
 	{
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(qd, direction, count, execute_once);
-		else
-			standard_ExecutorRun(qd, direction, count, execute_once);
+		run_executor(qd, direction, count, execute_once);
 	}
 	PG_FINALLY();
 	{
@@ -351,7 +360,7 @@ audit_ExecutorRun(QueryDesc *qd, ScanDirection direction, uint64 count, bool exe
 static void
 audit_ExecutorEnd(QueryDesc *qd)
 {
-	AuditScan  *s = scan_of(qd);
+	AuditScan  *s = nscans > 0 ? scan_of(qd) : NULL;
 
 	if (s)
 	{
