@@ -580,7 +580,7 @@ write_batch(StringInfo batch)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "omnitask audit writer: inserting");
 		arg = PointerGetDatum(cstring_to_text_with_len(batch->data, batch->len));
-		if (SPI_execute_with_args("SELECT omnitask.audit_append($1::pg_catalog.jsonb)",
+		if (SPI_execute_with_args("SELECT omnitask.audit_append($1::pg_catalog.json)",
 								  1, &argtype, &arg, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "omnitask.audit_append() failed");
 		SPI_finish();
