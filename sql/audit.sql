@@ -1,9 +1,10 @@
 --
 -- audit: the read audit (omnitask.audit = table) in one session.
 --
--- Every read path records one event with the ids it returned, in a READ
--- ONLY transaction; a practitioner cannot read the log or switch the audit
--- off; the log refuses changes.  Needs omnitask in shared_preload_libraries
+-- Every read path records one event with the ids it returned, kept when
+-- the reading transaction rolls back (and in a READ ONLY transaction); a
+-- practitioner cannot read the log or switch the audit off; the log refuses
+-- changes.  Needs omnitask in shared_preload_libraries
 -- (the test and valgrind clusters have it).  Rows of this test: request id
 -- reg-audit-1, patient aud-pat, practitioner aud-p1.
 --
@@ -17,22 +18,27 @@ BEGIN
 END
 $$;
 SELECT omnitask.register_practitioner('audit_p1', 'aud-p1');
+
+-- the task exists only inside this transaction: the records outlive it
+SET omnitask.audit = 'table';
+BEGIN;
 SELECT omnitask.create_task('{"resourceType": "Task", "status": "requested", "intent": "order",
 	"description": "audit regress", "for": {"reference": "Patient/aud-pat"},
 	"owner": {"reference": "Practitioner/aud-p1"}}') ->> 'id' AS t1 \gset
-
-SET omnitask.audit = 'table';
 SET SESSION AUTHORIZATION audit_p1;
 SET request.headers = '{"x-request-id": "reg-audit-1"}';
-BEGIN READ ONLY;
 SELECT omnitask.read_task(:'t1') ->> 'description' AS read_task;
 SELECT omnitask.search_tasks(patient => 'aud-pat') -> 'total' AS search_total;
 SELECT omnitask.task_history(:'t1') -> 'total' AS history_total;
 SELECT count(*) FROM omnitask.tasks WHERE patient_id = 'aud-pat';
 SELECT description FROM omnitask.task WHERE patient_id = 'aud-pat';
 SELECT omnitask.audit_read('vread', ARRAY[:'t1'], ARRAY['aud-pat'], '_history=1');
-COMMIT;
+ROLLBACK;
+SET SESSION AUTHORIZATION audit_p1;
+SET request.headers = '{"x-request-id": "reg-audit-1"}';
+BEGIN READ ONLY;
 SELECT omnitask.read_task('aud-missing');
+ROLLBACK;
 SELECT omnitask.audit_read('bogus');
 SELECT omnitask.audit_read(NULL);
 SELECT count(*) FROM omnitask.audit_log;

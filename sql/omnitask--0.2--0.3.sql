@@ -151,34 +151,11 @@ CREATE FUNCTION omnitask.audit_stats(OUT preloaded boolean, OUT queued bigint, O
 	LANGUAGE c VOLATILE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'omnitask_audit_stats';
 COMMENT ON FUNCTION omnitask.audit_stats() IS 'The read audit''s queue since server start: records queued and written to audit_log; records written to the server log instead, by reason (standby, no queue free, queue full for 200 ms, too large, postmaster gone); records logged from the queue (crash, stop, failed insert); bytes still queued. NULLs when omnitask is not preloaded.';
 
-CREATE FUNCTION omnitask.audit_purge_allow(allow boolean) RETURNS void
-	LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'omnitask_audit_purge_allow';
-COMMENT ON FUNCTION omnitask.audit_purge_allow(boolean) IS 'Internal to audit_purge(): lets it delete in this transaction. Executable by no role.';
-
+-- admins delete only through audit_purge(): the trigger refuses any other DELETE
+CREATE POLICY audit_admin_purge ON omnitask.audit_log FOR DELETE TO omnitask_admin USING (true);
 CREATE FUNCTION omnitask.audit_purge(older_than timestamptz) RETURNS bigint
-	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
-	SET search_path = pg_catalog, pg_temp AS
-$$
-DECLARE
-	n bigint;
-BEGIN
-	IF older_than > pg_catalog.now() - interval '1 day' THEN
-		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = pg_catalog.format('audit records younger than a day cannot be purged: %s', older_than),
-			HINT = 'Pass a time at least one day in the past.';
-	END IF;
-	PERFORM omnitask.audit_purge_allow(true);
-	DELETE FROM omnitask.audit_log WHERE recorded_at < older_than;
-	GET DIAGNOSTICS n = ROW_COUNT;
-	PERFORM omnitask.audit_purge_allow(false);
-	INSERT INTO omnitask.audit_log (recorded_at, action, outcome, login_role, session_role,
-		acting_role, query, row_count, task_ids, patient_ids)
-	VALUES (pg_catalog.now(), 'purge', 'ok', session_user, session_user,
-		session_user, pg_catalog.format('older_than=%s', older_than), n, '{}', '{}');
-	RETURN n;
-END
-$$;
-COMMENT ON FUNCTION omnitask.audit_purge(timestamptz) IS 'Admin only: deletes the audit records older than older_than (at least a day ago) and appends a purge record saying who, when and how many, in the same transaction.';
+	LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'omnitask_audit_purge';
+COMMENT ON FUNCTION omnitask.audit_purge(timestamptz) IS 'Admin only: deletes the audit records older than older_than (at least a day ago; 22023 otherwise) and records the purge (who, cut-off, how many) as an audit event, in the server log and in audit_log, whatever omnitask.audit says.';
 
 /*
  * The log as FHIR R4 AuditEvent resources (IHE BALP-style): type rest,
@@ -249,9 +226,10 @@ COMMENT ON VIEW omnitask.audit_events IS 'omnitask.audit_log as FHIR R4 AuditEve
 
 REVOKE ALL ON omnitask.audit_log, omnitask.audit_events FROM PUBLIC;
 GRANT SELECT ON omnitask.audit_log, omnitask.audit_events TO omnitask_admin, omnitask_auditor;
+GRANT DELETE ON omnitask.audit_log TO omnitask_admin;
 REVOKE ALL ON FUNCTION omnitask.audit_log_guard(), omnitask.audit_append(json),
 	omnitask.audit_read(text, text[], text[], text), omnitask.audit_stats(),
-	omnitask.audit_purge_allow(boolean), omnitask.audit_purge(timestamptz) FROM PUBLIC;
+	omnitask.audit_purge(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION omnitask.audit_read(text, text[], text[], text)
 	TO omnitask_admin, omnitask_practitioner, omnitask_auditor;
 GRANT EXECUTE ON FUNCTION omnitask.audit_stats() TO omnitask_admin, omnitask_auditor;

@@ -78,12 +78,12 @@ omnitask_audit_begin(OmniAuditRead *ar, const char *action, const char *query)
 {
 	memset(ar, 0, sizeof(*ar));
 	ar->suppress_slot = -1;
+	ar->action = action;
+	ar->query = query;
 	ar->active = omnitask_audit_on();
 	if (!ar->active)
 		return;
 	ar->suppress_slot = omnitask_audit_suppress_push();
-	ar->action = action;
-	ar->query = query;
 	initStringInfo(&ar->task_ids);
 	initStringInfo(&ar->patient_ids);
 }
@@ -262,16 +262,39 @@ omnitask_audit_log_line(const char *json, int len)
 			 errhidecontext(true)));
 }
 
+static void emit(OmniAuditRead *ar, const char *outcome, int mode);
+
 /*
- * Emits the record of one read (outcome "ok", "not-found", ...), as the
- * mode in force when the read began says.  Called before the read returns
- * its result.
+ * Emits the record of one read (outcome "ok", "not-found", ...), as
+ * omnitask.audit says.  Called before the read returns its result.
  */
 void
 omnitask_audit_end(OmniAuditRead *ar, const char *outcome)
 {
+	emit(ar, outcome, omnitask_audit_mode);
+}
+
+/*
+ * Emits a record in both places whatever omnitask.audit says (for events
+ * that must never go unrecorded, such as a purge of the log).
+ */
+void
+omnitask_audit_end_forced(OmniAuditRead *ar, const char *outcome)
+{
+	if (!ar->active)
+	{
+		ar->active = true;
+		initStringInfo(&ar->task_ids);
+		initStringInfo(&ar->patient_ids);
+	}
+	emit(ar, outcome, AUDIT_BOTH);
+}
+
+/* Emits the record of one read as mode says. */
+static void
+emit(OmniAuditRead *ar, const char *outcome, int mode)
+{
 	StringInfo	rec;
-	int			mode = omnitask_audit_mode;
 
 	if (ar->suppress_slot >= 0)
 		omnitask_audit_suppress_pop(ar->suppress_slot);

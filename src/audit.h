@@ -64,6 +64,7 @@ extern void omnitask_audit_begin(OmniAuditRead *ar, const char *action, const ch
 extern void omnitask_audit_add(OmniAuditRead *ar, const char *task_id, const char *patient_id);
 extern void omnitask_audit_add_task(OmniAuditRead *ar, const char *task_id, Jsonb *task);
 extern void omnitask_audit_end(OmniAuditRead *ar, const char *outcome);
+extern void omnitask_audit_end_forced(OmniAuditRead *ar, const char *outcome);
 extern void omnitask_audit_log_line(const char *json, int len);
 
 /* audit_exec.c: direct reads of omnitask's tables and views */

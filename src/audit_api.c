@@ -3,7 +3,8 @@
  * audit_api.c
  *	  SQL-callable functions of the read audit: the audited reads written in
  *	  C (read_task, task_history), audit_read() for other read paths,
- *	  audit_stats(), and the guard that keeps omnitask.audit_log append-only.
+ *	  audit_stats(), the guard that keeps omnitask.audit_log append-only and
+ *	  audit_purge(), the one way around it.
  *
  *-------------------------------------------------------------------------
  */
@@ -22,13 +23,14 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(omnitask_read_task);
 PG_FUNCTION_INFO_V1(omnitask_task_history);
 PG_FUNCTION_INFO_V1(omnitask_audit_read);
 PG_FUNCTION_INFO_V1(omnitask_audit_stats);
 PG_FUNCTION_INFO_V1(omnitask_audit_log_guard);
-PG_FUNCTION_INFO_V1(omnitask_audit_purge_allow);
+PG_FUNCTION_INFO_V1(omnitask_audit_purge);
 
 /* True while omnitask.audit_purge() deletes (this transaction only). */
 static bool purge_allowed = false;
@@ -262,13 +264,54 @@ omnitask_audit_log_guard(PG_FUNCTION_ARGS)
 }
 
 /*
- * audit_purge_allow(on boolean) -> void: lets omnitask.audit_purge() delete
- * in this transaction.  Executable by no one but the extension's owner.
+ * audit_purge(older_than timestamptz) -> bigint: admin only.  Deletes the
+ * audit records recorded before older_than (at least a day ago) as the
+ * caller, the trigger letting this one DELETE through, and records the
+ * purge itself (action purge, the cut-off, how many) in the server log and
+ * through the queue, whatever omnitask.audit says.
  */
 Datum
-omnitask_audit_purge_allow(PG_FUNCTION_ARGS)
+omnitask_audit_purge(PG_FUNCTION_ARGS)
 {
-	purge_allowed = PG_GETARG_BOOL(0);
+	TimestampTz older_than = PG_GETARG_TIMESTAMPTZ(0);
+	Datum		arg = TimestampTzGetDatum(older_than);
+	Oid			argtype = TIMESTAMPTZOID;
+	OmniAuditRead ar;
+	int64		n = 0;
+
+	if (!omnitask_caller()->is_admin)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to purge audit records"),
+				 errdetail("Only members of omnitask_admin may purge audit records.")));
+	if (older_than > GetCurrentTimestamp() - USECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("audit records younger than a day cannot be purged: \"%s\"",
+						timestamptz_to_str(older_than)),
+				 errhint("Pass a time at least one day in the past.")));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	purge_allowed = true;
 	purge_lxid = MyProc->lxid;
-	PG_RETURN_VOID();
+	PG_TRY();
+	{
+		if (SPI_execute_with_args("DELETE FROM omnitask.audit_log WHERE recorded_at < $1",
+								  1, &argtype, &arg, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "audit_purge: the DELETE failed");
+		n = (int64) SPI_processed;
+	}
+	PG_FINALLY();
+	{
+		purge_allowed = false;
+	}
+	PG_END_TRY();
+	SPI_finish();
+
+	omnitask_audit_begin(&ar, "purge",
+						 psprintf("older_than=%s", timestamptz_to_str(older_than)));
+	ar.rows = n;
+	omnitask_audit_end_forced(&ar, "ok");
+	PG_RETURN_INT64(n);
 }
