@@ -8,6 +8,7 @@
  */
 #include "postgres.h"
 
+#include "audit.h"
 #include "fmgr.h"
 #include "omnitask.h"
 #include "utils/guc.h"
@@ -53,6 +54,7 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 	omnitask_relay_init();		/* defines omnitask.notify_queue_size */
 	omnitask_fhir_http_init();	/* defines omnitask.fhir_* */
+	omnitask_audit_init();		/* omnitask.audit, omnitask.audit_queue_size */
 	MarkGUCPrefixReserved("omnitask");
 	omnitask_identity_init();
 }

@@ -17,6 +17,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "audit.h"
 #include "fhir_tables.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
@@ -225,6 +226,7 @@ omnitask_search_tasks(PG_FUNCTION_ARGS)
 	MemoryContext outer = CurrentMemoryContext;
 	uint64		i;
 	bool		isnull;
+	OmniAuditRead ar;			/* read audit: the ids returned */
 
 	initStringInfo(&where);
 	initStringInfo(&order);
@@ -288,6 +290,9 @@ omnitask_search_tasks(PG_FUNCTION_ARGS)
 	values[4] = Int32GetDatum(count);
 	values[5] = Int32GetDatum(offset);
 
+	omnitask_audit_begin(&ar, "search", omnitask_audit_on() ?
+						 psprintf("%s%s_count=%d&_offset=%d", query.len ? query.data + 1 : "",
+								  query.len ? "&" : "", count, offset) : NULL);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	sp = get_plans(where.data, order.data);
@@ -327,6 +332,7 @@ omnitask_search_tasks(PG_FUNCTION_ARGS)
 			Jsonb	   *res = DatumGetJsonbP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
 
 			CHECK_FOR_INTERRUPTS();
+			omnitask_audit_add_task(&ar, id, res);
 			pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
 			fhir_push_pair(&ps, "fullUrl", psprintf("Task/%s", id));
 			push_key(&ps, "resource");
@@ -345,5 +351,6 @@ omnitask_search_tasks(PG_FUNCTION_ARGS)
 	root = pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
 	result = JsonbValueToJsonb(root);
 	SPI_finish();
+	omnitask_audit_end(&ar, "ok");
 	PG_RETURN_JSONB_P(result);
 }

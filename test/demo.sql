@@ -5,6 +5,9 @@
 \pset footer off
 SET client_min_messages = warning;
 SET timezone = 'UTC';
+-- read audit on for the demo database (new sessions) and this session (see section 6)
+ALTER DATABASE omnitask_demo SET omnitask.audit = 'table';
+SET omnitask.audit = 'table';
 
 -- a request, with the error it got (if any): SQLSTATE, message, hint
 CREATE FUNCTION pg_temp.attempt(what text, stmt text) RETURNS TABLE (request text, outcome text)
@@ -117,4 +120,28 @@ SELECT * FROM pg_temp.attempt('auditor cancels a task',
 	format('SELECT omnitask.set_task_status(%L, %L, %L)', :'colleagues_task', 'cancelled', 'audit'));
 SELECT * FROM pg_temp.attempt('auditor updates the table directly',
 	$$UPDATE omnitask.task SET resource = resource WHERE true$$);
+RESET ROLE;
+
+\echo
+\echo '== 6. Read audit: every read above left a record (omnitask.audit = table; the practitioner cannot see or change it)'
+-- the audit writer inserts within a few milliseconds; wait until the queue is empty
+DO $$
+BEGIN
+	FOR i IN 1 .. 100 LOOP
+		EXIT WHEN coalesce((SELECT pending_bytes FROM omnitask.audit_stats()), 0) = 0;
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END
+$$;
+SET ROLE pract_0001;
+SELECT * FROM pg_temp.attempt('practitioner reads the access log', $$SELECT count(*) FROM omnitask.audit_log$$);
+SELECT * FROM pg_temp.attempt('practitioner switches auditing off', $$SET omnitask.audit = off$$);
+RESET ROLE;
+SET ROLE demo_auditor;
+SELECT acting_role AS who, action, outcome, count(*) AS reads, sum(row_count) AS rows,
+	   sum(cardinality(patient_ids)) AS patients_seen
+FROM omnitask.audit_log GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+SELECT resource -> 'subtype' -> 0 ->> 'code' AS subtype, resource -> 'agent' -> 0 -> 'who' AS agent,
+	   jsonb_path_query_array(resource, '$.entity[*].what.reference') AS entities
+FROM omnitask.audit_events WHERE cardinality(patient_ids) > 0 ORDER BY event_id LIMIT 1;
 RESET ROLE;

@@ -1,0 +1,770 @@
+/*-------------------------------------------------------------------------
+ *
+ * audit_queue.c
+ *	  The read audit's queue in shared memory and its writer: a background
+ *	  worker per database ("omnitask audit writer") that appends the queued
+ *	  records to omnitask.audit_log, many per transaction.
+ *
+ * Why a queue: reads run in READ ONLY transactions (PostgREST) and on
+ * standbys, where a backend cannot insert, and an insert plus a WAL flush
+ * per read would cost more than the read.  The reading backend copies its
+ * record (one JSON text) into a byte ring of its database under a lightweight
+ * lock and returns; the writer polls the ring every AUDIT_POLL_MS (a reader
+ * wakes it when the ring is half full), inserts a batch with
+ * synchronous_commit on, and only then frees the batch's bytes.
+ *
+ * Nothing acknowledged is dropped:
+ *	- ring full: the reader waits up to AUDIT_WAIT_MS for room, then the
+ *	  record becomes a LOG line (audit.c), counted in audit_stats(); while
+ *	  the ring stays full (up to 5 x AUDIT_WAIT_MS after such a wait) the
+ *	  next readers log at once instead of each waiting;
+ *	- a backend crashes (SIGKILL, segfault): the postmaster, before it
+ *	  re-creates shared memory, writes every record still in a ring (queued,
+ *	  or taken by the writer and maybe committed) to the server log;
+ *	- the postmaster dies: the writer, or failing it the last backend that
+ *	  queued a record when it exits, closes the rings and writes what they
+ *	  hold to the server log; readers then write LOG lines themselves;
+ *	- a batch the writer cannot insert (e.g. the extension was dropped) is
+ *	  written to the server log;
+ *	- shutdown: the writer drains the ring on SIGTERM; what is still queued
+ *	  when the postmaster exits goes to the server log.
+ * A record may therefore be both in the table and in the log (when a crash
+ * hits between the writer's commit and its freeing the batch), never in
+ * neither -- short of losing every process at once (power loss, kill -9 of
+ * all of them), which takes the unflushed records of a ring with it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "audit.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/pmsignal.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#define AUDIT_QUEUES		4		/* databases served at the same time */
+#define AUDIT_POLL_MS		20		/* the writer looks at its ring this often */
+#define AUDIT_IDLE_MS		2000	/* the writer exits after this long idle */
+#define AUDIT_LAUNCH_MS		10000	/* a launch not answered by then failed */
+#define AUDIT_WAIT_MS		200		/* a reader waits this long for room */
+#define AUDIT_BATCH_BYTES	(256 * 1024)	/* bytes of records per insert */
+
+/* Counters of audit_stats(), since server start. */
+enum
+{
+	C_QUEUED,
+	C_WRITTEN,
+	C_FB_NOT_PRELOADED,			/* never counted: no shared memory then */
+	C_FB_STANDBY,
+	C_FB_NO_QUEUE,
+	C_FB_FULL,
+	C_FB_TOO_LARGE,
+	C_FB_CLOSED,
+	C_DUMPED,					/* written to the log from a ring */
+	C_FAILED_BATCHES,
+	C_NCOUNTERS
+};
+
+/* The ring of one database; its bytes follow it in shared memory. */
+typedef struct AuditQueue
+{
+	Oid			dboid;			/* InvalidOid: free */
+	pid_t		writer_pid;		/* 0: no writer attached */
+	Latch	   *writer_latch;
+	TimestampTz launch_at;		/* 0: no launch pending */
+	bool		closed;			/* the postmaster died: log, don't queue */
+	TimestampTz overflow_at;	/* a reader found it full for AUDIT_WAIT_MS */
+	uint64		head;			/* byte position of the next record */
+	uint64		tail;			/* byte position of the oldest record */
+} AuditQueue;
+
+typedef struct AuditShared
+{
+	LWLock	   *lock;
+	pg_atomic_uint64 counters[C_NCOUNTERS];
+} AuditShared;
+
+/* Setting: kB of ring per database (fixed at server start). */
+int			omnitask_audit_queue_kb = 1024;
+
+static AuditShared *audit = NULL;
+static char *audit_base = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static bool exit_callback_set = false;
+static volatile sig_atomic_t got_sigterm = false;
+
+PGDLLEXPORT void omnitask_audit_writer_main(Datum arg);
+
+/* Bytes of one ring's data. */
+static uint64
+ring_size(void)
+{
+	return (uint64) omnitask_audit_queue_kb * 1024;
+}
+
+/* Bytes of one queue: header and ring. */
+static Size
+queue_bytes(void)
+{
+	return MAXALIGN(sizeof(AuditQueue)) + MAXALIGN(ring_size());
+}
+
+/* Bytes of all of it. */
+static Size
+audit_shmem_size(void)
+{
+	return add_size(MAXALIGN(sizeof(AuditShared)), mul_size(AUDIT_QUEUES, queue_bytes()));
+}
+
+/* The queue at index i. */
+static AuditQueue *
+queue_at(int i)
+{
+	return (AuditQueue *) (audit_base + i * queue_bytes());
+}
+
+/* The ring bytes of queue q. */
+static char *
+ring_of(AuditQueue *q)
+{
+	return (char *) q + MAXALIGN(sizeof(AuditQueue));
+}
+
+/* Copies n bytes into the ring at byte position pos, wrapping around. */
+static void
+ring_write(AuditQueue *q, uint64 pos, const char *src, uint64 n)
+{
+	uint64		size = ring_size();
+	uint64		off = pos % size;
+	uint64		first = Min(n, size - off);
+
+	memcpy(ring_of(q) + off, src, first);
+	if (first < n)
+		memcpy(ring_of(q), src + first, n - first);
+}
+
+/* Copies n bytes out of the ring from byte position pos, wrapping around. */
+static void
+ring_read(AuditQueue *q, uint64 pos, char *dst, uint64 n)
+{
+	uint64		size = ring_size();
+	uint64		off = pos % size;
+	uint64		first = Min(n, size - off);
+
+	memcpy(dst, ring_of(q) + off, first);
+	if (first < n)
+		memcpy(dst + first, ring_of(q), n - first);
+}
+
+/* Adds to a counter. */
+static void
+count(int which, uint64 n)
+{
+	if (audit)
+		pg_atomic_fetch_add_u64(&audit->counters[which], n);
+}
+
+/* Counts a record that became a LOG line instead of being queued. */
+void
+omnitask_audit_count_fallback(OmniAuditFallback why)
+{
+	switch (why)
+	{
+		case AUDIT_FB_STANDBY:
+			count(C_FB_STANDBY, 1);
+			break;
+		case AUDIT_FB_NO_QUEUE:
+			count(C_FB_NO_QUEUE, 1);
+			break;
+		case AUDIT_FB_FULL:
+			count(C_FB_FULL, 1);
+			break;
+		case AUDIT_FB_TOO_LARGE:
+			count(C_FB_TOO_LARGE, 1);
+			break;
+		case AUDIT_FB_CLOSED:
+			count(C_FB_CLOSED, 1);
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Writes every record between tail and head of queue q to the server log
+ * and empties it.  The caller holds the lock, or is the postmaster after
+ * every other process has gone; lengths are checked, since a crashed
+ * process may have left the ring in any state.
+ */
+static int
+dump_queue(AuditQueue *q, const char *why)
+{
+	uint64		pos = q->tail;
+	int			n = 0;
+	char	   *buf = NULL;
+
+	if (q->dboid == InvalidOid || q->head == q->tail || q->head - q->tail > ring_size())
+		return 0;
+	while (q->head - pos >= sizeof(uint32))
+	{
+		uint32		len;
+
+		ring_read(q, pos, (char *) &len, sizeof(uint32));
+		if (len == 0 || len > q->head - pos - sizeof(uint32))
+			break;
+		buf = buf ? repalloc(buf, len + 1) : palloc(len + 1);
+		ring_read(q, pos + sizeof(uint32), buf, len);
+		buf[len] = '\0';
+		omnitask_audit_log_line(buf, len);
+		pos += sizeof(uint32) + len;
+		n++;
+	}
+	if (n > 0)
+		ereport(LOG,
+				(errmsg("omnitask audit queue: %d records of database %u written to the server log (%s)",
+						n, q->dboid, why)));
+	q->tail = q->head;
+	count(C_DUMPED, n);
+	return n;
+}
+
+/*
+ * Closes every ring and writes its records to the server log: the
+ * postmaster is gone, so no writer will insert them.
+ */
+static void
+close_and_dump(const char *why)
+{
+	int			i;
+
+	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+	for (i = 0; i < AUDIT_QUEUES; i++)
+	{
+		AuditQueue *q = queue_at(i);
+
+		q->closed = true;
+		(void) dump_queue(q, why);
+	}
+	LWLockRelease(audit->lock);
+}
+
+/* Postmaster exit or crash reset: log what is still queued. */
+static void
+postmaster_dump(int code, Datum arg)
+{
+	int			i;
+
+	if (audit == NULL)
+		return;
+	for (i = 0; i < AUDIT_QUEUES; i++)
+		(void) dump_queue(queue_at(i), code == 0 ? "server stop" : "after a crash");
+}
+
+/* Exit of a backend that queued records: when the postmaster is gone, log them. */
+static void
+backend_exit(int code, Datum arg)
+{
+	if (audit && !PostmasterIsAlive())
+		close_and_dump("postmaster gone");
+}
+
+/* Asks for the shared memory and the lock. */
+static void
+audit_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(audit_shmem_size());
+	RequestNamedLWLockTranche("omnitask audit", 1);
+}
+
+/* Creates (or, in a backend, finds) the rings in shared memory. */
+static void
+audit_shmem_startup(void)
+{
+	bool		found;
+	int			i;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	audit = ShmemInitStruct("omnitask audit", audit_shmem_size(), &found);
+	audit_base = (char *) audit + MAXALIGN(sizeof(AuditShared));
+	if (!found)
+	{
+		audit->lock = &(GetNamedLWLockTranche("omnitask audit"))->lock;
+		for (i = 0; i < C_NCOUNTERS; i++)
+			pg_atomic_init_u64(&audit->counters[i], 0);
+		for (i = 0; i < AUDIT_QUEUES; i++)
+		{
+			AuditQueue *q = queue_at(i);
+
+			memset(q, 0, sizeof(AuditQueue));
+			q->dboid = InvalidOid;
+		}
+	}
+	LWLockRelease(AddinShmemInitLock);
+	if (!IsUnderPostmaster)
+		on_shmem_exit(postmaster_dump, (Datum) 0);
+}
+
+/* Starts a writer for queue qi of the current database; false if it can't. */
+static bool
+launch_writer(int qi)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;	/* the next reader starts another */
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "omnitask");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "omnitask_audit_writer_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "omnitask audit writer for database %u", MyDatabaseId);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "omnitask audit writer");
+	worker.bgw_main_arg = Int32GetDatum(qi);
+	memcpy(worker.bgw_extra, &MyDatabaseId, sizeof(Oid));
+	worker.bgw_notify_pid = 0;
+	return RegisterDynamicBackgroundWorker(&worker, NULL);
+}
+
+/*
+ * The queue of the current database, claiming a free one (no writer,
+ * empty, no launch under way) if it has none; NULL when every queue serves
+ * another database.  Caller holds the lock.
+ */
+static AuditQueue *
+queue_of_database(TimestampTz now)
+{
+	AuditQueue *free_q = NULL;
+	int			i;
+
+	for (i = 0; i < AUDIT_QUEUES; i++)
+	{
+		AuditQueue *q = queue_at(i);
+
+		if (q->dboid == MyDatabaseId)
+			return q;
+		if (free_q == NULL && !q->closed &&
+			(q->dboid == InvalidOid ||
+			 (q->writer_pid == 0 && q->head == q->tail &&
+			  (q->launch_at == 0 || TimestampDifferenceExceeds(q->launch_at, now, AUDIT_LAUNCH_MS)))))
+			free_q = q;
+	}
+	if (free_q)
+	{
+		free_q->dboid = MyDatabaseId;
+		free_q->writer_pid = 0;
+		free_q->writer_latch = NULL;
+		free_q->launch_at = 0;
+		free_q->head = free_q->tail = 0;
+		free_q->overflow_at = 0;
+	}
+	return free_q;
+}
+
+/*
+ * Hands one record to the writer of this database.  AUDIT_FB_NONE when it
+ * is queued (it then reaches omnitask.audit_log, or the server log after a
+ * crash); otherwise why it could not be, and the caller logs it.
+ */
+OmniAuditFallback
+omnitask_audit_enqueue(const char *json, int len)
+{
+	uint64		need = sizeof(uint32) + len;
+	TimestampTz start = 0;
+
+	if (audit == NULL)
+		return AUDIT_FB_NOT_PRELOADED;
+	if (RecoveryInProgress())
+		return AUDIT_FB_STANDBY;
+	if (need > ring_size() / 4)
+		return AUDIT_FB_TOO_LARGE;
+	if (!exit_callback_set)
+	{
+		before_shmem_exit(backend_exit, (Datum) 0);
+		exit_callback_set = true;
+	}
+
+	for (;;)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+		AuditQueue *q;
+		bool		launch = false;
+		bool		queued = false;
+		bool		fast_fail = false;
+		bool		wake;
+		bool		alive;
+		Latch	   *latch;
+		int			rc;
+
+		if (!PostmasterIsAlive())
+			return AUDIT_FB_CLOSED;
+		LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+		q = queue_of_database(now);
+		if (q == NULL || q->closed)
+		{
+			LWLockRelease(audit->lock);
+			return q ? AUDIT_FB_CLOSED : AUDIT_FB_NO_QUEUE;
+		}
+		if (q->writer_pid == 0 &&
+			(q->launch_at == 0 || TimestampDifferenceExceeds(q->launch_at, now, AUDIT_LAUNCH_MS)))
+		{
+			q->launch_at = now;
+			launch = true;
+		}
+		if (q->head - q->tail + need <= ring_size())
+		{
+			uint32		len32 = (uint32) len;
+
+			ring_write(q, q->head, (const char *) &len32, sizeof(uint32));
+			ring_write(q, q->head + sizeof(uint32), json, len);
+			pg_write_barrier();
+			q->head += need;
+			q->overflow_at = 0;
+			queued = true;
+		}
+		else if (q->overflow_at != 0 &&
+				 !TimestampDifferenceExceeds(q->overflow_at, now, AUDIT_WAIT_MS * 5))
+			fast_fail = true;	/* still full after a reader waited: don't wait */
+		wake = (q->head - q->tail) * 2 > ring_size();
+		latch = q->writer_latch;
+		LWLockRelease(audit->lock);
+
+		if (launch && !launch_writer((int) (((char *) q - audit_base) / queue_bytes())))
+		{
+			/* no background worker slot: a later reader tries again */
+			LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+			q->launch_at = 0;
+			LWLockRelease(audit->lock);
+		}
+		if (queued)
+		{
+			count(C_QUEUED, 1);
+			if (wake && latch)
+				SetLatch(latch);
+			return AUDIT_FB_NONE;
+		}
+
+		/* the ring is full: wake the writer and wait a little for room */
+		if (latch)
+			SetLatch(latch);
+		if (fast_fail)
+			return AUDIT_FB_FULL;
+		LWLockAcquire(audit->lock, LW_SHARED);
+		alive = q->writer_pid != 0 || q->launch_at != 0;
+		LWLockRelease(audit->lock);
+		if (start == 0)
+			start = now;
+		if (!alive || TimestampDifferenceExceeds(start, now, AUDIT_WAIT_MS))
+		{
+			LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+			q->overflow_at = now;
+			LWLockRelease(audit->lock);
+			return AUDIT_FB_FULL;
+		}
+		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_POSTMASTER_DEATH,
+					   1, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		if (rc & WL_POSTMASTER_DEATH)
+			return AUDIT_FB_CLOSED;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* SIGTERM of the writer: finish what is queued, then exit. */
+static void
+writer_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	got_sigterm = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+/*
+ * Writer exit: leave the queue to the next writer; when the postmaster is
+ * gone, write the rings to the server log.
+ */
+static void
+writer_detach(int code, Datum arg)
+{
+	AuditQueue *q = queue_at(DatumGetInt32(arg));
+
+	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+	if (q->writer_pid == MyProcPid)
+	{
+		q->writer_pid = 0;
+		q->writer_latch = NULL;
+	}
+	LWLockRelease(audit->lock);
+	/* e.g. waiting for a lock when the postmaster died: no one else will */
+	if (!PostmasterIsAlive())
+		close_and_dump("postmaster gone");
+}
+
+/*
+ * Copies whole records from the tail of q into buf as one JSON array
+ * "[rec,rec,...]" of at most AUDIT_BATCH_BYTES; returns the ring bytes
+ * taken (freed only once inserted) and sets *nrec.
+ */
+static uint64
+collect_batch(AuditQueue *q, StringInfo buf, int *nrec)
+{
+	uint64		pos;
+	uint64		head;
+
+	*nrec = 0;
+	resetStringInfo(buf);
+	appendStringInfoChar(buf, '[');
+	LWLockAcquire(audit->lock, LW_SHARED);
+	head = q->head;
+	for (pos = q->tail; head - pos >= sizeof(uint32);)
+	{
+		uint32		len;
+
+		ring_read(q, pos, (char *) &len, sizeof(uint32));
+		if (*nrec > 0 && buf->len + len > AUDIT_BATCH_BYTES)
+			break;
+		if (*nrec > 0)
+			appendStringInfoChar(buf, ',');
+		enlargeStringInfo(buf, len + 2);
+		ring_read(q, pos + sizeof(uint32), buf->data + buf->len, len);
+		buf->len += len;
+		buf->data[buf->len] = '\0';
+		pos += sizeof(uint32) + len;
+		(*nrec)++;
+	}
+	LWLockRelease(audit->lock);
+	appendStringInfoChar(buf, ']');
+	return pos - q->tail;
+}
+
+/*
+ * Inserts one batch with omnitask.audit_append() in one transaction,
+ * committed with synchronous_commit on.  false (after reporting the error)
+ * when it could not.
+ */
+static bool
+write_batch(StringInfo batch)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	PG_TRY();
+	{
+		Oid			argtype = TEXTOID;
+		Datum		arg;
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "omnitask audit writer: inserting");
+		arg = PointerGetDatum(cstring_to_text_with_len(batch->data, batch->len));
+		if (SPI_execute_with_args("SELECT omnitask.audit_append($1::pg_catalog.json)",
+								  1, &argtype, &arg, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "omnitask.audit_append() failed");
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_activity(STATE_IDLE, NULL);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ok = false;
+	}
+	PG_END_TRY();
+	pgstat_report_stat(false);
+	return ok;
+}
+
+/* Frees the first `bytes` of q's ring: they are in the table or the log. */
+static void
+advance_tail(AuditQueue *q, uint64 bytes)
+{
+	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+	q->tail += bytes;
+	LWLockRelease(audit->lock);
+}
+
+/*
+ * The writer's main loop: inserts what the readers of its database queued,
+ * a batch per transaction; exits when idle, and writes the ring to the log
+ * when the postmaster is gone.
+ */
+void
+omnitask_audit_writer_main(Datum arg)
+{
+	int			qi = DatumGetInt32(arg);
+	Oid			dboid;
+	AuditQueue *q;
+	StringInfoData batch;
+	TimestampTz idle_since;
+
+	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	pqsignal(SIGTERM, writer_sigterm);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	/* its inserts must survive a crash before the ring forgets them */
+	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("omnitask.audit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+
+	if (audit == NULL || qi < 0 || qi >= AUDIT_QUEUES)
+		proc_exit(0);
+	q = queue_at(qi);
+	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+	if (q->dboid != dboid || q->writer_pid != 0 || q->closed)
+	{
+		LWLockRelease(audit->lock);
+		proc_exit(0);
+	}
+	q->writer_pid = MyProcPid;
+	q->writer_latch = MyLatch;
+	q->launch_at = 0;
+	LWLockRelease(audit->lock);
+	before_shmem_exit(writer_detach, Int32GetDatum(qi));
+
+	initStringInfo(&batch);
+	idle_since = GetCurrentTimestamp();
+	for (;;)
+	{
+		int			nrec;
+		uint64		bytes;
+		int			rc;
+
+		ResetLatch(MyLatch);
+		if (!PostmasterIsAlive())
+		{
+			close_and_dump("postmaster gone");
+			proc_exit(1);
+		}
+		bytes = collect_batch(q, &batch, &nrec);
+		if (nrec > 0)
+		{
+			if (write_batch(&batch))
+			{
+				advance_tail(q, bytes);
+				count(C_WRITTEN, nrec);
+			}
+			else
+			{
+				/* not insertable (e.g. the extension was dropped): log them */
+				LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+				{
+					uint64		head = q->head;
+
+					q->head = q->tail + bytes;
+					(void) dump_queue(q, "insert failed");
+					q->head = head;
+				}
+				LWLockRelease(audit->lock);
+				count(C_FAILED_BATCHES, 1);
+			}
+			idle_since = GetCurrentTimestamp();
+			continue;
+		}
+		if (got_sigterm)
+			proc_exit(0);
+		if (TimestampDifferenceExceeds(idle_since, GetCurrentTimestamp(), AUDIT_IDLE_MS))
+		{
+			bool		done;
+
+			LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+			done = (q->head == q->tail);
+			if (done)
+			{
+				q->writer_pid = 0;
+				q->writer_latch = NULL;
+			}
+			LWLockRelease(audit->lock);
+			if (done)
+				proc_exit(0);
+		}
+		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_POSTMASTER_DEATH,
+					   AUDIT_POLL_MS, PG_WAIT_EXTENSION);
+		(void) rc;
+	}
+}
+
+/* audit_stats() as one row (the SQL function is in audit_api.c). */
+Datum
+omnitask_audit_stats_datum(FunctionCallInfo fcinfo)
+{
+	TupleDesc	tupdesc;
+	Datum		values[C_NCOUNTERS + 2];
+	bool		nulls[C_NCOUNTERS + 2];
+	int			i;
+	int64		pending = 0;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "audit_stats: return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	if (tupdesc->natts != C_NCOUNTERS + 2)
+		elog(ERROR, "audit_stats: expected %d columns", C_NCOUNTERS + 2);
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = BoolGetDatum(audit != NULL);
+	for (i = 0; i < C_NCOUNTERS; i++)
+	{
+		if (audit)
+			values[i + 1] = Int64GetDatum((int64) pg_atomic_read_u64(&audit->counters[i]));
+		else
+			nulls[i + 1] = true;
+	}
+	if (audit)
+	{
+		LWLockAcquire(audit->lock, LW_SHARED);
+		for (i = 0; i < AUDIT_QUEUES; i++)
+			pending += (int64) (queue_at(i)->head - queue_at(i)->tail);
+		LWLockRelease(audit->lock);
+		values[C_NCOUNTERS + 1] = Int64GetDatum(pending);
+	}
+	else
+		nulls[C_NCOUNTERS + 1] = true;
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/*
+ * Module load: with shared_preload_libraries, set up the rings and the
+ * setting that sizes them; otherwise table mode logs every record.
+ */
+void
+omnitask_audit_queue_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	DefineCustomIntVariable("omnitask.audit_queue_size",
+							"Size of the read audit's queue per database.",
+							"Needs omnitask in shared_preload_libraries; a read that finds it full for 200 ms is written to the server log instead.",
+							&omnitask_audit_queue_kb,
+							1024, 64, 1024 * 1024,
+							PGC_POSTMASTER,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = audit_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = audit_shmem_startup;
+}
