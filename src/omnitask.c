@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "explain_guard.h"
 #include "omnitask.h"
 #include "utils/guc.h"
 
@@ -54,4 +55,5 @@ _PG_init(void)
 	omnitask_relay_init();		/* defines omnitask.notify_queue_size */
 	MarkGUCPrefixReserved("omnitask");
 	omnitask_identity_init();
+	omnitask_explain_guard_init();	/* EXPLAIN ANALYZE under row security */
 }
