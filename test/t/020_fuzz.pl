@@ -36,7 +36,7 @@ my $PGBIN = $ENV{PGBIN} // '/usr/lib/postgresql/15/bin';
 my $SEED = $ENV{OMNITASK_FUZZ_SEED} // 20240601;
 my $DOCS = $ENV{OMNITASK_FUZZ_DOCS} // 1_000_000;
 my $DB   = 'omnitask_fuzz';
-my $TIMEOUT = 900;				# seconds, for the whole driver run
+my $TIMEOUT = 1800;			# seconds: guards against a hung driver only (a loaded machine is slower)
 
 # The stress documents of fuzz_validate.c, in order.  The first two found
 # real bugs when they were written: issue expressions repeated the whole raw
