@@ -696,6 +696,32 @@ SELECT session_user, omnitask.current_practitioner_id(),
 ROLLBACK;
 
 --
+-- Parallel labels (issue 11): every function's label as the hardening
+-- section of omnitask--0.2--0.3.sql sets it.  workflow() and
+-- terminal_statuses() are SAFE, so the reporting views can use parallel
+-- plans; whatever reads the row-secured tables is RESTRICTED.
+--
+SELECT p.oid::regprocedure AS function, p.proparallel
+FROM pg_proc p
+WHERE p.pronamespace = 'omnitask'::regnamespace
+ORDER BY p.proparallel, p.oid::regprocedure::text;
+
+--
+-- Planner statistics (issue 11): no statistics on the PHI columns, so
+-- EXPLAIN estimates a hidden value like an absent one.
+--
+SELECT c.relname, a.attname, a.attstattarget
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+WHERE c.relnamespace = 'omnitask'::regnamespace AND c.relname IN ('task', 'task_history')
+  AND a.attnum > 0 AND NOT a.attisdropped AND a.attstattarget = 0
+ORDER BY 1, 2;
+ANALYZE omnitask.task;
+SELECT count(*) AS phi_statistics
+FROM pg_stats
+WHERE schemaname = 'omnitask' AND tablename = 'task'
+  AND attname IN ('description', 'patient_id', 'requester', 'code', 'resource');
+
+--
 -- clean up (the tasks and history stay: nobody deletes them)
 --
 RESET SESSION AUTHORIZATION;

@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "access/heapam.h"
+#include "access/xact.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/pg_authid.h"
@@ -84,6 +85,11 @@ omnitask_identity_init(void)
 /*
  * Loads the registry with the latest snapshot: a registration committed by
  * another session (or made earlier in this transaction) counts at once.
+ * During a parallel operation PostgreSQL forbids taking a new snapshot
+ * (GetLatestSnapshot() raises "cannot update SecondarySnapshot during a
+ * parallel operation"), so the query's active snapshot is read instead:
+ * current_practitioner_id() is PARALLEL RESTRICTED and runs in the leader,
+ * which may be in parallel mode when another part of the plan is parallel.
  */
 static void
 load_registry(void)
@@ -110,7 +116,7 @@ load_registry(void)
 
 	registry_relid = omnitask_relid("practitioner");
 	rel = table_open(registry_relid, AccessShareLock);
-	snap = RegisterSnapshot(GetLatestSnapshot());
+	snap = RegisterSnapshot(IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot());
 	scan = table_beginscan(rel, snap, 0, NULL);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{

@@ -39,6 +39,7 @@
 #include "omnitask.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
@@ -107,12 +108,27 @@ static uint64 reserved_from = 0;
 
 PGDLLEXPORT void omnitask_relay_main(Datum arg);
 
-/* Bytes of one queue: its header and its slots, cache-line aligned. */
+/*
+ * Bytes of one queue: its header and its slots, each rounded up to a whole
+ * number of cache lines.  A slot is 252 bytes, so without the rounding an
+ * odd omnitask.notify_queue_size would leave every queue after the first
+ * (and its uint64 and pointer members) misaligned, undefined behaviour on
+ * strict-alignment CPUs; the rounding also keeps two queues (two databases'
+ * writers) off one cache line.
+ */
 static Size
 queue_bytes(void)
 {
-	return MAXALIGN(sizeof(RelayQueue)) +
-		mul_size(sizeof(RelaySlot), omnitask_notify_queue_size);
+	return CACHELINEALIGN(add_size(CACHELINEALIGN(sizeof(RelayQueue)),
+								   mul_size(sizeof(RelaySlot), omnitask_notify_queue_size)));
+}
+
+/* Bytes of the whole shared area: the lock, then the queues. */
+static Size
+relay_shmem_bytes(void)
+{
+	return add_size(CACHELINEALIGN(sizeof(RelayShared)),
+					mul_size(RELAY_QUEUES, queue_bytes()));
 }
 
 /* The queue at index i. */
@@ -133,7 +149,7 @@ queue_index(RelayQueue *q)
 static RelaySlot *
 slot_at(RelayQueue *q, uint64 pos)
 {
-	RelaySlot  *slots = (RelaySlot *) ((char *) q + MAXALIGN(sizeof(RelayQueue)));
+	RelaySlot  *slots = (RelaySlot *) ((char *) q + CACHELINEALIGN(sizeof(RelayQueue)));
 
 	return &slots[pos % (uint64) omnitask_notify_queue_size];
 }
@@ -144,8 +160,7 @@ relay_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(add_size(MAXALIGN(sizeof(RelayShared)),
-									mul_size(RELAY_QUEUES, queue_bytes())));
+	RequestAddinShmemSpace(relay_shmem_bytes());
 	RequestNamedLWLockTranche("omnitask notify relay", 1);
 }
 
@@ -159,13 +174,20 @@ relay_shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	relay = ShmemInitStruct("omnitask notify relay",
-							add_size(MAXALIGN(sizeof(RelayShared)),
-									 mul_size(RELAY_QUEUES, queue_bytes())),
-							&found);
-	relay_base = (char *) relay + MAXALIGN(sizeof(RelayShared));
+	relay = ShmemInitStruct("omnitask notify relay", relay_shmem_bytes(), &found);
+	relay_base = (char *) relay + CACHELINEALIGN(sizeof(RelayShared));
 	if (!found)
 	{
+		Size		misaligned = 0;
+
+		/* ShmemInitStruct() gives cache-line aligned memory; keep it so */
+		for (i = 0; i < RELAY_QUEUES; i++)
+		{
+			misaligned = Max(misaligned, (uintptr_t) queue_at(i) % PG_CACHE_LINE_SIZE);
+			misaligned = Max(misaligned, (uintptr_t) slot_at(queue_at(i), 0) % PG_CACHE_LINE_SIZE);
+		}
+		elog(DEBUG1, "omnitask notify relay: %d queues of %zu bytes (%d slots of %zu bytes), largest misalignment %zu bytes",
+			 RELAY_QUEUES, queue_bytes(), omnitask_notify_queue_size, sizeof(RelaySlot), misaligned);
 		relay->lock = &(GetNamedLWLockTranche("omnitask notify relay"))->lock;
 		for (i = 0; i < RELAY_QUEUES; i++)
 		{
@@ -527,10 +549,13 @@ relay_send(char (*batch)[RELAY_PAYLOAD_MAX + 1], int n)
 
 	PG_TRY();
 	{
+		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
+		pgstat_report_activity(STATE_RUNNING, "NOTIFY omnitask_task");
 		for (i = 0; i < n; i++)
 			Async_Notify(RELAY_CHANNEL, batch[i]);
 		CommitTransactionCommand();
+		elog(DEBUG1, "omnitask notify relay: sent %d notifications", n);
 	}
 	PG_CATCH();
 	{
@@ -542,6 +567,7 @@ relay_send(char (*batch)[RELAY_PAYLOAD_MAX + 1], int n)
 	}
 	PG_END_TRY();
 	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
 	return ok;
 }
 
@@ -560,6 +586,7 @@ omnitask_relay_main(Datum arg)
 
 	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	pqsignal(SIGTERM, die);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 
@@ -578,6 +605,7 @@ omnitask_relay_main(Datum arg)
 	q->launch_at = 0;
 	LWLockRelease(relay->lock);
 	before_shmem_exit(relay_detach, Int32GetDatum(qi));
+	pgstat_report_activity(STATE_IDLE, NULL);
 
 	batch = MemoryContextAlloc(TopMemoryContext, sizeof(*batch) * RELAY_BATCH);
 	idle_since = GetCurrentTimestamp();
@@ -589,6 +617,12 @@ omnitask_relay_main(Datum arg)
 
 		CHECK_FOR_INTERRUPTS();
 		ResetLatch(MyLatch);
+		if (ConfigReloadPending)
+		{
+			/* pg_reload_conf(): e.g. log_min_messages, omnitask.* settings */
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
 		taken = relay_collect(q, batch, &nsend);
 		if (taken > 0)
 		{

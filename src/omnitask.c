@@ -10,6 +10,7 @@
 
 #include "audit.h"
 #include "fmgr.h"
+#include "explain_guard.h"
 #include "omnitask.h"
 #include "utils/guc.h"
 
@@ -57,4 +58,5 @@ _PG_init(void)
 	omnitask_audit_init();		/* omnitask.audit, omnitask.audit_queue_size */
 	MarkGUCPrefixReserved("omnitask");
 	omnitask_identity_init();
+	omnitask_explain_guard_init();	/* EXPLAIN ANALYZE under row security */
 }

@@ -6,10 +6,18 @@
  * Every parameter is checked (a bad one raises 22023 naming it, never
  * ignored); the query is assembled from fixed fragments only, with the
  * values passed as parameters; its plan is kept per combination of filters
- * and sort keys; and the Bundle is built in one pass, each stored resource
+ * and sort keys, at most MAX_CACHED_PLANS of them, least recently used
+ * forgotten first; and the Bundle is built in one pass, each stored resource
  * copied in once, so that a page of 50 Tasks costs little more than
  * reading them.  The queries run as the caller, so row-level security
  * scopes both the page and the total.
+ *
+ * Every parameter is bounded, so that one caller cannot make a backend
+ * keep unbounded memory or burn CPU: a code list is at most
+ * MAX_LIST_BYTES long and is deduplicated (so the array compared with
+ * every row has at most one element per code), and _sort names each of
+ * its five keys at most once (so each kept plan's text is short and the
+ * number of distinct plans is finite).
  *
  *-------------------------------------------------------------------------
  */
@@ -33,9 +41,13 @@
 PG_FUNCTION_INFO_V1(omnitask_search_tasks);
 
 #define SEARCH_NPARAMS		6
-#define MAX_CACHED_PLANS	64
+#define MAX_CACHED_PLANS	64		/* kept plan pairs per backend (LRU) */
+#define MAX_LIST_BYTES		1024	/* longest status / priority list */
 
-/* One kept plan pair: the page and the total for a WHERE/ORDER BY. */
+/*
+ * One kept plan pair: the page and the total for a WHERE/ORDER BY.
+ * plans[] is ordered from least to most recently used.
+ */
 typedef struct SearchPlan
 {
 	char	   *key;			/* where clause + "|" + order by */
@@ -81,15 +93,25 @@ reference_param(const char *param, const char *value, const char *type)
 
 /*
  * A comma list of codes checked against the allowed ones, as a text[]
- * Datum; the codes are appended to *url as given.
+ * Datum with each code once (a code listed twice means the same as once).
+ * A list longer than MAX_LIST_BYTES is refused: every code listed once is
+ * far shorter.
  */
 static Datum
 code_list_param(const char *param, const char *value, const char *const *allowed,
 				int nallowed, const char *hint)
 {
-	Datum	   *items = palloc(sizeof(Datum) * (strlen(value) + 1));
+	Datum	   *items = palloc(sizeof(Datum) * nallowed);
+	bool	   *seen = palloc0(sizeof(bool) * nallowed);
 	int			n = 0;
 	const char *p = value;
+
+	if (strlen(value) > MAX_LIST_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid search parameter %s: the list is longer than %d bytes",
+						param, MAX_LIST_BYTES),
+				 errhint("%s", hint)));
 
 	for (;;)
 	{
@@ -102,7 +124,9 @@ code_list_param(const char *param, const char *value, const char *const *allowed
 				break;
 		if (i == nallowed)
 			bad_param(param, p, len, hint);
-		items[n++] = PointerGetDatum(cstring_to_text_with_len(p, len));
+		if (!seen[i])
+			items[n++] = PointerGetDatum(cstring_to_text_with_len(p, len));
+		seen[i] = true;
 		if (comma == NULL)
 			break;
 		p = comma + 1;
@@ -117,6 +141,7 @@ sort_param(const char *sort, StringInfo order)
 	static const char *const keys[] = {"priority", "due", "authored-on", "modified", "status"};
 	static const char *const cols[] = {"t.priority", "t.due_at", "t.authored_on", "t.last_modified", "t.status"};
 	const char *p = sort ? sort : "-priority,due,authored-on";
+	bool		seen[lengthof(keys)] = {false};
 
 	for (;;)
 	{
@@ -133,6 +158,10 @@ sort_param(const char *sort, StringInfo order)
 		if (i == (int) lengthof(keys))
 			bad_param("_sort", p, len,
 					  "_sort takes a comma-separated list of priority, due, authored-on, modified, status, each optionally prefixed with -.");
+		if (seen[i])
+			bad_param("_sort", p, len,
+					  psprintf("_sort names each key at most once; \"%s\" is listed twice.", keys[i]));
+		seen[i] = true;
 		/* only due_at can be NULL: the other keys match the indexes' order */
 		appendStringInfo(order, "%s %s%s, ", cols[i], desc ? "DESC" : "ASC",
 						 i == 1 ? " NULLS LAST" : "");
@@ -143,7 +172,12 @@ sort_param(const char *sort, StringInfo order)
 	appendStringInfoString(order, "t.id");
 }
 
-/* The kept plans for a WHERE clause and ORDER BY, prepared on first use. */
+/*
+ * The kept plans for a WHERE clause and ORDER BY, prepared on first use.
+ * A hit becomes the most recently used; when the cache is full, the least
+ * recently used pair is freed, so a backend keeps at most
+ * MAX_CACHED_PLANS pairs however many combinations its callers use.
+ */
 static SearchPlan *
 get_plans(const char *where, const char *order)
 {
@@ -154,10 +188,16 @@ get_plans(const char *where, const char *order)
 
 	for (i = 0; i < nplans; i++)
 		if (strcmp(plans[i].key, key) == 0)
-			return &plans[i];
+		{
+			SearchPlan	hit = plans[i];
+
+			memmove(&plans[i], &plans[i + 1], sizeof(SearchPlan) * (nplans - i - 1));
+			plans[nplans - 1] = hit;
+			return &plans[nplans - 1];
+		}
 	if (nplans == MAX_CACHED_PLANS)
 	{
-		/* forget the oldest; combinations past 64 are rare */
+		/* forget the least recently used */
 		SPI_freeplan(plans[0].page);
 		SPI_freeplan(plans[0].total);
 		pfree(plans[0].key);

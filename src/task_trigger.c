@@ -73,8 +73,14 @@ static LocalTransactionId restore_lxid = InvalidLocalTransactionId;
 /* Reused scratch memory for one row's validation. */
 static MemoryContext scratch_cxt = NULL;
 
-/* The saved plan that appends a history row. */
+/*
+ * The saved plan that appends a history row, and the type of its status
+ * parameter (omnitask.task_status): a plan's parameter types are fixed
+ * when it is prepared, so after DROP/CREATE EXTENSION in the same session
+ * the plan must be prepared again for the new enum type.
+ */
 static SPIPlanPtr history_plan = NULL;
+static Oid	history_plan_status_type = InvalidOid;
 
 /* Seconds between the Unix and the PostgreSQL epoch, in microseconds. */
 #define UNIX_TO_PG_USECS \
@@ -584,6 +590,13 @@ append_history(Relation rel, HeapTuple tup, const int *att, const char *operatio
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	if (history_plan != NULL &&
+		history_plan_status_type != TupleDescAttr(desc, att[COL_STATUS] - 1)->atttypid)
+	{
+		/* the extension was re-created: its enum has a new OID */
+		SPI_freeplan(history_plan);
+		history_plan = NULL;
+	}
 	if (history_plan == NULL)
 	{
 		Oid			argtypes[9] = {TEXTOID, INT4OID, TEXTOID,
@@ -599,6 +612,7 @@ append_history(Relation rel, HeapTuple tup, const int *att, const char *operatio
 		if (SPI_keepplan(plan) != 0)
 			elog(ERROR, "SPI_keepplan failed");
 		history_plan = plan;
+		history_plan_status_type = argtypes[3];
 	}
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
@@ -613,9 +627,12 @@ append_history(Relation rel, HeapTuple tup, const int *att, const char *operatio
 }
 
 /*
- * Queues NOTIFY omnitask_task for the stored version: id, version, status
- * and owner only, never clinical content.  Sent after commit, by the
- * relay when there is one (notify_relay.c).
+ * Queues NOTIFY omnitask_task for the stored version: {"id", "version"}
+ * only.  Any login may LISTEN (PostgreSQL has no privilege for it), so the
+ * payload carries nothing a listener could not learn otherwise: no status,
+ * no owner, no clinical content.  It is a hint; a consumer reads the task
+ * through row-level security.  Sent after commit, by the relay when there
+ * is one (notify_relay.c).
  */
 static void
 notify_change(Relation rel, HeapTuple tup, const int *att)
@@ -623,22 +640,12 @@ notify_change(Relation rel, HeapTuple tup, const int *att)
 	TupleDesc	desc = RelationGetDescr(rel);
 	StringInfoData buf;
 	bool		isnull;
-	Datum		d;
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"id\": ");
 	escape_json(&buf, TextDatumGetCString(heap_getattr(tup, att[COL_ID], desc, &isnull)));
-	appendStringInfo(&buf, ", \"version\": %d, \"status\": ",
+	appendStringInfo(&buf, ", \"version\": %d}",
 					 DatumGetInt32(heap_getattr(tup, att[COL_VERSION_ID], desc, &isnull)));
-	escape_json(&buf, task_status_code(task_status_index_of_oid(
-									  DatumGetObjectId(heap_getattr(tup, att[COL_STATUS], desc, &isnull)))));
-	appendStringInfoString(&buf, ", \"owner\": ");
-	d = heap_getattr(tup, att[COL_OWNER_ID], desc, &isnull);
-	if (isnull)
-		appendStringInfoString(&buf, "null");
-	else
-		escape_json(&buf, TextDatumGetCString(d));
-	appendStringInfoChar(&buf, '}');
 	omnitask_notify_change(buf.data);
 }
 

@@ -20,6 +20,7 @@
 #include "access/heapam.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -80,7 +81,10 @@ omnitask_workflow_relcache_callback(Oid relid)
 
 /*
  * The stored definition text (latest committed, or made earlier in this
- * transaction), or NULL when none is stored.
+ * transaction), or NULL when none is stored.  During a parallel operation
+ * (a parallel worker, or the leader of a parallel plan) no new snapshot
+ * may be taken, so the query's active snapshot is read instead: this is
+ * what lets workflow() and terminal_statuses() be PARALLEL SAFE.
  */
 static char *
 stored_definition(void)
@@ -93,7 +97,7 @@ stored_definition(void)
 
 	definition_relid = omnitask_relid("workflow_definition");
 	rel = table_open(definition_relid, AccessShareLock);
-	snap = RegisterSnapshot(GetLatestSnapshot());
+	snap = RegisterSnapshot(IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot());
 	scan = table_beginscan(rel, snap, 0, NULL);
 	if ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{

@@ -535,22 +535,23 @@ session_close($s);
 my ($payload) = $heard =~ /with payload "(.*)" received/;
 ok(defined $payload, 'a listener receives the change notification') or diag($heard);
 $payload //= '';
-unlike($payload, qr/NOTIFY-SECRET|sec-pat|Patient/, 'the payload carries no clinical content');
-like($payload, qr/^\{"id": "[0-9a-f-]{36}", "version": 1, "status": "requested", "owner": "sec-p2"\}$/,
-	'the payload is exactly id, version, status and owner');
+unlike($payload, qr/NOTIFY-SECRET|sec-pat|Patient|sec-p2|requested|owner|status/,
+	'the payload carries no clinical content, no owner and no status');
+like($payload, qr/^\{"id": "[0-9a-f-]{36}", "version": 1\}$/,
+	'the payload is exactly id and version');
 
 # omnitask.notify = off (superuser-only) sends nothing; a non-superuser cannot turn it off
 $s = session_open('sec_t_nobody');
 session_q($s, 'LISTEN omnitask_task;');
-is(psql_as('postgres', "SET omnitask.notify = off; SELECT omnitask.create_task(" . task('"owner": {"reference": "Practitioner/sec-p1"}') . ") IS NOT NULL;")->{out}, 't',
-	'a change with omnitask.notify = off is stored');
+my $quiet_id = psql_as('postgres', "SET omnitask.notify = off; SELECT omnitask.create_task(" . task('"owner": {"reference": "Practitioner/sec-p1"}') . ") ->> 'id';")->{out};
+like($quiet_id, qr/^[0-9a-f-]{36}$/, 'a change with omnitask.notify = off is stored');
 # a later change with notify on: notifications arrive in commit order, so
 # once this one is heard, one for the change before it would have been too
-psql_as('postgres', "SELECT omnitask.create_task(" . task('"owner": {"reference": "Practitioner/sec-p2"}') . ");");
-$heard = heard_until($s, qr/"owner": "sec-p2"/);
+my $loud_id = psql_as('postgres', "SELECT omnitask.create_task(" . task('"owner": {"reference": "Practitioner/sec-p2"}') . ") ->> 'id';")->{out};
+$heard = heard_until($s, qr/\Q$loud_id\E/);
 session_close($s);
-like($heard, qr/"owner": "sec-p2"/, 'the later change with notify on is heard');
-unlike($heard, qr/"owner": "sec-p1"/, 'with omnitask.notify = off no notification is sent');
+like($heard, qr/\Q$loud_id\E/, 'the later change with notify on is heard');
+unlike($heard, qr/\Q$quiet_id\E/, 'with omnitask.notify = off no notification is sent');
 is(psql_as('sec_t_admin', 'SELECT omnitask.workflow() IS NOT NULL; SET omnitask.notify = off;')->{state}, '42501',
 	'only a superuser may turn omnitask.notify off');
 $r = psql_as('sec_t_admin', 'SET omnitask.notify = off; SELECT omnitask.workflow() IS NOT NULL; SHOW omnitask.notify;');
@@ -562,5 +563,208 @@ else
 {
 	is($r->{out}, "t\non", '... not even by setting it before the library is loaded');
 }
+
+# ---------------------------------------------------------------------------
+# Side channels around row-level security (issue 11).
+# ---------------------------------------------------------------------------
+
+# sec-p2's hidden PHI: 40 tasks of one patient with one description, code
+# and requester; then statistics are gathered as an operator would.
+su(q{SELECT count(omnitask.create_task(('{"resourceType": "Task", "status": "requested", "intent": "order", '
+	|| '"description": "HIV PrEP follow-up", "for": {"reference": "Patient/sec-hiv-pat"}, '
+	|| '"code": {"coding": [{"system": "https://omnitask.dev/fhir/CodeSystem/care-task-category", "code": "lab-follow-up"}]}, '
+	|| '"requester": {"reference": "Practitioner/sec-p2"}, "owner": {"reference": "Practitioner/sec-p2"}, '
+	|| '"restriction": {"period": {"end": "2026-01-0' || (g % 9 + 1) || 'T00:00:00Z"}}}')::jsonb))
+	FROM generate_series(1, 40) g;
+ANALYZE omnitask.task; ANALYZE omnitask.task_history;});
+
+# The planner's row estimate of a query, as the role sees it.
+sub estimate
+{
+	my ($role, $sql) = @_;
+	my $r = psql_as($role, "EXPLAIN $sql");
+	return $r->{rc} == 0 && $r->{out} =~ /rows=(\d+)/ ? $1 : shown($r);
+}
+
+# 1. planner statistics: a hidden value and an absent one estimate the same
+for my $probe (
+	[ 'description', q{description = 'HIV PrEP follow-up'}, q{description = 'sec: no such description'} ],
+	[ 'patient_id', q{patient_id = 'sec-hiv-pat'}, q{patient_id = 'sec-no-such-patient'} ],
+	[ 'requester', q{requester = 'Practitioner/sec-p2'}, q{requester = 'Practitioner/sec-nobody'} ],
+	[ 'code', q{code = 'lab-follow-up'}, q{code = 'no-such-code'} ],
+	[ 'description range', q{description < 'I'}, q{description < 'A'} ],
+	[ 'patient_id range', q{patient_id > 'sec-h' AND patient_id < 'sec-i'}, q{patient_id > 'sec-x' AND patient_id < 'sec-y'} ])
+{
+	my ($what, $hidden, $absent) = @$probe;
+	my $e1 = estimate('sec_t_pr1', "SELECT * FROM omnitask.task WHERE $hidden");
+	my $e2 = estimate('sec_t_pr1', "SELECT * FROM omnitask.task WHERE $absent");
+	like($e1, qr/^\d+$/, "practitioner: EXPLAIN of a $what probe works");
+	is($e1, $e2, "practitioner: EXPLAIN estimates a hidden $what and an absent one alike ($e1 rows)");
+}
+is(estimate('sec_t_pr1', q{SELECT * FROM omnitask.tasks WHERE description = 'HIV PrEP follow-up'}),
+   estimate('sec_t_pr1', q{SELECT * FROM omnitask.tasks WHERE description = 'sec: no such description'}),
+   'practitioner: through the tasks view too');
+is(su(q{SELECT string_agg(a.attname, ',' ORDER BY a.attname) FROM pg_statistic s JOIN pg_attribute a ON a.attrelid = s.starelid AND a.attnum = s.staattnum
+		WHERE (s.starelid = 'omnitask.task'::regclass AND a.attname IN ('description', 'patient_id', 'requester', 'code', 'resource'))
+		   OR (s.starelid = 'omnitask.task_history'::regclass AND a.attname = 'resource')}), '',
+	'ANALYZE stores no statistics for the PHI columns');
+is(su(q{SELECT string_agg(a.attname, ',' ORDER BY a.attname) FROM pg_statistic s JOIN pg_attribute a ON a.attrelid = s.starelid AND a.attnum = s.staattnum
+		WHERE s.starelid = 'omnitask.task'::regclass AND a.attname IN ('owner_id', 'status', 'priority', 'due_at')}),
+	'due_at,owner_id,priority,status', '... and keeps those the worklist and search plans use');
+
+# 2. existence oracle: EXPLAIN ANALYZE counts rows the policy removes
+my $explain_denied = qr/^permission denied to EXPLAIN ANALYZE a query on omnitask's tasks$/;
+my %ea;
+for my $case (
+	[ 'hidden patient', q{EXPLAIN ANALYZE SELECT * FROM omnitask.task WHERE patient_id = 'sec-hiv-pat'} ],
+	[ 'missing patient', q{EXPLAIN ANALYZE SELECT * FROM omnitask.task WHERE patient_id = 'sec-no-such-patient'} ],
+	[ 'hidden id', q{EXPLAIN (ANALYZE, BUFFERS) SELECT 1 FROM omnitask.task WHERE id = 'sec-a2'} ],
+	[ 'hidden ctid', q{EXPLAIN (ANALYZE, FORMAT JSON) SELECT 1 FROM omnitask.task WHERE ctid = '(0,1)'} ],
+	[ 'the tasks view', q{EXPLAIN ANALYZE SELECT * FROM omnitask.tasks WHERE patient_id = 'sec-hiv-pat'} ],
+	[ 'a CTE', q{EXPLAIN ANALYZE WITH x AS (SELECT * FROM omnitask.task WHERE patient_id = 'sec-hiv-pat') SELECT count(*) FROM x} ],
+	[ 'a sublink', q{EXPLAIN ANALYZE SELECT EXISTS (SELECT 1 FROM omnitask.task_history WHERE id = 'sec-a2')} ],
+	[ 'CREATE TABLE AS', q{EXPLAIN ANALYZE CREATE TEMP TABLE x AS SELECT * FROM omnitask.task WHERE patient_id = 'sec-hiv-pat'} ],
+	[ 'a prepared statement', qq{PREPARE p(text) AS SELECT * FROM omnitask.task WHERE patient_id = \$1;\nEXPLAIN ANALYZE EXECUTE p('sec-hiv-pat');} ],
+	[ 'a prepared statement through a view', qq{PREPARE p(text) AS SELECT * FROM omnitask.status_changes WHERE id = \$1;\nEXPLAIN ANALYZE EXECUTE p('sec-a2');} ])
+{
+	my ($what, $sql) = @$case;
+	my $r = psql_as('sec_t_pr1', $sql);
+	refused($r, '42501', "practitioner: EXPLAIN ANALYZE through $what is refused", $explain_denied);
+	$ea{$what} = shown($r);
+}
+is($ea{'hidden patient'}, $ea{'missing patient'}, 'practitioner: the refusal is the same for a hidden and a missing patient (nothing learned)');
+like(shown(psql_as('sec_t_pr1', q{EXPLAIN (COSTS OFF) SELECT * FROM omnitask.task WHERE patient_id = 'sec-hiv-pat';})), qr/Scan/,
+	'practitioner: plain EXPLAIN stays available');
+like(shown(psql_as('sec_t_pr1', q{EXPLAIN ANALYZE SELECT count(*) FROM pg_catalog.pg_class;})), qr/actual time=/,
+	'practitioner: EXPLAIN ANALYZE of queries not on omnitask tables works');
+like(shown(psql_as('sec_t_admin', q{EXPLAIN ANALYZE SELECT * FROM omnitask.task WHERE patient_id = 'sec-hiv-pat';})), qr/actual time=.* rows=40 /,
+	'admin: EXPLAIN ANALYZE works (row security filters nothing for admins)');
+like(shown(psql_as('sec_t_aud', q{EXPLAIN ANALYZE SELECT * FROM omnitask.task_history WHERE id = 'sec-a2';})), qr/actual time=/,
+	'auditor: EXPLAIN ANALYZE works');
+like(shown(api('omnitask_admin', '{"role": "omnitask_admin"}', q{EXPLAIN ANALYZE SELECT 1 FROM omnitask.task WHERE id = 'sec-a2';})), qr/actual time=/,
+	'an admin request through the authenticator may EXPLAIN ANALYZE');
+refused(api('omnitask_practitioner', $P1, q{EXPLAIN ANALYZE SELECT 1 FROM omnitask.task WHERE id = 'sec-a2';}), '42501',
+	'a practitioner request through the authenticator may not', $explain_denied);
+
+# 2b. the same oracle through the statistics counters: without EXPLAIN, a
+# practitioner's own scan counts the hidden row it fetched.  PostgreSQL
+# shows these counters to every login; the README's statements revoke them.
+my $counter_probe = sub {
+	my ($patient) = @_;
+	return psql_as('sec_t_pr1', qq{SET enable_seqscan = off; SET enable_bitmapscan = off;
+BEGIN;
+SELECT count(*) FROM omnitask.task WHERE patient_id = '$patient';
+SELECT idx_tup_fetch FROM pg_stat_xact_user_tables WHERE relid = 'omnitask.task'::regclass;
+COMMIT;});
+};
+my $hidden_fetch = shown($counter_probe->('sec-hiv-pat'));
+my $missing_fetch = shown($counter_probe->('sec-no-such-patient'));
+isnt($hidden_fetch, $missing_fetch,
+	"without the README's REVOKE statements the counters tell a hidden patient ($hidden_fetch) from a missing one ($missing_fetch): the documented residual");
+su(q{
+REVOKE EXECUTE ON FUNCTION
+	pg_catalog.pg_stat_get_numscans(oid), pg_catalog.pg_stat_get_tuples_returned(oid),
+	pg_catalog.pg_stat_get_tuples_fetched(oid), pg_catalog.pg_stat_get_blocks_fetched(oid),
+	pg_catalog.pg_stat_get_blocks_hit(oid), pg_catalog.pg_stat_get_xact_numscans(oid),
+	pg_catalog.pg_stat_get_xact_tuples_returned(oid), pg_catalog.pg_stat_get_xact_tuples_fetched(oid),
+	pg_catalog.pg_stat_get_xact_blocks_fetched(oid), pg_catalog.pg_stat_get_xact_blocks_hit(oid)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	pg_catalog.pg_stat_get_numscans(oid), pg_catalog.pg_stat_get_tuples_returned(oid),
+	pg_catalog.pg_stat_get_tuples_fetched(oid), pg_catalog.pg_stat_get_blocks_fetched(oid),
+	pg_catalog.pg_stat_get_blocks_hit(oid), pg_catalog.pg_stat_get_xact_numscans(oid),
+	pg_catalog.pg_stat_get_xact_tuples_returned(oid), pg_catalog.pg_stat_get_xact_tuples_fetched(oid),
+	pg_catalog.pg_stat_get_xact_blocks_fetched(oid), pg_catalog.pg_stat_get_xact_blocks_hit(oid)
+	TO pg_read_all_stats;});
+for my $view (qw(pg_stat_xact_user_tables pg_stat_user_tables pg_stat_user_indexes pg_statio_user_tables pg_statio_user_indexes))
+{
+	refused(psql_as('sec_t_pr1', "SELECT * FROM pg_catalog.$view WHERE relid = 'omnitask.task'::regclass;"), '42501',
+		"after the REVOKE, a practitioner cannot read $view", qr/^permission denied for function pg_stat_get_/);
+}
+is(shown($counter_probe->('sec-hiv-pat')), shown($counter_probe->('sec-no-such-patient')),
+	'after the REVOKE, the counter probe fails the same way for a hidden and a missing patient');
+like(shown(psql_as('sec_t_pr1', "SELECT reltuples >= 0 FROM pg_catalog.pg_class WHERE oid = 'omnitask.task'::regclass;")), qr/^t$/,
+	'pg_class.reltuples (the table-wide row count) stays visible to every login: the documented residual');
+
+# 4. notifications: any login may NOTIFY; a forged payload gains nothing
+$fp = fingerprint();
+$s = session_open('sec_t_pr1');
+session_q($s, 'LISTEN omnitask_task;');
+gives(psql_as('sec_t_nobody', q{NOTIFY omnitask_task, '{"id": "sec-a2", "version": 99}';}), '',
+	'a login with no omnitask role can send a forged notification (PostgreSQL has no privilege for NOTIFY)');
+$heard = heard_until($s, qr/sec-a2/);
+like($heard, qr/"id": "sec-a2", "version": 99/, 'the listener receives it');
+refused(psql_as('sec_t_pr1', "SELECT omnitask.read_task('sec-a2');"), 'PT404',
+	'a consumer that re-reads the task through row-level security learns nothing from it', qr{^Task/sec-a2 not found$});
+session_close($s);
+is(fingerprint(), $fp, 'a forged notification changes nothing');
+
+# 6. a practitioner's prepared generic plan with a parallel part keeps
+# working after a registry change (identity read without a new snapshot)
+su(q{CREATE TABLE public.sec_par AS SELECT g AS x FROM generate_series(1, 20000) g; ANALYZE public.sec_par;
+	 GRANT SELECT ON public.sec_par TO sec_t_pr1;});
+my $par_gucs = "SET plan_cache_mode = force_generic_plan; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; "
+  . "SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2;";
+$s = session_open('sec_t_pr1');
+session_q($s, $par_gucs);
+# a Gather on the outer side; the policy's index condition on the inner
+# side is evaluated by the leader, in parallel mode
+session_q($s, q{PREPARE par(int) AS SELECT count(*), count(DISTINCT t.id) FROM public.sec_par p JOIN omnitask.task t ON true WHERE p.x = $1;});
+like(session_q($s, q{EXPLAIN (COSTS OFF) EXECUTE par(5);}), qr/Gather/, 'the prepared plan has a parallel part');
+my $before_reg = session_q($s, q{EXECUTE par(5);});
+like($before_reg, qr/^([1-9]\d*)\|\1$/, 'it runs, and the practitioner counts their own tasks');
+psql_as('sec_t_admin', "SELECT omnitask.register_practitioner('sec_t_unreg', 'sec-p9', 'Dr. Nine');");
+my $after_reg = session_q($s, q{EXECUTE par(5);});
+my $err = $s->{err};
+is($after_reg, $before_reg, 'after a registry change the same plan still runs, with the same identity')
+  or diag($err);
+unlike($err, qr/SecondarySnapshot/, 'no "cannot update SecondarySnapshot during a parallel operation"');
+is(session_q($s, q{EXECUTE par(5);}), $before_reg, 'and keeps running in that session');
+session_close($s);
+su("UPDATE omnitask.practitioner SET active = false WHERE id = 'sec-p9'; DROP TABLE public.sec_par;");
+
+# 6b. reporting views can use parallel plans and give the same answers
+my $force = su(q{SELECT CASE WHEN current_setting('server_version_num')::int >= 160000
+	THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END});
+my $par_on = "SET $force = on; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; "
+  . "SET min_parallel_table_scan_size = 0; SET min_parallel_index_scan_size = 0; SET max_parallel_workers_per_gather = 2;";
+my %report = (
+	tasks         => 'SELECT id, status, is_open, is_overdue FROM omnitask.tasks ORDER BY id',
+	task_counts   => 'SELECT * FROM omnitask.task_counts ORDER BY 1, 2',
+	workload      => 'SELECT * FROM omnitask.workload ORDER BY owner_id',
+	overdue_tasks => 'SELECT id FROM omnitask.overdue_tasks ORDER BY id',
+	status_changes => 'SELECT id, version_id, from_status, to_status FROM omnitask.status_changes ORDER BY id, version_id',
+	turnaround    => 'SELECT priority, category, accepted, completed FROM omnitask.turnaround ORDER BY 1, 2');
+for my $role (qw(sec_t_admin sec_t_aud))
+{
+	for my $v (sort keys %report)
+	{
+		my $serial = psql_as($role, "SET max_parallel_workers_per_gather = 0; $report{$v};");
+		my $parallel = psql_as($role, "$par_on $report{$v};");
+		ok($serial->{rc} == 0 && $serial->{out} ne '', "$role: $v answers") or diag($serial->{err});
+		is(shown($parallel), shown($serial), "$role: $v gives the same answer with parallel plans forced");
+	}
+	for my $v (qw(tasks workload overdue_tasks task_counts))
+	{
+		like(shown(psql_as($role, "$par_on EXPLAIN (COSTS OFF) SELECT * FROM omnitask.$v;")), qr/Gather/,
+			"$role: the $v view can use a parallel plan");
+	}
+}
+like(shown(psql_as('sec_t_pr1', "$par_on SELECT count(*), count(*) FILTER (WHERE owner_id <> 'sec-p1') FROM omnitask.tasks;")),
+	qr/^\d+\|0$/, 'practitioner: the tasks view with parallel plans forced shows their own tasks only');
+
+# 5. a kept plan survives DROP/CREATE EXTENSION in one session
+su('DROP DATABASE IF EXISTS omnitask_sec_recreate', db => 'postgres');
+su('CREATE DATABASE omnitask_sec_recreate', db => 'postgres');
+my $recreate = psql_as('postgres', join("\n",
+	'CREATE EXTENSION omnitask;',
+	"SELECT omnitask.create_task(" . task() . ") ->> 'status';",
+	'DROP EXTENSION omnitask;',
+	'CREATE EXTENSION omnitask;',
+	"SELECT omnitask.create_task(" . task() . ") ->> 'status';",
+	"SELECT count(*) FROM omnitask.task_history;"), db => 'omnitask_sec_recreate');
+gives($recreate, "requested\nrequested\n1",
+	'create_task after DROP and CREATE EXTENSION in the same session works (no "cache lookup failed for type")');
+su('DROP DATABASE omnitask_sec_recreate', db => 'postgres');
 
 done_testing();

@@ -4,7 +4,11 @@
 #  - statement_timeout interrupts validation;
 #  - thousands of random workflow documents thrown at set_workflow and random
 #    parameters at search_tasks: each is accepted or refused with 22023/22P02,
-#    nothing else, the server stays up and the workflow in force stays sound.
+#    nothing else, the server stays up and the workflow in force stays sound;
+#  - search_tasks' parameters are bounded (a _sort names each key once, a
+#    code list is at most 1024 bytes and deduplicated) and its kept plans
+#    are a bounded LRU cache: one session's memory stays bounded however
+#    many combinations it uses.
 use strict;
 use warnings;
 use IPC::Run qw(run timeout);
@@ -210,6 +214,74 @@ diag("search_tasks outcomes: " . join(', ', map { "$_ $by_state{$_}" } sort keys
 is_deeply(\@unexpected, [], 'every search call succeeded or was refused with 22023 (22003 for out-of-range integers)');
 ok(($by_state{ok} // 0) > 10 && ($by_state{'22023'} // 0) > 1000, 'both outcomes occur');
 
+# --- bounded search parameters and plan cache ---------------------------------------
+sub message { my ($err) = @_; return $err =~ /ERROR:\s+[0-9A-Z]{5}:\s+([^\n]*)/ ? $1 : '' }
+sub hint { my ($err) = @_; return $err =~ /HINT:\s+([^\n]*)/ ? $1 : '' }
+($o, $s, $e) = psql(q{SELECT omnitask.search_tasks(_sort => repeat('priority,', 20000) || 'due');});
+is($s, '22023', 'a 20,000-key _sort is refused with 22023');
+is(message($e), q{invalid search parameter _sort: 'priority'}, '... naming _sort and the repeated key');
+is(hint($e), q{_sort names each key at most once; "priority" is listed twice.}, '... and saying why');
+($o, $s, $e) = psql(q{SELECT omnitask.search_tasks(_sort => 'due,-due');});
+is("$s " . message($e), q{22023 invalid search parameter _sort: '-due'}, 'a key listed twice with another sign is refused too');
+($o, $s, $e) = psql(q{SELECT omnitask.search_tasks(_sort => '-priority,due,authored-on,modified,status') ->> 'resourceType';});
+is($o, 'Bundle', 'all five keys once each: accepted');
+for my $p (qw(status priority))
+{
+	my $code = $p eq 'status' ? 'requested' : 'stat';
+	($o, $s, $e) = psql("SELECT omnitask.search_tasks($p => repeat('$code,', 100000) || '$code');");
+	is("$s " . message($e), "22023 invalid search parameter $p: the list is longer than 1024 bytes",
+		"a 100,000-item $p list is refused with 22023 naming $p");
+	like(hint($e), qr/^$p takes a comma-separated list of /, '... with the codes it takes');
+}
+($o, $s, $e) = psql(q{SELECT count(omnitask.create_task(('{"resourceType": "Task", "status": "' || st || '", "intent": "order", "description": "x", "for": {"reference": "Patient/p"}}')::jsonb))
+	FROM unnest(ARRAY['requested', 'requested', 'draft', 'ready']) st;
+SELECT (SELECT count(*) FROM omnitask.task WHERE status IN ('requested', 'draft')) || '|' ||
+	   (omnitask.search_tasks(status => 'requested,draft') ->> 'total') || '|' ||
+	   (omnitask.search_tasks(status => 'requested,requested,draft,draft,requested') ->> 'total') || '|' ||
+	   (omnitask.search_tasks(status => 'requested,requested,draft,draft,requested') -> 'link' -> 0 ->> 'url');});
+like($o, qr/^4\n(\d+)\|\1\|\1\|Task\?status=requested,requested,draft,draft,requested&_count=50&_offset=0$/,
+	'a code listed twice counts once (the same total), the self link keeps the list as given') or diag($e);
+
+# many distinct _sort combinations in one session: at most 64 kept plan
+# pairs, least recently used forgotten first
+($o, $s, $e) = psql(<<'SQL');
+CREATE TEMP TABLE combos AS
+	SELECT row_number() OVER (ORDER BY a.k, b.k, sa, sb) AS n, sa || a.k || ',' || sb || b.k AS sort
+	FROM unnest(ARRAY['priority', 'due', 'authored-on', 'modified', 'status']) a(k),
+		 unnest(ARRAY['priority', 'due', 'authored-on', 'modified', 'status']) b(k),
+		 unnest(ARRAY['', '-']) sa, unnest(ARRAY['', '-']) sb
+	WHERE a.k <> b.k;
+CREATE TEMP TABLE mem (after int, plans bigint, bytes bigint);
+CREATE FUNCTION pg_temp.snapshot(after int) RETURNS void LANGUAGE sql AS $f$
+	INSERT INTO mem SELECT after,
+		(SELECT count(*) FROM pg_backend_memory_contexts WHERE name = 'CachedPlanSource' AND ident LIKE '%FROM omnitask.task t WHERE%'),
+		(SELECT sum(total_bytes) FROM pg_backend_memory_contexts WHERE name LIKE 'CachedPlan%' OR name = 'CacheMemoryContext')
+$f$;
+DO $d$
+DECLARE c record;
+BEGIN
+	-- 'status' first, then 63 others: the cache is full
+	PERFORM omnitask.search_tasks(_sort => 'status');
+	FOR c IN SELECT * FROM combos WHERE n <= 63 ORDER BY n LOOP
+		PERFORM omnitask.search_tasks(_sort => c.sort);
+	END LOOP;
+	-- 'status' used again, then one more: the least recently used goes, not 'status'
+	PERFORM omnitask.search_tasks(_sort => 'status');
+	PERFORM omnitask.search_tasks(_sort => (SELECT sort FROM combos WHERE n = 64));
+	PERFORM pg_temp.snapshot(65);
+	FOR c IN SELECT * FROM combos WHERE n BETWEEN 65 AND 80 ORDER BY n LOOP
+		PERFORM omnitask.search_tasks(_sort => c.sort);
+	END LOOP;
+	PERFORM pg_temp.snapshot(81);
+END
+$d$;
+SELECT (SELECT count(*) FROM combos), plans FROM mem ORDER BY after;
+SELECT count(*) FROM pg_backend_memory_contexts WHERE name = 'CachedPlanSource' AND ident LIKE '%ORDER BY t.status ASC, t.id LIMIT%';
+SELECT (SELECT bytes FROM mem WHERE after = 81) - (SELECT bytes FROM mem WHERE after = 65) < 512 * 1024;
+SQL
+is($o, "80|128\n80|128\n1\nt",
+	'after 81 distinct _sort values one session keeps 64 plan pairs (128 plans), its cache memory does not grow, '
+	  . 'and the first plan, used again when the cache was full, is still kept (least recently used, not first in, is forgotten)') or diag($e);
 # --- still the same server ------------------------------------------------------------
 my ($after) = psql('SELECT pg_postmaster_start_time();');
 is($after, $start, 'the server never restarted');

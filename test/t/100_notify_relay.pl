@@ -4,8 +4,9 @@
 # shared_preload_libraries) and without it.
 #
 # What a LISTENing client relies on:
-#   - every committed change is announced once, after its commit, with id,
-#     version, status and owner;
+#   - every committed change is announced once, after its commit, with id
+#     and version only (any login may LISTEN: the payload is a hint, never
+#     a fact; the consumer reads the task through row-level security);
 #   - nothing is announced for a rolled-back transaction or savepoint;
 #   - the notifications of one task arrive in the order of its versions,
 #     under concurrent writers too;
@@ -16,7 +17,11 @@
 #     right after writes;
 #   - PREPARE TRANSACTION of a notifying transaction is refused as
 #     PostgreSQL refuses it for NOTIFY (0A000);
-#   - without the preload, notifications come from the writer itself.
+#   - without the preload, notifications come from the writer itself;
+#   - the relay's shared queues are cache-line aligned for an odd
+#     omnitask.notify_queue_size (17 here), it reloads its configuration on
+#     SIGHUP (pg_reload_conf()), and it reports its activity in
+#     pg_stat_activity.
 #
 # Environment (set by test/run_tests.sh): OMNITASK_TOP, PGBIN.
 
@@ -33,13 +38,21 @@ my $node = PostgreSQL::Test::Cluster->new('relay');
 $node->init;
 $node->append_conf('postgresql.conf', qq(
 shared_preload_libraries = 'omnitask'
-omnitask.notify_queue_size = 16
+omnitask.notify_queue_size = 17
+log_min_messages = debug1
 max_worker_processes = 3
 max_parallel_workers = 0
 max_prepared_transactions = 5
 log_statement = none
 ));
 $node->start;
+# the layout of the queues is logged (DEBUG1) when the postmaster creates them
+my ($layout) = slurp_file($node->logfile) =~ /(omnitask notify relay: \d+ queues of \d+ bytes .*)/;
+like($layout // '', qr/ queues of (\d+) bytes \(17 slots of 252 bytes\), largest misalignment 0 bytes$/,
+	'an odd queue size (17 slots of 252 bytes): every queue and slot array starts on a cache line');
+my ($qbytes) = ($layout // '') =~ / queues of (\d+) bytes/;
+is(($qbytes // 1) % 64, 0, "each queue is a whole number of cache lines ($qbytes bytes)");
+$node->safe_psql('postgres', "ALTER SYSTEM SET log_min_messages = warning; SELECT pg_reload_conf();");
 
 my $TASK = '{"resourceType": "Task", "status": "requested", "intent": "order", "priority": "routine", '
   . '"for": {"reference": "Patient/relay-pat"}, "owner": {"reference": "Practitioner/relay-p1"}, '
@@ -125,8 +138,8 @@ my ($id, $wpid) = split /\|/, $node->safe_psql('r1',
 	"SELECT omnitask.create_task('$TASK') ->> 'id', pg_backend_pid()");
 my @n = wait_for($L, 1);
 is(scalar @n, 1, 'one change, one notification');
-is($n[0][0], qq({"id": "$id", "version": 1, "status": "requested", "owner": "relay-p1"}),
-	'payload: id, version, status, owner');
+is($n[0][0], qq({"id": "$id", "version": 1}),
+	'payload: id and version only (no status, no owner)');
 my $rpid = relay_pids('r1');
 like($rpid, qr/^\d+$/, 'a relay runs for the database');
 is($n[0][1], $rpid, 'the notification comes from the relay');
@@ -150,17 +163,17 @@ COMMIT;
 $node->safe_psql('r1', "BEGIN; SELECT omnitask.create_task('$TASK'); ROLLBACK;");
 my ($sentinel) = $node->safe_psql('r1', "SELECT omnitask.create_task('$TASK') ->> 'id'");
 @n = wait_for($L, 4);
-is(join(' ', map { $_->[0] =~ /"version": (\d+), "status": "([a-z-]+)"/ ? "$1:$2" : '?' } @n),
-	"2:accepted 3:in-progress 4:completed 1:requested",
+is(join(' ', map { $_->[0] =~ /^\{"id": "([^"]+)", "version": (\d+)\}$/ ? ($1 eq $id ? "$2" : "other:$2") : '?' } @n),
+	"2 3 4 other:1",
 	'versions in commit order; the rolled-back savepoint and transaction are not announced');
 is((ids(@n))[3], $sentinel, 'the last one is the later task');
 is($node->safe_psql('r1', "SELECT version_id FROM omnitask.task WHERE id = '$id'"), '4',
 	'the stored version agrees');
 
 # ---------------------------------------------------------------------------
-# more changes in one transaction than the queue holds (16): sent directly
+# more changes in one transaction than the queue holds (17): sent directly
 # ---------------------------------------------------------------------------
-is($node->safe_psql('r1', 'SHOW omnitask.notify_queue_size'), '16', 'the queue holds 16 notifications');
+is($node->safe_psql('r1', 'SHOW omnitask.notify_queue_size'), '17', 'the queue holds 17 notifications');
 ($wpid) = $node->safe_psql('r1', qq{
 BEGIN;
 SELECT count(omnitask.create_task('$TASK')) FROM generate_series(1, 40);
@@ -169,7 +182,7 @@ COMMIT;
 }) =~ /(\d+)\s*$/;
 @n = wait_for($L, 40);
 is(scalar @n, 40, '40 changes in one transaction: 40 notifications');
-is(scalar(grep { $_->[1] eq $wpid } @n), 40, '... sent by the writer itself (the queue holds 16)');
+is(scalar(grep { $_->[1] eq $wpid } @n), 40, '... sent by the writer itself (the queue holds 17)');
 my %distinct = map { $_ => 1 } ids(@n);
 is(scalar(keys %distinct), 40, '... 40 distinct tasks');
 
@@ -202,6 +215,54 @@ ok(!$dup, 'no change announced twice');
 ok(!$out_of_order, 'per task, versions arrive in order');
 is($node->safe_psql('r1', "SELECT count(*) FROM omnitask.task t WHERE id NOT IN (SELECT id FROM public.ids) AND version_id <> 3"),
 	'0', 'the stored tasks agree (every pgbench task at version 3)');
+
+# ---------------------------------------------------------------------------
+# the relay in pg_stat_activity, and SIGHUP
+# ---------------------------------------------------------------------------
+($id) = $node->safe_psql('r1', "SELECT omnitask.create_task('$TASK') ->> 'id'");
+@n = wait_for($L, 1);
+is(join(',', ids(@n)), $id, 'a change is announced by the relay');
+is($node->safe_psql('postgres',
+	"SELECT state || '|' || query || '|' || (query_start IS NOT NULL) || '|' || (backend_start <= query_start) "
+	  . "FROM pg_stat_activity WHERE backend_type = 'omnitask notify relay' AND datname = 'r1'"),
+	'idle|NOTIFY omnitask_task|true|true',
+	'pg_stat_activity shows the relay idle after its last NOTIFY, with its statement start time');
+# keep the relay busy (it leaves after 1 s idle; here it is never idle for
+# more than 0.3 s) across a reload that turns DEBUG1 on: the same relay
+# then logs what it sends
+my $log_offset = -s $node->logfile;
+my $same = $node->safe_psql('r1', qq{
+DO \$\$
+BEGIN
+	-- write until a relay serves r1 (it may have left while idle, and a new one takes a moment)
+	FOR i IN 1..100 LOOP
+		PERFORM omnitask.create_task('$TASK');
+		COMMIT;
+		PERFORM pg_sleep(0.1);
+		EXIT WHEN EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'omnitask notify relay' AND datname = 'r1');
+	END LOOP;
+END
+\$\$;
+CREATE TEMP TABLE relay_before AS
+	SELECT pid FROM pg_stat_activity WHERE backend_type = 'omnitask notify relay' AND datname = 'r1';
+ALTER SYSTEM SET log_min_messages = debug1;
+SELECT pg_reload_conf();
+SELECT omnitask.create_task('$TASK') IS NOT NULL, pg_sleep(0.2);
+SELECT omnitask.create_task('$TASK') IS NOT NULL, pg_sleep(0.2);
+SELECT omnitask.create_task('$TASK') IS NOT NULL, pg_sleep(0.2);
+SELECT (SELECT pid FROM relay_before) || ':' || coalesce((SELECT pid FROM pg_stat_activity
+	WHERE backend_type = 'omnitask notify relay' AND datname = 'r1')::text, 'none');
+});
+my ($rpid_before, $rpid_after) = ($same =~ /(\d+):(\w+)\s*$/);
+note("relay before and after the reload: $same");
+@n = wait_for($L, 4);
+cmp_ok(scalar @n, '>=', 4, 'the changes around the reload are announced');
+$node->safe_psql('postgres', "ALTER SYSTEM RESET log_min_messages; SELECT pg_reload_conf();");
+like($rpid_before // '', qr/^\d+$/, 'a relay was running before the reload');
+is($rpid_after, $rpid_before, 'the relay keeps running through pg_reload_conf()');
+my $log = slurp_file($node->logfile, $log_offset);
+like($log, qr/\[$rpid_before\][^\n]*omnitask notify relay: sent \d+ notifications/,
+	'after pg_reload_conf() the running relay uses the new log_min_messages (it handles SIGHUP)');
 
 # ---------------------------------------------------------------------------
 # the relay terminated: the next write starts another, nothing is lost
