@@ -45,7 +45,8 @@ my $TIMEOUT = 1800;			# seconds: guards against a hung driver only (a loaded mac
 # dom-3 check was quadratic without CHECK_FOR_INTERRUPTS (40,000 contained
 # resources and references took 11 s and ignored statement_timeout).
 my @STRESS = qw(deep-long-keys many-local-refs many-contained-tasks
-  many-unknown-keys many-nulls huge-values big-narrative);
+  many-unknown-keys many-nulls huge-values big-narrative
+  deep-narrative duplicate-ids ucum-ranges);
 
 # Shapes whose cost must grow linearly: the document for n elements; the
 # run compares n with 10n (linear: ratio ~10; quadratic: ~100).
