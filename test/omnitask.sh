@@ -194,7 +194,7 @@ run_tests() {
 		set +e
 		# valgrind runs on the first version only (Debian's 15: an
 		# assert-enabled build under memcheck would take hours)
-		OMNITASK_TMP=$VT OMNITASK_LABEL=pg$v OMNITASK_PG_OLD_BIN=$oldest_bin \
+		OMNITASK_TMP=$VT OMNITASK_LABEL=pg$v OMNITASK_PG_OLD_BIN=${OMNITASK_PG_OLD_BIN:-$oldest_bin} \
 			OMNITASK_SKIP_VALGRIND=$([ "$BIN" = "$oldest_bin" ] && echo "${OMNITASK_SKIP_VALGRIND:-0}" || echo 1) \
 			bash test/run_tests.sh "$BIN" "$SOCK" "$PORT" "$VT/build" 2>&1 | tee "$sub"
 		[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1

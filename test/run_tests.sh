@@ -114,13 +114,19 @@ show_regress "$TMP/isolation.out"
 count_regress "$LABEL isolation" "$TMP/isolation.out" $rc
 took "isolation"
 
-heading "TAP (make installcheck REGRESS= ISOLATION=, prove -v)"
-pgxs_installcheck "$TMP/tap.out" REGRESS= ISOLATION= PROVE_FLAGS=-v; rc=$?
+heading "TAP (make installcheck REGRESS= ISOLATION=, prove -v --timer)"
+pgxs_installcheck "$TMP/tap.out" REGRESS= ISOLATION= PROVE_FLAGS="-v --timer"; rc=$?
 # split prove's verbose output into one stream per test file
 rm -rf "$TMP/tap" && mkdir -p "$TMP/tap"
 awk -v dir="$TMP/tap" '
-	/^test\/t\/[^ ]+\.pl \.+ ?/ { f = $1; sub(/^test\/t\//, "", f); sub(/\.pl$/, "", f); out = dir "/" f ".tap"; next }
+	/^(\[[0-9:]+\] )?test\/t\/[^ ]+\.pl \.+ ?/ {
+		f = $0; sub(/^(\[[0-9:]+\] )?test\/t\//, "", f); sub(/\.pl .*$/, "", f)
+		out = dir "/" f ".tap"; printf "" > out
+		rest = $0; sub(/^.*\.pl \.+ ?/, "", rest); if (rest != "") print rest > out
+		next }
 	/^Test Summary Report|^All tests successful|^Files=/ { out = "" }
+	# prove --timer: "ok   1234 ms ( ... CPU)" closes a file; kept apart from the TAP
+	out != "" && / ms \( *[0-9.]+ usr/ { print > (out ".time"); next }
 	out != "" { print > out }' "$TMP/tap.out"
 for f in "$TMP"/tap/*.tap; do
 	[ -e "$f" ] || continue
@@ -130,8 +136,10 @@ for f in "$TMP"/tap/*.tap; do
 	grep -qE '^(Dubious|No subtests run|Bad plan|No plan found|Parse errors)' "$f" && frc=1
 	count_tap "$LABEL tap/$name" "$f" $frc
 	skip=$(grep -oE '^ *skipped: .*|^1\.\.0 # [Ss]kip.*' "$f" | head -1)
-	printf '%-28s %s ok, %s not ok %s\n' "$name" "$(grep -cE '^ *ok [0-9]' "$f")" \
-		"$(grep -cE '^ *not ok [0-9]' "$f")" "$skip"
+	# prove --timer closes each file with "ok   1234 ms" (or the failure)
+	ms=$(grep -oE '[0-9]+ ms' "$f.time" 2>/dev/null | head -1)
+	printf '%-28s %s ok, %s not ok %s %s\n' "$name" "$(grep -cE '^ *ok [0-9]' "$f")" \
+		"$(grep -cE '^ *not ok [0-9]' "$f")" "${ms:+($((${ms% ms} / 1000)) s)}" "$skip"
 	grep -E '^ *not ok' "$f" | head -20 || true
 done
 if ! ls "$TMP"/tap/*.tap >/dev/null 2>&1; then
