@@ -30,7 +30,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 TOP=$(pwd)
 TMP=${OMNITASK_TMP:-$TOP/test/tmp}
 LABEL=${OMNITASK_LABEL:-pg$("$PGBIN/pg_config" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')}
-DDC_SUITES=${OMNITASK_DDC_SUITES:-search storage validate security}
+DDC_SUITES=${OMNITASK_DDC_SUITES:-security}
 passed=0 failed=0
 failures=()
 
