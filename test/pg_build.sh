@@ -68,7 +68,7 @@ for p in "${BUILD_DEPS[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
-    apt-get install -y -qq "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 WORK="$CACHE/build-$UPVER"
