@@ -126,6 +126,7 @@ awk -v dir="$TMP/tap" '
 		next }
 	/^Test Summary Report|^All tests successful|^Files=/ { out = "" }
 	# prove --timer: "ok   1234 ms ( ... CPU)" closes a file; kept apart from the TAP
+	# (the time stamps of prove --timer are in tap.out)
 	out != "" && / ms \( *[0-9.]+ usr/ { print > (out ".time"); next }
 	out != "" { print > out }' "$TMP/tap.out"
 for f in "$TMP"/tap/*.tap; do
@@ -136,10 +137,8 @@ for f in "$TMP"/tap/*.tap; do
 	grep -qE '^(Dubious|No subtests run|Bad plan|No plan found|Parse errors)' "$f" && frc=1
 	count_tap "$LABEL tap/$name" "$f" $frc
 	skip=$(grep -oE '^ *skipped: .*|^1\.\.0 # [Ss]kip.*' "$f" | head -1)
-	# prove --timer closes each file with "ok   1234 ms" (or the failure)
-	ms=$(grep -oE '[0-9]+ ms' "$f.time" 2>/dev/null | head -1)
-	printf '%-28s %s ok, %s not ok %s %s\n' "$name" "$(grep -cE '^ *ok [0-9]' "$f")" \
-		"$(grep -cE '^ *not ok [0-9]' "$f")" "${ms:+($((${ms% ms} / 1000)) s)}" "$skip"
+	printf '%-28s %s ok, %s not ok %s\n' "$name" "$(grep -cE '^ *ok [0-9]' "$f")" \
+		"$(grep -cE '^ *not ok [0-9]' "$f")" "$skip"
 	grep -E '^ *not ok' "$f" | head -20 || true
 done
 if ! ls "$TMP"/tap/*.tap >/dev/null 2>&1; then
