@@ -28,6 +28,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "omnitask.h"
+#include "pg_compat.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -256,7 +257,7 @@ omnitask_caller(void)
 {
 	const char *claims = GetConfigOption("request.jwt.claims", true, false);
 
-	if (caller_valid && caller_lxid == MyProc->lxid && caller_userid == GetUserId() &&
+	if (caller_valid && caller_lxid == MyProcLxid && caller_userid == GetUserId() &&
 		caller_session_userid == GetSessionUserId() &&
 		((claims == NULL && caller_claims == NULL) ||
 		 (claims != NULL && caller_claims != NULL && strcmp(claims, caller_claims) == 0)))
@@ -267,7 +268,7 @@ omnitask_caller(void)
 	if (caller_claims)
 		pfree(caller_claims);
 	caller_claims = claims ? MemoryContextStrdup(TopMemoryContext, claims) : NULL;
-	caller_lxid = MyProc->lxid;
+	caller_lxid = MyProcLxid;
 	caller_userid = GetUserId();
 	caller_session_userid = GetSessionUserId();
 	caller_valid = true;

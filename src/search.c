@@ -32,6 +32,7 @@
 #include "miscadmin.h"
 #include "lib/stringinfo.h"
 #include "omnitask.h"
+#include "pg_compat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -59,9 +60,8 @@ static SearchPlan plans[MAX_CACHED_PLANS];
 static int	nplans = 0;
 
 /* Raises 22023 for a parameter that cannot be used. */
-static void
-bad_param(const char *param, const char *value, int len, const char *hint)
-pg_attribute_noreturn();
+pg_noreturn static void
+bad_param(const char *param, const char *value, int len, const char *hint);
 
 static void
 bad_param(const char *param, const char *value, int len, const char *hint)

@@ -18,6 +18,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "omnitask.h"
+#include "pg_compat.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -390,7 +391,7 @@ restore_row(Relation rel, HeapTuple newtup, const int *att)
 	values[COL_RESOURCE] = heap_getattr(newtup, att[COL_RESOURCE], desc, &isnull);
 	for (i = 0; i < NUM_TASK_COLS; i++)
 		cols[i] = att[i];
-	restore_lxid = MyProc->lxid;
+	restore_lxid = MyProcLxid;
 	return heap_modify_tuple_by_cols(newtup, desc, NUM_TASK_COLS, cols, values, nulls);
 }
 
@@ -680,7 +681,7 @@ omnitask_task_after(PG_FUNCTION_ARGS)
 		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
 		elog(ERROR, "omnitask_task_after: must be fired AFTER INSERT OR UPDATE FOR EACH ROW");
 
-	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) && restore_lxid == MyProc->lxid &&
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) && restore_lxid == MyProcLxid &&
 		is_restored_row(td->tg_relation, td->tg_trigtuple))
 		return PointerGetDatum(NULL);	/* its history is restored with it */
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))

@@ -29,6 +29,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "omnitask.h"
+#include "pg_compat.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -124,10 +125,10 @@ workflow_current(void)
 	static LocalTransactionId seen_lxid = InvalidLocalTransactionId;
 	static TimestampTz seen_stmt = 0;
 
-	if (seen_lxid != MyProc->lxid || seen_stmt != GetCurrentStatementStartTimestamp())
+	if (seen_lxid != MyProcLxid || seen_stmt != GetCurrentStatementStartTimestamp())
 	{
 		AcceptInvalidationMessages();
-		seen_lxid = MyProc->lxid;
+		seen_lxid = MyProcLxid;
 		seen_stmt = GetCurrentStatementStartTimestamp();
 	}
 	if (!current_valid)

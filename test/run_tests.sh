@@ -1,24 +1,56 @@
 #!/usr/bin/env bash
-# Runs every omnitask test against a running throwaway cluster and prints one
-# closing line "N passed, N failed".  Called by test/omnitask.sh test.
+# Runs every omnitask test against one running throwaway cluster and prints
+# one closing line "LABEL subtotal: N passed, N failed".  Called by
+# test/omnitask.sh test, once per PostgreSQL version.
 #
-#   bash test/run_tests.sh PGBIN SOCKET_DIR PORT
+#   bash test/run_tests.sh PGBIN SOCKET_DIR PORT BUILD_DIR
+#
+# BUILD_DIR is where omnitask was built for this PGBIN (test/omnitask.sh
+# builds each version in a directory of its own).  pg_regress, isolation and
+# TAP tests are run by PGXS's own `make installcheck` (the Makefile declares
+# REGRESS, ISOLATION and TAP_TESTS); this script adds what PGXS cannot do:
+# the unit tests, the counting, the scan of the server logs for assertion
+# failures and leak warnings, the debug_discard_caches run, and valgrind.
+# make installcheck is run once per kind of test so that each is counted and
+# timed on its own.
 #
 # Counted: each unit-test assertion, each pg_regress script, each isolation
 # spec, each TAP assertion (a TAP file that dies or misses its plan counts as
-# one more failure).
+# one more failure), the log scan, the valgrind run.
+#
+# Environment: OMNITASK_LABEL (e.g. pg18; prefixes every heading),
+# OMNITASK_TMP (this run's scratch directory), OMNITASK_SKIP_VALGRIND=1,
+# OMNITASK_DDC_SUITES (the pg_regress scripts run again under
+# debug_discard_caches = 1 on an assert-enabled server; "none" to skip),
+# OMNITASK_PG_OLD_BIN / OMNITASK_PG_NEW_BIN (for test/t/120_pg_upgrade.pl).
 set -uo pipefail
 
-PGBIN=$1 SOCK=$2 PORT=$3
+PGBIN=$1 SOCK=$2 PORT=$3 BUILD=$4
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 TOP=$(pwd)
 TMP=${OMNITASK_TMP:-$TOP/test/tmp}
-PGXS_DIR=$($PGBIN/pg_config --pkglibdir)/pgxs
+LABEL=${OMNITASK_LABEL:-pg$("$PGBIN/pg_config" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')}
+DDC_SUITES=${OMNITASK_DDC_SUITES:-security}
 passed=0 failed=0
 failures=()
 
 as_pg() {
 	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- env PATH="$PGBIN:$PATH" "$@"; else env PATH="$PGBIN:$PATH" "$@"; fi
+}
+psql_c() { "$PGBIN/psql" -X -A -t -h "$SOCK" -p "$PORT" -U postgres -d postgres -c "$1"; }
+
+SECONDS_AT=$SECONDS
+heading() { SECONDS_AT=$SECONDS; echo "== $LABEL: $*"; }
+took() { echo "   ($LABEL: $1 took $((SECONDS - SECONDS_AT)) s)"; }
+
+# pgxs_installcheck OUT ARGS...: make installcheck in the build directory,
+# as the cluster's OS user (TAP tests start servers, which refuse root).
+pgxs_installcheck() {
+	local out=$1; shift
+	as_pg env PGHOST="$SOCK" PGPORT="$PORT" PGUSER=postgres PGOPTIONS="${PGOPTIONS:-}" \
+		OMNITASK_SOCK="$SOCK" OMNITASK_PORT="$PORT" OMNITASK_TMP="$TMP" \
+		make -C "$BUILD" -f "$TOP/Makefile" VPATH="$TOP" PG_CONFIG="$PGBIN/pg_config" \
+		installcheck "$@" >"$out" 2>&1
 }
 
 # count_tap NAME FILE EXIT: tallies a TAP stream.
@@ -37,20 +69,28 @@ count_tap() {
 	fi
 }
 
-# count_regress NAME FILE: tallies pg_regress / pg_isolation_regress output.
+# count_regress NAME FILE EXIT: tallies pg_regress / pg_isolation_regress
+# output, in 15's format ("test NAME ... ok") and 16's TAP format
+# ("ok 1 - NAME", "not ok 2 - NAME").
 count_regress() {
-	local name=$1 file=$2 ok bad
-	ok=$(grep -cE '^(test|     ) .* \.\.\. ok' "$file" || true)
-	bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$file" || true)
+	local name=$1 file=$2 rc=$3 ok bad
+	ok=$(grep -cE '^(test|     ) .* \.\.\. ok|^ok [0-9]+ ' "$file" || true)
+	bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed|^not ok [0-9]+ ' "$file" || true)
 	passed=$((passed + ok))
 	failed=$((failed + bad))
-	[ "$bad" -gt 0 ] && failures+=("$name: $bad failed (see $(dirname "$file")/regression.diffs)")
+	[ "$bad" -gt 0 ] && failures+=("$name: $bad failed (regression.diffs below)")
 	if [ "$ok" -eq 0 ] && [ "$bad" -eq 0 ]; then
-		failed=$((failed + 1)); failures+=("$name: did not run")
+		failed=$((failed + 1)); failures+=("$name: did not run (see $file)")
+	elif [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
+		failed=$((failed + 1)); failures+=("$name: make installcheck exited with $rc (see $file)")
 	fi
 }
+show_regress() { grep -E '^(test|     ) |^ok [0-9]|^not ok [0-9]|FAILED|failed|could not' "$1" || true; }
 
-echo "== unit tests (src/fhir_types.c)"
+mkdir -p "$TMP"
+echo "== $LABEL: $("$PGBIN/postgres" --version), debug_assertions $(psql_c 'SHOW debug_assertions')"
+
+heading "unit tests (src/fhir_types.c)"
 mkdir -p "$TMP/unit"
 if gcc -std=gnu99 -O1 -g -Wall -Wextra -Werror -Isrc src/fhir_types.c test/unit/test_fhir_types.c \
 	-o "$TMP/unit/test_fhir_types" 2>"$TMP/unit/build.log"; then
@@ -60,68 +100,101 @@ if gcc -std=gnu99 -O1 -g -Wall -Wextra -Werror -Isrc src/fhir_types.c test/unit/
 else
 	cat "$TMP/unit/build.log"; failed=$((failed + 1)); failures+=("unit: build failed")
 fi
+took "unit tests"
 
-echo "== pg_regress"
-tests=$(ls sql/*.sql | grep -v '/omnitask--' | xargs -n1 basename | sed 's/\.sql$//' | sort)
-$PGXS_DIR/src/test/regress/pg_regress --bindir=$PGBIN --inputdir=. --outputdir="$TMP/regress" \
-	--host="$SOCK" --port="$PORT" --user=postgres --dbname=omnitask_regress --load-extension=omnitask \
-	$tests >"$TMP/regress/out.txt" 2>&1
-cat "$TMP/regress/out.txt" | grep -E '^test |^     |FAILED|failed' || true
-count_regress pg_regress "$TMP/regress/out.txt"
+heading "pg_regress (make installcheck ISOLATION= TAP_TESTS=)"
+pgxs_installcheck "$TMP/regress.out" ISOLATION= TAP_TESTS=; rc=$?
+show_regress "$TMP/regress.out"
+count_regress "$LABEL pg_regress" "$TMP/regress.out" $rc
+took "pg_regress"
 
-if ls test/isolation/*.spec >/dev/null 2>&1; then
-	echo "== isolation"
-	specs=$(ls test/isolation/*.spec | xargs -n1 basename | sed 's/\.spec$//' | sort)
-	# pg_isolation_regress wants <inputdir>/specs and <inputdir>/expected
-	rm -rf "$TMP/isolation/input" && mkdir -p "$TMP/isolation/input"
-	ln -s "$TOP/test/isolation" "$TMP/isolation/input/specs"
-	ln -s "$TOP/test/isolation/expected" "$TMP/isolation/input/expected"
-	$PGXS_DIR/src/test/isolation/pg_isolation_regress --bindir=$PGBIN --inputdir="$TMP/isolation/input" \
-		--outputdir="$TMP/isolation" --host="$SOCK" --port="$PORT" --user=postgres \
-		--dbname=omnitask_isolation --load-extension=omnitask \
-		$specs >"$TMP/isolation/out.txt" 2>&1
-	cat "$TMP/isolation/out.txt" | grep -E '^test |^     |FAILED|failed' || true
-	count_regress isolation "$TMP/isolation/out.txt"
+heading "isolation (make installcheck REGRESS= TAP_TESTS=)"
+pgxs_installcheck "$TMP/isolation.out" REGRESS= TAP_TESTS=; rc=$?
+show_regress "$TMP/isolation.out"
+count_regress "$LABEL isolation" "$TMP/isolation.out" $rc
+took "isolation"
+
+heading "TAP (make installcheck REGRESS= ISOLATION=, prove -v --timer)"
+pgxs_installcheck "$TMP/tap.out" REGRESS= ISOLATION= PROVE_FLAGS="-v --timer"; rc=$?
+# split prove's verbose output into one stream per test file
+rm -rf "$TMP/tap" && mkdir -p "$TMP/tap"
+awk -v dir="$TMP/tap" '
+	/^(\[[0-9:]+\] )?test\/t\/[^ ]+\.pl \.+ ?/ {
+		f = $0; sub(/^(\[[0-9:]+\] )?test\/t\//, "", f); sub(/\.pl .*$/, "", f)
+		out = dir "/" f ".tap"; printf "" > out
+		rest = $0; sub(/^.*\.pl \.+ ?/, "", rest); if (rest != "") print rest > out
+		next }
+	/^Test Summary Report|^All tests successful|^Files=/ { out = "" }
+	# prove --timer: "ok   1234 ms ( ... CPU)" closes a file; kept apart from the TAP
+	# (the time stamps of prove --timer are in tap.out)
+	out != "" && / ms \( *[0-9.]+ usr/ { print > (out ".time"); next }
+	out != "" { print > out }' "$TMP/tap.out"
+for f in "$TMP"/tap/*.tap; do
+	[ -e "$f" ] || continue
+	name=$(basename "$f" .tap)
+	frc=0
+	# prove reports a file that died or missed its plan
+	grep -qE '^(Dubious|No subtests run|Bad plan|No plan found|Parse errors)' "$f" && frc=1
+	count_tap "$LABEL tap/$name" "$f" $frc
+	skip=$(grep -oE '^ *skipped: .*|^1\.\.0 # [Ss]kip.*' "$f" | head -1)
+	printf '%-28s %s ok, %s not ok %s\n' "$name" "$(grep -cE '^ *ok [0-9]' "$f")" \
+		"$(grep -cE '^ *not ok [0-9]' "$f")" "$skip"
+	grep -E '^ *not ok' "$f" | head -20 || true
+done
+if ! ls "$TMP"/tap/*.tap >/dev/null 2>&1; then
+	failed=$((failed + 1)); failures+=("$LABEL TAP: prove did not run (see $TMP/tap.out)")
+	tail -20 "$TMP/tap.out"
+fi
+took "TAP"
+
+# debug_discard_caches = 1 (an assert-enabled server only): every cache
+# entry is thrown away at every opportunity, which finds a cached plan,
+# snapshot or OID that outlives what it points to.  10-100x slower, so only
+# the suites that finish in minutes.
+if [ "$(psql_c 'SHOW debug_assertions')" = on ] && [ "$DDC_SUITES" != none ]; then
+	heading "pg_regress under debug_discard_caches = 1: $DDC_SUITES"
+	as_pg mkdir -p "$TMP/regress-ddc"
+	PGOPTIONS="-c debug_discard_caches=1" pgxs_installcheck "$TMP/regress-ddc.out" \
+		ISOLATION= TAP_TESTS= REGRESS="$DDC_SUITES" REGRESS_OUT="$TMP/regress-ddc"; rc=$?
+	show_regress "$TMP/regress-ddc.out"
+	count_regress "$LABEL pg_regress (debug_discard_caches)" "$TMP/regress-ddc.out" $rc
+	took "debug_discard_caches"
 fi
 
-if ls test/t/*.pl >/dev/null 2>&1; then
-	echo "== TAP"
-	mkdir -p "$TMP/tap"
-	[ "$(id -u)" = 0 ] && chown -R postgres: "$TMP"
-	for t in test/t/*.pl; do
-		name=$(basename "$t" .pl)
-		rm -rf "$TMP/tap/$name" && mkdir -p "$TMP/tap/$name"
-		[ "$(id -u)" = 0 ] && chown postgres: "$TMP/tap/$name"
-		as_pg env PERL5LIB="$PGXS_DIR/src/test/perl" TESTDIR="$TMP/tap/$name" \
-			PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
-			OMNITASK_TOP="$TOP" OMNITASK_SOCK="$SOCK" OMNITASK_PORT="$PORT" PGBIN="$PGBIN" \
-			perl "$t" >"$TMP/tap/$name.tap" 2>"$TMP/tap/$name.err"; rc=$?
-		count_tap "tap/$name" "$TMP/tap/$name.tap" $rc
-		printf '%-28s %s ok, %s not ok\n' "$name" "$(grep -cE '^ *ok ' "$TMP/tap/$name.tap")" \
-			"$(grep -cE '^ *not ok ' "$TMP/tap/$name.tap")"
-		grep -E '^ *not ok' "$TMP/tap/$name.tap" | head -20 || true
-		[ "$rc" -ne 0 ] && tail -20 "$TMP/tap/$name.err"
-	done
+# No server log of this run may hold an assertion failure (TRAP:) or a
+# warning about a leaked resource or a damaged memory context.
+heading "server logs: no assertion failure, no leak warning"
+logs=$(find "$TMP" "$BUILD" -name '*.log' -type f ! -name 'regress_log_*' ! -name '*.tap' 2>/dev/null)
+pattern='TRAP: |WARNING: .*(leak|was not closed|still active|not released|problem in alloc set|detected write past chunk end|refcount)'
+bad=$(echo "$logs" | xargs -r grep -HE "$pattern" 2>/dev/null | head -20)
+if [ -n "$bad" ]; then
+	echo "$bad"
+	failed=$((failed + 1)); failures+=("$LABEL server logs: assertion failure or leak warning (above)")
+else
+	passed=$((passed + 1))
+	echo "   $(echo "$logs" | grep -c .) server logs scanned: clean"
 fi
 
 if [ "${OMNITASK_SKIP_VALGRIND:-0}" != 1 ]; then
-	echo "== valgrind (the pg_regress suites with postgres under memcheck)"
-	if bash test/valgrind.sh >"$TMP/valgrind.out" 2>&1; then
+	heading "valgrind (the pg_regress suites with postgres under memcheck)"
+	if PGBIN=$PGBIN bash test/valgrind.sh >"$TMP/valgrind.out" 2>&1; then
 		passed=$((passed + 1))
 		tail -3 "$TMP/valgrind.out"
 	else
-		failed=$((failed + 1)); failures+=("valgrind: errors in omnitask's code or harness failure (see $TMP/valgrind.out)")
+		failed=$((failed + 1)); failures+=("$LABEL valgrind: errors in omnitask's code or harness failure (see $TMP/valgrind.out)")
 		tail -40 "$TMP/valgrind.out"
 	fi
+	took "valgrind"
 fi
 
 if [ ${#failures[@]} -gt 0 ]; then
 	echo
-	echo "Failures:"
+	echo "Failures ($LABEL):"
 	printf '  %s\n' "${failures[@]}"
-	[ -f "$TMP/regress/regression.diffs" ] && head -100 "$TMP/regress/regression.diffs"
-	[ -f "$TMP/isolation/regression.diffs" ] && head -100 "$TMP/isolation/regression.diffs"
+	for d in "$BUILD/test/tmp/regress" "$BUILD/test/tmp/isolation" "$TMP/regress-ddc"; do
+		[ -f "$d/regression.diffs" ] && head -100 "$d/regression.diffs"
+	done
 fi
 echo
-echo "$passed passed, $failed failed"
+echo "$LABEL subtotal: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

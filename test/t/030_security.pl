@@ -279,7 +279,10 @@ SELECT (SELECT count(*) FROM omnitask.task WHERE owner_id IS DISTINCT FROM 'sec-
 SQL
 # parallel workers (the leader taking no part) apply the policy too
 my $parallel = "SET parallel_leader_participation = off; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; "
-  . "SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2; SET force_parallel_mode = on;\n";
+  . "SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2; "
+  # force_parallel_mode became debug_parallel_query in PostgreSQL 16
+  . "DO \$\$ BEGIN PERFORM set_config('force_parallel_mode', 'on', false); "
+  . "EXCEPTION WHEN undefined_object THEN PERFORM set_config('debug_parallel_query', 'on', false); END \$\$;\n";
 gives(psql_as('sec_t_pr1', "${parallel}SELECT count(*), count(*) FILTER (WHERE owner_id IS DISTINCT FROM 'sec-p1') FROM omnitask.task;"),
 	'3|0', 'practitioner: a parallel query sees their own tasks only');
 gives(psql_as('sec_t_pr1', "${parallel}SELECT count(*) FILTER (WHERE owner_id IS DISTINCT FROM 'sec-p1') FROM omnitask.task_history;"),

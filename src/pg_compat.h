@@ -1,0 +1,43 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_compat.h
+ *	  The differences between the PostgreSQL major versions omnitask builds
+ *	  against (15 through 18), each behind one small macro, so that the rest
+ *	  of the code is written once.  Each entry names the version that changed
+ *	  and why.  Include it after "postgres.h".
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef OMNITASK_PG_COMPAT_H
+#define OMNITASK_PG_COMPAT_H
+
+#include "storage/proc.h"
+
+/*
+ * MyProcLxid: this backend's local transaction id (what tells one
+ * transaction from the next in per-transaction caches).
+ *
+ * PostgreSQL 17 moved PGPROC.lxid into PGPROC.vxid (a struct of procNumber
+ * and lxid) when it made the virtual transaction id a field of its own;
+ * 15 and 16 have PGPROC.lxid.
+ */
+#if PG_VERSION_NUM >= 170000
+#define MyProcLxid	(MyProc->vxid.lxid)
+#else
+#define MyProcLxid	(MyProc->lxid)
+#endif
+
+/*
+ * pg_noreturn: marks a function that never returns, written before the
+ * declaration (pg_noreturn static void f(void);).
+ *
+ * PostgreSQL 18 removed pg_attribute_noreturn(), which followed the
+ * declarator, in favour of pg_noreturn (C11 _Noreturn where available),
+ * which precedes it; 15 to 17 have only the former.  On those, the GCC
+ * attribute placed first has the same meaning.
+ */
+#ifndef pg_noreturn
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
+#endif							/* OMNITASK_PG_COMPAT_H */
