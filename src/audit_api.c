@@ -19,6 +19,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "omnitask.h"
+#include "pg_compat.h"
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -40,9 +41,7 @@ static SPIPlanPtr read_plan = NULL;
 static SPIPlanPtr history_plan = NULL;
 
 /* Raises PT404 as omnitask.not_found() does. */
-static void
-task_not_found(const char *id)
-pg_attribute_noreturn();
+pg_noreturn static void task_not_found(const char *id);
 
 static void
 task_not_found(const char *id)
@@ -253,7 +252,7 @@ omnitask_audit_log_guard(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "audit_log_guard: not called as a trigger");
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event) && purge_allowed &&
-		purge_lxid == MyProc->lxid)
+		purge_lxid == MyProcLxid)
 		return PointerGetDatum(NULL);
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -294,7 +293,7 @@ omnitask_audit_purge(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	purge_allowed = true;
-	purge_lxid = MyProc->lxid;
+	purge_lxid = MyProcLxid;
 	PG_TRY();
 	{
 		if (SPI_execute_with_args("DELETE FROM omnitask.audit_log WHERE recorded_at < $1",

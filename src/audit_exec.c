@@ -35,6 +35,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "omnitask.h"
+#include "pg_compat.h"
 #include "parser/parsetree.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -168,7 +169,7 @@ omnitask_relations_read(PlannedStmt *stmt, bool *via_view)
 		RangeTblEntry *rte = lfirst(lc);
 		char	   *relname;
 
-		if (rte->rtekind != RTE_RELATION || !(rte->requiredPerms & ACL_SELECT))
+		if (rte->rtekind != RTE_RELATION || !(rte_required_perms(stmt, rte) & ACL_SELECT))
 			continue;
 		if (!OidIsValid(nsp))
 		{
@@ -237,7 +238,7 @@ audit_ExecutorStart(QueryDesc *qd, int eflags)
 
 	if (!omnitask_audit_on() || nsuppress > 0 || omni_fn_depth > 0 ||
 		nscans >= MAX_SCANS || (eflags & EXEC_FLAG_EXPLAIN_ONLY) ||
-		IsBackgroundWorker)
+		MyBackendType == B_BG_WORKER)
 		return;
 	old = MemoryContextSwitchTo(qd->estate->es_query_cxt);
 	relations = omnitask_relations_read(qd->plannedstmt, &via_view);
@@ -315,17 +316,17 @@ audit_destroy(DestReceiver *self)
 
 /* Runs the executor (the previous hook or the standard one). */
 static void
-run_executor(QueryDesc *qd, ScanDirection direction, uint64 count, bool execute_once)
+run_executor(EXECUTOR_RUN_PARAMS(qd, direction, count, execute_once))
 {
 	if (prev_ExecutorRun)
-		prev_ExecutorRun(qd, direction, count, execute_once);
+		prev_ExecutorRun(EXECUTOR_RUN_ARGS(qd, direction, count, execute_once));
 	else
-		standard_ExecutorRun(qd, direction, count, execute_once);
+		standard_ExecutorRun(EXECUTOR_RUN_ARGS(qd, direction, count, execute_once));
 }
 
 /* ExecutorRun: for a recorded statement, looks at the rows it returns. */
 static void
-audit_ExecutorRun(QueryDesc *qd, ScanDirection direction, uint64 count, bool execute_once)
+audit_ExecutorRun(EXECUTOR_RUN_PARAMS(qd, direction, count, execute_once))
 {
 	AuditScan  *s = nscans > 0 ? scan_of(qd) : NULL;
 	DestReceiver *volatile inner = qd->dest;
@@ -333,7 +334,7 @@ audit_ExecutorRun(QueryDesc *qd, ScanDirection direction, uint64 count, bool exe
 
 	if (s == NULL || !(s->id_att || s->patient_att) || qd->operation != CMD_SELECT)
 	{
-		run_executor(qd, direction, count, execute_once);
+		run_executor(EXECUTOR_RUN_ARGS(qd, direction, count, execute_once));
 		return;
 	}
 	memset(&d, 0, sizeof(d));
@@ -347,7 +348,7 @@ audit_ExecutorRun(QueryDesc *qd, ScanDirection direction, uint64 count, bool exe
 	qd->dest = &d.pub;
 	PG_TRY();
 	{
-		run_executor(qd, direction, count, execute_once);
+		run_executor(EXECUTOR_RUN_ARGS(qd, direction, count, execute_once));
 	}
 	PG_FINALLY();
 	{

@@ -11,6 +11,7 @@
 #ifndef OMNITASK_PG_COMPAT_H
 #define OMNITASK_PG_COMPAT_H
 
+#include "nodes/plannodes.h"
 #include "storage/proc.h"
 
 /*
@@ -38,6 +39,48 @@
  */
 #ifndef pg_noreturn
 #define pg_noreturn pg_attribute_noreturn()
+#endif
+
+/*
+ * EXECUTOR_RUN_PARAMS / EXECUTOR_RUN_ARGS: the parameter list of an
+ * ExecutorRun hook, and the arguments that pass it on.
+ *
+ * PostgreSQL 18 removed ExecutorRun's execute_once argument (a plan may now
+ * always be run again); 15 to 17 have it.
+ */
+#if PG_VERSION_NUM >= 180000
+#define EXECUTOR_RUN_PARAMS(qd, dir, count, once) \
+	QueryDesc *qd, ScanDirection dir, uint64 count
+#define EXECUTOR_RUN_ARGS(qd, dir, count, once) qd, dir, count
+#else
+#define EXECUTOR_RUN_PARAMS(qd, dir, count, once) \
+	QueryDesc *qd, ScanDirection dir, uint64 count, bool once
+#define EXECUTOR_RUN_ARGS(qd, dir, count, once) qd, dir, count, once
+#endif
+
+/*
+ * rte_required_perms: the permissions a statement needs on a relation of
+ * its range table (ACL_SELECT, ...).
+ *
+ * PostgreSQL 16 moved RangeTblEntry.requiredPerms into a separate list of
+ * RTEPermissionInfo (PlannedStmt.permInfos, found through perminfoindex);
+ * 15 keeps it in the range table entry.
+ */
+#if PG_VERSION_NUM >= 160000
+#include "parser/parse_relation.h"
+static inline AclMode
+rte_required_perms(PlannedStmt *stmt, RangeTblEntry *rte)
+{
+	if (rte->perminfoindex == 0)
+		return 0;
+	return getRTEPermissionInfo(stmt->permInfos, rte)->requiredPerms;
+}
+#else
+static inline AclMode
+rte_required_perms(PlannedStmt *stmt, RangeTblEntry *rte)
+{
+	return rte->requiredPerms;
+}
 #endif
 
 #endif							/* OMNITASK_PG_COMPAT_H */
