@@ -236,7 +236,6 @@ my @denied = (
 	[ "SET omnitask.audit = 'off'", 'switch the audit off' ],
 	[ "ALTER ROLE prac1 SET omnitask.audit = 'off'", 'switch it off for their role' ],
 	[ "SELECT omnitask.audit_purge(now() - interval '2 days')", 'purge' ],
-	[ "SELECT omnitask.audit_append('[]')", "call the writer's insert" ],
 );
 for my $d (@denied)
 {
