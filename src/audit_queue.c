@@ -637,7 +637,7 @@ ids_datum(const char *p, int n)
 	a->elemtype = TEXTOID;
 	ARR_DIMS(a)[0] = n;
 	ARR_LBOUND(a)[0] = 1;
-	data = ARR_DATA_PTR(a);
+	data = (char *) a + ARR_OVERHEAD_NONULLS(1);	/* no null bitmap */
 	for (i = 0; i < n; i++)
 	{
 		const char *s;
