@@ -2,7 +2,13 @@
  *
  * audit.c
  *	  Read audit records: who read which tasks, when and through what;
- *	  built once as a JSON text and emitted as omnitask.audit says.
+ *	  packed once in a compact binary form (audit.h) and emitted as
+ *	  omnitask.audit says; rendered as one line of JSON only for the log.
+ *
+ * Why binary: the first version built a JSON text per read, which the
+ * writer then parsed back (json_populate_recordset) to form its row; the
+ * packed form costs the reader a few memcpy()s and lets the writer form the
+ * heap tuple directly (audit_queue.c).
  *
  * A record is emitted before the read returns to its caller:
  *
