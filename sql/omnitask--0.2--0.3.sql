@@ -1354,28 +1354,9 @@ COMMENT ON FUNCTION omnitask.audit_log_guard() IS 'Statement trigger that keeps 
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON omnitask.audit_log
 	FOR EACH STATEMENT EXECUTE FUNCTION omnitask.audit_log_guard();
 
--- the writer's insert: one call per batch, the JSON records as audit.c
--- builds them.  json (validated, not converted) and json_populate_recordset
--- parse each record once: about half the CPU of going through jsonb.
-CREATE TYPE omnitask.audit_record AS (
-	ts bigint, action text, outcome text, login_role name, session_role name,
-	"current_role" name, practitioner text, claims text, request_id text, client_addr text,
-	application text, pid integer, query text, relations text, "rows" bigint,
-	task_ids text[], patient_ids text[]);
-COMMENT ON TYPE omnitask.audit_record IS 'Internal: one read audit record as the reading backend serialises it (JSON keys), for audit_append().';
-CREATE FUNCTION omnitask.audit_append(records json) RETURNS void
-	LANGUAGE sql VOLATILE PARALLEL UNSAFE AS
-$$
-	INSERT INTO omnitask.audit_log (recorded_at, action, outcome, login_role, session_role,
-		acting_role, practitioner_id, claims, request_id, client_addr, application_name,
-		backend_pid, query, relations, row_count, task_ids, patient_ids)
-	SELECT pg_catalog.to_timestamp(946684800 + r.ts::numeric / 1000000),
-		   r.action, r.outcome, r.login_role, r.session_role, r."current_role", r.practitioner,
-		   r.claims, r.request_id, r.client_addr, r.application, r.pid, r.query,
-		   pg_catalog.string_to_array(r.relations, ','), r."rows", r.task_ids, r.patient_ids
-	FROM pg_catalog.json_populate_recordset(NULL::omnitask.audit_record, records) AS r
-$$;
-COMMENT ON FUNCTION omnitask.audit_append(json) IS 'Internal: the audit writer''s insert of a batch of queued records. Executable by no role.';
+-- the writer inserts in C (audit_queue.c: table_multi_insert through a
+-- ResultRelInfo, constraints, defaults and the index applied), from a
+-- compact binary record: no SQL function, no JSON to parse per record
 
 /*
  * The audited reads.  read_task and task_history are C now (same contract,
@@ -1480,7 +1461,7 @@ COMMENT ON VIEW omnitask.audit_events IS 'omnitask.audit_log as FHIR R4 AuditEve
 REVOKE ALL ON omnitask.audit_log, omnitask.audit_events FROM PUBLIC;
 GRANT SELECT ON omnitask.audit_log, omnitask.audit_events TO omnitask_admin, omnitask_auditor;
 GRANT DELETE ON omnitask.audit_log TO omnitask_admin;
-REVOKE ALL ON FUNCTION omnitask.audit_log_guard(), omnitask.audit_append(json),
+REVOKE ALL ON FUNCTION omnitask.audit_log_guard(),
 	omnitask.audit_read(text, text[], text[], text), omnitask.audit_stats(),
 	omnitask.audit_purge(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION omnitask.audit_read(text, text[], text[], text)

@@ -2,7 +2,13 @@
  *
  * audit.c
  *	  Read audit records: who read which tasks, when and through what;
- *	  built once as a JSON text and emitted as omnitask.audit says.
+ *	  packed once in a compact binary form (audit.h) and emitted as
+ *	  omnitask.audit says; rendered as one line of JSON only for the log.
+ *
+ * Why binary: the first version built a JSON text per read, which the
+ * writer then parsed back (json_populate_recordset) to form its row; the
+ * packed form costs the reader a few memcpy()s and lets the writer form the
+ * heap tuple directly (audit_queue.c).
  *
  * A record is emitted before the read returns to its caller:
  *
@@ -88,51 +94,68 @@ omnitask_audit_begin(OmniAuditRead *ar, const char *action, const char *query)
 	initStringInfo(&ar->patient_ids);
 }
 
-/* Appends a JSON string (cut at max bytes, on a character boundary). */
+/* Appends one packed string: int32 length and bytes, cut at max bytes. */
 static void
-append_json_cut(StringInfo buf, const char *s, int max)
+pack_string(StringInfo buf, const char *s, int len, int max)
 {
-	int			len = strlen(s);
+	int32		l = len;
 
-	if (len > max)
-	{
-		char	   *cut = pnstrdup(s, pg_mbcliplen(s, len, max));
-
-		escape_json(buf, cut);
-		pfree(cut);
-	}
-	else
-		escape_json(buf, s);
+	if (s == NULL)
+		l = -1;
+	else if (l > max)
+		l = pg_mbcliplen(s, len, max);
+	appendBinaryStringInfoNT(buf, (const char *) &l, sizeof(int32));
+	if (l > 0)
+		appendBinaryStringInfoNT(buf, s, l);
 }
 
-/* Adds one task returned, and its patient (NULL: unknown). */
+/*
+ * Adds one task returned, and its patient (NULL: unknown), given with
+ * their lengths: the executor hook passes the bytes of a text datum
+ * without making a C string of them.
+ */
 void
-omnitask_audit_add(OmniAuditRead *ar, const char *task_id, const char *patient_id)
+omnitask_audit_add_len(OmniAuditRead *ar, const char *task_id, int task_len,
+					   const char *patient_id, int patient_len)
 {
-	int			i;
+	const char *p;
+	const char *end;
 
 	if (!ar->active)
 		return;
 	ar->rows++;
 	if (task_id && ar->ntasks < AUDIT_MAX_IDS)
 	{
-		if (ar->ntasks++ > 0)
-			appendStringInfoChar(&ar->task_ids, ',');
-		append_json_cut(&ar->task_ids, task_id, 200);
+		pack_string(&ar->task_ids, task_id, task_len, 200);
+		ar->ntasks++;
 	}
 	if (patient_id == NULL || ar->npatients >= AUDIT_MAX_IDS)
 		return;
-	for (i = 0; i < ar->npatients; i++)
-		if (strcmp(ar->patients[i], patient_id) == 0)
+	if (patient_len > 200)
+		patient_len = pg_mbcliplen(patient_id, patient_len, 200);
+	/* each patient once: a linear scan (a page holds few patients) */
+	p = ar->patient_ids.data;
+	end = p + ar->patient_ids.len;
+	while (p < end)
+	{
+		int32		l;
+
+		memcpy(&l, p, sizeof(int32));
+		p += sizeof(int32);
+		if (l == patient_len && memcmp(p, patient_id, l) == 0)
 			return;
-	if (ar->patients == NULL)
-		ar->patients = palloc(sizeof(char *) * 16);
-	else if ((ar->npatients & (ar->npatients - 1)) == 0 && ar->npatients >= 16)
-		ar->patients = repalloc(ar->patients, sizeof(char *) * ar->npatients * 2);
-	ar->patients[ar->npatients] = pstrdup(patient_id);
-	if (ar->npatients++ > 0)
-		appendStringInfoChar(&ar->patient_ids, ',');
-	append_json_cut(&ar->patient_ids, patient_id, 200);
+		p += Max(l, 0);
+	}
+	pack_string(&ar->patient_ids, patient_id, patient_len, 200);
+	ar->npatients++;
+}
+
+/* Adds one task returned, and its patient (NULL: unknown). */
+void
+omnitask_audit_add(OmniAuditRead *ar, const char *task_id, const char *patient_id)
+{
+	omnitask_audit_add_len(ar, task_id, task_id ? strlen(task_id) : 0,
+						   patient_id, patient_id ? strlen(patient_id) : 0);
 }
 
 /* Adds one task returned, its patient taken from Task.for. */
@@ -209,57 +232,217 @@ client_addr(void)
 	return DatumGetCString(DirectFunctionCall1(inet_out, addr));
 }
 
-/* Appends ,"key":"value" (or null). */
+/* Packs a C string (NULL: SQL NULL), cut at max bytes. */
 static void
-add_string(StringInfo buf, const char *key, const char *value, int max)
+pack_cstring(StringInfo buf, const char *s, int max)
 {
-	appendStringInfo(buf, ",\"%s\":", key);
-	if (value == NULL)
-		appendStringInfoString(buf, "null");
-	else
-		append_json_cut(buf, value, max);
+	pack_string(buf, s, s ? strlen(s) : 0, max);
 }
 
-/* The record as one line of JSON, in the current memory context. */
+/*
+ * The record, packed as audit.h describes, in the current memory context:
+ * identities and ids only, copied as bytes (no JSON escaping here; that is
+ * done only for a LOG line).
+ */
 static StringInfo
-build_record(OmniAuditRead *ar, const char *outcome)
+pack_record(OmniAuditRead *ar, const char *outcome)
 {
 	StringInfo	buf = makeStringInfo();
-	TimestampTz now = GetCurrentTimestamp();
+	int64		ts = (int64) GetCurrentTimestamp();
+	uint32		db = MyDatabaseId;
+	int32		pid = MyProcPid;
+	int32		ntasks = ar->ntasks;
+	int32		npatients = ar->npatients;
 	const OmniCaller *c = omnitask_caller();
 	const char *claims = GetConfigOption("request.jwt.claims", true, false);
-	char	   *session_role = GetUserNameFromId(GetSessionUserId(), true);
 
-	appendStringInfo(buf, "{\"ts\":" INT64_FORMAT, (int64) now);
-	add_string(buf, "action", ar->action, 64);
-	add_string(buf, "outcome", outcome, 64);
-	appendStringInfo(buf, ",\"db\":%u", MyDatabaseId);
-	add_string(buf, "login_role", OidIsValid(GetAuthenticatedUserId()) ?
-			   GetUserNameFromId(GetAuthenticatedUserId(), true) : NULL, NAMEDATALEN);
-	add_string(buf, "session_role", session_role, NAMEDATALEN);
-	add_string(buf, "current_role", c->role_name, NAMEDATALEN);
-	add_string(buf, "practitioner", c->practitioner_id[0] ? c->practitioner_id : NULL, 72);
-	add_string(buf, "claims", claims && claims[0] ? claims : NULL, AUDIT_CLAIMS_MAX);
-	add_string(buf, "request_id", request_id(), AUDIT_REQID_MAX);
-	add_string(buf, "client_addr", client_addr(), 128);
-	add_string(buf, "application", application_name && application_name[0] ? application_name : NULL, 64);
-	appendStringInfo(buf, ",\"pid\":%d", MyProcPid);
-	add_string(buf, "query", ar->query, AUDIT_QUERY_MAX);
-	add_string(buf, "relations", ar->relations, 1000);
-	appendStringInfo(buf, ",\"rows\":" INT64_FORMAT, ar->rows);
-	appendStringInfo(buf, ",\"task_ids\":[%s],\"patient_ids\":[%s]}",
-					 ar->task_ids.data, ar->patient_ids.data);
+	enlargeStringInfo(buf, 256 + ar->task_ids.len + ar->patient_ids.len);
+	appendBinaryStringInfoNT(buf, (const char *) &ts, sizeof(int64));
+	appendBinaryStringInfoNT(buf, (const char *) &ar->rows, sizeof(int64));
+	appendBinaryStringInfoNT(buf, (const char *) &db, sizeof(uint32));
+	appendBinaryStringInfoNT(buf, (const char *) &pid, sizeof(int32));
+	appendBinaryStringInfoNT(buf, (const char *) &ntasks, sizeof(int32));
+	appendBinaryStringInfoNT(buf, (const char *) &npatients, sizeof(int32));
+	/* in the order of the AUDIT_S_ enum */
+	pack_cstring(buf, ar->action, 64);
+	pack_cstring(buf, outcome, 64);
+	pack_cstring(buf, OidIsValid(GetAuthenticatedUserId()) ?
+				 GetUserNameFromId(GetAuthenticatedUserId(), true) : NULL, NAMEDATALEN - 1);
+	pack_cstring(buf, GetUserNameFromId(GetSessionUserId(), true), NAMEDATALEN - 1);
+	pack_cstring(buf, c->role_name, NAMEDATALEN - 1);
+	pack_cstring(buf, c->practitioner_id[0] ? c->practitioner_id : NULL, 72);
+	pack_cstring(buf, claims && claims[0] ? claims : NULL, AUDIT_CLAIMS_MAX);
+	pack_cstring(buf, request_id(), AUDIT_REQID_MAX);
+	pack_cstring(buf, client_addr(), 128);
+	pack_cstring(buf, application_name && application_name[0] ? application_name : NULL, 64);
+	pack_cstring(buf, ar->query, AUDIT_QUERY_MAX);
+	pack_cstring(buf, ar->relations, 1000);
+	appendBinaryStringInfoNT(buf, ar->task_ids.data, ar->task_ids.len);
+	appendBinaryStringInfoNT(buf, ar->patient_ids.data, ar->patient_ids.len);
 	return buf;
 }
 
-/* Writes a record to the server log. */
-void
-omnitask_audit_log_line(const char *json, int len)
+/*
+ * Reads one packed string at p (not beyond end); returns the position after
+ * it, or NULL when the bytes are malformed (a crashed process may have left
+ * a ring in any state).
+ */
+static const char *
+unpack_string(const char *p, const char *end, const char **s, int32 *len)
 {
+	int32		l;
+
+	if (end - p < (long) sizeof(int32))
+		return NULL;
+	memcpy(&l, p, sizeof(int32));
+	p += sizeof(int32);
+	if (l < -1 || l > end - p)
+		return NULL;
+	*s = l < 0 ? NULL : p;
+	*len = l;
+	return p + Max(l, 0);
+}
+
+/* The next packed string of an unpacked record's ids (already checked). */
+const char *
+omnitask_audit_next_string(const char *p, const char **s, int32 *len)
+{
+	int32		l;
+
+	memcpy(&l, p, sizeof(int32));
+	p += sizeof(int32);
+	*s = l < 0 ? NULL : p;
+	*len = l;
+	return p + Max(l, 0);
+}
+
+/*
+ * Unpacks a record (pointers into rec); false when it is malformed.  Every
+ * string, id included, is checked to lie within rec.
+ */
+bool
+omnitask_audit_unpack(const char *rec, int len, OmniAuditRecord *out)
+{
+	const char *p = rec;
+	const char *end = rec + len;
+	uint32		db;
+	int			i;
+
+	if (len < 32)
+		return false;
+	memcpy(&out->ts, p, sizeof(int64));
+	memcpy(&out->rows, p + 8, sizeof(int64));
+	memcpy(&db, p + 16, sizeof(uint32));
+	out->db = db;
+	memcpy(&out->pid, p + 20, sizeof(int32));
+	memcpy(&out->ntasks, p + 24, sizeof(int32));
+	memcpy(&out->npatients, p + 28, sizeof(int32));
+	p += 32;
+	if (out->ntasks < 0 || out->ntasks > AUDIT_MAX_IDS ||
+		out->npatients < 0 || out->npatients > AUDIT_MAX_IDS)
+		return false;
+	for (i = 0; i < AUDIT_NSTR; i++)
+		if ((p = unpack_string(p, end, &out->str[i], &out->len[i])) == NULL)
+			return false;
+	out->tasks = p;
+	for (i = 0; i < out->ntasks + out->npatients; i++)
+	{
+		const char *s;
+		int32		l;
+
+		if (i == out->ntasks)
+			out->patients = p;
+		if ((p = unpack_string(p, end, &s, &l)) == NULL || s == NULL)
+			return false;
+	}
+	if (out->npatients == 0)
+		out->patients = p;
+	return p == end;
+}
+
+/* Appends ,"key": and a JSON string of (s, len), or null. */
+static void
+json_field(StringInfo buf, const char *key, const char *s, int32 len)
+{
+	appendStringInfo(buf, ",\"%s\":", key);
+	if (s == NULL)
+		appendStringInfoString(buf, "null");
+	else
+	{
+		char	   *z = pnstrdup(s, len);
+
+		escape_json(buf, z);
+		pfree(z);
+	}
+}
+
+/* Appends ,"key":[...] of n packed strings at p. */
+static void
+json_array(StringInfo buf, const char *key, const char *p, int n)
+{
+	int			i;
+
+	appendStringInfo(buf, ",\"%s\":[", key);
+	for (i = 0; i < n; i++)
+	{
+		const char *s;
+		int32		l;
+		char	   *z;
+
+		p = omnitask_audit_next_string(p, &s, &l);
+		if (i > 0)
+			appendStringInfoChar(buf, ',');
+		z = pnstrdup(s, l);
+		escape_json(buf, z);
+		pfree(z);
+	}
+	appendStringInfoChar(buf, ']');
+}
+
+/*
+ * Writes a packed record to the server log as one line of JSON,
+ * "omnitask audit: {...}" (the format of the log mode and of every
+ * fallback); a malformed one is logged as such, never skipped silently.
+ */
+void
+omnitask_audit_log_record(const char *rec, int len)
+{
+	OmniAuditRecord r;
+	StringInfoData buf;
+
+	if (!omnitask_audit_unpack(rec, len, &r))
+	{
+		ereport(LOG,
+				(errmsg_internal("omnitask audit: malformed record of %d bytes", len),
+				 errhidestmt(true),
+				 errhidecontext(true)));
+		return;
+	}
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"ts\":" INT64_FORMAT, r.ts);
+	json_field(&buf, "action", r.str[AUDIT_S_ACTION], r.len[AUDIT_S_ACTION]);
+	json_field(&buf, "outcome", r.str[AUDIT_S_OUTCOME], r.len[AUDIT_S_OUTCOME]);
+	appendStringInfo(&buf, ",\"db\":%u", r.db);
+	json_field(&buf, "login_role", r.str[AUDIT_S_LOGIN_ROLE], r.len[AUDIT_S_LOGIN_ROLE]);
+	json_field(&buf, "session_role", r.str[AUDIT_S_SESSION_ROLE], r.len[AUDIT_S_SESSION_ROLE]);
+	json_field(&buf, "current_role", r.str[AUDIT_S_CURRENT_ROLE], r.len[AUDIT_S_CURRENT_ROLE]);
+	json_field(&buf, "practitioner", r.str[AUDIT_S_PRACTITIONER], r.len[AUDIT_S_PRACTITIONER]);
+	json_field(&buf, "claims", r.str[AUDIT_S_CLAIMS], r.len[AUDIT_S_CLAIMS]);
+	json_field(&buf, "request_id", r.str[AUDIT_S_REQUEST_ID], r.len[AUDIT_S_REQUEST_ID]);
+	json_field(&buf, "client_addr", r.str[AUDIT_S_CLIENT_ADDR], r.len[AUDIT_S_CLIENT_ADDR]);
+	json_field(&buf, "application", r.str[AUDIT_S_APPLICATION], r.len[AUDIT_S_APPLICATION]);
+	appendStringInfo(&buf, ",\"pid\":%d", r.pid);
+	json_field(&buf, "query", r.str[AUDIT_S_QUERY], r.len[AUDIT_S_QUERY]);
+	json_field(&buf, "relations", r.str[AUDIT_S_RELATIONS], r.len[AUDIT_S_RELATIONS]);
+	appendStringInfo(&buf, ",\"rows\":" INT64_FORMAT, r.rows);
+	json_array(&buf, "task_ids", r.tasks, r.ntasks);
+	json_array(&buf, "patient_ids", r.patients, r.npatients);
+	appendStringInfoChar(&buf, '}');
 	ereport(LOG,
-			(errmsg_internal("omnitask audit: %.*s", len, json),
+			(errmsg_internal("omnitask audit: %s", buf.data),
 			 errhidestmt(true),
 			 errhidecontext(true)));
+	pfree(buf.data);
 }
 
 static void emit(OmniAuditRead *ar, const char *outcome, int mode);
@@ -303,9 +486,9 @@ emit(OmniAuditRead *ar, const char *outcome, int mode)
 		return;
 	if (mode == AUDIT_OFF)
 		mode = AUDIT_TABLE;		/* switched off inside the read: still record it */
-	rec = build_record(ar, outcome);
+	rec = pack_record(ar, outcome);
 	if (mode == AUDIT_LOG || mode == AUDIT_BOTH)
-		omnitask_audit_log_line(rec->data, rec->len);
+		omnitask_audit_log_record(rec->data, rec->len);
 	if (mode == AUDIT_TABLE || mode == AUDIT_BOTH)
 	{
 		OmniAuditFallback why = omnitask_audit_enqueue(rec->data, rec->len);
@@ -314,7 +497,7 @@ emit(OmniAuditRead *ar, const char *outcome, int mode)
 		{
 			omnitask_audit_count_fallback(why);
 			if (mode == AUDIT_TABLE)
-				omnitask_audit_log_line(rec->data, rec->len);
+				omnitask_audit_log_record(rec->data, rec->len);
 		}
 	}
 	pfree(rec->data);

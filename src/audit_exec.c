@@ -135,13 +135,28 @@ audit_needs_fmgr_hook(Oid fn_oid)
 	return omnitask_audit_on() && is_omnitask_plpgsql(fn_oid);
 }
 
-/* fmgr hook: counts the calls of omnitask's PL/pgSQL functions under way. */
+/*
+ * fmgr hook: counts the calls of omnitask's PL/pgSQL functions under way.
+ * Whether the function is one of them is looked up once per FmgrInfo and
+ * kept in *private (1: no, 2: yes) when no other hook shares it.
+ */
 static void
 audit_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 {
+	bool		ours;
+
 	if (prev_fmgr_hook)
+	{
 		prev_fmgr_hook(event, flinfo, private);
-	if (!is_omnitask_plpgsql(flinfo->fn_oid))
+		ours = is_omnitask_plpgsql(flinfo->fn_oid);
+	}
+	else
+	{
+		if (*private == (Datum) 0)
+			*private = is_omnitask_plpgsql(flinfo->fn_oid) ? 2 : 1;
+		ours = (*private == 2);
+	}
+	if (!ours)
 		return;
 	if (event == FHET_START)
 		omni_fn_depth++;
@@ -263,31 +278,49 @@ audit_ExecutorStart(QueryDesc *qd, int eflags)
 	MemoryContextSwitchTo(old);
 }
 
-/* AuditDest: notes the ids of a row and passes it on. */
+/*
+ * AuditDest: notes the ids of a row and passes it on.  Per row it only
+ * copies the bytes of the id (and patient_id) datums into the record's
+ * packed buffer: no C string, no JSON escaping, no allocation but the
+ * buffer's own growth (and a detoast, for an out-of-line value).
+ */
 static bool
 audit_receive(TupleTableSlot *slot, DestReceiver *self)
 {
 	AuditDest  *d = (AuditDest *) self;
 	AuditScan  *s = d->scan;
+	OmniAuditRead *ar = s->ar;
 	MemoryContext old = MemoryContextSwitchTo(s->cxt);
-	char	   *id = NULL;
-	char	   *patient = NULL;
+	const char *id = NULL;
+	const char *patient = NULL;
+	int			idlen = 0;
+	int			patientlen = 0;
 	bool		isnull;
 	Datum		v;
 
-	if (s->id_att && s->ar->ntasks < AUDIT_MAX_IDS)
+	if (s->id_att && ar->ntasks < AUDIT_MAX_IDS)
 	{
 		v = slot_getattr(slot, s->id_att, &isnull);
 		if (!isnull)
-			id = TextDatumGetCString(v);
+		{
+			text	   *t = DatumGetTextPP(v);
+
+			id = VARDATA_ANY(t);
+			idlen = VARSIZE_ANY_EXHDR(t);
+		}
 	}
-	if (s->patient_att && s->ar->npatients < AUDIT_MAX_IDS)
+	if (s->patient_att && ar->npatients < AUDIT_MAX_IDS)
 	{
 		v = slot_getattr(slot, s->patient_att, &isnull);
 		if (!isnull)
-			patient = TextDatumGetCString(v);
+		{
+			text	   *t = DatumGetTextPP(v);
+
+			patient = VARDATA_ANY(t);
+			patientlen = VARSIZE_ANY_EXHDR(t);
+		}
 	}
-	omnitask_audit_add(s->ar, id, patient);
+	omnitask_audit_add_len(ar, id, idlen, patient, patientlen);
 	MemoryContextSwitchTo(old);
 	return d->inner->receiveSlot(slot, d->inner);
 }

@@ -8,10 +8,11 @@
  * Why a queue: reads run in READ ONLY transactions (PostgREST) and on
  * standbys, where a backend cannot insert, and an insert plus a WAL flush
  * per read would cost more than the read.  The reading backend copies its
- * record (one JSON text) into a byte ring of its database under a lightweight
+ * record (a compact binary form, see audit.h) into a byte ring of its database under a lightweight
  * lock and returns; the writer polls the ring every AUDIT_POLL_MS (a reader
  * wakes it when the ring is half full), inserts a batch with
- * synchronous_commit on, and only then frees the batch's bytes.
+ * table_multi_insert() in one transaction with synchronous_commit on, and
+ * only then frees the batch's bytes.
  *
  * Nothing acknowledged is dropped:
  *	- ring full: the reader waits up to AUDIT_WAIT_MS for room, then the
@@ -42,7 +43,17 @@
 #include "access/xlog.h"
 #include "audit.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "executor/executor.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_relation.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -53,13 +64,22 @@
 #include "storage/lwlock.h"
 #include "storage/pmsignal.h"
 #include "storage/shmem.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #define AUDIT_QUEUES		4		/* databases served at the same time */
-#define AUDIT_POLL_MS		20		/* the writer looks at its ring this often */
+/*
+ * The writer looks at its ring this often (and when a reader finds it half
+ * full).  Each batch costs a commit with a WAL flush (fdatasync): at 20 ms
+ * that flush was a third of the writer's CPU under a read load; 200 ms
+ * spreads it over ten times as many records.  Nothing acknowledged waits on
+ * it (a crash writes the ring to the server log); only losing every process
+ * at once loses what is in the ring, now up to 200 ms of reads.
+ */
+#define AUDIT_POLL_MS		200
 #define AUDIT_IDLE_MS		2000	/* the writer exits after this long idle */
 #define AUDIT_LAUNCH_MS		10000	/* a launch not answered by then failed */
 #define AUDIT_WAIT_MS		200		/* a reader waits this long for room */
@@ -232,7 +252,7 @@ dump_queue(AuditQueue *q, const char *why)
 		buf = buf ? repalloc(buf, len + 1) : palloc(len + 1);
 		ring_read(q, pos + sizeof(uint32), buf, len);
 		buf[len] = '\0';
-		omnitask_audit_log_line(buf, len);
+		omnitask_audit_log_record(buf, len);
 		pos += sizeof(uint32) + len;
 		n++;
 	}
@@ -386,7 +406,7 @@ queue_of_database(TimestampTz now)
  * crash); otherwise why it could not be, and the caller logs it.
  */
 OmniAuditFallback
-omnitask_audit_enqueue(const char *json, int len)
+omnitask_audit_enqueue(const char *rec, int len)
 {
 	uint64		need = sizeof(uint32) + len;
 	TimestampTz start = 0;
@@ -435,7 +455,7 @@ omnitask_audit_enqueue(const char *json, int len)
 			uint32		len32 = (uint32) len;
 
 			ring_write(q, q->head, (const char *) &len32, sizeof(uint32));
-			ring_write(q, q->head + sizeof(uint32), json, len);
+			ring_write(q, q->head + sizeof(uint32), rec, len);
 			pg_write_barrier();
 			q->head += need;
 			q->overflow_at = 0;
@@ -522,9 +542,9 @@ writer_detach(int code, Datum arg)
 }
 
 /*
- * Copies whole records from the tail of q into buf as one JSON array
- * "[rec,rec,...]" of at most AUDIT_BATCH_BYTES; returns the ring bytes
- * taken (freed only once inserted) and sets *nrec.
+ * Copies whole records from the tail of q into buf, as they are in the ring
+ * (uint32 length, packed record), at most AUDIT_BATCH_BYTES; returns the
+ * ring bytes taken (freed only once inserted) and sets *nrec.
  */
 static uint64
 collect_batch(AuditQueue *q, StringInfo buf, int *nrec)
@@ -534,7 +554,6 @@ collect_batch(AuditQueue *q, StringInfo buf, int *nrec)
 
 	*nrec = 0;
 	resetStringInfo(buf);
-	appendStringInfoChar(buf, '[');
 	LWLockAcquire(audit->lock, LW_SHARED);
 	head = q->head;
 	for (pos = q->tail; head - pos >= sizeof(uint32);)
@@ -542,48 +561,339 @@ collect_batch(AuditQueue *q, StringInfo buf, int *nrec)
 		uint32		len;
 
 		ring_read(q, pos, (char *) &len, sizeof(uint32));
-		if (*nrec > 0 && buf->len + len > AUDIT_BATCH_BYTES)
+		if (*nrec > 0 && buf->len + sizeof(uint32) + len > AUDIT_BATCH_BYTES)
 			break;
-		if (*nrec > 0)
-			appendStringInfoChar(buf, ',');
-		enlargeStringInfo(buf, len + 2);
-		ring_read(q, pos + sizeof(uint32), buf->data + buf->len, len);
-		buf->len += len;
-		buf->data[buf->len] = '\0';
+		enlargeStringInfo(buf, sizeof(uint32) + len);
+		ring_read(q, pos, buf->data + buf->len, sizeof(uint32) + len);
+		buf->len += sizeof(uint32) + len;
 		pos += sizeof(uint32) + len;
 		(*nrec)++;
 	}
 	LWLockRelease(audit->lock);
-	appendStringInfoChar(buf, ']');
 	return pos - q->tail;
 }
 
+/* The columns of omnitask.audit_log the writer fills (others: defaults). */
+static const char *const audit_columns[] = {
+	"recorded_at", "action", "outcome", "login_role", "session_role", "acting_role",
+	"practitioner_id", "claims", "request_id", "client_addr", "application_name",
+	"backend_pid", "query", "relations", "row_count", "task_ids", "patient_ids"
+};
+
+enum
+{
+	COL_RECORDED_AT, COL_ACTION, COL_OUTCOME, COL_LOGIN_ROLE, COL_SESSION_ROLE,
+	COL_ACTING_ROLE, COL_PRACTITIONER, COL_CLAIMS, COL_REQUEST_ID, COL_CLIENT_ADDR,
+	COL_APPLICATION, COL_PID, COL_QUERY, COL_RELATIONS, COL_ROWS, COL_TASK_IDS,
+	COL_PATIENT_IDS, NCOLS
+};
+
+/* The packed string of field f of r as a datum of type typid (text or name). */
+static Datum
+string_datum(const OmniAuditRecord *r, int f, Oid typid, bool *isnull)
+{
+	*isnull = (r->str[f] == NULL);
+	if (*isnull)
+		return (Datum) 0;
+	if (typid == NAMEOID)
+	{
+		Name		n = palloc0(NAMEDATALEN);
+
+		memcpy(NameStr(*n), r->str[f], Min(r->len[f], NAMEDATALEN - 1));
+		return NameGetDatum(n);
+	}
+	return PointerGetDatum(cstring_to_text_with_len(r->str[f], r->len[f]));
+}
+
 /*
- * Inserts one batch with omnitask.audit_append() in one transaction,
- * committed with synchronous_commit on.  false (after reporting the error)
- * when it could not.
+ * n packed strings at p as a text[], built in place: one allocation per
+ * array instead of a text datum per id copied again by construct_array().
+ */
+static Datum
+ids_datum(const char *p, int n)
+{
+	const char *q = p;
+	Size		nbytes = 0;
+	Size		total;
+	ArrayType  *a;
+	char	   *data;
+	int			i;
+
+	if (n == 0)
+		return PointerGetDatum(construct_empty_array(TEXTOID));
+	for (i = 0; i < n; i++)
+	{
+		const char *s;
+		int32		l;
+
+		q = omnitask_audit_next_string(q, &s, &l);
+		nbytes += INTALIGN(VARHDRSZ + l);
+	}
+	total = ARR_OVERHEAD_NONULLS(1) + nbytes;
+	a = palloc0(total);
+	SET_VARSIZE(a, total);
+	a->ndim = 1;
+	a->dataoffset = 0;
+	a->elemtype = TEXTOID;
+	ARR_DIMS(a)[0] = n;
+	ARR_LBOUND(a)[0] = 1;
+	data = (char *) a + ARR_OVERHEAD_NONULLS(1);	/* no null bitmap */
+	for (i = 0; i < n; i++)
+	{
+		const char *s;
+		int32		l;
+
+		p = omnitask_audit_next_string(p, &s, &l);
+		SET_VARSIZE(data, VARHDRSZ + l);
+		memcpy(VARDATA(data), s, l);
+		data += INTALIGN(VARHDRSZ + l);
+	}
+	return PointerGetDatum(a);
+}
+
+/* "omnitask.a,omnitask.b" as a text[]. */
+static Datum
+relations_datum(const char *s, int len)
+{
+	Datum		elems[64];
+	int			n = 0;
+	const char *end = s + len;
+
+	while (s < end && n < (int) lengthof(elems))
+	{
+		const char *comma = memchr(s, ',', end - s);
+		const char *stop = comma ? comma : end;
+
+		elems[n++] = PointerGetDatum(cstring_to_text_with_len(s, stop - s));
+		s = stop + 1;
+	}
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * The writer's view of omnitask.audit_log for one batch: the relation, its
+ * result-relation info (constraints, indexes) and the default expressions
+ * of the columns it does not fill (event_id's identity, written_at).
+ */
+typedef struct AuditTarget
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	AttrNumber	attno[NCOLS];
+	int			ndefaults;
+	AttrNumber	def_attno[8];
+	ExprState  *def_expr[8];
+} AuditTarget;
+
+/* Opens omnitask.audit_log for inserting (in a transaction). */
+static void
+open_target(AuditTarget *t)
+{
+	Oid			nsp = get_namespace_oid("omnitask", false);
+	Oid			relid = get_relname_relid("audit_log", nsp);
+	RangeTblEntry *rte;
+	TupleDesc	desc;
+	int			i;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"omnitask.audit_log\" does not exist")));
+	memset(t, 0, sizeof(*t));
+	t->rel = table_open(relid, RowExclusiveLock);
+	if (t->rel->rd_rel->relkind != RELKIND_RELATION)
+		elog(ERROR, "omnitask.audit_log is not a plain table");
+	desc = RelationGetDescr(t->rel);
+	for (i = 0; i < NCOLS; i++)
+	{
+		t->attno[i] = attnameAttNum(t->rel, audit_columns[i], false);
+		if (t->attno[i] <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of omnitask.audit_log does not exist", audit_columns[i])));
+	}
+
+	t->estate = CreateExecutorState();
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = relid;
+	rte->relkind = RELKIND_RELATION;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(t->estate, list_make1(rte));
+	t->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(t->rri, t->rel, 1, NULL, 0);
+	t->estate->es_output_cid = GetCurrentCommandId(true);
+	ExecOpenIndices(t->rri, false);
+	/* the table has none; the writer does not fire insert triggers, so refuse */
+	if (t->rel->trigdesc &&
+		(t->rel->trigdesc->trig_insert_before_row || t->rel->trigdesc->trig_insert_after_row ||
+		 t->rel->trigdesc->trig_insert_instead_row || t->rel->trigdesc->trig_insert_before_statement ||
+		 t->rel->trigdesc->trig_insert_after_statement || t->rel->trigdesc->trig_insert_new_table))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("omnitask.audit_log has an insert trigger"),
+				 errdetail("The audit writer inserts without firing triggers; its records go to the server log instead.")));
+
+	/* the defaults of every other column (as an INSERT would evaluate them) */
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Node	   *def;
+		int			j;
+		bool		filled = false;
+
+		if (att->attisdropped)
+			continue;
+		for (j = 0; j < NCOLS; j++)
+			filled |= (t->attno[j] == att->attnum);
+		if (filled || (def = build_column_default(t->rel, att->attnum)) == NULL)
+			continue;
+		if (t->ndefaults >= (int) lengthof(t->def_attno))
+			elog(ERROR, "omnitask.audit_log has too many columns with defaults");
+		t->def_attno[t->ndefaults] = att->attnum;
+		t->def_expr[t->ndefaults] = ExecPrepareExpr((Expr *) def, t->estate);
+		t->ndefaults++;
+	}
+}
+
+/* Closes what open_target() opened. */
+static void
+close_target(AuditTarget *t)
+{
+	ExecCloseIndices(t->rri);
+	ExecResetTupleTable(t->estate->es_tupleTable, false);
+	FreeExecutorState(t->estate);
+	table_close(t->rel, NoLock);
+}
+
+/* Fills slot with the row of one unpacked record and stores it. */
+static void
+fill_slot(AuditTarget *t, TupleTableSlot *slot, const OmniAuditRecord *r)
+{
+	Datum	   *v = slot->tts_values;
+	bool	   *n = slot->tts_isnull;
+	ExprContext *econtext = GetPerTupleExprContext(t->estate);
+	int			i;
+
+	ExecClearTuple(slot);
+	for (i = 0; i < slot->tts_tupleDescriptor->natts; i++)
+	{
+		v[i] = (Datum) 0;
+		n[i] = true;
+	}
+#define SET(col, val) (v[t->attno[col] - 1] = (val), n[t->attno[col] - 1] = false)
+	SET(COL_RECORDED_AT, TimestampTzGetDatum((TimestampTz) r->ts));
+	v[t->attno[COL_ACTION] - 1] = string_datum(r, AUDIT_S_ACTION, TEXTOID, &n[t->attno[COL_ACTION] - 1]);
+	v[t->attno[COL_OUTCOME] - 1] = string_datum(r, AUDIT_S_OUTCOME, TEXTOID, &n[t->attno[COL_OUTCOME] - 1]);
+	v[t->attno[COL_LOGIN_ROLE] - 1] = string_datum(r, AUDIT_S_LOGIN_ROLE, NAMEOID, &n[t->attno[COL_LOGIN_ROLE] - 1]);
+	v[t->attno[COL_SESSION_ROLE] - 1] = string_datum(r, AUDIT_S_SESSION_ROLE, NAMEOID, &n[t->attno[COL_SESSION_ROLE] - 1]);
+	v[t->attno[COL_ACTING_ROLE] - 1] = string_datum(r, AUDIT_S_CURRENT_ROLE, NAMEOID, &n[t->attno[COL_ACTING_ROLE] - 1]);
+	v[t->attno[COL_PRACTITIONER] - 1] = string_datum(r, AUDIT_S_PRACTITIONER, TEXTOID, &n[t->attno[COL_PRACTITIONER] - 1]);
+	v[t->attno[COL_CLAIMS] - 1] = string_datum(r, AUDIT_S_CLAIMS, TEXTOID, &n[t->attno[COL_CLAIMS] - 1]);
+	v[t->attno[COL_REQUEST_ID] - 1] = string_datum(r, AUDIT_S_REQUEST_ID, TEXTOID, &n[t->attno[COL_REQUEST_ID] - 1]);
+	v[t->attno[COL_CLIENT_ADDR] - 1] = string_datum(r, AUDIT_S_CLIENT_ADDR, TEXTOID, &n[t->attno[COL_CLIENT_ADDR] - 1]);
+	v[t->attno[COL_APPLICATION] - 1] = string_datum(r, AUDIT_S_APPLICATION, TEXTOID, &n[t->attno[COL_APPLICATION] - 1]);
+	SET(COL_PID, Int32GetDatum(r->pid));
+	v[t->attno[COL_QUERY] - 1] = string_datum(r, AUDIT_S_QUERY, TEXTOID, &n[t->attno[COL_QUERY] - 1]);
+	if (r->str[AUDIT_S_RELATIONS])
+		SET(COL_RELATIONS, relations_datum(r->str[AUDIT_S_RELATIONS], r->len[AUDIT_S_RELATIONS]));
+	SET(COL_ROWS, Int64GetDatum(r->rows));
+	SET(COL_TASK_IDS, ids_datum(r->tasks, r->ntasks));
+	SET(COL_PATIENT_IDS, ids_datum(r->patients, r->npatients));
+#undef SET
+	for (i = 0; i < t->ndefaults; i++)
+	{
+		AttrNumber	a = t->def_attno[i];
+
+		v[a - 1] = ExecEvalExpr(t->def_expr[i], econtext, &n[a - 1]);
+	}
+	ExecStoreVirtualTuple(slot);
+}
+
+#define AUDIT_MULTI_SLOTS	256		/* rows per table_multi_insert() */
+
+/*
+ * Inserts n filled slots: one table_multi_insert() (one WAL record per
+ * heap page rather than per row), then each row's index entries, after
+ * checking the table's constraints, as COPY FROM does.
+ */
+static void
+insert_slots(AuditTarget *t, TupleTableSlot **slots, int n, BulkInsertState bistate)
+{
+	int			i;
+
+	if (n == 0)
+		return;
+	if (t->rel->rd_att->constr)
+		for (i = 0; i < n; i++)
+			ExecConstraints(t->rri, slots[i], t->estate);
+	table_multi_insert(t->rel, slots, n, t->estate->es_output_cid, 0, bistate);
+	if (t->rri->ri_NumIndices > 0)
+		for (i = 0; i < n; i++)
+			list_free(ExecInsertIndexTuples(t->rri, slots[i], t->estate,
+											false, false, NULL, NIL));
+}
+
+/*
+ * Inserts one batch of packed records into omnitask.audit_log in one
+ * transaction, committed with synchronous_commit on.  Not through SQL: the
+ * writer forms each row from the packed record (no text to parse) and
+ * inserts them with table_multi_insert() through a ResultRelInfo, so the
+ * table's constraints, defaults (identity, written_at) and indexes apply
+ * as for an INSERT (it fires no triggers, and refuses the batch if the
+ * table has an insert trigger: the records then go to the server log).
+ * The writer is a superuser (row-level security and grants do not apply to
+ * it, as they would not to its INSERT).  false (after reporting the error)
+ * when it could not insert; a malformed record fails the batch.
  */
 static bool
-write_batch(StringInfo batch)
+write_batch(StringInfo batch, MemoryContext batch_cxt)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	volatile bool ok = true;
 
 	PG_TRY();
 	{
-		Oid			argtype = TEXTOID;
-		Datum		arg;
+		AuditTarget t;
+		TupleTableSlot *slots[AUDIT_MULTI_SLOTS];
+		BulkInsertState bistate;
+		int			nslots = 0;
+		int			used = 0;
+		int			pos = 0;
 
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
-		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "omnitask audit writer: inserting");
-		arg = PointerGetDatum(cstring_to_text_with_len(batch->data, batch->len));
-		if (SPI_execute_with_args("SELECT omnitask.audit_append($1::pg_catalog.json)",
-								  1, &argtype, &arg, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "omnitask.audit_append() failed");
-		SPI_finish();
+		MemoryContextSwitchTo(batch_cxt);
+		open_target(&t);
+		bistate = GetBulkInsertState();
+		while (pos < batch->len)
+		{
+			uint32		len;
+			OmniAuditRecord r;
+
+			memcpy(&len, batch->data + pos, sizeof(uint32));
+			pos += sizeof(uint32);
+			if (len > (uint32) (batch->len - pos) ||
+				!omnitask_audit_unpack(batch->data + pos, (int) len, &r))
+				elog(ERROR, "omnitask audit writer: malformed record in the queue");
+			pos += len;
+			if (nslots == used)
+				slots[nslots++] = table_slot_create(t.rel, &t.estate->es_tupleTable);
+			fill_slot(&t, slots[used], &r);
+			if (++used == AUDIT_MULTI_SLOTS)
+			{
+				insert_slots(&t, slots, used, bistate);
+				used = 0;
+			}
+		}
+		insert_slots(&t, slots, used, bistate);
+		FreeBulkInsertState(bistate);
+		table_finish_bulk_insert(t.rel, 0);
+		close_target(&t);
+		MemoryContextSwitchTo(cxt);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		pgstat_report_activity(STATE_IDLE, NULL);
@@ -597,6 +907,7 @@ write_batch(StringInfo batch)
 		ok = false;
 	}
 	PG_END_TRY();
+	MemoryContextReset(batch_cxt);
 	pgstat_report_stat(false);
 	return ok;
 }
@@ -622,6 +933,7 @@ omnitask_audit_writer_main(Datum arg)
 	Oid			dboid;
 	AuditQueue *q;
 	StringInfoData batch;
+	MemoryContext batch_cxt;
 	TimestampTz idle_since;
 
 	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
@@ -648,6 +960,9 @@ omnitask_audit_writer_main(Datum arg)
 	before_shmem_exit(writer_detach, Int32GetDatum(qi));
 
 	initStringInfo(&batch);
+	/* a kept 1 MB block: a batch's rows fit without a malloc per batch */
+	batch_cxt = AllocSetContextCreate(TopMemoryContext, "omnitask audit batch",
+									  1024 * 1024, 1024 * 1024, 8 * 1024 * 1024);
 	idle_since = GetCurrentTimestamp();
 	for (;;)
 	{
@@ -664,7 +979,7 @@ omnitask_audit_writer_main(Datum arg)
 		bytes = collect_batch(q, &batch, &nrec);
 		if (nrec > 0)
 		{
-			if (write_batch(&batch))
+			if (write_batch(&batch, batch_cxt))
 			{
 				advance_tail(q, bytes);
 				count(C_WRITTEN, nrec);
