@@ -70,6 +70,8 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "pg_compat.h"
+
 #define AUDIT_QUEUES		4		/* databases served at the same time */
 /*
  * The writer looks at its ring this often (and when a reader finds it half
@@ -720,7 +722,7 @@ open_target(AuditTarget *t)
 	rte->relid = relid;
 	rte->relkind = RELKIND_RELATION;
 	rte->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(t->estate, list_make1(rte));
+	exec_init_range_table(t->estate, list_make1(rte));
 	t->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(t->rri, t->rel, 1, NULL, 0);
 	t->estate->es_output_cid = GetCurrentCommandId(true);
@@ -831,8 +833,7 @@ insert_slots(AuditTarget *t, TupleTableSlot **slots, int n, BulkInsertState bist
 	table_multi_insert(t->rel, slots, n, t->estate->es_output_cid, 0, bistate);
 	if (t->rri->ri_NumIndices > 0)
 		for (i = 0; i < n; i++)
-			list_free(ExecInsertIndexTuples(t->rri, slots[i], t->estate,
-											false, false, NULL, NIL));
+			list_free(exec_insert_index_tuples(t->rri, slots[i], t->estate));
 }
 
 /*

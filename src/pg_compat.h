@@ -83,4 +83,39 @@ rte_required_perms(PlannedStmt *stmt, RangeTblEntry *rte)
 }
 #endif
 
+/*
+ * exec_init_range_table: ExecInitRangeTable for a range table built by hand
+ * (no permission checks, every entry unpruned).
+ *
+ * PostgreSQL 16 added the list of RTEPermissionInfo, 18 the set of range
+ * table indexes that survived initial partition pruning; 15 takes the range
+ * table alone.
+ */
+#if PG_VERSION_NUM >= 180000
+#define exec_init_range_table(estate, rtable) \
+	ExecInitRangeTable((estate), (rtable), NIL, \
+					   bms_add_range(NULL, 1, list_length(rtable)))
+#elif PG_VERSION_NUM >= 160000
+#define exec_init_range_table(estate, rtable) \
+	ExecInitRangeTable((estate), (rtable), NIL)
+#else
+#define exec_init_range_table(estate, rtable) \
+	ExecInitRangeTable((estate), (rtable))
+#endif
+
+/*
+ * exec_insert_index_tuples: ExecInsertIndexTuples for a plain insert (every
+ * index, no arbiter, duplicates are errors).
+ *
+ * PostgreSQL 16 added the onlySummarizing argument (for HOT updates that
+ * touch only summarizing indexes); 15 has none.
+ */
+#if PG_VERSION_NUM >= 160000
+#define exec_insert_index_tuples(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, false)
+#else
+#define exec_insert_index_tuples(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
+#endif
+
 #endif							/* OMNITASK_PG_COMPAT_H */
