@@ -623,62 +623,9 @@ $$ SELECT pg_catalog.encode(pg_catalog.convert_to($1::text || '.' || $3 || '.' |
 COMMENT ON FUNCTION omnitask.feed_cursor(xid8, text, integer) IS 'Internal: the opaque change-feed cursor of a position.';
 
 CREATE FUNCTION omnitask.task_changes(_cursor text DEFAULT NULL, _count integer DEFAULT 100) RETURNS jsonb
-	-- RESTRICTED: the policies of task_history call current_practitioner_id()
-	LANGUAGE plpgsql STABLE PARALLEL RESTRICTED AS
-$$
-DECLARE
-	base text := omnitask.fhir_base_url();
-	prefix text;
-	pos text[];
-	cx xid8 := '0';
-	cid text := '';
-	cv integer := 0;
-	entries jsonb;
-	last_pos text;
-BEGIN
-	IF _count IS NULL OR _count < 1 OR _count > 1000 THEN
-		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = pg_catalog.format('invalid _count "%s"', _count), HINT = '_count is 1 to 1000.';
-	END IF;
-	IF _cursor IS NOT NULL AND _cursor <> '' THEN
-		BEGIN
-			pos := pg_catalog.regexp_match(pg_catalog.convert_from(pg_catalog.decode(_cursor, 'hex'), 'UTF8'),
-										   '^([0-9]{1,20})\.([0-9]{1,9})\.(.+)$');
-		EXCEPTION WHEN OTHERS THEN
-			pos := NULL;
-		END;
-		IF pos IS NULL THEN
-			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-				MESSAGE = pg_catalog.format('invalid change-feed cursor "%s"', pg_catalog.left(_cursor, 64)),
-				HINT = 'Use the cursor of a next link as given, or none to start from the beginning.';
-		END IF;
-		cx := pos[1]::xid8;
-		cv := pos[2]::integer;
-		cid := pos[3];
-	END IF;
-	prefix := CASE WHEN base = '' THEN '' ELSE base || '/' END;
-	SELECT COALESCE(jsonb_agg(omnitask.history_entry(s.h, prefix) ORDER BY (s.h).xid, (s.h).id, (s.h).version_id), '[]'),
-		   (pg_catalog.array_agg(omnitask.feed_cursor((s.h).xid, (s.h).id, (s.h).version_id)
-								 ORDER BY (s.h).xid DESC, (s.h).id DESC, (s.h).version_id DESC))[1]
-		INTO entries, last_pos
-		FROM (SELECT h FROM omnitask.task_history h
-			  WHERE (h.xid, h.id, h.version_id) > (cx, cid, cv)
-				AND h.xid < pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
-			  ORDER BY h.xid, h.id, h.version_id
-			  LIMIT _count) s;
-	last_pos := COALESCE(last_pos, NULLIF(_cursor, ''));
-	RETURN jsonb_build_object(
-		'resourceType', 'Bundle',
-		'type', 'history',
-		'link', jsonb_build_array(
-			jsonb_build_object('relation', 'self', 'url', prefix || 'Task/_history?_count=' || _count
-				|| COALESCE('&_cursor=' || NULLIF(_cursor, ''), '')),
-			jsonb_build_object('relation', 'first', 'url', prefix || 'Task/_history?_count=' || _count),
-			jsonb_build_object('relation', 'next', 'url', prefix || 'Task/_history?_count=' || _count
-				|| COALESCE('&_cursor=' || last_pos, ''))),
-		'entry', entries);
-END
-$$;
+	-- RESTRICTED: the policies of task_history call current_practitioner_id().
+	-- C (src/fhir_feed.c): the page's Bundle is assembled and serialised once.
+	LANGUAGE c STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'omnitask_task_changes';
 COMMENT ON FUNCTION omnitask.task_changes(text, integer) IS 'The change feed: the next _count (1-1000) stored versions the caller may see, oldest first, after the opaque _cursor (none: from the beginning), as a history Bundle whose next link carries the cursor to poll with (the same cursor while nothing new has committed). Never skips a version committed late, never repeats one; an open transaction holds the feed back until it ends. LISTEN omnitask_task is the wake-up.';
 
 /*
