@@ -528,6 +528,64 @@ ALTER TABLE omnitask.task_history ADD COLUMN xid xid8 NOT NULL DEFAULT pg_catalo
 COMMENT ON COLUMN omnitask.task_history.xid IS 'The (top-level) transaction that stored this version: the change feed reads versions in (xid, id, version_id) order below the snapshot''s xmin.';
 CREATE INDEX task_history_feed_idx ON omnitask.task_history (xid, id, version_id);
 
+/*
+ * The feed after a dump and restore.  Restored history rows keep the xid
+ * they were dumped with, so a cursor handed out before the dump still
+ * compares correctly with them (nothing read twice).  A fresh node's
+ * transaction ids may be far below the restored ones, so new versions
+ * would sort before them and a reader past them would never see the new
+ * versions.  A shift fixes that: a version's position is its transaction's
+ * xid plus omnitask.feed_shift.shift, and a restored row at or above the
+ * positions now being handed out raises the shift past it (with a margin
+ * of 2^32, so one raise covers a whole restore).  The feed reads positions
+ * below xmin + shift: for the rows written here that is xid < xmin, the
+ * same proof as before.  The shift only grows, and only while a restore
+ * inserts history rows.  Not dumped: the restore recomputes it.
+ */
+CREATE TABLE omnitask.feed_shift (
+	one				boolean PRIMARY KEY DEFAULT true CHECK (one),
+	shift			bigint NOT NULL DEFAULT 0 CHECK (shift >= 0)
+);
+COMMENT ON TABLE omnitask.feed_shift IS 'One row: what the change feed adds to a transaction id to make the position of the versions it stores (raised by a restore whose history rows are above the local transaction ids).';
+COMMENT ON COLUMN omnitask.feed_shift.one IS 'Always true: the table has one row.';
+COMMENT ON COLUMN omnitask.feed_shift.shift IS 'Added to pg_current_xact_id() for the position (task_history.xid) of a new version.';
+INSERT INTO omnitask.feed_shift DEFAULT VALUES;
+REVOKE ALL ON omnitask.feed_shift FROM PUBLIC;
+GRANT SELECT ON omnitask.feed_shift TO omnitask_admin, omnitask_practitioner, omnitask_auditor;
+
+CREATE FUNCTION omnitask.feed_position() RETURNS xid8
+	-- VOLATILE PARALLEL UNSAFE: pg_current_xact_id() assigns a transaction id
+	LANGUAGE sql VOLATILE PARALLEL UNSAFE AS
+$$ SELECT (pg_catalog.pg_current_xact_id()::text::numeric + s.shift)::text::xid8 FROM omnitask.feed_shift s $$;
+COMMENT ON FUNCTION omnitask.feed_position() IS 'The change-feed position of the versions this transaction stores: its xid plus omnitask.feed_shift.shift (the default of task_history.xid).';
+REVOKE ALL ON FUNCTION omnitask.feed_position() FROM PUBLIC;
+ALTER TABLE omnitask.task_history ALTER COLUMN xid SET DEFAULT omnitask.feed_position();
+
+CREATE FUNCTION omnitask.feed_restored_row() RETURNS trigger
+	-- runs as the inserting role: the history trigger (table owner) or the
+	-- restoring superuser; nobody else can insert history rows
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
+$$
+DECLARE
+	here xid8 := omnitask.feed_position();
+BEGIN
+	-- a row stored here has exactly this position; a restored row may sit
+	-- at or above it: move the positions handed out from now on past it
+	IF NEW.xid <> here AND NEW.xid >= here THEN
+		UPDATE omnitask.feed_shift
+			SET shift = shift + (NEW.xid::text::numeric - here::text::numeric + 4294967296)::bigint;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION omnitask.feed_restored_row() IS 'BEFORE INSERT row trigger of omnitask.task_history for rows that carry their own xid (a restore): raises omnitask.feed_shift so that every version stored afterwards sorts after the restored ones in the change feed.';
+REVOKE ALL ON FUNCTION omnitask.feed_restored_row() FROM PUBLIC;
+-- fires only for rows whose xid is not this transaction's (no shift yet)
+-- position: restored rows, or every row once a restore raised the shift
+CREATE TRIGGER task_history_feed_restore BEFORE INSERT ON omnitask.task_history
+	FOR EACH ROW WHEN (NEW.xid <> pg_catalog.pg_current_xact_id())
+	EXECUTE FUNCTION omnitask.feed_restored_row();
+
 CREATE FUNCTION omnitask.history_entry(h omnitask.task_history, base text) RETURNS jsonb
 	LANGUAGE sql STABLE PARALLEL SAFE AS
 $$

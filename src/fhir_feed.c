@@ -15,6 +15,8 @@
  *
  *	  The rows are read through SPI with the caller's rights, so the
  *	  policies of omnitask.task_history decide what the caller sees.
+ *	  Positions are xids plus omnitask.feed_shift.shift (raised by a
+ *	  restore, see the SQL script), so the bound is xmin plus that shift.
  *
  *-------------------------------------------------------------------------
  */
@@ -40,7 +42,8 @@ static SPIPlanPtr page_plan = NULL;
 	"pg_catalog.to_char(h.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') " \
 	"FROM omnitask.task_history h " \
 	"WHERE (h.xid, h.id, h.version_id) > ($1, $2, $3) " \
-	"AND h.xid < pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()) " \
+	"AND h.xid < (pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::pg_catalog.text::pg_catalog.numeric " \
+	"+ (SELECT s.shift FROM omnitask.feed_shift s))::pg_catalog.text::pg_catalog.xid8 " \
 	"ORDER BY h.xid, h.id, h.version_id LIMIT $4"
 
 /* A position in the feed. */
