@@ -758,11 +758,9 @@ $$;
 COMMENT ON FUNCTION omnitask.fhir_etag_version(text) IS 'The meta.versionId an entity tag W/"n" (or "n") names; 22023 when malformed.';
 
 CREATE FUNCTION omnitask.fhir_respond(status integer, headers jsonb) RETURNS void
-	LANGUAGE sql VOLATILE PARALLEL UNSAFE AS
-$$
-	SELECT pg_catalog.set_config('response.status', $1::text, true),
-		   pg_catalog.set_config('response.headers', $2::text, true)
-$$;
+	-- C (src/fhir_http.c): an SQL body of two set_config() calls cannot be
+	-- inlined and was planned again in every transaction
+	LANGUAGE c VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'omnitask_fhir_respond';
 COMMENT ON FUNCTION omnitask.fhir_respond(integer, jsonb) IS 'Sets PostgREST''s response.status and response.headers (an array of one-key objects) for this transaction. PARALLEL UNSAFE: set_config() is.';
 
 -- The task headers: ETag, Last-Modified, Location (on writes).
