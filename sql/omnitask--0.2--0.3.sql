@@ -232,6 +232,71 @@ $$;
 COMMENT ON FUNCTION omnitask.create_task_if_none_exist(jsonb, text) IS 'FHIR conditional create from SQL: if_none_exist is identifier=system|value or identifier=value naming an identifier of the Task. No task holds it: stores the Task (created true). One visible holder: returns it, writes nothing (created false). A holder the caller cannot see: 23505. Several holders: PT412. Race-free: the identifier''s unique claim decides.';
 
 /*
+ * Conditional update from SQL (FHIR PUT /Task?identifier=system|value),
+ * over the same claims.  No task holds the identifier: the Task is created
+ * through create_task_if_none_exist, so concurrent conditional updates of
+ * a new identifier create one task (the losers update it).  One holder the
+ * caller can see: it is updated with the usual rules (update_task:
+ * if_match, workflow, validation, access).  Several: PT412.
+ */
+CREATE FUNCTION omnitask.update_task_by_identifier(resource jsonb, condition text, if_match integer DEFAULT NULL,
+												   OUT task jsonb, OUT created boolean)
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
+$$
+DECLARE
+	cond record;
+	n integer;
+	holder text;
+BEGIN
+	IF resource IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+			MESSAGE = 'update_task_by_identifier needs a resource';
+	END IF;
+	IF condition IS NULL OR condition !~ '^identifier=[^&]+$' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = pg_catalog.format('unsupported conditional update "%s"', pg_catalog.left(condition, 128)),
+			HINT = 'Conditional update takes one search parameter: identifier=system|value or identifier=value.';
+	END IF;
+	cond := omnitask.parse_if_none_exist(condition);
+	SELECT pg_catalog.count(*)::integer, pg_catalog.min(ti.task_id) INTO n, holder
+		FROM omnitask.task_identifier ti
+		WHERE ti.value = cond.value AND (cond.system IS NULL OR ti.system = cond.system);
+	IF n > 1 THEN
+		RAISE EXCEPTION USING ERRCODE = 'PT412',
+			MESSAGE = pg_catalog.format('conditional update "%s" matches more than one task', pg_catalog.left(condition, 128)),
+			HINT = 'Name the identifier with its system.';
+	ELSIF n = 0 THEN
+		IF if_match IS NOT NULL THEN
+			RAISE EXCEPTION USING ERRCODE = 'PT412',
+				MESSAGE = pg_catalog.format('conditional update "%s" matches no task, but If-Match names version %s', pg_catalog.left(condition, 128), if_match),
+				HINT = 'Send it without If-Match to create the task.';
+		END IF;
+		IF resource ? 'id' THEN
+			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+				MESSAGE = pg_catalog.format('conditional update "%s" matches no task and the Task has an id', pg_catalog.left(condition, 128)),
+				HINT = 'This server assigns task ids: send the Task without an id to create it.';
+		END IF;
+		SELECT c.task, c.created INTO task, created
+			FROM omnitask.create_task_if_none_exist(resource, condition) c;
+		IF created THEN
+			RETURN;
+		END IF;
+		-- a concurrent request created it first: update that task
+		holder := task ->> 'id';
+	END IF;
+	IF resource ? 'id' AND (resource ->> 'id') IS DISTINCT FROM holder THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = pg_catalog.format('the Task''s id "%s" is not the id of the task conditional update "%s" matches',
+										pg_catalog.left(resource ->> 'id', 64), pg_catalog.left(condition, 128)),
+			HINT = 'Send the Task without an id, or with the id of the matching task.';
+	END IF;
+	task := omnitask.update_task(holder, resource || jsonb_build_object('id', holder), if_match);
+	created := false;
+END
+$$;
+COMMENT ON FUNCTION omnitask.update_task_by_identifier(jsonb, text, integer) IS 'FHIR conditional update from SQL: condition is identifier=system|value or identifier=value. No task holds it: the Task (without an id, naming that identifier) is created race-free as by create_task_if_none_exist (created true; PT412 when if_match is given). One holder the caller can see: updated as by update_task (created false; the Task''s id, if any, must be the holder''s). A holder the caller cannot see: 23505. Several: PT412. Malformed condition: 22023.';
+
+/*
  * JSON Patch (RFC 6902) on jsonb, with JSON Pointers (RFC 6901).
  * A malformed patch document: 22023.  An operation that cannot be applied
  * (missing path, bad index, ...): PT422.  A failed test: PT412.
@@ -952,17 +1017,25 @@ DECLARE
 	h jsonb := omnitask.fhir_headers();
 	task_id text;
 	stored jsonb;
+	created boolean := false;
 	st integer;
 	e_state text; e_msg text; e_detail text; e_hint text;
 BEGIN
 	BEGIN
-		task_id := omnitask.fhir_url_id(h);
-		IF jsonb_typeof($1) IS DISTINCT FROM 'object' OR ($1 ->> 'id') IS DISTINCT FROM task_id THEN
-			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-				MESSAGE = pg_catalog.format('the Task''s id does not match the URL''s "%s"', pg_catalog.left(task_id, 64)),
-				HINT = 'An update carries the id of the task it replaces.';
+		IF NOT h ? 'x-fhir-id' AND h ? 'x-fhir-condition' THEN
+			-- PUT /Task?identifier=...: conditional update
+			SELECT c.task, c.created INTO stored, created
+				FROM omnitask.update_task_by_identifier($1, h ->> 'x-fhir-condition', omnitask.fhir_if_match(h)) c;
+			task_id := stored ->> 'id';
+		ELSE
+			task_id := omnitask.fhir_url_id(h);
+			IF jsonb_typeof($1) IS DISTINCT FROM 'object' OR ($1 ->> 'id') IS DISTINCT FROM task_id THEN
+				RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+					MESSAGE = pg_catalog.format('the Task''s id does not match the URL''s "%s"', pg_catalog.left(task_id, 64)),
+					HINT = 'An update carries the id of the task it replaces.';
+			END IF;
+			stored := omnitask.update_task(task_id, $1, omnitask.fhir_if_match(h));
 		END IF;
-		stored := omnitask.update_task(task_id, $1, omnitask.fhir_if_match(h));
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_msg = MESSAGE_TEXT,
 			e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT;
@@ -973,12 +1046,13 @@ BEGIN
 		PERFORM omnitask.fhir_respond(st, '[]');
 		RETURN omnitask.fhir_outcome(st, e_state, e_msg, e_detail, e_hint);
 	END;
-	PERFORM omnitask.fhir_respond(200, omnitask.fhir_task_headers(stored, true));
+	PERFORM omnitask.fhir_respond(CASE WHEN created THEN 201 ELSE 200 END, omnitask.fhir_task_headers(stored, true));
 	RETURN omnitask.fhir_write_body(stored, h ->> 'prefer',
-		'Updated Task/' || task_id || ' to version ' || (stored -> 'meta' ->> 'versionId'));
+		CASE WHEN created THEN 'Created Task/' || task_id || ' version ' ELSE 'Updated Task/' || task_id || ' to version ' END
+		|| (stored -> 'meta' ->> 'versionId'));
 END
 $$;
-COMMENT ON FUNCTION fhir.task_update(jsonb) IS 'PUT /Task/{id} (id in X-FHIR-Id, the Task as body, its id equal to the URL''s): 200 with Location, ETag, Last-Modified; If-Match W/"n" -> 412 on mismatch; 428 without If-Match when omnitask.fhir_require_if_match is on; errors as OperationOutcome (400, 403, 404, 409, 412, 422, 428).';
+COMMENT ON FUNCTION fhir.task_update(jsonb) IS 'PUT /Task/{id} (id in X-FHIR-Id, the Task as body, its id equal to the URL''s): 200 with Location, ETag, Last-Modified; If-Match W/"n" -> 412 on mismatch; 428 without If-Match when omnitask.fhir_require_if_match is on. PUT /Task?identifier=system|value (the query in X-FHIR-Condition, no X-FHIR-Id): conditional update by update_task_by_identifier, 201 when it created the task, 200 when it updated the one match, 412 for several. Errors as OperationOutcome (400, 403, 404, 409, 412, 422, 428).';
 
 CREATE FUNCTION fhir.task_patch(jsonb) RETURNS fhir."application/fhir+json"
 	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
@@ -1163,7 +1237,7 @@ BEGIN
 				'updateCreate', false,
 				'conditionalCreate', true,
 				'conditionalRead', 'full-support',
-				'conditionalUpdate', false,
+				'conditionalUpdate', true,
 				'conditionalDelete', 'not-supported',
 				'searchParam', params)))));
 END
@@ -1176,6 +1250,7 @@ COMMENT ON FUNCTION fhir.metadata() IS 'GET /metadata: the CapabilityStatement, 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA fhir FROM PUBLIC;
 REVOKE ALL ON FUNCTION omnitask.fhir_base_url(), omnitask.fhir_require_if_match(),
 	omnitask.parse_if_none_exist(text), omnitask.create_task_if_none_exist(jsonb, text),
+	omnitask.update_task_by_identifier(jsonb, text, integer),
 	omnitask.json_pointer(text), omnitask.json_patch_get(jsonb, text[], text),
 	omnitask.json_patch_add(jsonb, text[], jsonb, text), omnitask.json_patch_remove(jsonb, text[], text),
 	omnitask.json_patch(jsonb, jsonb), omnitask.patch_task(text, jsonb, integer),
@@ -1211,6 +1286,7 @@ GRANT EXECUTE ON FUNCTION omnitask.fhir_base_url(), omnitask.fhir_require_if_mat
 	fhir.task_create(jsonb), fhir.task_update(jsonb), fhir.task_patch(jsonb)
 	TO omnitask_admin, omnitask_practitioner, omnitask_auditor;
 GRANT EXECUTE ON FUNCTION omnitask.create_task_if_none_exist(jsonb, text),
+	omnitask.update_task_by_identifier(jsonb, text, integer),
 	omnitask.patch_task(text, jsonb, integer), omnitask.add_task_note(text, text, integer),
 	omnitask.set_task_business_status(text, text, integer), omnitask.set_task_due(text, timestamptz, integer)
 	TO omnitask_admin, omnitask_practitioner;
