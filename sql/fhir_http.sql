@@ -363,6 +363,72 @@ SELECT (SELECT bool_and(l ->> 'url' LIKE 'https://fhir.example.org/r4/Task/_hist
 	FROM pg_temp.http('fh_pr1', '{}', 'SELECT fhir.task_changes(NULL, 2)');
 RESET omnitask.fhir_base_url;
 
+-- ---------------------------------------------------------------- conditional update
+-- From SQL: no match creates (race-free, through the claim), one match is
+-- updated with the usual rules, several are refused.
+CREATE TEMP TABLE cu AS SELECT (SELECT t FROM base) || '{"identifier": [{"system": "urn:fh:cu", "value": "cu-1"}]}' AS t;
+GRANT SELECT ON cu TO PUBLIC;
+-- what a client sends to update: the stored Task as read, without id and meta
+CREATE FUNCTION pg_temp.stored(v text) RETURNS jsonb LANGUAGE sql AS $$
+	SELECT t.resource - 'id' - 'meta' FROM omnitask.task t
+	WHERE t.id = (SELECT ti.task_id FROM omnitask.task_identifier ti WHERE ti.value = v) $$;
+SET ROLE fh_pr1;
+SELECT c.created, c.task -> 'meta' ->> 'versionId' AS vid, c.task ->> 'description' AS description
+	FROM cu, omnitask.update_task_by_identifier(cu.t, 'identifier=urn:fh:cu|cu-1') c;
+-- the same identifier, URL-encoded: the one match is updated (version 2)
+SELECT c.created, c.task -> 'meta' ->> 'versionId' AS vid, c.task ->> 'description' AS description
+	FROM omnitask.update_task_by_identifier(pg_temp.stored('cu-1') || '{"description": "changed by condition"}', 'identifier=urn%3Afh%3Acu%7Ccu-1') c;
+-- by value alone, with the matching If-Match and the holder's own id
+SELECT c.created, c.task -> 'meta' ->> 'versionId' AS vid
+	FROM omnitask.update_task_by_identifier(pg_temp.stored('cu-1') || jsonb_build_object('id', (SELECT task_id FROM omnitask.task_identifier WHERE value = 'cu-1')),
+											'identifier=cu-1', 2) c;
+RESET ROLE;
+SELECT count(*) AS tasks_with_cu_1, max(version_id) AS version FROM omnitask.task WHERE resource @> '{"identifier": [{"value": "cu-1"}]}';
+-- error paths
+SELECT pg_temp.try_as('fh_pr1', $$SELECT omnitask.update_task_by_identifier(pg_temp.stored('cu-1'), 'identifier=urn:fh:cu|cu-1', 1)$$) AS stale_if_match;
+SELECT pg_temp.try_as('fh_pr1', $$SELECT omnitask.update_task_by_identifier((SELECT t || '{"id": "not-the-holder"}' FROM cu), 'identifier=urn:fh:cu|cu-1')$$) AS other_id;
+SELECT pg_temp.try_as('fh_pr1', $$SELECT omnitask.update_task_by_identifier((SELECT t FROM cu), 'status=ready')$$) AS bad_condition;
+SELECT pg_temp.try_as('fh_pr1', $$SELECT omnitask.update_task_by_identifier((SELECT t FROM cu), NULL)$$) AS no_condition;
+SELECT pg_temp.try_as('fh_pr1', $$SELECT omnitask.update_task_by_identifier(NULL, 'identifier=cu-1')$$) AS no_resource;
+SELECT pg_temp.try_as('fh_pr1', $$SELECT omnitask.update_task_by_identifier((SELECT t || '{"id": "x"}' FROM cu), 'identifier=urn:fh:cu|cu-new')$$) AS no_match_with_id;
+SELECT pg_temp.try_as('fh_pr1', $$SELECT omnitask.update_task_by_identifier((SELECT t FROM cu), 'identifier=urn:fh:cu|cu-new', 1)$$) AS no_match_with_if_match;
+SELECT pg_temp.try_as('fh_pr1', $$SELECT omnitask.update_task_by_identifier((SELECT t FROM cu), 'identifier=urn:fh:cu|cu-new')$$) AS no_match_not_carried;
+SELECT pg_temp.try_as('fh_pr1', $$SELECT omnitask.update_task_by_identifier(pg_temp.stored('cu-1') || '{"status": "bogus"}', 'identifier=urn:fh:cu|cu-1')$$) AS invalid_task;
+SELECT pg_temp.try_as('fh_pr1', $$SELECT omnitask.update_task_by_identifier(pg_temp.stored('cu-1') || '{"status": "completed"}', 'identifier=urn:fh:cu|cu-1')$$) AS workflow;
+-- a holder the caller cannot see: refused without a trace of it
+SELECT pg_temp.try_as('fh_pr2', $$SELECT omnitask.update_task_by_identifier((SELECT t || '{"owner": {"reference": "Practitioner/fh-pr2"}}' FROM cu), 'identifier=urn:fh:cu|cu-1')$$) AS hidden_holder;
+-- several holders of one value (two systems)
+SET ROLE fh_pr1;
+SELECT count(*) AS created FROM cu, omnitask.update_task_by_identifier(cu.t || '{"identifier": [{"system": "urn:fh:a", "value": "cu-2"}]}', 'identifier=urn:fh:a|cu-2') c
+UNION ALL
+SELECT count(*) FROM cu, omnitask.update_task_by_identifier(cu.t || '{"identifier": [{"system": "urn:fh:b", "value": "cu-2"}]}', 'identifier=urn:fh:b|cu-2') c;
+RESET ROLE;
+SELECT pg_temp.try_as('fh_pr1', $$SELECT omnitask.update_task_by_identifier((SELECT t FROM cu), 'identifier=cu-2')$$) AS several;
+
+-- Over HTTP: PUT /Task?identifier=... arrives as fhir.task_update with the
+-- query in X-FHIR-Condition (test/nginx/omnitask-fhir.conf).
+SELECT status, pg_temp.hdr(headers, 'Location') ~ '^Task/[0-9a-f-]{36}/_history/1$' AS location, pg_temp.hdr(headers, 'ETag') AS etag,
+	   body ->> 'description' AS description
+	FROM pg_temp.http('fh_pr1', '{"x-fhir-condition": "identifier=urn:fh:cu|cu-3"}',
+					  format('SELECT fhir.task_update(%L)', (SELECT t || '{"identifier": [{"system": "urn:fh:cu", "value": "cu-3"}]}' FROM cu)));
+SELECT status, pg_temp.hdr(headers, 'Location') ~ '^Task/[0-9a-f-]{36}/_history/2$' AS location, pg_temp.hdr(headers, 'ETag') AS etag,
+	   body ->> 'description' AS description
+	FROM pg_temp.http('fh_pr1', '{"x-fhir-condition": "identifier=urn:fh:cu|cu-3", "if-match": "W/\"1\""}',
+					  format('SELECT fhir.task_update(%L)', pg_temp.stored('cu-3') || '{"description": "second PUT"}'));
+SELECT status, body -> 'issue' -> 0 ->> 'code' AS code, body -> 'issue' -> 0 -> 'details' -> 'coding' -> 0 ->> 'code' AS sqlstate,
+	   body -> 'issue' -> 0 ->> 'diagnostics' AS diagnostics
+	FROM pg_temp.http('fh_pr1', '{"x-fhir-condition": "identifier=cu-2"}', format('SELECT fhir.task_update(%L)', (SELECT t FROM cu)));
+SELECT status, body -> 'issue' -> 0 ->> 'code' AS code, body -> 'issue' -> 0 -> 'details' -> 'coding' -> 0 ->> 'code' AS sqlstate
+	FROM pg_temp.http('fh_pr1', '{"x-fhir-condition": "identifier=urn:fh:cu|cu-3", "if-match": "W/\"1\""}', format('SELECT fhir.task_update(%L)', pg_temp.stored('cu-3')));
+SELECT status, body -> 'issue' -> 0 ->> 'code' AS code, body -> 'issue' -> 0 -> 'details' -> 'coding' -> 0 ->> 'code' AS sqlstate
+	FROM pg_temp.http('fh_pr1', '{"x-fhir-condition": "_id=abc"}', format('SELECT fhir.task_update(%L)', (SELECT t FROM cu)));
+SELECT status, body -> 'issue' -> 0 ->> 'code' AS code, body -> 'issue' -> 0 -> 'details' -> 'coding' -> 0 ->> 'code' AS sqlstate
+	FROM pg_temp.http('fh_pr2', '{"x-fhir-condition": "identifier=urn:fh:cu|cu-3"}',
+					  format('SELECT fhir.task_update(%L)', pg_temp.stored('cu-3') || '{"owner": {"reference": "Practitioner/fh-pr2"}}'));
+-- (the last: a holder fh_pr2 cannot see, 409 without a trace of it)
+-- the failed requests wrote nothing
+SELECT count(*) AS tasks_with_cu_3, max(version_id) AS version FROM omnitask.task WHERE resource @> '{"identifier": [{"value": "cu-3"}]}';
+
 -- ---------------------------------------------------------------- capability statement
 SELECT status, body ->> 'resourceType' AS type, body ->> 'fhirVersion' AS fhir_version,
 	   (SELECT string_agg(i ->> 'code', ',') FROM jsonb_array_elements(body -> 'rest' -> 0 -> 'resource' -> 0 -> 'interaction') i) AS interactions,

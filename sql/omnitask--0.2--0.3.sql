@@ -306,6 +306,71 @@ $$;
 COMMENT ON FUNCTION omnitask.create_task_if_none_exist(jsonb, text) IS 'FHIR conditional create from SQL: if_none_exist is identifier=system|value or identifier=value naming an identifier of the Task. No task holds it: stores the Task (created true). One visible holder: returns it, writes nothing (created false). A holder the caller cannot see: 23505. Several holders: PT412. Race-free: the identifier''s unique claim decides.';
 
 /*
+ * Conditional update from SQL (FHIR PUT /Task?identifier=system|value),
+ * over the same claims.  No task holds the identifier: the Task is created
+ * through create_task_if_none_exist, so concurrent conditional updates of
+ * a new identifier create one task (the losers update it).  One holder the
+ * caller can see: it is updated with the usual rules (update_task:
+ * if_match, workflow, validation, access).  Several: PT412.
+ */
+CREATE FUNCTION omnitask.update_task_by_identifier(resource jsonb, condition text, if_match integer DEFAULT NULL,
+												   OUT task jsonb, OUT created boolean)
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
+$$
+DECLARE
+	cond record;
+	n integer;
+	holder text;
+BEGIN
+	IF resource IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+			MESSAGE = 'update_task_by_identifier needs a resource';
+	END IF;
+	IF condition IS NULL OR condition !~ '^identifier=[^&]+$' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = pg_catalog.format('unsupported conditional update "%s"', pg_catalog.left(condition, 128)),
+			HINT = 'Conditional update takes one search parameter: identifier=system|value or identifier=value.';
+	END IF;
+	cond := omnitask.parse_if_none_exist(condition);
+	SELECT pg_catalog.count(*)::integer, pg_catalog.min(ti.task_id) INTO n, holder
+		FROM omnitask.task_identifier ti
+		WHERE ti.value = cond.value AND (cond.system IS NULL OR ti.system = cond.system);
+	IF n > 1 THEN
+		RAISE EXCEPTION USING ERRCODE = 'PT412',
+			MESSAGE = pg_catalog.format('conditional update "%s" matches more than one task', pg_catalog.left(condition, 128)),
+			HINT = 'Name the identifier with its system.';
+	ELSIF n = 0 THEN
+		IF if_match IS NOT NULL THEN
+			RAISE EXCEPTION USING ERRCODE = 'PT412',
+				MESSAGE = pg_catalog.format('conditional update "%s" matches no task, but If-Match names version %s', pg_catalog.left(condition, 128), if_match),
+				HINT = 'Send it without If-Match to create the task.';
+		END IF;
+		IF resource ? 'id' THEN
+			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+				MESSAGE = pg_catalog.format('conditional update "%s" matches no task and the Task has an id', pg_catalog.left(condition, 128)),
+				HINT = 'This server assigns task ids: send the Task without an id to create it.';
+		END IF;
+		SELECT c.task, c.created INTO task, created
+			FROM omnitask.create_task_if_none_exist(resource, condition) c;
+		IF created THEN
+			RETURN;
+		END IF;
+		-- a concurrent request created it first: update that task
+		holder := task ->> 'id';
+	END IF;
+	IF resource ? 'id' AND (resource ->> 'id') IS DISTINCT FROM holder THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = pg_catalog.format('the Task''s id "%s" is not the id of the task conditional update "%s" matches',
+										pg_catalog.left(resource ->> 'id', 64), pg_catalog.left(condition, 128)),
+			HINT = 'Send the Task without an id, or with the id of the matching task.';
+	END IF;
+	task := omnitask.update_task(holder, resource || jsonb_build_object('id', holder), if_match);
+	created := false;
+END
+$$;
+COMMENT ON FUNCTION omnitask.update_task_by_identifier(jsonb, text, integer) IS 'FHIR conditional update from SQL: condition is identifier=system|value or identifier=value. No task holds it: the Task (without an id, naming that identifier) is created race-free as by create_task_if_none_exist (created true; PT412 when if_match is given). One holder the caller can see: updated as by update_task (created false; the Task''s id, if any, must be the holder''s). A holder the caller cannot see: 23505. Several: PT412. Malformed condition: 22023.';
+
+/*
  * JSON Patch (RFC 6902) on jsonb, with JSON Pointers (RFC 6901).
  * A malformed patch document: 22023.  An operation that cannot be applied
  * (missing path, bad index, ...): PT422.  A failed test: PT412.
@@ -602,6 +667,64 @@ ALTER TABLE omnitask.task_history ADD COLUMN xid xid8 NOT NULL DEFAULT pg_catalo
 COMMENT ON COLUMN omnitask.task_history.xid IS 'The (top-level) transaction that stored this version: the change feed reads versions in (xid, id, version_id) order below the snapshot''s xmin.';
 CREATE INDEX task_history_feed_idx ON omnitask.task_history (xid, id, version_id);
 
+/*
+ * The feed after a dump and restore.  Restored history rows keep the xid
+ * they were dumped with, so a cursor handed out before the dump still
+ * compares correctly with them (nothing read twice).  A fresh node's
+ * transaction ids may be far below the restored ones, so new versions
+ * would sort before them and a reader past them would never see the new
+ * versions.  A shift fixes that: a version's position is its transaction's
+ * xid plus omnitask.feed_shift.shift, and a restored row at or above the
+ * positions now being handed out raises the shift past it (with a margin
+ * of 2^32, so one raise covers a whole restore).  The feed reads positions
+ * below xmin + shift: for the rows written here that is xid < xmin, the
+ * same proof as before.  The shift only grows, and only while a restore
+ * inserts history rows.  Not dumped: the restore recomputes it.
+ */
+CREATE TABLE omnitask.feed_shift (
+	one				boolean PRIMARY KEY DEFAULT true CHECK (one),
+	shift			bigint NOT NULL DEFAULT 0 CHECK (shift >= 0)
+);
+COMMENT ON TABLE omnitask.feed_shift IS 'One row: what the change feed adds to a transaction id to make the position of the versions it stores (raised by a restore whose history rows are above the local transaction ids).';
+COMMENT ON COLUMN omnitask.feed_shift.one IS 'Always true: the table has one row.';
+COMMENT ON COLUMN omnitask.feed_shift.shift IS 'Added to pg_current_xact_id() for the position (task_history.xid) of a new version.';
+INSERT INTO omnitask.feed_shift DEFAULT VALUES;
+REVOKE ALL ON omnitask.feed_shift FROM PUBLIC;
+GRANT SELECT ON omnitask.feed_shift TO omnitask_admin, omnitask_practitioner, omnitask_auditor;
+
+CREATE FUNCTION omnitask.feed_position() RETURNS xid8
+	-- VOLATILE PARALLEL UNSAFE: pg_current_xact_id() assigns a transaction id
+	LANGUAGE sql VOLATILE PARALLEL UNSAFE AS
+$$ SELECT (pg_catalog.pg_current_xact_id()::text::numeric + s.shift)::text::xid8 FROM omnitask.feed_shift s $$;
+COMMENT ON FUNCTION omnitask.feed_position() IS 'The change-feed position of the versions this transaction stores: its xid plus omnitask.feed_shift.shift (the default of task_history.xid).';
+REVOKE ALL ON FUNCTION omnitask.feed_position() FROM PUBLIC;
+ALTER TABLE omnitask.task_history ALTER COLUMN xid SET DEFAULT omnitask.feed_position();
+
+CREATE FUNCTION omnitask.feed_restored_row() RETURNS trigger
+	-- runs as the inserting role: the history trigger (table owner) or the
+	-- restoring superuser; nobody else can insert history rows
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
+$$
+DECLARE
+	here xid8 := omnitask.feed_position();
+BEGIN
+	-- a row stored here has exactly this position; a restored row may sit
+	-- at or above it: move the positions handed out from now on past it
+	IF NEW.xid <> here AND NEW.xid >= here THEN
+		UPDATE omnitask.feed_shift
+			SET shift = shift + (NEW.xid::text::numeric - here::text::numeric + 4294967296)::bigint;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION omnitask.feed_restored_row() IS 'BEFORE INSERT row trigger of omnitask.task_history for rows that carry their own xid (a restore): raises omnitask.feed_shift so that every version stored afterwards sorts after the restored ones in the change feed.';
+REVOKE ALL ON FUNCTION omnitask.feed_restored_row() FROM PUBLIC;
+-- fires only for rows whose xid is not this transaction's (no shift yet)
+-- position: restored rows, or every row once a restore raised the shift
+CREATE TRIGGER task_history_feed_restore BEFORE INSERT ON omnitask.task_history
+	FOR EACH ROW WHEN (NEW.xid <> pg_catalog.pg_current_xact_id())
+	EXECUTE FUNCTION omnitask.feed_restored_row();
+
 CREATE FUNCTION omnitask.history_entry(h omnitask.task_history, base text) RETURNS jsonb
 	LANGUAGE sql STABLE PARALLEL SAFE AS
 $$
@@ -697,62 +820,9 @@ $$ SELECT pg_catalog.encode(pg_catalog.convert_to($1::text || '.' || $3 || '.' |
 COMMENT ON FUNCTION omnitask.feed_cursor(xid8, text, integer) IS 'Internal: the opaque change-feed cursor of a position.';
 
 CREATE FUNCTION omnitask.task_changes(_cursor text DEFAULT NULL, _count integer DEFAULT 100) RETURNS jsonb
-	-- RESTRICTED: the policies of task_history call current_practitioner_id()
-	LANGUAGE plpgsql STABLE PARALLEL RESTRICTED AS
-$$
-DECLARE
-	base text := omnitask.fhir_base_url();
-	prefix text;
-	pos text[];
-	cx xid8 := '0';
-	cid text := '';
-	cv integer := 0;
-	entries jsonb;
-	last_pos text;
-BEGIN
-	IF _count IS NULL OR _count < 1 OR _count > 1000 THEN
-		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = pg_catalog.format('invalid _count "%s"', _count), HINT = '_count is 1 to 1000.';
-	END IF;
-	IF _cursor IS NOT NULL AND _cursor <> '' THEN
-		BEGIN
-			pos := pg_catalog.regexp_match(pg_catalog.convert_from(pg_catalog.decode(_cursor, 'hex'), 'UTF8'),
-										   '^([0-9]{1,20})\.([0-9]{1,9})\.(.+)$');
-		EXCEPTION WHEN OTHERS THEN
-			pos := NULL;
-		END;
-		IF pos IS NULL THEN
-			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-				MESSAGE = pg_catalog.format('invalid change-feed cursor "%s"', pg_catalog.left(_cursor, 64)),
-				HINT = 'Use the cursor of a next link as given, or none to start from the beginning.';
-		END IF;
-		cx := pos[1]::xid8;
-		cv := pos[2]::integer;
-		cid := pos[3];
-	END IF;
-	prefix := CASE WHEN base = '' THEN '' ELSE base || '/' END;
-	SELECT COALESCE(jsonb_agg(omnitask.history_entry(s.h, prefix) ORDER BY (s.h).xid, (s.h).id, (s.h).version_id), '[]'),
-		   (pg_catalog.array_agg(omnitask.feed_cursor((s.h).xid, (s.h).id, (s.h).version_id)
-								 ORDER BY (s.h).xid DESC, (s.h).id DESC, (s.h).version_id DESC))[1]
-		INTO entries, last_pos
-		FROM (SELECT h FROM omnitask.task_history h
-			  WHERE (h.xid, h.id, h.version_id) > (cx, cid, cv)
-				AND h.xid < pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
-			  ORDER BY h.xid, h.id, h.version_id
-			  LIMIT _count) s;
-	last_pos := COALESCE(last_pos, NULLIF(_cursor, ''));
-	RETURN jsonb_build_object(
-		'resourceType', 'Bundle',
-		'type', 'history',
-		'link', jsonb_build_array(
-			jsonb_build_object('relation', 'self', 'url', prefix || 'Task/_history?_count=' || _count
-				|| COALESCE('&_cursor=' || NULLIF(_cursor, ''), '')),
-			jsonb_build_object('relation', 'first', 'url', prefix || 'Task/_history?_count=' || _count),
-			jsonb_build_object('relation', 'next', 'url', prefix || 'Task/_history?_count=' || _count
-				|| COALESCE('&_cursor=' || last_pos, ''))),
-		'entry', entries);
-END
-$$;
+	-- RESTRICTED: the policies of task_history call current_practitioner_id().
+	-- C (src/fhir_feed.c): the page's Bundle is assembled and serialised once.
+	LANGUAGE c STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'omnitask_task_changes';
 COMMENT ON FUNCTION omnitask.task_changes(text, integer) IS 'The change feed: the next _count (1-1000) stored versions the caller may see, oldest first, after the opaque _cursor (none: from the beginning), as a history Bundle whose next link carries the cursor to poll with (the same cursor while nothing new has committed). Never skips a version committed late, never repeats one; an open transaction holds the feed back until it ends. LISTEN omnitask_task is the wake-up.';
 
 /*
@@ -827,11 +897,9 @@ $$;
 COMMENT ON FUNCTION omnitask.fhir_etag_version(text) IS 'The meta.versionId an entity tag W/"n" (or "n") names; 22023 when malformed.';
 
 CREATE FUNCTION omnitask.fhir_respond(status integer, headers jsonb) RETURNS void
-	LANGUAGE sql VOLATILE PARALLEL UNSAFE AS
-$$
-	SELECT pg_catalog.set_config('response.status', $1::text, true),
-		   pg_catalog.set_config('response.headers', $2::text, true)
-$$;
+	-- C (src/fhir_http.c): an SQL body of two set_config() calls cannot be
+	-- inlined and was planned again in every transaction
+	LANGUAGE c VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'omnitask_fhir_respond';
 COMMENT ON FUNCTION omnitask.fhir_respond(integer, jsonb) IS 'Sets PostgREST''s response.status and response.headers (an array of one-key objects) for this transaction. PARALLEL UNSAFE: set_config() is.';
 
 -- The task headers: ETag, Last-Modified, Location (on writes).
@@ -1023,17 +1091,25 @@ DECLARE
 	h jsonb := omnitask.fhir_headers();
 	task_id text;
 	stored jsonb;
+	created boolean := false;
 	st integer;
 	e_state text; e_msg text; e_detail text; e_hint text;
 BEGIN
 	BEGIN
-		task_id := omnitask.fhir_url_id(h);
-		IF jsonb_typeof($1) IS DISTINCT FROM 'object' OR ($1 ->> 'id') IS DISTINCT FROM task_id THEN
-			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-				MESSAGE = pg_catalog.format('the Task''s id does not match the URL''s "%s"', pg_catalog.left(task_id, 64)),
-				HINT = 'An update carries the id of the task it replaces.';
+		IF NOT h ? 'x-fhir-id' AND h ? 'x-fhir-condition' THEN
+			-- PUT /Task?identifier=...: conditional update
+			SELECT c.task, c.created INTO stored, created
+				FROM omnitask.update_task_by_identifier($1, h ->> 'x-fhir-condition', omnitask.fhir_if_match(h)) c;
+			task_id := stored ->> 'id';
+		ELSE
+			task_id := omnitask.fhir_url_id(h);
+			IF jsonb_typeof($1) IS DISTINCT FROM 'object' OR ($1 ->> 'id') IS DISTINCT FROM task_id THEN
+				RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+					MESSAGE = pg_catalog.format('the Task''s id does not match the URL''s "%s"', pg_catalog.left(task_id, 64)),
+					HINT = 'An update carries the id of the task it replaces.';
+			END IF;
+			stored := omnitask.update_task(task_id, $1, omnitask.fhir_if_match(h));
 		END IF;
-		stored := omnitask.update_task(task_id, $1, omnitask.fhir_if_match(h));
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_msg = MESSAGE_TEXT,
 			e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT;
@@ -1044,12 +1120,13 @@ BEGIN
 		PERFORM omnitask.fhir_respond(st, '[]');
 		RETURN omnitask.fhir_outcome(st, e_state, e_msg, e_detail, e_hint);
 	END;
-	PERFORM omnitask.fhir_respond(200, omnitask.fhir_task_headers(stored, true));
+	PERFORM omnitask.fhir_respond(CASE WHEN created THEN 201 ELSE 200 END, omnitask.fhir_task_headers(stored, true));
 	RETURN omnitask.fhir_write_body(stored, h ->> 'prefer',
-		'Updated Task/' || task_id || ' to version ' || (stored -> 'meta' ->> 'versionId'));
+		CASE WHEN created THEN 'Created Task/' || task_id || ' version ' ELSE 'Updated Task/' || task_id || ' to version ' END
+		|| (stored -> 'meta' ->> 'versionId'));
 END
 $$;
-COMMENT ON FUNCTION fhir.task_update(jsonb) IS 'PUT /Task/{id} (id in X-FHIR-Id, the Task as body, its id equal to the URL''s): 200 with Location, ETag, Last-Modified; If-Match W/"n" -> 412 on mismatch; 428 without If-Match when omnitask.fhir_require_if_match is on; errors as OperationOutcome (400, 403, 404, 409, 412, 422, 428).';
+COMMENT ON FUNCTION fhir.task_update(jsonb) IS 'PUT /Task/{id} (id in X-FHIR-Id, the Task as body, its id equal to the URL''s): 200 with Location, ETag, Last-Modified; If-Match W/"n" -> 412 on mismatch; 428 without If-Match when omnitask.fhir_require_if_match is on. PUT /Task?identifier=system|value (the query in X-FHIR-Condition, no X-FHIR-Id): conditional update by update_task_by_identifier, 201 when it created the task, 200 when it updated the one match, 412 for several. Errors as OperationOutcome (400, 403, 404, 409, 412, 422, 428).';
 
 CREATE FUNCTION fhir.task_patch(jsonb) RETURNS fhir."application/fhir+json"
 	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
@@ -1234,7 +1311,7 @@ BEGIN
 				'updateCreate', false,
 				'conditionalCreate', true,
 				'conditionalRead', 'full-support',
-				'conditionalUpdate', false,
+				'conditionalUpdate', true,
 				'conditionalDelete', 'not-supported',
 				'searchParam', params)))));
 END
@@ -1247,6 +1324,7 @@ COMMENT ON FUNCTION fhir.metadata() IS 'GET /metadata: the CapabilityStatement, 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA fhir FROM PUBLIC;
 REVOKE ALL ON FUNCTION omnitask.fhir_base_url(), omnitask.fhir_require_if_match(),
 	omnitask.parse_if_none_exist(text), omnitask.create_task_if_none_exist(jsonb, text),
+	omnitask.update_task_by_identifier(jsonb, text, integer),
 	omnitask.json_pointer(text), omnitask.json_patch_get(jsonb, text[], text),
 	omnitask.json_patch_add(jsonb, text[], jsonb, text), omnitask.json_patch_remove(jsonb, text[], text),
 	omnitask.json_patch(jsonb, jsonb), omnitask.patch_task(text, jsonb, integer),
@@ -1282,6 +1360,7 @@ GRANT EXECUTE ON FUNCTION omnitask.fhir_base_url(), omnitask.fhir_require_if_mat
 	fhir.task_create(jsonb), fhir.task_update(jsonb), fhir.task_patch(jsonb)
 	TO omnitask_admin, omnitask_practitioner, omnitask_auditor;
 GRANT EXECUTE ON FUNCTION omnitask.create_task_if_none_exist(jsonb, text),
+	omnitask.update_task_by_identifier(jsonb, text, integer),
 	omnitask.patch_task(text, jsonb, integer), omnitask.add_task_note(text, text, integer),
 	omnitask.set_task_business_status(text, text, integer), omnitask.set_task_due(text, timestamptz, integer)
 	TO omnitask_admin, omnitask_practitioner;

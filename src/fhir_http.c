@@ -16,15 +16,18 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "omnitask.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/jsonb.h"
 
 char	   *omnitask_fhir_base_url = NULL;
 bool		omnitask_fhir_require_if_match = false;
 
 PG_FUNCTION_INFO_V1(omnitask_fhir_base_url_fn);
 PG_FUNCTION_INFO_V1(omnitask_fhir_require_if_match_fn);
+PG_FUNCTION_INFO_V1(omnitask_fhir_respond);
 
 /*
  * Defines omnitask.fhir_base_url and omnitask.fhir_require_if_match; called
@@ -73,4 +76,32 @@ Datum
 omnitask_fhir_require_if_match_fn(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(omnitask_fhir_require_if_match);
+}
+
+/*
+ * omnitask.fhir_respond(status integer, headers jsonb) -> void: sets
+ * PostgREST's response.status and response.headers for the rest of the
+ * transaction, as set_config(..., true) does (NULL resets a setting).  In C
+ * because every write answers through it: as an SQL function of two
+ * set_config() calls it could not be inlined and was parsed and planned
+ * again in every transaction.
+ */
+Datum
+omnitask_fhir_respond(PG_FUNCTION_ARGS)
+{
+	GucContext	context = superuser() ? PGC_SUSET : PGC_USERSET;
+	char	   *status = PG_ARGISNULL(0) ? NULL : psprintf("%d", PG_GETARG_INT32(0));
+	char	   *headers = NULL;
+
+	if (!PG_ARGISNULL(1))
+	{
+		Jsonb	   *jb = PG_GETARG_JSONB_P(1);
+
+		headers = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	}
+	(void) set_config_option("response.status", status, context, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	(void) set_config_option("response.headers", headers, context, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	PG_RETURN_VOID();
 }

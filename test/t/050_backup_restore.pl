@@ -77,6 +77,11 @@ my $CUSTOM_WORKFLOW = q{{
 }};
 
 # --- fill ----------------------------------------------------------------
+# The source's transaction ids run far ahead of a fresh node's (as on any
+# long-lived primary): 4000 transactions that each take an xid.  Restored
+# history rows keep these xids, so on the fresh node new versions would
+# sort before them in the change feed without the feed's shift.
+$node->safe_psql('postgres', join('', map { "SELECT pg_current_xact_id();\n" } 1 .. 4000));
 $node->safe_psql($SRC, q{
 SELECT omnitask.register_practitioner('pract_new', 'pr-new', 'Nia Newcomer, NP');
 UPDATE omnitask.practitioner SET display = 'Amara Yamamoto-Okafor, RN' WHERE id = 'pr-0002';
@@ -117,6 +122,17 @@ is($node->safe_psql($SRC, 'SELECT count(*) FROM omnitask.verify()'), '0', 'sourc
 my %want = contents($node, $SRC);
 note "source: $want{counts}";
 
+# Change-feed readers before the dump: one read everything (its cursor is
+# at the end), one read the first 100 versions.
+my ($src_feed, $cursor_end) = feed_read($node, $SRC, '');
+my ($first100, $cursor_mid) = feed_read($node, $SRC, '', 100);
+is(scalar(@$src_feed), $node->safe_psql($SRC, 'SELECT count(*) FROM omnitask.task_history'),
+	'source: the change feed read from the start has every version');
+is(scalar(@$first100), 100, 'source: a reader stopped after 100 versions');
+my $claims_src = claims($node, $SRC);
+cmp_ok($node->safe_psql($SRC, 'SELECT count(*) FROM omnitask.task_identifier'), '>', 100,
+	'source: business identifiers are claimed');
+
 # --- dump --------------------------------------------------------------
 my $dumpfile = $node->basedir . '/omnitask.dump';
 $node->command_ok([ 'pg_dump', '-Fc', '-f', $dumpfile, '-d', $SRC ], 'pg_dump -Fc');
@@ -155,6 +171,10 @@ $node2->safe_psql('postgres', 'CREATE DATABASE omnitask_copy');
 $node2->command_ok([ 'pg_restore', '--exit-on-error', '-d', 'omnitask_copy', $dumpfile ],
 	'pg_restore into a fresh node');
 check_copy($node2, 'omnitask_copy', 'new node');
+is($node2->safe_psql('omnitask_copy', 'SELECT shift > 0 FROM omnitask.feed_shift'), 't',
+	'new node: the restore raised the feed shift (its own xids were below the restored ones)');
+is($node->safe_psql('omnitask_copy', 'SELECT shift FROM omnitask.feed_shift'), '0',
+	'same node: no shift needed (its xids are already above the restored ones)');
 
 # --- a restore-style row that is not stored leaves no trace ---------------
 # A superuser re-running part of a dump: the row with id and version_id is
@@ -228,6 +248,7 @@ sub check_copy
 	is($got{workflow}, $want{workflow}, "$where: workflow() identical (the custom workflow)");
 	is($got{workflow_row}, $want{workflow_row}, "$where: workflow_definition row identical");
 	is($n->safe_psql($db, 'SELECT count(*) FROM omnitask.verify()'), '0', "$where: verify() empty");
+	is(claims($n, $db), $claims_src, "$where: the identifier claims (task_identifier) are the source's, rebuilt by the triggers");
 
 	# the core scenario on the copy
 	my $id = $n->safe_psql($db, q{
@@ -295,4 +316,57 @@ SELECT omnitask.create_task('{"resourceType":"Task","status":"requested","intent
 
 	is($n->safe_psql($db, 'SELECT count(*) FROM omnitask.verify()'), '0', "$where: verify() empty after the scenario")
 	  or diag($n->safe_psql($db, 'SELECT * FROM omnitask.verify() LIMIT 10'));
+
+	# the change feed: a reader resuming with a cursor taken on the source
+	# before the dump gets exactly the versions it has not seen, once each
+	my %seen = map { $_ => 1 } @$src_feed;
+	my @all = split / /, $n->safe_psql($db, q{SELECT string_agg(id || '/' || version_id, ' ') FROM omnitask.task_history});
+	my @new_here = sort grep { !$seen{$_} } @all;
+	cmp_ok(scalar(@new_here), '>=', 5, "$where: versions written after the restore");
+	my ($got) = feed_read($n, $db, $cursor_end);
+	is(join(' ', sort @$got), join(' ', @new_here),
+		"$where: a feed cursor taken at the end before the dump reads every version written after the restore");
+	is(scalar(@$got), scalar(@new_here), "$where: ... each once");
+	my %first = map { $_ => 1 } @$first100;
+	($got) = feed_read($n, $db, $cursor_mid);
+	is(join(' ', sort @$got), join(' ', sort grep { !$first{$_} } @all),
+		"$where: a cursor taken after 100 versions reads the rest of the restored ones and the new ones");
+	is(scalar(@$got), scalar(@all) - 100, "$where: ... each once");
+	# new versions sort after every restored one
+	my $restored = "'{" . join(',', @$src_feed) . "}'::text[]";
+	is($n->safe_psql($db, qq{
+SELECT (SELECT min(xid) FROM omnitask.task_history WHERE NOT (id || '/' || version_id = ANY ($restored)))
+       > (SELECT max(xid) FROM omnitask.task_history WHERE id || '/' || version_id = ANY ($restored))}),
+		't', "$where: every version written after the restore has a feed position above every restored one");
+}
+
+# Reads the change feed as the superuser from a cursor until it is
+# exhausted (or $limit versions); returns ([id/version ...], next cursor).
+sub feed_read
+{
+	my ($n, $db, $cursor, $limit) = @_;
+	my @got;
+	while (1)
+	{
+		my $count = defined $limit ? ($limit - @got < 1000 ? $limit - @got : 1000) : 1000;
+		last if $count < 1;
+		my ($list, $next) = split /\|/, $n->safe_psql($db, qq{
+SELECT coalesce((SELECT string_agg((e -> 'resource' ->> 'id') || '/' || (e -> 'resource' -> 'meta' ->> 'versionId'), ' ' ORDER BY k)
+                 FROM jsonb_array_elements(b -> 'entry') WITH ORDINALITY x(e, k)), '')
+       || '|' || coalesce(substring(b -> 'link' -> 2 ->> 'url' FROM '_cursor=([0-9a-f]+)'), '')
+FROM (SELECT omnitask.task_changes(NULLIF('$cursor', ''), $count) AS b) s}), -1;
+		$cursor = $next;
+		last if $list eq '';
+		push @got, split / /, $list;
+	}
+	return (\@got, $cursor);
+}
+
+# The identifier claims of a database.
+sub claims
+{
+	my ($n, $db) = @_;
+	return $n->safe_psql($db, q{
+SELECT count(*) || ' ' || md5(string_agg(system || '|' || value || '|' || task_id, ',' ORDER BY system, value))
+FROM omnitask.task_identifier});
 }
