@@ -184,7 +184,14 @@ omnitask_relations_read(PlannedStmt *stmt, bool *via_view)
 		RangeTblEntry *rte = lfirst(lc);
 		char	   *relname;
 
-		if (rte->rtekind != RTE_RELATION || !(rte_required_perms(stmt, rte) & ACL_SELECT))
+		/*
+		 * A relation, or a view: since PostgreSQL 16 the rewriter turns a
+		 * view's entry into a subquery that keeps the view's relid (for the
+		 * permission check); 15 keeps it as a relation entry.
+		 */
+		if (!(rte->rtekind == RTE_RELATION ||
+			  (rte->rtekind == RTE_SUBQUERY && OidIsValid(rte->relid))) ||
+			!(rte_required_perms(stmt, rte) & ACL_SELECT))
 			continue;
 		if (!OidIsValid(nsp))
 		{
