@@ -254,7 +254,8 @@ CREATE TEMP TABLE combos AS
 CREATE TEMP TABLE mem (after int, plans bigint, bytes bigint);
 CREATE FUNCTION pg_temp.snapshot(after int) RETURNS void LANGUAGE sql AS $f$
 	INSERT INTO mem SELECT after,
-		(SELECT count(*) FROM pg_backend_memory_contexts WHERE name = 'CachedPlanSource' AND ident LIKE '%FROM omnitask.task t WHERE%'),
+		(SELECT count(*) FROM pg_backend_memory_contexts WHERE name = 'CachedPlanSource' AND ident LIKE '%FROM omnitask.task t WHERE%'
+			AND ident NOT LIKE '%pg_backend_memory_contexts%'),
 		(SELECT sum(total_bytes) FROM pg_backend_memory_contexts WHERE name LIKE 'CachedPlan%' OR name = 'CacheMemoryContext')
 $f$;
 DO $d$
