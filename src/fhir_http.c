@@ -16,7 +16,8 @@
 #include "postgres.h"
 
 #include "fmgr.h"
-#include "omnitask.h"
+#include "fhir_http.h"
+#include "fhir_validate.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 

@@ -90,9 +90,9 @@ show_regress() { grep -E '^(test|     ) |^ok [0-9]|^not ok [0-9]|FAILED|failed|c
 mkdir -p "$TMP"
 echo "== $LABEL: $("$PGBIN/postgres" --version), debug_assertions $(psql_c 'SHOW debug_assertions')"
 
-heading "unit tests (src/fhir_types.c)"
+heading "unit tests (src/fhir_types.c, src/fhir_xhtml.c)"
 mkdir -p "$TMP/unit"
-if gcc -std=gnu99 -O1 -g -Wall -Wextra -Werror -Isrc src/fhir_types.c test/unit/test_fhir_types.c \
+if gcc -std=gnu99 -O1 -g -Wall -Wextra -Werror -Isrc src/fhir_types.c src/fhir_xhtml.c test/unit/test_fhir_types.c \
 	-o "$TMP/unit/test_fhir_types" 2>"$TMP/unit/build.log"; then
 	"$TMP/unit/test_fhir_types" >"$TMP/unit/out.tap" 2>&1; rc=$?
 	count_tap unit "$TMP/unit/out.tap" $rc
