@@ -51,7 +51,7 @@ omnitask_validate_task(PG_FUNCTION_ARGS)
 	MemoryContextReset(validate_cxt);
 	outer = MemoryContextSwitchTo(validate_cxt);
 	res = palloc(sizeof(FhirResult));
-	fhir_validate_task(doc, NULL, res);
+	fhir_validate_task(doc, res);
 	if (res->nissues == 0 && !res->truncated)
 	{
 		/* the common answer is always the same document: build it once */

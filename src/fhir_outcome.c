@@ -164,6 +164,25 @@ fhir_push_string(JsonbParseState **ps, JsonbIteratorToken tok, const char *s)
 	pushJsonbValue(ps, tok, &v);
 }
 
+/* Pushes one OperationOutcome.issue (expression may be NULL). */
+static void
+push_issue(JsonbParseState **ps, const char *severity, const char *code,
+		   const char *diagnostics, const char *expression)
+{
+	pushJsonbValue(ps, WJB_BEGIN_OBJECT, NULL);
+	fhir_push_pair(ps, "severity", severity);
+	fhir_push_pair(ps, "code", code);
+	fhir_push_pair(ps, "diagnostics", diagnostics);
+	if (expression)
+	{
+		fhir_push_string(ps, WJB_KEY, "expression");
+		pushJsonbValue(ps, WJB_BEGIN_ARRAY, NULL);
+		fhir_push_string(ps, WJB_ELEM, expression);
+		pushJsonbValue(ps, WJB_END_ARRAY, NULL);
+	}
+	pushJsonbValue(ps, WJB_END_OBJECT, NULL);
+}
+
 /*
  * The result as a FHIR OperationOutcome.  A valid document gets one
  * informational issue, since OperationOutcome.issue is 1..*.
@@ -177,50 +196,22 @@ fhir_outcome_jsonb(const FhirResult *res)
 	int			i;
 
 	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-	fhir_push_string(&ps, WJB_KEY, "resourceType");
-	fhir_push_string(&ps, WJB_VALUE, "OperationOutcome");
+	fhir_push_pair(&ps, "resourceType", "OperationOutcome");
 	fhir_push_string(&ps, WJB_KEY, "issue");
 	pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
 	for (i = 0; i < res->nissues; i++)
 	{
 		const FhirIssue *is = &res->issues[i];
 
-		pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-		fhir_push_string(&ps, WJB_KEY, "severity");
-		fhir_push_string(&ps, WJB_VALUE, sevnames[is->severity]);
-		fhir_push_string(&ps, WJB_KEY, "code");
-		fhir_push_string(&ps, WJB_VALUE, is->code);
-		fhir_push_string(&ps, WJB_KEY, "diagnostics");
-		fhir_push_string(&ps, WJB_VALUE, is->diagnostics);
-		fhir_push_string(&ps, WJB_KEY, "expression");
-		pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
-		fhir_push_string(&ps, WJB_ELEM, is->expression);
-		pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
-		pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
+		push_issue(&ps, sevnames[is->severity], is->code, is->diagnostics,
+				   is->expression);
 	}
 	if (res->truncated)
-	{
-		pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-		fhir_push_string(&ps, WJB_KEY, "severity");
-		fhir_push_string(&ps, WJB_VALUE, "error");
-		fhir_push_string(&ps, WJB_KEY, "code");
-		fhir_push_string(&ps, WJB_VALUE, "too-costly");
-		fhir_push_string(&ps, WJB_KEY, "diagnostics");
-		fhir_push_string(&ps, WJB_VALUE, psprintf("%d problems found; only the first %d are listed",
-											 res->nerrors, FHIR_MAX_ISSUES));
-		pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
-	}
+		push_issue(&ps, "error", "too-costly",
+				   psprintf("%d problems found; only the first %d are listed",
+							res->nerrors, FHIR_MAX_ISSUES), NULL);
 	if (res->nissues == 0)
-	{
-		pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-		fhir_push_string(&ps, WJB_KEY, "severity");
-		fhir_push_string(&ps, WJB_VALUE, "information");
-		fhir_push_string(&ps, WJB_KEY, "code");
-		fhir_push_string(&ps, WJB_VALUE, "informational");
-		fhir_push_string(&ps, WJB_KEY, "diagnostics");
-		fhir_push_string(&ps, WJB_VALUE, "the Task is valid");
-		pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
-	}
+		push_issue(&ps, "information", "informational", "the Task is valid", NULL);
 	pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
 	root = pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(root);

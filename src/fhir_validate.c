@@ -208,7 +208,10 @@ json_type_name(const JsonbValue *v)
 	}
 }
 
-/* A new segment on top of the path; returns the depth to restore. */
+/*
+ * Pushes a new segment of the given kind on the path, growing the stack as
+ * needed, and returns it (the caller fills it in).
+ */
 static inline PathSeg *
 path_new_seg(Walker *w, SegKind kind)
 {
@@ -486,13 +489,32 @@ find_element(const FhirType *t, const char *name, int len)
 	return NULL;
 }
 
+/* True when the name (s, len) is in the sorted array names[0 .. n). */
+static bool
+name_in_sorted(const char *s, int len, const char *const *names, int n)
+{
+	int			lo = 0,
+				hi = n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			c = name_cmp(s, len, names[mid]);
+
+		if (c == 0)
+			return true;
+		if (c < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	return false;
+}
+
 /* True when code (a slice) is in the required value set vs. */
 static bool
 code_in_valueset(const FhirValueSet *vs, const char *s, int len, const char **why)
 {
-	int			lo = 0,
-				hi = vs->ncodes - 1;
-
 	switch (vs->check)
 	{
 		case VS_CURRENCY:
@@ -502,20 +524,8 @@ code_in_valueset(const FhirValueSet *vs, const char *s, int len, const char **wh
 		case VS_ENUM:
 			break;
 	}
-	while (lo <= hi)
-	{
-		int			mid = (lo + hi) / 2;
-		int			cmp = name_cmp(s, len, vs->codes[mid]);
-
-		if (cmp == 0)
-			return true;
-		if (cmp < 0)
-			hi = mid - 1;
-		else
-			lo = mid + 1;
-	}
 	*why = NULL;
-	return false;
+	return name_in_sorted(s, len, vs->codes, vs->ncodes);
 }
 
 /* The capture context of a child element of an object in context cap. */
@@ -744,28 +754,6 @@ note_local_ref(Walker *w, const JsonbValue *v, bool is_reference, int16 targets)
 	r->targets = targets;
 	r->from = w->cur_contained;
 	w->local_refs = lappend(w->local_refs, r);
-}
-
-/* True when the name (s, len) is in the sorted array names[0 .. n). */
-static bool
-name_in_sorted(const char *s, int len, const char *const *names, int n)
-{
-	int			lo = 0,
-				hi = n - 1;
-
-	while (lo <= hi)
-	{
-		int			mid = (lo + hi) / 2;
-		int			c = name_cmp(s, len, names[mid]);
-
-		if (c == 0)
-			return true;
-		if (c < 0)
-			hi = mid - 1;
-		else
-			lo = mid + 1;
-	}
-	return false;
 }
 
 /* True when the NUL-terminated name is one of the targets of set ts. */
@@ -1375,7 +1363,7 @@ walk_generic(Walker *w, JsonbValue *v)
 
 /* Checks the resourceType property of the root or a contained Task. */
 static void
-check_resource_type(Walker *w, JsonbValue *v, Cap cap)
+check_resource_type(Walker *w, JsonbValue *v)
 {
 	int			saved = path_push(w, "resourceType", 12);
 
@@ -1388,11 +1376,6 @@ check_resource_type(Walker *w, JsonbValue *v, Cap cap)
 		else
 			walk_error(w, "structure", "resourceType must be the string \"Task\", found %s",
 					   json_type_name(v));
-	}
-	else if (cap == CAP_ROOT)
-	{
-		w->res->facts.resource_type.s = v->val.string.val;
-		w->res->facts.resource_type.len = 4;
 	}
 	path_pop(w, saved);
 	emit(w, WJB_VALUE, v);
@@ -1724,7 +1707,7 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 			has_resource_type = true;
 			nkeys_not_id++;
 			emit(w, WJB_KEY, &key);
-			check_resource_type(w, &v, cap);
+			check_resource_type(w, &v);
 			continue;
 		}
 		if (len > 1 && name[0] == '_')
@@ -1819,11 +1802,6 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 					w->res->facts.has_requester = true;
 				else if (EL_IS(el, "statusReason"))
 					w->res->facts.has_status_reason = true;
-				else if (EL_IS(el, "note") && v.type == jbvBinary)
-				{
-					w->res->facts.note = palloc(sizeof(JsonbValue));
-					*w->res->facts.note = v;
-				}
 			}
 		}
 		path_pop(w, saved);
@@ -2005,11 +1983,12 @@ check_local_refs(Walker *w)
 }
 
 /*
- * Validates doc as a FHIR R4 Task and fills res.  With norm, res->normalized
- * is the copy with the server-owned keys replaced (only when valid).
+ * The one walk: validates doc as a FHIR R4 Task and fills res; with norm,
+ * it also builds res->normalized, the copy with the server-owned keys
+ * replaced (only when valid).
  */
-void
-fhir_validate_task(Jsonb *doc, const FhirNormalize *norm, FhirResult *res)
+static void
+validate(Jsonb *doc, const FhirNormalize *norm, FhirResult *res)
 {
 	Walker		w;
 
@@ -2037,4 +2016,24 @@ fhir_validate_task(Jsonb *doc, const FhirNormalize *norm, FhirResult *res)
 
 	if (norm && res->nerrors == 0 && w.emit && w.last != NULL)
 		res->normalized = JsonbValueToJsonb(w.last);
+}
+
+/* Validates doc as a FHIR R4 Task and fills res (no copy is built). */
+void
+fhir_validate_task(Jsonb *doc, FhirResult *res)
+{
+	validate(doc, NULL, res);
+}
+
+/*
+ * Validates doc as a FHIR R4 Task and, in the same walk, normalises it:
+ * when valid, res->normalized is the copy with the server-owned keys of
+ * norm written in.  One pass does both, so the stored copy is exactly
+ * the document that was validated.
+ */
+void
+fhir_validate_and_normalize_task(Jsonb *doc, const FhirNormalize *norm, FhirResult *res)
+{
+	Assert(norm != NULL);
+	validate(doc, norm, res);
 }

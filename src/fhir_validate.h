@@ -47,7 +47,6 @@ typedef struct FhirWhen
  */
 typedef struct TaskFacts
 {
-	FhirSlice	resource_type;
 	FhirSlice	id;
 	FhirSlice	status;
 	FhirSlice	intent;
@@ -65,7 +64,6 @@ typedef struct TaskFacts
 	FhirWhen	last_modified;
 	FhirWhen	restriction_end;	/* Task.restriction.period.end */
 	FhirWhen	execution_end;	/* Task.executionPeriod.end */
-	JsonbValue *note;			/* Task.note array (binary), or NULL */
 	FhirSlice	meta_version;	/* Task.meta.versionId */
 	FhirWhen	meta_last_updated;	/* Task.meta.lastUpdated */
 } TaskFacts;
@@ -92,8 +90,9 @@ typedef struct FhirResult
 	Jsonb	   *normalized;		/* set when normalisation was requested */
 } FhirResult;
 
-extern void fhir_validate_task(Jsonb *doc, const FhirNormalize *norm,
-							   FhirResult *res);
+extern void fhir_validate_task(Jsonb *doc, FhirResult *res);
+extern void fhir_validate_and_normalize_task(Jsonb *doc, const FhirNormalize *norm,
+											 FhirResult *res);
 extern bool fhir_slice_eq(FhirSlice a, const char *s);
 extern char *fhir_slice_cstring(FhirSlice a);
 

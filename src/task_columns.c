@@ -176,7 +176,7 @@ task_derive_stored(Jsonb *doc, FhirResult *res, Datum *values, bool *nulls, char
 	char	   *end;
 	char	   *vtext;
 
-	fhir_validate_task(doc, NULL, res);
+	fhir_validate_task(doc, res);
 	first = fhir_first_error(res);
 	if (first)
 	{

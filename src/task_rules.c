@@ -347,8 +347,9 @@ first_changed_key(Jsonb *a, Jsonb *b, bool status_changed)
  * to Task.note.
  */
 void
-task_check_terminal(const TaskWrite *w, FhirResult *res, Jsonb *old_doc, Jsonb *new_doc)
+task_check_terminal(const TaskWrite *w, FhirResult *res, Jsonb *new_doc)
 {
+	Jsonb	   *old_doc;
 	const Workflow *wf = workflow_current();
 	int			to = task_status_index(res->facts.status.s, res->facts.status.len);
 	bool		status_changed = (to != w->old_status);
@@ -356,6 +357,7 @@ task_check_terminal(const TaskWrite *w, FhirResult *res, Jsonb *old_doc, Jsonb *
 
 	if (w->is_insert || !(wf->terminal & (UINT32_C(1) << w->old_status)))
 		return;
+	old_doc = DatumGetJsonbP(w->old_resource);
 	changed = first_changed_key(old_doc, new_doc, status_changed);
 	if (changed == NULL)
 		changed = first_changed_key(new_doc, old_doc, status_changed);

@@ -25,6 +25,7 @@ typedef struct TaskWrite
 	const char *id;
 	const char *old_owner;		/* practitioner id, NULL when unassigned or new */
 	int			old_status;		/* task_status_index, -1 when new */
+	Datum		old_resource;	/* the old row's resource (an update) */
 } TaskWrite;
 
 extern void task_check_caller(const OmniCaller *c);
@@ -34,6 +35,6 @@ extern void task_check_immutable(const TaskWrite *w, FhirResult *res,
 extern void task_check_owner(const TaskWrite *w, FhirResult *res);
 extern void task_check_workflow(const TaskWrite *w, FhirResult *res);
 extern void task_check_terminal(const TaskWrite *w, FhirResult *res,
-								Jsonb *old_doc, Jsonb *new_doc);
+								Jsonb *new_doc);
 
 #endif							/* TASK_RULES_H */

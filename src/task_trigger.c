@@ -148,76 +148,75 @@ restore_row(Relation rel, HeapTuple newtup, const int *att)
 	return heap_modify_tuple_by_cols(newtup, desc, NUM_TASK_COLS, cols, values, nulls);
 }
 
-/*
- * BEFORE INSERT OR UPDATE FOR EACH ROW on omnitask.task: validates the
- * resource against R4 and the omnitask profile, writes the server-owned
- * elements, and recomputes every derived column from the stored resource.
- */
-Datum
-omnitask_task_before(PG_FUNCTION_ARGS)
+/* The row a BEFORE trigger is writing, as its phases see it. */
+typedef struct TaskRow
 {
-	TriggerData *td = (TriggerData *) fcinfo->context;
 	Relation	rel;
 	TupleDesc	desc;
-	const int  *att;
-	HeapTuple	newtup,
-				oldtup;
-	bool		is_insert;
+	const int  *att;			/* task_attnums() */
+	HeapTuple	newtup;
+	HeapTuple	oldtup;			/* NULL for an insert */
+} TaskRow;
+
+/*
+ * Phase 1: the row and the write as the rules see it; refuses a caller who
+ * may not write tasks at all.
+ */
+static void
+begin_write(TriggerData *td, TaskRow *row, TaskWrite *tw)
+{
+	bool		is_insert = TRIGGER_FIRED_BY_INSERT(td->tg_event);
+
+	row->rel = td->tg_relation;
+	row->desc = RelationGetDescr(row->rel);
+	row->att = task_attnums(row->rel);
+	row->newtup = is_insert ? td->tg_trigtuple : td->tg_newtuple;
+	row->oldtup = is_insert ? NULL : td->tg_trigtuple;
+
+	memset(tw, 0, sizeof(*tw));
+	tw->caller = omnitask_caller();
+	tw->is_insert = is_insert;
+	tw->is_import = is_insert && omnitask_import_depth > 0;
+	tw->old_status = -1;
+	tw->old_resource = (Datum) 0;
+	task_check_caller(tw->caller);
+}
+
+/* Phase 2: the FHIR Task being written (the only column a user writes). */
+static Jsonb *
+written_resource(const TaskRow *row)
+{
 	bool		isnull;
-	Datum		d;
-	Jsonb	   *doc;
-	Jsonb	   *stored;
-	FhirNormalize norm;
-	FhirResult *res;
-	TimestampTz now;
-	int32		version;
-	char	   *id;
-	MemoryContext outer;
-	int			cols[NUM_TASK_COLS];
-	Datum		values[NUM_TASK_COLS];
-	bool		nulls[NUM_TASK_COLS];
-	TaskFacts  *f;
-	TimestampTz authored;
-	TaskWrite	tw;
-	int			i;
+	Datum		d = heap_getattr(row->newtup, row->att[COL_RESOURCE], row->desc, &isnull);
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
-		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
-		elog(ERROR, "omnitask_task_before: must be fired BEFORE INSERT OR UPDATE FOR EACH ROW");
-
-	rel = td->tg_relation;
-	desc = RelationGetDescr(rel);
-	att = task_attnums(rel);
-	is_insert = TRIGGER_FIRED_BY_INSERT(td->tg_event);
-	newtup = is_insert ? td->tg_trigtuple : td->tg_newtuple;
-	oldtup = is_insert ? NULL : td->tg_trigtuple;
-
-	memset(&tw, 0, sizeof(tw));
-	tw.caller = omnitask_caller();
-	tw.is_insert = is_insert;
-	tw.is_import = is_insert && omnitask_import_depth > 0;
-	tw.old_status = -1;
-	task_check_caller(tw.caller);
-
-	if (is_insert && !heap_attisnull(newtup, att[COL_ID], desc) &&
-		!heap_attisnull(newtup, att[COL_VERSION_ID], desc))
-		return PointerGetDatum(restore_row(rel, newtup, att));
-
-	d = heap_getattr(newtup, att[COL_RESOURCE], desc, &isnull);
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("a task needs a resource"),
 				 errdetail("omnitask.task.resource is the FHIR Task; every other column is derived from it.")));
-	doc = DatumGetJsonbP(d);
+	return DatumGetJsonbP(d);
+}
 
-	now = GetCurrentTimestamp();
-	memset(&norm, 0, sizeof(norm));
-	if (is_insert)
+/*
+ * Phase 3: the server-owned elements of the stored version -- its id (new,
+ * imported or kept), version and times, and a practitioner's default owner
+ * and requester -- and what the rules need of the old row.  Returns the
+ * version number.
+ */
+static int32
+server_owned(const TaskRow *row, TaskWrite *tw, Jsonb *doc, TimestampTz now,
+			 FhirNormalize *norm)
+{
+	bool		isnull;
+	Datum		d;
+	int32		version;
+	char	   *id;
+
+	memset(norm, 0, sizeof(*norm));
+	if (tw->is_insert)
 	{
 		version = 1;
-		if (tw.is_import)
+		if (tw->is_import)
 		{
 			JsonbValue *idv = JB_ROOT_IS_OBJECT(doc) && !JB_ROOT_IS_SCALAR(doc) ?
 				getKeyJsonValueFromContainer(&doc->root, "id", 2, NULL) : NULL;
@@ -231,78 +230,141 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 		}
 		else
 			id = new_task_id();
-		if (!tw.caller->is_admin)
+		if (!tw->caller->is_admin)
 		{
 			/* a practitioner's task is theirs unless it says otherwise */
-			norm.default_owner = psprintf("Practitioner/%s", tw.caller->practitioner_id);
-			norm.default_requester = norm.default_owner;
+			norm->default_owner = psprintf("Practitioner/%s", tw->caller->practitioner_id);
+			norm->default_requester = norm->default_owner;
 		}
 	}
 	else
 	{
 		Datum		newid;
 
-		d = heap_getattr(oldtup, att[COL_ID], desc, &isnull);
-		id = TextDatumGetCString(d);
-		newid = heap_getattr(newtup, att[COL_ID], desc, &isnull);
+		id = TextDatumGetCString(heap_getattr(row->oldtup, row->att[COL_ID], row->desc, &isnull));
+		newid = heap_getattr(row->newtup, row->att[COL_ID], row->desc, &isnull);
 		if (isnull || strcmp(TextDatumGetCString(newid), id) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_CHECK_VIOLATION),
 					 errmsg("invalid FHIR Task: Task.id: the id of a task cannot be changed"),
 					 errhint("Create a new task instead.")));
-		version = DatumGetInt32(heap_getattr(oldtup, att[COL_VERSION_ID], desc, &isnull)) + 1;
-		d = heap_getattr(oldtup, att[COL_OWNER_ID], desc, &isnull);
-		tw.old_owner = isnull ? NULL : TextDatumGetCString(d);
-		d = heap_getattr(oldtup, att[COL_STATUS], desc, &isnull);
-		tw.old_status = task_status_index_of_oid(DatumGetObjectId(d));
+		version = DatumGetInt32(heap_getattr(row->oldtup, row->att[COL_VERSION_ID],
+											 row->desc, &isnull)) + 1;
+		d = heap_getattr(row->oldtup, row->att[COL_OWNER_ID], row->desc, &isnull);
+		tw->old_owner = isnull ? NULL : TextDatumGetCString(d);
+		d = heap_getattr(row->oldtup, row->att[COL_STATUS], row->desc, &isnull);
+		tw->old_status = task_status_index_of_oid(DatumGetObjectId(d));
+		tw->old_resource = heap_getattr(row->oldtup, row->att[COL_RESOURCE], row->desc, &isnull);
 	}
-	tw.id = id;
+	tw->id = id;
 
-	norm.id = id;
-	norm.keep_last_modified = tw.is_import;
-	norm.version_id = psprintf("%d", version);
-	norm.last_updated = omnitask_fhir_instant(now);
+	norm->id = id;
+	norm->keep_last_modified = tw->is_import;
+	norm->version_id = psprintf("%d", version);
+	norm->last_updated = omnitask_fhir_instant(now);
+	return version;
+}
 
+/*
+ * Phase 4: the rules beyond base R4, in order -- the omnitask profile, the
+ * immutable elements of an update (each adds issues, raised together), then
+ * the owner and the workflow (likewise), then a terminal task's frozen
+ * content (raised at once, PT409).
+ */
+static void
+check_rules(const TaskRow *row, const TaskWrite *tw, FhirResult *res, TimestampTz now)
+{
+	const TaskFacts *f = &res->facts;
+
+	if (res->nerrors == 0)
+		task_profile_check(res, now);
+	if (res->nerrors == 0 && !tw->is_insert)
+		task_check_immutable(tw, res, row->oldtup, row->desc, row->att,
+							 f->authored_on.text.s ?
+							 task_when_timestamp(&f->authored_on, false) : now);
+	if (res->nerrors > 0)
+		raise_invalid(res);
+
+	task_check_owner(tw, res);
+	task_check_workflow(tw, res);
+	if (res->nerrors > 0)
+		raise_invalid(res);
+	task_check_terminal(tw, res, res->normalized);
+}
+
+/*
+ * Phase 5: the row to store -- the normalised resource (copied into the
+ * current context) and every column derived from it.
+ */
+static HeapTuple
+derived_row(const TaskRow *row, const TaskWrite *tw, const FhirResult *res,
+			int32 version, TimestampTz now)
+{
+	const TaskFacts *f = &res->facts;
+	Datum		values[NUM_TASK_COLS];
+	bool		nulls[NUM_TASK_COLS];
+	int			cols[NUM_TASK_COLS];
+	Jsonb	   *stored;
+	int			i;
+
+	stored = palloc(VARSIZE(res->normalized));
+	memcpy(stored, res->normalized, VARSIZE(res->normalized));
+	task_derive_columns(f, tw->id, version, now,
+						(tw->is_import && f->last_modified.text.s) ?
+						task_when_timestamp(&f->last_modified, false) : now,
+						stored, values, nulls);
+	for (i = 0; i < NUM_TASK_COLS; i++)
+		cols[i] = row->att[i];
+	return heap_modify_tuple_by_cols(row->newtup, row->desc, NUM_TASK_COLS, cols,
+									 values, nulls);
+}
+
+/*
+ * BEFORE INSERT OR UPDATE FOR EACH ROW on omnitask.task: validates the
+ * resource against R4 and the omnitask profile, writes the server-owned
+ * elements, and recomputes every derived column from the stored resource.
+ */
+Datum
+omnitask_task_before(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TaskRow		row;
+	TaskWrite	tw;
+	Jsonb	   *doc;
+	FhirNormalize norm;
+	FhirResult *res;
+	TimestampTz now;
+	int32		version;
+	MemoryContext outer;
+	HeapTuple	result;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
+		elog(ERROR, "omnitask_task_before: must be fired BEFORE INSERT OR UPDATE FOR EACH ROW");
+
+	begin_write(td, &row, &tw);
+	if (tw.is_insert && !heap_attisnull(row.newtup, row.att[COL_ID], row.desc) &&
+		!heap_attisnull(row.newtup, row.att[COL_VERSION_ID], row.desc))
+		return PointerGetDatum(restore_row(row.rel, row.newtup, row.att));
+	doc = written_resource(&row);
+	now = GetCurrentTimestamp();
+	version = server_owned(&row, &tw, doc, now, &norm);
+
+	/* validation and the rules work in scratch memory, reset per row */
 	if (scratch_cxt == NULL)
 		scratch_cxt = AllocSetContextCreate(TopMemoryContext, "omnitask row scratch",
 											ALLOCSET_DEFAULT_SIZES);
 	MemoryContextReset(scratch_cxt);
 	outer = MemoryContextSwitchTo(scratch_cxt);
 	res = palloc(sizeof(FhirResult));
-	fhir_validate_task(doc, &norm, res);
-	f = &res->facts;
-	if (res->nerrors == 0)
-		task_profile_check(res, now);
-
-	authored = f->authored_on.text.s ? task_when_timestamp(&f->authored_on, false) : now;
-	if (res->nerrors == 0 && !is_insert)
-		task_check_immutable(&tw, res, oldtup, desc, att, authored);
-	if (res->nerrors > 0)
-		raise_invalid(res);
-
-	task_check_owner(&tw, res);
-	task_check_workflow(&tw, res);
-	if (res->nerrors > 0)
-		raise_invalid(res);
-	if (!is_insert && (workflow_current()->terminal & (UINT32_C(1) << tw.old_status)))
-		task_check_terminal(&tw, res,
-							DatumGetJsonbP(heap_getattr(oldtup, att[COL_RESOURCE], desc, &isnull)),
-							res->normalized);
-
-	/* the derived columns, built in the trigger's own context */
+	fhir_validate_and_normalize_task(doc, &norm, res);
+	check_rules(&row, &tw, res, now);
 	MemoryContextSwitchTo(outer);
-	stored = palloc(VARSIZE(res->normalized));
-	memcpy(stored, res->normalized, VARSIZE(res->normalized));
-	task_derive_columns(f, id, version, now,
-				   (tw.is_import && f->last_modified.text.s) ?
-				   task_when_timestamp(&f->last_modified, false) : now,
-				   stored, values, nulls);
-	for (i = 0; i < NUM_TASK_COLS; i++)
-		cols[i] = att[i];
 
-	newtup = heap_modify_tuple_by_cols(newtup, desc, NUM_TASK_COLS, cols, values, nulls);
+	result = derived_row(&row, &tw, res, version, now);
 	MemoryContextReset(scratch_cxt);
-	return PointerGetDatum(newtup);
+	return PointerGetDatum(result);
 }
 
 /*
