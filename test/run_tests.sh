@@ -48,7 +48,7 @@ took() { echo "   ($LABEL: $1 took $((SECONDS - SECONDS_AT)) s)"; }
 pgxs_installcheck() {
 	local out=$1; shift
 	as_pg env PGHOST="$SOCK" PGPORT="$PORT" PGUSER=postgres PGOPTIONS="${PGOPTIONS:-}" \
-		OMNITASK_SOCK="$SOCK" OMNITASK_PORT="$PORT" OMNITASK_TMP="$TMP" \
+		OMNITASK_TMP="$TMP" \
 		make -C "$BUILD" -f "$TOP/Makefile" VPATH="$TOP" PG_CONFIG="$PGBIN/pg_config" \
 		installcheck "$@" >"$out" 2>&1
 }
