@@ -30,16 +30,13 @@ ISOLATION = $(sort $(basename $(notdir $(wildcard $(OMNITASK_SRC)/test/isolation
 ISOLATION_OUT = test/tmp/isolation
 ISOLATION_OPTS = --inputdir=$(OMNITASK_SRC)/test/isolation --outputdir=$(ISOLATION_OUT) --load-extension=omnitask
 
-# TAP tests: test/t/*.pl under prove.  Those that use the running server
-# (rather than clusters of their own) read it from OMNITASK_SOCK/OMNITASK_PORT,
-# by default PGHOST/PGPORT; every test reads the tree and the binaries from
+# TAP tests: test/t/*.pl under prove.  Each runs clusters of its own
+# (PostgreSQL::Test::Cluster) and reads the tree and the binaries from
 # OMNITASK_TOP and PGBIN.
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 export OMNITASK_TOP = $(OMNITASK_SRC)
 export PGBIN = $(bindir)
-export OMNITASK_SOCK ?= $(or $(PGHOST),/var/run/postgresql)
-export OMNITASK_PORT ?= $(or $(PGPORT),5432)
 
 # pg_regress creates its output directory but not the ones above it
 REGRESS_PREP = omnitask-test-dirs

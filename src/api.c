@@ -13,13 +13,13 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "fhir_validate.h"
 #include "fmgr.h"
+#include "identity.h"
 #include "miscadmin.h"
-#include "omnitask.h"
-#include "utils/acl.h"
+#include "task_trigger.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
@@ -51,7 +51,7 @@ omnitask_validate_task(PG_FUNCTION_ARGS)
 	MemoryContextReset(validate_cxt);
 	outer = MemoryContextSwitchTo(validate_cxt);
 	res = palloc(sizeof(FhirResult));
-	fhir_validate_task(doc, NULL, res);
+	fhir_validate_task(doc, res);
 	if (res->nissues == 0 && !res->truncated)
 	{
 		/* the common answer is always the same document: build it once */
@@ -72,15 +72,6 @@ omnitask_validate_task(PG_FUNCTION_ARGS)
 	PG_RETURN_JSONB_P(result);
 }
 
-/* True when the current role acts as an omnitask admin. */
-static bool
-caller_is_admin(void)
-{
-	Oid			admin = get_role_oid("omnitask_admin", true);
-
-	return superuser() || (OidIsValid(admin) && has_privs_of_role(GetUserId(), admin));
-}
-
 /*
  * import_task(resource jsonb) -> jsonb: admin only.  Stores an existing
  * valid Task in whatever status it has, keeping its id (migration from
@@ -96,7 +87,7 @@ omnitask_import_task(PG_FUNCTION_ARGS)
 	bool		isnull;
 	int			rc;
 
-	if (!caller_is_admin())
+	if (!omnitask_caller()->is_admin)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to import tasks"),

@@ -18,7 +18,7 @@
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "omnitask.h"
+#include "identity.h"
 #include "pg_compat.h"
 #include "storage/proc.h"
 #include "utils/array.h"

@@ -34,7 +34,6 @@
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "omnitask.h"
 #include "pg_compat.h"
 #include "parser/parsetree.h"
 #include "utils/builtins.h"

@@ -2,7 +2,11 @@
  *
  * catalog.c
  *	  Per-backend cache of the catalog objects omnitask's C code uses: its
- *	  namespace, its tables and the OIDs of its enum labels.
+ *	  namespace, its tables, the OIDs of its enum labels and the positions
+ *	  of the task-status codes; and the trigger that tells every backend to
+ *	  drop the caches of omnitask's tables (identity.c's practitioner
+ *	  registry, workflow.c's compiled workflow), each of which registers
+ *	  its own relcache callback.
  *
  * Looked up once per backend and forgotten whenever a type, namespace or
  * relation changes (e.g. DROP/CREATE EXTENSION), so the per-row path does
@@ -16,12 +20,17 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
+#include "catalog.h"
+#include "commands/trigger.h"
 #include "fhir_tables.h"
-#include "omnitask.h"
+#include "fmgr.h"
 #include "utils/catcache.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
+
+PG_FUNCTION_INFO_V1(omnitask_invalidate_caches);
 
 #define MAX_LABELS 16
 
@@ -159,4 +168,41 @@ task_status_index_of_oid(Oid oid)
 	}
 	elog(ERROR, "%u is not an OID of omnitask.task_status", oid);
 	return -1;					/* keep compiler quiet */
+}
+
+/* Position of a status code in the task-status value set, or -1. */
+int
+task_status_index(const char *s, int len)
+{
+	const FhirValueSet *vs = &fhir_valuesets[FHIR_VS_TASK_STATUS];
+	int			i;
+
+	for (i = 0; i < vs->ncodes; i++)
+	{
+		if ((int) strlen(vs->codes[i]) == len && memcmp(vs->codes[i], s, len) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/* The status code at a position of the task-status value set. */
+const char *
+task_status_code(int i)
+{
+	return fhir_valuesets[FHIR_VS_TASK_STATUS].codes[i];
+}
+
+/*
+ * Statement trigger on the registry and the workflow definition: every
+ * backend forgets its cached copy when the change commits.
+ */
+Datum
+omnitask_invalidate_caches(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "omnitask_invalidate_caches: not called as a trigger");
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
+	return PointerGetDatum(NULL);
 }

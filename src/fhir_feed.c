@@ -27,7 +27,7 @@
 #include "fhir_feed.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
-#include "omnitask.h"
+#include "fhir_http.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/xid8.h"

@@ -16,8 +16,9 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "fhir_http.h"
+#include "fhir_validate.h"
 #include "miscadmin.h"
-#include "omnitask.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"

@@ -106,6 +106,9 @@ typedef enum FhirValueSetId
 
 #define FHIR_NVALUESETS 22
 
+/* Codes of the task-status value set (the workflow's states). */
+#define FHIR_VS_TASK_STATUS_NCODES 12
+
 /* Entries of fhir_resource_types[] (concrete R4 resource types). */
 #define FHIR_NRESOURCE_TYPES 146
 

@@ -49,6 +49,18 @@ typedef struct FhirTimeRange
 } FhirTimeRange;
 
 /*
+ * Widening of a date or dateTime without a time: the extreme time zone
+ * offsets, 14 hours, in microseconds.
+ */
+#define FHIR_UNZONED_SLACK	(INT64_C(14) * 3600 * 1000000)
+
+/*
+ * Microseconds from the Unix epoch (FhirTimeRange) to the PostgreSQL epoch
+ * (TimestampTz, 2000-01-01): 10957 days.
+ */
+#define FHIR_UNIX_TO_PG_EPOCH	(INT64_C(10957) * 86400 * 1000000)
+
+/*
  * Checks a JSON string value against primitive prim (every string-valued
  * FP_*).  Boolean and number primitives are refused ("must be a JSON
  * boolean", "must be a JSON number").

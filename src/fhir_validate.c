@@ -21,6 +21,7 @@
 
 #include <math.h>
 
+#include "fhir_outcome.h"
 #include "fhir_tables.h"
 #include "fhir_ucum.h"
 #include "fhir_validate.h"
@@ -33,17 +34,8 @@
 #define MAX_TYPE_ELEMENTS	96
 #define MAX_TYPE_CHOICES	4
 
-/* How much fhir_parse_time_range widens a value without a zone, each side. */
-#define ZONELESS_WIDENING	((int64) 14 * 60 * 60 * 1000000)
-
-/* Longest FHIRPath kept in an issue before it is cut. */
-#define MAX_EXPRESSION		1024
-
 /* Longest property name put into a FHIRPath before it is cut. */
 #define MAX_PATH_KEY		64
-
-/* Longest value quoted in a diagnostic before it is cut. */
-#define MAX_QUOTED			64
 
 /* True when element el is the property named by the literal lit. */
 #define EL_IS(el, lit) \
@@ -155,78 +147,6 @@ static void walk_object(Walker *w, JsonbContainer *c, const FhirType *t,
 static void walk_generic(Walker *w, JsonbValue *v);
 static char *path_string(const Walker *w);
 
-/*
- * A palloc'd string formatted from fmt and args (vsnprintf into a growing
- * buffer), for the messages of issues and errors.
- */
-char *
-fhir_vformat(const char *fmt, va_list args)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (;;)
-	{
-		va_list		copy;
-		int			needed;
-
-		va_copy(copy, args);
-		needed = appendStringInfoVA(&buf, fmt, copy);
-		va_end(copy);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
-	return buf.data;
-}
-
-/* Records an issue whose diagnostics are already formatted. */
-static void
-add_issue(FhirResult *res, FhirSeverity sev, const char *code,
-		  const char *expression, char *diagnostics)
-{
-	FhirIssue  *issue;
-
-	if (sev == FHIR_SEV_ERROR)
-		res->nerrors++;
-	if (res->nissues >= FHIR_MAX_ISSUES)
-	{
-		res->truncated = true;
-		return;
-	}
-	issue = &res->issues[res->nissues++];
-	issue->severity = sev;
-	issue->code = code;
-	issue->diagnostics = diagnostics;
-	if (strlen(expression) > MAX_EXPRESSION)
-	{
-		int			n = MAX_EXPRESSION;
-
-		while (n > 0 && (expression[n] & 0xC0) == 0x80)
-			n--;
-		issue->expression = psprintf("%.*s...", n, expression);
-	}
-	else
-		issue->expression = pstrdup(expression);
-}
-
-/*
- * Records one issue.  The issue list is capped so that a hostile document
- * cannot make the outcome itself huge.
- */
-void
-fhir_add_issue(FhirResult *res, FhirSeverity sev, const char *code,
-			   const char *expression, const char *fmt,...)
-{
-	va_list		args;
-	char	   *diagnostics;
-
-	va_start(args, fmt);
-	diagnostics = fhir_vformat(fmt, args);
-	va_end(args);
-	add_issue(res, sev, code, expression, diagnostics);
-}
-
 /* Records an error at the walker's current path and stops building output. */
 static void
 walk_error(Walker *w, const char *code, const char *fmt,...)
@@ -249,51 +169,7 @@ walk_error(Walker *w, const char *code, const char *fmt,...)
 	va_start(args, fmt);
 	diagnostics = fhir_vformat(fmt, args);
 	va_end(args);
-	add_issue(w->res, FHIR_SEV_ERROR, code, path_string(w), diagnostics);
-}
-
-/*
- * Appends a value to a diagnostic in double quotes, cut to MAX_QUOTED bytes
- * (on a UTF-8 boundary) and with control characters escaped, so hostile
- * values cannot flood or garble error messages.
- */
-void
-fhir_append_quoted(StringInfo buf, const char *s, int len)
-{
-	int			n = Min(len, MAX_QUOTED);
-	int			i;
-
-	while (n < len && n > 0 && (s[n] & 0xC0) == 0x80)
-		n--;
-	appendStringInfoChar(buf, '"');
-	for (i = 0; i < n; i++)
-	{
-		unsigned char ch = (unsigned char) s[i];
-
-		if (ch < 0x20 || ch == 0x7f)
-			appendStringInfo(buf, "\\u%04x", ch);
-		else if (ch == '"' || ch == '\\')
-		{
-			appendStringInfoChar(buf, '\\');
-			appendStringInfoChar(buf, (char) ch);
-		}
-		else
-			appendStringInfoChar(buf, (char) ch);
-	}
-	if (n < len)
-		appendStringInfoString(buf, "...");
-	appendStringInfoChar(buf, '"');
-}
-
-/* A quoted, cut copy of a value for a diagnostic. */
-static char *
-quoted(const char *s, int len)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	fhir_append_quoted(&buf, s, len);
-	return buf.data;
+	fhir_add_issue_text(w->res, FHIR_SEV_ERROR, code, path_string(w), diagnostics);
 }
 
 /* True when the slice equals the NUL-terminated string s. */
@@ -332,7 +208,10 @@ json_type_name(const JsonbValue *v)
 	}
 }
 
-/* A new segment on top of the path; returns the depth to restore. */
+/*
+ * Pushes a new segment of the given kind on the path, growing the stack as
+ * needed, and returns it (the caller fills it in).
+ */
 static inline PathSeg *
 path_new_seg(Walker *w, SegKind kind)
 {
@@ -531,23 +410,6 @@ emit(Walker *w, JsonbIteratorToken tok, JsonbValue *v)
 		w->last = pushJsonbValue(&w->out, tok, v);
 }
 
-/* Pushes "key": "value" (both strings) to a jsonb under construction. */
-void
-fhir_push_pair(JsonbParseState **ps, const char *key, const char *value)
-{
-	JsonbValue	k,
-				v;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	v.type = jbvString;
-	v.val.string.val = (char *) value;
-	v.val.string.len = strlen(value);
-	pushJsonbValue(ps, WJB_KEY, &k);
-	pushJsonbValue(ps, WJB_VALUE, &v);
-}
-
 /* Pushes "key": "string value" to the copy, while one is being built. */
 static void
 emit_string_member(Walker *w, const char *key, const char *value)
@@ -627,13 +489,32 @@ find_element(const FhirType *t, const char *name, int len)
 	return NULL;
 }
 
+/* True when the name (s, len) is in the sorted array names[0 .. n). */
+static bool
+name_in_sorted(const char *s, int len, const char *const *names, int n)
+{
+	int			lo = 0,
+				hi = n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			c = name_cmp(s, len, names[mid]);
+
+		if (c == 0)
+			return true;
+		if (c < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	return false;
+}
+
 /* True when code (a slice) is in the required value set vs. */
 static bool
 code_in_valueset(const FhirValueSet *vs, const char *s, int len, const char **why)
 {
-	int			lo = 0,
-				hi = vs->ncodes - 1;
-
 	switch (vs->check)
 	{
 		case VS_CURRENCY:
@@ -643,20 +524,8 @@ code_in_valueset(const FhirValueSet *vs, const char *s, int len, const char **wh
 		case VS_ENUM:
 			break;
 	}
-	while (lo <= hi)
-	{
-		int			mid = (lo + hi) / 2;
-		int			cmp = name_cmp(s, len, vs->codes[mid]);
-
-		if (cmp == 0)
-			return true;
-		if (cmp < 0)
-			hi = mid - 1;
-		else
-			lo = mid + 1;
-	}
 	*why = NULL;
-	return false;
+	return name_in_sorted(s, len, vs->codes, vs->ncodes);
 }
 
 /* The capture context of a child element of an object in context cap. */
@@ -824,7 +693,7 @@ check_primitive(Walker *w, const FhirType *t, const FhirElement *el,
 								   &when->range, &why))
 		{
 			walk_error(w, "value", "%s is not a valid %s: %s",
-					   quoted(v->val.string.val, v->val.string.len), t->name, why);
+					   fhir_quoted(v->val.string.val, v->val.string.len), t->name, why);
 			return false;
 		}
 		when->text.s = v->val.string.val;
@@ -839,12 +708,12 @@ check_primitive(Walker *w, const FhirType *t, const FhirElement *el,
 									&why, &warn))
 		{
 			walk_error(w, "value", "%s is not a valid %s: %s",
-					   quoted(v->val.string.val, v->val.string.len), t->name, why);
+					   fhir_quoted(v->val.string.val, v->val.string.len), t->name, why);
 			return false;
 		}
 		if (unlikely(warn != NULL))
-			add_issue(w->res, FHIR_SEV_WARNING, "value", path_string(w),
-					  psprintf("%s %s", quoted(v->val.string.val, v->val.string.len),
+			fhir_add_issue_text(w->res, FHIR_SEV_WARNING, "value", path_string(w),
+					  psprintf("%s %s", fhir_quoted(v->val.string.val, v->val.string.len),
 							   warn));
 	}
 	if (el && el->valueset >= 0)
@@ -855,10 +724,10 @@ check_primitive(Walker *w, const FhirType *t, const FhirElement *el,
 		{
 			if (why)
 				walk_error(w, "code-invalid", "%s is not a valid code for %s: %s",
-						   quoted(v->val.string.val, v->val.string.len), vs->url, why);
+						   fhir_quoted(v->val.string.val, v->val.string.len), vs->url, why);
 			else
 				walk_error(w, "code-invalid", "%s is not a valid code for %s",
-						   quoted(v->val.string.val, v->val.string.len), vs->url);
+						   fhir_quoted(v->val.string.val, v->val.string.len), vs->url);
 			return false;
 		}
 	}
@@ -885,28 +754,6 @@ note_local_ref(Walker *w, const JsonbValue *v, bool is_reference, int16 targets)
 	r->targets = targets;
 	r->from = w->cur_contained;
 	w->local_refs = lappend(w->local_refs, r);
-}
-
-/* True when the name (s, len) is in the sorted array names[0 .. n). */
-static bool
-name_in_sorted(const char *s, int len, const char *const *names, int n)
-{
-	int			lo = 0,
-				hi = n - 1;
-
-	while (lo <= hi)
-	{
-		int			mid = (lo + hi) / 2;
-		int			c = name_cmp(s, len, names[mid]);
-
-		if (c == 0)
-			return true;
-		if (c < 0)
-			hi = mid - 1;
-		else
-			lo = mid + 1;
-	}
-	return false;
 }
 
 /* True when the NUL-terminated name is one of the targets of set ts. */
@@ -986,7 +833,7 @@ check_reference_target(Walker *w, const JsonbValue *v, int16 targets)
 		name_in_sorted(s + starts[k], ends[k] - starts[k],
 					   fhir_resource_types, fhir_nresource_types))
 		walk_error(w, "structure", "reference %s points at a %s, but this element may only point at %s",
-				   quoted(s, len), pnstrdup(s + starts[k], ends[k] - starts[k]),
+				   fhir_quoted(s, len), pnstrdup(s + starts[k], ends[k] - starts[k]),
 				   target_list(targets));
 }
 
@@ -1463,7 +1310,7 @@ walk_generic(Walker *w, JsonbValue *v)
 			if (!is_resource_type(cr->rtype))
 			{
 				walk_error(w, "structure", "%s is not an R4 resource type",
-						   quoted(rt->val.string.val, rt->val.string.len));
+						   fhir_quoted(rt->val.string.val, rt->val.string.len));
 				cr->rtype = NULL;
 			}
 		}
@@ -1480,7 +1327,7 @@ walk_generic(Walker *w, JsonbValue *v)
 			;
 		else if (!fhir_check_string(FP_ID, id->val.string.val, id->val.string.len, &why))
 			walk_error(w, "value", "%s is not a valid id: %s",
-					   quoted(id->val.string.val, id->val.string.len), why);
+					   fhir_quoted(id->val.string.val, id->val.string.len), why);
 		else
 		{
 			cr->id = pnstrdup(id->val.string.val, id->val.string.len);
@@ -1516,7 +1363,7 @@ walk_generic(Walker *w, JsonbValue *v)
 
 /* Checks the resourceType property of the root or a contained Task. */
 static void
-check_resource_type(Walker *w, JsonbValue *v, Cap cap)
+check_resource_type(Walker *w, JsonbValue *v)
 {
 	int			saved = path_push(w, "resourceType", 12);
 
@@ -1525,15 +1372,10 @@ check_resource_type(Walker *w, JsonbValue *v, Cap cap)
 	{
 		if (v->type == jbvString)
 			walk_error(w, "invalid", "resourceType must be \"Task\", not %s",
-					   quoted(v->val.string.val, v->val.string.len));
+					   fhir_quoted(v->val.string.val, v->val.string.len));
 		else
 			walk_error(w, "structure", "resourceType must be the string \"Task\", found %s",
 					   json_type_name(v));
-	}
-	else if (cap == CAP_ROOT)
-	{
-		w->res->facts.resource_type.s = v->val.string.val;
-		w->res->facts.resource_type.len = 4;
 	}
 	path_pop(w, saved);
 	emit(w, WJB_VALUE, v);
@@ -1629,10 +1471,10 @@ when_before(const FhirWhen *a, const FhirWhen *b)
 
 	if (!a->has_time && !b->has_time)
 	{
-		ra.lo += ZONELESS_WIDENING;
-		ra.hi -= ZONELESS_WIDENING;
-		rb.lo += ZONELESS_WIDENING;
-		rb.hi -= ZONELESS_WIDENING;
+		ra.lo += FHIR_UNZONED_SLACK;
+		ra.hi -= FHIR_UNZONED_SLACK;
+		rb.lo += FHIR_UNZONED_SLACK;
+		rb.hi -= FHIR_UNZONED_SLACK;
 	}
 	return fhir_time_range_before(&ra, &rb);
 }
@@ -1758,13 +1600,13 @@ finish_object(Walker *w, JsonbContainer *c, const FhirType *t, const uint8 *seen
 	if ((t->flags & FT_INV_PER1) && start->text.s && end->text.s &&
 		when_before(end, start))
 		walk_error(w, "invariant", "period end %s is before its start %s (per-1)",
-				   quoted(end->text.s, end->text.len),
-				   quoted(start->text.s, start->text.len));
+				   fhir_quoted(end->text.s, end->text.len),
+				   fhir_quoted(start->text.s, start->text.len));
 	if ((t->flags & FT_INV_INV1) && start->text.s && end->text.s &&
 		when_before(end, start))
 		walk_error(w, "invariant", "lastModified %s is before authoredOn %s (inv-1)",
-				   quoted(end->text.s, end->text.len),
-				   quoted(start->text.s, start->text.len));
+				   fhir_quoted(end->text.s, end->text.len),
+				   fhir_quoted(start->text.s, start->text.len));
 	if ((t->flags & FT_INV_EXT1))
 	{
 		const FhirElement *ext = find_element(t, "extension", 9);
@@ -1865,7 +1707,7 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 			has_resource_type = true;
 			nkeys_not_id++;
 			emit(w, WJB_KEY, &key);
-			check_resource_type(w, &v, cap);
+			check_resource_type(w, &v);
 			continue;
 		}
 		if (len > 1 && name[0] == '_')
@@ -1879,7 +1721,7 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		{
 			saved = path_push(w, key.val.string.val, key.val.string.len);
 			walk_error(w, "structure", "unknown element %s in %s",
-					   quoted(key.val.string.val, key.val.string.len), t->name);
+					   fhir_quoted(key.val.string.val, key.val.string.len), t->name);
 			path_pop(w, saved);
 			continue;
 		}
@@ -1960,11 +1802,6 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 					w->res->facts.has_requester = true;
 				else if (EL_IS(el, "statusReason"))
 					w->res->facts.has_status_reason = true;
-				else if (EL_IS(el, "note") && v.type == jbvBinary)
-				{
-					w->res->facts.note = palloc(sizeof(JsonbValue));
-					*w->res->facts.note = v;
-				}
 			}
 		}
 		path_pop(w, saved);
@@ -2095,7 +1932,7 @@ check_local_refs(Walker *w)
 			fhir_add_issue(w->res, FHIR_SEV_ERROR, "invariant",
 						   psprintf("Task.contained[%d].id", cont[i]->index),
 						   "contained resources must have distinct ids: %s is also the id of Task.contained[%d]",
-						   quoted(cont[i]->id, strlen(cont[i]->id)), cont[i - 1]->index);
+						   fhir_quoted(cont[i]->id, strlen(cont[i]->id)), cont[i - 1]->index);
 	}
 
 	refs = palloc(sizeof(LocalRef *) * (nrefs + 1));
@@ -2120,7 +1957,7 @@ check_local_refs(Walker *w)
 		if (hit == NULL)
 			fhir_add_issue(w->res, FHIR_SEV_ERROR, "invariant", r->expression,
 						   "reference %s does not name a contained resource (ref-1)",
-						   quoted(r->id, strlen(r->id)));
+						   fhir_quoted(r->id, strlen(r->id)));
 		else if (r->targets >= 0 && (*hit)->rtype &&
 				 !target_allowed(r->targets, (*hit)->rtype))
 			fhir_add_issue(w->res, FHIR_SEV_ERROR, "structure", r->expression,
@@ -2141,16 +1978,17 @@ check_local_refs(Walker *w)
 			fhir_add_issue(w->res, FHIR_SEV_ERROR, "invariant",
 						   psprintf("Task.contained[%d]", cont[i]->index),
 						   "contained resource %s is not referenced from the Task (dom-3)",
-						   quoted(cont[i]->id, strlen(cont[i]->id)));
+						   fhir_quoted(cont[i]->id, strlen(cont[i]->id)));
 	}
 }
 
 /*
- * Validates doc as a FHIR R4 Task and fills res.  With norm, res->normalized
- * is the copy with the server-owned keys replaced (only when valid).
+ * The one walk: validates doc as a FHIR R4 Task and fills res; with norm,
+ * it also builds res->normalized, the copy with the server-owned keys
+ * replaced (only when valid).
  */
-void
-fhir_validate_task(Jsonb *doc, const FhirNormalize *norm, FhirResult *res)
+static void
+validate(Jsonb *doc, const FhirNormalize *norm, FhirResult *res)
 {
 	Walker		w;
 
@@ -2180,96 +2018,22 @@ fhir_validate_task(Jsonb *doc, const FhirNormalize *norm, FhirResult *res)
 		res->normalized = JsonbValueToJsonb(w.last);
 }
 
-/* The first issue of severity error, or NULL. */
-const FhirIssue *
-fhir_first_error(const FhirResult *res)
+/* Validates doc as a FHIR R4 Task and fills res (no copy is built). */
+void
+fhir_validate_task(Jsonb *doc, FhirResult *res)
 {
-	int			i;
-
-	for (i = 0; i < res->nissues; i++)
-		if (res->issues[i].severity == FHIR_SEV_ERROR)
-			return &res->issues[i];
-	return NULL;
-}
-
-static void
-push_string(JsonbParseState **ps, JsonbIteratorToken tok, const char *s)
-{
-	JsonbValue	v;
-
-	v.type = jbvString;
-	v.val.string.val = (char *) s;
-	v.val.string.len = strlen(s);
-	pushJsonbValue(ps, tok, &v);
+	validate(doc, NULL, res);
 }
 
 /*
- * The result as a FHIR OperationOutcome.  A valid document gets one
- * informational issue, since OperationOutcome.issue is 1..*.
+ * Validates doc as a FHIR R4 Task and, in the same walk, normalises it:
+ * when valid, res->normalized is the copy with the server-owned keys of
+ * norm written in.  One pass does both, so the stored copy is exactly
+ * the document that was validated.
  */
-Jsonb *
-fhir_outcome_jsonb(const FhirResult *res)
+void
+fhir_validate_and_normalize_task(Jsonb *doc, const FhirNormalize *norm, FhirResult *res)
 {
-	static const char *const sevnames[] = {"error", "warning", "information"};
-	JsonbParseState *ps = NULL;
-	JsonbValue *root;
-	int			i;
-
-	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-	push_string(&ps, WJB_KEY, "resourceType");
-	push_string(&ps, WJB_VALUE, "OperationOutcome");
-	push_string(&ps, WJB_KEY, "issue");
-	pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
-	for (i = 0; i < res->nissues; i++)
-	{
-		const FhirIssue *is = &res->issues[i];
-
-		pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-		push_string(&ps, WJB_KEY, "severity");
-		push_string(&ps, WJB_VALUE, sevnames[is->severity]);
-		push_string(&ps, WJB_KEY, "code");
-		push_string(&ps, WJB_VALUE, is->code);
-		push_string(&ps, WJB_KEY, "diagnostics");
-		push_string(&ps, WJB_VALUE, is->diagnostics);
-		push_string(&ps, WJB_KEY, "expression");
-		pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
-		push_string(&ps, WJB_ELEM, is->expression);
-		pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
-		pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
-	}
-	if (res->truncated)
-	{
-		pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-		push_string(&ps, WJB_KEY, "severity");
-		push_string(&ps, WJB_VALUE, "error");
-		push_string(&ps, WJB_KEY, "code");
-		push_string(&ps, WJB_VALUE, "too-costly");
-		push_string(&ps, WJB_KEY, "diagnostics");
-		push_string(&ps, WJB_VALUE, psprintf("%d problems found; only the first %d are listed",
-											 res->nerrors, FHIR_MAX_ISSUES));
-		pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
-	}
-	if (res->nissues == 0)
-	{
-		pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-		push_string(&ps, WJB_KEY, "severity");
-		push_string(&ps, WJB_VALUE, "information");
-		push_string(&ps, WJB_KEY, "code");
-		push_string(&ps, WJB_VALUE, "informational");
-		push_string(&ps, WJB_KEY, "diagnostics");
-		push_string(&ps, WJB_VALUE, "the Task is valid");
-		pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
-	}
-	pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
-	root = pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
-	return JsonbValueToJsonb(root);
-}
-
-/* The OperationOutcome as JSON text, for an error's detail. */
-char *
-fhir_outcome_text(const FhirResult *res)
-{
-	Jsonb	   *jb = fhir_outcome_jsonb(res);
-
-	return JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	Assert(norm != NULL);
+	validate(doc, norm, res);
 }

@@ -17,32 +17,13 @@
 
 #include "postgres.h"
 
+#include "fhir_outcome.h"
 #include "fhir_types.h"
 #include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
-/* At most this many issues are collected; one more says the list was cut. */
-#define FHIR_MAX_ISSUES			100
-
 /* Deeper nesting than this is refused without descending further. */
 #define FHIR_MAX_DEPTH			64
-
-/* Severity of an OperationOutcome issue. */
-typedef enum FhirSeverity
-{
-	FHIR_SEV_ERROR,
-	FHIR_SEV_WARNING,
-	FHIR_SEV_INFORMATION
-} FhirSeverity;
-
-/* One OperationOutcome.issue. */
-typedef struct FhirIssue
-{
-	FhirSeverity severity;
-	const char *code;			/* issue-type code: structure, required, ... */
-	char	   *diagnostics;	/* human-readable, names the value */
-	char	   *expression;		/* FHIRPath of the offending element */
-} FhirIssue;
 
 /* A string slice pointing into the validated jsonb (not NUL-terminated). */
 typedef struct FhirSlice
@@ -66,7 +47,6 @@ typedef struct FhirWhen
  */
 typedef struct TaskFacts
 {
-	FhirSlice	resource_type;
 	FhirSlice	id;
 	FhirSlice	status;
 	FhirSlice	intent;
@@ -84,7 +64,6 @@ typedef struct TaskFacts
 	FhirWhen	last_modified;
 	FhirWhen	restriction_end;	/* Task.restriction.period.end */
 	FhirWhen	execution_end;	/* Task.executionPeriod.end */
-	JsonbValue *note;			/* Task.note array (binary), or NULL */
 	FhirSlice	meta_version;	/* Task.meta.versionId */
 	FhirWhen	meta_last_updated;	/* Task.meta.lastUpdated */
 } TaskFacts;
@@ -111,18 +90,10 @@ typedef struct FhirResult
 	Jsonb	   *normalized;		/* set when normalisation was requested */
 } FhirResult;
 
-extern void fhir_validate_task(Jsonb *doc, const FhirNormalize *norm,
-							   FhirResult *res);
-extern void fhir_add_issue(FhirResult *res, FhirSeverity sev, const char *code,
-						   const char *expression, const char *fmt,...)
-			pg_attribute_printf(5, 6);
-extern char *fhir_vformat(const char *fmt, va_list args) pg_attribute_printf(1, 0);
-extern void fhir_push_pair(JsonbParseState **ps, const char *key, const char *value);
-extern Jsonb *fhir_outcome_jsonb(const FhirResult *res);
-extern char *fhir_outcome_text(const FhirResult *res);
-extern const FhirIssue *fhir_first_error(const FhirResult *res);
+extern void fhir_validate_task(Jsonb *doc, FhirResult *res);
+extern void fhir_validate_and_normalize_task(Jsonb *doc, const FhirNormalize *norm,
+											 FhirResult *res);
 extern bool fhir_slice_eq(FhirSlice a, const char *s);
 extern char *fhir_slice_cstring(FhirSlice a);
-extern void fhir_append_quoted(StringInfo buf, const char *s, int len);
 
 #endif							/* FHIR_VALIDATE_H */

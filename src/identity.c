@@ -19,15 +19,17 @@
  */
 #include "postgres.h"
 
-#include "access/heapam.h"
 #include "access/xact.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/pg_authid.h"
-#include "commands/trigger.h"
+#include "executor/tuptable.h"
+#include "identity.h"
+#include "jwt_claims.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "omnitask.h"
+#include "catalog.h"
 #include "pg_compat.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
@@ -37,17 +39,20 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
 #include "utils/snapmgr.h"
 
 PG_FUNCTION_INFO_V1(omnitask_current_practitioner_id);
-PG_FUNCTION_INFO_V1(omnitask_invalidate_caches);
+
+/* Columns of omnitask.practitioner that the registry reads. */
+#define Anum_practitioner_id		1
+#define Anum_practitioner_role_name	2
+#define Anum_practitioner_active	4
 
 /* One registry row, keyed by role name and by id. */
 typedef struct RegistryEntry
 {
-	char		key[NAMEDATALEN + 72];	/* "r:" role name, or "i:" id */
-	char		id[72];
+	char		key[2 + Max(NAMEDATALEN, PRACTITIONER_ID_MAXLEN + 1)];	/* "r:" role name, or "i:" id */
+	char		id[PRACTITIONER_ID_MAXLEN + 1];
 	bool		active;
 } RegistryEntry;
 
@@ -73,7 +78,6 @@ registry_relcache_callback(Datum arg, Oid relid)
 		registry_valid = false;
 		caller_valid = false;
 	}
-	omnitask_workflow_relcache_callback(relid);
 }
 
 /* Registers the cache invalidation callback; called once at module load. */
@@ -98,7 +102,7 @@ load_registry(void)
 	HASHCTL		ctl;
 	Relation	rel;
 	TableScanDesc scan;
-	HeapTuple	tup;
+	TupleTableSlot *slot;
 	Snapshot	snap;
 
 	if (registry_cxt == NULL)
@@ -119,13 +123,13 @@ load_registry(void)
 	rel = table_open(registry_relid, AccessShareLock);
 	snap = RegisterSnapshot(IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot());
 	scan = table_beginscan(rel, snap, 0, NULL);
-	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	slot = table_slot_create(rel, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
-		TupleDesc	desc = RelationGetDescr(rel);
 		bool		isnull;
-		char	   *id = TextDatumGetCString(heap_getattr(tup, 1, desc, &isnull));
-		Name		role = DatumGetName(heap_getattr(tup, 2, desc, &isnull));
-		bool		active = DatumGetBool(heap_getattr(tup, 4, desc, &isnull));
+		char	   *id = TextDatumGetCString(slot_getattr(slot, Anum_practitioner_id, &isnull));
+		Name		role = DatumGetName(slot_getattr(slot, Anum_practitioner_role_name, &isnull));
+		bool		active = DatumGetBool(slot_getattr(slot, Anum_practitioner_active, &isnull));
 		RegistryEntry *e;
 		char		key[sizeof(e->key)];
 
@@ -140,6 +144,7 @@ load_registry(void)
 		strlcpy(e->id, id, sizeof(e->id));
 		e->active = active;
 	}
+	ExecDropSingleTupleTableSlot(slot);
 	table_endscan(scan);
 	UnregisterSnapshot(snap);
 	table_close(rel, AccessShareLock);
@@ -287,19 +292,4 @@ omnitask_current_practitioner_id(PG_FUNCTION_ARGS)
 	if (c->practitioner_id[0] == '\0')
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(c->practitioner_id));
-}
-
-/*
- * Statement trigger on the registry and the workflow definition: every
- * backend forgets its cached copy when the change commits.
- */
-Datum
-omnitask_invalidate_caches(PG_FUNCTION_ARGS)
-{
-	TriggerData *td = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "omnitask_invalidate_caches: not called as a trigger");
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
-	return PointerGetDatum(NULL);
 }

@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <json.h>
 
+#include "jwt_claims.h"
 #include "omnitask.h"
 
 /* The practitioner id a request.jwt.claims document asserts, or NULL. */

@@ -36,6 +36,7 @@
 #include "access/xact.h"
 #include "commands/async.h"
 #include "miscadmin.h"
+#include "notify_relay.h"
 #include "omnitask.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"

@@ -11,6 +11,9 @@
 #include "audit.h"
 #include "fmgr.h"
 #include "explain_guard.h"
+#include "fhir_http.h"
+#include "identity.h"
+#include "notify_relay.h"
 #include "omnitask.h"
 #include "utils/guc.h"
 

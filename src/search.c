@@ -31,7 +31,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "lib/stringinfo.h"
-#include "omnitask.h"
+#include "fhir_validate.h"
 #include "pg_compat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -219,18 +219,6 @@ get_plans(const char *where, const char *order)
 	return sp;
 }
 
-/* Pushes a key alone (its value follows). */
-static void
-push_key(JsonbParseState **ps, const char *key)
-{
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(ps, WJB_KEY, &k);
-}
-
 /* Pushes {"relation": rel, "url": url} as an array element. */
 static void
 push_link(JsonbParseState **ps, const char *rel, const char *url)
@@ -347,11 +335,11 @@ omnitask_search_tasks(PG_FUNCTION_ARGS)
 	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
 	fhir_push_pair(&ps, "resourceType", "Bundle");
 	fhir_push_pair(&ps, "type", "searchset");
-	push_key(&ps, "total");
+	fhir_push_string(&ps, WJB_KEY, "total");
 	v.type = jbvNumeric;
 	v.val.numeric = int64_to_numeric(total);
 	pushJsonbValue(&ps, WJB_VALUE, &v);
-	push_key(&ps, "link");
+	fhir_push_string(&ps, WJB_KEY, "link");
 	pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
 	push_link(&ps, "self", psprintf("Task?%s_count=%d&_offset=%d",
 									query.len ? psprintf("%s&", query.data + 1) : "",
@@ -363,7 +351,7 @@ omnitask_search_tasks(PG_FUNCTION_ARGS)
 	pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
 	if (SPI_processed > 0)
 	{
-		push_key(&ps, "entry");
+		fhir_push_string(&ps, WJB_KEY, "entry");
 		pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
 		for (i = 0; i < SPI_processed; i++)
 		{
@@ -375,12 +363,12 @@ omnitask_search_tasks(PG_FUNCTION_ARGS)
 			omnitask_audit_add_task(&ar, id, res);
 			pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
 			fhir_push_pair(&ps, "fullUrl", psprintf("Task/%s", id));
-			push_key(&ps, "resource");
+			fhir_push_string(&ps, WJB_KEY, "resource");
 			v.type = jbvBinary;
 			v.val.binary.data = &res->root;
 			v.val.binary.len = VARSIZE(res) - VARHDRSZ;
 			pushJsonbValue(&ps, WJB_VALUE, &v);
-			push_key(&ps, "search");
+			fhir_push_string(&ps, WJB_KEY, "search");
 			pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
 			fhir_push_pair(&ps, "mode", "match");
 			pushJsonbValue(&ps, WJB_END_OBJECT, NULL);

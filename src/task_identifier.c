@@ -23,7 +23,6 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "omnitask.h"
 #include "utils/rel.h"
 
 PG_FUNCTION_INFO_V1(omnitask_task_identifier_claim);

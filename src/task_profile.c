@@ -12,7 +12,7 @@
  */
 #include "postgres.h"
 
-#include "omnitask.h"
+#include "task_profile.h"
 
 /*
  * The id of a reference "Type/{id}" as a slice, or an empty slice when ref
@@ -83,7 +83,7 @@ task_profile_check(FhirResult *res, TimestampTz now)
 	{
 		FhirTimeRange stored;
 
-		stored.lo = now + ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)) * USECS_PER_DAY;
+		stored.lo = now + FHIR_UNIX_TO_PG_EPOCH;
 		stored.hi = stored.lo + 1;
 		if (fhir_time_range_before(&stored, &f->authored_on.range))
 			fhir_add_issue(res, FHIR_SEV_ERROR, "invariant", "Task.authoredOn",

@@ -14,7 +14,12 @@
  */
 #include "postgres.h"
 
-#include "omnitask.h"
+#include "access/htup_details.h"
+#include "catalog.h"
+#include "task_columns.h"
+#include "task_profile.h"
+#include "task_rules.h"
+#include "workflow.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
@@ -63,6 +68,53 @@ same_id(FhirSlice a, const char *s)
 	if (a.s == NULL || s == NULL)
 		return a.s == NULL && s == NULL;
 	return fhir_slice_eq(a, s);
+}
+
+/*
+ * Checks that an update leaves the immutable elements as they were: id,
+ * intent, authoredOn, for and requester.  They are compared with the old
+ * row's derived columns (references by their target, times as instants).
+ */
+void
+task_check_immutable(const TaskWrite *w, FhirResult *res, HeapTuple oldtup,
+					 TupleDesc desc, const int *att, TimestampTz authored)
+{
+	bool		isnull;
+	Datum		d;
+	TaskFacts  *f = &res->facts;
+	const char *id = w->id;
+	Oid			intent = omnitask_enum_oid(OMNI_ENUM_INTENT, f->intent);
+	FhirSlice	patient = task_reference_id(f->for_ref, "Patient");
+	FhirSlice	requester = f->requester_ref;
+
+	if (f->id.s && !fhir_slice_eq(f->id, id))
+	{
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		fhir_append_quoted(&buf, f->id.s, f->id.len);
+		fhir_add_issue(res, FHIR_SEV_ERROR, "invariant", "Task.id",
+					   "Task.id %s does not match the id of the task being updated", buf.data);
+	}
+	d = heap_getattr(oldtup, att[COL_INTENT], desc, &isnull);
+	if (!isnull && DatumGetObjectId(d) != intent)
+		fhir_add_issue(res, FHIR_SEV_ERROR, "invariant", "Task.intent",
+					   "Task.intent cannot be changed by an update");
+	d = heap_getattr(oldtup, att[COL_AUTHORED_ON], desc, &isnull);
+	if (!isnull && DatumGetTimestampTz(d) != authored)
+		fhir_add_issue(res, FHIR_SEV_ERROR, "invariant", "Task.authoredOn",
+					   "Task.authoredOn cannot be changed by an update (it was %s)",
+					   omnitask_fhir_instant(DatumGetTimestampTz(d)));
+	d = heap_getattr(oldtup, att[COL_PATIENT_ID], desc, &isnull);
+	if (isnull != (patient.s == NULL) ||
+		(!isnull && !fhir_slice_eq(patient, TextDatumGetCString(d))))
+		fhir_add_issue(res, FHIR_SEV_ERROR, "invariant", "Task.for",
+					   "Task.for cannot be changed by an update");
+	d = heap_getattr(oldtup, att[COL_REQUESTER], desc, &isnull);
+	if (isnull != (requester.s == NULL) ||
+		(!isnull && !fhir_slice_eq(requester, TextDatumGetCString(d))))
+		fhir_add_issue(res, FHIR_SEV_ERROR, "invariant", "Task.requester",
+					   "Task.requester cannot be changed by an update");
 }
 
 /*
@@ -295,8 +347,9 @@ first_changed_key(Jsonb *a, Jsonb *b, bool status_changed)
  * to Task.note.
  */
 void
-task_check_terminal(const TaskWrite *w, FhirResult *res, Jsonb *old_doc, Jsonb *new_doc)
+task_check_terminal(const TaskWrite *w, FhirResult *res, Jsonb *new_doc)
 {
+	Jsonb	   *old_doc;
 	const Workflow *wf = workflow_current();
 	int			to = task_status_index(res->facts.status.s, res->facts.status.len);
 	bool		status_changed = (to != w->old_status);
@@ -304,6 +357,7 @@ task_check_terminal(const TaskWrite *w, FhirResult *res, Jsonb *old_doc, Jsonb *
 
 	if (w->is_insert || !(wf->terminal & (UINT32_C(1) << w->old_status)))
 		return;
+	old_doc = DatumGetJsonbP(w->old_resource);
 	changed = first_changed_key(old_doc, new_doc, status_changed);
 	if (changed == NULL)
 		changed = first_changed_key(new_doc, old_doc, status_changed);

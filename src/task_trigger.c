@@ -17,7 +17,15 @@
 #include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "catalog.h"
+#include "identity.h"
+#include "notify_relay.h"
 #include "omnitask.h"
+#include "task_columns.h"
+#include "task_profile.h"
+#include "task_rules.h"
+#include "task_trigger.h"
+#include "workflow.h"
 #include "pg_compat.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
@@ -32,38 +40,7 @@
 
 PG_FUNCTION_INFO_V1(omnitask_task_before);
 PG_FUNCTION_INFO_V1(omnitask_task_after);
-PG_FUNCTION_INFO_V1(omnitask_task_row_problem);
 
-/* Columns of omnitask.task, in the order of the contract. */
-typedef enum TaskCol
-{
-	COL_ID,
-	COL_VERSION_ID,
-	COL_LAST_UPDATED,
-	COL_STATUS,
-	COL_INTENT,
-	COL_PRIORITY,
-	COL_OWNER_ID,
-	COL_PATIENT_ID,
-	COL_REQUESTER,
-	COL_CODE,
-	COL_DESCRIPTION,
-	COL_AUTHORED_ON,
-	COL_LAST_MODIFIED,
-	COL_DUE_AT,
-	COL_RESOURCE,
-	NUM_TASK_COLS
-} TaskCol;
-
-static const char *const task_col_names[NUM_TASK_COLS] = {
-	"id", "version_id", "last_updated", "status", "intent", "priority",
-	"owner_id", "patient_id", "requester", "code", "description",
-	"authored_on", "last_modified", "due_at", "resource"
-};
-
-/* Attribute numbers of those columns, for the relation last seen. */
-static Oid	attnums_relid = InvalidOid;
-static int	task_attnums[NUM_TASK_COLS];
 
 /* import_task() is storing: keep the id, allow any status. */
 int			omnitask_import_depth = 0;
@@ -83,48 +60,6 @@ static MemoryContext scratch_cxt = NULL;
 static SPIPlanPtr history_plan = NULL;
 static Oid	history_plan_status_type = InvalidOid;
 
-/* Seconds between the Unix and the PostgreSQL epoch, in microseconds. */
-#define UNIX_TO_PG_USECS \
-	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
-#define ZONELESS_WIDENING	((int64) 14 * USECS_PER_HOUR)
-
-/*
- * Looks up the attribute numbers of omnitask.task's columns once per
- * relation; the per-row path then indexes arrays.
- */
-static const int *
-get_task_attnums(Relation rel)
-{
-	TupleDesc	desc = RelationGetDescr(rel);
-	int			i;
-
-	if (attnums_relid == RelationGetRelid(rel))
-		return task_attnums;
-	for (i = 0; i < NUM_TASK_COLS; i++)
-	{
-		task_attnums[i] = SPI_fnumber(desc, task_col_names[i]);
-		if (task_attnums[i] <= 0)
-			elog(ERROR, "omnitask.task has no column \"%s\"", task_col_names[i]);
-	}
-	attnums_relid = RelationGetRelid(rel);
-	return task_attnums;
-}
-
-/* Formats a timestamp as a FHIR instant in UTC with microseconds. */
-char *
-omnitask_fhir_instant(TimestampTz ts)
-{
-	struct pg_tm tm;
-	fsec_t		fsec;
-
-	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
-	return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-					tm.tm_year, tm.tm_mon, tm.tm_mday,
-					tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
-}
 
 /* A new server-assigned Task id: a random (version 4) UUID. */
 static char *
@@ -143,144 +78,6 @@ new_task_id(void)
 					b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
-/*
- * The timestamp a FHIR date/dateTime denotes for a derived column.  A value
- * with a time is its instant; a date without one is read in UTC, at its
- * start (at_end = false) or at its end (at_end = true, for due dates: a
- * task due "2026-12-01" is due by the end of that day).
- */
-static TimestampTz
-when_timestamp(const FhirWhen *w, bool at_end)
-{
-	int64		us;
-
-	if (w->has_time)
-		us = w->range.lo;
-	else if (at_end)
-		us = w->range.hi - ZONELESS_WIDENING;
-	else
-		us = w->range.lo + ZONELESS_WIDENING;
-	return (TimestampTz) (us - UNIX_TO_PG_USECS);
-}
-
-/* A text Datum of a slice, or NULL (with *isnull) for an absent one. */
-static Datum
-slice_datum(FhirSlice s, bool *isnull)
-{
-	*isnull = (s.s == NULL);
-	return *isnull ? (Datum) 0 : PointerGetDatum(cstring_to_text_with_len(s.s, s.len));
-}
-
-/*
- * Computes every derived column of omnitask.task from the facts of a
- * validated Task: the one place that says how a column follows from the
- * resource (the trigger, restores and verify() all use it).
- */
-static void
-derive_columns(const TaskFacts *f, const char *id, int32 version,
-			   TimestampTz last_updated, TimestampTz last_modified,
-			   Jsonb *resource, Datum *values, bool *nulls)
-{
-	FhirSlice	priority = {"routine", 7};
-	int			i;
-
-	for (i = 0; i < NUM_TASK_COLS; i++)
-		nulls[i] = false;
-	if (f->priority.s)
-		priority = f->priority;
-	values[COL_ID] = CStringGetTextDatum(id);
-	values[COL_VERSION_ID] = Int32GetDatum(version);
-	values[COL_LAST_UPDATED] = TimestampTzGetDatum(last_updated);
-	values[COL_STATUS] = ObjectIdGetDatum(omnitask_enum_oid(OMNI_ENUM_STATUS, f->status));
-	values[COL_INTENT] = ObjectIdGetDatum(omnitask_enum_oid(OMNI_ENUM_INTENT, f->intent));
-	values[COL_PRIORITY] = ObjectIdGetDatum(omnitask_enum_oid(OMNI_ENUM_PRIORITY, priority));
-	values[COL_OWNER_ID] = slice_datum(task_reference_id(f->owner_ref, "Practitioner"),
-									   &nulls[COL_OWNER_ID]);
-	values[COL_PATIENT_ID] = slice_datum(task_reference_id(f->for_ref, "Patient"),
-										 &nulls[COL_PATIENT_ID]);
-	values[COL_REQUESTER] = slice_datum(f->requester_ref, &nulls[COL_REQUESTER]);
-	values[COL_CODE] = slice_datum(f->code, &nulls[COL_CODE]);
-	values[COL_DESCRIPTION] = slice_datum(f->description, &nulls[COL_DESCRIPTION]);
-	values[COL_AUTHORED_ON] = TimestampTzGetDatum(f->authored_on.text.s ?
-												  when_timestamp(&f->authored_on, false) :
-												  last_modified);
-	values[COL_LAST_MODIFIED] = TimestampTzGetDatum(last_modified);
-	if (f->restriction_end.text.s)
-		values[COL_DUE_AT] = TimestampTzGetDatum(when_timestamp(&f->restriction_end, true));
-	else if (f->execution_end.text.s)
-		values[COL_DUE_AT] = TimestampTzGetDatum(when_timestamp(&f->execution_end, true));
-	else
-		nulls[COL_DUE_AT] = true;
-	values[COL_RESOURCE] = JsonbPGetDatum(resource);
-}
-
-/*
- * Checks a stored Task (as pg_dump wrote it, or as read back by verify())
- * and computes its derived columns without changing it: the resource must
- * be valid, carry its id, meta.versionId, meta.lastUpdated and
- * lastModified.  Returns false with the problem in *problem otherwise.
- */
-static bool
-derive_stored(Jsonb *doc, FhirResult *res, Datum *values, bool *nulls, char **problem)
-{
-	TaskFacts  *f = &res->facts;
-	const FhirIssue *first;
-	int32		version;
-	char	   *end;
-	char	   *vtext;
-
-	fhir_validate_task(doc, NULL, res);
-	first = fhir_first_error(res);
-	if (first)
-	{
-		*problem = psprintf("%s: %s", first->expression, first->diagnostics);
-		return false;
-	}
-	if (f->status.s == NULL || f->intent.s == NULL || f->id.s == NULL ||
-		f->meta_version.s == NULL || f->meta_last_updated.text.s == NULL ||
-		f->last_modified.text.s == NULL || task_reference_id(f->for_ref, "Patient").s == NULL ||
-		f->description.s == NULL)
-	{
-		*problem = pstrdup("a stored Task needs status, intent, description, for, id, meta.versionId, meta.lastUpdated and lastModified");
-		return false;
-	}
-	vtext = fhir_slice_cstring(f->meta_version);
-	version = strtol(vtext, &end, 10);
-	if (*end != '\0' || version < 1)
-	{
-		*problem = psprintf("Task.meta.versionId \"%s\" is not a version number", vtext);
-		return false;
-	}
-	derive_columns(f, fhir_slice_cstring(f->id), version,
-				   when_timestamp(&f->meta_last_updated, false),
-				   when_timestamp(&f->last_modified, false), doc, values, nulls);
-	return true;
-}
-
-/* Columns whose stored value differs from the value derived from resource. */
-static char *
-mismatched_columns(HeapTuple tup, TupleDesc desc, const int *att, Datum *values, bool *nulls)
-{
-	StringInfoData buf;
-	int			i;
-
-	initStringInfo(&buf);
-	for (i = 0; i < NUM_TASK_COLS; i++)
-	{
-		bool		isnull;
-		Datum		d;
-		Form_pg_attribute a = TupleDescAttr(desc, att[i] - 1);
-
-		if (i == COL_RESOURCE)
-			continue;
-		d = heap_getattr(tup, att[i], desc, &isnull);
-		if (isnull != nulls[i] ||
-			(!isnull && !datumIsEqual(d, values[i], a->attbyval, a->attlen) &&
-			 !(a->attlen == -1 && strcmp(TextDatumGetCString(d), TextDatumGetCString(values[i])) == 0)))
-			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", task_col_names[i]);
-	}
-	return buf.len ? buf.data : NULL;
-}
 
 /*
  * Raises 23514 for an invalid Task: the first problem (with its FHIR path)
@@ -300,50 +97,6 @@ raise_invalid(const FhirResult *res)
 			 errhint("The OperationOutcome in the detail lists all %d problems.",
 					 res->nerrors) :
 			 errhint("The detail is a FHIR OperationOutcome.")));
-}
-
-/*
- * Checks that an update leaves the immutable elements as they were: id,
- * intent, authoredOn, for and requester.  They are compared with the old
- * row's derived columns (references by their target, times as instants).
- */
-static void
-check_immutable(FhirResult *res, HeapTuple oldtup, TupleDesc desc,
-				const int *att, const char *id, Oid intent, TimestampTz authored,
-				FhirSlice patient, FhirSlice requester)
-{
-	bool		isnull;
-	Datum		d;
-	TaskFacts  *f = &res->facts;
-
-	if (f->id.s && !fhir_slice_eq(f->id, id))
-	{
-		StringInfoData buf;
-
-		initStringInfo(&buf);
-		fhir_append_quoted(&buf, f->id.s, f->id.len);
-		fhir_add_issue(res, FHIR_SEV_ERROR, "invariant", "Task.id",
-					   "Task.id %s does not match the id of the task being updated", buf.data);
-	}
-	d = heap_getattr(oldtup, att[COL_INTENT], desc, &isnull);
-	if (!isnull && DatumGetObjectId(d) != intent)
-		fhir_add_issue(res, FHIR_SEV_ERROR, "invariant", "Task.intent",
-					   "Task.intent cannot be changed by an update");
-	d = heap_getattr(oldtup, att[COL_AUTHORED_ON], desc, &isnull);
-	if (!isnull && DatumGetTimestampTz(d) != authored)
-		fhir_add_issue(res, FHIR_SEV_ERROR, "invariant", "Task.authoredOn",
-					   "Task.authoredOn cannot be changed by an update (it was %s)",
-					   omnitask_fhir_instant(DatumGetTimestampTz(d)));
-	d = heap_getattr(oldtup, att[COL_PATIENT_ID], desc, &isnull);
-	if (isnull != (patient.s == NULL) ||
-		(!isnull && !fhir_slice_eq(patient, TextDatumGetCString(d))))
-		fhir_add_issue(res, FHIR_SEV_ERROR, "invariant", "Task.for",
-					   "Task.for cannot be changed by an update");
-	d = heap_getattr(oldtup, att[COL_REQUESTER], desc, &isnull);
-	if (isnull != (requester.s == NULL) ||
-		(!isnull && !fhir_slice_eq(requester, TextDatumGetCString(d))))
-		fhir_add_issue(res, FHIR_SEV_ERROR, "invariant", "Task.requester",
-					   "Task.requester cannot be changed by an update");
 }
 
 /*
@@ -376,7 +129,7 @@ restore_row(Relation rel, HeapTuple newtup, const int *att)
 	id = TextDatumGetCString(heap_getattr(newtup, att[COL_ID], desc, &isnull));
 	version = DatumGetInt32(heap_getattr(newtup, att[COL_VERSION_ID], desc, &isnull));
 	res = palloc(sizeof(FhirResult));
-	if (!derive_stored(DatumGetJsonbP(heap_getattr(newtup, att[COL_RESOURCE], desc, &isnull)),
+	if (!task_derive_stored(DatumGetJsonbP(heap_getattr(newtup, att[COL_RESOURCE], desc, &isnull)),
 					   res, values, nulls, &problem))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
@@ -395,77 +148,75 @@ restore_row(Relation rel, HeapTuple newtup, const int *att)
 	return heap_modify_tuple_by_cols(newtup, desc, NUM_TASK_COLS, cols, values, nulls);
 }
 
-/*
- * BEFORE INSERT OR UPDATE FOR EACH ROW on omnitask.task: validates the
- * resource against R4 and the omnitask profile, writes the server-owned
- * elements, and recomputes every derived column from the stored resource.
- */
-Datum
-omnitask_task_before(PG_FUNCTION_ARGS)
+/* The row a BEFORE trigger is writing, as its phases see it. */
+typedef struct TaskRow
 {
-	TriggerData *td = (TriggerData *) fcinfo->context;
 	Relation	rel;
 	TupleDesc	desc;
-	const int  *att;
-	HeapTuple	newtup,
-				oldtup;
-	bool		is_insert;
+	const int  *att;			/* task_attnums() */
+	HeapTuple	newtup;
+	HeapTuple	oldtup;			/* NULL for an insert */
+} TaskRow;
+
+/*
+ * Phase 1: the row and the write as the rules see it; refuses a caller who
+ * may not write tasks at all.
+ */
+static void
+begin_write(TriggerData *td, TaskRow *row, TaskWrite *tw)
+{
+	bool		is_insert = TRIGGER_FIRED_BY_INSERT(td->tg_event);
+
+	row->rel = td->tg_relation;
+	row->desc = RelationGetDescr(row->rel);
+	row->att = task_attnums(row->rel);
+	row->newtup = is_insert ? td->tg_trigtuple : td->tg_newtuple;
+	row->oldtup = is_insert ? NULL : td->tg_trigtuple;
+
+	memset(tw, 0, sizeof(*tw));
+	tw->caller = omnitask_caller();
+	tw->is_insert = is_insert;
+	tw->is_import = is_insert && omnitask_import_depth > 0;
+	tw->old_status = -1;
+	tw->old_resource = (Datum) 0;
+	task_check_caller(tw->caller);
+}
+
+/* Phase 2: the FHIR Task being written (the only column a user writes). */
+static Jsonb *
+written_resource(const TaskRow *row)
+{
 	bool		isnull;
-	Datum		d;
-	Jsonb	   *doc;
-	Jsonb	   *stored;
-	FhirNormalize norm;
-	FhirResult *res;
-	TimestampTz now;
-	int32		version;
-	char	   *id;
-	MemoryContext outer;
-	int			cols[NUM_TASK_COLS];
-	Datum		values[NUM_TASK_COLS];
-	bool		nulls[NUM_TASK_COLS];
-	TaskFacts  *f;
-	FhirSlice	patient;
-	TimestampTz authored;
-	TaskWrite	tw;
-	int			i;
+	Datum		d = heap_getattr(row->newtup, row->att[COL_RESOURCE], row->desc, &isnull);
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
-		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
-		elog(ERROR, "omnitask_task_before: must be fired BEFORE INSERT OR UPDATE FOR EACH ROW");
-
-	rel = td->tg_relation;
-	desc = RelationGetDescr(rel);
-	att = get_task_attnums(rel);
-	is_insert = TRIGGER_FIRED_BY_INSERT(td->tg_event);
-	newtup = is_insert ? td->tg_trigtuple : td->tg_newtuple;
-	oldtup = is_insert ? NULL : td->tg_trigtuple;
-
-	memset(&tw, 0, sizeof(tw));
-	tw.caller = omnitask_caller();
-	tw.is_insert = is_insert;
-	tw.is_import = is_insert && omnitask_import_depth > 0;
-	tw.old_status = -1;
-	task_check_caller(tw.caller);
-
-	if (is_insert && !heap_attisnull(newtup, att[COL_ID], desc) &&
-		!heap_attisnull(newtup, att[COL_VERSION_ID], desc))
-		return PointerGetDatum(restore_row(rel, newtup, att));
-
-	d = heap_getattr(newtup, att[COL_RESOURCE], desc, &isnull);
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("a task needs a resource"),
 				 errdetail("omnitask.task.resource is the FHIR Task; every other column is derived from it.")));
-	doc = DatumGetJsonbP(d);
+	return DatumGetJsonbP(d);
+}
 
-	now = GetCurrentTimestamp();
-	memset(&norm, 0, sizeof(norm));
-	if (is_insert)
+/*
+ * Phase 3: the server-owned elements of the stored version -- its id (new,
+ * imported or kept), version and times, and a practitioner's default owner
+ * and requester -- and what the rules need of the old row.  Returns the
+ * version number.
+ */
+static int32
+server_owned(const TaskRow *row, TaskWrite *tw, Jsonb *doc, TimestampTz now,
+			 FhirNormalize *norm)
+{
+	bool		isnull;
+	Datum		d;
+	int32		version;
+	char	   *id;
+
+	memset(norm, 0, sizeof(*norm));
+	if (tw->is_insert)
 	{
 		version = 1;
-		if (tw.is_import)
+		if (tw->is_import)
 		{
 			JsonbValue *idv = JB_ROOT_IS_OBJECT(doc) && !JB_ROOT_IS_SCALAR(doc) ?
 				getKeyJsonValueFromContainer(&doc->root, "id", 2, NULL) : NULL;
@@ -479,81 +230,141 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 		}
 		else
 			id = new_task_id();
-		if (!tw.caller->is_admin)
+		if (!tw->caller->is_admin)
 		{
 			/* a practitioner's task is theirs unless it says otherwise */
-			norm.default_owner = psprintf("Practitioner/%s", tw.caller->practitioner_id);
-			norm.default_requester = norm.default_owner;
+			norm->default_owner = psprintf("Practitioner/%s", tw->caller->practitioner_id);
+			norm->default_requester = norm->default_owner;
 		}
 	}
 	else
 	{
 		Datum		newid;
 
-		d = heap_getattr(oldtup, att[COL_ID], desc, &isnull);
-		id = TextDatumGetCString(d);
-		newid = heap_getattr(newtup, att[COL_ID], desc, &isnull);
+		id = TextDatumGetCString(heap_getattr(row->oldtup, row->att[COL_ID], row->desc, &isnull));
+		newid = heap_getattr(row->newtup, row->att[COL_ID], row->desc, &isnull);
 		if (isnull || strcmp(TextDatumGetCString(newid), id) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_CHECK_VIOLATION),
 					 errmsg("invalid FHIR Task: Task.id: the id of a task cannot be changed"),
 					 errhint("Create a new task instead.")));
-		version = DatumGetInt32(heap_getattr(oldtup, att[COL_VERSION_ID], desc, &isnull)) + 1;
-		d = heap_getattr(oldtup, att[COL_OWNER_ID], desc, &isnull);
-		tw.old_owner = isnull ? NULL : TextDatumGetCString(d);
-		d = heap_getattr(oldtup, att[COL_STATUS], desc, &isnull);
-		tw.old_status = task_status_index_of_oid(DatumGetObjectId(d));
+		version = DatumGetInt32(heap_getattr(row->oldtup, row->att[COL_VERSION_ID],
+											 row->desc, &isnull)) + 1;
+		d = heap_getattr(row->oldtup, row->att[COL_OWNER_ID], row->desc, &isnull);
+		tw->old_owner = isnull ? NULL : TextDatumGetCString(d);
+		d = heap_getattr(row->oldtup, row->att[COL_STATUS], row->desc, &isnull);
+		tw->old_status = task_status_index_of_oid(DatumGetObjectId(d));
+		tw->old_resource = heap_getattr(row->oldtup, row->att[COL_RESOURCE], row->desc, &isnull);
 	}
-	tw.id = id;
+	tw->id = id;
 
-	norm.id = id;
-	norm.keep_last_modified = tw.is_import;
-	norm.version_id = psprintf("%d", version);
-	norm.last_updated = omnitask_fhir_instant(now);
+	norm->id = id;
+	norm->keep_last_modified = tw->is_import;
+	norm->version_id = psprintf("%d", version);
+	norm->last_updated = omnitask_fhir_instant(now);
+	return version;
+}
 
+/*
+ * Phase 4: the rules beyond base R4, in order -- the omnitask profile, the
+ * immutable elements of an update (each adds issues, raised together), then
+ * the owner and the workflow (likewise), then a terminal task's frozen
+ * content (raised at once, PT409).
+ */
+static void
+check_rules(const TaskRow *row, const TaskWrite *tw, FhirResult *res, TimestampTz now)
+{
+	const TaskFacts *f = &res->facts;
+
+	if (res->nerrors == 0)
+		task_profile_check(res, now);
+	if (res->nerrors == 0 && !tw->is_insert)
+		task_check_immutable(tw, res, row->oldtup, row->desc, row->att,
+							 f->authored_on.text.s ?
+							 task_when_timestamp(&f->authored_on, false) : now);
+	if (res->nerrors > 0)
+		raise_invalid(res);
+
+	task_check_owner(tw, res);
+	task_check_workflow(tw, res);
+	if (res->nerrors > 0)
+		raise_invalid(res);
+	task_check_terminal(tw, res, res->normalized);
+}
+
+/*
+ * Phase 5: the row to store -- the normalised resource (copied into the
+ * current context) and every column derived from it.
+ */
+static HeapTuple
+derived_row(const TaskRow *row, const TaskWrite *tw, const FhirResult *res,
+			int32 version, TimestampTz now)
+{
+	const TaskFacts *f = &res->facts;
+	Datum		values[NUM_TASK_COLS];
+	bool		nulls[NUM_TASK_COLS];
+	int			cols[NUM_TASK_COLS];
+	Jsonb	   *stored;
+	int			i;
+
+	stored = palloc(VARSIZE(res->normalized));
+	memcpy(stored, res->normalized, VARSIZE(res->normalized));
+	task_derive_columns(f, tw->id, version, now,
+						(tw->is_import && f->last_modified.text.s) ?
+						task_when_timestamp(&f->last_modified, false) : now,
+						stored, values, nulls);
+	for (i = 0; i < NUM_TASK_COLS; i++)
+		cols[i] = row->att[i];
+	return heap_modify_tuple_by_cols(row->newtup, row->desc, NUM_TASK_COLS, cols,
+									 values, nulls);
+}
+
+/*
+ * BEFORE INSERT OR UPDATE FOR EACH ROW on omnitask.task: validates the
+ * resource against R4 and the omnitask profile, writes the server-owned
+ * elements, and recomputes every derived column from the stored resource.
+ */
+Datum
+omnitask_task_before(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TaskRow		row;
+	TaskWrite	tw;
+	Jsonb	   *doc;
+	FhirNormalize norm;
+	FhirResult *res;
+	TimestampTz now;
+	int32		version;
+	MemoryContext outer;
+	HeapTuple	result;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
+		elog(ERROR, "omnitask_task_before: must be fired BEFORE INSERT OR UPDATE FOR EACH ROW");
+
+	begin_write(td, &row, &tw);
+	if (tw.is_insert && !heap_attisnull(row.newtup, row.att[COL_ID], row.desc) &&
+		!heap_attisnull(row.newtup, row.att[COL_VERSION_ID], row.desc))
+		return PointerGetDatum(restore_row(row.rel, row.newtup, row.att));
+	doc = written_resource(&row);
+	now = GetCurrentTimestamp();
+	version = server_owned(&row, &tw, doc, now, &norm);
+
+	/* validation and the rules work in scratch memory, reset per row */
 	if (scratch_cxt == NULL)
 		scratch_cxt = AllocSetContextCreate(TopMemoryContext, "omnitask row scratch",
 											ALLOCSET_DEFAULT_SIZES);
 	MemoryContextReset(scratch_cxt);
 	outer = MemoryContextSwitchTo(scratch_cxt);
 	res = palloc(sizeof(FhirResult));
-	fhir_validate_task(doc, &norm, res);
-	f = &res->facts;
-	if (res->nerrors == 0)
-		task_profile_check(res, now);
-
-	patient = task_reference_id(f->for_ref, "Patient");
-	authored = f->authored_on.text.s ? when_timestamp(&f->authored_on, false) : now;
-	if (res->nerrors == 0 && !is_insert)
-		check_immutable(res, oldtup, desc, att, id,
-						omnitask_enum_oid(OMNI_ENUM_INTENT, f->intent), authored,
-						patient, f->requester_ref);
-	if (res->nerrors > 0)
-		raise_invalid(res);
-
-	task_check_owner(&tw, res);
-	task_check_workflow(&tw, res);
-	if (res->nerrors > 0)
-		raise_invalid(res);
-	if (!is_insert && (workflow_current()->terminal & (UINT32_C(1) << tw.old_status)))
-		task_check_terminal(&tw, res,
-							DatumGetJsonbP(heap_getattr(oldtup, att[COL_RESOURCE], desc, &isnull)),
-							res->normalized);
-
-	/* the derived columns, built in the trigger's own context */
+	fhir_validate_and_normalize_task(doc, &norm, res);
+	check_rules(&row, &tw, res, now);
 	MemoryContextSwitchTo(outer);
-	stored = palloc(VARSIZE(res->normalized));
-	memcpy(stored, res->normalized, VARSIZE(res->normalized));
-	derive_columns(f, id, version, now,
-				   (tw.is_import && f->last_modified.text.s) ?
-				   when_timestamp(&f->last_modified, false) : now,
-				   stored, values, nulls);
-	for (i = 0; i < NUM_TASK_COLS; i++)
-		cols[i] = att[i];
 
-	newtup = heap_modify_tuple_by_cols(newtup, desc, NUM_TASK_COLS, cols, values, nulls);
+	result = derived_row(&row, &tw, res, version, now);
 	MemoryContextReset(scratch_cxt);
-	return PointerGetDatum(newtup);
+	return PointerGetDatum(result);
 }
 
 /*
@@ -658,7 +469,7 @@ notify_change(Relation rel, HeapTuple tup, const int *att)
 static bool
 is_restored_row(Relation rel, HeapTuple tup)
 {
-	const int  *att = get_task_attnums(rel);
+	const int  *att = task_attnums(rel);
 	bool		isnull;
 	Datum		d = heap_getattr(tup, att[COL_LAST_UPDATED], RelationGetDescr(rel), &isnull);
 
@@ -694,59 +505,9 @@ omnitask_task_after(PG_FUNCTION_ARGS)
 		tup = td->tg_newtuple;
 		operation = "update";
 	}
-	append_history(td->tg_relation, tup, get_task_attnums(td->tg_relation), operation);
+	append_history(td->tg_relation, tup, task_attnums(td->tg_relation), operation);
 	if (omnitask_notify)
-		notify_change(td->tg_relation, tup, get_task_attnums(td->tg_relation));
+		notify_change(td->tg_relation, tup, task_attnums(td->tg_relation));
 	return PointerGetDatum(NULL);
 }
 
-/*
- * task_row_problem(omnitask.task) -> text: NULL when the row's resource is
- * a valid stored Task and every derived column agrees with it, else what is
- * wrong.  verify() runs it over every row.
- */
-Datum
-omnitask_task_row_problem(PG_FUNCTION_ARGS)
-{
-	HeapTupleHeader th = PG_GETARG_HEAPTUPLEHEADER(0);
-	TupleDesc	desc;
-	HeapTupleData tup;
-	int			att[NUM_TASK_COLS];
-	Datum		values[NUM_TASK_COLS];
-	bool		nulls[NUM_TASK_COLS];
-	FhirResult *res;
-	char	   *problem = NULL;
-	bool		isnull;
-	Datum		d;
-	int			i;
-
-	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(th), HeapTupleHeaderGetTypMod(th));
-	tup.t_len = HeapTupleHeaderGetDatumLength(th);
-	ItemPointerSetInvalid(&(tup.t_self));
-	tup.t_tableOid = InvalidOid;
-	tup.t_data = th;
-	for (i = 0; i < NUM_TASK_COLS; i++)
-	{
-		att[i] = SPI_fnumber(desc, task_col_names[i]);
-		if (att[i] <= 0)
-			elog(ERROR, "task_row_problem: the row has no column \"%s\"", task_col_names[i]);
-	}
-	d = heap_getattr(&tup, att[COL_RESOURCE], desc, &isnull);
-	if (isnull)
-		problem = pstrdup("resource is NULL");
-	else
-	{
-		res = palloc(sizeof(FhirResult));
-		if (derive_stored(DatumGetJsonbP(d), res, values, nulls, &problem))
-		{
-			char	   *cols = mismatched_columns(&tup, desc, att, values, nulls);
-
-			if (cols)
-				problem = psprintf("derived columns disagree with the resource: %s", cols);
-		}
-	}
-	ReleaseTupleDesc(desc);
-	if (problem == NULL)
-		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(cstring_to_text(problem));
-}

@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * workflow.c
- *	  The status workflow as data: parsing and checking a workflow document
- *	  with json-c, compiling it to a transition matrix, and caching that
- *	  matrix per backend.
+ *	  The status workflow in force: the stored document (or the default
+ *	  one), its SQL functions, and the compiled matrix cached per backend.
+ *	  Parsing and compiling a document is workflow_parse.c's.
  *
  * The document (omnitask.set_workflow) names the states a task may be
  * created in, the terminal states, the states that need a reason, and the
@@ -17,18 +17,19 @@
  */
 #include "postgres.h"
 
-#include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
-#include "fhir_tables.h"
+#include "catalog.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
-#include "omnitask.h"
+#include "identity.h"
 #include "pg_compat.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
@@ -37,6 +38,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "workflow.h"
 
 PG_FUNCTION_INFO_V1(omnitask_set_workflow);
 PG_FUNCTION_INFO_V1(omnitask_workflow);
@@ -67,14 +69,18 @@ static const char *const default_workflow =
 "  ]\n"
 "}\n";
 
+/* The column of omnitask.workflow_definition that holds the document. */
+#define Anum_workflow_definition_definition	2
+
 /* The compiled workflow of this backend. */
 static Workflow current;
 static bool current_valid = false;
+static bool callback_registered = false;
 static Oid	definition_relid = InvalidOid;
 
 /* Drops the compiled workflow when its definition table changes. */
-void
-omnitask_workflow_relcache_callback(Oid relid)
+static void
+workflow_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == definition_relid)
 		current_valid = false;
@@ -92,7 +98,7 @@ stored_definition(void)
 {
 	Relation	rel;
 	TableScanDesc scan;
-	HeapTuple	tup;
+	TupleTableSlot *slot;
 	Snapshot	snap;
 	char	   *doc = NULL;
 
@@ -100,14 +106,16 @@ stored_definition(void)
 	rel = table_open(definition_relid, AccessShareLock);
 	snap = RegisterSnapshot(IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot());
 	scan = table_beginscan(rel, snap, 0, NULL);
-	if ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	slot = table_slot_create(rel, NULL);
+	if (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
 		bool		isnull;
-		Datum		d = heap_getattr(tup, 2, RelationGetDescr(rel), &isnull);
+		Datum		d = slot_getattr(slot, Anum_workflow_definition_definition, &isnull);
 
 		if (!isnull)
 			doc = TextDatumGetCString(d);
 	}
+	ExecDropSingleTupleTableSlot(slot);
 	table_endscan(scan);
 	UnregisterSnapshot(snap);
 	table_close(rel, AccessShareLock);
@@ -130,6 +138,11 @@ workflow_current(void)
 		AcceptInvalidationMessages();
 		seen_lxid = MyProcLxid;
 		seen_stmt = GetCurrentStatementStartTimestamp();
+	}
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(workflow_relcache_callback, (Datum) 0);
+		callback_registered = true;
 	}
 	if (!current_valid)
 	{
@@ -241,7 +254,8 @@ omnitask_workflow_check(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
 		elog(ERROR, "omnitask_workflow_check: must be a row trigger");
 	tup = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
-	d = heap_getattr(tup, 2, RelationGetDescr(td->tg_relation), &isnull);
+	d = heap_getattr(tup, Anum_workflow_definition_definition,
+					 RelationGetDescr(td->tg_relation), &isnull);
 	if (!isnull)
 		workflow_parse(TextDatumGetCString(d), &wf);
 	return PointerGetDatum(tup);

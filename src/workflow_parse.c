@@ -15,34 +15,13 @@
 #include <json.h>
 #include <json_object_iterator.h>
 
+#include "catalog.h"
 #include "fhir_tables.h"
 #include "lib/stringinfo.h"
-#include "omnitask.h"
+#include "workflow.h"
 
 /* Nesting json-c accepts in a workflow document. */
 #define WORKFLOW_MAX_DEPTH 1000
-
-/* Position of a status code in the task-status value set, or -1. */
-int
-task_status_index(const char *s, int len)
-{
-	const FhirValueSet *vs = &fhir_valuesets[FHIR_VS_TASK_STATUS];
-	int			i;
-
-	for (i = 0; i < vs->ncodes; i++)
-	{
-		if ((int) strlen(vs->codes[i]) == len && memcmp(vs->codes[i], s, len) == 0)
-			return i;
-	}
-	return -1;
-}
-
-/* The status code at a position of the task-status value set. */
-const char *
-task_status_code(int i)
-{
-	return fhir_valuesets[FHIR_VS_TASK_STATUS].codes[i];
-}
 
 /* Raises the error for a document that is not an acceptable workflow. */
 static void

@@ -48,7 +48,7 @@ took() { echo "   ($LABEL: $1 took $((SECONDS - SECONDS_AT)) s)"; }
 pgxs_installcheck() {
 	local out=$1; shift
 	as_pg env PGHOST="$SOCK" PGPORT="$PORT" PGUSER=postgres PGOPTIONS="${PGOPTIONS:-}" \
-		OMNITASK_SOCK="$SOCK" OMNITASK_PORT="$PORT" OMNITASK_TMP="$TMP" \
+		OMNITASK_TMP="$TMP" \
 		make -C "$BUILD" -f "$TOP/Makefile" VPATH="$TOP" PG_CONFIG="$PGBIN/pg_config" \
 		installcheck "$@" >"$out" 2>&1
 }
@@ -90,9 +90,9 @@ show_regress() { grep -E '^(test|     ) |^ok [0-9]|^not ok [0-9]|FAILED|failed|c
 mkdir -p "$TMP"
 echo "== $LABEL: $("$PGBIN/postgres" --version), debug_assertions $(psql_c 'SHOW debug_assertions')"
 
-heading "unit tests (src/fhir_types.c)"
+heading "unit tests (src/fhir_types.c, src/fhir_xhtml.c)"
 mkdir -p "$TMP/unit"
-if gcc -std=gnu99 -O1 -g -Wall -Wextra -Werror -Isrc src/fhir_types.c test/unit/test_fhir_types.c \
+if gcc -std=gnu99 -O1 -g -Wall -Wextra -Werror -Isrc src/fhir_types.c src/fhir_xhtml.c test/unit/test_fhir_types.c \
 	-o "$TMP/unit/test_fhir_types" 2>"$TMP/unit/build.log"; then
 	"$TMP/unit/test_fhir_types" >"$TMP/unit/out.tap" 2>&1; rc=$?
 	count_tap unit "$TMP/unit/out.tap" $rc

@@ -1009,6 +1009,10 @@ def generate(defdir):
           "",
           "#define FHIR_NVALUESETS %d" % len(vs_urls),
           "",
+          "/* Codes of the task-status value set (the workflow's states). */",
+          "#define FHIR_VS_TASK_STATUS_NCODES %d"
+          % len(vsets["http://hl7.org/fhir/ValueSet/task-status|4.0.1"][1]),
+          "",
           "/* Entries of fhir_resource_types[] (concrete R4 resource types). */",
           "#define FHIR_NRESOURCE_TYPES %d" % len(load_resource_types(defdir)),
           "",

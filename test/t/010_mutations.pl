@@ -50,8 +50,8 @@
 # validated by one query that returns, per mutation, whether it was rejected
 # and whether an error expression matched.
 #
-# Environment (set by test/run_tests.sh): OMNITASK_TOP, OMNITASK_SOCK,
-# OMNITASK_PORT, PGBIN.
+# Environment (set by the Makefile under make installcheck): OMNITASK_TOP,
+# PGBIN; the test runs a cluster of its own.
 
 use strict;
 use warnings;
@@ -61,11 +61,18 @@ use File::Temp qw(tempdir);
 use JSON::PP ();
 use MIME::Base64 qw(encode_base64);
 use POSIX qw(ceil);
+use PostgreSQL::Test::Cluster;
 use Test::More;
 
 my $TOP  = $ENV{OMNITASK_TOP}  or die "OMNITASK_TOP is not set\n";
-my $SOCK = $ENV{OMNITASK_SOCK} or die "OMNITASK_SOCK is not set\n";
-my $PORT = $ENV{OMNITASK_PORT} or die "OMNITASK_PORT is not set\n";
+# a cluster of its own, configured as the runner's (omnitask preloaded)
+my $node = PostgreSQL::Test::Cluster->new('mutations');
+$node->init;
+$node->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'omnitask'\nmax_prepared_transactions = 10\n");
+$node->start;
+my $SOCK = $node->host;
+my $PORT = $node->port;
 my $PGBIN = $ENV{PGBIN} // '/usr/lib/postgresql/15/bin';
 my $DB   = 'omnitask_mutations';
 my $CAP  = 300;					# mutations per example at most

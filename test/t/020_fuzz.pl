@@ -11,8 +11,8 @@
 # n and 10n are timed in the same run and their ratio compared (no test
 # asserts wall-clock time: CI machines slow down 2-5x).
 #
-# Environment (set by test/run_tests.sh): OMNITASK_TOP, OMNITASK_SOCK,
-# OMNITASK_PORT, PGBIN; OMNITASK_TMP if set (else $OMNITASK_TOP/test/tmp),
+# Environment (set by the Makefile under make installcheck): OMNITASK_TOP,
+# PGBIN; the test runs a cluster of its own; OMNITASK_TMP if set (else $OMNITASK_TOP/test/tmp),
 # where the driver is built.  Optional: OMNITASK_FUZZ_SEED (default 20240601),
 # OMNITASK_FUZZ_DOCS (default 1000000; fewer fails the ">= 1,000,000"
 # assertion, for quick local runs only).
@@ -27,11 +27,18 @@
 use strict;
 use warnings;
 
+use PostgreSQL::Test::Cluster;
 use Test::More;
 
 my $TOP  = $ENV{OMNITASK_TOP}  or die "OMNITASK_TOP is not set\n";
-my $SOCK = $ENV{OMNITASK_SOCK} or die "OMNITASK_SOCK is not set\n";
-my $PORT = $ENV{OMNITASK_PORT} or die "OMNITASK_PORT is not set\n";
+# a cluster of its own, configured as the runner's (omnitask preloaded)
+my $node = PostgreSQL::Test::Cluster->new('fuzz');
+$node->init;
+$node->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'omnitask'\nmax_prepared_transactions = 10\n");
+$node->start;
+my $SOCK = $node->host;
+my $PORT = $node->port;
 my $PGBIN = $ENV{PGBIN} // '/usr/lib/postgresql/15/bin';
 my $SEED = $ENV{OMNITASK_FUZZ_SEED} // 20240601;
 my $DOCS = $ENV{OMNITASK_FUZZ_DOCS} // 1_000_000;

@@ -36,18 +36,25 @@
 # attempt is checked by SQLSTATE, and batches of refused attempts by a
 # fingerprint of every omnitask table (nothing changed).
 #
-# Environment (set by test/run_tests.sh): OMNITASK_TOP, OMNITASK_SOCK,
-# OMNITASK_PORT, PGBIN.
+# Environment (set by the Makefile under make installcheck): OMNITASK_TOP,
+# PGBIN; the test runs a cluster of its own.
 
 use strict;
 use warnings;
 
 use IPC::Run qw(run start pump finish timeout);
+use PostgreSQL::Test::Cluster;
 use Test::More;
 
 my $TOP   = $ENV{OMNITASK_TOP}  or die "OMNITASK_TOP is not set\n";
-my $SOCK  = $ENV{OMNITASK_SOCK} or die "OMNITASK_SOCK is not set\n";
-my $PORT  = $ENV{OMNITASK_PORT} or die "OMNITASK_PORT is not set\n";
+# a cluster of its own, configured as the runner's (omnitask preloaded)
+my $node = PostgreSQL::Test::Cluster->new('security');
+$node->init;
+$node->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'omnitask'\nmax_prepared_transactions = 10\n");
+$node->start;
+my $SOCK = $node->host;
+my $PORT = $node->port;
 my $PGBIN = $ENV{PGBIN} // '/usr/lib/postgresql/15/bin';
 my $DB    = 'omnitask_sec_tap';
 my $AUTH  = 'sec_authenticator';
@@ -187,8 +194,10 @@ my $PRELOADED = su('SHOW shared_preload_libraries', db => 'postgres') =~ /\bomni
 note('omnitask is ' . ($PRELOADED ? '' : 'not ') . 'in shared_preload_libraries');
 END { local $?; eval { drop_all() }; }
 
+# the extension first: it creates the omnitask_* group roles the logins join
+su("CREATE DATABASE $DB", db => 'postgres');
+su('CREATE EXTENSION omnitask');
 su(<<"SQL", db => 'postgres');
-CREATE DATABASE $DB;
 CREATE ROLE sec_t_admin LOGIN IN ROLE omnitask_admin;
 CREATE ROLE sec_t_pr1 LOGIN IN ROLE omnitask_practitioner;
 CREATE ROLE sec_t_pr2 LOGIN IN ROLE omnitask_practitioner;
@@ -199,7 +208,6 @@ CREATE ROLE sec_t_nobody LOGIN;
 CREATE ROLE $AUTH LOGIN NOINHERIT IN ROLE omnitask_admin, omnitask_practitioner, omnitask_auditor;
 ALTER DATABASE $DB SET omnitask.jwt_authenticator = '$AUTH';
 SQL
-su('CREATE EXTENSION omnitask');
 
 # the admin registers the practitioners and imports tasks with known ids
 gives(psql_as('sec_t_admin', <<'SQL'), "t\nt\nt", 'admin registers practitioners');

@@ -8,11 +8,18 @@ use strict;
 use warnings;
 use IPC::Run qw(run);
 use JSON::PP;
+use PostgreSQL::Test::Cluster;
 use Test::More;
 
 my $pgbin = $ENV{PGBIN} || '/usr/lib/postgresql/15/bin';
-my $sock  = $ENV{OMNITASK_SOCK} or die "OMNITASK_SOCK not set";
-my $port  = $ENV{OMNITASK_PORT} or die "OMNITASK_PORT not set";
+# a cluster of its own, configured as the runner's (omnitask preloaded)
+my $node = PostgreSQL::Test::Cluster->new('e2e');
+$node->init;
+$node->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'omnitask'\nmax_prepared_transactions = 10\n");
+$node->start;
+my $sock = $node->host;
+my $port = $node->port;
 my $db    = 'omnitask_e2e';
 my $json  = JSON::PP->new->canonical;
 

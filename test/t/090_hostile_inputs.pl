@@ -14,11 +14,18 @@ use warnings;
 use IPC::Run qw(run timeout);
 use JSON::PP;
 use MIME::Base64;
+use PostgreSQL::Test::Cluster;
 use Test::More;
 
 my $pgbin = $ENV{PGBIN} || '/usr/lib/postgresql/15/bin';
-my $sock  = $ENV{OMNITASK_SOCK} or die "OMNITASK_SOCK not set";
-my $port  = $ENV{OMNITASK_PORT} or die "OMNITASK_PORT not set";
+# a cluster of its own, configured as the runner's (omnitask preloaded)
+my $node = PostgreSQL::Test::Cluster->new('hostile');
+$node->init;
+$node->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'omnitask'\nmax_prepared_transactions = 10\n");
+$node->start;
+my $sock = $node->host;
+my $port = $node->port;
 my $db    = 'omnitask_hostile';
 my $json  = JSON::PP->new->canonical;
 srand($ENV{OMNITASK_FUZZ_SEED} || 20261124);

@@ -31,8 +31,8 @@
 # txt-2 did not change between R4 and R5), plus the cases listed in @CASES.
 # Cases left out are listed, with the reason, in README.md ("Validation").
 #
-# Environment (set by test/run_tests.sh): OMNITASK_TOP, OMNITASK_SOCK,
-# OMNITASK_PORT, PGBIN; OMNITASK_SHARED optionally.
+# Environment (set by the Makefile under make installcheck): OMNITASK_TOP,
+# PGBIN; the test runs a cluster of its own; OMNITASK_SHARED optionally.
 
 use strict;
 use warnings;
@@ -40,11 +40,18 @@ use warnings;
 use File::Temp qw(tempdir);
 use JSON::PP ();
 use MIME::Base64 qw(encode_base64);
+use PostgreSQL::Test::Cluster;
 use Test::More;
 
 my $TOP  = $ENV{OMNITASK_TOP}  or die "OMNITASK_TOP is not set\n";
-my $SOCK = $ENV{OMNITASK_SOCK} or die "OMNITASK_SOCK is not set\n";
-my $PORT = $ENV{OMNITASK_PORT} or die "OMNITASK_PORT is not set\n";
+# a cluster of its own, configured as the runner's (omnitask preloaded)
+my $node = PostgreSQL::Test::Cluster->new('hl7');
+$node->init;
+$node->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'omnitask'\nmax_prepared_transactions = 10\n");
+$node->start;
+my $SOCK = $node->host;
+my $PORT = $node->port;
 my $PGBIN = $ENV{PGBIN} // '/usr/lib/postgresql/15/bin';
 my $SHARED = $ENV{OMNITASK_SHARED} // "$TOP/../shared";
 my $SUITE = "$SHARED/fhir/hl7-test-cases/validator";

@@ -27,8 +27,14 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $pgbin = $ENV{PGBIN} || '/usr/lib/postgresql/15/bin';
-my $sock  = $ENV{OMNITASK_SOCK} or die "OMNITASK_SOCK not set";
-my $port  = $ENV{OMNITASK_PORT} or die "OMNITASK_PORT not set";
+# a cluster of its own, configured as the runner's (omnitask preloaded)
+my $node = PostgreSQL::Test::Cluster->new('fhir_http');
+$node->init;
+$node->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'omnitask'\nmax_prepared_transactions = 10\n");
+$node->start;
+my $sock = $node->host;
+my $port = $node->port;
 my $db    = 'postgres';
 my $json  = JSON::PP->new->canonical;
 

@@ -3,22 +3,22 @@
 # stands in for PostgREST (no PostgREST binary is installed here).  Each FHIR
 # request a client sends must arrive rewritten exactly as PostgREST expects
 # it: method, path, query, the headers the fhir functions read, and the body
-# byte for byte.  Both listen on 127.0.0.1 only, on OMNITASK_PORT + 3 and + 4.
+# byte for byte.  Both listen on 127.0.0.1 only, on free ports.
 # Skipped when nginx is not installed.
 use strict;
 use warnings;
 use IO::Socket::INET;
 use JSON::PP;
 use File::Temp qw(tempdir);
+use PostgreSQL::Test::Cluster;
 use Test::More;
 
 my $TOP = $ENV{OMNITASK_TOP} or die "OMNITASK_TOP is not set\n";
 my ($nginx) = grep { -x $_ } ($ENV{NGINX} || (), '/usr/sbin/nginx', map { "$_/nginx" } split /:/, $ENV{PATH});
 plan skip_all => 'nginx is not installed (Debian package nginx): the front-proxy test needs it' unless $nginx;
 
-my $base_port = $ENV{OMNITASK_PORT} or die "OMNITASK_PORT not set\n";
-my $proxy_port = $base_port + 3;
-my $upstream_port = $base_port + 4;
+my $proxy_port = PostgreSQL::Test::Cluster::get_free_port();
+my $upstream_port = PostgreSQL::Test::Cluster::get_free_port();
 my $dir = tempdir(CLEANUP => 1, DIR => $ENV{TESTDIR} || undef);
 my $json = JSON::PP->new->canonical;
 

@@ -1,11 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * fuzz_fhir_types.c
- *	  libFuzzer entry point for src/fhir_types.c.
+ *	  libFuzzer entry point for src/fhir_types.c (and src/fhir_xhtml.c).
  *
  * Build and run (from the project root):
  *	  clang -g -O1 -fsanitize=fuzzer,address,undefined \
- *		  -fno-sanitize-recover=undefined -I src src/fhir_types.c \
+ *		  -fno-sanitize-recover=undefined -I src src/fhir_types.c src/fhir_xhtml.c \
  *		  test/unit/fuzz_fhir_types.c -o fuzz_fhir_types
  *	  ./fuzz_fhir_types -max_total_time=120 CORPUS_DIR
  *

@@ -1,0 +1,181 @@
+/*-------------------------------------------------------------------------
+ *
+ * fhir_lex.h
+ *	  Private helpers of the lexical checkers (fhir_types.c, fhir_xhtml.c):
+ *	  the failure/success conventions, shared reasons, ASCII character
+ *	  classes and word-at-a-time byte tests.
+ *
+ * Plain C (no PostgreSQL headers), like the checkers themselves.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FHIR_LEX_H
+#define FHIR_LEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Record a failure reason (if the caller wants one) and return false. */
+#define FAIL(msg) \
+	do { \
+		if (why) \
+			*why = (msg); \
+		return false; \
+	} while (0)
+
+/* Record success (no reason) and return true. */
+#define SUCCEED() \
+	do { \
+		if (why) \
+			*why = NULL; \
+		return true; \
+	} while (0)
+
+/* Common reasons, shared so that callers can compare pointers if they like. */
+static const char R_EMPTY[] = "must not be empty";
+static const char R_TOO_LONG[] = "must not be longer than 1 MiB (1048576 characters)";
+static const char R_CONTROL[] = "must not contain control characters other than tab, CR and LF";
+static const char W_CONTROL[] = "contains control characters (other than tab, CR and LF)";
+static const char W_BLANK[] = "should not be only whitespace";
+
+/* Record a warning (the first one wins) when the caller asked for them. */
+#define WARN(msg) \
+	do { \
+		if (warn && *warn == NULL) \
+			*warn = (msg); \
+	} while (0)
+
+/* ----------------------------------------------------------------
+ *		Character classes
+ * ----------------------------------------------------------------
+ */
+
+/* ASCII decimal digit. */
+static inline bool
+is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* ASCII lower- or upper-case letter. */
+static inline bool
+is_alpha(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* ASCII letter or digit. */
+static inline bool
+is_alnum(unsigned char c)
+{
+	return is_alpha(c) || is_digit(c);
+}
+
+/* Lower-case hexadecimal digit, as a uuid requires. */
+static inline bool
+is_lower_hex(unsigned char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f');
+}
+
+/* ASCII whitespace, i.e. the regex class \s (space, tab, LF, VT, FF, CR). */
+static inline bool
+is_regex_space(unsigned char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* Whitespace that text may contain: space, tab, CR, LF (also XML's S). */
+static inline bool
+is_text_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* ASCII control character (C0 or DEL). */
+static inline bool
+is_control(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+/* The regex class \S as defined above: not whitespace, not a control. */
+static inline bool
+is_nonspace(unsigned char c)
+{
+	return c > 0x20 && c != 0x7f;
+}
+
+/* ASCII lower-casing of one byte. */
+static inline unsigned char
+to_lower(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (unsigned char) (c - 'A' + 'a') : c;
+}
+
+/* True when the n bytes at s[i] exist and are all decimal digits. */
+static inline bool
+digits_at(const char *s, size_t len, size_t i, size_t n)
+{
+	size_t		k;
+
+	if (i > len || n > len - i)
+		return false;
+	for (k = 0; k < n; k++)
+		if (!is_digit((unsigned char) s[i + k]))
+			return false;
+	return true;
+}
+
+/* Value of the n (<= 9) decimal digits at s[i]; digits_at() must hold. */
+static inline int
+digits_value(const char *s, size_t i, size_t n)
+{
+	int			v = 0;
+	size_t		k;
+
+	for (k = 0; k < n; k++)
+		v = v * 10 + (s[i + k] - '0');
+	return v;
+}
+
+/* True when s[i..] starts with the NUL-terminated literal lit. */
+static inline bool
+has_prefix_at(const char *s, size_t len, size_t i, const char *lit)
+{
+	size_t		n = strlen(lit);
+
+	return i <= len && n <= len - i && memcmp(s + i, lit, n) == 0;
+}
+
+
+/* A 64-bit word with every byte equal to c. */
+#define WORD_OF(c)		(UINT64_C(0x0101010101010101) * (uint8_t) (c))
+
+/*
+ * True when some byte of w is below n (n <= 128).  Exact as a yes/no
+ * answer (borrows can only make it wrong about which byte).
+ */
+static inline bool
+word_has_less(uint64_t w, uint8_t n)
+{
+	return ((w - WORD_OF(n)) & ~w & WORD_OF(0x80)) != 0;
+}
+
+/* True when some byte of w equals c. */
+static inline bool
+word_has_byte(uint64_t w, uint8_t c)
+{
+	return word_has_less(w ^ WORD_OF(c), 1);
+}
+
+/* True when some byte of w is an ASCII control character (C0 or DEL). */
+static inline bool
+word_has_control(uint64_t w)
+{
+	return word_has_less(w, 0x20) || word_has_byte(w, 0x7f);
+}
+
+#endif							/* FHIR_LEX_H */

@@ -1,0 +1,275 @@
+/*-------------------------------------------------------------------------
+ *
+ * task_columns.c
+ *	  The derived columns of omnitask.task: where they are, how each follows
+ *	  from the resource, and verify()'s check that a stored row agrees.
+ *
+ * The one place that says how a column follows from the resource: the
+ * BEFORE trigger, restores and verify() all use it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "task_columns.h"
+#include "task_profile.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/datum.h"
+#include "utils/jsonb.h"
+#include "utils/rel.h"
+#include "utils/typcache.h"
+
+PG_FUNCTION_INFO_V1(omnitask_task_row_problem);
+
+static const char *const task_col_names[NUM_TASK_COLS] = {
+	"id", "version_id", "last_updated", "status", "intent", "priority",
+	"owner_id", "patient_id", "requester", "code", "description",
+	"authored_on", "last_modified", "due_at", "resource"
+};
+
+/* Attribute numbers of those columns, for the relation last seen. */
+static Oid	attnums_relid = InvalidOid;
+static int	attnums[NUM_TASK_COLS];
+
+/* The PostgreSQL epoch as fhir_types.c counts (it must agree with ours). */
+StaticAssertDecl(FHIR_UNIX_TO_PG_EPOCH ==
+				 (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY,
+				 "FHIR_UNIX_TO_PG_EPOCH must be the PostgreSQL epoch");
+
+/*
+ * Finds the attribute number of each of omnitask.task's columns in desc
+ * (by name: the one convention for every table the C code reads).
+ */
+static void
+lookup_attnums(TupleDesc desc, int *att)
+{
+	int			i;
+
+	for (i = 0; i < NUM_TASK_COLS; i++)
+	{
+		att[i] = SPI_fnumber(desc, task_col_names[i]);
+		if (att[i] <= 0)
+			elog(ERROR, "omnitask.task has no column \"%s\"", task_col_names[i]);
+	}
+}
+
+/*
+ * The attribute numbers of omnitask.task's columns, looked up once per
+ * relation; the per-row path then indexes arrays.
+ */
+const int *
+task_attnums(Relation rel)
+{
+	if (attnums_relid != RelationGetRelid(rel))
+	{
+		lookup_attnums(RelationGetDescr(rel), attnums);
+		attnums_relid = RelationGetRelid(rel);
+	}
+	return attnums;
+}
+
+/* Formats a timestamp as a FHIR instant in UTC with microseconds. */
+char *
+omnitask_fhir_instant(TimestampTz ts)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+					tm.tm_year, tm.tm_mon, tm.tm_mday,
+					tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+}
+
+/*
+ * The timestamp a FHIR date/dateTime denotes for a derived column.  A value
+ * with a time is its instant; a date without one is read in UTC, at its
+ * start (at_end = false) or at its end (at_end = true, for due dates: a
+ * task due "2026-12-01" is due by the end of that day).
+ */
+TimestampTz
+task_when_timestamp(const FhirWhen *w, bool at_end)
+{
+	int64		us;
+
+	if (w->has_time)
+		us = w->range.lo;
+	else if (at_end)
+		us = w->range.hi - FHIR_UNZONED_SLACK;
+	else
+		us = w->range.lo + FHIR_UNZONED_SLACK;
+	return (TimestampTz) (us - FHIR_UNIX_TO_PG_EPOCH);
+}
+
+/* A text Datum of a slice, or NULL (with *isnull) for an absent one. */
+static Datum
+slice_datum(FhirSlice s, bool *isnull)
+{
+	*isnull = (s.s == NULL);
+	return *isnull ? (Datum) 0 : PointerGetDatum(cstring_to_text_with_len(s.s, s.len));
+}
+
+/*
+ * Computes every derived column of omnitask.task from the facts of a
+ * validated Task: the one place that says how a column follows from the
+ * resource (the trigger, restores and verify() all use it).
+ */
+void
+task_derive_columns(const TaskFacts *f, const char *id, int32 version,
+			   TimestampTz last_updated, TimestampTz last_modified,
+			   Jsonb *resource, Datum *values, bool *nulls)
+{
+	FhirSlice	priority = {"routine", 7};
+	int			i;
+
+	for (i = 0; i < NUM_TASK_COLS; i++)
+		nulls[i] = false;
+	if (f->priority.s)
+		priority = f->priority;
+	values[COL_ID] = CStringGetTextDatum(id);
+	values[COL_VERSION_ID] = Int32GetDatum(version);
+	values[COL_LAST_UPDATED] = TimestampTzGetDatum(last_updated);
+	values[COL_STATUS] = ObjectIdGetDatum(omnitask_enum_oid(OMNI_ENUM_STATUS, f->status));
+	values[COL_INTENT] = ObjectIdGetDatum(omnitask_enum_oid(OMNI_ENUM_INTENT, f->intent));
+	values[COL_PRIORITY] = ObjectIdGetDatum(omnitask_enum_oid(OMNI_ENUM_PRIORITY, priority));
+	values[COL_OWNER_ID] = slice_datum(task_reference_id(f->owner_ref, "Practitioner"),
+									   &nulls[COL_OWNER_ID]);
+	values[COL_PATIENT_ID] = slice_datum(task_reference_id(f->for_ref, "Patient"),
+										 &nulls[COL_PATIENT_ID]);
+	values[COL_REQUESTER] = slice_datum(f->requester_ref, &nulls[COL_REQUESTER]);
+	values[COL_CODE] = slice_datum(f->code, &nulls[COL_CODE]);
+	values[COL_DESCRIPTION] = slice_datum(f->description, &nulls[COL_DESCRIPTION]);
+	values[COL_AUTHORED_ON] = TimestampTzGetDatum(f->authored_on.text.s ?
+												  task_when_timestamp(&f->authored_on, false) :
+												  last_modified);
+	values[COL_LAST_MODIFIED] = TimestampTzGetDatum(last_modified);
+	if (f->restriction_end.text.s)
+		values[COL_DUE_AT] = TimestampTzGetDatum(task_when_timestamp(&f->restriction_end, true));
+	else if (f->execution_end.text.s)
+		values[COL_DUE_AT] = TimestampTzGetDatum(task_when_timestamp(&f->execution_end, true));
+	else
+		nulls[COL_DUE_AT] = true;
+	values[COL_RESOURCE] = JsonbPGetDatum(resource);
+}
+
+/*
+ * Checks a stored Task (as pg_dump wrote it, or as read back by verify())
+ * and computes its derived columns without changing it: the resource must
+ * be valid, carry its id, meta.versionId, meta.lastUpdated and
+ * lastModified.  Returns false with the problem in *problem otherwise.
+ */
+bool
+task_derive_stored(Jsonb *doc, FhirResult *res, Datum *values, bool *nulls, char **problem)
+{
+	TaskFacts  *f = &res->facts;
+	const FhirIssue *first;
+	int32		version;
+	char	   *end;
+	char	   *vtext;
+
+	fhir_validate_task(doc, res);
+	first = fhir_first_error(res);
+	if (first)
+	{
+		*problem = psprintf("%s: %s", first->expression, first->diagnostics);
+		return false;
+	}
+	if (f->status.s == NULL || f->intent.s == NULL || f->id.s == NULL ||
+		f->meta_version.s == NULL || f->meta_last_updated.text.s == NULL ||
+		f->last_modified.text.s == NULL || task_reference_id(f->for_ref, "Patient").s == NULL ||
+		f->description.s == NULL)
+	{
+		*problem = pstrdup("a stored Task needs status, intent, description, for, id, meta.versionId, meta.lastUpdated and lastModified");
+		return false;
+	}
+	vtext = fhir_slice_cstring(f->meta_version);
+	version = strtol(vtext, &end, 10);
+	if (*end != '\0' || version < 1)
+	{
+		*problem = psprintf("Task.meta.versionId \"%s\" is not a version number", vtext);
+		return false;
+	}
+	task_derive_columns(f, fhir_slice_cstring(f->id), version,
+				   task_when_timestamp(&f->meta_last_updated, false),
+				   task_when_timestamp(&f->last_modified, false), doc, values, nulls);
+	return true;
+}
+
+/* Columns whose stored value differs from the value derived from resource. */
+static char *
+mismatched_columns(HeapTuple tup, TupleDesc desc, const int *att, Datum *values, bool *nulls)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < NUM_TASK_COLS; i++)
+	{
+		bool		isnull;
+		Datum		d;
+		Form_pg_attribute a = TupleDescAttr(desc, att[i] - 1);
+
+		if (i == COL_RESOURCE)
+			continue;
+		d = heap_getattr(tup, att[i], desc, &isnull);
+		if (isnull != nulls[i] ||
+			(!isnull && !datumIsEqual(d, values[i], a->attbyval, a->attlen) &&
+			 !(a->attlen == -1 && strcmp(TextDatumGetCString(d), TextDatumGetCString(values[i])) == 0)))
+			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", task_col_names[i]);
+	}
+	return buf.len ? buf.data : NULL;
+}
+
+/*
+ * task_row_problem(omnitask.task) -> text: NULL when the row's resource is
+ * a valid stored Task and every derived column agrees with it, else what is
+ * wrong.  verify() runs it over every row.
+ */
+Datum
+omnitask_task_row_problem(PG_FUNCTION_ARGS)
+{
+	HeapTupleHeader th = PG_GETARG_HEAPTUPLEHEADER(0);
+	TupleDesc	desc;
+	HeapTupleData tup;
+	int			att[NUM_TASK_COLS];
+	Datum		values[NUM_TASK_COLS];
+	bool		nulls[NUM_TASK_COLS];
+	FhirResult *res;
+	char	   *problem = NULL;
+	bool		isnull;
+	Datum		d;
+
+	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(th), HeapTupleHeaderGetTypMod(th));
+	tup.t_len = HeapTupleHeaderGetDatumLength(th);
+	ItemPointerSetInvalid(&(tup.t_self));
+	tup.t_tableOid = InvalidOid;
+	tup.t_data = th;
+	lookup_attnums(desc, att);
+	d = heap_getattr(&tup, att[COL_RESOURCE], desc, &isnull);
+	if (isnull)
+		problem = pstrdup("resource is NULL");
+	else
+	{
+		res = palloc(sizeof(FhirResult));
+		if (task_derive_stored(DatumGetJsonbP(d), res, values, nulls, &problem))
+		{
+			char	   *cols = mismatched_columns(&tup, desc, att, values, nulls);
+
+			if (cols)
+				problem = psprintf("derived columns disagree with the resource: %s", cols);
+		}
+	}
+	ReleaseTupleDesc(desc);
+	if (problem == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(problem));
+}

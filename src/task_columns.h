@@ -1,0 +1,47 @@
+/*-------------------------------------------------------------------------
+ *
+ * task_columns.h
+ *	  The columns of omnitask.task and how each follows from the resource
+ *	  (task_columns.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TASK_COLUMNS_H
+#define TASK_COLUMNS_H
+
+#include "access/htup.h"
+#include "fhir_validate.h"
+#include "utils/relcache.h"
+#include "utils/timestamp.h"
+
+/* Columns of omnitask.task, in the order of the contract. */
+typedef enum TaskCol
+{
+	COL_ID,
+	COL_VERSION_ID,
+	COL_LAST_UPDATED,
+	COL_STATUS,
+	COL_INTENT,
+	COL_PRIORITY,
+	COL_OWNER_ID,
+	COL_PATIENT_ID,
+	COL_REQUESTER,
+	COL_CODE,
+	COL_DESCRIPTION,
+	COL_AUTHORED_ON,
+	COL_LAST_MODIFIED,
+	COL_DUE_AT,
+	COL_RESOURCE,
+	NUM_TASK_COLS
+} TaskCol;
+
+extern const int *task_attnums(Relation rel);
+extern char *omnitask_fhir_instant(TimestampTz ts);
+extern TimestampTz task_when_timestamp(const FhirWhen *w, bool at_end);
+extern void task_derive_columns(const TaskFacts *f, const char *id, int32 version,
+								TimestampTz last_updated, TimestampTz last_modified,
+								Jsonb *resource, Datum *values, bool *nulls);
+extern bool task_derive_stored(Jsonb *doc, FhirResult *res, Datum *values,
+							   bool *nulls, char **problem);
+
+#endif							/* TASK_COLUMNS_H */
