@@ -364,6 +364,10 @@ sub start_reader
 	die "fork: $!" unless defined $pid;
 	if ($pid == 0)
 	{
+		# the parent's signal handlers (PostgreSQL::Test::Cluster 18 dies on
+		# TERM, and dying runs its END block, which stops the node) are not
+		# the reader's: TERM simply ends it
+		$SIG{TERM} = $SIG{INT} = 'DEFAULT';
 		open(my $fh, '>', $ackfile) or POSIX::_exit(1);
 		$fh->autoflush(1);
 		my $fails = 0;
