@@ -418,6 +418,8 @@ sub check_acked
 {
 	my ($tag, $ackfile, $what) = @_;
 	my @ack = acked($ackfile);
+	# reads acknowledged after the restart may still be in the queue
+	wait_written();
 	my %table = map { $_ => 1 } split /\n/, $node->safe_psql($DB, "SELECT request_id FROM omnitask.audit_log WHERE request_id LIKE '$tag-%'");
 	my $logged = log_records();
 	my @lost = grep { !$table{$_} && !$logged->{$_} } @ack;
