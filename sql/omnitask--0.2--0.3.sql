@@ -1,6 +1,6 @@
 /*
  * omnitask 0.2 -> 0.3: hardening, validation conformance, PostgreSQL 15-18,
- * FHIR over HTTP and read audit.  CREATE EXTENSION runs 0.1, then 0.1--0.2,
+ * FHIR over HTTP, read audit, architecture, search, and the write path.  CREATE EXTENSION runs 0.1, then 0.1--0.2,
  * then this script; ALTER EXTENSION omnitask UPDATE runs the same steps.
  * One section per piece of work, in this order.
  */
@@ -1549,3 +1549,24 @@ GRANT EXECUTE ON FUNCTION omnitask.audit_stats() TO omnitask_admin, omnitask_aud
 GRANT EXECUTE ON FUNCTION omnitask.audit_purge(timestamptz) TO omnitask_admin;
 
 -- (end of read audit)
+
+
+/* ======================================================================
+ * Architecture: messages in PostgreSQL's style, one helper per rule
+ * ====================================================================== */
+
+-- (end of architecture)
+
+
+/* ======================================================================
+ * Search: the R4 Task search parameters
+ * ====================================================================== */
+
+-- (end of search)
+
+
+/* ======================================================================
+ * Write path and migration
+ * ====================================================================== */
+
+-- (end of write path and migration)
