@@ -260,8 +260,9 @@ dump_queue(AuditQueue *q, const char *why)
 	}
 	if (n > 0)
 		ereport(LOG,
-				(errmsg("omnitask audit queue: %d records of database %u written to the server log (%s)",
-						n, q->dboid, why)));
+				(errmsg("omnitask audit queue: %d records of database %u written to the server log",
+						n, q->dboid),
+				 errdetail_internal("%s", why)));
 	q->tail = q->head;
 	count(C_DUMPED, n);
 	return n;
@@ -296,7 +297,7 @@ postmaster_dump(int code, Datum arg)
 	if (audit == NULL)
 		return;
 	for (i = 0; i < AUDIT_QUEUES; i++)
-		(void) dump_queue(queue_at(i), code == 0 ? "server stop" : "after a crash");
+		(void) dump_queue(queue_at(i), code == 0 ? "The server is stopping." : "A server process crashed.");
 }
 
 /* Exit of a backend that queued records: when the postmaster is gone, log them. */
@@ -304,7 +305,7 @@ static void
 backend_exit(int code, Datum arg)
 {
 	if (audit && !PostmasterIsAlive())
-		close_and_dump("postmaster gone");
+		close_and_dump("The postmaster exited.");
 }
 
 /* Asks for the shared memory and the lock. */
@@ -540,7 +541,7 @@ writer_detach(int code, Datum arg)
 	LWLockRelease(audit->lock);
 	/* e.g. waiting for a lock when the postmaster died: no one else will */
 	if (!PostmasterIsAlive())
-		close_and_dump("postmaster gone");
+		close_and_dump("The postmaster exited.");
 }
 
 /*
@@ -705,7 +706,9 @@ open_target(AuditTarget *t)
 	memset(t, 0, sizeof(*t));
 	t->rel = table_open(relid, RowExclusiveLock);
 	if (t->rel->rd_rel->relkind != RELKIND_RELATION)
-		elog(ERROR, "omnitask.audit_log is not a plain table");
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"omnitask.audit_log\" is not a table")));
 	desc = RelationGetDescr(t->rel);
 	for (i = 0; i < NCOLS; i++)
 	{
@@ -713,7 +716,7 @@ open_target(AuditTarget *t)
 		if (t->attno[i] <= 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("column \"%s\" of omnitask.audit_log does not exist", audit_columns[i])));
+					 errmsg("column \"%s\" of relation \"omnitask.audit_log\" does not exist", audit_columns[i])));
 	}
 
 	t->estate = CreateExecutorState();
@@ -734,7 +737,7 @@ open_target(AuditTarget *t)
 		 t->rel->trigdesc->trig_insert_after_statement || t->rel->trigdesc->trig_insert_new_table))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("omnitask.audit_log has an insert trigger"),
+				 errmsg("table \"omnitask.audit_log\" has an insert trigger"),
 				 errdetail("The audit writer inserts without firing triggers; its records go to the server log instead.")));
 
 	/* the defaults of every other column (as an INSERT would evaluate them) */
@@ -752,7 +755,7 @@ open_target(AuditTarget *t)
 		if (filled || (def = build_column_default(t->rel, att->attnum)) == NULL)
 			continue;
 		if (t->ndefaults >= (int) lengthof(t->def_attno))
-			elog(ERROR, "omnitask.audit_log has too many columns with defaults");
+			elog(ERROR, "relation \"omnitask.audit_log\" has too many columns with defaults");
 		t->def_attno[t->ndefaults] = att->attnum;
 		t->def_expr[t->ndefaults] = ExecPrepareExpr((Expr *) def, t->estate);
 		t->ndefaults++;
@@ -879,7 +882,7 @@ write_batch(StringInfo batch, MemoryContext batch_cxt)
 			pos += sizeof(uint32);
 			if (len > (uint32) (batch->len - pos) ||
 				!omnitask_audit_unpack(batch->data + pos, (int) len, &r))
-				elog(ERROR, "omnitask audit writer: malformed record in the queue");
+				elog(ERROR, "malformed record in the audit queue");
 			pos += len;
 			if (nslots == used)
 				slots[nslots++] = table_slot_create(t.rel, &t.estate->es_tupleTable);
@@ -974,7 +977,7 @@ omnitask_audit_writer_main(Datum arg)
 		ResetLatch(MyLatch);
 		if (!PostmasterIsAlive())
 		{
-			close_and_dump("postmaster gone");
+			close_and_dump("The postmaster exited.");
 			proc_exit(1);
 		}
 		bytes = collect_batch(q, &batch, &nrec);
@@ -993,7 +996,7 @@ omnitask_audit_writer_main(Datum arg)
 					uint64		head = q->head;
 
 					q->head = q->tail + bytes;
-					(void) dump_queue(q, "insert failed");
+					(void) dump_queue(q, "The audit writer could not insert them into omnitask.audit_log.");
 					q->head = head;
 				}
 				LWLockRelease(audit->lock);
@@ -1036,10 +1039,10 @@ omnitask_audit_stats_datum(FunctionCallInfo fcinfo)
 	int64		pending = 0;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "audit_stats: return type must be a row type");
+		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
 	if (tupdesc->natts != C_NCOUNTERS + 2)
-		elog(ERROR, "audit_stats: expected %d columns", C_NCOUNTERS + 2);
+		elog(ERROR, "return type must have %d columns", C_NCOUNTERS + 2);
 	memset(nulls, 0, sizeof(nulls));
 	values[0] = BoolGetDatum(audit != NULL);
 	for (i = 0; i < C_NCOUNTERS; i++)
@@ -1072,7 +1075,7 @@ omnitask_audit_queue_init(void)
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	DefineCustomIntVariable("omnitask.audit_queue_size",
-							"Size of the read audit's queue per database.",
+							"Sets the size of the read audit's queue of each database.",
 							"Needs omnitask in shared_preload_libraries; a read that finds it full for 200 ms is written to the server log instead.",
 							&omnitask_audit_queue_kb,
 							1024, 64, 1024 * 1024,

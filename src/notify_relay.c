@@ -674,7 +674,7 @@ omnitask_relay_init(void)
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	DefineCustomIntVariable("omnitask.notify_queue_size",
-							"Slots per database in the queue of the NOTIFY relay.",
+							"Sets the number of slots of the NOTIFY relay's queue of each database.",
 							"Needs omnitask in shared_preload_libraries; a transaction that does not fit sends its notifications itself.",
 							&omnitask_notify_queue_size,
 							4096, 16, 1 << 20,
