@@ -107,25 +107,25 @@ fetch_one(SPIPlanPtr plan, Datum id, Datum *out, char **patient)
 }
 
 /*
- * read_task(id text) -> jsonb: the current version of a visible task (FHIR
- * read), recorded by the read audit; PT404 (recorded as not-found) when it
- * does not exist or is not visible.
+ * One audited read of one task by id: runs the kept plan *plan (prepared
+ * from sql the first time) as the caller, records `action` with the task
+ * and its patient (or not-found, then raises PT404), and returns the
+ * plan's first column.  read_task and task_history differ only in these.
  */
-Datum
-omnitask_read_task(PG_FUNCTION_ARGS)
+static Datum
+audited_read_one(const char *action, SPIPlanPtr *plan, const char *sql, text *id)
 {
-	text	   *id = PG_GETARG_TEXT_PP(0);
 	char	   *idstr = text_to_cstring(id);
 	OmniAuditRead ar;
 	Datum		result = (Datum) 0;
 	char	   *patient = NULL;
 	bool		found;
 
-	omnitask_audit_begin(&ar, "read", omnitask_audit_on() ? psprintf("id=%s", idstr) : NULL);
+	omnitask_audit_begin(&ar, action, omnitask_audit_on() ? psprintf("id=%s", idstr) : NULL);
 	spi_connect();
-	if (read_plan == NULL)
-		read_plan = keep_plan("SELECT t.resource, t.patient_id FROM omnitask.task t WHERE t.id = $1");
-	found = fetch_one(read_plan, PointerGetDatum(id), &result, &patient);
+	if (*plan == NULL)
+		*plan = keep_plan(sql);
+	found = fetch_one(*plan, PointerGetDatum(id), &result, &patient);
 	SPI_finish();
 	if (!found)
 	{
@@ -134,7 +134,20 @@ omnitask_read_task(PG_FUNCTION_ARGS)
 	}
 	omnitask_audit_add(&ar, idstr, patient);
 	omnitask_audit_end(&ar, "ok");
-	PG_RETURN_DATUM(result);
+	return result;
+}
+
+/*
+ * read_task(id text) -> jsonb: the current version of a visible task (FHIR
+ * read), recorded by the read audit; PT404 (recorded as not-found) when it
+ * does not exist or is not visible.
+ */
+Datum
+omnitask_read_task(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(audited_read_one("read", &read_plan,
+									 "SELECT t.resource, t.patient_id FROM omnitask.task t WHERE t.id = $1",
+									 PG_GETARG_TEXT_PP(0)));
 }
 
 /*
@@ -145,42 +158,23 @@ omnitask_read_task(PG_FUNCTION_ARGS)
 Datum
 omnitask_task_history(PG_FUNCTION_ARGS)
 {
-	text	   *id = PG_GETARG_TEXT_PP(0);
-	char	   *idstr = text_to_cstring(id);
-	OmniAuditRead ar;
-	Datum		result = (Datum) 0;
-	char	   *patient = NULL;
-	bool		found;
-
-	omnitask_audit_begin(&ar, "history", omnitask_audit_on() ? psprintf("id=%s", idstr) : NULL);
-	spi_connect();
-	if (history_plan == NULL)
-		history_plan = keep_plan(
-								 "SELECT b.bundle, t.patient_id FROM omnitask.task t, LATERAL ("
-								 " SELECT pg_catalog.jsonb_build_object("
-								 "  'resourceType', 'Bundle', 'type', 'history', 'total', pg_catalog.count(*),"
-								 "  'entry', pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
-								 "   'fullUrl', 'Task/' || h.id, 'resource', h.resource,"
-								 "   'request', pg_catalog.jsonb_build_object("
-								 "    'method', CASE WHEN h.operation = 'update' THEN 'PUT' ELSE 'POST' END,"
-								 "    'url', CASE WHEN h.operation = 'update' THEN 'Task/' || h.id ELSE 'Task' END),"
-								 "   'response', pg_catalog.jsonb_build_object("
-								 "    'status', CASE WHEN h.operation = 'update' THEN '200' ELSE '201' END,"
-								 "    'etag', 'W/\"' || h.version_id || '\"',"
-								 "    'lastModified', h.resource -> 'meta' ->> 'lastUpdated'))"
-								 "   ORDER BY h.version_id DESC)) AS bundle, pg_catalog.count(*) AS n"
-								 " FROM omnitask.task_history h WHERE h.id = t.id) b"
-								 " WHERE t.id = $1 AND b.n > 0");
-	found = fetch_one(history_plan, PointerGetDatum(id), &result, &patient);
-	SPI_finish();
-	if (!found)
-	{
-		omnitask_audit_end(&ar, "not-found");
-		task_not_found(idstr);
-	}
-	omnitask_audit_add(&ar, idstr, patient);
-	omnitask_audit_end(&ar, "ok");
-	PG_RETURN_DATUM(result);
+	PG_RETURN_DATUM(audited_read_one("history", &history_plan,
+									 "SELECT b.bundle, t.patient_id FROM omnitask.task t, LATERAL ("
+									 " SELECT pg_catalog.jsonb_build_object("
+									 "  'resourceType', 'Bundle', 'type', 'history', 'total', pg_catalog.count(*),"
+									 "  'entry', pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+									 "   'fullUrl', 'Task/' || h.id, 'resource', h.resource,"
+									 "   'request', pg_catalog.jsonb_build_object("
+									 "    'method', CASE WHEN h.operation = 'update' THEN 'PUT' ELSE 'POST' END,"
+									 "    'url', CASE WHEN h.operation = 'update' THEN 'Task/' || h.id ELSE 'Task' END),"
+									 "   'response', pg_catalog.jsonb_build_object("
+									 "    'status', CASE WHEN h.operation = 'update' THEN '200' ELSE '201' END,"
+									 "    'etag', 'W/\"' || h.version_id || '\"',"
+									 "    'lastModified', h.resource -> 'meta' ->> 'lastUpdated'))"
+									 "   ORDER BY h.version_id DESC)) AS bundle, pg_catalog.count(*) AS n"
+									 " FROM omnitask.task_history h WHERE h.id = t.id) b"
+									 " WHERE t.id = $1 AND b.n > 0",
+									 PG_GETARG_TEXT_PP(0)));
 }
 
 /* The elements of a text[] argument (NULL: none) as C strings. */

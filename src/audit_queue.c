@@ -61,6 +61,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "dbworker.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_relation.h"
@@ -72,7 +73,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "port/atomics.h"
-#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
@@ -98,7 +99,6 @@
  */
 #define AUDIT_POLL_MS		200
 #define AUDIT_IDLE_MS		2000	/* the writer exits after this long idle */
-#define AUDIT_LAUNCH_MS		10000	/* a launch not answered by then failed */
 #define AUDIT_WAIT_MS		200		/* a reader waits this long for room */
 #define AUDIT_BATCH_BYTES	(256 * 1024)	/* bytes of records per insert */
 
@@ -121,19 +121,15 @@ enum
 /* The ring of one database; its bytes follow it in shared memory. */
 typedef struct AuditQueue
 {
-	Oid			dboid;			/* InvalidOid: free */
-	pid_t		writer_pid;		/* 0: no writer attached */
-	Latch	   *writer_latch;
-	TimestampTz launch_at;		/* 0: no launch pending */
+	DbWorkerQueue w;			/* dbworker.h; head: byte position of the
+								 * next record, tail: of the oldest */
 	bool		closed;			/* the postmaster died: log, don't queue */
 	TimestampTz overflow_at;	/* a reader found it full for AUDIT_WAIT_MS */
-	uint64		head;			/* byte position of the next record */
-	uint64		tail;			/* byte position of the oldest record */
 } AuditQueue;
 
 typedef struct AuditShared
 {
-	LWLock	   *lock;
+	DbWorkerShared s;			/* dbworker.h: the lock */
 	pg_atomic_uint64 counters[C_NCOUNTERS];
 } AuditShared;
 
@@ -142,8 +138,6 @@ int			omnitask_audit_queue_kb = 1024;
 
 static AuditShared *audit = NULL;
 static char *audit_base = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static bool exit_callback_set = false;
 static volatile sig_atomic_t got_sigterm = false;
 
@@ -269,18 +263,18 @@ omnitask_audit_count_fallback(OmniAuditFallback why)
 static int
 dump_queue(AuditQueue *q, const char *why)
 {
-	uint64		pos = q->tail;
+	uint64		pos = q->w.tail;
 	int			n = 0;
 	char	   *buf = NULL;
 
-	if (q->dboid == InvalidOid || q->head == q->tail || q->head - q->tail > ring_size())
+	if (q->w.dboid == InvalidOid || q->w.head == q->w.tail || q->w.head - q->w.tail > ring_size())
 		return 0;
-	while (q->head - pos >= sizeof(uint32))
+	while (q->w.head - pos >= sizeof(uint32))
 	{
 		uint32		len;
 
 		ring_read(q, pos, (char *) &len, sizeof(uint32));
-		if (len == 0 || len > q->head - pos - sizeof(uint32))
+		if (len == 0 || len > q->w.head - pos - sizeof(uint32))
 			break;
 		buf = buf ? repalloc(buf, len + 1) : palloc(len + 1);
 		ring_read(q, pos + sizeof(uint32), buf, len);
@@ -292,9 +286,9 @@ dump_queue(AuditQueue *q, const char *why)
 	if (n > 0)
 		ereport(LOG,
 				(errmsg("omnitask audit queue: %d records of database %u written to the server log",
-						n, q->dboid),
+						n, q->w.dboid),
 				 errdetail_internal("%s", why)));
-	q->tail = q->head;
+	q->w.tail = q->w.head;
 	count(C_DUMPED, n);
 	return n;
 }
@@ -308,7 +302,7 @@ close_and_dump(const char *why)
 {
 	int			i;
 
-	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+	LWLockAcquire(audit->s.lock, LW_EXCLUSIVE);
 	for (i = 0; i < AUDIT_QUEUES; i++)
 	{
 		AuditQueue *q = queue_at(i);
@@ -316,7 +310,7 @@ close_and_dump(const char *why)
 		q->closed = true;
 		(void) dump_queue(q, why);
 	}
-	LWLockRelease(audit->lock);
+	LWLockRelease(audit->s.lock);
 }
 
 /* Postmaster exit or crash reset: log what is still queued. */
@@ -339,99 +333,45 @@ backend_exit(int code, Datum arg)
 		close_and_dump("The postmaster exited.");
 }
 
-/* Asks for the shared memory and the lock. */
+/*
+ * The rings are in shared memory (dbworker.c created or found them): set
+ * the counters when created, and in the postmaster the crash dump.
+ */
 static void
-audit_shmem_request(void)
+audit_shmem_attached(void *shared, bool created)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(audit_shmem_size());
-	RequestNamedLWLockTranche("omnitask audit", 1);
-}
-
-/* Creates (or, in a backend, finds) the rings in shared memory. */
-static void
-audit_shmem_startup(void)
-{
-	bool		found;
 	int			i;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	audit = ShmemInitStruct("omnitask audit", audit_shmem_size(), &found);
+	audit = shared;
 	audit_base = (char *) audit + MAXALIGN(sizeof(AuditShared));
-	if (!found)
-	{
-		audit->lock = &(GetNamedLWLockTranche("omnitask audit"))->lock;
+	if (created)
 		for (i = 0; i < C_NCOUNTERS; i++)
 			pg_atomic_init_u64(&audit->counters[i], 0);
-		for (i = 0; i < AUDIT_QUEUES; i++)
-		{
-			AuditQueue *q = queue_at(i);
-
-			memset(q, 0, sizeof(AuditQueue));
-			q->dboid = InvalidOid;
-		}
-	}
-	LWLockRelease(AddinShmemInitLock);
 	if (!IsUnderPostmaster)
 		on_shmem_exit(postmaster_dump, (Datum) 0);
 }
 
-/* Starts a writer for queue qi of the current database; false if it can't. */
-static bool
-launch_writer(int qi)
+/* The queue at index i, as dbworker.c sees it. */
+static DbWorkerQueue *
+worker_queue_at(int i)
 {
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;	/* the next reader starts another */
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "omnitask");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "omnitask_audit_writer_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "omnitask audit writer for database %u", MyDatabaseId);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "omnitask audit writer");
-	worker.bgw_main_arg = Int32GetDatum(qi);
-	memcpy(worker.bgw_extra, &MyDatabaseId, sizeof(Oid));
-	worker.bgw_notify_pid = 0;
-	return RegisterDynamicBackgroundWorker(&worker, NULL);
+	return &queue_at(i)->w;
 }
 
 /*
- * The queue of the current database, claiming a free one (no writer,
- * empty, no launch under way) if it has none; NULL when every queue serves
- * another database.  Caller holds the lock.
+ * The queue of the current database, claiming a free one if it has none;
+ * NULL when every queue serves another database.  Caller holds the lock.
  */
 static AuditQueue *
 queue_of_database(TimestampTz now)
 {
-	AuditQueue *free_q = NULL;
-	int			i;
+	bool		claimed;
+	AuditQueue *q = (AuditQueue *) dbworker_queue_of_database(worker_queue_at, AUDIT_QUEUES,
+															  now, &claimed);
 
-	for (i = 0; i < AUDIT_QUEUES; i++)
-	{
-		AuditQueue *q = queue_at(i);
-
-		if (q->dboid == MyDatabaseId)
-			return q;
-		if (free_q == NULL && !q->closed &&
-			(q->dboid == InvalidOid ||
-			 (q->writer_pid == 0 && q->head == q->tail &&
-			  (q->launch_at == 0 || TimestampDifferenceExceeds(q->launch_at, now, AUDIT_LAUNCH_MS)))))
-			free_q = q;
-	}
-	if (free_q)
-	{
-		free_q->dboid = MyDatabaseId;
-		free_q->writer_pid = 0;
-		free_q->writer_latch = NULL;
-		free_q->launch_at = 0;
-		free_q->head = free_q->tail = 0;
-		free_q->overflow_at = 0;
-	}
-	return free_q;
+	if (claimed)
+		q->overflow_at = 0;
+	return q;
 }
 
 /*
@@ -471,43 +411,39 @@ omnitask_audit_enqueue(const char *rec, int len)
 
 		if (!PostmasterIsAlive())
 			return AUDIT_FB_CLOSED;
-		LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+		LWLockAcquire(audit->s.lock, LW_EXCLUSIVE);
 		q = queue_of_database(now);
 		if (q == NULL || q->closed)
 		{
-			LWLockRelease(audit->lock);
+			LWLockRelease(audit->s.lock);
 			return q ? AUDIT_FB_CLOSED : AUDIT_FB_NO_QUEUE;
 		}
-		if (q->writer_pid == 0 &&
-			(q->launch_at == 0 || TimestampDifferenceExceeds(q->launch_at, now, AUDIT_LAUNCH_MS)))
-		{
-			q->launch_at = now;
-			launch = true;
-		}
-		if (q->head - q->tail + need <= ring_size())
+		launch = dbworker_launch_due(&q->w, now);
+		if (q->w.head - q->w.tail + need <= ring_size())
 		{
 			uint32		len32 = (uint32) len;
 
-			ring_write(q, q->head, (const char *) &len32, sizeof(uint32));
-			ring_write(q, q->head + sizeof(uint32), rec, len);
+			ring_write(q, q->w.head, (const char *) &len32, sizeof(uint32));
+			ring_write(q, q->w.head + sizeof(uint32), rec, len);
 			pg_write_barrier();
-			q->head += need;
+			q->w.head += need;
 			q->overflow_at = 0;
 			queued = true;
 		}
 		else if (q->overflow_at != 0 &&
 				 !TimestampDifferenceExceeds(q->overflow_at, now, AUDIT_WAIT_MS * 5))
 			fast_fail = true;	/* still full after a reader waited: don't wait */
-		wake = (q->head - q->tail) * 2 > ring_size();
-		latch = q->writer_latch;
-		LWLockRelease(audit->lock);
+		wake = (q->w.head - q->w.tail) * 2 > ring_size();
+		latch = q->w.worker_latch;
+		LWLockRelease(audit->s.lock);
 
-		if (launch && !launch_writer((int) (((char *) q - audit_base) / queue_bytes())))
+		if (launch && !dbworker_launch("omnitask_audit_writer_main", "omnitask audit writer",
+										(int) (((char *) q - audit_base) / queue_bytes())))
 		{
 			/* no background worker slot: a later reader tries again */
-			LWLockAcquire(audit->lock, LW_EXCLUSIVE);
-			q->launch_at = 0;
-			LWLockRelease(audit->lock);
+			LWLockAcquire(audit->s.lock, LW_EXCLUSIVE);
+			q->w.launch_at = 0;
+			LWLockRelease(audit->s.lock);
 		}
 		if (queued)
 		{
@@ -522,16 +458,16 @@ omnitask_audit_enqueue(const char *rec, int len)
 			SetLatch(latch);
 		if (fast_fail)
 			return AUDIT_FB_FULL;
-		LWLockAcquire(audit->lock, LW_SHARED);
-		alive = q->writer_pid != 0 || q->launch_at != 0;
-		LWLockRelease(audit->lock);
+		LWLockAcquire(audit->s.lock, LW_SHARED);
+		alive = q->w.worker_pid != 0 || q->w.launch_at != 0;
+		LWLockRelease(audit->s.lock);
 		if (start == 0)
 			start = now;
 		if (!alive || TimestampDifferenceExceeds(start, now, AUDIT_WAIT_MS))
 		{
-			LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+			LWLockAcquire(audit->s.lock, LW_EXCLUSIVE);
 			q->overflow_at = now;
-			LWLockRelease(audit->lock);
+			LWLockRelease(audit->s.lock);
 			return AUDIT_FB_FULL;
 		}
 		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_POSTMASTER_DEATH,
@@ -561,15 +497,7 @@ writer_sigterm(SIGNAL_ARGS)
 static void
 writer_detach(int code, Datum arg)
 {
-	AuditQueue *q = queue_at(DatumGetInt32(arg));
-
-	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
-	if (q->writer_pid == MyProcPid)
-	{
-		q->writer_pid = 0;
-		q->writer_latch = NULL;
-	}
-	LWLockRelease(audit->lock);
+	dbworker_detach(&queue_at(DatumGetInt32(arg))->w, audit->s.lock);
 	/* e.g. waiting for a lock when the postmaster died: no one else will */
 	if (!PostmasterIsAlive())
 		close_and_dump("The postmaster exited.");
@@ -590,9 +518,9 @@ collect_batch(AuditQueue *q, uint64 from, StringInfo buf, int *nrec, bool *crowd
 
 	*nrec = 0;
 	resetStringInfo(buf);
-	LWLockAcquire(audit->lock, LW_SHARED);
-	head = q->head;
-	*crowded = (head - q->tail) * 2 > ring_size();
+	LWLockAcquire(audit->s.lock, LW_SHARED);
+	head = q->w.head;
+	*crowded = (head - q->w.tail) * 2 > ring_size();
 	for (pos = from; head - pos >= sizeof(uint32);)
 	{
 		uint32		len;
@@ -606,7 +534,7 @@ collect_batch(AuditQueue *q, uint64 from, StringInfo buf, int *nrec, bool *crowd
 		pos += sizeof(uint32) + len;
 		(*nrec)++;
 	}
-	LWLockRelease(audit->lock);
+	LWLockRelease(audit->s.lock);
 	return pos - from;
 }
 
@@ -873,9 +801,65 @@ insert_slots(AuditTarget *t, TupleTableSlot **slots, int n, BulkInsertState bist
 			list_free(exec_insert_index_tuples(t->rri, slots[i], t->estate));
 }
 
+/* A batch to insert, for insert_batch(). */
+typedef struct BatchWork
+{
+	StringInfo	batch;
+	MemoryContext batch_cxt;
+} BatchWork;
+
+/*
+ * Inserts the records of a batch (a BatchWork), in the transaction that
+ * dbworker_transaction() runs; the rows are formed in batch_cxt.
+ */
+static void
+insert_batch(void *arg)
+{
+	BatchWork  *w = arg;
+	StringInfo	batch = w->batch;
+	MemoryContext cxt = CurrentMemoryContext;
+	AuditTarget t;
+	TupleTableSlot *slots[AUDIT_MULTI_SLOTS];
+	BulkInsertState bistate;
+	int			nslots = 0;
+	int			used = 0;
+	int			pos = 0;
+
+	PushActiveSnapshot(GetTransactionSnapshot());
+	MemoryContextSwitchTo(w->batch_cxt);
+	open_target(&t);
+	bistate = GetBulkInsertState();
+	while (pos < batch->len)
+	{
+		uint32		len;
+		OmniAuditRecord r;
+
+		memcpy(&len, batch->data + pos, sizeof(uint32));
+		pos += sizeof(uint32);
+		if (len > (uint32) (batch->len - pos) ||
+			!omnitask_audit_unpack(batch->data + pos, (int) len, &r))
+			elog(ERROR, "malformed record in the audit queue");
+		pos += len;
+		if (nslots == used)
+			slots[nslots++] = table_slot_create(t.rel, &t.estate->es_tupleTable);
+		fill_slot(&t, slots[used], &r);
+		if (++used == AUDIT_MULTI_SLOTS)
+		{
+			insert_slots(&t, slots, used, bistate);
+			used = 0;
+		}
+	}
+	insert_slots(&t, slots, used, bistate);
+	FreeBulkInsertState(bistate);
+	table_finish_bulk_insert(t.rel, 0);
+	close_target(&t);
+	MemoryContextSwitchTo(cxt);
+	PopActiveSnapshot();
+}
+
 /*
  * Inserts one batch of packed records into omnitask.audit_log in one
- * transaction, committed with synchronous_commit on.  Not through SQL: the
+ * transaction, committed asynchronously (see release_flushed()).  Not through SQL: the
  * writer forms each row from the packed record (no text to parse) and
  * inserts them with table_multi_insert() through a ResultRelInfo, so the
  * table's constraints, defaults (identity, written_at) and indexes apply
@@ -888,65 +872,13 @@ insert_slots(AuditTarget *t, TupleTableSlot **slots, int n, BulkInsertState bist
 static bool
 write_batch(StringInfo batch, MemoryContext batch_cxt)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	volatile bool ok = true;
+	BatchWork	w;
+	bool		ok;
 
-	PG_TRY();
-	{
-		AuditTarget t;
-		TupleTableSlot *slots[AUDIT_MULTI_SLOTS];
-		BulkInsertState bistate;
-		int			nslots = 0;
-		int			used = 0;
-		int			pos = 0;
-
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, "omnitask audit writer: inserting");
-		MemoryContextSwitchTo(batch_cxt);
-		open_target(&t);
-		bistate = GetBulkInsertState();
-		while (pos < batch->len)
-		{
-			uint32		len;
-			OmniAuditRecord r;
-
-			memcpy(&len, batch->data + pos, sizeof(uint32));
-			pos += sizeof(uint32);
-			if (len > (uint32) (batch->len - pos) ||
-				!omnitask_audit_unpack(batch->data + pos, (int) len, &r))
-				elog(ERROR, "malformed record in the audit queue");
-			pos += len;
-			if (nslots == used)
-				slots[nslots++] = table_slot_create(t.rel, &t.estate->es_tupleTable);
-			fill_slot(&t, slots[used], &r);
-			if (++used == AUDIT_MULTI_SLOTS)
-			{
-				insert_slots(&t, slots, used, bistate);
-				used = 0;
-			}
-		}
-		insert_slots(&t, slots, used, bistate);
-		FreeBulkInsertState(bistate);
-		table_finish_bulk_insert(t.rel, 0);
-		close_target(&t);
-		MemoryContextSwitchTo(cxt);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		pgstat_report_activity(STATE_IDLE, NULL);
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		ok = false;
-	}
-	PG_END_TRY();
+	w.batch = batch;
+	w.batch_cxt = batch_cxt;
+	ok = dbworker_transaction("omnitask audit writer: inserting", insert_batch, &w);
 	MemoryContextReset(batch_cxt);
-	pgstat_report_stat(false);
 	return ok;
 }
 
@@ -970,9 +902,9 @@ release_flushed(AuditQueue *q, bool flush)
 		n++;
 	if (n == 0)
 		return;
-	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
-	q->tail = unflushed[n - 1].end;
-	LWLockRelease(audit->lock);
+	LWLockAcquire(audit->s.lock, LW_EXCLUSIVE);
+	q->w.tail = unflushed[n - 1].end;
+	LWLockRelease(audit->s.lock);
 	n_unflushed -= n;
 	memmove(unflushed, unflushed + n, n_unflushed * sizeof(unflushed[0]));
 }
@@ -1007,10 +939,7 @@ omnitask_audit_writer_main(Datum arg)
 	MemoryContext batch_cxt;
 	TimestampTz idle_since;
 
-	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
-	pqsignal(SIGTERM, writer_sigterm);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	dboid = dbworker_connect(writer_sigterm);
 	/*
 	 * Its commits are asynchronous: the ring keeps a batch until the WAL
 	 * (flushed by the WAL writer) is past its commit record, see
@@ -1022,16 +951,10 @@ omnitask_audit_writer_main(Datum arg)
 	if (audit == NULL || qi < 0 || qi >= AUDIT_QUEUES)
 		proc_exit(0);
 	q = queue_at(qi);
-	LWLockAcquire(audit->lock, LW_EXCLUSIVE);
-	if (q->dboid != dboid || q->writer_pid != 0 || q->closed)
-	{
-		LWLockRelease(audit->lock);
+	/* the queue went to another database, another writer serves it, or
+	 * the postmaster is gone */
+	if (q->closed || !dbworker_attach(&q->w, audit->s.lock, dboid))
 		proc_exit(0);
-	}
-	q->writer_pid = MyProcPid;
-	q->writer_latch = MyLatch;
-	q->launch_at = 0;
-	LWLockRelease(audit->lock);
 	before_shmem_exit(writer_detach, Int32GetDatum(qi));
 
 	initStringInfo(&batch);
@@ -1039,7 +962,7 @@ omnitask_audit_writer_main(Datum arg)
 	batch_cxt = AllocSetContextCreate(TopMemoryContext, "omnitask audit batch",
 									  1024 * 1024, 1024 * 1024, 8 * 1024 * 1024);
 	idle_since = GetCurrentTimestamp();
-	inserted_to = q->tail;
+	inserted_to = q->w.tail;
 	for (;;)
 	{
 		int			nrec;
@@ -1048,6 +971,12 @@ omnitask_audit_writer_main(Datum arg)
 		int			rc;
 
 		ResetLatch(MyLatch);
+		if (ConfigReloadPending)
+		{
+			/* pg_reload_conf(): e.g. log_min_messages */
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
 		if (!PostmasterIsAlive())
 		{
 			close_and_dump("The postmaster exited.");
@@ -1069,15 +998,15 @@ omnitask_audit_writer_main(Datum arg)
 				/* not insertable (e.g. the extension was dropped): log them */
 				release_flushed(q, true);	/* tail == inserted_to now */
 				inserted_to += bytes;
-				LWLockAcquire(audit->lock, LW_EXCLUSIVE);
+				LWLockAcquire(audit->s.lock, LW_EXCLUSIVE);
 				{
-					uint64		head = q->head;
+					uint64		head = q->w.head;
 
-					q->head = q->tail + bytes;
+					q->w.head = q->w.tail + bytes;
 					(void) dump_queue(q, "The audit writer could not insert them into omnitask.audit_log.");
-					q->head = head;
+					q->w.head = head;
 				}
-				LWLockRelease(audit->lock);
+				LWLockRelease(audit->s.lock);
 				count(C_FAILED_BATCHES, 1);
 			}
 			idle_since = GetCurrentTimestamp();
@@ -1090,18 +1019,8 @@ omnitask_audit_writer_main(Datum arg)
 		}
 		if (TimestampDifferenceExceeds(idle_since, GetCurrentTimestamp(), AUDIT_IDLE_MS))
 		{
-			bool		done;
-
 			release_flushed(q, true);
-			LWLockAcquire(audit->lock, LW_EXCLUSIVE);
-			done = (q->head == q->tail);
-			if (done)
-			{
-				q->writer_pid = 0;
-				q->writer_latch = NULL;
-			}
-			LWLockRelease(audit->lock);
-			if (done)
+			if (dbworker_retire_if_empty(&q->w, audit->s.lock))
 				proc_exit(0);
 		}
 		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_POSTMASTER_DEATH,
@@ -1136,10 +1055,10 @@ omnitask_audit_stats_datum(FunctionCallInfo fcinfo)
 	}
 	if (audit)
 	{
-		LWLockAcquire(audit->lock, LW_SHARED);
+		LWLockAcquire(audit->s.lock, LW_SHARED);
 		for (i = 0; i < AUDIT_QUEUES; i++)
-			pending += (int64) (queue_at(i)->head - queue_at(i)->tail);
-		LWLockRelease(audit->lock);
+			pending += (int64) (queue_at(i)->w.head - queue_at(i)->w.tail);
+		LWLockRelease(audit->s.lock);
 		values[C_NCOUNTERS + 1] = Int64GetDatum(pending);
 	}
 	else
@@ -1164,8 +1083,5 @@ omnitask_audit_queue_init(void)
 							PGC_POSTMASTER,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = audit_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = audit_shmem_startup;
+	dbworker_register_shmem("omnitask audit", audit_shmem_size, audit_shmem_attached);
 }
