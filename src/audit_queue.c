@@ -998,6 +998,9 @@ omnitask_audit_writer_main(Datum arg)
 				/* not insertable (e.g. the extension was dropped): log them */
 				release_flushed(q, true);	/* tail == inserted_to now */
 				inserted_to += bytes;
+				/* counted before the bytes are freed: who sees the ring
+				 * drained sees the failure counted */
+				count(C_FAILED_BATCHES, 1);
 				LWLockAcquire(audit->s.lock, LW_EXCLUSIVE);
 				{
 					uint64		head = q->w.head;
@@ -1007,7 +1010,6 @@ omnitask_audit_writer_main(Datum arg)
 					q->w.head = head;
 				}
 				LWLockRelease(audit->s.lock);
-				count(C_FAILED_BATCHES, 1);
 			}
 			idle_since = GetCurrentTimestamp();
 			continue;

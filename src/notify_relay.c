@@ -25,9 +25,9 @@
  * slot, a payload too long for a slot -- the transaction sends them itself
  * with Async_Notify(), as PostgreSQL does: slower, never lost.
  *
- * The relay exits after RELAY_IDLE_MS without work, so that it never holds
- * up DROP DATABASE (which waits up to 5 s for other sessions), and the next
- * writer starts it again.
+ * The relay exits after omnitask.notify_relay_idle_timeout (1 s) without
+ * work, so that it never holds up DROP DATABASE (which waits up to 5 s for
+ * other sessions), and the next writer starts it again.
  *
  *-------------------------------------------------------------------------
  */
@@ -54,7 +54,7 @@
 #define RELAY_QUEUES		8		/* databases served at the same time */
 #define RELAY_PAYLOAD_MAX	246		/* bytes of payload in one slot */
 #define RELAY_BATCH			1024	/* notifications per relay transaction */
-#define RELAY_IDLE_MS		1000	/* the relay exits after this long idle */
+#define RELAY_POLL_MS		1000	/* an idle relay looks at its queue this often */
 #define RELAY_WAIT_MS		2000	/* a writer waits this long for room */
 
 /* States of a queue slot. */
@@ -80,6 +80,9 @@ typedef DbWorkerShared RelayShared;	/* the lock */
 
 /* Setting: slots per database queue (fixed at server start). */
 int			omnitask_notify_queue_size = 4096;
+
+/* Setting: an idle relay exits after this many milliseconds. */
+int			omnitask_notify_relay_idle_ms = 1000;
 
 static RelayShared *relay = NULL;
 static char *relay_base = NULL;	/* RELAY_QUEUES x (queue header + slots) */
@@ -519,7 +522,7 @@ omnitask_relay_main(Datum arg)
 			{
 				/* e.g. PostgreSQL's NOTIFY queue is full: keep them, retry */
 				(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 RELAY_IDLE_MS, PG_WAIT_EXTENSION);
+								 Min(RELAY_POLL_MS, omnitask_notify_relay_idle_ms), PG_WAIT_EXTENSION);
 				continue;
 			}
 			LWLockAcquire(relay->lock, LW_EXCLUSIVE);
@@ -531,11 +534,11 @@ omnitask_relay_main(Datum arg)
 			continue;
 		}
 
-		if (TimestampDifferenceExceeds(idle_since, GetCurrentTimestamp(), RELAY_IDLE_MS) &&
+		if (TimestampDifferenceExceeds(idle_since, GetCurrentTimestamp(), omnitask_notify_relay_idle_ms) &&
 			dbworker_retire_if_empty(q, relay->lock))
 			proc_exit(0);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 RELAY_IDLE_MS, PG_WAIT_EXTENSION);
+						 Min(RELAY_POLL_MS, omnitask_notify_relay_idle_ms), PG_WAIT_EXTENSION);
 	}
 }
 
@@ -556,6 +559,14 @@ omnitask_relay_init(void)
 							4096, 16, 1 << 20,
 							PGC_POSTMASTER,
 							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("omnitask.notify_relay_idle_timeout",
+							"Sets how long the NOTIFY relay of a database waits for work before it exits.",
+							"DROP DATABASE waits up to 5 s for the relay to exit; the next write starts another.",
+							&omnitask_notify_relay_idle_ms,
+							1000, 100, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	dbworker_register_shmem("omnitask notify relay", relay_shmem_bytes, relay_shmem_attached);
 	RegisterXactCallback(relay_xact_callback, NULL);
