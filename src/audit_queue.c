@@ -82,6 +82,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -651,35 +652,123 @@ typedef struct AuditTarget
 	ExprState  *def_expr[8];
 } AuditTarget;
 
+/*
+ * What open_target() works out from the catalogs, kept across batches: the
+ * table's OID, the attribute numbers of the columns the writer fills, and
+ * the default expressions of the others.  Looking them up per batch (the
+ * identity's sequence is a pg_depend scan) cost as much as inserting a few
+ * dozen rows; a relcache invalidation of the table (ALTER, DROP, a new
+ * default) or a reset of the whole cache makes the writer look again.
+ */
+typedef struct TargetCache
+{
+	bool		valid;
+	Oid			relid;
+	AttrNumber	attno[NCOLS];
+	int			ndefaults;
+	AttrNumber	def_attno[8];
+	Node	   *def[8];			/* in target_cxt */
+} TargetCache;
+
+static TargetCache target_cache;
+static MemoryContext target_cxt = NULL;
+
+/* Relcache invalidation: forget the cached target if it is concerned. */
+static void
+target_invalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == target_cache.relid)
+		target_cache.valid = false;
+}
+
+/* A copy of node in context cxt. */
+static Node *
+copy_node_in(MemoryContext cxt, Node *node)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Node	   *copy = copyObject(node);
+
+	MemoryContextSwitchTo(old);
+	return copy;
+}
+
+/* Fills the target cache from the open relation rel. */
+static void
+cache_target(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	TargetCache *c = &target_cache;
+	int			i;
+
+	if (target_cxt == NULL)
+	{
+		target_cxt = AllocSetContextCreate(TopMemoryContext, "omnitask audit target",
+										   ALLOCSET_SMALL_SIZES);
+		CacheRegisterRelcacheCallback(target_invalidate, (Datum) 0);
+	}
+	MemoryContextReset(target_cxt);
+	c->valid = false;
+	c->relid = RelationGetRelid(rel);
+	c->ndefaults = 0;
+	for (i = 0; i < NCOLS; i++)
+	{
+		c->attno[i] = attnameAttNum(rel, audit_columns[i], false);
+		if (c->attno[i] <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation \"omnitask.audit_log\" does not exist", audit_columns[i])));
+	}
+	/* the defaults of every other column (as an INSERT would evaluate them) */
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Node	   *def;
+		int			j;
+		bool		filled = false;
+
+		if (att->attisdropped)
+			continue;
+		for (j = 0; j < NCOLS; j++)
+			filled |= (c->attno[j] == att->attnum);
+		if (filled || (def = build_column_default(rel, att->attnum)) == NULL)
+			continue;
+		if (c->ndefaults >= (int) lengthof(c->def_attno))
+			elog(ERROR, "relation \"omnitask.audit_log\" has too many columns with defaults");
+		c->def_attno[c->ndefaults] = att->attnum;
+		c->def[c->ndefaults] = copy_node_in(target_cxt, def);
+		c->ndefaults++;
+	}
+	c->valid = true;
+}
+
 /* Opens omnitask.audit_log for inserting (in a transaction). */
 static void
 open_target(AuditTarget *t)
 {
-	Oid			nsp = get_namespace_oid("omnitask", false);
-	Oid			relid = get_relname_relid("audit_log", nsp);
+	Oid			relid;
 	RangeTblEntry *rte;
-	TupleDesc	desc;
 	int			i;
 
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation \"omnitask.audit_log\" does not exist")));
+	if (target_cache.valid)
+		relid = target_cache.relid;
+	else
+	{
+		relid = get_relname_relid("audit_log", get_namespace_oid("omnitask", false));
+		if (!OidIsValid(relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("relation \"omnitask.audit_log\" does not exist")));
+	}
 	memset(t, 0, sizeof(*t));
 	t->rel = table_open(relid, RowExclusiveLock);
 	if (t->rel->rd_rel->relkind != RELKIND_RELATION)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"omnitask.audit_log\" is not a table")));
-	desc = RelationGetDescr(t->rel);
-	for (i = 0; i < NCOLS; i++)
-	{
-		t->attno[i] = attnameAttNum(t->rel, audit_columns[i], false);
-		if (t->attno[i] <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("column \"%s\" of relation \"omnitask.audit_log\" does not exist", audit_columns[i])));
-	}
+	/* (taking the lock processed any invalidation that came meanwhile) */
+	if (!target_cache.valid || target_cache.relid != relid)
+		cache_target(t->rel);
+	memcpy(t->attno, target_cache.attno, sizeof(t->attno));
 
 	t->estate = CreateExecutorState();
 	rte = makeNode(RangeTblEntry);
@@ -702,26 +791,13 @@ open_target(AuditTarget *t)
 				 errmsg("table \"omnitask.audit_log\" has an insert trigger"),
 				 errdetail("The audit writer inserts without firing triggers; its records go to the server log instead.")));
 
-	/* the defaults of every other column (as an INSERT would evaluate them) */
-	for (i = 0; i < desc->natts; i++)
+	/* the defaults, prepared for this batch's executor state */
+	for (i = 0; i < target_cache.ndefaults; i++)
 	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-		Node	   *def;
-		int			j;
-		bool		filled = false;
-
-		if (att->attisdropped)
-			continue;
-		for (j = 0; j < NCOLS; j++)
-			filled |= (t->attno[j] == att->attnum);
-		if (filled || (def = build_column_default(t->rel, att->attnum)) == NULL)
-			continue;
-		if (t->ndefaults >= (int) lengthof(t->def_attno))
-			elog(ERROR, "relation \"omnitask.audit_log\" has too many columns with defaults");
-		t->def_attno[t->ndefaults] = att->attnum;
-		t->def_expr[t->ndefaults] = ExecPrepareExpr((Expr *) def, t->estate);
-		t->ndefaults++;
+		t->def_attno[i] = target_cache.def_attno[i];
+		t->def_expr[i] = ExecPrepareExpr((Expr *) copyObject(target_cache.def[i]), t->estate);
 	}
+	t->ndefaults = target_cache.ndefaults;
 }
 
 /* Closes what open_target() opened. */
