@@ -133,6 +133,15 @@ my %paths = (
 	'copy' => [ "COPY omnitask.task (id, patient_id) TO STDOUT", 'direct', [ $t1, $t2 ], [ 'pat-a', 'pat-b' ] ],
 	'view-count' => [ "SELECT sum(n) FROM omnitask.task_counts", 'report', [], [] ],
 	'http' => [ "SELECT omnitask.audit_read('vread', ARRAY['$t1'], ARRAY['pat-a'], '_id=$t1&_history=1')", 'vread', [$t1], ['pat-a'] ],
+	# every reporting view and direct statement the README names (the
+	# executor hook is the recommended way to audit reads that bypass
+	# omnitask's functions)
+	'view-overdue' => [ "SELECT id, patient_id FROM omnitask.overdue_tasks", 'report', [], [] ],
+	'view-workload' => [ "SELECT sum(open) FROM omnitask.workload", 'report', [], [] ],
+	'view-status-changes' => [ "SELECT id FROM omnitask.status_changes WHERE id = '$t1'", 'report', [$t1], [] ],
+	'view-turnaround' => [ "SELECT count(*) FROM omnitask.turnaround", 'report', [], [] ],
+	'direct-history' => [ "SELECT id FROM omnitask.task_history WHERE id = '$t2'", 'direct', [$t2], [] ],
+	'do-block' => [ "COMMIT; DO 'BEGIN PERFORM count(*) FROM omnitask.task; END'; BEGIN READ ONLY; SELECT 1", 'direct', [], [] ],
 	'own-function' => [ "COMMIT; CREATE FUNCTION pg_temp.peek() RETURNS bigint LANGUAGE plpgsql AS 'BEGIN RETURN (SELECT count(*) FROM omnitask.task); END'; BEGIN READ ONLY; SELECT pg_temp.peek()", 'direct', [], [] ],
 );
 for my $name (sort keys %paths)
@@ -171,6 +180,12 @@ my @dir = table_records('path-direct');
 is_deeply($dir[0]{relations}, ['omnitask.task'], 'direct: the relation read is recorded') if @dir;
 my @wl = table_records('path-worklist');
 ok((grep { $_ eq 'omnitask.tasks' } @{ $wl[0]{relations} // [] }), 'worklist: the view is recorded') if @wl;
+for my $v ([ 'overdue', 'omnitask.overdue_tasks' ], [ 'workload', 'omnitask.workload' ],
+	[ 'status-changes', 'omnitask.status_changes' ], [ 'turnaround', 'omnitask.turnaround' ])
+{
+	my @vr = table_records("path-view-$v->[0]");
+	ok((grep { $_ eq $v->[1] } @{ $vr[0]{relations} // [] }), "view-$v->[0]: the view is recorded") if @vr;
+}
 
 # the JWT path: claims and the authenticator as login role
 $node->safe_psql($DB, q{
