@@ -255,9 +255,7 @@ omnitask_audit_log_guard(PG_FUNCTION_ARGS)
 	TriggerData *td = (TriggerData *) fcinfo->context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" was not called by trigger manager", "audit_log_guard")));
+		elog(ERROR, "function \"%s\" was not called by trigger manager", "audit_log_guard");
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event) && purge_allowed &&
 		purge_lxid == MyProcLxid)
 		return PointerGetDatum(NULL);

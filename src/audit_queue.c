@@ -762,9 +762,7 @@ open_target(AuditTarget *t)
 	memset(t, 0, sizeof(*t));
 	t->rel = table_open(relid, RowExclusiveLock);
 	if (t->rel->rd_rel->relkind != RELKIND_RELATION)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"omnitask.audit_log\" is not a table")));
+		elog(ERROR, "\"omnitask.audit_log\" is not a table");
 	/* (taking the lock processed any invalidation that came meanwhile) */
 	if (!target_cache.valid || target_cache.relid != relid)
 		cache_target(t->rel);
