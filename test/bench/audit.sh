@@ -207,7 +207,7 @@ if [ "$CALLGRIND" = 1 ]; then
 
 	OUT=$BENCH/results/audit-callgrind.md
 	{
-		echo "# Read audit: instructions per read (test/bench/audit_callgrind.sh)"
+		echo "# Read audit: instructions per read (test/bench/audit.sh --callgrind)"
 		echo
 		echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $SCALE tasks, 1 client, $N1 and $N2 reads per run, modes $MODES, commit $(git rev-parse --short HEAD)"
 		echo
