@@ -57,7 +57,7 @@ void
 omnitask_audit_init(void)
 {
 	DefineCustomEnumVariable("omnitask.audit",
-							 "Records every read of omnitask's tasks: off, log (server log), table (omnitask.audit_log) or both.",
+							 "Sets where every read of omnitask's tasks is recorded: off, log (server log), table (omnitask.audit_log) or both.",
 							 "Superuser only, so that the people audited cannot switch it off.",
 							 &omnitask_audit_mode,
 							 AUDIT_OFF,

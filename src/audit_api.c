@@ -52,6 +52,16 @@ task_not_found(const char *id)
 			 errhint("No task has this id, or it is not visible to you.")));
 }
 
+/* SPI_connect(), raising an internal error when it fails. */
+static void
+spi_connect(void)
+{
+	int			rc = SPI_connect();
+
+	if (rc != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+}
+
 /* A plan kept for the life of the backend. */
 static SPIPlanPtr
 keep_plan(const char *sql)
@@ -74,10 +84,12 @@ fetch_one(SPIPlanPtr plan, Datum id, Datum *out, char **patient)
 {
 	bool		isnull;
 	char	   *p;
+	int			rc;
 
 	*patient = NULL;
-	if (SPI_execute_plan(plan, &id, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "omnitask: a read failed");
+	rc = SPI_execute_plan(plan, &id, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		return false;
 	*out = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -95,26 +107,25 @@ fetch_one(SPIPlanPtr plan, Datum id, Datum *out, char **patient)
 }
 
 /*
- * read_task(id text) -> jsonb: the current version of a visible task (FHIR
- * read), recorded by the read audit; PT404 (recorded as not-found) when it
- * does not exist or is not visible.
+ * One audited read of one task by id: runs the kept plan *plan (prepared
+ * from sql the first time) as the caller, records `action` with the task
+ * and its patient (or not-found, then raises PT404), and returns the
+ * plan's first column.  read_task and task_history differ only in these.
  */
-Datum
-omnitask_read_task(PG_FUNCTION_ARGS)
+static Datum
+audited_read_one(const char *action, SPIPlanPtr *plan, const char *sql, text *id)
 {
-	text	   *id = PG_GETARG_TEXT_PP(0);
 	char	   *idstr = text_to_cstring(id);
 	OmniAuditRead ar;
 	Datum		result = (Datum) 0;
 	char	   *patient = NULL;
 	bool		found;
 
-	omnitask_audit_begin(&ar, "read", omnitask_audit_on() ? psprintf("id=%s", idstr) : NULL);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (read_plan == NULL)
-		read_plan = keep_plan("SELECT t.resource, t.patient_id FROM omnitask.task t WHERE t.id = $1");
-	found = fetch_one(read_plan, PointerGetDatum(id), &result, &patient);
+	omnitask_audit_begin(&ar, action, omnitask_audit_on() ? psprintf("id=%s", idstr) : NULL);
+	spi_connect();
+	if (*plan == NULL)
+		*plan = keep_plan(sql);
+	found = fetch_one(*plan, PointerGetDatum(id), &result, &patient);
 	SPI_finish();
 	if (!found)
 	{
@@ -123,7 +134,20 @@ omnitask_read_task(PG_FUNCTION_ARGS)
 	}
 	omnitask_audit_add(&ar, idstr, patient);
 	omnitask_audit_end(&ar, "ok");
-	PG_RETURN_DATUM(result);
+	return result;
+}
+
+/*
+ * read_task(id text) -> jsonb: the current version of a visible task (FHIR
+ * read), recorded by the read audit; PT404 (recorded as not-found) when it
+ * does not exist or is not visible.
+ */
+Datum
+omnitask_read_task(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(audited_read_one("read", &read_plan,
+									 "SELECT t.resource, t.patient_id FROM omnitask.task t WHERE t.id = $1",
+									 PG_GETARG_TEXT_PP(0)));
 }
 
 /*
@@ -134,43 +158,23 @@ omnitask_read_task(PG_FUNCTION_ARGS)
 Datum
 omnitask_task_history(PG_FUNCTION_ARGS)
 {
-	text	   *id = PG_GETARG_TEXT_PP(0);
-	char	   *idstr = text_to_cstring(id);
-	OmniAuditRead ar;
-	Datum		result = (Datum) 0;
-	char	   *patient = NULL;
-	bool		found;
-
-	omnitask_audit_begin(&ar, "history", omnitask_audit_on() ? psprintf("id=%s", idstr) : NULL);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (history_plan == NULL)
-		history_plan = keep_plan(
-								 "SELECT b.bundle, t.patient_id FROM omnitask.task t, LATERAL ("
-								 " SELECT pg_catalog.jsonb_build_object("
-								 "  'resourceType', 'Bundle', 'type', 'history', 'total', pg_catalog.count(*),"
-								 "  'entry', pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
-								 "   'fullUrl', 'Task/' || h.id, 'resource', h.resource,"
-								 "   'request', pg_catalog.jsonb_build_object("
-								 "    'method', CASE WHEN h.operation = 'update' THEN 'PUT' ELSE 'POST' END,"
-								 "    'url', CASE WHEN h.operation = 'update' THEN 'Task/' || h.id ELSE 'Task' END),"
-								 "   'response', pg_catalog.jsonb_build_object("
-								 "    'status', CASE WHEN h.operation = 'update' THEN '200' ELSE '201' END,"
-								 "    'etag', 'W/\"' || h.version_id || '\"',"
-								 "    'lastModified', h.resource -> 'meta' ->> 'lastUpdated'))"
-								 "   ORDER BY h.version_id DESC)) AS bundle, pg_catalog.count(*) AS n"
-								 " FROM omnitask.task_history h WHERE h.id = t.id) b"
-								 " WHERE t.id = $1 AND b.n > 0");
-	found = fetch_one(history_plan, PointerGetDatum(id), &result, &patient);
-	SPI_finish();
-	if (!found)
-	{
-		omnitask_audit_end(&ar, "not-found");
-		task_not_found(idstr);
-	}
-	omnitask_audit_add(&ar, idstr, patient);
-	omnitask_audit_end(&ar, "ok");
-	PG_RETURN_DATUM(result);
+	PG_RETURN_DATUM(audited_read_one("history", &history_plan,
+									 "SELECT b.bundle, t.patient_id FROM omnitask.task t, LATERAL ("
+									 " SELECT pg_catalog.jsonb_build_object("
+									 "  'resourceType', 'Bundle', 'type', 'history', 'total', pg_catalog.count(*),"
+									 "  'entry', pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+									 "   'fullUrl', 'Task/' || h.id, 'resource', h.resource,"
+									 "   'request', pg_catalog.jsonb_build_object("
+									 "    'method', CASE WHEN h.operation = 'update' THEN 'PUT' ELSE 'POST' END,"
+									 "    'url', CASE WHEN h.operation = 'update' THEN 'Task/' || h.id ELSE 'Task' END),"
+									 "   'response', pg_catalog.jsonb_build_object("
+									 "    'status', CASE WHEN h.operation = 'update' THEN '200' ELSE '201' END,"
+									 "    'etag', 'W/\"' || h.version_id || '\"',"
+									 "    'lastModified', h.resource -> 'meta' ->> 'lastUpdated'))"
+									 "   ORDER BY h.version_id DESC)) AS bundle, pg_catalog.count(*) AS n"
+									 " FROM omnitask.task_history h WHERE h.id = t.id) b"
+									 " WHERE t.id = $1 AND b.n > 0",
+									 PG_GETARG_TEXT_PP(0)));
 }
 
 /* The elements of a text[] argument (NULL: none) as C strings. */
@@ -213,7 +217,8 @@ omnitask_audit_read(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("audit_read needs an action")));
+				 errmsg("audit action must not be null"),
+				 errhint("The action is one of read, vread, search, history, changes, report, export.")));
 	action = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	for (i = 0; i < (int) lengthof(actions); i++)
 		if (strcmp(action, actions[i]) == 0)
@@ -221,7 +226,7 @@ omnitask_audit_read(PG_FUNCTION_ARGS)
 	if (i == (int) lengthof(actions))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid audit action: \"%s\"", pnstrdup(action, pg_mbcliplen(action, strlen(action), 64))),
+				 errmsg("unrecognized audit action \"%s\"", pnstrdup(action, pg_mbcliplen(action, strlen(action), 64))),
 				 errhint("The action is one of read, vread, search, history, changes, report, export.")));
 	tasks = text_array(PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1), &ntasks);
 	patients = text_array(PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2), &npatients);
@@ -250,13 +255,13 @@ omnitask_audit_log_guard(PG_FUNCTION_ARGS)
 	TriggerData *td = (TriggerData *) fcinfo->context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "audit_log_guard: not called as a trigger");
+		elog(ERROR, "function \"%s\" was not called by trigger manager", "audit_log_guard");
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event) && purge_allowed &&
 		purge_lxid == MyProcLxid)
 		return PointerGetDatum(NULL);
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("omnitask.audit_log is append-only"),
+			 errmsg("table \"omnitask.audit_log\" is append-only"),
 			 errdetail("Audit records cannot be updated, deleted or truncated."),
 			 errhint("An admin removes old records with omnitask.audit_purge(), which is itself recorded.")));
 	PG_RETURN_NULL();
@@ -286,19 +291,21 @@ omnitask_audit_purge(PG_FUNCTION_ARGS)
 	if (older_than > GetCurrentTimestamp() - USECS_PER_DAY)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("audit records younger than a day cannot be purged: \"%s\"",
-						timestamptz_to_str(older_than)),
+				 errmsg("cannot purge audit records younger than one day"),
+				 errdetail("The cut-off \"%s\" is less than one day ago.",
+						   timestamptz_to_str(older_than)),
 				 errhint("Pass a time at least one day in the past.")));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	spi_connect();
 	purge_allowed = true;
 	purge_lxid = MyProcLxid;
 	PG_TRY();
 	{
-		if (SPI_execute_with_args("DELETE FROM omnitask.audit_log WHERE recorded_at < $1",
-								  1, &argtype, &arg, NULL, false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "audit_purge: the DELETE failed");
+		int			rc = SPI_execute_with_args("DELETE FROM omnitask.audit_log WHERE recorded_at < $1",
+											   1, &argtype, &arg, NULL, false, 0);
+
+		if (rc != SPI_OK_DELETE)
+			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
 		n = (int64) SPI_processed;
 	}
 	PG_FINALLY();

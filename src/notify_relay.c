@@ -25,9 +25,9 @@
  * slot, a payload too long for a slot -- the transaction sends them itself
  * with Async_Notify(), as PostgreSQL does: slower, never lost.
  *
- * The relay exits after RELAY_IDLE_MS without work, so that it never holds
- * up DROP DATABASE (which waits up to 5 s for other sessions), and the next
- * writer starts it again.
+ * The relay exits after omnitask.notify_relay_idle_timeout (1 s) without
+ * work, so that it never holds up DROP DATABASE (which waits up to 5 s for
+ * other sessions), and the next writer starts it again.
  *
  *-------------------------------------------------------------------------
  */
@@ -35,11 +35,11 @@
 
 #include "access/xact.h"
 #include "commands/async.h"
+#include "dbworker.h"
 #include "miscadmin.h"
 #include "notify_relay.h"
 #include "omnitask.h"
 #include "pgstat.h"
-#include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -54,8 +54,7 @@
 #define RELAY_QUEUES		8		/* databases served at the same time */
 #define RELAY_PAYLOAD_MAX	246		/* bytes of payload in one slot */
 #define RELAY_BATCH			1024	/* notifications per relay transaction */
-#define RELAY_IDLE_MS		1000	/* the relay exits after this long idle */
-#define RELAY_LAUNCH_MS		10000	/* a launch not answered by then failed */
+#define RELAY_POLL_MS		1000	/* an idle relay looks at its queue this often */
 #define RELAY_WAIT_MS		2000	/* a writer waits this long for room */
 
 /* States of a queue slot. */
@@ -71,29 +70,22 @@ typedef struct RelaySlot
 	char		payload[RELAY_PAYLOAD_MAX + 1];
 } RelaySlot;
 
-/* The queue of one database; slots follow it in shared memory. */
-typedef struct RelayQueue
-{
-	Oid			dboid;			/* InvalidOid: free */
-	pid_t		relay_pid;		/* 0: no relay attached */
-	Latch	   *relay_latch;
-	TimestampTz launch_at;		/* 0: no launch pending */
-	uint64		head;			/* next slot to reserve */
-	uint64		tail;			/* next slot to deliver */
-} RelayQueue;
+/*
+ * The queue of one database (dbworker.h; head: the next slot to reserve,
+ * tail: the next slot to deliver); slots follow it in shared memory.
+ */
+typedef DbWorkerQueue RelayQueue;
 
-typedef struct RelayShared
-{
-	LWLock	   *lock;
-} RelayShared;
+typedef DbWorkerShared RelayShared;	/* the lock */
 
 /* Setting: slots per database queue (fixed at server start). */
 int			omnitask_notify_queue_size = 4096;
 
+/* Setting: an idle relay exits after this many milliseconds. */
+int			omnitask_notify_relay_idle_ms = 1000;
+
 static RelayShared *relay = NULL;
 static char *relay_base = NULL;	/* RELAY_QUEUES x (queue header + slots) */
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* This transaction's notifications, in TopTransactionContext. */
 typedef struct PendingNote
@@ -155,29 +147,18 @@ slot_at(RelayQueue *q, uint64 pos)
 	return &slots[pos % (uint64) omnitask_notify_queue_size];
 }
 
-/* Asks for the shared memory and the lock (PostgreSQL 15's request hook). */
+/*
+ * The queues are in shared memory (dbworker.c created or found them); when
+ * created, report their layout.
+ */
 static void
-relay_shmem_request(void)
+relay_shmem_attached(void *shared, bool created)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(relay_shmem_bytes());
-	RequestNamedLWLockTranche("omnitask notify relay", 1);
-}
-
-/* Creates (or, in a backend, finds) the queues in shared memory. */
-static void
-relay_shmem_startup(void)
-{
-	bool		found;
 	int			i;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	relay = ShmemInitStruct("omnitask notify relay", relay_shmem_bytes(), &found);
+	relay = shared;
 	relay_base = (char *) relay + CACHELINEALIGN(sizeof(RelayShared));
-	if (!found)
+	if (created)
 	{
 		Size		misaligned = 0;
 
@@ -189,16 +170,7 @@ relay_shmem_startup(void)
 		}
 		elog(DEBUG1, "omnitask notify relay: %d queues of %zu bytes (%d slots of %zu bytes), largest misalignment %zu bytes",
 			 RELAY_QUEUES, queue_bytes(), omnitask_notify_queue_size, sizeof(RelaySlot), misaligned);
-		relay->lock = &(GetNamedLWLockTranche("omnitask notify relay"))->lock;
-		for (i = 0; i < RELAY_QUEUES; i++)
-		{
-			RelayQueue *q = queue_at(i);
-
-			memset(q, 0, queue_bytes());
-			q->dboid = InvalidOid;
-		}
 	}
-	LWLockRelease(AddinShmemInitLock);
 }
 
 /*
@@ -237,68 +209,11 @@ notify_directly(void)
 	pending = NIL;
 }
 
-/* Starts a relay for queue qi of the current database; false if it can't. */
-static bool
-launch_relay(int qi)
+/* The queue at index i, as dbworker.c sees it. */
+static DbWorkerQueue *
+worker_queue_at(int i)
 {
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;	/* the next writer starts another */
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "omnitask");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "omnitask_relay_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "omnitask notify relay for database %u", MyDatabaseId);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "omnitask notify relay");
-	worker.bgw_main_arg = Int32GetDatum(qi);
-	memcpy(worker.bgw_extra, &MyDatabaseId, sizeof(Oid));
-	worker.bgw_notify_pid = 0;
-	return RegisterDynamicBackgroundWorker(&worker, NULL);
-}
-
-/*
- * True when queue q may be given to another database: no relay, nothing
- * queued, no launch under way (or one that never answered).
- */
-static bool
-queue_reusable(RelayQueue *q, TimestampTz now)
-{
-	if (q->dboid == InvalidOid)
-		return true;
-	return q->relay_pid == 0 && q->head == q->tail &&
-		(q->launch_at == 0 ||
-		 TimestampDifferenceExceeds(q->launch_at, now, RELAY_LAUNCH_MS));
-}
-
-/*
- * The queue of the current database, claiming a free one if it has none;
- * NULL when every queue serves another database.  Caller holds the lock.
- */
-static RelayQueue *
-queue_of_database(TimestampTz now)
-{
-	RelayQueue *free_q = NULL;
-	int			i;
-
-	for (i = 0; i < RELAY_QUEUES; i++)
-	{
-		RelayQueue *q = queue_at(i);
-
-		if (q->dboid == MyDatabaseId)
-			return q;
-		if (free_q == NULL && queue_reusable(q, now))
-			free_q = q;
-	}
-	if (free_q)
-	{
-		free_q->dboid = MyDatabaseId;
-		free_q->relay_pid = 0;
-		free_q->relay_latch = NULL;
-		free_q->launch_at = 0;
-		free_q->head = free_q->tail = 0;
-	}
-	return free_q;
+	return queue_at(i);
 }
 
 /*
@@ -331,9 +246,10 @@ relay_reserve(void)
 		bool		launch = false;
 		bool		reserved = false;
 		bool		alive;
+		bool		claimed;
 
 		LWLockAcquire(relay->lock, LW_EXCLUSIVE);
-		q = queue_of_database(now);
+		q = dbworker_queue_of_database(worker_queue_at, RELAY_QUEUES, now, &claimed);
 		if (q == NULL)
 		{
 			LWLockRelease(relay->lock);
@@ -347,12 +263,8 @@ relay_reserve(void)
 			LWLockRelease(relay->lock);
 			return false;		/* what came before is sent: go direct */
 		}
-		if (q->relay_pid == 0 && (fits || q->head != q->tail) &&
-			(q->launch_at == 0 || TimestampDifferenceExceeds(q->launch_at, now, RELAY_LAUNCH_MS)))
-		{
-			q->launch_at = now;
+		if ((fits || q->head != q->tail) && dbworker_launch_due(q, now))
 			launch = true;
-		}
 		pos = q->head;
 		if (fits && q->head - q->tail + n <= (uint64) omnitask_notify_queue_size)
 		{
@@ -363,7 +275,7 @@ relay_reserve(void)
 		}
 		LWLockRelease(relay->lock);
 
-		if (launch && !launch_relay(queue_index(q)))
+		if (launch && !dbworker_launch("omnitask_relay_main", "omnitask notify relay", queue_index(q)))
 		{
 			/* no background worker slot: give up, send them ourselves */
 			LWLockAcquire(relay->lock, LW_EXCLUSIVE);
@@ -383,7 +295,7 @@ relay_reserve(void)
 
 		/* the queue is full, or not yet drained: wait for the relay */
 		LWLockAcquire(relay->lock, LW_SHARED);
-		alive = q->relay_pid != 0 || q->launch_at != 0;
+		alive = q->worker_pid != 0 || q->launch_at != 0;
 		LWLockRelease(relay->lock);
 		if (!alive || TimestampDifferenceExceeds(start, GetCurrentTimestamp(), RELAY_WAIT_MS))
 			return false;
@@ -422,7 +334,7 @@ relay_release(bool fill)
 		else
 			s->state = SLOT_VOID;
 	}
-	latch = q->relay_latch;
+	latch = q->worker_latch;
 	LWLockRelease(relay->lock);
 	if (latch)
 		SetLatch(latch);
@@ -496,15 +408,7 @@ relay_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 static void
 relay_detach(int code, Datum arg)
 {
-	RelayQueue *q = queue_at(DatumGetInt32(arg));
-
-	LWLockAcquire(relay->lock, LW_EXCLUSIVE);
-	if (q->relay_pid == MyProcPid)
-	{
-		q->relay_pid = 0;
-		q->relay_latch = NULL;
-	}
-	LWLockRelease(relay->lock);
+	dbworker_detach(queue_at(DatumGetInt32(arg)), relay->lock);
 }
 
 /*
@@ -537,6 +441,24 @@ relay_collect(RelayQueue *q, char (*out)[RELAY_PAYLOAD_MAX + 1], int *nout)
 	return taken;
 }
 
+/* A batch to send, for notify_batch(). */
+typedef struct NotifyWork
+{
+	char		(*batch)[RELAY_PAYLOAD_MAX + 1];
+	int			n;
+} NotifyWork;
+
+/* NOTIFY of each payload of a batch (a NotifyWork), in the caller's transaction. */
+static void
+notify_batch(void *arg)
+{
+	NotifyWork *w = arg;
+	int			i;
+
+	for (i = 0; i < w->n; i++)
+		Async_Notify(RELAY_CHANNEL, w->batch[i]);
+}
+
 /*
  * Sends one batch with NOTIFY in one transaction.  An error is reported
  * and the batch kept for another try: false then.
@@ -544,32 +466,14 @@ relay_collect(RelayQueue *q, char (*out)[RELAY_PAYLOAD_MAX + 1], int *nout)
 static bool
 relay_send(char (*batch)[RELAY_PAYLOAD_MAX + 1], int n)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	volatile bool ok = true;
-	int			i;
+	NotifyWork	w;
 
-	PG_TRY();
-	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		pgstat_report_activity(STATE_RUNNING, "NOTIFY omnitask_task");
-		for (i = 0; i < n; i++)
-			Async_Notify(RELAY_CHANNEL, batch[i]);
-		CommitTransactionCommand();
-		elog(DEBUG1, "omnitask notify relay: sent %d notifications", n);
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		ok = false;
-	}
-	PG_END_TRY();
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return ok;
+	w.batch = batch;
+	w.n = n;
+	if (!dbworker_transaction("NOTIFY omnitask_task", notify_batch, &w))
+		return false;
+	elog(DEBUG1, "omnitask notify relay: sent %d notifications", n);
+	return true;
 }
 
 /*
@@ -585,26 +489,13 @@ omnitask_relay_main(Datum arg)
 	char		(*batch)[RELAY_PAYLOAD_MAX + 1];
 	TimestampTz idle_since;
 
-	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
-	pqsignal(SIGTERM, die);
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-
+	dboid = dbworker_connect(die);
 	if (relay == NULL || qi < 0 || qi >= RELAY_QUEUES)
 		proc_exit(0);
 	q = queue_at(qi);
-	LWLockAcquire(relay->lock, LW_EXCLUSIVE);
-	if (q->dboid != dboid || q->relay_pid != 0)
-	{
-		/* the queue went to another database, or another relay serves it */
-		LWLockRelease(relay->lock);
+	/* the queue went to another database, or another relay serves it */
+	if (!dbworker_attach(q, relay->lock, dboid))
 		proc_exit(0);
-	}
-	q->relay_pid = MyProcPid;
-	q->relay_latch = MyLatch;
-	q->launch_at = 0;
-	LWLockRelease(relay->lock);
 	before_shmem_exit(relay_detach, Int32GetDatum(qi));
 	pgstat_report_activity(STATE_IDLE, NULL);
 
@@ -631,7 +522,7 @@ omnitask_relay_main(Datum arg)
 			{
 				/* e.g. PostgreSQL's NOTIFY queue is full: keep them, retry */
 				(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 RELAY_IDLE_MS, PG_WAIT_EXTENSION);
+								 Min(RELAY_POLL_MS, omnitask_notify_relay_idle_ms), PG_WAIT_EXTENSION);
 				continue;
 			}
 			LWLockAcquire(relay->lock, LW_EXCLUSIVE);
@@ -643,23 +534,11 @@ omnitask_relay_main(Datum arg)
 			continue;
 		}
 
-		if (TimestampDifferenceExceeds(idle_since, GetCurrentTimestamp(), RELAY_IDLE_MS))
-		{
-			bool		done;
-
-			LWLockAcquire(relay->lock, LW_EXCLUSIVE);
-			done = (q->head == q->tail);
-			if (done)
-			{
-				q->relay_pid = 0;
-				q->relay_latch = NULL;
-			}
-			LWLockRelease(relay->lock);
-			if (done)
-				proc_exit(0);
-		}
+		if (TimestampDifferenceExceeds(idle_since, GetCurrentTimestamp(), omnitask_notify_relay_idle_ms) &&
+			dbworker_retire_if_empty(q, relay->lock))
+			proc_exit(0);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 RELAY_IDLE_MS, PG_WAIT_EXTENSION);
+						 Min(RELAY_POLL_MS, omnitask_notify_relay_idle_ms), PG_WAIT_EXTENSION);
 	}
 }
 
@@ -674,17 +553,22 @@ omnitask_relay_init(void)
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	DefineCustomIntVariable("omnitask.notify_queue_size",
-							"Slots per database in the queue of the NOTIFY relay.",
+							"Sets the number of slots of the NOTIFY relay's queue of each database.",
 							"Needs omnitask in shared_preload_libraries; a transaction that does not fit sends its notifications itself.",
 							&omnitask_notify_queue_size,
 							4096, 16, 1 << 20,
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = relay_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = relay_shmem_startup;
+	DefineCustomIntVariable("omnitask.notify_relay_idle_timeout",
+							"Sets how long the NOTIFY relay of a database waits for work before it exits.",
+							"DROP DATABASE waits up to 5 s for the relay to exit; the next write starts another.",
+							&omnitask_notify_relay_idle_ms,
+							1000, 100, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	dbworker_register_shmem("omnitask notify relay", relay_shmem_bytes, relay_shmem_attached);
 	RegisterXactCallback(relay_xact_callback, NULL);
 	RegisterSubXactCallback(relay_subxact_callback, NULL);
 }
