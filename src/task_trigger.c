@@ -70,7 +70,7 @@ new_task_id(void)
 	if (!pg_strong_random(b, sizeof(b)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate a random Task id")));
+				 errmsg("could not generate a random task id")));
 	b[6] = (b[6] & 0x0f) | 0x40;
 	b[8] = (b[8] & 0x3f) | 0x80;
 	return psprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
@@ -133,14 +133,16 @@ restore_row(Relation rel, HeapTuple newtup, const int *att)
 					   res, values, nulls, &problem))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("invalid FHIR Task: cannot restore Task/%s: %s", id, problem)));
+				 errmsg("invalid FHIR Task: cannot restore task \"%s\"", id),
+				 errdetail("The stored resource is refused: %s.", problem)));
 	if (strcmp(TextDatumGetCString(values[COL_ID]), id) != 0 ||
 		DatumGetInt32(values[COL_VERSION_ID]) != version)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("invalid FHIR Task: cannot restore Task/%s: its resource is Task/%s version %d, the row says version %d",
-						id, TextDatumGetCString(values[COL_ID]),
-						DatumGetInt32(values[COL_VERSION_ID]), version)));
+				 errmsg("invalid FHIR Task: cannot restore task \"%s\"", id),
+				 errdetail("Its resource is task \"%s\" version %d, but the row has version_id %d.",
+						   TextDatumGetCString(values[COL_ID]),
+						   DatumGetInt32(values[COL_VERSION_ID]), version)));
 	values[COL_RESOURCE] = heap_getattr(newtup, att[COL_RESOURCE], desc, &isnull);
 	for (i = 0; i < NUM_TASK_COLS; i++)
 		cols[i] = att[i];
@@ -341,7 +343,8 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
 		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
-		elog(ERROR, "omnitask_task_before: must be fired BEFORE INSERT OR UPDATE FOR EACH ROW");
+		elog(ERROR, "trigger function \"%s\" must be fired BEFORE INSERT OR UPDATE FOR EACH ROW",
+			 "omnitask_task_before");
 
 	begin_write(td, &row, &tw);
 	if (tw.is_insert && !heap_attisnull(row.newtup, row.att[COL_ID], row.desc) &&
@@ -400,8 +403,8 @@ append_history(Relation rel, HeapTuple tup, const int *att, const char *operatio
 	else
 		nulls[8] = 'n';
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 	if (history_plan != NULL &&
 		history_plan_status_type != TupleDescAttr(desc, att[COL_STATUS] - 1)->atttypid)
 	{
@@ -422,7 +425,7 @@ append_history(Relation rel, HeapTuple tup, const int *att, const char *operatio
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
+			elog(ERROR, "SPI_keepplan failed: %s", SPI_result_code_string(SPI_result));
 		history_plan = plan;
 		history_plan_status_type = argtypes[3];
 	}
@@ -433,7 +436,7 @@ append_history(Relation rel, HeapTuple tup, const int *att, const char *operatio
 	rc = SPI_execute_plan(history_plan, values, nulls, false, 0);
 	SetUserIdAndSecContext(save_userid, save_sec);
 	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "could not append to omnitask.task_history: %s",
+		elog(ERROR, "could not append to \"omnitask.task_history\": %s",
 			 SPI_result_code_string(rc));
 	SPI_finish();
 }
@@ -490,7 +493,8 @@ omnitask_task_after(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
 		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
-		elog(ERROR, "omnitask_task_after: must be fired AFTER INSERT OR UPDATE FOR EACH ROW");
+		elog(ERROR, "trigger function \"%s\" must be fired AFTER INSERT OR UPDATE FOR EACH ROW",
+			 "omnitask_task_after");
 
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) && restore_lxid == MyProcLxid &&
 		is_restored_row(td->tg_relation, td->tg_trigtuple))
