@@ -1569,4 +1569,22 @@ GRANT EXECUTE ON FUNCTION omnitask.audit_purge(timestamptz) TO omnitask_admin;
  * Write path and migration
  * ====================================================================== */
 
+/*
+ * History set-based: the AFTER trigger of omnitask.task gains the
+ * statement's transition table (a trigger with one fires for one event
+ * only, hence two triggers), and the first row event of a statement appends
+ * every version it stored with one INSERT ... SELECT, instead of one
+ * executor start-up per row (src/task_trigger.c says why row events and
+ * not a statement trigger or a kept ResultRelInfo).  The rows, their order,
+ * the owner's rights and the transaction they are written in are unchanged.
+ */
+DROP TRIGGER task_after ON omnitask.task;
+CREATE TRIGGER task_history_insert AFTER INSERT ON omnitask.task
+	REFERENCING NEW TABLE AS stored_rows
+	FOR EACH ROW EXECUTE FUNCTION omnitask.task_after_trigger();
+CREATE TRIGGER task_history_update AFTER UPDATE ON omnitask.task
+	REFERENCING NEW TABLE AS stored_rows
+	FOR EACH ROW EXECUTE FUNCTION omnitask.task_after_trigger();
+COMMENT ON FUNCTION omnitask.task_after_trigger() IS 'AFTER ROW trigger of omnitask.task (INSERT, UPDATE; transition table stored_rows): the first row event of a statement appends every version it stored to omnitask.task_history, with the rights of the table''s owner, and queues their NOTIFY.';
+
 -- (end of write path and migration)

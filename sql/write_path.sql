@@ -1,0 +1,82 @@
+--
+-- write_path: the history appended set-based, from the statement's
+-- transition table: one identical row per stored version, for multi-row
+-- INSERT ... SELECT and UPDATE, single rows, savepoints and nested writers.
+-- Runs in a transaction that is rolled back (later scripts count tasks).
+--
+SET client_min_messages = warning;
+SET timezone = 'UTC';
+BEGIN;
+
+CREATE TEMP TABLE wp_docs AS
+SELECT i, jsonb_build_object('resourceType', 'Task', 'status', 'requested', 'intent', 'order',
+		'description', 'wp ' || i, 'for', jsonb_build_object('reference', 'Patient/wp-' || i)) AS doc
+FROM generate_series(1, 40) AS i;
+
+-- every version and its history row, as the history should hold it
+CREATE TEMP VIEW wp_check AS
+SELECT count(*) AS versions, count(h.id) AS with_history,
+	   count(*) FILTER (WHERE h.resource = t.resource AND h.status = t.status
+						AND h.owner_id IS NOT DISTINCT FROM t.owner_id
+						AND h.recorded_at = t.last_updated AND h.recorded_by = current_user
+						AND h.practitioner_id IS NULL) AS identical,
+	   string_agg(DISTINCT h.operation, ',') AS operations
+FROM omnitask.task t
+LEFT JOIN omnitask.task_history h USING (id, version_id)
+WHERE t.description LIKE 'wp %';
+
+-- a multi-row INSERT ... SELECT: one history row per task, none twice
+INSERT INTO omnitask.task (resource) SELECT doc FROM wp_docs ORDER BY i;
+SELECT * FROM wp_check;
+SELECT count(*) AS history_rows, count(DISTINCT (id, version_id)) AS distinct_versions
+FROM omnitask.task_history h WHERE h.resource->>'description' LIKE 'wp %';
+
+-- a multi-row UPDATE: version 2 of each, recorded as update
+UPDATE omnitask.task SET resource = jsonb_set(resource, '{description}', to_jsonb(description || ' v2'))
+WHERE description LIKE 'wp %';
+SELECT * FROM wp_check;
+SELECT version_id, operation, count(*) FROM omnitask.task_history
+WHERE resource->>'description' LIKE 'wp %' GROUP BY 1, 2 ORDER BY 1;
+
+-- an UPDATE that matches no row appends nothing
+UPDATE omnitask.task SET resource = resource WHERE description = 'no such task';
+SELECT count(*) AS history_rows FROM omnitask.task_history WHERE resource->>'description' LIKE 'wp %';
+
+-- a statement refused half-way leaves nothing; the next one after the
+-- savepoint is appended in full
+SAVEPOINT s1;
+INSERT INTO omnitask.task (resource)
+SELECT CASE WHEN i = 2 THEN doc || '{"status": "bogus"}' ELSE doc END FROM wp_docs WHERE i <= 3;
+ROLLBACK TO s1;
+INSERT INTO omnitask.task (resource) SELECT doc || '{"description": "wp again"}' FROM wp_docs WHERE i <= 3;
+SELECT * FROM wp_check;
+
+-- statements nested in another's trigger events: each appends its own rows
+-- once (a user's AFTER trigger that writes tasks while the outer
+-- statement's row events fire)
+CREATE FUNCTION pg_temp.wp_echo() RETURNS trigger LANGUAGE plpgsql AS
+$$
+BEGIN
+	IF NEW.description LIKE 'wp nested %' THEN
+		INSERT INTO omnitask.task (resource)
+		SELECT NEW.resource - 'id' - 'meta' - 'lastModified' || jsonb_build_object('description', 'wp echo ' || k)
+		FROM generate_series(1, 2) AS k;
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER wp_echo AFTER INSERT ON omnitask.task FOR EACH ROW EXECUTE FUNCTION pg_temp.wp_echo();
+INSERT INTO omnitask.task (resource) SELECT doc || jsonb_build_object('description', 'wp nested ' || i) FROM wp_docs WHERE i <= 3;
+DROP TRIGGER wp_echo ON omnitask.task;
+SELECT * FROM wp_check;
+SELECT count(*) FILTER (WHERE description LIKE 'wp echo %') AS echoes,
+	   count(*) FILTER (WHERE description LIKE 'wp nested %') AS nested
+FROM omnitask.task WHERE description LIKE 'wp %';
+
+-- an INSERT ... RETURNING stopped after its first row (SPI with a row
+-- limit, as import_task() runs it): the row stored still has its history
+SELECT omnitask.import_task('{"resourceType": "Task", "id": "wp-import", "status": "completed", "intent": "order",
+	"description": "wp imported", "for": {"reference": "Patient/wp-1"}}') ->> 'id' AS imported;
+SELECT * FROM wp_check;
+
+ROLLBACK;
