@@ -395,14 +395,22 @@ omnitask_task_before(PG_FUNCTION_ARGS)
  * transaction (restore_row()) are skipped, their history is restored with
  * them.
  */
-#define HISTORY_INSERT \
+#define HISTORY_INSERT(from) \
 	"INSERT INTO omnitask.task_history " \
 	"(id, version_id, operation, status, owner_id, resource, recorded_at, recorded_by, practitioner_id) " \
 	"SELECT s.id, s.version_id, $1, s.status, s.owner_id, s.resource, s.last_updated, $2, $3 " \
-	"FROM stored_rows s WHERE NOT ($4 AND s.last_updated < $5)"
+	"FROM " from " WHERE NOT ($4 AND s.last_updated < $5)"
 
-/* The saved plan of HISTORY_INSERT (it reads the transition table). */
+/*
+ * The saved plans of HISTORY_INSERT: from the transition table, and from
+ * one row ($6, of the row type of omnitask.task) for the trigger of an
+ * extension not yet updated to 0.3 (ALTER EXTENSION omnitask UPDATE), whose
+ * AFTER trigger has no transition table; that plan's parameter type is the
+ * table's row type, which a re-created extension changes.
+ */
 static SPIPlanPtr history_plan = NULL;
+static SPIPlanPtr history_row_plan = NULL;
+static Oid	history_row_type = InvalidOid;
 
 /*
  * A statement whose versions are appended, and how many of its row events
@@ -470,6 +478,24 @@ statement_appended(Tuplestorestate *stored)
 }
 
 /*
+ * Prepares and keeps a history insert: parameters operation, recorded_by,
+ * practitioner_id, restoring, the transaction's start and, when row_type
+ * is valid, the row.
+ */
+static SPIPlanPtr
+keep_plan(const char *sql, int nargs, Oid row_type)
+{
+	Oid			argtypes[6] = {TEXTOID, NAMEOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, row_type};
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed: %s", SPI_result_code_string(SPI_result));
+	return plan;
+}
+
+/*
  * Appends the versions in the statement's transition table to the history,
  * as the table's owner.  restoring: restore_row() ran in this transaction,
  * so rows older than the transaction are restored ones.
@@ -479,8 +505,9 @@ append_history(TriggerData *td, const char *operation, bool restoring)
 {
 	Relation	rel = td->tg_relation;
 	const OmniCaller *c = omnitask_caller();
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	SPIPlanPtr	plan;
 	Oid			save_userid;
 	int			save_sec;
 	int			rc;
@@ -496,24 +523,34 @@ append_history(TriggerData *td, const char *operation, bool restoring)
 
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
-	if ((rc = SPI_register_trigger_data(td)) != SPI_OK_TD_REGISTER)
+	if (td->tg_newtable != NULL &&
+		(rc = SPI_register_trigger_data(td)) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "SPI_register_trigger_data failed: %s", SPI_result_code_string(rc));
-	if (history_plan == NULL)
+	if (td->tg_newtable != NULL)
+		plan = history_plan ? history_plan :
+			(history_plan = keep_plan(HISTORY_INSERT("stored_rows s"), 5, InvalidOid));
+	else
 	{
-		Oid			argtypes[5] = {TEXTOID, NAMEOID, TEXTOID, BOOLOID, TIMESTAMPTZOID};
-		SPIPlanPtr	plan = SPI_prepare(HISTORY_INSERT, 5, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed: %s", SPI_result_code_string(SPI_result));
-		history_plan = plan;
+		if (history_row_plan && history_row_type != rel->rd_rel->reltype)
+		{
+			SPI_freeplan(history_row_plan);
+			history_row_plan = NULL;
+		}
+		if (history_row_plan == NULL)
+		{
+			history_row_plan = keep_plan(HISTORY_INSERT("(SELECT ($6).*) s"), 6, rel->rd_rel->reltype);
+			history_row_type = rel->rd_rel->reltype;
+		}
+		plan = history_row_plan;
+		values[5] = heap_copy_tuple_as_datum(TRIGGER_FIRED_BY_INSERT(td->tg_event) ?
+											 td->tg_trigtuple : td->tg_newtuple,
+											 RelationGetDescr(rel));
 	}
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(rel->rd_rel->relowner,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-	rc = SPI_execute_plan(history_plan, values, nulls, false, 0);
+	rc = SPI_execute_plan(plan, values, nulls, false, 0);
 	SetUserIdAndSecContext(save_userid, save_sec);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not append to \"omnitask.task_history\": %s",
@@ -522,21 +559,33 @@ append_history(TriggerData *td, const char *operation, bool restoring)
 }
 
 /*
- * Queues NOTIFY omnitask_task for each stored version of the statement:
- * {"id", "version"} only.  Any login may LISTEN (PostgreSQL has no
- * privilege for it), so the payload carries nothing a listener could not
- * learn otherwise: no status, no owner, no clinical content.  It is a
- * hint; a consumer reads the task through row-level security.  Sent after
- * commit, by the relay when there is one (notify_relay.c).  The transition
- * table is read through a read pointer of its own, as a scan of it in a
+ * Queues NOTIFY omnitask_task for a stored version: {"id", "version"} only.
+ * Any login may LISTEN (PostgreSQL has no privilege for it), so the payload
+ * carries nothing a listener could not learn otherwise: no status, no
+ * owner, no clinical content.  It is a hint; a consumer reads the task
+ * through row-level security.  Sent after commit, by the relay when there
+ * is one (notify_relay.c).
+ */
+static void
+notify_version(StringInfo buf, Datum id, Datum version)
+{
+	resetStringInfo(buf);
+	appendStringInfoString(buf, "{\"id\": ");
+	escape_json(buf, TextDatumGetCString(id));
+	appendStringInfo(buf, ", \"version\": %d}", DatumGetInt32(version));
+	omnitask_notify_change(buf->data);
+}
+
+/*
+ * Queues the NOTIFY of each version in the transition table but restored
+ * ones, reading it through a read pointer of its own, as a scan of it in a
  * query would.
  */
 static void
 notify_changes(Relation rel, Tuplestorestate *stored, bool restoring)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
 	const int  *att = task_attnums(rel);
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
 	TimestampTz xact_start = GetCurrentTransactionStartTimestamp();
 	StringInfoData buf;
 	bool		isnull;
@@ -550,12 +599,8 @@ notify_changes(Relation rel, Tuplestorestate *stored, bool restoring)
 		if (restoring &&
 			DatumGetTimestampTz(slot_getattr(slot, att[COL_LAST_UPDATED], &isnull)) < xact_start)
 			continue;			/* restored: no new version */
-		resetStringInfo(&buf);
-		appendStringInfoString(&buf, "{\"id\": ");
-		escape_json(&buf, TextDatumGetCString(slot_getattr(slot, att[COL_ID], &isnull)));
-		appendStringInfo(&buf, ", \"version\": %d}",
-						 DatumGetInt32(slot_getattr(slot, att[COL_VERSION_ID], &isnull)));
-		omnitask_notify_change(buf.data);
+		notify_version(&buf, slot_getattr(slot, att[COL_ID], &isnull),
+					   slot_getattr(slot, att[COL_VERSION_ID], &isnull));
 	}
 	tuplestore_select_read_pointer(stored, 0);
 	ExecDropSingleTupleTableSlot(slot);
@@ -563,9 +608,33 @@ notify_changes(Relation rel, Tuplestorestate *stored, bool restoring)
 }
 
 /*
+ * The same for the one row of a trigger without transition table (an
+ * extension not yet updated to 0.3).
+ */
+static void
+notify_row(Relation rel, HeapTuple tup, bool restoring)
+{
+	const int  *att = task_attnums(rel);
+	TupleDesc	desc = RelationGetDescr(rel);
+	StringInfoData buf;
+	bool		isnull;
+
+	if (restoring &&
+		DatumGetTimestampTz(heap_getattr(tup, att[COL_LAST_UPDATED], desc, &isnull)) <
+		GetCurrentTransactionStartTimestamp())
+		return;
+	initStringInfo(&buf);
+	notify_version(&buf, heap_getattr(tup, att[COL_ID], desc, &isnull),
+				   heap_getattr(tup, att[COL_VERSION_ID], desc, &isnull));
+	pfree(buf.data);
+}
+
+/*
  * AFTER INSERT and AFTER UPDATE FOR EACH ROW on omnitask.task, with the
  * transition table stored_rows: the first event of a statement records the
- * versions the statement stored in the history and announces them.
+ * versions the statement stored in the history and announces them.  Under
+ * the AFTER trigger of 0.1 and 0.2 (no transition table: the library is
+ * new, the extension not yet updated), each event records its own row.
  */
 Datum
 omnitask_task_after(PG_FUNCTION_ARGS)
@@ -576,18 +645,21 @@ omnitask_task_after(PG_FUNCTION_ARGS)
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
-		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)) ||
-		td->tg_newtable == NULL)
-		elog(ERROR, "trigger function \"%s\" must be fired AFTER INSERT or AFTER UPDATE FOR EACH ROW with a transition table",
+		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
+		elog(ERROR, "trigger function \"%s\" must be fired AFTER INSERT OR UPDATE FOR EACH ROW",
 			 "omnitask_task_after");
 
-	if (statement_appended(td->tg_newtable))
+	if (td->tg_newtable != NULL && statement_appended(td->tg_newtable))
 		return PointerGetDatum(NULL);
 	is_insert = TRIGGER_FIRED_BY_INSERT(td->tg_event);
 	restoring = is_insert && restore_lxid == MyProcLxid;
 	append_history(td, is_insert ? (omnitask_import_depth > 0 ? "import" : "create") : "update",
 				   restoring);
-	if (omnitask_notify)
+	if (!omnitask_notify)
+		return PointerGetDatum(NULL);
+	if (td->tg_newtable != NULL)
 		notify_changes(td->tg_relation, td->tg_newtable, restoring);
+	else
+		notify_row(td->tg_relation, is_insert ? td->tg_trigtuple : td->tg_newtuple, restoring);
 	return PointerGetDatum(NULL);
 }
