@@ -92,8 +92,10 @@ COPY omnitask.task (resource) FROM stdin;
 \.
 ROLLBACK TO s2;
 CREATE TABLE public.wp_staging (line int GENERATED ALWAYS AS IDENTITY, doc jsonb);
-COPY public.wp_staging (doc) FROM stdin;
-{"resourceType": "Task", "status": "requested", "intent": "order", "description": "wp staged 1", "for": {"reference": "Patient/wp-1"}}
+-- NDJSON as it comes (JSON escapes kept): CSV with quote and delimiter
+-- characters that JSON text never holds unescaped
+COPY public.wp_staging (doc) FROM stdin WITH (FORMAT csv, QUOTE e'\x01', DELIMITER e'\x02');
+{"resourceType": "Task", "status": "requested", "intent": "order", "description": "wp staged 1 \"quoted\"\ttab", "for": {"reference": "Patient/wp-1"}}
 {"resourceType": "Task", "status": "requested", "intent": "order", "description": "wp staged 2", "for": {"reference": "Patient/wp-2"}}
 \.
 INSERT INTO omnitask.task (resource) SELECT doc FROM public.wp_staging ORDER BY line;
