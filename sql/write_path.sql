@@ -104,4 +104,43 @@ SELECT * FROM wp_check;
 SELECT description, h.recorded_by, h.operation FROM omnitask.task t JOIN omnitask.task_history h USING (id, version_id)
 WHERE description LIKE 'wp staged %' ORDER BY description;
 
+-- migration: import_tasks() from NDJSON keeps ids, statuses and times, stores
+-- every valid Task in input order and reports every bad line (line number,
+-- id, SQLSTATE, FHIRPath, message); blank lines are skipped
+SELECT * FROM omnitask.import_tasks(
+$n${"resourceType": "Task", "id": "wp-m1", "status": "completed", "intent": "order", "description": "wp m1", "for": {"reference": "Patient/wp-1"}, "lastModified": "2020-01-02T03:04:05Z"}
+{"resourceType": "Task", "id": "wp-m2", "status": "bogus", "intent": "order", "for": {"reference": "Patient/wp-1"}}
+this is not JSON
+
+{"resourceType": "Task", "id": "wp-m1", "status": "completed", "intent": "order", "description": "wp m1 again", "for": {"reference": "Patient/wp-1"}}
+{"resourceType": "Task", "status": "completed", "intent": "order", "description": "wp no id", "for": {"reference": "Patient/wp-1"}}
+{"resourceType": "Task", "id": "wp-m3", "status": "in-progress", "intent": "order", "description": "wp m3", "for": {"reference": "Patient/wp-2"}, "lastModified": "2021-05-06T07:08:09+02:00"}
+$n$);
+SELECT id, t.status, t.last_modified, h.operation
+FROM omnitask.task t JOIN omnitask.task_history h USING (id, version_id)
+WHERE id LIKE 'wp-m%' ORDER BY h.xid, t.last_updated;
+-- the progress line is the backend's application_name while it runs; restored after
+SELECT current_setting('application_name') = 'pg_regress/write_path' AS name_restored,
+	   omnitask.import_progress_text(2000, 3, clock_timestamp()) ~ '^omnitask import: 2000 done, 3 errors, [0-9]+/s$' AS progress_format,
+	   (SELECT count(*) FROM omnitask.import_progress) AS running;
+
+-- a JSON array and a Bundle: the item is the position, from 1
+SELECT * FROM omnitask.import_tasks($j$[
+	{"resourceType": "Task", "id": "wp-a1", "status": "requested", "intent": "order", "description": "wp a1", "for": {"reference": "Patient/wp-1"}},
+	{"resourceType": "Task", "id": "wp-a2", "status": "requested", "intent": "order", "for": {"reference": "Patient/wp-1"}}
+]$j$);
+SELECT * FROM omnitask.import_tasks($j${"resourceType": "Bundle", "type": "collection", "entry": [
+	{"resource": {"resourceType": "Task", "id": "wp-b1", "status": "requested", "intent": "order", "for": {"reference": "Patient/wp-1"}}},
+	{"resource": {"resourceType": "Task", "id": "wp-b2", "status": "requested", "intent": "order", "description": "wp b2", "for": {"reference": "Patient/wp-1"}}}
+]}$j$);
+SELECT string_agg(id, ',' ORDER BY id) AS imported FROM omnitask.task WHERE id ~ '^wp-[ab]';
+
+-- only admins import: a practitioner's call stops at once, nothing stored
+CREATE ROLE wp_pract IN ROLE omnitask_practitioner;
+SET ROLE wp_pract;
+SAVEPOINT s3;
+SELECT * FROM omnitask.import_tasks('{"resourceType": "Task", "id": "wp-p1", "status": "requested", "intent": "order", "description": "x", "for": {"reference": "Patient/wp-1"}}');
+ROLLBACK TO s3;
+RESET ROLE;
+
 ROLLBACK;
