@@ -30,6 +30,7 @@
 #   update    one update_task() (new description) per statement  vs UPDATE + history row per statement
 #             (the single-row statements are prepared once and executed per row, as pgbench -M prepared)
 #   import    import_task() over N stored Tasks in one statement vs the floor's bulk insert
+#   migrate   import_tasks() of the same Tasks as NDJSON text      vs the floor's bulk insert
 #   validate  validate_task() over Task-example5-like documents  vs printing the same jsonb as text
 #
 # Writes test/bench/results/icount.md (the table and, for bulk, create and
@@ -48,7 +49,7 @@ TEMPLATE=$TMPI/template
 SOCK=$TMPI/sock
 RES=$BENCH/results
 ROWS=2000
-PATHS=bulk,copy,create,status,update,import,validate
+PATHS=bulk,copy,create,status,update,import,migrate,validate
 SIDES=floor,omni
 BUILD=1
 REUSE=0
@@ -125,7 +126,9 @@ build_template() {
 	EOF
 	# COPY's input: the documents of each batch in COPY's text format
 	psql_db ic_empty -c "COPY (SELECT doc FROM bench.docs WHERE k <= $ROWS ORDER BY k) TO '$TMPI/files/copy_1.txt'" \
-		-c "COPY (SELECT doc FROM bench.docs WHERE k > $ROWS ORDER BY k) TO '$TMPI/files/copy_2.txt'" >/dev/null
+		-c "COPY (SELECT doc FROM bench.docs WHERE k > $ROWS ORDER BY k) TO '$TMPI/files/copy_2.txt'" \
+		-c "COPY (SELECT resource::text FROM bench.import_docs WHERE k <= $ROWS ORDER BY k) TO '$TMPI/files/import_1.ndjson' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')" \
+		-c "COPY (SELECT resource::text FROM bench.import_docs WHERE k > $ROWS ORDER BY k) TO '$TMPI/files/import_2.ndjson' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')" >/dev/null
 	psql_db postgres -c CHECKPOINT -c CHECKPOINT >/dev/null
 	as_pg "$PGBIN/pg_ctl" -D "$TEMPLATE" -m fast -w stop >/dev/null
 	trap - EXIT
@@ -184,7 +187,7 @@ batch() {
 	case "$path/$side" in
 		bulk/omni) printf 'INSERT INTO omnitask.task (resource) SELECT doc FROM bench.docs WHERE k BETWEEN %s AND %s ORDER BY k;\n\n' \
 			"$(first "$b")" "$(last "$b")" ;;
-		bulk/floor|copy/floor|import/floor) bulk_floor "$b" ;;
+		bulk/floor|copy/floor|import/floor|migrate/floor) bulk_floor "$b" ;;
 		copy/omni) printf "COPY omnitask.task (resource) FROM '%s';\n\n" "$TMPI/files/copy_$b.txt" ;;
 		create/omni) per_row "$b" workload create_omni.sql k '$1' ;;
 		create/floor) per_row "$b" workload create_floor.sql k '$1' ;;
@@ -193,6 +196,7 @@ batch() {
 		update/*) per_row "$b" update_stmt "$side" ;;
 		import/omni) printf 'SELECT count(omnitask.import_task(resource)) FROM bench.import_docs WHERE k BETWEEN %s AND %s;\n\n' \
 			"$(first "$b")" "$(last "$b")" ;;
+		migrate/omni) printf "SELECT count(*) FROM omnitask.import_tasks(pg_read_file('%s'));\n\n" "$TMPI/files/import_$b.ndjson" ;;
 		validate/omni) printf 'SELECT count(omnitask.validate_task(resource)) FROM bench.val_docs WHERE i BETWEEN %s AND %s;\n\n' \
 			"$(first "$b")" "$(last "$b")" ;;
 		validate/floor) printf 'SELECT count(resource::text) FROM bench.val_docs WHERE i BETWEEN %s AND %s;\n\n' \
@@ -228,7 +232,7 @@ for path in ${PATHS//,/ }; do
 	for side in ${SIDES//,/ }; do
 		# import and COPY are compared with the floor's bulk insert
 		case "$path/$side" in
-			copy/floor|import/floor)
+			copy/floor|import/floor|migrate/floor)
 				if [ -n "${PER_ROW[bulk/floor]:-}" ]; then PER_ROW[$path/floor]=${PER_ROW[bulk/floor]}; continue; fi ;;
 		esac
 		t0=$SECONDS
@@ -257,6 +261,7 @@ done
 			status) what="single-row \`set_task_status\` calls vs \`UPDATE\` + history row"; target="≤ 1.30×" ;;
 			update) what="single-row \`update_task\` calls (new description) vs \`UPDATE\` + history row"; target="" ;;
 			import) what="\`import_task\` over many Tasks vs the floor's bulk insert"; target="≤ 1.40×" ;;
+			migrate) what="\`import_tasks\` of NDJSON text vs the floor's bulk insert"; target="≤ 1.40×" ;;
 			validate) what="\`validate_task\` (Task-example5) vs printing the same jsonb as text"; target="≤ 0.35×" ;;
 		esac
 		if [ -n "$f" ] && [ -n "$o" ]; then
