@@ -403,10 +403,11 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 
 /*
  * The saved plans of HISTORY_INSERT: from the transition table, and from
- * one row ($6, of the row type of omnitask.task) for the trigger of an
- * extension not yet updated to 0.3 (ALTER EXTENSION omnitask UPDATE), whose
- * AFTER trigger has no transition table; that plan's parameter type is the
- * table's row type, which a re-created extension changes.
+ * one row ($6, of the row type of omnitask.task) for a statement that
+ * stored one row and for the trigger of an extension not yet updated to
+ * 0.3 (ALTER EXTENSION omnitask UPDATE), which has no transition table;
+ * that plan's parameter type is the table's row type, which a re-created
+ * extension changes.
  */
 static SPIPlanPtr history_plan = NULL;
 static SPIPlanPtr history_row_plan = NULL;
@@ -496,12 +497,13 @@ keep_plan(const char *sql, int nargs, Oid row_type)
 }
 
 /*
- * Appends the versions in the statement's transition table to the history,
- * as the table's owner.  restoring: restore_row() ran in this transaction,
- * so rows older than the transaction are restored ones.
+ * Appends the versions in the statement's transition table (set_based), or
+ * the event's one row, to the history, as the table's owner.  restoring:
+ * restore_row() ran in this transaction, so rows older than the
+ * transaction are restored ones.
  */
 static void
-append_history(TriggerData *td, const char *operation, bool restoring)
+append_history(TriggerData *td, const char *operation, bool restoring, bool set_based)
 {
 	Relation	rel = td->tg_relation;
 	const OmniCaller *c = omnitask_caller();
@@ -523,10 +525,10 @@ append_history(TriggerData *td, const char *operation, bool restoring)
 
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
-	if (td->tg_newtable != NULL &&
+	if (set_based &&
 		(rc = SPI_register_trigger_data(td)) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "SPI_register_trigger_data failed: %s", SPI_result_code_string(rc));
-	if (td->tg_newtable != NULL)
+	if (set_based)
 		plan = history_plan ? history_plan :
 			(history_plan = keep_plan(HISTORY_INSERT("stored_rows s"), 5, InvalidOid));
 	else
@@ -608,8 +610,8 @@ notify_changes(Relation rel, Tuplestorestate *stored, bool restoring)
 }
 
 /*
- * The same for the one row of a trigger without transition table (an
- * extension not yet updated to 0.3).
+ * The same for the one row of the event (a statement that stored one row,
+ * or the trigger of an extension not yet updated to 0.3).
  */
 static void
 notify_row(Relation rel, HeapTuple tup, bool restoring)
@@ -642,6 +644,7 @@ omnitask_task_after(PG_FUNCTION_ARGS)
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	bool		is_insert;
 	bool		restoring;
+	bool		set_based;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
@@ -653,11 +656,18 @@ omnitask_task_after(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	is_insert = TRIGGER_FIRED_BY_INSERT(td->tg_event);
 	restoring = is_insert && restore_lxid == MyProcLxid;
+
+	/*
+	 * A statement that stored one row appends it from the event: the same
+	 * row, through a plan that does not read a transition table (one that
+	 * does is planned again at each use, more than a single row costs).
+	 */
+	set_based = td->tg_newtable != NULL && tuplestore_tuple_count(td->tg_newtable) > 1;
 	append_history(td, is_insert ? (omnitask_import_depth > 0 ? "import" : "create") : "update",
-				   restoring);
+				   restoring, set_based);
 	if (!omnitask_notify)
 		return PointerGetDatum(NULL);
-	if (td->tg_newtable != NULL)
+	if (set_based)
 		notify_changes(td->tg_relation, td->tg_newtable, restoring);
 	else
 		notify_row(td->tg_relation, is_insert ? td->tg_trigtuple : td->tg_newtuple, restoring);
