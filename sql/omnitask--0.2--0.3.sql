@@ -1573,4 +1573,136 @@ GRANT EXECUTE ON FUNCTION omnitask.audit_purge(timestamptz) TO omnitask_admin;
  * Write path and migration
  * ====================================================================== */
 
+/*
+ * History set-based: the AFTER trigger of omnitask.task gains the
+ * statement's transition table (a trigger with one fires for one event
+ * only, hence two triggers), and the first row event of a statement appends
+ * every version it stored with one INSERT ... SELECT, instead of one
+ * executor start-up per row (src/task_trigger.c says why row events and
+ * not a statement trigger or a kept ResultRelInfo).  The rows, their order,
+ * the owner's rights and the transaction they are written in are unchanged.
+ */
+DROP TRIGGER task_after ON omnitask.task;
+CREATE TRIGGER task_history_insert AFTER INSERT ON omnitask.task
+	REFERENCING NEW TABLE AS stored_rows
+	FOR EACH ROW EXECUTE FUNCTION omnitask.task_after_trigger();
+CREATE TRIGGER task_history_update AFTER UPDATE ON omnitask.task
+	REFERENCING NEW TABLE AS stored_rows
+	FOR EACH ROW EXECUTE FUNCTION omnitask.task_after_trigger();
+COMMENT ON FUNCTION omnitask.task_after_trigger() IS 'AFTER ROW trigger of omnitask.task (INSERT, UPDATE; transition table stored_rows): the first row event of a statement appends every version it stored to omnitask.task_history, with the rights of the table''s owner, and queues their NOTIFY.';
+
+/*
+ * Migration: import_tasks() stores many existing Tasks at once, from FHIR
+ * Bulk Data NDJSON (one Task per line), a JSON array of Tasks or a Bundle
+ * (entry[].resource), each like import_task() (id, status and times kept,
+ * validated in full, recorded as import), in input order.  A Task that is
+ * refused does not stop the others: each is stored in a subtransaction of
+ * its own, and every problem comes back as a row -- item (line of the
+ * NDJSON, position in the array or Bundle, from 1), the Task's id when it
+ * has one, its SQLSTATE (code), the FHIRPath and the message (one row per issue
+ * of an invalid Task).  Progress is visible from other sessions while it
+ * runs: pg_stat_activity.application_name of the importing backend reads
+ * "omnitask import: N done, E errors, R/s" (omnitask.import_progress),
+ * updated every 1,000 items and at the end.
+ */
+CREATE FUNCTION omnitask.import_tasks(source text)
+	RETURNS TABLE (item integer, task_id text, code text, expression text, message text)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+	started timestamptz := pg_catalog.clock_timestamp();
+	saved_name text := pg_catalog.current_setting('application_name');
+	whole jsonb;
+	doc jsonb;
+	r record;
+	done integer := 0;
+	errors integer := 0;
+	st text;
+	msg text;
+	det text;
+BEGIN
+	-- one JSON document (an array, a Bundle, one Task), else NDJSON
+	IF pg_catalog.left(pg_catalog.ltrim(source, E' \t\r\n'), 1) = '[' THEN
+		whole := source::jsonb;
+	ELSE
+		BEGIN
+			whole := source::jsonb;
+		EXCEPTION WHEN invalid_text_representation THEN
+			whole := NULL;
+		END;
+	END IF;
+	FOR r IN
+		SELECT l.n::integer AS n, l.t AS t
+		FROM pg_catalog.regexp_split_to_table(source, E'\n') WITH ORDINALITY AS l(t, n)
+		WHERE whole IS NULL AND pg_catalog.btrim(l.t, E' \t\r') <> ''
+		UNION ALL
+		SELECT e.n::integer, e.v::text
+		FROM pg_catalog.jsonb_array_elements(CASE
+				WHEN pg_catalog.jsonb_typeof(whole) = 'array' THEN whole
+				WHEN whole ->> 'resourceType' = 'Bundle'
+					THEN pg_catalog.jsonb_path_query_array(whole, '$.entry[*].resource')
+				ELSE pg_catalog.jsonb_build_array(whole)
+			END) WITH ORDINALITY AS e(v, n)
+		WHERE whole IS NOT NULL
+		ORDER BY 1
+	LOOP
+		item := r.n;
+		task_id := NULL;
+		BEGIN
+			doc := r.t::jsonb;
+			task_id := doc ->> 'id';
+			PERFORM omnitask.import_task(doc);
+		EXCEPTION WHEN insufficient_privilege THEN
+			RAISE;				-- not the Task's fault: nothing is imported
+		WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+			errors := errors + 1;
+			code := st;
+			IF st = '23514' AND det LIKE '{%' THEN
+				-- an invalid Task: every issue of its OperationOutcome
+				FOR expression, message IN
+					SELECT i -> 'expression' ->> 0, i ->> 'diagnostics'
+					FROM pg_catalog.jsonb_array_elements(det::jsonb -> 'issue') AS i
+					WHERE i ->> 'severity' IN ('error', 'fatal')
+				LOOP
+					RETURN NEXT;
+				END LOOP;
+			ELSE
+				expression := NULL;
+				message := msg;
+				RETURN NEXT;
+			END IF;
+		END;
+		done := done + 1;
+		IF done % 1000 = 0 THEN
+			PERFORM pg_catalog.set_config('application_name', omnitask.import_progress_text(done, errors, started), false);
+		END IF;
+	END LOOP;
+	PERFORM pg_catalog.set_config('application_name', omnitask.import_progress_text(done, errors, started), false);
+	PERFORM pg_catalog.set_config('application_name', saved_name, false);
+	RETURN;
+END
+$$;
+COMMENT ON FUNCTION omnitask.import_tasks(text) IS 'Admin only: imports many existing Tasks (NDJSON, a JSON array or a Bundle) like import_task(), in input order; returns one row per problem (item number, id, SQLSTATE, FHIRPath, message) and stores every valid Task. Progress in omnitask.import_progress.';
+REVOKE ALL ON FUNCTION omnitask.import_tasks(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omnitask.import_tasks(text) TO omnitask_admin;
+
+CREATE FUNCTION omnitask.import_progress_text(done integer, errors integer, started timestamptz) RETURNS text
+	LANGUAGE sql VOLATILE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp AS
+$$ SELECT pg_catalog.format('omnitask import: %s done, %s errors, %s/s', done, errors,
+		pg_catalog.round(done / GREATEST(extract(epoch FROM pg_catalog.clock_timestamp() - started), 0.001))) $$;
+COMMENT ON FUNCTION omnitask.import_progress_text(integer, integer, timestamptz) IS 'The progress line import_tasks() shows as its application_name.';
+REVOKE ALL ON FUNCTION omnitask.import_progress_text(integer, integer, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omnitask.import_progress_text(integer, integer, timestamptz) TO omnitask_admin;
+
+CREATE VIEW omnitask.import_progress WITH (security_invoker = true) AS
+SELECT a.pid, a.usename, a.query_start AS started, a.application_name AS progress
+FROM pg_catalog.pg_stat_activity a
+WHERE a.application_name LIKE 'omnitask import: %';
+COMMENT ON VIEW omnitask.import_progress IS 'import_tasks() running now: its backend, who runs it, since when, and its progress (items done, errors so far, rate).';
+REVOKE ALL ON omnitask.import_progress FROM PUBLIC;
+GRANT SELECT ON omnitask.import_progress TO omnitask_admin;
+
 -- (end of write path and migration)

@@ -91,18 +91,18 @@ omnitask_import_task(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to import tasks"),
-				 errdetail("Only members of omnitask_admin may import tasks."),
+				 errdetail("Only members of role \"omnitask_admin\" may import tasks."),
 				 errhint("Use omnitask.create_task() to create a new task.")));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 	omnitask_import_depth++;
 	PG_TRY();
 	{
 		rc = SPI_execute_with_args("INSERT INTO omnitask.task (resource) VALUES ($1) RETURNING resource",
 								   1, &argtype, &arg, NULL, false, 1);
 		if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
-			elog(ERROR, "import_task: INSERT failed: %s", SPI_result_code_string(rc));
+			elog(ERROR, "could not insert the imported task: %s", SPI_result_code_string(rc));
 		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		result = SPI_datumTransfer(result, false, -1);
 	}

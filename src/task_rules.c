@@ -136,8 +136,10 @@ task_check_owner(const TaskWrite *w, FhirResult *res)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("practitioners create tasks only for themselves"),
-					 errdetail("Task.owner is %s; you are Practitioner/%s.",
-							   owner.s ? psprintf("Practitioner/%.*s", owner.len, owner.s) : "empty",
+					 owner.s ?
+					 errdetail("Task.owner is \"Practitioner/%.*s\"; you are \"Practitioner/%s\".",
+							   owner.len, owner.s, c->practitioner_id) :
+					 errdetail("Task.owner names no practitioner; you are \"Practitioner/%s\".",
 							   c->practitioner_id),
 					 errhint("Leave Task.owner out to own the task yourself, or ask an admin to assign it.")));
 		if (!w->is_insert && changed)
@@ -152,11 +154,11 @@ task_check_owner(const TaskWrite *w, FhirResult *res)
 	{
 		if (!omnitask_practitioner_known(owner, &active))
 			fhir_add_issue(res, FHIR_SEV_ERROR, "value", "Task.owner",
-						   "Practitioner/%.*s is not a registered practitioner",
+						   "\"Practitioner/%.*s\" is not a registered practitioner",
 						   owner.len, owner.s);
 		else if (!active && !w->is_import)
 			fhir_add_issue(res, FHIR_SEV_ERROR, "value", "Task.owner",
-						   "Practitioner/%.*s is not active: no new tasks may be assigned to them",
+						   "\"Practitioner/%.*s\" is not active: no new tasks may be assigned to them",
 						   owner.len, owner.s);
 	}
 }
@@ -180,7 +182,7 @@ task_check_workflow(const TaskWrite *w, FhirResult *res)
 		if (!(wf->creatable & (UINT32_C(1) << to)))
 			ereport(ERROR,
 					(errcode(ERRCODE_OMNI_CONFLICT),
-					 errmsg("a task cannot be created in status %s", task_status_code(to)),
+					 errmsg("a task cannot be created in status \"%s\"", task_status_code(to)),
 					 errhint("Create it in one of: %s.", workflow_creatable(wf))));
 	}
 	else if (to != w->old_status)
@@ -368,10 +370,10 @@ task_check_terminal(const TaskWrite *w, FhirResult *res, Jsonb *new_doc)
 	if (changed)
 		ereport(ERROR,
 				(errcode(ERRCODE_OMNI_CONFLICT),
-				 errmsg("Task/%s is %s, a terminal status: Task.%s cannot be changed",
-						w->id, task_status_code(w->old_status), changed),
-				 errdetail("A task in a terminal status takes no change but appended notes%s.",
-						   (wf->roles[w->old_status][task_status_index("entered-in-error", 16)] & WF_ROLE_ADMIN) ?
-						   " and an admin's entered-in-error" : ""),
+				 errmsg("Task.%s of task \"%s\" cannot be changed in terminal status \"%s\"",
+						changed, w->id, task_status_code(w->old_status)),
+				 (wf->roles[w->old_status][task_status_index("entered-in-error", 16)] & WF_ROLE_ADMIN) ?
+				 errdetail("A task in a terminal status takes no change but appended notes and an admin's entered-in-error.") :
+				 errdetail("A task in a terminal status takes no change but appended notes."),
 				 errhint("Append to Task.note to record what happened after it ended.")));
 }

@@ -1,8 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * task_trigger.c
- *	  The row triggers of omnitask.task: validate, normalise and derive
- *	  (BEFORE), append the history row (AFTER).
+ *	  The triggers of omnitask.task: validate, normalise and derive each
+ *	  row (BEFORE ... FOR EACH ROW), append the statement's versions to the
+ *	  history (AFTER ... FOR EACH ROW, set-based from the statement's
+ *	  transition table).
  *
  * Every write path -- the API functions, PostgREST, an ORM, plain INSERT,
  * UPDATE or COPY -- goes through these triggers, so the stored resource is
@@ -15,6 +17,7 @@
 #include "access/htup_details.h"
 #include "commands/trigger.h"
 #include "common/pg_prng.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "catalog.h"
@@ -32,11 +35,13 @@
 #include "utils/datum.h"
 #include "utils/typcache.h"
 #include "utils/datetime.h"
+#include "nodes/pg_list.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 PG_FUNCTION_INFO_V1(omnitask_task_before);
 PG_FUNCTION_INFO_V1(omnitask_task_after);
@@ -51,16 +56,6 @@ static LocalTransactionId restore_lxid = InvalidLocalTransactionId;
 /* Reused scratch memory for one row's validation. */
 static MemoryContext scratch_cxt = NULL;
 
-/*
- * The saved plan that appends a history row, and the type of its status
- * parameter (omnitask.task_status): a plan's parameter types are fixed
- * when it is prepared, so after DROP/CREATE EXTENSION in the same session
- * the plan must be prepared again for the new enum type.
- */
-static SPIPlanPtr history_plan = NULL;
-static Oid	history_plan_status_type = InvalidOid;
-
-
 /* A new server-assigned Task id: a random (version 4) UUID. */
 static char *
 new_task_id(void)
@@ -70,7 +65,7 @@ new_task_id(void)
 	if (!pg_strong_random(b, sizeof(b)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate a random Task id")));
+				 errmsg("could not generate a random task id")));
 	b[6] = (b[6] & 0x0f) | 0x40;
 	b[8] = (b[8] & 0x3f) | 0x80;
 	return psprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
@@ -133,14 +128,16 @@ restore_row(Relation rel, HeapTuple newtup, const int *att)
 					   res, values, nulls, &problem))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("invalid FHIR Task: cannot restore Task/%s: %s", id, problem)));
+				 errmsg("invalid FHIR Task: cannot restore task \"%s\"", id),
+				 errdetail("The stored resource is refused: %s.", problem)));
 	if (strcmp(TextDatumGetCString(values[COL_ID]), id) != 0 ||
 		DatumGetInt32(values[COL_VERSION_ID]) != version)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("invalid FHIR Task: cannot restore Task/%s: its resource is Task/%s version %d, the row says version %d",
-						id, TextDatumGetCString(values[COL_ID]),
-						DatumGetInt32(values[COL_VERSION_ID]), version)));
+				 errmsg("invalid FHIR Task: cannot restore task \"%s\"", id),
+				 errdetail("Its resource is task \"%s\" version %d, but the row has version_id %d.",
+						   TextDatumGetCString(values[COL_ID]),
+						   DatumGetInt32(values[COL_VERSION_ID]), version)));
 	values[COL_RESOURCE] = heap_getattr(newtup, att[COL_RESOURCE], desc, &isnull);
 	for (i = 0; i < NUM_TASK_COLS; i++)
 		cols[i] = att[i];
@@ -341,7 +338,8 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
 		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
-		elog(ERROR, "omnitask_task_before: must be fired BEFORE INSERT OR UPDATE FOR EACH ROW");
+		elog(ERROR, "trigger function \"%s\" must be fired BEFORE INSERT OR UPDATE FOR EACH ROW",
+			 "omnitask_task_before");
 
 	begin_write(td, &row, &tw);
 	if (tw.is_insert && !heap_attisnull(row.newtup, row.att[COL_ID], row.desc) &&
@@ -368,146 +366,310 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 }
 
 /*
- * Appends one row to omnitask.task_history, with the rights of the table's
- * owner: users have no INSERT on the history, so it stays append-only and
- * cannot be forged, as PostgreSQL's RI triggers write with the owner's
- * rights.
+ * The versions a statement stored reach omnitask.task_history set-based:
+ * the AFTER triggers carry the statement's transition table (REFERENCING
+ * NEW TABLE AS stored_rows), and the first row event of a statement appends
+ * every version in it with one INSERT ... SELECT; the statement's other row
+ * events find that done and return.  A row-level trigger that inserted its
+ * own row paid an executor start-up per row (plan, ResultRelInfo, the
+ * CHECK constraint read back from its catalog text, index descriptors),
+ * about a third of a bulk insert; here that is paid once per statement.
+ *
+ * Why not the alternatives.  A ResultRelInfo kept for the statement and fed
+ * tuple by tuple would have to redo by hand what the executor does for the
+ * history table (its constraints, indexes, the column default of xid, the
+ * change feed's BEFORE INSERT trigger feed_restore), and keep doing it as
+ * they change; INSERT ... SELECT gets all of them from the executor.  A
+ * statement-level trigger is not enough: PostgreSQL queues it only when
+ * the statement runs to completion, and an INSERT ... RETURNING executed
+ * with a row limit (SPI's tcount: PL/Python's plpy.execute(q, 1), PL/Perl,
+ * C) stops early -- its rows would be stored without history.  Row events
+ * fire for every stored row however the statement ends, and the transition
+ * table holds exactly the rows stored when they fire.
+ *
+ * The guarantees stay: the insert runs with the rights of the table's owner
+ * (users have no INSERT on the history, so it stays append-only and cannot
+ * be forged, as PostgreSQL's RI triggers write with the owner's rights), in
+ * the writing transaction (crash-safe as before), with the same column
+ * values, in the order the statement stored the rows; rows restored in this
+ * transaction (restore_row()) are skipped, their history is restored with
+ * them.
+ */
+#define HISTORY_INSERT(from) \
+	"INSERT INTO omnitask.task_history " \
+	"(id, version_id, operation, status, owner_id, resource, recorded_at, recorded_by, practitioner_id) " \
+	"SELECT s.id, s.version_id, $1, s.status, s.owner_id, s.resource, s.last_updated, $2, $3 " \
+	"FROM " from " WHERE NOT ($4 AND s.last_updated < $5)"
+
+/*
+ * The saved plans of HISTORY_INSERT: from the transition table, and from
+ * one row ($6, of the row type of omnitask.task) for a statement that
+ * stored one row and for the trigger of an extension not yet updated to
+ * 0.3 (ALTER EXTENSION omnitask UPDATE), which has no transition table;
+ * that plan's parameter type is the table's row type, which a re-created
+ * extension changes.
+ */
+static SPIPlanPtr history_plan = NULL;
+static SPIPlanPtr history_row_plan = NULL;
+static Oid	history_row_type = InvalidOid;
+
+/*
+ * A statement whose versions are appended, and how many of its row events
+ * are still to come.  Kept in TopTransactionContext, so a list of an
+ * earlier transaction is never looked at (appended_lxid).  A statement is
+ * its transition table in the subtransaction its events fire in: a
+ * tuplestore's address may be reused by a later statement only after this
+ * one's events are done (its entry is gone) or after an error aborted the
+ * subtransaction they fired in (whose id never comes back).  Nested
+ * statements (a trigger writing tasks while another statement's events
+ * fire) have entries of their own.
+ */
+typedef struct AppendedStatement
+{
+	Tuplestorestate *stored;
+	SubTransactionId subid;
+	int64		events_left;
+} AppendedStatement;
+
+static List *appended = NIL;
+static LocalTransactionId appended_lxid = InvalidLocalTransactionId;
+
+/*
+ * True when the versions of this row event's statement were appended by an
+ * earlier event of it (and counts this event); false for the first event,
+ * which is to append them.
+ */
+static bool
+statement_appended(Tuplestorestate *stored)
+{
+	SubTransactionId subid = GetCurrentSubTransactionId();
+	ListCell   *lc;
+	AppendedStatement *st;
+	MemoryContext old;
+
+	if (appended_lxid != MyProcLxid)
+	{
+		appended = NIL;			/* freed with its transaction */
+		appended_lxid = MyProcLxid;
+	}
+	foreach(lc, appended)
+	{
+		st = lfirst(lc);
+		if (st->stored == stored && st->subid == subid)
+		{
+			if (--st->events_left == 0)
+			{
+				appended = foreach_delete_current(appended, lc);
+				pfree(st);
+			}
+			return true;
+		}
+	}
+	if (tuplestore_tuple_count(stored) > 1)
+	{
+		old = MemoryContextSwitchTo(TopTransactionContext);
+		st = palloc(sizeof(AppendedStatement));
+		st->stored = stored;
+		st->subid = subid;
+		st->events_left = tuplestore_tuple_count(stored) - 1;
+		appended = lappend(appended, st);
+		MemoryContextSwitchTo(old);
+	}
+	return false;
+}
+
+/*
+ * Prepares and keeps a history insert: parameters operation, recorded_by,
+ * practitioner_id, restoring, the transaction's start and, when row_type
+ * is valid, the row.
+ */
+static SPIPlanPtr
+keep_plan(const char *sql, int nargs, Oid row_type)
+{
+	Oid			argtypes[6] = {TEXTOID, NAMEOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, row_type};
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed: %s", SPI_result_code_string(SPI_result));
+	return plan;
+}
+
+/*
+ * Appends the versions in the statement's transition table (set_based), or
+ * the event's one row, to the history, as the table's owner.  restoring:
+ * restore_row() ran in this transaction, so rows older than the
+ * transaction are restored ones.
  */
 static void
-append_history(Relation rel, HeapTuple tup, const int *att, const char *operation)
+append_history(TriggerData *td, const char *operation, bool restoring, bool set_based)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
+	Relation	rel = td->tg_relation;
 	const OmniCaller *c = omnitask_caller();
-	Datum		values[9];
-	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	bool		isnull;
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	SPIPlanPtr	plan;
 	Oid			save_userid;
 	int			save_sec;
 	int			rc;
 
-	values[0] = heap_getattr(tup, att[COL_ID], desc, &isnull);
-	values[1] = heap_getattr(tup, att[COL_VERSION_ID], desc, &isnull);
-	values[2] = CStringGetTextDatum(operation);
-	values[3] = heap_getattr(tup, att[COL_STATUS], desc, &isnull);
-	values[4] = heap_getattr(tup, att[COL_OWNER_ID], desc, &isnull);
-	if (isnull)
-		nulls[4] = 'n';
-	values[5] = heap_getattr(tup, att[COL_RESOURCE], desc, &isnull);
-	values[6] = heap_getattr(tup, att[COL_LAST_UPDATED], desc, &isnull);
-	values[7] = CStringGetDatum(c->role_name);
+	values[0] = CStringGetTextDatum(operation);
+	values[1] = CStringGetDatum(c->role_name);
 	if (c->practitioner_id[0])
-		values[8] = CStringGetTextDatum(c->practitioner_id);
+		values[2] = CStringGetTextDatum(c->practitioner_id);
 	else
-		nulls[8] = 'n';
+		nulls[2] = 'n';
+	values[3] = BoolGetDatum(restoring);
+	values[4] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (history_plan != NULL &&
-		history_plan_status_type != TupleDescAttr(desc, att[COL_STATUS] - 1)->atttypid)
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	if (set_based &&
+		(rc = SPI_register_trigger_data(td)) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "SPI_register_trigger_data failed: %s", SPI_result_code_string(rc));
+	if (set_based)
+		plan = history_plan ? history_plan :
+			(history_plan = keep_plan(HISTORY_INSERT("stored_rows s"), 5, InvalidOid));
+	else
 	{
-		/* the extension was re-created: its enum has a new OID */
-		SPI_freeplan(history_plan);
-		history_plan = NULL;
-	}
-	if (history_plan == NULL)
-	{
-		Oid			argtypes[9] = {TEXTOID, INT4OID, TEXTOID,
-			TupleDescAttr(desc, att[COL_STATUS] - 1)->atttypid,
-		TEXTOID, JSONBOID, TIMESTAMPTZOID, NAMEOID, TEXTOID};
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare("INSERT INTO omnitask.task_history "
-						   "(id, version_id, operation, status, owner_id, resource, recorded_at, recorded_by, practitioner_id) "
-						   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		history_plan = plan;
-		history_plan_status_type = argtypes[3];
+		if (history_row_plan && history_row_type != rel->rd_rel->reltype)
+		{
+			SPI_freeplan(history_row_plan);
+			history_row_plan = NULL;
+		}
+		if (history_row_plan == NULL)
+		{
+			history_row_plan = keep_plan(HISTORY_INSERT("(SELECT ($6).*) s"), 6, rel->rd_rel->reltype);
+			history_row_type = rel->rd_rel->reltype;
+		}
+		plan = history_row_plan;
+		values[5] = heap_copy_tuple_as_datum(TRIGGER_FIRED_BY_INSERT(td->tg_event) ?
+											 td->tg_trigtuple : td->tg_newtuple,
+											 RelationGetDescr(rel));
 	}
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(rel->rd_rel->relowner,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-	rc = SPI_execute_plan(history_plan, values, nulls, false, 0);
+	rc = SPI_execute_plan(plan, values, nulls, false, 0);
 	SetUserIdAndSecContext(save_userid, save_sec);
 	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "could not append to omnitask.task_history: %s",
+		elog(ERROR, "could not append to \"omnitask.task_history\": %s",
 			 SPI_result_code_string(rc));
 	SPI_finish();
 }
 
 /*
- * Queues NOTIFY omnitask_task for the stored version: {"id", "version"}
- * only.  Any login may LISTEN (PostgreSQL has no privilege for it), so the
- * payload carries nothing a listener could not learn otherwise: no status,
- * no owner, no clinical content.  It is a hint; a consumer reads the task
+ * Queues NOTIFY omnitask_task for a stored version: {"id", "version"} only.
+ * Any login may LISTEN (PostgreSQL has no privilege for it), so the payload
+ * carries nothing a listener could not learn otherwise: no status, no
+ * owner, no clinical content.  It is a hint; a consumer reads the task
  * through row-level security.  Sent after commit, by the relay when there
  * is one (notify_relay.c).
  */
 static void
-notify_change(Relation rel, HeapTuple tup, const int *att)
+notify_version(StringInfo buf, Datum id, Datum version)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
+	resetStringInfo(buf);
+	appendStringInfoString(buf, "{\"id\": ");
+	escape_json(buf, TextDatumGetCString(id));
+	appendStringInfo(buf, ", \"version\": %d}", DatumGetInt32(version));
+	omnitask_notify_change(buf->data);
+}
+
+/*
+ * Queues the NOTIFY of each version in the transition table but restored
+ * ones, reading it through a read pointer of its own, as a scan of it in a
+ * query would.
+ */
+static void
+notify_changes(Relation rel, Tuplestorestate *stored, bool restoring)
+{
+	const int  *att = task_attnums(rel);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+	TimestampTz xact_start = GetCurrentTransactionStartTimestamp();
 	StringInfoData buf;
 	bool		isnull;
 
 	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"id\": ");
-	escape_json(&buf, TextDatumGetCString(heap_getattr(tup, att[COL_ID], desc, &isnull)));
-	appendStringInfo(&buf, ", \"version\": %d}",
-					 DatumGetInt32(heap_getattr(tup, att[COL_VERSION_ID], desc, &isnull)));
-	omnitask_notify_change(buf.data);
+	tuplestore_select_read_pointer(stored,
+								   tuplestore_alloc_read_pointer(stored, EXEC_FLAG_REWIND));
+	tuplestore_rescan(stored);
+	while (tuplestore_gettupleslot(stored, true, false, slot))
+	{
+		if (restoring &&
+			DatumGetTimestampTz(slot_getattr(slot, att[COL_LAST_UPDATED], &isnull)) < xact_start)
+			continue;			/* restored: no new version */
+		notify_version(&buf, slot_getattr(slot, att[COL_ID], &isnull),
+					   slot_getattr(slot, att[COL_VERSION_ID], &isnull));
+	}
+	tuplestore_select_read_pointer(stored, 0);
+	ExecDropSingleTupleTableSlot(slot);
+	pfree(buf.data);
 }
 
 /*
- * True for a row stored by restore_row() in this transaction: a new row's
- * meta.lastUpdated is the time the trigger ran, never before the
- * transaction began, while a restored row keeps the time of its version.
+ * The same for the one row of the event (a statement that stored one row,
+ * or the trigger of an extension not yet updated to 0.3).
  */
-static bool
-is_restored_row(Relation rel, HeapTuple tup)
+static void
+notify_row(Relation rel, HeapTuple tup, bool restoring)
 {
 	const int  *att = task_attnums(rel);
+	TupleDesc	desc = RelationGetDescr(rel);
+	StringInfoData buf;
 	bool		isnull;
-	Datum		d = heap_getattr(tup, att[COL_LAST_UPDATED], RelationGetDescr(rel), &isnull);
 
-	return !isnull && DatumGetTimestampTz(d) < GetCurrentTransactionStartTimestamp();
+	if (restoring &&
+		DatumGetTimestampTz(heap_getattr(tup, att[COL_LAST_UPDATED], desc, &isnull)) <
+		GetCurrentTransactionStartTimestamp())
+		return;
+	initStringInfo(&buf);
+	notify_version(&buf, heap_getattr(tup, att[COL_ID], desc, &isnull),
+				   heap_getattr(tup, att[COL_VERSION_ID], desc, &isnull));
+	pfree(buf.data);
 }
 
 /*
- * AFTER INSERT OR UPDATE FOR EACH ROW on omnitask.task: records the stored
- * version in the history.
+ * AFTER INSERT and AFTER UPDATE FOR EACH ROW on omnitask.task, with the
+ * transition table stored_rows: the first event of a statement records the
+ * versions the statement stored in the history and announces them.  Under
+ * the AFTER trigger of 0.1 and 0.2 (no transition table: the library is
+ * new, the extension not yet updated), each event records its own row.
  */
 Datum
 omnitask_task_after(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
-	HeapTuple	tup;
-	const char *operation;
+	bool		is_insert;
+	bool		restoring;
+	bool		set_based;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
 		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
-		elog(ERROR, "omnitask_task_after: must be fired AFTER INSERT OR UPDATE FOR EACH ROW");
+		elog(ERROR, "trigger function \"%s\" must be fired AFTER INSERT OR UPDATE FOR EACH ROW",
+			 "omnitask_task_after");
 
-	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) && restore_lxid == MyProcLxid &&
-		is_restored_row(td->tg_relation, td->tg_trigtuple))
-		return PointerGetDatum(NULL);	/* its history is restored with it */
-	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
-	{
-		tup = td->tg_trigtuple;
-		operation = omnitask_import_depth > 0 ? "import" : "create";
-	}
+	if (td->tg_newtable != NULL && statement_appended(td->tg_newtable))
+		return PointerGetDatum(NULL);
+	is_insert = TRIGGER_FIRED_BY_INSERT(td->tg_event);
+	restoring = is_insert && restore_lxid == MyProcLxid;
+
+	/*
+	 * A statement that stored one row appends it from the event: the same
+	 * row, through a plan that does not read a transition table (one that
+	 * does is planned again at each use, more than a single row costs).
+	 */
+	set_based = td->tg_newtable != NULL && tuplestore_tuple_count(td->tg_newtable) > 1;
+	append_history(td, is_insert ? (omnitask_import_depth > 0 ? "import" : "create") : "update",
+				   restoring, set_based);
+	if (!omnitask_notify)
+		return PointerGetDatum(NULL);
+	if (set_based)
+		notify_changes(td->tg_relation, td->tg_newtable, restoring);
 	else
-	{
-		tup = td->tg_newtuple;
-		operation = "update";
-	}
-	append_history(td->tg_relation, tup, task_attnums(td->tg_relation), operation);
-	if (omnitask_notify)
-		notify_change(td->tg_relation, tup, task_attnums(td->tg_relation));
+		notify_row(td->tg_relation, is_insert ? td->tg_trigtuple : td->tg_newtuple, restoring);
 	return PointerGetDatum(NULL);
 }
-
