@@ -1562,6 +1562,16 @@ GRANT EXECUTE ON FUNCTION omnitask.audit_purge(timestamptz) TO omnitask_admin;
  * Search: the R4 Task search parameters
  * ====================================================================== */
 
+CREATE FUNCTION omnitask.search_tasks_query(query text, lenient boolean DEFAULT false)
+	RETURNS jsonb
+	-- STABLE PARALLEL RESTRICTED: reads the row-secured table as the caller,
+	-- keeps per-backend plans and writes the read audit, like search_tasks
+	LANGUAGE c STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'omnitask_search_tasks_query';
+COMMENT ON FUNCTION omnitask.search_tasks_query(text, boolean) IS 'FHIR search on Task from the query string as it arrives (e.g. owner:missing=true&status=ready&_count=20, URL-encoded): a searchset Bundle of the tasks the caller may see. Parameters _id, _lastUpdated, authored-on, code, due-date, intent, modified, owner, patient, priority, requester, status, subject; comma = OR, repetition = AND; token system|code; date prefixes eq ne lt gt le ge sa eb over the range of the value''s precision (a date without a time is that day in UTC); modifiers :missing (every parameter) and :not (tokens); _sort, _count (1-1000, default 50), _offset, _total=none|estimate|accurate, _summary=count. An unrecognized parameter raises 22023 naming it unless lenient (Prefer: handling=lenient), which ignores it; a bad value raises 22023 naming the parameter.';
+REVOKE ALL ON FUNCTION omnitask.search_tasks_query(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omnitask.search_tasks_query(text, boolean)
+	TO omnitask_admin, omnitask_practitioner, omnitask_auditor;
+
 -- (end of search)
 
 
