@@ -215,3 +215,15 @@ SELECT q AS query, pg_temp.tryq(q) AS outcome FROM unnest(ARRAY[
 SELECT pg_temp.tryq(repeat('status=ready&', 2000)) AS too_long,
 	   pg_temp.tryq('_lastUpdated=' || repeat('gt2026,', 40) || 'gt2026') AS too_many_values,
 	   pg_temp.tryq('status=' || repeat('ready,', 200) || 'ready') AS long_list;
+-- the HTTP layer: the proxy passes the query string as X-FHIR-Query, and
+-- Prefer: handling=lenient ignores unrecognized parameters
+SELECT set_config('request.headers', '{"x-fhir-query": "patient=srq-pat&_sort=_id&foo=1", "prefer": "handling=lenient"}', false) IS NOT NULL AS lenient;
+SELECT pg_temp.show(fhir.task_search(status => 'completed'));
+SELECT set_config('request.headers', '{"x-fhir-query": "patient=srq-pat&_sort=_id&foo=1"}', false) IS NOT NULL AS strict;
+SELECT b -> 'issue' -> 0 ->> 'code' AS code, b -> 'issue' -> 0 ->> 'diagnostics' AS diagnostics,
+	   current_setting('response.status', true) AS status
+FROM fhir.task_search() b;
+SELECT set_config('request.headers', '', false) IS NOT NULL AS reset;
+SELECT pg_temp.show(fhir.task_search(patient => 'srq-pat', _sort => '_id'));
+SELECT (SELECT string_agg(p ->> 'name' || ':' || (p ->> 'type'), ',') FROM jsonb_array_elements(omnitask.search_parameters()) p) AS params,
+	   (SELECT p ->> 'documentation' FROM jsonb_array_elements(omnitask.search_parameters()) p WHERE p ->> 'name' = 'due-date') AS due_date;

@@ -42,6 +42,7 @@
 
 PG_FUNCTION_INFO_V1(omnitask_search_tasks);
 PG_FUNCTION_INFO_V1(omnitask_search_tasks_query);
+PG_FUNCTION_INFO_V1(omnitask_search_parameters);
 
 #define MAX_CACHED_PLANS	64		/* kept plan pairs per backend (LRU) */
 
@@ -252,7 +253,7 @@ omnitask_search_tasks_query(PG_FUNCTION_ARGS)
 	SearchQuery q;
 
 	search_parse_query(PG_ARGISNULL(0) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(0)),
-					   !PG_ARGISNULL(1) && PG_GETARG_BOOL(1), &q);
+					   !PG_ARGISNULL(1) && PG_GETARG_BOOL(1), true, &q);
 	return search_run(&q, audit_text(&q));
 }
 
@@ -299,6 +300,16 @@ omnitask_search_tasks(PG_FUNCTION_ARGS)
 	append_arg(&query, "priority", fcinfo, 2);
 	append_arg(&query, "_sort", fcinfo, 6);
 	appendStringInfo(&query, "&_count=%d&_offset=%d", count, offset);
-	search_parse_query(query.data + 1, false, &q);
+	search_parse_query(query.data + 1, false, false, &q);
 	return search_run(&q, audit_text(&q));
+}
+
+/*
+ * search_parameters() -> jsonb: the parameters search_tasks_query takes,
+ * as the CapabilityStatement's searchParam lists them.
+ */
+Datum
+omnitask_search_parameters(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_JSONB_P(search_parameters_jsonb());
 }

@@ -11,6 +11,7 @@
 
 #include "lib/stringinfo.h"
 #include "pg_compat.h"
+#include "utils/jsonb.h"
 
 #define SEARCH_MAX_ARGS		64		/* most values one query may pass */
 
@@ -42,7 +43,9 @@ typedef struct SearchQuery
 
 /* search_query.c */
 extern void search_append_escaped(StringInfo buf, const char *s);
-extern void search_parse_query(const char *query, bool lenient, SearchQuery *q);
+extern Jsonb *search_parameters_jsonb(void);
+extern void search_parse_query(const char *query, bool lenient, bool bounded,
+							   SearchQuery *q);
 pg_noreturn extern void search_bad_value(const char *param, const char *value,
 										 int len, const char *hint);
 

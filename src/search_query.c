@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "fhir_outcome.h"
 #include "fhir_tables.h"
 #include "fhir_types.h"
 #include "mb/pg_wchar.h"
@@ -660,10 +661,11 @@ param_condition(const SearchParamDef *def, const char *modifier, const char *val
  * Parses a FHIR query string into q: the conditions ANDed (repetition),
  * each parameter's comma list ORed, the result parameters, the self link.
  * Unrecognized parameters raise 22023 naming them all, or are dropped when
- * lenient.
+ * lenient.  A bounded query is at most MAX_QUERY_BYTES long (the named form
+ * bounds each of its arguments instead).
  */
 void
-search_parse_query(const char *query, bool lenient, SearchQuery *q)
+search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q)
 {
 	StringInfoData unknown;
 	const char *sort = NULL;
@@ -680,7 +682,7 @@ search_parse_query(const char *query, bool lenient, SearchQuery *q)
 	q->count = 50;
 	q->offset = 0;
 	q->total = SEARCH_TOTAL_ACCURATE;
-	if (strlen(query) > MAX_QUERY_BYTES)
+	if (bounded && strlen(query) > MAX_QUERY_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("search query is too long"),
@@ -733,4 +735,30 @@ search_parse_query(const char *query, bool lenient, SearchQuery *q)
 				 errmsg("unrecognized search parameter%s %s", nunknown > 1 ? "s" : "", unknown.data),
 				 errhint("Task is searched by _id, _lastUpdated, authored-on, code, due-date, intent, modified, owner, patient, priority, requester, status and subject, with _sort, _count, _offset, _total and _summary=count.")));
 	sort_terms(sort, &q->order);
+}
+
+/*
+ * The search parameters as the CapabilityStatement lists them: a jsonb
+ * array of {"name", "type"} (and documentation for omnitask's own
+ * due-date), from the table the parser uses, so the two cannot disagree.
+ */
+Jsonb *
+search_parameters_jsonb(void)
+{
+	static const char *const types[] = {"token", "reference", "date", "token"};
+	JsonbParseState *ps = NULL;
+	int			i;
+
+	pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
+	for (i = 0; i < (int) lengthof(params); i++)
+	{
+		pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+		fhir_push_pair(&ps, "name", params[i].name);
+		fhir_push_pair(&ps, "type", types[params[i].kind]);
+		if (strcmp(params[i].name, "due-date") == 0)
+			fhir_push_pair(&ps, "documentation",
+						   "omnitask's own: when the task is due, Task.restriction.period.end, else Task.executionPeriod.end (a date without a time: the end of that day in UTC).");
+		pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
+	}
+	return JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_ARRAY, NULL));
 }
