@@ -149,19 +149,6 @@ add_arg(SearchQuery *q, Datum value, Oid type)
 	return ++q->nargs;
 }
 
-/* The value of one hexadecimal digit, or -1. */
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * URL-decodes s[0..len): %XX escapes and + for a space.  The result must be
  * valid in the database encoding.
@@ -177,16 +164,17 @@ url_decode(const char *s, int len)
 	{
 		if (s[i] == '%')
 		{
-			int			hi = i + 2 < len ? hex_digit(s[i + 1]) : -1;
-			int			lo = hi >= 0 ? hex_digit(s[i + 2]) : -1;
+			char		hex[3] = {0, 0, 0};
 
-			if (lo < 0)
+			if (i + 2 < len)
+				memcpy(hex, s + i + 1, 2);
+			if (!isxdigit((unsigned char) hex[0]) || !isxdigit((unsigned char) hex[1]))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("invalid percent-encoding in search query: \"%s\"",
 								pnstrdup(s + i, Min(3, len - i))),
 						 errdetail("A %% must be followed by two hexadecimal digits.")));
-			out[n++] = (char) (hi * 16 + lo);
+			out[n++] = (char) strtol(hex, NULL, 16);
 			i += 2;
 		}
 		else
@@ -377,13 +365,14 @@ ref_condition(const SearchParamDef *def, const char *value, SearchQuery *q, Stri
 	appendStringInfoChar(cond, ')');
 }
 
-/*
- * The condition of code (Task.code.coding): each item "code",
- * "system|code", "system|" or "|code" (a coding without a system), as a
- * jsonpath over the resource whose values are the argument.
- */
+/* Appends the condition of one item of a comma list to cond. */
+typedef void (*ItemCondition) (const SearchParamDef *def, const char *item, int len,
+							   SearchQuery *q, StringInfo cond);
+
+/* The condition of a comma list: each item's condition, ORed. */
 static void
-coding_condition(const SearchParamDef *def, const char *value, SearchQuery *q, StringInfo cond)
+or_items(const SearchParamDef *def, const char *value, SearchQuery *q, StringInfo cond,
+		 ItemCondition item_condition)
 {
 	const char *p = value;
 	const char *item;
@@ -393,40 +382,52 @@ coding_condition(const SearchParamDef *def, const char *value, SearchQuery *q, S
 	appendStringInfoChar(cond, '(');
 	while ((item = next_item(&p, &len)) != NULL)
 	{
-		const char *bar = memchr(item, '|', len);
-		char	   *system = bar ? pnstrdup(item, bar - item) : NULL;
-		char	   *code = bar ? pnstrdup(bar + 1, len - (bar - item) - 1) : pnstrdup(item, len);
-		const char *path;
-		StringInfoData vars;
-		const char *why;
-
-		if ((*code == '\0' && (system == NULL || *system == '\0')) ||
-			(*code && !fhir_check_string(FP_CODE, code, strlen(code), &why)) ||
-			(system && *system && !fhir_check_string(FP_URI, system, strlen(system), &why)))
-			search_bad_value(def->name, item, len, def->hint);
-		if (system == NULL)
-			path = "$.code.coding[*] ? (@.code == $c)";
-		else if (*system == '\0')
-			path = "$.code.coding[*] ? (@.code == $c && !exists(@.system))";
-		else if (*code == '\0')
-			path = "$.code.coding[*] ? (@.system == $s)";
-		else
-			path = "$.code.coding[*] ? (@.system == $s && @.code == $c)";
-		initStringInfo(&vars);
-		appendStringInfoString(&vars, "{\"s\": ");
-		escape_json(&vars, system ? system : "");
-		appendStringInfoString(&vars, ", \"c\": ");
-		escape_json(&vars, code);
-		appendStringInfoChar(&vars, '}');
-		appendStringInfo(cond, "%spg_catalog.jsonb_path_exists(t.resource, '%s', $%d::jsonb)",
-						 n++ ? " OR " : "", path,
-						 add_arg(q, DirectFunctionCall1(jsonb_in, CStringGetDatum(vars.data)), JSONBOID));
+		if (n++)
+			appendStringInfoString(cond, " OR ");
+		item_condition(def, item, len, q, cond);
 	}
 	appendStringInfoChar(cond, ')');
 }
 
 /*
- * The condition of a date parameter: each item a date, dateTime or
+ * The condition of one item of code (Task.code.coding): "code",
+ * "system|code", "system|" or "|code" (a coding without a system), as a
+ * jsonpath over the resource whose values are the argument.
+ */
+static void
+coding_item(const SearchParamDef *def, const char *item, int len, SearchQuery *q, StringInfo cond)
+{
+	const char *bar = memchr(item, '|', len);
+	char	   *system = bar ? pnstrdup(item, bar - item) : NULL;
+	char	   *code = bar ? pnstrdup(bar + 1, len - (bar - item) - 1) : pnstrdup(item, len);
+	const char *path;
+	StringInfoData vars;
+	const char *why;
+
+	if ((*code == '\0' && (system == NULL || *system == '\0')) ||
+		(*code && !fhir_check_string(FP_CODE, code, strlen(code), &why)) ||
+		(system && *system && !fhir_check_string(FP_URI, system, strlen(system), &why)))
+		search_bad_value(def->name, item, len, def->hint);
+	if (system == NULL)
+		path = "$.code.coding[*] ? (@.code == $c)";
+	else if (*system == '\0')
+		path = "$.code.coding[*] ? (@.code == $c && !exists(@.system))";
+	else if (*code == '\0')
+		path = "$.code.coding[*] ? (@.system == $s)";
+	else
+		path = "$.code.coding[*] ? (@.system == $s && @.code == $c)";
+	initStringInfo(&vars);
+	appendStringInfoString(&vars, "{\"s\": ");
+	escape_json(&vars, system ? system : "");
+	appendStringInfoString(&vars, ", \"c\": ");
+	escape_json(&vars, code);
+	appendStringInfoChar(&vars, '}');
+	appendStringInfo(cond, "pg_catalog.jsonb_path_exists(t.resource, '%s', $%d::jsonb)", path,
+					 add_arg(q, DirectFunctionCall1(jsonb_in, CStringGetDatum(vars.data)), JSONBOID));
+}
+
+/*
+ * The condition of one item of a date parameter: a date, dateTime or
  * instant, optionally prefixed.  The value denotes the range of its
  * precision (a date without a time is that day in UTC, as the date columns
  * read it); the column's instant is compared with that range: eq inside,
@@ -434,71 +435,59 @@ coding_condition(const SearchParamDef *def, const char *value, SearchQuery *q, S
  * its start.
  */
 static void
-date_condition(const SearchParamDef *def, const char *value, SearchQuery *q, StringInfo cond)
+date_item(const SearchParamDef *def, const char *item, int len, SearchQuery *q, StringInfo cond)
 {
-	const char *p = value;
-	const char *item;
-	int			len;
-	int			n = 0;
+	int			prefix = 0;
+	const char *v = item;
+	int			vlen = len;
+	FhirTimeRange r;
+	const char *why;
+	int			lo,
+				hi;
+	const char *c = def->column;
 
-	appendStringInfoChar(cond, '(');
-	while ((item = next_item(&p, &len)) != NULL)
+	if (len >= 2 && isalpha((unsigned char) item[0]))
 	{
-		int			prefix = 0;
-		const char *v = item;
-		int			vlen = len;
-		FhirTimeRange r;
-		const char *why;
-		int			lo,
-					hi;
-		const char *c = def->column;
-
-		if (len >= 2 && isalpha((unsigned char) item[0]))
-		{
-			for (prefix = 0; prefix < (int) lengthof(date_prefixes); prefix++)
-				if (memcmp(date_prefixes[prefix], item, 2) == 0)
-					break;
-			if (prefix == (int) lengthof(date_prefixes))
-				search_bad_value(def->name, item, len, def->hint);
-			v += 2;
-			vlen -= 2;
-		}
-		if (!fhir_parse_time_range(FP_DATETIME, v, vlen, &r, &why))
+		for (prefix = 0; prefix < (int) lengthof(date_prefixes); prefix++)
+			if (memcmp(date_prefixes[prefix], item, 2) == 0)
+				break;
+		if (prefix == (int) lengthof(date_prefixes))
 			search_bad_value(def->name, item, len, def->hint);
-		if (memchr(v, 'T', vlen) == NULL)
-		{
-			r.lo += FHIR_UNZONED_SLACK;
-			r.hi -= FHIR_UNZONED_SLACK;
-		}
-		lo = add_arg(q, TimestampTzGetDatum(r.lo - FHIR_UNIX_TO_PG_EPOCH), TIMESTAMPTZOID);
-		hi = add_arg(q, TimestampTzGetDatum(r.hi - FHIR_UNIX_TO_PG_EPOCH), TIMESTAMPTZOID);
-		if (n++)
-			appendStringInfoString(cond, " OR ");
-		switch (prefix)
-		{
-			case 0:				/* eq */
-				appendStringInfo(cond, "(%s >= $%d AND %s < $%d)", c, lo, c, hi);
-				break;
-			case 1:				/* ne */
-				appendStringInfo(cond, "NOT (%s >= $%d AND %s < $%d)", c, lo, c, hi);
-				break;
-			case 2:				/* lt */
-			case 7:				/* eb */
-				appendStringInfo(cond, "%s < $%d", c, lo);
-				break;
-			case 3:				/* gt */
-			case 6:				/* sa */
-				appendStringInfo(cond, "%s >= $%d", c, hi);
-				break;
-			case 4:				/* le */
-				appendStringInfo(cond, "%s < $%d", c, hi);
-				break;
-			default:			/* ge */
-				appendStringInfo(cond, "%s >= $%d", c, lo);
-				break;
-		}
+		v += 2;
+		vlen -= 2;
 	}
-	appendStringInfoChar(cond, ')');
+	if (!fhir_parse_time_range(FP_DATETIME, v, vlen, &r, &why))
+		search_bad_value(def->name, item, len, def->hint);
+	if (memchr(v, 'T', vlen) == NULL)
+	{
+		r.lo += FHIR_UNZONED_SLACK;
+		r.hi -= FHIR_UNZONED_SLACK;
+	}
+	lo = add_arg(q, TimestampTzGetDatum(r.lo - FHIR_UNIX_TO_PG_EPOCH), TIMESTAMPTZOID);
+	hi = add_arg(q, TimestampTzGetDatum(r.hi - FHIR_UNIX_TO_PG_EPOCH), TIMESTAMPTZOID);
+	switch (prefix)
+	{
+		case 0:					/* eq */
+			appendStringInfo(cond, "(%s >= $%d AND %s < $%d)", c, lo, c, hi);
+			break;
+		case 1:					/* ne */
+			appendStringInfo(cond, "NOT (%s >= $%d AND %s < $%d)", c, lo, c, hi);
+			break;
+		case 2:					/* lt */
+		case 7:					/* eb */
+			appendStringInfo(cond, "%s < $%d", c, lo);
+			break;
+		case 3:					/* gt */
+		case 6:					/* sa */
+			appendStringInfo(cond, "%s >= $%d", c, hi);
+			break;
+		case 4:					/* le */
+			appendStringInfo(cond, "%s < $%d", c, hi);
+			break;
+		default:				/* ge */
+			appendStringInfo(cond, "%s >= $%d", c, lo);
+			break;
+	}
 }
 
 /*
@@ -645,10 +634,10 @@ param_condition(const SearchParamDef *def, const char *modifier, const char *val
 			ref_condition(def, value, q, &inner, link);
 			break;
 		case PK_DATE:
-			date_condition(def, value, q, &inner);
+			or_items(def, value, q, &inner, date_item);
 			break;
 		case PK_CODING:
-			coding_condition(def, value, q, &inner);
+			or_items(def, value, q, &inner, coding_item);
 			break;
 	}
 	if (def->kind != PK_REF)
