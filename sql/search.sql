@@ -227,3 +227,40 @@ SELECT set_config('request.headers', '', false) IS NOT NULL AS reset;
 SELECT pg_temp.show(fhir.task_search(patient => 'srq-pat', _sort => '_id'));
 SELECT (SELECT string_agg(p ->> 'name' || ':' || (p ->> 'type'), ',') FROM jsonb_array_elements(omnitask.search_parameters()) p) AS params,
 	   (SELECT p ->> 'documentation' FROM jsonb_array_elements(omnitask.search_parameters()) p WHERE p ->> 'name' = 'due-date') AS due_date;
+
+--
+-- parameters read from the resource: identifier, group-identifier,
+-- business-status, performer (performerType), part-of, based-on, focus,
+-- encounter
+--
+SELECT count(omnitask.import_task(t)) FROM unnest(ARRAY[
+	'{"resourceType": "Task", "id": "srr-parent", "status": "in-progress", "intent": "order", "description": "parent",
+	  "for": {"reference": "Patient/srr-pat"}, "identifier": [{"system": "urn:ord", "value": "A-1"}, {"value": "loose"}],
+	  "groupIdentifier": {"system": "urn:grp", "value": "G-1"}, "basedOn": [{"reference": "ServiceRequest/sr-1"}],
+	  "focus": {"reference": "ServiceRequest/sr-1"}, "encounter": {"reference": "Encounter/enc-1"},
+	  "businessStatus": {"coding": [{"system": "urn:bs", "code": "waiting-for-lab"}]},
+	  "performerType": [{"coding": [{"system": "http://snomed.info/sct", "code": "223366009"}]}]}',
+	'{"resourceType": "Task", "id": "srr-child-1", "status": "requested", "intent": "order", "description": "child 1",
+	  "for": {"reference": "Patient/srr-pat"}, "partOf": [{"reference": "Task/srr-parent"}],
+	  "groupIdentifier": {"system": "urn:grp", "value": "G-1"}, "basedOn": [{"reference": "ServiceRequest/sr-2"}, {"reference": "CarePlan/cp-1"}],
+	  "businessStatus": {"coding": [{"code": "scheduled"}]}}',
+	'{"resourceType": "Task", "id": "srr-child-2", "status": "requested", "intent": "order", "description": "child 2",
+	  "for": {"reference": "Patient/srr-pat"}, "partOf": [{"reference": "Task/srr-parent"}, {"reference": "Task/srr-child-1"}],
+	  "identifier": [{"system": "urn:ord", "value": "A-2"}], "focus": {"reference": "Task/srr-child-1"},
+	  "encounter": {"reference": "Encounter/enc-2"}}'
+	]::jsonb[]) t;
+SELECT q AS query, pg_temp.show(omnitask.search_tasks_query(q || '&patient=srr-pat&_sort=_id')) AS bundle FROM unnest(ARRAY[
+	'identifier=A-1', 'identifier=urn:ord|A-2', 'identifier=urn:ord|', 'identifier=|loose', 'identifier=urn:other|A-1',
+	'identifier=A-1,A-2', 'identifier:not=A-1', 'identifier:missing=true', 'identifier:missing=false',
+	'group-identifier=urn:grp|G-1', 'group-identifier:missing=true',
+	'business-status=waiting-for-lab', 'business-status=urn:bs|', 'business-status=|scheduled', 'business-status:not=scheduled',
+	'performer=http://snomed.info/sct|223366009', 'performer:missing=false',
+	'part-of=srr-parent', 'part-of=Task/srr-child-1', 'part-of=srr-parent&part-of=srr-child-1', 'part-of:missing=true',
+	'based-on=ServiceRequest/sr-1,CarePlan/cp-1', 'based-on:missing=true',
+	'focus=ServiceRequest/sr-1', 'focus=Task/srr-child-1', 'focus:missing=false',
+	'encounter=enc-1', 'encounter=Encounter/enc-2', 'encounter:missing=true'
+	]) AS q;
+SELECT q AS query, pg_temp.tryq(q) AS outcome FROM unnest(ARRAY[
+	'part-of=Patient/x', 'based-on=sr-1', 'focus=x', 'encounter=Task/x', 'part-of:not=x', 'identifier=',
+	'identifier=|', 'business-status=a b  c', 'based-on=Service Request/x'
+	]) AS q;

@@ -41,7 +41,8 @@ typedef enum SearchParamKind
 	PK_CODE,					/* a code column (enum or id): col = ANY($n) */
 	PK_REF,						/* a reference column */
 	PK_DATE,					/* a timestamptz column */
-	PK_CODING					/* Task.code.coding, in the resource */
+	PK_CODING,					/* codings or identifiers in the resource */
+	PK_JSONREF					/* references in the resource */
 } SearchParamKind;
 
 /* One search parameter of Task and the fragments it is made of. */
@@ -56,6 +57,8 @@ typedef struct SearchParamDef
 	const char *ref_type;		/* PK_REF: the one type, or NULL for any */
 	const char *missing;		/* SQL true when the element is absent */
 	const char *hint;
+	const char *json_base;		/* PK_CODING, PK_JSONREF: jsonpath of the items */
+	const char *json_code;		/* PK_CODING: "code" (Coding) or "value" (Identifier) */
 } SearchParamDef;
 
 static const char *const priorities[] = {"routine", "urgent", "asap", "stat"};
@@ -64,32 +67,52 @@ static const char *const priorities[] = {"routine", "urgent", "asap", "stat"};
 
 static const SearchParamDef params[] = {
 	{"_id", PK_CODE, "t.id", "text[]", NULL, -1, NULL, "false",
-	"_id takes a comma-separated list of Task ids."},
+	"_id takes a comma-separated list of Task ids.", NULL, NULL},
 	{"_lastUpdated", PK_DATE, "t.last_updated", NULL, NULL, 0, NULL, "false",
-	"_lastUpdated takes a date, dateTime or instant, optionally prefixed with eq, ne, lt, gt, le, ge, sa or eb."},
+	"_lastUpdated takes a date, dateTime or instant, optionally prefixed with eq, ne, lt, gt, le, ge, sa or eb.", NULL, NULL},
 	{"authored-on", PK_DATE, "t.authored_on", NULL, NULL, 0, NULL, "NOT (t.resource ? 'authoredOn')",
-	"authored-on takes a date, dateTime or instant, optionally prefixed with eq, ne, lt, gt, le, ge, sa or eb."},
+	"authored-on takes a date, dateTime or instant, optionally prefixed with eq, ne, lt, gt, le, ge, sa or eb.", NULL, NULL},
+	{"based-on", PK_JSONREF, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'basedOn')",
+	"based-on takes a comma-separated list of {type}/{id}.", "$.basedOn[*]", NULL},
+	{"business-status", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'businessStatus')",
+	"business-status takes a comma-separated list of code, system|code, system| or |code.",
+	"$.businessStatus.coding[*]", "code"},
 	{"code", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'code')",
-	"code takes a comma-separated list of code, system|code, system| or |code."},
+	"code takes a comma-separated list of code, system|code, system| or |code.", "$.code.coding[*]", "code"},
 	{"due-date", PK_DATE, "t.due_at", NULL, NULL, 0, NULL, "t.due_at IS NULL",
-	"due-date takes a date, dateTime or instant, optionally prefixed with eq, ne, lt, gt, le, ge, sa or eb."},
+	"due-date takes a date, dateTime or instant, optionally prefixed with eq, ne, lt, gt, le, ge, sa or eb.", NULL, NULL},
+	{"encounter", PK_JSONREF, NULL, NULL, NULL, 0, "Encounter", "NOT (t.resource ? 'encounter')",
+	"encounter takes a comma-separated list of Encounter/{id} or {id}.", "$.encounter", NULL},
+	{"focus", PK_JSONREF, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'focus')",
+	"focus takes a comma-separated list of {type}/{id}.", "$.focus", NULL},
+	{"group-identifier", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'groupIdentifier')",
+	"group-identifier takes a comma-separated list of value, system|value, system| or |value.",
+	"$.groupIdentifier", "value"},
+	{"identifier", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'identifier')",
+	"identifier takes a comma-separated list of value, system|value, system| or |value.",
+	"$.identifier[*]", "value"},
 	{"intent", PK_CODE, "t.intent", "omnitask.task_intent[]", "http://hl7.org/fhir/task-intent",
-	FHIR_VS_TASK_INTENT, NULL, "false", NULL},
+	FHIR_VS_TASK_INTENT, NULL, "false", NULL, NULL, NULL},
 	{"modified", PK_DATE, "t.last_modified", NULL, NULL, 0, NULL, "false",
-	"modified takes a date, dateTime or instant, optionally prefixed with eq, ne, lt, gt, le, ge, sa or eb."},
+	"modified takes a date, dateTime or instant, optionally prefixed with eq, ne, lt, gt, le, ge, sa or eb.", NULL, NULL},
 	{"owner", PK_REF, "t.owner_id", NULL, NULL, 0, "Practitioner", "t.owner_id IS NULL",
-	"owner takes a comma-separated list of Practitioner/{id} or {id}."},
+	"owner takes a comma-separated list of Practitioner/{id} or {id}.", NULL, NULL},
+	{"part-of", PK_JSONREF, NULL, NULL, NULL, 0, "Task", "NOT (t.resource ? 'partOf')",
+	"part-of takes a comma-separated list of Task/{id} or {id}.", "$.partOf[*]", NULL},
 	{"patient", PK_REF, "t.patient_id", NULL, NULL, 0, "Patient", "false",
-	"patient takes a comma-separated list of Patient/{id} or {id}."},
+	"patient takes a comma-separated list of Patient/{id} or {id}.", NULL, NULL},
+	{"performer", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'performerType')",
+	"performer takes a comma-separated list of code, system|code, system| or |code.",
+	"$.performerType[*].coding[*]", "code"},
 	{"priority", PK_CODE, "t.priority", "omnitask.task_priority[]", "http://hl7.org/fhir/request-priority",
 	VS_PRIORITY, NULL, "NOT (t.resource ? 'priority')",
-	"priority takes a comma-separated list of routine, urgent, asap, stat."},
+	"priority takes a comma-separated list of routine, urgent, asap, stat.", NULL, NULL},
 	{"requester", PK_REF, "t.requester", NULL, NULL, 0, NULL, "t.requester IS NULL",
-	"requester takes a comma-separated list of {type}/{id} or {id}."},
+	"requester takes a comma-separated list of {type}/{id} or {id}.", NULL, NULL},
 	{"status", PK_CODE, "t.status", "omnitask.task_status[]", "http://hl7.org/fhir/task-status",
-	FHIR_VS_TASK_STATUS, NULL, "false", NULL},
+	FHIR_VS_TASK_STATUS, NULL, "false", NULL, NULL, NULL},
 	{"subject", PK_REF, "t.patient_id", NULL, NULL, 0, "Patient", "false",
-	"subject takes a comma-separated list of Patient/{id} or {id}."},
+	"subject takes a comma-separated list of Patient/{id} or {id}.", NULL, NULL},
 };
 
 /* The keys _sort takes and the columns they order by. */
@@ -199,6 +222,18 @@ search_append_escaped(StringInfo buf, const char *s)
 		else
 			appendStringInfoChar(buf, *s);
 	}
+}
+
+/* True when s[0..len) can be a resource type: one or more ASCII letters. */
+static bool
+is_type_name(const char *s, int len)
+{
+	int			i;
+
+	for (i = 0; i < len; i++)
+		if (!isalpha((unsigned char) s[i]))
+			return false;
+	return len > 0;
 }
 
 /* The next comma-separated item of *p (advancing it), with its length. */
@@ -335,8 +370,7 @@ ref_condition(const SearchParamDef *def, const char *value, SearchQuery *q, Stri
 			(slash && def->ref_type &&
 			 ((int) strlen(def->ref_type) != slash - item ||
 			  memcmp(def->ref_type, item, slash - item) != 0)) ||
-			(slash && !def->ref_type &&
-			 !fhir_check_string(FP_CODE, item, slash - item, &why)))
+			(slash && !def->ref_type && !is_type_name(item, slash - item)))
 			search_bad_value(def->name, item, len, def->hint);
 		if (def->ref_type)
 		{
@@ -390,9 +424,10 @@ or_items(const SearchParamDef *def, const char *value, SearchQuery *q, StringInf
 }
 
 /*
- * The condition of one item of code (Task.code.coding): "code",
- * "system|code", "system|" or "|code" (a coding without a system), as a
- * jsonpath over the resource whose values are the argument.
+ * The condition of one item of a Coding or Identifier parameter: "code",
+ * "system|code", "system|" or "|code" (one without a system), as a
+ * jsonpath over the resource (its fixed text from the parameter table)
+ * whose values are the argument.
  */
 static void
 coding_item(const SearchParamDef *def, const char *item, int len, SearchQuery *q, StringInfo cond)
@@ -400,22 +435,23 @@ coding_item(const SearchParamDef *def, const char *item, int len, SearchQuery *q
 	const char *bar = memchr(item, '|', len);
 	char	   *system = bar ? pnstrdup(item, bar - item) : NULL;
 	char	   *code = bar ? pnstrdup(bar + 1, len - (bar - item) - 1) : pnstrdup(item, len);
-	const char *path;
+	char	   *path;
 	StringInfoData vars;
 	const char *why;
 
 	if ((*code == '\0' && (system == NULL || *system == '\0')) ||
-		(*code && !fhir_check_string(FP_CODE, code, strlen(code), &why)) ||
+		(*code && !fhir_check_string(strcmp(def->json_code, "code") == 0 ? FP_CODE : FP_STRING,
+									 code, strlen(code), &why)) ||
 		(system && *system && !fhir_check_string(FP_URI, system, strlen(system), &why)))
 		search_bad_value(def->name, item, len, def->hint);
 	if (system == NULL)
-		path = "$.code.coding[*] ? (@.code == $c)";
+		path = psprintf("%s ? (@.%s == $c)", def->json_base, def->json_code);
 	else if (*system == '\0')
-		path = "$.code.coding[*] ? (@.code == $c && !exists(@.system))";
+		path = psprintf("%s ? (@.%s == $c && !exists(@.system))", def->json_base, def->json_code);
 	else if (*code == '\0')
-		path = "$.code.coding[*] ? (@.system == $s)";
+		path = psprintf("%s ? (@.system == $s)", def->json_base);
 	else
-		path = "$.code.coding[*] ? (@.system == $s && @.code == $c)";
+		path = psprintf("%s ? (@.system == $s && @.%s == $c)", def->json_base, def->json_code);
 	initStringInfo(&vars);
 	appendStringInfoString(&vars, "{\"s\": ");
 	escape_json(&vars, system ? system : "");
@@ -423,6 +459,35 @@ coding_item(const SearchParamDef *def, const char *item, int len, SearchQuery *q
 	escape_json(&vars, code);
 	appendStringInfoChar(&vars, '}');
 	appendStringInfo(cond, "pg_catalog.jsonb_path_exists(t.resource, '%s', $%d::jsonb)", path,
+					 add_arg(q, DirectFunctionCall1(jsonb_in, CStringGetDatum(vars.data)), JSONBOID));
+}
+
+/*
+ * The condition of one item of a reference parameter kept in the resource:
+ * "Type/id" matches that reference exactly; a bare id is read as the
+ * parameter's one type (part-of: Task, encounter: Encounter) and refused
+ * where the type is open (based-on, focus).
+ */
+static void
+jsonref_item(const SearchParamDef *def, const char *item, int len, SearchQuery *q, StringInfo cond)
+{
+	const char *slash = memchr(item, '/', len);
+	const char *id = slash ? slash + 1 : item;
+	const char *why;
+	StringInfoData vars;
+
+	if (!fhir_check_string(FP_ID, id, len - (id - item), &why) ||
+		(slash == NULL && def->ref_type == NULL) ||
+		(slash && def->ref_type && ((int) strlen(def->ref_type) != slash - item ||
+									memcmp(def->ref_type, item, slash - item) != 0)) ||
+		(slash && !is_type_name(item, slash - item)))
+		search_bad_value(def->name, item, len, def->hint);
+	initStringInfo(&vars);
+	appendStringInfoString(&vars, "{\"r\": ");
+	escape_json(&vars, slash ? pnstrdup(item, len) : psprintf("%s/%.*s", def->ref_type, len, item));
+	appendStringInfoChar(&vars, '}');
+	appendStringInfo(cond, "pg_catalog.jsonb_path_exists(t.resource, '%s ? (@.reference == $r)', $%d::jsonb)",
+					 def->json_base,
 					 add_arg(q, DirectFunctionCall1(jsonb_in, CStringGetDatum(vars.data)), JSONBOID));
 }
 
@@ -639,6 +704,9 @@ param_condition(const SearchParamDef *def, const char *modifier, const char *val
 		case PK_CODING:
 			or_items(def, value, q, &inner, coding_item);
 			break;
+		case PK_JSONREF:
+			or_items(def, value, q, &inner, jsonref_item);
+			break;
 	}
 	if (def->kind != PK_REF)
 		search_append_escaped(link, value);
@@ -722,7 +790,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unrecognized search parameter%s %s", nunknown > 1 ? "s" : "", unknown.data),
-				 errhint("Task is searched by _id, _lastUpdated, authored-on, code, due-date, intent, modified, owner, patient, priority, requester, status and subject, with _sort, _count, _offset, _total and _summary=count.")));
+				 errhint("Task is searched by _id, _lastUpdated, authored-on, based-on, business-status, code, due-date, encounter, focus, group-identifier, identifier, intent, modified, owner, part-of, patient, performer, priority, requester, status and subject, with _sort, _count, _offset, _total and _summary=count.")));
 	sort_terms(sort, &q->order);
 }
 
@@ -734,7 +802,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 Jsonb *
 search_parameters_jsonb(void)
 {
-	static const char *const types[] = {"token", "reference", "date", "token"};
+	static const char *const types[] = {"token", "reference", "date", "token", "reference"};
 	JsonbParseState *ps = NULL;
 	int			i;
 

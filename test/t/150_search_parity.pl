@@ -1,6 +1,7 @@
 # Randomized parity of search_tasks_query with SQL: thousands of random FHIR
-# searches (every parameter, comma lists, repetition, :missing, :not, token
-# system|code, date prefixes at every precision and zone) over 1,500 random
+# searches (the column parameters, code, identifier and part-of; comma
+# lists, repetition, :missing, :not, token system|code, date prefixes at
+# every precision and zone) over 1,500 random
 # tasks, each compared with the equivalent SQL over omnitask.task written
 # independently here: the total and the first page's ids must be identical,
 # as an admin and as a practitioner (row-level security scopes both sides).
@@ -64,6 +65,13 @@ SELECT count(omnitask.import_task(jsonb_strip_nulls(jsonb_build_object(
 			 || (ARRAY['Z', '+02:00', '-05:00'])[1 + floor(random() * 3)::int] END,
 	'restriction', CASE WHEN random() < 0.4 THEN jsonb_build_object('period', jsonb_build_object('end',
 		to_char(timestamp '2026-02-01' + random() * interval '60 days', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))) END,
+	'identifier', CASE WHEN random() < 0.7 THEN
+		(SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+			'system', (ARRAY['urn:a', 'urn:b', NULL])[1 + floor(random() * 3)::int],
+			'value', 'v' || (1 + floor(random() * 4)::int))))
+		 FROM generate_series(0, floor(random() * 2)::int + g * 0)) END,
+	'partOf', CASE WHEN random() < 0.5 THEN jsonb_build_array(jsonb_build_object('reference',
+		'Task/par-' || (1 + floor(random() * 50)::int))) END,
 	'executionPeriod', CASE WHEN random() < 0.3 THEN jsonb_build_object('end',
 		to_char(timestamp '2026-02-01' + random() * interval '60 days', 'YYYY-MM-DD')) END))))
 FROM generate_series(1, 1500) g;
@@ -108,7 +116,7 @@ sub random_date
 # One random parameter: (query text, SQL condition).
 sub random_param
 {
-	my $kind = int(rand(9));
+	my $kind = int(rand(10));
 	if ($kind <= 1)
 	{
 		my $name = pick(sort keys %token);
@@ -183,27 +191,43 @@ sub random_param
 		return ('_id:not=' . join(',', @v), "NOT ($cond)") if rand() < 0.3;
 		return ('_id=' . join(',', @v), $cond);
 	}
-	# code: code, system|code, system|, |code; :not; :missing
+	if ($kind == 7)
+	{
+		my @v = some(map { "par-$_" } 1 .. 55);
+		return ('part-of=' . join(',', map { rand() < 0.5 ? "Task/$_" : $_ } @v),
+				"EXISTS (SELECT FROM jsonb_array_elements(t.resource -> 'partOf') r WHERE r ->> 'reference' IN ("
+				  . in_list(map { "Task/$_" } @v) . '))');
+	}
+	return coding_param('identifier', 'identifier', "t.resource -> 'identifier'", 'value', 'v', 'urn:a', 'urn:b')
+	  if $kind == 8;
+	return coding_param('code', 'code', "t.resource -> 'code' -> 'coding'", 'code', 'c', 'http://s1', 'http://s2');
+}
+
+# A random Coding or Identifier parameter: code, system|code, system|,
+# |code; :not; :missing.
+sub coding_param
+{
+	my ($name, $element, $array, $field, $prefix, @systems) = @_;
 	if (rand() < 0.15)
 	{
 		my $v = pick('true', 'false');
-		return ("code:missing=$v", $v eq 'true' ? q{NOT (t.resource ? 'code')} : q{(t.resource ? 'code')});
+		return ("$name:missing=$v", $v eq 'true' ? "NOT (t.resource ? '$element')" : "(t.resource ? '$element')");
 	}
 	my (@q, @c);
 	for (1 .. 1 + int(rand(2)))
 	{
-		my $code = 'c' . (1 + int(rand(5)));
-		my $sys = pick('http://s1', 'http://s2');
+		my $code = $prefix . (1 + int(rand(5)));
+		my $sys = pick(@systems);
 		my $form = int(rand(4));
 		my @q1 = ($code, "$sys|$code", "$sys|", "|$code");
-		my @c1 = ("c ->> 'code' = '$code'", "c ->> 'system' = '$sys' AND c ->> 'code' = '$code'",
-				  "c ->> 'system' = '$sys'", "c ->> 'code' = '$code' AND NOT c ? 'system'");
+		my @c1 = ("c ->> '$field' = '$code'", "c ->> 'system' = '$sys' AND c ->> '$field' = '$code'",
+				  "c ->> 'system' = '$sys'", "c ->> '$field' = '$code' AND NOT c ? 'system'");
 		push @q, $q1[$form];
-		push @c, "EXISTS (SELECT FROM jsonb_array_elements(t.resource -> 'code' -> 'coding') c WHERE $c1[$form])";
+		push @c, "EXISTS (SELECT FROM jsonb_array_elements($array) c WHERE $c1[$form])";
 	}
 	my $cond = '(' . join(' OR ', @c) . ')';
-	return ('code:not=' . join(',', @q), "NOT $cond") if rand() < 0.3;
-	return ('code=' . join(',', @q), $cond);
+	return ("$name:not=" . join(',', @q), "NOT $cond") if rand() < 0.3;
+	return ("$name=" . join(',', @q), $cond);
 }
 
 # The searches: 1 to 3 parameters each (a parameter may repeat: AND), a
