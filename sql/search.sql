@@ -264,3 +264,19 @@ SELECT q AS query, pg_temp.tryq(q) AS outcome FROM unnest(ARRAY[
 	'part-of=Patient/x', 'based-on=sr-1', 'focus=x', 'encounter=Task/x', 'part-of:not=x', 'identifier=',
 	'identifier=|', 'business-status=a b  c', 'based-on=Service Request/x'
 	]) AS q;
+-- _revinclude=Task:part-of: the subtasks of the page's tasks (mode include);
+-- :iterate follows every level (srr-grandchild is part of srr-child-1 only)
+SELECT omnitask.import_task('{"resourceType": "Task", "id": "srr-grandchild", "status": "requested", "intent": "order",
+	"description": "grandchild", "for": {"reference": "Patient/srr-pat2"}, "partOf": [{"reference": "Task/srr-child-1"}]}') ->> 'id' AS grandchild;
+SELECT q AS query,
+	   (SELECT string_agg((e -> 'resource' ->> 'id') || ':' || (e -> 'search' ->> 'mode'), ',')
+		FROM jsonb_array_elements(b -> 'entry') e) AS entries,
+	   b ->> 'total' AS total,
+	   (SELECT l ->> 'url' FROM jsonb_array_elements(b -> 'link') l WHERE l ->> 'relation' = 'self') AS self
+FROM unnest(ARRAY['_id=srr-parent&_revinclude=Task:part-of', '_id=srr-parent&_revinclude:iterate=Task:part-of',
+				  '_id=srr-child-1&_revinclude=Task:part-of', '_id=srr-child-2&_revinclude=Task:part-of',
+				  '_id=srr-parent&_revinclude=Task:part-of&_summary=count']) AS q,
+	 omnitask.search_tasks_query(q) AS b;
+SELECT q AS query, pg_temp.tryq(q) AS outcome FROM unnest(ARRAY[
+	'_revinclude=Task:based-on', '_revinclude=Task:*', '_revinclude:recurse=Task:part-of'
+	]) AS q;

@@ -45,6 +45,14 @@ PG_FUNCTION_INFO_V1(omnitask_search_tasks_query);
 PG_FUNCTION_INFO_V1(omnitask_search_parameters);
 
 #define MAX_CACHED_PLANS	64		/* kept plan pairs per backend (LRU) */
+#define MAX_INCLUDED		1000	/* most tasks _revinclude adds to a page */
+
+/* One task of the Bundle, read while connected to SPI. */
+typedef struct SearchRow
+{
+	char	   *id;
+	Jsonb	   *res;
+} SearchRow;
 
 /*
  * One kept plan pair: the page and the total for a WHERE/ORDER BY.
@@ -126,9 +134,9 @@ push_link(JsonbParseState **ps, const char *rel, SearchQuery *q, int32 offset)
 	pushJsonbValue(ps, WJB_END_OBJECT, NULL);
 }
 
-/* Pushes one entry {"fullUrl", "resource", "search": {"mode": "match"}}. */
+/* Pushes one entry {"fullUrl", "resource", "search": {"mode": mode}}. */
 static void
-push_entry(JsonbParseState **ps, const char *id, Jsonb *res)
+push_entry(JsonbParseState **ps, const char *id, Jsonb *res, const char *mode)
 {
 	JsonbValue	v;
 
@@ -141,15 +149,86 @@ push_entry(JsonbParseState **ps, const char *id, Jsonb *res)
 	pushJsonbValue(ps, WJB_VALUE, &v);
 	fhir_push_string(ps, WJB_KEY, "search");
 	pushJsonbValue(ps, WJB_BEGIN_OBJECT, NULL);
-	fhir_push_pair(ps, "mode", "match");
+	fhir_push_pair(ps, "mode", mode);
 	pushJsonbValue(ps, WJB_END_OBJECT, NULL);
 	pushJsonbValue(ps, WJB_END_OBJECT, NULL);
+}
+
+/* The rows of an SPI result, as SearchRows appended to rows[*n]. */
+static void
+collect_rows(SPITupleTable *tt, uint64 count, SearchRow *rows, int *n)
+{
+	uint64		i;
+	bool		isnull;
+
+	for (i = 0; i < count; i++)
+	{
+		rows[*n].id = TextDatumGetCString(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+		rows[*n].res = DatumGetJsonbP(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+		(*n)++;
+	}
+}
+
+/* A text[] Datum of "prefix" || rows[from..n).id. */
+static Datum
+row_ids(const SearchRow *rows, int from, int n, const char *prefix)
+{
+	Datum	   *items = palloc(sizeof(Datum) * Max(n - from, 1));
+	int			i;
+
+	for (i = from; i < n; i++)
+		items[i - from] = CStringGetTextDatum(psprintf("%s%s", prefix, rows[i].id));
+	return PointerGetDatum(construct_array(items, n - from, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * _revinclude=Task:part-of: appends to rows[] (after the page's) the tasks
+ * whose partOf names a task already in the Bundle, as the caller may see
+ * them; with iterate, level after level until none is new.  At most
+ * MAX_INCLUDED tasks are added.
+ */
+static void
+include_part_of(SearchRow *rows, int *n, bool iterate)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[3] = {TEXTARRAYOID, TEXTARRAYOID, INT4OID};
+	int			npage = *n;
+	int			from = 0;
+	int			ret;
+
+	if (plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare("SELECT t.id, t.resource FROM omnitask.task t "
+									"WHERE EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(t.resource -> 'partOf') r "
+									"WHERE (r ->> 'reference') = ANY ($1)) AND t.id <> ALL ($2) "
+									"ORDER BY t.id LIMIT $3", 3, (Oid *) argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		plan = p;
+	}
+	while (from < *n && *n - npage < MAX_INCLUDED)
+	{
+		Datum		args[3];
+		int			level_end = *n;
+
+		args[0] = row_ids(rows, from, *n, "Task/");
+		args[1] = row_ids(rows, 0, *n, "");
+		args[2] = Int32GetDatum(MAX_INCLUDED - (*n - npage));
+		if ((ret = SPI_execute_plan(plan, args, NULL, true, 0)) != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+		collect_rows(SPI_tuptable, SPI_processed, rows, n);
+		if (!iterate)
+			break;
+		from = level_end;
+	}
 }
 
 /*
  * Runs a parsed search as the caller and returns its searchset Bundle:
  * the total (unless _total=none), self and next links, and the page
- * (none for _summary=count).  With _total=none one row more than the page
+ * (none for _summary=count) with the tasks _revinclude adds.  With _total=none one row more than the page
  * is read, to know whether there is a next page.
  */
 Datum
@@ -162,8 +241,10 @@ search_run(SearchQuery *q, const char *audit_query)
 	MemoryContext outer = CurrentMemoryContext;
 	Datum		args[SEARCH_MAX_ARGS + 2];
 	int64		total = -1;
-	uint64		i,
-				shown = 0;
+	SearchRow  *rows = NULL;
+	int			nrows = 0,
+				nmatch = 0,
+				i;
 	bool		isnull,
 				more;
 	int			ret;
@@ -186,9 +267,13 @@ search_run(SearchQuery *q, const char *audit_query)
 	{
 		if ((ret = SPI_execute_plan(sp->page, args, NULL, true, 0)) != SPI_OK_SELECT)
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
-		shown = Min(SPI_processed, (uint64) q->count);
 		more = q->total == SEARCH_TOTAL_NONE ? SPI_processed > (uint64) q->count
 			: (int64) q->offset + q->count < total;
+		rows = palloc(sizeof(SearchRow) * (q->count + (q->revinclude ? MAX_INCLUDED : 0)));
+		collect_rows(SPI_tuptable, Min(SPI_processed, (uint64) q->count), rows, &nrows);
+		nmatch = nrows;
+		if (q->revinclude && nrows > 0)
+			include_part_of(rows, &nrows, q->revinclude == 2);
 	}
 	else
 		more = false;
@@ -211,19 +296,15 @@ search_run(SearchQuery *q, const char *audit_query)
 	if (more)
 		push_link(&ps, "next", q, q->offset + q->count);
 	pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
-	if (shown > 0)
+	if (nrows > 0)
 	{
 		fhir_push_string(&ps, WJB_KEY, "entry");
 		pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
-		for (i = 0; i < shown; i++)
+		for (i = 0; i < nrows; i++)
 		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			char	   *id = TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-			Jsonb	   *res = DatumGetJsonbP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-
 			CHECK_FOR_INTERRUPTS();
-			omnitask_audit_add_task(&ar, id, res);
-			push_entry(&ps, id, res);
+			omnitask_audit_add_task(&ar, rows[i].id, rows[i].res);
+			push_entry(&ps, rows[i].id, rows[i].res, i < nmatch ? "match" : "include");
 		}
 		pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
 	}

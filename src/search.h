@@ -39,6 +39,7 @@ typedef struct SearchQuery
 	int32		count;
 	int32		offset;
 	SearchTotal total;
+	int			revinclude;		/* _revinclude=Task:part-of: 0, 1, 2 = :iterate */
 } SearchQuery;
 
 /* search_query.c */

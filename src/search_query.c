@@ -739,6 +739,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	q->count = 50;
 	q->offset = 0;
 	q->total = SEARCH_TOTAL_ACCURATE;
+	q->revinclude = 0;
 	if (bounded && strlen(query) > MAX_QUERY_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -761,6 +762,17 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 			continue;
 		if (modifier)
 			*modifier++ = '\0';
+		if (strcmp(name, "_revinclude") == 0 &&
+			(modifier == NULL || strcmp(modifier, "iterate") == 0))
+		{
+			if (strcmp(value, "Task:part-of") != 0)
+				search_bad_value(name, value, strlen(value),
+								 "_revinclude takes Task:part-of (with :iterate for every level below).");
+			q->revinclude = Max(q->revinclude, modifier ? 2 : 1);
+			appendStringInfo(&q->link, "%s_revinclude%s=Task:part-of", q->link.len ? "&" : "",
+							 modifier ? ":iterate" : "");
+			continue;
+		}
 		if (modifier == NULL && result_param(name, value, q, &sort, &seen))
 		{
 			if (strcmp(name, "_count") != 0 && strcmp(name, "_offset") != 0)
@@ -790,7 +802,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unrecognized search parameter%s %s", nunknown > 1 ? "s" : "", unknown.data),
-				 errhint("Task is searched by _id, _lastUpdated, authored-on, based-on, business-status, code, due-date, encounter, focus, group-identifier, identifier, intent, modified, owner, part-of, patient, performer, priority, requester, status and subject, with _sort, _count, _offset, _total and _summary=count.")));
+				 errhint("Task is searched by _id, _lastUpdated, authored-on, based-on, business-status, code, due-date, encounter, focus, group-identifier, identifier, intent, modified, owner, part-of, patient, performer, priority, requester, status and subject, with _sort, _count, _offset, _total, _summary=count and _revinclude=Task:part-of.")));
 	sort_terms(sort, &q->order);
 }
 
