@@ -8,6 +8,7 @@
 # Deterministic: a fixed seed (OMNITASK_FUZZ_SEED overrides it).
 use strict;
 use warnings;
+use File::Temp;
 use IPC::Run qw(run timeout);
 use PostgreSQL::Test::Cluster;
 use Test::More;
@@ -20,13 +21,18 @@ $node->start;
 my $db = 'omnitask_parity';
 srand($ENV{OMNITASK_FUZZ_SEED} || 20261129);
 
+# Runs a script from a file (psql stopping at an error then leaves no
+# unread input behind to fail on).
 sub psql
 {
 	my ($sql, $dbname) = @_;
 	my ($out, $err) = ('', '');
-	run [ "$pgbin/psql", '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+	my $f = File::Temp->new(SUFFIX => '.sql');
+	print $f $sql;
+	close $f;
+	run [ "$pgbin/psql", '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-f', $f->filename,
 		  '-h', $node->host, '-p', $node->port, '-U', 'postgres', '-d', $dbname // $db ],
-	  \$sql, \$out, \$err, timeout(600);
+	  '<', \undef, '>', \$out, '2>', \$err, timeout(600);
 	chomp $out;
 	return ($out, $err);
 }
