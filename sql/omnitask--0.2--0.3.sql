@@ -1188,7 +1188,13 @@ DECLARE
 	answer jsonb;
 	e_state text; e_msg text; e_detail text; e_hint text;
 BEGIN
-	b := omnitask.search_tasks(owner, status, priority, patient, _count, _offset, _sort);
+	-- the proxy passes the query string unchanged as X-FHIR-Query
+	IF omnitask.fhir_headers() ? 'x-fhir-query' THEN
+		b := omnitask.search_tasks_query(omnitask.fhir_headers() ->> 'x-fhir-query',
+			COALESCE(omnitask.fhir_headers() ->> 'prefer', '') ~* 'handling\s*=\s*lenient');
+	ELSE
+		b := omnitask.search_tasks(owner, status, priority, patient, _count, _offset, _sort);
+	END IF;
 	IF base <> '' THEN
 		-- absolute fullUrl and links
 		b := b || jsonb_build_object(
@@ -1209,7 +1215,7 @@ EXCEPTION WHEN OTHERS THEN
 	RETURN answer;
 END
 $$;
-COMMENT ON FUNCTION fhir.task_search(text, text, text, text, integer, integer, text) IS 'GET /Task?owner=&status=&priority=&patient=&_count=&_offset=&_sort=: search_tasks as a searchset Bundle with absolute fullUrl and links; a bad parameter 400 OperationOutcome.';
+COMMENT ON FUNCTION fhir.task_search(text, text, text, text, integer, integer, text) IS 'GET /Task?...: with the X-FHIR-Query header (the query string, set by the proxy) search_tasks_query (Prefer: handling=lenient ignores unrecognized parameters), else search_tasks with owner=&status=&priority=&patient=&_count=&_offset=&_sort=; a searchset Bundle with absolute fullUrl and links; a bad parameter 400 OperationOutcome.';
 
 CREATE FUNCTION fhir.task_history(id text, _count integer DEFAULT 50, _since timestamptz DEFAULT NULL,
 								  _at timestamptz DEFAULT NULL, _before integer DEFAULT NULL) RETURNS fhir."application/fhir+json"
@@ -1282,13 +1288,8 @@ BEGIN
 		WHERE EXISTS (SELECT FROM pg_catalog.pg_proc p
 					  WHERE p.pronamespace = 'fhir'::regnamespace AND p.proname = i.fn
 						AND pg_catalog.has_function_privilege(p.oid, 'EXECUTE'));
-	SELECT COALESCE(jsonb_agg(jsonb_build_object('name', a.name, 'type',
-				CASE a.name WHEN 'owner' THEN 'reference' WHEN 'patient' THEN 'reference'
-							WHEN 'status' THEN 'token' WHEN 'priority' THEN 'token' ELSE 'special' END)
-			ORDER BY a.n), '[]') INTO params
-		FROM pg_catalog.pg_proc p, pg_catalog.unnest(p.proargnames) WITH ORDINALITY AS a(name, n)
-		WHERE p.pronamespace = 'fhir'::regnamespace AND p.proname = 'task_search'
-		  AND a.name NOT IN ('_count', '_offset', '_sort');
+	-- the parameters the query string takes (search.c's table)
+	params := omnitask.search_parameters();
 	PERFORM omnitask.fhir_respond(200, '[]');
 	RETURN jsonb_build_object(
 		'resourceType', 'CapabilityStatement',
@@ -1316,7 +1317,7 @@ BEGIN
 				'searchParam', params)))));
 END
 $$;
-COMMENT ON FUNCTION fhir.metadata() IS 'GET /metadata: the CapabilityStatement, generated from the endpoints of schema fhir the caller may execute and the parameters of fhir.task_search.';
+COMMENT ON FUNCTION fhir.metadata() IS 'GET /metadata: the CapabilityStatement, generated from the endpoints of schema fhir the caller may execute and the parameters of omnitask.search_parameters().';
 
 /*
  * Privileges.
@@ -1565,6 +1566,21 @@ GRANT EXECUTE ON FUNCTION omnitask.audit_purge(timestamptz) TO omnitask_admin;
 /* ======================================================================
  * Search: the R4 Task search parameters
  * ====================================================================== */
+
+CREATE FUNCTION omnitask.search_tasks_query(query text, lenient boolean DEFAULT false)
+	RETURNS jsonb
+	-- STABLE PARALLEL RESTRICTED: reads the row-secured table as the caller,
+	-- keeps per-backend plans and writes the read audit, like search_tasks
+	LANGUAGE c STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'omnitask_search_tasks_query';
+COMMENT ON FUNCTION omnitask.search_tasks_query(text, boolean) IS 'FHIR search on Task from the query string as it arrives (e.g. owner:missing=true&status=ready&_count=20, URL-encoded): a searchset Bundle of the tasks the caller may see. Parameters _id, _lastUpdated, authored-on, based-on, business-status, code, due-date, encounter, focus, group-identifier, identifier, intent, modified, owner, part-of, patient, performer, priority, requester, status, subject; comma = OR, repetition = AND; token system|code; date prefixes eq ne lt gt le ge sa eb over the range of the value''s precision (a date without a time is that day in UTC); modifiers :missing (every parameter) and :not (tokens); _sort, _count (1-1000, default 50), _offset, _total=none|estimate|accurate, _summary=count, _revinclude[:iterate]=Task:part-of (at most 1000 included). An unrecognized parameter raises 22023 naming it unless lenient (Prefer: handling=lenient), which ignores it; a bad value raises 22023 naming the parameter.';
+CREATE FUNCTION omnitask.search_parameters() RETURNS jsonb
+	LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'omnitask_search_parameters';
+COMMENT ON FUNCTION omnitask.search_parameters() IS 'The search parameters search_tasks_query takes, as a jsonb array of {name, type[, documentation]} (the CapabilityStatement''s searchParam).';
+REVOKE ALL ON FUNCTION omnitask.search_tasks_query(text, boolean), omnitask.search_parameters() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omnitask.search_parameters()
+	TO omnitask_admin, omnitask_practitioner, omnitask_auditor;
+GRANT EXECUTE ON FUNCTION omnitask.search_tasks_query(text, boolean)
+	TO omnitask_admin, omnitask_practitioner, omnitask_auditor;
 
 -- (end of search)
 

@@ -106,3 +106,177 @@ FROM omnitask.status_changes WHERE id = 'srch-01' ORDER BY version_id;
 -- imported versions do not count (their timing is unknown): only srch-01's own moves do
 SELECT priority, category, accepted, completed, complete_median IS NOT NULL AS has_median
 FROM omnitask.turnaround WHERE category IS NULL AND priority = 'routine';
+
+--
+-- the FHIR query string: search_tasks_query(query, lenient)
+--
+-- a few more tasks: unassigned, with requesters, codes with and without a
+-- system, plan intent, no priority, dates without a time and with zones
+SELECT count(omnitask.import_task(t)) FROM unnest(ARRAY[
+	'{"resourceType": "Task", "id": "srq-a", "status": "ready", "intent": "plan", "description": "a",
+	  "for": {"reference": "Patient/srq-pat"}, "requester": {"reference": "Practitioner/srch-p"},
+	  "code": {"coding": [{"system": "http://example.org/c", "code": "lab-follow-up"}]},
+	  "authoredOn": "2026-03-01", "restriction": {"period": {"end": "2026-03-10"}}}',
+	'{"resourceType": "Task", "id": "srq-b", "status": "ready", "intent": "order", "priority": "stat", "description": "b",
+	  "for": {"reference": "Patient/srq-pat"}, "owner": {"reference": "Practitioner/srch-p"},
+	  "requester": {"reference": "Organization/org-1"}, "code": {"coding": [{"code": "call"}]},
+	  "authoredOn": "2026-03-01T23:30:00-02:00"}',
+	'{"resourceType": "Task", "id": "srq-c", "status": "on-hold", "intent": "order", "priority": "routine", "description": "c",
+	  "for": {"reference": "Patient/srq-pat"},
+	  "code": {"coding": [{"system": "http://example.org/other", "code": "x"}, {"system": "http://example.org/c", "code": "call"}]},
+	  "authoredOn": "2026-03-02T00:00:00Z", "executionPeriod": {"end": "2026-03-05T10:00:00+05:00"}}'
+	]::jsonb[]) t;
+-- every search below is limited to the tasks of this script's patients
+-- _total=none leaves the total out
+CREATE OR REPLACE FUNCTION pg_temp.show(b jsonb) RETURNS text
+LANGUAGE sql AS
+$$
+	SELECT 'total=' || coalesce(b ->> 'total', 'none') || ' entries=' || coalesce(jsonb_array_length(b -> 'entry'), 0)
+		|| ' ids=' || coalesce((SELECT string_agg(e -> 'resource' ->> 'id', ',') FROM jsonb_array_elements(b -> 'entry') e), '-')
+		|| ' self=' || (SELECT l ->> 'url' FROM jsonb_array_elements(b -> 'link') l WHERE l ->> 'relation' = 'self')
+		|| coalesce(' next=' || (SELECT l ->> 'url' FROM jsonb_array_elements(b -> 'link') l WHERE l ->> 'relation' = 'next'), '')
+$$;
+CREATE FUNCTION pg_temp.q(query text) RETURNS text
+LANGUAGE sql AS
+$$
+	SELECT pg_temp.show(omnitask.search_tasks_query(query || '&subject=srq-pat,Patient/srch-pat-0,srch-pat-1'))
+$$;
+CREATE FUNCTION pg_temp.tryq(query text) RETURNS text
+LANGUAGE sql AS
+$$
+	SELECT pg_temp.try(format('SELECT omnitask.search_tasks_query(%L)', query))
+$$;
+SELECT q AS query, pg_temp.q(q) AS bundle FROM unnest(ARRAY[
+	-- tokens: code, system|code, system|, |code (no system), comma = OR, :not, :missing
+	'status=ready', 'status=ready,on-hold&_sort=_id', 'status=http://hl7.org/fhir/task-status|ready',
+	'status=http://example.org/other|ready', 'status=|ready', 'status=http://hl7.org/fhir/task-status|&_count=2',
+	'status:not=completed,requested&_sort=_id', 'status:missing=false&_summary=count', 'status:missing=true',
+	'intent=plan', 'intent:not=order', 'priority=stat&_sort=_id', 'priority:missing=true',
+	'priority:not=routine,urgent,asap&_sort=_id',
+	'_id=srq-a,srq-c,nonesuch', '_id:not=srq-a&_id:not=srq-b&_sort=-_id&_count=3',
+	'code=call&_sort=_id', 'code=http://example.org/c|call', 'code=http://example.org/c|&_sort=_id',
+	'code=|call', 'code=lab-follow-up,x&_sort=_id', 'code:not=call&_sort=_id&_count=3', 'code:missing=false&_sort=_id',
+	-- references: Type/id, id, :missing; requester of any type
+	'owner:missing=true&_sort=_id', 'owner:missing=false&_summary=count', 'owner=srch-p&status=ready',
+	'patient=srq-pat&_sort=_id', 'subject=Patient/srq-pat&_id=srq-b',
+	'requester=Practitioner/srch-p', 'requester=org-1', 'requester=srch-p,Organization/org-1&_sort=_id',
+	'requester:missing=false&_sort=_id', 'requester:missing=true&_summary=count',
+	-- repetition = AND
+	'status=ready&status=on-hold', 'status=ready,on-hold&status=on-hold,completed',
+	-- URL-decoding: %XX, + and an encoded comma inside a value
+	'status=ready%2Con-hold&_sort=_id', '%73tatus=ready&_sort=%2D_id', 'owner=Practitioner%2Fsrch-p&_id=srq-b'
+	]) AS q;
+-- dates: the implicit range of the value's precision, every prefix, time zones
+SELECT q AS query, pg_temp.q(q) AS bundle FROM unnest(ARRAY[
+	-- srq-a authored 2026-03-01 (a date: 00:00Z), srq-b 2026-03-02T01:30Z, srq-c 2026-03-02T00:00Z
+	'authored-on=2026-03-01&_sort=_id', 'authored-on=2026-03-02&_sort=_id', 'authored-on=2026-03&_sort=_id',
+	'authored-on=2026&_summary=count', 'authored-on=eq2026-03-02T01:30:00Z', 'authored-on=2026-03-01T23:30:00-02:00',
+	'authored-on=2026-03-02T01:30:00.000Z', 'authored-on=2026-03-02T01:30:00.001Z',
+	'authored-on=2026-03-02T03:30:00%2B02:00', 'authored-on=2026-03-01T23:30:00.5-02:00',
+	'authored-on=ne2026-03-02&_id=srq-a,srq-b,srq-c', 'authored-on=lt2026-03-02&_id=srq-a,srq-b,srq-c',
+	'authored-on=le2026-03-02&_id=srq-a,srq-b,srq-c&_sort=_id', 'authored-on=gt2026-03-01&_id=srq-a,srq-b,srq-c&_sort=_id',
+	'authored-on=ge2026-03-02T01:30:00Z&_id=srq-a,srq-b,srq-c', 'authored-on=sa2026-03-01&_id=srq-a,srq-b,srq-c&_sort=_id',
+	'authored-on=eb2026-03-02T00:00:00Z&_id=srq-a,srq-b,srq-c', 'authored-on=lt2026-03-02T00:00:00Z,gt2026-03-02T01:00:00Z&_sort=_id',
+	'authored-on=ge2026-03-01&authored-on=lt2026-03-02T01:00:00Z&_sort=_id',
+	-- due-date: srq-a due 2026-03-10 (a date: due_at is its end, 2026-03-11T00:00Z),
+	-- srq-c 2026-03-05T05:00Z
+	'due-date=2026-03-10', 'due-date=2026-03-11', 'due-date=2026-03-11T00:00:00Z', 'due-date=le2026-03-10&_id=srq-a', 'due-date=2026-03-05T10:00:00%2B05:00',
+	'due-date=lt2026-03-06&due-date=ge2026-03-01', 'due-date:missing=true&_id=srq-a,srq-b,srq-c',
+	'due-date=lt2026-03-06&_sort=due-date', '_lastUpdated=gt2000-01-01&_summary=count',
+	'modified=lt2000-01-01', 'modified:missing=true', 'authored-on:missing=true&_id=srq-a,srq-b,srq-c'
+	]) AS q;
+-- sorting by dates and tokens, _total, _summary=count, paging
+SELECT q AS query, pg_temp.q(q) AS bundle FROM unnest(ARRAY[
+	'_id=srq-a,srq-b,srq-c&_sort=authored-on', '_id=srq-a,srq-b,srq-c&_sort=-authored-on',
+	'_id=srq-a,srq-b,srq-c&_sort=-due-date,_id', '_id=srq-a,srq-b,srq-c&_sort=intent,-_id',
+	'_id=srq-a,srq-b,srq-c&_sort=status,_id', '_id=srq-a,srq-b,srq-c&_sort=-priority,_id',
+	'patient=srq-pat&_total=none&_count=2&_sort=_id', 'patient=srq-pat&_total=none&_count=2&_offset=2&_sort=_id',
+	'patient=srq-pat&_total=estimate&_count=1', 'patient=srq-pat&_total=accurate&_count=1',
+	'patient=srq-pat&_summary=count', 'patient=srq-pat&_summary=false&_count=1'
+	]) AS q;
+SELECT omnitask.search_tasks_query('patient=srq-pat&_total=none') ? 'total' AS none_has_total,
+	   omnitask.search_tasks_query('patient=srq-pat&_summary=count') ? 'entry' AS count_has_entries,
+	   omnitask.search_tasks_query(NULL) ->> 'resourceType' AS null_query,
+	   omnitask.search_tasks_query('?&&patient=srq-pat&') ->> 'total' AS empty_pairs;
+-- unrecognized parameters: refused naming them all, or ignored (and left out
+-- of the self link) when lenient
+SELECT pg_temp.show(omnitask.search_tasks_query('patient=srq-pat&foo=1&_elements=id&_sort=_id', true));
+-- every bad query is refused with 22023 (22021 for bytes that are not text),
+-- naming the parameter
+SELECT q AS query, pg_temp.tryq(q) AS outcome FROM unnest(ARRAY[
+	'foo=1', 'foo=1&bar:not=2&status=ready', 'status:exact=ready', 'status:contains=r', 'owner:not=srch-p',
+	'authored-on:not=2026', 'status:missing=maybe', 'status=', 'status=done', 'status=|', '_id=a b', '_id=a%20b',
+	'owner=Patient/x', 'requester=/x', 'requester=Practitioner/', 'code=', 'code=|', 'code=%20a', 'authored-on=2026-03-02T03:30:00+02:00',
+	'authored-on=2026-13', 'authored-on=ap2026', 'authored-on=2026-03-02T10:00:00', 'authored-on=xx2026',
+	'due-date=2026-03-02T25:00:00Z', 'authored-on=eq', '_count=0', '_count=1001', '_count=ten', '_count=5&_count=6',
+	'_offset=-1', '_total=some', '_summary=true', '_summary=data', '_sort=colour', '_sort=_id,-_id', '_sort=due,due-date',
+	'status=ready%2', 'status=ready%zz', 'status=%FF', 'status=%00'
+	]) AS q;
+SELECT pg_temp.tryq(repeat('status=ready&', 2000)) AS too_long,
+	   pg_temp.tryq('_lastUpdated=' || repeat('gt2026,', 40) || 'gt2026') AS too_many_values,
+	   pg_temp.tryq('status=' || repeat('ready,', 200) || 'ready') AS long_list;
+-- the HTTP layer: the proxy passes the query string as X-FHIR-Query, and
+-- Prefer: handling=lenient ignores unrecognized parameters
+SELECT set_config('request.headers', '{"x-fhir-query": "patient=srq-pat&_sort=_id&foo=1", "prefer": "handling=lenient"}', false) IS NOT NULL AS lenient;
+SELECT pg_temp.show(fhir.task_search(status => 'completed'));
+SELECT set_config('request.headers', '{"x-fhir-query": "patient=srq-pat&_sort=_id&foo=1"}', false) IS NOT NULL AS strict;
+SELECT b -> 'issue' -> 0 ->> 'code' AS code, b -> 'issue' -> 0 ->> 'diagnostics' AS diagnostics,
+	   current_setting('response.status', true) AS status
+FROM fhir.task_search() b;
+SELECT set_config('request.headers', '', false) IS NOT NULL AS reset;
+SELECT pg_temp.show(fhir.task_search(patient => 'srq-pat', _sort => '_id'));
+SELECT (SELECT string_agg(p ->> 'name' || ':' || (p ->> 'type'), ',') FROM jsonb_array_elements(omnitask.search_parameters()) p) AS params,
+	   (SELECT p ->> 'documentation' FROM jsonb_array_elements(omnitask.search_parameters()) p WHERE p ->> 'name' = 'due-date') AS due_date;
+
+--
+-- parameters read from the resource: identifier, group-identifier,
+-- business-status, performer (performerType), part-of, based-on, focus,
+-- encounter
+--
+SELECT count(omnitask.import_task(t)) FROM unnest(ARRAY[
+	'{"resourceType": "Task", "id": "srr-parent", "status": "in-progress", "intent": "order", "description": "parent",
+	  "for": {"reference": "Patient/srr-pat"}, "identifier": [{"system": "urn:ord", "value": "A-1"}, {"value": "loose"}],
+	  "groupIdentifier": {"system": "urn:grp", "value": "G-1"}, "basedOn": [{"reference": "ServiceRequest/sr-1"}],
+	  "focus": {"reference": "ServiceRequest/sr-1"}, "encounter": {"reference": "Encounter/enc-1"},
+	  "businessStatus": {"coding": [{"system": "urn:bs", "code": "waiting-for-lab"}]},
+	  "performerType": [{"coding": [{"system": "http://snomed.info/sct", "code": "223366009"}]}]}',
+	'{"resourceType": "Task", "id": "srr-child-1", "status": "requested", "intent": "order", "description": "child 1",
+	  "for": {"reference": "Patient/srr-pat"}, "partOf": [{"reference": "Task/srr-parent"}],
+	  "groupIdentifier": {"system": "urn:grp", "value": "G-1"}, "basedOn": [{"reference": "ServiceRequest/sr-2"}, {"reference": "CarePlan/cp-1"}],
+	  "businessStatus": {"coding": [{"code": "scheduled"}]}}',
+	'{"resourceType": "Task", "id": "srr-child-2", "status": "requested", "intent": "order", "description": "child 2",
+	  "for": {"reference": "Patient/srr-pat"}, "partOf": [{"reference": "Task/srr-parent"}, {"reference": "Task/srr-child-1"}],
+	  "identifier": [{"system": "urn:ord", "value": "A-2"}], "focus": {"reference": "Task/srr-child-1"},
+	  "encounter": {"reference": "Encounter/enc-2"}}'
+	]::jsonb[]) t;
+SELECT q AS query, pg_temp.show(omnitask.search_tasks_query(q || '&patient=srr-pat&_sort=_id')) AS bundle FROM unnest(ARRAY[
+	'identifier=A-1', 'identifier=urn:ord|A-2', 'identifier=urn:ord|', 'identifier=|loose', 'identifier=urn:other|A-1',
+	'identifier=A-1,A-2', 'identifier:not=A-1', 'identifier:missing=true', 'identifier:missing=false',
+	'group-identifier=urn:grp|G-1', 'group-identifier:missing=true',
+	'business-status=waiting-for-lab', 'business-status=urn:bs|', 'business-status=|scheduled', 'business-status:not=scheduled',
+	'performer=http://snomed.info/sct|223366009', 'performer:missing=false',
+	'part-of=srr-parent', 'part-of=Task/srr-child-1', 'part-of=srr-parent&part-of=srr-child-1', 'part-of:missing=true',
+	'based-on=ServiceRequest/sr-1,CarePlan/cp-1', 'based-on:missing=true',
+	'focus=ServiceRequest/sr-1', 'focus=Task/srr-child-1', 'focus:missing=false',
+	'encounter=enc-1', 'encounter=Encounter/enc-2', 'encounter:missing=true'
+	]) AS q;
+SELECT q AS query, pg_temp.tryq(q) AS outcome FROM unnest(ARRAY[
+	'part-of=Patient/x', 'based-on=sr-1', 'focus=x', 'encounter=Task/x', 'part-of:not=x', 'identifier=',
+	'identifier=|', 'business-status=a b  c', 'based-on=Service Request/x'
+	]) AS q;
+-- _revinclude=Task:part-of: the subtasks of the page's tasks (mode include);
+-- :iterate follows every level (srr-grandchild is part of srr-child-1 only)
+SELECT omnitask.import_task('{"resourceType": "Task", "id": "srr-grandchild", "status": "requested", "intent": "order",
+	"description": "grandchild", "for": {"reference": "Patient/srr-pat2"}, "partOf": [{"reference": "Task/srr-child-1"}]}') ->> 'id' AS grandchild;
+SELECT q AS query,
+	   (SELECT string_agg((e -> 'resource' ->> 'id') || ':' || (e -> 'search' ->> 'mode'), ',')
+		FROM jsonb_array_elements(b -> 'entry') e) AS entries,
+	   b ->> 'total' AS total,
+	   (SELECT l ->> 'url' FROM jsonb_array_elements(b -> 'link') l WHERE l ->> 'relation' = 'self') AS self
+FROM unnest(ARRAY['_id=srr-parent&_revinclude=Task:part-of', '_id=srr-parent&_revinclude:iterate=Task:part-of',
+				  '_id=srr-child-1&_revinclude=Task:part-of', '_id=srr-child-2&_revinclude=Task:part-of',
+				  '_id=srr-parent&_revinclude=Task:part-of&_summary=count']) AS q,
+	 omnitask.search_tasks_query(q) AS b;
+SELECT q AS query, pg_temp.tryq(q) AS outcome FROM unnest(ARRAY[
+	'_revinclude=Task:based-on', '_revinclude=Task:*', '_revinclude:recurse=Task:part-of'
+	]) AS q;

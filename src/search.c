@@ -32,6 +32,7 @@
 #include "miscadmin.h"
 #include "lib/stringinfo.h"
 #include "fhir_validate.h"
+#include "search.h"
 #include "pg_compat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -40,10 +41,18 @@
 #include "utils/numeric.h"
 
 PG_FUNCTION_INFO_V1(omnitask_search_tasks);
+PG_FUNCTION_INFO_V1(omnitask_search_tasks_query);
+PG_FUNCTION_INFO_V1(omnitask_search_parameters);
 
-#define SEARCH_NPARAMS		6
 #define MAX_CACHED_PLANS	64		/* kept plan pairs per backend (LRU) */
-#define MAX_LIST_BYTES		1024	/* longest status / priority list */
+#define MAX_INCLUDED		1000	/* most tasks _revinclude adds to a page */
+
+/* One task of the Bundle, read while connected to SPI. */
+typedef struct SearchRow
+{
+	char	   *id;
+	Jsonb	   *res;
+} SearchRow;
 
 /*
  * One kept plan pair: the page and the total for a WHERE/ORDER BY.
@@ -51,7 +60,7 @@ PG_FUNCTION_INFO_V1(omnitask_search_tasks);
  */
 typedef struct SearchPlan
 {
-	char	   *key;			/* where clause + "|" + order by */
+	char	   *key;			/* where | order | argument types */
 	SPIPlanPtr	page;
 	SPIPlanPtr	total;
 } SearchPlan;
@@ -59,135 +68,26 @@ typedef struct SearchPlan
 static SearchPlan plans[MAX_CACHED_PLANS];
 static int	nplans = 0;
 
-/* Raises 22023 for a parameter that cannot be used. */
-pg_noreturn static void
-bad_param(const char *param, const char *value, int len, const char *hint);
-
-static void
-bad_param(const char *param, const char *value, int len, const char *hint)
-{
-	/* the value as an SQL literal, cut at 64 characters */
-	char	   *cut = pnstrdup(value, pg_mbcharcliplen(value, len, 64));
-
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid search parameter %s: %s", param, quote_literal_cstr(cut)),
-			 errhint("%s", hint)));
-}
-
-/* The id of "Type/{id}" or "{id}", or an error naming the parameter. */
-static char *
-reference_param(const char *param, const char *value, const char *type)
-{
-	const char *id = value;
-	size_t		tlen = strlen(type);
-	const char *why;
-
-	if (strncmp(value, type, tlen) == 0 && value[tlen] == '/')
-		id = value + tlen + 1;
-	if (!fhir_check_string(FP_ID, id, strlen(id), &why))
-		bad_param(param, value, strlen(value),
-				  psprintf("%s takes %s/{id} or {id}.", param, type));
-	return pstrdup(id);
-}
-
 /*
- * A comma list of codes checked against the allowed ones, as a text[]
- * Datum with each code once (a code listed twice means the same as once).
- * A list longer than MAX_LIST_BYTES is refused: every code listed once is
- * far shorter.
- */
-static Datum
-code_list_param(const char *param, const char *value, const char *const *allowed,
-				int nallowed, const char *hint)
-{
-	Datum	   *items = palloc(sizeof(Datum) * nallowed);
-	bool	   *seen = palloc0(sizeof(bool) * nallowed);
-	int			n = 0;
-	const char *p = value;
-
-	if (strlen(value) > MAX_LIST_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid search parameter %s: the list is longer than %d bytes",
-						param, MAX_LIST_BYTES),
-				 errhint("%s", hint)));
-
-	for (;;)
-	{
-		const char *comma = strchr(p, ',');
-		int			len = comma ? comma - p : (int) strlen(p);
-		int			i;
-
-		for (i = 0; i < nallowed; i++)
-			if ((int) strlen(allowed[i]) == len && memcmp(allowed[i], p, len) == 0)
-				break;
-		if (i == nallowed)
-			bad_param(param, p, len, hint);
-		if (!seen[i])
-			items[n++] = PointerGetDatum(cstring_to_text_with_len(p, len));
-		seen[i] = true;
-		if (comma == NULL)
-			break;
-		p = comma + 1;
-	}
-	return PointerGetDatum(construct_array(items, n, TEXTOID, -1, false, TYPALIGN_INT));
-}
-
-/* Appends ORDER BY terms for a _sort list (or the default order). */
-static void
-sort_param(const char *sort, StringInfo order)
-{
-	static const char *const keys[] = {"priority", "due", "authored-on", "modified", "status"};
-	static const char *const cols[] = {"t.priority", "t.due_at", "t.authored_on", "t.last_modified", "t.status"};
-	const char *p = sort ? sort : "-priority,due,authored-on";
-	bool		seen[lengthof(keys)] = {false};
-
-	for (;;)
-	{
-		const char *comma = strchr(p, ',');
-		int			len = comma ? comma - p : (int) strlen(p);
-		bool		desc = (len > 0 && p[0] == '-');
-		const char *k = desc ? p + 1 : p;
-		int			klen = desc ? len - 1 : len;
-		int			i;
-
-		for (i = 0; i < (int) lengthof(keys); i++)
-			if ((int) strlen(keys[i]) == klen && memcmp(keys[i], k, klen) == 0)
-				break;
-		if (i == (int) lengthof(keys))
-			bad_param("_sort", p, len,
-					  "_sort takes a comma-separated list of priority, due, authored-on, modified, status, each optionally prefixed with -.");
-		if (seen[i])
-			bad_param("_sort", p, len,
-					  psprintf("_sort names each key at most once; \"%s\" is listed twice.", keys[i]));
-		seen[i] = true;
-		/* only due_at can be NULL: the other keys match the indexes' order */
-		appendStringInfo(order, "%s %s%s, ", cols[i], desc ? "DESC" : "ASC",
-						 i == 1 ? " NULLS LAST" : "");
-		if (comma == NULL)
-			break;
-		p = comma + 1;
-	}
-	appendStringInfoString(order, "t.id");
-}
-
-/*
- * The kept plans for a WHERE clause and ORDER BY, prepared on first use.
- * A hit becomes the most recently used; when the cache is full, the least
- * recently used pair is freed, so a backend keeps at most
- * MAX_CACHED_PLANS pairs however many combinations its callers use.
+ * The kept plans for a query, prepared on first use.  A hit becomes the
+ * most recently used; when the cache is full, the least recently used pair
+ * is freed, so a backend keeps at most MAX_CACHED_PLANS pairs however many
+ * combinations its callers use.  The page's LIMIT and OFFSET are the last
+ * two arguments.
  */
 static SearchPlan *
-get_plans(const char *where, const char *order)
+get_plans(SearchQuery *q)
 {
-	static const Oid argtypes[SEARCH_NPARAMS] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, INT4OID, INT4OID};
-	char	   *key = psprintf("%s|%s", where, order);
+	StringInfoData key;
 	SearchPlan *sp;
 	int			i;
 
+	initStringInfo(&key);
+	appendStringInfo(&key, "%s|%s|", q->where.data, q->order.data);
+	for (i = 0; i < q->nargs; i++)
+		appendStringInfo(&key, "%u,", q->argtypes[i]);
 	for (i = 0; i < nplans; i++)
-		if (strcmp(plans[i].key, key) == 0)
+		if (strcmp(plans[i].key, key.data) == 0)
 		{
 			SearchPlan	hit = plans[i];
 
@@ -205,180 +105,292 @@ get_plans(const char *where, const char *order)
 		nplans--;
 	}
 	sp = &plans[nplans];
+	q->argtypes[q->nargs] = INT4OID;
+	q->argtypes[q->nargs + 1] = INT4OID;
 	sp->page = SPI_prepare(psprintf("SELECT t.id, t.resource FROM omnitask.task t WHERE %s "
-									"ORDER BY %s LIMIT $5 OFFSET $6", where, order),
-						   SEARCH_NPARAMS, (Oid *) argtypes);
-	sp->total = SPI_prepare(psprintf("SELECT pg_catalog.count(*) FROM omnitask.task t WHERE %s", where),
-							SEARCH_NPARAMS, (Oid *) argtypes);
+									"ORDER BY %s LIMIT $%d OFFSET $%d", q->where.data, q->order.data,
+									q->nargs + 1, q->nargs + 2),
+						   q->nargs + 2, q->argtypes);
+	sp->total = SPI_prepare(psprintf("SELECT pg_catalog.count(*) FROM omnitask.task t WHERE %s",
+									 q->where.data),
+							q->nargs, q->argtypes);
 	if (sp->page == NULL || sp->total == NULL)
-		elog(ERROR, "search_tasks: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	SPI_keepplan(sp->page);
 	SPI_keepplan(sp->total);
-	sp->key = MemoryContextStrdup(TopMemoryContext, key);
+	sp->key = MemoryContextStrdup(TopMemoryContext, key.data);
 	nplans++;
 	return sp;
 }
 
-/* Pushes {"relation": rel, "url": url} as an array element. */
+/* Pushes {"relation": rel, "url": "Task?{link}_count=&_offset="}. */
 static void
-push_link(JsonbParseState **ps, const char *rel, const char *url)
+push_link(JsonbParseState **ps, const char *rel, SearchQuery *q, int32 offset)
 {
 	pushJsonbValue(ps, WJB_BEGIN_OBJECT, NULL);
 	fhir_push_pair(ps, "relation", rel);
-	fhir_push_pair(ps, "url", url);
+	fhir_push_pair(ps, "url", psprintf("Task?%s%s_count=%d&_offset=%d", q->link.data,
+									   q->link.len ? "&" : "", q->count, offset));
 	pushJsonbValue(ps, WJB_END_OBJECT, NULL);
 }
 
+/* Pushes one entry {"fullUrl", "resource", "search": {"mode": mode}}. */
+static void
+push_entry(JsonbParseState **ps, const char *id, Jsonb *res, const char *mode)
+{
+	JsonbValue	v;
+
+	pushJsonbValue(ps, WJB_BEGIN_OBJECT, NULL);
+	fhir_push_pair(ps, "fullUrl", psprintf("Task/%s", id));
+	fhir_push_string(ps, WJB_KEY, "resource");
+	v.type = jbvBinary;
+	v.val.binary.data = &res->root;
+	v.val.binary.len = VARSIZE(res) - VARHDRSZ;
+	pushJsonbValue(ps, WJB_VALUE, &v);
+	fhir_push_string(ps, WJB_KEY, "search");
+	pushJsonbValue(ps, WJB_BEGIN_OBJECT, NULL);
+	fhir_push_pair(ps, "mode", mode);
+	pushJsonbValue(ps, WJB_END_OBJECT, NULL);
+	pushJsonbValue(ps, WJB_END_OBJECT, NULL);
+}
+
+/* The rows of an SPI result, as SearchRows appended to rows[*n]. */
+static void
+collect_rows(SPITupleTable *tt, uint64 count, SearchRow *rows, int *n)
+{
+	uint64		i;
+	bool		isnull;
+
+	for (i = 0; i < count; i++)
+	{
+		rows[*n].id = TextDatumGetCString(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+		rows[*n].res = DatumGetJsonbP(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+		(*n)++;
+	}
+}
+
+/* A text[] Datum of "prefix" || rows[from..n).id. */
+static Datum
+row_ids(const SearchRow *rows, int from, int n, const char *prefix)
+{
+	Datum	   *items = palloc(sizeof(Datum) * Max(n - from, 1));
+	int			i;
+
+	for (i = from; i < n; i++)
+		items[i - from] = CStringGetTextDatum(psprintf("%s%s", prefix, rows[i].id));
+	return PointerGetDatum(construct_array(items, n - from, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
 /*
- * search_tasks(owner, status, priority, patient, _count, _offset, _sort)
- * -> jsonb: a FHIR searchset Bundle of the tasks the caller may see.
+ * _revinclude=Task:part-of: appends to rows[] (after the page's) the tasks
+ * whose partOf names a task already in the Bundle, as the caller may see
+ * them; with iterate, level after level until none is new.  At most
+ * MAX_INCLUDED tasks are added.
+ */
+static void
+include_part_of(SearchRow *rows, int *n, bool iterate)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid argtypes[3] = {TEXTARRAYOID, TEXTARRAYOID, INT4OID};
+	int			npage = *n;
+	int			from = 0;
+	int			ret;
+
+	if (plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare("SELECT t.id, t.resource FROM omnitask.task t "
+									"WHERE EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(t.resource -> 'partOf') r "
+									"WHERE (r ->> 'reference') = ANY ($1)) AND t.id <> ALL ($2) "
+									"ORDER BY t.id LIMIT $3", 3, (Oid *) argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		plan = p;
+	}
+	while (from < *n && *n - npage < MAX_INCLUDED)
+	{
+		Datum		args[3];
+		int			level_end = *n;
+
+		args[0] = row_ids(rows, from, *n, "Task/");
+		args[1] = row_ids(rows, 0, *n, "");
+		args[2] = Int32GetDatum(MAX_INCLUDED - (*n - npage));
+		if ((ret = SPI_execute_plan(plan, args, NULL, true, 0)) != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+		collect_rows(SPI_tuptable, SPI_processed, rows, n);
+		if (!iterate)
+			break;
+		from = level_end;
+	}
+}
+
+/*
+ * Runs a parsed search as the caller and returns its searchset Bundle:
+ * the total (unless _total=none), self and next links, and the page
+ * (none for _summary=count) with the tasks _revinclude adds.  With _total=none one row more than the page
+ * is read, to know whether there is a next page.
  */
 Datum
-omnitask_search_tasks(PG_FUNCTION_ARGS)
+search_run(SearchQuery *q, const char *audit_query)
 {
-	static const char *const priorities[] = {"routine", "urgent", "asap", "stat"};
-	const FhirValueSet *statuses = &fhir_valuesets[FHIR_VS_TASK_STATUS];
-	StringInfoData where,
-				order,
-				query;
-	Datum		values[SEARCH_NPARAMS];
-	char		nulls[SEARCH_NPARAMS] = {'n', 'n', 'n', 'n', ' ', ' '};
-	int32		count,
-				offset;
-	int64		total;
 	SearchPlan *sp;
 	JsonbParseState *ps = NULL;
 	JsonbValue	v;
-	JsonbValue *root;
 	Jsonb	   *result;
 	MemoryContext outer = CurrentMemoryContext;
-	uint64		i;
-	bool		isnull;
+	Datum		args[SEARCH_MAX_ARGS + 2];
+	int64		total = -1;
+	SearchRow  *rows = NULL;
+	int			nrows = 0,
+				nmatch = 0,
+				i;
+	bool		isnull,
+				more;
+	int			ret;
 	OmniAuditRead ar;			/* read audit: the ids returned */
 
-	initStringInfo(&where);
-	initStringInfo(&order);
-	initStringInfo(&query);
-	appendStringInfoString(&where, "true");
-
-	if (!PG_ARGISNULL(0))
+	memcpy(args, q->args, sizeof(Datum) * q->nargs);
+	args[q->nargs] = Int32GetDatum(q->total == SEARCH_TOTAL_NONE ? q->count + 1 : q->count);
+	args[q->nargs + 1] = Int32GetDatum(q->offset);
+	omnitask_audit_begin(&ar, "search", audit_query);
+	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
+	sp = get_plans(q);
+	if (q->total != SEARCH_TOTAL_NONE)
 	{
-		values[0] = CStringGetTextDatum(reference_param("owner", text_to_cstring(PG_GETARG_TEXT_PP(0)),
-														"Practitioner"));
-		nulls[0] = ' ';
-		appendStringInfoString(&where, " AND t.owner_id = $1");
-		appendStringInfo(&query, "&owner=Practitioner/%s", TextDatumGetCString(values[0]));
+		if ((ret = SPI_execute_plan(sp->total, args, NULL, true, 1)) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+		total = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	if (!PG_ARGISNULL(3))
+	if (q->total != SEARCH_TOTAL_ONLY)
 	{
-		values[1] = CStringGetTextDatum(reference_param("patient", text_to_cstring(PG_GETARG_TEXT_PP(3)),
-														"Patient"));
-		nulls[1] = ' ';
-		appendStringInfoString(&where, " AND t.patient_id = $2");
-		appendStringInfo(&query, "&patient=Patient/%s", TextDatumGetCString(values[1]));
+		if ((ret = SPI_execute_plan(sp->page, args, NULL, true, 0)) != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+		more = q->total == SEARCH_TOTAL_NONE ? SPI_processed > (uint64) q->count
+			: (int64) q->offset + q->count < total;
+		rows = palloc(sizeof(SearchRow) * (q->count + (q->revinclude ? MAX_INCLUDED : 0)));
+		collect_rows(SPI_tuptable, Min(SPI_processed, (uint64) q->count), rows, &nrows);
+		nmatch = nrows;
+		if (q->revinclude && nrows > 0)
+			include_part_of(rows, &nrows, q->revinclude == 2);
 	}
-	if (!PG_ARGISNULL(1))
-	{
-		char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(1));
-		StringInfoData hint;
-
-		initStringInfo(&hint);
-		appendStringInfoString(&hint, "status takes a comma-separated list of ");
-		for (i = 0; i < (uint64) statuses->ncodes; i++)
-			appendStringInfo(&hint, "%s%s", i ? ", " : "", statuses->codes[i]);
-		appendStringInfoChar(&hint, '.');
-		values[2] = code_list_param("status", s, statuses->codes, statuses->ncodes, hint.data);
-		nulls[2] = ' ';
-		appendStringInfoString(&where, " AND t.status = ANY ($3::omnitask.task_status[])");
-		appendStringInfo(&query, "&status=%s", s);
-	}
-	if (!PG_ARGISNULL(2))
-	{
-		char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(2));
-
-		values[3] = code_list_param("priority", s, priorities, lengthof(priorities),
-									"priority takes a comma-separated list of routine, urgent, asap, stat.");
-		nulls[3] = ' ';
-		appendStringInfoString(&where, " AND t.priority = ANY ($4::omnitask.task_priority[])");
-		appendStringInfo(&query, "&priority=%s", s);
-	}
-	if (PG_ARGISNULL(4) || PG_GETARG_INT32(4) < 1 || PG_GETARG_INT32(4) > 1000)
-		bad_param("_count", PG_ARGISNULL(4) ? "NULL" : psprintf("%d", PG_GETARG_INT32(4)),
-				  PG_ARGISNULL(4) ? 4 : strlen(psprintf("%d", PG_GETARG_INT32(4))),
-				  "_count takes 1 to 1000.");
-	if (PG_ARGISNULL(5) || PG_GETARG_INT32(5) < 0)
-		bad_param("_offset", PG_ARGISNULL(5) ? "NULL" : psprintf("%d", PG_GETARG_INT32(5)),
-				  PG_ARGISNULL(5) ? 4 : strlen(psprintf("%d", PG_GETARG_INT32(5))),
-				  "_offset takes 0 or more.");
-	count = PG_GETARG_INT32(4);
-	offset = PG_GETARG_INT32(5);
-	sort_param(PG_ARGISNULL(6) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(6)), &order);
-	if (!PG_ARGISNULL(6))
-		appendStringInfo(&query, "&_sort=%s", text_to_cstring(PG_GETARG_TEXT_PP(6)));
-	values[4] = Int32GetDatum(count);
-	values[5] = Int32GetDatum(offset);
-
-	omnitask_audit_begin(&ar, "search", omnitask_audit_on() ?
-						 psprintf("%s%s_count=%d&_offset=%d", query.len ? query.data + 1 : "",
-								  query.len ? "&" : "", count, offset) : NULL);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	sp = get_plans(where.data, order.data);
-	if (SPI_execute_plan(sp->total, values, nulls, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "search_tasks: counting failed");
-	total = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (SPI_execute_plan(sp->page, values, nulls, true, count) != SPI_OK_SELECT)
-		elog(ERROR, "search_tasks: the search failed");
+	else
+		more = false;
 
 	/* the Bundle, built in the caller's memory in one pass */
 	MemoryContextSwitchTo(outer);
 	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
 	fhir_push_pair(&ps, "resourceType", "Bundle");
 	fhir_push_pair(&ps, "type", "searchset");
-	fhir_push_string(&ps, WJB_KEY, "total");
-	v.type = jbvNumeric;
-	v.val.numeric = int64_to_numeric(total);
-	pushJsonbValue(&ps, WJB_VALUE, &v);
+	if (total >= 0)
+	{
+		fhir_push_string(&ps, WJB_KEY, "total");
+		v.type = jbvNumeric;
+		v.val.numeric = int64_to_numeric(total);
+		pushJsonbValue(&ps, WJB_VALUE, &v);
+	}
 	fhir_push_string(&ps, WJB_KEY, "link");
 	pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
-	push_link(&ps, "self", psprintf("Task?%s_count=%d&_offset=%d",
-									query.len ? psprintf("%s&", query.data + 1) : "",
-									count, offset));
-	if ((int64) offset + count < total)
-		push_link(&ps, "next", psprintf("Task?%s_count=%d&_offset=%d",
-										query.len ? psprintf("%s&", query.data + 1) : "",
-										count, offset + count));
+	push_link(&ps, "self", q, q->offset);
+	if (more)
+		push_link(&ps, "next", q, q->offset + q->count);
 	pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
-	if (SPI_processed > 0)
+	if (nrows > 0)
 	{
 		fhir_push_string(&ps, WJB_KEY, "entry");
 		pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
-		for (i = 0; i < SPI_processed; i++)
+		for (i = 0; i < nrows; i++)
 		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			char	   *id = TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-			Jsonb	   *res = DatumGetJsonbP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-
 			CHECK_FOR_INTERRUPTS();
-			omnitask_audit_add_task(&ar, id, res);
-			pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-			fhir_push_pair(&ps, "fullUrl", psprintf("Task/%s", id));
-			fhir_push_string(&ps, WJB_KEY, "resource");
-			v.type = jbvBinary;
-			v.val.binary.data = &res->root;
-			v.val.binary.len = VARSIZE(res) - VARHDRSZ;
-			pushJsonbValue(&ps, WJB_VALUE, &v);
-			fhir_push_string(&ps, WJB_KEY, "search");
-			pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-			fhir_push_pair(&ps, "mode", "match");
-			pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
-			pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
+			omnitask_audit_add_task(&ar, rows[i].id, rows[i].res);
+			push_entry(&ps, rows[i].id, rows[i].res, i < nmatch ? "match" : "include");
 		}
 		pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
 	}
-	root = pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
-	result = JsonbValueToJsonb(root);
+	result = JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
 	SPI_finish();
 	omnitask_audit_end(&ar, "ok");
 	PG_RETURN_JSONB_P(result);
+}
+
+/* The audit text of a search: its self link's query. */
+static const char *
+audit_text(SearchQuery *q)
+{
+	if (!omnitask_audit_on())
+		return NULL;
+	return psprintf("%s%s_count=%d&_offset=%d", q->link.data, q->link.len ? "&" : "",
+					q->count, q->offset);
+}
+
+/*
+ * search_tasks_query(query text, lenient boolean) -> jsonb: the FHIR query
+ * string as it arrives, a searchset Bundle of the tasks the caller may see.
+ */
+Datum
+omnitask_search_tasks_query(PG_FUNCTION_ARGS)
+{
+	SearchQuery q;
+
+	search_parse_query(PG_ARGISNULL(0) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(0)),
+					   !PG_ARGISNULL(1) && PG_GETARG_BOOL(1), true, &q);
+	return search_run(&q, audit_text(&q));
+}
+
+/* Appends "&name=value" to buf, value escaped, when the argument is given. */
+static void
+append_arg(StringInfo buf, const char *name, FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		return;
+	appendStringInfo(buf, "&%s=", name);
+	search_append_escaped(buf, text_to_cstring(PG_GETARG_TEXT_PP(argno)));
+}
+
+/* Refuses a NULL or out-of-range _count/_offset of the named form. */
+static int32
+int_arg(FunctionCallInfo fcinfo, int argno, const char *name, int32 min, int32 max,
+		const char *hint)
+{
+	char	   *text;
+
+	if (!PG_ARGISNULL(argno) && PG_GETARG_INT32(argno) >= min && PG_GETARG_INT32(argno) <= max)
+		return PG_GETARG_INT32(argno);
+	text = PG_ARGISNULL(argno) ? "NULL" : psprintf("%d", PG_GETARG_INT32(argno));
+	search_bad_value(name, text, strlen(text), hint);
+}
+
+/*
+ * search_tasks(owner, status, priority, patient, _count, _offset, _sort)
+ * -> jsonb: the named-argument form, the same search as the query
+ * owner=&patient=&status=&priority=&_sort=&_count=&_offset=.
+ */
+Datum
+omnitask_search_tasks(PG_FUNCTION_ARGS)
+{
+	StringInfoData query;
+	SearchQuery q;
+	int32		count = int_arg(fcinfo, 4, "_count", 1, 1000, "_count takes 1 to 1000.");
+	int32		offset = int_arg(fcinfo, 5, "_offset", 0, PG_INT32_MAX, "_offset takes 0 or more.");
+
+	initStringInfo(&query);
+	append_arg(&query, "owner", fcinfo, 0);
+	append_arg(&query, "patient", fcinfo, 3);
+	append_arg(&query, "status", fcinfo, 1);
+	append_arg(&query, "priority", fcinfo, 2);
+	append_arg(&query, "_sort", fcinfo, 6);
+	appendStringInfo(&query, "&_count=%d&_offset=%d", count, offset);
+	search_parse_query(query.data + 1, false, false, &q);
+	return search_run(&q, audit_text(&q));
+}
+
+/*
+ * search_parameters() -> jsonb: the parameters search_tasks_query takes,
+ * as the CapabilityStatement's searchParam lists them.
+ */
+Datum
+omnitask_search_parameters(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_JSONB_P(search_parameters_jsonb());
 }

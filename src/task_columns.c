@@ -55,7 +55,8 @@ lookup_attnums(TupleDesc desc, int *att)
 	{
 		att[i] = SPI_fnumber(desc, task_col_names[i]);
 		if (att[i] <= 0)
-			elog(ERROR, "omnitask.task has no column \"%s\"", task_col_names[i]);
+			elog(ERROR, "column \"%s\" of relation \"omnitask.task\" does not exist",
+				 task_col_names[i]);
 	}
 }
 

@@ -226,18 +226,19 @@ sub message { my ($err) = @_; return $err =~ /ERROR:\s+[0-9A-Z]{5}:\s+([^\n]*)/ 
 sub hint { my ($err) = @_; return $err =~ /HINT:\s+([^\n]*)/ ? $1 : '' }
 ($o, $s, $e) = psql(q{SELECT omnitask.search_tasks(_sort => repeat('priority,', 20000) || 'due');});
 is($s, '22023', 'a 20,000-key _sort is refused with 22023');
-is(message($e), q{invalid search parameter _sort: 'priority'}, '... naming _sort and the repeated key');
+is(message($e), q{invalid value for search parameter "_sort": "priority"}, '... naming _sort and the repeated key');
 is(hint($e), q{_sort names each key at most once; "priority" is listed twice.}, '... and saying why');
 ($o, $s, $e) = psql(q{SELECT omnitask.search_tasks(_sort => 'due,-due');});
-is("$s " . message($e), q{22023 invalid search parameter _sort: '-due'}, 'a key listed twice with another sign is refused too');
+is("$s " . message($e), q{22023 invalid value for search parameter "_sort": "-due"}, 'a key listed twice with another sign is refused too');
 ($o, $s, $e) = psql(q{SELECT omnitask.search_tasks(_sort => '-priority,due,authored-on,modified,status') ->> 'resourceType';});
 is($o, 'Bundle', 'all five keys once each: accepted');
 for my $p (qw(status priority))
 {
 	my $code = $p eq 'status' ? 'requested' : 'stat';
 	($o, $s, $e) = psql("SELECT omnitask.search_tasks($p => repeat('$code,', 100000) || '$code');");
-	is("$s " . message($e), "22023 invalid search parameter $p: the list is longer than 1024 bytes",
+	is("$s " . message($e), qq{22023 invalid value for search parameter "$p"},
 		"a 100,000-item $p list is refused with 22023 naming $p");
+	like($e, qr/DETAIL:\s+The list is longer than 1024 bytes\./, '... saying why');
 	like(hint($e), qr/^$p takes a comma-separated list of /, '... with the codes it takes');
 }
 ($o, $s, $e) = psql(q{SELECT count(omnitask.create_task(('{"resourceType": "Task", "status": "' || st || '", "intent": "order", "description": "x", "for": {"reference": "Patient/p"}}')::jsonb))

@@ -1,0 +1,56 @@
+/*-------------------------------------------------------------------------
+ *
+ * search.h
+ *	  FHIR search on Task: the parsed query (search_query.c) and the engine
+ *	  that runs it and builds the searchset Bundle (search.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SEARCH_H
+#define SEARCH_H
+
+#include "lib/stringinfo.h"
+#include "pg_compat.h"
+#include "utils/jsonb.h"
+
+#define SEARCH_MAX_ARGS		64		/* most values one query may pass */
+
+/* What the Bundle carries for the total (_total, _summary=count). */
+typedef enum SearchTotal
+{
+	SEARCH_TOTAL_ACCURATE,		/* count the matches (also for "estimate") */
+	SEARCH_TOTAL_NONE,			/* no count: one row more says "next" */
+	SEARCH_TOTAL_ONLY			/* _summary=count: the count, no entries */
+} SearchTotal;
+
+/*
+ * A search ready to run: a WHERE clause over omnitask.task t made of fixed
+ * fragments, whose values are the arguments $1 ... $nargs; the ORDER BY;
+ * the paging; and the query as the self link repeats it.
+ */
+typedef struct SearchQuery
+{
+	StringInfoData where;
+	StringInfoData order;
+	StringInfoData link;		/* "a=b&c=d" without _count and _offset */
+	Datum		args[SEARCH_MAX_ARGS];
+	Oid			argtypes[SEARCH_MAX_ARGS + 2];	/* + LIMIT and OFFSET */
+	int			nargs;
+	int32		count;
+	int32		offset;
+	SearchTotal total;
+	int			revinclude;		/* _revinclude=Task:part-of: 0, 1, 2 = :iterate */
+} SearchQuery;
+
+/* search_query.c */
+extern void search_append_escaped(StringInfo buf, const char *s);
+extern Jsonb *search_parameters_jsonb(void);
+extern void search_parse_query(const char *query, bool lenient, bool bounded,
+							   SearchQuery *q);
+pg_noreturn extern void search_bad_value(const char *param, const char *value,
+										 int len, const char *hint);
+
+/* search.c */
+extern Datum search_run(SearchQuery *q, const char *audit_query);
+
+#endif							/* SEARCH_H */

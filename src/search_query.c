@@ -1,0 +1,833 @@
+/*-------------------------------------------------------------------------
+ *
+ * search_query.c
+ *	  The FHIR query string of a Task search, as it arrives
+ *	  ("owner:missing=true&status=ready&_count=20"), parsed into a
+ *	  SearchQuery: URL-decoding, comma = OR, repetition = AND, modifiers
+ *	  :missing and :not, token system|code, date prefixes with the implicit
+ *	  range of the value's precision, and the result parameters _sort,
+ *	  _count, _offset, _total and _summary=count.
+ *
+ * The WHERE clause is assembled from the fixed fragments of the parameter
+ * table below only; every value the caller wrote reaches the query as an
+ * argument ($n), never as SQL text.  An unrecognized parameter raises
+ * 22023 naming it (all of them), unless the caller asked for lenient
+ * handling, which drops it from the search and from the self link.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fhir_outcome.h"
+#include "fhir_tables.h"
+#include "fhir_types.h"
+#include "mb/pg_wchar.h"
+#include "pg_compat.h"
+#include "search.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#define MAX_QUERY_BYTES		16384	/* longest query string */
+#define MAX_LIST_BYTES		1024	/* longest value of one parameter */
+#define MAX_COUNT			1000	/* largest _count */
+
+/* How a parameter's values are compared with the row. */
+typedef enum SearchParamKind
+{
+	PK_CODE,					/* a code column (enum or id): col = ANY($n) */
+	PK_REF,						/* a reference column */
+	PK_DATE,					/* a timestamptz column */
+	PK_CODING,					/* codings or identifiers in the resource */
+	PK_JSONREF					/* references in the resource */
+} SearchParamKind;
+
+/* One search parameter of Task and the fragments it is made of. */
+typedef struct SearchParamDef
+{
+	const char *name;
+	SearchParamKind	kind;
+	const char *column;			/* the column compared */
+	const char *array_type;		/* PK_CODE: the SQL type of the list */
+	const char *system;			/* PK_CODE: the implicit code system */
+	int			valueset;		/* PK_CODE: allowed codes, or -1 for ids */
+	const char *ref_type;		/* PK_REF: the one type, or NULL for any */
+	const char *missing;		/* SQL true when the element is absent */
+	const char *hint;
+	const char *json_base;		/* PK_CODING, PK_JSONREF: jsonpath of the items */
+	const char *json_code;		/* PK_CODING: "code" (Coding) or "value" (Identifier) */
+} SearchParamDef;
+
+static const char *const priorities[] = {"routine", "urgent", "asap", "stat"};
+
+#define VS_PRIORITY		(-2)	/* the four priorities above */
+
+static const SearchParamDef params[] = {
+	{"_id", PK_CODE, "t.id", "text[]", NULL, -1, NULL, "false",
+	"_id takes a comma-separated list of Task ids.", NULL, NULL},
+	{"_lastUpdated", PK_DATE, "t.last_updated", NULL, NULL, 0, NULL, "false",
+	"_lastUpdated takes a date, dateTime or instant, optionally prefixed with eq, ne, lt, gt, le, ge, sa or eb.", NULL, NULL},
+	{"authored-on", PK_DATE, "t.authored_on", NULL, NULL, 0, NULL, "NOT (t.resource ? 'authoredOn')",
+	"authored-on takes a date, dateTime or instant, optionally prefixed with eq, ne, lt, gt, le, ge, sa or eb.", NULL, NULL},
+	{"based-on", PK_JSONREF, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'basedOn')",
+	"based-on takes a comma-separated list of {type}/{id}.", "$.basedOn[*]", NULL},
+	{"business-status", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'businessStatus')",
+	"business-status takes a comma-separated list of code, system|code, system| or |code.",
+	"$.businessStatus.coding[*]", "code"},
+	{"code", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'code')",
+	"code takes a comma-separated list of code, system|code, system| or |code.", "$.code.coding[*]", "code"},
+	{"due-date", PK_DATE, "t.due_at", NULL, NULL, 0, NULL, "t.due_at IS NULL",
+	"due-date takes a date, dateTime or instant, optionally prefixed with eq, ne, lt, gt, le, ge, sa or eb.", NULL, NULL},
+	{"encounter", PK_JSONREF, NULL, NULL, NULL, 0, "Encounter", "NOT (t.resource ? 'encounter')",
+	"encounter takes a comma-separated list of Encounter/{id} or {id}.", "$.encounter", NULL},
+	{"focus", PK_JSONREF, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'focus')",
+	"focus takes a comma-separated list of {type}/{id}.", "$.focus", NULL},
+	{"group-identifier", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'groupIdentifier')",
+	"group-identifier takes a comma-separated list of value, system|value, system| or |value.",
+	"$.groupIdentifier", "value"},
+	{"identifier", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'identifier')",
+	"identifier takes a comma-separated list of value, system|value, system| or |value.",
+	"$.identifier[*]", "value"},
+	{"intent", PK_CODE, "t.intent", "omnitask.task_intent[]", "http://hl7.org/fhir/task-intent",
+	FHIR_VS_TASK_INTENT, NULL, "false", NULL, NULL, NULL},
+	{"modified", PK_DATE, "t.last_modified", NULL, NULL, 0, NULL, "false",
+	"modified takes a date, dateTime or instant, optionally prefixed with eq, ne, lt, gt, le, ge, sa or eb.", NULL, NULL},
+	{"owner", PK_REF, "t.owner_id", NULL, NULL, 0, "Practitioner", "t.owner_id IS NULL",
+	"owner takes a comma-separated list of Practitioner/{id} or {id}.", NULL, NULL},
+	{"part-of", PK_JSONREF, NULL, NULL, NULL, 0, "Task", "NOT (t.resource ? 'partOf')",
+	"part-of takes a comma-separated list of Task/{id} or {id}.", "$.partOf[*]", NULL},
+	{"patient", PK_REF, "t.patient_id", NULL, NULL, 0, "Patient", "false",
+	"patient takes a comma-separated list of Patient/{id} or {id}.", NULL, NULL},
+	{"performer", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'performerType')",
+	"performer takes a comma-separated list of code, system|code, system| or |code.",
+	"$.performerType[*].coding[*]", "code"},
+	{"priority", PK_CODE, "t.priority", "omnitask.task_priority[]", "http://hl7.org/fhir/request-priority",
+	VS_PRIORITY, NULL, "NOT (t.resource ? 'priority')",
+	"priority takes a comma-separated list of routine, urgent, asap, stat.", NULL, NULL},
+	{"requester", PK_REF, "t.requester", NULL, NULL, 0, NULL, "t.requester IS NULL",
+	"requester takes a comma-separated list of {type}/{id} or {id}.", NULL, NULL},
+	{"status", PK_CODE, "t.status", "omnitask.task_status[]", "http://hl7.org/fhir/task-status",
+	FHIR_VS_TASK_STATUS, NULL, "false", NULL, NULL, NULL},
+	{"subject", PK_REF, "t.patient_id", NULL, NULL, 0, "Patient", "false",
+	"subject takes a comma-separated list of Patient/{id} or {id}.", NULL, NULL},
+};
+
+/* The keys _sort takes and the columns they order by. */
+static const char *const sort_keys[] = {"priority", "due-date", "due", "authored-on", "modified",
+"status", "intent", "_lastUpdated", "_id"};
+static const char *const sort_cols[] = {"t.priority", "t.due_at", "t.due_at", "t.authored_on",
+"t.last_modified", "t.status", "t.intent", "t.last_updated", "t.id"};
+
+/* One value of a date parameter: prefix and range. */
+static const char *const date_prefixes[] = {"eq", "ne", "lt", "gt", "le", "ge", "sa", "eb"};
+
+/*
+ * Raises 22023 for a value a parameter cannot take, quoting it (cut at 64
+ * characters), with the hint saying what it takes.
+ */
+void
+search_bad_value(const char *param, const char *value, int len, const char *hint)
+{
+	char	   *cut = pnstrdup(value, pg_mbcharcliplen(value, len, 64));
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for search parameter \"%s\": \"%s\"", param, cut),
+			 hint ? errhint("%s", hint) : 0));
+}
+
+/* The hint of a code parameter: the codes it takes. */
+static const char *
+code_hint(const SearchParamDef *def)
+{
+	const FhirValueSet *vs;
+	StringInfoData buf;
+	int			i;
+
+	if (def->hint)
+		return def->hint;
+	vs = &fhir_valuesets[def->valueset];
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s takes a comma-separated list of ", def->name);
+	for (i = 0; i < vs->ncodes; i++)
+		appendStringInfo(&buf, "%s%s", i ? ", " : "", vs->codes[i]);
+	appendStringInfoChar(&buf, '.');
+	return buf.data;
+}
+
+/* Adds an argument, returning its number ($n). */
+static int
+add_arg(SearchQuery *q, Datum value, Oid type)
+{
+	if (q->nargs == SEARCH_MAX_ARGS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("search query has too many values"),
+				 errdetail("A search takes at most %d values.", SEARCH_MAX_ARGS)));
+	q->args[q->nargs] = value;
+	q->argtypes[q->nargs] = type;
+	return ++q->nargs;
+}
+
+/*
+ * URL-decodes s[0..len): %XX escapes and + for a space.  The result must be
+ * valid in the database encoding.
+ */
+static char *
+url_decode(const char *s, int len)
+{
+	char	   *out = palloc(len + 1);
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < len; i++)
+	{
+		if (s[i] == '%')
+		{
+			char		hex[3] = {0, 0, 0};
+
+			if (i + 2 < len)
+				memcpy(hex, s + i + 1, 2);
+			if (!isxdigit((unsigned char) hex[0]) || !isxdigit((unsigned char) hex[1]))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid percent-encoding in search query: \"%s\"",
+								pnstrdup(s + i, Min(3, len - i))),
+						 errdetail("A %% must be followed by two hexadecimal digits.")));
+			out[n++] = (char) strtol(hex, NULL, 16);
+			i += 2;
+		}
+		else
+			out[n++] = s[i] == '+' ? ' ' : s[i];
+	}
+	out[n] = '\0';
+	if (memchr(out, '\0', n) != NULL || !pg_verifymbstr(out, n, true))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("invalid byte sequence in search query")));
+	return out;
+}
+
+/* Appends s to buf with the characters that delimit a query escaped. */
+void
+search_append_escaped(StringInfo buf, const char *s)
+{
+	for (; *s; s++)
+	{
+		if (*s == '%' || *s == '&' || *s == '=' || *s == '+' || *s == '#' || *s == ' ')
+			appendStringInfo(buf, "%%%02X", (unsigned char) *s);
+		else
+			appendStringInfoChar(buf, *s);
+	}
+}
+
+/* True when s[0..len) can be a resource type: one or more ASCII letters. */
+static bool
+is_type_name(const char *s, int len)
+{
+	int			i;
+
+	for (i = 0; i < len; i++)
+		if (!isalpha((unsigned char) s[i]))
+			return false;
+	return len > 0;
+}
+
+/* The next comma-separated item of *p (advancing it), with its length. */
+static const char *
+next_item(const char **p, int *len)
+{
+	const char *item = *p;
+	const char *comma;
+
+	if (item == NULL)
+		return NULL;
+	comma = strchr(item, ',');
+	*len = comma ? comma - item : (int) strlen(item);
+	*p = comma ? comma + 1 : NULL;
+	return item;
+}
+
+/*
+ * The condition of a code parameter: each item "code", "system|code",
+ * "|code" or "system|" (every code of the system); a code of another
+ * system matches nothing.  Each code is listed once in the array compared.
+ */
+static void
+code_condition(const SearchParamDef *def, const char *value, SearchQuery *q, StringInfo cond)
+{
+	const char *const *codes;
+	int			ncodes;
+	Datum	   *items;
+	bool	   *seen;
+	int			n = 0;
+	const char *p = value;
+	const char *item;
+	int			len;
+	ArrayType  *arr;
+
+	if (def->valueset == VS_PRIORITY)
+	{
+		codes = priorities;
+		ncodes = lengthof(priorities);
+	}
+	else if (def->valueset >= 0)
+	{
+		codes = fhir_valuesets[def->valueset].codes;
+		ncodes = fhir_valuesets[def->valueset].ncodes;
+	}
+	else
+	{
+		codes = NULL;
+		ncodes = 0;
+	}
+	items = palloc(sizeof(Datum) * (codes ? (size_t) ncodes : strlen(value) + 1));
+	seen = palloc0(sizeof(bool) * (ncodes + 1));
+	while ((item = next_item(&p, &len)) != NULL)
+	{
+		const char *bar = memchr(item, '|', len);
+		const char *code = bar ? bar + 1 : item;
+		int			clen = bar ? len - (bar - item) - 1 : len;
+		int			i;
+
+		if (bar && bar > item && (def->system == NULL ||
+								  (int) strlen(def->system) != bar - item ||
+								  memcmp(def->system, item, bar - item) != 0))
+		{
+			/* another system: no code of this parameter is in it */
+			if (clen == 0 && bar == item)
+				search_bad_value(def->name, item, len, code_hint(def));
+			continue;
+		}
+		if (codes == NULL)
+		{
+			const char *why;
+
+			if (!fhir_check_string(FP_ID, code, clen, &why) || memchr(code, ',', clen))
+				search_bad_value(def->name, item, len, code_hint(def));
+			items[n++] = PointerGetDatum(cstring_to_text_with_len(code, clen));
+			continue;
+		}
+		if (bar && clen == 0 && bar > item)
+		{
+			/* system|: every code */
+			for (i = 0; i < ncodes; i++)
+				if (!seen[i])
+				{
+					items[n++] = CStringGetTextDatum(codes[i]);
+					seen[i] = true;
+				}
+			continue;
+		}
+		for (i = 0; i < ncodes; i++)
+			if ((int) strlen(codes[i]) == clen && memcmp(codes[i], code, clen) == 0)
+				break;
+		if (i == ncodes)
+			search_bad_value(def->name, item, len, code_hint(def));
+		if (!seen[i])
+			items[n++] = PointerGetDatum(cstring_to_text_with_len(code, clen));
+		seen[i] = true;
+	}
+	if (n == 0)
+	{
+		appendStringInfoString(cond, "false");
+		return;
+	}
+	arr = construct_array(items, n, TEXTOID, -1, false, TYPALIGN_INT);
+	appendStringInfo(cond, "%s = ANY ($%d::%s)", def->column,
+					 add_arg(q, PointerGetDatum(arr), TEXTARRAYOID), def->array_type);
+}
+
+/*
+ * The condition of a reference parameter: "Type/id" or "id".  A parameter
+ * whose column holds the id of one type refuses other types; requester
+ * (any type, stored as written) matches "Type/id" exactly and a bare id of
+ * any type.  The self link names each reference with its type.
+ */
+static void
+ref_condition(const SearchParamDef *def, const char *value, SearchQuery *q, StringInfo cond,
+			  StringInfo link)
+{
+	Datum	   *typed = palloc(sizeof(Datum) * (strlen(value) + 1));
+	Datum	   *bare = palloc(sizeof(Datum) * (strlen(value) + 1));
+	int			ntyped = 0,
+				nbare = 0;
+	const char *p = value;
+	const char *item;
+	int			len;
+
+	while ((item = next_item(&p, &len)) != NULL)
+	{
+		const char *slash = memchr(item, '/', len);
+		const char *id = slash ? slash + 1 : item;
+		int			idlen = slash ? len - (slash - item) - 1 : len;
+		const char *why;
+
+		if (!fhir_check_string(FP_ID, id, idlen, &why) ||
+			(slash && def->ref_type &&
+			 ((int) strlen(def->ref_type) != slash - item ||
+			  memcmp(def->ref_type, item, slash - item) != 0)) ||
+			(slash && !def->ref_type && !is_type_name(item, slash - item)))
+			search_bad_value(def->name, item, len, def->hint);
+		if (def->ref_type)
+		{
+			typed[ntyped++] = PointerGetDatum(cstring_to_text_with_len(id, idlen));
+			appendStringInfo(link, "%s%s/", ntyped > 1 ? "," : "", def->ref_type);
+			appendBinaryStringInfo(link, id, idlen);
+			continue;
+		}
+		if (slash)
+			typed[ntyped++] = PointerGetDatum(cstring_to_text_with_len(item, len));
+		else
+			bare[nbare++] = PointerGetDatum(cstring_to_text_with_len(item, len));
+		appendStringInfoString(link, ntyped + nbare > 1 ? "," : "");
+		appendBinaryStringInfo(link, item, len);
+	}
+	appendStringInfoChar(cond, '(');
+	if (ntyped > 0)
+		appendStringInfo(cond, "%s = ANY ($%d::text[])", def->column,
+						 add_arg(q, PointerGetDatum(construct_array(typed, ntyped, TEXTOID, -1, false, TYPALIGN_INT)),
+								 TEXTARRAYOID));
+	if (nbare > 0)
+		appendStringInfo(cond, "%spg_catalog.substring(%s, '[^/]*$') = ANY ($%d::text[])",
+						 ntyped > 0 ? " OR " : "", def->column,
+						 add_arg(q, PointerGetDatum(construct_array(bare, nbare, TEXTOID, -1, false, TYPALIGN_INT)),
+								 TEXTARRAYOID));
+	appendStringInfoChar(cond, ')');
+}
+
+/* Appends the condition of one item of a comma list to cond. */
+typedef void (*ItemCondition) (const SearchParamDef *def, const char *item, int len,
+							   SearchQuery *q, StringInfo cond);
+
+/* The condition of a comma list: each item's condition, ORed. */
+static void
+or_items(const SearchParamDef *def, const char *value, SearchQuery *q, StringInfo cond,
+		 ItemCondition item_condition)
+{
+	const char *p = value;
+	const char *item;
+	int			len;
+	int			n = 0;
+
+	appendStringInfoChar(cond, '(');
+	while ((item = next_item(&p, &len)) != NULL)
+	{
+		if (n++)
+			appendStringInfoString(cond, " OR ");
+		item_condition(def, item, len, q, cond);
+	}
+	appendStringInfoChar(cond, ')');
+}
+
+/*
+ * The condition of one item of a Coding or Identifier parameter: "code",
+ * "system|code", "system|" or "|code" (one without a system), as a
+ * jsonpath over the resource (its fixed text from the parameter table)
+ * whose values are the argument.
+ */
+static void
+coding_item(const SearchParamDef *def, const char *item, int len, SearchQuery *q, StringInfo cond)
+{
+	const char *bar = memchr(item, '|', len);
+	char	   *system = bar ? pnstrdup(item, bar - item) : NULL;
+	char	   *code = bar ? pnstrdup(bar + 1, len - (bar - item) - 1) : pnstrdup(item, len);
+	char	   *path;
+	StringInfoData vars;
+	const char *why;
+
+	if ((*code == '\0' && (system == NULL || *system == '\0')) ||
+		(*code && !fhir_check_string(strcmp(def->json_code, "code") == 0 ? FP_CODE : FP_STRING,
+									 code, strlen(code), &why)) ||
+		(system && *system && !fhir_check_string(FP_URI, system, strlen(system), &why)))
+		search_bad_value(def->name, item, len, def->hint);
+	if (system == NULL)
+		path = psprintf("%s ? (@.%s == $c)", def->json_base, def->json_code);
+	else if (*system == '\0')
+		path = psprintf("%s ? (@.%s == $c && !exists(@.system))", def->json_base, def->json_code);
+	else if (*code == '\0')
+		path = psprintf("%s ? (@.system == $s)", def->json_base);
+	else
+		path = psprintf("%s ? (@.system == $s && @.%s == $c)", def->json_base, def->json_code);
+	initStringInfo(&vars);
+	appendStringInfoString(&vars, "{\"s\": ");
+	escape_json(&vars, system ? system : "");
+	appendStringInfoString(&vars, ", \"c\": ");
+	escape_json(&vars, code);
+	appendStringInfoChar(&vars, '}');
+	appendStringInfo(cond, "pg_catalog.jsonb_path_exists(t.resource, '%s', $%d::jsonb)", path,
+					 add_arg(q, DirectFunctionCall1(jsonb_in, CStringGetDatum(vars.data)), JSONBOID));
+}
+
+/*
+ * The condition of one item of a reference parameter kept in the resource:
+ * "Type/id" matches that reference exactly; a bare id is read as the
+ * parameter's one type (part-of: Task, encounter: Encounter) and refused
+ * where the type is open (based-on, focus).
+ */
+static void
+jsonref_item(const SearchParamDef *def, const char *item, int len, SearchQuery *q, StringInfo cond)
+{
+	const char *slash = memchr(item, '/', len);
+	const char *id = slash ? slash + 1 : item;
+	const char *why;
+	StringInfoData vars;
+
+	if (!fhir_check_string(FP_ID, id, len - (id - item), &why) ||
+		(slash == NULL && def->ref_type == NULL) ||
+		(slash && def->ref_type && ((int) strlen(def->ref_type) != slash - item ||
+									memcmp(def->ref_type, item, slash - item) != 0)) ||
+		(slash && !is_type_name(item, slash - item)))
+		search_bad_value(def->name, item, len, def->hint);
+	initStringInfo(&vars);
+	appendStringInfoString(&vars, "{\"r\": ");
+	escape_json(&vars, slash ? pnstrdup(item, len) : psprintf("%s/%.*s", def->ref_type, len, item));
+	appendStringInfoChar(&vars, '}');
+	appendStringInfo(cond, "pg_catalog.jsonb_path_exists(t.resource, '%s ? (@.reference == $r)', $%d::jsonb)",
+					 def->json_base,
+					 add_arg(q, DirectFunctionCall1(jsonb_in, CStringGetDatum(vars.data)), JSONBOID));
+}
+
+/*
+ * The condition of one item of a date parameter: a date, dateTime or
+ * instant, optionally prefixed.  The value denotes the range of its
+ * precision (a date without a time is that day in UTC, as the date columns
+ * read it); the column's instant is compared with that range: eq inside,
+ * ne outside, lt/eb before it, gt/sa after it, le before its end, ge from
+ * its start.
+ */
+static void
+date_item(const SearchParamDef *def, const char *item, int len, SearchQuery *q, StringInfo cond)
+{
+	int			prefix = 0;
+	const char *v = item;
+	int			vlen = len;
+	FhirTimeRange r;
+	const char *why;
+	int			lo,
+				hi;
+	const char *c = def->column;
+
+	if (len >= 2 && isalpha((unsigned char) item[0]))
+	{
+		for (prefix = 0; prefix < (int) lengthof(date_prefixes); prefix++)
+			if (memcmp(date_prefixes[prefix], item, 2) == 0)
+				break;
+		if (prefix == (int) lengthof(date_prefixes))
+			search_bad_value(def->name, item, len, def->hint);
+		v += 2;
+		vlen -= 2;
+	}
+	if (!fhir_parse_time_range(FP_DATETIME, v, vlen, &r, &why))
+		search_bad_value(def->name, item, len, def->hint);
+	if (memchr(v, 'T', vlen) == NULL)
+	{
+		r.lo += FHIR_UNZONED_SLACK;
+		r.hi -= FHIR_UNZONED_SLACK;
+	}
+	lo = add_arg(q, TimestampTzGetDatum(r.lo - FHIR_UNIX_TO_PG_EPOCH), TIMESTAMPTZOID);
+	hi = add_arg(q, TimestampTzGetDatum(r.hi - FHIR_UNIX_TO_PG_EPOCH), TIMESTAMPTZOID);
+	switch (prefix)
+	{
+		case 0:					/* eq */
+			appendStringInfo(cond, "(%s >= $%d AND %s < $%d)", c, lo, c, hi);
+			break;
+		case 1:					/* ne */
+			appendStringInfo(cond, "NOT (%s >= $%d AND %s < $%d)", c, lo, c, hi);
+			break;
+		case 2:					/* lt */
+		case 7:					/* eb */
+			appendStringInfo(cond, "%s < $%d", c, lo);
+			break;
+		case 3:					/* gt */
+		case 6:					/* sa */
+			appendStringInfo(cond, "%s >= $%d", c, hi);
+			break;
+		case 4:					/* le */
+			appendStringInfo(cond, "%s < $%d", c, hi);
+			break;
+		default:				/* ge */
+			appendStringInfo(cond, "%s >= $%d", c, lo);
+			break;
+	}
+}
+
+/*
+ * Appends ORDER BY terms for a _sort list (or the default order), each key
+ * at most once, so that a plan's text is short and the plans are finite.
+ */
+static void
+sort_terms(const char *sort, StringInfo order)
+{
+	const char *p = sort ? sort : "-priority,due-date,authored-on";
+	bool		seen[lengthof(sort_keys)] = {false};
+	const char *item;
+	int			len;
+
+	while ((item = next_item(&p, &len)) != NULL)
+	{
+		bool		desc = (len > 0 && item[0] == '-');
+		const char *k = desc ? item + 1 : item;
+		int			klen = desc ? len - 1 : len;
+		int			i;
+
+		for (i = 0; i < (int) lengthof(sort_keys); i++)
+			if ((int) strlen(sort_keys[i]) == klen && memcmp(sort_keys[i], k, klen) == 0)
+				break;
+		if (i == (int) lengthof(sort_keys))
+			search_bad_value("_sort", item, len,
+							 "_sort takes a comma-separated list of priority, due-date, authored-on, modified, status, intent, _lastUpdated, _id, each optionally prefixed with -.");
+		/* due and due-date are one key */
+		if (seen[i] || (i == 1 && seen[2]) || (i == 2 && seen[1]))
+			search_bad_value("_sort", item, len,
+							 psprintf("_sort names each key at most once; \"%s\" is listed twice.", sort_keys[i]));
+		seen[i] = true;
+		/* only due_at can be NULL: the other keys match the indexes' order */
+		appendStringInfo(order, "%s %s%s, ", sort_cols[i], desc ? "DESC" : "ASC",
+						 (i == 1 || i == 2) ? " NULLS LAST" : "");
+	}
+	appendStringInfoString(order, "t.id");
+}
+
+/* An integer result parameter (_count, _offset) within [min, max]. */
+static int32
+int_param(const char *name, const char *value, int32 min, int32 max, const char *hint)
+{
+	char	   *end;
+	long		v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (*value == '\0' || !isdigit((unsigned char) *value) || *end != '\0' ||
+		errno != 0 || v < min || v > max)
+		search_bad_value(name, value, strlen(value), hint);
+	return (int32) v;
+}
+
+/*
+ * Handles a result parameter (_count, _offset, _sort, _total, _summary);
+ * false when name is not one.  Each may appear once.
+ */
+static bool
+result_param(const char *name, const char *value, SearchQuery *q, const char **sort,
+			 uint32 *seen)
+{
+	static const char *const names[] = {"_count", "_offset", "_sort", "_total", "_summary"};
+	int			i;
+
+	for (i = 0; i < (int) lengthof(names); i++)
+		if (strcmp(names[i], name) == 0)
+			break;
+	if (i == (int) lengthof(names))
+		return false;
+	if (*seen & (1 << i))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("search parameter \"%s\" appears more than once", name)));
+	*seen |= 1 << i;
+	switch (i)
+	{
+		case 0:
+			q->count = int_param(name, value, 1, MAX_COUNT, "_count takes 1 to 1000.");
+			break;
+		case 1:
+			q->offset = int_param(name, value, 0, PG_INT32_MAX, "_offset takes 0 or more.");
+			break;
+		case 2:
+			*sort = value;
+			break;
+		case 3:
+			if (strcmp(value, "none") == 0)
+			{
+				if (q->total == SEARCH_TOTAL_ACCURATE)
+					q->total = SEARCH_TOTAL_NONE;
+			}
+			else if (strcmp(value, "accurate") != 0 && strcmp(value, "estimate") != 0)
+				search_bad_value(name, value, strlen(value), "_total takes none, estimate or accurate.");
+			break;
+		default:
+			if (strcmp(value, "count") == 0)
+				q->total = SEARCH_TOTAL_ONLY;
+			else if (strcmp(value, "false") != 0)
+				search_bad_value(name, value, strlen(value), "_summary takes count or false.");
+			break;
+	}
+	return true;
+}
+
+/* The condition of one parameter occurrence, with its modifier. */
+static void
+param_condition(const SearchParamDef *def, const char *modifier, const char *value,
+				SearchQuery *q, StringInfo cond, StringInfo link)
+{
+	StringInfoData inner;
+
+	if (*value == '\0')
+		search_bad_value(def->name, value, 0, def->kind == PK_CODE ? code_hint(def) : def->hint);
+	if (strlen(value) > MAX_LIST_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for search parameter \"%s\"", def->name),
+				 errdetail("The list is longer than %d bytes.", MAX_LIST_BYTES),
+				 errhint("%s", def->kind == PK_CODE ? code_hint(def) : def->hint)));
+	if (modifier && strcmp(modifier, "missing") == 0)
+	{
+		if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
+			search_bad_value(psprintf("%s:missing", def->name), value, strlen(value),
+							 ":missing takes true or false.");
+		appendStringInfo(cond, "%s(%s)", value[0] == 't' ? "" : "NOT ", def->missing);
+		search_append_escaped(link, value);
+		return;
+	}
+	if (modifier && (strcmp(modifier, "not") != 0 ||
+					 (def->kind != PK_CODE && def->kind != PK_CODING)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized modifier \"%s\" for search parameter \"%s\"", modifier, def->name),
+				 errhint("%s takes :missing%s.", def->name,
+						 (def->kind == PK_CODE || def->kind == PK_CODING) ? " and :not" : "")));
+	initStringInfo(&inner);
+	switch (def->kind)
+	{
+		case PK_CODE:
+			code_condition(def, value, q, &inner);
+			break;
+		case PK_REF:
+			ref_condition(def, value, q, &inner, link);
+			break;
+		case PK_DATE:
+			or_items(def, value, q, &inner, date_item);
+			break;
+		case PK_CODING:
+			or_items(def, value, q, &inner, coding_item);
+			break;
+		case PK_JSONREF:
+			or_items(def, value, q, &inner, jsonref_item);
+			break;
+	}
+	if (def->kind != PK_REF)
+		search_append_escaped(link, value);
+	/* :not also matches the tasks without a value */
+	appendStringInfo(cond, modifier ? "(%s) IS NOT TRUE" : "%s", inner.data);
+}
+
+/*
+ * Parses a FHIR query string into q: the conditions ANDed (repetition),
+ * each parameter's comma list ORed, the result parameters, the self link.
+ * Unrecognized parameters raise 22023 naming them all, or are dropped when
+ * lenient.  A bounded query is at most MAX_QUERY_BYTES long (the named form
+ * bounds each of its arguments instead).
+ */
+void
+search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q)
+{
+	StringInfoData unknown;
+	const char *sort = NULL;
+	uint32		seen = 0;
+	int			nunknown = 0;
+	const char *p = query;
+
+	initStringInfo(&q->where);
+	initStringInfo(&q->order);
+	initStringInfo(&q->link);
+	initStringInfo(&unknown);
+	appendStringInfoString(&q->where, "true");
+	q->nargs = 0;
+	q->count = 50;
+	q->offset = 0;
+	q->total = SEARCH_TOTAL_ACCURATE;
+	q->revinclude = 0;
+	if (bounded && strlen(query) > MAX_QUERY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("search query is too long"),
+				 errdetail("A search query takes at most %d bytes.", MAX_QUERY_BYTES)));
+	if (*p == '?')
+		p++;
+	while (*p)
+	{
+		const char *amp = strchr(p, '&');
+		int			plen = amp ? amp - p : (int) strlen(p);
+		const char *eq = memchr(p, '=', plen);
+		char	   *name = url_decode(p, eq ? eq - p : plen);
+		char	   *value = eq ? url_decode(eq + 1, plen - (eq - p) - 1) : pstrdup("");
+		char	   *modifier = strchr(name, ':');
+		int			i;
+
+		p = amp ? amp + 1 : p + plen;
+		if (plen == 0)
+			continue;
+		if (modifier)
+			*modifier++ = '\0';
+		if (strcmp(name, "_revinclude") == 0 &&
+			(modifier == NULL || strcmp(modifier, "iterate") == 0))
+		{
+			if (strcmp(value, "Task:part-of") != 0)
+				search_bad_value(name, value, strlen(value),
+								 "_revinclude takes Task:part-of (with :iterate for every level below).");
+			q->revinclude = Max(q->revinclude, modifier ? 2 : 1);
+			appendStringInfo(&q->link, "%s_revinclude%s=Task:part-of", q->link.len ? "&" : "",
+							 modifier ? ":iterate" : "");
+			continue;
+		}
+		if (modifier == NULL && result_param(name, value, q, &sort, &seen))
+		{
+			if (strcmp(name, "_count") != 0 && strcmp(name, "_offset") != 0)
+			{
+				appendStringInfo(&q->link, "%s%s=", q->link.len ? "&" : "", name);
+				search_append_escaped(&q->link, value);
+			}
+			continue;
+		}
+		for (i = 0; i < (int) lengthof(params); i++)
+			if (strcmp(params[i].name, name) == 0)
+				break;
+		if (i == (int) lengthof(params))
+		{
+			if (modifier)
+				modifier[-1] = ':';
+			appendStringInfo(&unknown, "%s\"%s\"", nunknown++ ? ", " : "",
+							 pnstrdup(name, pg_mbcliplen(name, strlen(name), 64)));
+			continue;
+		}
+		appendStringInfo(&q->link, "%s%s%s%s=", q->link.len ? "&" : "", name,
+						 modifier ? ":" : "", modifier ? modifier : "");
+		appendStringInfoString(&q->where, " AND ");
+		param_condition(&params[i], modifier, value, q, &q->where, &q->link);
+	}
+	if (nunknown > 0 && !lenient)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized search parameter%s %s", nunknown > 1 ? "s" : "", unknown.data),
+				 errhint("Task is searched by _id, _lastUpdated, authored-on, based-on, business-status, code, due-date, encounter, focus, group-identifier, identifier, intent, modified, owner, part-of, patient, performer, priority, requester, status and subject, with _sort, _count, _offset, _total, _summary=count and _revinclude=Task:part-of.")));
+	sort_terms(sort, &q->order);
+}
+
+/*
+ * The search parameters as the CapabilityStatement lists them: a jsonb
+ * array of {"name", "type"} (and documentation for omnitask's own
+ * due-date), from the table the parser uses, so the two cannot disagree.
+ */
+Jsonb *
+search_parameters_jsonb(void)
+{
+	static const char *const types[] = {"token", "reference", "date", "token", "reference"};
+	JsonbParseState *ps = NULL;
+	int			i;
+
+	pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
+	for (i = 0; i < (int) lengthof(params); i++)
+	{
+		pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+		fhir_push_pair(&ps, "name", params[i].name);
+		fhir_push_pair(&ps, "type", types[params[i].kind]);
+		if (strcmp(params[i].name, "due-date") == 0)
+			fhir_push_pair(&ps, "documentation",
+						   "omnitask's own: when the task is due, Task.restriction.period.end, else Task.executionPeriod.end (a date without a time: the end of that day in UTC).");
+		pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
+	}
+	return JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_ARRAY, NULL));
+}

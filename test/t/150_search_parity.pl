@@ -1,0 +1,281 @@
+# Randomized parity of search_tasks_query with SQL: thousands of random FHIR
+# searches (the column parameters, code, identifier and part-of; comma
+# lists, repetition, :missing, :not, token system|code, date prefixes at
+# every precision and zone) over 1,500 random
+# tasks, each compared with the equivalent SQL over omnitask.task written
+# independently here: the total and the first page's ids must be identical,
+# as an admin and as a practitioner (row-level security scopes both sides).
+# Deterministic: a fixed seed (OMNITASK_FUZZ_SEED overrides it).
+use strict;
+use warnings;
+use File::Temp;
+use IPC::Run qw(run timeout);
+use PostgreSQL::Test::Cluster;
+use Test::More;
+
+my $pgbin = $ENV{PGBIN} || '/usr/lib/postgresql/15/bin';
+my $node = PostgreSQL::Test::Cluster->new('parity');
+$node->init;
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'omnitask'\n");
+$node->start;
+my $db = 'omnitask_parity';
+srand($ENV{OMNITASK_FUZZ_SEED} || 20261129);
+
+# Runs a script from a file (psql stopping at an error then leaves no
+# unread input behind to fail on).
+sub psql
+{
+	my ($sql, $dbname) = @_;
+	my ($out, $err) = ('', '');
+	my $f = File::Temp->new(SUFFIX => '.sql');
+	print $f $sql;
+	close $f;
+	run [ "$pgbin/psql", '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-f', $f->filename,
+		  '-h', $node->host, '-p', $node->port, '-U', 'postgres', '-d', $dbname // $db ],
+	  '<', \undef, '>', \$out, '2>', \$err, timeout(600);
+	chomp $out;
+	return ($out, $err);
+}
+
+psql("CREATE DATABASE $db;", 'postgres');
+my ($o, $e) = psql(<<'SQL');
+SET client_min_messages = warning;
+CREATE EXTENSION omnitask;
+CREATE ROLE par_admin LOGIN IN ROLE omnitask_admin;
+CREATE ROLE par_pr1 LOGIN IN ROLE omnitask_practitioner;
+CREATE ROLE par_pr2; CREATE ROLE par_pr3; CREATE ROLE par_pr4;
+SELECT count(omnitask.register_practitioner(('par_pr' || i)::name, 'p' || i, 'Dr. ' || i)) FROM generate_series(1, 4) i;
+SELECT setseed(0.42);
+-- random tasks: every status, intent and priority (or none), owners p1-p4 or
+-- none, 30 patients, requesters of two types or none, codings with and
+-- without systems, authoredOn as a date or a dateTime in three zones, due
+-- dates from restriction or executionPeriod, as dates or dateTimes
+SELECT count(omnitask.import_task(jsonb_strip_nulls(jsonb_build_object(
+	'resourceType', 'Task', 'id', 'par-' || g, 'description', 'parity ' || g,
+	'status', (ARRAY['draft', 'requested', 'received', 'accepted', 'rejected', 'ready', 'cancelled',
+					 'in-progress', 'on-hold', 'failed', 'completed', 'entered-in-error'])[1 + floor(random() * 12)::int],
+	'intent', (ARRAY['order', 'plan', 'proposal', 'original-order'])[1 + floor(random() * 4)::int],
+	'priority', (ARRAY['routine', 'urgent', 'asap', 'stat', NULL])[1 + floor(random() * 5)::int],
+	'for', jsonb_build_object('reference', 'Patient/pt' || floor(random() * 30)::int),
+	'owner', CASE WHEN random() < 0.8 THEN jsonb_build_object('reference', 'Practitioner/p' || (1 + floor(random() * 4)::int)) END,
+	'requester', CASE floor(random() * 3)::int WHEN 0 THEN jsonb_build_object('reference', 'Practitioner/p' || (1 + floor(random() * 4)::int))
+											   WHEN 1 THEN jsonb_build_object('reference', 'Organization/o' || (1 + floor(random() * 2)::int)) END,
+	'code', CASE WHEN random() < 0.85 THEN jsonb_build_object('coding',
+		(SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+			'system', (ARRAY['http://s1', 'http://s2', NULL])[1 + floor(random() * 3)::int],
+			'code', 'c' || (1 + floor(random() * 4)::int))))
+		 FROM generate_series(0, floor(random() * 2)::int + g * 0))) END,
+	'authoredOn', CASE WHEN random() < 0.3
+		THEN to_char(timestamp '2026-01-01' + random() * interval '90 days', 'YYYY-MM-DD')
+		ELSE to_char(timestamp '2026-01-01' + random() * interval '90 days', 'YYYY-MM-DD"T"HH24:MI:SS')
+			 || (ARRAY['Z', '+02:00', '-05:00'])[1 + floor(random() * 3)::int] END,
+	'restriction', CASE WHEN random() < 0.4 THEN jsonb_build_object('period', jsonb_build_object('end',
+		to_char(timestamp '2026-02-01' + random() * interval '60 days', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))) END,
+	'identifier', CASE WHEN random() < 0.7 THEN
+		(SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+			'system', (ARRAY['urn:a', 'urn:b', NULL])[1 + floor(random() * 3)::int],
+			'value', 'v' || (1 + floor(random() * 4)::int))))
+		 FROM generate_series(0, floor(random() * 2)::int + g * 0)) END,
+	'partOf', CASE WHEN random() < 0.5 THEN jsonb_build_array(jsonb_build_object('reference',
+		'Task/par-' || (1 + floor(random() * 50)::int))) END,
+	'executionPeriod', CASE WHEN random() < 0.3 THEN jsonb_build_object('end',
+		to_char(timestamp '2026-02-01' + random() * interval '60 days', 'YYYY-MM-DD')) END))))
+FROM generate_series(1, 1500) g;
+SQL
+is($o, "4\n\n1500", 'four practitioners, 1,500 random tasks') or diag($e);
+
+sub pick { return $_[ int(rand(@_)) ] }
+sub some { my @v = @_; my $n = 1 + int(rand(3)); return map { pick(@v) } 1 .. $n }
+sub sqlq { my ($s) = @_; $s =~ s/'/''/g; return "'$s'" }
+sub in_list { return join(', ', map { sqlq($_) } @_) }
+
+my @statuses = qw(draft requested received accepted rejected ready cancelled in-progress on-hold failed completed entered-in-error);
+my %token = (
+	status => [ 't.status::text', \@statuses, 'http://hl7.org/fhir/task-status', 'false' ],
+	intent => [ 't.intent::text', [qw(order plan proposal original-order)], 'http://hl7.org/fhir/task-intent', 'false' ],
+	priority => [ 't.priority::text', [qw(routine urgent asap stat)], 'http://hl7.org/fhir/request-priority',
+				  q{NOT (t.resource ? 'priority')} ],
+);
+my %dates = (
+	'authored-on' => [ 't.authored_on', q{NOT (t.resource ? 'authoredOn')} ],
+	'due-date' => [ 't.due_at', 't.due_at IS NULL' ],
+	'_lastUpdated' => [ 't.last_updated', 'false' ],
+	'modified' => [ 't.last_modified', 'false' ],
+);
+
+# One random date value: (text, SQL lower bound, SQL upper bound).
+sub random_date
+{
+	my $day = 1 + int(rand(28));
+	my $mon = 1 + int(rand(4));
+	my $p = int(rand(4));
+	return ('2026', q{timestamptz '2026-01-01Z'}, q{timestamptz '2027-01-01Z'}) if $p == 0;
+	my $m = sprintf('2026-%02d', $mon);
+	return ($m, "timestamptz '$m-01Z'", "timestamptz '$m-01Z' + interval '1 month'") if $p == 1;
+	my $d = sprintf('%s-%02d', $m, $day);
+	return ($d, "timestamptz '${d}Z'", "timestamptz '${d}Z' + interval '1 day'") if $p == 2;
+	my $zone = pick('Z', '+02:00', '-05:00');
+	my $t = sprintf('%sT%02d:%02d:%02d%s', $d, int(rand(24)), int(rand(60)), int(rand(60)), $zone);
+	return ($t, "timestamptz '$t'", "timestamptz '$t' + interval '1 second'");
+}
+
+# One random parameter: (query text, SQL condition).
+sub random_param
+{
+	my $kind = int(rand(10));
+	if ($kind <= 1)
+	{
+		my $name = pick(sort keys %token);
+		my ($col, $codes, $system, $missing) = @{ $token{$name} };
+		if (rand() < 0.15)
+		{
+			my $v = pick('true', 'false');
+			return ("$name:missing=$v", $v eq 'true' ? "($missing)" : "NOT ($missing)");
+		}
+		my @v = some(@$codes);
+		my @q = map { rand() < 0.2 ? "$system|$_" : $_ } @v;
+		my $cond = "$col IN (" . in_list(@v) . ')';
+		return ("$name:not=" . join(',', @q), "NOT ($cond)") if rand() < 0.3;
+		return ("$name=" . join(',', @q), $cond);
+	}
+	if ($kind == 2)
+	{
+		my $name = pick(sort keys %dates);
+		my ($col, $missing) = @{ $dates{$name} };
+		if (rand() < 0.1)
+		{
+			my $v = pick('true', 'false');
+			return ("$name:missing=$v", $v eq 'true' ? "($missing)" : "NOT ($missing)");
+		}
+		my (@q, @c);
+		for (1 .. (rand() < 0.8 ? 1 : 2))
+		{
+			my ($text, $lo, $hi) = random_date();
+			my $prefix = pick('', qw(eq ne lt gt le ge sa eb));
+			my %sql = ('' => "($col >= $lo AND $col < $hi)", eq => "($col >= $lo AND $col < $hi)",
+					   ne => "NOT ($col >= $lo AND $col < $hi)", lt => "$col < $lo", eb => "$col < $lo",
+					   gt => "$col >= $hi", sa => "$col >= $hi", le => "$col < $hi", ge => "$col >= $lo");
+			(my $enc = $text) =~ s/\+/%2B/g;
+			push @q, "$prefix$enc";
+			push @c, "COALESCE($sql{$prefix}, false)";
+		}
+		return ("$name=" . join(',', @q), '(' . join(' OR ', @c) . ')');
+	}
+	if ($kind == 3)
+	{
+		if (rand() < 0.2)
+		{
+			my $v = pick('true', 'false');
+			return ("owner:missing=$v", $v eq 'true' ? 't.owner_id IS NULL' : 't.owner_id IS NOT NULL');
+		}
+		my @v = some(map { "p$_" } 1 .. 5);
+		return ('owner=' . join(',', map { rand() < 0.5 ? "Practitioner/$_" : $_ } @v),
+				't.owner_id IN (' . in_list(@v) . ')');
+	}
+	if ($kind == 4)
+	{
+		my $name = pick('patient', 'subject');
+		my @v = some(map { "pt$_" } 0 .. 35);
+		return ("$name=" . join(',', map { rand() < 0.5 ? "Patient/$_" : $_ } @v),
+				't.patient_id IN (' . in_list(@v) . ')');
+	}
+	if ($kind == 5)
+	{
+		if (rand() < 0.2)
+		{
+			my $v = pick('true', 'false');
+			return ("requester:missing=$v", $v eq 'true' ? 't.requester IS NULL' : 't.requester IS NOT NULL');
+		}
+		my @v = some('Practitioner/p1', 'Practitioner/p2', 'Organization/o1', 'p3', 'o2', 'p9');
+		return ('requester=' . join(',', @v),
+				'(' . join(' OR ', map { m{/} ? 't.requester = ' . sqlq($_) : 't.requester LIKE ' . sqlq("%/$_") } @v) . ')');
+	}
+	if ($kind == 6)
+	{
+		my @v = some(map { "par-$_" } 1 .. 1600);
+		my $cond = 't.id IN (' . in_list(@v) . ')';
+		return ('_id:not=' . join(',', @v), "NOT ($cond)") if rand() < 0.3;
+		return ('_id=' . join(',', @v), $cond);
+	}
+	if ($kind == 7)
+	{
+		my @v = some(map { "par-$_" } 1 .. 55);
+		return ('part-of=' . join(',', map { rand() < 0.5 ? "Task/$_" : $_ } @v),
+				"EXISTS (SELECT FROM jsonb_array_elements(t.resource -> 'partOf') r WHERE r ->> 'reference' IN ("
+				  . in_list(map { "Task/$_" } @v) . '))');
+	}
+	return coding_param('identifier', 'identifier', "t.resource -> 'identifier'", 'value', 'v', 'urn:a', 'urn:b')
+	  if $kind == 8;
+	return coding_param('code', 'code', "t.resource -> 'code' -> 'coding'", 'code', 'c', 'http://s1', 'http://s2');
+}
+
+# A random Coding or Identifier parameter: code, system|code, system|,
+# |code; :not; :missing.
+sub coding_param
+{
+	my ($name, $element, $array, $field, $prefix, @systems) = @_;
+	if (rand() < 0.15)
+	{
+		my $v = pick('true', 'false');
+		return ("$name:missing=$v", $v eq 'true' ? "NOT (t.resource ? '$element')" : "(t.resource ? '$element')");
+	}
+	my (@q, @c);
+	for (1 .. 1 + int(rand(2)))
+	{
+		my $code = $prefix . (1 + int(rand(5)));
+		my $sys = pick(@systems);
+		my $form = int(rand(4));
+		my @q1 = ($code, "$sys|$code", "$sys|", "|$code");
+		my @c1 = ("c ->> '$field' = '$code'", "c ->> 'system' = '$sys' AND c ->> '$field' = '$code'",
+				  "c ->> 'system' = '$sys'", "c ->> '$field' = '$code' AND NOT c ? 'system'");
+		push @q, $q1[$form];
+		push @c, "EXISTS (SELECT FROM jsonb_array_elements($array) c WHERE $c1[$form])";
+	}
+	my $cond = '(' . join(' OR ', @c) . ')';
+	return ("$name:not=" . join(',', @q), "NOT $cond") if rand() < 0.3;
+	return ("$name=" . join(',', @q), $cond);
+}
+
+# The searches: 1 to 3 parameters each (a parameter may repeat: AND), a
+# total and the first page of 10 by _id, compared in one statement each.
+my $n = 1500;
+my (@queries, $script);
+for my $i (1 .. $n)
+{
+	my (@q, @c);
+	for (1 .. 1 + int(rand(3)))
+	{
+		my ($q, $c) = random_param();
+		push @q, $q;
+		push @c, $c;
+	}
+	my $query = join('&', @q) . '&_sort=' . pick('_id', '-_id') . '&_count=10';
+	my $desc = $query =~ /_sort=-_id/ ? ' DESC' : '';
+	push @queries, $query;
+	$script .= sprintf(
+		"SELECT %d, (b ->> 'total') = (SELECT count(*) FROM omnitask.task t WHERE %s)::text, "
+		  . "coalesce((SELECT string_agg(e -> 'resource' ->> 'id', ',') FROM jsonb_array_elements(b -> 'entry') e), '') = "
+		  . "coalesce((SELECT string_agg(id, ',') FROM (SELECT t.id FROM omnitask.task t WHERE %s ORDER BY t.id%s LIMIT 10) s), ''), "
+		  . "(b ->> 'total') FROM omnitask.search_tasks_query(%s) b;\n",
+		$i, join(' AND ', @c), join(' AND ', @c), $desc, sqlq($query));
+}
+
+for my $role (qw(par_admin par_pr1))
+{
+	my ($out, $err) = psql("SET timezone = 'UTC';\nSET ROLE $role;\n$script");
+	my @rows = split /\n/, $out;
+	is(scalar(@rows), $n, "$role: $n searches answered") or diag($err);
+	my @bad = grep { !/^\d+\|t\|t\|/ } @rows;
+	is(scalar(@bad), 0, "$role: every total and first page equals the SQL's")
+	  or diag(join("\n", map { /^(\d+)/; "$_  <- $queries[$1 - 1]" } @bad[0 .. ($#bad < 9 ? $#bad : 9)]));
+	my $nonempty = grep { /\|t\|t\|[1-9]/ } @rows;
+	ok($nonempty > $n / 5, "$role: the searches are not all empty ($nonempty match something)");
+	if ($role eq 'par_pr1')
+	{
+		my ($seen) = psql("SET ROLE par_pr1; SELECT count(*) FILTER (WHERE owner_id = 'p1') = count(*) FROM omnitask.task;");
+		is($seen, 't', 'par_pr1 sees only the tasks it owns');
+	}
+}
+
+$node->stop;
+done_testing();
