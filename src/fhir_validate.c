@@ -1667,7 +1667,7 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 
 	w->twin_with_value = false;
 	if (t->nelements > MAX_TYPE_ELEMENTS || t->nchoices > MAX_TYPE_CHOICES)
-		elog(ERROR, "FHIR type %s has too many elements", t->name);
+		elog(ERROR, "FHIR type \"%s\" has too many elements", t->name);
 	check_stack_depth();
 	memset(seen, 0, t->nelements);
 	memset(choice_seen, 0, MAX_TYPE_CHOICES);
