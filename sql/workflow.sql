@@ -7,26 +7,10 @@
 SET client_min_messages = warning;
 SET timezone = 'UTC';
 
--- runs a statement, reports its SQLSTATE, message, detail and hint instead of
--- failing the script
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text; det text; hint text;
-BEGIN EXECUTE stmt; RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-  RETURN st || ': ' || msg || CASE WHEN det LIKE '{%' THEN '' ELSE coalesce(' | ' || nullif(det, ''), '') END
-    || coalesce(' | ' || hint, ''); END $$;
-
--- the same, acting as role who (the role is reset afterwards, also on error)
-CREATE FUNCTION pg_temp.try_as(who name, stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text; det text; hint text;
-BEGIN
-  EXECUTE format('SET ROLE %I', who);
-  EXECUTE stmt;
-  RESET ROLE;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-  RETURN st || ': ' || msg || CASE WHEN det LIKE '{%' THEN '' ELSE coalesce(' | ' || nullif(det, ''), '') END
-    || coalesce(' | ' || hint, ''); END $$;
+-- pg_temp.try(stmt) and pg_temp.try_as(who, stmt): 'ok' or its SQLSTATE,
+-- message, detail and hint instead of failing the script
+\i test/fixtures/try.sql
+SET regress.try_report = 'detail, hint';
 
 -- the roles of this test (roles are cluster-wide: leftovers of an aborted
 -- run are dropped first)
