@@ -32,7 +32,7 @@
 
 #define US_PER_SEC		INT64_C(1000000)
 #define US_PER_MIN		(60 * US_PER_SEC)
-#define US_PER_HOUR		(60 * US_PER_MIN)
+#define US_PER_HOUR		FHIR_USECS_PER_HOUR
 #define US_PER_DAY		(24 * US_PER_HOUR)
 
 /* Largest FHIR integer, and the magnitude of the smallest. */
@@ -556,7 +556,7 @@ parse_datelike(DtMode mode, const char *s, size_t len, DtParts *p,
 		zm = digits_value(s, i + 4, 2);
 		if (zm > 59)
 			FAIL("the time zone minutes must be 00 to 59");
-		if (zh > 14 || (zh == 14 && zm != 0))
+		if (zh > FHIR_MAX_ZONE_HOURS || (zh == FHIR_MAX_ZONE_HOURS && zm != 0))
 			FAIL("the time zone offset must be at most 14:00");
 		p->zone_minutes = (zh * 60 + zm) * (s[i] == '-' ? -1 : 1);
 		i += 6;
@@ -639,7 +639,7 @@ parts_to_range(const DtParts *p)
 				return r;
 			}
 	}
-	/* no time, hence no zone: any offset from -14:00 to +14:00 may apply */
+	/* no time, hence no zone: any offset FHIR allows may apply */
 	r.lo -= FHIR_UNZONED_SLACK;
 	r.hi += FHIR_UNZONED_SLACK;
 	return r;
