@@ -155,9 +155,7 @@ workflow_parse(const char *text, Workflow *wf)
 	/* as deep as PostgreSQL's json type allows in practice, not json-c's 32 */
 	tok = json_tokener_new_ex(WORKFLOW_MAX_DEPTH);
 	if (tok == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
+		elog(ERROR, "could not create a JSON parser");
 	/* the terminating NUL included: it ends a top-level number */
 	root = json_tokener_parse_ex(tok, text, len + 1);
 	jerr = json_tokener_get_error(tok);
