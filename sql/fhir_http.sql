@@ -36,15 +36,7 @@ CREATE FUNCTION pg_temp.hdr(h jsonb, name text) RETURNS text LANGUAGE sql AS $$
 	SELECT e ->> name FROM jsonb_array_elements(h) e WHERE e ? name LIMIT 1 $$;
 
 -- runs a statement as a role, reports its SQLSTATE and message instead of failing
-CREATE FUNCTION pg_temp.try_as(who name, stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text;
-BEGIN
-  EXECUTE format('SET LOCAL ROLE %I', who);
-  EXECUTE stmt;
-  RESET ROLE;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-  RETURN regexp_replace(st || ': ' || msg, '[0-9a-f]{8}-[0-9a-f-]{27}', '{id}', 'g'); END $$;
+\i test/fixtures/try.sql
 
 DROP ROLE IF EXISTS fh_adm, fh_pr1, fh_pr2, fh_aud;
 CREATE ROLE fh_adm NOLOGIN IN ROLE omnitask_admin;
@@ -227,10 +219,6 @@ SELECT n, omnitask.json_patch(doc::jsonb, patch::jsonb) AS result FROM (VALUES
 -- the error examples: A.9 (failed test), A.12 (add to a nonexistent target),
 -- A.13 (jsonb keeps the last of duplicate members: "remove" of a missing
 -- path), A.15 (a string is not a number); and other malformed patches
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text;
-BEGIN EXECUTE stmt; RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT; RETURN st || ': ' || msg; END $$;
 SELECT n, pg_temp.try(format('SELECT omnitask.json_patch(%L, %L)', doc, patch)) FROM (VALUES
 	('A.9',  '{"baz": "qux"}', '[{"op": "test", "path": "/baz", "value": "bar"}]'),
 	('A.12', '{"foo": "bar"}', '[{"op": "add", "path": "/baz/bat", "value": "qux"}]'),

@@ -1560,6 +1560,157 @@ GRANT EXECUTE ON FUNCTION omnitask.audit_purge(timestamptz) TO omnitask_admin;
  * Architecture: messages in PostgreSQL's style, one helper per rule
  * ====================================================================== */
 
+/*
+ * The messages of the 0.1 functions in PostgreSQL's style (values in double
+ * quotes, a short primary message, the rest in detail and hint).  Bodies are
+ * otherwise those of 0.1; CREATE OR REPLACE keeps grants and comments, and
+ * each keeps the PARALLEL label the hardening section gave it.
+ */
+CREATE OR REPLACE FUNCTION omnitask.forbid_delete() RETURNS trigger
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
+$$
+BEGIN
+	RAISE EXCEPTION USING
+		ERRCODE = 'insufficient_privilege',
+		MESSAGE = pg_catalog.format('cannot delete rows from table "%s"', TG_TABLE_NAME),
+		DETAIL = 'omnitask never deletes tasks or their history.',
+		HINT = 'Retract a task by setting its status to entered-in-error.';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION omnitask.forbid_history_update() RETURNS trigger
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
+$$
+BEGIN
+	RAISE EXCEPTION USING
+		ERRCODE = 'insufficient_privilege',
+		MESSAGE = pg_catalog.format('cannot update rows of table "%s"', TG_TABLE_NAME),
+		DETAIL = 'The history of a task is append-only.';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION omnitask.not_found(task_id text) RETURNS void
+	LANGUAGE plpgsql PARALLEL SAFE AS
+$$
+BEGIN
+	RAISE EXCEPTION USING
+		ERRCODE = 'PT404',
+		MESSAGE = pg_catalog.format('task "%s" does not exist', pg_catalog.left(task_id, 64)),
+		HINT = 'No task has this id, or it is not visible to you.';
+END
+$$;
+
+-- The if_match rule of every versioned write (PT412), in one place.
+CREATE FUNCTION omnitask.require_version(task_id text, current_version integer, if_match integer, hint text)
+	RETURNS void
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+$$
+BEGIN
+	IF require_version.if_match IS NOT NULL AND require_version.if_match <> require_version.current_version THEN
+		RAISE EXCEPTION USING
+			ERRCODE = 'PT412',
+			MESSAGE = pg_catalog.format('task "%s" is at version %s, not %s', require_version.task_id,
+				require_version.current_version, require_version.if_match),
+			HINT = require_version.hint;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION omnitask.require_version(text, integer, integer, text) IS 'Internal: raises PT412 (with the given hint) when if_match is given and differs from the task''s current version; the if_match rule of update_task and set_task_status.';
+
+CREATE OR REPLACE FUNCTION omnitask.update_task(id text, resource jsonb, if_match integer DEFAULT NULL) RETURNS jsonb
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
+$$
+DECLARE
+	current_version integer;
+	stored jsonb;
+BEGIN
+	IF update_task.id IS NULL OR update_task.resource IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+			MESSAGE = 'task id and resource must not be null';
+	END IF;
+	SELECT t.version_id INTO current_version FROM omnitask.task t
+		WHERE t.id = update_task.id FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM omnitask.not_found(update_task.id);
+	END IF;
+	PERFORM omnitask.require_version(update_task.id, current_version, update_task.if_match,
+		'Read the task again and reapply your change.');
+	UPDATE omnitask.task t SET resource = update_task.resource
+		WHERE t.id = update_task.id
+		RETURNING t.resource INTO stored;
+	RETURN stored;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION omnitask.set_task_status(id text, status text, reason text DEFAULT NULL, if_match integer DEFAULT NULL)
+	RETURNS jsonb
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
+$$
+DECLARE
+	current_resource jsonb;
+	current_version integer;
+	stored jsonb;
+BEGIN
+	IF set_task_status.id IS NULL OR set_task_status.status IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+			MESSAGE = 'task id and status must not be null';
+	END IF;
+	SELECT t.resource, t.version_id INTO current_resource, current_version
+		FROM omnitask.task t WHERE t.id = set_task_status.id FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM omnitask.not_found(set_task_status.id);
+	END IF;
+	PERFORM omnitask.require_version(set_task_status.id, current_version, set_task_status.if_match,
+		'Read the task again and decide on its current status.');
+	UPDATE omnitask.task t
+		SET resource = (current_resource - 'statusReason')
+			|| pg_catalog.jsonb_build_object('status', set_task_status.status)
+			|| CASE WHEN reason IS NULL THEN '{}'::jsonb
+					ELSE pg_catalog.jsonb_build_object('statusReason', pg_catalog.jsonb_build_object('text', reason)) END
+		WHERE t.id = set_task_status.id
+		RETURNING t.resource INTO stored;
+	RETURN stored;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION omnitask.register_practitioner(role_name name, id text, display text DEFAULT NULL) RETURNS void
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
+$$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = register_practitioner.role_name) THEN
+		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+			MESSAGE = pg_catalog.format('role "%s" does not exist', register_practitioner.role_name),
+			HINT = 'Create the login role first, then register it.';
+	END IF;
+	IF register_practitioner.role_name = pg_catalog.current_setting('omnitask.jwt_authenticator', true) THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = pg_catalog.format('role "%s" is the JWT authenticator', register_practitioner.role_name),
+			DETAIL = 'Every PostgREST request logs in as the authenticator; its practitioner comes from the token.';
+	END IF;
+	IF register_practitioner.role_name IN ('omnitask_admin', 'omnitask_practitioner', 'omnitask_auditor')
+	   OR EXISTS (SELECT FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles r ON r.oid = m.roleid
+				  WHERE r.rolname = register_practitioner.role_name) THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = pg_catalog.format('role "%s" is a group role', register_practitioner.role_name),
+			DETAIL = 'A practitioner is registered by their own role; a role with members is shared by many users.',
+			HINT = 'Practitioners reaching omnitask through PostgREST need no role of their own: their token names their id.';
+	END IF;
+	INSERT INTO omnitask.practitioner AS p (id, role_name, display, active)
+		VALUES (register_practitioner.id, register_practitioner.role_name, register_practitioner.display, true)
+		ON CONFLICT ON CONSTRAINT practitioner_pkey DO UPDATE
+			SET display = EXCLUDED.display, active = true
+			WHERE p.role_name = EXCLUDED.role_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION USING ERRCODE = 'unique_violation',
+			MESSAGE = pg_catalog.format('practitioner "%s" is already registered for another role', register_practitioner.id);
+	END IF;
+END
+$$;
+
+REVOKE ALL ON FUNCTION omnitask.require_version(text, integer, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omnitask.require_version(text, integer, integer, text)
+	TO omnitask_admin, omnitask_practitioner;
+
 -- (end of architecture)
 
 

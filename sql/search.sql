@@ -5,20 +5,7 @@
 SET client_min_messages = warning;
 SET timezone = 'UTC';
 
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text
-LANGUAGE plpgsql AS
-$$
-DECLARE
-	st text;
-	msg text;
-BEGIN
-	EXECUTE stmt;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-	RETURN st || ': ' || msg;
-END
-$$;
+\i test/fixtures/try.sql
 
 -- one practitioner with a known set of tasks: every priority, several
 -- statuses, two patients, due dates in the past, the future and none

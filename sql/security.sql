@@ -12,23 +12,10 @@
 SET client_min_messages = warning;
 SET timezone = 'UTC';
 
--- runs a statement; 'ok, N row(s)' or its SQLSTATE and message (random ids
+-- pg_temp.try(stmt): 'ok, N row(s)' or its SQLSTATE and message (task ids
 -- masked; for 23514 the FHIR paths of the OperationOutcome)
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text; det text; n bigint;
-BEGIN
-	EXECUTE stmt;
-	GET DIAGNOSTICS n = ROW_COUNT;
-	RETURN 'ok, ' || n || ' row(s)';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-	msg := regexp_replace(msg, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<uuid>', 'g');
-	IF st = '23514' AND det LIKE '{"issue"%' THEN
-		msg := msg || ' [' || (SELECT string_agg(i -> 'expression' ->> 0, ', ')
-							   FROM jsonb_array_elements(det::jsonb -> 'issue') i) || ']';
-	END IF;
-	RETURN st || ': ' || msg;
-END $$;
+\i test/fixtures/try.sql
+SET regress.try_report = 'rows, outcome';
 
 -- a valid task of this test, with extra elements
 CREATE FUNCTION pg_temp.t(extra jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
@@ -104,7 +91,8 @@ FROM unnest(ARRAY['omnitask.validate_task(jsonb)', 'omnitask.create_task(jsonb)'
 				  'omnitask.import_task(jsonb)', 'omnitask.register_practitioner(name,text,text)',
 				  'omnitask.current_practitioner_id()', 'omnitask.set_workflow(json)', 'omnitask.workflow()',
 				  'omnitask.verify()', 'omnitask.task_row_problem(omnitask.task)',
-				  'omnitask.task_before_trigger()', 'omnitask.task_after_trigger()']::regprocedure[]) f
+				  'omnitask.task_before_trigger()', 'omnitask.task_after_trigger()',
+				  'omnitask.require_version(text,integer,integer,text)']::regprocedure[]) f
 ORDER BY f::text;
 SELECT c.relname, substr(r.rolname, 10) AS role,
 	   concat_ws(',',

@@ -5,28 +5,10 @@
 SET client_min_messages = warning;
 SET timezone = 'UTC';
 
--- runs a statement, reports its SQLSTATE and message (and the first issue
--- of an OperationOutcome detail) instead of failing the script
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text
-LANGUAGE plpgsql AS
-$$
-DECLARE
-	st text;
-	msg text;
-	det text;
-BEGIN
-	EXECUTE stmt;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-	IF st = '23514' AND det LIKE '{%' THEN
-		RETURN st || ': ' || msg || E'\n  outcome: ' ||
-			(SELECT string_agg(i -> 'expression' ->> 0, ', ')
-			 FROM jsonb_array_elements(det::jsonb -> 'issue') i);
-	END IF;
-	RETURN st || ': ' || msg;
-END
-$$;
+-- pg_temp.try(stmt): 'ok' or its SQLSTATE and message (for 23514 the FHIR
+-- paths of the OperationOutcome) instead of failing the script
+\i test/fixtures/try.sql
+SET regress.try_report = 'outcome';
 
 -- owners must be registered practitioners (the registry is the admin's)
 INSERT INTO omnitask.practitioner (id, role_name, display)

@@ -45,12 +45,7 @@ omnitask_validate_task(PG_FUNCTION_ARGS)
 	Jsonb	   *result;
 
 	/* scratch memory reused from call to call, emptied each time */
-	if (validate_cxt == NULL)
-		validate_cxt = AllocSetContextCreate(TopMemoryContext, "omnitask validate_task",
-											 ALLOCSET_DEFAULT_SIZES);
-	MemoryContextReset(validate_cxt);
-	outer = MemoryContextSwitchTo(validate_cxt);
-	res = palloc(sizeof(FhirResult));
+	res = fhir_scratch_result(&validate_cxt, &outer);
 	fhir_validate_task(doc, res);
 	if (res->nissues == 0 && !res->truncated)
 	{

@@ -271,7 +271,7 @@ pack_record(OmniAuditRead *ar, const char *outcome)
 				 GetUserNameFromId(GetAuthenticatedUserId(), true) : NULL, NAMEDATALEN - 1);
 	pack_cstring(buf, GetUserNameFromId(GetSessionUserId(), true), NAMEDATALEN - 1);
 	pack_cstring(buf, c->role_name, NAMEDATALEN - 1);
-	pack_cstring(buf, c->practitioner_id[0] ? c->practitioner_id : NULL, 72);
+	pack_cstring(buf, c->practitioner_id[0] ? c->practitioner_id : NULL, PRACTITIONER_ID_MAXLEN);
 	pack_cstring(buf, claims && claims[0] ? claims : NULL, AUDIT_CLAIMS_MAX);
 	pack_cstring(buf, request_id(), AUDIT_REQID_MAX);
 	pack_cstring(buf, client_addr(), 128);

@@ -48,7 +48,7 @@ task_not_found(const char *id)
 {
 	ereport(ERROR,
 			(errcode(MAKE_SQLSTATE('P', 'T', '4', '0', '4')),
-			 errmsg("Task/%s not found", pnstrdup(id, pg_mbcharcliplen(id, strlen(id), 64))),
+			 errmsg("task \"%s\" does not exist", pnstrdup(id, pg_mbcharcliplen(id, strlen(id), 64))),
 			 errhint("No task has this id, or it is not visible to you.")));
 }
 

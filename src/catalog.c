@@ -88,9 +88,9 @@ fill_cache(void)
 								 CStringGetDatum(ec->typname),
 								 ObjectIdGetDatum(namespace_oid));
 		if (!OidIsValid(typoid))
-			elog(ERROR, "type omnitask.%s does not exist", ec->typname);
+			elog(ERROR, "type \"omnitask.%s\" does not exist", ec->typname);
 		if (vs->ncodes > MAX_LABELS)
-			elog(ERROR, "value set %s has too many codes", vs->url);
+			elog(ERROR, "value set \"%s\" has too many codes", vs->url);
 		ec->nlabels = vs->ncodes;
 		for (j = 0; j < vs->ncodes; j++)
 		{
@@ -100,7 +100,7 @@ fill_cache(void)
 			tup = SearchSysCache2(ENUMTYPOIDNAME, ObjectIdGetDatum(typoid),
 								  CStringGetDatum(vs->codes[j]));
 			if (!HeapTupleIsValid(tup))
-				elog(ERROR, "type omnitask.%s has no label \"%s\" of %s",
+				elog(ERROR, "enum \"omnitask.%s\" has no label \"%s\" of value set \"%s\"",
 					 ec->typname, vs->codes[j], vs->url);
 			ec->oids[j] = ((Form_pg_enum) GETSTRUCT(tup))->oid;
 			ReleaseSysCache(tup);
@@ -125,7 +125,7 @@ omnitask_relid(const char *relname)
 	Oid			relid = get_relname_relid(relname, omnitask_namespace_oid());
 
 	if (!OidIsValid(relid))
-		elog(ERROR, "relation omnitask.%s does not exist", relname);
+		elog(ERROR, "relation \"omnitask.%s\" does not exist", relname);
 	return relid;
 }
 
@@ -147,7 +147,7 @@ omnitask_enum_oid(OmniEnum which, FhirSlice label)
 			memcmp(ec->labels[j], label.s, label.len) == 0)
 			return ec->oids[j];
 	}
-	elog(ERROR, "\"%.*s\" is not a label of omnitask.%s", label.len, label.s,
+	elog(ERROR, "invalid label \"%.*s\" for enum \"omnitask.%s\"", label.len, label.s,
 		 ec->typname);
 	return InvalidOid;			/* keep compiler quiet */
 }
@@ -166,7 +166,7 @@ task_status_index_of_oid(Oid oid)
 		if (ec->oids[j] == oid)
 			return j;
 	}
-	elog(ERROR, "%u is not an OID of omnitask.task_status", oid);
+	elog(ERROR, "invalid OID %u for enum \"omnitask.task_status\"", oid);
 	return -1;					/* keep compiler quiet */
 }
 
@@ -202,7 +202,7 @@ omnitask_invalidate_caches(PG_FUNCTION_ARGS)
 	TriggerData *td = (TriggerData *) fcinfo->context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "omnitask_invalidate_caches: not called as a trigger");
+		elog(ERROR, "function \"%s\" was not called by trigger manager", "invalidate_caches");
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
 	return PointerGetDatum(NULL);
 }

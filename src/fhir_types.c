@@ -32,7 +32,7 @@
 
 #define US_PER_SEC		INT64_C(1000000)
 #define US_PER_MIN		(60 * US_PER_SEC)
-#define US_PER_HOUR		(60 * US_PER_MIN)
+#define US_PER_HOUR		FHIR_USECS_PER_HOUR
 #define US_PER_DAY		(24 * US_PER_HOUR)
 
 /* Largest FHIR integer, and the magnitude of the smallest. */
@@ -467,6 +467,23 @@ parse_clock(const char *s, size_t len, size_t *pi, DtParts *p,
 	return true;
 }
 
+/* The date fields of a date, dateTime or instant: where, how long, range. */
+typedef struct DateField
+{
+	size_t		pos;			/* offset in the text (a '-' before it) */
+	int			ndigits;
+	int			min;
+	int			max;
+	const char *range;			/* the problem when out of range */
+	DtPrecision prec;			/* the precision of a value ending here */
+} DateField;
+
+static const DateField date_fields[] = {
+	{0, 4, 1, 9999, "the year must be 0001 to 9999", DTP_YEAR},
+	{5, 2, 1, 12, "the month must be 01 to 12", DTP_MONTH},
+	{8, 2, 1, 31, "the day must be 01 to 31", DTP_DAY},
+};
+
 /*
  * Parses a date, dateTime or instant exactly as the R4 regexes allow, plus
  * the calendar: the day must exist in its month (Gregorian leap years).
@@ -483,48 +500,26 @@ parse_datelike(DtMode mode, const char *s, size_t len, DtParts *p,
 	if (len == 0)
 		FAIL(R_EMPTY);
 
-	/* year */
-	if (!digits_at(s, len, 0, 4))
-		FAIL(form);
-	p->year = digits_value(s, 0, 4);
-	if (p->year == 0)
-		FAIL("the year must be 0001 to 9999");
-	p->prec = DTP_YEAR;
-	if (len == 4)
+	/* year, month, day: a date, or a dateTime may end after each */
+	for (i = 0; i < sizeof(date_fields) / sizeof(date_fields[0]); i++)
 	{
-		if (mode == DT_INSTANT)
-			FAIL(R_INSTANT_FORM);
-		return true;
-	}
+		const DateField *f = &date_fields[i];
+		int		   *value = i == 0 ? &p->year : i == 1 ? &p->month : &p->day;
 
-	/* month */
-	if (s[4] != '-' || !digits_at(s, len, 5, 2))
-		FAIL(form);
-	p->month = digits_value(s, 5, 2);
-	if (p->month < 1 || p->month > 12)
-		FAIL("the month must be 01 to 12");
-	p->prec = DTP_MONTH;
-	if (len == 7)
-	{
-		if (mode == DT_INSTANT)
-			FAIL(R_INSTANT_FORM);
-		return true;
-	}
-
-	/* day */
-	if (s[7] != '-' || !digits_at(s, len, 8, 2))
-		FAIL(form);
-	p->day = digits_value(s, 8, 2);
-	if (p->day < 1 || p->day > 31)
-		FAIL("the day must be 01 to 31");
-	if (p->day > days_in_month(p->year, p->month))
-		FAIL(R_DAY_MISSING);
-	p->prec = DTP_DAY;
-	if (len == 10)
-	{
-		if (mode == DT_INSTANT)
-			FAIL(R_INSTANT_FORM);
-		return true;
+		if ((f->pos > 0 && s[f->pos - 1] != '-') || !digits_at(s, len, f->pos, f->ndigits))
+			FAIL(form);
+		*value = digits_value(s, f->pos, f->ndigits);
+		if (*value < f->min || *value > f->max)
+			FAIL(f->range);
+		if (f->prec == DTP_DAY && p->day > days_in_month(p->year, p->month))
+			FAIL(R_DAY_MISSING);
+		p->prec = f->prec;
+		if (len == f->pos + f->ndigits)
+		{
+			if (mode == DT_INSTANT)
+				FAIL(R_INSTANT_FORM);
+			return true;
+		}
 	}
 
 	/* time */
@@ -561,7 +556,7 @@ parse_datelike(DtMode mode, const char *s, size_t len, DtParts *p,
 		zm = digits_value(s, i + 4, 2);
 		if (zm > 59)
 			FAIL("the time zone minutes must be 00 to 59");
-		if (zh > 14 || (zh == 14 && zm != 0))
+		if (zh > FHIR_MAX_ZONE_HOURS || (zh == FHIR_MAX_ZONE_HOURS && zm != 0))
 			FAIL("the time zone offset must be at most 14:00");
 		p->zone_minutes = (zh * 60 + zm) * (s[i] == '-' ? -1 : 1);
 		i += 6;
@@ -644,7 +639,7 @@ parts_to_range(const DtParts *p)
 				return r;
 			}
 	}
-	/* no time, hence no zone: any offset from -14:00 to +14:00 may apply */
+	/* no time, hence no zone: any offset FHIR allows may apply */
 	r.lo -= FHIR_UNZONED_SLACK;
 	r.hi += FHIR_UNZONED_SLACK;
 	return r;

@@ -48,17 +48,23 @@ typedef struct FhirTimeRange
 	int64_t		hi;
 } FhirTimeRange;
 
+/* Microseconds in an hour, for the constants below. */
+#define FHIR_USECS_PER_HOUR		(INT64_C(3600) * 1000000)
+
+/* The largest time zone offset FHIR allows, either way: 14:00. */
+#define FHIR_MAX_ZONE_HOURS		14
+
 /*
  * Widening of a date or dateTime without a time: the extreme time zone
- * offsets, 14 hours, in microseconds.
+ * offsets, in microseconds.
  */
-#define FHIR_UNZONED_SLACK	(INT64_C(14) * 3600 * 1000000)
+#define FHIR_UNZONED_SLACK	(FHIR_MAX_ZONE_HOURS * FHIR_USECS_PER_HOUR)
 
 /*
  * Microseconds from the Unix epoch (FhirTimeRange) to the PostgreSQL epoch
  * (TimestampTz, 2000-01-01): 10957 days.
  */
-#define FHIR_UNIX_TO_PG_EPOCH	(INT64_C(10957) * 86400 * 1000000)
+#define FHIR_UNIX_TO_PG_EPOCH	(INT64_C(10957) * 24 * FHIR_USECS_PER_HOUR)
 
 /*
  * Checks a JSON string value against primitive prim (every string-valued

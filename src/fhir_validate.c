@@ -28,6 +28,7 @@
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 
 /* Largest element and choice counts of any generated type we accept. */
@@ -917,6 +918,27 @@ walk_single(Walker *w, const FhirType *t, const FhirElement *el,
 }
 
 /*
+ * Opens the array v of an element or a twin for walking: emits its start,
+ * and sets *items to its items and *n to their number.  An empty array is
+ * an error (FHIR JSON has none): false, nothing emitted.
+ */
+static bool
+array_open(Walker *w, JsonbValue *v, ChildCursor *items, int *n)
+{
+	JsonbContainer *ac = v->val.binary.data;
+
+	*n = JsonContainerSize(ac);
+	if (*n == 0)
+	{
+		walk_error(w, "structure", "empty arrays are not allowed in FHIR JSON");
+		return false;
+	}
+	emit(w, WJB_BEGIN_ARRAY, NULL);
+	cursor_init(items, ac, *n, 0);
+	return true;
+}
+
+/*
  * Walks the value of element el: an array when its max is "*", a single
  * value otherwise.  A null inside a primitive array sets SEEN_NULL_ITEM in
  * *seen; finish_object() checks it against the "_twin" array position by
@@ -953,28 +975,21 @@ walk_element(Walker *w, const FhirType *owner, const FhirElement *el,
 	}
 	else
 	{
-		JsonbContainer *ac = v->val.binary.data;
-		int			n = JsonContainerSize(ac);
 		ChildCursor items;
 		JsonbValue	item;
-		int			i;
+		int			n,
+					i;
 
-		if (n == 0)
+		/* contained resources nest: a non-empty array of them counts */
+		if (t->kind == FK_RESOURCE && w->depth >= FHIR_MAX_DEPTH &&
+			JsonContainerSize(v->val.binary.data) > 0)
 		{
-			walk_error(w, "structure", "empty arrays are not allowed in FHIR JSON");
+			walk_error(w, "too-costly", "elements are nested more than %d deep",
+					   FHIR_MAX_DEPTH);
 			return;
 		}
-		if (t->kind == FK_RESOURCE)
-		{
-			if (w->depth >= FHIR_MAX_DEPTH)
-			{
-				walk_error(w, "too-costly", "elements are nested more than %d deep",
-						   FHIR_MAX_DEPTH);
-				return;
-			}
-		}
-		emit(w, WJB_BEGIN_ARRAY, NULL);
-		cursor_init(&items, ac, n, 0);
+		if (!array_open(w, v, &items, &n))
+			return;
 		for (i = 0; i < n; i++)
 		{
 			int			saved;
@@ -1057,19 +1072,13 @@ walk_twin(Walker *w, const FhirElement *el, JsonbValue *v, const JsonbValue *pv)
 	}
 	else
 	{
-		JsonbContainer *ac = v->val.binary.data;
-		int			n = JsonContainerSize(ac);
 		ChildCursor items;
 		JsonbValue	item;
-		int			i;
+		int			n,
+					i;
 
-		if (n == 0)
-		{
-			walk_error(w, "structure", "empty arrays are not allowed in FHIR JSON");
+		if (!array_open(w, v, &items, &n))
 			return;
-		}
-		emit(w, WJB_BEGIN_ARRAY, NULL);
-		cursor_init(&items, ac, n, 0);
 		for (i = 0; i < n; i++)
 		{
 			int			saved;
@@ -1667,7 +1676,7 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 
 	w->twin_with_value = false;
 	if (t->nelements > MAX_TYPE_ELEMENTS || t->nchoices > MAX_TYPE_CHOICES)
-		elog(ERROR, "FHIR type %s has too many elements", t->name);
+		elog(ERROR, "FHIR type \"%s\" has too many elements", t->name);
 	check_stack_depth();
 	memset(seen, 0, t->nelements);
 	memset(choice_seen, 0, MAX_TYPE_CHOICES);
@@ -2016,6 +2025,23 @@ validate(Jsonb *doc, const FhirNormalize *norm, FhirResult *res)
 
 	if (norm && res->nerrors == 0 && w.emit && w.last != NULL)
 		res->normalized = JsonbValueToJsonb(w.last);
+}
+
+/*
+ * A FhirResult (large: every issue) in the scratch context *scratch of a
+ * caller that validates one document after another.  The context is made
+ * the first time, under TopMemoryContext, and emptied at every call; on
+ * return it is the current context, and *outer the one to switch back to.
+ */
+FhirResult *
+fhir_scratch_result(MemoryContext *scratch, MemoryContext *outer)
+{
+	if (*scratch == NULL)
+		*scratch = AllocSetContextCreate(TopMemoryContext, "omnitask validation scratch",
+										 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(*scratch);
+	*outer = MemoryContextSwitchTo(*scratch);
+	return palloc(sizeof(FhirResult));
 }
 
 /* Validates doc as a FHIR R4 Task and fills res (no copy is built). */

@@ -93,6 +93,7 @@ typedef struct FhirResult
 extern void fhir_validate_task(Jsonb *doc, FhirResult *res);
 extern void fhir_validate_and_normalize_task(Jsonb *doc, const FhirNormalize *norm,
 											 FhirResult *res);
+extern FhirResult *fhir_scratch_result(MemoryContext *scratch, MemoryContext *outer);
 extern bool fhir_slice_eq(FhirSlice a, const char *s);
 extern char *fhir_slice_cstring(FhirSlice a);
 

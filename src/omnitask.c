@@ -33,15 +33,15 @@ void
 _PG_init(void)
 {
 	DefineCustomStringVariable("omnitask.jwt_authenticator",
-							   "Role whose sessions may assert a practitioner identity through request.jwt.claims.",
-							   "Empty means no session may; set it to the PostgREST authenticator role.",
+							   "Sets the role whose sessions may assert a practitioner identity through request.jwt.claims.",
+							   "If empty, no session may. Set it to the PostgREST authenticator role.",
 							   &omnitask_jwt_authenticator,
 							   "",
 							   PGC_SUSET,
 							   0,
 							   NULL, NULL, NULL);
 	DefineCustomStringVariable("omnitask.jwt_practitioner_claim",
-							   "Claim of request.jwt.claims that holds the practitioner id.",
+							   "Sets the claim of request.jwt.claims that holds the practitioner id.",
 							   NULL,
 							   &omnitask_jwt_practitioner_claim,
 							   "sub",

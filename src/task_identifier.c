@@ -44,11 +44,13 @@ keep_plan(const char *sql)
 {
 	Oid			argtypes[2] = {TEXTOID, JSONBOID};
 	SPIPlanPtr	plan = SPI_prepare(sql, 2, argtypes);
+	int			rc;
 
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
+	rc = SPI_keepplan(plan);
+	if (rc != 0)
+		elog(ERROR, "SPI_keepplan failed: %s", SPI_result_code_string(rc));
 	return plan;
 }
 
@@ -75,7 +77,7 @@ omnitask_task_identifier_claim(PG_FUNCTION_ARGS)
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
-		elog(ERROR, "task_identifier_claim() must be an AFTER INSERT OR UPDATE row trigger");
+		elog(ERROR, "function \"%s\" must be fired AFTER ROW for INSERT or UPDATE", "task_identifier_claim");
 
 	rel = trigdata->tg_relation;
 	desc = RelationGetDescr(rel);
@@ -83,16 +85,17 @@ omnitask_task_identifier_claim(PG_FUNCTION_ARGS)
 	id_att = SPI_fnumber(desc, "id");
 	res_att = SPI_fnumber(desc, "resource");
 	if (id_att <= 0 || res_att <= 0)
-		elog(ERROR, "task_identifier_claim() fired on a table without id and resource");
+		elog(ERROR, "function \"%s\" fired on a table without columns \"id\" and \"resource\"", "task_identifier_claim");
 	values[0] = heap_getattr(tup, id_att, desc, &isnull);
 	if (isnull)
-		elog(ERROR, "task_identifier_claim(): a task without id");
+		elog(ERROR, "null value in column \"id\" of a task");
 	values[1] = heap_getattr(tup, res_att, desc, &isnull);
 	if (isnull)
 		PG_RETURN_POINTER(NULL);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	rc = SPI_connect();
+	if (rc != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 	if (release_plan == NULL)
 		release_plan = keep_plan("DELETE FROM omnitask.task_identifier ti WHERE ti.task_id = $1 "
 								 "AND (ti.system, ti.value) NOT IN (" IDENTIFIERS_OF_RESOURCE ")");

@@ -26,19 +26,6 @@
 
 #define ERRCODE_OMNI_CONFLICT	MAKE_SQLSTATE('P','T','4','0','9')
 
-/* The role a caller acts in, for messages. */
-static const char *
-role_label(const OmniCaller *c)
-{
-	if (c->is_admin)
-		return "admin";
-	if (c->is_practitioner)
-		return "practitioner";
-	if (c->is_auditor)
-		return "auditor";
-	return "no omnitask role";
-}
-
 /*
  * Refuses a write by a caller who may not write tasks at all: auditors,
  * roles without an omnitask role, and practitioner roles that are not a
@@ -51,8 +38,11 @@ task_check_caller(const OmniCaller *c)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to write tasks"),
-				 errdetail("Role \"%s\" acts as %s; only admins and practitioners write tasks.",
-						   c->role_name, role_label(c))));
+				 c->is_auditor ?
+				 errdetail("Role \"%s\" is an auditor; only admins and practitioners write tasks.",
+						   c->role_name) :
+				 errdetail("Role \"%s\" has no omnitask role; only admins and practitioners write tasks.",
+						   c->role_name)));
 	if (!c->is_admin && c->practitioner_id[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -146,8 +136,9 @@ task_check_owner(const TaskWrite *w, FhirResult *res)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("practitioners cannot reassign tasks"),
-					 errdetail("Task/%s is owned by Practitioner/%s.", w->id,
-							   w->old_owner ? w->old_owner : "(nobody)"),
+					 w->old_owner ?
+					 errdetail("Task \"%s\" is owned by \"Practitioner/%s\".", w->id, w->old_owner) :
+					 errdetail("Task \"%s\" has no owner.", w->id),
 					 errhint("Ask an admin to reassign it.")));
 	}
 	if (changed && owner.s != NULL)
@@ -198,13 +189,16 @@ task_check_workflow(const TaskWrite *w, FhirResult *res)
 
 			ereport(ERROR,
 					(errcode(ERRCODE_OMNI_CONFLICT),
-					 errmsg("cannot change Task.status from %s to %s as %s",
-							task_status_code(w->old_status), task_status_code(to),
-							role_label(c)),
-					 errdetail("Task/%s is %s.", w->id, task_status_code(w->old_status)),
+					 errmsg("cannot change the status of task \"%s\" from \"%s\" to \"%s\"",
+							w->id, task_status_code(w->old_status), task_status_code(to)),
+					 c->is_admin ?
+					 errdetail("The workflow does not open this transition to admins.") :
+					 bits ?
+					 errdetail("The workflow does not open this transition to practitioners.") :
+					 errdetail("Practitioners change the status of their own tasks only."),
 					 reachable[0] ?
-					 errhint("From %s you may move to: %s.", task_status_code(w->old_status), reachable) :
-					 errhint("No status change is open to you from %s.", task_status_code(w->old_status))));
+					 errhint("From \"%s\" you may move to: %s.", task_status_code(w->old_status), reachable) :
+					 errhint("No status change is open to you from \"%s\".", task_status_code(w->old_status))));
 		}
 	}
 	if ((w->is_insert || to != w->old_status) &&

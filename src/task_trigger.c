@@ -350,12 +350,7 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 	version = server_owned(&row, &tw, doc, now, &norm);
 
 	/* validation and the rules work in scratch memory, reset per row */
-	if (scratch_cxt == NULL)
-		scratch_cxt = AllocSetContextCreate(TopMemoryContext, "omnitask row scratch",
-											ALLOCSET_DEFAULT_SIZES);
-	MemoryContextReset(scratch_cxt);
-	outer = MemoryContextSwitchTo(scratch_cxt);
-	res = palloc(sizeof(FhirResult));
+	res = fhir_scratch_result(&scratch_cxt, &outer);
 	fhir_validate_and_normalize_task(doc, &norm, res);
 	check_rules(&row, &tw, res, now);
 	MemoryContextSwitchTo(outer);

@@ -208,8 +208,9 @@ omnitask_set_workflow(PG_FUNCTION_ARGS)
 	workflow_parse(s, &wf);
 
 	args[0] = PointerGetDatum(def);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	rc = SPI_connect();
+	if (rc != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 	rc = SPI_execute_with_args("INSERT INTO omnitask.workflow_definition AS w (singleton, definition, updated_at, updated_by) "
 							   "VALUES (true, $1, pg_catalog.now(), CURRENT_USER) "
 							   "ON CONFLICT (singleton) DO UPDATE SET definition = EXCLUDED.definition, "
@@ -252,7 +253,7 @@ omnitask_workflow_check(PG_FUNCTION_ARGS)
 	Workflow	wf;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		elog(ERROR, "omnitask_workflow_check: must be a row trigger");
+		elog(ERROR, "function \"%s\" must be fired for ROW", "workflow_check");
 	tup = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
 	d = heap_getattr(tup, Anum_workflow_definition_definition,
 					 RelationGetDescr(td->tg_relation), &isnull);

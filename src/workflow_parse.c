@@ -11,7 +11,6 @@
  */
 #include "postgres.h"
 
-#include <ctype.h>
 #include <json.h>
 #include <json_object_iterator.h>
 
@@ -23,23 +22,27 @@
 /* Nesting json-c accepts in a workflow document. */
 #define WORKFLOW_MAX_DEPTH 1000
 
-/* Raises the error for a document that is not an acceptable workflow. */
+/*
+ * Raises the error for a document that is not an acceptable workflow: the
+ * detail is a complete sentence naming the offending key.
+ */
 static void
-workflow_error(const char *where, const char *fmt,...)
-pg_attribute_printf(2, 3);
+workflow_error(const char *fmt,...)
+pg_attribute_printf(1, 2);
 
 static void
-workflow_error(const char *where, const char *fmt,...)
+workflow_error(const char *fmt,...)
 {
 	va_list		args;
-	char	   *what;
+	char	   *detail;
 
 	va_start(args, fmt);
-	what = fhir_vformat(fmt, args);
+	detail = fhir_vformat(fmt, args);
 	va_end(args);
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid workflow definition: %s: %s", where, what),
+			 errmsg("invalid workflow definition"),
+			 errdetail_internal("%s", detail),
 			 errhint("The workflow in force is unchanged; omnitask.workflow() shows it.")));
 }
 
@@ -51,13 +54,13 @@ parse_status(struct json_object *v, const char *where)
 	int			i;
 
 	if (!json_object_is_type(v, json_type_string))
-		workflow_error(where, "expected a status code (a string)");
+		workflow_error("Value of \"%s\" must be a status code (a string).", where);
 	s = json_object_get_string(v);
 	if ((size_t) json_object_get_string_len(v) != strlen(s))
-		workflow_error(where, "a status code must not contain a NUL character");
+		workflow_error("Status code at \"%s\" contains a NUL character.", where);
 	i = task_status_index(s, strlen(s));
 	if (i < 0)
-		workflow_error(where, "unknown status \"%.64s\"", s);
+		workflow_error("Unrecognized status \"%.64s\" at \"%s\".", s, where);
 	return i;
 }
 
@@ -75,17 +78,17 @@ parse_status_list(struct json_object *v, const char *where, bool allow_single)
 	if (allow_single && json_object_is_type(v, json_type_string))
 		return UINT32_C(1) << parse_status(v, where);
 	if (!json_object_is_type(v, json_type_array))
-		workflow_error(where, "expected an array of status codes");
+		workflow_error("Value of \"%s\" must be an array of status codes.", where);
 	n = json_object_array_length(v);
 	if (n == 0)
-		workflow_error(where, "must not be empty");
+		workflow_error("Value of \"%s\" must not be empty.", where);
 	for (i = 0; i < n; i++)
 	{
 		char	   *item = psprintf("%s[%zu]", where, i);
 		int			s = parse_status(json_object_array_get_idx(v, i), item);
 
 		if (mask & (UINT32_C(1) << s))
-			workflow_error(item, "status \"%s\" is listed twice", task_status_code(s));
+			workflow_error("Status \"%s\" is listed twice in \"%s\".", task_status_code(s), where);
 		mask |= UINT32_C(1) << s;
 	}
 	return mask;
@@ -100,7 +103,7 @@ parse_roles(struct json_object *v, const char *where)
 				n;
 
 	if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) == 0)
-		workflow_error(where, "expected a non-empty array of roles (\"admin\", \"practitioner\")");
+		workflow_error("Value of \"%s\" must be a non-empty array of roles (\"admin\", \"practitioner\").", where);
 	n = json_object_array_length(v);
 	for (i = 0; i < n; i++)
 	{
@@ -110,20 +113,20 @@ parse_roles(struct json_object *v, const char *where)
 		uint8		bit;
 
 		if (!json_object_is_type(r, json_type_string))
-			workflow_error(item, "expected a role name (a string)");
+			workflow_error("Value of \"%s\" must be a role name (a string).", item);
 		name = json_object_get_string(r);
 		if ((size_t) json_object_get_string_len(r) != strlen(name))
-			workflow_error(item, "a role name must not contain a NUL character");
+			workflow_error("Role name at \"%s\" contains a NUL character.", item);
 		if (strcmp(name, "admin") == 0)
 			bit = WF_ROLE_ADMIN;
 		else if (strcmp(name, "practitioner") == 0)
 			bit = WF_ROLE_PRACTITIONER;
 		else if (strcmp(name, "auditor") == 0)
-			workflow_error(item, "auditors write nothing and cannot be given a transition");
+			workflow_error("Role \"auditor\" at \"%s\" cannot be given a transition: auditors write nothing.", item);
 		else
-			workflow_error(item, "unknown role \"%.64s\" (roles are \"admin\" and \"practitioner\")", name);
+			workflow_error("Unrecognized role \"%.64s\" at \"%s\". The roles are \"admin\" and \"practitioner\".", name, item);
 		if (roles & bit)
-			workflow_error(item, "role \"%s\" is listed twice", name);
+			workflow_error("Role \"%s\" is listed twice in \"%s\".", name, where);
 		roles |= bit;
 	}
 	return roles;
@@ -131,7 +134,7 @@ parse_roles(struct json_object *v, const char *where)
 
 /*
  * Parses and checks a workflow document into wf.  Every problem is an error
- * (22P02 for text that is not JSON, with its position; 22023 otherwise,
+ * (22P02 for nesting json-c refuses, with its position; 22023 otherwise,
  * naming the offending key), so a bad document never replaces a good one.
  */
 void
@@ -152,44 +155,34 @@ workflow_parse(const char *text, Workflow *wf)
 	/* as deep as PostgreSQL's json type allows in practice, not json-c's 32 */
 	tok = json_tokener_new_ex(WORKFLOW_MAX_DEPTH);
 	if (tok == NULL)
-		elog(ERROR, "json_tokener_new_ex failed");
-	root = json_tokener_parse_ex(tok, text, len);
+		elog(ERROR, "could not create a JSON parser");
+	/* the terminating NUL included: it ends a top-level number */
+	root = json_tokener_parse_ex(tok, text, len + 1);
 	jerr = json_tokener_get_error(tok);
-	if (jerr == json_tokener_success && json_tokener_get_parse_end(tok) < len)
-	{
-		size_t		pos = json_tokener_get_parse_end(tok);
 
-		while (pos < len && isspace((unsigned char) text[pos]))
-			pos++;
-		if (pos < len)
-		{
-			json_object_put(root);
-			json_tokener_free(tok);
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid workflow definition: unexpected text after the JSON document at character %zu",
-							pos + 1)));
-		}
-	}
-	if (jerr != json_tokener_success || root == NULL)
+	/*
+	 * The text is a json value already (set_workflow()'s argument, the
+	 * table's column, the built-in default), so json-c fails only where it is
+	 * stricter than PostgreSQL: nesting deeper than WORKFLOW_MAX_DEPTH.  A
+	 * JSON null parses to NULL and is refused below as not an object.
+	 */
+	if (jerr != json_tokener_success)
 	{
 		size_t		at = json_tokener_get_parse_end(tok);
 
 		json_tokener_free(tok);
-		if (root)
-			json_object_put(root);
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid workflow definition: malformed JSON at character %zu: %s",
-						at + 1, jerr == json_tokener_success ? "incomplete document" :
-						json_tokener_error_desc(jerr))));
+				 errmsg("invalid workflow definition"),
+				 errdetail("The JSON parser stopped at character %zu: %s.",
+						   at + 1, json_tokener_error_desc(jerr))));
 	}
 	json_tokener_free(tok);
 
 	PG_TRY();
 	{
-		if (!json_object_is_type(root, json_type_object))
-			workflow_error("(document)", "expected a JSON object");
+		if (root == NULL || !json_object_is_type(root, json_type_object))
+			workflow_error("The document must be a JSON object.");
 		for (it = json_object_iter_begin(root), end = json_object_iter_end(root);
 			 !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
 		{
@@ -208,25 +201,25 @@ workflow_parse(const char *text, Workflow *wf)
 			else if (strcmp(key, "transitions") == 0)
 				has_transitions = true;
 			else
-				workflow_error(key, "unknown key (expected creatable, terminal, reason_required, transitions)");
+				workflow_error("Unrecognized key \"%.64s\". The keys are \"creatable\", \"terminal\", \"reason_required\" and \"transitions\".", key);
 		}
 		if (!has_creatable)
-			workflow_error("creatable", "required: the states a task may be created in");
+			workflow_error("Key \"creatable\" (the statuses a task may be created in) is required.");
 		if (!has_transitions)
-			workflow_error("transitions", "required: the allowed status changes");
+			workflow_error("Key \"transitions\" (the allowed status changes) is required.");
 		if (wf->creatable & wf->terminal)
 		{
 			int			s;
 
 			for (s = 0; !((wf->creatable & wf->terminal) & (UINT32_C(1) << s)); s++)
 				;
-			workflow_error("creatable", "terminal status \"%s\" cannot be a creatable state",
+			workflow_error("Terminal status \"%s\" cannot be in \"creatable\".",
 						   task_status_code(s));
 		}
 
 		json_object_object_get_ex(root, "transitions", &v);
 		if (!json_object_is_type(v, json_type_array))
-			workflow_error("transitions", "expected an array of {\"from\", \"to\", \"roles\"} objects");
+			workflow_error("Value of \"transitions\" must be an array of objects with keys \"from\", \"to\" and \"roles\".");
 		for (i = 0; i < json_object_array_length(v); i++)
 		{
 			struct json_object *t = json_object_array_get_idx(v, i);
@@ -243,7 +236,7 @@ workflow_parse(const char *text, Workflow *wf)
 						d;
 
 			if (!json_object_is_type(t, json_type_object))
-				workflow_error(where, "expected an object with from, to and roles");
+				workflow_error("Value of \"%s\" must be an object with keys \"from\", \"to\" and \"roles\".", where);
 			for (tit = json_object_iter_begin(t), tend = json_object_iter_end(t);
 				 !json_object_iter_equal(&tit, &tend); json_object_iter_next(&tit))
 			{
@@ -257,11 +250,11 @@ workflow_parse(const char *text, Workflow *wf)
 				else if (strcmp(tkey, "roles") == 0)
 					roles = tval;
 				else
-					workflow_error(psprintf("%s.%s", where, tkey),
-								   "unknown key (expected from, to, roles)");
+					workflow_error("Unrecognized key \"%.64s\" in \"%s\". The keys are \"from\", \"to\" and \"roles\".",
+								   tkey, where);
 			}
 			if (!from || !to || !roles)
-				workflow_error(where, "needs from, to and roles");
+				workflow_error("Value of \"%s\" must have keys \"from\", \"to\" and \"roles\".", where);
 			from_mask = parse_status_list(from, psprintf("%s.from", where), true);
 			to_mask = parse_status_list(to, psprintf("%s.to", where), true);
 			role_bits = parse_roles(roles, psprintf("%s.roles", where));
@@ -270,18 +263,18 @@ workflow_parse(const char *text, Workflow *wf)
 				if (!(from_mask & (UINT32_C(1) << f)))
 					continue;
 				if (strcmp(task_status_code(f), "entered-in-error") == 0)
-					workflow_error(psprintf("%s.from", where),
-								   "no transition may leave entered-in-error");
+					workflow_error("Value of \"%s.from\" includes \"entered-in-error\", which no transition may leave.",
+								   where);
 				for (d = 0; d < WF_NSTATUS; d++)
 				{
 					if (!(to_mask & (UINT32_C(1) << d)))
 						continue;
 					if (f == d)
-						workflow_error(where, "\"%s\" to itself is not a transition",
-									   task_status_code(f));
+						workflow_error("Transition at \"%s\" goes from \"%s\" to itself.",
+									   where, task_status_code(f));
 					if (wf->roles[f][d] != 0)
-						workflow_error(where, "transition \"%s\" -> \"%s\" is listed twice",
-									   task_status_code(f), task_status_code(d));
+						workflow_error("Transition from \"%s\" to \"%s\" is listed twice (again in \"%s\").",
+									   task_status_code(f), task_status_code(d), where);
 					wf->roles[f][d] = role_bits;
 				}
 			}

@@ -921,6 +921,14 @@ def comment_block(lines):
     return out
 
 
+def c_index_enum(comment, tag, names, count_macro):
+    """The lines of a C enum numbering names 0, 1, ... and a macro counting them."""
+    lines = ["/* %s */" % comment, "typedef enum %s" % tag, "{"]
+    lines += ["\t%s = %d%s" % (n, i, "," if i < len(names) - 1 else "")
+              for i, n in enumerate(names)]
+    return lines + ["} %s;" % tag, "", "#define %s %d" % (count_macro, len(names)), ""]
+
+
 def generate(defdir):
     defs = Defs(defdir)
     b = Builder(defs)
@@ -988,28 +996,13 @@ def generate(defdir):
          "#define FHIR_TABLES_H",
          "",
          '#include "fhir_schema.h"',
-         "",
-         "/* Indexes into fhir_types[] (sorted by strcmp of the type name). */",
-         "typedef enum FhirTypeId",
-         "{"]
-    for i, n in enumerate(tnames):
-        h.append("\tFHIR_T_%s = %d," % (tident[n], i))
-    h[-1] = h[-1].rstrip(",")
-    h += ["} FhirTypeId;",
-          "",
-          "#define FHIR_NTYPES %d" % len(tnames),
-          "",
-          "/* Indexes into fhir_valuesets[] (sorted by strcmp of the URL). */",
-          "typedef enum FhirValueSetId",
-          "{"]
-    for i, u in enumerate(vs_urls):
-        h.append("\tFHIR_VS_%s = %d," % (vident[u], i))
-    h[-1] = h[-1].rstrip(",")
-    h += ["} FhirValueSetId;",
-          "",
-          "#define FHIR_NVALUESETS %d" % len(vs_urls),
-          "",
-          "/* Codes of the task-status value set (the workflow's states). */",
+         ""]
+    h += c_index_enum("Indexes into fhir_types[] (sorted by strcmp of the type name).",
+                      "FhirTypeId", ["FHIR_T_" + tident[n] for n in tnames], "FHIR_NTYPES")
+    h += c_index_enum("Indexes into fhir_valuesets[] (sorted by strcmp of the URL).",
+                      "FhirValueSetId", ["FHIR_VS_" + vident[u] for u in vs_urls],
+                      "FHIR_NVALUESETS")
+    h += ["/* Codes of the task-status value set (the workflow's states). */",
           "#define FHIR_VS_TASK_STATUS_NCODES %d"
           % len(vsets["http://hl7.org/fhir/ValueSet/task-status|4.0.1"][1]),
           "",
@@ -1218,21 +1211,18 @@ def main(argv):
         sys.stderr.write("usage: %s DEFINITIONS_DIR OUTPUT_DIR\n" % argv[0])
         return 2
     defdir, outdir = argv[1], argv[2]
+    ucum_path = os.path.join(os.path.dirname(os.path.abspath(defdir)), "ucum",
+                             "ucum-essence.xml")
+    # everything is generated before anything is written
     try:
         csrc, hsrc, summary = generate(defdir)
+        usrc, natoms, ncomp = generate_ucum_header(ucum_path)
     except GenError as e:
         sys.stderr.write("gen_fhir_tables: error: %s\n" % e)
         return 1
     write_atomic(os.path.join(outdir, "fhir_tables.c"), csrc)
     write_atomic(os.path.join(outdir, "fhir_tables.h"), hsrc)
     write_atomic(os.path.join(outdir, "fhir_xhtml_tables.h"), generate_xhtml_header())
-    ucum_path = os.path.join(os.path.dirname(os.path.abspath(defdir)), "ucum",
-                             "ucum-essence.xml")
-    try:
-        usrc, natoms, ncomp = generate_ucum_header(ucum_path)
-    except GenError as e:
-        sys.stderr.write("gen_fhir_tables: error: %s\n" % e)
-        return 1
     write_atomic(os.path.join(outdir, "fhir_ucum_tables.h"), usrc)
     err = sys.stderr.write
     err("gen_fhir_tables: %d types, %d value sets, %d UCUM atoms (%d comparable)\n"

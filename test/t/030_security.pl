@@ -269,11 +269,11 @@ for my $id ('sec-a2', $p2_created, 'sec-a0', 'sec-a3')
 	for my $f (sort keys %calls)
 	{
 		refused(psql_as('sec_t_pr1', $calls{$f}), 'PT404', "practitioner: $f of a task not theirs ($id) is not found",
-			qr{^Task/\Q$id\E not found$});
+			qr{^task "\Q$id\E" does not exist$});
 	}
 }
 refused(psql_as('sec_t_pr1', "SELECT omnitask.read_task('sec-no-such-task');"), 'PT404',
-	'a missing task is reported the same way', qr{^Task/sec-no-such-task not found$});
+	'a missing task is reported the same way', qr{^task "sec-no-such-task" does not exist$});
 gives(psql_as('sec_t_pr1', <<"SQL"), '0|0|0|0|0|0|0|0|0', 'practitioner: no table, view or search shows others\' tasks');
 SELECT (SELECT count(*) FROM omnitask.task WHERE owner_id IS DISTINCT FROM 'sec-p1'),
 	   (SELECT count(*) FROM omnitask.task_history WHERE owner_id IS DISTINCT FROM 'sec-p1' OR id IN ('sec-a2', '$p2_created')),
@@ -706,7 +706,7 @@ gives(psql_as('sec_t_nobody', q{NOTIFY omnitask_task, '{"id": "sec-a2", "version
 $heard = heard_until($s, qr/sec-a2/);
 like($heard, qr/"id": "sec-a2", "version": 99/, 'the listener receives it');
 refused(psql_as('sec_t_pr1', "SELECT omnitask.read_task('sec-a2');"), 'PT404',
-	'a consumer that re-reads the task through row-level security learns nothing from it', qr{^Task/sec-a2 not found$});
+	'a consumer that re-reads the task through row-level security learns nothing from it', qr{^task "sec-a2" does not exist$});
 session_close($s);
 is(fingerprint(), $fp, 'a forged notification changes nothing');
 
