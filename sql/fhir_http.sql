@@ -122,7 +122,7 @@ SELECT version_id, priority FROM omnitask.task WHERE id = (SELECT id FROM t1);
 SELECT status, body -> 'issue' -> 0 ->> 'diagnostics' AS diagnostics
 	FROM pg_temp.http('fh_pr1', jsonb_build_object('if-match', '2', 'x-fhir-id', (SELECT id FROM t1)),
 		format('SELECT fhir.task_update(%L)', (SELECT resource FROM omnitask.task WHERE id = (SELECT id FROM t1))));
-SELECT status, body -> 'issue' -> 0 ->> 'diagnostics' LIKE 'the Task''s id does not match%' AS diag
+SELECT status, body -> 'issue' -> 0 ->> 'diagnostics' LIKE 'Task id does not match the URL''s "other-id"%' AS diag
 	FROM pg_temp.http('fh_pr1', jsonb_build_object('x-fhir-id', 'other-id'),
 		format('SELECT fhir.task_update(%L)', (SELECT resource FROM omnitask.task WHERE id = (SELECT id FROM t1))));
 SELECT status, body -> 'issue' -> 0 ->> 'diagnostics' AS diagnostics

@@ -204,7 +204,8 @@ BEGIN
 				'UTF8');
 		EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
 			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-				MESSAGE = 'If-None-Exist is not valid UTF-8 once URL-decoded';
+				MESSAGE = pg_catalog.format('invalid If-None-Exist "%s"', pg_catalog.left(if_none_exist, 128)),
+				DETAIL = 'It is not valid UTF-8 once URL-decoded.';
 		END;
 	END IF;
 	IF pg_catalog.strpos(token, '|') > 0 THEN
@@ -212,7 +213,8 @@ BEGIN
 		value := pg_catalog.substr(token, pg_catalog.strpos(token, '|') + 1);
 		IF system = '' THEN
 			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-				MESSAGE = 'If-None-Exist identifier=|value (no system) cannot be made race-free',
+				MESSAGE = pg_catalog.format('If-None-Exist "%s" names no identifier system', pg_catalog.left(if_none_exist, 128)),
+				DETAIL = 'A condition on the value alone cannot be made race-free.',
 				HINT = 'Name the identifier with its system: identifier=system|value.';
 		END IF;
 	ELSE
@@ -220,7 +222,7 @@ BEGIN
 	END IF;
 	IF value = '' THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = 'If-None-Exist names an empty identifier value';
+			MESSAGE = pg_catalog.format('If-None-Exist "%s" names an empty identifier value', pg_catalog.left(if_none_exist, 128));
 	END IF;
 END
 $$;
@@ -241,7 +243,7 @@ DECLARE
 BEGIN
 	IF resource IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
-			MESSAGE = 'create_task_if_none_exist needs a resource';
+			MESSAGE = 'argument "resource" must not be null';
 	END IF;
 	cond := omnitask.parse_if_none_exist(if_none_exist);
 	by_value := cond.system IS NULL;
@@ -255,8 +257,8 @@ BEGIN
 		ORDER BY e ->> 'system' LIMIT 1;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = 'If-None-Exist must name an identifier (with a system) of the Task being created',
-			DETAIL = pg_catalog.format('If-None-Exist is "%s".', pg_catalog.left(if_none_exist, 128));
+			MESSAGE = pg_catalog.format('If-None-Exist "%s" names no identifier of the Task', pg_catalog.left(if_none_exist, 128)),
+			DETAIL = 'Conditional create must name an identifier, with its system, that the Task being created carries.';
 	END IF;
 	FOR attempt IN 1 .. 3 LOOP
 		-- the holders the caller can see (the policy of task_identifier)
@@ -277,7 +279,7 @@ BEGIN
 			-- the claim is held by a task the caller cannot see: refused
 			-- without a trace of it
 			RAISE EXCEPTION USING ERRCODE = 'unique_violation',
-				MESSAGE = pg_catalog.format('identifier %s|%s is already in use', pg_catalog.left(cond.system, 128), pg_catalog.left(cond.value, 128)),
+				MESSAGE = pg_catalog.format('identifier "%s|%s" is already in use', pg_catalog.left(cond.system, 128), pg_catalog.left(cond.value, 128)),
 				HINT = 'Another task holds this business identifier.';
 		END IF;
 		BEGIN
@@ -299,7 +301,7 @@ BEGIN
 		END;
 	END LOOP;
 	RAISE EXCEPTION USING ERRCODE = 'serialization_failure',
-		MESSAGE = pg_catalog.format('identifier %s|%s changed hands during the create', pg_catalog.left(cond.system, 128), pg_catalog.left(cond.value, 128)),
+		MESSAGE = pg_catalog.format('identifier "%s|%s" changed hands during the create', pg_catalog.left(cond.system, 128), pg_catalog.left(cond.value, 128)),
 		HINT = 'Retry the request.';
 END
 $$;
@@ -324,7 +326,7 @@ DECLARE
 BEGIN
 	IF resource IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
-			MESSAGE = 'update_task_by_identifier needs a resource';
+			MESSAGE = 'argument "resource" must not be null';
 	END IF;
 	IF condition IS NULL OR condition !~ '^identifier=[^&]+$' THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
@@ -342,12 +344,14 @@ BEGIN
 	ELSIF n = 0 THEN
 		IF if_match IS NOT NULL THEN
 			RAISE EXCEPTION USING ERRCODE = 'PT412',
-				MESSAGE = pg_catalog.format('conditional update "%s" matches no task, but If-Match names version %s', pg_catalog.left(condition, 128), if_match),
+				MESSAGE = pg_catalog.format('conditional update "%s" matches no task', pg_catalog.left(condition, 128)),
+				DETAIL = pg_catalog.format('If-Match names version %s of a task that does not exist.', if_match),
 				HINT = 'Send it without If-Match to create the task.';
 		END IF;
 		IF resource ? 'id' THEN
 			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-				MESSAGE = pg_catalog.format('conditional update "%s" matches no task and the Task has an id', pg_catalog.left(condition, 128)),
+				MESSAGE = pg_catalog.format('conditional update "%s" matches no task', pg_catalog.left(condition, 128)),
+				DETAIL = pg_catalog.format('The Task has the id "%s".', pg_catalog.left(resource ->> 'id', 64)),
 				HINT = 'This server assigns task ids: send the Task without an id to create it.';
 		END IF;
 		SELECT c.task, c.created INTO task, created
@@ -360,8 +364,9 @@ BEGIN
 	END IF;
 	IF resource ? 'id' AND (resource ->> 'id') IS DISTINCT FROM holder THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = pg_catalog.format('the Task''s id "%s" is not the id of the task conditional update "%s" matches',
+			MESSAGE = pg_catalog.format('Task id "%s" does not match conditional update "%s"',
 										pg_catalog.left(resource ->> 'id', 64), pg_catalog.left(condition, 128)),
+			DETAIL = pg_catalog.format('The condition matches task "%s".', holder),
 			HINT = 'Send the Task without an id, or with the id of the matching task.';
 	END IF;
 	task := omnitask.update_task(holder, resource || jsonb_build_object('id', holder), if_match);
@@ -380,13 +385,13 @@ CREATE FUNCTION omnitask.json_pointer(pointer text) RETURNS text[]
 $$
 BEGIN
 	IF pointer IS NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', MESSAGE = 'a JSON Pointer is missing';
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', MESSAGE = 'JSON Pointer must not be null';
 	ELSIF pointer = '' THEN
 		RETURN '{}';
 	ELSIF pg_catalog.left(pointer, 1) <> '/' THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 			MESSAGE = pg_catalog.format('invalid JSON Pointer "%s"', pg_catalog.left(pointer, 128)),
-			DETAIL = 'A JSON Pointer is empty or starts with "/".';
+			DETAIL = 'A JSON Pointer is either empty or starts with "/".';
 	ELSIF pointer ~ '~([^01]|$)' THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 			MESSAGE = pg_catalog.format('invalid JSON Pointer "%s"', pg_catalog.left(pointer, 128)),
@@ -488,24 +493,25 @@ DECLARE
 BEGIN
 	IF jsonb_typeof(patch) IS DISTINCT FROM 'array' THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = 'a JSON Patch document must be an array of operations';
+			MESSAGE = 'JSON Patch document is not an array',
+			DETAIL = 'A JSON Patch document is an array of operations.';
 	END IF;
 	FOR op IN SELECT e FROM jsonb_array_elements(patch) e LOOP
 		IF jsonb_typeof(op) <> 'object' OR jsonb_typeof(op -> 'op') IS DISTINCT FROM 'string'
 		   OR jsonb_typeof(op -> 'path') IS DISTINCT FROM 'string' THEN
 			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-				MESSAGE = pg_catalog.format('JSON Patch operation %s needs "op" and "path" strings', i);
+				MESSAGE = pg_catalog.format('JSON Patch operation %s has no "op" or no "path" string', i);
 		END IF;
 		kind := op ->> 'op';
 		path := omnitask.json_pointer(op ->> 'path');
 		IF kind IN ('add', 'replace', 'test') AND NOT op ? 'value' THEN
 			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-				MESSAGE = pg_catalog.format('JSON Patch operation %s (%s) needs a "value"', i, kind);
+				MESSAGE = pg_catalog.format('JSON Patch operation %s ("%s") has no "value"', i, kind);
 		END IF;
 		IF kind IN ('move', 'copy') THEN
 			IF jsonb_typeof(op -> 'from') IS DISTINCT FROM 'string' THEN
 				RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-					MESSAGE = pg_catalog.format('JSON Patch operation %s (%s) needs a "from" string', i, kind);
+					MESSAGE = pg_catalog.format('JSON Patch operation %s ("%s") has no "from" string', i, kind);
 			END IF;
 			from_path := omnitask.json_pointer(op ->> 'from');
 			v := omnitask.json_patch_get(document, from_path, op ->> 'from');
@@ -543,7 +549,8 @@ BEGIN
 				END IF;
 			ELSE
 				RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-					MESSAGE = pg_catalog.format('JSON Patch operation %s has an unknown op "%s"', i, pg_catalog.left(kind, 64));
+					MESSAGE = pg_catalog.format('unrecognized JSON Patch operation "%s"', pg_catalog.left(kind, 64)),
+					DETAIL = pg_catalog.format('Operation %s of the patch is "%s"; RFC 6902 defines add, remove, replace, move, copy and test.', i, pg_catalog.left(kind, 64));
 		END CASE;
 		i := i + 1;
 	END LOOP;
@@ -564,7 +571,7 @@ DECLARE
 	current_version integer;
 BEGIN
 	IF patch_task.id IS NULL OR patch_task.patch IS NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'patch_task needs an id and a patch';
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'arguments "id" and "patch" must not be null';
 	END IF;
 	SELECT t.resource, t.version_id INTO current_resource, current_version
 		FROM omnitask.task t WHERE t.id = patch_task.id FOR UPDATE;
@@ -588,7 +595,7 @@ DECLARE
 	who text := omnitask.current_practitioner_id();
 BEGIN
 	IF add_task_note.note IS NULL OR add_task_note.note = '' THEN
-		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'add_task_note needs a note text';
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'argument "note" must not be null';
 	END IF;
 	RETURN omnitask.patch_task(add_task_note.id,
 		jsonb_build_array(jsonb_build_object('op', 'add', 'path', '/note/-', 'value',
@@ -756,14 +763,14 @@ DECLARE
 	q text;
 BEGIN
 	IF id IS NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'task_history_page needs a task id';
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'argument "id" must not be null';
 	END IF;
 	IF _count IS NULL OR _count < 1 OR _count > 1000 THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = pg_catalog.format('invalid _count "%s"', _count), HINT = '_count is 1 to 1000.';
+			MESSAGE = pg_catalog.format('invalid _count "%s"', _count), HINT = 'The value of "_count" must be between 1 and 1000.';
 	END IF;
 	IF _since IS NOT NULL AND _at IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', MESSAGE = '_since and _at cannot be combined';
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', MESSAGE = 'parameters "_since" and "_at" cannot be combined';
 	END IF;
 	PERFORM FROM omnitask.task t WHERE t.id = task_history_page.id;
 	IF NOT FOUND THEN
@@ -1060,7 +1067,7 @@ $$
 BEGIN
 	IF NULLIF(headers ->> 'x-fhir-id', '') IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = 'the request names no task id',
+			MESSAGE = 'request names no task id',
 			HINT = 'Send PUT and PATCH to /Task/{id} (the front proxy passes the id as X-FHIR-Id).';
 	END IF;
 	RETURN headers ->> 'x-fhir-id';
@@ -1105,7 +1112,7 @@ BEGIN
 			task_id := omnitask.fhir_url_id(h);
 			IF jsonb_typeof($1) IS DISTINCT FROM 'object' OR ($1 ->> 'id') IS DISTINCT FROM task_id THEN
 				RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-					MESSAGE = pg_catalog.format('the Task''s id does not match the URL''s "%s"', pg_catalog.left(task_id, 64)),
+					MESSAGE = pg_catalog.format('Task id does not match the URL''s "%s"', pg_catalog.left(task_id, 64)),
 					HINT = 'An update carries the id of the task it replaces.';
 			END IF;
 			stored := omnitask.update_task(task_id, $1, omnitask.fhir_if_match(h));

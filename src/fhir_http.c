@@ -38,7 +38,7 @@ void
 omnitask_fhir_http_init(void)
 {
 	DefineCustomStringVariable("omnitask.fhir_base_url",
-							   "Base URL of the FHIR endpoint, used in Location, fullUrl and Bundle links.",
+							   "Sets the base URL of the FHIR endpoint used in Location, fullUrl and Bundle links.",
 							   "For example https://fhir.example.org/fhir (no trailing slash). Empty gives relative URLs.",
 							   &omnitask_fhir_base_url,
 							   "",
@@ -46,8 +46,8 @@ omnitask_fhir_http_init(void)
 							   0,
 							   NULL, NULL, NULL);
 	DefineCustomBoolVariable("omnitask.fhir_require_if_match",
-							 "Refuses FHIR updates and patches that carry no If-Match header (HTTP 428).",
-							 NULL,
+							 "Sets whether FHIR updates and patches must carry an If-Match header.",
+							 "Without one they are refused with HTTP 428.",
 							 &omnitask_fhir_require_if_match,
 							 false,
 							 PGC_SUSET,
