@@ -909,24 +909,19 @@ CREATE FUNCTION omnitask.fhir_respond(status integer, headers jsonb) RETURNS voi
 	LANGUAGE c VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'omnitask_fhir_respond';
 COMMENT ON FUNCTION omnitask.fhir_respond(integer, jsonb) IS 'Sets PostgREST''s response.status and response.headers (an array of one-key objects) for this transaction. PARALLEL UNSAFE: set_config() is.';
 
--- The task headers: ETag, Last-Modified, Location (on writes).
-CREATE FUNCTION omnitask.fhir_task_headers(task jsonb, with_location boolean) RETURNS jsonb
-	LANGUAGE sql STABLE PARALLEL SAFE AS
-$$
-	SELECT jsonb_build_array(
-			jsonb_build_object('ETag', 'W/"' || ($1 -> 'meta' ->> 'versionId') || '"'),
-			jsonb_build_object('Last-Modified', omnitask.fhir_http_date(($1 -> 'meta' ->> 'lastUpdated')::timestamptz)))
-		|| CASE WHEN $2 THEN jsonb_build_array(jsonb_build_object('Location',
-				CASE WHEN omnitask.fhir_base_url() = '' THEN '' ELSE omnitask.fhir_base_url() || '/' END
-				|| 'Task/' || ($1 ->> 'id') || '/_history/' || ($1 -> 'meta' ->> 'versionId')))
-				ELSE '[]' END
-$$;
-COMMENT ON FUNCTION omnitask.fhir_task_headers(jsonb, boolean) IS 'Internal: ETag, Last-Modified and (for writes) Location of a stored Task.';
+-- The answer with a stored version: status, ETag, Last-Modified, Location
+-- (on writes), in C: from the task's columns, not its resource.
+CREATE FUNCTION omnitask.fhir_respond_task(status integer, id text, version_id integer, last_updated timestamptz,
+										   with_location boolean) RETURNS void
+	LANGUAGE c VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'omnitask_fhir_respond_task';
+COMMENT ON FUNCTION omnitask.fhir_respond_task(integer, text, integer, timestamptz, boolean) IS 'Internal: sets PostgREST''s response.status and the headers of a stored task version (ETag, Last-Modified and, for writes, Location) for this transaction. PARALLEL UNSAFE: it sets settings.';
 
 -- The body a write answers with, per Prefer: return=minimal |
 -- representation (the default) | OperationOutcome.
 CREATE FUNCTION omnitask.fhir_write_body(task jsonb, prefer text, message text) RETURNS jsonb
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+	-- STABLE, as jsonb_build_object is: an IMMUTABLE SQL function calling a
+	-- stable one is not inlined, and was parsed and planned on every write
+	LANGUAGE sql STABLE PARALLEL SAFE AS
 $$
 	SELECT CASE pg_catalog.substring($2, 'return=([A-Za-z]+)')
 		WHEN 'minimal' THEN NULL
@@ -976,7 +971,7 @@ BEGIN
 		IF pg_catalog.btrim(inm) = '*' OR ('W/"' || r.version_id || '"') = ANY (
 				SELECT pg_catalog.regexp_replace(pg_catalog.btrim(e), '^"', 'W/"')
 				FROM pg_catalog.unnest(pg_catalog.string_to_array(inm, ',')) e) THEN
-			PERFORM omnitask.fhir_respond(304, omnitask.fhir_task_headers(r.resource, false));
+			PERFORM omnitask.fhir_respond_task(304, task_read.id, r.version_id, r.last_updated, false);
 			RETURN NULL;
 		END IF;
 	ELSIF h ? 'if-modified-since' THEN
@@ -986,11 +981,11 @@ BEGIN
 			ims := NULL;		-- RFC 7232: an invalid date is ignored
 		END;
 		IF ims IS NOT NULL AND pg_catalog.date_trunc('second', r.last_updated) <= ims THEN
-			PERFORM omnitask.fhir_respond(304, omnitask.fhir_task_headers(r.resource, false));
+			PERFORM omnitask.fhir_respond_task(304, task_read.id, r.version_id, r.last_updated, false);
 			RETURN NULL;
 		END IF;
 	END IF;
-	PERFORM omnitask.fhir_respond(200, omnitask.fhir_task_headers(r.resource, false));
+	PERFORM omnitask.fhir_respond_task(200, task_read.id, r.version_id, r.last_updated, false);
 	RETURN r.resource;
 END
 $$;
@@ -1016,29 +1011,33 @@ BEGIN
 		RETURN omnitask.fhir_outcome(404, 'PT404', pg_catalog.format('Task/%s/_history/%s not found', pg_catalog.left(id, 64), vid),
 									 NULL, 'No such version, or it is not visible to you.');
 	END IF;
-	PERFORM omnitask.fhir_respond(200, omnitask.fhir_task_headers(found_resource, false));
+	PERFORM omnitask.fhir_respond_task(200, task_vread.id, vid::integer, (found_resource -> 'meta' ->> 'lastUpdated')::timestamptz, false);
 	RETURN found_resource;
 END
 $$;
 COMMENT ON FUNCTION fhir.task_vread(text, text) IS 'GET /Task/{id}/_history/{vid}: that version with its ETag and Last-Modified; 404 OperationOutcome when the task or version does not exist or is not visible; 400 for a malformed vid.';
 
-CREATE FUNCTION fhir.task_create(jsonb) RETURNS fhir."application/fhir+json"
+CREATE FUNCTION fhir.task_create(text) RETURNS fhir."application/fhir+json"
 	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
 $$
 DECLARE
 	h jsonb := omnitask.fhir_headers();
+	body jsonb;
 	task jsonb;
 	created boolean := true;
 	st integer;
 	e_state text; e_msg text; e_detail text; e_hint text;
 BEGIN
 	BEGIN
+		-- the raw request body (text/plain from the proxy): one that is not
+		-- JSON is answered here, 400 with an OperationOutcome, not by PostgREST
+		body := $1::jsonb;
 		IF h ? 'if-none-exist' THEN
 			SELECT c.task, c.created INTO task, created
-				FROM omnitask.create_task_if_none_exist($1, h ->> 'if-none-exist') c;
+				FROM omnitask.create_task_if_none_exist(body, h ->> 'if-none-exist') c;
 		ELSE
-			task := omnitask.create_task($1);
+			task := omnitask.create_task(body);
 		END IF;
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_msg = MESSAGE_TEXT,
@@ -1050,14 +1049,14 @@ BEGIN
 		PERFORM omnitask.fhir_respond(st, '[]');
 		RETURN omnitask.fhir_outcome(st, e_state, e_msg, e_detail, e_hint);
 	END;
-	PERFORM omnitask.fhir_respond(CASE WHEN created THEN 201 ELSE 200 END,
-								  omnitask.fhir_task_headers(task, true));
+	PERFORM omnitask.fhir_respond_task(CASE WHEN created THEN 201 ELSE 200 END, task ->> 'id',
+		(task -> 'meta' ->> 'versionId')::integer, (task -> 'meta' ->> 'lastUpdated')::timestamptz, true);
 	RETURN omnitask.fhir_write_body(task, h ->> 'prefer',
 		CASE WHEN created THEN 'Created Task/' ELSE 'Found Task/' END || (task ->> 'id')
 		|| ' version ' || (task -> 'meta' ->> 'versionId'));
 END
 $$;
-COMMENT ON FUNCTION fhir.task_create(jsonb) IS 'POST /Task (the body is the Task): 201 with Location, ETag, Last-Modified; with If-None-Exist (identifier=system|value) 200 and the existing task when one matches, nothing written; errors as OperationOutcome (400, 403, 409, 412, 422). Prefer return=minimal|representation|OperationOutcome.';
+COMMENT ON FUNCTION fhir.task_create(text) IS 'POST /Task (the body is the Task): 201 with Location, ETag, Last-Modified; with If-None-Exist (identifier=system|value) 200 and the existing task when one matches, nothing written; errors as OperationOutcome (400, 403, 409, 412, 422). Prefer return=minimal|representation|OperationOutcome.';
 
 -- The task id of a PUT or PATCH: the front proxy passes the URL's id in
 -- the X-FHIR-Id header (PostgREST has no PUT/PATCH on functions).
@@ -1090,12 +1089,13 @@ END
 $$;
 COMMENT ON FUNCTION omnitask.fhir_if_match(jsonb) IS 'Internal: the version If-Match names (NULL without one); PT428 without one when omnitask.fhir_require_if_match is on.';
 
-CREATE FUNCTION fhir.task_update(jsonb) RETURNS fhir."application/fhir+json"
+CREATE FUNCTION fhir.task_update(text) RETURNS fhir."application/fhir+json"
 	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
 $$
 DECLARE
 	h jsonb := omnitask.fhir_headers();
+	body jsonb;
 	task_id text;
 	stored jsonb;
 	created boolean := false;
@@ -1103,19 +1103,22 @@ DECLARE
 	e_state text; e_msg text; e_detail text; e_hint text;
 BEGIN
 	BEGIN
+		-- the raw request body (text/plain from the proxy): one that is not
+		-- JSON is answered here, 400 with an OperationOutcome, not by PostgREST
+		body := $1::jsonb;
 		IF NOT h ? 'x-fhir-id' AND h ? 'x-fhir-condition' THEN
 			-- PUT /Task?identifier=...: conditional update
 			SELECT c.task, c.created INTO stored, created
-				FROM omnitask.update_task_by_identifier($1, h ->> 'x-fhir-condition', omnitask.fhir_if_match(h)) c;
+				FROM omnitask.update_task_by_identifier(body, h ->> 'x-fhir-condition', omnitask.fhir_if_match(h)) c;
 			task_id := stored ->> 'id';
 		ELSE
 			task_id := omnitask.fhir_url_id(h);
-			IF jsonb_typeof($1) IS DISTINCT FROM 'object' OR ($1 ->> 'id') IS DISTINCT FROM task_id THEN
+			IF jsonb_typeof(body) IS DISTINCT FROM 'object' OR (body ->> 'id') IS DISTINCT FROM task_id THEN
 				RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 					MESSAGE = pg_catalog.format('Task id does not match the URL''s "%s"', pg_catalog.left(task_id, 64)),
 					HINT = 'An update carries the id of the task it replaces.';
 			END IF;
-			stored := omnitask.update_task(task_id, $1, omnitask.fhir_if_match(h));
+			stored := omnitask.update_task(task_id, body, omnitask.fhir_if_match(h));
 		END IF;
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_msg = MESSAGE_TEXT,
@@ -1127,28 +1130,33 @@ BEGIN
 		PERFORM omnitask.fhir_respond(st, '[]');
 		RETURN omnitask.fhir_outcome(st, e_state, e_msg, e_detail, e_hint);
 	END;
-	PERFORM omnitask.fhir_respond(CASE WHEN created THEN 201 ELSE 200 END, omnitask.fhir_task_headers(stored, true));
+	PERFORM omnitask.fhir_respond_task(CASE WHEN created THEN 201 ELSE 200 END, stored ->> 'id',
+		(stored -> 'meta' ->> 'versionId')::integer, (stored -> 'meta' ->> 'lastUpdated')::timestamptz, true);
 	RETURN omnitask.fhir_write_body(stored, h ->> 'prefer',
 		CASE WHEN created THEN 'Created Task/' || task_id || ' version ' ELSE 'Updated Task/' || task_id || ' to version ' END
 		|| (stored -> 'meta' ->> 'versionId'));
 END
 $$;
-COMMENT ON FUNCTION fhir.task_update(jsonb) IS 'PUT /Task/{id} (id in X-FHIR-Id, the Task as body, its id equal to the URL''s): 200 with Location, ETag, Last-Modified; If-Match W/"n" -> 412 on mismatch; 428 without If-Match when omnitask.fhir_require_if_match is on. PUT /Task?identifier=system|value (the query in X-FHIR-Condition, no X-FHIR-Id): conditional update by update_task_by_identifier, 201 when it created the task, 200 when it updated the one match, 412 for several. Errors as OperationOutcome (400, 403, 404, 409, 412, 422, 428).';
+COMMENT ON FUNCTION fhir.task_update(text) IS 'PUT /Task/{id} (id in X-FHIR-Id, the Task as body, its id equal to the URL''s): 200 with Location, ETag, Last-Modified; If-Match W/"n" -> 412 on mismatch; 428 without If-Match when omnitask.fhir_require_if_match is on. PUT /Task?identifier=system|value (the query in X-FHIR-Condition, no X-FHIR-Id): conditional update by update_task_by_identifier, 201 when it created the task, 200 when it updated the one match, 412 for several. Errors as OperationOutcome (400, 403, 404, 409, 412, 422, 428).';
 
-CREATE FUNCTION fhir.task_patch(jsonb) RETURNS fhir."application/fhir+json"
+CREATE FUNCTION fhir.task_patch(text) RETURNS fhir."application/fhir+json"
 	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
 $$
 DECLARE
 	h jsonb := omnitask.fhir_headers();
+	body jsonb;
 	task_id text;
 	stored jsonb;
 	st integer;
 	e_state text; e_msg text; e_detail text; e_hint text;
 BEGIN
 	BEGIN
+		-- the raw request body (text/plain from the proxy): one that is not
+		-- JSON is answered here, 400 with an OperationOutcome, not by PostgREST
+		body := $1::jsonb;
 		task_id := omnitask.fhir_url_id(h);
-		stored := omnitask.patch_task(task_id, $1, omnitask.fhir_if_match(h));
+		stored := omnitask.patch_task(task_id, body, omnitask.fhir_if_match(h));
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_msg = MESSAGE_TEXT,
 			e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT;
@@ -1159,12 +1167,13 @@ BEGIN
 		PERFORM omnitask.fhir_respond(st, '[]');
 		RETURN omnitask.fhir_outcome(st, e_state, e_msg, e_detail, e_hint);
 	END;
-	PERFORM omnitask.fhir_respond(200, omnitask.fhir_task_headers(stored, true));
+	PERFORM omnitask.fhir_respond_task(200, stored ->> 'id',
+		(stored -> 'meta' ->> 'versionId')::integer, (stored -> 'meta' ->> 'lastUpdated')::timestamptz, true);
 	RETURN omnitask.fhir_write_body(stored, h ->> 'prefer',
 		'Patched Task/' || task_id || ' to version ' || (stored -> 'meta' ->> 'versionId'));
 END
 $$;
-COMMENT ON FUNCTION fhir.task_patch(jsonb) IS 'PATCH /Task/{id} with a JSON Patch (id in X-FHIR-Id): applied to the current version and stored as an update (validation, workflow, access); 200 with ETag; a failed test (e.g. on /meta/versionId) or If-Match mismatch 412; an inapplicable operation 422; a malformed patch 400; 428 as for update.';
+COMMENT ON FUNCTION fhir.task_patch(text) IS 'PATCH /Task/{id} with a JSON Patch (id in X-FHIR-Id): applied to the current version and stored as an update (validation, workflow, access); 200 with ETag; a failed test (e.g. on /meta/versionId) or If-Match mismatch 412; an inapplicable operation 422; a malformed patch 400; 428 as for update.';
 
 -- An error of a read endpoint as an answer (reads write nothing, so no
 -- subtransaction is needed to undo anything).
@@ -1342,7 +1351,7 @@ REVOKE ALL ON FUNCTION omnitask.fhir_base_url(), omnitask.fhir_require_if_match(
 	omnitask.feed_cursor(xid8, text, integer), omnitask.task_changes(text, integer),
 	omnitask.fhir_http_status(text), omnitask.fhir_outcome(integer, text, text, text, text),
 	omnitask.fhir_http_date(timestamptz), omnitask.fhir_etag_version(text), omnitask.fhir_respond(integer, jsonb),
-	omnitask.fhir_task_headers(jsonb, boolean), omnitask.fhir_write_body(jsonb, text, text),
+	omnitask.fhir_respond_task(integer, text, integer, timestamptz, boolean), omnitask.fhir_write_body(jsonb, text, text),
 	omnitask.fhir_headers(), omnitask.fhir_url_id(jsonb), omnitask.fhir_if_match(jsonb),
 	omnitask.fhir_error_answer(text, text, text, text)
 	FROM PUBLIC;
@@ -1356,7 +1365,7 @@ GRANT EXECUTE ON FUNCTION omnitask.fhir_base_url(), omnitask.fhir_require_if_mat
 	omnitask.feed_cursor(xid8, text, integer), omnitask.task_changes(text, integer),
 	omnitask.fhir_http_status(text), omnitask.fhir_outcome(integer, text, text, text, text),
 	omnitask.fhir_http_date(timestamptz), omnitask.fhir_etag_version(text), omnitask.fhir_respond(integer, jsonb),
-	omnitask.fhir_task_headers(jsonb, boolean), omnitask.fhir_write_body(jsonb, text, text),
+	omnitask.fhir_respond_task(integer, text, integer, timestamptz, boolean), omnitask.fhir_write_body(jsonb, text, text),
 	omnitask.fhir_headers(), omnitask.fhir_url_id(jsonb), omnitask.fhir_if_match(jsonb),
 	omnitask.fhir_error_answer(text, text, text, text),
 	fhir.task_read(text), fhir.task_vread(text, text), fhir.task_search(text, text, text, text, integer, integer, text),
@@ -1364,7 +1373,7 @@ GRANT EXECUTE ON FUNCTION omnitask.fhir_base_url(), omnitask.fhir_require_if_mat
 	fhir.metadata(),
 	-- the write endpoints too: an auditor gets the 403 OperationOutcome of
 	-- the rules (omnitask.create_task etc. stay closed to them)
-	fhir.task_create(jsonb), fhir.task_update(jsonb), fhir.task_patch(jsonb)
+	fhir.task_create(text), fhir.task_update(text), fhir.task_patch(text)
 	TO omnitask_admin, omnitask_practitioner, omnitask_auditor;
 GRANT EXECUTE ON FUNCTION omnitask.create_task_if_none_exist(jsonb, text),
 	omnitask.update_task_by_identifier(jsonb, text, integer),

@@ -2,7 +2,8 @@
  *
  * fhir_http.c
  *	  Settings of the FHIR HTTP interface (schema fhir): the base URL of
- *	  absolute links and whether updates must carry If-Match.
+ *	  absolute links and whether updates must carry If-Match; and the
+ *	  answer (PostgREST's response.status and response.headers).
  *
  *	  The settings are superuser-only (PGC_SUSET): a client must not be able
  *	  to turn off the If-Match requirement or redirect the links it is given.
@@ -19,9 +20,13 @@
 #include "fhir_http.h"
 #include "fhir_validate.h"
 #include "miscadmin.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 char	   *omnitask_fhir_base_url = NULL;
 bool		omnitask_fhir_require_if_match = false;
@@ -29,6 +34,7 @@ bool		omnitask_fhir_require_if_match = false;
 PG_FUNCTION_INFO_V1(omnitask_fhir_base_url_fn);
 PG_FUNCTION_INFO_V1(omnitask_fhir_require_if_match_fn);
 PG_FUNCTION_INFO_V1(omnitask_fhir_respond);
+PG_FUNCTION_INFO_V1(omnitask_fhir_respond_task);
 
 /*
  * Defines omnitask.fhir_base_url and omnitask.fhir_require_if_match; called
@@ -80,18 +86,30 @@ omnitask_fhir_require_if_match_fn(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Sets PostgREST's response.status and response.headers (JSON text) for the
+ * rest of the transaction, as set_config(..., true) does; NULL resets one.
+ */
+static void
+set_response(const char *status, const char *headers)
+{
+	GucContext	context = superuser() ? PGC_SUSET : PGC_USERSET;
+
+	(void) set_config_option("response.status", status, context, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	(void) set_config_option("response.headers", headers, context, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/*
  * omnitask.fhir_respond(status integer, headers jsonb) -> void: sets
  * PostgREST's response.status and response.headers for the rest of the
- * transaction, as set_config(..., true) does (NULL resets a setting).  In C
- * because every write answers through it: as an SQL function of two
- * set_config() calls it could not be inlined and was parsed and planned
- * again in every transaction.
+ * transaction (NULL resets a setting).  In C because every error answer
+ * goes through it: as an SQL function of two set_config() calls it could
+ * not be inlined and was parsed and planned again in every transaction.
  */
 Datum
 omnitask_fhir_respond(PG_FUNCTION_ARGS)
 {
-	GucContext	context = superuser() ? PGC_SUSET : PGC_USERSET;
-	char	   *status = PG_ARGISNULL(0) ? NULL : psprintf("%d", PG_GETARG_INT32(0));
 	char	   *headers = NULL;
 
 	if (!PG_ARGISNULL(1))
@@ -100,9 +118,74 @@ omnitask_fhir_respond(PG_FUNCTION_ARGS)
 
 		headers = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 	}
-	(void) set_config_option("response.status", status, context, PGC_S_SESSION,
-							 GUC_ACTION_LOCAL, true, 0, false);
-	(void) set_config_option("response.headers", headers, context, PGC_S_SESSION,
-							 GUC_ACTION_LOCAL, true, 0, false);
+	set_response(PG_ARGISNULL(0) ? NULL : psprintf("%d", PG_GETARG_INT32(0)), headers);
+	PG_RETURN_VOID();
+}
+
+/*
+ * Appends an HTTP-date (RFC 7231 IMF-fixdate, always GMT) of ts, the form
+ * of Last-Modified.
+ */
+static void
+append_http_date(StringInfo buf, TimestampTz ts)
+{
+	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (TIMESTAMP_NOT_FINITE(ts) || timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	appendStringInfo(buf, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+					 days[j2day(date2j(tm.tm_year, tm.tm_mon, tm.tm_mday))],
+					 tm.tm_mday, months[tm.tm_mon - 1], tm.tm_year,
+					 tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/*
+ * omnitask.fhir_respond_task(status integer, id text, version_id integer,
+ * last_updated timestamptz, with_location boolean) -> void: answers with a
+ * stored version of a task: response.status and the headers ETag,
+ * Last-Modified and (for writes) Location, built here as one JSON text.
+ * It takes the task's columns rather than its resource, so answering a
+ * read neither decompresses the resource again nor builds jsonb headers
+ * that are then printed back to text.
+ */
+Datum
+omnitask_fhir_respond_task(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+	char	   *version;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("arguments of a task answer must not be null")));
+	version = psprintf("%d", PG_GETARG_INT32(2));
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "[{\"ETag\": \"W/\\\"%s\\\"\"}, {\"Last-Modified\": \"", version);
+	append_http_date(&buf, PG_GETARG_TIMESTAMPTZ(3));
+	appendStringInfoString(&buf, "\"}");
+	if (PG_GETARG_BOOL(4))
+	{
+		const char *base = omnitask_fhir_base_url ? omnitask_fhir_base_url : "";
+		int			baselen = strlen(base);
+		StringInfoData url;
+
+		while (baselen > 0 && base[baselen - 1] == '/')
+			baselen--;
+		initStringInfo(&url);
+		if (baselen > 0)
+			appendStringInfo(&url, "%.*s/", baselen, base);
+		appendStringInfo(&url, "Task/%s/_history/%s", text_to_cstring(PG_GETARG_TEXT_PP(1)), version);
+		appendStringInfoString(&buf, ", {\"Location\": ");
+		escape_json(&buf, url.data);
+		appendStringInfoChar(&buf, '}');
+	}
+	appendStringInfoChar(&buf, ']');
+	set_response(psprintf("%d", PG_GETARG_INT32(0)), buf.data);
 	PG_RETURN_VOID();
 }
