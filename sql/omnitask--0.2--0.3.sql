@@ -951,7 +951,7 @@ CREATE FUNCTION omnitask.fhir_headers() RETURNS jsonb
 $$ SELECT COALESCE(NULLIF(pg_catalog.current_setting('request.headers', true), '')::jsonb, '{}') $$;
 COMMENT ON FUNCTION omnitask.fhir_headers() IS 'Internal: PostgREST''s request.headers (lower-case names) as jsonb; {} outside a request.';
 
-CREATE FUNCTION fhir.task_read(id text) RETURNS fhir."application/fhir+json"
+CREATE FUNCTION omnitask.fhir_task_read_full(id text) RETURNS jsonb
 	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
 $$
@@ -961,7 +961,7 @@ DECLARE
 	inm text := h ->> 'if-none-match';
 	ims timestamptz;
 BEGIN
-	SELECT t.resource, t.version_id, t.last_updated INTO r FROM omnitask.task t WHERE t.id = task_read.id;
+	SELECT t.resource, t.version_id, t.last_updated INTO r FROM omnitask.task t WHERE t.id = fhir_task_read_full.id;
 	IF NOT FOUND THEN
 		PERFORM omnitask.fhir_respond(404, '[]');
 		RETURN omnitask.fhir_outcome(404, 'PT404', pg_catalog.format('Task/%s not found', pg_catalog.left(id, 64)),
@@ -971,7 +971,7 @@ BEGIN
 		IF pg_catalog.btrim(inm) = '*' OR ('W/"' || r.version_id || '"') = ANY (
 				SELECT pg_catalog.regexp_replace(pg_catalog.btrim(e), '^"', 'W/"')
 				FROM pg_catalog.unnest(pg_catalog.string_to_array(inm, ',')) e) THEN
-			PERFORM omnitask.fhir_respond_task(304, task_read.id, r.version_id, r.last_updated, false);
+			PERFORM omnitask.fhir_respond_task(304, fhir_task_read_full.id, r.version_id, r.last_updated, false);
 			RETURN NULL;
 		END IF;
 	ELSIF h ? 'if-modified-since' THEN
@@ -981,14 +981,20 @@ BEGIN
 			ims := NULL;		-- RFC 7232: an invalid date is ignored
 		END;
 		IF ims IS NOT NULL AND pg_catalog.date_trunc('second', r.last_updated) <= ims THEN
-			PERFORM omnitask.fhir_respond_task(304, task_read.id, r.version_id, r.last_updated, false);
+			PERFORM omnitask.fhir_respond_task(304, fhir_task_read_full.id, r.version_id, r.last_updated, false);
 			RETURN NULL;
 		END IF;
 	END IF;
-	PERFORM omnitask.fhir_respond_task(200, task_read.id, r.version_id, r.last_updated, false);
+	PERFORM omnitask.fhir_respond_task(200, fhir_task_read_full.id, r.version_id, r.last_updated, false);
 	RETURN r.resource;
 END
 $$;
+COMMENT ON FUNCTION omnitask.fhir_task_read_full(text) IS 'Internal: GET /Task/{id} in full (conditional reads, 404); fhir.task_read answers the common unconditional read itself and leaves the rest to this.';
+
+-- GET /Task/{id}: the common read in C (src/fhir_http.c), the rest above
+CREATE FUNCTION fhir.task_read(id text) RETURNS fhir."application/fhir+json"
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE c VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'omnitask_fhir_task_read';
 COMMENT ON FUNCTION fhir.task_read(text) IS 'GET /Task/{id}: 200 with ETag and Last-Modified; 304 for a matching If-None-Match or an If-Modified-Since not older than the version; 404 OperationOutcome when the task does not exist or is not visible.';
 
 CREATE FUNCTION fhir.task_vread(id text, vid text) RETURNS fhir."application/fhir+json"
@@ -1353,7 +1359,7 @@ REVOKE ALL ON FUNCTION omnitask.fhir_base_url(), omnitask.fhir_require_if_match(
 	omnitask.fhir_http_date(timestamptz), omnitask.fhir_etag_version(text), omnitask.fhir_respond(integer, jsonb),
 	omnitask.fhir_respond_task(integer, text, integer, timestamptz, boolean), omnitask.fhir_write_body(jsonb, text, text),
 	omnitask.fhir_headers(), omnitask.fhir_url_id(jsonb), omnitask.fhir_if_match(jsonb),
-	omnitask.fhir_error_answer(text, text, text, text)
+	omnitask.fhir_error_answer(text, text, text, text), omnitask.fhir_task_read_full(text)
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION omnitask.fhir_base_url(), omnitask.fhir_require_if_match(),
 	omnitask.parse_if_none_exist(text),
@@ -1367,7 +1373,7 @@ GRANT EXECUTE ON FUNCTION omnitask.fhir_base_url(), omnitask.fhir_require_if_mat
 	omnitask.fhir_http_date(timestamptz), omnitask.fhir_etag_version(text), omnitask.fhir_respond(integer, jsonb),
 	omnitask.fhir_respond_task(integer, text, integer, timestamptz, boolean), omnitask.fhir_write_body(jsonb, text, text),
 	omnitask.fhir_headers(), omnitask.fhir_url_id(jsonb), omnitask.fhir_if_match(jsonb),
-	omnitask.fhir_error_answer(text, text, text, text),
+	omnitask.fhir_error_answer(text, text, text, text), omnitask.fhir_task_read_full(text),
 	fhir.task_read(text), fhir.task_vread(text, text), fhir.task_search(text, text, text, text, integer, integer, text),
 	fhir.task_history(text, integer, timestamptz, timestamptz, integer), fhir.task_changes(text, integer),
 	fhir.metadata(),

@@ -87,6 +87,17 @@ run() {
 		   | awk '{ v[NR] = $1 } END { printf "%.3f", v[int((NR + 1) / 2)] }')"
 }
 
+# results_head TITLE HOW COLUMNS: the head of a results file (the table's
+# separator row has as many cells as COLUMNS)
+results_head() {
+	echo "$1, $(date -u +%Y-%m-%d) commit $(git rev-parse --short HEAD), $SCALE tasks,"
+	echo "PostgreSQL $($PGBIN/pg_config --version | cut -d' ' -f2), $2."
+	echo "Setup: $(cat "$T/logs/setup.txt")"
+	echo
+	echo "$3"
+	echo "$3" | sed 's/[^|]*|/---|/g; s/^---|/|/'
+}
+
 # callgrind mode: SCRIPT CALLS -> the input of postgres --single -j (one
 # statement per paragraph): each statement PREPAREd once with its \set
 # variables as parameters, then CALLS transactions of EXECUTEs.
@@ -136,14 +147,9 @@ if [ -n "$CALLGRIND" ]; then
 	stop
 	mkdir -p "$T/cg" && chown postgres: "$T/cg" 2>/dev/null || true
 	OUT=test/bench/results/fhir_http-callgrind-$SCALE.md
-	{
-		echo "FHIR over HTTP, instructions per call (callgrind), $(date -u +%Y-%m-%d) commit $(git rev-parse --short HEAD),"
-		echo "$SCALE tasks, PostgreSQL $($PGBIN/pg_config --version | cut -d' ' -f2), postgres --single, marginal cost between $CN and $CM calls."
-		echo "Setup: $(cat "$T/logs/setup.txt")"
-		echo
-		echo "| pair (baseline / measured) | baseline instr./call | measured instr./call | ratio | target |"
-		echo "|---|---|---|---|---|"
-	} >"$OUT"
+	results_head "FHIR over HTTP, instructions per call (callgrind)" \
+		"postgres --single, marginal cost between $CN and $CM calls" \
+		"| pair (baseline / measured) | baseline instr./call | measured instr./call | ratio | target |" >"$OUT"
 	for pair in $PAIRS; do
 		IFS=: read -r a b target <<<"$pair"
 		per=()
@@ -158,14 +164,9 @@ if [ -n "$CALLGRIND" ]; then
 fi
 
 OUT=test/bench/results/fhir_http-$SCALE${OUT_SUFFIX:-}.md
-{
-	echo "FHIR over HTTP benchmark, $(date -u +%Y-%m-%d) commit $(git rev-parse --short HEAD), $SCALE tasks,"
-	echo "$(nproc) cores, PostgreSQL $($PGBIN/pg_config --version | cut -d' ' -f2), $ROUNDS rounds x ${DURATION} s, $CLIENTS clients, load average at start $(cut -d' ' -f1 /proc/loadavg)."
-	echo "Setup: $(cat "$T/logs/setup.txt")"
-	echo
-	echo "| pair (baseline / measured) | baseline tps | measured tps | baseline median latency | measured median latency | ratio (median of rounds) | target |"
-	echo "|---|---|---|---|---|---|---|"
-} >"$OUT"
+results_head "FHIR over HTTP benchmark" \
+	"$(nproc) cores, $ROUNDS rounds x ${DURATION} s, $CLIENTS clients, load average at start $(cut -d' ' -f1 /proc/loadavg)" \
+	"| pair (baseline / measured) | baseline tps | measured tps | baseline median latency | measured median latency | ratio (median of rounds) | target |" >"$OUT"
 for pair in $PAIRS; do
 	IFS=: read -r a b target <<<"$pair"
 	ratios=() ta=() tb=() la=() lb=()
