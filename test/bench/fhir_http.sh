@@ -5,7 +5,7 @@
 #
 #   bash test/bench/fhir_http.sh [--scale N] [--duration S] [--rounds R] [--no-build]
 #                                [--clients C] [--pairs a:b:target,...]
-#                                [--callgrind N:M]
+#                                [--callgrind N:M] [--reuse]
 #
 # Own throwaway cluster in test/tmp/bench_fhir (port $BENCH_PORT, default
 # 54339); sample data from test/sample/generate.sql at N tasks (default
@@ -14,7 +14,24 @@
 # the per-round throughput ratios bare/http (1.00 = no overhead).  Reads use
 # 2 clients, writes 2 clients, pgbench -M prepared; every script runs the
 # transaction PostgREST runs (request.headers set, then the call), the bare
-# one included.  Writes a table to test/bench/results/fhir_http-N.md.
+# one included.  Writes a table to test/bench/results/fhir_http-N.md, with
+# the median of each transaction's latency (pgbench's per-transaction log).
+#
+# --callgrind N:M counts instructions instead of timing (wall-clock ratios
+# on a shared machine swing by +-30%; PMU counters are not available in
+# this VM): after the load the cluster is stopped and each script of each
+# pair runs N and then M times in `postgres --single` under valgrind's
+# callgrind, one transaction per call as above, each statement PREPAREd
+# once and EXECUTEd (as pgbench -M prepared), the same pseudo-random values
+# for both scripts of a pair.  The cost of a call is the marginal
+# instruction count (I(M) - I(N)) / (M - N): start-up, catalog caches and
+# first-call planning cancel out.  Writes
+# test/bench/results/fhir_http-callgrind-N.md; the callgrind files stay in
+# test/tmp/bench_fhir_cg/cg for callgrind_annotate.
+#
+# --reuse runs the pairs on the cluster and data a previous run left in
+# test/tmp/bench_fhir (a 1M load takes long): it starts that cluster if it
+# is stopped and loads nothing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 TOP=$(pwd)
@@ -22,7 +39,7 @@ PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PORT=${BENCH_PORT:-54339}
 CALLGRIND=
 T=$TOP/test/tmp/bench_fhir
-SCALE=100000 DURATION=5 ROUNDS=3 BUILD=1 CLIENTS=2
+SCALE=100000 DURATION=5 ROUNDS=3 BUILD=1 CLIENTS=2 REUSE=0
 PAIRS="read_bare:read_http:1.1 create_bare:create_http:1.1 patch_bare:patch_http:1.1 search_bare:search_http:1.1
 	history_bare:history_http:1.1 feed_bare:feed_http:1.1 create_ident:create_cond:1.2"
 while [ $# -gt 0 ]; do
@@ -34,6 +51,7 @@ while [ $# -gt 0 ]; do
 		--clients) CLIENTS=$2; shift 2 ;;
 		--pairs) PAIRS=${2//,/ }; shift 2 ;;
 		--callgrind) CALLGRIND=$2; shift 2 ;;
+		--reuse) REUSE=1; BUILD=0; shift ;;
 		*) echo "fhir_http.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -46,6 +64,12 @@ if [ "$BUILD" = 1 ]; then
 	if [ "$(id -u)" = 0 ]; then make -s PG_CONFIG=$PGBIN/pg_config install >/dev/null; else sudo make -s PG_CONFIG=$PGBIN/pg_config install >/dev/null; fi
 fi
 stop() { [ -f "$T/cluster/postmaster.pid" ] && as_pg $PGBIN/pg_ctl -D "$T/cluster" -m fast stop >/dev/null || true; }
+if [ "$REUSE" = 1 ]; then
+	[ -f "$T/logs/setup.txt" ] || { echo "fhir_http.sh: no loaded cluster in $T to reuse" >&2; exit 2; }
+	[ -f "$T/cluster/postmaster.pid" ] ||
+		as_pg $PGBIN/pg_ctl -D "$T/cluster" -l "$T/cluster.log" -w -o "-p $PORT -k $T/sock" start >/dev/null
+	trap stop EXIT
+else
 stop
 rm -rf "$T" && mkdir -p "$T/sock" "$T/logs"
 [ "$(id -u)" = 0 ] && chown -R postgres: "$T"
@@ -69,7 +93,9 @@ echo "== loading $SCALE tasks"
 psql_b -d postgres -c 'CREATE DATABASE bench'
 psql_b -d bench -c 'CREATE EXTENSION omnitask'
 psql_b -d bench -v n="$SCALE" -v practitioners=$((SCALE / 500 + 20)) -v patients=$((SCALE / 10 + 200)) -f test/sample/generate.sql >/dev/null
-psql_b -d bench -A -t -f test/bench/fhir/setup.sql | tail -1 | tee "$T/logs/setup.txt"
+psql_b -d bench -A -t -f test/bench/fhir/setup.sql | tail -1 | tee "$T/logs/setup.txt.new"
+mv "$T/logs/setup.txt.new" "$T/logs/setup.txt"
+fi
 NPOOL=$(psql_b -d bench -A -t -c 'SELECT count(*) FROM bench_fhir.open_pool')
 NCUR=$(psql_b -d bench -A -t -c 'SELECT count(*) FROM bench_fhir.cursors')
 
