@@ -114,7 +114,7 @@ SELECT version_id, priority FROM omnitask.task WHERE id = (SELECT id FROM t1);
 SELECT status, body -> 'issue' -> 0 ->> 'diagnostics' AS diagnostics
 	FROM pg_temp.http('fh_pr1', jsonb_build_object('if-match', '2', 'x-fhir-id', (SELECT id FROM t1)),
 		format('SELECT fhir.task_update(%L)', (SELECT resource FROM omnitask.task WHERE id = (SELECT id FROM t1))));
-SELECT status, body -> 'issue' -> 0 ->> 'diagnostics' LIKE 'the Task''s id does not match%' AS diag
+SELECT status, body -> 'issue' -> 0 ->> 'diagnostics' LIKE 'Task id does not match the URL''s "other-id"%' AS diag
 	FROM pg_temp.http('fh_pr1', jsonb_build_object('x-fhir-id', 'other-id'),
 		format('SELECT fhir.task_update(%L)', (SELECT resource FROM omnitask.task WHERE id = (SELECT id FROM t1))));
 SELECT status, body -> 'issue' -> 0 ->> 'diagnostics' AS diagnostics
@@ -300,6 +300,13 @@ SELECT (SELECT string_agg(e -> 'resource' -> 'meta' ->> 'versionId', ',') FROM j
 SELECT who, status, body -> 'issue' -> 0 ->> 'code' AS code
 	FROM (VALUES ('fh_pr2', 50), ('fh_pr1', 0), ('fh_pr1', 1001)) AS v(who, n),
 		 LATERAL pg_temp.http(who::name, '{}', format('SELECT fhir.task_history(%L, %s)', (SELECT id FROM t2), n));
+-- _since and _at together: 400
+SELECT status, body -> 'issue' -> 0 ->> 'diagnostics' AS diagnostics
+	FROM pg_temp.http('fh_pr1', '{}', format('SELECT fhir.task_history(%L, _since => %L, _at => %L)', (SELECT id FROM t2), now(), now()));
+-- a request body that is not JSON: 400 OperationOutcome from each write endpoint
+SELECT fn, status, body -> 'issue' -> 0 ->> 'code' AS code, body -> 'issue' -> 0 -> 'details' -> 'coding' -> 0 ->> 'code' AS sqlstate
+	FROM (VALUES ('task_create'), ('task_update'), ('task_patch')) AS v(fn),
+		 LATERAL pg_temp.http('fh_pr1', jsonb_build_object('x-fhir-id', (SELECT id FROM t2)), format('SELECT fhir.%s(%L)', fn, '{"resourceType": "Task"'));
 
 -- ---------------------------------------------------------------- change feed
 -- every visible version exactly once, paging by the next link's cursor

@@ -204,7 +204,8 @@ BEGIN
 				'UTF8');
 		EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
 			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-				MESSAGE = 'If-None-Exist is not valid UTF-8 once URL-decoded';
+				MESSAGE = pg_catalog.format('invalid If-None-Exist "%s"', pg_catalog.left(if_none_exist, 128)),
+				DETAIL = 'It is not valid UTF-8 once URL-decoded.';
 		END;
 	END IF;
 	IF pg_catalog.strpos(token, '|') > 0 THEN
@@ -212,7 +213,8 @@ BEGIN
 		value := pg_catalog.substr(token, pg_catalog.strpos(token, '|') + 1);
 		IF system = '' THEN
 			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-				MESSAGE = 'If-None-Exist identifier=|value (no system) cannot be made race-free',
+				MESSAGE = pg_catalog.format('If-None-Exist "%s" names no identifier system', pg_catalog.left(if_none_exist, 128)),
+				DETAIL = 'A condition on the value alone cannot be made race-free.',
 				HINT = 'Name the identifier with its system: identifier=system|value.';
 		END IF;
 	ELSE
@@ -220,7 +222,7 @@ BEGIN
 	END IF;
 	IF value = '' THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = 'If-None-Exist names an empty identifier value';
+			MESSAGE = pg_catalog.format('If-None-Exist "%s" names an empty identifier value', pg_catalog.left(if_none_exist, 128));
 	END IF;
 END
 $$;
@@ -241,7 +243,7 @@ DECLARE
 BEGIN
 	IF resource IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
-			MESSAGE = 'create_task_if_none_exist needs a resource';
+			MESSAGE = 'argument "resource" must not be null';
 	END IF;
 	cond := omnitask.parse_if_none_exist(if_none_exist);
 	by_value := cond.system IS NULL;
@@ -255,8 +257,8 @@ BEGIN
 		ORDER BY e ->> 'system' LIMIT 1;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = 'If-None-Exist must name an identifier (with a system) of the Task being created',
-			DETAIL = pg_catalog.format('If-None-Exist is "%s".', pg_catalog.left(if_none_exist, 128));
+			MESSAGE = pg_catalog.format('If-None-Exist "%s" names no identifier of the Task', pg_catalog.left(if_none_exist, 128)),
+			DETAIL = 'Conditional create must name an identifier, with its system, that the Task being created carries.';
 	END IF;
 	FOR attempt IN 1 .. 3 LOOP
 		-- the holders the caller can see (the policy of task_identifier)
@@ -277,7 +279,7 @@ BEGIN
 			-- the claim is held by a task the caller cannot see: refused
 			-- without a trace of it
 			RAISE EXCEPTION USING ERRCODE = 'unique_violation',
-				MESSAGE = pg_catalog.format('identifier %s|%s is already in use', pg_catalog.left(cond.system, 128), pg_catalog.left(cond.value, 128)),
+				MESSAGE = pg_catalog.format('identifier "%s|%s" is already in use', pg_catalog.left(cond.system, 128), pg_catalog.left(cond.value, 128)),
 				HINT = 'Another task holds this business identifier.';
 		END IF;
 		BEGIN
@@ -299,7 +301,7 @@ BEGIN
 		END;
 	END LOOP;
 	RAISE EXCEPTION USING ERRCODE = 'serialization_failure',
-		MESSAGE = pg_catalog.format('identifier %s|%s changed hands during the create', pg_catalog.left(cond.system, 128), pg_catalog.left(cond.value, 128)),
+		MESSAGE = pg_catalog.format('identifier "%s|%s" changed hands during the create', pg_catalog.left(cond.system, 128), pg_catalog.left(cond.value, 128)),
 		HINT = 'Retry the request.';
 END
 $$;
@@ -324,7 +326,7 @@ DECLARE
 BEGIN
 	IF resource IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
-			MESSAGE = 'update_task_by_identifier needs a resource';
+			MESSAGE = 'argument "resource" must not be null';
 	END IF;
 	IF condition IS NULL OR condition !~ '^identifier=[^&]+$' THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
@@ -342,12 +344,14 @@ BEGIN
 	ELSIF n = 0 THEN
 		IF if_match IS NOT NULL THEN
 			RAISE EXCEPTION USING ERRCODE = 'PT412',
-				MESSAGE = pg_catalog.format('conditional update "%s" matches no task, but If-Match names version %s', pg_catalog.left(condition, 128), if_match),
+				MESSAGE = pg_catalog.format('conditional update "%s" matches no task', pg_catalog.left(condition, 128)),
+				DETAIL = pg_catalog.format('If-Match names version %s of a task that does not exist.', if_match),
 				HINT = 'Send it without If-Match to create the task.';
 		END IF;
 		IF resource ? 'id' THEN
 			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-				MESSAGE = pg_catalog.format('conditional update "%s" matches no task and the Task has an id', pg_catalog.left(condition, 128)),
+				MESSAGE = pg_catalog.format('conditional update "%s" matches no task', pg_catalog.left(condition, 128)),
+				DETAIL = pg_catalog.format('The Task has the id "%s".', pg_catalog.left(resource ->> 'id', 64)),
 				HINT = 'This server assigns task ids: send the Task without an id to create it.';
 		END IF;
 		SELECT c.task, c.created INTO task, created
@@ -360,8 +364,9 @@ BEGIN
 	END IF;
 	IF resource ? 'id' AND (resource ->> 'id') IS DISTINCT FROM holder THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = pg_catalog.format('the Task''s id "%s" is not the id of the task conditional update "%s" matches',
+			MESSAGE = pg_catalog.format('Task id "%s" does not match conditional update "%s"',
 										pg_catalog.left(resource ->> 'id', 64), pg_catalog.left(condition, 128)),
+			DETAIL = pg_catalog.format('The condition matches task "%s".', holder),
 			HINT = 'Send the Task without an id, or with the id of the matching task.';
 	END IF;
 	task := omnitask.update_task(holder, resource || jsonb_build_object('id', holder), if_match);
@@ -380,13 +385,13 @@ CREATE FUNCTION omnitask.json_pointer(pointer text) RETURNS text[]
 $$
 BEGIN
 	IF pointer IS NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', MESSAGE = 'a JSON Pointer is missing';
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', MESSAGE = 'JSON Pointer must not be null';
 	ELSIF pointer = '' THEN
 		RETURN '{}';
 	ELSIF pg_catalog.left(pointer, 1) <> '/' THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 			MESSAGE = pg_catalog.format('invalid JSON Pointer "%s"', pg_catalog.left(pointer, 128)),
-			DETAIL = 'A JSON Pointer is empty or starts with "/".';
+			DETAIL = 'A JSON Pointer is either empty or starts with "/".';
 	ELSIF pointer ~ '~([^01]|$)' THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 			MESSAGE = pg_catalog.format('invalid JSON Pointer "%s"', pg_catalog.left(pointer, 128)),
@@ -488,24 +493,25 @@ DECLARE
 BEGIN
 	IF jsonb_typeof(patch) IS DISTINCT FROM 'array' THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = 'a JSON Patch document must be an array of operations';
+			MESSAGE = 'JSON Patch document is not an array',
+			DETAIL = 'A JSON Patch document is an array of operations.';
 	END IF;
 	FOR op IN SELECT e FROM jsonb_array_elements(patch) e LOOP
 		IF jsonb_typeof(op) <> 'object' OR jsonb_typeof(op -> 'op') IS DISTINCT FROM 'string'
 		   OR jsonb_typeof(op -> 'path') IS DISTINCT FROM 'string' THEN
 			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-				MESSAGE = pg_catalog.format('JSON Patch operation %s needs "op" and "path" strings', i);
+				MESSAGE = pg_catalog.format('JSON Patch operation %s has no "op" or no "path" string', i);
 		END IF;
 		kind := op ->> 'op';
 		path := omnitask.json_pointer(op ->> 'path');
 		IF kind IN ('add', 'replace', 'test') AND NOT op ? 'value' THEN
 			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-				MESSAGE = pg_catalog.format('JSON Patch operation %s (%s) needs a "value"', i, kind);
+				MESSAGE = pg_catalog.format('JSON Patch operation %s ("%s") has no "value"', i, kind);
 		END IF;
 		IF kind IN ('move', 'copy') THEN
 			IF jsonb_typeof(op -> 'from') IS DISTINCT FROM 'string' THEN
 				RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-					MESSAGE = pg_catalog.format('JSON Patch operation %s (%s) needs a "from" string', i, kind);
+					MESSAGE = pg_catalog.format('JSON Patch operation %s ("%s") has no "from" string', i, kind);
 			END IF;
 			from_path := omnitask.json_pointer(op ->> 'from');
 			v := omnitask.json_patch_get(document, from_path, op ->> 'from');
@@ -543,7 +549,8 @@ BEGIN
 				END IF;
 			ELSE
 				RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-					MESSAGE = pg_catalog.format('JSON Patch operation %s has an unknown op "%s"', i, pg_catalog.left(kind, 64));
+					MESSAGE = pg_catalog.format('unrecognized JSON Patch operation "%s"', pg_catalog.left(kind, 64)),
+					DETAIL = pg_catalog.format('Operation %s of the patch is "%s"; RFC 6902 defines add, remove, replace, move, copy and test.', i, pg_catalog.left(kind, 64));
 		END CASE;
 		i := i + 1;
 	END LOOP;
@@ -564,7 +571,7 @@ DECLARE
 	current_version integer;
 BEGIN
 	IF patch_task.id IS NULL OR patch_task.patch IS NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'patch_task needs an id and a patch';
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'arguments "id" and "patch" must not be null';
 	END IF;
 	SELECT t.resource, t.version_id INTO current_resource, current_version
 		FROM omnitask.task t WHERE t.id = patch_task.id FOR UPDATE;
@@ -588,7 +595,7 @@ DECLARE
 	who text := omnitask.current_practitioner_id();
 BEGIN
 	IF add_task_note.note IS NULL OR add_task_note.note = '' THEN
-		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'add_task_note needs a note text';
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'argument "note" must not be null';
 	END IF;
 	RETURN omnitask.patch_task(add_task_note.id,
 		jsonb_build_array(jsonb_build_object('op', 'add', 'path', '/note/-', 'value',
@@ -756,14 +763,14 @@ DECLARE
 	q text;
 BEGIN
 	IF id IS NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'task_history_page needs a task id';
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'argument "id" must not be null';
 	END IF;
 	IF _count IS NULL OR _count < 1 OR _count > 1000 THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = pg_catalog.format('invalid _count "%s"', _count), HINT = '_count is 1 to 1000.';
+			MESSAGE = pg_catalog.format('invalid _count "%s"', _count), HINT = 'The value of "_count" must be between 1 and 1000.';
 	END IF;
 	IF _since IS NOT NULL AND _at IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', MESSAGE = '_since and _at cannot be combined';
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', MESSAGE = 'parameters "_since" and "_at" cannot be combined';
 	END IF;
 	PERFORM FROM omnitask.task t WHERE t.id = task_history_page.id;
 	IF NOT FOUND THEN
@@ -902,24 +909,19 @@ CREATE FUNCTION omnitask.fhir_respond(status integer, headers jsonb) RETURNS voi
 	LANGUAGE c VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'omnitask_fhir_respond';
 COMMENT ON FUNCTION omnitask.fhir_respond(integer, jsonb) IS 'Sets PostgREST''s response.status and response.headers (an array of one-key objects) for this transaction. PARALLEL UNSAFE: set_config() is.';
 
--- The task headers: ETag, Last-Modified, Location (on writes).
-CREATE FUNCTION omnitask.fhir_task_headers(task jsonb, with_location boolean) RETURNS jsonb
-	LANGUAGE sql STABLE PARALLEL SAFE AS
-$$
-	SELECT jsonb_build_array(
-			jsonb_build_object('ETag', 'W/"' || ($1 -> 'meta' ->> 'versionId') || '"'),
-			jsonb_build_object('Last-Modified', omnitask.fhir_http_date(($1 -> 'meta' ->> 'lastUpdated')::timestamptz)))
-		|| CASE WHEN $2 THEN jsonb_build_array(jsonb_build_object('Location',
-				CASE WHEN omnitask.fhir_base_url() = '' THEN '' ELSE omnitask.fhir_base_url() || '/' END
-				|| 'Task/' || ($1 ->> 'id') || '/_history/' || ($1 -> 'meta' ->> 'versionId')))
-				ELSE '[]' END
-$$;
-COMMENT ON FUNCTION omnitask.fhir_task_headers(jsonb, boolean) IS 'Internal: ETag, Last-Modified and (for writes) Location of a stored Task.';
+-- The answer with a stored version: status, ETag, Last-Modified, Location
+-- (on writes), in C: from the task's columns, not its resource.
+CREATE FUNCTION omnitask.fhir_respond_task(status integer, id text, version_id integer, last_updated timestamptz,
+										   with_location boolean) RETURNS void
+	LANGUAGE c VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'omnitask_fhir_respond_task';
+COMMENT ON FUNCTION omnitask.fhir_respond_task(integer, text, integer, timestamptz, boolean) IS 'Internal: sets PostgREST''s response.status and the headers of a stored task version (ETag, Last-Modified and, for writes, Location) for this transaction. PARALLEL UNSAFE: it sets settings.';
 
 -- The body a write answers with, per Prefer: return=minimal |
 -- representation (the default) | OperationOutcome.
 CREATE FUNCTION omnitask.fhir_write_body(task jsonb, prefer text, message text) RETURNS jsonb
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+	-- STABLE, as jsonb_build_object is: an IMMUTABLE SQL function calling a
+	-- stable one is not inlined, and was parsed and planned on every write
+	LANGUAGE sql STABLE PARALLEL SAFE AS
 $$
 	SELECT CASE pg_catalog.substring($2, 'return=([A-Za-z]+)')
 		WHEN 'minimal' THEN NULL
@@ -949,7 +951,7 @@ CREATE FUNCTION omnitask.fhir_headers() RETURNS jsonb
 $$ SELECT COALESCE(NULLIF(pg_catalog.current_setting('request.headers', true), '')::jsonb, '{}') $$;
 COMMENT ON FUNCTION omnitask.fhir_headers() IS 'Internal: PostgREST''s request.headers (lower-case names) as jsonb; {} outside a request.';
 
-CREATE FUNCTION fhir.task_read(id text) RETURNS fhir."application/fhir+json"
+CREATE FUNCTION omnitask.fhir_task_read_full(id text) RETURNS jsonb
 	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
 $$
@@ -959,7 +961,7 @@ DECLARE
 	inm text := h ->> 'if-none-match';
 	ims timestamptz;
 BEGIN
-	SELECT t.resource, t.version_id, t.last_updated INTO r FROM omnitask.task t WHERE t.id = task_read.id;
+	SELECT t.resource, t.version_id, t.last_updated INTO r FROM omnitask.task t WHERE t.id = fhir_task_read_full.id;
 	IF NOT FOUND THEN
 		PERFORM omnitask.fhir_respond(404, '[]');
 		RETURN omnitask.fhir_outcome(404, 'PT404', pg_catalog.format('Task/%s not found', pg_catalog.left(id, 64)),
@@ -969,7 +971,7 @@ BEGIN
 		IF pg_catalog.btrim(inm) = '*' OR ('W/"' || r.version_id || '"') = ANY (
 				SELECT pg_catalog.regexp_replace(pg_catalog.btrim(e), '^"', 'W/"')
 				FROM pg_catalog.unnest(pg_catalog.string_to_array(inm, ',')) e) THEN
-			PERFORM omnitask.fhir_respond(304, omnitask.fhir_task_headers(r.resource, false));
+			PERFORM omnitask.fhir_respond_task(304, fhir_task_read_full.id, r.version_id, r.last_updated, false);
 			RETURN NULL;
 		END IF;
 	ELSIF h ? 'if-modified-since' THEN
@@ -979,14 +981,20 @@ BEGIN
 			ims := NULL;		-- RFC 7232: an invalid date is ignored
 		END;
 		IF ims IS NOT NULL AND pg_catalog.date_trunc('second', r.last_updated) <= ims THEN
-			PERFORM omnitask.fhir_respond(304, omnitask.fhir_task_headers(r.resource, false));
+			PERFORM omnitask.fhir_respond_task(304, fhir_task_read_full.id, r.version_id, r.last_updated, false);
 			RETURN NULL;
 		END IF;
 	END IF;
-	PERFORM omnitask.fhir_respond(200, omnitask.fhir_task_headers(r.resource, false));
+	PERFORM omnitask.fhir_respond_task(200, fhir_task_read_full.id, r.version_id, r.last_updated, false);
 	RETURN r.resource;
 END
 $$;
+COMMENT ON FUNCTION omnitask.fhir_task_read_full(text) IS 'Internal: GET /Task/{id} in full (conditional reads, 404); fhir.task_read answers the common unconditional read itself and leaves the rest to this.';
+
+-- GET /Task/{id}: the common read in C (src/fhir_http.c), the rest above
+CREATE FUNCTION fhir.task_read(id text) RETURNS fhir."application/fhir+json"
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE c VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'omnitask_fhir_task_read';
 COMMENT ON FUNCTION fhir.task_read(text) IS 'GET /Task/{id}: 200 with ETag and Last-Modified; 304 for a matching If-None-Match or an If-Modified-Since not older than the version; 404 OperationOutcome when the task does not exist or is not visible.';
 
 CREATE FUNCTION fhir.task_vread(id text, vid text) RETURNS fhir."application/fhir+json"
@@ -1009,29 +1017,33 @@ BEGIN
 		RETURN omnitask.fhir_outcome(404, 'PT404', pg_catalog.format('Task/%s/_history/%s not found', pg_catalog.left(id, 64), vid),
 									 NULL, 'No such version, or it is not visible to you.');
 	END IF;
-	PERFORM omnitask.fhir_respond(200, omnitask.fhir_task_headers(found_resource, false));
+	PERFORM omnitask.fhir_respond_task(200, task_vread.id, vid::integer, (found_resource -> 'meta' ->> 'lastUpdated')::timestamptz, false);
 	RETURN found_resource;
 END
 $$;
 COMMENT ON FUNCTION fhir.task_vread(text, text) IS 'GET /Task/{id}/_history/{vid}: that version with its ETag and Last-Modified; 404 OperationOutcome when the task or version does not exist or is not visible; 400 for a malformed vid.';
 
-CREATE FUNCTION fhir.task_create(jsonb) RETURNS fhir."application/fhir+json"
+CREATE FUNCTION fhir.task_create(text) RETURNS fhir."application/fhir+json"
 	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
 $$
 DECLARE
 	h jsonb := omnitask.fhir_headers();
+	body jsonb;
 	task jsonb;
 	created boolean := true;
 	st integer;
 	e_state text; e_msg text; e_detail text; e_hint text;
 BEGIN
 	BEGIN
+		-- the raw request body (text/plain from the proxy): one that is not
+		-- JSON is answered here, 400 with an OperationOutcome, not by PostgREST
+		body := $1::jsonb;
 		IF h ? 'if-none-exist' THEN
 			SELECT c.task, c.created INTO task, created
-				FROM omnitask.create_task_if_none_exist($1, h ->> 'if-none-exist') c;
+				FROM omnitask.create_task_if_none_exist(body, h ->> 'if-none-exist') c;
 		ELSE
-			task := omnitask.create_task($1);
+			task := omnitask.create_task(body);
 		END IF;
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_msg = MESSAGE_TEXT,
@@ -1043,14 +1055,14 @@ BEGIN
 		PERFORM omnitask.fhir_respond(st, '[]');
 		RETURN omnitask.fhir_outcome(st, e_state, e_msg, e_detail, e_hint);
 	END;
-	PERFORM omnitask.fhir_respond(CASE WHEN created THEN 201 ELSE 200 END,
-								  omnitask.fhir_task_headers(task, true));
+	PERFORM omnitask.fhir_respond_task(CASE WHEN created THEN 201 ELSE 200 END, task ->> 'id',
+		(task -> 'meta' ->> 'versionId')::integer, (task -> 'meta' ->> 'lastUpdated')::timestamptz, true);
 	RETURN omnitask.fhir_write_body(task, h ->> 'prefer',
 		CASE WHEN created THEN 'Created Task/' ELSE 'Found Task/' END || (task ->> 'id')
 		|| ' version ' || (task -> 'meta' ->> 'versionId'));
 END
 $$;
-COMMENT ON FUNCTION fhir.task_create(jsonb) IS 'POST /Task (the body is the Task): 201 with Location, ETag, Last-Modified; with If-None-Exist (identifier=system|value) 200 and the existing task when one matches, nothing written; errors as OperationOutcome (400, 403, 409, 412, 422). Prefer return=minimal|representation|OperationOutcome.';
+COMMENT ON FUNCTION fhir.task_create(text) IS 'POST /Task (the body is the Task): 201 with Location, ETag, Last-Modified; with If-None-Exist (identifier=system|value) 200 and the existing task when one matches, nothing written; errors as OperationOutcome (400, 403, 409, 412, 422). Prefer return=minimal|representation|OperationOutcome.';
 
 -- The task id of a PUT or PATCH: the front proxy passes the URL's id in
 -- the X-FHIR-Id header (PostgREST has no PUT/PATCH on functions).
@@ -1060,7 +1072,7 @@ $$
 BEGIN
 	IF NULLIF(headers ->> 'x-fhir-id', '') IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = 'the request names no task id',
+			MESSAGE = 'request names no task id',
 			HINT = 'Send PUT and PATCH to /Task/{id} (the front proxy passes the id as X-FHIR-Id).';
 	END IF;
 	RETURN headers ->> 'x-fhir-id';
@@ -1083,12 +1095,13 @@ END
 $$;
 COMMENT ON FUNCTION omnitask.fhir_if_match(jsonb) IS 'Internal: the version If-Match names (NULL without one); PT428 without one when omnitask.fhir_require_if_match is on.';
 
-CREATE FUNCTION fhir.task_update(jsonb) RETURNS fhir."application/fhir+json"
+CREATE FUNCTION fhir.task_update(text) RETURNS fhir."application/fhir+json"
 	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
 $$
 DECLARE
 	h jsonb := omnitask.fhir_headers();
+	body jsonb;
 	task_id text;
 	stored jsonb;
 	created boolean := false;
@@ -1096,19 +1109,22 @@ DECLARE
 	e_state text; e_msg text; e_detail text; e_hint text;
 BEGIN
 	BEGIN
+		-- the raw request body (text/plain from the proxy): one that is not
+		-- JSON is answered here, 400 with an OperationOutcome, not by PostgREST
+		body := $1::jsonb;
 		IF NOT h ? 'x-fhir-id' AND h ? 'x-fhir-condition' THEN
 			-- PUT /Task?identifier=...: conditional update
 			SELECT c.task, c.created INTO stored, created
-				FROM omnitask.update_task_by_identifier($1, h ->> 'x-fhir-condition', omnitask.fhir_if_match(h)) c;
+				FROM omnitask.update_task_by_identifier(body, h ->> 'x-fhir-condition', omnitask.fhir_if_match(h)) c;
 			task_id := stored ->> 'id';
 		ELSE
 			task_id := omnitask.fhir_url_id(h);
-			IF jsonb_typeof($1) IS DISTINCT FROM 'object' OR ($1 ->> 'id') IS DISTINCT FROM task_id THEN
+			IF jsonb_typeof(body) IS DISTINCT FROM 'object' OR (body ->> 'id') IS DISTINCT FROM task_id THEN
 				RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-					MESSAGE = pg_catalog.format('the Task''s id does not match the URL''s "%s"', pg_catalog.left(task_id, 64)),
+					MESSAGE = pg_catalog.format('Task id does not match the URL''s "%s"', pg_catalog.left(task_id, 64)),
 					HINT = 'An update carries the id of the task it replaces.';
 			END IF;
-			stored := omnitask.update_task(task_id, $1, omnitask.fhir_if_match(h));
+			stored := omnitask.update_task(task_id, body, omnitask.fhir_if_match(h));
 		END IF;
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_msg = MESSAGE_TEXT,
@@ -1120,28 +1136,33 @@ BEGIN
 		PERFORM omnitask.fhir_respond(st, '[]');
 		RETURN omnitask.fhir_outcome(st, e_state, e_msg, e_detail, e_hint);
 	END;
-	PERFORM omnitask.fhir_respond(CASE WHEN created THEN 201 ELSE 200 END, omnitask.fhir_task_headers(stored, true));
+	PERFORM omnitask.fhir_respond_task(CASE WHEN created THEN 201 ELSE 200 END, stored ->> 'id',
+		(stored -> 'meta' ->> 'versionId')::integer, (stored -> 'meta' ->> 'lastUpdated')::timestamptz, true);
 	RETURN omnitask.fhir_write_body(stored, h ->> 'prefer',
 		CASE WHEN created THEN 'Created Task/' || task_id || ' version ' ELSE 'Updated Task/' || task_id || ' to version ' END
 		|| (stored -> 'meta' ->> 'versionId'));
 END
 $$;
-COMMENT ON FUNCTION fhir.task_update(jsonb) IS 'PUT /Task/{id} (id in X-FHIR-Id, the Task as body, its id equal to the URL''s): 200 with Location, ETag, Last-Modified; If-Match W/"n" -> 412 on mismatch; 428 without If-Match when omnitask.fhir_require_if_match is on. PUT /Task?identifier=system|value (the query in X-FHIR-Condition, no X-FHIR-Id): conditional update by update_task_by_identifier, 201 when it created the task, 200 when it updated the one match, 412 for several. Errors as OperationOutcome (400, 403, 404, 409, 412, 422, 428).';
+COMMENT ON FUNCTION fhir.task_update(text) IS 'PUT /Task/{id} (id in X-FHIR-Id, the Task as body, its id equal to the URL''s): 200 with Location, ETag, Last-Modified; If-Match W/"n" -> 412 on mismatch; 428 without If-Match when omnitask.fhir_require_if_match is on. PUT /Task?identifier=system|value (the query in X-FHIR-Condition, no X-FHIR-Id): conditional update by update_task_by_identifier, 201 when it created the task, 200 when it updated the one match, 412 for several. Errors as OperationOutcome (400, 403, 404, 409, 412, 422, 428).';
 
-CREATE FUNCTION fhir.task_patch(jsonb) RETURNS fhir."application/fhir+json"
+CREATE FUNCTION fhir.task_patch(text) RETURNS fhir."application/fhir+json"
 	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
 $$
 DECLARE
 	h jsonb := omnitask.fhir_headers();
+	body jsonb;
 	task_id text;
 	stored jsonb;
 	st integer;
 	e_state text; e_msg text; e_detail text; e_hint text;
 BEGIN
 	BEGIN
+		-- the raw request body (text/plain from the proxy): one that is not
+		-- JSON is answered here, 400 with an OperationOutcome, not by PostgREST
+		body := $1::jsonb;
 		task_id := omnitask.fhir_url_id(h);
-		stored := omnitask.patch_task(task_id, $1, omnitask.fhir_if_match(h));
+		stored := omnitask.patch_task(task_id, body, omnitask.fhir_if_match(h));
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_msg = MESSAGE_TEXT,
 			e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT;
@@ -1152,12 +1173,13 @@ BEGIN
 		PERFORM omnitask.fhir_respond(st, '[]');
 		RETURN omnitask.fhir_outcome(st, e_state, e_msg, e_detail, e_hint);
 	END;
-	PERFORM omnitask.fhir_respond(200, omnitask.fhir_task_headers(stored, true));
+	PERFORM omnitask.fhir_respond_task(200, stored ->> 'id',
+		(stored -> 'meta' ->> 'versionId')::integer, (stored -> 'meta' ->> 'lastUpdated')::timestamptz, true);
 	RETURN omnitask.fhir_write_body(stored, h ->> 'prefer',
 		'Patched Task/' || task_id || ' to version ' || (stored -> 'meta' ->> 'versionId'));
 END
 $$;
-COMMENT ON FUNCTION fhir.task_patch(jsonb) IS 'PATCH /Task/{id} with a JSON Patch (id in X-FHIR-Id): applied to the current version and stored as an update (validation, workflow, access); 200 with ETag; a failed test (e.g. on /meta/versionId) or If-Match mismatch 412; an inapplicable operation 422; a malformed patch 400; 428 as for update.';
+COMMENT ON FUNCTION fhir.task_patch(text) IS 'PATCH /Task/{id} with a JSON Patch (id in X-FHIR-Id): applied to the current version and stored as an update (validation, workflow, access); 200 with ETag; a failed test (e.g. on /meta/versionId) or If-Match mismatch 412; an inapplicable operation 422; a malformed patch 400; 428 as for update.';
 
 -- An error of a read endpoint as an answer (reads write nothing, so no
 -- subtransaction is needed to undo anything).
@@ -1336,9 +1358,9 @@ REVOKE ALL ON FUNCTION omnitask.fhir_base_url(), omnitask.fhir_require_if_match(
 	omnitask.feed_cursor(xid8, text, integer), omnitask.task_changes(text, integer),
 	omnitask.fhir_http_status(text), omnitask.fhir_outcome(integer, text, text, text, text),
 	omnitask.fhir_http_date(timestamptz), omnitask.fhir_etag_version(text), omnitask.fhir_respond(integer, jsonb),
-	omnitask.fhir_task_headers(jsonb, boolean), omnitask.fhir_write_body(jsonb, text, text),
+	omnitask.fhir_respond_task(integer, text, integer, timestamptz, boolean), omnitask.fhir_write_body(jsonb, text, text),
 	omnitask.fhir_headers(), omnitask.fhir_url_id(jsonb), omnitask.fhir_if_match(jsonb),
-	omnitask.fhir_error_answer(text, text, text, text)
+	omnitask.fhir_error_answer(text, text, text, text), omnitask.fhir_task_read_full(text)
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION omnitask.fhir_base_url(), omnitask.fhir_require_if_match(),
 	omnitask.parse_if_none_exist(text),
@@ -1350,15 +1372,15 @@ GRANT EXECUTE ON FUNCTION omnitask.fhir_base_url(), omnitask.fhir_require_if_mat
 	omnitask.feed_cursor(xid8, text, integer), omnitask.task_changes(text, integer),
 	omnitask.fhir_http_status(text), omnitask.fhir_outcome(integer, text, text, text, text),
 	omnitask.fhir_http_date(timestamptz), omnitask.fhir_etag_version(text), omnitask.fhir_respond(integer, jsonb),
-	omnitask.fhir_task_headers(jsonb, boolean), omnitask.fhir_write_body(jsonb, text, text),
+	omnitask.fhir_respond_task(integer, text, integer, timestamptz, boolean), omnitask.fhir_write_body(jsonb, text, text),
 	omnitask.fhir_headers(), omnitask.fhir_url_id(jsonb), omnitask.fhir_if_match(jsonb),
-	omnitask.fhir_error_answer(text, text, text, text),
+	omnitask.fhir_error_answer(text, text, text, text), omnitask.fhir_task_read_full(text),
 	fhir.task_read(text), fhir.task_vread(text, text), fhir.task_search(text, text, text, text, integer, integer, text),
 	fhir.task_history(text, integer, timestamptz, timestamptz, integer), fhir.task_changes(text, integer),
 	fhir.metadata(),
 	-- the write endpoints too: an auditor gets the 403 OperationOutcome of
 	-- the rules (omnitask.create_task etc. stay closed to them)
-	fhir.task_create(jsonb), fhir.task_update(jsonb), fhir.task_patch(jsonb)
+	fhir.task_create(text), fhir.task_update(text), fhir.task_patch(text)
 	TO omnitask_admin, omnitask_practitioner, omnitask_auditor;
 GRANT EXECUTE ON FUNCTION omnitask.create_task_if_none_exist(jsonb, text),
 	omnitask.update_task_by_identifier(jsonb, text, integer),

@@ -222,7 +222,7 @@ omnitask_task_changes(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid _count \"%s\"",
 						PG_ARGISNULL(1) ? "" : psprintf("%d", PG_GETARG_INT32(1))),
-				 errhint("_count is 1 to %d.", FHIR_FEED_MAX_COUNT)));
+				 errhint("The value of \"_count\" must be between 1 and %d.", FHIR_FEED_MAX_COUNT)));
 	count = PG_GETARG_INT32(1);
 	if (cursor != NULL && VARSIZE_ANY_EXHDR(cursor) > 0)
 	{
@@ -234,8 +234,8 @@ omnitask_task_changes(PG_FUNCTION_ARGS)
 		baselen--;
 	prefix = baselen == 0 ? "" : psprintf("%.*s/", baselen, base);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 	if (page_plan == NULL)
 	{
 		Oid			argtypes[4] = {XID8OID, TEXTOID, INT4OID, INT4OID};
@@ -243,8 +243,8 @@ omnitask_task_changes(PG_FUNCTION_ARGS)
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
+		if ((rc = SPI_keepplan(plan)) != 0)
+			elog(ERROR, "SPI_keepplan failed: %s", SPI_result_code_string(rc));
 		page_plan = plan;
 	}
 	values[0] = FullTransactionIdGetDatum(FullTransactionIdFromU64(pos.xid));

@@ -59,7 +59,7 @@ sub request
 	my ($token, $method, $path, $fn, $args, $headers) = @_;
 	my $call = ref $args eq 'ARRAY'
 	  ? qq{"fhir"."$fn"(} . join(', ', map { qq{"$_->[0]" := } . lit($_->[1]) } @$args) . ')'
-	  : qq{"fhir"."$fn"(} . lit($args) . '::jsonb)';
+	  : qq{"fhir"."$fn"(} . lit($args) . '::text)';
 	my %h = (%{ $headers || {} }, 'accept' => 'application/fhir+json', 'authorization' => 'Bearer x');
 	my $sql = 'BEGIN ISOLATION LEVEL READ COMMITTED' . ($method eq 'GET' ? ' READ ONLY' : '') . ";\n"
 	  . "SELECT set_config('search_path', '\"fhir\"', true), set_config('role', " . lit($token->{role}) . ", true), "
@@ -161,6 +161,14 @@ $r = request($p2, 'POST', '/rpc/task_create', 'task_create', $task =~ s/fhir-p1/
 	{ 'if-none-exist' => 'identifier=https://orders.example/id|lab-0042' });
 is($r->{status}, 409, 'If-None-Exist matching a task the caller cannot see: 409 ...');
 unlike($json->encode($r->{body}), qr/\Q$id\E/, '... that does not reveal the task');
+# a body that is not JSON reaches the function as text (text/plain from the
+# proxy) and is answered there, not by PostgREST
+for my $bad ('{"resourceType": "Task",', 'status=requested', '')
+{
+	$r = request($p1, 'POST', '/rpc/task_create', 'task_create', $bad);
+	is_deeply([ $r->{status}, $r->{body}{resourceType}, $r->{body}{issue}[0]{code}, $r->{body}{issue}[0]{details}{coding}[0]{code} ],
+		[ 400, 'OperationOutcome', 'invalid', '22P02' ], "POST /Task with the body '$bad' (not JSON): 400 OperationOutcome");
+}
 is(count_tasks(), $n, 'no error wrote anything');
 
 # --- GET /Task/{id} -------------------------------------------------------------
@@ -200,6 +208,8 @@ $r = request($aud, 'POST', '/rpc/task_update', 'task_update', $json->encode($cur
 is($r->{status}, 403, 'auditor PUT: 403');
 $r = request($p2, 'POST', '/rpc/task_update', 'task_update', $json->encode($current), { 'x-fhir-id' => $id });
 is($r->{status}, 404, 'PUT on another practitioner\'s task: 404');
+$r = request($p1, 'POST', '/rpc/task_update', 'task_update', '<Task/>', { 'x-fhir-id' => $id });
+is_deeply([ $r->{status}, $r->{body}{issue}[0]{code} ], [ 400, 'invalid' ], 'PUT with a body that is not JSON: 400 OperationOutcome');
 
 # --- PATCH /Task/{id} -----------------------------------------------------------
 $r = request($p1, 'POST', '/rpc/task_patch', 'task_patch',
@@ -216,6 +226,8 @@ $r = request($p1, 'POST', '/rpc/task_patch', 'task_patch', '[{"op": "remove", "p
 is($r->{status}, 422, 'PATCH that cannot be applied: 422');
 $r = request($p1, 'POST', '/rpc/task_patch', 'task_patch', '{"op": "remove"}', { 'x-fhir-id' => $id });
 is($r->{status}, 400, 'PATCH that is not a JSON Patch: 400');
+$r = request($p1, 'POST', '/rpc/task_patch', 'task_patch', '[{"op": "remove"', { 'x-fhir-id' => $id });
+is_deeply([ $r->{status}, $r->{body}{issue}[0]{code} ], [ 400, 'invalid' ], 'PATCH with a body that is not JSON: 400 OperationOutcome');
 
 # --- GET /Task/{id}/_history/{vid} and /_history -------------------------------
 $r = request($p1, 'GET', '/rpc/task_vread', 'task_vread', [ [ id => $id ], [ vid => '2' ] ]);

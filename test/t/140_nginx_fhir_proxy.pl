@@ -94,7 +94,8 @@ for (1 .. 100)
 ok($up, "nginx listens on 127.0.0.1:$proxy_port") or BAIL_OUT('nginx did not start: ' . `cat $dir/logs/error.log`);
 close $up if $up;
 
-# sends one request through nginx; returns (status, what the upstream received)
+# sends one request through nginx; returns (status, what the upstream
+# received, the raw answer)
 sub through
 {
 	my ($method, $target, $headers, $body) = @_;
@@ -111,7 +112,7 @@ sub through
 	my @lines = -e "$dir/requests.jsonl" ? do { open my $f, '<', "$dir/requests.jsonl"; <$f> } : ();
 	my $seen = @lines ? $json->decode($lines[-1]) : undef;
 	truncate "$dir/requests.jsonl", 0 if @lines;
-	return ($status, @lines == 1 ? $seen : undef);
+	return ($status, @lines == 1 ? $seen : undef, $resp);
 }
 
 my $task = '{"resourceType":"Task","id":"t-1","status":"requested","intent":"order","description":"caf\u00e9 | ñ","for":{"reference":"Patient/p"}}';
@@ -128,17 +129,17 @@ my @cases = (
 	  'GET', '/rpc/task_read?id=t-1', { accept => 'application/fhir+json', 'x-fhir-id' => undef } ],
 	[ 'POST /Task', 'POST', '/Task', { 'Content-Type' => 'application/fhir+json; charset=utf-8', Accept => 'application/fhir+json',
 	  'If-None-Exist' => 'identifier=https://orders.example/id|ord-1', Prefer => 'return=representation', Authorization => $auth }, $task,
-	  'POST', '/rpc/task_create', { 'content-type' => 'application/json', accept => 'application/fhir+json',
+	  'POST', '/rpc/task_create', { 'content-type' => 'text/plain', accept => 'application/fhir+json',
 	  'if-none-exist' => 'identifier=https://orders.example/id|ord-1', prefer => 'return=representation', authorization => $auth, 'x-fhir-id' => undef } ],
 	[ 'PUT /Task/{id}', 'PUT', '/Task/t-1', { 'Content-Type' => 'application/fhir+json', 'If-Match' => 'W/"2"', Prefer => 'return=minimal', 'X-FHIR-Condition' => 'identifier=forged' }, $task,
-	  'POST', '/rpc/task_update', { 'content-type' => 'application/json', 'if-match' => 'W/"2"', prefer => 'return=minimal', 'x-fhir-id' => 't-1', accept => 'application/fhir+json',
+	  'POST', '/rpc/task_update', { 'content-type' => 'text/plain', 'if-match' => 'W/"2"', prefer => 'return=minimal', 'x-fhir-id' => 't-1', accept => 'application/fhir+json',
 	  'x-fhir-condition' => undef } ],
 	[ 'PUT /Task?identifier= (conditional update)', 'PUT', '/Task?identifier=https%3A%2F%2Forders.example%2Fid%7Cord-1',
 	  { 'Content-Type' => 'application/fhir+json', 'If-Match' => 'W/"4"', 'X-FHIR-Id' => 'forged', 'X-FHIR-Condition' => 'identifier=forged' }, $task,
-	  'POST', '/rpc/task_update', { 'content-type' => 'application/json', 'if-match' => 'W/"4"', 'x-fhir-id' => undef,
+	  'POST', '/rpc/task_update', { 'content-type' => 'text/plain', 'if-match' => 'W/"4"', 'x-fhir-id' => undef,
 	  'x-fhir-condition' => 'identifier=https%3A%2F%2Forders.example%2Fid%7Cord-1' } ],
 	[ 'PATCH /Task/{id}', 'PATCH', '/Task/t-1', { 'Content-Type' => 'application/json-patch+json', 'If-Match' => 'W/"2"', 'X-FHIR-Id' => 'forged' }, $patch,
-	  'POST', '/rpc/task_patch', { 'content-type' => 'application/json', 'if-match' => 'W/"2"', 'x-fhir-id' => 't-1' } ],
+	  'POST', '/rpc/task_patch', { 'content-type' => 'text/plain', 'if-match' => 'W/"2"', 'x-fhir-id' => 't-1' } ],
 	[ 'GET /Task?...', 'GET', '/Task?status=requested,accepted&owner:missing=true&authored-on=ge2026-01-01T00%3A00%3A00%2B02%3A00&_count=20&_sort=-priority',
 	  { Accept => 'application/json', 'X-FHIR-Query' => 'forged' }, undef,
 	  'GET', '/rpc/task_search', { accept => 'application/fhir+json',
@@ -167,12 +168,34 @@ for my $c (@cases)
 	is($seen->{body}, $body // '', "$name: body unchanged") if defined $body;
 }
 
-# what the proxy refuses itself
-for my $c ([ 'DELETE', '/Task/t-1', 405 ], [ 'PUT', '/Task', 405 ], [ 'POST', '/Task/t-1/_history', 405 ],
-		   [ 'GET', '/Task/not%20an%20id', 404 ], [ 'GET', '/Patient/p-1', 404 ], [ 'GET', '/rpc/task_read?id=x', 404 ])
+# what the proxy refuses itself, with an OperationOutcome: methods and paths
+# it does not serve, query parameters the function does not have or values
+# PostgREST could not convert (PostgREST would answer those with its own
+# error body), writes whose body is not JSON by its type
+my $json_body = { 'Content-Type' => 'application/fhir+json' };
+for my $c ([ 'DELETE', '/Task/t-1', {}, 405, 'not-supported' ], [ 'PUT', '/Task', $json_body, 405, 'not-supported' ],
+		   [ 'POST', '/Task/t-1/_history', $json_body, 405, 'not-supported' ],
+		   [ 'GET', '/Task/not%20an%20id', {}, 404, 'not-found' ], [ 'GET', '/Patient/p-1', {}, 404, 'not-found' ],
+		   [ 'GET', '/rpc/task_read?id=x', {}, 404, 'not-found' ],
+		   [ 'GET', '/Task/t-1/_history?_count=2&_list=x', {}, 400, 'invalid' ],
+		   [ 'GET', '/Task/t-1/_history?_since=yesterday', {}, 400, 'invalid' ],
+		   [ 'GET', '/Task/_history?_since=2026-01-01', {}, 400, 'invalid' ],
+		   [ 'GET', '/Task/_history?_count=-1', {}, 400, 'invalid' ],
+		   [ 'GET', '/Task/_history?_cursor=not-a-cursor', {}, 400, 'invalid' ],
+		   [ 'POST', '/Task', { 'Content-Type' => 'application/fhir+xml' }, 415, 'not-supported' ],
+		   [ 'POST', '/Task', {}, 415, 'not-supported' ],
+		   [ 'PUT', '/Task/t-1', { 'Content-Type' => 'text/plain' }, 415, 'not-supported' ],
+		   [ 'PUT', '/Task?identifier=a%7Cb', { 'Content-Type' => 'application/x-www-form-urlencoded' }, 415, 'not-supported' ],
+		   [ 'PATCH', '/Task/t-1', { 'Content-Type' => 'application/merge-patch+json' }, 415, 'not-supported' ])
 {
-	my ($status, $seen) = through($c->[0], $c->[1], {}, $c->[0] eq 'GET' ? undef : '');
-	is_deeply([ $status, defined $seen ], [ $c->[2], '' ], "$c->[0] $c->[1]: $c->[2] from the proxy, nothing forwarded");
+	my ($m, $target, $hdrs, $want, $code) = @$c;
+	my ($status, $seen, $resp) = through($m, $target, $hdrs, $m eq 'GET' ? undef : '{}');
+	is_deeply([ $status, defined $seen ], [ $want, '' ], "$m $target: $want from the proxy, nothing forwarded");
+	my ($head, $body) = split /\r\n\r\n/, $resp, 2;
+	like($head, qr{^Content-Type: application/fhir\+json\r?$}mi, '... as application/fhir+json');
+	my $oo = eval { $json->decode($body) };
+	is_deeply([ $oo->{resourceType}, $oo->{issue}[0]{severity}, $oo->{issue}[0]{code} ], [ 'OperationOutcome', 'error', $code ],
+		"... an OperationOutcome ($code)");
 }
 
 kill 'TERM', $nginx_pid;

@@ -12,6 +12,11 @@ SELECT row_number() OVER (ORDER BY id),
 	   (resource - 'id' - 'meta' - 'lastModified' - 'statusReason' - 'output' - 'businessStatus' - 'identifier')
 	   || '{"status": "requested"}'
 FROM omnitask.task ORDER BY id LIMIT 1000;
+-- the same documents as the request body text both sides of a pair parse
+-- (PostgREST passes the body on as text; the HTTP endpoints take it raw)
+CREATE TABLE bench_fhir.bodies (k int PRIMARY KEY, txt text NOT NULL);
+ALTER TABLE bench_fhir.bodies ALTER COLUMN txt SET STORAGE PLAIN;
+INSERT INTO bench_fhir.bodies SELECT k, doc::text FROM bench_fhir.docs;
 -- open tasks whose priority the patch workloads change
 CREATE TABLE bench_fhir.open_pool (n int PRIMARY KEY, id text NOT NULL);
 INSERT INTO bench_fhir.open_pool
