@@ -1728,6 +1728,12 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		el = find_element(t, name, len);
 		if (el == NULL || (twin && fhir_types[el->type].kind != FK_PRIMITIVE))
 		{
+			/* once the issue list is full, an error is only counted */
+			if (w->res->nissues >= FHIR_MAX_ISSUES)
+			{
+				walk_error(w, "structure", "unknown element");
+				continue;
+			}
 			saved = path_push(w, key.val.string.val, key.val.string.len);
 			walk_error(w, "structure", "unknown element %s in %s",
 					   fhir_quoted(key.val.string.val, key.val.string.len), t->name);
