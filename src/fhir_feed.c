@@ -25,6 +25,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fhir_feed.h"
+#include "fhir_outcome.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "fhir_http.h"
@@ -156,38 +157,13 @@ encode_cursor(const char *xid, int32 version_id, const char *id)
 	return hex;
 }
 
-/* Pushes an object key. */
-static void
-push_key(JsonbParseState **state, const char *key)
-{
-	JsonbValue	v;
-
-	v.type = jbvString;
-	v.val.string.val = (char *) key;
-	v.val.string.len = strlen(key);
-	pushJsonbValue(state, WJB_KEY, &v);
-}
-
-/* Pushes a string as an object member's value. */
-static void
-push_string(JsonbParseState **state, const char *key, const char *value)
-{
-	JsonbValue	v;
-
-	push_key(state, key);
-	v.type = jbvString;
-	v.val.string.val = (char *) value;
-	v.val.string.len = strlen(value);
-	pushJsonbValue(state, WJB_VALUE, &v);
-}
-
 /* Pushes one link {relation, url} as an array element. */
 static void
 push_link(JsonbParseState **state, const char *relation, const char *url)
 {
 	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
-	push_string(state, "relation", relation);
-	push_string(state, "url", url);
+	fhir_push_pair(state, "relation", relation);
+	fhir_push_pair(state, "url", url);
 	pushJsonbValue(state, WJB_END_OBJECT, NULL);
 }
 
@@ -257,9 +233,9 @@ omnitask_task_changes(PG_FUNCTION_ARGS)
 	n = SPI_processed;
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	push_string(&state, "resourceType", "Bundle");
-	push_string(&state, "type", "history");
-	push_key(&state, "entry");
+	fhir_push_pair(&state, "resourceType", "Bundle");
+	fhir_push_pair(&state, "type", "history");
+	fhir_push_string(&state, WJB_KEY, "entry");
 	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
 	for (row = 0; row < n; row++)
 	{
@@ -275,8 +251,8 @@ omnitask_task_changes(PG_FUNCTION_ARGS)
 		JsonbValue	res;
 
 		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-		push_string(&state, "fullUrl", psprintf("%sTask/%s", prefix, id));
-		push_key(&state, "resource");
+		fhir_push_pair(&state, "fullUrl", psprintf("%sTask/%s", prefix, id));
+		fhir_push_string(&state, WJB_KEY, "resource");
 		if (isnull)				/* resource is NOT NULL; kept safe anyway */
 		{
 			res.type = jbvNull;
@@ -291,16 +267,16 @@ omnitask_task_changes(PG_FUNCTION_ARGS)
 			res.val.binary.len = VARSIZE(jb) - VARHDRSZ;
 			pushJsonbValue(&state, WJB_VALUE, &res);
 		}
-		push_key(&state, "request");
+		fhir_push_string(&state, WJB_KEY, "request");
 		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-		push_string(&state, "method", is_update ? "PUT" : "POST");
-		push_string(&state, "url", is_update ? psprintf("Task/%s", id) : "Task");
+		fhir_push_pair(&state, "method", is_update ? "PUT" : "POST");
+		fhir_push_pair(&state, "url", is_update ? psprintf("Task/%s", id) : "Task");
 		pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-		push_key(&state, "response");
+		fhir_push_string(&state, WJB_KEY, "response");
 		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-		push_string(&state, "status", is_update ? "200" : "201");
-		push_string(&state, "etag", psprintf("W/\"%d\"", vid));
-		push_string(&state, "lastModified", modified);
+		fhir_push_pair(&state, "status", is_update ? "200" : "201");
+		fhir_push_pair(&state, "etag", psprintf("W/\"%d\"", vid));
+		fhir_push_pair(&state, "lastModified", modified);
 		pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 		pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 		if (row == n - 1)
@@ -311,7 +287,7 @@ omnitask_task_changes(PG_FUNCTION_ARGS)
 	/* with no new version, the next link keeps the cursor given */
 	if (last_pos == NULL)
 		last_pos = cursor_str;
-	push_key(&state, "link");
+	fhir_push_string(&state, WJB_KEY, "link");
 	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
 	push_link(&state, "self", psprintf("%sTask/_history?_count=%d%s%s", prefix, count,
 									   cursor_str ? "&_cursor=" : "", cursor_str ? cursor_str : ""));

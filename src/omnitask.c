@@ -49,7 +49,7 @@ _PG_init(void)
 							   0,
 							   NULL, NULL, NULL);
 	DefineCustomBoolVariable("omnitask.notify",
-							 "Sends NOTIFY omnitask_task for every stored change.",
+							 "Sets whether every stored change sends NOTIFY omnitask_task.",
 							 NULL,
 							 &omnitask_notify,
 							 true,
