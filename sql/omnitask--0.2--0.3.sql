@@ -578,11 +578,10 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM omnitask.not_found(patch_task.id);
 	END IF;
-	IF if_match IS NOT NULL AND if_match <> current_version THEN
-		RAISE EXCEPTION USING ERRCODE = 'PT412',
-			MESSAGE = pg_catalog.format('Task/%s is at version %s, not %s', patch_task.id, current_version, if_match),
-			HINT = 'Read the task again and reapply your change.';
-	END IF;
+	-- the if_match rule of update_task (omnitask.require_version, in the
+	-- architecture section below; resolved when the function runs)
+	PERFORM omnitask.require_version(patch_task.id, current_version, patch_task.if_match,
+		'Read the task again and reapply your change.');
 	RETURN omnitask.update_task(patch_task.id, omnitask.json_patch(current_resource, patch));
 END
 $$;
