@@ -88,7 +88,7 @@ log "configure (cassert, debug, TAP tests) -> $PREFIX"
 ./configure --prefix="$PREFIX" --enable-cassert --enable-debug --enable-tap-tests \
     --without-icu CFLAGS="-O2 -g" >"$WORK/configure.log" 2>&1 \
     || { tail -30 "$WORK/configure.log" >&2; exit 1; }
-log "make -j$JOBS (about 10 min on 2 cores)"
+log "make -j$JOBS (about 5 min on 2 idle cores)"
 make -j"$JOBS" -s >"$WORK/make.log" 2>&1 || { tail -40 "$WORK/make.log" >&2; exit 1; }
 make -s install >>"$WORK/make.log" 2>&1
 # What PGXS's installcheck uses: pg_regress (installed by the above into
