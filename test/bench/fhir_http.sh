@@ -56,43 +56,16 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ -n "$CALLGRIND" ] && T=${T}_cg
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-psql_b() { as_pg $PGBIN/psql -X -q -v ON_ERROR_STOP=1 -h "$T/sock" -p "$PORT" -U postgres "$@"; }
-
-if [ "$BUILD" = 1 ]; then
-	make -s PG_CONFIG=$PGBIN/pg_config >/dev/null
-	if [ "$(id -u)" = 0 ]; then make -s PG_CONFIG=$PGBIN/pg_config install >/dev/null; else sudo make -s PG_CONFIG=$PGBIN/pg_config install >/dev/null; fi
-fi
-stop() { [ -f "$T/cluster/postmaster.pid" ] && as_pg $PGBIN/pg_ctl -D "$T/cluster" -m fast stop >/dev/null || true; }
+. test/bench/lib.sh
+[ "$BUILD" = 1 ] && bench_build
 if [ "$REUSE" = 1 ]; then
 	[ -f "$T/logs/setup.txt" ] || { echo "fhir_http.sh: no loaded cluster in $T to reuse" >&2; exit 2; }
-	[ -f "$T/cluster/postmaster.pid" ] ||
-		as_pg $PGBIN/pg_ctl -D "$T/cluster" -l "$T/cluster.log" -w -o "-p $PORT -k $T/sock" start >/dev/null
-	trap stop EXIT
+	[ -f "$T/cluster/postmaster.pid" ] || bench_start
+	trap bench_stop EXIT
 else
-stop
-rm -rf "$T" && mkdir -p "$T/sock" "$T/logs"
-[ "$(id -u)" = 0 ] && chown -R postgres: "$T"
-as_pg $PGBIN/initdb -D "$T/cluster" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
-cat >>"$T/cluster/postgresql.conf" <<CONF
-listen_addresses = ''
-shared_buffers = 1GB
-work_mem = 32MB
-maintenance_work_mem = 512MB
-max_wal_size = 4GB
-checkpoint_timeout = 30min
-synchronous_commit = on
-jit = off
-random_page_cost = 1.1
-shared_preload_libraries = 'omnitask'
-CONF
-as_pg $PGBIN/pg_ctl -D "$T/cluster" -l "$T/cluster.log" -w -o "-p $PORT -k $T/sock" start >/dev/null
-trap stop EXIT
-
-echo "== loading $SCALE tasks"
-psql_b -d postgres -c 'CREATE DATABASE bench'
-psql_b -d bench -c 'CREATE EXTENSION omnitask'
-psql_b -d bench -v n="$SCALE" -v practitioners=$((SCALE / 500 + 20)) -v patients=$((SCALE / 10 + 200)) -f test/sample/generate.sql >/dev/null
+bench_new_cluster 'synchronous_commit = on'
+trap bench_stop EXIT
+bench_load "$SCALE"
 psql_b -d bench -A -t -f test/bench/fhir/setup.sql | tail -1 | tee "$T/logs/setup.txt.new"
 mv "$T/logs/setup.txt.new" "$T/logs/setup.txt"
 fi
@@ -170,7 +143,7 @@ callgrind_run() {
 }
 if [ -n "$CALLGRIND" ]; then
 	IFS=: read -r CN CM <<<"$CALLGRIND"
-	stop
+	bench_stop
 	mkdir -p "$T/cg" && chown postgres: "$T/cg" 2>/dev/null || true
 	OUT=test/bench/results/fhir_http-callgrind-$SCALE.md
 	results_head "FHIR over HTTP, instructions per call (callgrind)" \
