@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 #
 # 060_upgrade.pl: ALTER EXTENSION omnitask UPDATE from 0.1 to the current
-# version (default_version in omnitask.control; "0.2" below stands for it).
+# version (default_version in omnitask.control; "0.2" below stands for it:
+# the update runs every script from 0.1 on, the released 0.2 and 0.3 included).
 #
 #   - CREATE EXTENSION omnitask VERSION '0.1', sample data (n=300), creates,
 #     updates and status changes by an admin and a practitioner login;
