@@ -1398,6 +1398,30 @@ root_key_replaced(const Walker *w, const FhirElement *el)
 		(EL_IS(el, "lastModified") && (w->norm == NULL || !w->norm->keep_last_modified));
 }
 
+/*
+ * True when the root element name (a JSON key of Task) may be left out of
+ * the validation of an update that leaves it as it was stored
+ * (task_trigger.c): a complex element (no primitive, no _twin, no choice
+ * member) whose subtree yields no Task fact (child_cap() is CAP_NONE, and
+ * none of the has_* flags of walk_object()) and that no rule of the root
+ * relates to another element; not meta (server-owned keys) and not
+ * contained (dom-2..5, local references).  Its validity depends on its own
+ * subtree only, given that the Task has no contained resources.
+ */
+bool
+fhir_task_root_element_trusted(const char *name, int len)
+{
+	const FhirType *t = &fhir_types[FHIR_T_TASK];
+	const FhirElement *el = find_element(t, name, len);
+
+	if (el == NULL || el->choice >= 0 || fhir_types[el->type].kind != FK_COMPLEX)
+		return false;
+	if (child_cap(CAP_ROOT, el) != CAP_NONE)
+		return false;
+	return !(EL_IS(el, "meta") || EL_IS(el, "contained") || EL_IS(el, "owner") ||
+			 EL_IS(el, "for") || EL_IS(el, "requester") || EL_IS(el, "statusReason"));
+}
+
 /* Server-owned keys of root.meta. */
 static bool
 meta_key_replaced(const FhirElement *el)
@@ -1853,8 +1877,16 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 			emit_string_member(w, "id", w->norm->id);
 			if (!w->norm->keep_last_modified || !w->res->facts.last_modified.text.s)
 				emit_string_member(w, "lastModified", w->norm->last_updated);
+			/*
+			 * Without authoredOn, the Task was authored when it was last
+			 * modified: now, or the lastModified an import keeps (inv-1:
+			 * lastModified >= authoredOn).
+			 */
 			if (!w->res->facts.authored_on.text.s)
-				emit_string_member(w, "authoredOn", w->norm->last_updated);
+				emit_string_member(w, "authoredOn",
+								   w->norm->keep_last_modified && w->res->facts.last_modified.text.s ?
+								   fhir_slice_cstring(w->res->facts.last_modified.text) :
+								   w->norm->last_updated);
 			if (!w->res->facts.priority.s)
 				emit_string_member(w, "priority", "routine");
 			if (w->norm->default_owner && !w->res->facts.has_owner)

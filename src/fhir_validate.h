@@ -94,6 +94,7 @@ extern void fhir_validate_task(Jsonb *doc, FhirResult *res);
 extern void fhir_validate_and_normalize_task(Jsonb *doc, const FhirNormalize *norm,
 											 FhirResult *res);
 extern FhirResult *fhir_scratch_result(MemoryContext *scratch, MemoryContext *outer);
+extern bool fhir_task_root_element_trusted(const char *name, int len);
 extern bool fhir_slice_eq(FhirSlice a, const char *s);
 extern char *fhir_slice_cstring(FhirSlice a);
 

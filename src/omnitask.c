@@ -15,6 +15,7 @@
 #include "identity.h"
 #include "notify_relay.h"
 #include "omnitask.h"
+#include "task_trigger.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
@@ -59,6 +60,7 @@ _PG_init(void)
 	omnitask_relay_init();		/* defines omnitask.notify_queue_size */
 	omnitask_fhir_http_init();	/* defines omnitask.fhir_* */
 	omnitask_audit_init();		/* omnitask.audit, omnitask.audit_queue_size */
+	omnitask_task_trigger_init();	/* omnitask.revalidate_unchanged */
 	MarkGUCPrefixReserved("omnitask");
 	omnitask_identity_init();
 	omnitask_explain_guard_init();	/* EXPLAIN ANALYZE under row security */

@@ -22,6 +22,7 @@
 #include "miscadmin.h"
 #include "catalog.h"
 #include "identity.h"
+#include "jsonb_splice.h"
 #include "notify_relay.h"
 #include "omnitask.h"
 #include "task_columns.h"
@@ -33,6 +34,7 @@
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/typcache.h"
 #include "utils/datetime.h"
 #include "nodes/pg_list.h"
@@ -55,6 +57,23 @@ static LocalTransactionId restore_lxid = InvalidLocalTransactionId;
 
 /* Reused scratch memory for one row's validation. */
 static MemoryContext scratch_cxt = NULL;
+
+/* omnitask.revalidate_unchanged: validate every element of every update. */
+static bool revalidate_unchanged = false;
+
+/* Defines omnitask.revalidate_unchanged. */
+void
+omnitask_task_trigger_init(void)
+{
+	DefineCustomBoolVariable("omnitask.revalidate_unchanged",
+							 "Sets whether an update validates again the elements it leaves as they were stored.",
+							 "Off: they passed validation when they were stored. Turn it on to re-check them, e.g. with a stricter validator.",
+							 &revalidate_unchanged,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+}
 
 /* A new server-assigned Task id: a random (version 4) UUID. */
 static char *
@@ -263,6 +282,76 @@ server_owned(const TaskRow *row, TaskWrite *tw, Jsonb *doc, TimestampTz now,
 }
 
 /*
+ * An update need not validate again what it leaves as it was: the stored
+ * version passed this validator when it was written (an invariant of the
+ * table: every write goes through this trigger; a restore validates in
+ * full too).  This returns the part of the written Task to validate -- the
+ * Task without its unchanged trusted pairs, i.e. root elements whose value
+ * is stored as the same bytes as in the stored version and whose validity
+ * depends on their own subtree only (fhir_task_root_element_trusted()) --
+ * and sets skip[i] for each left-out pair i of doc; or returns NULL: an
+ * insert, a Task with contained resources (local references relate
+ * elements to them), nothing to leave out, or omnitask.revalidate_unchanged
+ * is on.  Every other element (status, statusReason, the facts of the
+ * derived columns, inv-1's authoredOn and lastModified, the profile's
+ * elements, anything changed) is validated as for a new Task, so the rules
+ * they take part in run whole.  The cost is a detoast of the old version
+ * and a byte comparison of its pairs; the gain, the walk of the narrative,
+ * notes, identifiers and inputs a status change does not touch.
+ */
+static Jsonb *
+changed_part(const TaskWrite *tw, Jsonb *doc, bool **skip)
+{
+	Jsonb	   *old;
+	int			n,
+				nold,
+				i = 0,
+				j = 0,
+				nskip = 0;
+	bool	   *keep;
+
+	if (tw->is_insert || revalidate_unchanged ||
+		!JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc) ||
+		getKeyJsonValueFromContainer(&doc->root, "contained", 9, NULL) != NULL)
+		return NULL;
+	old = DatumGetJsonbP(tw->old_resource);
+	if (!JB_ROOT_IS_OBJECT(old) || JB_ROOT_IS_SCALAR(old) ||
+		getKeyJsonValueFromContainer(&old->root, "contained", 9, NULL) != NULL)
+		return NULL;
+	n = JsonContainerSize(&doc->root);
+	nold = JsonContainerSize(&old->root);
+	*skip = palloc0(sizeof(bool) * n);
+	while (i < n && j < nold)
+	{
+		const char *k,
+				   *ko;
+		int			len,
+					leno,
+					cmp;
+
+		jsonb_pair_key(&doc->root, i, &k, &len);
+		jsonb_pair_key(&old->root, j, &ko, &leno);
+		cmp = jsonb_key_cmp(k, len, ko, leno);
+		if (cmp == 0 && fhir_task_root_element_trusted(k, len) &&
+			jsonb_pair_values_identical(&doc->root, i, &old->root, j))
+		{
+			(*skip)[i] = true;
+			nskip++;
+		}
+		if (cmp <= 0)
+			i++;
+		if (cmp >= 0)
+			j++;
+	}
+	if (nskip == 0)
+		return NULL;
+	keep = palloc(sizeof(bool) * n);
+	for (i = 0; i < n; i++)
+		keep[i] = !(*skip)[i];
+	return jsonb_object_splice(&doc->root, keep, NULL, NULL);
+}
+
+/*
  * Phase 4: the rules beyond base R4, in order -- the omnitask profile, the
  * immutable elements of an update (each adds issues, raised together), then
  * the owner and the workflow (likewise), then a terminal task's frozen
@@ -328,6 +417,8 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 	TaskRow		row;
 	TaskWrite	tw;
 	Jsonb	   *doc;
+	Jsonb	   *part;
+	bool	   *skip = NULL;
 	FhirNormalize norm;
 	FhirResult *res;
 	TimestampTz now;
@@ -351,7 +442,11 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 
 	/* validation and the rules work in scratch memory, reset per row */
 	res = fhir_scratch_result(&scratch_cxt, &outer);
-	fhir_validate_and_normalize_task(doc, &norm, res);
+	part = changed_part(&tw, doc, &skip);
+	fhir_validate_and_normalize_task(part ? part : doc, &norm, res);
+	if (part && res->normalized)
+		res->normalized = jsonb_object_splice(&res->normalized->root, NULL,
+											  &doc->root, skip);
 	check_rules(&row, &tw, res, now);
 	MemoryContextSwitchTo(outer);
 

@@ -11,4 +11,6 @@
 /* Writes that import_task() is making: keep the id, allow any status. */
 extern int	omnitask_import_depth;
 
+extern void omnitask_task_trigger_init(void);
+
 #endif							/* TASK_TRIGGER_H */
