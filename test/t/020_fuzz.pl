@@ -9,7 +9,10 @@
 # adversarial large document of the stress phase was answered with an
 # OperationOutcome; and the cost of the costliest shapes grows linearly:
 # n and 10n are timed in the same run and their ratio compared (no test
-# asserts wall-clock time: CI machines slow down 2-5x).
+# asserts wall-clock time: CI machines slow down 2-5x).  Then random targeted
+# edits of generated Tasks (test/fuzz/fuzz_edits.sql), each checked against
+# the same edit with every element validated, and full validation of all
+# that was stored.
 #
 # Environment (set by the Makefile under make installcheck): OMNITASK_TOP,
 # PGBIN; the test runs a cluster of its own; OMNITASK_TMP if set (else $OMNITASK_TOP/test/tmp),
@@ -68,7 +71,7 @@ my $SCALING_N = 10000;
 my %SCALING_N_OF = ('many-nulls' => 100000, 'many-unknown-keys' => 100000);
 my $SCALING_MAX_RATIO = 30;	# 10n / n; linear is ~10, quadratic ~100
 
-plan tests => 8 + @STRESS + keys %SCALING;
+plan tests => 10 + @STRESS + keys %SCALING;
 
 my $tmp = $ENV{OMNITASK_TMP} // "$TOP/test/tmp";	# as test/run_tests.sh
 my $out = "$tmp/fuzz";
@@ -236,6 +239,37 @@ for my $name (sort keys %SCALING)
 			   $name, $ratio, $ms[0], $n1, $ms[1], 10 * $n1, $SCALING_MAX_RATIO));
 }
 psql('postgres', '-c', "DROP DATABASE IF EXISTS ${DB}_scaling");
+
+# Targeted edits (test/fuzz/fuzz_edits.sql): random status changes, notes,
+# business statuses, due dates and updates of single elements (valid and
+# invalid) of 300 generated Tasks, each made once with every element
+# validated (omnitask.revalidate_unchanged, undone) and once as writes run
+# (only what changed is validated): the two must agree on every outcome and
+# on the stored content, and full validation of everything stored after --
+# each current Task (verify(): also its derived columns and history) and
+# each history version (validate_task) -- finds nothing.
+my $EDITS = 3000;
+psql('postgres', '-c', "DROP DATABASE IF EXISTS ${DB}_edits", '-c', "CREATE DATABASE ${DB}_edits");
+psql("${DB}_edits", '-c', 'CREATE EXTENSION omnitask');
+psql("${DB}_edits", '-v', 'n=300', '-v', 'asof=2026-11-29', '-f', "$TOP/test/sample/generate.sql");
+my $fz = psql("${DB}_edits", '-v', 'seed=' . (($SEED % 1000) / 1000), '-c', "SET fz.edits = $EDITS",
+			  '-f', "$TOP/test/fuzz/fuzz_edits.sql");
+my ($summary) = $fz =~ /^(edits=.*)$/m;
+my %e = ($summary // '') =~ /(\w+)=(\d+)/g;
+diag($_) for $fz =~ /^(MISMATCH .*)$/mg;
+ok(($e{edits} // 0) == $EDITS && ($e{accepted} // 0) >= $EDITS / 5 && ($e{refused} // 0) >= $EDITS / 5
+   && ($e{mismatches} // -1) == 0,
+   "targeted edits agree with full validation on every outcome and stored content (" . ($summary // 'no summary') . ")");
+my $after = psql("${DB}_edits", '-c', q{
+	SELECT (SELECT count(*) FROM omnitask.verify()) || ' ' ||
+		   (SELECT count(*) FROM omnitask.task_history h
+			WHERE omnitask.validate_task(h.resource) -> 'issue' @> '[{"severity": "error"}]') || ' ' ||
+		   (SELECT count(*) FROM omnitask.task_history)});
+chomp $after;
+my ($problems, $invalid, $versions) = split / /, $after;
+ok(defined $versions && $problems == 0 && $invalid == 0 && $versions > 300,
+   "after the edits full validation finds nothing: verify() $problems problems, $invalid invalid of $versions history versions");
+psql('postgres', '-c', "DROP DATABASE IF EXISTS ${DB}_edits");
 
 if (-x $bin)
 {
