@@ -26,6 +26,9 @@
 PG_FUNCTION_INFO_V1(omnitask_validate_task);
 PG_FUNCTION_INFO_V1(omnitask_import_task);
 
+/* The INSERT of import_task(), planned once per backend. */
+static SPIPlanPtr import_plan = NULL;
+
 /* Scratch memory of validate_task(), and its answer for a valid Task. */
 static MemoryContext validate_cxt = NULL;
 static Jsonb *valid_outcome = NULL;
@@ -94,8 +97,17 @@ omnitask_import_task(PG_FUNCTION_ARGS)
 	omnitask_import_depth++;
 	PG_TRY();
 	{
-		rc = SPI_execute_with_args("INSERT INTO omnitask.task (resource) VALUES ($1) RETURNING resource",
-								   1, &argtype, &arg, NULL, false, 1);
+		if (import_plan == NULL)
+		{
+			SPIPlanPtr	plan = SPI_prepare("INSERT INTO omnitask.task (resource) VALUES ($1) RETURNING resource",
+										   1, &argtype);
+
+			if (plan == NULL || SPI_keepplan(plan) != 0)
+				elog(ERROR, "could not prepare the insert of an imported task: %s",
+					 SPI_result_code_string(SPI_result));
+			import_plan = plan;
+		}
+		rc = SPI_execute_plan(import_plan, &arg, NULL, false, 1);
 		if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 			elog(ERROR, "could not insert the imported task: %s", SPI_result_code_string(rc));
 		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);

@@ -25,6 +25,7 @@
 #include "fhir_tables.h"
 #include "fhir_ucum.h"
 #include "fhir_validate.h"
+#include "jsonb_splice.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "utils/builtins.h"
@@ -141,6 +142,7 @@ typedef struct Walker
 	int			cur_contained;	/* index of the contained resource being walked, or -1 */
 	int16		ref_targets;	/* targets of the Reference element being walked, or -1 */
 	bool		twin_with_value;	/* the next object is a twin whose primitive has a value */
+	bool	   *root_copied;	/* per root pair: copied as stored, not emitted */
 } Walker;
 
 static void walk_object(Walker *w, JsonbContainer *c, const FhirType *t,
@@ -1725,6 +1727,8 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		const FhirElement *el;
 		int			saved;
 		bool		emitting;
+		bool		replaced;
+		bool		copied;
 		FhirWhen   *when = NULL;
 		ObjResult  *child_res = NULL;
 
@@ -1739,6 +1743,16 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		{
 			has_resource_type = true;
 			nkeys_not_id++;
+			if (role == ROLE_ROOT && w->root_copied)
+			{
+				/* checked, then copied into the normalised copy as stored */
+				emitting = w->emit;
+				w->emit = false;
+				w->root_copied[pair] = true;
+				check_resource_type(w, &v);
+				w->emit = emitting;
+				continue;
+			}
 			emit(w, WJB_KEY, &key);
 			check_resource_type(w, &v);
 			continue;
@@ -1787,11 +1801,20 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 			}
 		}
 
-		/* server-owned keys are validated but left out of the copy */
+		/*
+		 * Server-owned keys are validated but left out of the copy; the
+		 * other pairs of the root but meta are copied into it as stored
+		 * (validate()), so none of their tokens is pushed.
+		 */
 		emitting = w->emit;
-		if ((role == ROLE_ROOT && !twin && root_key_replaced(w, el)) ||
-			(role == ROLE_META && !twin && meta_key_replaced(el)))
+		replaced = (role == ROLE_ROOT && !twin && root_key_replaced(w, el)) ||
+			(role == ROLE_META && !twin && meta_key_replaced(el));
+		copied = !replaced && role == ROLE_ROOT && w->root_copied &&
+			!(!twin && EL_IS(el, "meta"));
+		if (replaced || copied)
 			w->emit = false;
+		if (copied)
+			w->root_copied[pair] = true;
 		emit(w, WJB_KEY, &key);
 
 		if ((t->flags & (FT_INV_PER1 | FT_INV_INV1)) && !twin)
@@ -1846,8 +1869,7 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		path_pop(w, saved);
 		if (!emitting)
 			w->emit = false;
-		else if ((role == ROLE_ROOT && !twin && root_key_replaced(w, el)) ||
-				 (role == ROLE_META && !twin && meta_key_replaced(el)))
+		else if (replaced || copied)
 			w->emit = (w->res->nerrors == 0);
 	}
 
@@ -2058,11 +2080,20 @@ validate(Jsonb *doc, const FhirNormalize *norm, FhirResult *res)
 					   "a FHIR resource must be a JSON object");
 		return;
 	}
+	if (norm)
+		w.root_copied = palloc0(sizeof(bool) * JsonContainerSize(&doc->root));
 	walk_object(&w, &doc->root, &fhir_types[FHIR_T_TASK], CAP_ROOT, ROLE_ROOT, NULL);
 	check_local_refs(&w);
 
+	/*
+	 * The normalised copy: what the walk pushed (the server-owned keys,
+	 * defaults and meta) and the other pairs of the root as they are
+	 * stored, byte for byte -- unpacking them into tokens and encoding them
+	 * again would only give the same bytes.
+	 */
 	if (norm && res->nerrors == 0 && w.emit && w.last != NULL)
-		res->normalized = JsonbValueToJsonb(w.last);
+		res->normalized = jsonb_object_splice(&JsonbValueToJsonb(w.last)->root, NULL,
+											  &doc->root, w.root_copied);
 }
 
 /*

@@ -7,7 +7,7 @@
 # wall-clock ratios on a shared machine swing by a third.
 #
 #   bash test/bench/icount.sh [--rows N] [--paths bulk,create,...] [--sides floor,omni]
-#                             [--no-build] [--reuse]
+#                             [--no-build] [--reuse] [--set N=V]
 #
 #   --rows N     rows per batch (default 2000)
 #   --paths L    comma-separated subset of: bulk copy create status update import validate
@@ -15,6 +15,7 @@
 #                code, so after a change "--sides omni" is enough (the table shows - for the other)
 #   --no-build   use the installed omnitask as it is (default: make && make install first)
 #   --reuse      keep the template cluster of a previous run (same --rows)
+#   --set N=V    a setting for every run (repeatable), e.g. --set omnitask.revalidate_unchanged=on
 #
 # Each path is measured as the marginal cost of a second batch of N rows over
 # the first: run 1 executes batch 1, run 2 batch 1 then batch 2, each on a
@@ -53,6 +54,7 @@ PATHS=bulk,copy,create,status,update,import,migrate,validate
 SIDES=floor,omni
 BUILD=1
 REUSE=0
+SETTINGS=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--rows) ROWS=$2; shift 2 ;;
@@ -60,7 +62,8 @@ while [ $# -gt 0 ]; do
 		--sides) SIDES=$2; shift 2 ;;
 		--no-build) BUILD=0; shift ;;
 		--reuse) REUSE=1; shift ;;
-		-h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+		--set) SETTINGS+=(-c "$2"); shift 2 ;;
+		-h|--help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 		*) echo "icount.sh: unrecognized argument \"$1\" (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -215,7 +218,7 @@ measure() {
 	for b in $(seq 1 "$run"); do batch "$path" "$side" "$b"; done >"$out.sql"
 	[ "$(id -u)" = 0 ] && chown -R postgres: "$TMPI/out"
 	as_pg valgrind --tool=callgrind --callgrind-out-file="$out.callgrind" \
-		"$PGBIN/postgres" --single -j -D "$work" "$(db_of "$path")" <"$out.sql" >"$out.log" 2>&1 || true
+		"$PGBIN/postgres" --single -j ${SETTINGS[@]+"${SETTINGS[@]}"} -D "$work" "$(db_of "$path")" <"$out.sql" >"$out.log" 2>&1 || true
 	if grep -qE '^(ERROR|FATAL|PANIC):|[0-9] (ERROR|FATAL|PANIC):' "$out.log" || ! grep -q '^totals:\|^summary:' "$out.callgrind" 2>/dev/null; then
 		echo "icount.sh: $path/$side run $run failed; see $out.log" >&2
 		grep -E 'ERROR|FATAL|PANIC' "$out.log" | head -5 >&2
