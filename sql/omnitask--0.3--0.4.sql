@@ -79,4 +79,120 @@ BEGIN
 END
 $$;
 
+/*
+ * Migration at bulk speed: import_tasks() stores its input in chunks of 100
+ * Tasks, each with one INSERT ... SELECT through import_batch() (one
+ * subtransaction, one set-based history append per chunk); a chunk that
+ * fails is rolled back and stored again one Task at a time as before, so
+ * that every good Task is kept and every problem reported, in input order.
+ */
+CREATE FUNCTION omnitask.import_batch(resources jsonb[]) RETURNS integer
+	LANGUAGE c VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'omnitask_import_batch';
+COMMENT ON FUNCTION omnitask.import_batch(jsonb[]) IS 'Admin only: import_task() for every Task of the array, in order, with one INSERT; all or nothing. Returns how many were stored. Used by import_tasks().';
+REVOKE ALL ON FUNCTION omnitask.import_batch(jsonb[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omnitask.import_batch(jsonb[]) TO omnitask_admin;
+
+CREATE OR REPLACE FUNCTION omnitask.import_tasks(source text)
+	RETURNS TABLE (item integer, task_id text, code text, expression text, message text)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+	started timestamptz := pg_catalog.clock_timestamp();
+	saved_name text := pg_catalog.current_setting('application_name');
+	whole jsonb;
+	doc jsonb;
+	chunk_n integer[];
+	chunk_t text[];
+	stored boolean;
+	k integer;
+	done integer := 0;
+	reported integer := 0;
+	errors integer := 0;
+	st text;
+	msg text;
+	det text;
+BEGIN
+	-- one JSON document (an array, a Bundle, one Task), else NDJSON
+	IF pg_catalog.left(pg_catalog.ltrim(source, E' \t\r\n'), 1) = '[' THEN
+		whole := source::jsonb;
+	ELSE
+		BEGIN
+			whole := source::jsonb;
+		EXCEPTION WHEN invalid_text_representation THEN
+			whole := NULL;
+		END;
+	END IF;
+	FOR chunk_n, chunk_t IN
+		SELECT pg_catalog.array_agg(x.n ORDER BY x.n), pg_catalog.array_agg(x.t ORDER BY x.n)
+		FROM (SELECT l.n::integer AS n, l.t AS t
+			  FROM pg_catalog.regexp_split_to_table(source, E'\n') WITH ORDINALITY AS l(t, n)
+			  WHERE whole IS NULL AND pg_catalog.btrim(l.t, E' \t\r') <> ''
+			  UNION ALL
+			  SELECT e.n::integer, e.v::text
+			  FROM pg_catalog.jsonb_array_elements(CASE
+					WHEN pg_catalog.jsonb_typeof(whole) = 'array' THEN whole
+					WHEN whole ->> 'resourceType' = 'Bundle'
+						THEN pg_catalog.jsonb_path_query_array(whole, '$.entry[*].resource')
+					ELSE pg_catalog.jsonb_build_array(whole)
+				END) WITH ORDINALITY AS e(v, n)
+			  WHERE whole IS NOT NULL) AS x
+		GROUP BY x.n / 100
+		ORDER BY x.n / 100
+	LOOP
+		-- the chunk in one statement; a chunk with a bad Task, one by one
+		BEGIN
+			PERFORM omnitask.import_batch(ARRAY(SELECT c::jsonb FROM pg_catalog.unnest(chunk_t) WITH ORDINALITY AS u(c, i) ORDER BY i));
+			stored := true;
+		EXCEPTION WHEN insufficient_privilege THEN
+			RAISE;				-- not the Tasks' fault: nothing is imported
+		WHEN OTHERS THEN
+			stored := false;
+		END;
+		IF stored THEN
+			done := done + pg_catalog.cardinality(chunk_t);
+		ELSE
+			FOR k IN 1 .. pg_catalog.cardinality(chunk_t) LOOP
+				item := chunk_n[k];
+				task_id := NULL;
+				BEGIN
+					doc := chunk_t[k]::jsonb;
+					task_id := doc ->> 'id';
+					PERFORM omnitask.import_task(doc);
+				EXCEPTION WHEN insufficient_privilege THEN
+					RAISE;
+				WHEN OTHERS THEN
+					GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+					errors := errors + 1;
+					code := st;
+					IF st = '23514' AND det LIKE '{%' THEN
+						-- an invalid Task: every issue of its OperationOutcome
+						FOR expression, message IN
+							SELECT i -> 'expression' ->> 0, i ->> 'diagnostics'
+							FROM pg_catalog.jsonb_array_elements(det::jsonb -> 'issue') AS i
+							WHERE i ->> 'severity' IN ('error', 'fatal')
+						LOOP
+							RETURN NEXT;
+						END LOOP;
+					ELSE
+						expression := NULL;
+						message := msg;
+						RETURN NEXT;
+					END IF;
+				END;
+				done := done + 1;
+			END LOOP;
+		END IF;
+		IF done / 1000 > reported / 1000 THEN
+			reported := done;
+			PERFORM pg_catalog.set_config('application_name', omnitask.import_progress_text(done, errors, started), false);
+		END IF;
+	END LOOP;
+	PERFORM pg_catalog.set_config('application_name', omnitask.import_progress_text(done, errors, started), false);
+	PERFORM pg_catalog.set_config('application_name', saved_name, false);
+	RETURN;
+END
+$$;
+COMMENT ON FUNCTION omnitask.import_tasks(text) IS 'Admin only: imports many existing Tasks (NDJSON, a JSON array or a Bundle) like import_task(), in input order, 100 at a time; returns one row per problem (item number, id, SQLSTATE, FHIRPath, message) and stores every valid Task. Progress in omnitask.import_progress.';
+
 -- (end of write path and migration)

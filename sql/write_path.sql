@@ -135,6 +135,21 @@ SELECT * FROM omnitask.import_tasks($j${"resourceType": "Bundle", "type": "colle
 ]}$j$);
 SELECT string_agg(id, ',' ORDER BY id) AS imported FROM omnitask.task WHERE id ~ '^wp-[ab]';
 
+-- 250 Tasks with an invalid one on line 180: import_tasks() stores 100 at a
+-- time with one statement; the chunk holding line 180 is stored again one
+-- Task at a time; every good Task is kept, in input order
+SELECT * FROM omnitask.import_tasks((SELECT string_agg(CASE WHEN i = 180
+	THEN '{"resourceType": "Task", "id": "wp-c180", "status": "requested", "intent": "order", "for": {"reference": "Patient/wp-1"}}'
+	ELSE jsonb_build_object('resourceType', 'Task', 'id', 'wp-c' || i, 'status', 'in-progress', 'intent', 'order',
+							'description', 'wp c' || i, 'for', jsonb_build_object('reference', 'Patient/wp-1'))::text END,
+	E'\n' ORDER BY i) FROM generate_series(1, 250) AS i));
+SELECT count(*) AS stored, min(substr(id, 5)::int) AS first, max(substr(id, 5)::int) AS last,
+	   count(*) FILTER (WHERE last_updated < previous) AS out_of_order,
+	   string_agg(DISTINCT h.operation, ',') AS operations
+FROM (SELECT t.id, t.last_updated, lag(t.last_updated) OVER (ORDER BY substr(t.id, 5)::int) AS previous
+	  FROM omnitask.task t WHERE t.id ~ '^wp-c[0-9]+$') s
+JOIN omnitask.task_history h USING (id);
+
 -- only admins import: a practitioner's call stops at once, nothing stored
 CREATE ROLE wp_pract IN ROLE omnitask_practitioner;
 SET ROLE wp_pract;

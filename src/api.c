@@ -1,13 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * api.c
- *	  SQL-callable functions written in C: validate_task() and
- *	  import_task().
+ *	  SQL-callable functions written in C: validate_task(), import_task()
+ *	  and import_batch().
  *
  * The everyday calls (create_task, read_task, update_task, ...) are plain
- * SQL over omnitask.task, since the triggers do the work; these two need C:
- * one to expose the validator, one to tell the trigger that an import is
- * under way.
+ * SQL over omnitask.task, since the triggers do the work; these need C:
+ * one to expose the validator, the others to tell the trigger that an
+ * import is under way.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,9 +25,11 @@
 
 PG_FUNCTION_INFO_V1(omnitask_validate_task);
 PG_FUNCTION_INFO_V1(omnitask_import_task);
+PG_FUNCTION_INFO_V1(omnitask_import_batch);
 
-/* The INSERT of import_task(), planned once per backend. */
+/* The INSERTs of import_task() and import_batch(), planned once per backend. */
 static SPIPlanPtr import_plan = NULL;
+static SPIPlanPtr import_batch_plan = NULL;
 
 /* Scratch memory of validate_task(), and its answer for a valid Task. */
 static MemoryContext validate_cxt = NULL;
@@ -70,6 +72,54 @@ omnitask_validate_task(PG_FUNCTION_ARGS)
 	PG_RETURN_JSONB_P(result);
 }
 
+/* Refuses an import by anyone but an admin. */
+static void
+check_importer(void)
+{
+	if (!omnitask_caller()->is_admin)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to import tasks"),
+				 errdetail("Only members of role \"omnitask_admin\" may import tasks."),
+				 errhint("Use omnitask.create_task() to create a new task.")));
+}
+
+/*
+ * Runs the kept import INSERT *plan (prepared from sql with one parameter
+ * of type argtype the first time) with arg, as an import: the trigger
+ * keeps ids, statuses and times and records "import".  Returns the rows
+ * stored (at most tcount; 0 = all) through SPI_tuptable; the caller is
+ * connected to SPI.
+ */
+static uint64
+run_import(SPIPlanPtr *plan, const char *sql, Oid argtype, Datum arg, long tcount)
+{
+	int			rc = 0;
+
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, 1, &argtype);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the insert of imported tasks: %s",
+				 SPI_result_code_string(SPI_result));
+		*plan = p;
+	}
+	omnitask_import_depth++;
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(*plan, &arg, NULL, false, tcount);
+	}
+	PG_FINALLY();
+	{
+		omnitask_import_depth--;
+	}
+	PG_END_TRY();
+	if (rc != SPI_OK_INSERT_RETURNING && rc != SPI_OK_INSERT)
+		elog(ERROR, "could not insert the imported tasks: %s", SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
 /*
  * import_task(resource jsonb) -> jsonb: admin only.  Stores an existing
  * valid Task in whatever status it has, keeping its id (migration from
@@ -78,46 +128,42 @@ omnitask_validate_task(PG_FUNCTION_ARGS)
 Datum
 omnitask_import_task(PG_FUNCTION_ARGS)
 {
-	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
-	Datum		arg = JsonbPGetDatum(doc);
-	Oid			argtype = JSONBOID;
-	Datum		result = (Datum) 0;
+	Datum		result;
 	bool		isnull;
 	int			rc;
 
-	if (!omnitask_caller()->is_admin)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to import tasks"),
-				 errdetail("Only members of role \"omnitask_admin\" may import tasks."),
-				 errhint("Use omnitask.create_task() to create a new task.")));
-
+	check_importer();
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
-	omnitask_import_depth++;
-	PG_TRY();
-	{
-		if (import_plan == NULL)
-		{
-			SPIPlanPtr	plan = SPI_prepare("INSERT INTO omnitask.task (resource) VALUES ($1) RETURNING resource",
-										   1, &argtype);
-
-			if (plan == NULL || SPI_keepplan(plan) != 0)
-				elog(ERROR, "could not prepare the insert of an imported task: %s",
-					 SPI_result_code_string(SPI_result));
-			import_plan = plan;
-		}
-		rc = SPI_execute_plan(import_plan, &arg, NULL, false, 1);
-		if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
-			elog(ERROR, "could not insert the imported task: %s", SPI_result_code_string(rc));
-		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		result = SPI_datumTransfer(result, false, -1);
-	}
-	PG_FINALLY();
-	{
-		omnitask_import_depth--;
-	}
-	PG_END_TRY();
+	if (run_import(&import_plan, "INSERT INTO omnitask.task (resource) VALUES ($1) RETURNING resource",
+				   JSONBOID, PG_GETARG_DATUM(0), 1) != 1)
+		elog(ERROR, "could not insert the imported task");
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	result = SPI_datumTransfer(result, false, -1);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
+}
+
+/*
+ * import_batch(resources jsonb[]) -> integer: admin only.  import_task()
+ * for many Tasks in one INSERT ... SELECT, in array order (the history of
+ * the whole batch is appended set-based: the function scan of unnest()
+ * gives the rows in array order); all or nothing.  import_tasks()
+ * stores a chunk of its input this way and falls back to one Task at a
+ * time only for a chunk that fails.
+ */
+Datum
+omnitask_import_batch(PG_FUNCTION_ARGS)
+{
+	uint64		n;
+	int			rc;
+
+	check_importer();
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	n = run_import(&import_batch_plan,
+				   "INSERT INTO omnitask.task (resource) SELECT r FROM pg_catalog.unnest($1) AS r",
+				   JSONBARRAYOID, PG_GETARG_DATUM(0), 0);
+	SPI_finish();
+	PG_RETURN_INT32((int32) n);
 }
