@@ -1739,6 +1739,21 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		name = key.val.string.val;
 		len = key.val.string.len;
 
+		/*
+		 * A root pair the caller vouches for (an element an update left as
+		 * stored, fhir_task_root_element_trusted()): seen, copied, not
+		 * walked.
+		 */
+		if (role == ROLE_ROOT && w->root_copied && w->norm->trusted_pairs &&
+			w->norm->trusted_pairs[pair] &&
+			(el = find_element(t, name, len)) != NULL)
+		{
+			seen[el - t->elements] |= SEEN_VALUE;
+			nkeys_not_id++;
+			w->root_copied[pair] = true;
+			continue;
+		}
+
 		if (is_resource && len == 12 && memcmp(name, "resourceType", 12) == 0)
 		{
 			has_resource_type = true;
@@ -2092,8 +2107,14 @@ validate(Jsonb *doc, const FhirNormalize *norm, FhirResult *res)
 	 * again would only give the same bytes.
 	 */
 	if (norm && res->nerrors == 0 && w.emit && w.last != NULL)
-		res->normalized = jsonb_object_splice(&JsonbValueToJsonb(w.last)->root, NULL,
-											  &doc->root, w.root_copied);
+	{
+		JsonbPairs	pushed,
+					stored;
+
+		jsonb_pairs_init(&pushed, &JsonbValueToJsonb(w.last)->root);
+		jsonb_pairs_init(&stored, &doc->root);
+		res->normalized = jsonb_object_splice(&pushed, NULL, &stored, w.root_copied);
+	}
 }
 
 /*

@@ -77,6 +77,7 @@ typedef struct FhirNormalize
 	bool		keep_last_modified; /* keep a lastModified the Task has (import) */
 	const char *default_owner;	/* if set, Task.owner.reference when absent */
 	const char *default_requester;	/* if set, Task.requester.reference when absent */
+	const bool *trusted_pairs;	/* if set, per root pair: copied unvalidated */
 } FhirNormalize;
 
 /* The result of one walk. */

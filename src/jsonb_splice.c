@@ -19,7 +19,7 @@
 #include "jsonb_splice.h"
 #include "lib/stringinfo.h"
 
-/* The stored bytes of child index of container c, and its JEntry type. */
+/* The stored bytes of one child of an object, and its JEntry type. */
 typedef struct RawChild
 {
 	uint32		type;			/* JENTRY_IS* */
@@ -27,36 +27,56 @@ typedef struct RawChild
 	uint32		len;
 } RawChild;
 
-/* Reads child index (a key or a value) of c as its stored bytes. */
-static void
-raw_child(JsonbContainer *c, int index, RawChild *rc)
+/*
+ * Reads the object c: the end offset of each of its children, worked out
+ * in one pass over the JEntry array (an offset every JB_OFFSET_STRIDE
+ * entries, lengths between), so that each child is then found at once.
+ */
+void
+jsonb_pairs_init(JsonbPairs *p, JsonbContainer *c)
 {
-	uint32		nentries = JsonContainerIsObject(c) ?
-		2 * JsonContainerSize(c) : JsonContainerSize(c);
-	const char *base = (const char *) &c->children[nentries];
-	uint32		off = getJsonbOffset(c, index);
-	uint32		len = getJsonbLength(c, index);
+	int			n = 2 * JsonContainerSize(c);
+	uint32		off = 0;
+	int			i;
 
-	rc->type = c->children[index] & JENTRY_TYPEMASK;
+	Assert(JsonContainerIsObject(c));
+	p->c = c;
+	p->npairs = JsonContainerSize(c);
+	p->base = (const char *) &c->children[n];
+	p->end = palloc(sizeof(uint32) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		JBE_ADVANCE_OFFSET(off, c->children[i]);
+		p->end[i] = off;
+	}
+}
+
+/* Child index (a key, or npairs + pair for a value) of p as stored bytes. */
+static inline void
+raw_child(const JsonbPairs *p, int index, RawChild *rc)
+{
+	uint32		off = index > 0 ? p->end[index - 1] : 0;
+	uint32		len = p->end[index] - off;
+
+	rc->type = p->c->children[index] & JENTRY_TYPEMASK;
 	if (rc->type == JENTRY_ISNUMERIC || rc->type == JENTRY_ISCONTAINER)
 	{
 		/* the padding before the value counts in its length */
 		len -= INTALIGN(off) - off;
 		off = INTALIGN(off);
 	}
-	rc->data = base + off;
+	rc->data = p->base + off;
 	rc->len = len;
 }
 
-/* The key of pair number pair of the object c (not NUL-terminated). */
+/* The key of pair number pair of p (not NUL-terminated). */
 void
-jsonb_pair_key(JsonbContainer *c, int pair, const char **key, int *len)
+jsonb_pairs_key(const JsonbPairs *p, int pair, const char **key, int *len)
 {
-	RawChild	rc;
+	uint32		off = pair > 0 ? p->end[pair - 1] : 0;
 
-	raw_child(c, pair, &rc);
-	*key = rc.data;
-	*len = (int) rc.len;
+	*key = p->base + off;
+	*len = (int) (p->end[pair] - off);
 }
 
 /* Orders two keys as jsonb stores an object's keys: shorter first. */
@@ -74,13 +94,13 @@ jsonb_key_cmp(const char *a, int alen, const char *b, int blen)
  * such as 1.0 and 1.00, are not identical).
  */
 bool
-jsonb_pair_values_identical(JsonbContainer *a, int pa, JsonbContainer *b, int pb)
+jsonb_pairs_values_identical(const JsonbPairs *a, int pa, const JsonbPairs *b, int pb)
 {
 	RawChild	x,
 				y;
 
-	raw_child(a, JsonContainerSize(a) + pa, &x);
-	raw_child(b, JsonContainerSize(b) + pb, &y);
+	raw_child(a, a->npairs + pa, &x);
+	raw_child(b, b->npairs + pb, &y);
 	return x.type == y.type && x.len == y.len && memcmp(x.data, y.data, x.len) == 0;
 }
 
@@ -119,12 +139,12 @@ set_entry(StringInfo buf, int entries_at, int e, uint32 type, uint32 len,
  * give a key (an internal error).
  */
 Jsonb *
-jsonb_object_splice(JsonbContainer *a, const bool *from_a,
-					JsonbContainer *b, const bool *from_b)
+jsonb_object_splice(const JsonbPairs *a, const bool *from_a,
+					const JsonbPairs *b, const bool *from_b)
 {
-	int			na = JsonContainerSize(a);
-	int			nb = b ? JsonContainerSize(b) : 0;
-	JsonbContainer **src = palloc(sizeof(JsonbContainer *) * (na + nb));
+	int			na = a->npairs;
+	int			nb = b ? b->npairs : 0;
+	const JsonbPairs **src = palloc(sizeof(JsonbPairs *) * (na + nb));
 	int		   *pair = palloc(sizeof(int) * (na + nb));
 	int			n = 0,
 				i = 0,
@@ -136,7 +156,6 @@ jsonb_object_splice(JsonbContainer *a, const bool *from_a,
 	StringInfoData buf;
 	RawChild	rc;
 
-	Assert(JsonContainerIsObject(a) && (b == NULL || JsonContainerIsObject(b)));
 	/* merge the two sorted key lists */
 	while (i < na || j < nb)
 	{
@@ -163,8 +182,8 @@ jsonb_object_splice(JsonbContainer *a, const bool *from_a,
 			int			la,
 						lb;
 
-			jsonb_pair_key(a, i, &ka, &la);
-			jsonb_pair_key(b, j, &kb, &lb);
+			jsonb_pairs_key(a, i, &ka, &la);
+			jsonb_pairs_key(b, j, &kb, &lb);
 			cmp = jsonb_key_cmp(ka, la, kb, lb);
 			if (cmp == 0)
 				elog(ERROR, "jsonb objects to splice both have key \"%.*s\"", la, ka);
@@ -191,7 +210,7 @@ jsonb_object_splice(JsonbContainer *a, const bool *from_a,
 	{
 		uint32		pad = 0;
 
-		raw_child(src[k], JsonContainerSize(src[k]) + pair[k], &rc);
+		raw_child(src[k], src[k]->npairs + pair[k], &rc);
 		if (rc.type == JENTRY_ISNUMERIC || rc.type == JENTRY_ISCONTAINER)
 			pad = pad_to_int(&buf);
 		appendBinaryStringInfo(&buf, rc.data, rc.len);

@@ -11,10 +11,21 @@
 
 #include "utils/jsonb.h"
 
-extern void jsonb_pair_key(JsonbContainer *c, int pair, const char **key, int *len);
+/* The pairs of a jsonb object, with the offset of every child worked out. */
+typedef struct JsonbPairs
+{
+	JsonbContainer *c;
+	int			npairs;
+	const char *base;			/* start of the children's data */
+	uint32	   *end;			/* end[i]: end offset of child i (keys, then values) */
+} JsonbPairs;
+
+extern void jsonb_pairs_init(JsonbPairs *p, JsonbContainer *c);
+extern void jsonb_pairs_key(const JsonbPairs *p, int pair, const char **key, int *len);
 extern int	jsonb_key_cmp(const char *a, int alen, const char *b, int blen);
-extern bool jsonb_pair_values_identical(JsonbContainer *a, int pa, JsonbContainer *b, int pb);
-extern Jsonb *jsonb_object_splice(JsonbContainer *a, const bool *from_a,
-								  JsonbContainer *b, const bool *from_b);
+extern bool jsonb_pairs_values_identical(const JsonbPairs *a, int pa,
+										 const JsonbPairs *b, int pb);
+extern Jsonb *jsonb_object_splice(const JsonbPairs *a, const bool *from_a,
+								  const JsonbPairs *b, const bool *from_b);
 
 #endif							/* JSONB_SPLICE_H */

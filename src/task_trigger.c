@@ -285,30 +285,30 @@ server_owned(const TaskRow *row, TaskWrite *tw, Jsonb *doc, TimestampTz now,
  * An update need not validate again what it leaves as it was: the stored
  * version passed this validator when it was written (an invariant of the
  * table: every write goes through this trigger; a restore validates in
- * full too).  This returns the part of the written Task to validate -- the
- * Task without its unchanged trusted pairs, i.e. root elements whose value
- * is stored as the same bytes as in the stored version and whose validity
- * depends on their own subtree only (fhir_task_root_element_trusted()) --
- * and sets skip[i] for each left-out pair i of doc; or returns NULL: an
- * insert, a Task with contained resources (local references relate
- * elements to them), nothing to leave out, or omnitask.revalidate_unchanged
- * is on.  Every other element (status, statusReason, the facts of the
- * derived columns, inv-1's authoredOn and lastModified, the profile's
- * elements, anything changed) is validated as for a new Task, so the rules
- * they take part in run whole.  The cost is a detoast of the old version
- * and a byte comparison of its pairs; the gain, the walk of the narrative,
- * notes, identifiers and inputs a status change does not touch.
+ * full too).  Returns, per root pair of doc, whether it is such a pair --
+ * a root element whose value is stored as the same bytes as in the stored
+ * version and whose validity depends on its own subtree only
+ * (fhir_task_root_element_trusted()) -- for the validator to copy without
+ * walking; or NULL: an insert, a Task with contained resources (local
+ * references relate elements to them), nothing to leave out, or
+ * omnitask.revalidate_unchanged is on.  Every other element (status,
+ * statusReason, the facts of the derived columns, inv-1's authoredOn and
+ * lastModified, the profile's elements, anything changed) is validated as
+ * for a new Task, so the rules they take part in run whole.  The cost is
+ * a detoast of the old version and a byte comparison of its pairs; the
+ * gain, the walk of the narrative, notes, identifiers and inputs a status
+ * change does not touch.
  */
-static Jsonb *
-changed_part(const TaskWrite *tw, Jsonb *doc, bool **skip)
+static bool *
+trusted_pairs(const TaskWrite *tw, Jsonb *doc)
 {
 	Jsonb	   *old;
-	int			n,
-				nold,
-				i = 0,
+	JsonbPairs	now,
+				before;
+	bool	   *trusted;
+	int			i = 0,
 				j = 0,
-				nskip = 0;
-	bool	   *keep;
+				ntrusted = 0;
 
 	if (tw->is_insert || revalidate_unchanged ||
 		!JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc) ||
@@ -318,10 +318,10 @@ changed_part(const TaskWrite *tw, Jsonb *doc, bool **skip)
 	if (!JB_ROOT_IS_OBJECT(old) || JB_ROOT_IS_SCALAR(old) ||
 		getKeyJsonValueFromContainer(&old->root, "contained", 9, NULL) != NULL)
 		return NULL;
-	n = JsonContainerSize(&doc->root);
-	nold = JsonContainerSize(&old->root);
-	*skip = palloc0(sizeof(bool) * n);
-	while (i < n && j < nold)
+	jsonb_pairs_init(&now, &doc->root);
+	jsonb_pairs_init(&before, &old->root);
+	trusted = palloc0(sizeof(bool) * now.npairs);
+	while (i < now.npairs && j < before.npairs)
 	{
 		const char *k,
 				   *ko;
@@ -329,26 +329,21 @@ changed_part(const TaskWrite *tw, Jsonb *doc, bool **skip)
 					leno,
 					cmp;
 
-		jsonb_pair_key(&doc->root, i, &k, &len);
-		jsonb_pair_key(&old->root, j, &ko, &leno);
+		jsonb_pairs_key(&now, i, &k, &len);
+		jsonb_pairs_key(&before, j, &ko, &leno);
 		cmp = jsonb_key_cmp(k, len, ko, leno);
 		if (cmp == 0 && fhir_task_root_element_trusted(k, len) &&
-			jsonb_pair_values_identical(&doc->root, i, &old->root, j))
+			jsonb_pairs_values_identical(&now, i, &before, j))
 		{
-			(*skip)[i] = true;
-			nskip++;
+			trusted[i] = true;
+			ntrusted++;
 		}
 		if (cmp <= 0)
 			i++;
 		if (cmp >= 0)
 			j++;
 	}
-	if (nskip == 0)
-		return NULL;
-	keep = palloc(sizeof(bool) * n);
-	for (i = 0; i < n; i++)
-		keep[i] = !(*skip)[i];
-	return jsonb_object_splice(&doc->root, keep, NULL, NULL);
+	return ntrusted > 0 ? trusted : NULL;
 }
 
 /*
@@ -417,8 +412,6 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 	TaskRow		row;
 	TaskWrite	tw;
 	Jsonb	   *doc;
-	Jsonb	   *part;
-	bool	   *skip = NULL;
 	FhirNormalize norm;
 	FhirResult *res;
 	TimestampTz now;
@@ -442,11 +435,8 @@ omnitask_task_before(PG_FUNCTION_ARGS)
 
 	/* validation and the rules work in scratch memory, reset per row */
 	res = fhir_scratch_result(&scratch_cxt, &outer);
-	part = changed_part(&tw, doc, &skip);
-	fhir_validate_and_normalize_task(part ? part : doc, &norm, res);
-	if (part && res->normalized)
-		res->normalized = jsonb_object_splice(&res->normalized->root, NULL,
-											  &doc->root, skip);
+	norm.trusted_pairs = trusted_pairs(&tw, doc);
+	fhir_validate_and_normalize_task(doc, &norm, res);
 	check_rules(&row, &tw, res, now);
 	MemoryContextSwitchTo(outer);
 
