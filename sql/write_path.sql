@@ -226,6 +226,26 @@ SET LOCAL omnitask.revalidate_unchanged = on;
 SELECT omnitask.set_task_status('wp-f-stale', 'accepted');
 ROLLBACK TO s5;
 SELECT omnitask.set_task_status('wp-f-stale', 'accepted') ->> 'status' AS changed_without_revalidating;
+-- a stored version that is compressed is read only when what it saves is
+-- worth its decompression: a large narrative is (the broken one is kept),
+-- a large note array is not (the Task is validated whole: refused)
+SELECT count(omnitask.import_task(doc || jsonb_build_object('id', id) || extra))
+FROM wp_rich, (VALUES
+	('wp-f-bigtext', jsonb_build_object('text', jsonb_build_object('status', 'generated',
+		'div', '<div xmlns="http://www.w3.org/1999/xhtml">' || repeat('<p>Draw <b>blood</b> at 9.</p>', 200) || '</div>'))),
+	('wp-f-bignote', jsonb_build_object('note', (SELECT jsonb_agg(jsonb_build_object('text', 'note ' || i)) FROM generate_series(1, 400) i)))
+	) AS v(id, extra);
+SET session_replication_role = replica;
+UPDATE omnitask.task SET resource = jsonb_set(resource, '{text,div}', to_jsonb('<div>' || repeat('<p>Draw <b>blood</b> at 9.</p>', 200) || '</div>'))
+WHERE id = 'wp-f-bigtext';
+UPDATE omnitask.task SET resource = jsonb_set(resource, '{note,0,text}', '""') WHERE id = 'wp-f-bignote';
+SET session_replication_role = DEFAULT;
+SELECT id, pg_column_compression(resource) AS compression, length(resource::text) > 4000 AS large
+FROM omnitask.task WHERE id IN ('wp-f-bigtext', 'wp-f-bignote') ORDER BY id;
+SELECT omnitask.set_task_status('wp-f-bigtext', 'accepted') ->> 'status' AS narrative_not_walked;
+SAVEPOINT s8;
+SELECT omnitask.set_task_status('wp-f-bignote', 'accepted');
+ROLLBACK TO s8;
 -- a Task with contained resources is validated whole (local references
 -- relate its elements): the same broken narrative is refused
 SELECT omnitask.import_task(doc || '{"id": "wp-f-contained", "contained": [{"resourceType": "Practitioner", "id": "c1"}],
