@@ -81,7 +81,7 @@ $$;
 
 /*
  * Migration at bulk speed: import_tasks() stores its input in chunks of 100
- * Tasks, each with one INSERT ... SELECT through import_batch() (one
+ * Tasks (so its progress line still moves every 1,000 items), each with one INSERT ... SELECT through import_batch() (one
  * subtransaction, one set-based history append per chunk); a chunk that
  * fails is rolled back and stored again one Task at a time as before, so
  * that every good Task is kept and every problem reported, in input order.
@@ -125,7 +125,8 @@ BEGIN
 	END IF;
 	FOR chunk_n, chunk_t IN
 		SELECT pg_catalog.array_agg(x.n ORDER BY x.n), pg_catalog.array_agg(x.t ORDER BY x.n)
-		FROM (SELECT l.n::integer AS n, l.t AS t
+		FROM (SELECT y.n, y.t, pg_catalog.row_number() OVER (ORDER BY y.n) AS pos
+			  FROM (SELECT l.n::integer AS n, l.t AS t
 			  FROM pg_catalog.regexp_split_to_table(source, E'\n') WITH ORDINALITY AS l(t, n)
 			  WHERE whole IS NULL AND pg_catalog.btrim(l.t, E' \t\r') <> ''
 			  UNION ALL
@@ -136,9 +137,9 @@ BEGIN
 						THEN pg_catalog.jsonb_path_query_array(whole, '$.entry[*].resource')
 					ELSE pg_catalog.jsonb_build_array(whole)
 				END) WITH ORDINALITY AS e(v, n)
-			  WHERE whole IS NOT NULL) AS x
-		GROUP BY x.n / 100
-		ORDER BY x.n / 100
+			  WHERE whole IS NOT NULL) AS y) AS x
+		GROUP BY (x.pos - 1) / 100
+		ORDER BY (x.pos - 1) / 100
 	LOOP
 		-- the chunk in one statement; a chunk with a bad Task, one by one
 		BEGIN
