@@ -49,6 +49,21 @@ fhir_vformat(const char *fmt, va_list args)
 	return buf.data;
 }
 
+/*
+ * True when the issue list is full; the error the caller was about to report
+ * is then counted, so that it need not format anything (a document with a
+ * million bad references costs a counter, not a million strings).
+ */
+bool
+fhir_issues_full(FhirResult *res)
+{
+	if (res->nissues < FHIR_MAX_ISSUES)
+		return false;
+	res->nerrors++;
+	res->truncated = true;
+	return true;
+}
+
 /* Records an issue whose diagnostics are already formatted. */
 void
 fhir_add_issue_text(FhirResult *res, FhirSeverity sev, const char *code,

@@ -37,6 +37,7 @@ struct FhirResult;				/* fhir_validate.h */
 extern void fhir_add_issue(struct FhirResult *res, FhirSeverity sev, const char *code,
 						   const char *expression, const char *fmt,...)
 			pg_attribute_printf(5, 6);
+extern bool fhir_issues_full(struct FhirResult *res);
 extern void fhir_add_issue_text(struct FhirResult *res, FhirSeverity sev,
 								const char *code, const char *expression,
 								char *diagnostics);

@@ -162,13 +162,8 @@ walk_error(Walker *w, const char *code, const char *fmt,...)
 	char	   *diagnostics;
 
 	w->emit = false;
-	if (w->res->nissues >= FHIR_MAX_ISSUES)
-	{
-		/* the list is full: count it without formatting anything */
-		w->res->nerrors++;
-		w->res->truncated = true;
-		return;
-	}
+	if (fhir_issues_full(w->res))
+		return;					/* counted, nothing formatted */
 	va_start(args, fmt);
 	diagnostics = fhir_vformat(fmt, args);
 	va_end(args);
@@ -291,6 +286,7 @@ static char *
 path_string(const Walker *w)
 {
 	StringInfoData buf;
+	char	   *result;
 	int			i;
 
 	initStringInfo(&buf);
@@ -334,7 +330,10 @@ path_string(const Walker *w)
 				break;
 		}
 	}
-	return buf.data;
+	/* a copy sized to the text: a local reference keeps its path to the end */
+	result = pnstrdup(buf.data, buf.len);
+	pfree(buf.data);
+	return result;
 }
 
 /*
@@ -2012,7 +2011,7 @@ check_local_refs(Walker *w)
 	qsort(cont, ncont, sizeof(ContainedRes *), cmp_contained);
 	for (i = 1; i < ncont; i++)
 	{
-		if (strcmp(cont[i]->id, cont[i - 1]->id) == 0)
+		if (strcmp(cont[i]->id, cont[i - 1]->id) == 0 && !fhir_issues_full(w->res))
 			fhir_add_issue(w->res, FHIR_SEV_ERROR, "invariant",
 						   psprintf("Task.contained[%d].id", cont[i]->index),
 						   "contained resources must have distinct ids: %s is also the id of Task.contained[%d]",
@@ -2039,11 +2038,15 @@ check_local_refs(Walker *w)
 			continue;
 		hit = bsearch(r->id, cont, ncont, sizeof(ContainedRes *), cmp_id_contained);
 		if (hit == NULL)
-			fhir_add_issue(w->res, FHIR_SEV_ERROR, "invariant", r->expression,
-						   "reference %s does not name a contained resource (ref-1)",
-						   fhir_quoted(r->id, strlen(r->id)));
+		{
+			if (!fhir_issues_full(w->res))
+				fhir_add_issue(w->res, FHIR_SEV_ERROR, "invariant", r->expression,
+							   "reference %s does not name a contained resource (ref-1)",
+							   fhir_quoted(r->id, strlen(r->id)));
+		}
 		else if (r->targets >= 0 && (*hit)->rtype &&
-				 !target_allowed(r->targets, (*hit)->rtype))
+				 !target_allowed(r->targets, (*hit)->rtype) &&
+				 !fhir_issues_full(w->res))
 			fhir_add_issue(w->res, FHIR_SEV_ERROR, "structure", r->expression,
 						   "reference \"#%s\" points at a contained %s, but this element may only point at %s",
 						   r->id, (*hit)->rtype,
@@ -2058,7 +2061,8 @@ check_local_refs(Walker *w)
 		CHECK_FOR_INTERRUPTS();
 		key.id = cont[i]->id;
 		if (!cont[i]->refers_to_container &&
-			bsearch(&keyp, refs, nrefs, sizeof(LocalRef *), cmp_ref_id) == NULL)
+			bsearch(&keyp, refs, nrefs, sizeof(LocalRef *), cmp_ref_id) == NULL &&
+			!fhir_issues_full(w->res))
 			fhir_add_issue(w->res, FHIR_SEV_ERROR, "invariant",
 						   psprintf("Task.contained[%d]", cont[i]->index),
 						   "contained resource %s is not referenced from the Task (dom-3)",
