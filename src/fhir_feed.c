@@ -271,6 +271,18 @@ feed_encode_scalar(StringInfo buf, Jsonb *stored, JEntry *entry)
 	}
 }
 
+#ifdef USE_ASSERT_CHECKING
+/* Whether key a sorts before key b in jsonb's order (length, then bytes). */
+static bool
+feed_keys_ordered(const char *a, const char *b)
+{
+	size_t		alen = strlen(a);
+	size_t		blen = strlen(b);
+
+	return alen < blen || (alen == blen && memcmp(a, b, alen) < 0);
+}
+#endif
+
 /* Encodes an array or object node: header, child entries, children. */
 static void
 feed_encode_container(StringInfo buf, const FeedNode *node, JEntry *entry)
@@ -300,9 +312,7 @@ feed_encode_container(StringInfo buf, const FeedNode *node, JEntry *entry)
 			FeedNode	key = feed_string(node->keys[i]);
 
 			/* jsonb finds keys by binary search: they must come sorted */
-			Assert(i == 0 || strlen(node->keys[i - 1]) < key.len ||
-				   (strlen(node->keys[i - 1]) == key.len &&
-					memcmp(node->keys[i - 1], key.str, key.len) < 0));
+			Assert(i == 0 || feed_keys_ordered(node->keys[i - 1], key.str));
 			feed_encode(buf, &key, &meta);
 		}
 		else
