@@ -357,8 +357,10 @@ LANGUAGE sql AS $$
 			'request', jsonb_build_object('method', CASE WHEN p.operation = 'update' THEN 'PUT' ELSE 'POST' END,
 										  'url', CASE WHEN p.operation = 'update' THEN 'Task/' || p.id ELSE 'Task' END),
 			'response', jsonb_build_object('status', CASE WHEN p.operation = 'update' THEN '200' ELSE '201' END,
-										   'etag', format('W/"%s"', p.version_id),
-										   'lastModified', to_char(p.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')))
+										   'etag', format('W/"%s"', p.version_id))
+						|| CASE WHEN isfinite(p.recorded_at)
+								THEN jsonb_build_object('lastModified', to_char(p.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+								ELSE '{}' END)
 			ORDER BY p.n) FROM page p), '[]'),
 		'link', jsonb_build_array(
 			jsonb_build_object('relation', 'self', 'url', prefix || 'Task/_history?_count=' || cnt || coalesce('&_cursor=' || cur, '')),
@@ -398,6 +400,13 @@ INSERT INTO omnitask.task_history (id, version_id, operation, status, resource, 
 	UNION ALL
 	SELECT 'fh-raw-obj-' || g, 1, 'import', 'requested'::omnitask.task_status, jsonb_build_object('n', g), now(), current_user, '3'
 	FROM generate_series(1, 40) g;
+-- an infinite recorded_at (a restore could bring one) has no lastModified
+-- (the server process crashed on it before)
+INSERT INTO omnitask.task_history (id, version_id, operation, status, resource, recorded_at, recorded_by, xid)
+	VALUES ('fh-raw-inf', 1, 'import', 'requested', '{}', 'infinity', current_user, '3'),
+		   ('fh-raw-inf', 2, 'update', 'requested', '{}', '-infinity', current_user, '3');
+SELECT e -> 'response' AS response FROM jsonb_array_elements(omnitask.task_changes(NULL, 48) -> 'entry') e
+	WHERE e ->> 'fullUrl' = 'Task/fh-raw-inf';
 SELECT e -> 'resource' AS resource FROM jsonb_array_elements(omnitask.task_changes(NULL, 8) -> 'entry') e;
 SELECT (omnitask.task_changes(NULL, 8) -> 'entry' -> 1 -> 'resource')::numeric + 1 AS numeric_read;
 SELECT pages > 20 AS paged, same_jsonb, same_text FROM pg_temp.feed_compare(3);

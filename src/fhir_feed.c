@@ -461,7 +461,8 @@ omnitask_task_changes(PG_FUNCTION_ARGS)
 		int32		vid = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
 		bool		is_update = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
 		Datum		resource = SPI_getbinval(tup, desc, 5, &isnull);
-		char	   *modified = TextDatumGetCString(SPI_getbinval(tup, desc, 6, &isnull));
+		bool		no_instant;
+		Datum		modified = SPI_getbinval(tup, desc, 6, &no_instant);
 		FeedNode   *entry = &entries.kids[row];
 		FeedNode   *request;
 		FeedNode   *response;
@@ -479,11 +480,13 @@ omnitask_task_changes(PG_FUNCTION_ARGS)
 			entry->kids[2].kind = FEED_STORED;
 			entry->kids[2].stored = DatumGetJsonbP(resource);
 		}
+		/* an infinite recorded_at (only a restore can store one) has no instant */
 		response = &entry->kids[3];
-		*response = feed_container(FEED_OBJECT, 3, response_keys);
+		*response = feed_container(FEED_OBJECT, no_instant ? 2 : 3, response_keys);
 		response->kids[0] = feed_string(psprintf("W/\"%d\"", vid));
 		response->kids[1] = feed_string(is_update ? "200" : "201");
-		response->kids[2] = feed_string(modified);
+		if (!no_instant)
+			response->kids[2] = feed_string(TextDatumGetCString(modified));
 		if (row == n - 1)
 			last_pos = encode_cursor(xid, vid, id);
 	}
