@@ -2,7 +2,8 @@
 # Read audit benchmark: the read workloads of test/bench with omnitask.audit
 # off against table, log and both, interleaved in the same run, on the same
 # data.  A ratio is (time per op with the mode) / (time per op with off),
-# the median of the per-round ratios.
+# the median of the per-round ratios; also best of N (the fastest round of
+# the mode against the fastest round of off).
 #
 #   bash test/bench/audit.sh [--scale N] [--duration S] [--rounds N] [--clients N] [--modes "off table"]
 #                            [--no-build] [--keep] [--reuse]
@@ -324,8 +325,8 @@ OUT=$BENCH/results/audit.md
 	echo
 	echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $SCALE tasks, $CLIENTS clients, $ROUNDS rounds of $DURATION s, nproc $(nproc), loadavg $(cut -d' ' -f1-3 /proc/loadavg), commit $(git rev-parse --short HEAD)"
 	echo
-	echo "| workload | mode | tps (median) | time per op vs off | server CPU per op vs off | target |"
-	echo "|---|---|---|---|---|---|"
+	echo "| workload | mode | tps (median) | time per op vs off | time per op vs off, best of $ROUNDS | server CPU per op vs off | target |"
+	echo "|---|---|---|---|---|---|---|"
 	python3 - "$RES" "$MODES" <<'PY'
 import sys, statistics, collections
 rows = [l.split('\t') for l in open(sys.argv[1]).read().split('\n') if l.strip()]
@@ -346,9 +347,13 @@ for wl in ['read_task', 'worklist_rls', 'search_rls']:
         vals = list(tps[(wl, mode)].values())
         rt = med_ratio(tps, wl, mode, True)
         rc = med_ratio(cpu, wl, mode, False)
+        # best of N: the fastest round of the mode against the fastest of off
+        best = max(vals) if vals else 0
+        best_off = max(tps[(wl, 'off')].values()) if tps[(wl, 'off')] else 0
+        rb = best_off / best if best else float('nan')
         mark = '' if mode == 'off' else '%s by time, %s by CPU (%.2fx)' % (
             'PASS' if rt <= target[wl] else 'MISS', 'PASS' if rc <= target[wl] else 'MISS', target[wl])
-        print('| %s | %s | %.0f | %.3f | %.3f | %s |' % (wl, mode, statistics.median(vals) if vals else 0, rt, rc, mark))
+        print('| %s | %s | %.0f | %.3f | %.3f | %.3f | %s |' % (wl, mode, statistics.median(vals) if vals else 0, rt, rb, rc, mark))
 PY
 	echo
 	echo "audit_stats() at the end:"
