@@ -28,8 +28,9 @@ use Test::More;
 
 my $pkglibdir = `pg_config --pkglibdir`;
 chomp $pkglibdir;
+my ($major) = `pg_config --version` =~ /PostgreSQL (\d+)/;
 plan skip_all => "pgaudit is not installed for this PostgreSQL ($pkglibdir/pgaudit.so is absent; "
-  . "on Debian: apt-get install postgresql-15-pgaudit)"
+  . "Debian packages it as postgresql-" . ($major // 'NN') . "-pgaudit)"
   unless -e "$pkglibdir/pgaudit.so";
 
 my $DB = 'pga';
