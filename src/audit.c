@@ -255,7 +255,6 @@ pack_record(OmniAuditRead *ar, const char *outcome)
 	int32		ntasks = ar->ntasks;
 	int32		npatients = ar->npatients;
 	const OmniCaller *c = omnitask_caller();
-	const char *claims = GetConfigOption("request.jwt.claims", true, false);
 
 	enlargeStringInfo(buf, 256 + ar->task_ids.len + ar->patient_ids.len);
 	appendBinaryStringInfoNT(buf, (const char *) &ts, sizeof(int64));
@@ -267,12 +266,11 @@ pack_record(OmniAuditRead *ar, const char *outcome)
 	/* in the order of the AUDIT_S_ enum */
 	pack_cstring(buf, ar->action, 64);
 	pack_cstring(buf, outcome, 64);
-	pack_cstring(buf, OidIsValid(GetAuthenticatedUserId()) ?
-				 GetUserNameFromId(GetAuthenticatedUserId(), true) : NULL, NAMEDATALEN - 1);
-	pack_cstring(buf, GetUserNameFromId(GetSessionUserId(), true), NAMEDATALEN - 1);
+	pack_cstring(buf, c->login_role[0] ? c->login_role : NULL, NAMEDATALEN - 1);
+	pack_cstring(buf, c->session_role[0] ? c->session_role : NULL, NAMEDATALEN - 1);
 	pack_cstring(buf, c->role_name, NAMEDATALEN - 1);
 	pack_cstring(buf, c->practitioner_id[0] ? c->practitioner_id : NULL, PRACTITIONER_ID_MAXLEN);
-	pack_cstring(buf, claims && claims[0] ? claims : NULL, AUDIT_CLAIMS_MAX);
+	pack_cstring(buf, c->claims && c->claims[0] ? c->claims : NULL, AUDIT_CLAIMS_MAX);
 	pack_cstring(buf, request_id(), AUDIT_REQID_MAX);
 	pack_cstring(buf, client_addr(), 128);
 	pack_cstring(buf, application_name && application_name[0] ? application_name : NULL, 64);

@@ -28,6 +28,7 @@
 #include "audit.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_language.h"
 #include "catalog/pg_type.h"
 #include "catalog/pg_proc.h"
 #include "commands/proclang.h"
@@ -101,23 +102,27 @@ omnitask_audit_suppress_pop(int slot)
 		nsuppress = slot;
 }
 
-/* True for a PL/pgSQL function of the omnitask schema (not set-returning). */
+/*
+ * True for a PL/pgSQL function of the omnitask schema (not set-returning).
+ * Functions in the built-in languages (internal, C, SQL: nearly every call)
+ * are told apart by their language's fixed OID, without looking up the
+ * schema's and the language's names.
+ */
 static bool
 is_omnitask_plpgsql(Oid fn_oid)
 {
 	HeapTuple	tup;
 	Form_pg_proc proc;
 	bool		result = false;
-	Oid			nsp;
 
-	nsp = get_namespace_oid("omnitask", true);
-	if (!OidIsValid(nsp))
-		return false;
 	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
 	if (!HeapTupleIsValid(tup))
 		return false;
 	proc = (Form_pg_proc) GETSTRUCT(tup);
-	if (proc->pronamespace == nsp && !proc->proretset &&
+	if (!proc->proretset &&
+		proc->prolang != INTERNALlanguageId && proc->prolang != ClanguageId &&
+		proc->prolang != SQLlanguageId &&
+		proc->pronamespace == get_namespace_oid("omnitask", true) &&
 		proc->prolang == get_language_oid("plpgsql", true))
 		result = true;
 	ReleaseSysCache(tup);

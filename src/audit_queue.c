@@ -641,6 +641,8 @@ relations_datum(const char *s, int len)
  * result-relation info (constraints, indexes) and the default expressions
  * of the columns it does not fill (event_id's identity, written_at).
  */
+#define AUDIT_MULTI_SLOTS	256		/* rows per table_multi_insert() */
+
 typedef struct AuditTarget
 {
 	Relation	rel;
@@ -659,6 +661,12 @@ typedef struct AuditTarget
  * identity's sequence is a pg_depend scan) cost as much as inserting a few
  * dozen rows; a relcache invalidation of the table (ALTER, DROP, a new
  * default) or a reset of the whole cache makes the writer look again.
+ * The slots the rows are formed in are kept too (creating a slot per row,
+ * with its tuple descriptor's reference counted by the transaction's
+ * resource owner, cost ~1,500 instructions a row): they are built on a
+ * copy of the table's descriptor that no resource owner tracks, and hold
+ * no buffer (their tuples are formed from values, in target_cxt), so they
+ * outlive the transaction safely; they are emptied after each batch.
  */
 typedef struct TargetCache
 {
@@ -668,6 +676,9 @@ typedef struct TargetCache
 	int			ndefaults;
 	AttrNumber	def_attno[8];
 	Node	   *def[8];			/* in target_cxt */
+	TupleDesc	desc;			/* a copy of the table's, in target_cxt */
+	int			nslots;			/* slots made so far */
+	TupleTableSlot *slots[AUDIT_MULTI_SLOTS];	/* in target_cxt */
 } TargetCache;
 
 static TargetCache target_cache;
@@ -698,6 +709,7 @@ cache_target(Relation rel)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	TargetCache *c = &target_cache;
+	MemoryContext old;
 	int			i;
 
 	if (target_cxt == NULL)
@@ -706,8 +718,12 @@ cache_target(Relation rel)
 										   ALLOCSET_SMALL_SIZES);
 		CacheRegisterRelcacheCallback(target_invalidate, (Datum) 0);
 	}
+	for (i = 0; i < c->nslots; i++)
+		ExecDropSingleTupleTableSlot(c->slots[i]);
+	c->nslots = 0;
 	MemoryContextReset(target_cxt);
 	c->valid = false;
+	c->desc = NULL;
 	c->relid = RelationGetRelid(rel);
 	c->ndefaults = 0;
 	for (i = 0; i < NCOLS; i++)
@@ -738,7 +754,30 @@ cache_target(Relation rel)
 		c->def[c->ndefaults] = copy_node_in(target_cxt, def);
 		c->ndefaults++;
 	}
+	old = MemoryContextSwitchTo(target_cxt);
+	c->desc = CreateTupleDescCopy(desc);
+	MemoryContextSwitchTo(old);
 	c->valid = true;
+}
+
+/*
+ * The i-th slot of the target cache, made on first use (in target_cxt,
+ * with the table's slot type).
+ */
+static TupleTableSlot *
+target_slot(Relation rel, int i)
+{
+	TargetCache *c = &target_cache;
+
+	Assert(i <= c->nslots && i < AUDIT_MULTI_SLOTS);
+	if (i == c->nslots)
+	{
+		MemoryContext old = MemoryContextSwitchTo(target_cxt);
+
+		c->slots[c->nslots++] = MakeSingleTupleTableSlot(c->desc, table_slot_callbacks(rel));
+		MemoryContextSwitchTo(old);
+	}
+	return c->slots[i];
 }
 
 /* Opens omnitask.audit_log for inserting (in a transaction). */
@@ -852,15 +891,17 @@ fill_slot(AuditTarget *t, TupleTableSlot *slot, const OmniAuditRecord *r)
 	ExecStoreVirtualTuple(slot);
 }
 
-#define AUDIT_MULTI_SLOTS	256		/* rows per table_multi_insert() */
-
 /*
  * Inserts n filled slots: one table_multi_insert() (one WAL record per
  * heap page rather than per row), then each row's index entries, after
- * checking the table's constraints, as COPY FROM does.
+ * checking the table's constraints, as COPY FROM does.  Without a
+ * bulk-insert state: its 16 MB buffer ring (allocated per batch, ~15,000
+ * instructions) suits loads of many pages, not batches of a few dozen rows,
+ * and appending like an INSERT leaves the log's pages to the background
+ * writer and the checkpointer.
  */
 static void
-insert_slots(AuditTarget *t, TupleTableSlot **slots, int n, BulkInsertState bistate)
+insert_slots(AuditTarget *t, TupleTableSlot **slots, int n)
 {
 	int			i;
 
@@ -869,7 +910,7 @@ insert_slots(AuditTarget *t, TupleTableSlot **slots, int n, BulkInsertState bist
 	if (t->rel->rd_att->constr)
 		for (i = 0; i < n; i++)
 			ExecConstraints(t->rri, slots[i], t->estate);
-	table_multi_insert(t->rel, slots, n, t->estate->es_output_cid, 0, bistate);
+	table_multi_insert(t->rel, slots, n, t->estate->es_output_cid, 0, NULL);
 	if (t->rri->ri_NumIndices > 0)
 		for (i = 0; i < n; i++)
 			list_free(exec_insert_index_tuples(t->rri, slots[i], t->estate));
@@ -894,15 +935,14 @@ insert_batch(void *arg)
 	MemoryContext cxt = CurrentMemoryContext;
 	AuditTarget t;
 	TupleTableSlot *slots[AUDIT_MULTI_SLOTS];
-	BulkInsertState bistate;
 	int			nslots = 0;
 	int			used = 0;
 	int			pos = 0;
+	int			i;
 
 	PushActiveSnapshot(GetTransactionSnapshot());
 	MemoryContextSwitchTo(w->batch_cxt);
 	open_target(&t);
-	bistate = GetBulkInsertState();
 	while (pos < batch->len)
 	{
 		uint32		len;
@@ -915,16 +955,20 @@ insert_batch(void *arg)
 			elog(ERROR, "malformed record in the audit queue");
 		pos += len;
 		if (nslots == used)
-			slots[nslots++] = table_slot_create(t.rel, &t.estate->es_tupleTable);
+		{
+			slots[nslots] = target_slot(t.rel, nslots);
+			nslots++;
+		}
 		fill_slot(&t, slots[used], &r);
 		if (++used == AUDIT_MULTI_SLOTS)
 		{
-			insert_slots(&t, slots, used, bistate);
+			insert_slots(&t, slots, used);
 			used = 0;
 		}
 	}
-	insert_slots(&t, slots, used, bistate);
-	FreeBulkInsertState(bistate);
+	insert_slots(&t, slots, used);
+	for (i = 0; i < nslots; i++)
+		ExecClearTuple(slots[i]);
 	table_finish_bulk_insert(t.rel, 0);
 	close_target(&t);
 	MemoryContextSwitchTo(cxt);

@@ -11,9 +11,18 @@
  * authenticator's gains nothing by setting request.jwt.claims.  An inactive
  * practitioner has no identity.
  *
- * The answer is cached per transaction, current and session user and
- * claims, so that a row
- * security policy can call current_practitioner_id() on every row.
+ * The answer is cached across transactions, so that a row security policy
+ * can call current_practitioner_id() on every row and a superuser's audited
+ * read does not resolve it again per transaction.  The cache is keyed by all
+ * that the answer depends on besides the catalogs: current_user (SET ROLE,
+ * RESET ROLE, SECURITY DEFINER), session_user, request.jwt.claims and the two
+ * omnitask.jwt_* settings (the database is fixed for a backend).  Everything
+ * else it reads is a catalog or the registry, and each change of those
+ * clears it through an invalidation callback: the registry's relcache entry
+ * (its trigger invalidates it on every row change), and the pg_authid and
+ * pg_auth_members syscaches (superuser flag, role names and drops, role
+ * memberships).  An invalidation that arrives while the caller is being
+ * resolved keeps the result from being cached.
  *
  *-------------------------------------------------------------------------
  */
@@ -40,6 +49,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 PG_FUNCTION_INFO_V1(omnitask_current_practitioner_id);
 
@@ -61,13 +71,27 @@ static MemoryContext registry_cxt = NULL;
 static bool registry_valid = false;
 static Oid	registry_relid = InvalidOid;
 
-/* The cached caller, valid for one (transaction, user, claims). */
+/*
+ * The cached caller and what it was resolved for.  caller_gen counts the
+ * invalidations: omnitask_caller() caches a result only when none arrived
+ * while it was resolving it.
+ */
 static OmniCaller caller;
-static LocalTransactionId caller_lxid = InvalidLocalTransactionId;
+static bool caller_valid = false;
+static uint64 caller_gen = 0;
 static Oid	caller_userid = InvalidOid;
 static Oid	caller_session_userid = InvalidOid;
 static char *caller_claims = NULL;
-static bool caller_valid = false;
+static char *caller_authenticator = NULL;
+static char *caller_claim_name = NULL;
+
+/* Forgets the cached caller: something it was derived from changed. */
+static void
+forget_caller(void)
+{
+	caller_valid = false;
+	caller_gen++;
+}
 
 /* Forgets the registry (and the callers derived from it) when it changes. */
 static void
@@ -76,15 +100,26 @@ registry_relcache_callback(Datum arg, Oid relid)
 	if (relid == InvalidOid || relid == registry_relid)
 	{
 		registry_valid = false;
-		caller_valid = false;
+		forget_caller();
 	}
 }
 
-/* Registers the cache invalidation callback; called once at module load. */
+/* Forgets the cached caller when a role, its flags or a membership changes. */
+static void
+role_syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	forget_caller();
+}
+
+/* Registers the cache invalidation callbacks; called once at module load. */
 void
 omnitask_identity_init(void)
 {
 	CacheRegisterRelcacheCallback(registry_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, role_syscache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHNAME, role_syscache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, role_syscache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMMEMROLE, role_syscache_callback, (Datum) 0);
 }
 
 /*
@@ -253,30 +288,63 @@ resolve_caller(const char *claims)
 		strlcpy(caller.practitioner_id, e->id, sizeof(caller.practitioner_id));
 }
 
+/* True when two C strings (NULL allowed) are equal. */
+static bool
+same_string(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Replaces *slot by a copy of s (NULL allowed) that lives for the session. */
+static void
+remember_string(char **slot, const char *s)
+{
+	if (*slot)
+		pfree(*slot);
+	*slot = s ? MemoryContextStrdup(TopMemoryContext, s) : NULL;
+}
+
+/* The name of a role, or "" when there is none (dropped, or no login). */
+static void
+role_name_of(Oid roleid, char *dst)
+{
+	const char *name = OidIsValid(roleid) ? GetUserNameFromId(roleid, true) : NULL;
+
+	strlcpy(dst, name ? name : "", NAMEDATALEN);
+}
+
 /*
- * The current caller, cached per (local transaction, current user, session
- * user, request.jwt.claims).
+ * The current caller, cached across transactions (see the head comment for
+ * what the cache is keyed by and what invalidates it).  The result stays
+ * valid until the next call.
  */
 const OmniCaller *
 omnitask_caller(void)
 {
 	const char *claims = GetConfigOption("request.jwt.claims", true, false);
+	uint64		gen;
 
-	if (caller_valid && caller_lxid == MyProcLxid && caller_userid == GetUserId() &&
+	if (caller_valid && caller_userid == GetUserId() &&
 		caller_session_userid == GetSessionUserId() &&
-		((claims == NULL && caller_claims == NULL) ||
-		 (claims != NULL && caller_claims != NULL && strcmp(claims, caller_claims) == 0)))
+		same_string(claims, caller_claims) &&
+		same_string(omnitask_jwt_authenticator, caller_authenticator) &&
+		same_string(omnitask_jwt_practitioner_claim, caller_claim_name))
 		return &caller;
 
 	caller_valid = false;
+	gen = caller_gen;
 	resolve_caller(claims);
-	if (caller_claims)
-		pfree(caller_claims);
-	caller_claims = claims ? MemoryContextStrdup(TopMemoryContext, claims) : NULL;
-	caller_lxid = MyProcLxid;
+	role_name_of(GetAuthenticatedUserId(), caller.login_role);
+	role_name_of(GetSessionUserId(), caller.session_role);
+	remember_string(&caller_claims, claims);
+	remember_string(&caller_authenticator, omnitask_jwt_authenticator);
+	remember_string(&caller_claim_name, omnitask_jwt_practitioner_claim);
+	caller.claims = caller_claims;
 	caller_userid = GetUserId();
 	caller_session_userid = GetSessionUserId();
-	caller_valid = true;
+	caller_valid = (gen == caller_gen);
 	return &caller;
 }
 

@@ -21,6 +21,9 @@ typedef struct OmniCaller
 	bool		is_auditor;		/* member of omnitask_auditor */
 	char		role_name[NAMEDATALEN];	/* current_user */
 	char		practitioner_id[PRACTITIONER_ID_MAXLEN + 1];	/* "" when none */
+	char		login_role[NAMEDATALEN];	/* the authenticated user, "" if none */
+	char		session_role[NAMEDATALEN];	/* session_user, "" if dropped */
+	const char *claims;			/* request.jwt.claims, NULL if unset */
 } OmniCaller;
 
 extern const OmniCaller *omnitask_caller(void);

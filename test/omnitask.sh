@@ -60,7 +60,8 @@ pg_packages() {
 	local v
 	for v in $VERSIONS; do
 		if [ "$v" = 15 ] && [ "$PGBIN" = /usr/lib/postgresql/15/bin ]; then
-			echo postgresql-15 postgresql-server-dev-15
+			# pgaudit: test/t/141_pgaudit.pl (skipped where it is absent)
+			echo postgresql-15 postgresql-server-dev-15 postgresql-15-pgaudit
 		fi
 	done
 }

@@ -2,7 +2,8 @@
 # Read audit benchmark: the read workloads of test/bench with omnitask.audit
 # off against table, log and both, interleaved in the same run, on the same
 # data.  A ratio is (time per op with the mode) / (time per op with off),
-# the median of the per-round ratios.
+# the median of the per-round ratios; also best of N (the fastest round of
+# the mode against the fastest round of off).
 #
 #   bash test/bench/audit.sh [--scale N] [--duration S] [--rounds N] [--clients N] [--modes "off table"]
 #                            [--no-build] [--keep] [--reuse]
@@ -143,6 +144,22 @@ if [ "$CALLGRIND" = 1 ]; then
 		SERVER_PID=
 	}
 
+	# wal_writer_warm_up: the first time the WAL writer flushes WAL that
+	# someone else wrote (here the audit writer's asynchronous commits), it
+	# also initializes every free WAL buffer ahead of use (PostgreSQL's
+	# XLogBackgroundFlush: 16 MB of wal_buffers, ~2.2 million instructions
+	# under callgrind), once per server start.  Without a warm-up only the
+	# longer run of a mode that writes WAL pays it, and the marginal cost of
+	# a read would include ~4,500 instructions that no read causes.  So
+	# every run first leaves one asynchronous commit for the WAL writer and
+	# waits until it is flushed.
+	wal_writer_warm_up() {
+		"${PSQL[@]}" -d "$DB" -c "SET synchronous_commit = off" -c "SELECT txid_current()" \
+			-c "DO \$\$ DECLARE target pg_lsn := pg_current_wal_insert_lsn(); BEGIN
+				FOR i IN 1..6000 LOOP EXIT WHEN pg_current_wal_flush_lsn() >= target; PERFORM pg_sleep(0.1); END LOOP;
+				IF pg_current_wal_flush_lsn() < target THEN RAISE 'the WAL writer did not flush'; END IF; END \$\$" >/dev/null
+	}
+
 	# run WORKLOAD USER MODE N -> "total_instructions writer_instructions"
 	cg_run() {
 		local wl=$1 user=$2 mode=$3 n=$4 out
@@ -164,6 +181,7 @@ if [ "$CALLGRIND" = 1 ]; then
 			"$PGBIN/postgres" -D "$DATA" -p "$PORT" -k "$SOCK" -c "omnitask.audit=$mode" -c autovacuum=off >"$out/server.log" 2>&1 &
 		SERVER_PID=$!
 		wait_ready
+		wal_writer_warm_up
 		as_pg "$PGBIN/pgbench" -n -M prepared -c 1 -t "$n" --random-seed=42 -h "$SOCK" -p "$PORT" -U "$user" \
 			-f "$BENCH/workloads/$wl.sql" -D ntasks="$SCALE" -D owner=pr-0001 "$DB" >"$out/pgbench.out" 2>&1 ||
 			{ cat "$out/pgbench.out"; exit 1; }
@@ -307,8 +325,8 @@ OUT=$BENCH/results/audit.md
 	echo
 	echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $SCALE tasks, $CLIENTS clients, $ROUNDS rounds of $DURATION s, nproc $(nproc), loadavg $(cut -d' ' -f1-3 /proc/loadavg), commit $(git rev-parse --short HEAD)"
 	echo
-	echo "| workload | mode | tps (median) | time per op vs off | server CPU per op vs off | target |"
-	echo "|---|---|---|---|---|---|"
+	echo "| workload | mode | tps (median) | time per op vs off | time per op vs off, best of $ROUNDS | server CPU per op vs off | target |"
+	echo "|---|---|---|---|---|---|---|"
 	python3 - "$RES" "$MODES" <<'PY'
 import sys, statistics, collections
 rows = [l.split('\t') for l in open(sys.argv[1]).read().split('\n') if l.strip()]
@@ -329,9 +347,13 @@ for wl in ['read_task', 'worklist_rls', 'search_rls']:
         vals = list(tps[(wl, mode)].values())
         rt = med_ratio(tps, wl, mode, True)
         rc = med_ratio(cpu, wl, mode, False)
+        # best of N: the fastest round of the mode against the fastest of off
+        best = max(vals) if vals else 0
+        best_off = max(tps[(wl, 'off')].values()) if tps[(wl, 'off')] else 0
+        rb = best_off / best if best else float('nan')
         mark = '' if mode == 'off' else '%s by time, %s by CPU (%.2fx)' % (
             'PASS' if rt <= target[wl] else 'MISS', 'PASS' if rc <= target[wl] else 'MISS', target[wl])
-        print('| %s | %s | %.0f | %.3f | %.3f | %s |' % (wl, mode, statistics.median(vals) if vals else 0, rt, rc, mark))
+        print('| %s | %s | %.0f | %.3f | %.3f | %.3f | %s |' % (wl, mode, statistics.median(vals) if vals else 0, rt, rb, rc, mark))
 PY
 	echo
 	echo "audit_stats() at the end:"
