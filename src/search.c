@@ -199,8 +199,7 @@ include_part_of(SearchRow *rows, int *n, bool iterate)
 	if (plan == NULL)
 	{
 		SPIPlanPtr	p = SPI_prepare("SELECT t.id, t.resource FROM omnitask.task t "
-									"WHERE EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(t.resource -> 'partOf') r "
-									"WHERE (r ->> 'reference') = ANY ($1)) AND t.id <> ALL ($2) "
+									"WHERE t.search_tokens && $1 AND t.id <> ALL ($2) "
 									"ORDER BY t.id LIMIT $3", 3, (Oid *) argtypes);
 
 		if (p == NULL)
@@ -213,7 +212,8 @@ include_part_of(SearchRow *rows, int *n, bool iterate)
 		Datum		args[3];
 		int			level_end = *n;
 
-		args[0] = row_ids(rows, from, *n, "Task/");
+		/* search_tokens' part-of tokens (an id needs neither escape nor hash) */
+		args[0] = row_ids(rows, from, *n, "part-of:Task/");
 		args[1] = row_ids(rows, 0, *n, "");
 		args[2] = Int32GetDatum(MAX_INCLUDED - (*n - npage));
 		if ((ret = SPI_execute_plan(plan, args, NULL, true, 0)) != SPI_OK_SELECT)
