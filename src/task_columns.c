@@ -87,7 +87,10 @@ StaticAssertDecl(FHIR_UNIX_TO_PG_EPOCH ==
 
 /*
  * Finds the attribute number of each of omnitask.task's columns in desc
- * (by name: the one convention for every table the C code reads).
+ * (by name: the one convention for every table the C code reads).  The
+ * columns from COL_FIRST_OPTIONAL on came with a later version of the
+ * schema: until ALTER EXTENSION UPDATE has added them, the library runs on
+ * the older table without them (their number is 0).
  */
 static void
 lookup_attnums(TupleDesc desc, int *att)
@@ -97,10 +100,36 @@ lookup_attnums(TupleDesc desc, int *att)
 	for (i = 0; i < NUM_TASK_COLS; i++)
 	{
 		att[i] = SPI_fnumber(desc, task_col_names[i]);
-		if (att[i] <= 0)
+		if (att[i] <= 0 && i >= COL_FIRST_OPTIONAL)
+			att[i] = 0;
+		else if (att[i] <= 0)
 			elog(ERROR, "column \"%s\" of relation \"omnitask.task\" does not exist",
 				 task_col_names[i]);
 	}
+}
+
+/*
+ * The row tup with the derived columns replaced by values/nulls (as
+ * task_derive_columns computed them), leaving out the columns the table
+ * does not have yet.
+ */
+HeapTuple
+task_modify_row(HeapTuple tup, TupleDesc desc, const int *att, Datum *values, bool *nulls)
+{
+	int			cols[NUM_TASK_COLS];
+	Datum		v[NUM_TASK_COLS];
+	bool		n[NUM_TASK_COLS];
+	int			ncols = 0;
+	int			i;
+
+	for (i = 0; i < NUM_TASK_COLS; i++)
+		if (att[i] > 0)
+		{
+			cols[ncols] = att[i];
+			v[ncols] = values[i];
+			n[ncols++] = nulls[i];
+		}
+	return heap_modify_tuple_by_cols(tup, desc, ncols, cols, v, n);
 }
 
 /*
@@ -478,7 +507,7 @@ mismatched_columns(HeapTuple tup, TupleDesc desc, const int *att, Datum *values,
 		Datum		d;
 		Form_pg_attribute a = TupleDescAttr(desc, att[i] - 1);
 
-		if (i == COL_RESOURCE)
+		if (i == COL_RESOURCE || att[i] == 0)
 			continue;
 		d = heap_getattr(tup, att[i], desc, &isnull);
 		if (isnull != nulls[i] ||
