@@ -4,11 +4,17 @@
 # against accurate, and each with and without row-level security, on the
 # same data in the same run.
 #
-#   bash test/bench/search.sh [--scale N] [--calls C] [--no-build] [--reuse]
+#   bash test/bench/search.sh [--scale N] [--calls C] [--no-build] [--reuse] [--copies K]
 #
 # --reuse measures again on the cluster and data a previous run left in
 # test/tmp/bench_search (a load of 1M tasks takes a while) instead of
-# loading anew.
+# loading anew.  --copies K loads N/K tasks through import_task (with the
+# practitioners and patients of N tasks, so that each owns as many tasks as
+# at N) and copies them K-1 times by SQL with new ids (t-0000001 ..) and
+# identifier values, the derived columns copied or recomputed
+# (task_search_columns), without history: a search reads neither the
+# history nor the write path, and import_task takes an hour for 1M tasks on
+# a busy 2-core machine.
 #
 # Own throwaway cluster in test/tmp/bench_search (port $BENCH_PORT, default
 # 54341); sample data from test/sample/generate.sql at N tasks (default
@@ -24,13 +30,14 @@ TOP=$(pwd)
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PORT=${BENCH_PORT:-54341}
 T=$TOP/test/tmp/bench_search
-SCALE=1000000 CALLS=31 BUILD=1 REUSE=0
+SCALE=1000000 CALLS=31 BUILD=1 REUSE=0 COPIES=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--scale) SCALE=$2; shift 2 ;;
 		--calls) CALLS=$2; shift 2 ;;
 		--no-build) BUILD=0; shift ;;
 		--reuse) REUSE=1; shift ;;
+		--copies) COPIES=$2; shift 2 ;;
 		*) echo "search.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -43,7 +50,32 @@ if [ "$REUSE" = 1 ]; then
 else
 	bench_new_cluster
 	trap bench_stop EXIT
-	bench_load "$SCALE"
+	if [ "$COPIES" -gt 1 ]; then
+		echo "== loading $((SCALE / COPIES)) tasks, copied $COPIES times"
+		psql_b -d postgres -c 'CREATE DATABASE bench'
+		psql_b -d bench -c 'CREATE EXTENSION omnitask'
+		psql_b -d bench -v n=$((SCALE / COPIES)) -v practitioners=$((SCALE / 500 + 20)) \
+			-v patients=$((SCALE / 10 + 200)) -f test/sample/generate.sql >/dev/null
+		psql_b -d bench -q -v base=$((SCALE / COPIES)) -v copies="$COPIES" <<'SQL'
+SET session_replication_role = replica;
+INSERT INTO omnitask.task (id, version_id, last_updated, status, intent, priority, owner_id, patient_id,
+						   requester, code, description, authored_on, last_modified, due_at, resource,
+						   search_tokens, business_status)
+SELECT n.id, t.version_id, t.last_updated, t.status, t.intent, t.priority, t.owner_id, t.patient_id,
+	   t.requester, t.code, t.description, t.authored_on, t.last_modified, t.due_at, r.resource,
+	   c.search_tokens, c.business_status
+FROM omnitask.task t
+CROSS JOIN generate_series(1, :copies - 1) k
+CROSS JOIN LATERAL (SELECT 't-' || lpad((substr(t.id, 3)::bigint + k * :base)::text, 7, '0') AS id) n
+CROSS JOIN LATERAL (SELECT CASE WHEN t.resource ? 'identifier'
+		THEN jsonb_set(jsonb_set(t.resource, '{id}', to_jsonb(n.id)), '{identifier,0,value}',
+					   to_jsonb(regexp_replace(t.resource #>> '{identifier,0,value}', '[0-9]+$', substr(n.id, 3))))
+		ELSE jsonb_set(t.resource, '{id}', to_jsonb(n.id)) END AS resource) r
+CROSS JOIN LATERAL omnitask.task_search_columns(r.resource) c;
+SQL
+	else
+		bench_load "$SCALE"
+	fi
 	# the sample data has no partOf, basedOn, focus, encounter,
 	# groupIdentifier nor coded businessStatus: 5,000 subtasks of the first
 	# 200 tasks have them (25 per parent, 50 per ServiceRequest, 10 per
