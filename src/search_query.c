@@ -766,9 +766,11 @@ param_condition(const SearchParamDef *def, const char *modifier, const char *val
 			break;
 		case PK_CODING:
 			token_condition(def, value, q, &inner, coding_token);
+			q->tokens_first |= (modifier == NULL);
 			break;
 		case PK_JSONREF:
 			token_condition(def, value, q, &inner, jsonref_token);
+			q->tokens_first = true;
 			break;
 	}
 	if (def->kind != PK_REF)
@@ -803,6 +805,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	q->offset = 0;
 	q->total = SEARCH_TOTAL_ACCURATE;
 	q->revinclude = 0;
+	q->tokens_first = false;
 	if (bounded && strlen(query) > MAX_QUERY_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
