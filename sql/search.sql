@@ -267,3 +267,46 @@ FROM unnest(ARRAY['_id=srr-parent&_revinclude=Task:part-of', '_id=srr-parent&_re
 SELECT q AS query, pg_temp.tryq(q) AS outcome FROM unnest(ARRAY[
 	'_revinclude=Task:based-on', '_revinclude=Task:*', '_revinclude:recurse=Task:part-of'
 	]) AS q;
+
+--
+-- search_tokens: the derived column behind the parameters above (one GIN
+-- index), business_status, and verify()'s check of both
+--
+SELECT search_tokens, business_status FROM omnitask.task WHERE id = 'srr-parent';
+SELECT id, business_status FROM omnitask.tasks WHERE patient_id = 'srr-pat' ORDER BY id;
+-- | and \ inside a system or a value are escaped in the token: "urn:a|b|c"
+-- is system urn:a and value b|c, not system urn:a|b and value c; a value
+-- longer than a token may be is kept as a hash and checked exactly
+SELECT count(omnitask.import_task(jsonb_strip_nulls(jsonb_build_object('resourceType', 'Task', 'id', 'srt-' || n,
+	'status', 'requested', 'intent', 'order', 'description', 'tokens ' || n, 'for', '{"reference": "Patient/srt-pat"}'::jsonb,
+	'identifier', jsonb_build_array(i), 'businessStatus', b))))
+FROM (VALUES (1, '{"system": "urn:a|b", "value": "c"}'::jsonb, '{"text": "Waiting", "coding": [{"code": "w", "display": "W"}]}'::jsonb),
+			 (2, '{"system": "urn:a", "value": "b|c"}', '{"coding": [{"code": "w", "display": "W"}]}'),
+			 (3, '{"value": "x\\y"}', '{"coding": [{"code": "w"}]}'),
+			 (4, jsonb_build_object('system', 'urn:long', 'value', 'L' || repeat('o', 300)), NULL),
+			 (5, jsonb_build_object('system', 'urn:long', 'value', 'L' || repeat('o', 299) || 'p'), NULL)) v(n, i, b);
+SELECT id, business_status,
+	   (SELECT array_agg(CASE WHEN length(k) > 40 THEN left(k, 30) || '...' ELSE regexp_replace(k, '#[0-9a-f]{16}$', '#<hash>') END)
+		FROM unnest(search_tokens) k) AS search_tokens
+FROM omnitask.task WHERE patient_id = 'srt-pat' ORDER BY id;
+SELECT left(q, 40) AS query, b ->> 'total' AS total,
+	   (SELECT string_agg(e -> 'resource' ->> 'id', ',') FROM jsonb_array_elements(b -> 'entry') e) AS ids
+FROM unnest(ARRAY[
+	'identifier=urn:a|b|c', 'identifier=urn:a|', 'identifier=c', 'identifier=b|c', 'identifier=|b|c',
+	'identifier=x\y', 'identifier=|x\y', 'identifier=x',
+	'identifier=urn:long|L' || repeat('o', 300), 'identifier=L' || repeat('o', 299) || 'p,c',
+	'identifier=|L' || repeat('o', 300), 'identifier:not=L' || repeat('o', 300)
+	]) AS q, omnitask.search_tasks_query(q || '&patient=srt-pat&_sort=_id') b;
+-- verify() compares both columns with the resource
+SET session_replication_role = replica;
+UPDATE omnitask.task SET search_tokens = '{}' WHERE id = 'srt-1';
+UPDATE omnitask.task SET business_status = 'Done' WHERE id = 'srt-2';
+UPDATE omnitask.task SET search_tokens = search_tokens || '{focus}'::text[] WHERE id = 'srt-3';
+RESET session_replication_role;
+SELECT task_id, problem FROM omnitask.verify() WHERE task_id LIKE 'srt-%' ORDER BY task_id;
+SET session_replication_role = replica;
+UPDATE omnitask.task t SET (search_tokens, business_status) =
+	(SELECT c.search_tokens, c.business_status FROM omnitask.task_search_columns(t.resource) c)
+WHERE id LIKE 'srt-%';
+RESET session_replication_role;
+SELECT count(*) AS problems FROM omnitask.verify();

@@ -711,7 +711,7 @@ ANALYZE omnitask.task;
 SELECT count(*) AS phi_statistics
 FROM pg_stats
 WHERE schemaname = 'omnitask' AND tablename = 'task'
-  AND attname IN ('description', 'patient_id', 'requester', 'code', 'resource');
+  AND attname IN ('description', 'patient_id', 'requester', 'code', 'resource', 'search_tokens', 'business_status');
 
 --
 -- clean up (the tasks and history stay: nobody deletes them)

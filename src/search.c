@@ -83,7 +83,7 @@ get_plans(SearchQuery *q)
 	int			i;
 
 	initStringInfo(&key);
-	appendStringInfo(&key, "%s|%s|", q->where.data, q->order.data);
+	appendStringInfo(&key, "%s|%s|%d|", q->where.data, q->order.data, (int) q->tokens_first);
 	for (i = 0; i < q->nargs; i++)
 		appendStringInfo(&key, "%u,", q->argtypes[i]);
 	for (i = 0; i < nplans; i++)
@@ -107,7 +107,19 @@ get_plans(SearchQuery *q)
 	sp = &plans[nplans];
 	q->argtypes[q->nargs] = INT4OID;
 	q->argtypes[q->nargs + 1] = INT4OID;
-	sp->page = SPI_prepare(psprintf("SELECT t.id, t.resource FROM omnitask.task t WHERE %s "
+	/*
+	 * A search_tokens condition has no statistics (PHI), so the planner
+	 * would take its default selectivity and walk an index in the page's
+	 * order, filtering: for a rare token (an identifier, the subtasks of a
+	 * task) that reads the whole table.  The filter goes first instead
+	 * (OFFSET 0 keeps the subquery apart): a bitmap scan of the GIN index,
+	 * then a top-N sort of what matched, bounded by the result as the count
+	 * is.
+	 */
+	sp->page = SPI_prepare(psprintf(q->tokens_first ?
+									"SELECT t.id, t.resource FROM (SELECT * FROM omnitask.task t WHERE %s OFFSET 0) t "
+									"ORDER BY %s LIMIT $%d OFFSET $%d" :
+									"SELECT t.id, t.resource FROM omnitask.task t WHERE %s "
 									"ORDER BY %s LIMIT $%d OFFSET $%d", q->where.data, q->order.data,
 									q->nargs + 1, q->nargs + 2),
 						   q->nargs + 2, q->argtypes);
@@ -198,9 +210,9 @@ include_part_of(SearchRow *rows, int *n, bool iterate)
 
 	if (plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare("SELECT t.id, t.resource FROM omnitask.task t "
-									"WHERE EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(t.resource -> 'partOf') r "
-									"WHERE (r ->> 'reference') = ANY ($1)) AND t.id <> ALL ($2) "
+		/* tokens first, as for a page (see get_plans) */
+		SPIPlanPtr	p = SPI_prepare("SELECT t.id, t.resource FROM (SELECT * FROM omnitask.task t "
+									"WHERE t.search_tokens && $1 OFFSET 0) t WHERE t.id <> ALL ($2) "
 									"ORDER BY t.id LIMIT $3", 3, (Oid *) argtypes);
 
 		if (p == NULL)
@@ -213,7 +225,8 @@ include_part_of(SearchRow *rows, int *n, bool iterate)
 		Datum		args[3];
 		int			level_end = *n;
 
-		args[0] = row_ids(rows, from, *n, "Task/");
+		/* search_tokens' part-of tokens (an id needs neither escape nor hash) */
+		args[0] = row_ids(rows, from, *n, "part-of:Task/");
 		args[1] = row_ids(rows, 0, *n, "");
 		args[2] = Int32GetDatum(MAX_INCLUDED - (*n - npage));
 		if ((ret = SPI_execute_plan(plan, args, NULL, true, 0)) != SPI_OK_SELECT)

@@ -40,6 +40,7 @@ typedef struct SearchQuery
 	int32		offset;
 	SearchTotal total;
 	int			revinclude;		/* _revinclude=Task:part-of: 0, 1, 2 = :iterate */
+	bool		tokens_first;	/* a search_tokens condition: filter, then order */
 } SearchQuery;
 
 /* search_query.c */

@@ -25,6 +25,7 @@
 #include "mb/pg_wchar.h"
 #include "pg_compat.h"
 #include "search.h"
+#include "task_columns.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -41,8 +42,8 @@ typedef enum SearchParamKind
 	PK_CODE,					/* a code column (enum or id): col = ANY($n) */
 	PK_REF,						/* a reference column */
 	PK_DATE,					/* a timestamptz column */
-	PK_CODING,					/* codings or identifiers in the resource */
-	PK_JSONREF					/* references in the resource */
+	PK_CODING,					/* codings or identifiers: t.search_tokens */
+	PK_JSONREF					/* references in the resource: t.search_tokens */
 } SearchParamKind;
 
 /* One search parameter of Task and the fragments it is made of. */
@@ -72,23 +73,23 @@ static const SearchParamDef params[] = {
 	"_lastUpdated takes a date, dateTime or instant, optionally prefixed with eq, ne, lt, gt, le, ge, sa or eb.", NULL, NULL},
 	{"authored-on", PK_DATE, "t.authored_on", NULL, NULL, 0, NULL, "NOT (t.resource ? 'authoredOn')",
 	"authored-on takes a date, dateTime or instant, optionally prefixed with eq, ne, lt, gt, le, ge, sa or eb.", NULL, NULL},
-	{"based-on", PK_JSONREF, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'basedOn')",
+	{"based-on", PK_JSONREF, NULL, NULL, NULL, 0, NULL, "NOT (t.search_tokens @> '{based-on}')",
 	"based-on takes a comma-separated list of {type}/{id}.", "$.basedOn[*]", NULL},
-	{"business-status", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'businessStatus')",
+	{"business-status", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.search_tokens @> '{business-status}')",
 	"business-status takes a comma-separated list of code, system|code, system| or |code.",
 	"$.businessStatus.coding[*]", "code"},
-	{"code", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'code')",
+	{"code", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.search_tokens @> '{code}')",
 	"code takes a comma-separated list of code, system|code, system| or |code.", "$.code.coding[*]", "code"},
 	{"due-date", PK_DATE, "t.due_at", NULL, NULL, 0, NULL, "t.due_at IS NULL",
 	"due-date takes a date, dateTime or instant, optionally prefixed with eq, ne, lt, gt, le, ge, sa or eb.", NULL, NULL},
-	{"encounter", PK_JSONREF, NULL, NULL, NULL, 0, "Encounter", "NOT (t.resource ? 'encounter')",
+	{"encounter", PK_JSONREF, NULL, NULL, NULL, 0, "Encounter", "NOT (t.search_tokens @> '{encounter}')",
 	"encounter takes a comma-separated list of Encounter/{id} or {id}.", "$.encounter", NULL},
-	{"focus", PK_JSONREF, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'focus')",
+	{"focus", PK_JSONREF, NULL, NULL, NULL, 0, NULL, "NOT (t.search_tokens @> '{focus}')",
 	"focus takes a comma-separated list of {type}/{id}.", "$.focus", NULL},
-	{"group-identifier", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'groupIdentifier')",
+	{"group-identifier", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.search_tokens @> '{group-identifier}')",
 	"group-identifier takes a comma-separated list of value, system|value, system| or |value.",
 	"$.groupIdentifier", "value"},
-	{"identifier", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'identifier')",
+	{"identifier", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.search_tokens @> '{identifier}')",
 	"identifier takes a comma-separated list of value, system|value, system| or |value.",
 	"$.identifier[*]", "value"},
 	{"intent", PK_CODE, "t.intent", "omnitask.task_intent[]", "http://hl7.org/fhir/task-intent",
@@ -97,11 +98,11 @@ static const SearchParamDef params[] = {
 	"modified takes a date, dateTime or instant, optionally prefixed with eq, ne, lt, gt, le, ge, sa or eb.", NULL, NULL},
 	{"owner", PK_REF, "t.owner_id", NULL, NULL, 0, "Practitioner", "t.owner_id IS NULL",
 	"owner takes a comma-separated list of Practitioner/{id} or {id}.", NULL, NULL},
-	{"part-of", PK_JSONREF, NULL, NULL, NULL, 0, "Task", "NOT (t.resource ? 'partOf')",
+	{"part-of", PK_JSONREF, NULL, NULL, NULL, 0, "Task", "NOT (t.search_tokens @> '{part-of}')",
 	"part-of takes a comma-separated list of Task/{id} or {id}.", "$.partOf[*]", NULL},
 	{"patient", PK_REF, "t.patient_id", NULL, NULL, 0, "Patient", "false",
 	"patient takes a comma-separated list of Patient/{id} or {id}.", NULL, NULL},
-	{"performer", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'performerType')",
+	{"performer", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.search_tokens @> '{performer}')",
 	"performer takes a comma-separated list of code, system|code, system| or |code.",
 	"$.performerType[*].coding[*]", "code"},
 	{"priority", PK_CODE, "t.priority", "omnitask.task_priority[]", "http://hl7.org/fhir/request-priority",
@@ -424,26 +425,33 @@ or_items(const SearchParamDef *def, const char *value, SearchQuery *q, StringInf
 }
 
 /*
- * The condition of one item of a Coding or Identifier parameter: "code",
- * "system|code", "system|" or "|code" (one without a system), as a
- * jsonpath over the resource (its fixed text from the parameter table)
- * whose values are the argument.
+ * The search token of one item of a Coding or Identifier parameter:
+ * "code", "system|code", "system|" or "|code" (one without a system).
+ * When the token is a hash (a long value), the exact condition over the
+ * resource -- a jsonpath, its fixed text from the parameter table, whose
+ * values are the argument -- goes to recheck.
  */
-static void
-coding_item(const SearchParamDef *def, const char *item, int len, SearchQuery *q, StringInfo cond)
+static char *
+coding_token(const SearchParamDef *def, const char *item, int len, SearchQuery *q, StringInfo recheck)
 {
 	const char *bar = memchr(item, '|', len);
 	char	   *system = bar ? pnstrdup(item, bar - item) : NULL;
 	char	   *code = bar ? pnstrdup(bar + 1, len - (bar - item) - 1) : pnstrdup(item, len);
+	char	   *token;
 	char	   *path;
 	StringInfoData vars;
 	const char *why;
+	bool		hashed;
 
 	if ((*code == '\0' && (system == NULL || *system == '\0')) ||
 		(*code && !fhir_check_string(strcmp(def->json_code, "code") == 0 ? FP_CODE : FP_STRING,
 									 code, strlen(code), &why)) ||
 		(system && *system && !fhir_check_string(FP_URI, system, strlen(system), &why)))
 		search_bad_value(def->name, item, len, def->hint);
+	token = task_search_token(def->name, system, system ? strlen(system) : 0,
+							  *code ? code : NULL, strlen(code), &hashed);
+	if (!hashed)
+		return token;
 	if (system == NULL)
 		path = psprintf("%s ? (@.%s == $c)", def->json_base, def->json_code);
 	else if (*system == '\0')
@@ -458,23 +466,28 @@ coding_item(const SearchParamDef *def, const char *item, int len, SearchQuery *q
 	appendStringInfoString(&vars, ", \"c\": ");
 	escape_json(&vars, code);
 	appendStringInfoChar(&vars, '}');
-	appendStringInfo(cond, "pg_catalog.jsonb_path_exists(t.resource, '%s', $%d::jsonb)", path,
+	appendStringInfo(recheck, "pg_catalog.jsonb_path_exists(t.resource, '%s', $%d::jsonb)", path,
 					 add_arg(q, DirectFunctionCall1(jsonb_in, CStringGetDatum(vars.data)), JSONBOID));
+	return token;
 }
 
 /*
- * The condition of one item of a reference parameter kept in the resource:
- * "Type/id" matches that reference exactly; a bare id is read as the
- * parameter's one type (part-of: Task, encounter: Encounter) and refused
- * where the type is open (based-on, focus).
+ * The search token of one item of a reference parameter kept in the
+ * resource: "Type/id" matches that reference exactly; a bare id is read as
+ * the parameter's one type (part-of: Task, encounter: Encounter) and
+ * refused where the type is open (based-on, focus).  A hashed token's
+ * exact condition goes to recheck, as for codings.
  */
-static void
-jsonref_item(const SearchParamDef *def, const char *item, int len, SearchQuery *q, StringInfo cond)
+static char *
+jsonref_token(const SearchParamDef *def, const char *item, int len, SearchQuery *q, StringInfo recheck)
 {
 	const char *slash = memchr(item, '/', len);
 	const char *id = slash ? slash + 1 : item;
 	const char *why;
+	char	   *ref;
+	char	   *token;
 	StringInfoData vars;
+	bool		hashed;
 
 	if (!fhir_check_string(FP_ID, id, len - (id - item), &why) ||
 		(slash == NULL && def->ref_type == NULL) ||
@@ -482,13 +495,63 @@ jsonref_item(const SearchParamDef *def, const char *item, int len, SearchQuery *
 									memcmp(def->ref_type, item, slash - item) != 0)) ||
 		(slash && !is_type_name(item, slash - item)))
 		search_bad_value(def->name, item, len, def->hint);
+	ref = slash ? pnstrdup(item, len) : psprintf("%s/%.*s", def->ref_type, len, item);
+	token = task_search_token(def->name, NULL, 0, ref, strlen(ref), &hashed);
+	if (!hashed)
+		return token;
 	initStringInfo(&vars);
 	appendStringInfoString(&vars, "{\"r\": ");
-	escape_json(&vars, slash ? pnstrdup(item, len) : psprintf("%s/%.*s", def->ref_type, len, item));
+	escape_json(&vars, ref);
 	appendStringInfoChar(&vars, '}');
-	appendStringInfo(cond, "pg_catalog.jsonb_path_exists(t.resource, '%s ? (@.reference == $r)', $%d::jsonb)",
+	appendStringInfo(recheck, "pg_catalog.jsonb_path_exists(t.resource, '%s ? (@.reference == $r)', $%d::jsonb)",
 					 def->json_base,
 					 add_arg(q, DirectFunctionCall1(jsonb_in, CStringGetDatum(vars.data)), JSONBOID));
+	return token;
+}
+
+/* The search token of one item of a list, with the recheck of a hashed one. */
+typedef char *(*ItemToken) (const SearchParamDef *def, const char *item, int len,
+							SearchQuery *q, StringInfo recheck);
+
+/* A text[] argument of n tokens, returning its number ($n). */
+static int
+add_tokens_arg(SearchQuery *q, Datum *tokens, int n)
+{
+	return add_arg(q, PointerGetDatum(construct_array(tokens, n, TEXTOID, -1, false, TYPALIGN_INT)),
+				   TEXTARRAYOID);
+}
+
+/*
+ * The condition of a comma list of a parameter kept in search_tokens: the
+ * row has any of the items' tokens (one GIN index condition), or, for an
+ * item whose token is a hash, that hash and the exact condition.
+ */
+static void
+token_condition(const SearchParamDef *def, const char *value, SearchQuery *q, StringInfo cond,
+				ItemToken item_token)
+{
+	const char *p = value;
+	const char *item;
+	int			len;
+	Datum	   *tokens = palloc(sizeof(Datum) * (strlen(value) + 1));
+	int			n = 0;
+	StringInfoData hashed;
+
+	initStringInfo(&hashed);
+	while ((item = next_item(&p, &len)) != NULL)
+	{
+		StringInfoData recheck;
+		Datum		token;
+
+		initStringInfo(&recheck);
+		token = CStringGetTextDatum(item_token(def, item, len, q, &recheck));
+		if (recheck.len == 0)
+			tokens[n++] = token;
+		else
+			appendStringInfo(&hashed, " OR (t.search_tokens @> $%d AND %s)",
+							 add_tokens_arg(q, &token, 1), recheck.data);
+	}
+	appendStringInfo(cond, "(t.search_tokens && $%d%s)", add_tokens_arg(q, tokens, n), hashed.data);
 }
 
 /*
@@ -702,10 +765,12 @@ param_condition(const SearchParamDef *def, const char *modifier, const char *val
 			or_items(def, value, q, &inner, date_item);
 			break;
 		case PK_CODING:
-			or_items(def, value, q, &inner, coding_item);
+			token_condition(def, value, q, &inner, coding_token);
+			q->tokens_first |= (modifier == NULL);
 			break;
 		case PK_JSONREF:
-			or_items(def, value, q, &inner, jsonref_item);
+			token_condition(def, value, q, &inner, jsonref_token);
+			q->tokens_first = true;
 			break;
 	}
 	if (def->kind != PK_REF)
@@ -740,6 +805,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	q->offset = 0;
 	q->total = SEARCH_TOTAL_ACCURATE;
 	q->revinclude = 0;
+	q->tokens_first = false;
 	if (bounded && strlen(query) > MAX_QUERY_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -13,11 +13,15 @@
 
 #include "access/htup_details.h"
 #include "catalog.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "task_columns.h"
 #include "task_profile.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/datum.h"
@@ -26,12 +30,51 @@
 #include "utils/typcache.h"
 
 PG_FUNCTION_INFO_V1(omnitask_task_row_problem);
+PG_FUNCTION_INFO_V1(omnitask_task_search_columns);
 
 static const char *const task_col_names[NUM_TASK_COLS] = {
 	"id", "version_id", "last_updated", "status", "intent", "priority",
 	"owner_id", "patient_id", "requester", "code", "description",
-	"authored_on", "last_modified", "due_at", "resource"
+	"authored_on", "last_modified", "due_at", "resource", "search_tokens",
+	"business_status"
 };
+
+/* How the items of an element searched through search_tokens are read. */
+typedef enum TokenKind
+{
+	TK_IDENTIFIER,				/* Identifier: system|value */
+	TK_CONCEPT,					/* CodeableConcept: each coding's system|code */
+	TK_REFERENCE				/* Reference: its reference as written */
+} TokenKind;
+
+/* The elements whose search tokens search_tokens keeps. */
+typedef struct TokenElement
+{
+	const char *param;			/* the search parameter */
+	const char *element;		/* the element of Task */
+	bool		repeats;		/* an array of items, else one item */
+	TokenKind	kind;
+} TokenElement;
+
+static const TokenElement token_elements[] = {
+	{"identifier", "identifier", true, TK_IDENTIFIER},
+	{"group-identifier", "groupIdentifier", false, TK_IDENTIFIER},
+	{"business-status", "businessStatus", false, TK_CONCEPT},
+	{"code", "code", false, TK_CONCEPT},
+	{"performer", "performerType", true, TK_CONCEPT},
+	{"part-of", "partOf", true, TK_REFERENCE},
+	{"based-on", "basedOn", true, TK_REFERENCE},
+	{"focus", "focus", false, TK_REFERENCE},
+	{"encounter", "encounter", false, TK_REFERENCE},
+};
+
+/* The search tokens of one row, growing. */
+typedef struct TokenList
+{
+	Datum	   *items;
+	int			n;
+	int			cap;
+} TokenList;
 
 /* Attribute numbers of those columns, for the relation last seen. */
 static Oid	attnums_relid = InvalidOid;
@@ -44,7 +87,10 @@ StaticAssertDecl(FHIR_UNIX_TO_PG_EPOCH ==
 
 /*
  * Finds the attribute number of each of omnitask.task's columns in desc
- * (by name: the one convention for every table the C code reads).
+ * (by name: the one convention for every table the C code reads).  The
+ * columns from COL_FIRST_OPTIONAL on came with a later version of the
+ * schema: until ALTER EXTENSION UPDATE has added them, the library runs on
+ * the older table without them (their number is 0).
  */
 static void
 lookup_attnums(TupleDesc desc, int *att)
@@ -54,10 +100,36 @@ lookup_attnums(TupleDesc desc, int *att)
 	for (i = 0; i < NUM_TASK_COLS; i++)
 	{
 		att[i] = SPI_fnumber(desc, task_col_names[i]);
-		if (att[i] <= 0)
+		if (att[i] <= 0 && i >= COL_FIRST_OPTIONAL)
+			att[i] = 0;
+		else if (att[i] <= 0)
 			elog(ERROR, "column \"%s\" of relation \"omnitask.task\" does not exist",
 				 task_col_names[i]);
 	}
+}
+
+/*
+ * The row tup with the derived columns replaced by values/nulls (as
+ * task_derive_columns computed them), leaving out the columns the table
+ * does not have yet.
+ */
+HeapTuple
+task_modify_row(HeapTuple tup, TupleDesc desc, const int *att, Datum *values, bool *nulls)
+{
+	int			cols[NUM_TASK_COLS];
+	Datum		v[NUM_TASK_COLS];
+	bool		n[NUM_TASK_COLS];
+	int			ncols = 0;
+	int			i;
+
+	for (i = 0; i < NUM_TASK_COLS; i++)
+		if (att[i] > 0)
+		{
+			cols[ncols] = att[i];
+			v[ncols] = values[i];
+			n[ncols++] = nulls[i];
+		}
+	return heap_modify_tuple_by_cols(tup, desc, ncols, cols, v, n);
 }
 
 /*
@@ -119,6 +191,207 @@ slice_datum(FhirSlice s, bool *isnull)
 	return *isnull ? (Datum) 0 : PointerGetDatum(cstring_to_text_with_len(s.s, s.len));
 }
 
+/* Appends s[0..len) with | and \ escaped by a backslash. */
+static void
+append_token_part(StringInfo buf, const char *s, int len)
+{
+	int			i;
+
+	for (i = 0; i < len; i++)
+	{
+		if (s[i] == '|' || s[i] == '\\')
+			appendStringInfoChar(buf, '\\');
+		appendStringInfoChar(buf, s[i]);
+	}
+}
+
+/*
+ * The search token of a value of a search parameter, the same for the
+ * stored row and for the query: "param:code" (any system; also a reference
+ * as written) when system is NULL, "param:system|code", "param:|code" (no
+ * system: slen 0), "param:system|" (every code of the system: code NULL),
+ * with | and \ inside system and code escaped, so that no two forms meet.
+ * A token longer than TASK_TOKEN_MAX is replaced by "param#" and a 64-bit
+ * hash of it (*hashed): the search then checks the resource as well.
+ */
+char *
+task_search_token(const char *param, const char *system, int slen,
+				  const char *code, int clen, bool *hashed)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s:", param);
+	if (system)
+	{
+		append_token_part(&buf, system, slen);
+		appendStringInfoChar(&buf, '|');
+	}
+	if (code)
+		append_token_part(&buf, code, clen);
+	*hashed = buf.len > TASK_TOKEN_MAX;
+	if (*hashed)
+		return psprintf("%s#%016llx", param, (unsigned long long)
+						hash_bytes_extended((const unsigned char *) buf.data, buf.len, 0));
+	return buf.data;
+}
+
+/* Adds a token to the list. */
+static void
+token_add(TokenList *tl, char *token)
+{
+	if (tl->n == tl->cap)
+	{
+		tl->cap *= 2;
+		tl->items = repalloc(tl->items, sizeof(Datum) * tl->cap);
+	}
+	tl->items[tl->n++] = CStringGetTextDatum(token);
+}
+
+/* A string member of an object, or false. */
+static bool
+string_member(JsonbContainer *obj, const char *key, JsonbValue *v)
+{
+	return obj != NULL && JsonContainerIsObject(obj) &&
+		getKeyJsonValueFromContainer(obj, key, strlen(key), v) != NULL &&
+		v->type == jbvString;
+}
+
+/* An object or array member of an object, or NULL. */
+static JsonbContainer *
+container_member(JsonbContainer *obj, const char *key)
+{
+	JsonbValue	v;
+
+	if (obj == NULL || !JsonContainerIsObject(obj) ||
+		getKeyJsonValueFromContainer(obj, key, strlen(key), &v) == NULL ||
+		v.type != jbvBinary)
+		return NULL;
+	return v.val.binary.data;
+}
+
+/* The i-th item of an array when it is an object or array, else NULL. */
+static JsonbContainer *
+container_item(JsonbContainer *arr, int i)
+{
+	JsonbValue *v = getIthJsonbValueFromContainer(arr, i);
+
+	return (v != NULL && v->type == jbvBinary) ? v->val.binary.data : NULL;
+}
+
+/*
+ * The tokens of one Coding (code_key "code") or Identifier ("value"): the
+ * code alone (any system), system|code, or |code without a system, and
+ * system| for every code of the system.
+ */
+static void
+coding_tokens(TokenList *tl, const char *param, JsonbContainer *c, const char *code_key)
+{
+	JsonbValue	sys,
+				code;
+	bool		has_sys = string_member(c, "system", &sys);
+	bool		has_code = string_member(c, code_key, &code);
+	bool		hashed;
+
+	if (has_code)
+	{
+		token_add(tl, task_search_token(param, NULL, 0, code.val.string.val,
+										code.val.string.len, &hashed));
+		token_add(tl, task_search_token(param, has_sys ? sys.val.string.val : "",
+										has_sys ? sys.val.string.len : 0,
+										code.val.string.val, code.val.string.len, &hashed));
+	}
+	if (has_sys)
+		token_add(tl, task_search_token(param, sys.val.string.val, sys.val.string.len,
+										NULL, 0, &hashed));
+}
+
+/* The tokens of one item of a token element. */
+static void
+item_tokens(TokenList *tl, const TokenElement *te, JsonbContainer *item)
+{
+	JsonbContainer *codings;
+	JsonbValue	ref;
+	bool		hashed;
+	int			i;
+
+	switch (te->kind)
+	{
+		case TK_IDENTIFIER:
+			coding_tokens(tl, te->param, item, "value");
+			break;
+		case TK_CONCEPT:
+			codings = container_member(item, "coding");
+			if (codings && JsonContainerIsArray(codings))
+				for (i = 0; i < (int) JsonContainerSize(codings); i++)
+					coding_tokens(tl, te->param, container_item(codings, i), "code");
+			break;
+		case TK_REFERENCE:
+			if (string_member(item, "reference", &ref))
+				token_add(tl, task_search_token(te->param, NULL, 0, ref.val.string.val,
+												ref.val.string.len, &hashed));
+			break;
+	}
+}
+
+/*
+ * search_tokens: for each element of token_elements the Task has, its
+ * parameter's name (the element is present: :missing) and the tokens of
+ * its items (see task_search_token).  One text[] under one GIN index
+ * answers every token and reference parameter kept in the resource.
+ */
+static Datum
+search_tokens_datum(Jsonb *resource)
+{
+	TokenList	tl;
+	int			e;
+
+	tl.cap = 16;
+	tl.n = 0;
+	tl.items = palloc(sizeof(Datum) * tl.cap);
+	for (e = 0; e < (int) lengthof(token_elements); e++)
+	{
+		const TokenElement *te = &token_elements[e];
+		JsonbValue	v;
+		int			i;
+
+		if (getKeyJsonValueFromContainer(&resource->root, te->element,
+										 strlen(te->element), &v) == NULL)
+			continue;
+		token_add(&tl, pstrdup(te->param));
+		if (v.type != jbvBinary)
+			continue;
+		if (!te->repeats)
+			item_tokens(&tl, te, v.val.binary.data);
+		else if (JsonContainerIsArray(v.val.binary.data))
+			for (i = 0; i < (int) JsonContainerSize(v.val.binary.data); i++)
+				item_tokens(&tl, te, container_item(v.val.binary.data, i));
+	}
+	return PointerGetDatum(construct_array(tl.items, tl.n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * business_status: Task.businessStatus.text, else the display, else the
+ * code of its first coding; NULL without a businessStatus.
+ */
+static Datum
+business_status_datum(Jsonb *resource, bool *isnull)
+{
+	JsonbContainer *bs = container_member(&resource->root, "businessStatus");
+	JsonbContainer *codings = container_member(bs, "coding");
+	JsonbContainer *first = NULL;
+	JsonbValue	v;
+
+	if (codings && JsonContainerIsArray(codings) && JsonContainerSize(codings) > 0)
+		first = container_item(codings, 0);
+	*isnull = false;
+	if (string_member(bs, "text", &v) || string_member(first, "display", &v) ||
+		string_member(first, "code", &v))
+		return PointerGetDatum(cstring_to_text_with_len(v.val.string.val, v.val.string.len));
+	*isnull = true;
+	return (Datum) 0;
+}
+
 /*
  * Computes every derived column of omnitask.task from the facts of a
  * validated Task: the one place that says how a column follows from the
@@ -160,6 +433,8 @@ task_derive_columns(const TaskFacts *f, const char *id, int32 version,
 	else
 		nulls[COL_DUE_AT] = true;
 	values[COL_RESOURCE] = JsonbPGetDatum(resource);
+	values[COL_SEARCH_TOKENS] = search_tokens_datum(resource);
+	values[COL_BUSINESS_STATUS] = business_status_datum(resource, &nulls[COL_BUSINESS_STATUS]);
 }
 
 /*
@@ -205,6 +480,19 @@ task_derive_stored(Jsonb *doc, FhirResult *res, Datum *values, bool *nulls, char
 	return true;
 }
 
+/*
+ * Whether two varlena values (text, text[]) are the same bytes once
+ * detoasted: a stored value may be compressed or have a short header.
+ */
+static bool
+varlena_equal(Datum a, Datum b)
+{
+	struct varlena *va = PG_DETOAST_DATUM(a);
+	struct varlena *vb = PG_DETOAST_DATUM(b);
+
+	return VARSIZE(va) == VARSIZE(vb) && memcmp(va, vb, VARSIZE(va)) == 0;
+}
+
 /* Columns whose stored value differs from the value derived from resource. */
 static char *
 mismatched_columns(HeapTuple tup, TupleDesc desc, const int *att, Datum *values, bool *nulls)
@@ -219,12 +507,12 @@ mismatched_columns(HeapTuple tup, TupleDesc desc, const int *att, Datum *values,
 		Datum		d;
 		Form_pg_attribute a = TupleDescAttr(desc, att[i] - 1);
 
-		if (i == COL_RESOURCE)
+		if (i == COL_RESOURCE || att[i] == 0)
 			continue;
 		d = heap_getattr(tup, att[i], desc, &isnull);
 		if (isnull != nulls[i] ||
-			(!isnull && !datumIsEqual(d, values[i], a->attbyval, a->attlen) &&
-			 !(a->attlen == -1 && strcmp(TextDatumGetCString(d), TextDatumGetCString(values[i])) == 0)))
+			(!isnull && !(a->attlen == -1 ? varlena_equal(d, values[i]) :
+						  datumIsEqual(d, values[i], a->attbyval, a->attlen))))
 			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", task_col_names[i]);
 	}
 	return buf.len ? buf.data : NULL;
@@ -273,4 +561,24 @@ omnitask_task_row_problem(PG_FUNCTION_ARGS)
 	if (problem == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(problem));
+}
+
+/*
+ * task_search_columns(resource jsonb) -> (search_tokens text[],
+ * business_status text): the search columns of a resource as the trigger
+ * derives them, for the upgrade that adds them to existing rows.
+ */
+Datum
+omnitask_task_search_columns(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *resource = PG_GETARG_JSONB_P(0);
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	values[0] = search_tokens_datum(resource);
+	values[1] = business_status_datum(resource, &nulls[1]);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

@@ -32,10 +32,25 @@ typedef enum TaskCol
 	COL_LAST_MODIFIED,
 	COL_DUE_AT,
 	COL_RESOURCE,
+	COL_SEARCH_TOKENS,			/* 0.4 */
+	COL_BUSINESS_STATUS,		/* 0.4 */
 	NUM_TASK_COLS
 } TaskCol;
 
+/* The first column a table of an older version may not have yet. */
+#define COL_FIRST_OPTIONAL	COL_SEARCH_TOKENS
+
+/*
+ * A search token of search_tokens longer than this is kept as a hash
+ * ("param#" and 16 hex digits): a GIN entry must fit in a third of a page.
+ */
+#define TASK_TOKEN_MAX		256
+
 extern const int *task_attnums(Relation rel);
+extern HeapTuple task_modify_row(HeapTuple tup, TupleDesc desc, const int *att,
+								 Datum *values, bool *nulls);
+extern char *task_search_token(const char *param, const char *system, int slen,
+							   const char *code, int clen, bool *hashed);
 extern char *omnitask_fhir_instant(TimestampTz ts);
 extern TimestampTz task_when_timestamp(const FhirWhen *w, bool at_end);
 extern void task_derive_columns(const TaskFacts *f, const char *id, int32 version,

@@ -128,12 +128,10 @@ restore_row(Relation rel, HeapTuple newtup, const int *att)
 	bool		isnull;
 	Datum		values[NUM_TASK_COLS];
 	bool		nulls[NUM_TASK_COLS];
-	int			cols[NUM_TASK_COLS];
 	FhirResult *res;
 	char	   *problem = NULL;
 	char	   *id;
 	int32		version;
-	int			i;
 
 	if (!superuser())
 		ereport(ERROR,
@@ -158,10 +156,8 @@ restore_row(Relation rel, HeapTuple newtup, const int *att)
 						   TextDatumGetCString(values[COL_ID]),
 						   DatumGetInt32(values[COL_VERSION_ID]), version)));
 	values[COL_RESOURCE] = heap_getattr(newtup, att[COL_RESOURCE], desc, &isnull);
-	for (i = 0; i < NUM_TASK_COLS; i++)
-		cols[i] = att[i];
 	restore_lxid = MyProcLxid;
-	return heap_modify_tuple_by_cols(newtup, desc, NUM_TASK_COLS, cols, values, nulls);
+	return task_modify_row(newtup, desc, att, values, nulls);
 }
 
 /* The row a BEFORE trigger is writing, as its phases see it. */
@@ -417,9 +413,7 @@ derived_row(const TaskRow *row, const TaskWrite *tw, const FhirResult *res,
 	const TaskFacts *f = &res->facts;
 	Datum		values[NUM_TASK_COLS];
 	bool		nulls[NUM_TASK_COLS];
-	int			cols[NUM_TASK_COLS];
 	Jsonb	   *stored;
-	int			i;
 
 	stored = palloc(VARSIZE(res->normalized));
 	memcpy(stored, res->normalized, VARSIZE(res->normalized));
@@ -427,10 +421,7 @@ derived_row(const TaskRow *row, const TaskWrite *tw, const FhirResult *res,
 						(tw->is_import && f->last_modified.text.s) ?
 						task_when_timestamp(&f->last_modified, false) : now,
 						stored, values, nulls);
-	for (i = 0; i < NUM_TASK_COLS; i++)
-		cols[i] = row->att[i];
-	return heap_modify_tuple_by_cols(row->newtup, row->desc, NUM_TASK_COLS, cols,
-									 values, nulls);
+	return task_modify_row(row->newtup, row->desc, row->att, values, nulls);
 }
 
 /*

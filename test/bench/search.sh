@@ -4,7 +4,17 @@
 # against accurate, and each with and without row-level security, on the
 # same data in the same run.
 #
-#   bash test/bench/search.sh [--scale N] [--calls C] [--no-build]
+#   bash test/bench/search.sh [--scale N] [--calls C] [--no-build] [--reuse] [--copies K]
+#
+# --reuse measures again on the cluster and data a previous run left in
+# test/tmp/bench_search (a load of 1M tasks takes a while) instead of
+# loading anew.  --copies K loads N/K tasks through import_task (with the
+# practitioners and patients of N tasks, so that each owns as many tasks as
+# at N) and copies them K-1 times by SQL with new ids (t-0000001 ..) and
+# identifier values, the derived columns copied or recomputed
+# (task_search_columns), without history: a search reads neither the
+# history nor the write path, and import_task takes an hour for 1M tasks on
+# a busy 2-core machine.
 #
 # Own throwaway cluster in test/tmp/bench_search (port $BENCH_PORT, default
 # 54341); sample data from test/sample/generate.sql at N tasks (default
@@ -20,20 +30,72 @@ TOP=$(pwd)
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PORT=${BENCH_PORT:-54341}
 T=$TOP/test/tmp/bench_search
-SCALE=1000000 CALLS=31 BUILD=1
+SCALE=1000000 CALLS=31 BUILD=1 REUSE=0 COPIES=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--scale) SCALE=$2; shift 2 ;;
 		--calls) CALLS=$2; shift 2 ;;
 		--no-build) BUILD=0; shift ;;
+		--reuse) REUSE=1; shift ;;
+		--copies) COPIES=$2; shift 2 ;;
 		*) echo "search.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
 . test/bench/lib.sh
 [ "$BUILD" = 1 ] && bench_build
-bench_new_cluster
-trap bench_stop EXIT
-bench_load "$SCALE"
+if [ "$REUSE" = 1 ]; then
+	bench_stop
+	bench_start
+	trap bench_stop EXIT
+else
+	bench_new_cluster
+	trap bench_stop EXIT
+	if [ "$COPIES" -gt 1 ]; then
+		echo "== loading $((SCALE / COPIES)) tasks, copied $COPIES times"
+		psql_b -d postgres -c 'CREATE DATABASE bench'
+		psql_b -d bench -c 'CREATE EXTENSION omnitask'
+		psql_b -d bench -v n=$((SCALE / COPIES)) -v practitioners=$((SCALE / 500 + 20)) \
+			-v patients=$((SCALE / 10 + 200)) -f test/sample/generate.sql >/dev/null
+		psql_b -d bench -q -v base=$((SCALE / COPIES)) -v copies="$COPIES" <<'SQL'
+SET session_replication_role = replica;
+INSERT INTO omnitask.task (id, version_id, last_updated, status, intent, priority, owner_id, patient_id,
+						   requester, code, description, authored_on, last_modified, due_at, resource,
+						   search_tokens, business_status)
+SELECT n.id, t.version_id, t.last_updated, t.status, t.intent, t.priority, t.owner_id, t.patient_id,
+	   t.requester, t.code, t.description, t.authored_on, t.last_modified, t.due_at, r.resource,
+	   c.search_tokens, c.business_status
+FROM omnitask.task t
+CROSS JOIN generate_series(1, :copies - 1) k
+CROSS JOIN LATERAL (SELECT 't-' || lpad((substr(t.id, 3)::bigint + k * :base)::text, 7, '0') AS id) n
+CROSS JOIN LATERAL (SELECT CASE WHEN t.resource ? 'identifier'
+		THEN jsonb_set(jsonb_set(t.resource, '{id}', to_jsonb(n.id)), '{identifier,0,value}',
+					   to_jsonb(regexp_replace(t.resource #>> '{identifier,0,value}', '[0-9]+$', substr(n.id, 3))))
+		ELSE jsonb_set(t.resource, '{id}', to_jsonb(n.id)) END AS resource) r
+CROSS JOIN LATERAL omnitask.task_search_columns(r.resource) c;
+SQL
+	else
+		bench_load "$SCALE"
+	fi
+	# the sample data has no partOf, basedOn, focus, encounter,
+	# groupIdentifier nor coded businessStatus: 5,000 subtasks of the first
+	# 200 tasks have them (25 per parent, 50 per ServiceRequest, 10 per
+	# Encounter), owned as their parent
+	psql_b -d bench -q <<'SQL'
+SELECT count(omnitask.import_task(jsonb_strip_nulls(jsonb_build_object(
+	'resourceType', 'Task', 'id', 'bench-sub-' || g, 'intent', 'order', 'description', 'subtask ' || g,
+	'status', (ARRAY['requested', 'in-progress', 'completed'])[1 + g % 3],
+	'for', p.resource -> 'for', 'owner', p.resource -> 'owner',
+	'partOf', jsonb_build_array(jsonb_build_object('reference', 'Task/' || p.id)),
+	'basedOn', jsonb_build_array(jsonb_build_object('reference', 'ServiceRequest/bench-sr-' || g % 100)),
+	'focus', jsonb_build_object('reference', 'ServiceRequest/bench-sr-' || g % 100),
+	'encounter', jsonb_build_object('reference', 'Encounter/bench-enc-' || g % 500),
+	'groupIdentifier', jsonb_build_object('system', 'urn:bench:group', 'value', 'G-' || g % 100),
+	'businessStatus', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object(
+		'system', 'urn:bench:stage', 'code', (ARRAY['triage', 'scheduled', 'waiting'])[1 + g % 3])))))))
+FROM generate_series(0, 4999) g
+JOIN (SELECT id, resource, row_number() OVER (ORDER BY id) - 1 AS k FROM omnitask.task ORDER BY id LIMIT 200) p ON p.k = g % 200;
+SQL
+fi
 psql_b -d bench -c 'VACUUM ANALYZE omnitask.task'
 
 OUT=test/bench/results/search-$SCALE.md
@@ -48,6 +110,13 @@ SELECT code FROM omnitask.task WHERE code IS NOT NULL GROUP BY code ORDER BY cou
 SELECT to_char(max(authored_on) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS today FROM omnitask.task \gset
 SELECT id AS some_id FROM omnitask.task ORDER BY id LIMIT 1 OFFSET 1000 \gset
 SELECT requester FROM omnitask.task WHERE requester IS NOT NULL GROUP BY requester ORDER BY count(*) DESC LIMIT 1 \gset
+SELECT resource #>> '{identifier,0,system}' || '|' || (resource #>> '{identifier,0,value}') AS ident
+	FROM omnitask.task WHERE resource ? 'identifier' ORDER BY id LIMIT 1 OFFSET 1000 \gset
+SELECT min(id) AS parent FROM omnitask.task WHERE id NOT LIKE 'bench-sub-%' \gset
+SELECT resource #>> '{performerType,0,coding,0,code}' AS performer FROM omnitask.task
+	WHERE resource ? 'performerType' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1 \gset
+SELECT owner_id AS sub_owner FROM omnitask.task WHERE id LIKE 'bench-sub-%' AND owner_id IS NOT NULL
+	GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1 \gset
 SELECT format('CREATE ROLE %I IN ROLE omnitask_practitioner', :'prole')
 	WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'prole') \gexec
 SELECT 'CREATE ROLE bench_admin IN ROLE omnitask_admin'
@@ -69,16 +138,30 @@ INSERT INTO w VALUES
 	(12, '_lastUpdated (gt)', '_lastUpdated=gt' || :'today'),
 	(13, 'modified (ge)', 'modified=ge' || :'today'),
 	(14, 'due-date (le)', 'due-date=le' || :'today'),
-	(15, 'identifier', 'identifier=nonesuch'),
-	(16, 'part-of', 'part-of=' || :'some_id'),
-	(21, 'my open tasks', 'owner=' || :'owner' || '&status=requested,accepted,in-progress&_sort=-priority,due-date'),
-	(22, 'my tasks due this week', 'owner=' || :'owner' || '&due-date=le' || :'today' || '&status:not=completed,cancelled&_sort=due-date'),
-	(23, 'patient open tasks', 'patient=' || :'patient' || '&status:not=completed,cancelled,entered-in-error'),
-	(24, 'code authored today', 'code=' || :'code' || '&authored-on=' || :'today'),
-	(25, 'unassigned ready', 'owner:missing=true&status=ready'),
-	(26, 'changed since', '_lastUpdated=gt' || :'today' || '&_sort=_lastUpdated'),
-	(31, '_total=accurate (large)', 'status=requested,accepted,in-progress&_total=accurate'),
-	(32, '_total=none (large)', 'status=requested,accepted,in-progress&_total=none');
+	(15, 'identifier', 'identifier=' || :'ident'),
+	(16, 'identifier:missing', 'identifier:missing=true'),
+	(17, 'group-identifier', 'group-identifier=urn:bench:group|G-7'),
+	(18, 'business-status', 'business-status=urn:bench:stage|waiting'),
+	(19, 'performer (large)', 'performer=' || :'performer'),
+	(20, 'part-of', 'part-of=' || :'parent'),
+	(41, 'part-of:missing=false', 'part-of:missing=false'),
+	(42, 'based-on', 'based-on=ServiceRequest/bench-sr-7'),
+	(43, 'focus', 'focus=ServiceRequest/bench-sr-7'),
+	(44, 'encounter', 'encounter=bench-enc-7'),
+	(45, 'code:not', 'code:not=' || :'code'),
+	(46, 'identifier (no match)', 'identifier=nonesuch'),
+	(51, 'my open tasks', 'owner=' || :'owner' || '&status=requested,accepted,in-progress&_sort=-priority,due-date'),
+	(52, 'my tasks due this week', 'owner=' || :'owner' || '&due-date=le' || :'today' || '&status:not=completed,cancelled&_sort=due-date'),
+	(53, 'patient open tasks', 'patient=' || :'patient' || '&status:not=completed,cancelled,entered-in-error'),
+	(54, 'code authored today', 'code=' || :'code' || '&authored-on=' || :'today'),
+	(55, 'unassigned ready', 'owner:missing=true&status=ready'),
+	(56, 'changed since', '_lastUpdated=gt' || :'today' || '&_sort=_lastUpdated'),
+	(57, 'open subtasks of a task', 'part-of=' || :'parent' || '&status:not=completed,cancelled'),
+	(58, 'a referral and its subtasks', 'based-on=ServiceRequest/bench-sr-7&_revinclude=Task:part-of'),
+	(59, 'my tasks at a stage', 'owner=' || :'sub_owner' || '&business-status=urn:bench:stage|waiting'),
+	(60, 'open tasks of a code', 'code=' || :'code' || '&status=requested,accepted,in-progress'),
+	(61, '_total=accurate (large)', 'status=requested,accepted,in-progress&_total=accurate'),
+	(62, '_total=none (large)', 'status=requested,accepted,in-progress&_total=none');
 UPDATE w SET q = q || '&_count=20';
 CREATE TEMP TABLE m (n int, who text, ms float8);
 GRANT ALL ON m TO PUBLIC;
@@ -112,8 +195,8 @@ FROM w, LATERAL (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FILTER (
 				 FROM m WHERE m.n = w.n) x
 ORDER BY w.n;
 SELECT format('accurate / none (large result set, admin): %sx',
-	round((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FROM m WHERE n = 31 AND who = 'admin')::numeric
-		  / NULLIF((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FROM m WHERE n = 32 AND who = 'admin'), 0)::numeric, 2));
+	round((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FROM m WHERE n = 61 AND who = 'admin')::numeric
+		  / NULLIF((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FROM m WHERE n = 62 AND who = 'admin'), 0)::numeric, 2));
 SQL
 {
 	echo "Search benchmark, $(date -u +%Y-%m-%d) commit $(git rev-parse --short HEAD), $SCALE tasks,"

@@ -234,7 +234,8 @@ is($node->safe_psql($DB, q{
 SELECT count(bt_index_check(c.oid, true))
 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
 WHERE i.indrelid IN ('omnitask.task'::regclass, 'omnitask.task_history'::regclass) AND a.amname = 'btree'}),
-	$node->safe_psql($DB, q{SELECT count(*) FROM pg_index WHERE indrelid IN ('omnitask.task'::regclass, 'omnitask.task_history'::regclass)}),
+	$node->safe_psql($DB, q{SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+WHERE i.indrelid IN ('omnitask.task'::regclass, 'omnitask.task_history'::regclass) AND c.relam = (SELECT oid FROM pg_am WHERE amname = 'btree')}),
 	'amcheck: every btree index of task and task_history is consistent with its heap');
 
 # Life goes on.

@@ -223,7 +223,7 @@ sub contents
 	my ($db) = @_;
 	my %c;
 	@c{qw(tasks history registry workflow status_changes task_counts workload)} = split /\|/, $node->safe_psql($db, q{
-SELECT (SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) FROM omnitask.task t),
+SELECT (SELECT md5(string_agg((t.id, t.version_id, t.last_updated, t.status, t.intent, t.priority, t.owner_id, t.patient_id, t.requester, t.code, t.description, t.authored_on, t.last_modified, t.due_at, t.resource)::text, ',' ORDER BY t.id)) FROM omnitask.task t),  -- the 0.1 columns (0.4 adds search_tokens, business_status: verify() checks them)
        (SELECT md5(string_agg((h.id, h.version_id, h.operation, h.status, h.owner_id, h.resource, h.recorded_at, h.recorded_by, h.practitioner_id)::text, ',' ORDER BY h.id, h.version_id)) FROM omnitask.task_history h),  -- the 0.2 columns (0.3 adds xid)
        (SELECT md5(string_agg(p::text, ',' ORDER BY p.id)) FROM omnitask.practitioner p),
        md5(omnitask.workflow()::text),

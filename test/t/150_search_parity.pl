@@ -1,5 +1,7 @@
 # Randomized parity of search_tasks_query with SQL: thousands of random FHIR
-# searches (the column parameters, code, identifier and part-of; comma
+# searches (the column parameters; code, identifier, group-identifier,
+# business-status, performer, part-of, based-on, focus and encounter, which
+# search_tokens answers, with values long enough to be kept as hashes; comma
 # lists, repetition, :missing, :not, token system|code, date prefixes at
 # every precision and zone) over 1,500 random
 # tasks, each compared with the equivalent SQL over omnitask.task written
@@ -74,10 +76,40 @@ SELECT count(omnitask.import_task(jsonb_strip_nulls(jsonb_build_object(
 	'identifier', CASE WHEN random() < 0.7 THEN
 		(SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
 			'system', (ARRAY['urn:a', 'urn:b', NULL])[1 + floor(random() * 3)::int],
-			'value', 'v' || (1 + floor(random() * 4)::int))))
+			-- v5: longer than a search token (kept as a hash, checked exactly)
+			'value', 'v' || (1 + floor(random() * 5)::int) || CASE WHEN random() < 0.3 THEN repeat('x', 300) ELSE '' END)))
 		 FROM generate_series(0, floor(random() * 2)::int + g * 0)) END,
+	'groupIdentifier', CASE WHEN random() < 0.6 THEN jsonb_strip_nulls(jsonb_build_object(
+		'system', (ARRAY['urn:g', 'urn:h', NULL])[1 + floor(random() * 3)::int],
+		'value', 'g' || (1 + floor(random() * 4)::int))) END,
+	-- codings and a text, a text only, or none
+	'businessStatus', CASE floor(random() * 3)::int
+		WHEN 0 THEN jsonb_build_object('text', 'stage ' || g % 3, 'coding',
+			(SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+				'system', (ARRAY['http://bs1', 'http://bs2', NULL])[1 + floor(random() * 3)::int],
+				'code', 'b' || (1 + floor(random() * 4)::int))))
+			 FROM generate_series(0, floor(random() * 2)::int + g * 0)))
+		WHEN 1 THEN jsonb_build_object('text', 'waiting ' || g % 4) END,
+	'performerType', CASE WHEN random() < 0.6 THEN
+		(SELECT jsonb_agg(CASE WHEN random() < 0.15 THEN jsonb_build_object('text', 'someone') ELSE
+			jsonb_build_object('coding', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+				'system', (ARRAY['http://pt1', 'http://pt2', NULL])[1 + floor(random() * 3)::int],
+				'code', 'r' || (1 + floor(random() * 4)::int))))
+			 FROM generate_series(0, floor(random() * 2)::int + k * 0))) END)
+		 FROM generate_series(0, floor(random() * 2)::int + g * 0) k) END,
 	'partOf', CASE WHEN random() < 0.5 THEN jsonb_build_array(jsonb_build_object('reference',
 		'Task/par-' || (1 + floor(random() * 50)::int))) END,
+	-- references of two types, and some with a display only
+	'basedOn', CASE WHEN random() < 0.6 THEN
+		(SELECT jsonb_agg(CASE WHEN random() < 0.1 THEN jsonb_build_object('display', 'an outside order')
+			ELSE jsonb_build_object('reference', (ARRAY['ServiceRequest/sr', 'CarePlan/cp'])[1 + floor(random() * 2)::int]
+									|| (1 + floor(random() * 8)::int)) END)
+		 FROM generate_series(0, floor(random() * 2)::int + g * 0)) END,
+	'focus', CASE WHEN random() < 0.6 THEN CASE WHEN random() < 0.1 THEN jsonb_build_object('display', 'a document')
+		ELSE jsonb_build_object('reference', (ARRAY['ServiceRequest/sr', 'DocumentReference/d'])[1 + floor(random() * 2)::int]
+								|| (1 + floor(random() * 8)::int)) END END,
+	'encounter', CASE WHEN random() < 0.6 THEN CASE WHEN random() < 0.1 THEN jsonb_build_object('display', 'last visit')
+		ELSE jsonb_build_object('reference', 'Encounter/e' || (1 + floor(random() * 12)::int)) END END,
 	'executionPeriod', CASE WHEN random() < 0.3 THEN jsonb_build_object('end',
 		to_char(timestamp '2026-02-01' + random() * interval '60 days', 'YYYY-MM-DD')) END))))
 FROM generate_series(1, 1500) g;
@@ -122,7 +154,7 @@ sub random_date
 # One random parameter: (query text, SQL condition).
 sub random_param
 {
-	my $kind = int(rand(10));
+	my $kind = int(rand(16));
 	if ($kind <= 1)
 	{
 		my $name = pick(sort keys %token);
@@ -206,7 +238,41 @@ sub random_param
 	}
 	return coding_param('identifier', 'identifier', "t.resource -> 'identifier'", 'value', 'v', 'urn:a', 'urn:b')
 	  if $kind == 8;
+	return coding_param('group-identifier', 'groupIdentifier', "jsonb_build_array(t.resource -> 'groupIdentifier')",
+						'value', 'g', 'urn:g', 'urn:h')
+	  if $kind == 10;
+	return coding_param('business-status', 'businessStatus', "t.resource -> 'businessStatus' -> 'coding'",
+						'code', 'b', 'http://bs1', 'http://bs2')
+	  if $kind == 11;
+	return coding_param('performer', 'performerType',
+						"(SELECT jsonb_agg(x) FROM jsonb_array_elements(t.resource -> 'performerType') p, "
+						  . "jsonb_array_elements(p -> 'coding') x)", 'code', 'r', 'http://pt1', 'http://pt2')
+	  if $kind == 12;
+	return reference_param('based-on', 'basedOn', "t.resource -> 'basedOn'", undef,
+						   map { ("ServiceRequest/sr$_", "CarePlan/cp$_") } 1 .. 9)
+	  if $kind == 13;
+	return reference_param('focus', 'focus', "jsonb_build_array(t.resource -> 'focus')", undef,
+						   map { ("ServiceRequest/sr$_", "DocumentReference/d$_") } 1 .. 9)
+	  if $kind == 14;
+	return reference_param('encounter', 'encounter', "jsonb_build_array(t.resource -> 'encounter')", 'Encounter',
+						   map { "Encounter/e$_" } 1 .. 14)
+	  if $kind == 15;
 	return coding_param('code', 'code', "t.resource -> 'code' -> 'coding'", 'code', 'c', 'http://s1', 'http://s2');
+}
+
+# A random reference parameter kept in the resource: Type/id, or a bare id
+# where the parameter has one type; :missing.
+sub reference_param
+{
+	my ($name, $element, $array, $type, @refs) = @_;
+	if (rand() < 0.15)
+	{
+		my $v = pick('true', 'false');
+		return ("$name:missing=$v", $v eq 'true' ? "NOT (t.resource ? '$element')" : "(t.resource ? '$element')");
+	}
+	my @v = some(@refs);
+	return ("$name=" . join(',', map { $type && rand() < 0.5 ? s{^$type/}{}r : $_ } @v),
+			"EXISTS (SELECT FROM jsonb_array_elements($array) r WHERE r ->> 'reference' IN (" . in_list(@v) . '))');
 }
 
 # A random Coding or Identifier parameter: code, system|code, system|,
@@ -222,7 +288,7 @@ sub coding_param
 	my (@q, @c);
 	for (1 .. 1 + int(rand(2)))
 	{
-		my $code = $prefix . (1 + int(rand(5)));
+		my $code = $prefix . (1 + int(rand(6))) . ($name eq 'identifier' && rand() < 0.3 ? 'x' x 300 : '');
 		my $sys = pick(@systems);
 		my $form = int(rand(4));
 		my @q1 = ($code, "$sys|$code", "$sys|", "|$code");
