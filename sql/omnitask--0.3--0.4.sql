@@ -28,6 +28,18 @@
  * Search: _elements, _summary, period and the stage view
  * ====================================================================== */
 
+-- period (Task.executionPeriod): the range a period covers, for the search
+-- parameter period (search_period.c)
+CREATE FUNCTION omnitask.task_period_start(resource jsonb) RETURNS timestamptz
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'omnitask_task_period_start';
+COMMENT ON FUNCTION omnitask.task_period_start(jsonb) IS 'Where Task.executionPeriod begins: the start of executionPeriod.start to its precision (a date without a time: that day in UTC), -infinity when the period has no start, NULL without executionPeriod (or with a start that is not a dateTime). Used by the search parameter period.';
+CREATE FUNCTION omnitask.task_period_end(resource jsonb) RETURNS timestamptz
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'omnitask_task_period_end';
+COMMENT ON FUNCTION omnitask.task_period_end(jsonb) IS 'Where Task.executionPeriod ends, exclusive: the end of executionPeriod.end to its precision (a date without a time: the next midnight UTC), infinity when the period has no end, NULL without executionPeriod (or with an end that is not a dateTime). Used by the search parameter period.';
+REVOKE ALL ON FUNCTION omnitask.task_period_start(jsonb), omnitask.task_period_end(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omnitask.task_period_start(jsonb), omnitask.task_period_end(jsonb)
+	TO omnitask_admin, omnitask_practitioner, omnitask_auditor;
+
 
 /* ======================================================================
  * Citus: distributed tables

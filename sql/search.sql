@@ -267,3 +267,34 @@ FROM unnest(ARRAY['_id=srr-parent&_revinclude=Task:part-of', '_id=srr-parent&_re
 SELECT q AS query, pg_temp.tryq(q) AS outcome FROM unnest(ARRAY[
 	'_revinclude=Task:based-on', '_revinclude=Task:*', '_revinclude:recurse=Task:part-of'
 	]) AS q;
+
+--
+-- period (Task.executionPeriod, a range): eq the value contains the period,
+-- ne it does not, lt it begins before the value, gt it ends after it, le/ge
+-- lt/gt or eq, sa it starts after the value, eb it ends before it; an
+-- absent start or end is open; a date without a time is that day in UTC
+--
+SELECT count(omnitask.import_task(jsonb_build_object('resourceType', 'Task', 'id', id, 'status', 'requested',
+	'intent', 'order', 'description', 'period ' || id, 'for', '{"reference": "Patient/sper-pat"}'::jsonb) || p))
+FROM (VALUES ('sper-a', '{"executionPeriod": {"start": "2026-03-01", "end": "2026-03-10"}}'::jsonb),
+			 ('sper-b', '{"executionPeriod": {"start": "2026-03-05T10:00:00Z"}}'),
+			 ('sper-c', '{"executionPeriod": {"end": "2026-02-20T12:00:00+02:00"}}'),
+			 ('sper-d', '{"executionPeriod": {"start": "2026-03-02T08:00:00Z", "end": "2026-03-02T09:00:00.5Z"}}'),
+			 ('sper-e', '{}')) v(id, p);
+SELECT id, omnitask.task_period_start(resource) AS period_start, omnitask.task_period_end(resource) AS period_end
+FROM omnitask.task WHERE id LIKE 'sper-%' ORDER BY id;
+SELECT omnitask.task_period_start('{"executionPeriod": {"start": "2026-13-01"}}') IS NULL AS bad_start,
+	   omnitask.task_period_end('{"executionPeriod": {"end": 5}}') IS NULL AS bad_end,
+	   omnitask.task_period_end('[]') IS NULL AS not_an_object,
+	   omnitask.task_period_start('{"executionPeriod": {"start": "2026"}}') AS year_start,
+	   omnitask.task_period_end('{"executionPeriod": {"end": "2026-02"}}') AS month_end;
+SELECT q AS query, pg_temp.show(omnitask.search_tasks_query(q || '&subject=sper-pat&_sort=_id')) AS bundle
+FROM unnest(ARRAY[
+	'period=2026-03', 'period=eq2026-03-02', 'period=ne2026-03', 'period=2026-03-02T08:00:00Z',
+	'period=2026-03-02T08:00:00%2B00:00,2026-03-02', 'period=lt2026-03-01', 'period=lt2026-03-02',
+	'period=gt2026-03-10', 'period=gt2026-03-09', 'period=sa2026-03-02', 'period=sa2026-03-04',
+	'period=eb2026-03-02', 'period=eb2026-03-01', 'period=le2026-03-02', 'period=ge2026-03-05',
+	'period=eb2026-02-20T12:00:00%2B02:00', 'period=eb2026-02-20T12:00:01%2B02:00',
+	'period=ge2026-03-01&period=le2026-03-10', 'period:missing=true', 'period:missing=false']) AS q;
+SELECT q AS query, pg_temp.tryq(q) AS outcome FROM unnest(ARRAY[
+	'period=ap2026-03', 'period=2026-03-02T08:00', 'period=', 'period:not=2026', 'period:missing=maybe']) AS q;

@@ -50,6 +50,9 @@ extern void search_parse_query(const char *query, bool lenient, bool bounded,
 pg_noreturn extern void search_bad_value(const char *param, const char *value,
 										 int len, const char *hint);
 
+/* search_period.c */
+extern void search_period_condition(int prefix, int lo, int hi, StringInfo cond);
+
 /* search.c */
 extern Datum search_run(SearchQuery *q, const char *audit_query);
 

@@ -41,6 +41,7 @@ typedef enum SearchParamKind
 	PK_CODE,					/* a code column (enum or id): col = ANY($n) */
 	PK_REF,						/* a reference column */
 	PK_DATE,					/* a timestamptz column */
+	PK_PERIOD,					/* executionPeriod, a range (search_period.c) */
 	PK_CODING,					/* codings or identifiers in the resource */
 	PK_JSONREF					/* references in the resource */
 } SearchParamKind;
@@ -104,6 +105,8 @@ static const SearchParamDef params[] = {
 	{"performer", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'performerType')",
 	"performer takes a comma-separated list of code, system|code, system| or |code.",
 	"$.performerType[*].coding[*]", "code"},
+	{"period", PK_PERIOD, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'executionPeriod')",
+	"period takes a date, dateTime or instant, optionally prefixed with eq, ne, lt, gt, le, ge, sa or eb.", NULL, NULL},
 	{"priority", PK_CODE, "t.priority", "omnitask.task_priority[]", "http://hl7.org/fhir/request-priority",
 	VS_PRIORITY, NULL, "NOT (t.resource ? 'priority')",
 	"priority takes a comma-separated list of routine, urgent, asap, stat.", NULL, NULL},
@@ -530,6 +533,11 @@ date_item(const SearchParamDef *def, const char *item, int len, SearchQuery *q, 
 	}
 	lo = add_arg(q, TimestampTzGetDatum(r.lo - FHIR_UNIX_TO_PG_EPOCH), TIMESTAMPTZOID);
 	hi = add_arg(q, TimestampTzGetDatum(r.hi - FHIR_UNIX_TO_PG_EPOCH), TIMESTAMPTZOID);
+	if (def->kind == PK_PERIOD)
+	{
+		search_period_condition(prefix, lo, hi, cond);
+		return;
+	}
 	switch (prefix)
 	{
 		case 0:					/* eq */
@@ -699,6 +707,7 @@ param_condition(const SearchParamDef *def, const char *modifier, const char *val
 			ref_condition(def, value, q, &inner, link);
 			break;
 		case PK_DATE:
+		case PK_PERIOD:
 			or_items(def, value, q, &inner, date_item);
 			break;
 		case PK_CODING:
@@ -802,7 +811,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unrecognized search parameter%s %s", nunknown > 1 ? "s" : "", unknown.data),
-				 errhint("Task is searched by _id, _lastUpdated, authored-on, based-on, business-status, code, due-date, encounter, focus, group-identifier, identifier, intent, modified, owner, part-of, patient, performer, priority, requester, status and subject, with _sort, _count, _offset, _total, _summary=count and _revinclude=Task:part-of.")));
+				 errhint("Task is searched by _id, _lastUpdated, authored-on, based-on, business-status, code, due-date, encounter, focus, group-identifier, identifier, intent, modified, owner, part-of, patient, performer, period, priority, requester, status and subject, with _sort, _count, _offset, _total, _summary=count and _revinclude=Task:part-of.")));
 	sort_terms(sort, &q->order);
 }
 
@@ -814,7 +823,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 Jsonb *
 search_parameters_jsonb(void)
 {
-	static const char *const types[] = {"token", "reference", "date", "token", "reference"};
+	static const char *const types[] = {"token", "reference", "date", "date", "token", "reference"};
 	JsonbParseState *ps = NULL;
 	int			i;
 
