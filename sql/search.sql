@@ -298,3 +298,45 @@ FROM unnest(ARRAY[
 	'period=ge2026-03-01&period=le2026-03-10', 'period:missing=true', 'period:missing=false']) AS q;
 SELECT q AS query, pg_temp.tryq(q) AS outcome FROM unnest(ARRAY[
 	'period=ap2026-03', 'period=2026-03-02T08:00', 'period=', 'period:not=2026', 'period:missing=maybe']) AS q;
+
+--
+-- the stage view: task_stages (one row per version: businessStatus, owner,
+-- entered, left, time spent) and stage_time (per businessStatus and owner),
+-- as the caller may see the history
+--
+CREATE ROLE stg_r1;
+CREATE ROLE stg_r2;
+GRANT omnitask_practitioner TO stg_r1, stg_r2;
+SELECT omnitask.register_practitioner('stg_r1', 'stg-p1'), omnitask.register_practitioner('stg_r2', 'stg-p2');
+SELECT omnitask.import_task('{"resourceType": "Task", "id": "stg-1", "status": "requested", "intent": "order",
+	"description": "stages", "for": {"reference": "Patient/stg-pat"}, "owner": {"reference": "Practitioner/stg-p1"},
+	"businessStatus": {"text": "triage"}}') ->> 'id' AS imported;
+SELECT omnitask.update_task('stg-1', omnitask.read_task('stg-1')
+	|| '{"businessStatus": {"coding": [{"system": "urn:bs", "code": "waiting-lab"}], "text": "waiting"}}') ->> 'id' AS v2;
+SELECT omnitask.update_task('stg-1', omnitask.read_task('stg-1') || '{"owner": {"reference": "Practitioner/stg-p2"}}') ->> 'id' AS v3;
+SELECT omnitask.update_task('stg-1', omnitask.read_task('stg-1')
+	|| '{"owner": {"reference": "Practitioner/stg-p1"}, "businessStatus": {"coding": [{"code": "review"}]}}') ->> 'id' AS v4;
+-- as admin: every version, each left when the next was stored
+SELECT s.version_id, s.status, s.business_status, s.owner_id, s.entered_at = h.recorded_at AS entered_ok,
+	   s.left_at IS NOT DISTINCT FROM (SELECT n.recorded_at FROM omnitask.task_history n WHERE n.id = s.id AND n.version_id = s.version_id + 1) AS left_ok,
+	   s.time_spent = s.left_at - s.entered_at AS spent_ok, s.time_spent IS NOT NULL AS known, s.current
+FROM omnitask.task_stages s JOIN omnitask.task_history h USING (id, version_id)
+WHERE s.id = 'stg-1' ORDER BY s.version_id;
+SELECT business_status, owner_id, tasks, now_in_stage, unknown,
+	   total = CASE WHEN business_status = 'waiting-lab' AND owner_id = 'stg-p1'
+					THEN (SELECT b.recorded_at - a.recorded_at FROM omnitask.task_history a JOIN omnitask.task_history b USING (id)
+						  WHERE a.id = 'stg-1' AND a.version_id = 2 AND b.version_id = 3)
+					ELSE total END AS total_ok,
+	   median_per_version IS NOT NULL AS has_median
+FROM omnitask.stage_time WHERE owner_id LIKE 'stg-%' ORDER BY business_status, owner_id;
+-- as practitioners: only the versions they owned; a stay whose next version
+-- they may not see has an unknown end (NULL), not a wrong one
+SELECT pg_temp.try_as('stg_r1', $$CREATE TEMP TABLE stg_seen1 AS SELECT version_id, business_status, owner_id, left_at IS NOT NULL AS left_known, time_spent IS NOT NULL AS spent_known, current FROM omnitask.task_stages WHERE id = 'stg-1'$$) AS p1_reads;
+SELECT * FROM stg_seen1 ORDER BY version_id;
+SELECT pg_temp.try_as('stg_r2', $$CREATE TEMP TABLE stg_seen2 AS SELECT s.version_id, s.business_status, s.owner_id, s.left_at IS NOT NULL AS left_known, s.time_spent IS NOT NULL AS spent_known, s.current, t.tasks, t.unknown FROM omnitask.task_stages s, omnitask.stage_time t WHERE s.id = 'stg-1' AND t.owner_id IS NOT DISTINCT FROM s.owner_id AND t.business_status IS NOT DISTINCT FROM s.business_status$$) AS p2_reads;
+SELECT * FROM stg_seen2 ORDER BY version_id;
+SELECT pg_temp.try_as('stg_r1', $$CREATE TEMP TABLE stg_seen3 AS SELECT count(*) AS p2_stages_seen_by_p1 FROM omnitask.stage_time WHERE owner_id = 'stg-p2'$$) AS p1_reads;
+SELECT * FROM stg_seen3;
+DROP TABLE stg_seen1, stg_seen2, stg_seen3;
+DELETE FROM omnitask.practitioner WHERE id LIKE 'stg-%';
+DROP ROLE stg_r1, stg_r2;
