@@ -340,3 +340,47 @@ SELECT * FROM stg_seen3;
 DROP TABLE stg_seen1, stg_seen2, stg_seen3;
 DELETE FROM omnitask.practitioner WHERE id LIKE 'stg-%';
 DROP ROLE stg_r1, stg_r2;
+
+--
+-- _elements and _summary=true|text|data: each entry keeps the asked-for
+-- top-level elements plus resourceType, id, meta, status and intent (the
+-- mandatory ones) and a primitive's "_" twin, and is tagged SUBSETTED
+--
+SELECT omnitask.import_task('{"resourceType": "Task", "id": "sel-1", "status": "requested", "intent": "order",
+	"_status": {"extension": [{"url": "http://example.org/why", "valueString": "new"}]},
+	"meta": {"tag": [{"system": "urn:tags", "code": "t1"}]},
+	"text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">sel-1</div>"},
+	"description": "elements", "for": {"reference": "Patient/sel-pat"}, "priority": "urgent",
+	"authoredOn": "2026-03-01", "owner": {"reference": "Practitioner/srch-p"},
+	"note": [{"text": "a note"}], "partOf": [{"reference": "Task/stg-1"}]}') ->> 'id' AS imported;
+CREATE FUNCTION pg_temp.keys(query text) RETURNS TABLE (id text, keys text, tags text)
+LANGUAGE sql AS
+$$
+	SELECT e -> 'resource' ->> 'id',
+		   (SELECT string_agg(k, ',' ORDER BY k) FROM jsonb_object_keys(e -> 'resource') k),
+		   (SELECT string_agg(t ->> 'code', ',') FROM jsonb_array_elements(e -> 'resource' -> 'meta' -> 'tag') t)
+	FROM jsonb_array_elements(omnitask.search_tasks_query(query) -> 'entry') e
+$$;
+SELECT q AS query, k.id, k.keys, k.tags
+FROM unnest(ARRAY['_id=sel-1', '_id=sel-1&_summary=false', '_id=sel-1&_elements=note,owner',
+				  '_id=sel-1&_elements=status', '_id=sel-1&_summary=true', '_id=sel-1&_summary=text',
+				  '_id=sel-1&_summary=data', '_id=stg-1&_elements=businessStatus&_revinclude=Task:part-of']) AS q,
+	 pg_temp.keys(q) k;
+-- the tag is the v3-ObservationValue code, and the kept elements are as stored
+SELECT b -> 'entry' -> 0 -> 'resource' -> 'meta' -> 'tag' AS tags,
+	   ((b -> 'entry' -> 0 -> 'resource' -> 'meta') - 'tag') = ((omnitask.read_task('sel-1') -> 'meta') - 'tag') AS meta_as_stored,
+	   ((b -> 'entry' -> 0 -> 'resource') - 'meta') = (omnitask.read_task('sel-1') - 'meta' - 'text') AS data_as_stored,
+	   (SELECT l ->> 'url' FROM jsonb_array_elements(b -> 'link') l WHERE l ->> 'relation' = 'self') AS self
+FROM omnitask.search_tasks_query('_id=sel-1&_summary=data') b;
+SELECT (b -> 'entry' -> 0 -> 'resource') = omnitask.read_task('sel-1') AS not_subsetted_by_default,
+	   (SELECT l ->> 'url' FROM jsonb_array_elements(b2 -> 'link') l WHERE l ->> 'relation' = 'self') AS self,
+	   b2 ->> 'total' AS total, b2 -> 'entry' IS NULL AS no_entries
+FROM omnitask.search_tasks_query('_id=sel-1') b,
+	 omnitask.search_tasks_query('_id=sel-1&_elements=owner,note&_summary=count') b2;
+SELECT q AS query, pg_temp.tryq(q) AS outcome FROM unnest(ARRAY[
+	'_elements=foo', '_elements=', '_elements=status,', '_elements=Task.status', '_elements=_status',
+	'_elements=owner&_elements=note', '_elements=owner&_summary=true', '_summary=data&_elements=owner',
+	'_summary=yes', '_summary=', '_elements:exclude=owner']) AS q;
+SET regress.try_report = 'hint';
+SELECT pg_temp.tryq('_elements=owner,foo') AS hint_lists_the_elements;
+RESET regress.try_report;

@@ -40,6 +40,7 @@ typedef struct SearchQuery
 	int32		offset;
 	SearchTotal total;
 	int			revinclude;		/* _revinclude=Task:part-of: 0, 1, 2 = :iterate */
+	struct SearchElements *elements;	/* _elements, _summary=true|text|data, or NULL */
 } SearchQuery;
 
 /* search_query.c */

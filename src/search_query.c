@@ -25,6 +25,7 @@
 #include "mb/pg_wchar.h"
 #include "pg_compat.h"
 #include "search.h"
+#include "search_elements.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -623,7 +624,7 @@ static bool
 result_param(const char *name, const char *value, SearchQuery *q, const char **sort,
 			 uint32 *seen)
 {
-	static const char *const names[] = {"_count", "_offset", "_sort", "_total", "_summary"};
+	static const char *const names[] = {"_count", "_offset", "_sort", "_total", "_summary", "_elements"};
 	int			i;
 
 	for (i = 0; i < (int) lengthof(names); i++)
@@ -656,11 +657,14 @@ result_param(const char *name, const char *value, SearchQuery *q, const char **s
 			else if (strcmp(value, "accurate") != 0 && strcmp(value, "estimate") != 0)
 				search_bad_value(name, value, strlen(value), "_total takes none, estimate or accurate.");
 			break;
-		default:
+		case 4:
 			if (strcmp(value, "count") == 0)
 				q->total = SEARCH_TOTAL_ONLY;
 			else if (strcmp(value, "false") != 0)
-				search_bad_value(name, value, strlen(value), "_summary takes count or false.");
+				q->elements = search_elements_param(name, value, q->elements);
+			break;
+		default:
+			q->elements = search_elements_param(name, value, q->elements);
 			break;
 	}
 	return true;
@@ -749,6 +753,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	q->offset = 0;
 	q->total = SEARCH_TOTAL_ACCURATE;
 	q->revinclude = 0;
+	q->elements = NULL;
 	if (bounded && strlen(query) > MAX_QUERY_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -811,7 +816,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unrecognized search parameter%s %s", nunknown > 1 ? "s" : "", unknown.data),
-				 errhint("Task is searched by _id, _lastUpdated, authored-on, based-on, business-status, code, due-date, encounter, focus, group-identifier, identifier, intent, modified, owner, part-of, patient, performer, period, priority, requester, status and subject, with _sort, _count, _offset, _total, _summary=count and _revinclude=Task:part-of.")));
+				 errhint("Task is searched by _id, _lastUpdated, authored-on, based-on, business-status, code, due-date, encounter, focus, group-identifier, identifier, intent, modified, owner, part-of, patient, performer, period, priority, requester, status and subject, with _sort, _count, _offset, _total, _summary, _elements and _revinclude=Task:part-of.")));
 	sort_terms(sort, &q->order);
 }
 
