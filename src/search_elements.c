@@ -177,20 +177,43 @@ key_kept(const SearchElements *e, const JsonbValue *key)
 	return i >= 0 && (e->keep & (UINT64CONST(1) << i)) != 0;
 }
 
+/*
+ * The next key and value of an object (values not descended into);
+ * false at its end.
+ */
+static bool
+next_pair(JsonbIterator **it, JsonbValue *k, JsonbValue *v)
+{
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(it, k, true)) != WJB_DONE)
+		if (tok == WJB_KEY)
+		{
+			JsonbIteratorNext(it, v, true);
+			return true;
+		}
+	return false;
+}
+
+/* True when object c has key, a string equal to value. */
+static bool
+string_is(JsonbContainer *c, const char *key, const char *value)
+{
+	JsonbValue	v;
+
+	return getKeyJsonValueFromContainer(c, key, strlen(key), &v) != NULL &&
+		v.type == jbvString && v.val.string.len == strlen(value) &&
+		memcmp(v.val.string.val, value, v.val.string.len) == 0;
+}
+
 /* True when a Coding (a jbvBinary object) is the SUBSETTED tag. */
 static bool
 is_subsetted(const JsonbValue *coding)
 {
-	JsonbValue	v;
-
 	return coding->type == jbvBinary &&
 		JsonContainerIsObject(coding->val.binary.data) &&
-		getKeyJsonValueFromContainer(coding->val.binary.data, "code", 4, &v) != NULL &&
-		v.type == jbvString && v.val.string.len == strlen(SUBSETTED_CODE) &&
-		memcmp(v.val.string.val, SUBSETTED_CODE, v.val.string.len) == 0 &&
-		getKeyJsonValueFromContainer(coding->val.binary.data, "system", 6, &v) != NULL &&
-		v.type == jbvString && v.val.string.len == strlen(SUBSETTED_SYSTEM) &&
-		memcmp(v.val.string.val, SUBSETTED_SYSTEM, v.val.string.len) == 0;
+		string_is(coding->val.binary.data, "code", SUBSETTED_CODE) &&
+		string_is(coding->val.binary.data, "system", SUBSETTED_SYSTEM);
 }
 
 /*
@@ -241,13 +264,9 @@ push_meta(JsonbParseState **ps, const JsonbValue *meta)
 		JsonbIterator *it = JsonbIteratorInit(meta->val.binary.data);
 		JsonbValue	k;
 		JsonbValue	v;
-		JsonbIteratorToken tok;
 
-		while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+		while (next_pair(&it, &k, &v))
 		{
-			if (tok != WJB_KEY)
-				continue;
-			JsonbIteratorNext(&it, &v, true);
 			if (k.val.string.len == 3 && memcmp(k.val.string.val, "tag", 3) == 0)
 			{
 				push_tags(ps, &v);
@@ -275,18 +294,14 @@ search_elements_apply(const SearchElements *e, Jsonb *res)
 	JsonbIterator *it;
 	JsonbValue	k;
 	JsonbValue	v;
-	JsonbIteratorToken tok;
 	bool		had_meta = false;
 
 	if (!JB_ROOT_IS_OBJECT(res))
 		return res;
 	it = JsonbIteratorInit(&res->root);
 	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	while (next_pair(&it, &k, &v))
 	{
-		if (tok != WJB_KEY)
-			continue;
-		JsonbIteratorNext(&it, &v, true);
 		if (k.val.string.len == 4 && memcmp(k.val.string.val, "meta", 4) == 0)
 		{
 			push_meta(&ps, &v);
