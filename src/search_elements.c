@@ -202,7 +202,7 @@ string_is(JsonbContainer *c, const char *key, const char *value)
 	JsonbValue	v;
 
 	return getKeyJsonValueFromContainer(c, key, strlen(key), &v) != NULL &&
-		v.type == jbvString && v.val.string.len == strlen(value) &&
+		v.type == jbvString && (size_t) v.val.string.len == strlen(value) &&
 		memcmp(v.val.string.val, value, v.val.string.len) == 0;
 }
 
