@@ -364,7 +364,8 @@ $$;
 SELECT q AS query, k.id, k.keys, k.tags
 FROM unnest(ARRAY['_id=sel-1', '_id=sel-1&_summary=false', '_id=sel-1&_elements=note,owner',
 				  '_id=sel-1&_elements=status', '_id=sel-1&_summary=true', '_id=sel-1&_summary=text',
-				  '_id=sel-1&_summary=data', '_id=stg-1&_elements=businessStatus&_revinclude=Task:part-of']) AS q,
+				  '_id=sel-1&_summary=data', '_id=sel-1&_summary=false&_elements=owner',
+				  '_id=stg-1&_elements=businessStatus&_revinclude=Task:part-of']) AS q,
 	 pg_temp.keys(q) k;
 -- the tag is the v3-ObservationValue code, and the kept elements are as stored
 SELECT b -> 'entry' -> 0 -> 'resource' -> 'meta' -> 'tag' AS tags,
