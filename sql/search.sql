@@ -310,3 +310,119 @@ UPDATE omnitask.task t SET (search_tokens, business_status) =
 WHERE id LIKE 'srt-%';
 RESET session_replication_role;
 SELECT count(*) AS problems FROM omnitask.verify();
+-- period (Task.executionPeriod, a range): eq the value contains the period,
+-- ne it does not, lt it begins before the value, gt it ends after it, le/ge
+-- lt/gt or eq, sa it starts after the value, eb it ends before it; an
+-- absent start or end is open; a date without a time is that day in UTC
+--
+SELECT count(omnitask.import_task(jsonb_build_object('resourceType', 'Task', 'id', id, 'status', 'requested',
+	'intent', 'order', 'description', 'period ' || id, 'for', '{"reference": "Patient/sper-pat"}'::jsonb) || p))
+FROM (VALUES ('sper-a', '{"executionPeriod": {"start": "2026-03-01", "end": "2026-03-10"}}'::jsonb),
+			 ('sper-b', '{"executionPeriod": {"start": "2026-03-05T10:00:00Z"}}'),
+			 ('sper-c', '{"executionPeriod": {"end": "2026-02-20T12:00:00+02:00"}}'),
+			 ('sper-d', '{"executionPeriod": {"start": "2026-03-02T08:00:00Z", "end": "2026-03-02T09:00:00.5Z"}}'),
+			 ('sper-e', '{}')) v(id, p);
+SELECT id, omnitask.task_period_start(resource) AS period_start, omnitask.task_period_end(resource) AS period_end
+FROM omnitask.task WHERE id LIKE 'sper-%' ORDER BY id;
+SELECT omnitask.task_period_start('{"executionPeriod": {"start": "2026-13-01"}}') IS NULL AS bad_start,
+	   omnitask.task_period_end('{"executionPeriod": {"end": 5}}') IS NULL AS bad_end,
+	   omnitask.task_period_end('[]') IS NULL AS not_an_object,
+	   omnitask.task_period_start('{"executionPeriod": {"start": "2026"}}') AS year_start,
+	   omnitask.task_period_end('{"executionPeriod": {"end": "2026-02"}}') AS month_end;
+SELECT q AS query, pg_temp.show(omnitask.search_tasks_query(q || '&subject=sper-pat&_sort=_id')) AS bundle
+FROM unnest(ARRAY[
+	'period=2026-03', 'period=eq2026-03-02', 'period=ne2026-03', 'period=2026-03-02T08:00:00Z',
+	'period=2026-03-02T08:00:00%2B00:00,2026-03-02', 'period=lt2026-03-01', 'period=lt2026-03-02',
+	'period=gt2026-03-10', 'period=gt2026-03-09', 'period=sa2026-03-02', 'period=sa2026-03-04',
+	'period=eb2026-03-02', 'period=eb2026-03-01', 'period=le2026-03-02', 'period=ge2026-03-05',
+	'period=eb2026-02-20T12:00:00%2B02:00', 'period=eb2026-02-20T12:00:01%2B02:00',
+	'period=ge2026-03-01&period=le2026-03-10', 'period:missing=true', 'period:missing=false']) AS q;
+SELECT q AS query, pg_temp.tryq(q) AS outcome FROM unnest(ARRAY[
+	'period=ap2026-03', 'period=2026-03-02T08:00', 'period=', 'period:not=2026', 'period:missing=maybe']) AS q;
+
+--
+-- the stage view: task_stages (one row per version: businessStatus, owner,
+-- entered, left, time spent) and stage_time (per businessStatus and owner),
+-- as the caller may see the history
+--
+CREATE ROLE stg_r1;
+CREATE ROLE stg_r2;
+GRANT omnitask_practitioner TO stg_r1, stg_r2;
+SELECT omnitask.register_practitioner('stg_r1', 'stg-p1'), omnitask.register_practitioner('stg_r2', 'stg-p2');
+SELECT omnitask.import_task('{"resourceType": "Task", "id": "stg-1", "status": "requested", "intent": "order",
+	"description": "stages", "for": {"reference": "Patient/stg-pat"}, "owner": {"reference": "Practitioner/stg-p1"},
+	"businessStatus": {"text": "triage"}}') ->> 'id' AS imported;
+SELECT omnitask.update_task('stg-1', omnitask.read_task('stg-1')
+	|| '{"businessStatus": {"coding": [{"system": "urn:bs", "code": "waiting-lab"}], "text": "waiting"}}') ->> 'id' AS v2;
+SELECT omnitask.update_task('stg-1', omnitask.read_task('stg-1') || '{"owner": {"reference": "Practitioner/stg-p2"}}') ->> 'id' AS v3;
+SELECT omnitask.update_task('stg-1', omnitask.read_task('stg-1')
+	|| '{"owner": {"reference": "Practitioner/stg-p1"}, "businessStatus": {"coding": [{"code": "review"}]}}') ->> 'id' AS v4;
+-- as admin: every version, each left when the next was stored
+SELECT s.version_id, s.status, s.business_status, s.owner_id, s.entered_at = h.recorded_at AS entered_ok,
+	   s.left_at IS NOT DISTINCT FROM (SELECT n.recorded_at FROM omnitask.task_history n WHERE n.id = s.id AND n.version_id = s.version_id + 1) AS left_ok,
+	   s.time_spent = s.left_at - s.entered_at AS spent_ok, s.time_spent IS NOT NULL AS known, s.current
+FROM omnitask.task_stages s JOIN omnitask.task_history h USING (id, version_id)
+WHERE s.id = 'stg-1' ORDER BY s.version_id;
+SELECT business_status, owner_id, tasks, now_in_stage, unknown,
+	   total = CASE WHEN business_status = 'waiting-lab' AND owner_id = 'stg-p1'
+					THEN (SELECT b.recorded_at - a.recorded_at FROM omnitask.task_history a JOIN omnitask.task_history b USING (id)
+						  WHERE a.id = 'stg-1' AND a.version_id = 2 AND b.version_id = 3)
+					ELSE total END AS total_ok,
+	   median_per_version IS NOT NULL AS has_median
+FROM omnitask.stage_time WHERE owner_id LIKE 'stg-%' ORDER BY business_status, owner_id;
+-- as practitioners: only the versions they owned; a stay whose next version
+-- they may not see has an unknown end (NULL), not a wrong one
+SELECT pg_temp.try_as('stg_r1', $$CREATE TEMP TABLE stg_seen1 AS SELECT version_id, business_status, owner_id, left_at IS NOT NULL AS left_known, time_spent IS NOT NULL AS spent_known, current FROM omnitask.task_stages WHERE id = 'stg-1'$$) AS p1_reads;
+SELECT * FROM stg_seen1 ORDER BY version_id;
+SELECT pg_temp.try_as('stg_r2', $$CREATE TEMP TABLE stg_seen2 AS SELECT s.version_id, s.business_status, s.owner_id, s.left_at IS NOT NULL AS left_known, s.time_spent IS NOT NULL AS spent_known, s.current, t.tasks, t.unknown FROM omnitask.task_stages s, omnitask.stage_time t WHERE s.id = 'stg-1' AND t.owner_id IS NOT DISTINCT FROM s.owner_id AND t.business_status IS NOT DISTINCT FROM s.business_status$$) AS p2_reads;
+SELECT * FROM stg_seen2 ORDER BY version_id;
+SELECT pg_temp.try_as('stg_r1', $$CREATE TEMP TABLE stg_seen3 AS SELECT count(*) AS p2_stages_seen_by_p1 FROM omnitask.stage_time WHERE owner_id = 'stg-p2'$$) AS p1_reads;
+SELECT * FROM stg_seen3;
+DROP TABLE stg_seen1, stg_seen2, stg_seen3;
+DELETE FROM omnitask.practitioner WHERE id LIKE 'stg-%';
+DROP ROLE stg_r1, stg_r2;
+
+--
+-- _elements and _summary=true|text|data: each entry keeps the asked-for
+-- top-level elements plus resourceType, id, meta, status and intent (the
+-- mandatory ones) and a primitive's "_" twin, and is tagged SUBSETTED
+--
+SELECT omnitask.import_task('{"resourceType": "Task", "id": "sel-1", "status": "requested", "intent": "order",
+	"_status": {"extension": [{"url": "http://example.org/why", "valueString": "new"}]},
+	"meta": {"tag": [{"system": "urn:tags", "code": "t1"}]},
+	"text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">sel-1</div>"},
+	"description": "elements", "for": {"reference": "Patient/sel-pat"}, "priority": "urgent",
+	"authoredOn": "2026-03-01", "owner": {"reference": "Practitioner/srch-p"},
+	"note": [{"text": "a note"}], "partOf": [{"reference": "Task/stg-1"}]}') ->> 'id' AS imported;
+CREATE FUNCTION pg_temp.keys(query text) RETURNS TABLE (id text, keys text, tags text)
+LANGUAGE sql AS
+$$
+	SELECT e -> 'resource' ->> 'id',
+		   (SELECT string_agg(k, ',' ORDER BY k) FROM jsonb_object_keys(e -> 'resource') k),
+		   (SELECT string_agg(t ->> 'code', ',') FROM jsonb_array_elements(e -> 'resource' -> 'meta' -> 'tag') t)
+	FROM jsonb_array_elements(omnitask.search_tasks_query(query) -> 'entry') e
+$$;
+SELECT q AS query, k.id, k.keys, k.tags
+FROM unnest(ARRAY['_id=sel-1', '_id=sel-1&_summary=false', '_id=sel-1&_elements=note,owner',
+				  '_id=sel-1&_elements=status', '_id=sel-1&_summary=true', '_id=sel-1&_summary=text',
+				  '_id=sel-1&_summary=data', '_id=sel-1&_summary=false&_elements=owner',
+				  '_id=stg-1&_elements=businessStatus&_revinclude=Task:part-of']) AS q,
+	 pg_temp.keys(q) k;
+-- the tag is the v3-ObservationValue code, and the kept elements are as stored
+SELECT b -> 'entry' -> 0 -> 'resource' -> 'meta' -> 'tag' AS tags,
+	   ((b -> 'entry' -> 0 -> 'resource' -> 'meta') - 'tag') = ((omnitask.read_task('sel-1') -> 'meta') - 'tag') AS meta_as_stored,
+	   ((b -> 'entry' -> 0 -> 'resource') - 'meta') = (omnitask.read_task('sel-1') - 'meta' - 'text') AS data_as_stored,
+	   (SELECT l ->> 'url' FROM jsonb_array_elements(b -> 'link') l WHERE l ->> 'relation' = 'self') AS self
+FROM omnitask.search_tasks_query('_id=sel-1&_summary=data') b;
+SELECT (b -> 'entry' -> 0 -> 'resource') = omnitask.read_task('sel-1') AS not_subsetted_by_default,
+	   (SELECT l ->> 'url' FROM jsonb_array_elements(b2 -> 'link') l WHERE l ->> 'relation' = 'self') AS self,
+	   b2 ->> 'total' AS total, b2 -> 'entry' IS NULL AS no_entries
+FROM omnitask.search_tasks_query('_id=sel-1') b,
+	 omnitask.search_tasks_query('_id=sel-1&_elements=owner,note&_summary=count') b2;
+SELECT q AS query, pg_temp.tryq(q) AS outcome FROM unnest(ARRAY[
+	'_elements=foo', '_elements=', '_elements=status,', '_elements=Task.status', '_elements=_status',
+	'_elements=owner&_elements=note', '_elements=owner&_summary=true', '_summary=data&_elements=owner',
+	'_summary=yes', '_summary=', '_elements:exclude=owner']) AS q;
+SET regress.try_report = 'hint';
+SELECT pg_temp.tryq('_elements=owner,foo') AS hint_lists_the_elements;
+RESET regress.try_report;

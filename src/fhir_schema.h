@@ -78,6 +78,7 @@ typedef struct FhirElement
 	uint8_t		name_len;		/* strlen(name) */
 	uint8_t		min;			/* 0 or 1; always 0 for choice members */
 	bool		many;			/* max is "*" (a JSON array) */
+	bool		summary;		/* isSummary: kept by _summary=true */
 	int16_t		type;			/* index into fhir_types[] */
 	int16_t		valueset;		/* index into fhir_valuesets[] (required binding), or -1 */
 	int16_t		choice;			/* index into the owning type's choices[], or -1 */

@@ -321,7 +321,7 @@ const FhirTargetSet fhir_target_sets[] = {
 
 const int	fhir_ntarget_sets = 13;
 
-/* Elements: name, name_len, min, many, type, valueset, choice, targets. */
+/* Elements: name, name_len, min, many, summary, type, valueset, choice, targets. */
 static const uint8_t t_address_len_start[] = {
 	0, 0, 0, 1, 2, 6, 7, 8, 9, 10, 11, 12
 };
@@ -329,18 +329,18 @@ static const uint8_t t_address_by_len[] = {
 	4, 11, 0, 5, 9, 10, 8, 6, 1, 2, 3, 7
 };
 static const FhirElement t_address_elements[] = {
-	{"city", 4, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"country", 7, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"district", 8, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"line", 4, 0, true, FHIR_T_STRING, -1, -1, -1},
-	{"period", 6, 0, false, FHIR_T_PERIOD, -1, -1, -1},
-	{"postalCode", 10, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"state", 5, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"text", 4, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"type", 4, 0, false, FHIR_T_CODE, FHIR_VS_ADDRESS_TYPE, -1, -1},
-	{"use", 3, 0, false, FHIR_T_CODE, FHIR_VS_ADDRESS_USE, -1, -1},
+	{"city", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"country", 7, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"district", 8, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"line", 4, 0, true, true, FHIR_T_STRING, -1, -1, -1},
+	{"period", 6, 0, false, true, FHIR_T_PERIOD, -1, -1, -1},
+	{"postalCode", 10, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"state", 5, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"text", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"type", 4, 0, false, true, FHIR_T_CODE, FHIR_VS_ADDRESS_TYPE, -1, -1},
+	{"use", 3, 0, false, true, FHIR_T_CODE, FHIR_VS_ADDRESS_USE, -1, -1},
 };
 static const uint8_t t_age_len_start[] = {
 	0, 0, 0, 1, 1, 3, 4, 5, 5, 5, 6, 7
@@ -349,13 +349,13 @@ static const uint8_t t_age_by_len[] = {
 	3, 0, 5, 6, 4, 2, 1
 };
 static const FhirElement t_age_elements[] = {
-	{"code", 4, 0, false, FHIR_T_CODE, -1, -1, -1},
-	{"comparator", 10, 0, false, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, FHIR_T_URI, -1, -1, -1},
-	{"unit", 4, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, FHIR_T_DECIMAL, -1, -1, -1},
+	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
+	{"comparator", 10, 0, false, true, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
+	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const FhirChoice t_annotation_choices[] = {
 	{"author", 0},
@@ -370,12 +370,12 @@ static const uint8_t t_annotation_required[] = {
 	4
 };
 static const FhirElement t_annotation_elements[] = {
-	{"authorReference", 15, 0, false, FHIR_T_REFERENCE, -1, 0, 9},
-	{"authorString", 12, 0, false, FHIR_T_STRING, -1, 0, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"text", 4, 1, false, FHIR_T_MARKDOWN, -1, -1, -1},
-	{"time", 4, 0, false, FHIR_T_DATETIME, -1, -1, -1},
+	{"authorReference", 15, 0, false, true, FHIR_T_REFERENCE, -1, 0, 9},
+	{"authorString", 12, 0, false, true, FHIR_T_STRING, -1, 0, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"text", 4, 1, false, true, FHIR_T_MARKDOWN, -1, -1, -1},
+	{"time", 4, 0, false, true, FHIR_T_DATETIME, -1, -1, -1},
 };
 static const uint8_t t_attachment_len_start[] = {
 	0, 0, 0, 1, 2, 5, 6, 6, 6, 8, 9, 9, 10
@@ -384,16 +384,16 @@ static const uint8_t t_attachment_by_len[] = {
 	5, 9, 2, 4, 7, 8, 1, 6, 3, 0
 };
 static const FhirElement t_attachment_elements[] = {
-	{"contentType", 11, 0, false, FHIR_T_CODE, FHIR_VS_MIMETYPES, -1, -1},
-	{"creation", 8, 0, false, FHIR_T_DATETIME, -1, -1, -1},
-	{"data", 4, 0, false, FHIR_T_BASE64BINARY, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"hash", 4, 0, false, FHIR_T_BASE64BINARY, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"language", 8, 0, false, FHIR_T_CODE, -1, -1, -1},
-	{"size", 4, 0, false, FHIR_T_UNSIGNEDINT, -1, -1, -1},
-	{"title", 5, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"url", 3, 0, false, FHIR_T_URL, -1, -1, -1},
+	{"contentType", 11, 0, false, true, FHIR_T_CODE, FHIR_VS_MIMETYPES, -1, -1},
+	{"creation", 8, 0, false, true, FHIR_T_DATETIME, -1, -1, -1},
+	{"data", 4, 0, false, false, FHIR_T_BASE64BINARY, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"hash", 4, 0, false, true, FHIR_T_BASE64BINARY, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"language", 8, 0, false, true, FHIR_T_CODE, -1, -1, -1},
+	{"size", 4, 0, false, true, FHIR_T_UNSIGNEDINT, -1, -1, -1},
+	{"title", 5, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"url", 3, 0, false, true, FHIR_T_URL, -1, -1, -1},
 };
 static const uint8_t t_codeableconcept_len_start[] = {
 	0, 0, 0, 1, 1, 2, 2, 3, 3, 3, 4
@@ -402,10 +402,10 @@ static const uint8_t t_codeableconcept_by_len[] = {
 	2, 3, 0, 1
 };
 static const FhirElement t_codeableconcept_elements[] = {
-	{"coding", 6, 0, true, FHIR_T_CODING, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"text", 4, 0, false, FHIR_T_STRING, -1, -1, -1},
+	{"coding", 6, 0, true, true, FHIR_T_CODING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"text", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
 };
 static const uint8_t t_coding_len_start[] = {
 	0, 0, 0, 1, 1, 2, 2, 3, 5, 5, 6, 6, 6, 7
@@ -414,13 +414,13 @@ static const uint8_t t_coding_by_len[] = {
 	3, 0, 4, 1, 6, 2, 5
 };
 static const FhirElement t_coding_elements[] = {
-	{"code", 4, 0, false, FHIR_T_CODE, -1, -1, -1},
-	{"display", 7, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, FHIR_T_URI, -1, -1, -1},
-	{"userSelected", 12, 0, false, FHIR_T_BOOLEAN, -1, -1, -1},
-	{"version", 7, 0, false, FHIR_T_STRING, -1, -1, -1},
+	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
+	{"display", 7, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
+	{"userSelected", 12, 0, false, true, FHIR_T_BOOLEAN, -1, -1, -1},
+	{"version", 7, 0, false, true, FHIR_T_STRING, -1, -1, -1},
 };
 static const uint8_t t_contactdetail_len_start[] = {
 	0, 0, 0, 1, 1, 2, 2, 2, 3, 3, 4
@@ -429,10 +429,10 @@ static const uint8_t t_contactdetail_by_len[] = {
 	1, 2, 3, 0
 };
 static const FhirElement t_contactdetail_elements[] = {
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"name", 4, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"telecom", 7, 0, true, FHIR_T_CONTACTPOINT, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"name", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"telecom", 7, 0, true, true, FHIR_T_CONTACTPOINT, -1, -1, -1},
 };
 static const uint8_t t_contactpoint_len_start[] = {
 	0, 0, 0, 1, 2, 3, 4, 6, 6, 6, 7
@@ -441,13 +441,13 @@ static const uint8_t t_contactpoint_by_len[] = {
 	1, 5, 3, 6, 2, 4, 0
 };
 static const FhirElement t_contactpoint_elements[] = {
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"period", 6, 0, false, FHIR_T_PERIOD, -1, -1, -1},
-	{"rank", 4, 0, false, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"system", 6, 0, false, FHIR_T_CODE, FHIR_VS_CONTACT_POINT_SYSTEM, -1, -1},
-	{"use", 3, 0, false, FHIR_T_CODE, FHIR_VS_CONTACT_POINT_USE, -1, -1},
-	{"value", 5, 0, false, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"period", 6, 0, false, true, FHIR_T_PERIOD, -1, -1, -1},
+	{"rank", 4, 0, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"system", 6, 0, false, true, FHIR_T_CODE, FHIR_VS_CONTACT_POINT_SYSTEM, -1, -1},
+	{"use", 3, 0, false, true, FHIR_T_CODE, FHIR_VS_CONTACT_POINT_USE, -1, -1},
+	{"value", 5, 0, false, true, FHIR_T_STRING, -1, -1, -1},
 };
 static const uint8_t t_contributor_len_start[] = {
 	0, 0, 0, 1, 1, 3, 3, 3, 4, 4, 5
@@ -459,11 +459,11 @@ static const uint8_t t_contributor_required[] = {
 	3, 4
 };
 static const FhirElement t_contributor_elements[] = {
-	{"contact", 7, 0, true, FHIR_T_CONTACTDETAIL, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"name", 4, 1, false, FHIR_T_STRING, -1, -1, -1},
-	{"type", 4, 1, false, FHIR_T_CODE, FHIR_VS_CONTRIBUTOR_TYPE, -1, -1},
+	{"contact", 7, 0, true, true, FHIR_T_CONTACTDETAIL, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"name", 4, 1, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"type", 4, 1, false, true, FHIR_T_CODE, FHIR_VS_CONTRIBUTOR_TYPE, -1, -1},
 };
 static const uint8_t t_count_len_start[] = {
 	0, 0, 0, 1, 1, 3, 4, 5, 5, 5, 6, 7
@@ -472,13 +472,13 @@ static const uint8_t t_count_by_len[] = {
 	3, 0, 5, 6, 4, 2, 1
 };
 static const FhirElement t_count_elements[] = {
-	{"code", 4, 0, false, FHIR_T_CODE, -1, -1, -1},
-	{"comparator", 10, 0, false, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, FHIR_T_URI, -1, -1, -1},
-	{"unit", 4, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, FHIR_T_DECIMAL, -1, -1, -1},
+	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
+	{"comparator", 10, 0, false, true, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
+	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const FhirChoice t_datarequirement_choices[] = {
 	{"subject", 0},
@@ -494,17 +494,17 @@ static const uint8_t t_datarequirement_required[] = {
 	10
 };
 static const FhirElement t_datarequirement_elements[] = {
-	{"codeFilter", 10, 0, true, FHIR_T_DATAREQUIREMENT_CODEFILTER, -1, -1, -1},
-	{"dateFilter", 10, 0, true, FHIR_T_DATAREQUIREMENT_DATEFILTER, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"limit", 5, 0, false, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"mustSupport", 11, 0, true, FHIR_T_STRING, -1, -1, -1},
-	{"profile", 7, 0, true, FHIR_T_CANONICAL, -1, -1, -1},
-	{"sort", 4, 0, true, FHIR_T_DATAREQUIREMENT_SORT, -1, -1, -1},
-	{"subjectCodeableConcept", 22, 0, false, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
-	{"subjectReference", 16, 0, false, FHIR_T_REFERENCE, -1, 0, 4},
-	{"type", 4, 1, false, FHIR_T_CODE, FHIR_VS_ALL_TYPES, -1, -1},
+	{"codeFilter", 10, 0, true, true, FHIR_T_DATAREQUIREMENT_CODEFILTER, -1, -1, -1},
+	{"dateFilter", 10, 0, true, true, FHIR_T_DATAREQUIREMENT_DATEFILTER, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"limit", 5, 0, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"mustSupport", 11, 0, true, true, FHIR_T_STRING, -1, -1, -1},
+	{"profile", 7, 0, true, true, FHIR_T_CANONICAL, -1, -1, -1},
+	{"sort", 4, 0, true, true, FHIR_T_DATAREQUIREMENT_SORT, -1, -1, -1},
+	{"subjectCodeableConcept", 22, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
+	{"subjectReference", 16, 0, false, true, FHIR_T_REFERENCE, -1, 0, 4},
+	{"type", 4, 1, false, true, FHIR_T_CODE, FHIR_VS_ALL_TYPES, -1, -1},
 };
 static const uint8_t t_datarequirement_codefilter_len_start[] = {
 	0, 0, 0, 1, 1, 3, 3, 3, 3, 4, 5, 5, 6
@@ -513,12 +513,12 @@ static const uint8_t t_datarequirement_codefilter_by_len[] = {
 	2, 0, 3, 5, 1, 4
 };
 static const FhirElement t_datarequirement_codefilter_elements[] = {
-	{"code", 4, 0, true, FHIR_T_CODING, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"path", 4, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"searchParam", 11, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"valueSet", 8, 0, false, FHIR_T_CANONICAL, -1, -1, -1},
+	{"code", 4, 0, true, true, FHIR_T_CODING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"path", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"searchParam", 11, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"valueSet", 8, 0, false, true, FHIR_T_CANONICAL, -1, -1, -1},
 };
 static const FhirChoice t_datarequirement_datefilter_choices[] = {
 	{"value", 0},
@@ -530,13 +530,13 @@ static const uint8_t t_datarequirement_datefilter_by_len[] = {
 	1, 2, 0, 3, 6, 4, 5
 };
 static const FhirElement t_datarequirement_datefilter_elements[] = {
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"path", 4, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"searchParam", 11, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"valueDateTime", 13, 0, false, FHIR_T_DATETIME, -1, 0, -1},
-	{"valueDuration", 13, 0, false, FHIR_T_DURATION, -1, 0, -1},
-	{"valuePeriod", 11, 0, false, FHIR_T_PERIOD, -1, 0, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"path", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"searchParam", 11, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"valueDateTime", 13, 0, false, true, FHIR_T_DATETIME, -1, 0, -1},
+	{"valueDuration", 13, 0, false, true, FHIR_T_DURATION, -1, 0, -1},
+	{"valuePeriod", 11, 0, false, true, FHIR_T_PERIOD, -1, 0, -1},
 };
 static const uint8_t t_datarequirement_sort_len_start[] = {
 	0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 4
@@ -548,10 +548,10 @@ static const uint8_t t_datarequirement_sort_required[] = {
 	0, 3
 };
 static const FhirElement t_datarequirement_sort_elements[] = {
-	{"direction", 9, 1, false, FHIR_T_CODE, FHIR_VS_SORT_DIRECTION, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"path", 4, 1, false, FHIR_T_STRING, -1, -1, -1},
+	{"direction", 9, 1, false, true, FHIR_T_CODE, FHIR_VS_SORT_DIRECTION, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"path", 4, 1, false, true, FHIR_T_STRING, -1, -1, -1},
 };
 static const uint8_t t_distance_len_start[] = {
 	0, 0, 0, 1, 1, 3, 4, 5, 5, 5, 6, 7
@@ -560,13 +560,13 @@ static const uint8_t t_distance_by_len[] = {
 	3, 0, 5, 6, 4, 2, 1
 };
 static const FhirElement t_distance_elements[] = {
-	{"code", 4, 0, false, FHIR_T_CODE, -1, -1, -1},
-	{"comparator", 10, 0, false, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, FHIR_T_URI, -1, -1, -1},
-	{"unit", 4, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, FHIR_T_DECIMAL, -1, -1, -1},
+	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
+	{"comparator", 10, 0, false, true, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
+	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const FhirChoice t_dosage_choices[] = {
 	{"asNeeded", 0},
@@ -579,23 +579,23 @@ static const uint8_t t_dosage_by_len[] = {
 	5, 14, 15, 12, 9, 16, 13, 4, 3, 1, 8, 10, 7, 11, 0, 2, 6
 };
 static const FhirElement t_dosage_elements[] = {
-	{"additionalInstruction", 21, 0, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"asNeededBoolean", 15, 0, false, FHIR_T_BOOLEAN, -1, 0, -1},
-	{"asNeededCodeableConcept", 23, 0, false, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
-	{"doseAndRate", 11, 0, true, FHIR_T_DOSAGE_DOSEANDRATE, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"maxDosePerAdministration", 24, 0, false, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
-	{"maxDosePerLifetime", 18, 0, false, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
-	{"maxDosePerPeriod", 16, 0, false, FHIR_T_RATIO, -1, -1, -1},
-	{"method", 6, 0, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"modifierExtension", 17, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"patientInstruction", 18, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"route", 5, 0, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"sequence", 8, 0, false, FHIR_T_INTEGER, -1, -1, -1},
-	{"site", 4, 0, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"text", 4, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"timing", 6, 0, false, FHIR_T_TIMING, -1, -1, -1},
+	{"additionalInstruction", 21, 0, true, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"asNeededBoolean", 15, 0, false, true, FHIR_T_BOOLEAN, -1, 0, -1},
+	{"asNeededCodeableConcept", 23, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
+	{"doseAndRate", 11, 0, true, true, FHIR_T_DOSAGE_DOSEANDRATE, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"maxDosePerAdministration", 24, 0, false, true, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
+	{"maxDosePerLifetime", 18, 0, false, true, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
+	{"maxDosePerPeriod", 16, 0, false, true, FHIR_T_RATIO, -1, -1, -1},
+	{"method", 6, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"modifierExtension", 17, 0, true, true, FHIR_T_EXTENSION, -1, -1, -1},
+	{"patientInstruction", 18, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"route", 5, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"sequence", 8, 0, false, true, FHIR_T_INTEGER, -1, -1, -1},
+	{"site", 4, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"text", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"timing", 6, 0, false, true, FHIR_T_TIMING, -1, -1, -1},
 };
 static const FhirChoice t_dosage_doseandrate_choices[] = {
 	{"dose", 0},
@@ -608,14 +608,14 @@ static const uint8_t t_dosage_doseandrate_by_len[] = {
 	3, 7, 1, 2, 5, 6, 0, 4
 };
 static const FhirElement t_dosage_doseandrate_elements[] = {
-	{"doseQuantity", 12, 0, false, FHIR_T_SIMPLEQUANTITY, -1, 0, -1},
-	{"doseRange", 9, 0, false, FHIR_T_RANGE, -1, 0, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"rateQuantity", 12, 0, false, FHIR_T_SIMPLEQUANTITY, -1, 1, -1},
-	{"rateRange", 9, 0, false, FHIR_T_RANGE, -1, 1, -1},
-	{"rateRatio", 9, 0, false, FHIR_T_RATIO, -1, 1, -1},
-	{"type", 4, 0, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"doseQuantity", 12, 0, false, true, FHIR_T_SIMPLEQUANTITY, -1, 0, -1},
+	{"doseRange", 9, 0, false, true, FHIR_T_RANGE, -1, 0, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"rateQuantity", 12, 0, false, true, FHIR_T_SIMPLEQUANTITY, -1, 1, -1},
+	{"rateRange", 9, 0, false, true, FHIR_T_RANGE, -1, 1, -1},
+	{"rateRatio", 9, 0, false, true, FHIR_T_RATIO, -1, 1, -1},
+	{"type", 4, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
 };
 static const uint8_t t_duration_len_start[] = {
 	0, 0, 0, 1, 1, 3, 4, 5, 5, 5, 6, 7
@@ -624,13 +624,13 @@ static const uint8_t t_duration_by_len[] = {
 	3, 0, 5, 6, 4, 2, 1
 };
 static const FhirElement t_duration_elements[] = {
-	{"code", 4, 0, false, FHIR_T_CODE, -1, -1, -1},
-	{"comparator", 10, 0, false, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, FHIR_T_URI, -1, -1, -1},
-	{"unit", 4, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, FHIR_T_DECIMAL, -1, -1, -1},
+	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
+	{"comparator", 10, 0, false, true, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
+	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const uint8_t t_element_len_start[] = {
 	0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 2
@@ -639,8 +639,8 @@ static const uint8_t t_element_by_len[] = {
 	1, 0
 };
 static const FhirElement t_element_elements[] = {
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
 };
 static const uint8_t t_expression_len_start[] = {
 	0, 0, 0, 1, 1, 2, 2, 2, 2, 3, 5, 6, 7
@@ -652,13 +652,13 @@ static const uint8_t t_expression_required[] = {
 	4
 };
 static const FhirElement t_expression_elements[] = {
-	{"description", 11, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"expression", 10, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"language", 8, 1, false, FHIR_T_CODE, -1, -1, -1},
-	{"name", 4, 0, false, FHIR_T_ID, -1, -1, -1},
-	{"reference", 9, 0, false, FHIR_T_URI, -1, -1, -1},
+	{"description", 11, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"expression", 10, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"language", 8, 1, false, true, FHIR_T_CODE, -1, -1, -1},
+	{"name", 4, 0, false, true, FHIR_T_ID, -1, -1, -1},
+	{"reference", 9, 0, false, true, FHIR_T_URI, -1, -1, -1},
 };
 static const FhirChoice t_extension_choices[] = {
 	{"value", 0},
@@ -676,59 +676,59 @@ static const uint8_t t_extension_required[] = {
 	2
 };
 static const FhirElement t_extension_elements[] = {
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"url", 3, 1, false, FHIR_T_URI, -1, -1, -1},
-	{"valueAddress", 12, 0, false, FHIR_T_ADDRESS, -1, 0, -1},
-	{"valueAge", 8, 0, false, FHIR_T_AGE, -1, 0, -1},
-	{"valueAnnotation", 15, 0, false, FHIR_T_ANNOTATION, -1, 0, -1},
-	{"valueAttachment", 15, 0, false, FHIR_T_ATTACHMENT, -1, 0, -1},
-	{"valueBase64Binary", 17, 0, false, FHIR_T_BASE64BINARY, -1, 0, -1},
-	{"valueBoolean", 12, 0, false, FHIR_T_BOOLEAN, -1, 0, -1},
-	{"valueCanonical", 14, 0, false, FHIR_T_CANONICAL, -1, 0, -1},
-	{"valueCode", 9, 0, false, FHIR_T_CODE, -1, 0, -1},
-	{"valueCodeableConcept", 20, 0, false, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
-	{"valueCoding", 11, 0, false, FHIR_T_CODING, -1, 0, -1},
-	{"valueContactDetail", 18, 0, false, FHIR_T_CONTACTDETAIL, -1, 0, -1},
-	{"valueContactPoint", 17, 0, false, FHIR_T_CONTACTPOINT, -1, 0, -1},
-	{"valueContributor", 16, 0, false, FHIR_T_CONTRIBUTOR, -1, 0, -1},
-	{"valueCount", 10, 0, false, FHIR_T_COUNT, -1, 0, -1},
-	{"valueDataRequirement", 20, 0, false, FHIR_T_DATAREQUIREMENT, -1, 0, -1},
-	{"valueDate", 9, 0, false, FHIR_T_DATE, -1, 0, -1},
-	{"valueDateTime", 13, 0, false, FHIR_T_DATETIME, -1, 0, -1},
-	{"valueDecimal", 12, 0, false, FHIR_T_DECIMAL, -1, 0, -1},
-	{"valueDistance", 13, 0, false, FHIR_T_DISTANCE, -1, 0, -1},
-	{"valueDosage", 11, 0, false, FHIR_T_DOSAGE, -1, 0, -1},
-	{"valueDuration", 13, 0, false, FHIR_T_DURATION, -1, 0, -1},
-	{"valueExpression", 15, 0, false, FHIR_T_EXPRESSION, -1, 0, -1},
-	{"valueHumanName", 14, 0, false, FHIR_T_HUMANNAME, -1, 0, -1},
-	{"valueId", 7, 0, false, FHIR_T_ID, -1, 0, -1},
-	{"valueIdentifier", 15, 0, false, FHIR_T_IDENTIFIER, -1, 0, -1},
-	{"valueInstant", 12, 0, false, FHIR_T_INSTANT, -1, 0, -1},
-	{"valueInteger", 12, 0, false, FHIR_T_INTEGER, -1, 0, -1},
-	{"valueMarkdown", 13, 0, false, FHIR_T_MARKDOWN, -1, 0, -1},
-	{"valueMeta", 9, 0, false, FHIR_T_META, -1, 0, -1},
-	{"valueMoney", 10, 0, false, FHIR_T_MONEY, -1, 0, -1},
-	{"valueOid", 8, 0, false, FHIR_T_OID, -1, 0, -1},
-	{"valueParameterDefinition", 24, 0, false, FHIR_T_PARAMETERDEFINITION, -1, 0, -1},
-	{"valuePeriod", 11, 0, false, FHIR_T_PERIOD, -1, 0, -1},
-	{"valuePositiveInt", 16, 0, false, FHIR_T_POSITIVEINT, -1, 0, -1},
-	{"valueQuantity", 13, 0, false, FHIR_T_QUANTITY, -1, 0, -1},
-	{"valueRange", 10, 0, false, FHIR_T_RANGE, -1, 0, -1},
-	{"valueRatio", 10, 0, false, FHIR_T_RATIO, -1, 0, -1},
-	{"valueReference", 14, 0, false, FHIR_T_REFERENCE, -1, 0, -1},
-	{"valueRelatedArtifact", 20, 0, false, FHIR_T_RELATEDARTIFACT, -1, 0, -1},
-	{"valueSampledData", 16, 0, false, FHIR_T_SAMPLEDDATA, -1, 0, -1},
-	{"valueSignature", 14, 0, false, FHIR_T_SIGNATURE, -1, 0, -1},
-	{"valueString", 11, 0, false, FHIR_T_STRING, -1, 0, -1},
-	{"valueTime", 9, 0, false, FHIR_T_TIME, -1, 0, -1},
-	{"valueTiming", 11, 0, false, FHIR_T_TIMING, -1, 0, -1},
-	{"valueTriggerDefinition", 22, 0, false, FHIR_T_TRIGGERDEFINITION, -1, 0, -1},
-	{"valueUnsignedInt", 16, 0, false, FHIR_T_UNSIGNEDINT, -1, 0, -1},
-	{"valueUri", 8, 0, false, FHIR_T_URI, -1, 0, -1},
-	{"valueUrl", 8, 0, false, FHIR_T_URL, -1, 0, -1},
-	{"valueUsageContext", 17, 0, false, FHIR_T_USAGECONTEXT, -1, 0, -1},
-	{"valueUuid", 9, 0, false, FHIR_T_UUID, -1, 0, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"url", 3, 1, false, false, FHIR_T_URI, -1, -1, -1},
+	{"valueAddress", 12, 0, false, false, FHIR_T_ADDRESS, -1, 0, -1},
+	{"valueAge", 8, 0, false, false, FHIR_T_AGE, -1, 0, -1},
+	{"valueAnnotation", 15, 0, false, false, FHIR_T_ANNOTATION, -1, 0, -1},
+	{"valueAttachment", 15, 0, false, false, FHIR_T_ATTACHMENT, -1, 0, -1},
+	{"valueBase64Binary", 17, 0, false, false, FHIR_T_BASE64BINARY, -1, 0, -1},
+	{"valueBoolean", 12, 0, false, false, FHIR_T_BOOLEAN, -1, 0, -1},
+	{"valueCanonical", 14, 0, false, false, FHIR_T_CANONICAL, -1, 0, -1},
+	{"valueCode", 9, 0, false, false, FHIR_T_CODE, -1, 0, -1},
+	{"valueCodeableConcept", 20, 0, false, false, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
+	{"valueCoding", 11, 0, false, false, FHIR_T_CODING, -1, 0, -1},
+	{"valueContactDetail", 18, 0, false, false, FHIR_T_CONTACTDETAIL, -1, 0, -1},
+	{"valueContactPoint", 17, 0, false, false, FHIR_T_CONTACTPOINT, -1, 0, -1},
+	{"valueContributor", 16, 0, false, false, FHIR_T_CONTRIBUTOR, -1, 0, -1},
+	{"valueCount", 10, 0, false, false, FHIR_T_COUNT, -1, 0, -1},
+	{"valueDataRequirement", 20, 0, false, false, FHIR_T_DATAREQUIREMENT, -1, 0, -1},
+	{"valueDate", 9, 0, false, false, FHIR_T_DATE, -1, 0, -1},
+	{"valueDateTime", 13, 0, false, false, FHIR_T_DATETIME, -1, 0, -1},
+	{"valueDecimal", 12, 0, false, false, FHIR_T_DECIMAL, -1, 0, -1},
+	{"valueDistance", 13, 0, false, false, FHIR_T_DISTANCE, -1, 0, -1},
+	{"valueDosage", 11, 0, false, false, FHIR_T_DOSAGE, -1, 0, -1},
+	{"valueDuration", 13, 0, false, false, FHIR_T_DURATION, -1, 0, -1},
+	{"valueExpression", 15, 0, false, false, FHIR_T_EXPRESSION, -1, 0, -1},
+	{"valueHumanName", 14, 0, false, false, FHIR_T_HUMANNAME, -1, 0, -1},
+	{"valueId", 7, 0, false, false, FHIR_T_ID, -1, 0, -1},
+	{"valueIdentifier", 15, 0, false, false, FHIR_T_IDENTIFIER, -1, 0, -1},
+	{"valueInstant", 12, 0, false, false, FHIR_T_INSTANT, -1, 0, -1},
+	{"valueInteger", 12, 0, false, false, FHIR_T_INTEGER, -1, 0, -1},
+	{"valueMarkdown", 13, 0, false, false, FHIR_T_MARKDOWN, -1, 0, -1},
+	{"valueMeta", 9, 0, false, false, FHIR_T_META, -1, 0, -1},
+	{"valueMoney", 10, 0, false, false, FHIR_T_MONEY, -1, 0, -1},
+	{"valueOid", 8, 0, false, false, FHIR_T_OID, -1, 0, -1},
+	{"valueParameterDefinition", 24, 0, false, false, FHIR_T_PARAMETERDEFINITION, -1, 0, -1},
+	{"valuePeriod", 11, 0, false, false, FHIR_T_PERIOD, -1, 0, -1},
+	{"valuePositiveInt", 16, 0, false, false, FHIR_T_POSITIVEINT, -1, 0, -1},
+	{"valueQuantity", 13, 0, false, false, FHIR_T_QUANTITY, -1, 0, -1},
+	{"valueRange", 10, 0, false, false, FHIR_T_RANGE, -1, 0, -1},
+	{"valueRatio", 10, 0, false, false, FHIR_T_RATIO, -1, 0, -1},
+	{"valueReference", 14, 0, false, false, FHIR_T_REFERENCE, -1, 0, -1},
+	{"valueRelatedArtifact", 20, 0, false, false, FHIR_T_RELATEDARTIFACT, -1, 0, -1},
+	{"valueSampledData", 16, 0, false, false, FHIR_T_SAMPLEDDATA, -1, 0, -1},
+	{"valueSignature", 14, 0, false, false, FHIR_T_SIGNATURE, -1, 0, -1},
+	{"valueString", 11, 0, false, false, FHIR_T_STRING, -1, 0, -1},
+	{"valueTime", 9, 0, false, false, FHIR_T_TIME, -1, 0, -1},
+	{"valueTiming", 11, 0, false, false, FHIR_T_TIMING, -1, 0, -1},
+	{"valueTriggerDefinition", 22, 0, false, false, FHIR_T_TRIGGERDEFINITION, -1, 0, -1},
+	{"valueUnsignedInt", 16, 0, false, false, FHIR_T_UNSIGNEDINT, -1, 0, -1},
+	{"valueUri", 8, 0, false, false, FHIR_T_URI, -1, 0, -1},
+	{"valueUrl", 8, 0, false, false, FHIR_T_URL, -1, 0, -1},
+	{"valueUsageContext", 17, 0, false, false, FHIR_T_USAGECONTEXT, -1, 0, -1},
+	{"valueUuid", 9, 0, false, false, FHIR_T_UUID, -1, 0, -1},
 };
 static const uint8_t t_humanname_len_start[] = {
 	0, 0, 0, 1, 2, 3, 4, 8, 8, 8, 9
@@ -737,15 +737,15 @@ static const uint8_t t_humanname_by_len[] = {
 	3, 8, 7, 2, 1, 4, 5, 6, 0
 };
 static const FhirElement t_humanname_elements[] = {
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"family", 6, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"given", 5, 0, true, FHIR_T_STRING, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"period", 6, 0, false, FHIR_T_PERIOD, -1, -1, -1},
-	{"prefix", 6, 0, true, FHIR_T_STRING, -1, -1, -1},
-	{"suffix", 6, 0, true, FHIR_T_STRING, -1, -1, -1},
-	{"text", 4, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"use", 3, 0, false, FHIR_T_CODE, FHIR_VS_NAME_USE, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"family", 6, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"given", 5, 0, true, true, FHIR_T_STRING, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"period", 6, 0, false, true, FHIR_T_PERIOD, -1, -1, -1},
+	{"prefix", 6, 0, true, true, FHIR_T_STRING, -1, -1, -1},
+	{"suffix", 6, 0, true, true, FHIR_T_STRING, -1, -1, -1},
+	{"text", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"use", 3, 0, false, true, FHIR_T_CODE, FHIR_VS_NAME_USE, -1, -1},
 };
 static const uint8_t t_identifier_len_start[] = {
 	0, 0, 0, 1, 2, 3, 4, 6, 6, 7, 8
@@ -754,14 +754,14 @@ static const uint8_t t_identifier_by_len[] = {
 	2, 6, 5, 7, 3, 4, 0, 1
 };
 static const FhirElement t_identifier_elements[] = {
-	{"assigner", 8, 0, false, FHIR_T_REFERENCE, -1, -1, 8},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"period", 6, 0, false, FHIR_T_PERIOD, -1, -1, -1},
-	{"system", 6, 0, false, FHIR_T_URI, -1, -1, -1},
-	{"type", 4, 0, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"use", 3, 0, false, FHIR_T_CODE, FHIR_VS_IDENTIFIER_USE, -1, -1},
-	{"value", 5, 0, false, FHIR_T_STRING, -1, -1, -1},
+	{"assigner", 8, 0, false, true, FHIR_T_REFERENCE, -1, -1, 8},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"period", 6, 0, false, true, FHIR_T_PERIOD, -1, -1, -1},
+	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
+	{"type", 4, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"use", 3, 0, false, true, FHIR_T_CODE, FHIR_VS_IDENTIFIER_USE, -1, -1},
+	{"value", 5, 0, false, true, FHIR_T_STRING, -1, -1, -1},
 };
 static const uint8_t t_meta_len_start[] = {
 	0, 0, 0, 1, 2, 2, 2, 3, 4, 5, 7, 7, 8
@@ -770,14 +770,14 @@ static const uint8_t t_meta_by_len[] = {
 	1, 6, 5, 3, 4, 0, 7, 2
 };
 static const FhirElement t_meta_elements[] = {
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"lastUpdated", 11, 0, false, FHIR_T_INSTANT, -1, -1, -1},
-	{"profile", 7, 0, true, FHIR_T_CANONICAL, -1, -1, -1},
-	{"security", 8, 0, true, FHIR_T_CODING, -1, -1, -1},
-	{"source", 6, 0, false, FHIR_T_URI, -1, -1, -1},
-	{"tag", 3, 0, true, FHIR_T_CODING, -1, -1, -1},
-	{"versionId", 9, 0, false, FHIR_T_ID, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"lastUpdated", 11, 0, false, true, FHIR_T_INSTANT, -1, -1, -1},
+	{"profile", 7, 0, true, true, FHIR_T_CANONICAL, -1, -1, -1},
+	{"security", 8, 0, true, true, FHIR_T_CODING, -1, -1, -1},
+	{"source", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
+	{"tag", 3, 0, true, true, FHIR_T_CODING, -1, -1, -1},
+	{"versionId", 9, 0, false, true, FHIR_T_ID, -1, -1, -1},
 };
 static const uint8_t t_money_len_start[] = {
 	0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 4
@@ -786,10 +786,10 @@ static const uint8_t t_money_by_len[] = {
 	2, 3, 0, 1
 };
 static const FhirElement t_money_elements[] = {
-	{"currency", 8, 0, false, FHIR_T_CODE, FHIR_VS_CURRENCIES, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, FHIR_T_DECIMAL, -1, -1, -1},
+	{"currency", 8, 0, false, true, FHIR_T_CODE, FHIR_VS_CURRENCIES, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const uint8_t t_narrative_len_start[] = {
 	0, 0, 0, 1, 2, 2, 2, 3, 3, 3, 4
@@ -801,10 +801,10 @@ static const uint8_t t_narrative_required[] = {
 	0, 3
 };
 static const FhirElement t_narrative_elements[] = {
-	{"div", 3, 1, false, FHIR_T_XHTML, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"status", 6, 1, false, FHIR_T_CODE, FHIR_VS_NARRATIVE_STATUS, -1, -1},
+	{"div", 3, 1, false, false, FHIR_T_XHTML, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"status", 6, 1, false, false, FHIR_T_CODE, FHIR_VS_NARRATIVE_STATUS, -1, -1},
 };
 static const uint8_t t_parameterdefinition_len_start[] = {
 	0, 0, 0, 1, 4, 6, 6, 6, 7, 7, 8, 8, 8, 8, 9
@@ -816,15 +816,15 @@ static const uint8_t t_parameterdefinition_required[] = {
 	7, 8
 };
 static const FhirElement t_parameterdefinition_elements[] = {
-	{"documentation", 13, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"max", 3, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"min", 3, 0, false, FHIR_T_INTEGER, -1, -1, -1},
-	{"name", 4, 0, false, FHIR_T_CODE, -1, -1, -1},
-	{"profile", 7, 0, false, FHIR_T_CANONICAL, -1, -1, -1},
-	{"type", 4, 1, false, FHIR_T_CODE, FHIR_VS_ALL_TYPES, -1, -1},
-	{"use", 3, 1, false, FHIR_T_CODE, FHIR_VS_OPERATION_PARAMETER_USE, -1, -1},
+	{"documentation", 13, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"max", 3, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"min", 3, 0, false, true, FHIR_T_INTEGER, -1, -1, -1},
+	{"name", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
+	{"profile", 7, 0, false, true, FHIR_T_CANONICAL, -1, -1, -1},
+	{"type", 4, 1, false, true, FHIR_T_CODE, FHIR_VS_ALL_TYPES, -1, -1},
+	{"use", 3, 1, false, true, FHIR_T_CODE, FHIR_VS_OPERATION_PARAMETER_USE, -1, -1},
 };
 static const uint8_t t_period_len_start[] = {
 	0, 0, 0, 1, 2, 2, 3, 3, 3, 3, 4
@@ -833,10 +833,10 @@ static const uint8_t t_period_by_len[] = {
 	2, 0, 3, 1
 };
 static const FhirElement t_period_elements[] = {
-	{"end", 3, 0, false, FHIR_T_DATETIME, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"start", 5, 0, false, FHIR_T_DATETIME, -1, -1, -1},
+	{"end", 3, 0, false, true, FHIR_T_DATETIME, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"start", 5, 0, false, true, FHIR_T_DATETIME, -1, -1, -1},
 };
 static const uint8_t t_quantity_len_start[] = {
 	0, 0, 0, 1, 1, 3, 4, 5, 5, 5, 6, 7
@@ -845,13 +845,13 @@ static const uint8_t t_quantity_by_len[] = {
 	3, 0, 5, 6, 4, 2, 1
 };
 static const FhirElement t_quantity_elements[] = {
-	{"code", 4, 0, false, FHIR_T_CODE, -1, -1, -1},
-	{"comparator", 10, 0, false, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, FHIR_T_URI, -1, -1, -1},
-	{"unit", 4, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, FHIR_T_DECIMAL, -1, -1, -1},
+	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
+	{"comparator", 10, 0, false, true, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
+	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const uint8_t t_range_len_start[] = {
 	0, 0, 0, 1, 2, 3, 3, 3, 3, 3, 4
@@ -860,10 +860,10 @@ static const uint8_t t_range_by_len[] = {
 	2, 3, 1, 0
 };
 static const FhirElement t_range_elements[] = {
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"high", 4, 0, false, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"low", 3, 0, false, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"high", 4, 0, false, true, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"low", 3, 0, false, true, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
 };
 static const uint8_t t_ratio_len_start[] = {
 	0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 3, 3, 4
@@ -872,10 +872,10 @@ static const uint8_t t_ratio_by_len[] = {
 	2, 1, 3, 0
 };
 static const FhirElement t_ratio_elements[] = {
-	{"denominator", 11, 0, false, FHIR_T_QUANTITY, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"numerator", 9, 0, false, FHIR_T_QUANTITY, -1, -1, -1},
+	{"denominator", 11, 0, false, true, FHIR_T_QUANTITY, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"numerator", 9, 0, false, true, FHIR_T_QUANTITY, -1, -1, -1},
 };
 static const uint8_t t_reference_len_start[] = {
 	0, 0, 0, 1, 1, 2, 2, 2, 3, 3, 5, 6
@@ -884,12 +884,12 @@ static const uint8_t t_reference_by_len[] = {
 	2, 5, 0, 1, 4, 3
 };
 static const FhirElement t_reference_elements[] = {
-	{"display", 7, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"identifier", 10, 0, false, FHIR_T_IDENTIFIER, -1, -1, -1},
-	{"reference", 9, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"type", 4, 0, false, FHIR_T_URI, -1, -1, -1},
+	{"display", 7, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"identifier", 10, 0, false, true, FHIR_T_IDENTIFIER, -1, -1, -1},
+	{"reference", 9, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"type", 4, 0, false, true, FHIR_T_URI, -1, -1, -1},
 };
 static const uint8_t t_relatedartifact_len_start[] = {
 	0, 0, 0, 1, 2, 3, 4, 4, 5, 8, 9
@@ -901,15 +901,15 @@ static const uint8_t t_relatedartifact_required[] = {
 	7
 };
 static const FhirElement t_relatedartifact_elements[] = {
-	{"citation", 8, 0, false, FHIR_T_MARKDOWN, -1, -1, -1},
-	{"display", 7, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"document", 8, 0, false, FHIR_T_ATTACHMENT, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"label", 5, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"resource", 8, 0, false, FHIR_T_CANONICAL, -1, -1, -1},
-	{"type", 4, 1, false, FHIR_T_CODE, FHIR_VS_RELATED_ARTIFACT_TYPE, -1, -1},
-	{"url", 3, 0, false, FHIR_T_URL, -1, -1, -1},
+	{"citation", 8, 0, false, true, FHIR_T_MARKDOWN, -1, -1, -1},
+	{"display", 7, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"document", 8, 0, false, true, FHIR_T_ATTACHMENT, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"label", 5, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"resource", 8, 0, false, true, FHIR_T_CANONICAL, -1, -1, -1},
+	{"type", 4, 1, false, true, FHIR_T_CODE, FHIR_VS_RELATED_ARTIFACT_TYPE, -1, -1},
+	{"url", 3, 0, false, true, FHIR_T_URL, -1, -1, -1},
 };
 static const uint8_t t_sampleddata_len_start[] = {
 	0, 0, 0, 1, 1, 2, 2, 5, 5, 5, 6, 9
@@ -921,15 +921,15 @@ static const uint8_t t_sampleddata_required[] = {
 	1, 6, 7
 };
 static const FhirElement t_sampleddata_elements[] = {
-	{"data", 4, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"dimensions", 10, 1, false, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"factor", 6, 0, false, FHIR_T_DECIMAL, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"lowerLimit", 10, 0, false, FHIR_T_DECIMAL, -1, -1, -1},
-	{"origin", 6, 1, false, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
-	{"period", 6, 1, false, FHIR_T_DECIMAL, -1, -1, -1},
-	{"upperLimit", 10, 0, false, FHIR_T_DECIMAL, -1, -1, -1},
+	{"data", 4, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"dimensions", 10, 1, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"factor", 6, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"lowerLimit", 10, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"origin", 6, 1, false, true, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
+	{"period", 6, 1, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"upperLimit", 10, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const uint8_t t_signature_len_start[] = {
 	0, 0, 0, 1, 2, 5, 5, 5, 5, 5, 7, 8, 8, 9
@@ -941,15 +941,15 @@ static const uint8_t t_signature_required[] = {
 	6, 7, 8
 };
 static const FhirElement t_signature_elements[] = {
-	{"data", 4, 0, false, FHIR_T_BASE64BINARY, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"onBehalfOf", 10, 0, false, FHIR_T_REFERENCE, -1, -1, 2},
-	{"sigFormat", 9, 0, false, FHIR_T_CODE, FHIR_VS_MIMETYPES, -1, -1},
-	{"targetFormat", 12, 0, false, FHIR_T_CODE, FHIR_VS_MIMETYPES, -1, -1},
-	{"type", 4, 1, true, FHIR_T_CODING, -1, -1, -1},
-	{"when", 4, 1, false, FHIR_T_INSTANT, -1, -1, -1},
-	{"who", 3, 1, false, FHIR_T_REFERENCE, -1, -1, 2},
+	{"data", 4, 0, false, false, FHIR_T_BASE64BINARY, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"onBehalfOf", 10, 0, false, true, FHIR_T_REFERENCE, -1, -1, 2},
+	{"sigFormat", 9, 0, false, false, FHIR_T_CODE, FHIR_VS_MIMETYPES, -1, -1},
+	{"targetFormat", 12, 0, false, false, FHIR_T_CODE, FHIR_VS_MIMETYPES, -1, -1},
+	{"type", 4, 1, true, true, FHIR_T_CODING, -1, -1, -1},
+	{"when", 4, 1, false, true, FHIR_T_INSTANT, -1, -1, -1},
+	{"who", 3, 1, false, true, FHIR_T_REFERENCE, -1, -1, 2},
 };
 static const uint8_t t_simplequantity_len_start[] = {
 	0, 0, 0, 1, 1, 3, 4, 5, 5, 5, 6
@@ -958,12 +958,12 @@ static const uint8_t t_simplequantity_by_len[] = {
 	2, 0, 4, 5, 3, 1
 };
 static const FhirElement t_simplequantity_elements[] = {
-	{"code", 4, 0, false, FHIR_T_CODE, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, FHIR_T_URI, -1, -1, -1},
-	{"unit", 4, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, FHIR_T_DECIMAL, -1, -1, -1},
+	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
+	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const uint8_t t_task_len_start[] = {
 	0, 0, 0, 1, 2, 6, 9, 13, 14, 17, 22, 25, 27, 29, 31, 32, 37, 37, 38, 38,
@@ -977,45 +977,45 @@ static const uint8_t t_task_required[] = {
 	19, 36
 };
 static const FhirElement t_task_elements[] = {
-	{"authoredOn", 10, 0, false, FHIR_T_DATETIME, -1, -1, -1},
-	{"basedOn", 7, 0, true, FHIR_T_REFERENCE, -1, -1, -1},
-	{"businessStatus", 14, 0, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"code", 4, 0, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"contained", 9, 0, true, FHIR_T_RESOURCE, -1, -1, -1},
-	{"description", 11, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"encounter", 9, 0, false, FHIR_T_REFERENCE, -1, -1, 3},
-	{"executionPeriod", 15, 0, false, FHIR_T_PERIOD, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"focus", 5, 0, false, FHIR_T_REFERENCE, -1, -1, -1},
-	{"for", 3, 0, false, FHIR_T_REFERENCE, -1, -1, -1},
-	{"groupIdentifier", 15, 0, false, FHIR_T_IDENTIFIER, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_ID, -1, -1, -1},
-	{"identifier", 10, 0, true, FHIR_T_IDENTIFIER, -1, -1, -1},
-	{"implicitRules", 13, 0, false, FHIR_T_URI, -1, -1, -1},
-	{"input", 5, 0, true, FHIR_T_TASK_INPUT, -1, -1, -1},
-	{"instantiatesCanonical", 21, 0, false, FHIR_T_CANONICAL, -1, -1, -1},
-	{"instantiatesUri", 15, 0, false, FHIR_T_URI, -1, -1, -1},
-	{"insurance", 9, 0, true, FHIR_T_REFERENCE, -1, -1, 1},
-	{"intent", 6, 1, false, FHIR_T_CODE, FHIR_VS_TASK_INTENT, -1, -1},
-	{"language", 8, 0, false, FHIR_T_CODE, -1, -1, -1},
-	{"lastModified", 12, 0, false, FHIR_T_DATETIME, -1, -1, -1},
-	{"location", 8, 0, false, FHIR_T_REFERENCE, -1, -1, 7},
-	{"meta", 4, 0, false, FHIR_T_META, -1, -1, -1},
-	{"modifierExtension", 17, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"note", 4, 0, true, FHIR_T_ANNOTATION, -1, -1, -1},
-	{"output", 6, 0, true, FHIR_T_TASK_OUTPUT, -1, -1, -1},
-	{"owner", 5, 0, false, FHIR_T_REFERENCE, -1, -1, 0},
-	{"partOf", 6, 0, true, FHIR_T_REFERENCE, -1, -1, 12},
-	{"performerType", 13, 0, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"priority", 8, 0, false, FHIR_T_CODE, FHIR_VS_REQUEST_PRIORITY, -1, -1},
-	{"reasonCode", 10, 0, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"reasonReference", 15, 0, false, FHIR_T_REFERENCE, -1, -1, -1},
-	{"relevantHistory", 15, 0, true, FHIR_T_REFERENCE, -1, -1, 10},
-	{"requester", 9, 0, false, FHIR_T_REFERENCE, -1, -1, 2},
-	{"restriction", 11, 0, false, FHIR_T_TASK_RESTRICTION, -1, -1, -1},
-	{"status", 6, 1, false, FHIR_T_CODE, FHIR_VS_TASK_STATUS, -1, -1},
-	{"statusReason", 12, 0, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"text", 4, 0, false, FHIR_T_NARRATIVE, -1, -1, -1},
+	{"authoredOn", 10, 0, false, false, FHIR_T_DATETIME, -1, -1, -1},
+	{"basedOn", 7, 0, true, true, FHIR_T_REFERENCE, -1, -1, -1},
+	{"businessStatus", 14, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"code", 4, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"contained", 9, 0, true, false, FHIR_T_RESOURCE, -1, -1, -1},
+	{"description", 11, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"encounter", 9, 0, false, true, FHIR_T_REFERENCE, -1, -1, 3},
+	{"executionPeriod", 15, 0, false, true, FHIR_T_PERIOD, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"focus", 5, 0, false, true, FHIR_T_REFERENCE, -1, -1, -1},
+	{"for", 3, 0, false, true, FHIR_T_REFERENCE, -1, -1, -1},
+	{"groupIdentifier", 15, 0, false, true, FHIR_T_IDENTIFIER, -1, -1, -1},
+	{"id", 2, 0, false, true, FHIR_T_ID, -1, -1, -1},
+	{"identifier", 10, 0, true, false, FHIR_T_IDENTIFIER, -1, -1, -1},
+	{"implicitRules", 13, 0, false, true, FHIR_T_URI, -1, -1, -1},
+	{"input", 5, 0, true, false, FHIR_T_TASK_INPUT, -1, -1, -1},
+	{"instantiatesCanonical", 21, 0, false, true, FHIR_T_CANONICAL, -1, -1, -1},
+	{"instantiatesUri", 15, 0, false, true, FHIR_T_URI, -1, -1, -1},
+	{"insurance", 9, 0, true, false, FHIR_T_REFERENCE, -1, -1, 1},
+	{"intent", 6, 1, false, true, FHIR_T_CODE, FHIR_VS_TASK_INTENT, -1, -1},
+	{"language", 8, 0, false, false, FHIR_T_CODE, -1, -1, -1},
+	{"lastModified", 12, 0, false, true, FHIR_T_DATETIME, -1, -1, -1},
+	{"location", 8, 0, false, true, FHIR_T_REFERENCE, -1, -1, 7},
+	{"meta", 4, 0, false, true, FHIR_T_META, -1, -1, -1},
+	{"modifierExtension", 17, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"note", 4, 0, true, false, FHIR_T_ANNOTATION, -1, -1, -1},
+	{"output", 6, 0, true, false, FHIR_T_TASK_OUTPUT, -1, -1, -1},
+	{"owner", 5, 0, false, true, FHIR_T_REFERENCE, -1, -1, 0},
+	{"partOf", 6, 0, true, true, FHIR_T_REFERENCE, -1, -1, 12},
+	{"performerType", 13, 0, true, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"priority", 8, 0, false, false, FHIR_T_CODE, FHIR_VS_REQUEST_PRIORITY, -1, -1},
+	{"reasonCode", 10, 0, false, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"reasonReference", 15, 0, false, false, FHIR_T_REFERENCE, -1, -1, -1},
+	{"relevantHistory", 15, 0, true, false, FHIR_T_REFERENCE, -1, -1, 10},
+	{"requester", 9, 0, false, true, FHIR_T_REFERENCE, -1, -1, 2},
+	{"restriction", 11, 0, false, false, FHIR_T_TASK_RESTRICTION, -1, -1, -1},
+	{"status", 6, 1, false, true, FHIR_T_CODE, FHIR_VS_TASK_STATUS, -1, -1},
+	{"statusReason", 12, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"text", 4, 0, false, false, FHIR_T_NARRATIVE, -1, -1, -1},
 };
 static const FhirChoice t_task_input_choices[] = {
 	{"value", 1},
@@ -1033,60 +1033,60 @@ static const uint8_t t_task_input_required[] = {
 	3
 };
 static const FhirElement t_task_input_elements[] = {
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"modifierExtension", 17, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"type", 4, 1, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"valueAddress", 12, 0, false, FHIR_T_ADDRESS, -1, 0, -1},
-	{"valueAge", 8, 0, false, FHIR_T_AGE, -1, 0, -1},
-	{"valueAnnotation", 15, 0, false, FHIR_T_ANNOTATION, -1, 0, -1},
-	{"valueAttachment", 15, 0, false, FHIR_T_ATTACHMENT, -1, 0, -1},
-	{"valueBase64Binary", 17, 0, false, FHIR_T_BASE64BINARY, -1, 0, -1},
-	{"valueBoolean", 12, 0, false, FHIR_T_BOOLEAN, -1, 0, -1},
-	{"valueCanonical", 14, 0, false, FHIR_T_CANONICAL, -1, 0, -1},
-	{"valueCode", 9, 0, false, FHIR_T_CODE, -1, 0, -1},
-	{"valueCodeableConcept", 20, 0, false, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
-	{"valueCoding", 11, 0, false, FHIR_T_CODING, -1, 0, -1},
-	{"valueContactDetail", 18, 0, false, FHIR_T_CONTACTDETAIL, -1, 0, -1},
-	{"valueContactPoint", 17, 0, false, FHIR_T_CONTACTPOINT, -1, 0, -1},
-	{"valueContributor", 16, 0, false, FHIR_T_CONTRIBUTOR, -1, 0, -1},
-	{"valueCount", 10, 0, false, FHIR_T_COUNT, -1, 0, -1},
-	{"valueDataRequirement", 20, 0, false, FHIR_T_DATAREQUIREMENT, -1, 0, -1},
-	{"valueDate", 9, 0, false, FHIR_T_DATE, -1, 0, -1},
-	{"valueDateTime", 13, 0, false, FHIR_T_DATETIME, -1, 0, -1},
-	{"valueDecimal", 12, 0, false, FHIR_T_DECIMAL, -1, 0, -1},
-	{"valueDistance", 13, 0, false, FHIR_T_DISTANCE, -1, 0, -1},
-	{"valueDosage", 11, 0, false, FHIR_T_DOSAGE, -1, 0, -1},
-	{"valueDuration", 13, 0, false, FHIR_T_DURATION, -1, 0, -1},
-	{"valueExpression", 15, 0, false, FHIR_T_EXPRESSION, -1, 0, -1},
-	{"valueHumanName", 14, 0, false, FHIR_T_HUMANNAME, -1, 0, -1},
-	{"valueId", 7, 0, false, FHIR_T_ID, -1, 0, -1},
-	{"valueIdentifier", 15, 0, false, FHIR_T_IDENTIFIER, -1, 0, -1},
-	{"valueInstant", 12, 0, false, FHIR_T_INSTANT, -1, 0, -1},
-	{"valueInteger", 12, 0, false, FHIR_T_INTEGER, -1, 0, -1},
-	{"valueMarkdown", 13, 0, false, FHIR_T_MARKDOWN, -1, 0, -1},
-	{"valueMeta", 9, 0, false, FHIR_T_META, -1, 0, -1},
-	{"valueMoney", 10, 0, false, FHIR_T_MONEY, -1, 0, -1},
-	{"valueOid", 8, 0, false, FHIR_T_OID, -1, 0, -1},
-	{"valueParameterDefinition", 24, 0, false, FHIR_T_PARAMETERDEFINITION, -1, 0, -1},
-	{"valuePeriod", 11, 0, false, FHIR_T_PERIOD, -1, 0, -1},
-	{"valuePositiveInt", 16, 0, false, FHIR_T_POSITIVEINT, -1, 0, -1},
-	{"valueQuantity", 13, 0, false, FHIR_T_QUANTITY, -1, 0, -1},
-	{"valueRange", 10, 0, false, FHIR_T_RANGE, -1, 0, -1},
-	{"valueRatio", 10, 0, false, FHIR_T_RATIO, -1, 0, -1},
-	{"valueReference", 14, 0, false, FHIR_T_REFERENCE, -1, 0, -1},
-	{"valueRelatedArtifact", 20, 0, false, FHIR_T_RELATEDARTIFACT, -1, 0, -1},
-	{"valueSampledData", 16, 0, false, FHIR_T_SAMPLEDDATA, -1, 0, -1},
-	{"valueSignature", 14, 0, false, FHIR_T_SIGNATURE, -1, 0, -1},
-	{"valueString", 11, 0, false, FHIR_T_STRING, -1, 0, -1},
-	{"valueTime", 9, 0, false, FHIR_T_TIME, -1, 0, -1},
-	{"valueTiming", 11, 0, false, FHIR_T_TIMING, -1, 0, -1},
-	{"valueTriggerDefinition", 22, 0, false, FHIR_T_TRIGGERDEFINITION, -1, 0, -1},
-	{"valueUnsignedInt", 16, 0, false, FHIR_T_UNSIGNEDINT, -1, 0, -1},
-	{"valueUri", 8, 0, false, FHIR_T_URI, -1, 0, -1},
-	{"valueUrl", 8, 0, false, FHIR_T_URL, -1, 0, -1},
-	{"valueUsageContext", 17, 0, false, FHIR_T_USAGECONTEXT, -1, 0, -1},
-	{"valueUuid", 9, 0, false, FHIR_T_UUID, -1, 0, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"modifierExtension", 17, 0, true, true, FHIR_T_EXTENSION, -1, -1, -1},
+	{"type", 4, 1, false, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"valueAddress", 12, 0, false, false, FHIR_T_ADDRESS, -1, 0, -1},
+	{"valueAge", 8, 0, false, false, FHIR_T_AGE, -1, 0, -1},
+	{"valueAnnotation", 15, 0, false, false, FHIR_T_ANNOTATION, -1, 0, -1},
+	{"valueAttachment", 15, 0, false, false, FHIR_T_ATTACHMENT, -1, 0, -1},
+	{"valueBase64Binary", 17, 0, false, false, FHIR_T_BASE64BINARY, -1, 0, -1},
+	{"valueBoolean", 12, 0, false, false, FHIR_T_BOOLEAN, -1, 0, -1},
+	{"valueCanonical", 14, 0, false, false, FHIR_T_CANONICAL, -1, 0, -1},
+	{"valueCode", 9, 0, false, false, FHIR_T_CODE, -1, 0, -1},
+	{"valueCodeableConcept", 20, 0, false, false, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
+	{"valueCoding", 11, 0, false, false, FHIR_T_CODING, -1, 0, -1},
+	{"valueContactDetail", 18, 0, false, false, FHIR_T_CONTACTDETAIL, -1, 0, -1},
+	{"valueContactPoint", 17, 0, false, false, FHIR_T_CONTACTPOINT, -1, 0, -1},
+	{"valueContributor", 16, 0, false, false, FHIR_T_CONTRIBUTOR, -1, 0, -1},
+	{"valueCount", 10, 0, false, false, FHIR_T_COUNT, -1, 0, -1},
+	{"valueDataRequirement", 20, 0, false, false, FHIR_T_DATAREQUIREMENT, -1, 0, -1},
+	{"valueDate", 9, 0, false, false, FHIR_T_DATE, -1, 0, -1},
+	{"valueDateTime", 13, 0, false, false, FHIR_T_DATETIME, -1, 0, -1},
+	{"valueDecimal", 12, 0, false, false, FHIR_T_DECIMAL, -1, 0, -1},
+	{"valueDistance", 13, 0, false, false, FHIR_T_DISTANCE, -1, 0, -1},
+	{"valueDosage", 11, 0, false, false, FHIR_T_DOSAGE, -1, 0, -1},
+	{"valueDuration", 13, 0, false, false, FHIR_T_DURATION, -1, 0, -1},
+	{"valueExpression", 15, 0, false, false, FHIR_T_EXPRESSION, -1, 0, -1},
+	{"valueHumanName", 14, 0, false, false, FHIR_T_HUMANNAME, -1, 0, -1},
+	{"valueId", 7, 0, false, false, FHIR_T_ID, -1, 0, -1},
+	{"valueIdentifier", 15, 0, false, false, FHIR_T_IDENTIFIER, -1, 0, -1},
+	{"valueInstant", 12, 0, false, false, FHIR_T_INSTANT, -1, 0, -1},
+	{"valueInteger", 12, 0, false, false, FHIR_T_INTEGER, -1, 0, -1},
+	{"valueMarkdown", 13, 0, false, false, FHIR_T_MARKDOWN, -1, 0, -1},
+	{"valueMeta", 9, 0, false, false, FHIR_T_META, -1, 0, -1},
+	{"valueMoney", 10, 0, false, false, FHIR_T_MONEY, -1, 0, -1},
+	{"valueOid", 8, 0, false, false, FHIR_T_OID, -1, 0, -1},
+	{"valueParameterDefinition", 24, 0, false, false, FHIR_T_PARAMETERDEFINITION, -1, 0, -1},
+	{"valuePeriod", 11, 0, false, false, FHIR_T_PERIOD, -1, 0, -1},
+	{"valuePositiveInt", 16, 0, false, false, FHIR_T_POSITIVEINT, -1, 0, -1},
+	{"valueQuantity", 13, 0, false, false, FHIR_T_QUANTITY, -1, 0, -1},
+	{"valueRange", 10, 0, false, false, FHIR_T_RANGE, -1, 0, -1},
+	{"valueRatio", 10, 0, false, false, FHIR_T_RATIO, -1, 0, -1},
+	{"valueReference", 14, 0, false, false, FHIR_T_REFERENCE, -1, 0, -1},
+	{"valueRelatedArtifact", 20, 0, false, false, FHIR_T_RELATEDARTIFACT, -1, 0, -1},
+	{"valueSampledData", 16, 0, false, false, FHIR_T_SAMPLEDDATA, -1, 0, -1},
+	{"valueSignature", 14, 0, false, false, FHIR_T_SIGNATURE, -1, 0, -1},
+	{"valueString", 11, 0, false, false, FHIR_T_STRING, -1, 0, -1},
+	{"valueTime", 9, 0, false, false, FHIR_T_TIME, -1, 0, -1},
+	{"valueTiming", 11, 0, false, false, FHIR_T_TIMING, -1, 0, -1},
+	{"valueTriggerDefinition", 22, 0, false, false, FHIR_T_TRIGGERDEFINITION, -1, 0, -1},
+	{"valueUnsignedInt", 16, 0, false, false, FHIR_T_UNSIGNEDINT, -1, 0, -1},
+	{"valueUri", 8, 0, false, false, FHIR_T_URI, -1, 0, -1},
+	{"valueUrl", 8, 0, false, false, FHIR_T_URL, -1, 0, -1},
+	{"valueUsageContext", 17, 0, false, false, FHIR_T_USAGECONTEXT, -1, 0, -1},
+	{"valueUuid", 9, 0, false, false, FHIR_T_UUID, -1, 0, -1},
 };
 static const FhirChoice t_task_output_choices[] = {
 	{"value", 1},
@@ -1104,60 +1104,60 @@ static const uint8_t t_task_output_required[] = {
 	3
 };
 static const FhirElement t_task_output_elements[] = {
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"modifierExtension", 17, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"type", 4, 1, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"valueAddress", 12, 0, false, FHIR_T_ADDRESS, -1, 0, -1},
-	{"valueAge", 8, 0, false, FHIR_T_AGE, -1, 0, -1},
-	{"valueAnnotation", 15, 0, false, FHIR_T_ANNOTATION, -1, 0, -1},
-	{"valueAttachment", 15, 0, false, FHIR_T_ATTACHMENT, -1, 0, -1},
-	{"valueBase64Binary", 17, 0, false, FHIR_T_BASE64BINARY, -1, 0, -1},
-	{"valueBoolean", 12, 0, false, FHIR_T_BOOLEAN, -1, 0, -1},
-	{"valueCanonical", 14, 0, false, FHIR_T_CANONICAL, -1, 0, -1},
-	{"valueCode", 9, 0, false, FHIR_T_CODE, -1, 0, -1},
-	{"valueCodeableConcept", 20, 0, false, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
-	{"valueCoding", 11, 0, false, FHIR_T_CODING, -1, 0, -1},
-	{"valueContactDetail", 18, 0, false, FHIR_T_CONTACTDETAIL, -1, 0, -1},
-	{"valueContactPoint", 17, 0, false, FHIR_T_CONTACTPOINT, -1, 0, -1},
-	{"valueContributor", 16, 0, false, FHIR_T_CONTRIBUTOR, -1, 0, -1},
-	{"valueCount", 10, 0, false, FHIR_T_COUNT, -1, 0, -1},
-	{"valueDataRequirement", 20, 0, false, FHIR_T_DATAREQUIREMENT, -1, 0, -1},
-	{"valueDate", 9, 0, false, FHIR_T_DATE, -1, 0, -1},
-	{"valueDateTime", 13, 0, false, FHIR_T_DATETIME, -1, 0, -1},
-	{"valueDecimal", 12, 0, false, FHIR_T_DECIMAL, -1, 0, -1},
-	{"valueDistance", 13, 0, false, FHIR_T_DISTANCE, -1, 0, -1},
-	{"valueDosage", 11, 0, false, FHIR_T_DOSAGE, -1, 0, -1},
-	{"valueDuration", 13, 0, false, FHIR_T_DURATION, -1, 0, -1},
-	{"valueExpression", 15, 0, false, FHIR_T_EXPRESSION, -1, 0, -1},
-	{"valueHumanName", 14, 0, false, FHIR_T_HUMANNAME, -1, 0, -1},
-	{"valueId", 7, 0, false, FHIR_T_ID, -1, 0, -1},
-	{"valueIdentifier", 15, 0, false, FHIR_T_IDENTIFIER, -1, 0, -1},
-	{"valueInstant", 12, 0, false, FHIR_T_INSTANT, -1, 0, -1},
-	{"valueInteger", 12, 0, false, FHIR_T_INTEGER, -1, 0, -1},
-	{"valueMarkdown", 13, 0, false, FHIR_T_MARKDOWN, -1, 0, -1},
-	{"valueMeta", 9, 0, false, FHIR_T_META, -1, 0, -1},
-	{"valueMoney", 10, 0, false, FHIR_T_MONEY, -1, 0, -1},
-	{"valueOid", 8, 0, false, FHIR_T_OID, -1, 0, -1},
-	{"valueParameterDefinition", 24, 0, false, FHIR_T_PARAMETERDEFINITION, -1, 0, -1},
-	{"valuePeriod", 11, 0, false, FHIR_T_PERIOD, -1, 0, -1},
-	{"valuePositiveInt", 16, 0, false, FHIR_T_POSITIVEINT, -1, 0, -1},
-	{"valueQuantity", 13, 0, false, FHIR_T_QUANTITY, -1, 0, -1},
-	{"valueRange", 10, 0, false, FHIR_T_RANGE, -1, 0, -1},
-	{"valueRatio", 10, 0, false, FHIR_T_RATIO, -1, 0, -1},
-	{"valueReference", 14, 0, false, FHIR_T_REFERENCE, -1, 0, -1},
-	{"valueRelatedArtifact", 20, 0, false, FHIR_T_RELATEDARTIFACT, -1, 0, -1},
-	{"valueSampledData", 16, 0, false, FHIR_T_SAMPLEDDATA, -1, 0, -1},
-	{"valueSignature", 14, 0, false, FHIR_T_SIGNATURE, -1, 0, -1},
-	{"valueString", 11, 0, false, FHIR_T_STRING, -1, 0, -1},
-	{"valueTime", 9, 0, false, FHIR_T_TIME, -1, 0, -1},
-	{"valueTiming", 11, 0, false, FHIR_T_TIMING, -1, 0, -1},
-	{"valueTriggerDefinition", 22, 0, false, FHIR_T_TRIGGERDEFINITION, -1, 0, -1},
-	{"valueUnsignedInt", 16, 0, false, FHIR_T_UNSIGNEDINT, -1, 0, -1},
-	{"valueUri", 8, 0, false, FHIR_T_URI, -1, 0, -1},
-	{"valueUrl", 8, 0, false, FHIR_T_URL, -1, 0, -1},
-	{"valueUsageContext", 17, 0, false, FHIR_T_USAGECONTEXT, -1, 0, -1},
-	{"valueUuid", 9, 0, false, FHIR_T_UUID, -1, 0, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"modifierExtension", 17, 0, true, true, FHIR_T_EXTENSION, -1, -1, -1},
+	{"type", 4, 1, false, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"valueAddress", 12, 0, false, false, FHIR_T_ADDRESS, -1, 0, -1},
+	{"valueAge", 8, 0, false, false, FHIR_T_AGE, -1, 0, -1},
+	{"valueAnnotation", 15, 0, false, false, FHIR_T_ANNOTATION, -1, 0, -1},
+	{"valueAttachment", 15, 0, false, false, FHIR_T_ATTACHMENT, -1, 0, -1},
+	{"valueBase64Binary", 17, 0, false, false, FHIR_T_BASE64BINARY, -1, 0, -1},
+	{"valueBoolean", 12, 0, false, false, FHIR_T_BOOLEAN, -1, 0, -1},
+	{"valueCanonical", 14, 0, false, false, FHIR_T_CANONICAL, -1, 0, -1},
+	{"valueCode", 9, 0, false, false, FHIR_T_CODE, -1, 0, -1},
+	{"valueCodeableConcept", 20, 0, false, false, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
+	{"valueCoding", 11, 0, false, false, FHIR_T_CODING, -1, 0, -1},
+	{"valueContactDetail", 18, 0, false, false, FHIR_T_CONTACTDETAIL, -1, 0, -1},
+	{"valueContactPoint", 17, 0, false, false, FHIR_T_CONTACTPOINT, -1, 0, -1},
+	{"valueContributor", 16, 0, false, false, FHIR_T_CONTRIBUTOR, -1, 0, -1},
+	{"valueCount", 10, 0, false, false, FHIR_T_COUNT, -1, 0, -1},
+	{"valueDataRequirement", 20, 0, false, false, FHIR_T_DATAREQUIREMENT, -1, 0, -1},
+	{"valueDate", 9, 0, false, false, FHIR_T_DATE, -1, 0, -1},
+	{"valueDateTime", 13, 0, false, false, FHIR_T_DATETIME, -1, 0, -1},
+	{"valueDecimal", 12, 0, false, false, FHIR_T_DECIMAL, -1, 0, -1},
+	{"valueDistance", 13, 0, false, false, FHIR_T_DISTANCE, -1, 0, -1},
+	{"valueDosage", 11, 0, false, false, FHIR_T_DOSAGE, -1, 0, -1},
+	{"valueDuration", 13, 0, false, false, FHIR_T_DURATION, -1, 0, -1},
+	{"valueExpression", 15, 0, false, false, FHIR_T_EXPRESSION, -1, 0, -1},
+	{"valueHumanName", 14, 0, false, false, FHIR_T_HUMANNAME, -1, 0, -1},
+	{"valueId", 7, 0, false, false, FHIR_T_ID, -1, 0, -1},
+	{"valueIdentifier", 15, 0, false, false, FHIR_T_IDENTIFIER, -1, 0, -1},
+	{"valueInstant", 12, 0, false, false, FHIR_T_INSTANT, -1, 0, -1},
+	{"valueInteger", 12, 0, false, false, FHIR_T_INTEGER, -1, 0, -1},
+	{"valueMarkdown", 13, 0, false, false, FHIR_T_MARKDOWN, -1, 0, -1},
+	{"valueMeta", 9, 0, false, false, FHIR_T_META, -1, 0, -1},
+	{"valueMoney", 10, 0, false, false, FHIR_T_MONEY, -1, 0, -1},
+	{"valueOid", 8, 0, false, false, FHIR_T_OID, -1, 0, -1},
+	{"valueParameterDefinition", 24, 0, false, false, FHIR_T_PARAMETERDEFINITION, -1, 0, -1},
+	{"valuePeriod", 11, 0, false, false, FHIR_T_PERIOD, -1, 0, -1},
+	{"valuePositiveInt", 16, 0, false, false, FHIR_T_POSITIVEINT, -1, 0, -1},
+	{"valueQuantity", 13, 0, false, false, FHIR_T_QUANTITY, -1, 0, -1},
+	{"valueRange", 10, 0, false, false, FHIR_T_RANGE, -1, 0, -1},
+	{"valueRatio", 10, 0, false, false, FHIR_T_RATIO, -1, 0, -1},
+	{"valueReference", 14, 0, false, false, FHIR_T_REFERENCE, -1, 0, -1},
+	{"valueRelatedArtifact", 20, 0, false, false, FHIR_T_RELATEDARTIFACT, -1, 0, -1},
+	{"valueSampledData", 16, 0, false, false, FHIR_T_SAMPLEDDATA, -1, 0, -1},
+	{"valueSignature", 14, 0, false, false, FHIR_T_SIGNATURE, -1, 0, -1},
+	{"valueString", 11, 0, false, false, FHIR_T_STRING, -1, 0, -1},
+	{"valueTime", 9, 0, false, false, FHIR_T_TIME, -1, 0, -1},
+	{"valueTiming", 11, 0, false, false, FHIR_T_TIMING, -1, 0, -1},
+	{"valueTriggerDefinition", 22, 0, false, false, FHIR_T_TRIGGERDEFINITION, -1, 0, -1},
+	{"valueUnsignedInt", 16, 0, false, false, FHIR_T_UNSIGNEDINT, -1, 0, -1},
+	{"valueUri", 8, 0, false, false, FHIR_T_URI, -1, 0, -1},
+	{"valueUrl", 8, 0, false, false, FHIR_T_URL, -1, 0, -1},
+	{"valueUsageContext", 17, 0, false, false, FHIR_T_USAGECONTEXT, -1, 0, -1},
+	{"valueUuid", 9, 0, false, false, FHIR_T_UUID, -1, 0, -1},
 };
 static const uint8_t t_task_restriction_len_start[] = {
 	0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 4, 4, 5, 5, 5, 5, 5, 5, 6
@@ -1166,12 +1166,12 @@ static const uint8_t t_task_restriction_by_len[] = {
 	1, 3, 0, 4, 5, 2
 };
 static const FhirElement t_task_restriction_elements[] = {
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"modifierExtension", 17, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"period", 6, 0, false, FHIR_T_PERIOD, -1, -1, -1},
-	{"recipient", 9, 0, true, FHIR_T_REFERENCE, -1, -1, 6},
-	{"repetitions", 11, 0, false, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"modifierExtension", 17, 0, true, true, FHIR_T_EXTENSION, -1, -1, -1},
+	{"period", 6, 0, false, false, FHIR_T_PERIOD, -1, -1, -1},
+	{"recipient", 9, 0, true, false, FHIR_T_REFERENCE, -1, -1, 6},
+	{"repetitions", 11, 0, false, false, FHIR_T_POSITIVEINT, -1, -1, -1},
 };
 static const uint8_t t_timing_len_start[] = {
 	0, 0, 0, 1, 1, 2, 3, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 6
@@ -1180,12 +1180,12 @@ static const uint8_t t_timing_by_len[] = {
 	3, 0, 1, 5, 2, 4
 };
 static const FhirElement t_timing_elements[] = {
-	{"code", 4, 0, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"event", 5, 0, true, FHIR_T_DATETIME, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"modifierExtension", 17, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"repeat", 6, 0, false, FHIR_T_TIMING_REPEAT, -1, -1, -1},
+	{"code", 4, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"event", 5, 0, true, true, FHIR_T_DATETIME, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"modifierExtension", 17, 0, true, true, FHIR_T_EXTENSION, -1, -1, -1},
+	{"repeat", 6, 0, false, true, FHIR_T_TIMING_REPEAT, -1, -1, -1},
 };
 static const FhirChoice t_timing_repeat_choices[] = {
 	{"bounds", 0},
@@ -1197,25 +1197,25 @@ static const uint8_t t_timing_repeat_by_len[] = {
 	12, 18, 3, 13, 14, 4, 6, 5, 9, 10, 15, 17, 16, 2, 7, 1, 8, 11, 0
 };
 static const FhirElement t_timing_repeat_elements[] = {
-	{"boundsDuration", 14, 0, false, FHIR_T_DURATION, -1, 0, -1},
-	{"boundsPeriod", 12, 0, false, FHIR_T_PERIOD, -1, 0, -1},
-	{"boundsRange", 11, 0, false, FHIR_T_RANGE, -1, 0, -1},
-	{"count", 5, 0, false, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"countMax", 8, 0, false, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"dayOfWeek", 9, 0, true, FHIR_T_CODE, FHIR_VS_DAYS_OF_WEEK, -1, -1},
-	{"duration", 8, 0, false, FHIR_T_DECIMAL, -1, -1, -1},
-	{"durationMax", 11, 0, false, FHIR_T_DECIMAL, -1, -1, -1},
-	{"durationUnit", 12, 0, false, FHIR_T_CODE, FHIR_VS_UNITS_OF_TIME, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"frequency", 9, 0, false, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"frequencyMax", 12, 0, false, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"offset", 6, 0, false, FHIR_T_UNSIGNEDINT, -1, -1, -1},
-	{"period", 6, 0, false, FHIR_T_DECIMAL, -1, -1, -1},
-	{"periodMax", 9, 0, false, FHIR_T_DECIMAL, -1, -1, -1},
-	{"periodUnit", 10, 0, false, FHIR_T_CODE, FHIR_VS_UNITS_OF_TIME, -1, -1},
-	{"timeOfDay", 9, 0, true, FHIR_T_TIME, -1, -1, -1},
-	{"when", 4, 0, true, FHIR_T_CODE, FHIR_VS_EVENT_TIMING, -1, -1},
+	{"boundsDuration", 14, 0, false, true, FHIR_T_DURATION, -1, 0, -1},
+	{"boundsPeriod", 12, 0, false, true, FHIR_T_PERIOD, -1, 0, -1},
+	{"boundsRange", 11, 0, false, true, FHIR_T_RANGE, -1, 0, -1},
+	{"count", 5, 0, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"countMax", 8, 0, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"dayOfWeek", 9, 0, true, true, FHIR_T_CODE, FHIR_VS_DAYS_OF_WEEK, -1, -1},
+	{"duration", 8, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"durationMax", 11, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"durationUnit", 12, 0, false, true, FHIR_T_CODE, FHIR_VS_UNITS_OF_TIME, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"frequency", 9, 0, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"frequencyMax", 12, 0, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"offset", 6, 0, false, true, FHIR_T_UNSIGNEDINT, -1, -1, -1},
+	{"period", 6, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"periodMax", 9, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"periodUnit", 10, 0, false, true, FHIR_T_CODE, FHIR_VS_UNITS_OF_TIME, -1, -1},
+	{"timeOfDay", 9, 0, true, true, FHIR_T_TIME, -1, -1, -1},
+	{"when", 4, 0, true, true, FHIR_T_CODE, FHIR_VS_EVENT_TIMING, -1, -1},
 };
 static const FhirChoice t_triggerdefinition_choices[] = {
 	{"timing", 0},
@@ -1230,16 +1230,16 @@ static const uint8_t t_triggerdefinition_required[] = {
 	9
 };
 static const FhirElement t_triggerdefinition_elements[] = {
-	{"condition", 9, 0, false, FHIR_T_EXPRESSION, -1, -1, -1},
-	{"data", 4, 0, true, FHIR_T_DATAREQUIREMENT, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"name", 4, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"timingDate", 10, 0, false, FHIR_T_DATE, -1, 0, -1},
-	{"timingDateTime", 14, 0, false, FHIR_T_DATETIME, -1, 0, -1},
-	{"timingReference", 15, 0, false, FHIR_T_REFERENCE, -1, 0, 11},
-	{"timingTiming", 12, 0, false, FHIR_T_TIMING, -1, 0, -1},
-	{"type", 4, 1, false, FHIR_T_CODE, FHIR_VS_TRIGGER_TYPE, -1, -1},
+	{"condition", 9, 0, false, true, FHIR_T_EXPRESSION, -1, -1, -1},
+	{"data", 4, 0, true, true, FHIR_T_DATAREQUIREMENT, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"name", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"timingDate", 10, 0, false, true, FHIR_T_DATE, -1, 0, -1},
+	{"timingDateTime", 14, 0, false, true, FHIR_T_DATETIME, -1, 0, -1},
+	{"timingReference", 15, 0, false, true, FHIR_T_REFERENCE, -1, 0, 11},
+	{"timingTiming", 12, 0, false, true, FHIR_T_TIMING, -1, 0, -1},
+	{"type", 4, 1, false, true, FHIR_T_CODE, FHIR_VS_TRIGGER_TYPE, -1, -1},
 };
 static const FhirChoice t_usagecontext_choices[] = {
 	{"value", 1},
@@ -1254,13 +1254,13 @@ static const uint8_t t_usagecontext_required[] = {
 	0
 };
 static const FhirElement t_usagecontext_elements[] = {
-	{"code", 4, 1, false, FHIR_T_CODING, -1, -1, -1},
-	{"extension", 9, 0, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, FHIR_T_STRING, -1, -1, -1},
-	{"valueCodeableConcept", 20, 0, false, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
-	{"valueQuantity", 13, 0, false, FHIR_T_QUANTITY, -1, 0, -1},
-	{"valueRange", 10, 0, false, FHIR_T_RANGE, -1, 0, -1},
-	{"valueReference", 14, 0, false, FHIR_T_REFERENCE, -1, 0, 5},
+	{"code", 4, 1, false, true, FHIR_T_CODING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"valueCodeableConcept", 20, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
+	{"valueQuantity", 13, 0, false, true, FHIR_T_QUANTITY, -1, 0, -1},
+	{"valueRange", 10, 0, false, true, FHIR_T_RANGE, -1, 0, -1},
+	{"valueReference", 14, 0, false, true, FHIR_T_REFERENCE, -1, 0, 5},
 };
 
 const FhirType fhir_types[FHIR_NTYPES] = {

@@ -33,6 +33,7 @@
 #include "lib/stringinfo.h"
 #include "fhir_validate.h"
 #include "search.h"
+#include "search_elements.h"
 #include "pg_compat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -317,7 +318,9 @@ search_run(SearchQuery *q, const char *audit_query)
 		{
 			CHECK_FOR_INTERRUPTS();
 			omnitask_audit_add_task(&ar, rows[i].id, rows[i].res);
-			push_entry(&ps, rows[i].id, rows[i].res, i < nmatch ? "match" : "include");
+			push_entry(&ps, rows[i].id,
+					   q->elements ? search_elements_apply(q->elements, rows[i].res) : rows[i].res,
+					   i < nmatch ? "match" : "include");
 		}
 		pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
 	}

@@ -41,6 +41,7 @@ typedef struct SearchQuery
 	SearchTotal total;
 	int			revinclude;		/* _revinclude=Task:part-of: 0, 1, 2 = :iterate */
 	bool		tokens_first;	/* a search_tokens condition: filter, then order */
+	struct SearchElements *elements;	/* _elements, _summary=true|text|data, or NULL */
 } SearchQuery;
 
 /* search_query.c */
@@ -50,6 +51,9 @@ extern void search_parse_query(const char *query, bool lenient, bool bounded,
 							   SearchQuery *q);
 pg_noreturn extern void search_bad_value(const char *param, const char *value,
 										 int len, const char *hint);
+
+/* search_period.c */
+extern void search_period_condition(int prefix, int lo, int hi, StringInfo cond);
 
 /* search.c */
 extern Datum search_run(SearchQuery *q, const char *audit_query);

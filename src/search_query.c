@@ -25,6 +25,7 @@
 #include "mb/pg_wchar.h"
 #include "pg_compat.h"
 #include "search.h"
+#include "search_elements.h"
 #include "task_columns.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -42,6 +43,7 @@ typedef enum SearchParamKind
 	PK_CODE,					/* a code column (enum or id): col = ANY($n) */
 	PK_REF,						/* a reference column */
 	PK_DATE,					/* a timestamptz column */
+	PK_PERIOD,					/* executionPeriod, a range (search_period.c) */
 	PK_CODING,					/* codings or identifiers: t.search_tokens */
 	PK_JSONREF					/* references in the resource: t.search_tokens */
 } SearchParamKind;
@@ -105,6 +107,8 @@ static const SearchParamDef params[] = {
 	{"performer", PK_CODING, NULL, NULL, NULL, 0, NULL, "NOT (t.search_tokens @> '{performer}')",
 	"performer takes a comma-separated list of code, system|code, system| or |code.",
 	"$.performerType[*].coding[*]", "code"},
+	{"period", PK_PERIOD, NULL, NULL, NULL, 0, NULL, "NOT (t.resource ? 'executionPeriod')",
+	"period takes a date, dateTime or instant, optionally prefixed with eq, ne, lt, gt, le, ge, sa or eb.", NULL, NULL},
 	{"priority", PK_CODE, "t.priority", "omnitask.task_priority[]", "http://hl7.org/fhir/request-priority",
 	VS_PRIORITY, NULL, "NOT (t.resource ? 'priority')",
 	"priority takes a comma-separated list of routine, urgent, asap, stat.", NULL, NULL},
@@ -593,6 +597,11 @@ date_item(const SearchParamDef *def, const char *item, int len, SearchQuery *q, 
 	}
 	lo = add_arg(q, TimestampTzGetDatum(r.lo - FHIR_UNIX_TO_PG_EPOCH), TIMESTAMPTZOID);
 	hi = add_arg(q, TimestampTzGetDatum(r.hi - FHIR_UNIX_TO_PG_EPOCH), TIMESTAMPTZOID);
+	if (def->kind == PK_PERIOD)
+	{
+		search_period_condition(prefix, lo, hi, cond);
+		return;
+	}
 	switch (prefix)
 	{
 		case 0:					/* eq */
@@ -678,7 +687,7 @@ static bool
 result_param(const char *name, const char *value, SearchQuery *q, const char **sort,
 			 uint32 *seen)
 {
-	static const char *const names[] = {"_count", "_offset", "_sort", "_total", "_summary"};
+	static const char *const names[] = {"_count", "_offset", "_sort", "_total", "_summary", "_elements"};
 	int			i;
 
 	for (i = 0; i < (int) lengthof(names); i++)
@@ -711,11 +720,14 @@ result_param(const char *name, const char *value, SearchQuery *q, const char **s
 			else if (strcmp(value, "accurate") != 0 && strcmp(value, "estimate") != 0)
 				search_bad_value(name, value, strlen(value), "_total takes none, estimate or accurate.");
 			break;
-		default:
+		case 4:
 			if (strcmp(value, "count") == 0)
 				q->total = SEARCH_TOTAL_ONLY;
 			else if (strcmp(value, "false") != 0)
-				search_bad_value(name, value, strlen(value), "_summary takes count or false.");
+				q->elements = search_elements_param(name, value, q->elements);
+			break;
+		default:
+			q->elements = search_elements_param(name, value, q->elements);
 			break;
 	}
 	return true;
@@ -762,6 +774,7 @@ param_condition(const SearchParamDef *def, const char *modifier, const char *val
 			ref_condition(def, value, q, &inner, link);
 			break;
 		case PK_DATE:
+		case PK_PERIOD:
 			or_items(def, value, q, &inner, date_item);
 			break;
 		case PK_CODING:
@@ -806,6 +819,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	q->total = SEARCH_TOTAL_ACCURATE;
 	q->revinclude = 0;
 	q->tokens_first = false;
+	q->elements = NULL;
 	if (bounded && strlen(query) > MAX_QUERY_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -868,7 +882,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unrecognized search parameter%s %s", nunknown > 1 ? "s" : "", unknown.data),
-				 errhint("Task is searched by _id, _lastUpdated, authored-on, based-on, business-status, code, due-date, encounter, focus, group-identifier, identifier, intent, modified, owner, part-of, patient, performer, priority, requester, status and subject, with _sort, _count, _offset, _total, _summary=count and _revinclude=Task:part-of.")));
+				 errhint("Task is searched by _id, _lastUpdated, authored-on, based-on, business-status, code, due-date, encounter, focus, group-identifier, identifier, intent, modified, owner, part-of, patient, performer, period, priority, requester, status and subject, with _sort, _count, _offset, _total, _summary, _elements and _revinclude=Task:part-of.")));
 	sort_terms(sort, &q->order);
 }
 
@@ -880,7 +894,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 Jsonb *
 search_parameters_jsonb(void)
 {
-	static const char *const types[] = {"token", "reference", "date", "token", "reference"};
+	static const char *const types[] = {"token", "reference", "date", "date", "token", "reference"};
 	JsonbParseState *ps = NULL;
 	int			i;
 

@@ -220,6 +220,7 @@ class Elem:
         self.vs_url = vs_url      # required binding URL or None
         self.choice = choice      # choice name (without [x]) or None
         self.targets = None       # Reference: allowed resource types, None = any
+        self.summary = False      # isSummary (what _summary=true keeps)
 
 
 class Type:
@@ -340,6 +341,7 @@ class Builder:
             etypes = [ty.get("code") for ty in e.get("type", [])]
             for k in sorted(set(c["key"] for c in e.get("constraint", []))):
                 t.elem_keys.setdefault(k, []).append((path, etypes))
+            summary = bool(e.get("isSummary", False))
             binding = e.get("binding") or {}
             vs_url = None
             if binding.get("strength") == "required":
@@ -359,6 +361,7 @@ class Builder:
                     self.backbones[tname] = (sdname, snap, target)
                 self.request(tname)
                 t.elements.append(Elem(jname, min_, many, tname, vs_url, None))
+                t.elements[-1].summary = summary
                 continue
 
             types = e.get("type", [])
@@ -376,6 +379,7 @@ class Builder:
                         mvs = vs_url
                     el = Elem(mname, 0, many, tname, mvs, cname)
                     el.targets = reference_targets(ty)
+                    el.summary = summary
                     t.elements.append(el)
                     if mvs:
                         self.note_binding(path + "(" + mname + ")", code, mvs)
@@ -385,6 +389,7 @@ class Builder:
                 tname = self.resolve_type(sdname, snap, snap_root, e, types[0])
                 el = Elem(jname, min_, many, tname, vs_url, None)
                 el.targets = reference_targets(types[0])
+                el.summary = summary
                 t.elements.append(el)
                 if vs_url:
                     self.note_binding(path, types[0]["code"], vs_url)
@@ -1101,7 +1106,7 @@ def generate(defdir):
     c.append("")
 
     # elements
-    c.append("/* Elements: name, name_len, min, many, type, valueset, choice, targets. */")
+    c.append("/* Elements: name, name_len, min, many, summary, type, valueset, choice, targets. */")
     for n in tnames:
         t = types[n]
         if t.kind != "FK_COMPLEX":
@@ -1141,9 +1146,9 @@ def generate(defdir):
         for el in t.elements:
             if el.type not in tindex:
                 die("internal: %s.%s has unknown type %s" % (n, el.name, el.type))
-            c.append("\t{%s, %d, %d, %s, FHIR_T_%s, %s, %d, %d}," % (
+            c.append("\t{%s, %d, %d, %s, %s, FHIR_T_%s, %s, %d, %d}," % (
                 c_string(el.name), len(el.name), el.min,
-                "true" if el.many else "false", tident[el.type],
+                "true" if el.many else "false", "true" if el.summary else "false", tident[el.type],
                 ("FHIR_VS_" + vident[el.vs_url]) if el.vs_url else "-1",
                 cidx[el.choice] if el.choice is not None else -1,
                 tsindex[tuple(el.targets)] if el.targets else -1))

@@ -111,7 +111,8 @@ SELECT count(omnitask.import_task(jsonb_strip_nulls(jsonb_build_object(
 	'encounter', CASE WHEN random() < 0.6 THEN CASE WHEN random() < 0.1 THEN jsonb_build_object('display', 'last visit')
 		ELSE jsonb_build_object('reference', 'Encounter/e' || (1 + floor(random() * 12)::int)) END END,
 	'executionPeriod', CASE WHEN random() < 0.3 THEN jsonb_build_object('end',
-		to_char(timestamp '2026-02-01' + random() * interval '60 days', 'YYYY-MM-DD')) END))))
+		to_char(timestamp '2026-02-01' + random() * interval '60 days', 'YYYY-MM-DD'), 'start', CASE WHEN random() < 0.5
+		THEN to_char(timestamp '2026-01-01' + random() * interval '30 days', 'YYYY-MM-DD') END) END))))
 FROM generate_series(1, 1500) g;
 SQL
 is($o, "4\n\n1500", 'four practitioners, 1,500 random tasks') or diag($e);
@@ -133,7 +134,11 @@ my %dates = (
 	'due-date' => [ 't.due_at', 't.due_at IS NULL' ],
 	'_lastUpdated' => [ 't.last_updated', 'false' ],
 	'modified' => [ 't.last_modified', 'false' ],
+	'period' => [ 'NULL', q{NOT (t.resource ? 'executionPeriod')} ],
 );
+# period's range [S, E): executionPeriod start and end as UTC days, open when absent
+my ($ps, $pe) = (q{COALESCE(((t.resource #>> '{executionPeriod,start}') || 'Z')::timestamptz, '-infinity')},
+	q{COALESCE(((t.resource #>> '{executionPeriod,end}') || 'Z')::timestamptz + interval '1 day', 'infinity')});
 
 # One random date value: (text, SQL lower bound, SQL upper bound).
 sub random_date
@@ -187,9 +192,13 @@ sub random_param
 			my %sql = ('' => "($col >= $lo AND $col < $hi)", eq => "($col >= $lo AND $col < $hi)",
 					   ne => "NOT ($col >= $lo AND $col < $hi)", lt => "$col < $lo", eb => "$col < $lo",
 					   gt => "$col >= $hi", sa => "$col >= $hi", le => "$col < $hi", ge => "$col >= $lo");
+			%sql = ('' => "($ps >= $lo AND $pe <= $hi)", eq => "($ps >= $lo AND $pe <= $hi)",
+					ne => "NOT ($ps >= $lo AND $pe <= $hi)", lt => "$ps < $lo", gt => "$pe > $hi",
+					le => "($ps < $lo OR ($ps >= $lo AND $pe <= $hi))", ge => "($pe > $hi OR ($ps >= $lo AND $pe <= $hi))",
+					sa => "$ps >= $hi", eb => "$pe <= $lo") if $name eq 'period';
 			(my $enc = $text) =~ s/\+/%2B/g;
 			push @q, "$prefix$enc";
-			push @c, "COALESCE($sql{$prefix}, false)";
+			push @c, "COALESCE($sql{$prefix}, false)" . ($name eq 'period' ? q{ AND t.resource ? 'executionPeriod'} : '');
 		}
 		return ("$name=" . join(',', @q), '(' . join(' OR ', @c) . ')');
 	}
