@@ -21,6 +21,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "catalog.h"
+#include "fhir_types.h"
 #include "identity.h"
 #include "notify_relay.h"
 #include "omnitask.h"
@@ -73,6 +74,26 @@ new_task_id(void)
 					b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
+/*
+ * The id a new row already carries: the column default
+ * (gen_random_uuid()), evaluated where the INSERT is planned.  Kept so that
+ * on Citus, where omnitask.task is distributed by id, the row is stored
+ * under the id it was routed by.  Only the table owner may write the
+ * column, so it is checked as a superuser's input would be.
+ */
+static char *
+kept_task_id(Datum d)
+{
+	char	   *id = TextDatumGetCString(d);
+	const char *why = NULL;
+
+	if (!fhir_check_string(FP_ID, id, strlen(id), &why))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("invalid FHIR Task: Task.id: \"%s\" is not a valid id", id),
+				 errdetail("The value of column \"id\" %s.", why ? why : "is invalid")));
+	return id;
+}
 
 /*
  * Raises 23514 for an invalid Task: the first problem (with its FHIR path)
@@ -225,6 +246,8 @@ server_owned(const TaskRow *row, TaskWrite *tw, Jsonb *doc, TimestampTz now,
 						 errhint("import_task() keeps the id of the Task it is given; use create_task() to have one assigned.")));
 			id = pnstrdup(idv->val.string.val, idv->val.string.len);
 		}
+		else if (!heap_attisnull(row->newtup, row->att[COL_ID], row->desc))
+			id = kept_task_id(heap_getattr(row->newtup, row->att[COL_ID], row->desc, &isnull));
 		else
 			id = new_task_id();
 		if (!tw->caller->is_admin)

