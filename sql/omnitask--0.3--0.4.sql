@@ -120,7 +120,14 @@ BEGIN
 	EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_table(''omnitask.task'', ''id'', shard_count => %s)',
 		distribute.shard_count);
 	EXECUTE 'SELECT pg_catalog.create_distributed_table(''omnitask.task_history'', ''id'', colocate_with => ''omnitask.task'')';
+	-- the INSERT a shard receives names the id the coordinator assigned:
+	-- the writers need the column there (the trigger keeps the id, checked)
+	GRANT INSERT (id) ON omnitask.task TO omnitask_admin, omnitask_practitioner;
+	-- the coordinator's local copies of the rows are now unused: omnitask's
+	-- statement triggers refuse TRUNCATE, so they are held off for it
+	PERFORM pg_catalog.set_config('session_replication_role', 'replica', true);
 	EXECUTE 'SELECT pg_catalog.truncate_local_data_after_distributing_table(r) FROM pg_catalog.unnest(ARRAY[''omnitask.practitioner'', ''omnitask.workflow_definition'', ''omnitask.task_history'', ''omnitask.task'']::regclass[]) r';
+	PERFORM pg_catalog.set_config('session_replication_role', 'origin', true);
 END
 $$;
 COMMENT ON FUNCTION omnitask.distribute(integer) IS 'Citus set-up, run once on the coordinator by a superuser: practitioner and workflow_definition become reference tables, task is distributed by id into shard_count shards and task_history colocated with it. Needs the citus extension and the coordinator in the Citus metadata.';

@@ -84,13 +84,11 @@ CREATE ROLE clinic_admin LOGIN IN ROLE omnitask_admin;
 CREATE ROLE pract_a LOGIN IN ROLE omnitask_practitioner;
 CREATE ROLE pract_b LOGIN IN ROLE omnitask_practitioner;
 CREATE ROLE clinic_auditor LOGIN IN ROLE omnitask_auditor;
-CREATE ROLE authenticator LOGIN NOINHERIT;
-GRANT pract_a, pract_b TO authenticator;
 });
 
 $coord->safe_psql($DB, 'SELECT omnitask.distribute(8)');
 is($coord->safe_psql($DB, q{
-	SELECT string_agg(logicalrelid::text || ':' || partmethod, ' ' ORDER BY logicalrelid::text)
+	SELECT string_agg(logicalrelid::text || ':' || partmethod::text, ' ' ORDER BY logicalrelid::text)
 	FROM pg_dist_partition WHERE logicalrelid::text LIKE 'omnitask.%'}),
 	'omnitask.practitioner:n omnitask.task:h omnitask.task_history:h omnitask.workflow_definition:n',
 	'distribute(): task and task_history hash-distributed, registry and workflow reference tables');
@@ -154,8 +152,6 @@ CREATE ROLE clinic_admin LOGIN IN ROLE omnitask_admin;
 CREATE ROLE pract_a LOGIN IN ROLE omnitask_practitioner;
 CREATE ROLE pract_b LOGIN IN ROLE omnitask_practitioner;
 CREATE ROLE clinic_auditor LOGIN IN ROLE omnitask_auditor;
-CREATE ROLE authenticator LOGIN NOINHERIT;
-GRANT pract_a, pract_b TO authenticator;
 });
 
 # Replaces each id of %$ids by its name and every timestamp by "T".
@@ -177,7 +173,7 @@ my @scenario = (
 	[ 'create a1', 'pract_a', 'SELECT omnitask.create_task(' . $task->('a one') . ") ->> 'id'", 'a1' ],
 	[ 'create b1', 'pract_b', 'SELECT omnitask.create_task(' . $task->('b one') . ") ->> 'id'", 'b1' ],
 	[ 'create b2', 'pract_b', 'SELECT omnitask.create_task(' . $task->('b two', ', "priority": "stat"') . ") ->> 'id'", 'b2' ],
-	[ 'create b3', 'pract_b', 'SELECT omnitask.create_task(' . $task->('b three') . ") ->> 'id'", 'b3' ],
+	[ 'create b3', 'pract_b', 'SELECT omnitask.create_task(' . $task->('b three', ', "priority": "urgent"') . ") ->> 'id'", 'b3' ],
 	[ 'read a1', 'pract_a', "SELECT omnitask.read_task('{a1}')" ],
 	[ 'accept if_match', 'pract_a', "SELECT omnitask.set_task_status('{a1}', 'accepted', if_match => 1)" ],
 	[ 'stale if_match (PT412)', 'pract_a', "SELECT omnitask.set_task_status('{a1}', 'in-progress', if_match => 1)" ],
@@ -213,6 +209,7 @@ sub run_scenario
 		my ($out, $err) = run_as($node, $user, $q);
 		$ids{$remember} = $out if defined $remember && $err eq '';
 		push @answers, [ $name, normalized($err ne '' ? "ERROR $err" : $out, \%ids) ];
+		note($node->name . " $name: $answers[-1][1]");
 	}
 	return (\@answers, \%ids);
 }
@@ -228,7 +225,7 @@ like($citus_ids->{a1}, qr/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3
 	'the id is a server-assigned UUID');
 like($on_citus->[8][1], qr/^ERROR PT412: /, 'the stale if_match is PT412');
 like($on_citus->[9][1], qr/^ERROR PT409: /, 'the refused transition is PT409');
-like($on_citus->[11][1], qr/^ERROR PT404: Task\/\{b1\} not found$/, "another practitioner's task is PT404");
+like($on_citus->[11][1], qr/^ERROR PT404: task "\{b1\}" does not exist$/, "another practitioner's task is PT404");
 like($on_citus->[13][1], qr/^ERROR 42501: /, 'the auditor write is 42501');
 is($on_citus->[$#scenario][1], '', 'verify() is empty on Citus');
 for my $node ($coord, $w1, $w2)
@@ -237,7 +234,6 @@ for my $node ($coord, $w1, $w2)
 		$node->name . ': a practitioner login has its identity there (the registry\'s local copy)');
 }
 
-done_testing();
 
 
 done_testing();
