@@ -81,6 +81,48 @@ END
 $$;
 
 /*
+ * verify() in PL/pgSQL, each row handed to task_row_problem() as an
+ * omnitask.task whatever relation it comes from: Citus refuses to plan a query over distributed
+ * tables inside an SQL function ("parameterized queries for SQL functions
+ * referencing distributed tables are not supported"); a PL/pgSQL query
+ * without variables is planned as a plain query.  Same checks as 0.2.
+ */
+CREATE OR REPLACE FUNCTION omnitask.verify() RETURNS TABLE (task_id text, problem text)
+	LANGUAGE plpgsql STABLE PARALLEL RESTRICTED AS
+$$
+BEGIN
+	RETURN QUERY
+	WITH versions AS (
+		SELECT v.id, pg_catalog.count(*) AS n, pg_catalog.min(v.version_id) AS lowest,
+			   pg_catalog.max(v.version_id) AS highest
+		FROM omnitask.task_history v GROUP BY v.id)
+	SELECT t.id, p.problem
+	  FROM omnitask.task t,
+		   -- on a shard a row is of the shard's type: passed as omnitask.task
+		   LATERAL (SELECT omnitask.task_row_problem(t::text::omnitask.task) AS problem) p
+	 WHERE p.problem IS NOT NULL
+	UNION ALL
+	SELECT t.id,
+		   CASE WHEN v.id IS NULL THEN 'the task has no history'
+				WHEN v.highest <> t.version_id THEN
+					pg_catalog.format('version_id is %s but the latest history version is %s', t.version_id, v.highest)
+				ELSE pg_catalog.format('the history has gaps: %s versions from %s to %s', v.n, v.lowest, v.highest)
+		   END
+	  FROM omnitask.task t LEFT JOIN versions v ON v.id = t.id
+	 WHERE v.id IS NULL OR v.highest <> t.version_id OR v.lowest <> 1 OR v.n <> v.highest
+	UNION ALL
+	SELECT t.id, 'the latest history version differs from the current resource'
+	  FROM omnitask.task t JOIN omnitask.task_history l ON l.id = t.id AND l.version_id = t.version_id
+	 WHERE l.resource IS DISTINCT FROM t.resource OR l.status IS DISTINCT FROM t.status
+		OR l.owner_id IS DISTINCT FROM t.owner_id
+	UNION ALL
+	SELECT v.id, 'history without a task'
+	  FROM versions v LEFT JOIN omnitask.task t ON t.id = v.id
+	 WHERE t.id IS NULL;
+END
+$$;
+
+/*
  * One call that distributes omnitask on a Citus cluster (run once on the
  * coordinator, as a superuser, after CREATE EXTENSION citus and omnitask on
  * every node and citus_add_node() of the workers):
