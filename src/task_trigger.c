@@ -683,7 +683,12 @@ omnitask_task_after(PG_FUNCTION_ARGS)
 	set_based = td->tg_newtable != NULL && tuplestore_tuple_count(td->tg_newtable) > 1;
 	append_history(td, is_insert ? (omnitask_import_depth > 0 ? "import" : "create") : "update",
 				   restoring, set_based);
-	if (!omnitask_notify)
+	/*
+	 * Not on a Citus shard (any relation but omnitask.task itself): its
+	 * NOTIFY would reach the worker's listeners, not the coordinator's, and
+	 * would make two-phase commit across workers impossible.
+	 */
+	if (!omnitask_notify || RelationGetRelid(td->tg_relation) != omnitask_relid("task"))
 		return PointerGetDatum(NULL);
 	if (set_based)
 		notify_changes(td->tg_relation, td->tg_newtable, restoring);

@@ -40,6 +40,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 
 my $pg_config = ($ENV{PGBIN} // '') ne '' ? "$ENV{PGBIN}/pg_config" : 'pg_config';
 my $pkglibdir = `$pg_config --pkglibdir`;
@@ -235,5 +236,136 @@ for my $node ($coord, $w1, $w2)
 }
 
 
+
+# --- verify() finds a broken history on a shard ------------------------
+
+{
+	my $a1 = $citus_ids->{a1};
+	my ($wnode) = grep { $_->port == $coord->safe_psql($DB, qq{
+		SELECT nodeport FROM pg_dist_shard_placement
+		WHERE shardid = get_shard_id_for_distribution_column('omnitask.task', '$a1')}) } ($w1, $w2);
+	my $shard = $coord->safe_psql($DB, qq{
+		SELECT 'omnitask.task_history_' || get_shard_id_for_distribution_column('omnitask.task_history', '$a1')});
+	# the history is append-only: only a superuser holding the triggers off can break it
+	$wnode->safe_psql($DB, qq{
+		SET session_replication_role = replica;
+		DELETE FROM $shard WHERE id = '$a1' AND version_id = 3;});
+	is((run_as($coord, 'clinic_auditor', 'SELECT problem FROM omnitask.verify()'))[0],
+		'version_id is 3 but the latest history version is 2',
+		'verify() on Citus reports a history row missing on a shard');
+}
+
+# --- a transaction writing on both workers commits --------------------------
+
+# ids whose shards are on different workers (placement looked up first)
+my %id_on;
+for my $i (1 .. 200)
+{
+	my $port = $coord->safe_psql($DB, qq{
+		SELECT nodeport FROM pg_dist_shard_placement
+		WHERE shardid = get_shard_id_for_distribution_column('omnitask.task', 'two-$i')});
+	$id_on{$port} //= "two-$i";
+	last if keys %id_on == 2;
+}
+is(scalar keys %id_on, 2, 'two ids placed on different workers');
+{
+	my ($x, $y) = sort values %id_on;
+	my ($out, $err) = run_as($coord, 'postgres', qq{
+		BEGIN;
+		INSERT INTO omnitask.task (id, resource) VALUES
+			('$x', } . $task->('two x') . qq{), ('$y', } . $task->('two y') . qq{);
+		COMMIT;});
+	is($err, '', 'a transaction creating tasks on both workers commits (no NOTIFY on the shards)');
+	is($coord->safe_psql($DB, qq{SELECT count(*) FROM omnitask.task WHERE id IN ('$x', '$y')}), '2',
+		'both tasks are stored');
+	is($coord->safe_psql($DB, qq{SELECT count(*) FROM omnitask.task_history WHERE id IN ('$x', '$y')}), '2',
+		'with their history');
+	($out, $err) = run_as($coord, 'clinic_admin', qq{
+		BEGIN;
+		SELECT omnitask.set_task_status('$x', 'accepted');
+		SELECT omnitask.set_task_status('$y', 'accepted');
+		COMMIT;});
+	is($err, '', 'a transaction changing the status of tasks on both workers commits');
+}
+
+# --- a workflow change reaches sessions already open ------------------------
+
+{
+	my $open = $coord->background_psql($DB, on_error_stop => 0, extra_params => [ '-U', 'pract_b' ]);
+	my $b1 = $citus_ids->{b1};
+	my $b3 = $citus_ids->{b3};
+	# the session's connections to the workers are open and have read the workflow
+	$open->query_safe("SELECT omnitask.set_task_status('$b1', 'received')");
+	ok_as($coord, 'clinic_admin', q{
+		SELECT omnitask.set_workflow(replace(omnitask.workflow()::text,
+			'"received", "accepted", "rejected", "cancelled"', '"received", "rejected", "cancelled"')::json)},
+		'the admin removes requested -> accepted');
+	is($coord->safe_psql($DB, q{SELECT count(*) FROM omnitask.workflow_transitions
+		WHERE from_status = 'requested' AND to_status = 'accepted'}), '0', 'the workflow changed');
+	$open->query("SELECT omnitask.set_task_status('$b3', 'accepted')");
+	like($open->{stderr}, qr/ERROR:  cannot change the status of task "\Q$b3\E" from "requested" to "accepted"/,
+		'the open session (and its worker connections) applies the new workflow at once');
+	$open->quit;
+	ok_as($coord, 'clinic_admin', 'SELECT omnitask.set_workflow(omnitask.default_workflow())',
+		'the default workflow is restored');
+}
+
+# --- identity cannot be forged on a worker ----------------------------------
+
+for my $node (@nodes)
+{
+	$node->append_conf('postgresql.conf', "omnitask.jwt_authenticator = 'authenticator'\n");
+	$node->reload;
+}
+$coord->safe_psql($DB, q{
+CREATE ROLE authenticator LOGIN NOINHERIT;
+GRANT omnitask_practitioner, omnitask_admin TO authenticator;});
+for my $w ($w1, $w2)
+{
+	my $b1 = $citus_ids->{b1};
+	my ($out, $err) = run_as($w, 'pract_a', qq{
+		SET request.jwt.claims = '{"sub": "pb"}';
+		SELECT omnitask.current_practitioner_id();
+		SELECT count(*) FROM omnitask.task WHERE owner_id = 'pb';});
+	is("$err|$out", "|pa\n0", $w->name . ': a claim set by a practitioner login on a worker is ignored');
+}
+{
+	# PostgREST's claim path: the authenticator switches to the group role;
+	# Citus connects to the workers as that role, which cannot log in
+	my ($out, $err) = run_as($coord, 'authenticator', q{
+		SET ROLE omnitask_practitioner;
+		SET request.jwt.claims = '{"sub": "pb"}';
+		SELECT count(*) FROM omnitask.task;});
+	like($err, qr/not permitted to log in/,
+		'the claim path through a NOLOGIN group role fails closed on Citus (no worker connection)');
+}
+
+# --- concurrent writers, then verify() ------------------------------------
+
+{
+	my $script = "$PostgreSQL::Test::Utils::tmp_check/citus_writer.sql";
+	open my $fh, '>', $script or die $!;
+	print $fh q{SELECT omnitask.set_task_status(t ->> 'id', 'accepted')
+	FROM omnitask.create_task('{"resourceType": "Task", "status": "requested", "intent": "order",
+		"description": "load", "for": {"reference": "Patient/p-2"}}'::jsonb) t;
+};
+	close $fh;
+	my $before = $coord->safe_psql($DB, 'SELECT count(*) FROM omnitask.task');
+	my ($stdout, $stderr) = ('', '');
+	my $ok = IPC::Run::run([ 'pgbench', '-n', '-c', '4', '-j', '4', '-T', $ENV{OMNITASK_CITUS_LOAD_SECONDS} // '30',
+		'-f', $script, '-h', $coord->host, '-p', $coord->port, '-U', 'pract_a', $DB ],
+		'>', \$stdout, '2>', \$stderr);
+	ok($ok, '4 concurrent writers ran through the coordinator') or diag($stderr);
+	my ($done) = $stdout =~ /number of transactions actually processed: (\d+)/;
+	my ($failed) = $stdout =~ /number of failed transactions: (\d+)/;
+	note("pgbench: $done transactions");
+	is($failed // 0, 0, 'no writer transaction failed');
+	is($coord->safe_psql($DB, 'SELECT count(*) FROM omnitask.task') - $before, $done,
+		'one task per writer transaction');
+	is($coord->safe_psql($DB, qq{SELECT count(*) FROM omnitask.task_history h JOIN omnitask.task t USING (id)
+		WHERE t.description = 'load'}), 2 * $done, 'history complete: two versions per task');
+	is((run_as($coord, 'clinic_auditor', 'SELECT count(*) FROM omnitask.verify()'))[0], '1',
+		'verify() finds only the history row removed above');
+}
 
 done_testing();
