@@ -36,10 +36,16 @@
 /*
  * The id of a new task is the column's default, computed where the INSERT
  * is planned (on Citus: the coordinator, before the row is routed to the
- * shard of that id); the BEFORE trigger keeps it.  Users may insert the
- * resource column only, so nobody but the table owner chooses an id.
+ * shard of that id); on a shard the BEFORE trigger keeps it (on one node it
+ * assigns the id itself, as before).  Users may insert the resource column
+ * only, so nobody but the table owner chooses an id.
  */
-ALTER TABLE omnitask.task ALTER COLUMN id SET DEFAULT pg_catalog.gen_random_uuid()::text;
+CREATE FUNCTION omnitask.task_id_default() RETURNS text
+	LANGUAGE c VOLATILE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'omnitask_task_id_default';
+COMMENT ON FUNCTION omnitask.task_id_default() IS 'Internal: the default of omnitask.task.id, a new UUID, or during import_task() the id of the imported Task (on Citus the row is routed by it).';
+REVOKE ALL ON FUNCTION omnitask.task_id_default() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omnitask.task_id_default() TO omnitask_admin, omnitask_practitioner;
+ALTER TABLE omnitask.task ALTER COLUMN id SET DEFAULT omnitask.task_id_default();
 
 /*
  * Status change: the new resource is built in PL/pgSQL before the UPDATE,

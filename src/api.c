@@ -79,6 +79,7 @@ omnitask_import_task(PG_FUNCTION_ARGS)
 	Datum		arg = JsonbPGetDatum(doc);
 	Oid			argtype = JSONBOID;
 	Datum		result = (Datum) 0;
+	Jsonb	   *outer_doc = omnitask_import_doc;
 	bool		isnull;
 	int			rc;
 
@@ -92,6 +93,7 @@ omnitask_import_task(PG_FUNCTION_ARGS)
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 	omnitask_import_depth++;
+	omnitask_import_doc = doc;	/* its id is the column default (Citus) */
 	PG_TRY();
 	{
 		rc = SPI_execute_with_args("INSERT INTO omnitask.task (resource) VALUES ($1) RETURNING resource",
@@ -104,6 +106,7 @@ omnitask_import_task(PG_FUNCTION_ARGS)
 	PG_FINALLY();
 	{
 		omnitask_import_depth--;
+		omnitask_import_doc = outer_doc;
 	}
 	PG_END_TRY();
 	SPI_finish();

@@ -46,10 +46,17 @@
 
 PG_FUNCTION_INFO_V1(omnitask_task_before);
 PG_FUNCTION_INFO_V1(omnitask_task_after);
+PG_FUNCTION_INFO_V1(omnitask_task_id_default);
 
 
 /* import_task() is storing: keep the id, allow any status. */
 int			omnitask_import_depth = 0;
+
+/*
+ * On a Citus shard: whether the row being inserted is an import (see
+ * shard_import()), for the AFTER trigger's history of the same statement.
+ */
+static bool shard_import = false;
 
 /* The transaction that restored rows (their history comes with them). */
 static LocalTransactionId restore_lxid = InvalidLocalTransactionId;
@@ -75,6 +82,52 @@ new_task_id(void)
 }
 
 /*
+ * Whether the trigger fires on a Citus shard of omnitask.task rather than
+ * on the table itself: there the coordinator assigned the id (the column
+ * default) and routed the row by it.
+ */
+static bool
+on_shard(Relation rel)
+{
+	return RelationGetRelid(rel) != omnitask_relid("task");
+}
+
+/*
+ * On a shard, an import is a row whose id column already names the id of
+ * its resource: import_task()'s column default (task_id_default()) gives
+ * the imported Task's own id, where a create gets a new UUID.  The flag of
+ * import_task() stays on the coordinator; this is what reaches the worker.
+ * Only admins may import, as import_task() checks on the coordinator.
+ */
+static bool
+is_shard_import(HeapTuple newtup, TupleDesc desc, const int *att, const OmniCaller *caller)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(newtup, att[COL_ID], desc, &isnull);
+	Jsonb	   *doc;
+	JsonbValue *idv;
+	char	   *id;
+
+	if (isnull)
+		return false;
+	doc = DatumGetJsonbP(heap_getattr(newtup, att[COL_RESOURCE], desc, &isnull));
+	if (isnull || !JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
+		return false;
+	idv = getKeyJsonValueFromContainer(&doc->root, "id", 2, NULL);
+	id = TextDatumGetCString(d);
+	if (idv == NULL || idv->type != jbvString || idv->val.string.len != (int) strlen(id) ||
+		memcmp(idv->val.string.val, id, idv->val.string.len) != 0)
+		return false;
+	if (!caller->is_admin)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to import tasks"),
+				 errdetail("Only members of role \"omnitask_admin\" may import tasks."),
+				 errhint("Use omnitask.create_task() to create a new task.")));
+	return true;
+}
+
+/*
  * The id a new row already carries: the column default
  * (gen_random_uuid()), evaluated where the INSERT is planned.  Kept so that
  * on Citus, where omnitask.task is distributed by id, the row is stored
@@ -93,6 +146,28 @@ kept_task_id(Datum d)
 				 errmsg("invalid FHIR Task: Task.id: \"%s\" is not a valid id", id),
 				 errdetail("The value of column \"id\" %s.", why ? why : "is invalid")));
 	return id;
+}
+
+/* The Task import_task() is storing, for task_id_default(). */
+Jsonb	   *omnitask_import_doc = NULL;
+
+/*
+ * task_id_default() -> text: the column default of omnitask.task.id.  A new
+ * UUID, or during import_task() the id of the Task being imported, so that
+ * on Citus the row is routed to the shard of the id it is stored under.
+ */
+Datum
+omnitask_task_id_default(PG_FUNCTION_ARGS)
+{
+	if (omnitask_import_depth > 0 && omnitask_import_doc != NULL &&
+		JB_ROOT_IS_OBJECT(omnitask_import_doc) && !JB_ROOT_IS_SCALAR(omnitask_import_doc))
+	{
+		JsonbValue *idv = getKeyJsonValueFromContainer(&omnitask_import_doc->root, "id", 2, NULL);
+
+		if (idv != NULL && idv->type == jbvString)
+			PG_RETURN_TEXT_P(cstring_to_text_with_len(idv->val.string.val, idv->val.string.len));
+	}
+	PG_RETURN_TEXT_P(cstring_to_text(new_task_id()));
 }
 
 /*
@@ -198,6 +273,10 @@ begin_write(TriggerData *td, TaskRow *row, TaskWrite *tw)
 	tw->old_status = -1;
 	tw->old_resource = (Datum) 0;
 	task_check_caller(tw->caller);
+	shard_import = false;
+	if (is_insert && !tw->is_import && on_shard(row->rel))
+		tw->is_import = shard_import =
+			is_shard_import(row->newtup, row->desc, row->att, tw->caller);
 }
 
 /* Phase 2: the FHIR Task being written (the only column a user writes). */
@@ -246,7 +325,7 @@ server_owned(const TaskRow *row, TaskWrite *tw, Jsonb *doc, TimestampTz now,
 						 errhint("import_task() keeps the id of the Task it is given; use create_task() to have one assigned.")));
 			id = pnstrdup(idv->val.string.val, idv->val.string.len);
 		}
-		else if (!heap_attisnull(row->newtup, row->att[COL_ID], row->desc))
+		else if (on_shard(row->rel) && !heap_attisnull(row->newtup, row->att[COL_ID], row->desc))
 			id = kept_task_id(heap_getattr(row->newtup, row->att[COL_ID], row->desc, &isnull));
 		else
 			id = new_task_id();
@@ -681,8 +760,9 @@ omnitask_task_after(PG_FUNCTION_ARGS)
 	 * does is planned again at each use, more than a single row costs).
 	 */
 	set_based = td->tg_newtable != NULL && tuplestore_tuple_count(td->tg_newtable) > 1;
-	append_history(td, is_insert ? (omnitask_import_depth > 0 ? "import" : "create") : "update",
+	append_history(td, is_insert ? (omnitask_import_depth > 0 || shard_import ? "import" : "create") : "update",
 				   restoring, set_based);
+	shard_import = false;
 	/*
 	 * Not on a Citus shard (any relation but omnitask.task itself): its
 	 * NOTIFY would reach the worker's listeners, not the coordinator's, and

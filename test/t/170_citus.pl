@@ -194,6 +194,10 @@ my @scenario = (
 	[ 'workload (admin)', 'clinic_admin', 'SELECT * FROM omnitask.workload ORDER BY owner_id' ],
 	[ 'task_counts (auditor)', 'clinic_auditor', 'SELECT * FROM omnitask.task_counts ORDER BY status, priority' ],
 	[ 'status_changes a', 'pract_a', 'SELECT id, version_id, from_status, to_status, changed_by FROM omnitask.status_changes ORDER BY id, version_id' ],
+	[ 'import', 'clinic_admin', q{SELECT omnitask.import_task('{"resourceType": "Task", "id": "imported-1", "status": "completed", "intent": "order", "description": "from the old system", "for": {"reference": "Patient/p-9"}, "authoredOn": "2019-12-01T00:00:00Z", "lastModified": "2020-01-02T03:04:05Z"}')} ],
+	[ 'import read back', 'clinic_auditor', q{SELECT status, version_id, last_modified FROM omnitask.task WHERE id = 'imported-1'} ],
+	[ 'import history', 'clinic_auditor', q{SELECT operation, version_id FROM omnitask.task_history WHERE id = 'imported-1'} ],
+	[ 'import by a practitioner (42501)', 'pract_a', q{SELECT omnitask.import_task('{"resourceType": "Task", "id": "imported-2", "status": "completed", "intent": "order", "description": "x", "for": {"reference": "Patient/p-9"}}')} ],
 	[ 'auditor sees all', 'clinic_auditor', 'SELECT count(*) FROM omnitask.task' ],
 	[ 'verify', 'clinic_admin', 'SELECT * FROM omnitask.verify()' ],
 );
@@ -253,6 +257,23 @@ for my $node ($coord, $w1, $w2)
 	is((run_as($coord, 'clinic_auditor', 'SELECT problem FROM omnitask.verify()'))[0],
 		'version_id is 3 but the latest history version is 2',
 		'verify() on Citus reports a history row missing on a shard');
+}
+
+# --- only admins import, also by plain SQL naming the id ---------------------
+
+for my $node ($coord, $w1)
+{
+	my ($out, $err) = run_as($node, 'pract_a', q{INSERT INTO omnitask.task (id, resource) VALUES ('sneak-1',
+		'{"resourceType": "Task", "id": "sneak-1", "status": "completed", "intent": "order",
+		  "description": "x", "for": {"reference": "Patient/p-9"}}')});
+	is($err, '42501: permission denied to import tasks',
+		$node->name . ': a practitioner inserting a row whose id is its resource\'s id (an import) gets 42501');
+}
+{
+	my ($out, $err) = run_as($coord, 'pract_a', q{INSERT INTO omnitask.task (id, resource) VALUES ('chosen-1',
+		'{"resourceType": "Task", "status": "requested", "intent": "order",
+		  "description": "x", "for": {"reference": "Patient/p-9"}}') RETURNING id});
+	is("$err|$out", '|chosen-1', 'on Citus a writer naming a new id keeps it (the id the row was routed by)');
 }
 
 # --- a transaction writing on both workers commits --------------------------
