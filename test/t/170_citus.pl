@@ -69,6 +69,12 @@ log_statement = none
 }
 my ($coord, $w1, $w2) = @nodes;
 
+{
+	my ($out, $err) = ('', '');
+	$coord->psql($DB, "\\set VERBOSITY verbose\nSELECT omnitask.distribute(8)", stderr => \$err);
+	like($err, qr/55000: the Citus coordinator is not in the Citus metadata/,
+		'distribute() refuses (55000) while the coordinator is not in the Citus metadata');
+}
 $coord->safe_psql($DB, sprintf(
 	"SELECT citus_set_coordinator_host('%s', %d);", $coord->host, $coord->port));
 for my $w ($w1, $w2)
@@ -154,6 +160,13 @@ CREATE ROLE pract_a LOGIN IN ROLE omnitask_practitioner;
 CREATE ROLE pract_b LOGIN IN ROLE omnitask_practitioner;
 CREATE ROLE clinic_auditor LOGIN IN ROLE omnitask_auditor;
 });
+
+{
+	my ($out, $err) = ('', '');
+	$single->psql($DB, "\\set VERBOSITY verbose\nSELECT omnitask.distribute()", stderr => \$err);
+	like($err, qr/55000: extension "citus" is not installed in this database/,
+		'distribute() refuses (55000) where Citus is not installed');
+}
 
 # Replaces each id of %$ids by its name and every timestamp by "T".
 sub normalized
@@ -387,6 +400,48 @@ for my $w ($w1, $w2)
 		WHERE t.description = 'load'}), 2 * $done, 'history complete: two versions per task');
 	is((run_as($coord, 'clinic_auditor', 'SELECT count(*) FROM omnitask.verify()'))[0], '1',
 		'verify() finds only the history row removed above');
+}
+
+# --- measurements (OMNITASK_CITUS_BENCH=1; reported, never asserted) ---------
+
+if ($ENV{OMNITASK_CITUS_BENCH})
+{
+	# pgbench -T 10, one client, through the coordinator and on the single node
+	my $tps = sub {
+		my ($node, $user, $sql) = @_;
+		my $script = "$PostgreSQL::Test::Utils::tmp_check/citus_bench.sql";
+		open my $fh, '>', $script or die $!;
+		print $fh "$sql\n";
+		close $fh;
+		my ($stdout, $stderr) = ('', '');
+		IPC::Run::run([ 'pgbench', '-n', '-c', '1', '-T', '10', '-f', $script,
+			'-h', $node->host, '-p', $node->port, '-U', $user, $DB ], '>', \$stdout, '2>', \$stderr);
+		my ($lat) = $stdout =~ /latency average = ([\d.]+) ms/;
+		return $lat;
+	};
+	my $read_id = $citus_ids->{b2};
+	my $single_read = $single_ids->{b2};
+	my $create = 'SELECT omnitask.create_task(' . $task->('bench') . ')';
+	for my $case ([ 'read_task', "SELECT omnitask.read_task('%s')" ], [ 'create_task', $create ])
+	{
+		my ($name, $sql) = @$case;
+		my $one = $tps->($single, 'pract_b', sprintf($sql, $single_read));
+		my $dist = $tps->($coord, 'pract_b', sprintf($sql, $read_id));
+		diag(sprintf('%s: %.3f ms on one node, %.3f ms through the coordinator (x%.1f, +%.3f ms)',
+			$name, $one, $dist, $dist / $one, $dist - $one));
+	}
+	# a search page: what the workers send the coordinator (EXPLAIN ANALYZE of
+	# search_tasks' page query as the superuser), full documents vs ids only
+	for my $cols ('t.id, t.resource', 't.id, t.priority')
+	{
+		my $plan = $coord->safe_psql($DB, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON)
+			SELECT $cols FROM omnitask.task t WHERE t.owner_id = 'pa'
+			ORDER BY t.priority DESC, t.id LIMIT 50");
+		my ($bytes) = $plan =~ /Tuple data received from nodes: (\d+ \w+)/;
+		my ($ms) = $plan =~ /Execution Time: ([\d.]+) ms/;
+		my ($rows) = $coord->safe_psql($DB, "SELECT count(*) FROM omnitask.task WHERE owner_id = 'pa'");
+		diag("search page of 50 ($cols) over $rows tasks: " . ($bytes // '?') . " received from the workers, $ms ms");
+	}
 }
 
 done_testing();
