@@ -402,6 +402,64 @@ for my $w ($w1, $w2)
 		'verify() finds only the history row removed above');
 }
 
+# --- a third worker, shards rebalanced under load ---------------------------
+
+{
+	my $w3 = PostgreSQL::Test::Cluster->new('worker3');
+	$w3->init;
+	$w3->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'citus,omnitask'
+citus.enable_unsafe_triggers = on
+max_prepared_transactions = 20
+log_statement = none
+omnitask.jwt_authenticator = 'authenticator'
+});
+	$w3->start;
+	$w3->safe_psql($DB, 'CREATE EXTENSION citus; CREATE EXTENSION omnitask;');
+	$coord->safe_psql($DB, sprintf("SELECT citus_add_node('%s', %d)", $w3->host, $w3->port));
+	push @nodes, $w3;
+
+	my $script = "$PostgreSQL::Test::Utils::tmp_check/citus_rebalance.sql";
+	open my $fh, '>', $script or die $!;
+	print $fh q{SELECT omnitask.create_task('{"resourceType": "Task", "status": "requested", "intent": "order",
+		"description": "rebalance", "for": {"reference": "Patient/p-3"}}'::jsonb);
+};
+	close $fh;
+	my ($stdout, $stderr) = ('', '');
+	my $load = IPC::Run::start([ 'pgbench', '-n', '-c', '2', '-j', '2', '-T', '20',
+		'-f', $script, '-h', $coord->host, '-p', $coord->port, '-U', 'pract_b', $DB ],
+		'>', \$stdout, '2>', \$stderr);
+	# the rebalancer's background job connects to the coordinator itself
+	# (citus.local_hostname, localhost by default: these nodes use sockets)
+	$coord->append_conf('postgresql.conf', "citus.local_hostname = '" . $coord->host . "'\n");
+	$coord->reload;
+	# block_writes: writers wait while a shard is copied (no logical replication needed)
+	$coord->safe_psql($DB, q{SELECT citus_rebalance_start(shard_transfer_mode => 'block_writes')});
+	ok($coord->poll_query_until($DB, q{SELECT state::text IN ('finished', 'failed', 'cancelled')
+		FROM citus_rebalance_status()}), 'the rebalance ended');
+	is($coord->safe_psql($DB, q{SELECT state FROM citus_rebalance_status()}), 'finished',
+		'the rebalance finished');
+	$load->finish;
+	my ($done) = $stdout =~ /number of transactions actually processed: (\d+)/;
+	my ($failed) = $stdout =~ /number of failed transactions: (\d+)/;
+	note("pgbench during the rebalance: $done transactions; $stderr");
+	is($failed // 0, 0, 'no writer failed during the rebalance');
+	ok($done > 0, 'writers made progress during the rebalance');
+	is($coord->safe_psql($DB, q{SELECT count(*) FROM omnitask.task WHERE description = 'rebalance'}), $done,
+		'every task written during the rebalance is there');
+	ok($coord->safe_psql($DB, qq{SELECT count(*) FROM pg_dist_shard_placement
+		WHERE nodeport = } . $w3->port . q{ AND shardid IN
+		(SELECT shardid FROM pg_dist_shard WHERE logicalrelid = 'omnitask.task'::regclass)}) > 0,
+		'the third worker holds task shards');
+	is((run_as($w3, 'pract_b', 'SELECT omnitask.current_practitioner_id()'))[0], 'pb',
+		'the third worker has the registry');
+	is((run_as($coord, 'clinic_auditor', 'SELECT count(*) FROM omnitask.verify()'))[0], '1',
+		'verify() after the rebalance finds only the history row removed above');
+	is((run_as($coord, 'pract_b', q{SELECT omnitask.search_tasks(_count => 1) ->> 'total'}))[0],
+		$coord->safe_psql($DB, q{SELECT count(*) FROM omnitask.task WHERE owner_id = 'pb'}),
+		'search after the rebalance has the exact total');
+}
+
 # --- measurements (OMNITASK_CITUS_BENCH=1; reported, never asserted) ---------
 
 if ($ENV{OMNITASK_CITUS_BENCH})
