@@ -82,14 +82,15 @@ new_task_id(void)
 }
 
 /*
- * Whether the trigger fires on a Citus shard of omnitask.task rather than
- * on the table itself: there the coordinator assigned the id (the column
- * default) and routed the row by it.
+ * Whether the trigger fires on a Citus shard of omnitask.task (named
+ * task_<shardid>) rather than on the table itself: there the coordinator
+ * assigned the id (the column default) and routed the row by it.  By name,
+ * so that the per-row path does no catalog look-up.
  */
 static bool
 on_shard(Relation rel)
 {
-	return RelationGetRelid(rel) != omnitask_relid("task");
+	return strcmp(RelationGetRelationName(rel), "task") != 0;
 }
 
 /*
@@ -768,7 +769,7 @@ omnitask_task_after(PG_FUNCTION_ARGS)
 	 * NOTIFY would reach the worker's listeners, not the coordinator's, and
 	 * would make two-phase commit across workers impossible.
 	 */
-	if (!omnitask_notify || RelationGetRelid(td->tg_relation) != omnitask_relid("task"))
+	if (!omnitask_notify || on_shard(td->tg_relation))
 		return PointerGetDatum(NULL);
 	if (set_based)
 		notify_changes(td->tg_relation, td->tg_newtable, restoring);
