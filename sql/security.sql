@@ -92,7 +92,8 @@ FROM unnest(ARRAY['omnitask.validate_task(jsonb)', 'omnitask.create_task(jsonb)'
 				  'omnitask.current_practitioner_id()', 'omnitask.set_workflow(json)', 'omnitask.workflow()',
 				  'omnitask.verify()', 'omnitask.task_row_problem(omnitask.task)',
 				  'omnitask.task_before_trigger()', 'omnitask.task_after_trigger()',
-				  'omnitask.require_version(text,integer,integer,text)']::regprocedure[]) f
+				  'omnitask.require_version(text,integer,integer,text)',
+				  'omnitask.distribute(integer)', 'omnitask.task_id_default()']::regprocedure[]) f
 ORDER BY f::text;
 SELECT c.relname, substr(r.rolname, 10) AS role,
 	   concat_ws(',',

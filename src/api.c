@@ -87,14 +87,18 @@ check_importer(void)
 /*
  * Runs the kept import INSERT *plan (prepared from sql with one parameter
  * of type argtype the first time) with arg, as an import: the trigger
- * keeps ids, statuses and times and records "import".  Returns the rows
- * stored (at most tcount; 0 = all) through SPI_tuptable; the caller is
- * connected to SPI.
+ * keeps ids, statuses and times and records "import".  doc, when the
+ * statement stores one Task, is that Task: the id column's default reads its
+ * id (on Citus the row is routed by id before any trigger runs).  Returns
+ * the rows stored (at most tcount; 0 = all) through SPI_tuptable; the
+ * caller is connected to SPI.
  */
 static uint64
-run_import(SPIPlanPtr *plan, const char *sql, Oid argtype, Datum arg, long tcount)
+run_import(SPIPlanPtr *plan, const char *sql, Oid argtype, Datum arg, long tcount,
+		   Jsonb *doc)
 {
 	int			rc = 0;
+	Jsonb	   *outer_doc = omnitask_import_doc;
 
 	if (*plan == NULL)
 	{
@@ -106,6 +110,7 @@ run_import(SPIPlanPtr *plan, const char *sql, Oid argtype, Datum arg, long tcoun
 		*plan = p;
 	}
 	omnitask_import_depth++;
+	omnitask_import_doc = doc;
 	PG_TRY();
 	{
 		rc = SPI_execute_plan(*plan, &arg, NULL, false, tcount);
@@ -113,6 +118,7 @@ run_import(SPIPlanPtr *plan, const char *sql, Oid argtype, Datum arg, long tcoun
 	PG_FINALLY();
 	{
 		omnitask_import_depth--;
+		omnitask_import_doc = outer_doc;
 	}
 	PG_END_TRY();
 	if (rc != SPI_OK_INSERT_RETURNING && rc != SPI_OK_INSERT)
@@ -128,6 +134,7 @@ run_import(SPIPlanPtr *plan, const char *sql, Oid argtype, Datum arg, long tcoun
 Datum
 omnitask_import_task(PG_FUNCTION_ARGS)
 {
+	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
 	Datum		result;
 	bool		isnull;
 	int			rc;
@@ -136,7 +143,7 @@ omnitask_import_task(PG_FUNCTION_ARGS)
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 	if (run_import(&import_plan, "INSERT INTO omnitask.task (resource) VALUES ($1) RETURNING resource",
-				   JSONBOID, PG_GETARG_DATUM(0), 1) != 1)
+				   JSONBOID, JsonbPGetDatum(doc), 1, doc) != 1)
 		elog(ERROR, "could not insert the imported task");
 	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	result = SPI_datumTransfer(result, false, -1);
@@ -163,7 +170,7 @@ omnitask_import_batch(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 	n = run_import(&import_batch_plan,
 				   "INSERT INTO omnitask.task (resource) SELECT r FROM pg_catalog.unnest($1) AS r",
-				   JSONBARRAYOID, PG_GETARG_DATUM(0), 0);
+				   JSONBARRAYOID, PG_GETARG_DATUM(0), 0, NULL);
 	SPI_finish();
 	PG_RETURN_INT32((int32) n);
 }

@@ -16,15 +16,20 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "catalog.h"
 #include "commands/trigger.h"
 #include "fhir_tables.h"
 #include "fmgr.h"
+#include "utils/builtins.h"
 #include "utils/catcache.h"
+#include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -127,6 +132,52 @@ omnitask_relid(const char *relname)
 	if (!OidIsValid(relid))
 		elog(ERROR, "relation \"omnitask.%s\" does not exist", relname);
 	return relid;
+}
+
+/*
+ * The relation that holds the rows of omnitask.<relname> in this node: the
+ * table itself, or, once Citus has made it a reference table, the local
+ * placement of its one shard (omnitask.<relname>_<shardid>).  On a Citus
+ * node the table itself is an empty shell; the registry and the workflow
+ * must be read from the copy every node keeps.  Read without SPI (the
+ * registry is loaded inside row-level security checks) and only when a
+ * cache is filled, so the per-row path pays nothing.
+ */
+Oid
+omnitask_local_relid(const char *relname)
+{
+	Oid			relid = omnitask_relid(relname);
+	Oid			dist_shard = get_relname_relid("pg_dist_shard", PG_CATALOG_NAMESPACE);
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	int64		shardid = 0;
+	int			nshards = 0;
+	Oid			local;
+
+	if (!OidIsValid(dist_shard))
+		return relid;			/* no Citus in this database */
+	rel = table_open(dist_shard, AccessShareLock);
+	/* pg_dist_shard (logicalrelid regclass, shardid bigint, ...) */
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, 2, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			shardid = DatumGetInt64(d);
+		nshards++;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (nshards != 1)
+		return relid;			/* not a Citus table, or not a reference table */
+	local = get_relname_relid(psprintf("%s_" INT64_FORMAT, relname, shardid),
+							  omnitask_namespace_oid());
+	return OidIsValid(local) ? local : relid;
 }
 
 /*

@@ -154,7 +154,7 @@ load_registry(void)
 	registry = hash_create("omnitask registry", 64, &ctl,
 						   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 
-	registry_relid = omnitask_relid("practitioner");
+	registry_relid = omnitask_local_relid("practitioner");
 	rel = table_open(registry_relid, AccessShareLock);
 	snap = RegisterSnapshot(IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot());
 	scan = table_beginscan(rel, snap, 0, NULL);

@@ -21,6 +21,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "catalog.h"
+#include "fhir_types.h"
 #include "identity.h"
 #include "jsonb_splice.h"
 #include "notify_relay.h"
@@ -47,10 +48,17 @@
 
 PG_FUNCTION_INFO_V1(omnitask_task_before);
 PG_FUNCTION_INFO_V1(omnitask_task_after);
+PG_FUNCTION_INFO_V1(omnitask_task_id_default);
 
 
 /* import_task() is storing: keep the id, allow any status. */
 int			omnitask_import_depth = 0;
+
+/*
+ * On a Citus shard: whether the row being inserted is an import (see
+ * shard_import()), for the AFTER trigger's history of the same statement.
+ */
+static bool shard_import = false;
 
 /* The transaction that restored rows (their history comes with them). */
 static LocalTransactionId restore_lxid = InvalidLocalTransactionId;
@@ -92,6 +100,95 @@ new_task_id(void)
 					b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
+/*
+ * Whether the trigger fires on a Citus shard of omnitask.task (named
+ * task_<shardid>) rather than on the table itself: there the coordinator
+ * assigned the id (the column default) and routed the row by it.  By name,
+ * so that the per-row path does no catalog look-up.
+ */
+static bool
+on_shard(Relation rel)
+{
+	return strcmp(RelationGetRelationName(rel), "task") != 0;
+}
+
+/*
+ * On a shard, an import is a row whose id column already names the id of
+ * its resource: import_task()'s column default (task_id_default()) gives
+ * the imported Task's own id, where a create gets a new UUID.  The flag of
+ * import_task() stays on the coordinator; this is what reaches the worker.
+ * Only admins may import, as import_task() checks on the coordinator.
+ */
+static bool
+is_shard_import(HeapTuple newtup, TupleDesc desc, const int *att, const OmniCaller *caller)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(newtup, att[COL_ID], desc, &isnull);
+	Jsonb	   *doc;
+	JsonbValue *idv;
+	char	   *id;
+
+	if (isnull)
+		return false;
+	doc = DatumGetJsonbP(heap_getattr(newtup, att[COL_RESOURCE], desc, &isnull));
+	if (isnull || !JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
+		return false;
+	idv = getKeyJsonValueFromContainer(&doc->root, "id", 2, NULL);
+	id = TextDatumGetCString(d);
+	if (idv == NULL || idv->type != jbvString || idv->val.string.len != (int) strlen(id) ||
+		memcmp(idv->val.string.val, id, idv->val.string.len) != 0)
+		return false;
+	if (!caller->is_admin)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to import tasks"),
+				 errdetail("Only members of role \"omnitask_admin\" may import tasks."),
+				 errhint("Use omnitask.create_task() to create a new task.")));
+	return true;
+}
+
+/*
+ * The id a new row already carries: the column default
+ * (gen_random_uuid()), evaluated where the INSERT is planned.  Kept so that
+ * on Citus, where omnitask.task is distributed by id, the row is stored
+ * under the id it was routed by.  Only the table owner may write the
+ * column, so it is checked as a superuser's input would be.
+ */
+static char *
+kept_task_id(Datum d)
+{
+	char	   *id = TextDatumGetCString(d);
+	const char *why = NULL;
+
+	if (!fhir_check_string(FP_ID, id, strlen(id), &why))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("invalid FHIR Task: Task.id: \"%s\" is not a valid id", id),
+				 errdetail("The value of column \"id\" %s.", why ? why : "is invalid")));
+	return id;
+}
+
+/* The Task import_task() is storing, for task_id_default(). */
+Jsonb	   *omnitask_import_doc = NULL;
+
+/*
+ * task_id_default() -> text: the column default of omnitask.task.id.  A new
+ * UUID, or during import_task() the id of the Task being imported, so that
+ * on Citus the row is routed to the shard of the id it is stored under.
+ */
+Datum
+omnitask_task_id_default(PG_FUNCTION_ARGS)
+{
+	if (omnitask_import_depth > 0 && omnitask_import_doc != NULL &&
+		JB_ROOT_IS_OBJECT(omnitask_import_doc) && !JB_ROOT_IS_SCALAR(omnitask_import_doc))
+	{
+		JsonbValue *idv = getKeyJsonValueFromContainer(&omnitask_import_doc->root, "id", 2, NULL);
+
+		if (idv != NULL && idv->type == jbvString)
+			PG_RETURN_TEXT_P(cstring_to_text_with_len(idv->val.string.val, idv->val.string.len));
+	}
+	PG_RETURN_TEXT_P(cstring_to_text(new_task_id()));
+}
 
 /*
  * Raises 23514 for an invalid Task: the first problem (with its FHIR path)
@@ -192,6 +289,10 @@ begin_write(TriggerData *td, TaskRow *row, TaskWrite *tw)
 	tw->old_status = -1;
 	tw->old_resource = (Datum) 0;
 	task_check_caller(tw->caller);
+	shard_import = false;
+	if (is_insert && !tw->is_import && on_shard(row->rel))
+		tw->is_import = shard_import =
+			is_shard_import(row->newtup, row->desc, row->att, tw->caller);
 }
 
 /* Phase 2: the FHIR Task being written (the only column a user writes). */
@@ -240,6 +341,8 @@ server_owned(const TaskRow *row, TaskWrite *tw, Jsonb *doc, TimestampTz now,
 						 errhint("import_task() keeps the id of the Task it is given; use create_task() to have one assigned.")));
 			id = pnstrdup(idv->val.string.val, idv->val.string.len);
 		}
+		else if (on_shard(row->rel) && !heap_attisnull(row->newtup, row->att[COL_ID], row->desc))
+			id = kept_task_id(heap_getattr(row->newtup, row->att[COL_ID], row->desc, &isnull));
 		else
 			id = new_task_id();
 		if (!tw->caller->is_admin)
@@ -767,9 +870,15 @@ omnitask_task_after(PG_FUNCTION_ARGS)
 	 * does is planned again at each use, more than a single row costs).
 	 */
 	set_based = td->tg_newtable != NULL && tuplestore_tuple_count(td->tg_newtable) > 1;
-	append_history(td, is_insert ? (omnitask_import_depth > 0 ? "import" : "create") : "update",
+	append_history(td, is_insert ? (omnitask_import_depth > 0 || shard_import ? "import" : "create") : "update",
 				   restoring, set_based);
-	if (!omnitask_notify)
+	shard_import = false;
+	/*
+	 * Not on a Citus shard (any relation but omnitask.task itself): its
+	 * NOTIFY would reach the worker's listeners, not the coordinator's, and
+	 * would make two-phase commit across workers impossible.
+	 */
+	if (!omnitask_notify || on_shard(td->tg_relation))
 		return PointerGetDatum(NULL);
 	if (set_based)
 		notify_changes(td->tg_relation, td->tg_newtable, restoring);

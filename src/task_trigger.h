@@ -8,8 +8,12 @@
 #ifndef TASK_TRIGGER_H
 #define TASK_TRIGGER_H
 
+#include "utils/jsonb.h"
+
 /* Writes that import_task() is making: keep the id, allow any status. */
 extern int	omnitask_import_depth;
+/* The Task import_task() is storing (its id is the id column's default). */
+extern Jsonb *omnitask_import_doc;
 
 extern void omnitask_task_trigger_init(void);
 

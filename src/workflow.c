@@ -102,7 +102,7 @@ stored_definition(void)
 	Snapshot	snap;
 	char	   *doc = NULL;
 
-	definition_relid = omnitask_relid("workflow_definition");
+	definition_relid = omnitask_local_relid("workflow_definition");
 	rel = table_open(definition_relid, AccessShareLock);
 	snap = RegisterSnapshot(IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot());
 	scan = table_beginscan(rel, snap, 0, NULL);
