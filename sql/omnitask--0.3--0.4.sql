@@ -130,43 +130,10 @@ GRANT EXECUTE ON FUNCTION omnitask.task_id_default() TO omnitask_admin, omnitask
 ALTER TABLE omnitask.task ALTER COLUMN id SET DEFAULT omnitask.task_id_default();
 
 /*
- * Status change: the new resource is built in PL/pgSQL before the UPDATE,
- * so that the UPDATE has no CASE over non-immutable functions (Citus
- * refuses those in a distributed UPDATE).  Same behaviour as 0.3.
+ * The status change builds its new resource before the UPDATE (no CASE over
+ * non-immutable functions, which Citus refuses in a distributed UPDATE):
+ * set_task_status is replaced once, in "Write path and migration" below.
  */
-CREATE OR REPLACE FUNCTION omnitask.set_task_status(id text, status text, reason text DEFAULT NULL, if_match integer DEFAULT NULL)
-	RETURNS jsonb
-	LANGUAGE plpgsql PARALLEL UNSAFE AS
-$$
-DECLARE
-	current_resource jsonb;
-	current_version integer;
-	next_resource jsonb;
-	stored jsonb;
-BEGIN
-	IF set_task_status.id IS NULL OR set_task_status.status IS NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
-			MESSAGE = 'task id and status must not be null';
-	END IF;
-	SELECT t.resource, t.version_id INTO current_resource, current_version
-		FROM omnitask.task t WHERE t.id = set_task_status.id FOR UPDATE;
-	IF NOT FOUND THEN
-		PERFORM omnitask.not_found(set_task_status.id);
-	END IF;
-	PERFORM omnitask.require_version(set_task_status.id, current_version, set_task_status.if_match,
-		'Read the task again and decide on its current status.');
-	next_resource := (current_resource - 'statusReason')
-		|| pg_catalog.jsonb_build_object('status', set_task_status.status);
-	IF reason IS NOT NULL THEN
-		next_resource := next_resource
-			|| pg_catalog.jsonb_build_object('statusReason', pg_catalog.jsonb_build_object('text', reason));
-	END IF;
-	UPDATE omnitask.task t SET resource = next_resource
-		WHERE t.id = set_task_status.id
-		RETURNING t.resource INTO stored;
-	RETURN stored;
-END
-$$;
 
 /*
  * verify() in PL/pgSQL, each row handed to task_row_problem() as an
