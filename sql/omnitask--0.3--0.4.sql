@@ -111,6 +111,9 @@ COMMENT ON VIEW omnitask.stage_time IS 'Time spent per businessStatus and owner 
 GRANT SELECT ON omnitask.task_stages, omnitask.stage_time
 	TO omnitask_admin, omnitask_practitioner, omnitask_auditor;
 
+/* the parameters and result parameters as of 0.4 */
+COMMENT ON FUNCTION omnitask.search_tasks_query(text, boolean) IS 'FHIR search on Task from the query string as it arrives (e.g. owner:missing=true&status=ready&_count=20, URL-encoded): a searchset Bundle of the tasks the caller may see. Parameters _id, _lastUpdated, authored-on, based-on, business-status, code, due-date, encounter, focus, group-identifier, identifier, intent, modified, owner, part-of, patient, performer, period, priority, requester, status, subject; comma = OR, repetition = AND; token system|code; date prefixes eq ne lt gt le ge sa eb over the range of the value''s precision (a date without a time is that day in UTC); modifiers :missing (every parameter) and :not (tokens); _sort, _count (1-1000, default 50), _offset, _total=none|estimate|accurate, _summary=count|true|text|data|false, _elements (mandatory elements kept, meta.tag SUBSETTED), _revinclude[:iterate]=Task:part-of (at most 1000 included). An unrecognized parameter raises 22023 naming it unless lenient (Prefer: handling=lenient), which ignores it; a bad value raises 22023 naming the parameter.';
+
 /* ======================================================================
  * Citus: distributed tables
  * ====================================================================== */
