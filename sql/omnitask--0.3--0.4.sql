@@ -48,6 +48,12 @@ ALTER TABLE omnitask.task DISABLE TRIGGER USER;
 UPDATE omnitask.task t SET (search_tokens, business_status) =
 	(SELECT c.search_tokens, c.business_status FROM omnitask.task_search_columns(t.resource) c);
 ALTER TABLE omnitask.task ENABLE TRIGGER USER;
+-- the default only filled the column while it was added: from now on the
+-- trigger derives it (NOT NULL is checked after it).  Without a default an
+-- INSERT names no column but resource (and id): on Citus the coordinator
+-- writes every column that has a default into the shard's INSERT, which
+-- the writers may not insert into.
+ALTER TABLE omnitask.task ALTER COLUMN search_tokens DROP DEFAULT;
 
 CREATE INDEX task_search_tokens_idx ON omnitask.task USING gin (search_tokens);
 
