@@ -76,8 +76,13 @@ typedef struct TokenList
 	int			cap;
 } TokenList;
 
-/* Attribute numbers of those columns, for the relation last seen. */
+/*
+ * Attribute numbers of those columns, for the relation last seen, as it
+ * was then: ALTER EXTENSION UPDATE adds columns to the same relation, so
+ * its number of attributes is part of the key.
+ */
 static Oid	attnums_relid = InvalidOid;
+static int	attnums_natts = 0;
 static int	attnums[NUM_TASK_COLS];
 
 /* The PostgreSQL epoch as fhir_types.c counts (it must agree with ours). */
@@ -139,10 +144,13 @@ task_modify_row(HeapTuple tup, TupleDesc desc, const int *att, Datum *values, bo
 const int *
 task_attnums(Relation rel)
 {
-	if (attnums_relid != RelationGetRelid(rel))
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	if (attnums_relid != RelationGetRelid(rel) || attnums_natts != desc->natts)
 	{
-		lookup_attnums(RelationGetDescr(rel), attnums);
+		lookup_attnums(desc, attnums);
 		attnums_relid = RelationGetRelid(rel);
+		attnums_natts = desc->natts;
 	}
 	return attnums;
 }

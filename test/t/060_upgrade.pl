@@ -112,6 +112,11 @@ is($session->query_safe("SELECT omnitask.set_task_status('$t1', 'on-hold')->>'st
 	'the session opened before the upgrade still writes');
 is($session->query_safe("SELECT count(*) FROM omnitask.task WHERE owner_id IS DISTINCT FROM 'pr-0001'"), '0',
 	'the session opened before the upgrade still sees only its own tasks');
+# the columns the upgrade added are filled by that session's trigger too
+is($session->query_safe(q{SELECT (omnitask.create_task('{"resourceType":"Task","status":"requested","intent":"order","description":"open session","for":{"reference":"Patient/pu-4"},"identifier":[{"system":"urn:up","value":"os-1"}]}')->>'id') IS NOT NULL}),
+	't', 'the session opened before the upgrade creates a task after it');
+is($node->safe_psql($UP, q{SELECT count(*) FROM omnitask.task WHERE search_tokens @> '{identifier:urn:up|os-1}'}), '1',
+	'its task has the search tokens the upgrade added');
 $session->quit;
 
 my $t3 = $node->safe_psql($UP, q{
