@@ -50,33 +50,13 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use FindBin;
+use lib $FindBin::RealBin;
+use OmnitaskCitus;
 
-my $pg_config = ($ENV{PGBIN} // '') ne '' ? "$ENV{PGBIN}/pg_config" : 'pg_config';
-my $pkglibdir = `$pg_config --pkglibdir`;
-chomp $pkglibdir;
-plan skip_all => "Citus is not installed for this PostgreSQL (no $pkglibdir/citus.so)"
-  unless -e "$pkglibdir/citus.so";
-
-my $DB = 'postgres';
+citus_skip_unless_installed();
 
 # --- the cluster --------------------------------------------------------
-
-# A started Citus node with omnitask: the settings every node needs.
-sub citus_node
-{
-	my ($name, $extra) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'citus,omnitask'
-citus.enable_unsafe_triggers = on
-max_prepared_transactions = 20
-log_statement = none
-} . ($extra // ''));
-	$node->start;
-	$node->safe_psql($DB, 'CREATE EXTENSION citus; CREATE EXTENSION omnitask;');
-	return $node;
-}
 
 my @nodes = map { citus_node($_) } qw(coordinator worker1 worker2);
 my ($coord, $w1, $w2) = @nodes;
@@ -87,13 +67,7 @@ my ($coord, $w1, $w2) = @nodes;
 	like($err, qr/55000: the Citus coordinator is not in the Citus metadata/,
 		'distribute() refuses (55000) while the coordinator is not in the Citus metadata');
 }
-$coord->safe_psql($DB, sprintf(
-	"SELECT citus_set_coordinator_host('%s', %d);", $coord->host, $coord->port));
-for my $w ($w1, $w2)
-{
-	$coord->safe_psql($DB, sprintf(
-		"SELECT citus_add_node('%s', %d);", $w->host, $w->port));
-}
+citus_cluster($coord, $w1, $w2);
 is($coord->safe_psql($DB, "SELECT count(*) FROM pg_dist_node WHERE noderole = 'primary'"),
 	'3', 'coordinator and two workers in the Citus metadata');
 
@@ -121,33 +95,6 @@ is($coord->safe_psql($DB, q{
 	'2', 'the task shards are spread over both workers');
 
 # --- helpers ------------------------------------------------------------
-
-# Runs $sql on $node as $user; returns (stdout, "SQLSTATE: message" or '').
-sub run_as
-{
-	my ($node, $user, $sql) = @_;
-	my ($out, $err) = ('', '');
-	$node->psql($DB, "\\set VERBOSITY verbose\n$sql",
-		stdout => \$out, stderr => \$err, on_error_stop => 1,
-		extra_params => [ '-U', $user ]);
-	my ($state) = $err =~ /ERROR:\s+([0-9A-Z]{5}: [^\n]*)/;
-	return ($out, $state // ($err =~ /(FATAL|ERROR)/ ? $err : ''));
-}
-
-sub ok_as
-{
-	my ($node, $user, $sql, $name) = @_;
-	my ($out, $err) = run_as($node, $user, $sql);
-	is($err, '', "$name: no error");
-	return $out;
-}
-
-sub error_as
-{
-	my ($node, $user, $sql, $expected, $name) = @_;
-	my (undef, $err) = run_as($node, $user, $sql);
-	is($err, $expected, $name);
-}
 
 my $task = sub {
 	my ($desc, $extra) = @_;
