@@ -910,17 +910,30 @@ check_xhtml_in(const char *s, size_t len, XState *st, const char **why)
 			 */
 			size_t		start = i;
 
-			/* eight bytes at a time while none ends the run */
+			/*
+			 * eight bytes at a time while none ends the run; in the word
+			 * that has one, straight to the first such byte (bytes before
+			 * it are 0x20 or above: only ' ' is a space)
+			 */
 			while (len - i >= 8)
 			{
 				uint64_t	w;
+				uint64_t	stop;
 
 				memcpy(&w, s + i, 8);
-				if (word_has_less(w, 0x20) || word_has_byte(w, '<') ||
-					word_has_byte(w, '&') || word_has_byte(w, ']') ||
-					((w & WORD_OF(0x80)) != 0 && word_has_byte(w, 0xEF)))
+				stop = word_mark_less(w, 0x20) | word_mark_byte(w, '<') |
+					word_mark_byte(w, '&') | word_mark_byte(w, ']');
+				if ((w & WORD_OF(0x80)) != 0)
+					stop |= word_mark_byte(w, 0xEF);
+				if (stop != 0)
+				{
+					size_t		n = word_first_marked(stop);
+
+					if (word_first_bytes(w ^ WORD_OF(' '), n) != 0)
+						has_content = true;
+					i += n;
 					break;
-				/* every byte is 0x20 or above: only ' ' is a space */
+				}
 				if (w != WORD_OF(' '))
 					has_content = true;
 				i += 8;
