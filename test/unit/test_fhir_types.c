@@ -1214,6 +1214,24 @@ test_word_scans(void)
 }
 
 /*
+ * A narrative whose text is pos bytes of fill, then mid, then 24 - pos
+ * bytes of fill, then tail, checked as xhtml (expected valid, or refused
+ * for want_why).
+ */
+static void
+t_xhtml_at(size_t pos, char fill, const char *mid, const char *tail,
+		   bool expect_ok, const char *want_why)
+{
+	char		buf[24];
+	char		x[200];
+
+	memset(buf, fill, sizeof(buf));
+	snprintf(x, sizeof(x), "<div" XNS ">%.*s%s%.*s%s</div>", (int) pos, buf, mid,
+			 (int) (sizeof(buf) - pos), buf, tail);
+	t_string(FP_XHTML, x, strlen(x), expect_ok, want_why);
+}
+
+/*
  * The ends of the word-at-a-time scans: a string whose length is not a
  * multiple of eight (its last eight bytes read as one word, overlapping
  * the previous one) with a control character, a non-space or nothing but
@@ -1226,7 +1244,6 @@ static void
 test_word_tails(void)
 {
 	char		buf[64];
-	char		x[200];
 	size_t		n;
 	size_t		pos;
 
@@ -1252,34 +1269,16 @@ test_word_tails(void)
 	for (pos = 0; pos < 24; pos++)
 	{
 		/* spaces, then the run's end: a reference to a space is no content */
-		memset(buf, ' ', 24);
-		snprintf(x, sizeof(x), "<div" XNS ">%.*s&#32;%.*s</div>", (int) pos, buf,
-				 (int) (24 - pos), buf);
-		t_string(FP_XHTML, x, strlen(x), false, "txt-2");
+		t_xhtml_at(pos, ' ', "&#32;", "", false, "txt-2");
 		/* ... but a letter before it is */
-		snprintf(x, sizeof(x), "<div" XNS ">%.*sy&#32;%.*s</div>", (int) pos, buf,
-				 (int) (24 - pos), buf);
-		t_string(FP_XHTML, x, strlen(x), true, NULL);
-		snprintf(x, sizeof(x), "<div" XNS ">%.*sy<b/>%.*s</div>", (int) pos, buf,
-				 (int) (24 - pos), buf);
-		t_string(FP_XHTML, x, strlen(x), true, NULL);
+		t_xhtml_at(pos, ' ', "y&#32;", "", true, NULL);
+		t_xhtml_at(pos, ' ', "y<b/>", "", true, NULL);
 		/* U+FFFE and U+FFFF are refused, U+F000 and U+FEFF are text */
-		memset(buf, 'a', 24);
-		snprintf(x, sizeof(x), "<div" XNS ">%.*s\xef\xbf\xbe%.*s</div>", (int) pos, buf,
-				 (int) (24 - pos), buf);
-		t_string(FP_XHTML, x, strlen(x), false, "U+FFFE");
-		snprintf(x, sizeof(x), "<div" XNS ">%.*s\xef\xbf\xbf%.*s</div>", (int) pos, buf,
-				 (int) (24 - pos), buf);
-		t_string(FP_XHTML, x, strlen(x), false, "U+FFFE");
-		snprintf(x, sizeof(x), "<div" XNS ">%.*s\xef\x80\x80%.*s\xef\xbb\xbf</div>",
-				 (int) pos, buf, (int) (24 - pos), buf);
-		t_string(FP_XHTML, x, strlen(x), true, NULL);
-		snprintf(x, sizeof(x), "<div" XNS ">%.*s]]>%.*s</div>", (int) pos, buf,
-				 (int) (24 - pos), buf);
-		t_string(FP_XHTML, x, strlen(x), false, "]]>");
-		snprintf(x, sizeof(x), "<div" XNS ">%.*s]]%.*s</div>", (int) pos, buf,
-				 (int) (24 - pos), buf);
-		t_string(FP_XHTML, x, strlen(x), true, NULL);
+		t_xhtml_at(pos, 'a', "\xef\xbf\xbe", "", false, "U+FFFE");
+		t_xhtml_at(pos, 'a', "\xef\xbf\xbf", "", false, "U+FFFE");
+		t_xhtml_at(pos, 'a', "\xef\x80\x80", "\xef\xbb\xbf", true, NULL);
+		t_xhtml_at(pos, 'a', "]]>", "", false, "]]>");
+		t_xhtml_at(pos, 'a', "]]", "", true, NULL);
 	}
 }
 
