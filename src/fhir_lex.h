@@ -155,13 +155,59 @@ has_prefix_at(const char *s, size_t len, size_t i, const char *lit)
 #define WORD_OF(c)		(UINT64_C(0x0101010101010101) * (uint8_t) (c))
 
 /*
+ * The bytes of w below n (n <= 128), each marked by its high bit.  Exact
+ * for the least significant marked byte (a borrow can only mark more
+ * significant bytes than a true one), so "is there one" is always right
+ * and "which is the first" on a little-endian machine.
+ */
+static inline uint64_t
+word_mark_less(uint64_t w, uint8_t n)
+{
+	return (w - WORD_OF(n)) & ~w & WORD_OF(0x80);
+}
+
+/* The bytes of w equal to c, marked as by word_mark_less(). */
+static inline uint64_t
+word_mark_byte(uint64_t w, uint8_t c)
+{
+	return word_mark_less(w ^ WORD_OF(c), 1);
+}
+
+/*
+ * The index (0-7, in memory order) of the first byte marked in m (not 0)
+ * on a little-endian machine, where borrows run towards later bytes; 0
+ * elsewhere (a false mark may come first there), which only makes the
+ * caller look at the word's bytes one at a time.
+ */
+static inline size_t
+word_first_marked(uint64_t m)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (size_t) __builtin_ctzll(m) >> 3;
+#else
+	(void) m;
+	return 0;
+#endif
+}
+
+/*
+ * The first n bytes of w as word_first_marked() counts them (n < 8), the
+ * others zero.
+ */
+static inline uint64_t
+word_first_bytes(uint64_t w, size_t n)
+{
+	return w & ((UINT64_C(1) << (8 * n)) - 1);
+}
+
+/*
  * True when some byte of w is below n (n <= 128).  Exact as a yes/no
  * answer (borrows can only make it wrong about which byte).
  */
 static inline bool
 word_has_less(uint64_t w, uint8_t n)
 {
-	return ((w - WORD_OF(n)) & ~w & WORD_OF(0x80)) != 0;
+	return word_mark_less(w, n) != 0;
 }
 
 /* True when some byte of w equals c. */

@@ -114,6 +114,24 @@ check_text(const char *s, size_t len, bool warn_blank, const char **why,
 				continue;
 			}
 		}
+		else if (len >= 8)
+		{
+			/*
+			 * the last few bytes: the value's last eight bytes as one word
+			 * (the ones already scanned again are harmless: a control
+			 * character among them sends the tail to the byte loop below,
+			 * and any byte that is not a space means not blank)
+			 */
+			uint64_t	w;
+
+			memcpy(&w, s + len - 8, 8);
+			if (!word_has_control(w))
+			{
+				if (w != WORD_OF(' '))
+					blank = false;
+				break;
+			}
+		}
 		c = (unsigned char) s[i++];
 		if (is_text_space(c))
 			continue;

@@ -18,25 +18,75 @@ xhtml_element_name_allowed(const char *p, size_t n)
 	switch (n)
 	{
 		case 1:
-			for (l = "abipq"; *l; l += 1)
-				if (p[0] == l[0] && memcmp(p, l, 1) == 0)
+			switch ((uint32_t) (unsigned char) p[0])
+			{
+				case 0x61:	/* a */
+				case 0x62:	/* b */
+				case 0x69:	/* i */
+				case 0x70:	/* p */
+				case 0x71:	/* q */
 					return true;
-			return false;
+				default:
+					return false;
+			}
 		case 2:
-			for (l = "brdddldtemh1h2h3h4h5h6hrlioltdthtrttul"; *l; l += 2)
-				if (p[0] == l[0] && memcmp(p, l, 2) == 0)
+			switch ((uint32_t) (unsigned char) p[0] << 8 | (uint32_t) (unsigned char) p[1])
+			{
+				case 0x6272:	/* br */
+				case 0x6464:	/* dd */
+				case 0x646c:	/* dl */
+				case 0x6474:	/* dt */
+				case 0x656d:	/* em */
+				case 0x6831:	/* h1 */
+				case 0x6832:	/* h2 */
+				case 0x6833:	/* h3 */
+				case 0x6834:	/* h4 */
+				case 0x6835:	/* h5 */
+				case 0x6836:	/* h6 */
+				case 0x6872:	/* hr */
+				case 0x6c69:	/* li */
+				case 0x6f6c:	/* ol */
+				case 0x7464:	/* td */
+				case 0x7468:	/* th */
+				case 0x7472:	/* tr */
+				case 0x7474:	/* tt */
+				case 0x756c:	/* ul */
 					return true;
-			return false;
+				default:
+					return false;
+			}
 		case 3:
-			for (l = "bdobigcoldfndivimgkbdmappresubsupvar"; *l; l += 3)
-				if (p[0] == l[0] && memcmp(p, l, 3) == 0)
+			switch ((uint32_t) (unsigned char) p[0] << 16 | (uint32_t) (unsigned char) p[1] << 8 | (uint32_t) (unsigned char) p[2])
+			{
+				case 0x62646f:	/* bdo */
+				case 0x626967:	/* big */
+				case 0x636f6c:	/* col */
+				case 0x64666e:	/* dfn */
+				case 0x646976:	/* div */
+				case 0x696d67:	/* img */
+				case 0x6b6264:	/* kbd */
+				case 0x6d6170:	/* map */
+				case 0x707265:	/* pre */
+				case 0x737562:	/* sub */
+				case 0x737570:	/* sup */
+				case 0x766172:	/* var */
 					return true;
-			return false;
+				default:
+					return false;
+			}
 		case 4:
-			for (l = "abbrareacitecodesampspan"; *l; l += 4)
-				if (p[0] == l[0] && memcmp(p, l, 4) == 0)
+			switch ((uint32_t) (unsigned char) p[0] << 24 | (uint32_t) (unsigned char) p[1] << 16 | (uint32_t) (unsigned char) p[2] << 8 | (uint32_t) (unsigned char) p[3])
+			{
+				case 0x61626272:	/* abbr */
+				case 0x61726561:	/* area */
+				case 0x63697465:	/* cite */
+				case 0x636f6465:	/* code */
+				case 0x73616d70:	/* samp */
+				case 0x7370616e:	/* span */
 					return true;
-			return false;
+				default:
+					return false;
+			}
 		case 5:
 			for (l = "smalltabletbodytfootthead"; *l; l += 5)
 				if (p[0] == l[0] && memcmp(p, l, 5) == 0)

@@ -100,6 +100,15 @@ if gcc -std=gnu99 -O1 -g -Wall -Wextra -Werror -Isrc src/fhir_types.c src/fhir_x
 else
 	cat "$TMP/unit/build.log"; failed=$((failed + 1)); failures+=("unit: build failed")
 fi
+# again with the narrative's text scanned eight bytes at a time (as without SSE2)
+if gcc -DFHIR_XHTML_NO_SIMD -std=gnu99 -O1 -g -Wall -Wextra -Werror -Isrc src/fhir_types.c src/fhir_xhtml.c \
+	test/unit/test_fhir_types.c -o "$TMP/unit/test_fhir_types_nosimd" 2>"$TMP/unit/build_nosimd.log"; then
+	"$TMP/unit/test_fhir_types_nosimd" >"$TMP/unit/out_nosimd.tap" 2>&1; rc=$?
+	count_tap unit-nosimd "$TMP/unit/out_nosimd.tap" $rc
+	grep -E '^not ok' "$TMP/unit/out_nosimd.tap" || true
+else
+	cat "$TMP/unit/build_nosimd.log"; failed=$((failed + 1)); failures+=("unit-nosimd: build failed")
+fi
 took "unit tests"
 
 heading "pg_regress (make installcheck ISOLATION= TAP_TESTS=)"

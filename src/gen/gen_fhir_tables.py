@@ -567,7 +567,9 @@ def generate_xhtml_header():
          " */",
          ""]
     # the element check runs for every tag of every narrative: a switch on
-    # the length with fixed-size compares (which the compiler inlines)
+    # the length, then for names of up to four bytes a switch on the bytes
+    # as one number (the compiler makes it a few compares), for longer ones
+    # fixed-size compares against the names of that length
     maxlen, lines = packed_by_length(XHTML_ELEMENTS, "element")
     h += ["/* True when the element name (p, n) is one txt-1 allows. */",
           "static inline bool",
@@ -578,11 +580,24 @@ def generate_xhtml_header():
           "\tswitch (n)",
           "\t{"]
     for k in range(1, maxlen + 1):
-        names = "".join(sorted(set(x for x in XHTML_ELEMENTS if len(x) == k)))
+        names = sorted(set(x for x in XHTML_ELEMENTS if len(x) == k))
         if not names:
             continue
-        h += ["\t\tcase %d:" % k,
-              "\t\t\tfor (l = %s; *l; l += %d)" % (c_string(names), k),
+        h.append("\t\tcase %d:" % k)
+        if k <= 4:
+            key = " | ".join("(uint32_t) (unsigned char) p[%d]%s"
+                             % (i, " << %d" % (8 * (k - 1 - i)) if i < k - 1 else "")
+                             for i in range(k))
+            h.append("\t\t\tswitch (%s)" % key)
+            h.append("\t\t\t{")
+            for n in names:
+                h.append("\t\t\t\tcase 0x%s:\t/* %s */" % ("".join("%02x" % ord(c) for c in n), n))
+            h += ["\t\t\t\t\treturn true;",
+                  "\t\t\t\tdefault:",
+                  "\t\t\t\t\treturn false;",
+                  "\t\t\t}"]
+            continue
+        h += ["\t\t\tfor (l = %s; *l; l += %d)" % (c_string("".join(names)), k),
               "\t\t\t\tif (p[0] == l[0] && memcmp(p, l, %d) == 0)" % k,
               "\t\t\t\t\treturn true;",
               "\t\t\treturn false;"]

@@ -1214,6 +1214,75 @@ test_word_scans(void)
 }
 
 /*
+ * A narrative whose text is pos bytes of fill, then mid, then 24 - pos
+ * bytes of fill, then tail, checked as xhtml (expected valid, or refused
+ * for want_why).
+ */
+static void
+t_xhtml_at(size_t pos, char fill, const char *mid, const char *tail,
+		   bool expect_ok, const char *want_why)
+{
+	char		buf[24];
+	char		x[200];
+
+	memset(buf, fill, sizeof(buf));
+	snprintf(x, sizeof(x), "<div" XNS ">%.*s%s%.*s%s</div>", (int) pos, buf, mid,
+			 (int) (sizeof(buf) - pos), buf, tail);
+	t_string(FP_XHTML, x, strlen(x), expect_ok, want_why);
+}
+
+/*
+ * The ends of the word-at-a-time scans: a string whose length is not a
+ * multiple of eight (its last eight bytes read as one word, overlapping
+ * the previous one) with a control character, a non-space or nothing but
+ * spaces at every position; and xhtml text whose run ends inside a word
+ * (the scan jumps to the first byte that ends it): U+FFFE/U+FFFF, "]]>",
+ * other characters starting with 0xEF, and whether the bytes before the
+ * end count as content.
+ */
+static void
+test_word_tails(void)
+{
+	char		buf[64];
+	size_t		n;
+	size_t		pos;
+
+	for (n = 8; n <= 23; n++)
+	{
+		memset(buf, ' ', n);
+		t_warn(FP_STRING, buf, n, "only whitespace");
+		t_warn(FP_SYSTEM_STRING, buf, n, NULL);
+		for (pos = 0; pos < n; pos++)
+		{
+			memset(buf, 'a', n);
+			buf[pos] = '\x01';
+			t_warn(FP_STRING, buf, n, "control");
+			buf[pos] = '\x7f';
+			t_warn(FP_SYSTEM_STRING, buf, n, "control");
+			memset(buf, ' ', n);
+			buf[pos] = 'x';
+			t_string(FP_STRING, buf, n, true, NULL);
+			buf[pos] = '\n';
+			t_warn(FP_STRING, buf, n, "only whitespace");
+		}
+	}
+	for (pos = 0; pos < 24; pos++)
+	{
+		/* spaces, then the run's end: a reference to a space is no content */
+		t_xhtml_at(pos, ' ', "&#32;", "", false, "txt-2");
+		/* ... but a letter before it is */
+		t_xhtml_at(pos, ' ', "y&#32;", "", true, NULL);
+		t_xhtml_at(pos, ' ', "y<b/>", "", true, NULL);
+		/* U+FFFE and U+FFFF are refused, U+F000 and U+FEFF are text */
+		t_xhtml_at(pos, 'a', "\xef\xbf\xbe", "", false, "U+FFFE");
+		t_xhtml_at(pos, 'a', "\xef\xbf\xbf", "", false, "U+FFFE");
+		t_xhtml_at(pos, 'a', "\xef\x80\x80", "\xef\xbb\xbf", true, NULL);
+		t_xhtml_at(pos, 'a', "]]>", "", false, "]]>");
+		t_xhtml_at(pos, 'a', "]]", "", true, NULL);
+	}
+}
+
+/*
  * Every element name txt-1 allows, in start and end tags, and names next
  * to them (one letter more, one less, another case) that it does not.
  */
@@ -1267,6 +1336,7 @@ main(void)
 	test_strings();
 	test_xhtml();
 	test_word_scans();
+	test_word_tails();
 	test_xhtml_names();
 	test_prefixes();
 	printf("1..%d\n", ntests);
