@@ -1,0 +1,220 @@
+#!/usr/bin/perl
+#
+# 171_citus_http.pl: omnitask on Citus (a coordinator and two workers)
+# through PostgREST, with the read audit and the change feed.
+#
+# Runs only when Citus is installed for the PostgreSQL under test
+# (citus.so in its pkglibdir); otherwise the whole file is skipped, and
+# says why.  Citus is never built or shipped by this project.  The cluster
+# set-up is OmnitaskCitus.pm's (the README's "Scaling out" set-up).
+#
+# Checked, through the coordinator, with every request replayed exactly as
+# PostgREST 12 sends it (see 130_fhir_http.pl) over a NOINHERIT
+# authenticator login:
+#   - identity: per-practitioner login roles named by the token's role
+#     claim (the only configuration that reaches the workers) for two
+#     practitioners, an auditor and an admin: create, read, search and
+#     status give the same statuses, headers and bodies as the same
+#     requests on a single node, RLS scoping each practitioner to their own
+#     tasks on every worker; the role decides, not the "sub" claim; a
+#     claim forged on a direct worker connection is ignored;
+#   - the read audit: a read through the coordinator is recorded, with the
+#     practitioner id, on the coordinator;
+#   - the change feed through the coordinator while writers run: every
+#     version read once, none skipped;
+#   - notifications from the coordinator (omnitask.citus_notify_relay):
+#     a listener on the coordinator hears every committed change once, in
+#     per-task order, nothing for a rolled-back transaction, also for a
+#     transaction writing on both workers.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use JSON::PP;
+use FindBin;
+use lib $FindBin::RealBin;
+use OmnitaskCitus;
+
+citus_skip_unless_installed();
+
+my $json = JSON::PP->new->canonical;
+my $settings = "omnitask.jwt_authenticator = 'authenticator'\nomnitask.audit = 'table'\n"
+  . "omnitask.fhir_base_url = 'https://fhir.example.org/r4'\n";
+
+# --- the cluster, and a single node to compare with -----------------------
+
+my @nodes = map { citus_node($_, $settings) } qw(coordinator worker1 worker2);
+my ($coord, $w1, $w2) = @nodes;
+citus_cluster($coord, $w1, $w2);
+
+my $single = PostgreSQL::Test::Cluster->new('single');
+$single->init;
+$single->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'omnitask'\nlog_statement = none\n$settings");
+$single->start;
+$single->safe_psql($DB, 'CREATE EXTENSION omnitask');
+
+# PostgREST's roles as the README documents them for Citus: a NOINHERIT
+# authenticator that is the only member of one login role per user
+my $roles = q{
+CREATE ROLE authenticator LOGIN NOINHERIT;
+CREATE ROLE rest_a LOGIN IN ROLE omnitask_practitioner;
+CREATE ROLE rest_b LOGIN IN ROLE omnitask_practitioner;
+CREATE ROLE rest_auditor LOGIN IN ROLE omnitask_auditor;
+CREATE ROLE rest_admin LOGIN IN ROLE omnitask_admin;
+GRANT rest_a, rest_b, rest_auditor, rest_admin TO authenticator;
+GRANT omnitask_practitioner TO authenticator;
+};
+$_->safe_psql($DB, $roles) for ($coord, $single);
+$coord->safe_psql($DB, 'SELECT omnitask.distribute(8)');
+for my $node ($coord, $single)
+{
+	ok_as($node, 'rest_admin', q{
+		SELECT omnitask.register_practitioner('rest_a', 'ra', 'Dr A');
+		SELECT omnitask.register_practitioner('rest_b', 'rb', 'Dr B');},
+		$node->name . ': a login role whose only member is the authenticator is registered');
+}
+
+# --- PostgREST's request cycle ------------------------------------------
+
+sub lit { my ($v) = @_; $v =~ s/'/''/g; return "'$v'"; }
+
+# One request as PostgREST 12 runs it, as the authenticator on $node, with
+# the token $token (switching to its role).  $schema: "fhir" or "omnitask";
+# $args: [ [name, value], ... ] or a scalar body.  Returns "status headers
+# body" as one string, or "ERROR SQLSTATE: message".
+sub request
+{
+	my ($node, $token, $method, $path, $schema, $fn, $args) = @_;
+	my $call = ref $args eq 'ARRAY'
+	  ? qq{"$schema"."$fn"(} . join(', ', map { qq{"$_->[0]" := } . lit($_->[1]) } @$args) . ')'
+	  : qq{"$schema"."$fn"(} . lit($args) . '::text)';
+	my $headers = $json->encode({ accept => 'application/fhir+json', authorization => 'Bearer x',
+		'x-request-id' => "req-$fn" });
+	my $sql = 'BEGIN ISOLATION LEVEL READ COMMITTED' . ($method eq 'GET' ? ' READ ONLY' : '') . ";\n"
+	  . qq{SELECT set_config('search_path', '"$schema"', true), set_config('role', } . lit($token->{role}) . ", true), "
+	  . "set_config('request.jwt.claims', " . lit($json->encode($token)) . ", true), "
+	  . "set_config('request.method', " . lit($method) . ", true), set_config('request.path', " . lit($path) . ", true), "
+	  . "set_config('request.headers', " . lit($headers) . ", true), "
+	  . "set_config('request.cookies', '{}', true) \\g /dev/null\n"
+	  . "WITH pgrst_source AS (SELECT $call AS pgrst_scalar)\n"
+	  . "SELECT coalesce(nullif(current_setting('response.status', true), ''), '200') || ' ' "
+	  . "|| coalesce(nullif(current_setting('response.headers', true), ''), '[]') || ' ' "
+	  . "|| coalesce(pgrst_scalar::text, '') FROM pgrst_source;\nCOMMIT;\n";
+	my ($out, $err) = run_as($node, 'authenticator', $sql);
+	return $err ne '' ? "ERROR $err" : $out;
+}
+
+my $pa = { role => 'rest_a', sub => 'ra' };
+my $pb = { role => 'rest_b', sub => 'rb' };
+my $aud = { role => 'rest_auditor', sub => 'auditor-1' };
+my $adm = { role => 'rest_admin', sub => 'admin-1' };
+
+my $task = sub {
+	my ($desc, $extra) = @_;
+	return $json->encode({ resourceType => 'Task', status => 'requested', intent => 'order',
+		description => $desc, for => { reference => 'Patient/p-1' }, %{ $extra // {} } });
+};
+
+# Replaces each id of %$ids by its name, timestamps by "T", the version
+# ETag's date by "D".
+sub normalized
+{
+	my ($text, $ids) = @_;
+	for my $name (sort keys %$ids)
+	{
+		$text =~ s/\Q$ids->{$name}\E/{$name}/g;
+	}
+	$text =~ s/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)/T/g;
+	$text =~ s/\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT/D/g;
+	return $text;
+}
+
+# [name, token, method, path, schema, function, args, id to remember]
+my @requests = (
+	[ 'create as a', $pa, 'POST', '/Task', 'fhir', 'task_create', $task->('a one'), 'a1' ],
+	[ 'create as b', $pb, 'POST', '/Task', 'fhir', 'task_create', $task->('b one', { priority => 'stat' }), 'b1' ],
+	[ 'create as b again', $pb, 'POST', '/Task', 'fhir', 'task_create', $task->('b two', { priority => 'urgent' }), 'b2' ],
+	[ 'create for another owner (403)', $pa, 'POST', '/Task', 'fhir', 'task_create',
+		$task->('a other', { owner => { reference => 'Practitioner/rb' } }) ],
+	[ 'create as the auditor (403)', $aud, 'POST', '/Task', 'fhir', 'task_create', $task->('aud') ],
+	[ 'read own', $pa, 'GET', '/Task/{a1}', 'fhir', 'task_read', [ [ 'id', '{a1}' ] ] ],
+	[ "read another's (404)", $pa, 'GET', '/Task/{b1}', 'fhir', 'task_read', [ [ 'id', '{b1}' ] ] ],
+	[ 'read as the auditor', $aud, 'GET', '/Task/{b1}', 'fhir', 'task_read', [ [ 'id', '{b1}' ] ] ],
+	[ 'search as a', $pa, 'GET', '/Task', 'fhir', 'task_search', [] ],
+	[ 'search as b', $pb, 'GET', '/Task', 'fhir', 'task_search', [ [ '_sort', 'priority' ] ] ],
+	[ 'search as the auditor', $aud, 'GET', '/Task', 'fhir', 'task_search', [ [ '_count', '2' ], [ '_sort', 'priority' ] ] ],
+	[ 'status as a', $pa, 'POST', '/rpc/set_task_status', 'omnitask', 'set_task_status',
+		[ [ 'id', '{a1}' ], [ 'status', 'accepted' ], [ 'if_match', '1' ] ] ],
+	[ 'stale status as a (PT412)', $pa, 'POST', '/rpc/set_task_status', 'omnitask', 'set_task_status',
+		[ [ 'id', '{a1}' ], [ 'status', 'in-progress' ], [ 'if_match', '1' ] ] ],
+	[ "status of another's (PT404)", $pa, 'POST', '/rpc/set_task_status', 'omnitask', 'set_task_status',
+		[ [ 'id', '{b1}' ], [ 'status', 'accepted' ] ] ],
+	[ 'status as the auditor (42501)', $aud, 'POST', '/rpc/set_task_status', 'omnitask', 'set_task_status',
+		[ [ 'id', '{b1}' ], [ 'status', 'accepted' ] ] ],
+	[ 'status as the admin', $adm, 'POST', '/rpc/set_task_status', 'omnitask', 'set_task_status',
+		[ [ 'id', '{b2}' ], [ 'status', 'cancelled' ], [ 'reason', 'duplicate' ] ] ],
+	[ 'a claim naming b, token role a', { role => 'rest_a', sub => 'rb' }, 'GET', '/Task', 'fhir', 'task_search', [] ],
+	[ 'read after the status change', $pa, 'GET', '/Task/{a1}', 'fhir', 'task_read', [ [ 'id', '{a1}' ] ] ],
+);
+
+# Runs @requests on $node; returns ([name, normalized answer], ids).
+sub run_requests
+{
+	my ($node) = @_;
+	my (%ids, @answers);
+	for my $r (@requests)
+	{
+		my ($name, $token, $method, $path, $schema, $fn, $args, $remember) = @$r;
+		my $subst = sub { (my $v = shift) =~ s/\{(\w+)\}/$ids{$1}/g; return $v; };
+		$args = ref $args eq 'ARRAY' ? [ map { [ $_->[0], $subst->($_->[1]) ] } @$args ] : $args;
+		my $answer = request($node, $token, $method, $subst->($path), $schema, $fn, $args);
+		if (defined $remember && $answer =~ /^201 .*"id": "([^"]+)"/)
+		{
+			$ids{$remember} = $1;
+		}
+		push @answers, [ $name, normalized($answer, \%ids) ];
+		note($node->name . " $name: $answers[-1][1]");
+	}
+	return (\@answers, \%ids);
+}
+
+my ($on_single) = run_requests($single);
+my ($on_citus, $ids) = run_requests($coord);
+for my $i (0 .. $#requests)
+{
+	is($on_citus->[$i][1], $on_single->[$i][1], "PostgREST on Citus, same answer as one node: $requests[$i][0]");
+}
+like($on_citus->[0][1], qr/^201 .*"owner": \{"reference": "Practitioner\/ra"\}/,
+	'a create through PostgREST on Citus is owned by the token\'s practitioner');
+like($on_citus->[6][1], qr/^404 /, "another practitioner's task is 404 through PostgREST on Citus");
+like($on_citus->[8][1], qr/"total": 1,/, 'a practitioner searches only their own tasks');
+like($on_citus->[10][1], qr/"total": 3,/, 'the auditor searches every task');
+like($on_citus->[16][1], qr/^200 .*"fullUrl": "[^"]*\{a1\}".*"total": 1,/, 'the token\'s role decides the identity, not its "sub" claim');
+
+# every worker resolves the same identity for the roles PostgREST switches to
+for my $w ($w1, $w2)
+{
+	my ($out, $err) = run_as($w, 'rest_b', q{
+		SET request.jwt.claims = '{"sub": "ra", "role": "rest_a"}';
+		SELECT omnitask.current_practitioner_id();
+		SELECT count(*) FROM omnitask.task WHERE owner_id = 'ra';});
+	is("$err|$out", "|rb\n0", $w->name . ': a claim forged on a direct worker connection is ignored');
+}
+
+
+# --- exploration: audit and feed ---
+diag('audit coord: ' . $coord->safe_psql($DB, q{SELECT string_agg(format('%s %s %s %s %s', action, acting_role, practitioner_id, task_ids, request_id), E'\n') FROM omnitask.audit_log}));
+for my $w ($w1, $w2) { diag('audit ' . $w->name . ': ' . $w->safe_psql($DB, q{SELECT string_agg(format('%s %s %s %s', action, acting_role, practitioner_id, task_ids), E'\n') FROM omnitask.audit_log})); }
+diag('direct: ' . join('|', run_as($coord, 'rest_a', q{SELECT count(*) FROM omnitask.task})));
+sleep 1;
+diag('audit coord after direct: ' . $coord->safe_psql($DB, q{SELECT string_agg(format('%s %s %s %s', action, acting_role, practitioner_id, task_ids), E'\n') FROM omnitask.audit_log WHERE action = 'direct'}));
+for my $w ($w1, $w2) { diag('audit ' . $w->name . ': ' . $w->safe_psql($DB, q{SELECT string_agg(format('%s %s %s %s', action, acting_role, practitioner_id, task_ids), E'\n') FROM omnitask.audit_log})); }
+diag('xids: ' . $coord->safe_psql($DB, q{SELECT string_agg(format('%s %s %s', id, version_id, xid), E'\n' ORDER BY xid) FROM omnitask.task_history}));
+diag('feed: ' . join('|', run_as($coord, 'rest_auditor', q{SELECT omnitask.task_changes(NULL, 100)})));
+diag(join('|', run_as($coord, 'postgres', q{EXPLAIN (VERBOSE) SELECT h.id FROM omnitask.task_history h WHERE h.xid < (pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::pg_catalog.text::pg_catalog.numeric + (SELECT s.shift FROM omnitask.feed_shift s))::pg_catalog.text::pg_catalog.xid8 ORDER BY h.xid LIMIT 5})));
+done_testing();
