@@ -78,6 +78,100 @@ $$;
 COMMENT ON FUNCTION omnitask.register_practitioner(name, text, text) IS 'Admin only: registers (or reactivates) the practitioner id of a login role. Refuses omnitask''s group roles, the JWT authenticator, and roles with members other than the JWT authenticator (a per-practitioner PostgREST role, as Citus needs, has the authenticator as its only member). Deactivate with UPDATE omnitask.practitioner SET active = false.';
 
 
+/*
+ * Notifications on Citus.  A shard sends no NOTIFY (it would reach only
+ * that worker's listeners, and a transaction that NOTIFYs cannot PREPARE,
+ * so every transaction writing on two workers would fail).  The change
+ * feed cannot carry them either: its positions are the xids of the node
+ * that stored each version, and the workers' xids are unrelated, so one
+ * cursor over all shards skips versions of a worker whose xids are behind.
+ * What does hold is the feed's proof on each shard alone: a shard's
+ * versions are written by the worker holding it, and every transaction
+ * with an xid below that worker's xmin has ended there (a transaction
+ * prepared for two-phase commit is still running on the worker until
+ * COMMIT PREPARED).  So the relay keeps one position per shard, reads
+ * each shard on its worker (run_command_on_shards: one query per shard,
+ * the bound evaluated with the worker's own snapshot), NOTIFYs what it
+ * read on the coordinator and commits.  Its positions live in the
+ * procedure's memory; it starts from what is stored when it starts.
+ */
+CREATE PROCEDURE omnitask.citus_notify_relay(poll interval DEFAULT '100 ms', run_for interval DEFAULT NULL)
+	LANGUAGE plpgsql AS
+$$
+DECLARE
+	-- shard id -> its position, [xid, id, version_id]: the last version seen
+	pos jsonb := '{}';
+	-- run on each shard (run_command_on_shards puts the shard's name for
+	-- %1$s): its versions after its position and below its worker's xmin,
+	-- at most 1000, in position order; positions are ids of shards
+	page_query text := $q$SELECT COALESCE(pg_catalog.json_agg(pg_catalog.json_build_array(h.xid::pg_catalog.text, h.id, h.version_id)
+			ORDER BY h.xid, h.id, h.version_id), '[]')
+		FROM (SELECT h.xid, h.id, h.version_id FROM %%1$s h
+			  LEFT JOIN (VALUES %s) p(shard, xid, id, version_id)
+				ON p.shard = pg_catalog.substring('%%1$s', '_([0-9]+)"?$')::bigint
+			  WHERE (p.shard IS NULL OR (h.xid, h.id, h.version_id) > (p.xid, p.id, p.version_id))
+				AND h.xid < (pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::pg_catalog.text::pg_catalog.numeric
+							 + (SELECT s.shift FROM omnitask.feed_shift s))::pg_catalog.text::pg_catalog.xid8
+			  ORDER BY h.xid %s, h.id %s, h.version_id %s LIMIT %s) h$q$;
+	until timestamptz := CASE WHEN run_for IS NULL THEN NULL ELSE pg_catalog.clock_timestamp() + run_for END;
+	distributed boolean;
+	started boolean := false;
+	positions text;
+	dir text;
+	r record;
+	v jsonb;
+	last jsonb;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+		RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
+			MESSAGE = 'extension "citus" is not installed in this database',
+			HINT = 'On a single node omnitask sends every notification itself (omnitask.notify).';
+	END IF;
+	EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = ''omnitask.task_history''::pg_catalog.regclass)'
+		INTO distributed;
+	IF NOT distributed THEN
+		RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
+			MESSAGE = 'omnitask.task_history is not distributed',
+			HINT = 'Run omnitask.distribute() first.';
+	END IF;
+	LOOP
+		SELECT pg_catalog.string_agg(pg_catalog.format('(%s::bigint, %L::pg_catalog.xid8, %L, %s)',
+					e.key, e.value ->> 0, e.value ->> 1, e.value ->> 2), ', ')
+			INTO positions FROM pg_catalog.jsonb_each(pos) e;
+		-- the first pass finds where each shard stands: its last version
+		dir := CASE WHEN started THEN 'ASC' ELSE 'DESC' END;
+		FOR r IN EXECUTE 'SELECT r.shardid, r.success, r.result FROM pg_catalog.run_command_on_shards(''omnitask.task_history'', $1) r ORDER BY r.shardid'
+			USING pg_catalog.format(page_query, COALESCE(positions, '(NULL::bigint, NULL::pg_catalog.xid8, NULL::text, NULL::integer)'),
+									dir, dir, dir, CASE WHEN started THEN 1000 ELSE 1 END)
+		LOOP
+			IF NOT r.success THEN
+				RAISE EXCEPTION USING ERRCODE = 'connection_failure',
+					MESSAGE = pg_catalog.format('could not read shard %s of omnitask.task_history', r.shardid),
+					DETAIL = r.result;
+			END IF;
+			last := NULL;
+			FOR v IN SELECT e FROM pg_catalog.jsonb_array_elements(r.result::jsonb) e
+			LOOP
+				IF started THEN
+					PERFORM pg_catalog.pg_notify('omnitask_task',
+						pg_catalog.jsonb_build_object('id', v ->> 1, 'version', (v ->> 2)::integer)::text);
+				END IF;
+				last := v;
+			END LOOP;
+			IF last IS NOT NULL THEN
+				pos := pos || pg_catalog.jsonb_build_object(r.shardid::text, last);
+			END IF;
+		END LOOP;
+		started := true;
+		COMMIT;		-- sends this pass's notifications
+		EXIT WHEN until IS NOT NULL AND pg_catalog.clock_timestamp() >= until;
+		PERFORM pg_catalog.pg_sleep(pg_catalog.date_part('epoch', poll));
+	END LOOP;
+END
+$$;
+COMMENT ON PROCEDURE omnitask.citus_notify_relay(interval, interval) IS 'Superuser, on the Citus coordinator: NOTIFY omnitask_task {"id","version"} on the coordinator for every version stored on the shards from now on, after its commit, in each task''s version order, never for rolled-back work; polls every shard every poll, for run_for (NULL: until cancelled). Run it in a session of its own (CALL omnitask.citus_notify_relay()).';
+REVOKE ALL ON PROCEDURE omnitask.citus_notify_relay(interval, interval) FROM PUBLIC;
+
 /* ======================================================================
  * Citus: search, identifiers and imports
  * ====================================================================== */
