@@ -696,6 +696,11 @@ SELECT pg_temp.try($$SELECT omnitask.register_practitioner('sec_pr_rest', 'sec-r
 RESET SESSION AUTHORIZATION;
 DELETE FROM omnitask.practitioner WHERE id = 'sec-rest';
 DROP ROLE sec_pr_rest;
+-- the Citus notification relay: superusers only, and only on Citus
+SET SESSION AUTHORIZATION sec_admin;
+SELECT pg_temp.try($$CALL omnitask.citus_notify_relay()$$) AS relay_as_admin;
+RESET SESSION AUTHORIZATION;
+SELECT pg_temp.try($$CALL omnitask.citus_notify_relay()$$) AS relay_without_citus;
 
 --
 -- The identity is cached per transaction: a change of session user within
