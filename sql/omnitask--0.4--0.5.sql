@@ -99,20 +99,28 @@ CREATE PROCEDURE omnitask.citus_notify_relay(poll interval DEFAULT '100 ms', run
 	LANGUAGE plpgsql AS
 $$
 DECLARE
-	-- shard id -> its position, [xid, id, version_id]: the last version seen
+	-- shard id -> its position, [xid, id, version_id]: the last version read
 	pos jsonb := '{}';
 	-- run on each shard (run_command_on_shards puts the shard's name for
-	-- %1$s): its versions after its position and below its worker's xmin,
-	-- at most 1000, in position order; positions are ids of shards
-	page_query text := $q$SELECT COALESCE(pg_catalog.json_agg(pg_catalog.json_build_array(h.xid::pg_catalog.text, h.id, h.version_id)
-			ORDER BY h.xid, h.id, h.version_id), '[]')
-		FROM (SELECT h.xid, h.id, h.version_id FROM %%1$s h
+	-- %1$s): the versions after the shard's position and below its worker's
+	-- xmin, at most 10000 in position order, as [versions in (id,
+	-- version_id) order, the last position].  Ordered by task for the
+	-- notifications: a transaction whose xid was assigned before it waited
+	-- for another's row lock stores the task's next version under a lower
+	-- xid; both become readable together (each ended before xmin passed).
+	page_query text := $q$WITH page AS (
+			SELECT h.xid, h.id, h.version_id FROM %%1$s h
 			  LEFT JOIN (VALUES %s) p(shard, xid, id, version_id)
 				ON p.shard = pg_catalog.substring('%%1$s', '_([0-9]+)"?$')::bigint
 			  WHERE (p.shard IS NULL OR (h.xid, h.id, h.version_id) > (p.xid, p.id, p.version_id))
 				AND h.xid < (pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::pg_catalog.text::pg_catalog.numeric
 							 + (SELECT s.shift FROM omnitask.feed_shift s))::pg_catalog.text::pg_catalog.xid8
-			  ORDER BY h.xid %s, h.id %s, h.version_id %s LIMIT %s) h$q$;
+			  ORDER BY h.xid %s, h.id %s, h.version_id %s LIMIT %s)
+		SELECT pg_catalog.json_build_array(
+			COALESCE(pg_catalog.json_agg(pg_catalog.json_build_array(g.id, g.version_id) ORDER BY g.id, g.version_id), '[]'),
+			(SELECT pg_catalog.json_build_array(l.xid::pg_catalog.text, l.id, l.version_id) FROM page l
+			 ORDER BY l.xid DESC, l.id DESC, l.version_id DESC LIMIT 1))
+		FROM page g$q$;
 	until timestamptz := CASE WHEN run_for IS NULL THEN NULL ELSE pg_catalog.clock_timestamp() + run_for END;
 	distributed boolean;
 	started boolean := false;
@@ -142,23 +150,22 @@ BEGIN
 		dir := CASE WHEN started THEN 'ASC' ELSE 'DESC' END;
 		FOR r IN EXECUTE 'SELECT r.shardid, r.success, r.result FROM pg_catalog.run_command_on_shards(''omnitask.task_history'', $1) r ORDER BY r.shardid'
 			USING pg_catalog.format(page_query, COALESCE(positions, '(NULL::bigint, NULL::pg_catalog.xid8, NULL::text, NULL::integer)'),
-									dir, dir, dir, CASE WHEN started THEN 1000 ELSE 1 END)
+									dir, dir, dir, CASE WHEN started THEN 10000 ELSE 1 END)
 		LOOP
 			IF NOT r.success THEN
 				RAISE EXCEPTION USING ERRCODE = 'connection_failure',
 					MESSAGE = pg_catalog.format('could not read shard %s of omnitask.task_history', r.shardid),
 					DETAIL = r.result;
 			END IF;
-			last := NULL;
-			FOR v IN SELECT e FROM pg_catalog.jsonb_array_elements(r.result::jsonb) e
-			LOOP
-				IF started THEN
+			IF started THEN
+				FOR v IN SELECT e FROM pg_catalog.jsonb_array_elements(r.result::jsonb -> 0) e
+				LOOP
 					PERFORM pg_catalog.pg_notify('omnitask_task',
-						pg_catalog.jsonb_build_object('id', v ->> 1, 'version', (v ->> 2)::integer)::text);
-				END IF;
-				last := v;
-			END LOOP;
-			IF last IS NOT NULL THEN
+						pg_catalog.jsonb_build_object('id', v ->> 0, 'version', (v ->> 1)::integer)::text);
+				END LOOP;
+			END IF;
+			last := r.result::jsonb -> 1;
+			IF last IS NOT NULL AND last <> 'null' THEN
 				pos := pos || pg_catalog.jsonb_build_object(r.shardid::text, last);
 			END IF;
 		END LOOP;

@@ -327,6 +327,21 @@ my $insert = sub {
 	$open->query_safe('COMMIT');
 	$open->quit;
 	ok($hear->(qr/"id": "\Q$y\E", "version": 3/), 'it is heard once committed');
+	# a transaction whose xid on worker2 was assigned first stores the next
+	# version of task w after a later transaction stored w's version 2: w's
+	# version 3 sorts before its version 2 in the shard's xid order
+	my ($z, $w) = ($on_w2[5], $on_w2[6]);
+	ok_as($coord, 'rest_admin', $insert->($z, 'z') . $insert->($w, 'w'), 'two more tasks on worker2');
+	my $early = $coord->background_psql($DB, on_error_stop => 0, extra_params => [ '-U', 'rest_admin' ]);
+	my $late = $coord->background_psql($DB, on_error_stop => 0, extra_params => [ '-U', 'rest_admin' ]);
+	$early->query_safe("BEGIN; SELECT omnitask.set_task_status('$z', 'accepted')");
+	$late->query_safe("BEGIN; SELECT omnitask.set_task_status('$w', 'accepted'); COMMIT");
+	$early->query_safe("SELECT omnitask.set_task_status('$w', 'in-progress')");
+	$early->query_safe('COMMIT');
+	ok($coord->safe_psql($DB, qq{SELECT (SELECT xid FROM omnitask.task_history WHERE id = '$w' AND version_id = 3)
+		< (SELECT xid FROM omnitask.task_history WHERE id = '$w' AND version_id = 2)}) eq 't',
+		"w's version 3 has the lower xid");
+	$_->quit for ($early, $late);
 	my $marker = $on_w2[4];
 	ok_as($coord, 'rest_admin', $insert->($marker, 'marker'), 'a last change');
 	ok($hear->(qr/"id": "\Q$marker\E"/), 'heard');
@@ -341,7 +356,9 @@ my $insert = sub {
 	}
 	is(join(',', @{ $per_task{$x} // [] }), '1,2,3,4', 'x: every committed version heard once, in order');
 	is(join(',', @{ $per_task{$y} // [] }), '1,2,3', 'y: every committed version heard once, in order');
-	is(join(' ', sort keys %per_task), join(' ', sort $x, $y), 'nothing heard of the rolled-back transaction');
+	is(join(',', @{ $per_task{$w} // [] }), '1,2,3', "w: in version order, though version 3's xid is lower");
+	is(join(',', @{ $per_task{$z} // [] }), '1,2', 'z: every committed version heard once, in order');
+	is(join(' ', sort keys %per_task), join(' ', sort $x, $y, $z, $w), 'nothing heard of the rolled-back transaction');
 	is(scalar(grep { $_ > 1 } values %count), 0, 'no change heard twice');
 	like($mine[0] // '', qr/^\{"id": "[^"]+", "version": \d+\}$/, 'the payload is {"id", "version"}, as on one node');
 	$coord->safe_psql($DB, q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity
