@@ -18,14 +18,17 @@
 #     requests on a single node, RLS scoping each practitioner to their own
 #     tasks on every worker; the role decides, not the "sub" claim; a
 #     claim forged on a direct worker connection is ignored;
-#   - the read audit: a read through the coordinator is recorded, with the
-#     practitioner id, on the coordinator;
-#   - the change feed through the coordinator while writers run: every
-#     version read once, none skipped;
+#   - the read audit: the coordinator's audit_log after those requests is
+#     the single node's (actions, roles, practitioner ids, task ids,
+#     request ids);
+#   - the change feed pages through the coordinator, and (a known
+#     limitation, README) skips a version stored on a worker whose xids are
+#     behind those of the version the cursor points at;
 #   - notifications from the coordinator (omnitask.citus_notify_relay):
 #     a listener on the coordinator hears every committed change once, in
-#     per-task order, nothing for a rolled-back transaction, also for a
-#     transaction writing on both workers.
+#     per-task order (also when a task's next version has the lower xid),
+#     nothing uncommitted, nothing for a rolled-back transaction, also for
+#     transactions writing on both workers.
 
 use strict;
 use warnings;
