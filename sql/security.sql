@@ -670,7 +670,37 @@ SELECT omnitask.current_practitioner_id(), count(*) FILTER (WHERE owner_id = 'se
 SELECT pg_temp.try($$SELECT omnitask.read_task('sec-a1')$$) AS read_p1;
 SELECT set_config('request.jwt.claims', '', false) = '' AS claims_cleared;
 RESET SESSION AUTHORIZATION;
+-- a practitioner's own login role whose only member is the authenticator
+-- (PostgREST's per-practitioner roles, which Citus needs): registered, and
+-- a request that switches to it acts as that practitioner, whatever its
+-- claims say; with any other member it is a shared role: refused
+CREATE ROLE sec_pr_rest LOGIN IN ROLE omnitask_practitioner;
+GRANT sec_pr_rest TO sec_authn;
+SET SESSION AUTHORIZATION sec_admin;
+SELECT pg_temp.try($$SELECT omnitask.register_practitioner('sec_pr_rest', 'sec-rest')$$) AS only_the_authenticator;
+SET SESSION AUTHORIZATION sec_authn;
+BEGIN;
+SET LOCAL ROLE sec_pr_rest;
+SELECT set_config('request.jwt.claims', '{"sub": "sec-p1", "role": "sec_pr_rest"}', true) IS NOT NULL AS claims_set;
+SELECT omnitask.current_practitioner_id(), count(*) FILTER (WHERE owner_id = 'sec-p1') AS p1_rows FROM omnitask.task;
+COMMIT;
+RESET SESSION AUTHORIZATION;
+GRANT sec_pr_rest TO sec_unreg;
+SET SESSION AUTHORIZATION sec_admin;
+SELECT pg_temp.try($$SELECT omnitask.register_practitioner('sec_pr_rest', 'sec-rest')$$) AS another_member;
+RESET SESSION AUTHORIZATION;
+REVOKE sec_pr_rest FROM sec_unreg;
 RESET omnitask.jwt_authenticator;
+SET SESSION AUTHORIZATION sec_admin;
+SELECT pg_temp.try($$SELECT omnitask.register_practitioner('sec_pr_rest', 'sec-rest')$$) AS no_authenticator_set;
+RESET SESSION AUTHORIZATION;
+DELETE FROM omnitask.practitioner WHERE id = 'sec-rest';
+DROP ROLE sec_pr_rest;
+-- the Citus notification relay: superusers only, and only on Citus
+SET SESSION AUTHORIZATION sec_admin;
+SELECT pg_temp.try($$CALL omnitask.citus_notify_relay()$$) AS relay_as_admin;
+RESET SESSION AUTHORIZATION;
+SELECT pg_temp.try($$CALL omnitask.citus_notify_relay()$$) AS relay_without_citus;
 
 --
 -- The identity is cached per transaction: a change of session user within
