@@ -23,6 +23,7 @@ extern Oid	omnitask_enum_oid(OmniEnum which, FhirSlice label);
 extern Oid	omnitask_namespace_oid(void);
 extern Oid	omnitask_relid(const char *relname);
 extern Oid	omnitask_local_relid(const char *relname);
+extern bool omnitask_task_is_distributed(void);
 extern int	task_status_index_of_oid(Oid oid);
 extern int	task_status_index(const char *s, int len);
 extern const char *task_status_code(int i);

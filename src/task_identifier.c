@@ -14,6 +14,14 @@
  *	  written (task_trigger.c) and as PostgreSQL's RI triggers do, so no
  *	  SECURITY DEFINER function is needed.
  *
+ *	  On Citus (omnitask.task distributed by id) a claim table on a worker
+ *	  would only see the tasks of that worker, so the trigger claims
+ *	  nothing on a shard: there the holders of an identifier are the tasks
+ *	  carrying it, found across the shards through search_tokens
+ *	  (identifier_token() below), and conditional creates of one identifier
+ *	  are serialised on the coordinator (see create_task_if_none_exist in
+ *	  sql/omnitask--0.4--0.5.sql for why that is race-free).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -23,9 +31,12 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "task_columns.h"
+#include "utils/builtins.h"
 #include "utils/rel.h"
 
 PG_FUNCTION_INFO_V1(omnitask_task_identifier_claim);
+PG_FUNCTION_INFO_V1(omnitask_identifier_token);
 
 /* Kept plans: release the claims an update dropped; claim the others. */
 static SPIPlanPtr release_plan = NULL;
@@ -92,6 +103,9 @@ omnitask_task_identifier_claim(PG_FUNCTION_ARGS)
 	values[1] = heap_getattr(tup, res_att, desc, &isnull);
 	if (isnull)
 		PG_RETURN_POINTER(NULL);
+	/* a Citus shard (task_<shardid>): no claims there (see the header) */
+	if (strcmp(RelationGetRelationName(rel), "task") != 0)
+		PG_RETURN_POINTER(NULL);
 
 	rc = SPI_connect();
 	if (rc != SPI_OK_CONNECT)
@@ -120,4 +134,29 @@ omnitask_task_identifier_claim(PG_FUNCTION_ARGS)
 	SetUserIdAndSecContext(save_userid, save_sec);
 	SPI_finish();
 	PG_RETURN_POINTER(NULL);
+}
+
+/*
+ * omnitask.identifier_token(system text, value text) -> text: the token
+ * search_tokens keeps for a Task.identifier, "identifier:system|value", or
+ * "identifier:value" (any system) when system is NULL; what finds the
+ * tasks carrying an identifier under the GIN index, on every shard.
+ */
+Datum
+omnitask_identifier_token(PG_FUNCTION_ARGS)
+{
+	text	   *value;
+	text	   *system = NULL;
+	bool		hashed;
+
+	if (PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	value = PG_GETARG_TEXT_PP(1);
+	if (!PG_ARGISNULL(0))
+		system = PG_GETARG_TEXT_PP(0);
+	PG_RETURN_TEXT_P(cstring_to_text(task_search_token("identifier",
+													   system ? VARDATA_ANY(system) : NULL,
+													   system ? VARSIZE_ANY_EXHDR(system) : 0,
+													   VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value),
+													   &hashed)));
 }
