@@ -38,8 +38,8 @@
  * (src/task_identifier.c) and:
  *   - the holders of an identifier are the tasks carrying it, found on every
  *     shard under the GIN index of search_tokens (identifier_token()); per
- *     system the oldest (authored_on, id) holds it, the rule 0.3 applied to
- *     the tasks stored before the claims;
+ *     system the first stored (its history's version 1, colocated) holds
+ *     it, as the first claim does on one node;
  *   - a conditional create takes, on the coordinator, a transaction-level
  *     advisory lock on the identifier (system|value of the Task) before it
  *     looks for holders, and keeps it to the end of its transaction.
@@ -52,8 +52,9 @@
  *     conditional create runs on the coordinator (refused elsewhere, 0A000)
  *     in READ COMMITTED (a REPEATABLE READ snapshot may predate the winner's
  *     commit; refused, 0A000).
- * A holder the caller cannot see is found as the table's owner
- * (identifier_in_use()), which tells only that it exists: 23505, as on one
+ * A holder the caller cannot see is found with the rights of the table's
+ * owner, as the claims are written (identifier_in_use(), in C: no SECURITY
+ * DEFINER function), which tells only that it exists: 23505, as on one
  * node.
  */
 CREATE FUNCTION omnitask.task_is_distributed() RETURNS boolean
@@ -79,34 +80,24 @@ BEGIN
 	-- Citus: the tasks carrying it that the caller can see, from every shard
 	-- (a CTE: fetched first, then counted on the coordinator)
 	WITH carriers AS MATERIALIZED (
-		SELECT t.id, t.authored_on,
+		SELECT t.id, h.recorded_at AS stored_at,
 			   pg_catalog.jsonb_path_query_array(t.resource,
 					'$.identifier[*] ? (@.value == $v && exists(@.system)).system',
 					pg_catalog.jsonb_build_object('v', identifier_holders.value)) AS systems
 		FROM omnitask.task t
+		LEFT JOIN omnitask.task_history h ON h.id = t.id AND h.version_id = 1
 		WHERE t.search_tokens @> ARRAY[omnitask.identifier_token(identifier_holders.system, identifier_holders.value)])
 	SELECT pg_catalog.count(DISTINCT s.sys)::integer,
-		   (pg_catalog.array_agg(c.id ORDER BY c.authored_on, c.id))[1]
+		   (pg_catalog.array_agg(c.id ORDER BY c.stored_at, c.id))[1]
 	  INTO matches, holder
 	  FROM carriers c, pg_catalog.jsonb_array_elements_text(c.systems) AS s(sys)
 	 WHERE identifier_holders.system IS NULL OR s.sys = identifier_holders.system;
 END
 $$;
-COMMENT ON FUNCTION omnitask.identifier_holders(text, text) IS 'Internal: how many holders of the business identifier system|value (any system when system is null) the caller can see, and one of them: the claims of omnitask.task_identifier on one node; on Citus the tasks carrying it, per system the oldest.';
+COMMENT ON FUNCTION omnitask.identifier_holders(text, text) IS 'Internal: how many holders of the business identifier system|value (any system when system is null) the caller can see, and one of them: the claims of omnitask.task_identifier on one node; on Citus the tasks carrying it, per system the first stored.';
 
 CREATE FUNCTION omnitask.identifier_in_use(system text, value text) RETURNS boolean
-	LANGUAGE plpgsql STABLE PARALLEL UNSAFE SECURITY DEFINER
-	SET search_path = pg_catalog, pg_temp AS
-$$
-BEGIN
-	-- plpgsql, not sql: Citus plans no parameterized SQL-function query over
-	-- a distributed table
-	RETURN EXISTS (SELECT FROM omnitask.task t
-		WHERE t.search_tokens @> ARRAY[omnitask.identifier_token(identifier_in_use.system, identifier_in_use.value)]
-		  AND t.resource -> 'identifier' @> pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-				'system', identifier_in_use.system, 'value', identifier_in_use.value)));
-END
-$$;
+	LANGUAGE c STABLE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'omnitask_identifier_in_use';
 COMMENT ON FUNCTION omnitask.identifier_in_use(text, text) IS 'Internal (Citus): whether any task, visible to the caller or not, carries the business identifier system|value; tells nothing else of it.';
 
 CREATE OR REPLACE FUNCTION omnitask.create_task_if_none_exist(resource jsonb, if_none_exist text,

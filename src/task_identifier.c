@@ -26,6 +26,8 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
+#include "catalog.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -37,6 +39,7 @@
 
 PG_FUNCTION_INFO_V1(omnitask_task_identifier_claim);
 PG_FUNCTION_INFO_V1(omnitask_identifier_token);
+PG_FUNCTION_INFO_V1(omnitask_identifier_in_use);
 
 /* Kept plans: release the claims an update dropped; claim the others. */
 static SPIPlanPtr release_plan = NULL;
@@ -159,4 +162,54 @@ omnitask_identifier_token(PG_FUNCTION_ARGS)
 													   system ? VARSIZE_ANY_EXHDR(system) : 0,
 													   VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value),
 													   &hashed)));
+}
+
+/*
+ * omnitask.identifier_in_use(system text, value text) -> boolean: whether
+ * any task, whether the caller may see it or not, carries the identifier
+ * system|value.  On Citus this is what one node learns from losing a claim
+ * (23505 for a holder the caller cannot see), and it tells no more: not
+ * which task, nor anything of it.  Read with the rights of the table's
+ * owner, as the claims are written, so no SECURITY DEFINER function is
+ * needed; the tasks are found under the GIN index of search_tokens, the
+ * resource confirming (a long token is a hash).
+ */
+Datum
+omnitask_identifier_in_use(PG_FUNCTION_ARGS)
+{
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	Relation	task;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec;
+	bool		isnull;
+	bool		found;
+	int			rc;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_GETARG_DATUM(1);
+	task = table_open(omnitask_relid("task"), AccessShareLock);
+	owner = task->rd_rel->relowner;
+	table_close(task, AccessShareLock);
+
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	/* the owner's rights; restored by the (sub)transaction's abort on error */
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	/* SELECT 1: Citus cannot pass a subquery without columns between nodes */
+	rc = SPI_execute_with_args("SELECT EXISTS (SELECT 1 FROM omnitask.task t "
+							   "WHERE t.search_tokens @> ARRAY[omnitask.identifier_token($1, $2)] "
+							   "AND t.resource -> 'identifier' @> pg_catalog.jsonb_build_array("
+							   "pg_catalog.jsonb_build_object('system', $1, 'value', $2)))",
+							   2, argtypes, values, NULL, true, 1);
+	SetUserIdAndSecContext(save_userid, save_sec);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not look for the holders of an identifier: %s", SPI_result_code_string(rc));
+	found = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	PG_RETURN_BOOL(found && !isnull);
 }
