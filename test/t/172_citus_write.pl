@@ -80,13 +80,13 @@ sub cc_sql
 }
 
 # A conditional update by practitioner $who: "id version created" (the
-# requester a create gave the Task must stay).
+# requester and owner a create gave the Task must stay).
 sub cu_sql
 {
 	my ($who, $cond, $desc, @ids) = @_;
 	return "SELECT (c.task ->> 'id') || ' ' || (c.task -> 'meta' ->> 'versionId') || ' ' || c.created "
 	  . "FROM omnitask.update_task_by_identifier(" . task_with($desc, @ids)
-	  . " || '{\"requester\": {\"reference\": \"Practitioner/$who\"}}', '$cond') c";
+	  . " || '{\"requester\": {\"reference\": \"Practitioner/$who\"}, \"owner\": {\"reference\": \"Practitioner/$who\"}}', '$cond') c";
 }
 
 # --- conditional create and update: the single node's answers --------------
@@ -240,10 +240,10 @@ is((run_as($coord, 'clinic_admin', 'SELECT count(*) FROM omnitask.verify()'))[0]
 	my $ndjson = join("\n", @lines);
 	my $import = "SELECT item, task_id, code, expression, message FROM omnitask.import_tasks(\$n\$$ndjson\$n\$)";
 	my $array = q{SELECT count(*) FROM omnitask.import_tasks($j$[
-		{"resourceType": "Task", "id": "imp-a1", "status": "requested", "intent": "order", "description": "a1", "for": {"reference": "Patient/p-2"}},
-		{"resourceType": "Task", "id": "imp-a2", "status": "on-hold", "intent": "order", "description": "a2", "for": {"reference": "Patient/p-2"}}]$j$)};
+		{"resourceType": "Task", "id": "imp-a1", "status": "requested", "intent": "order", "description": "a1", "authoredOn": "2018-01-01", "lastModified": "2018-01-02T00:00:00Z", "for": {"reference": "Patient/p-2"}},
+		{"resourceType": "Task", "id": "imp-a2", "status": "on-hold", "intent": "order", "description": "a2", "authoredOn": "2018-01-01", "lastModified": "2018-01-03T00:00:00Z", "for": {"reference": "Patient/p-2"}}]$j$)};
 	my $bundle = q{SELECT count(*) FROM omnitask.import_tasks($j${"resourceType": "Bundle", "type": "collection", "entry": [
-		{"resource": {"resourceType": "Task", "id": "imp-b1", "status": "completed", "intent": "order", "description": "b1", "for": {"reference": "Patient/p-2"}}}]}$j$)};
+		{"resource": {"resourceType": "Task", "id": "imp-b1", "status": "completed", "intent": "order", "description": "b1", "authoredOn": "2018-01-01", "lastModified": "2018-01-04T00:00:00Z", "for": {"reference": "Patient/p-2"}}}]}$j$)};
 	my $stored = q{SELECT t.id, t.status, t.version_id, t.authored_on, t.last_modified, t.owner_id, h.operation
 		FROM omnitask.task t JOIN omnitask.task_history h USING (id, version_id)
 		WHERE t.id LIKE 'imp-%' ORDER BY t.id};
