@@ -24,7 +24,10 @@
 #     node, verify() empty;
 #   - a worker stopped and started under 2 writers (idempotent conditional
 #     creates, retried): errors only while it is down, then nothing lost or
-#     duplicated, history complete, verify() empty.
+#     duplicated, history complete, verify() empty;
+#   - a task shard (and its colocated history shard) moved to the other
+#     worker by logical replication (force_logical) under 2 writers: no
+#     writer error, nothing lost or duplicated, verify() empty.
 
 use strict;
 use warnings;
@@ -40,7 +43,8 @@ use OmnitaskCitus;
 
 citus_skip_unless_installed();
 
-my ($coord, $w1, $w2) = map { citus_node($_) } qw(coordinator worker1 worker2);
+# wal_level = logical: a shard move by logical replication
+my ($coord, $w1, $w2) = map { citus_node($_, "wal_level = logical\n") } qw(coordinator worker1 worker2);
 citus_cluster($coord, $w1, $w2);
 my $single = PostgreSQL::Test::Cluster->new('single');
 $single->init;
@@ -272,20 +276,25 @@ is((run_as($coord, 'clinic_admin', 'SELECT count(*) FROM omnitask.verify()'))[0]
 		'2020-02-02T03:04:05Z', 'an imported task reads back by its own id with its own lastModified');
 }
 
-# --- a worker restart under writers ---------------------------------------
+# --- writers that retry ------------------------------------------------------
 
+my $dir = $PostgreSQL::Test::Utils::tmp_check;
+
+# Starts 2 writers through the coordinator: writer <name> creates, with
+# description $desc, task <name>-<k> for k = 1, 2, ... by a conditional
+# create (so that a retry after an error whose outcome is unknown cannot
+# store it twice), retrying a failed k, until stop_writers().  Each logs
+# one line per request ("ok k" or "err k message").
+sub start_writers
 {
-	my $dir = $PostgreSQL::Test::Utils::tmp_check;
-	my $stop = "$dir/writers.stop";
-	# each writer creates task rs-<writer>-<k> for k = 1, 2, ..., by a
-	# conditional create (so that a retry after an error whose outcome is
-	# unknown cannot store it twice), retrying a failed k
-	my $script = "$dir/restart_writer.sh";
+	my ($desc, @names) = @_;
+	my $script = "$dir/writer.sh";
+	unlink "$dir/writers.stop";
 	open my $fh, '>', $script or die $!;
 	print $fh 'w=$1; log=$2; k=1
-while [ ! -e ' . $stop . ' ]; do
+while [ ! -e ' . "$dir/writers.stop" . ' ]; do
 	if out=$(psql -X -A -t -v ON_ERROR_STOP=1 -h ' . $coord->host . ' -p ' . $coord->port . ' -U pract_a -d ' . $DB . ' -c "SELECT c.created FROM omnitask.create_task_if_none_exist(
-		jsonb_build_object(\'resourceType\', \'Task\', \'status\', \'requested\', \'intent\', \'order\', \'description\', \'restart\',
+		jsonb_build_object(\'resourceType\', \'Task\', \'status\', \'requested\', \'intent\', \'order\', \'description\', \'' . $desc . '\',
 			\'for\', jsonb_build_object(\'reference\', \'Patient/p-5\'),
 			\'identifier\', jsonb_build_array(jsonb_build_object(\'system\', \'urn:rs\', \'value\', \'$w-$k\'))),
 		\'identifier=urn:rs|$w-$k\') c" 2>&1); then
@@ -296,73 +305,124 @@ while [ ! -e ' . $stop . ' ]; do
 done
 ';
 	close $fh;
-	my @writers = map { [ "wr$_", "$dir/writer$_.log" ] } 1 .. 2;
-	unlink $stop, map { $_->[1] } @writers;
-	my @h = map { IPC::Run::start([ 'bash', $script, @$_ ]) } @writers;
+	my @writers = map { +{ log => "$dir/$_.log" } } @names;
+	unlink map { $_->{log} } @writers;
+	$_->{h} = IPC::Run::start([ 'bash', $script, (split m{/|\.log$}, $_->{log})[-1], $_->{log} ]) for @writers;
+	return @writers;
+}
 
-	# lines of a writer's log
-	my $lines = sub {
-		my ($log) = @_;
-		open my $l, '<', $log or return ();
-		my @all = <$l>;
-		close $l;
-		return @all;
-	};
-	# lines of a writer's log from line $from (0-based) on
-	my $tail = sub {
-		my ($log, $from) = @_;
-		my @all = $lines->($log);
-		return @all[ $from .. $#all ];
-	};
-	# polls (180 s at most) until $cond->() holds
-	my $until = sub {
-		my ($cond) = @_;
-		for (1 .. 1800)
-		{
-			return 1 if $cond->();
-			usleep(100_000);
-		}
-		return 0;
-	};
-	ok($until->(sub { !grep { scalar(grep { /^ok/ } $lines->($_->[1])) < 20 } @writers }),
-		'both writers stored 20 tasks before the restart');
-	my @before = map { scalar(() = $lines->($_->[1])) } @writers;
+# Stops the writers (each finishes its request).
+sub stop_writers
+{
+	open my $s, '>', "$dir/writers.stop" or die $!;
+	close $s;
+	$_->{h}->finish for @_;
+	return;
+}
+
+# The lines of a writer's log from line $from (0-based) on.
+sub log_lines
+{
+	my ($w, $from) = @_;
+	open my $l, '<', $w->{log} or return ();
+	my @all = <$l>;
+	close $l;
+	return @all[ ($from // 0) .. $#all ];
+}
+
+# Polls (180 s at most) until every writer has $n "ok" lines from its
+# line $from->[i] on.
+sub until_stored
+{
+	my ($n, $from, @writers) = @_;
+	for (1 .. 1800)
+	{
+		return 1 unless grep { scalar(grep { /^ok/ } log_lines($writers[$_], $from->[$_])) < $n } 0 .. $#writers;
+		usleep(100_000);
+	}
+	return 0;
+}
+
+# Every k the writers got an answer for is stored once, with its history,
+# and verify() is empty.
+sub check_written
+{
+	my ($desc, $what, @writers) = @_;
+	my $last = 0;
+	for my $w (@writers)
+	{
+		my ($k) = (grep { /^ok/ } log_lines($w))[-1] =~ /^ok (\d+)/;
+		$last += $k;
+	}
+	$coord->safe_psql($DB, 'SELECT recover_prepared_transactions()');
+	is($coord->safe_psql($DB, qq{SELECT count(*) || ' ' || count(DISTINCT resource -> 'identifier' -> 0 ->> 'value')
+		FROM omnitask.task WHERE description = '$desc'}), "$last $last",
+		"$what: every acknowledged task is stored exactly once (nothing lost, nothing duplicated)");
+	is($coord->safe_psql($DB, qq{SELECT count(*) FROM omnitask.task_history h JOIN omnitask.task t USING (id)
+		WHERE t.description = '$desc'}), $last, "$what: history complete");
+	is((run_as($coord, 'clinic_admin', 'SELECT count(*) FROM omnitask.verify()'))[0], '0',
+		"$what: verify() is empty");
+	return;
+}
+
+# --- a worker restart under writers ---------------------------------------
+
+{
+	my @writers = start_writers('restart', 'rs1', 'rs2');
+	ok(until_stored(20, [ 0, 0 ], @writers), 'both writers stored 20 tasks before the restart');
+	my @before = map { scalar(() = log_lines($_)) } @writers;
 	$w1->stop('fast');
-	ok($until->(sub { !grep { scalar(grep { /^err/ } $lines->($_->[1])) < 1 } @writers }),
-		'while worker1 is down both writers get errors');
-	is(scalar(grep { /^err/ } map { ($lines->($writers[$_][1]))[ 0 .. $before[$_] - 1 ] } 0 .. 1), 0,
+	my $erred = 0;
+	for (1 .. 1800)
+	{
+		$erred = !grep { !grep { /^err/ } log_lines($_) } @writers;
+		last if $erred;
+		usleep(100_000);
+	}
+	ok($erred, 'while worker1 is down both writers get errors');
+	is(scalar(grep { /^err/ } map { (log_lines($writers[$_]))[ 0 .. $before[$_] - 1 ] } 0 .. 1), 0,
 		'no writer error before the stop');
 	$w1->start;
 	# the cluster answers again (a query on every shard)
 	ok($coord->poll_query_until($DB, 'SELECT count(*) >= 0 FROM omnitask.task'), 'worker1 is back');
 	# a request in flight at that moment may still fail: each writer's next
 	# one starts after the worker is back
-	my @back = map { scalar(() = $lines->($_->[1])) + 1 } @writers;
-	ok($until->(sub { !grep { scalar(grep { /^ok/ } $tail->($writers[$_][1], $back[$_])) < 20 } 0 .. 1 }),
-		'both writers stored 20 more tasks after the restart');
-	open my $s, '>', $stop or die $!;
-	close $s;
-	$_->finish for @h;
-	is(scalar(grep { /^err/ } map { $tail->($writers[$_][1], $back[$_]) } 0 .. 1), 0,
+	my @back = map { scalar(() = log_lines($_)) + 1 } @writers;
+	ok(until_stored(20, \@back, @writers), 'both writers stored 20 more tasks after the restart');
+	stop_writers(@writers);
+	is(scalar(grep { /^err/ } map { log_lines($writers[$_], $back[$_]) } 0 .. 1), 0,
 		'no writer error once worker1 was back');
-	note('writer errors while worker1 was down: '
-		  . join(', ', map { scalar(grep { /^err/ } $lines->($_->[1])) } @writers));
+	note('writer errors while worker1 was down: ' . join(', ', map { scalar(grep { /^err/ } log_lines($_)) } @writers));
+	check_written('restart', 'after the restart', @writers);
+}
 
-	# every k a writer got an answer for is stored once, with its history
-	my $last = 0;
-	for my $w (@writers)
-	{
-		my ($k) = (grep { /^ok/ } $lines->($w->[1]))[-1] =~ /^ok (\d+)/;
-		$last += $k;
-	}
-	$coord->safe_psql($DB, 'SELECT recover_prepared_transactions()');
-	is($coord->safe_psql($DB, q{SELECT count(*) || ' ' || count(DISTINCT resource -> 'identifier' -> 0 ->> 'value')
-		FROM omnitask.task WHERE description = 'restart'}), "$last $last",
-		'every acknowledged task is stored exactly once (nothing lost, nothing duplicated)');
-	is($coord->safe_psql($DB, q{SELECT count(*) FROM omnitask.task_history h JOIN omnitask.task t USING (id)
-		WHERE t.description = 'restart'}), $last, 'history complete');
-	is((run_as($coord, 'clinic_admin', 'SELECT count(*) FROM omnitask.verify()'))[0], '0',
-		'verify() is empty after the restart');
+# --- a shard moved by logical replication under writers ---------------------
+
+{
+	my ($shard, $count) = split /\|/, $coord->safe_psql($DB, q{
+		SELECT s.shardid, (SELECT count(*) FROM omnitask.task t
+						   WHERE get_shard_id_for_distribution_column('omnitask.task', t.id) = s.shardid)
+		FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+		WHERE s.logicalrelid = 'omnitask.task'::regclass AND n.nodeport = } . $w1->port . q{
+		ORDER BY 2 DESC, 1 LIMIT 1});
+	my @writers = start_writers('move', 'mv1', 'mv2');
+	ok(until_stored(10, [ 0, 0 ], @writers), 'both writers stored 10 tasks before the move');
+	my @at = map { scalar(() = log_lines($_)) } @writers;
+	my ($out, $err) = run_as($coord, 'postgres', sprintf(
+		"SELECT citus_move_shard_placement(%s, '%s', %d, '%s', %d, shard_transfer_mode => 'force_logical')",
+		$shard, $w1->host, $w1->port, $w2->host, $w2->port));
+	is($err, '', "shard $shard (with its colocated history shard, $count tasks) moved from worker1 to worker2 by logical replication");
+	my @done = map { scalar(() = log_lines($_)) } @writers;
+	note('writer requests during the move: ' . join(', ', map { $done[$_] - $at[$_] } 0 .. 1));
+	ok(until_stored(10, \@done, @writers), 'both writers stored 10 more tasks after the move');
+	stop_writers(@writers);
+	is(scalar(grep { /^err/ } map { log_lines($_) } @writers), 0, 'no writer error before, during or after the move');
+	is($coord->safe_psql($DB, "SELECT string_agg(n.nodeport::text, ',') FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
+		WHERE p.shardid = $shard"), $w2->port, 'the shard is on worker2 only');
+	is($coord->safe_psql($DB, "SELECT count(*) FROM omnitask.task t
+		WHERE get_shard_id_for_distribution_column('omnitask.task', t.id) = $shard AND t.description <> 'move'"),
+		$count, 'the tasks of the moved shard are all there');
+	check_written('move', 'after the move', @writers);
 }
 
 done_testing();
