@@ -3,10 +3,11 @@
  * catalog.c
  *	  Per-backend cache of the catalog objects omnitask's C code uses: its
  *	  namespace, its tables, the OIDs of its enum labels and the positions
- *	  of the task-status codes; and the trigger that tells every backend to
- *	  drop the caches of omnitask's tables (identity.c's practitioner
- *	  registry, workflow.c's compiled workflow), each of which registers
- *	  its own relcache callback.
+ *	  of the task-status codes; what Citus made of omnitask's tables (the
+ *	  local copy of a reference table, whether task is distributed); and
+ *	  the trigger that tells every backend to drop the caches of omnitask's
+ *	  tables (identity.c's practitioner registry, workflow.c's compiled
+ *	  workflow), each of which registers its own relcache callback.
  *
  * Looked up once per backend and forgotten whenever a type, namespace or
  * relation changes (e.g. DROP/CREATE EXTENSION), so the per-row path does

@@ -2,7 +2,8 @@
  *
  * catalog.h
  *	  Catalog look-ups of omnitask's C code (catalog.c): its namespace, its
- *	  tables, the OIDs of its enum labels and the task-status codes.
+ *	  tables (and their Citus shards), the OIDs of its enum labels and the
+ *	  task-status codes.
  *
  *-------------------------------------------------------------------------
  */
