@@ -46,6 +46,13 @@ citus_skip_unless_installed();
 # wal_level = logical: a shard move by logical replication
 my ($coord, $w1, $w2) = map { citus_node($_, "wal_level = logical\n") } qw(coordinator worker1 worker2);
 citus_cluster($coord, $w1, $w2);
+# a shard move connects a node to itself by citus.local_hostname
+# (localhost by default: these nodes use sockets)
+for my $node ($coord, $w1, $w2)
+{
+	$node->append_conf('postgresql.conf', "citus.local_hostname = '" . $node->host . "'\n");
+	$node->reload;
+}
 my $single = PostgreSQL::Test::Cluster->new('single');
 $single->init;
 $single->append_conf('postgresql.conf', "shared_preload_libraries = 'omnitask'\nlog_statement = none\n");
