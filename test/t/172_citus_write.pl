@@ -44,7 +44,7 @@ use OmnitaskCitus;
 citus_skip_unless_installed();
 
 # wal_level = logical: a shard move by logical replication
-my ($coord, $w1, $w2) = map { citus_node($_, "wal_level = logical\n") } qw(coordinator worker1 worker2);
+my ($coord, $w1, $w2) = map { citus_node($_, "wal_level = logical\nmax_wal_senders = 10\nmax_replication_slots = 10\n") } qw(coordinator worker1 worker2);
 citus_cluster($coord, $w1, $w2);
 # a shard move connects a node to itself by citus.local_hostname
 # (localhost by default: these nodes use sockets)
