@@ -183,6 +183,244 @@ REVOKE ALL ON PROCEDURE omnitask.citus_notify_relay(interval, interval) FROM PUB
  * Citus: search, identifiers and imports
  * ====================================================================== */
 
+/*
+ * Business identifiers on Citus.  On one node the claims of
+ * omnitask.task_identifier (primary key system, value; written by the
+ * task's trigger) make a conditional create race-free.  On Citus the trigger
+ * runs on a worker's shard and a claim table there would see only that
+ * worker's tasks, so the trigger claims nothing on a shard
+ * (src/task_identifier.c) and:
+ *   - the holders of an identifier are the tasks carrying it, found on every
+ *     shard under the GIN index of search_tokens (identifier_token()); per
+ *     system the first stored (its history's version 1, colocated) holds
+ *     it, as the first claim does on one node;
+ *   - a conditional create takes, on the coordinator, a transaction-level
+ *     advisory lock on the identifier (system|value of the Task) before it
+ *     looks for holders, and keeps it to the end of its transaction.
+ *     Citus commits the workers' part of a transaction (one-phase in
+ *     PRE_COMMIT, two-phase in the COMMIT callback) before PostgreSQL
+ *     releases the coordinator's locks, so the next create of the same
+ *     identifier, which waits for the lock, then looks with a new snapshot
+ *     (READ COMMITTED) on every worker and finds the committed task: of N
+ *     concurrent creates exactly one stores a task.  This holds only if every
+ *     conditional create runs on the coordinator (refused elsewhere, 0A000)
+ *     in READ COMMITTED (a REPEATABLE READ snapshot may predate the winner's
+ *     commit; refused, 0A000).
+ * A holder the caller cannot see is found with the rights of the table's
+ * owner, as the claims are written (identifier_in_use(), in C: no SECURITY
+ * DEFINER function), which tells only that it exists: 23505, as on one
+ * node.
+ */
+CREATE FUNCTION omnitask.task_is_distributed() RETURNS boolean
+	LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'omnitask_task_is_distributed_sql';
+COMMENT ON FUNCTION omnitask.task_is_distributed() IS 'Internal: whether omnitask.task is distributed by Citus in this database (it has shards).';
+
+CREATE FUNCTION omnitask.identifier_token(system text, value text) RETURNS text
+	LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'omnitask_identifier_token';
+COMMENT ON FUNCTION omnitask.identifier_token(text, text) IS 'Internal: the search_tokens entry of a Task.identifier, identifier:system|value, or identifier:value (any system) when system is null.';
+
+CREATE FUNCTION omnitask.identifier_holders(system text, value text, OUT matches integer, OUT holder text)
+	LANGUAGE plpgsql STABLE PARALLEL UNSAFE AS
+$$
+BEGIN
+	IF NOT omnitask.task_is_distributed() THEN
+		-- one node: the claims the caller can see (the policy of task_identifier)
+		SELECT pg_catalog.count(*)::integer, pg_catalog.min(ti.task_id) INTO matches, holder
+			FROM omnitask.task_identifier ti
+			WHERE ti.value = identifier_holders.value
+			  AND (identifier_holders.system IS NULL OR ti.system = identifier_holders.system);
+		RETURN;
+	END IF;
+	-- Citus: the tasks carrying it that the caller can see, from every shard
+	-- (a CTE: fetched first, then counted on the coordinator)
+	WITH carriers AS MATERIALIZED (
+		SELECT t.id, h.recorded_at AS stored_at,
+			   pg_catalog.jsonb_path_query_array(t.resource,
+					'$.identifier[*] ? (@.value == $v && exists(@.system)).system',
+					pg_catalog.jsonb_build_object('v', identifier_holders.value)) AS systems
+		FROM omnitask.task t
+		LEFT JOIN omnitask.task_history h ON h.id = t.id AND h.version_id = 1
+		WHERE t.search_tokens @> ARRAY[omnitask.identifier_token(identifier_holders.system, identifier_holders.value)])
+	SELECT pg_catalog.count(DISTINCT s.sys)::integer,
+		   (pg_catalog.array_agg(c.id ORDER BY c.stored_at, c.id))[1]
+	  INTO matches, holder
+	  FROM carriers c, pg_catalog.jsonb_array_elements_text(c.systems) AS s(sys)
+	 WHERE identifier_holders.system IS NULL OR s.sys = identifier_holders.system;
+END
+$$;
+COMMENT ON FUNCTION omnitask.identifier_holders(text, text) IS 'Internal: how many holders of the business identifier system|value (any system when system is null) the caller can see, and one of them: the claims of omnitask.task_identifier on one node; on Citus the tasks carrying it, per system the first stored.';
+
+CREATE FUNCTION omnitask.identifier_in_use(system text, value text) RETURNS boolean
+	LANGUAGE c STABLE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'omnitask_identifier_in_use';
+COMMENT ON FUNCTION omnitask.identifier_in_use(text, text) IS 'Internal (Citus): whether any task, visible to the caller or not, carries the business identifier system|value; tells nothing else of it.';
+
+CREATE OR REPLACE FUNCTION omnitask.create_task_if_none_exist(resource jsonb, if_none_exist text,
+															  OUT task jsonb, OUT created boolean)
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
+$$
+DECLARE
+	cond record;
+	by_value boolean;
+	distributed boolean := omnitask.task_is_distributed();
+	lost boolean := false;
+	holder text;
+	n integer;
+	new_id text;
+	stored jsonb;
+BEGIN
+	IF resource IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+			MESSAGE = 'argument "resource" must not be null';
+	END IF;
+	cond := omnitask.parse_if_none_exist(if_none_exist);
+	by_value := cond.system IS NULL;
+	-- the condition must name an identifier of this Task (with its system):
+	-- that identifier is what concurrent creates are serialised on
+	SELECT e ->> 'system' INTO cond.system
+		FROM jsonb_array_elements(CASE WHEN jsonb_typeof(resource -> 'identifier') = 'array'
+									   THEN resource -> 'identifier' END) e
+		WHERE e ->> 'value' = cond.value AND e ->> 'system' IS NOT NULL
+		  AND (cond.system IS NULL OR e ->> 'system' = cond.system)
+		ORDER BY e ->> 'system' LIMIT 1;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = pg_catalog.format('If-None-Exist "%s" names no identifier of the Task', pg_catalog.left(if_none_exist, 128)),
+			DETAIL = 'Conditional create must name an identifier, with its system, that the Task being created carries.';
+	END IF;
+	IF distributed THEN
+		-- Citus: serialised by the coordinator's lock (see above)
+		IF NOT pg_catalog.citus_is_coordinator() THEN
+			RAISE EXCEPTION USING ERRCODE = 'feature_not_supported',
+				MESSAGE = 'conditional create runs on the Citus coordinator only',
+				DETAIL = 'Concurrent conditional creates of one identifier are serialised by a lock on the coordinator.',
+				HINT = 'Connect to the coordinator.';
+		END IF;
+		IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+			RAISE EXCEPTION USING ERRCODE = 'feature_not_supported',
+				MESSAGE = pg_catalog.format('conditional create on Citus is not supported in %s isolation',
+											pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))),
+				DETAIL = 'Its check for a holder must see every transaction committed before it on every worker.',
+				HINT = 'Run it in a READ COMMITTED transaction.';
+		END IF;
+		PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('omnitask.task_identifier'),
+												 pg_catalog.hashtext(cond.system || '|' || cond.value));
+	END IF;
+	FOR attempt IN 1 .. 3 LOOP
+		SELECT h.matches, h.holder INTO n, holder
+			FROM omnitask.identifier_holders(CASE WHEN NOT by_value THEN cond.system END, cond.value) h;
+		IF n > 1 THEN
+			RAISE EXCEPTION USING ERRCODE = 'PT412',
+				MESSAGE = pg_catalog.format('If-None-Exist "%s" matches more than one task', pg_catalog.left(if_none_exist, 128)),
+				HINT = 'Name the identifier with its system.';
+		ELSIF n = 1 THEN
+			SELECT t.resource INTO task FROM omnitask.task t WHERE t.id = holder;
+			IF FOUND THEN
+				created := false;
+				RETURN;
+			END IF;
+		ELSIF lost OR (distributed AND omnitask.identifier_in_use(cond.system, cond.value)) THEN
+			-- the identifier is held by a task the caller cannot see:
+			-- refused without a trace of it
+			RAISE EXCEPTION USING ERRCODE = 'unique_violation',
+				MESSAGE = pg_catalog.format('identifier "%s|%s" is already in use', pg_catalog.left(cond.system, 128), pg_catalog.left(cond.value, 128)),
+				HINT = 'Another task holds this business identifier.';
+		END IF;
+		IF distributed THEN
+			-- under the lock no other create of the identifier runs
+			INSERT INTO omnitask.task AS t (resource) VALUES (create_task_if_none_exist.resource)
+				RETURNING t.resource INTO task;
+			created := true;
+			RETURN;
+		END IF;
+		BEGIN
+			INSERT INTO omnitask.task AS t (resource) VALUES (create_task_if_none_exist.resource)
+				RETURNING t.id, t.resource INTO new_id, stored;
+			-- the trigger claimed the identifier, or waited for the
+			-- transaction that did and left the claim to it (a claim of
+			-- this new task is visible to its creator)
+			SELECT ti.task_id INTO holder FROM omnitask.task_identifier ti
+				WHERE ti.system = cond.system AND ti.value = cond.value;
+			IF holder IS DISTINCT FROM new_id THEN
+				RAISE EXCEPTION USING ERRCODE = 'PT0CL', MESSAGE = 'claim lost';
+			END IF;
+			task := stored;
+			created := true;
+			RETURN;
+		EXCEPTION WHEN SQLSTATE 'PT0CL' THEN
+			lost := true;		-- the insert is undone; answer with the holder
+		END;
+	END LOOP;
+	RAISE EXCEPTION USING ERRCODE = 'serialization_failure',
+		MESSAGE = pg_catalog.format('identifier "%s|%s" changed hands during the create', pg_catalog.left(cond.system, 128), pg_catalog.left(cond.value, 128)),
+		HINT = 'Retry the request.';
+END
+$$;
+COMMENT ON FUNCTION omnitask.create_task_if_none_exist(jsonb, text) IS 'FHIR conditional create from SQL: if_none_exist is identifier=system|value or identifier=value naming an identifier of the Task. No task holds it: stores the Task (created true). One visible holder: returns it, writes nothing (created false). A holder the caller cannot see: 23505. Several holders: PT412. Race-free: on one node the identifier''s unique claim decides; on Citus a lock on the coordinator (conditional creates run there, in READ COMMITTED; 0A000 otherwise).';
+
+CREATE OR REPLACE FUNCTION omnitask.update_task_by_identifier(resource jsonb, condition text, if_match integer DEFAULT NULL,
+															  OUT task jsonb, OUT created boolean)
+	LANGUAGE plpgsql PARALLEL UNSAFE AS
+$$
+DECLARE
+	cond record;
+	n integer;
+	holder text;
+BEGIN
+	IF resource IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+			MESSAGE = 'argument "resource" must not be null';
+	END IF;
+	IF condition IS NULL OR condition !~ '^identifier=[^&]+$' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = pg_catalog.format('unsupported conditional update "%s"', pg_catalog.left(condition, 128)),
+			HINT = 'Conditional update takes one search parameter: identifier=system|value or identifier=value.';
+	END IF;
+	cond := omnitask.parse_if_none_exist(condition);
+	-- the holders the caller can see (on Citus: the tasks carrying it)
+	SELECT h.matches, h.holder INTO n, holder FROM omnitask.identifier_holders(cond.system, cond.value) h;
+	IF n > 1 THEN
+		RAISE EXCEPTION USING ERRCODE = 'PT412',
+			MESSAGE = pg_catalog.format('conditional update "%s" matches more than one task', pg_catalog.left(condition, 128)),
+			HINT = 'Name the identifier with its system.';
+	ELSIF n = 0 THEN
+		IF if_match IS NOT NULL THEN
+			RAISE EXCEPTION USING ERRCODE = 'PT412',
+				MESSAGE = pg_catalog.format('conditional update "%s" matches no task', pg_catalog.left(condition, 128)),
+				DETAIL = pg_catalog.format('If-Match names version %s of a task that does not exist.', if_match),
+				HINT = 'Send it without If-Match to create the task.';
+		END IF;
+		IF resource ? 'id' THEN
+			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+				MESSAGE = pg_catalog.format('conditional update "%s" matches no task', pg_catalog.left(condition, 128)),
+				DETAIL = pg_catalog.format('The Task has the id "%s".', pg_catalog.left(resource ->> 'id', 64)),
+				HINT = 'This server assigns task ids: send the Task without an id to create it.';
+		END IF;
+		SELECT c.task, c.created INTO task, created
+			FROM omnitask.create_task_if_none_exist(resource, condition) c;
+		IF created THEN
+			RETURN;
+		END IF;
+		-- a concurrent request created it first: update that task
+		holder := task ->> 'id';
+	END IF;
+	IF resource ? 'id' AND (resource ->> 'id') IS DISTINCT FROM holder THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = pg_catalog.format('Task id "%s" does not match conditional update "%s"',
+										pg_catalog.left(resource ->> 'id', 64), pg_catalog.left(condition, 128)),
+			DETAIL = pg_catalog.format('The condition matches task "%s".', holder),
+			HINT = 'Send the Task without an id, or with the id of the matching task.';
+	END IF;
+	task := omnitask.update_task(holder, resource || jsonb_build_object('id', holder), if_match);
+	created := false;
+END
+$$;
+
+REVOKE ALL ON FUNCTION omnitask.task_is_distributed(), omnitask.identifier_token(text, text),
+	omnitask.identifier_holders(text, text), omnitask.identifier_in_use(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omnitask.task_is_distributed(), omnitask.identifier_token(text, text),
+	omnitask.identifier_holders(text, text), omnitask.identifier_in_use(text, text)
+	TO omnitask_admin, omnitask_practitioner;
+
 
 /* ======================================================================
  * Write path: validation cost

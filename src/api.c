@@ -13,6 +13,7 @@
  */
 #include "postgres.h"
 
+#include "catalog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fhir_validate.h"
@@ -30,6 +31,7 @@ PG_FUNCTION_INFO_V1(omnitask_import_batch);
 /* The INSERTs of import_task() and import_batch(), planned once per backend. */
 static SPIPlanPtr import_plan = NULL;
 static SPIPlanPtr import_batch_plan = NULL;
+static SPIPlanPtr import_batch_citus_plan = NULL;
 
 /* Scratch memory of validate_task(), and its answer for a valid Task. */
 static MemoryContext validate_cxt = NULL;
@@ -168,9 +170,21 @@ omnitask_import_batch(PG_FUNCTION_ARGS)
 	check_importer();
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
-	n = run_import(&import_batch_plan,
-				   "INSERT INTO omnitask.task (resource) SELECT r FROM pg_catalog.unnest($1) AS r",
-				   JSONBARRAYOID, PG_GETARG_DATUM(0), 0, NULL);
+	/*
+	 * On Citus each row is routed by its id before any trigger runs, and the
+	 * column default cannot tell the rows of a batch apart: the INSERT names
+	 * each Task's own id (the shard's trigger sees an import, as for
+	 * import_task()).  A Task without an id fails the batch, which
+	 * import_tasks() then stores one by one, reporting it.
+	 */
+	if (omnitask_task_is_distributed())
+		n = run_import(&import_batch_citus_plan,
+					   "INSERT INTO omnitask.task (id, resource) SELECT r ->> 'id', r FROM pg_catalog.unnest($1) AS r",
+					   JSONBARRAYOID, PG_GETARG_DATUM(0), 0, NULL);
+	else
+		n = run_import(&import_batch_plan,
+					   "INSERT INTO omnitask.task (resource) SELECT r FROM pg_catalog.unnest($1) AS r",
+					   JSONBARRAYOID, PG_GETARG_DATUM(0), 0, NULL);
 	SPI_finish();
 	PG_RETURN_INT32((int32) n);
 }

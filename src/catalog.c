@@ -3,10 +3,11 @@
  * catalog.c
  *	  Per-backend cache of the catalog objects omnitask's C code uses: its
  *	  namespace, its tables, the OIDs of its enum labels and the positions
- *	  of the task-status codes; and the trigger that tells every backend to
- *	  drop the caches of omnitask's tables (identity.c's practitioner
- *	  registry, workflow.c's compiled workflow), each of which registers
- *	  its own relcache callback.
+ *	  of the task-status codes; what Citus made of omnitask's tables (the
+ *	  local copy of a reference table, whether task is distributed); and
+ *	  the trigger that tells every backend to drop the caches of omnitask's
+ *	  tables (identity.c's practitioner registry, workflow.c's compiled
+ *	  workflow), each of which registers its own relcache callback.
  *
  * Looked up once per backend and forgotten whenever a type, namespace or
  * relation changes (e.g. DROP/CREATE EXTENSION), so the per-row path does
@@ -36,6 +37,7 @@
 #include "utils/syscache.h"
 
 PG_FUNCTION_INFO_V1(omnitask_invalidate_caches);
+PG_FUNCTION_INFO_V1(omnitask_task_is_distributed_sql);
 
 #define MAX_LABELS 16
 
@@ -135,16 +137,13 @@ omnitask_relid(const char *relname)
 }
 
 /*
- * The relation that holds the rows of omnitask.<relname> in this node: the
- * table itself, or, once Citus has made it a reference table, the local
- * placement of its one shard (omnitask.<relname>_<shardid>).  On a Citus
- * node the table itself is an empty shell; the registry and the workflow
- * must be read from the copy every node keeps.  Read without SPI (the
- * registry is loaded inside row-level security checks) and only when a
- * cache is filled, so the per-row path pays nothing.
+ * How many Citus shards omnitask.<relname> has (0: not a Citus table, or
+ * no Citus in this database; 1 for a reference table) and, in *shardid,
+ * one of them.  Read from pg_dist_shard without SPI (the registry is
+ * loaded inside row-level security checks).
  */
-Oid
-omnitask_local_relid(const char *relname)
+static int
+citus_shards(const char *relname, int64 *shardid)
 {
 	Oid			relid = omnitask_relid(relname);
 	Oid			dist_shard = get_relname_relid("pg_dist_shard", PG_CATALOG_NAMESPACE);
@@ -152,12 +151,11 @@ omnitask_local_relid(const char *relname)
 	SysScanDesc scan;
 	ScanKeyData key;
 	HeapTuple	tup;
-	int64		shardid = 0;
 	int			nshards = 0;
-	Oid			local;
 
+	*shardid = 0;
 	if (!OidIsValid(dist_shard))
-		return relid;			/* no Citus in this database */
+		return 0;				/* no Citus in this database */
 	rel = table_open(dist_shard, AccessShareLock);
 	/* pg_dist_shard (logicalrelid regclass, shardid bigint, ...) */
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
@@ -168,16 +166,57 @@ omnitask_local_relid(const char *relname)
 		Datum		d = heap_getattr(tup, 2, RelationGetDescr(rel), &isnull);
 
 		if (!isnull)
-			shardid = DatumGetInt64(d);
+			*shardid = DatumGetInt64(d);
 		nshards++;
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
-	if (nshards != 1)
+	return nshards;
+}
+
+/*
+ * The relation that holds the rows of omnitask.<relname> in this node: the
+ * table itself, or, once Citus has made it a reference table, the local
+ * placement of its one shard (omnitask.<relname>_<shardid>).  On a Citus
+ * node the table itself is an empty shell; the registry and the workflow
+ * must be read from the copy every node keeps.  Looked up only when a
+ * cache is filled, so the per-row path pays nothing.
+ */
+Oid
+omnitask_local_relid(const char *relname)
+{
+	Oid			relid = omnitask_relid(relname);
+	int64		shardid;
+	Oid			local;
+
+	if (citus_shards(relname, &shardid) != 1)
 		return relid;			/* not a Citus table, or not a reference table */
 	local = get_relname_relid(psprintf("%s_" INT64_FORMAT, relname, shardid),
 							  omnitask_namespace_oid());
 	return OidIsValid(local) ? local : relid;
+}
+
+/*
+ * Whether omnitask.task is distributed by Citus in this database (it has
+ * shards): the writes whose rows are routed by id before any trigger runs
+ * (imports, conditional creates) then take the distributed path.
+ */
+bool
+omnitask_task_is_distributed(void)
+{
+	int64		shardid;
+
+	return citus_shards("task", &shardid) > 0;
+}
+
+/*
+ * omnitask.task_is_distributed() -> boolean: omnitask_task_is_distributed()
+ * for the SQL functions that take another path on Citus.
+ */
+Datum
+omnitask_task_is_distributed_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(omnitask_task_is_distributed());
 }
 
 /*

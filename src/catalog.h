@@ -2,7 +2,8 @@
  *
  * catalog.h
  *	  Catalog look-ups of omnitask's C code (catalog.c): its namespace, its
- *	  tables, the OIDs of its enum labels and the task-status codes.
+ *	  tables (and their Citus shards), the OIDs of its enum labels and the
+ *	  task-status codes.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,6 +24,7 @@ extern Oid	omnitask_enum_oid(OmniEnum which, FhirSlice label);
 extern Oid	omnitask_namespace_oid(void);
 extern Oid	omnitask_relid(const char *relname);
 extern Oid	omnitask_local_relid(const char *relname);
+extern bool omnitask_task_is_distributed(void);
 extern int	task_status_index_of_oid(Oid oid);
 extern int	task_status_index(const char *s, int len);
 extern const char *task_status_code(int i);

@@ -14,18 +14,32 @@
  *	  written (task_trigger.c) and as PostgreSQL's RI triggers do, so no
  *	  SECURITY DEFINER function is needed.
  *
+ *	  On Citus (omnitask.task distributed by id) a claim table on a worker
+ *	  would only see the tasks of that worker, so the trigger claims
+ *	  nothing on a shard: there the holders of an identifier are the tasks
+ *	  carrying it, found across the shards through search_tokens
+ *	  (identifier_token() below), and conditional creates of one identifier
+ *	  are serialised on the coordinator (see create_task_if_none_exist in
+ *	  sql/omnitask--0.4--0.5.sql for why that is race-free).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/table.h"
+#include "catalog.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "task_columns.h"
+#include "utils/builtins.h"
 #include "utils/rel.h"
 
 PG_FUNCTION_INFO_V1(omnitask_task_identifier_claim);
+PG_FUNCTION_INFO_V1(omnitask_identifier_token);
+PG_FUNCTION_INFO_V1(omnitask_identifier_in_use);
 
 /* Kept plans: release the claims an update dropped; claim the others. */
 static SPIPlanPtr release_plan = NULL;
@@ -92,6 +106,9 @@ omnitask_task_identifier_claim(PG_FUNCTION_ARGS)
 	values[1] = heap_getattr(tup, res_att, desc, &isnull);
 	if (isnull)
 		PG_RETURN_POINTER(NULL);
+	/* a Citus shard (task_<shardid>): no claims there (see the header) */
+	if (strcmp(RelationGetRelationName(rel), "task") != 0)
+		PG_RETURN_POINTER(NULL);
 
 	rc = SPI_connect();
 	if (rc != SPI_OK_CONNECT)
@@ -120,4 +137,79 @@ omnitask_task_identifier_claim(PG_FUNCTION_ARGS)
 	SetUserIdAndSecContext(save_userid, save_sec);
 	SPI_finish();
 	PG_RETURN_POINTER(NULL);
+}
+
+/*
+ * omnitask.identifier_token(system text, value text) -> text: the token
+ * search_tokens keeps for a Task.identifier, "identifier:system|value", or
+ * "identifier:value" (any system) when system is NULL; what finds the
+ * tasks carrying an identifier under the GIN index, on every shard.
+ */
+Datum
+omnitask_identifier_token(PG_FUNCTION_ARGS)
+{
+	text	   *value;
+	text	   *system = NULL;
+	bool		hashed;
+
+	if (PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	value = PG_GETARG_TEXT_PP(1);
+	if (!PG_ARGISNULL(0))
+		system = PG_GETARG_TEXT_PP(0);
+	PG_RETURN_TEXT_P(cstring_to_text(task_search_token("identifier",
+													   system ? VARDATA_ANY(system) : NULL,
+													   system ? VARSIZE_ANY_EXHDR(system) : 0,
+													   VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value),
+													   &hashed)));
+}
+
+/*
+ * omnitask.identifier_in_use(system text, value text) -> boolean: whether
+ * any task, whether the caller may see it or not, carries the identifier
+ * system|value.  On Citus this is what one node learns from losing a claim
+ * (23505 for a holder the caller cannot see), and it tells no more: not
+ * which task, nor anything of it.  Read with the rights of the table's
+ * owner, as the claims are written, so no SECURITY DEFINER function is
+ * needed; the tasks are found under the GIN index of search_tokens, the
+ * resource confirming (a long token is a hash).
+ */
+Datum
+omnitask_identifier_in_use(PG_FUNCTION_ARGS)
+{
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	Relation	task;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec;
+	bool		isnull;
+	bool		found;
+	int			rc;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_GETARG_DATUM(1);
+	task = table_open(omnitask_relid("task"), AccessShareLock);
+	owner = task->rd_rel->relowner;
+	table_close(task, AccessShareLock);
+
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	/* the owner's rights; restored by the (sub)transaction's abort on error */
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	/* SELECT 1: Citus cannot pass a subquery without columns between nodes */
+	rc = SPI_execute_with_args("SELECT EXISTS (SELECT 1 FROM omnitask.task t "
+							   "WHERE t.search_tokens @> ARRAY[omnitask.identifier_token($1, $2)] "
+							   "AND t.resource -> 'identifier' @> pg_catalog.jsonb_build_array("
+							   "pg_catalog.jsonb_build_object('system', $1, 'value', $2)))",
+							   2, argtypes, values, NULL, true, 1);
+	SetUserIdAndSecContext(save_userid, save_sec);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not look for the holders of an identifier: %s", SPI_result_code_string(rc));
+	found = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	PG_RETURN_BOOL(found && !isnull);
 }

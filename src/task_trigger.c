@@ -168,6 +168,16 @@ kept_task_id(Datum d)
 	return id;
 }
 
+/* Refuses to import a Task without an id (23514). */
+static void
+import_needs_id(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("invalid FHIR Task: Task.id: an imported Task needs its id"),
+			 errhint("import_task() keeps the id of the Task it is given; use create_task() to have one assigned.")));
+}
+
 /* The Task import_task() is storing, for task_id_default(). */
 Jsonb	   *omnitask_import_doc = NULL;
 
@@ -186,6 +196,9 @@ omnitask_task_id_default(PG_FUNCTION_ARGS)
 
 		if (idv != NULL && idv->type == jbvString)
 			PG_RETURN_TEXT_P(cstring_to_text_with_len(idv->val.string.val, idv->val.string.len));
+		/* on Citus a new id here would reach the shard as a create */
+		if (omnitask_task_is_distributed())
+			import_needs_id();
 	}
 	PG_RETURN_TEXT_P(cstring_to_text(new_task_id()));
 }
@@ -335,10 +348,7 @@ server_owned(const TaskRow *row, TaskWrite *tw, Jsonb *doc, TimestampTz now,
 				getKeyJsonValueFromContainer(&doc->root, "id", 2, NULL) : NULL;
 
 			if (idv == NULL || idv->type != jbvString)
-				ereport(ERROR,
-						(errcode(ERRCODE_CHECK_VIOLATION),
-						 errmsg("invalid FHIR Task: Task.id: an imported Task needs its id"),
-						 errhint("import_task() keeps the id of the Task it is given; use create_task() to have one assigned.")));
+				import_needs_id();
 			id = pnstrdup(idv->val.string.val, idv->val.string.len);
 		}
 		else if (on_shard(row->rel) && !heap_attisnull(row->newtup, row->att[COL_ID], row->desc))
