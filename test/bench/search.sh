@@ -4,7 +4,7 @@
 # against accurate, and each with and without row-level security, on the
 # same data in the same run.
 #
-#   bash test/bench/search.sh [--scale N] [--calls C] [--no-build] [--reuse] [--copies K]
+#   bash test/bench/search.sh [--scale N] [--calls C] [--no-build] [--reuse] [--copies K] [--load-only]
 #
 # --reuse measures again on the cluster and data a previous run left in
 # test/tmp/bench_search (a load of 1M tasks takes a while) instead of
@@ -14,7 +14,8 @@
 # identifier values, the derived columns copied or recomputed
 # (task_search_columns), without history: a search reads neither the
 # history nor the write path, and import_task takes an hour for 1M tasks on
-# a busy 2-core machine.
+# a busy 2-core machine.  --load-only stops after the load (measure later
+# with --reuse).
 #
 # Own throwaway cluster in test/tmp/bench_search (port $BENCH_PORT, default
 # 54341); sample data from test/sample/generate.sql at N tasks (default
@@ -30,7 +31,7 @@ TOP=$(pwd)
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PORT=${BENCH_PORT:-54341}
 T=$TOP/test/tmp/bench_search
-SCALE=1000000 CALLS=31 BUILD=1 REUSE=0 COPIES=1
+SCALE=1000000 CALLS=31 BUILD=1 REUSE=0 COPIES=1 LOADONLY=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--scale) SCALE=$2; shift 2 ;;
@@ -38,6 +39,7 @@ while [ $# -gt 0 ]; do
 		--no-build) BUILD=0; shift ;;
 		--reuse) REUSE=1; shift ;;
 		--copies) COPIES=$2; shift 2 ;;
+		--load-only) LOADONLY=1; shift ;;
 		*) echo "search.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -97,6 +99,7 @@ JOIN (SELECT id, resource, row_number() OVER (ORDER BY id) - 1 AS k FROM omnitas
 SQL
 fi
 psql_b -d bench -c 'VACUUM ANALYZE omnitask.task'
+[ "$LOADONLY" = 1 ] && exit 0
 
 OUT=test/bench/results/search-$SCALE.md
 psql_b -d bench -A -t -v calls="$CALLS" >"$T/table.md" <<'SQL'
