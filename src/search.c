@@ -80,6 +80,27 @@ static const struct config_enum_entry token_plan_options[] = {
 
 static int	search_token_plan = TOKEN_PLAN_AUTO;
 
+/*
+ * Whether a page selects ids only and fetches its documents afterwards
+ * (omnitask.search_ids_first): auto (when omnitask.task is distributed),
+ * on or off.  Either way the same answer.
+ */
+typedef enum IdsFirst
+{
+	IDS_FIRST_AUTO,
+	IDS_FIRST_ON,
+	IDS_FIRST_OFF
+} IdsFirst;
+
+static const struct config_enum_entry ids_first_options[] = {
+	{"auto", IDS_FIRST_AUTO, false},
+	{"on", IDS_FIRST_ON, false},
+	{"off", IDS_FIRST_OFF, false},
+	{NULL, 0, false}
+};
+
+static int	search_ids_first = IDS_FIRST_AUTO;
+
 /* One task of the Bundle, read while connected to SPI. */
 typedef struct SearchRow
 {
@@ -113,10 +134,19 @@ static int	nplans = 0;
 
 static void collect_rows(SPITupleTable *tt, uint64 count, SearchRow *rows, int *n);
 
-/* Defines omnitask.search_token_plan. */
+/* Defines omnitask.search_token_plan and omnitask.search_ids_first. */
 void
 search_init(void)
 {
+	DefineCustomEnumVariable("omnitask.search_ids_first",
+							 "Sets whether a search page selects ids first and then fetches their documents: auto (when omnitask.task is distributed by Citus), on or off.",
+							 "Both give the same answer.",
+							 &search_ids_first,
+							 IDS_FIRST_AUTO,
+							 ids_first_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 	DefineCustomEnumVariable("omnitask.search_token_plan",
 							 "Sets how a search with a token condition finds its page: auto, filter (the tokens' index first, then the order) or walk (the order's index, stopping early).",
 							 "Both give the same answer; auto chooses by the parameter and the total.",
@@ -164,11 +194,13 @@ get_plans(SearchQuery *q)
 {
 	StringInfoData key;
 	SearchPlan *sp;
+	bool		ids_first = search_ids_first == IDS_FIRST_AUTO ? task_distributed() :
+		search_ids_first == IDS_FIRST_ON;
 	int			i,
 				k;
 
 	initStringInfo(&key);
-	appendStringInfo(&key, "%s|%s|%s|", q->rest.data, q->tokens.data, q->order.data);
+	appendStringInfo(&key, "%s|%s|%s|%d|", q->rest.data, q->tokens.data, q->order.data, (int) ids_first);
 	for (i = 0; i < q->nargs; i++)
 		appendStringInfo(&key, "%u,", q->argtypes[i]);
 	for (i = 0; i < nplans; i++)
@@ -193,7 +225,7 @@ get_plans(SearchQuery *q)
 	sp = &plans[nplans];
 	memset(sp, 0, sizeof(SearchPlan));
 	sp->key = MemoryContextStrdup(TopMemoryContext, key.data);
-	sp->ids_first = task_distributed();
+	sp->ids_first = ids_first;
 	nplans++;
 	return sp;
 }
