@@ -754,7 +754,8 @@ result_param(const char *name, const char *value, SearchQuery *q, const char **s
 /*
  * The condition of one parameter occurrence, with its modifier; true when
  * it is a positive search_tokens condition (a token list without a
- * modifier), which the walk of search.c tests after the others.
+ * modifier, or :missing=false), which the walk of search.c tests after
+ * the others.
  */
 static bool
 param_condition(const SearchParamDef *def, const char *modifier, const char *value,
@@ -777,7 +778,11 @@ param_condition(const SearchParamDef *def, const char *modifier, const char *val
 							 ":missing takes true or false.");
 		appendStringInfo(cond, "%s(%s)", value[0] == 't' ? "" : "NOT ", def->missing);
 		search_append_escaped(link, value);
-		return false;
+		if (value[0] == 't' || (def->kind != PK_CODING && def->kind != PK_JSONREF))
+			return false;
+		/* present: the parameter's name token, as common as the element */
+		q->common_tokens = true;
+		return true;
 	}
 	if (modifier && (strcmp(modifier, "not") != 0 ||
 					 (def->kind != PK_CODE && def->kind != PK_CODING)))
