@@ -43,8 +43,8 @@
 #include "pg_compat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -111,8 +111,8 @@ typedef struct SearchRow
 /* The queries of one search, each prepared on first use. */
 typedef enum SearchPlanKind
 {
-	SP_PAGE,					/* the ids of the page (tokens filtered first) */
-	SP_WALK,					/* the ids of the page, walking the order's index */
+	SP_PAGE,					/* the page (a token condition filtered first) */
+	SP_WALK,					/* the page, walking the order's index */
 	SP_TOTAL,					/* count(*) */
 	SP_BOUNDED,					/* count(*) up to a bound */
 	SP_NKINDS
@@ -124,7 +124,7 @@ typedef enum SearchPlanKind
  */
 typedef struct SearchPlan
 {
-	char	   *key;			/* where | order | argument types */
+	char	   *key;			/* rest | tokens | order | ids first | argument types */
 	bool		ids_first;		/* the page selects ids only (Citus) */
 	SPIPlanPtr	plan[SP_NKINDS];	/* NULL until used */
 } SearchPlan;
