@@ -336,8 +336,11 @@ for my $i (1 .. $n)
 	my $total = pick('accurate', 'accurate', 'none', 'estimate');
 	my $query = join('&', @q) . ($sort ne '' ? "&_sort=$sort" : '') . "&_count=$count&_offset=$offset&_total=$total";
 	my $cond = join(' AND ', @c);
-	# estimate: exact up to 1000, none with a code of a vocabulary (search.c)
-	my $vocabulary = $query =~ /(^|&)(code|performer|business-status)=/ ? 'false' : 'm.n <= 1000';
+	# estimate: exact up to 1000, none with a code of a vocabulary or a
+	# token parameter's :missing=false (search.c: walked first)
+	my $vocabulary = ($query =~ /(^|&)(code|performer|business-status)=/
+					  || $query =~ /(^|&)(identifier|group-identifier|business-status|code|performer|part-of|based-on|focus|encounter):missing=false/)
+	  ? 'false' : 'm.n <= 1000';
 	my %total_ok = (accurate => "(b ->> 'total') = m.n::text", none => "NOT b ? 'total'",
 					estimate => "(b ->> 'total') IS NOT DISTINCT FROM (CASE WHEN $vocabulary THEN m.n::text END)");
 	push @queries, $query;
