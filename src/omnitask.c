@@ -15,6 +15,7 @@
 #include "identity.h"
 #include "notify_relay.h"
 #include "omnitask.h"
+#include "search.h"
 #include "task_trigger.h"
 #include "utils/guc.h"
 
@@ -61,6 +62,7 @@ _PG_init(void)
 	omnitask_fhir_http_init();	/* defines omnitask.fhir_* */
 	omnitask_audit_init();		/* omnitask.audit, omnitask.audit_queue_size */
 	omnitask_task_trigger_init();	/* omnitask.revalidate_unchanged */
+	search_init();				/* omnitask.search_token_plan */
 	MarkGUCPrefixReserved("omnitask");
 	omnitask_identity_init();
 	omnitask_explain_guard_init();	/* EXPLAIN ANALYZE under row security */

@@ -23,7 +23,13 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
+#include "catalog.h"
 #include "executor/spi.h"
 #include "audit.h"
 #include "fhir_tables.h"
@@ -37,7 +43,10 @@
 #include "pg_compat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
@@ -45,8 +54,52 @@ PG_FUNCTION_INFO_V1(omnitask_search_tasks);
 PG_FUNCTION_INFO_V1(omnitask_search_tasks_query);
 PG_FUNCTION_INFO_V1(omnitask_search_parameters);
 
-#define MAX_CACHED_PLANS	64		/* kept plan pairs per backend (LRU) */
+#define MAX_CACHED_PLANS	64		/* kept plan sets per backend (LRU) */
 #define MAX_INCLUDED		1000	/* most tasks _revinclude adds to a page */
+#define ESTIMATE_MAX		1000	/* _total=estimate counts up to this many */
+#define WALK_FACTOR			20		/* a walk reads this many rows per row wanted */
+
+/*
+ * How a page with a positive search_tokens condition is found
+ * (omnitask.search_token_plan): auto, or one of the two plans forced
+ * (tests, diagnosis); both give the same answer.
+ */
+typedef enum TokenPlan
+{
+	TOKEN_PLAN_AUTO,
+	TOKEN_PLAN_FILTER,
+	TOKEN_PLAN_WALK
+} TokenPlan;
+
+static const struct config_enum_entry token_plan_options[] = {
+	{"auto", TOKEN_PLAN_AUTO, false},
+	{"filter", TOKEN_PLAN_FILTER, false},
+	{"walk", TOKEN_PLAN_WALK, false},
+	{NULL, 0, false}
+};
+
+static int	search_token_plan = TOKEN_PLAN_AUTO;
+
+/*
+ * Whether a page selects ids only and fetches its documents afterwards
+ * (omnitask.search_ids_first): auto (when omnitask.task is distributed),
+ * on or off.  Either way the same answer.
+ */
+typedef enum IdsFirst
+{
+	IDS_FIRST_AUTO,
+	IDS_FIRST_ON,
+	IDS_FIRST_OFF
+} IdsFirst;
+
+static const struct config_enum_entry ids_first_options[] = {
+	{"auto", IDS_FIRST_AUTO, false},
+	{"on", IDS_FIRST_ON, false},
+	{"off", IDS_FIRST_OFF, false},
+	{NULL, 0, false}
+};
+
+static int	search_ids_first = IDS_FIRST_AUTO;
 
 /* One task of the Bundle, read while connected to SPI. */
 typedef struct SearchRow
@@ -55,36 +108,99 @@ typedef struct SearchRow
 	Jsonb	   *res;
 } SearchRow;
 
+/* The queries of one search, each prepared on first use. */
+typedef enum SearchPlanKind
+{
+	SP_PAGE,					/* the page (a token condition filtered first) */
+	SP_WALK,					/* the page, walking the order's index */
+	SP_TOTAL,					/* count(*) */
+	SP_BOUNDED,					/* count(*) up to a bound */
+	SP_NKINDS
+} SearchPlanKind;
+
 /*
- * One kept plan pair: the page and the total for a WHERE/ORDER BY.
- * plans[] is ordered from least to most recently used.
+ * One kept plan set: the queries of a WHERE/ORDER BY.  plans[] is ordered
+ * from least to most recently used.
  */
 typedef struct SearchPlan
 {
-	char	   *key;			/* where | order | argument types */
-	SPIPlanPtr	page;
-	SPIPlanPtr	total;
+	char	   *key;			/* rest | tokens | order | ids first | argument types */
+	bool		ids_first;		/* the page selects ids only (Citus) */
+	SPIPlanPtr	plan[SP_NKINDS];	/* NULL until used */
 } SearchPlan;
 
 static SearchPlan plans[MAX_CACHED_PLANS];
 static int	nplans = 0;
 
+static void collect_rows(SPITupleTable *tt, uint64 count, SearchRow *rows, int *n);
+
+/* Defines omnitask.search_token_plan and omnitask.search_ids_first. */
+void
+search_init(void)
+{
+	DefineCustomEnumVariable("omnitask.search_ids_first",
+							 "Sets whether a search page selects ids first and then fetches their documents: auto (when omnitask.task is distributed by Citus), on or off.",
+							 "Both give the same answer.",
+							 &search_ids_first,
+							 IDS_FIRST_AUTO,
+							 ids_first_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+	DefineCustomEnumVariable("omnitask.search_token_plan",
+							 "Sets how a search with a token condition finds its page: auto, filter (the tokens' index first, then the order) or walk (the order's index, stopping early).",
+							 "Both give the same answer; auto chooses by the parameter and the total.",
+							 &search_token_plan,
+							 TOKEN_PLAN_AUTO,
+							 token_plan_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+}
+
 /*
- * The kept plans for a query, prepared on first use.  A hit becomes the
- * most recently used; when the cache is full, the least recently used pair
- * is freed, so a backend keeps at most MAX_CACHED_PLANS pairs however many
- * combinations its callers use.  The page's LIMIT and OFFSET are the last
- * two arguments.
+ * True when omnitask.task is a Citus distributed table (a row of
+ * pg_dist_partition names it); one catalog lookup without Citus.
+ */
+static bool
+task_distributed(void)
+{
+	Oid			dist = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	bool		found;
+
+	if (!OidIsValid(dist))
+		return false;
+	rel = table_open(dist, AccessShareLock);
+	/* pg_dist_partition (logicalrelid regclass, ...) */
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(omnitask_relid("task")));
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * The kept plan set for a query.  A hit becomes the most recently used;
+ * when the cache is full, the least recently used set is freed, so a
+ * backend keeps at most MAX_CACHED_PLANS sets however many combinations
+ * its callers use.
  */
 static SearchPlan *
 get_plans(SearchQuery *q)
 {
 	StringInfoData key;
 	SearchPlan *sp;
-	int			i;
+	bool		ids_first = search_ids_first == IDS_FIRST_AUTO ? task_distributed() :
+		search_ids_first == IDS_FIRST_ON;
+	int			i,
+				k;
 
 	initStringInfo(&key);
-	appendStringInfo(&key, "%s|%s|%d|", q->where.data, q->order.data, (int) q->tokens_first);
+	appendStringInfo(&key, "%s|%s|%s|%d|", q->rest.data, q->tokens.data, q->order.data, (int) ids_first);
 	for (i = 0; i < q->nargs; i++)
 		appendStringInfo(&key, "%u,", q->argtypes[i]);
 	for (i = 0; i < nplans; i++)
@@ -99,41 +215,221 @@ get_plans(SearchQuery *q)
 	if (nplans == MAX_CACHED_PLANS)
 	{
 		/* forget the least recently used */
-		SPI_freeplan(plans[0].page);
-		SPI_freeplan(plans[0].total);
+		for (k = 0; k < SP_NKINDS; k++)
+			if (plans[0].plan[k])
+				SPI_freeplan(plans[0].plan[k]);
 		pfree(plans[0].key);
 		memmove(&plans[0], &plans[1], sizeof(SearchPlan) * (MAX_CACHED_PLANS - 1));
 		nplans--;
 	}
 	sp = &plans[nplans];
-	q->argtypes[q->nargs] = INT4OID;
-	q->argtypes[q->nargs + 1] = INT4OID;
-	/*
-	 * A search_tokens condition has no statistics (PHI), so the planner
-	 * would take its default selectivity and walk an index in the page's
-	 * order, filtering: for a rare token (an identifier, the subtasks of a
-	 * task) that reads the whole table.  The filter goes first instead
-	 * (OFFSET 0 keeps the subquery apart): a bitmap scan of the GIN index,
-	 * then a top-N sort of what matched, bounded by the result as the count
-	 * is.
-	 */
-	sp->page = SPI_prepare(psprintf(q->tokens_first ?
-									"SELECT t.id, t.resource FROM (SELECT * FROM omnitask.task t WHERE %s OFFSET 0) t "
-									"ORDER BY %s LIMIT $%d OFFSET $%d" :
-									"SELECT t.id, t.resource FROM omnitask.task t WHERE %s "
-									"ORDER BY %s LIMIT $%d OFFSET $%d", q->where.data, q->order.data,
-									q->nargs + 1, q->nargs + 2),
-						   q->nargs + 2, q->argtypes);
-	sp->total = SPI_prepare(psprintf("SELECT pg_catalog.count(*) FROM omnitask.task t WHERE %s",
-									 q->where.data),
-							q->nargs, q->argtypes);
-	if (sp->page == NULL || sp->total == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	SPI_keepplan(sp->page);
-	SPI_keepplan(sp->total);
+	memset(sp, 0, sizeof(SearchPlan));
 	sp->key = MemoryContextStrdup(TopMemoryContext, key.data);
+	sp->ids_first = ids_first;
 	nplans++;
 	return sp;
+}
+
+/*
+ * One query of a search, prepared and kept on first use.  The page's LIMIT
+ * and OFFSET are the arguments after the search's own, then the walk's
+ * number of rows; the bounded count's bound is the first after them.
+ *
+ * On Citus (ids_first) the page selects ids only and search_run fetches
+ * the documents of the page afterwards (fetch_page), so that the rows every
+ * shard sends to be merged carry ids and sort keys, not documents: a page
+ * of 50 over 8 shards moved 193 kB with documents, 17 kB without.  On one
+ * node the page selects the documents too: the rows it reads are at hand,
+ * and a second query for them cost more than it saved (README, Search).
+ *
+ * A positive search_tokens condition has no statistics (PHI), so the
+ * planner takes its default selectivity.  Two plans answer it:
+ *
+ * - SP_PAGE filters first (OFFSET 0 keeps the subquery apart): a bitmap
+ *   scan of the GIN index, then a top-N sort of what matched.  Its cost
+ *   grows with the number of matches: sub-millisecond for an identifier,
+ *   seconds for a code that a sixth of a million tasks share.
+ * - SP_WALK reads the first rows in the page's order that meet the other
+ *   conditions (an index gives that order: SearchQuery.walk_order), at most
+ *   $k of them, and keeps those with the tokens.  Its cost grows with $k
+ *   only.  The matches among the first $k rows in order are the first
+ *   matches in order (ORDER BY ends with the id, so the order is total),
+ *   so when at least the rows asked for are found they are the page; when
+ *   fewer are, search_run runs SP_PAGE instead.  The answer is the same
+ *   either way.
+ */
+static SPIPlanPtr
+plan_of(SearchPlan *sp, SearchPlanKind kind, SearchQuery *q)
+{
+	const char *sql;
+	const char *columns = sp->ids_first ? "" : ", t.resource";
+	int			nargs = q->nargs + 2;
+	SPIPlanPtr	p;
+
+	if (sp->plan[kind])
+		return sp->plan[kind];
+	q->argtypes[q->nargs] = INT4OID;
+	q->argtypes[q->nargs + 1] = INT4OID;
+	q->argtypes[q->nargs + 2] = INT4OID;
+	switch (kind)
+	{
+		case SP_PAGE:
+			sql = psprintf(q->tokens_first ?
+						   "SELECT t.id%s FROM (SELECT * FROM omnitask.task t WHERE %s OFFSET 0) t "
+						   "ORDER BY %s LIMIT $%d OFFSET $%d" :
+						   "SELECT t.id%s FROM omnitask.task t WHERE %s ORDER BY %s LIMIT $%d OFFSET $%d",
+						   columns, q->where.data, q->order.data, q->nargs + 1, q->nargs + 2);
+			break;
+		case SP_WALK:
+			sql = psprintf("SELECT t.id%s FROM (SELECT * FROM omnitask.task t WHERE %s ORDER BY %s LIMIT $%d) t "
+						   "WHERE %s ORDER BY %s LIMIT $%d OFFSET $%d",
+						   columns, q->rest.data, q->order.data, q->nargs + 3, q->tokens.data,
+						   q->order.data, q->nargs + 1, q->nargs + 2);
+			nargs = q->nargs + 3;
+			break;
+		case SP_TOTAL:
+			sql = psprintf("SELECT pg_catalog.count(*) FROM omnitask.task t WHERE %s", q->where.data);
+			nargs = q->nargs;
+			break;
+		default:
+			sql = psprintf("SELECT pg_catalog.count(*) FROM (SELECT FROM omnitask.task t WHERE %s LIMIT $%d) t",
+						   q->where.data, q->nargs + 1);
+			nargs = q->nargs + 1;
+			break;
+	}
+	if ((p = SPI_prepare(sql, nargs, q->argtypes)) == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(p);
+	sp->plan[kind] = p;
+	return p;
+}
+
+/* Runs a kept SELECT, erroring out if it fails. */
+static void
+run_plan(SPIPlanPtr plan, Datum *args)
+{
+	int			ret;
+
+	if ((ret = SPI_execute_plan(plan, args, NULL, true, 0)) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+}
+
+/* The first column of the only row of the last query, a count. */
+static int64
+result_count(void)
+{
+	bool		isnull;
+
+	if (SPI_processed != 1)
+		elog(ERROR, "a count returned " UINT64_FORMAT " rows", SPI_processed);
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * Whether the page of a positive token condition is looked for by walking
+ * first (see plan_of).  The walk wins when the tokens are common: the page
+ * is found after about wanted / share rows, however many match.  It loses
+ * (and costs its $k rows on top of the filter) when they are rare.  The
+ * tokens keep no statistics, so auto decides by what is known without
+ * them: the parameter (a code of a vocabulary -- code, performer,
+ * business-status -- is shared by many tasks; an identifier or a reference
+ * names one case, and is filtered first), and the total when it was
+ * counted (at most $k matches: the filter sorts no more than the walk
+ * would read).  Counting the matches first, bounded, would cost a scan of
+ * the common token's whole GIN posting tree before either plan starts;
+ * per-token counts kept up to date would make every write of a common
+ * code update one hot row.
+ */
+static bool
+walk_first(SearchQuery *q, int64 total, int32 walk_rows)
+{
+	if (!q->tokens_first || !q->walk_order || search_token_plan == TOKEN_PLAN_FILTER)
+		return false;
+	if (search_token_plan == TOKEN_PLAN_WALK)
+		return true;
+	return q->common_tokens && (total < 0 || total > walk_rows);
+}
+
+/*
+ * Whether _total=estimate gives no total: when a code of a vocabulary
+ * decides the page, counting even the first ESTIMATE_MAX matches would
+ * read the token's whole GIN entry (a bitmap scan builds its bitmap
+ * before the first row: 0.6 s for a code of 222,000 tasks), a hundred
+ * times what its page costs.  The setting does not change it, so that the
+ * answer does not depend on the plan.
+ */
+static bool
+estimate_omitted(SearchQuery *q)
+{
+	return q->tokens_first && q->walk_order && q->common_tokens;
+}
+
+/* The ids the last query returned, as a text[] Datum, and their number. */
+static Datum
+result_ids(int *n)
+{
+	Datum	   *items = palloc(sizeof(Datum) * Max(SPI_processed, 1));
+	bool		isnull;
+	uint64		i;
+
+	for (i = 0; i < SPI_processed; i++)
+		items[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+	*n = (int) SPI_processed;
+	return PointerGetDatum(construct_array(items, *n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* qsort/bsearch comparator of SearchRows by id. */
+static int
+row_cmp(const void *a, const void *b)
+{
+	return strcmp(((const SearchRow *) a)->id, ((const SearchRow *) b)->id);
+}
+
+/*
+ * The documents of the first n of the page's ids (a text[]), appended to
+ * rows[*nrows] in the page's order.  The same snapshot as the page's query (read-only
+ * SPI), so every id is found.
+ */
+static void
+fetch_page(Datum ids, int n, SearchRow *rows, int *nrows)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtype = TEXTARRAYOID;
+	ArrayType  *arr = DatumGetArrayTypeP(ids);
+	Datum	   *items;
+	SearchRow  *fetched;
+	int			nfetched = 0,
+				nitems,
+				i;
+
+	if (n == 0)
+		return;
+	if (plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare("SELECT t.id, t.resource FROM omnitask.task t WHERE t.id = ANY ($1)",
+									1, &argtype);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		plan = p;
+	}
+	run_plan(plan, &ids);
+	fetched = palloc(sizeof(SearchRow) * Max(SPI_processed, 1));
+	collect_rows(SPI_tuptable, SPI_processed, fetched, &nfetched);
+	qsort(fetched, nfetched, sizeof(SearchRow), row_cmp);
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &items, NULL, &nitems);
+	for (i = 0; i < Min(n, nitems); i++)
+	{
+		SearchRow	key;
+		SearchRow  *hit;
+
+		key.id = TextDatumGetCString(items[i]);
+		hit = bsearch(&key, fetched, nfetched, sizeof(SearchRow), row_cmp);
+		if (hit == NULL)
+			elog(ERROR, "task \"%s\" of a search page was not found", key.id);
+		rows[(*nrows)++] = *hit;
+	}
 }
 
 /* Pushes {"relation": rel, "url": "Task?{link}_count=&_offset="}. */
@@ -240,10 +536,36 @@ include_part_of(SearchRow *rows, int *n, bool iterate)
 }
 
 /*
+ * Runs the page's query, leaving its rows in SPI_tuptable: the walk of the
+ * order's index first when walk_first() says so and it finds the page,
+ * else SP_PAGE.  args holds the search's values, then LIMIT and OFFSET,
+ * and room for the walk's number of rows.  total is the count, or -1 if
+ * not known.
+ */
+static void
+run_page(SearchPlan *sp, SearchQuery *q, Datum *args, int32 limit, int64 total)
+{
+	int64		walk_rows = Min(((int64) q->offset + limit) * WALK_FACTOR, PG_INT32_MAX);
+
+	if (walk_first(q, total, (int32) walk_rows))
+	{
+		args[q->nargs + 2] = Int32GetDatum((int32) walk_rows);
+		run_plan(plan_of(sp, SP_WALK, q), args);
+		/* all the rows asked for, or all the matches there are */
+		if (SPI_processed == (uint64) limit ||
+			(total >= 0 && (int64) q->offset + (int64) SPI_processed >= total))
+			return;
+	}
+	run_plan(plan_of(sp, SP_PAGE, q), args);
+}
+
+/*
  * Runs a parsed search as the caller and returns its searchset Bundle:
- * the total (unless _total=none), self and next links, and the page
- * (none for _summary=count) with the tasks _revinclude adds.  With _total=none one row more than the page
- * is read, to know whether there is a next page.
+ * the total (unless _total=none, or _total=estimate beyond ESTIMATE_MAX or
+ * with a vocabulary's code),
+ * self and next links, and the page (none for _summary=count) with the
+ * tasks _revinclude adds.  Without the total one row more than the page is
+ * read, to know whether there is a next page.
  */
 Datum
 search_run(SearchQuery *q, const char *audit_query)
@@ -253,38 +575,53 @@ search_run(SearchQuery *q, const char *audit_query)
 	JsonbValue	v;
 	Jsonb	   *result;
 	MemoryContext outer = CurrentMemoryContext;
-	Datum		args[SEARCH_MAX_ARGS + 2];
+	Datum		args[SEARCH_MAX_ARGS + 3];
 	int64		total = -1;
+	int32		limit;
 	SearchRow  *rows = NULL;
 	int			nrows = 0,
 				nmatch = 0,
+				nids,
 				i;
-	bool		isnull,
-				more;
+	bool		more;
 	int			ret;
 	OmniAuditRead ar;			/* read audit: the ids returned */
 
 	memcpy(args, q->args, sizeof(Datum) * q->nargs);
-	args[q->nargs] = Int32GetDatum(q->total == SEARCH_TOTAL_NONE ? q->count + 1 : q->count);
-	args[q->nargs + 1] = Int32GetDatum(q->offset);
 	omnitask_audit_begin(&ar, "search", audit_query);
 	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
 	sp = get_plans(q);
-	if (q->total != SEARCH_TOTAL_NONE)
+	if (q->total == SEARCH_TOTAL_ACCURATE || q->total == SEARCH_TOTAL_ONLY)
 	{
-		if ((ret = SPI_execute_plan(sp->total, args, NULL, true, 1)) != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
-		total = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		run_plan(plan_of(sp, SP_TOTAL, q), args);
+		total = result_count();
+	}
+	else if (q->total == SEARCH_TOTAL_ESTIMATE && !estimate_omitted(q))
+	{
+		/* exact up to ESTIMATE_MAX, absent beyond: a bounded cost */
+		args[q->nargs] = Int32GetDatum(ESTIMATE_MAX + 1);
+		run_plan(plan_of(sp, SP_BOUNDED, q), args);
+		total = result_count();
+		if (total > ESTIMATE_MAX)
+			total = -1;
 	}
 	if (q->total != SEARCH_TOTAL_ONLY)
 	{
-		if ((ret = SPI_execute_plan(sp->page, args, NULL, true, 0)) != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
-		more = q->total == SEARCH_TOTAL_NONE ? SPI_processed > (uint64) q->count
-			: (int64) q->offset + q->count < total;
-		rows = palloc(sizeof(SearchRow) * (q->count + (q->revinclude ? MAX_INCLUDED : 0)));
-		collect_rows(SPI_tuptable, Min(SPI_processed, (uint64) q->count), rows, &nrows);
+		limit = total < 0 ? q->count + 1 : q->count;
+		args[q->nargs] = Int32GetDatum(limit);
+		args[q->nargs + 1] = Int32GetDatum(q->offset);
+		run_page(sp, q, args, limit, total);
+		more = total < 0 ? SPI_processed > (uint64) q->count : (int64) q->offset + q->count < total;
+		rows = palloc(sizeof(SearchRow) * (q->count + 1 + (q->revinclude ? MAX_INCLUDED : 0)));
+		if (sp->ids_first)
+		{
+			Datum		ids = result_ids(&nids);
+
+			fetch_page(ids, Min(nids, q->count), rows, &nrows);
+		}
+		else
+			collect_rows(SPI_tuptable, Min(SPI_processed, (uint64) q->count), rows, &nrows);
 		nmatch = nrows;
 		if (q->revinclude && nrows > 0)
 			include_part_of(rows, &nrows, q->revinclude == 2);

@@ -18,7 +18,8 @@
 /* What the Bundle carries for the total (_total, _summary=count). */
 typedef enum SearchTotal
 {
-	SEARCH_TOTAL_ACCURATE,		/* count the matches (also for "estimate") */
+	SEARCH_TOTAL_ACCURATE,		/* count the matches */
+	SEARCH_TOTAL_ESTIMATE,		/* count up to a bound: exact below it, absent above */
 	SEARCH_TOTAL_NONE,			/* no count: one row more says "next" */
 	SEARCH_TOTAL_ONLY			/* _summary=count: the count, no entries */
 } SearchTotal;
@@ -34,13 +35,17 @@ typedef struct SearchQuery
 	StringInfoData order;
 	StringInfoData link;		/* "a=b&c=d" without _count and _offset */
 	Datum		args[SEARCH_MAX_ARGS];
-	Oid			argtypes[SEARCH_MAX_ARGS + 2];	/* + LIMIT and OFFSET */
+	Oid			argtypes[SEARCH_MAX_ARGS + 3];	/* + LIMIT, OFFSET, walk rows */
 	int			nargs;
 	int32		count;
 	int32		offset;
 	SearchTotal total;
 	int			revinclude;		/* _revinclude=Task:part-of: 0, 1, 2 = :iterate */
 	bool		tokens_first;	/* a search_tokens condition: filter, then order */
+	StringInfoData rest;		/* where without the positive token conditions */
+	StringInfoData tokens;		/* the positive token conditions ("true AND ...") */
+	bool		common_tokens;	/* one of them is a coding (code, performer, ...) */
+	bool		walk_order;		/* an index gives the ORDER BY: a walk can stop early */
 	struct SearchElements *elements;	/* _elements, _summary=true|text|data, or NULL */
 } SearchQuery;
 
@@ -56,6 +61,7 @@ pg_noreturn extern void search_bad_value(const char *param, const char *value,
 extern void search_period_condition(int prefix, int lo, int hi, StringInfo cond);
 
 /* search.c */
+extern void search_init(void);
 extern Datum search_run(SearchQuery *q, const char *audit_query);
 
 #endif							/* SEARCH_H */

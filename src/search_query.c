@@ -126,6 +126,8 @@ static const char *const sort_keys[] = {"priority", "due-date", "due", "authored
 static const char *const sort_cols[] = {"t.priority", "t.due_at", "t.due_at", "t.authored_on",
 "t.last_modified", "t.status", "t.intent", "t.last_updated", "t.id"};
 
+#define DEFAULT_SORT "-priority,due-date,authored-on"
+
 /* One value of a date parameter: prefix and range. */
 static const char *const date_prefixes[] = {"eq", "ne", "lt", "gt", "le", "ge", "sa", "eb"};
 
@@ -630,14 +632,25 @@ date_item(const SearchParamDef *def, const char *item, int len, SearchQuery *q, 
 /*
  * Appends ORDER BY terms for a _sort list (or the default order), each key
  * at most once, so that a plan's text is short and the plans are finite.
+ * True when an index of omnitask.task reads the rows in that order, or in
+ * an order whose ties are few (so that a LIMIT stops a walk of it early):
+ * the default order (task_priority_idx; task_owner_worklist_idx for one
+ * owner), or one starting with _id, authored-on, modified or due-date
+ * ascending (their own indexes; due_at's NULLS LAST is its ascending
+ * order only).
  */
-static void
+static bool
 sort_terms(const char *sort, StringInfo order)
 {
-	const char *p = sort ? sort : "-priority,due-date,authored-on";
+	static const char *const walk_first_keys[] = {
+		"t.priority DESC, t.due_at ASC NULLS LAST, t.authored_on ASC, ",	/* the default */
+		"t.id ", "t.authored_on ", "t.last_modified ", "t.due_at ASC "
+	};
+	const char *p = sort ? sort : DEFAULT_SORT;
 	bool		seen[lengthof(sort_keys)] = {false};
 	const char *item;
 	int			len;
+	int			k;
 
 	while ((item = next_item(&p, &len)) != NULL)
 	{
@@ -662,6 +675,10 @@ sort_terms(const char *sort, StringInfo order)
 						 (i == 1 || i == 2) ? " NULLS LAST" : "");
 	}
 	appendStringInfoString(order, "t.id");
+	for (k = 0; k < (int) lengthof(walk_first_keys); k++)
+		if (strncmp(order->data, walk_first_keys[k], strlen(walk_first_keys[k])) == 0)
+			return true;
+	return false;
 }
 
 /* An integer result parameter (_count, _offset) within [min, max]. */
@@ -712,12 +729,13 @@ result_param(const char *name, const char *value, SearchQuery *q, const char **s
 			*sort = value;
 			break;
 		case 3:
-			if (strcmp(value, "none") == 0)
+			/* _summary=count keeps its count whatever _total says */
+			if (strcmp(value, "none") == 0 || strcmp(value, "estimate") == 0)
 			{
 				if (q->total == SEARCH_TOTAL_ACCURATE)
-					q->total = SEARCH_TOTAL_NONE;
+					q->total = value[0] == 'n' ? SEARCH_TOTAL_NONE : SEARCH_TOTAL_ESTIMATE;
 			}
-			else if (strcmp(value, "accurate") != 0 && strcmp(value, "estimate") != 0)
+			else if (strcmp(value, "accurate") != 0)
 				search_bad_value(name, value, strlen(value), "_total takes none, estimate or accurate.");
 			break;
 		case 4:
@@ -733,8 +751,13 @@ result_param(const char *name, const char *value, SearchQuery *q, const char **s
 	return true;
 }
 
-/* The condition of one parameter occurrence, with its modifier. */
-static void
+/*
+ * The condition of one parameter occurrence, with its modifier; true when
+ * it is a positive condition without statistics (a search_tokens list
+ * without a modifier, :missing=false of one, a patient), which search.c
+ * looks up by its index first or tests after the others in a walk.
+ */
+static bool
 param_condition(const SearchParamDef *def, const char *modifier, const char *value,
 				SearchQuery *q, StringInfo cond, StringInfo link)
 {
@@ -755,7 +778,11 @@ param_condition(const SearchParamDef *def, const char *modifier, const char *val
 							 ":missing takes true or false.");
 		appendStringInfo(cond, "%s(%s)", value[0] == 't' ? "" : "NOT ", def->missing);
 		search_append_escaped(link, value);
-		return;
+		if (value[0] == 't' || (def->kind != PK_CODING && def->kind != PK_JSONREF))
+			return false;
+		/* present: the parameter's name token, as common as the element */
+		q->common_tokens = true;
+		return true;
 	}
 	if (modifier && (strcmp(modifier, "not") != 0 ||
 					 (def->kind != PK_CODE && def->kind != PK_CODING)))
@@ -778,18 +805,31 @@ param_condition(const SearchParamDef *def, const char *modifier, const char *val
 			or_items(def, value, q, &inner, date_item);
 			break;
 		case PK_CODING:
-			token_condition(def, value, q, &inner, coding_token);
-			q->tokens_first |= (modifier == NULL);
-			break;
 		case PK_JSONREF:
-			token_condition(def, value, q, &inner, jsonref_token);
-			q->tokens_first = true;
+			token_condition(def, value, q, &inner,
+							def->kind == PK_CODING ? coding_token : jsonref_token);
+			/*
+			 * A code of a vocabulary (code, performer, business-status) is
+			 * often shared by a large part of the table; an identifier or
+			 * a reference names one case (see search.c).
+			 */
+			if (modifier == NULL && def->kind == PK_CODING && strcmp(def->json_code, "code") == 0)
+				q->common_tokens = true;
 			break;
 	}
 	if (def->kind != PK_REF)
 		search_append_escaped(link, value);
 	/* :not also matches the tasks without a value */
 	appendStringInfo(cond, modifier ? "(%s) IS NOT TRUE" : "%s", inner.data);
+	/*
+	 * patient_id keeps no statistics either (PHI): without them the planner
+	 * walked the page's order filtering by patient, the whole table for one
+	 * patient's 16 tasks of a million (over 30 s).  Like an identifier it
+	 * names one case: its own index first, then the order.
+	 */
+	if (def->kind == PK_REF && strcmp(def->column, "t.patient_id") == 0)
+		return true;
+	return modifier == NULL && (def->kind == PK_CODING || def->kind == PK_JSONREF);
 }
 
 /*
@@ -809,16 +849,22 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	const char *p = query;
 
 	initStringInfo(&q->where);
+	initStringInfo(&q->rest);
+	initStringInfo(&q->tokens);
 	initStringInfo(&q->order);
 	initStringInfo(&q->link);
 	initStringInfo(&unknown);
 	appendStringInfoString(&q->where, "true");
+	appendStringInfoString(&q->rest, "true");
+	appendStringInfoString(&q->tokens, "true");
 	q->nargs = 0;
 	q->count = 50;
 	q->offset = 0;
 	q->total = SEARCH_TOTAL_ACCURATE;
 	q->revinclude = 0;
 	q->tokens_first = false;
+	q->common_tokens = false;
+	q->walk_order = false;
 	q->elements = NULL;
 	if (bounded && strlen(query) > MAX_QUERY_BYTES)
 		ereport(ERROR,
@@ -835,6 +881,8 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 		char	   *name = url_decode(p, eq ? eq - p : plen);
 		char	   *value = eq ? url_decode(eq + 1, plen - (eq - p) - 1) : pstrdup("");
 		char	   *modifier = strchr(name, ':');
+		StringInfoData cond;
+		bool		positive;
 		int			i;
 
 		p = amp ? amp + 1 : p + plen;
@@ -875,15 +923,18 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 		}
 		appendStringInfo(&q->link, "%s%s%s%s=", q->link.len ? "&" : "", name,
 						 modifier ? ":" : "", modifier ? modifier : "");
-		appendStringInfoString(&q->where, " AND ");
-		param_condition(&params[i], modifier, value, q, &q->where, &q->link);
+		initStringInfo(&cond);
+		positive = param_condition(&params[i], modifier, value, q, &cond, &q->link);
+		appendStringInfo(&q->where, " AND %s", cond.data);
+		appendStringInfo(positive ? &q->tokens : &q->rest, " AND %s", cond.data);
+		q->tokens_first |= positive;
 	}
 	if (nunknown > 0 && !lenient)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unrecognized search parameter%s %s", nunknown > 1 ? "s" : "", unknown.data),
 				 errhint("Task is searched by _id, _lastUpdated, authored-on, based-on, business-status, code, due-date, encounter, focus, group-identifier, identifier, intent, modified, owner, part-of, patient, performer, period, priority, requester, status and subject, with _sort, _count, _offset, _total, _summary, _elements and _revinclude=Task:part-of.")));
-	sort_terms(sort, &q->order);
+	q->walk_order = sort_terms(sort, &q->order);
 }
 
 /*

@@ -312,9 +312,15 @@ sub coding_param
 }
 
 # The searches: 1 to 3 parameters each (a parameter may repeat: AND), a
-# total and the first page of 10 by _id, compared in one statement each.
+# total and a page of 1, 3 or 10 (sometimes from offset 2) in one of three
+# orders (_id, -_id, the default, which task_priority_idx reads), with
+# _total accurate, none or estimate, compared in one statement each: the
+# total, the page's ids and whether there is a next link.
 my $n = 1500;
-my (@queries, $script);
+my %order = ('_id' => 't.id', '-_id' => 't.id DESC',
+			 '' => 't.priority DESC, t.due_at ASC NULLS LAST, t.authored_on ASC, t.id');
+my $nforced = 400;				# the first searches, run again with each plan forced
+my (@queries, $script, $forced);
 for my $i (1 .. $n)
 {
 	my (@q, @c);
@@ -324,31 +330,119 @@ for my $i (1 .. $n)
 		push @q, $q;
 		push @c, $c;
 	}
-	my $query = join('&', @q) . '&_sort=' . pick('_id', '-_id') . '&_count=10';
-	my $desc = $query =~ /_sort=-_id/ ? ' DESC' : '';
+	my $sort = pick('_id', '-_id', '');
+	my $count = pick(1, 3, 10, 10);
+	my $offset = rand() < 0.2 ? 2 : 0;
+	my $total = pick('accurate', 'accurate', 'none', 'estimate');
+	my $query = join('&', @q) . ($sort ne '' ? "&_sort=$sort" : '') . "&_count=$count&_offset=$offset&_total=$total";
+	my $cond = join(' AND ', @c);
+	# estimate: exact up to 1000, none with a code of a vocabulary or a
+	# token parameter's :missing=false (search.c: walked first)
+	my $vocabulary = ($query =~ /(^|&)(code|performer|business-status)=/
+					  || $query =~ /(^|&)(identifier|group-identifier|business-status|code|performer|part-of|based-on|focus|encounter):missing=false/)
+	  ? 'false' : 'm.n <= 1000';
+	my %total_ok = (accurate => "(b ->> 'total') = m.n::text", none => "NOT b ? 'total'",
+					estimate => "(b ->> 'total') IS NOT DISTINCT FROM (CASE WHEN $vocabulary THEN m.n::text END)");
 	push @queries, $query;
 	$script .= sprintf(
-		"SELECT %d, (b ->> 'total') = (SELECT count(*) FROM omnitask.task t WHERE %s)::text, "
+		"SELECT %d, %s, "
 		  . "coalesce((SELECT string_agg(e -> 'resource' ->> 'id', ',') FROM jsonb_array_elements(b -> 'entry') e), '') = "
-		  . "coalesce((SELECT string_agg(id, ',') FROM (SELECT t.id FROM omnitask.task t WHERE %s ORDER BY t.id%s LIMIT 10) s), ''), "
-		  . "(b ->> 'total') FROM omnitask.search_tasks_query(%s) b;\n",
-		$i, join(' AND ', @c), join(' AND ', @c), $desc, sqlq($query));
+		  . "coalesce((SELECT string_agg(id, ',') FROM (SELECT t.id FROM omnitask.task t WHERE %s ORDER BY %s LIMIT %d OFFSET %d) s), ''), "
+		  . "(b -> 'link' @> '[{\"relation\": \"next\"}]') = (m.n > %d), "
+		  . "m.n FROM omnitask.search_tasks_query(%s) b, (SELECT count(*) AS n FROM omnitask.task t WHERE %s) m;\n",
+		$i, $total_ok{$total}, $cond, $order{$sort}, $count, $offset, $offset + $count, sqlq($query), $cond);
+	$forced = $script if $i == $nforced;
 }
 
+# Each caller, with the token plan chosen (auto: all the searches) and with
+# each of the two plans forced (the first $nforced): the same answers
+# (search.c: the walk and the filter); the practitioner's with ids first.
 for my $role (qw(par_admin par_pr1))
 {
-	my ($out, $err) = psql("SET timezone = 'UTC';\nSET ROLE $role;\n$script");
-	my @rows = split /\n/, $out;
-	is(scalar(@rows), $n, "$role: $n searches answered") or diag($err);
-	my @bad = grep { !/^\d+\|t\|t\|/ } @rows;
-	is(scalar(@bad), 0, "$role: every total and first page equals the SQL's")
-	  or diag(join("\n", map { /^(\d+)/; "$_  <- $queries[$1 - 1]" } @bad[0 .. ($#bad < 9 ? $#bad : 9)]));
-	my $nonempty = grep { /\|t\|t\|[1-9]/ } @rows;
-	ok($nonempty > $n / 5, "$role: the searches are not all empty ($nonempty match something)");
+	for my $plan (qw(auto walk filter))
+	{
+		my $k = $plan eq 'auto' ? $n : $nforced;
+		# the practitioner's pages select ids, then fetch the documents (as on Citus)
+		my $ids = $role eq 'par_pr1' ? 'on' : 'off';
+		my ($out, $err) = psql("SET timezone = 'UTC';\nSET omnitask.search_token_plan = $plan;\n"
+							   . "SET omnitask.search_ids_first = $ids;\nSET ROLE $role;\n"
+							   . ($plan eq 'auto' ? $script : $forced));
+		my @rows = split /\n/, $out;
+		is(scalar(@rows), $k, "$role, $plan: $k searches answered") or diag($err);
+		my @bad = grep { !/^\d+\|t\|t\|t\|/ } @rows;
+		is(scalar(@bad), 0, "$role, $plan: every total, page and next link equals the SQL's")
+		  or diag(join("\n", map { /^(\d+)/; "$_  <- $queries[$1 - 1]" } @bad[0 .. ($#bad < 9 ? $#bad : 9)]));
+		my $nonempty = grep { /\|t\|t\|t\|[1-9]/ } @rows;
+		ok($nonempty > $k / 5, "$role, $plan: the searches are not all empty ($nonempty match something)");
+	}
 	if ($role eq 'par_pr1')
 	{
 		my ($seen) = psql("SET ROLE par_pr1; SELECT count(*) FILTER (WHERE owner_id = 'p1') = count(*) FROM omnitask.task;");
 		is($seen, 't', 'par_pr1 sees only the tasks it owns');
+	}
+}
+
+# Which plan a search takes (search.c: walk_first), shown by auto_explain:
+# every query search_tasks_query runs, its text and its plan, as notices.
+# The walk reads the order's index and stops early; the filter scans the
+# tokens' GIN index first.  auto_explain is PostgreSQL's contrib module: a
+# server built without it skips this part.
+my $libdir = `$pgbin/pg_config --pkglibdir`;
+chomp $libdir;
+SKIP:
+{
+	skip 'auto_explain is not installed', 24 unless -e "$libdir/auto_explain.so";
+
+	# The kinds of the page queries a search ran (walk, filter, page), in
+	# order, and the plans' text.
+	my $explain = sub {
+		my ($query, $plan) = @_;
+		my ($out, $err) = psql(<<"SQL");
+LOAD 'auto_explain';
+SET auto_explain.log_min_duration = 0;
+SET auto_explain.log_nested_statements = on;
+SET auto_explain.log_level = notice;
+SET omnitask.search_token_plan = $plan;
+SET ROLE par_admin;
+SELECT omnitask.search_tasks_query('$query') IS NOT NULL;
+SQL
+		my @kinds;
+		for my $text ($err =~ /Query Text: ([^\n]*)/g)
+		{
+			push @kinds, $text =~ /LIMIT \$\d+\) t WHERE/ ? 'walk'
+			  : $text =~ /OFFSET 0\) t/ ? 'filter'
+			  : $text =~ /ORDER BY/ ? 'page' : ();
+		}
+		return (join(',', @kinds), $err);
+	};
+	my @cases = (
+		# a code (a vocabulary) with the default order: the walk finds the page
+		[ 'code=c1&_count=3&_total=none', 'auto', 'walk', qr/Index Scan using task_priority_idx/ ],
+		[ 'code=c1&_count=3', 'auto', 'walk', qr/Index Scan using task_priority_idx/ ],
+		[ 'code=c1&_sort=-_id&_count=3&_total=none', 'auto', 'walk', qr/Index Scan Backward using task_pkey/ ],
+		# an identifier or a reference names one case: filter first
+		[ 'identifier=v1&_count=3&_total=none', 'auto', 'filter', qr/Bitmap Index Scan on task_search_tokens_idx/ ],
+		[ 'part-of=par-1&_count=3&_total=none', 'auto', 'filter', qr/Bitmap Index Scan on task_search_tokens_idx/ ],
+		# a patient keeps no statistics either and names one case: filter first
+		[ 'patient=pt1&_count=3&_total=none', 'auto', 'filter', qr/Index Scan on task_patient_idx|Index Scan using task_patient_idx/ ],
+		# no index reads the order: filter first
+		[ 'code=c1&_sort=_lastUpdated&_count=3&_total=none', 'auto', 'filter', qr/Bitmap Index Scan on task_search_tokens_idx/ ],
+		# the total says there are few: filter first
+		[ 'code=nonesuch&_count=3', 'auto', 'filter', qr/Bitmap Index Scan on task_search_tokens_idx/ ],
+		# the walk finds fewer than asked for: then the filter
+		[ 'code=nonesuch&_count=3&_total=none', 'auto', 'walk,filter', qr/Bitmap Index Scan on task_search_tokens_idx/ ],
+		# forced either way
+		[ 'identifier=v1&_count=3&_total=none', 'walk', 'walk', qr/Index Scan using task_priority_idx/ ],
+		[ 'code=c1&_count=3&_total=none', 'filter', 'filter', qr/Bitmap Index Scan on task_search_tokens_idx/ ],
+		# no token: the one page query, whatever the setting
+		[ 'status=ready&_count=3&_total=none', 'walk', 'page', qr/Scan/ ],
+	);
+	for my $c (@cases)
+	{
+		my ($query, $plan, $want, $node) = @$c;
+		my ($kinds, $err) = $explain->($query, $plan);
+		is($kinds, $want, "$query ($plan): $want") or diag($err);
+		like($err, $node, "$query ($plan): the plan has $node");
 	}
 }
 
