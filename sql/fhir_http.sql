@@ -423,11 +423,15 @@ INSERT INTO omnitask.task_history (id, version_id, operation, status, resource, 
 								 ELSE 'null' END) FROM generate_series(1, 70) g)),
 		(7, (SELECT jsonb_agg(CASE g % 4 WHEN 0 THEN to_jsonb(g) WHEN 1 THEN to_jsonb(repeat('ab\', g % 9)) WHEN 2 THEN 'true'
 							  ELSE jsonb_build_object('i', g, 'j', jsonb_build_array()) END) FROM generate_series(1, 70) g)),
-		(8, '"\u0001 raw \"scalar\""'), (9, '-0.000000000000000000001'), (10, '[[], {}]')) AS v(n, r);
+		(8, '"\u0001 raw \"scalar\""'), (9, '-0.000000000000000000001'), (10, '[[], {}]'),
+		-- a long string with escapes and multibyte characters at every position of an 8-byte word
+		(11, (SELECT jsonb_build_object('mix', string_agg(chr(32 + (g * 7) % 95) || CASE WHEN g % 13 = 0 THEN chr(1 + g % 31)
+																				   WHEN g % 17 = 0 THEN 'é☃' ELSE '' END, '' ORDER BY g))
+			  FROM generate_series(1, 600) g))) AS v(n, r);
 -- the printer alone: every stored value, as jsonb_out prints it
 SELECT count(*) AS values, bool_and(omnitask.fhir_json(resource)::text = resource::text) AS same_text
 	FROM omnitask.task_history WHERE id LIKE 'fh-%';
-SELECT omnitask.fhir_json(resource) AS printed FROM omnitask.task_history WHERE id LIKE 'fh-zz-edge-%' AND id NOT IN ('fh-zz-edge-6', 'fh-zz-edge-7') ORDER BY id;
+SELECT omnitask.fhir_json(resource) AS printed FROM omnitask.task_history WHERE id LIKE 'fh-zz-edge-%' AND id NOT IN ('fh-zz-edge-6', 'fh-zz-edge-7', 'fh-zz-edge-11') ORDER BY id;
 SELECT omnitask.fhir_json(NULL) IS NULL AS strict;
 -- an infinite recorded_at (a restore could bring one) has no lastModified
 -- (the server process crashed on it before)

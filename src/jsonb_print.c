@@ -43,9 +43,35 @@ static const char escape_char[256] = {
 };
 
 /*
+ * Whether one of the 8 bytes at p may need escaping: a byte below 0x20, a
+ * '"' or a '\\' (the classic word-at-a-time tests for a byte less than n
+ * and for a zero byte after an XOR; exact about whether there is one).
+ */
+static inline bool
+word_needs_escape(const unsigned char *p)
+{
+	uint64		w;
+	uint64		q;
+	uint64		b;
+
+#define ONES	UINT64CONST(0x0101010101010101)
+#define HIGHS	UINT64CONST(0x8080808080808080)
+	memcpy(&w, p, sizeof(w));
+	q = w ^ (ONES * '"');
+	b = w ^ (ONES * '\\');
+	return (((w - ONES * 0x20) & ~w) |
+			((q - ONES) & ~q) |
+			((b - ONES) & ~b)) & HIGHS;
+#undef ONES
+#undef HIGHS
+}
+
+/*
  * Appends s (len bytes, no NUL needed) as a quoted JSON string, escaped as
  * escape_json escapes it: \b \f \n \r \t \" \\, other control characters
- * as \u00xx (lower-case hex), everything else copied.
+ * as \u00xx (lower-case hex), everything else copied.  The buffer is
+ * enlarged once for the usual string without escapes, the bytes between
+ * escapes are found 8 at a time and copied in one memcpy.
  */
 void
 jsonb_print_string(StringInfo out, const char *s, int len)
@@ -53,37 +79,52 @@ jsonb_print_string(StringInfo out, const char *s, int len)
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *) s;
 	const unsigned char *end = p + len;
+	char	   *dst;
 
-	/* the worst case is six bytes a character, plus the quotes */
+	/* the string unescaped and its quotes (enlargeStringInfo adds the NUL) */
 	enlargeStringInfo(out, len + 2);
-	out->data[out->len++] = '"';
-	while (p < end)
+	dst = out->data + out->len;
+	*dst++ = '"';
+	for (;;)
 	{
 		const unsigned char *run = p;
 		char		e;
 
+		while (end - p >= 8 && !word_needs_escape(p))
+			p += 8;
 		while (p < end && escape_char[*p] == 0)
 			p++;
-		if (p > run)
-			appendBinaryStringInfo(out, (const char *) run, p - run);
+		memcpy(dst, run, p - run);
+		dst += p - run;
 		if (p == end)
 			break;
+		/* room for this escape (6 bytes at most), the rest and the quote */
+		out->len = dst - out->data;
+		enlargeStringInfo(out, 6 + (end - p));
+		dst = out->data + out->len;
 		e = escape_char[*p];
+		*dst++ = '\\';
+		*dst++ = e;
 		if (e == 'u')
 		{
-			char		u[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 0x0f]};
-
-			appendBinaryStringInfo(out, u, 6);
-		}
-		else
-		{
-			char		b[2] = {'\\', e};
-
-			appendBinaryStringInfo(out, b, 2);
+			*dst++ = '0';
+			*dst++ = '0';
+			*dst++ = hex[*p >> 4];
+			*dst++ = hex[*p & 0x0f];
 		}
 		p++;
 	}
-	appendStringInfoCharMacro(out, '"');
+	*dst++ = '"';
+	*dst = '\0';
+	out->len = dst - out->data;
+}
+
+/* Appends two characters (", " and ": "). */
+static inline void
+append_pair(StringInfo out, char a, char b)
+{
+	appendStringInfoCharMacro(out, a);
+	appendStringInfoCharMacro(out, b);
 }
 
 /* The offset of child index in the data of container c (jsonb_util.c's getJsonbOffset). */
@@ -169,13 +210,13 @@ print_container(StringInfo out, const JsonbContainer *c)
 		uint32		vend = child_end(ventry, voff);
 
 		if (i > 0)
-			appendBinaryStringInfo(out, ", ", 2);
+			append_pair(out, ',', ' ');
 		if (object)
 		{
 			uint32		kend = child_end(c->children[i], koff);
 
 			jsonb_print_string(out, data + koff, kend - koff);
-			appendBinaryStringInfo(out, ": ", 2);
+			append_pair(out, ':', ' ');
 			koff = kend;
 		}
 		print_value(out, ventry, data, voff, vend);
