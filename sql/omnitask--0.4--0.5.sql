@@ -49,23 +49,22 @@ COMMENT ON DOMAIN omnitask.fhir_jsonb_answer IS 'Internal: the answer of the jso
 CREATE DOMAIN fhir."application/fhir+json" AS json;
 COMMENT ON DOMAIN fhir."application/fhir+json" IS 'PostgREST media type handler: functions returning it answer Accept: application/fhir+json with Content-Type application/fhir+json. Over json, whose binary form (what PostgREST reads) is the text itself.';
 
--- the implementations: renamed, then moved (task_changes is replaced below)
-ALTER FUNCTION fhir.task_read(text) RENAME TO fhir_task_read_jsonb;
-ALTER FUNCTION fhir.task_vread(text, text) RENAME TO fhir_task_vread_jsonb;
-ALTER FUNCTION fhir.task_create(text) RENAME TO fhir_task_create_jsonb;
-ALTER FUNCTION fhir.task_update(text) RENAME TO fhir_task_update_jsonb;
-ALTER FUNCTION fhir.task_patch(text) RENAME TO fhir_task_patch_jsonb;
-ALTER FUNCTION fhir.task_search(text, text, text, text, integer, integer, text) RENAME TO fhir_task_search_jsonb;
-ALTER FUNCTION fhir.task_history(text, integer, timestamptz, timestamptz, integer) RENAME TO fhir_task_history_jsonb;
-ALTER FUNCTION fhir.metadata() RENAME TO fhir_metadata_jsonb;
-ALTER FUNCTION fhir.fhir_task_read_jsonb(text) SET SCHEMA omnitask;
-ALTER FUNCTION fhir.fhir_task_vread_jsonb(text, text) SET SCHEMA omnitask;
-ALTER FUNCTION fhir.fhir_task_create_jsonb(text) SET SCHEMA omnitask;
-ALTER FUNCTION fhir.fhir_task_update_jsonb(text) SET SCHEMA omnitask;
-ALTER FUNCTION fhir.fhir_task_patch_jsonb(text) SET SCHEMA omnitask;
-ALTER FUNCTION fhir.fhir_task_search_jsonb(text, text, text, text, integer, integer, text) SET SCHEMA omnitask;
-ALTER FUNCTION fhir.fhir_task_history_jsonb(text, integer, timestamptz, timestamptz, integer) SET SCHEMA omnitask;
-ALTER FUNCTION fhir.fhir_metadata_jsonb() SET SCHEMA omnitask;
+-- the implementations: renamed fhir_<name>_jsonb, then moved (task_changes is replaced below)
+DO $$
+DECLARE
+	f record;
+BEGIN
+	FOR f IN SELECT * FROM (VALUES ('task_read', 'text'), ('task_vread', 'text, text'), ('task_create', 'text'),
+								   ('task_update', 'text'), ('task_patch', 'text'),
+								   ('task_search', 'text, text, text, text, integer, integer, text'),
+								   ('task_history', 'text, integer, timestamptz, timestamptz, integer'),
+								   ('metadata', '')) AS v(name, args)
+	LOOP
+		EXECUTE pg_catalog.format('ALTER FUNCTION fhir.%I(%s) RENAME TO %I', f.name, f.args, 'fhir_' || f.name || '_jsonb');
+		EXECUTE pg_catalog.format('ALTER FUNCTION fhir.%I(%s) SET SCHEMA omnitask', 'fhir_' || f.name || '_jsonb', f.args);
+	END LOOP;
+END
+$$;
 DROP FUNCTION fhir.task_changes(text, integer);
 -- vread's body named its parameters by its old name (task_vread.id)
 CREATE OR REPLACE FUNCTION omnitask.fhir_task_vread_jsonb(id text, vid text) RETURNS omnitask.fhir_jsonb_answer
