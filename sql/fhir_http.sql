@@ -368,27 +368,32 @@ LANGUAGE sql AS $$
 			jsonb_build_object('relation', 'next', 'url', prefix || 'Task/_history?_count=' || cnt || coalesce('&_cursor=' || (SELECT c FROM nxt), ''))))
 $$;
 -- every page of the whole feed, 7 at a time, against the reference: the
--- same jsonb and the same text
-CREATE FUNCTION pg_temp.feed_compare(cnt integer, prefix text DEFAULT '') RETURNS TABLE (pages integer, same_jsonb boolean, same_text boolean)
+-- same jsonb and the same text; and the text forms (task_changes_json,
+-- printed in C without a jsonb, and the HTTP endpoint's json body) byte for
+-- byte the text of that jsonb
+CREATE FUNCTION pg_temp.feed_compare(cnt integer, prefix text DEFAULT '')
+	RETURNS TABLE (pages integer, same_jsonb boolean, same_text boolean, same_json boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
-	cur text := NULL; b jsonb; r jsonb; n integer := 0; sj boolean := true; st boolean := true;
+	cur text := NULL; b jsonb; r jsonb; n integer := 0; sj boolean := true; st boolean := true; sx boolean := true;
 BEGIN
 	LOOP
 		b := omnitask.task_changes(cur, cnt);
 		r := pg_temp.feed_reference(cur, cnt, n * cnt, prefix);
 		sj := sj AND b = r;
 		st := st AND b::text = r::text;
+		sx := sx AND omnitask.task_changes_json(cur, cnt)::text = r::text
+				 AND fhir.task_changes(cur, cnt)::text = r::text;
 		n := n + 1;
 		EXIT WHEN jsonb_array_length(b -> 'entry') = 0 OR n > 1000;
 		cur := substring((SELECT l ->> 'url' FROM jsonb_array_elements(b -> 'link') l WHERE l ->> 'relation' = 'next') FROM '_cursor=([0-9a-f]+)');
 	END LOOP;
-	RETURN QUERY SELECT n, sj, st;
+	RETURN QUERY SELECT n, sj, st, sx;
 END $$;
-SELECT pages > 2 AS paged, same_jsonb, same_text FROM pg_temp.feed_compare(7);
-SELECT pages = 2 AS one_page, same_jsonb, same_text FROM pg_temp.feed_compare(1000);
+SELECT pages > 2 AS paged, same_jsonb, same_text, same_json FROM pg_temp.feed_compare(7);
+SELECT pages = 2 AS one_page, same_jsonb, same_text, same_json FROM pg_temp.feed_compare(1000);
 SET omnitask.fhir_base_url = 'https://fhir.example.org/r4/';
-SELECT pages > 2 AS paged, same_jsonb, same_text FROM pg_temp.feed_compare(9, 'https://fhir.example.org/r4/');
+SELECT pages > 2 AS paged, same_jsonb, same_text, same_json FROM pg_temp.feed_compare(9, 'https://fhir.example.org/r4/');
 RESET omnitask.fhir_base_url;
 -- stored values that are not objects (a root scalar is re-encoded, not
 -- copied): rows restored with an old position show in this transaction
@@ -400,6 +405,34 @@ INSERT INTO omnitask.task_history (id, version_id, operation, status, resource, 
 	UNION ALL
 	SELECT 'fh-raw-obj-' || g, 1, 'import', 'requested'::omnitask.task_status, jsonb_build_object('n', g), now(), current_user, '3'
 	FROM generate_series(1, 40) g;
+-- what the printer must escape and print as jsonb_out does: quotes,
+-- backslashes, every control character (\u0000 cannot be stored in jsonb),
+-- unicode, numerics large, small and negative, empty and nested
+-- containers, escaped keys, objects and arrays past jsonb's offset stride
+-- (32 children) with values of every kind
+INSERT INTO omnitask.task_history (id, version_id, operation, status, resource, recorded_at, recorded_by, xid)
+	SELECT 'fh-zz-edge-' || n, 1, 'import', 'requested', r, now(), current_user, '3'
+	FROM (VALUES
+		(1, '{"s": "quote \" backslash \\ slash / tab \t nl \n cr \r bs \b ff \f", "u": "Grüße ☃ 😀 \u00e9 \u2028 \u007f"}'::jsonb),
+		(2, (SELECT jsonb_build_object('ctl', string_agg(chr(c), '' ORDER BY c)) FROM generate_series(1, 31) c)),
+		(3, '{"n": [0, -0, 0.0, 1e-30, 123456789012345678901234567890.123456789, -1.5e+30, 0.000001, 100, -7]}'),
+		(4, '{"e": [[], {}, [[]], {"a": {}}, [{}], ""], "d": [[[[[[{"x": [null, true, false, "", 1.50]}]]]]]]}'),
+		(5, '{"k\"ey\n": 1, "": 2, "\\": {"\t": []}, "ü": "ü"}'),
+		(6, (SELECT jsonb_object_agg('k' || g, CASE g % 5 WHEN 0 THEN to_jsonb(g) WHEN 1 THEN to_jsonb(repeat('x"', g))
+								 WHEN 2 THEN jsonb_build_array(g, 'y', jsonb_build_object('z', g)) WHEN 3 THEN to_jsonb(g * 1.5)
+								 ELSE 'null' END) FROM generate_series(1, 70) g)),
+		(7, (SELECT jsonb_agg(CASE g % 4 WHEN 0 THEN to_jsonb(g) WHEN 1 THEN to_jsonb(repeat('ab\', g % 9)) WHEN 2 THEN 'true'
+							  ELSE jsonb_build_object('i', g, 'j', jsonb_build_array()) END) FROM generate_series(1, 70) g)),
+		(8, '"\u0001 raw \"scalar\""'), (9, '-0.000000000000000000001'), (10, '[[], {}]'),
+		-- a long string with escapes and multibyte characters at every position of an 8-byte word
+		(11, (SELECT jsonb_build_object('mix', string_agg(chr(32 + (g * 7) % 95) || CASE WHEN g % 13 = 0 THEN chr(1 + g % 31)
+																				   WHEN g % 17 = 0 THEN 'é☃' ELSE '' END, '' ORDER BY g))
+			  FROM generate_series(1, 600) g))) AS v(n, r);
+-- the printer alone: every stored value, as jsonb_out prints it
+SELECT count(*) AS values, bool_and(omnitask.fhir_json(resource)::text = resource::text) AS same_text
+	FROM omnitask.task_history WHERE id LIKE 'fh-%';
+SELECT omnitask.fhir_json(resource) AS printed FROM omnitask.task_history WHERE id LIKE 'fh-zz-edge-%' AND id NOT IN ('fh-zz-edge-6', 'fh-zz-edge-7', 'fh-zz-edge-11') ORDER BY id;
+SELECT omnitask.fhir_json(NULL) IS NULL AS strict;
 -- an infinite recorded_at (a restore could bring one) has no lastModified
 -- (the server process crashed on it before)
 INSERT INTO omnitask.task_history (id, version_id, operation, status, resource, recorded_at, recorded_by, xid)
@@ -409,8 +442,8 @@ SELECT e -> 'response' AS response FROM jsonb_array_elements(omnitask.task_chang
 	WHERE e ->> 'fullUrl' = 'Task/fh-raw-inf';
 SELECT e -> 'resource' AS resource FROM jsonb_array_elements(omnitask.task_changes(NULL, 8) -> 'entry') e;
 SELECT (omnitask.task_changes(NULL, 8) -> 'entry' -> 1 -> 'resource')::numeric + 1 AS numeric_read;
-SELECT pages > 20 AS paged, same_jsonb, same_text FROM pg_temp.feed_compare(3);
-SELECT jsonb_array_length(omnitask.task_changes(NULL, 1000) -> 'entry') > 32 AS past_stride, same_jsonb, same_text
+SELECT pages > 20 AS paged, same_jsonb, same_text, same_json FROM pg_temp.feed_compare(3);
+SELECT jsonb_array_length(omnitask.task_changes(NULL, 1000) -> 'entry') > 32 AS past_stride, same_jsonb, same_text, same_json
 	FROM pg_temp.feed_compare(1000);
 ROLLBACK;
 

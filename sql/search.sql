@@ -205,13 +205,13 @@ SELECT pg_temp.tryq(repeat('status=ready&', 2000)) AS too_long,
 -- the HTTP layer: the proxy passes the query string as X-FHIR-Query, and
 -- Prefer: handling=lenient ignores unrecognized parameters
 SELECT set_config('request.headers', '{"x-fhir-query": "patient=srq-pat&_sort=_id&foo=1", "prefer": "handling=lenient"}', false) IS NOT NULL AS lenient;
-SELECT pg_temp.show(fhir.task_search(status => 'completed'));
+SELECT pg_temp.show(fhir.task_search(status => 'completed')::jsonb);
 SELECT set_config('request.headers', '{"x-fhir-query": "patient=srq-pat&_sort=_id&foo=1"}', false) IS NOT NULL AS strict;
 SELECT b -> 'issue' -> 0 ->> 'code' AS code, b -> 'issue' -> 0 ->> 'diagnostics' AS diagnostics,
 	   current_setting('response.status', true) AS status
 FROM fhir.task_search() b;
 SELECT set_config('request.headers', '', false) IS NOT NULL AS reset;
-SELECT pg_temp.show(fhir.task_search(patient => 'srq-pat', _sort => '_id'));
+SELECT pg_temp.show(fhir.task_search(patient => 'srq-pat', _sort => '_id')::jsonb);
 SELECT (SELECT string_agg(p ->> 'name' || ':' || (p ->> 'type'), ',') FROM jsonb_array_elements(omnitask.search_parameters()) p) AS params,
 	   (SELECT p ->> 'documentation' FROM jsonb_array_elements(omnitask.search_parameters()) p WHERE p ->> 'name' = 'due-date') AS due_date;
 

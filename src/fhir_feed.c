@@ -27,11 +27,13 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "fhir_http.h"
+#include "jsonb_print.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/xid8.h"
 
 PG_FUNCTION_INFO_V1(omnitask_task_changes);
+PG_FUNCTION_INFO_V1(omnitask_task_changes_json);
 
 /* Kept plan of the page query. */
 static SPIPlanPtr page_plan = NULL;
@@ -377,12 +379,52 @@ feed_link(const char *relation, const char *url)
 }
 
 /*
- * omnitask.task_changes(_cursor text, _count integer) -> jsonb: the next
- * _count (1-1000) versions after the cursor as a history Bundle whose next
- * link carries the cursor to poll with.
+ * Appends the JSON text of one node: the text jsonb_out gives for its
+ * binary encoding (feed_encode), stored values through jsonb_print.
  */
-Datum
-omnitask_task_changes(PG_FUNCTION_ARGS)
+static void
+feed_print(StringInfo buf, const FeedNode *node)
+{
+	int			nchildren = node->n;
+	int			i;
+
+	switch (node->kind)
+	{
+		case FEED_STRING:
+			jsonb_print_string(buf, node->str, node->len);
+			return;
+		case FEED_NULL:
+			appendBinaryStringInfo(buf, "null", 4);
+			return;
+		case FEED_STORED:
+			jsonb_print(buf, node->stored);
+			return;
+		case FEED_ARRAY:
+		case FEED_OBJECT:
+			break;
+	}
+	appendStringInfoCharMacro(buf, node->kind == FEED_OBJECT ? '{' : '[');
+	for (i = 0; i < nchildren; i++)
+	{
+		if (i > 0)
+			appendBinaryStringInfo(buf, ", ", 2);
+		if (node->kind == FEED_OBJECT)
+		{
+			jsonb_print_string(buf, node->keys[i], strlen(node->keys[i]));
+			appendBinaryStringInfo(buf, ": ", 2);
+		}
+		feed_print(buf, &node->kids[i]);
+	}
+	appendStringInfoCharMacro(buf, node->kind == FEED_OBJECT ? '}' : ']');
+}
+
+/*
+ * The next _count (1-1000) versions after the cursor as a history Bundle
+ * whose next link carries the cursor to poll with: as jsonb, or as its
+ * text (as_text) printed straight from the tree, without a jsonb between.
+ */
+static Datum
+feed_page(FunctionCallInfo fcinfo, bool as_text)
 {
 	text	   *cursor = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
 	int32		count;
@@ -400,7 +442,7 @@ omnitask_task_changes(PG_FUNCTION_ARGS)
 	FeedNode	entries;
 	StringInfoData buf;
 	JEntry		root;
-	Jsonb	   *result;
+	Size		stored_size = 0;
 	uint64		n;
 	uint64		row;
 	int			rc;
@@ -479,6 +521,7 @@ omnitask_task_changes(PG_FUNCTION_ARGS)
 		{
 			entry->kids[2].kind = FEED_STORED;
 			entry->kids[2].stored = DatumGetJsonbP(resource);
+			stored_size += VARSIZE(entry->kids[2].stored);
 		}
 		/* an infinite recorded_at (only a restore can store one) has no instant */
 		response = &entry->kids[3];
@@ -503,10 +546,34 @@ omnitask_task_changes(PG_FUNCTION_ARGS)
 	/* encoded once, into the caller's context; SPI_finish frees the rest */
 	MemoryContextSwitchTo(callerctx);
 	initStringInfo(&buf);
+	/* sized once for the usual page (about 1.25 times the stored size as text) */
+	enlargeStringInfo(&buf, Min(stored_size + stored_size / 4 + 1024 * (n + 1), 64 * 1024 * 1024));
 	appendStringInfoSpaces(&buf, VARHDRSZ);
-	feed_encode(&buf, &bundle, &root);
-	result = (Jsonb *) buf.data;
-	SET_VARSIZE(result, buf.len);
+	if (as_text)
+		feed_print(&buf, &bundle);
+	else
+		feed_encode(&buf, &bundle, &root);
+	SET_VARSIZE(buf.data, buf.len);
 	SPI_finish();
-	PG_RETURN_JSONB_P(result);
+	PG_RETURN_POINTER(buf.data);
+}
+
+/*
+ * omnitask.task_changes(_cursor text, _count integer) -> jsonb: a page of
+ * the change feed as a jsonb Bundle.
+ */
+Datum
+omnitask_task_changes(PG_FUNCTION_ARGS)
+{
+	return feed_page(fcinfo, false);
+}
+
+/*
+ * omnitask.task_changes_json(_cursor text, _count integer) -> json: the
+ * same page as the text jsonb_out gives for it, without printing a jsonb.
+ */
+Datum
+omnitask_task_changes_json(PG_FUNCTION_ARGS)
+{
+	return feed_page(fcinfo, true);
 }

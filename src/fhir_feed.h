@@ -17,5 +17,6 @@
 #define FHIR_FEED_MAX_COUNT 1000
 
 extern Datum omnitask_task_changes(PG_FUNCTION_ARGS);
+extern Datum omnitask_task_changes_json(PG_FUNCTION_ARGS);
 
 #endif							/* OMNITASK_FHIR_FEED_H */

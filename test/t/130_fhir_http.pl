@@ -6,14 +6,19 @@
 #          set_config('request.jwt.claims', <claims>, true), set_config('request.method', <method>, true),
 #          set_config('request.path', <path>, true), set_config('request.headers', <headers>, true),
 #          set_config('request.cookies', '{}', true);
-#   WITH pgrst_source AS (SELECT "fhir"."<fn>"(<args>) AS pgrst_scalar)
-#   SELECT pgrst_scalar, current_setting('response.headers', true), current_setting('response.status', true)
-#   FROM pgrst_source;
+#   WITH pgrst_source AS (SELECT pgrst_call.pgrst_scalar FROM (SELECT "fhir"."<fn>"(<args>) pgrst_scalar) pgrst_call)
+#   SELECT "fhir"."application/fhir+json"(_postgrest_t.pgrst_scalar) AS body,
+#          nullif(current_setting('response.headers', true), ''), nullif(current_setting('response.status', true), '')
+#   FROM (SELECT pgrst_source.pgrst_scalar FROM pgrst_source) _postgrest_t;
 #   COMMIT;
 #
 # over a NOINHERIT authenticator login, for every interaction and its error
 # paths: the status, headers and body PostgREST would answer are read back
-# in the same transaction.  (A 4xx response.status does not roll back in
+# in the same transaction.  PostgREST reads the body in the binary protocol
+# and sends its bytes as they come: the replay reads it through the binary
+# send function of the media-type domain's base type (json_send: the text;
+# over jsonb, jsonb_send would put a version byte 0x01 in front of every
+# body, which the JSON decode below refuses).  (A 4xx response.status does not roll back in
 # PostgREST: the transaction commits, so each error is also checked to have
 # written nothing.)  Then (B) the change feed on a physical standby, with a
 # transaction left open on the primary: the standby's feed waits for it,
@@ -51,6 +56,11 @@ sub psql_as
 	return ($out, $err);
 }
 
+# the send function of the media-type domain's base type (set below), the
+# bodies read and those that are not JSON text
+my ($body_send, $raw_bodies, $bad_bodies) = ('', 0, 0);
+my $json_bytes = JSON::PP->new->utf8->canonical;
+
 # One HTTP request as PostgREST runs it.  $args: [ [name, value], ... ] for
 # named arguments (query string) or a scalar body for a single unnamed
 # parameter.  Returns { status, headers => {name => value}, body, error }.
@@ -67,19 +77,25 @@ sub request
 	  . "set_config('request.method', " . lit($method) . ", true), set_config('request.path', " . lit($path) . ", true), "
 	  . "set_config('request.headers', " . lit($json->encode(\%h)) . ", true), "
 	  . "set_config('request.cookies', '{}', true) \\g /dev/null\n"
-	  . "WITH pgrst_source AS (SELECT $call AS pgrst_scalar)\n"
-	  . "SELECT coalesce(pgrst_scalar::text, ''), coalesce(nullif(current_setting('response.headers', true), ''), '[]'), "
-	  . "coalesce(nullif(current_setting('response.status', true), ''), '200') FROM pgrst_source;\nCOMMIT;\n";
+	  . "WITH pgrst_source AS (SELECT pgrst_call.pgrst_scalar FROM (SELECT $call pgrst_scalar) pgrst_call)\n"
+	  . "SELECT coalesce(pg_catalog.encode($body_send(\"fhir\".\"application/fhir+json\"(_postgrest_t.pgrst_scalar)), 'hex'), ''), "
+	  . "coalesce(nullif(current_setting('response.headers', true), ''), '[]'), "
+	  . "coalesce(nullif(current_setting('response.status', true), ''), '200') "
+	  . "FROM (SELECT pgrst_source.pgrst_scalar FROM pgrst_source) _postgrest_t;\nCOMMIT;\n";
 	my ($out, $err) = psql_as('fhir_authenticator', $sql);
-	my ($body, $hdrs, $status) = split /\t/, $out;
+	my ($hex, $hdrs, $status) = split /\t/, $out;
 	my %resp;
 	if ($err =~ /ERROR:\s+([0-9A-Z]{5}):/)
 	{
 		return { status => 'sql-error', error => $1, message => $err };
 	}
 	for my $kv (@{ $json->decode($hdrs) }) { %resp = (%resp, %$kv); }
+	# the bytes PostgREST sends: UTF-8 JSON text, nothing in front
+	my $raw = pack('H*', $hex);
+	$raw_bodies++;
+	$bad_bodies++ if $raw ne '' && $raw !~ /^[{\[]/;
 	return { status => $status, headers => \%resp,
-			 body => ($body eq '' ? undef : $json->decode($body)) };
+			 body => ($raw eq '' || $raw !~ /^[{\[]/ ? undef : $json_bytes->decode($raw)) };
 }
 
 my $admin = { role => 'omnitask_admin', sub => 'fhir-admin' };
@@ -108,6 +124,8 @@ ALTER DATABASE omnitask_fhir SET omnitask.jwt_authenticator = 'fhir_authenticato
 ALTER DATABASE omnitask_fhir SET omnitask.fhir_base_url = 'https://fhir.example.org/r4';
 SQL
 is($e, '', 'set-up: extension, authenticator, practitioners, base URL') or diag($e);
+($body_send) = psql_as('postgres', q{SELECT b.typsend::regproc FROM pg_type d JOIN pg_type b ON b.oid = d.typbasetype
+									   WHERE d.oid = 'fhir."application/fhir+json"'::regtype});
 
 my $base = 'https://fhir.example.org/r4';
 my $task = $json->encode({
@@ -268,6 +286,11 @@ for (1 .. 50)
 is_deeply([ scalar(keys %seen), $twice ], [ $o, undef ], "the change feed, 2 per page: all $o versions, none twice");
 $r = request($admin, 'GET', '/rpc/task_changes', 'task_changes', [ [ _cursor => 'xyz' ] ]);
 is($r->{status}, 400, 'a bad cursor: 400');
+
+# every body above as PostgREST sends it: JSON text, nothing in front (a
+# domain over jsonb sent a version byte 0x01 before each)
+ok($raw_bodies > 40, "bodies read through $body_send: $raw_bodies");
+is($bad_bodies, 0, 'every body is JSON text as PostgREST sends it, with no byte in front');
 
 # --- clean up ---------------------------------------------------------------------
 $db = 'postgres';
