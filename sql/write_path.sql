@@ -150,6 +150,19 @@ FROM (SELECT t.id, t.last_updated, lag(t.last_updated) OVER (ORDER BY substr(t.i
 	  FROM omnitask.task t WHERE t.id ~ '^wp-c[0-9]+$') s
 JOIN omnitask.task_history h USING (id);
 
+-- import_lines(): how import_tasks() reads NDJSON -- the non-blank lines
+-- (a line of spaces, tabs and "\r" is blank; a "\r" before "\n" is kept),
+-- numbered from 1, size at a time, in order; with or without a final "\n"
+SELECT l.items, l.lines FROM omnitask.import_lines(E'a\r\n\r\n \t\nb\n{"c": 1}\nd\ne', 2) AS l;
+SELECT l.items, l.lines FROM omnitask.import_lines(E'\n\na\n', 100) AS l;
+SELECT count(*) AS no_chunks FROM omnitask.import_lines(E' \n\r\n', 100);
+SAVEPOINT s_lines;
+SELECT * FROM omnitask.import_lines('a', 0);
+ROLLBACK TO s_lines;
+-- CRLF NDJSON: the same items and line numbers as LF
+SELECT * FROM omnitask.import_tasks(E'{"resourceType": "Task", "id": "wp-r1", "status": "requested", "intent": "order", "description": "wp r1", "for": {"reference": "Patient/wp-1"}}\r\n\r\n{"resourceType": "Task", "id": "wp-r2", "status": "nope", "intent": "order", "for": {"reference": "Patient/wp-1"}}\r\n');
+SELECT id FROM omnitask.task WHERE id LIKE 'wp-r%' ORDER BY id;
+
 -- only admins import: a practitioner's call stops at once, nothing stored
 CREATE ROLE wp_pract IN ROLE omnitask_practitioner;
 SET ROLE wp_pract;
