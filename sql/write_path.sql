@@ -150,6 +150,28 @@ FROM (SELECT t.id, t.last_updated, lag(t.last_updated) OVER (ORDER BY substr(t.i
 	  FROM omnitask.task t WHERE t.id ~ '^wp-c[0-9]+$') s
 JOIN omnitask.task_history h USING (id);
 
+-- feed_position(), the default of task_history.xid: this transaction's
+-- xid plus omnitask.feed_shift.shift (as the SQL function it replaces), the
+-- caller's SELECT on feed_shift needed, NULL without a row
+SAVEPOINT s_feed;
+SELECT omnitask.feed_position() = pg_current_xact_id() AS unshifted;
+UPDATE omnitask.feed_shift SET shift = 4294967296;
+SELECT omnitask.feed_position() = (pg_current_xact_id()::text::numeric + 4294967296)::text::xid8 AS shifted;
+SELECT omnitask.create_task('{"resourceType": "Task", "status": "requested", "intent": "order", "description": "wp shifted", "for": {"reference": "Patient/wp-1"}}') IS NOT NULL AS created;
+SELECT h.xid = omnitask.feed_position() AS history_at_position
+FROM omnitask.task t JOIN omnitask.task_history h USING (id, version_id) WHERE t.description = 'wp shifted';
+DELETE FROM omnitask.feed_shift;
+SELECT omnitask.feed_position() IS NULL AS no_row;
+ROLLBACK TO s_feed;
+CREATE ROLE wp_nosel;
+GRANT USAGE ON SCHEMA omnitask TO wp_nosel;
+GRANT EXECUTE ON FUNCTION omnitask.feed_position() TO wp_nosel;
+SET ROLE wp_nosel;
+SAVEPOINT s_feed2;
+SELECT omnitask.feed_position();
+ROLLBACK TO s_feed2;
+RESET ROLE;
+
 -- import_lines(): how import_tasks() reads NDJSON -- the non-blank lines
 -- (a line of spaces, tabs and "\r" is blank; a "\r" before "\n" is kept),
 -- numbered from 1, size at a time, in order; with or without a final "\n"
