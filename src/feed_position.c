@@ -19,14 +19,13 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
+#include "catalog.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/fmgrprotos.h"
-#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/xid8.h"
@@ -76,15 +75,12 @@ omnitask_feed_position(PG_FUNCTION_ARGS)
 
 	PreventCommandDuringRecovery("omnitask.feed_position()");
 	fxid = GetTopFullTransactionId();
-	relid = get_relname_relid("feed_shift", get_namespace_oid("omnitask", false));
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation \"omnitask.feed_shift\" does not exist")));
+	relid = omnitask_relid("feed_shift");
 	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_TABLE, "feed_shift");
-	rel = table_open(relid, AccessShareLock);
+	/* its rows: the table, or its local copy should Citus hold it */
+	rel = table_open(omnitask_local_relid("feed_shift"), AccessShareLock);
 	shift_att = column_number(rel, "shift");
 	if (shift_att == 0)
 		ereport(ERROR,
