@@ -181,6 +181,8 @@ SELECT count(*) AS no_chunks FROM omnitask.import_lines(E' \n\r\n', 100);
 SAVEPOINT s_lines;
 SELECT * FROM omnitask.import_lines('a', 0);
 ROLLBACK TO s_lines;
+-- a size beyond the input allocates for the lines there are
+SELECT l.items, l.lines FROM omnitask.import_lines(E'a\nb', 2147483647) AS l;
 -- CRLF NDJSON: the same items and line numbers as LF
 SELECT * FROM omnitask.import_tasks(E'{"resourceType": "Task", "id": "wp-r1", "status": "requested", "intent": "order", "description": "wp r1", "for": {"reference": "Patient/wp-1"}}\r\n\r\n{"resourceType": "Task", "id": "wp-r2", "status": "nope", "intent": "order", "for": {"reference": "Patient/wp-1"}}\r\n');
 SELECT id FROM omnitask.task WHERE id LIKE 'wp-r%' ORDER BY id;

@@ -73,14 +73,17 @@ omnitask_import_lines(PG_FUNCTION_ARGS)
 	Datum	   *lines;
 	int32		lineno = 0;
 	int			n = 0;
+	int			room;
 
 	if (size < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("chunk size must be at least 1, not %d", size)));
 	InitMaterializedSRF(fcinfo, 0);
-	numbers = palloc(sizeof(Datum) * size);
-	lines = palloc(sizeof(Datum) * size);
+	/* grown as lines come: size may be far more than the input holds */
+	room = Min(size, 1024);
+	numbers = palloc(sizeof(Datum) * room);
+	lines = palloc(sizeof(Datum) * room);
 	chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "omnitask import lines",
 									  ALLOCSET_DEFAULT_SIZES);
 	for (;;)
@@ -91,6 +94,12 @@ omnitask_import_lines(PG_FUNCTION_ARGS)
 		lineno++;
 		if (!blank_line(p, eol))
 		{
+			if (n == room)
+			{
+				room = Min((int64) room * 2, size);
+				numbers = repalloc(numbers, sizeof(Datum) * room);
+				lines = repalloc(lines, sizeof(Datum) * room);
+			}
 			old = MemoryContextSwitchTo(chunk_cxt);
 			numbers[n] = Int32GetDatum(lineno);
 			lines[n] = PointerGetDatum(cstring_to_text_with_len(p, eol - p));
