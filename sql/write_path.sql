@@ -150,6 +150,43 @@ FROM (SELECT t.id, t.last_updated, lag(t.last_updated) OVER (ORDER BY substr(t.i
 	  FROM omnitask.task t WHERE t.id ~ '^wp-c[0-9]+$') s
 JOIN omnitask.task_history h USING (id);
 
+-- feed_position(), the default of task_history.xid: this transaction's
+-- xid plus omnitask.feed_shift.shift (as the SQL function it replaces), the
+-- caller's SELECT on feed_shift needed, NULL without a row
+SAVEPOINT s_feed;
+SELECT omnitask.feed_position() = pg_current_xact_id() AS unshifted;
+UPDATE omnitask.feed_shift SET shift = 4294967296;
+SELECT omnitask.feed_position() = (pg_current_xact_id()::text::numeric + 4294967296)::text::xid8 AS shifted;
+SELECT omnitask.create_task('{"resourceType": "Task", "status": "requested", "intent": "order", "description": "wp shifted", "for": {"reference": "Patient/wp-1"}}') IS NOT NULL AS created;
+SELECT h.xid = omnitask.feed_position() AS history_at_position
+FROM omnitask.task t JOIN omnitask.task_history h USING (id, version_id) WHERE t.description = 'wp shifted';
+DELETE FROM omnitask.feed_shift;
+SELECT omnitask.feed_position() IS NULL AS no_row;
+ROLLBACK TO s_feed;
+CREATE ROLE wp_nosel;
+GRANT USAGE ON SCHEMA omnitask TO wp_nosel;
+GRANT EXECUTE ON FUNCTION omnitask.feed_position() TO wp_nosel;
+SET ROLE wp_nosel;
+SAVEPOINT s_feed2;
+SELECT omnitask.feed_position();
+ROLLBACK TO s_feed2;
+RESET ROLE;
+
+-- import_lines(): how import_tasks() reads NDJSON -- the non-blank lines
+-- (a line of spaces, tabs and "\r" is blank; a "\r" before "\n" is kept),
+-- numbered from 1, size at a time, in order; with or without a final "\n"
+SELECT l.items, l.lines FROM omnitask.import_lines(E'a\r\n\r\n \t\nb\n{"c": 1}\nd\ne', 2) AS l;
+SELECT l.items, l.lines FROM omnitask.import_lines(E'\n\na\n', 100) AS l;
+SELECT count(*) AS no_chunks FROM omnitask.import_lines(E' \n\r\n', 100);
+SAVEPOINT s_lines;
+SELECT * FROM omnitask.import_lines('a', 0);
+ROLLBACK TO s_lines;
+-- a size beyond the input allocates for the lines there are
+SELECT l.items, l.lines FROM omnitask.import_lines(E'a\nb', 2147483647) AS l;
+-- CRLF NDJSON: the same items and line numbers as LF
+SELECT * FROM omnitask.import_tasks(E'{"resourceType": "Task", "id": "wp-r1", "status": "requested", "intent": "order", "description": "wp r1", "for": {"reference": "Patient/wp-1"}}\r\n\r\n{"resourceType": "Task", "id": "wp-r2", "status": "nope", "intent": "order", "for": {"reference": "Patient/wp-1"}}\r\n');
+SELECT id FROM omnitask.task WHERE id LIKE 'wp-r%' ORDER BY id;
+
 -- only admins import: a practitioner's call stops at once, nothing stored
 CREATE ROLE wp_pract IN ROLE omnitask_practitioner;
 SET ROLE wp_pract;

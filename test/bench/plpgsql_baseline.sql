@@ -257,6 +257,8 @@ BEGIN
 	NEW.last_modified := ts;
 	NEW.due_at := coalesce(bench_plpgsql.when_ts(r #>> '{restriction,period,end}', true),
 						   bench_plpgsql.when_ts(r #>> '{executionPeriod,end}', true));
+	SELECT c.search_tokens, c.business_status INTO NEW.search_tokens, NEW.business_status
+	FROM omnitask.task_search_columns(NEW.resource) c;
 	RETURN NEW;
 END
 $$;

@@ -28,8 +28,9 @@ $$ SELECT sum(total_bytes)::bigint FROM pg_backend_memory_contexts $$;
 -- the floor: LIKE copies columns, defaults and indexes, not triggers or policies
 CREATE TABLE bench.task_plain (LIKE omnitask.task INCLUDING ALL);
 CREATE TABLE bench.task_history_plain (LIKE omnitask.task_history INCLUDING ALL);
--- search_tokens has no default since 0.4 (omnitask's trigger derives it); neither the floor nor the
--- PL/pgSQL baseline computes it
+-- search_tokens has no default since 0.4 (omnitask's trigger derives it); the floor's and the
+-- PL/pgSQL baseline's writes compute it with omnitask.task_search_columns(), this default only
+-- keeps any other insert into them working
 ALTER TABLE bench.task_plain ALTER COLUMN search_tokens SET DEFAULT '{}';
 ALTER TABLE bench_plpgsql.task ALTER COLUMN search_tokens SET DEFAULT '{}';
 INSERT INTO bench.task_plain SELECT * FROM omnitask.task;
@@ -54,7 +55,7 @@ r AS MATERIALIZED (
 	FROM r0),
 t AS (
 	INSERT INTO bench.task_plain (id, version_id, last_updated, status, intent, priority, owner_id, patient_id,
-		requester, code, description, authored_on, last_modified, due_at, resource)
+		requester, code, description, authored_on, last_modified, due_at, resource, search_tokens, business_status)
 	SELECT r.id, 1, r.ts, (r.res->>'status')::omnitask.task_status, (r.res->>'intent')::omnitask.task_intent,
 		   coalesce(r.res->>'priority', 'routine')::omnitask.task_priority,
 		   substring(r.res #>> '{owner,reference}' FROM '^Practitioner/(.*)$'),
@@ -62,8 +63,8 @@ t AS (
 		   r.res #>> '{requester,reference}', r.res #>> '{code,coding,0,code}', r.res->>'description',
 		   (r.res->>'authoredOn')::timestamptz, r.ts,
 		   coalesce((r.res #>> '{restriction,period,end}')::timestamptz, (r.res #>> '{executionPeriod,end}')::timestamptz),
-		   r.res
-	FROM r
+		   r.res, c.search_tokens, c.business_status
+	FROM r, omnitask.task_search_columns(r.res) c
 	RETURNING *)
 INSERT INTO bench.task_history_plain (id, version_id, operation, status, owner_id, resource, recorded_at, recorded_by, practitioner_id)
 SELECT t.id, t.version_id, 'create', t.status, t.owner_id, t.resource, t.last_updated, current_user, NULL FROM t

@@ -11,7 +11,7 @@ r AS MATERIALIZED (
 	FROM d),
 t AS (
 	INSERT INTO bench.task_plain (id, version_id, last_updated, status, intent, priority, owner_id, patient_id,
-		requester, code, description, authored_on, last_modified, due_at, resource)
+		requester, code, description, authored_on, last_modified, due_at, resource, search_tokens, business_status)
 	SELECT r.id, 1, r.ts, (r.res->>'status')::omnitask.task_status, (r.res->>'intent')::omnitask.task_intent,
 		   coalesce(r.res->>'priority', 'routine')::omnitask.task_priority,
 		   substring(r.res #>> '{owner,reference}' FROM '^Practitioner/(.*)$'),
@@ -19,8 +19,8 @@ t AS (
 		   r.res #>> '{requester,reference}', r.res #>> '{code,coding,0,code}', r.res->>'description',
 		   (r.res->>'authoredOn')::timestamptz, r.ts,
 		   coalesce((r.res #>> '{restriction,period,end}')::timestamptz, (r.res #>> '{executionPeriod,end}')::timestamptz),
-		   r.res
-	FROM r
+		   r.res, c.search_tokens, c.business_status
+	FROM r, omnitask.task_search_columns(r.res) c
 	RETURNING *)
 INSERT INTO bench.task_history_plain (id, version_id, operation, status, owner_id, resource, recorded_at, recorded_by, practitioner_id)
 SELECT t.id, t.version_id, 'create', t.status, t.owner_id, t.resource, t.last_updated, current_user, NULL FROM t
