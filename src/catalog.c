@@ -20,16 +20,19 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "catalog.h"
 #include "commands/trigger.h"
+#include "executor/tuptable.h"
 #include "fhir_tables.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -295,4 +298,34 @@ omnitask_invalidate_caches(PG_FUNCTION_ARGS)
 		elog(ERROR, "function \"%s\" was not called by trigger manager", "invalidate_caches");
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * The value of column att in the first row of rel that snap sees: how the
+ * one-row tables (the workflow definition, the feed shift) are read without
+ * SPI.  Returns false when the table has no row; *isnull tells a NULL value.
+ * A by-reference value is copied into the caller's memory context, so it
+ * outlives the scan.
+ */
+bool
+omnitask_first_row_value(Relation rel, Snapshot snap, AttrNumber att,
+						 Datum *value, bool *isnull)
+{
+	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	bool		found = table_scan_getnextslot(scan, ForwardScanDirection, slot);
+
+	*value = (Datum) 0;
+	*isnull = true;
+	if (found)
+	{
+		Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(rel), att - 1);
+		Datum		d = slot_getattr(slot, att, isnull);
+
+		if (!*isnull)
+			*value = datumCopy(d, attr->attbyval, attr->attlen);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	return found;
 }

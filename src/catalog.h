@@ -11,6 +11,8 @@
 #define OMNITASK_CATALOG_H
 
 #include "fhir_validate.h"
+#include "utils/relcache.h"
+#include "utils/snapshot.h"
 
 /* The enum types of the contract. */
 typedef enum OmniEnum
@@ -25,6 +27,8 @@ extern Oid	omnitask_namespace_oid(void);
 extern Oid	omnitask_relid(const char *relname);
 extern Oid	omnitask_local_relid(const char *relname);
 extern bool omnitask_task_is_distributed(void);
+extern bool omnitask_first_row_value(Relation rel, Snapshot snap, AttrNumber att,
+									 Datum *value, bool *isnull);
 extern int	task_status_index_of_oid(Oid oid);
 extern int	task_status_index(const char *s, int len);
 extern const char *task_status_code(int i);

@@ -65,9 +65,8 @@ omnitask_feed_position(PG_FUNCTION_ARGS)
 	AclResult	aclresult;
 	Relation	rel;
 	Snapshot	snap;
-	TableScanDesc scan;
-	TupleTableSlot *slot;
 	AttrNumber	shift_att;
+	Datum		d;
 	bool		found,
 				isnull = true;
 	int64		shift = 0;
@@ -87,18 +86,9 @@ omnitask_feed_position(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"shift\" of relation \"omnitask.feed_shift\" does not exist")));
 	snap = RegisterSnapshot(GetTransactionSnapshot());
-	scan = table_beginscan(rel, snap, 0, NULL);
-	slot = table_slot_create(rel, NULL);
-	found = table_scan_getnextslot(scan, ForwardScanDirection, slot);
-	if (found)
-	{
-		Datum		d = slot_getattr(slot, shift_att, &isnull);
-
-		if (!isnull)
-			shift = DatumGetInt64(d);
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	table_endscan(scan);
+	found = omnitask_first_row_value(rel, snap, shift_att, &d, &isnull);
+	if (found && !isnull)
+		shift = DatumGetInt64(d);
 	UnregisterSnapshot(snap);
 	table_close(rel, AccessShareLock);
 	if (!found || isnull)

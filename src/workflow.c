@@ -97,26 +97,17 @@ static char *
 stored_definition(void)
 {
 	Relation	rel;
-	TableScanDesc scan;
-	TupleTableSlot *slot;
 	Snapshot	snap;
+	Datum		d;
+	bool		isnull;
 	char	   *doc = NULL;
 
 	definition_relid = omnitask_local_relid("workflow_definition");
 	rel = table_open(definition_relid, AccessShareLock);
 	snap = RegisterSnapshot(IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot());
-	scan = table_beginscan(rel, snap, 0, NULL);
-	slot = table_slot_create(rel, NULL);
-	if (table_scan_getnextslot(scan, ForwardScanDirection, slot))
-	{
-		bool		isnull;
-		Datum		d = slot_getattr(slot, Anum_workflow_definition_definition, &isnull);
-
-		if (!isnull)
-			doc = TextDatumGetCString(d);
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	table_endscan(scan);
+	if (omnitask_first_row_value(rel, snap, Anum_workflow_definition_definition, &d, &isnull) &&
+		!isnull)
+		doc = TextDatumGetCString(d);
 	UnregisterSnapshot(snap);
 	table_close(rel, AccessShareLock);
 	return doc;
