@@ -205,6 +205,25 @@ like($on_citus->[9][1], qr/^ERROR PT409: /, 'the refused transition is PT409');
 like($on_citus->[11][1], qr/^ERROR PT404: task "\{b1\}" does not exist$/, "another practitioner's task is PT404");
 like($on_citus->[13][1], qr/^ERROR 42501: /, 'the auditor write is 42501');
 is($on_citus->[$#scenario][1], '', 'verify() is empty on Citus');
+
+# Search on Citus fetches ids and sort keys first, then the page's documents
+# (omnitask.search_ids_first = auto: on when omnitask.task is distributed):
+# the same Bundles as the one-statement page, for a practitioner and the
+# auditor, sorted and paged
+for my $case ([ 'pract_b', "_count => 2, _offset => 1, _sort => 'priority'" ],
+	[ 'clinic_auditor', "_count => 3, _sort => '-_lastUpdated'" ])
+{
+	my ($user, $args) = @$case;
+	my %page = map {
+		my ($out) = ok_as($coord, $user,
+			"SET omnitask.search_ids_first = $_; SELECT omnitask.search_tasks($args)",
+			"search as $user with search_ids_first = $_");
+		($_ => $out)
+	} qw(auto on off);
+	isnt($page{auto}, '', "search as $user returns a Bundle");
+	is($page{auto}, $page{off}, "search as $user: ids first (auto on Citus) gives the one-statement page");
+	is($page{on}, $page{off}, "search as $user: ids first forced on gives the same page");
+}
 for my $node ($coord, $w1, $w2)
 {
 	is((run_as($node, 'pract_b', 'SELECT omnitask.current_practitioner_id()'))[0], 'pb',
@@ -436,6 +455,13 @@ if ($ENV{OMNITASK_CITUS_BENCH})
 		my $dist = $tps->($coord, 'pract_b', sprintf($sql, $read_id));
 		diag(sprintf('%s: %.3f ms on one node, %.3f ms through the coordinator (x%.1f, +%.3f ms)',
 			$name, $one, $dist, $dist / $one, $dist - $one));
+	}
+	# search_tasks' page of 50 with ids first (auto on Citus) and without
+	for my $mode ('on', 'off')
+	{
+		my $ms = $tps->($coord, 'pract_b', "SET omnitask.search_ids_first = $mode;\n"
+			. "SELECT omnitask.search_tasks(_count => 50, _sort => '-priority')");
+		diag(sprintf('search_tasks page of 50, search_ids_first = %s: %.3f ms through the coordinator', $mode, $ms));
 	}
 	# a search page: what the workers send the coordinator (EXPLAIN ANALYZE of
 	# search_tasks' page query as the superuser), full documents vs ids only
