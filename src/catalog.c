@@ -200,16 +200,31 @@ omnitask_local_relid(const char *relname)
 }
 
 /*
- * Whether omnitask.task is distributed by Citus in this database (it has
- * shards): the writes whose rows are routed by id before any trigger runs
- * (imports, conditional creates) then take the distributed path.
+ * Whether omnitask.task is distributed by Citus in this database (a row of
+ * pg_dist_partition names it; one catalog lookup without Citus): the
+ * writes whose rows are routed by id before any trigger runs (imports,
+ * conditional creates) then take the distributed path, and a search page
+ * fetches ids first.
  */
 bool
 omnitask_task_is_distributed(void)
 {
-	int64		shardid;
+	Oid			dist = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	bool		found;
 
-	return citus_shards("task", &shardid) > 0;
+	if (!OidIsValid(dist))
+		return false;			/* no Citus in this database */
+	rel = table_open(dist, AccessShareLock);
+	/* pg_dist_partition (logicalrelid regclass, ...) */
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(omnitask_relid("task")));
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
 }
 
 /*

@@ -23,11 +23,6 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
-#include "access/htup_details.h"
-#include "access/table.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "catalog.h"
 #include "executor/spi.h"
@@ -43,10 +38,8 @@
 #include "pg_compat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
@@ -159,31 +152,6 @@ search_init(void)
 }
 
 /*
- * True when omnitask.task is a Citus distributed table (a row of
- * pg_dist_partition names it); one catalog lookup without Citus.
- */
-static bool
-task_distributed(void)
-{
-	Oid			dist = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
-	Relation	rel;
-	SysScanDesc scan;
-	ScanKeyData key;
-	bool		found;
-
-	if (!OidIsValid(dist))
-		return false;
-	rel = table_open(dist, AccessShareLock);
-	/* pg_dist_partition (logicalrelid regclass, ...) */
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(omnitask_relid("task")));
-	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
-	found = HeapTupleIsValid(systable_getnext(scan));
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return found;
-}
-
-/*
  * The kept plan set for a query.  A hit becomes the most recently used;
  * when the cache is full, the least recently used set is freed, so a
  * backend keeps at most MAX_CACHED_PLANS sets however many combinations
@@ -194,7 +162,7 @@ get_plans(SearchQuery *q)
 {
 	StringInfoData key;
 	SearchPlan *sp;
-	bool		ids_first = search_ids_first == IDS_FIRST_AUTO ? task_distributed() :
+	bool		ids_first = search_ids_first == IDS_FIRST_AUTO ? omnitask_task_is_distributed() :
 		search_ids_first == IDS_FIRST_ON;
 	int			i,
 				k;
