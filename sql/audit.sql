@@ -41,6 +41,9 @@ SELECT omnitask.read_task('aud-missing');
 ROLLBACK;
 SELECT omnitask.audit_read('bogus');
 SELECT omnitask.audit_read(NULL);
+-- 0.6: with an outcome (what the FHIR layer records for a task it did not find)
+SELECT omnitask.audit_read('read', NULL, NULL, 'id=aud-gone', 'not-found');
+SELECT omnitask.audit_read('read', NULL, NULL, 'id=aud-gone', 'maybe');
 SELECT count(*) FROM omnitask.audit_log;
 SELECT omnitask.audit_stats();
 SET omnitask.audit = off;

@@ -33,3 +33,162 @@
 /* ======================================================================
  * Write path: history insert and durable timings (issue 19)
  * ====================================================================== */
+
+
+/* ======================================================================
+ * Read audit: the FHIR endpoints and task_history_page
+ * ====================================================================== */
+
+/*
+ * Until 0.5 the reads of the FHIR layer were recorded as "direct" with no
+ * task (fhir.task_read, whose C query has no id column) or not at all
+ * (conditional reads, vread, instance history and task_history_page run
+ * in omnitask's own PL/pgSQL functions, whose queries the executor hook
+ * leaves to the functions themselves).  Each now records its read as
+ * read_task and task_history do: action read, vread or history, the task
+ * and its patient, outcome ok or not-found.
+ */
+CREATE FUNCTION omnitask.audit_read(action text, task_ids text[], patient_ids text[], query text, outcome text) RETURNS void
+	LANGUAGE c VOLATILE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'omnitask_audit_read';
+COMMENT ON FUNCTION omnitask.audit_read(text, text[], text[], text, text) IS 'audit_read with an outcome: ok, or not-found for a read of a task that does not exist or is not visible (22023 otherwise).';
+REVOKE ALL ON FUNCTION omnitask.audit_read(text, text[], text[], text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omnitask.audit_read(text, text[], text[], text, text)
+	TO omnitask_admin, omnitask_practitioner, omnitask_auditor;
+
+CREATE OR REPLACE FUNCTION omnitask.fhir_task_read_full(id text) RETURNS jsonb
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
+$$
+DECLARE
+	h jsonb := omnitask.fhir_headers();
+	r record;
+	inm text := h ->> 'if-none-match';
+	ims timestamptz;
+	q text := 'id=' || fhir_task_read_full.id;
+BEGIN
+	SELECT t.resource, t.version_id, t.last_updated, t.patient_id INTO r FROM omnitask.task t WHERE t.id = fhir_task_read_full.id;
+	IF NOT FOUND THEN
+		PERFORM omnitask.audit_read('read', NULL, NULL, q, 'not-found');
+		PERFORM omnitask.fhir_respond(404, '[]');
+		RETURN omnitask.fhir_outcome(404, 'PT404', pg_catalog.format('Task/%s not found', pg_catalog.left(id, 64)),
+									 NULL, 'No task has this id, or it is not visible to you.');
+	END IF;
+	-- a 304 tells the client that the version it holds is current: a read
+	PERFORM omnitask.audit_read('read', ARRAY[fhir_task_read_full.id], ARRAY[r.patient_id], q, 'ok');
+	IF inm IS NOT NULL THEN
+		IF pg_catalog.btrim(inm) = '*' OR ('W/"' || r.version_id || '"') = ANY (
+				SELECT pg_catalog.regexp_replace(pg_catalog.btrim(e), '^"', 'W/"')
+				FROM pg_catalog.unnest(pg_catalog.string_to_array(inm, ',')) e) THEN
+			PERFORM omnitask.fhir_respond_task(304, fhir_task_read_full.id, r.version_id, r.last_updated, false);
+			RETURN NULL;
+		END IF;
+	ELSIF h ? 'if-modified-since' THEN
+		BEGIN
+			ims := (h ->> 'if-modified-since')::timestamptz;
+		EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow THEN
+			ims := NULL;		-- RFC 7232: an invalid date is ignored
+		END;
+		IF ims IS NOT NULL AND pg_catalog.date_trunc('second', r.last_updated) <= ims THEN
+			PERFORM omnitask.fhir_respond_task(304, fhir_task_read_full.id, r.version_id, r.last_updated, false);
+			RETURN NULL;
+		END IF;
+	END IF;
+	PERFORM omnitask.fhir_respond_task(200, fhir_task_read_full.id, r.version_id, r.last_updated, false);
+	RETURN r.resource;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION omnitask.fhir_task_vread_jsonb(id text, vid text) RETURNS omnitask.fhir_jsonb_answer
+	-- VOLATILE PARALLEL UNSAFE: sets response.status / response.headers (set_config)
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS
+$$
+DECLARE
+	found_resource jsonb;
+	patient text;
+	q text;
+BEGIN
+	IF vid !~ '^[0-9]{1,9}$' THEN
+		PERFORM omnitask.fhir_respond(400, '[]');
+		RETURN omnitask.fhir_outcome(400, '22023', pg_catalog.format('invalid version id "%s"', pg_catalog.left(vid, 64)), NULL, NULL);
+	END IF;
+	q := pg_catalog.format('id=%s&vid=%s', fhir_task_vread_jsonb.id, vid);
+	-- as task_history: only for a task visible now, and a version the caller may see
+	SELECT hv.resource, t.patient_id INTO found_resource, patient
+		FROM omnitask.task t JOIN omnitask.task_history hv ON hv.id = t.id
+		WHERE t.id = fhir_task_vread_jsonb.id AND hv.version_id = vid::integer;
+	IF NOT FOUND THEN
+		PERFORM omnitask.audit_read('vread', NULL, NULL, q, 'not-found');
+		PERFORM omnitask.fhir_respond(404, '[]');
+		RETURN omnitask.fhir_outcome(404, 'PT404', pg_catalog.format('Task/%s/_history/%s not found', pg_catalog.left(id, 64), vid),
+									 NULL, 'No such version, or it is not visible to you.');
+	END IF;
+	PERFORM omnitask.audit_read('vread', ARRAY[fhir_task_vread_jsonb.id], ARRAY[patient], q, 'ok');
+	PERFORM omnitask.fhir_respond_task(200, fhir_task_vread_jsonb.id, vid::integer, (found_resource -> 'meta' ->> 'lastUpdated')::timestamptz, false);
+	RETURN found_resource;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION omnitask.task_history_page(id text, _count integer DEFAULT 50, _since timestamptz DEFAULT NULL,
+													  _at timestamptz DEFAULT NULL, _before integer DEFAULT NULL) RETURNS jsonb
+	-- RESTRICTED: the policies of the tables it reads call current_practitioner_id()
+	LANGUAGE plpgsql STABLE PARALLEL RESTRICTED AS
+$$
+DECLARE
+	base text := omnitask.fhir_base_url();
+	prefix text;
+	bundle jsonb;
+	last_vid integer;
+	more boolean;
+	q text;
+	patient text;
+BEGIN
+	IF id IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'argument "id" must not be null';
+	END IF;
+	IF _count IS NULL OR _count < 1 OR _count > 1000 THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = pg_catalog.format('invalid _count "%s"', _count), HINT = 'The value of "_count" must be between 1 and 1000.';
+	END IF;
+	IF _since IS NOT NULL AND _at IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', MESSAGE = 'parameters "_since" and "_at" cannot be combined';
+	END IF;
+	q := pg_catalog.format('_count=%s', _count)
+		|| CASE WHEN _since IS NOT NULL THEN '&_since=' || pg_catalog.replace(pg_catalog.to_char(_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), ':', '%3A') ELSE '' END
+		|| CASE WHEN _at IS NOT NULL THEN '&_at=' || pg_catalog.replace(pg_catalog.to_char(_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), ':', '%3A') ELSE '' END;
+	SELECT t.patient_id INTO patient FROM omnitask.task t WHERE t.id = task_history_page.id;
+	IF NOT FOUND THEN
+		PERFORM omnitask.audit_read('history', NULL, NULL, 'id=' || task_history_page.id || '&' || q, 'not-found');
+		PERFORM omnitask.not_found(task_history_page.id);
+	END IF;
+	prefix := CASE WHEN base = '' THEN '' ELSE base || '/' END;
+	SELECT COALESCE(jsonb_agg(omnitask.history_entry(s.h, prefix) ORDER BY (s.h).version_id DESC), '[]'),
+		   pg_catalog.min((s.h).version_id)
+		INTO bundle, last_vid
+		FROM (SELECT h FROM omnitask.task_history h
+			  WHERE h.id = task_history_page.id
+				AND (_before IS NULL OR h.version_id < _before)
+				AND (_since IS NULL OR h.recorded_at >= _since)
+				-- _at: the version current at that instant
+				AND (_at IS NULL OR h.version_id = (SELECT pg_catalog.max(h2.version_id) FROM omnitask.task_history h2
+													WHERE h2.id = task_history_page.id AND h2.recorded_at <= _at))
+			  ORDER BY h.version_id DESC
+			  LIMIT _count) s;
+	PERFORM omnitask.audit_read('history', ARRAY[task_history_page.id], ARRAY[patient],
+								'id=' || task_history_page.id || '&' || q
+								|| CASE WHEN _before IS NOT NULL THEN '&_before=' || _before ELSE '' END, 'ok');
+	more := last_vid IS NOT NULL AND _at IS NULL AND EXISTS (
+		SELECT FROM omnitask.task_history h
+		WHERE h.id = task_history_page.id AND h.version_id < last_vid
+		  AND (_since IS NULL OR h.recorded_at >= _since));
+	RETURN jsonb_build_object(
+		'resourceType', 'Bundle',
+		'type', 'history',
+		'link', jsonb_build_array(
+				jsonb_build_object('relation', 'self', 'url', prefix || 'Task/' || id || '/_history?' || q
+					|| CASE WHEN _before IS NOT NULL THEN '&_before=' || _before ELSE '' END),
+				jsonb_build_object('relation', 'first', 'url', prefix || 'Task/' || id || '/_history?' || q))
+			|| CASE WHEN more THEN jsonb_build_array(jsonb_build_object('relation', 'next',
+					'url', prefix || 'Task/' || id || '/_history?' || q || '&_before=' || last_vid)) ELSE '[]' END,
+		'entry', bundle);
+END
+$$;

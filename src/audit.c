@@ -457,6 +457,21 @@ omnitask_audit_end(OmniAuditRead *ar, const char *outcome)
 }
 
 /*
+ * Drops a read begun with omnitask_audit_begin() that another path will
+ * record (fhir.task_read hands a task it did not find to the PL/pgSQL full
+ * read, which records the outcome itself): nothing is emitted, and the
+ * executor hook sees the queries that follow again.
+ */
+void
+omnitask_audit_cancel(OmniAuditRead *ar)
+{
+	if (ar->active)
+		omnitask_audit_suppress_pop(ar->suppress_slot);
+	ar->active = false;
+	ar->suppress_slot = -1;
+}
+
+/*
  * Emits a record in both places whatever omnitask.audit says (for events
  * that must never go unrecorded, such as a purge of the log).
  */

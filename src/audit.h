@@ -105,6 +105,7 @@ extern void omnitask_audit_add_len(OmniAuditRead *ar, const char *task_id, int t
 extern void omnitask_audit_add_task(OmniAuditRead *ar, const char *task_id, Jsonb *task);
 extern void omnitask_audit_end(OmniAuditRead *ar, const char *outcome);
 extern void omnitask_audit_end_forced(OmniAuditRead *ar, const char *outcome);
+extern void omnitask_audit_cancel(OmniAuditRead *ar);
 extern void omnitask_audit_log_record(const char *rec, int len);
 extern bool omnitask_audit_unpack(const char *rec, int len, OmniAuditRecord *out);
 extern const char *omnitask_audit_next_string(const char *p, const char **s, int32 *len);

@@ -197,16 +197,19 @@ text_array(ArrayType *arr, int *n)
 }
 
 /*
- * audit_read(action, task_ids, patient_ids, query) -> void: records one
- * read made by a path outside omnitask's own functions (the FHIR HTTP
- * layer, ...), with the caller's identity as omnitask sees it.  The
- * patients are recorded as given (de-duplicated).
+ * audit_read(action, task_ids, patient_ids, query [, outcome]) -> void:
+ * records one read made by a path outside omnitask's own functions (the
+ * FHIR HTTP layer, ...), with the caller's identity as omnitask sees it.
+ * The patients are recorded as given (de-duplicated).  The five-argument
+ * form (0.6) gives the outcome, "ok" or "not-found" (a read of a task that
+ * does not exist or is not visible), as read_task records it.
  */
 Datum
 omnitask_audit_read(PG_FUNCTION_ARGS)
 {
 	static const char *const actions[] = {"read", "vread", "search", "history", "changes", "report", "export"};
 	char	   *action;
+	const char *outcome;
 	char	  **tasks;
 	char	  **patients;
 	int			ntasks,
@@ -231,10 +234,24 @@ omnitask_audit_read(PG_FUNCTION_ARGS)
 	tasks = text_array(PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1), &ntasks);
 	patients = text_array(PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2), &npatients);
 
+	outcome = "ok";
+	if (PG_NARGS() > 4 && !PG_ARGISNULL(4))
+	{
+		char	   *given = text_to_cstring(PG_GETARG_TEXT_PP(4));
+
+		if (strcmp(given, "not-found") == 0)
+			outcome = "not-found";
+		else if (strcmp(given, "ok") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unrecognized audit outcome \"%s\"", pnstrdup(given, pg_mbcliplen(given, strlen(given), 64))),
+					 errhint("The outcome is ok or not-found.")));
+	}
+
 	omnitask_audit_begin(&ar, actions[i], PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)));
 	for (i = 0; i < Max(ntasks, npatients); i++)
 		omnitask_audit_add(&ar, i < ntasks ? tasks[i] : NULL, i < npatients ? patients[i] : NULL);
-	omnitask_audit_end(&ar, "ok");
+	omnitask_audit_end(&ar, outcome);
 	PG_RETURN_VOID();
 }
 

@@ -18,6 +18,7 @@
 
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "audit.h"
 #include "fhir_http.h"
 #include "fhir_validate.h"
 #include "miscadmin.h"
@@ -41,7 +42,7 @@ PG_FUNCTION_INFO_V1(omnitask_fhir_task_read);
 
 /* fhir.task_read: the row of an unconditional read, and the full read */
 #define READ_QUERY \
-	"SELECT t.resource, t.version_id, t.last_updated FROM omnitask.task t WHERE t.id = $1"
+	"SELECT t.resource, t.version_id, t.last_updated, t.patient_id FROM omnitask.task t WHERE t.id = $1"
 #define READ_FULL_QUERY "SELECT omnitask.fhir_task_read_full($1)"
 static SPIPlanPtr read_plan = NULL;
 static SPIPlanPtr read_full_plan = NULL;
@@ -231,10 +232,12 @@ keep_text_plan(SPIPlanPtr *plan, const char *query)
  * The common request, a read without If-None-Match or If-Modified-Since of
  * a task the caller can see, is answered here: one kept plan (run with the
  * caller's rights, so row-level security and the read audit apply as to
- * any query), the headers built from the row's columns.  Anything else (a
- * conditional read, a task that is not found) is left to the PL/pgSQL
- * omnitask.fhir_task_read_full, which answers every case; it was the whole
- * endpoint, and a PL/pgSQL call costs about a fifth of a read.
+ * any query), the headers built from the row's columns, and the read
+ * recorded as read_task records it (action read, the task and its
+ * patient).  Anything else (a conditional read, a task that is not found)
+ * is left to the PL/pgSQL omnitask.fhir_task_read_full, which answers and
+ * records every case; it was the whole endpoint, and a PL/pgSQL call costs
+ * about a fifth of a read.
  */
 Datum
 omnitask_fhir_task_read(PG_FUNCTION_ARGS)
@@ -252,6 +255,10 @@ omnitask_fhir_task_read(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 	if (!conditional && !PG_ARGISNULL(0))
 	{
+		char	   *id = text_to_cstring(DatumGetTextPP(arg));
+		OmniAuditRead ar;
+
+		omnitask_audit_begin(&ar, "read", omnitask_audit_on() ? psprintf("id=%s", id) : NULL);
 		rc = SPI_execute_plan(keep_text_plan(&read_plan, READ_QUERY), &arg, NULL, true, 1);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "could not read a task: %s", SPI_result_code_string(rc));
@@ -268,12 +275,16 @@ omnitask_fhir_task_read(PG_FUNCTION_ARGS)
 
 			if (n1 || n2 || n3)
 				elog(ERROR, "stored task has a null resource, version or time");
-			respond_task(200, text_to_cstring(DatumGetTextPP(arg)), DatumGetInt32(version_id),
-						 DatumGetTimestampTz(last_updated), false);
+			if (ar.active)
+				omnitask_audit_add(&ar, id, SPI_getvalue(tup, desc, 4));
+			omnitask_audit_end(&ar, "ok");
+			respond_task(200, id, DatumGetInt32(version_id), DatumGetTimestampTz(last_updated), false);
 			result = SPI_datumTransfer(resource, false, -1);
 			SPI_finish();
 			PG_RETURN_DATUM(result);
 		}
+		/* not found: the full read answers 404 and records it */
+		omnitask_audit_cancel(&ar);
 	}
 	rc = SPI_execute_plan(keep_text_plan(&read_full_plan, READ_FULL_QUERY), &arg, &argnull, false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
