@@ -31,6 +31,7 @@
 #include "catalog/pg_language.h"
 #include "catalog/pg_type.h"
 #include "catalog/pg_proc.h"
+#include "commands/extension.h"
 #include "commands/proclang.h"
 #include "executor/executor.h"
 #include "fmgr.h"
@@ -262,9 +263,15 @@ audit_ExecutorStart(QueryDesc *qd, int eflags)
 	else
 		standard_ExecutorStart(qd, eflags);
 
+	/*
+	 * Not recorded: an extension script's statements (CREATE or ALTER
+	 * EXTENSION's backfills read omnitask.task; they are the installer's
+	 * DDL, not a read, and audit_log may not exist yet or not be committed,
+	 * so the writer could not insert the record).
+	 */
 	if (!omnitask_audit_on() || nsuppress > 0 || omni_fn_depth > 0 ||
 		nscans >= MAX_SCANS || (eflags & EXEC_FLAG_EXPLAIN_ONLY) ||
-		MyBackendType == B_BG_WORKER)
+		MyBackendType == B_BG_WORKER || creating_extension)
 		return;
 	old = MemoryContextSwitchTo(qd->estate->es_query_cxt);
 	relations = omnitask_relations_read(qd->plannedstmt, &via_view);
