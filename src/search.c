@@ -242,6 +242,15 @@ plan_of(SearchPlan *sp, SearchPlanKind kind, SearchQuery *q)
 	switch (kind)
 	{
 		case SP_PAGE:
+			if (q->split_arg != 0 && !q->tokens_first)
+			{
+				/* a status list: merged per status (search_page_source) */
+				sql = psprintf("SELECT t.id%s FROM %s ORDER BY %s LIMIT $%d OFFSET $%d", columns,
+							   search_page_source(q, q->where.data,
+												  psprintf("($%d::int8 + $%d)", q->nargs + 1, q->nargs + 2)),
+							   q->order.data, q->nargs + 1, q->nargs + 2);
+				break;
+			}
 			sql = psprintf(q->tokens_first ?
 						   "SELECT t.id%s FROM (SELECT * FROM omnitask.task t WHERE %s OFFSET 0) t "
 						   "ORDER BY %s LIMIT $%d OFFSET $%d" :
@@ -249,10 +258,9 @@ plan_of(SearchPlan *sp, SearchPlanKind kind, SearchQuery *q)
 						   columns, q->where.data, q->order.data, q->nargs + 1, q->nargs + 2);
 			break;
 		case SP_WALK:
-			sql = psprintf("SELECT t.id%s FROM (SELECT * FROM omnitask.task t WHERE %s ORDER BY %s LIMIT $%d) t "
-						   "WHERE %s ORDER BY %s LIMIT $%d OFFSET $%d",
-						   columns, q->rest.data, q->order.data, q->nargs + 3, q->tokens.data,
-						   q->order.data, q->nargs + 1, q->nargs + 2);
+			sql = psprintf("SELECT t.id%s FROM %s WHERE %s ORDER BY %s LIMIT $%d OFFSET $%d",
+						   columns, search_page_source(q, q->rest.data, psprintf("$%d", q->nargs + 3)),
+						   q->tokens.data, q->order.data, q->nargs + 1, q->nargs + 2);
 			nargs = q->nargs + 3;
 			break;
 		case SP_TOTAL:

@@ -127,6 +127,7 @@ static const char *const sort_cols[] = {"t.priority", "t.due_at", "t.due_at", "t
 "t.last_modified", "t.status", "t.intent", "t.last_updated", "t.id"};
 
 #define DEFAULT_SORT "-priority,due-date,authored-on"
+#define DEFAULT_ORDER "t.priority DESC, t.due_at ASC NULLS LAST, t.authored_on ASC, t.id"
 
 /* One value of a date parameter: prefix and range. */
 static const char *const date_prefixes[] = {"eq", "ne", "lt", "gt", "le", "ge", "sa", "eb"};
@@ -275,6 +276,7 @@ code_condition(const SearchParamDef *def, const char *value, SearchQuery *q, Str
 	const char *item;
 	int			len;
 	ArrayType  *arr;
+	int			arg;
 
 	if (def->valueset == VS_PRIORITY)
 	{
@@ -344,15 +346,27 @@ code_condition(const SearchParamDef *def, const char *value, SearchQuery *q, Str
 		return;
 	}
 	arr = construct_array(items, n, TEXTOID, -1, false, TYPALIGN_INT);
-	appendStringInfo(cond, "%s = ANY ($%d::%s)", def->column,
-					 add_arg(q, PointerGetDatum(arr), TEXTARRAYOID), def->array_type);
+	arg = add_arg(q, PointerGetDatum(arr), TEXTARRAYOID);
+	appendStringInfo(cond, "%s = ANY ($%d::%s)", def->column, arg, def->array_type);
+	/* the first status list: one branch per status (see search_page_source) */
+	if (strcmp(def->name, "status") == 0 && q->split_arg == 0)
+	{
+		q->split_arg = arg;
+		q->split_n = n;
+		q->split_column = def->column;
+		q->split_type = def->array_type;
+	}
 }
 
 /*
  * The condition of a reference parameter: "Type/id" or "id".  A parameter
  * whose column holds the id of one type refuses other types; requester
  * (any type, stored as written) matches "Type/id" exactly and a bare id of
- * any type.  The self link names each reference with its type.
+ * any type.  The self link names each reference with its type.  One id
+ * is compared by equality: "owner_id = ANY ($1)" cannot give the page's
+ * order from task_owner_worklist_idx (the planner counts a list as no
+ * equality), "owner_id = $1" can (4 ms against 0.2 ms for an owner's page
+ * at a million tasks).
  */
 static void
 ref_condition(const SearchParamDef *def, const char *value, SearchQuery *q, StringInfo cond,
@@ -394,7 +408,10 @@ ref_condition(const SearchParamDef *def, const char *value, SearchQuery *q, Stri
 		appendBinaryStringInfo(link, item, len);
 	}
 	appendStringInfoChar(cond, '(');
-	if (ntyped > 0)
+	/* one id: an equality, which the worklist indexes read in page order */
+	if (ntyped == 1 && nbare == 0)
+		appendStringInfo(cond, "%s = $%d", def->column, add_arg(q, typed[0], TEXTOID));
+	else if (ntyped > 0)
 		appendStringInfo(cond, "%s = ANY ($%d::text[])", def->column,
 						 add_arg(q, PointerGetDatum(construct_array(typed, ntyped, TEXTOID, -1, false, TYPALIGN_INT)),
 								 TEXTARRAYOID));
@@ -865,6 +882,8 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	q->tokens_first = false;
 	q->common_tokens = false;
 	q->walk_order = false;
+	q->split_arg = 0;
+	q->split_n = 0;
 	q->elements = NULL;
 	if (bounded && strlen(query) > MAX_QUERY_BYTES)
 		ereport(ERROR,
@@ -935,6 +954,44 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 				 errmsg("unrecognized search parameter%s %s", nunknown > 1 ? "s" : "", unknown.data),
 				 errhint("Task is searched by _id, _lastUpdated, authored-on, based-on, business-status, code, due-date, encounter, focus, group-identifier, identifier, intent, modified, owner, part-of, patient, performer, period, priority, requester, status and subject, with _sort, _count, _offset, _total, _summary, _elements and _revinclude=Task:part-of.")));
 	q->walk_order = sort_terms(sort, &q->order);
+	/* only task_status_priority_idx reads a status in the page's order */
+	if (strncmp(q->order.data, DEFAULT_ORDER, strlen(DEFAULT_ORDER)) != 0)
+		q->split_arg = 0;
+}
+
+/*
+ * The first rows, at most limit (an SQL expression), in the page's order
+ * among those of omnitask.task meeting cond, as a FROM item "(...) t".
+ * With a status list and the default order (q->split_arg), one branch per
+ * status, each reading task_status_priority_idx in the page's order and
+ * stopping after limit rows, merged: "status = ANY (...)" reads every
+ * matching row and sorts them (82-119 ms for the 414,000 open tasks of a
+ * million, 0.15 ms merged).  The first limit rows of the merge are the
+ * first limit rows of the condition, as each branch gives its own first
+ * limit rows (the statuses of a list are distinct, so no row is in two
+ * branches).  Without a status list: the table, the condition, the order
+ * and the limit.
+ */
+char *
+search_page_source(SearchQuery *q, const char *cond, const char *limit)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	if (q->split_arg == 0)
+	{
+		appendStringInfo(&buf, "(SELECT * FROM omnitask.task t WHERE %s ORDER BY %s LIMIT %s) t",
+						 cond, q->order.data, limit);
+		return buf.data;
+	}
+	appendStringInfoString(&buf, "(SELECT * FROM (");
+	for (i = 1; i <= q->split_n; i++)
+		appendStringInfo(&buf, "%s(SELECT * FROM omnitask.task t WHERE %s = ($%d::%s)[%d] AND %s "
+						 "ORDER BY %s LIMIT %s)", i > 1 ? " UNION ALL " : "",
+						 q->split_column, q->split_arg, q->split_type, i, cond, q->order.data, limit);
+	appendStringInfo(&buf, ") t ORDER BY %s LIMIT %s) t", q->order.data, limit);
+	return buf.data;
 }
 
 /*
