@@ -19,6 +19,20 @@
  * Search: columns, dates and statuses (issue 17)
  * ====================================================================== */
 
+-- requester=Type/id reads the requester's tasks in the page's default
+-- order (a worklist: "the tasks I asked for"), as owner does
+CREATE INDEX task_requester_worklist_idx ON omnitask.task
+	(requester, priority DESC, due_at ASC NULLS LAST, authored_on, id);
+-- owner:missing=true: "owner_id IS NULL" is no equality, so
+-- task_owner_worklist_idx cannot give the order; the unassigned tasks in
+-- the default order, and per status (a status list is read per status)
+CREATE INDEX task_unowned_worklist_idx ON omnitask.task
+	(priority DESC, due_at ASC NULLS LAST, authored_on, id) WHERE owner_id IS NULL;
+CREATE INDEX task_unowned_status_idx ON omnitask.task
+	(status, priority DESC, due_at ASC NULLS LAST, authored_on, id) WHERE owner_id IS NULL;
+-- _lastUpdated: a range ("changed since") and _sort=_lastUpdated
+CREATE INDEX task_last_updated_idx ON omnitask.task (last_updated);
+
 
 /* ======================================================================
  * Search: tokens and row-level security (issue 17)

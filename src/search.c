@@ -314,7 +314,9 @@ result_count(void)
  * would read).  Counting the matches first, bounded, would cost a scan of
  * the common token's whole GIN posting tree before either plan starts;
  * per-token counts kept up to date would make every write of a common
- * code update one hot row.
+ * code update one hot row.  A date range is walked first too
+ * (search_query.c, param_condition): its rows may all lie at the end of
+ * the order, and then the walk costs its $k rows before the filter.
  */
 static bool
 walk_first(SearchQuery *q, int64 total, int32 walk_rows)
@@ -323,7 +325,7 @@ walk_first(SearchQuery *q, int64 total, int32 walk_rows)
 		return false;
 	if (search_token_plan == TOKEN_PLAN_WALK)
 		return true;
-	return q->common_tokens && (total < 0 || total > walk_rows);
+	return (q->common_tokens || q->date_walk) && (total < 0 || total > walk_rows);
 }
 
 /*

@@ -46,6 +46,7 @@ typedef struct SearchQuery
 	StringInfoData tokens;		/* the positive token conditions ("true AND ...") */
 	bool		common_tokens;	/* one of them is a coding (code, performer, ...) */
 	bool		walk_order;		/* an index gives the ORDER BY: a walk can stop early */
+	bool		date_walk;		/* a date range among them (walked first too) */
 	int			split_arg;		/* a status list read per status: its $n, or 0 */
 	int			split_n;		/* the number of statuses in it */
 	const char *split_column;	/* its column and array type */
