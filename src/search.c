@@ -117,7 +117,7 @@ typedef enum SearchPlanKind
  */
 typedef struct SearchPlan
 {
-	char	   *key;			/* rest | tokens | order | ids first | argument types */
+	char	   *key;			/* rest | tokens | order | ids first | statuses | argument types */
 	bool		ids_first;		/* the page selects ids only (Citus) */
 	SPIPlanPtr	plan[SP_NKINDS];	/* NULL until used */
 } SearchPlan;
@@ -168,7 +168,9 @@ get_plans(SearchQuery *q)
 				k;
 
 	initStringInfo(&key);
-	appendStringInfo(&key, "%s|%s|%s|%d|", q->rest.data, q->tokens.data, q->order.data, (int) ids_first);
+	/* a status list's branches: one per status (search_page_source) */
+	appendStringInfo(&key, "%s|%s|%s|%d|%d|", q->rest.data, q->tokens.data, q->order.data, (int) ids_first,
+					 q->split_arg ? q->split_n : 0);
 	for (i = 0; i < q->nargs; i++)
 		appendStringInfo(&key, "%u,", q->argtypes[i]);
 	for (i = 0; i < nplans; i++)
