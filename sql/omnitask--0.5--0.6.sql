@@ -30,6 +30,21 @@ CREATE INDEX task_unowned_worklist_idx ON omnitask.task
 	(priority DESC, due_at ASC NULLS LAST, authored_on, id) WHERE owner_id IS NULL;
 CREATE INDEX task_unowned_status_idx ON omnitask.task
 	(status, priority DESC, due_at ASC NULLS LAST, authored_on, id) WHERE owner_id IS NULL;
+-- a status list is read per status in the default order (search.c).  Under
+-- row-level security a status comparison cannot be an index condition
+-- (enum_eq is not leakproof), so task_status_priority_idx serves only
+-- callers without it; a partial index per status serves every caller (the
+-- condition proves the predicate).  Each task is in one of them.
+DO $$
+DECLARE
+	s omnitask.task_status;
+BEGIN
+	FOREACH s IN ARRAY enum_range(NULL::omnitask.task_status) LOOP
+		EXECUTE format('CREATE INDEX %I ON omnitask.task (priority DESC, due_at ASC NULLS LAST, authored_on, id) WHERE status = %L',
+					   'task_status_' || replace(s::text, '-', '_') || '_idx', s);
+	END LOOP;
+END
+$$;
 -- _lastUpdated: a range ("changed since") and _sort=_lastUpdated
 CREATE INDEX task_last_updated_idx ON omnitask.task (last_updated);
 

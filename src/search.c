@@ -168,9 +168,11 @@ get_plans(SearchQuery *q)
 				k;
 
 	initStringInfo(&key);
+	appendStringInfo(&key, "%s|%s|%s|%d|", q->rest.data, q->tokens.data, q->order.data, (int) ids_first);
 	/* a status list's branches: one per status (search_page_source) */
-	appendStringInfo(&key, "%s|%s|%s|%d|%d|", q->rest.data, q->tokens.data, q->order.data, (int) ids_first,
-					 q->split_arg ? q->split_n : 0);
+	for (i = 0; i < q->split_n; i++)
+		appendStringInfo(&key, "%s,", q->split_codes[i]);
+	appendStringInfoChar(&key, '|');
 	for (i = 0; i < q->nargs; i++)
 		appendStringInfo(&key, "%u,", q->argtypes[i]);
 	for (i = 0; i < nplans; i++)
@@ -244,7 +246,7 @@ plan_of(SearchPlan *sp, SearchPlanKind kind, SearchQuery *q)
 	switch (kind)
 	{
 		case SP_PAGE:
-			if (q->split_arg != 0 && !q->tokens_first)
+			if (q->split_n > 0 && !q->tokens_first)
 			{
 				/* a status list: merged per status (search_page_source) */
 				sql = psprintf("SELECT t.id%s FROM %s ORDER BY %s LIMIT $%d OFFSET $%d", columns,

@@ -47,9 +47,9 @@ typedef struct SearchQuery
 	bool		common_tokens;	/* one of them is a coding (code, performer, ...) */
 	bool		walk_order;		/* an index gives the ORDER BY: a walk can stop early */
 	bool		date_walk;		/* a date range among them (walked first too) */
-	int			split_arg;		/* a status list read per status: its $n, or 0 */
-	int			split_n;		/* the number of statuses in it */
-	const char *split_column;	/* its column and array type */
+	int			split_n;		/* a status list read per status: its size, or 0 */
+	const char **split_codes;	/* its statuses */
+	const char *split_column;	/* its column and type */
 	const char *split_type;
 	struct SearchElements *elements;	/* _elements, _summary=true|text|data, or NULL */
 } SearchQuery;

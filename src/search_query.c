@@ -263,9 +263,11 @@ next_item(const char **p, int *len)
  * The condition of a code parameter: each item "code", "system|code",
  * "|code" or "system|" (every code of the system); a code of another
  * system matches nothing.  Each code is listed once in the array compared.
+ * A status list that is not negated (:not) may be read per status.
  */
 static void
-code_condition(const SearchParamDef *def, const char *value, SearchQuery *q, StringInfo cond)
+code_condition(const SearchParamDef *def, const char *value, bool negated, SearchQuery *q,
+			   StringInfo cond)
 {
 	const char *const *codes;
 	int			ncodes;
@@ -276,7 +278,7 @@ code_condition(const SearchParamDef *def, const char *value, SearchQuery *q, Str
 	const char *item;
 	int			len;
 	ArrayType  *arr;
-	int			arg;
+	int			i;
 
 	if (def->valueset == VS_PRIORITY)
 	{
@@ -300,7 +302,6 @@ code_condition(const SearchParamDef *def, const char *value, SearchQuery *q, Str
 		const char *bar = memchr(item, '|', len);
 		const char *code = bar ? bar + 1 : item;
 		int			clen = bar ? len - (bar - item) - 1 : len;
-		int			i;
 
 		if (bar && bar > item && (def->system == NULL ||
 								  (int) strlen(def->system) != bar - item ||
@@ -346,15 +347,21 @@ code_condition(const SearchParamDef *def, const char *value, SearchQuery *q, Str
 		return;
 	}
 	arr = construct_array(items, n, TEXTOID, -1, false, TYPALIGN_INT);
-	arg = add_arg(q, PointerGetDatum(arr), TEXTARRAYOID);
-	appendStringInfo(cond, "%s = ANY ($%d::%s)", def->column, arg, def->array_type);
-	/* the first status list: one branch per status (see search_page_source) */
-	if (strcmp(def->name, "status") == 0 && q->split_arg == 0)
+	appendStringInfo(cond, "%s = ANY ($%d::%s)", def->column,
+					 add_arg(q, PointerGetDatum(arr), TEXTARRAYOID), def->array_type);
+	/*
+	 * The first status list: one branch per status (search_page_source),
+	 * each naming its status as a literal of the code table, not as the
+	 * caller wrote it.
+	 */
+	if (!negated && strcmp(def->name, "status") == 0 && q->split_n == 0 && codes)
 	{
-		q->split_arg = arg;
-		q->split_n = n;
+		q->split_codes = palloc(sizeof(char *) * n);
+		for (i = 0; i < ncodes; i++)
+			if (seen[i])
+				q->split_codes[q->split_n++] = codes[i];
 		q->split_column = def->column;
-		q->split_type = def->array_type;
+		q->split_type = pnstrdup(def->array_type, strlen(def->array_type) - 2);	/* without [] */
 	}
 }
 
@@ -813,7 +820,7 @@ param_condition(const SearchParamDef *def, const char *modifier, const char *val
 	switch (def->kind)
 	{
 		case PK_CODE:
-			code_condition(def, value, q, &inner);
+			code_condition(def, value, modifier != NULL, q, &inner);
 			break;
 		case PK_REF:
 			ref_condition(def, value, q, &inner, link);
@@ -897,7 +904,6 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	q->tokens_first = false;
 	q->common_tokens = false;
 	q->walk_order = false;
-	q->split_arg = 0;
 	q->split_n = 0;
 	q->date_walk = false;
 	q->elements = NULL;
@@ -972,17 +978,20 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	q->walk_order = sort_terms(sort, &q->order);
 	/* only task_status_priority_idx reads a status in the page's order */
 	if (strncmp(q->order.data, DEFAULT_ORDER, strlen(DEFAULT_ORDER)) != 0)
-		q->split_arg = 0;
+		q->split_n = 0;
 }
 
 /*
  * The first rows, at most limit (an SQL expression), in the page's order
  * among those of omnitask.task meeting cond, as a FROM item "(...) t".
- * With a status list and the default order (q->split_arg), one branch per
- * status, each reading task_status_priority_idx in the page's order and
- * stopping after limit rows, merged: "status = ANY (...)" reads every
- * matching row and sorts them (82-119 ms for the 414,000 open tasks of a
- * million, 0.15 ms merged).  The first limit rows of the merge are the
+ * With a status list and the default order (q->split_n), one branch per
+ * status, each reading its status's index in the page's order and stopping
+ * after limit rows, merged: "status = ANY (...)" reads every matching row
+ * and sorts them (82-119 ms for the 414,000 open tasks of a million, 0.15
+ * ms merged).  Each branch names its status as a constant: under row-level
+ * security a comparison of an enum cannot be an index condition (enum_eq
+ * is not leakproof), but it proves the predicate of the status's partial
+ * index (task_status_*_idx, sql/omnitask--0.5--0.6.sql), which is as good.  The first limit rows of the merge are the
  * first limit rows of the condition, as each branch gives its own first
  * limit rows (the statuses of a list are distinct, so no row is in two
  * branches).  Without a status list: the table, the condition, the order
@@ -995,17 +1004,17 @@ search_page_source(SearchQuery *q, const char *cond, const char *limit)
 	int			i;
 
 	initStringInfo(&buf);
-	if (q->split_arg == 0)
+	if (q->split_n == 0)
 	{
 		appendStringInfo(&buf, "(SELECT * FROM omnitask.task t WHERE %s ORDER BY %s LIMIT %s) t",
 						 cond, q->order.data, limit);
 		return buf.data;
 	}
 	appendStringInfoString(&buf, "(SELECT * FROM (");
-	for (i = 1; i <= q->split_n; i++)
-		appendStringInfo(&buf, "%s(SELECT * FROM omnitask.task t WHERE %s = ($%d::%s)[%d] AND %s "
-						 "ORDER BY %s LIMIT %s)", i > 1 ? " UNION ALL " : "",
-						 q->split_column, q->split_arg, q->split_type, i, cond, q->order.data, limit);
+	for (i = 0; i < q->split_n; i++)
+		appendStringInfo(&buf, "%s(SELECT * FROM omnitask.task t WHERE %s = %s::%s AND %s "
+						 "ORDER BY %s LIMIT %s)", i > 0 ? " UNION ALL " : "", q->split_column,
+						 quote_literal_cstr(q->split_codes[i]), q->split_type, cond, q->order.data, limit);
 	appendStringInfo(&buf, ") t ORDER BY %s LIMIT %s) t", q->order.data, limit);
 	return buf.data;
 }
