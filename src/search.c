@@ -329,7 +329,23 @@ walk_first(SearchQuery *q, int64 total, int32 walk_rows)
 		return false;
 	if (search_token_plan == TOKEN_PLAN_WALK)
 		return true;
-	return (q->common_tokens || q->date_walk) && (total < 0 || total > walk_rows);
+	return (q->common_tokens || (q->date_walk && !q->rare_tokens)) && (total < 0 || total > walk_rows);
+}
+
+/*
+ * Whether the matches of a date range are counted (up to walk_rows + 1)
+ * before its page is looked for: a range has statistics, but where its
+ * rows lie in the page's order is unknown.  Few matches ("changed since"
+ * a minute ago) are sorted at once from the range's index; many are walked
+ * first (search_query.c, param_condition).  Counting up to the bound reads
+ * at most that many entries of the range's index.  Not with a token of a
+ * vocabulary, whose count would read its whole GIN entry (estimate_omitted).
+ */
+static bool
+date_counted_first(SearchQuery *q, int32 walk_rows)
+{
+	return q->date_walk && !q->common_tokens && search_token_plan == TOKEN_PLAN_AUTO &&
+		walk_first(q, -1, walk_rows);
 }
 
 /*
@@ -527,8 +543,20 @@ include_part_of(SearchRow *rows, int *n, bool iterate)
 static void
 run_page(SearchPlan *sp, SearchQuery *q, Datum *args, int32 limit, int64 total)
 {
-	int64		walk_rows = Min(((int64) q->offset + limit) * WALK_FACTOR, PG_INT32_MAX);
+	int64		walk_rows = Min(((int64) q->offset + limit) * WALK_FACTOR, PG_INT32_MAX - 1);
 
+	if (total < 0 && date_counted_first(q, (int32) walk_rows))
+	{
+		/* the range's matches, counted up to one more than the walk reads */
+		int64		matches;
+
+		args[q->nargs] = Int32GetDatum((int32) walk_rows + 1);
+		run_plan(plan_of(sp, SP_BOUNDED, q), args);
+		matches = result_count();
+		if (matches <= walk_rows)
+			total = matches;
+		args[q->nargs] = Int32GetDatum(limit);
+	}
 	if (walk_first(q, total, (int32) walk_rows))
 	{
 		args[q->nargs + 2] = Int32GetDatum((int32) walk_rows);

@@ -853,7 +853,10 @@ param_condition(const SearchParamDef *def, const char *modifier, const char *val
 	 * names one case: its own index first, then the order.
 	 */
 	if (def->kind == PK_REF && strcmp(def->column, "t.patient_id") == 0)
+	{
+		q->rare_tokens = true;
 		return true;
+	}
 	/*
 	 * A range of _lastUpdated, authored-on or modified has statistics, but
 	 * the planner takes the range's rows to be spread evenly over the
@@ -868,7 +871,12 @@ param_condition(const SearchParamDef *def, const char *modifier, const char *val
 		q->date_walk = true;
 		return true;
 	}
-	return modifier == NULL && (def->kind == PK_CODING || def->kind == PK_JSONREF);
+	if (modifier != NULL || (def->kind != PK_CODING && def->kind != PK_JSONREF))
+		return false;
+	/* an identifier or a reference names one case */
+	if (def->kind == PK_JSONREF || strcmp(def->json_code, "code") != 0)
+		q->rare_tokens = true;
+	return true;
 }
 
 /*
@@ -906,6 +914,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	q->walk_order = false;
 	q->split_n = 0;
 	q->date_walk = false;
+	q->rare_tokens = false;
 	q->elements = NULL;
 	if (bounded && strlen(query) > MAX_QUERY_BYTES)
 		ereport(ERROR,

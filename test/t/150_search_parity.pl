@@ -394,7 +394,7 @@ my $libdir = `$pgbin/pg_config --pkglibdir`;
 chomp $libdir;
 SKIP:
 {
-	skip 'auto_explain is not installed', 42 unless -e "$libdir/auto_explain.so";
+	skip 'auto_explain is not installed', 44 unless -e "$libdir/auto_explain.so";
 
 	# The table's size as the planner sees it must not depend on whether
 	# autovacuum has analyzed it yet: analyzed, a filter over these few
@@ -450,19 +450,25 @@ SQL
 		[ 'status=ready&_count=3&_total=none', 'walk', 'page', qr/Scan/ ],
 		# a status list in the default order: one ordered branch per status
 		# (search_query.c, search_page_source)
+		# (search_query.c, search_page_source): as par_admin, under row-level
+		# security, the partial index of each status
 		[ 'status=requested,ready,completed&_count=3&_total=none', 'auto', 'page',
-		  qr/Index Scan using task_status_priority_idx(?s:.*)Index Scan using task_status_priority_idx(?s:.*)Index Scan using task_status_priority_idx/ ],
-		[ 'status=ready&owner:missing=true&_count=3&_total=none', 'auto', 'page', qr/Index Scan using task_unowned_status_idx/ ],
+		  qr/(?s)Index Scan using task_status_requested_idx.*Index Scan using task_status_ready_idx.*Index Scan using task_status_completed_idx/ ],
+		[ 'status=ready&owner:missing=true&_count=3&_total=none', 'auto', 'page',
+		  qr/Index Scan using task_(status_ready|unowned_worklist)_idx/ ],
 		[ 'code=c1&status=requested,ready&_count=3&_total=none', 'auto', 'walk',
-		  qr/Index Scan using task_status_priority_idx(?s:.*)Index Scan using task_status_priority_idx/ ],
+		  qr/(?s)Index Scan using task_status_requested_idx.*Index Scan using task_status_ready_idx/ ],
 		# one owner or requester: an equality, read in the page's order
 		[ 'owner=p1&_count=3&_total=none', 'auto', 'page', qr/Index Scan using task_owner_worklist_idx/ ],
 		[ 'requester=Practitioner/p1&_count=3&_total=none', 'auto', 'page', qr/Index Scan using task_requester_worklist_idx/ ],
 		[ 'owner:missing=true&_count=3&_total=none', 'auto', 'page', qr/Index Scan using task_unowned_worklist_idx/ ],
-		# a date range: walked first, then filtered by its index
-		[ 'authored-on=ge2026-01-01&_count=3&_total=none', 'auto', 'walk', qr/Index Scan using task_priority_idx/ ],
-		[ '_lastUpdated=lt2000-01-01&_count=3&_total=none', 'auto', 'walk,filter', qr/task_last_updated_idx/ ],
-		[ 'modified=ge2000-01-01&_count=3&_total=none', 'filter', 'filter', qr/task_modified_idx|Seq Scan/ ],
+		# a date range: counted up to the walk's rows first (by its index);
+		# many matches are walked, few sorted at once (search.c, run_page)
+		[ 'authored-on=ge2026-01-01&_count=3&_total=none', 'auto', 'walk',
+		  qr/(?s)Index Only Scan using task_authored_idx.*Index Scan using task_priority_idx/ ],
+		[ '_lastUpdated=lt2000-01-01&_count=3&_total=none', 'auto', 'filter', qr/task_last_updated_idx/ ],
+		[ 'modified=ge2000-01-01&_count=3&_total=none', 'walk', 'walk', qr/Index Scan using task_priority_idx/ ],
+		[ 'modified=ge2000-01-01&_count=3&_total=none', 'filter', 'filter', qr/task_modified_idx/ ],
 	);
 	for my $c (@cases)
 	{
