@@ -162,10 +162,15 @@ get_plans(SearchQuery *q)
 {
 	StringInfoData key;
 	SearchPlan *sp;
-	bool		ids_first = search_ids_first == IDS_FIRST_AUTO ? omnitask_task_is_distributed() :
+	bool		distributed = omnitask_task_is_distributed();
+	bool		ids_first = search_ids_first == IDS_FIRST_AUTO ? distributed :
 		search_ids_first == IDS_FIRST_ON;
 	int			i,
 				k;
+
+	/* a status list's branches are for one node (not tried on Citus) */
+	if (distributed)
+		q->split_n = 0;
 
 	initStringInfo(&key);
 	appendStringInfo(&key, "%s|%s|%s|%d|", q->rest.data, q->tokens.data, q->order.data, (int) ids_first);
