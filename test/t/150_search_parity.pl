@@ -451,13 +451,12 @@ SQL
 		# no token: the one page query, whatever the setting
 		[ 'status=ready&_count=3&_total=none', 'walk', 'page', qr/Scan/ ],
 		# a status list in the default order: one ordered branch per status
-		# (search_query.c, search_page_source)
-		# (search_query.c, search_page_source): as par_admin, under row-level
+		# (search_query.c, search_page_source); as par_admin, under row-level
 		# security, the partial index of each status
 		[ 'status=requested,ready,completed&_count=3&_total=none', 'auto', 'page',
 		  qr/(?s)(?=.*Index Scan using task_status_requested_idx)(?=.*Index Scan using task_status_ready_idx)(?=.*Index Scan using task_status_completed_idx)/ ],
 		[ 'status=ready&owner:missing=true&_count=3&_total=none', 'auto', 'page',
-		  qr/on task_(status_ready|unowned_worklist|unowned_status)_idx/ ],
+		  qr/(?:on|using) task_(status_ready|unowned_worklist|unowned_status)_idx/ ],
 		# the walk's inner query, per status
 		[ 'code=c1&status=requested,ready&_count=3&_total=none', 'auto', 'walk',
 		  qr/(?s)UNION ALL.*task_status_\w+_idx.*task_status_\w+_idx/ ],
