@@ -45,8 +45,15 @@ BEGIN
 	END LOOP;
 END
 $$;
--- _lastUpdated: a range ("changed since") and _sort=_lastUpdated
-CREATE INDEX task_last_updated_idx ON omnitask.task (last_updated);
+-- a range of _lastUpdated ("changed since"), authored-on or modified: the
+-- page's ids and sort keys are read from the range's index alone (an
+-- index-only scan), then the page's documents (search.c); _lastUpdated's
+-- index also gives _sort=_lastUpdated
+CREATE INDEX task_last_updated_idx ON omnitask.task (last_updated) INCLUDE (priority, due_at, authored_on, id);
+DROP INDEX omnitask.task_authored_idx;
+CREATE INDEX task_authored_idx ON omnitask.task (authored_on) INCLUDE (priority, due_at, id);
+DROP INDEX omnitask.task_modified_idx;
+CREATE INDEX task_modified_idx ON omnitask.task (last_modified) INCLUDE (priority, due_at, authored_on, id);
 
 
 /* ======================================================================

@@ -163,7 +163,7 @@ get_plans(SearchQuery *q)
 	StringInfoData key;
 	SearchPlan *sp;
 	bool		distributed = omnitask_task_is_distributed();
-	bool		ids_first = search_ids_first == IDS_FIRST_AUTO ? distributed :
+	bool		ids_first = search_ids_first == IDS_FIRST_AUTO ? distributed || q->date_walk :
 		search_ids_first == IDS_FIRST_ON;
 	int			i,
 				k;
@@ -217,7 +217,11 @@ get_plans(SearchQuery *q)
  * shard sends to be merged carry ids and sort keys, not documents: a page
  * of 50 over 8 shards moved 193 kB with documents, 17 kB without.  On one
  * node the page selects the documents too: the rows it reads are at hand,
- * and a second query for them cost more than it saved (README, Search).
+ * and a second query for them cost more than it saved (README, Search);
+ * but not with a date range (auto): the indexes of the dates and of the
+ * default order hold every sort key, so the walk and the filter read them
+ * alone (index-only scans: the 5,000 tasks modified today sorted in about
+ * a millisecond at 1M, against 6-30 ms reading their rows).
  *
  * A positive search_tokens condition has no statistics (PHI), so the
  * planner takes its default selectivity.  Two plans answer it:
