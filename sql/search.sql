@@ -426,3 +426,97 @@ SELECT q AS query, pg_temp.tryq(q) AS outcome FROM unnest(ARRAY[
 SET regress.try_report = 'hint';
 SELECT pg_temp.tryq('_elements=owner,foo') AS hint_lists_the_elements;
 RESET regress.try_report;
+
+-- 0.6 columns
+--
+-- the plans of column, date and status parameters at a million tasks
+-- (issue 17): a status list in the default order is read per status and
+-- merged; one owner, requester or patient is compared by equality; a
+-- range of _lastUpdated, authored-on or modified is walked first, then
+-- filtered by its index.  Each page equals the SQL's (the same order, ties
+-- by id), from the first row and from an offset, and the next link is
+-- there exactly when more rows match.  Test 150 shows the plans.
+--
+CREATE ROLE col_r;
+GRANT omnitask_practitioner TO col_r;
+SELECT omnitask.register_practitioner('col_r', 'col-p') IS NOT NULL AS registered;
+SELECT omnitask.import_task(jsonb_strip_nulls(jsonb_build_object(
+	'resourceType', 'Task', 'id', 'col-' || g, 'intent', 'order', 'description', 'column ' || g,
+	'status', (ARRAY['requested', 'accepted', 'in-progress', 'ready', 'completed'])[1 + g % 5],
+	'priority', (ARRAY['routine', 'urgent', 'asap', 'stat'])[1 + g % 4],
+	'for', jsonb_build_object('reference', 'Patient/col-pat'),
+	'owner', CASE WHEN g % 3 > 0 THEN jsonb_build_object('reference', 'Practitioner/col-p') END,
+	'requester', jsonb_build_object('reference', 'Organization/col-org' || g % 2),
+	'authoredOn', to_char(date '2026-05-01' + g % 7, 'YYYY-MM-DD'),
+	'restriction', CASE WHEN g % 4 > 0 THEN jsonb_build_object('period', jsonb_build_object('end',
+		to_char(date '2026-06-01' + g % 5, 'YYYY-MM-DD'))) END))) ->> 'id' IS NOT NULL AS imported
+FROM generate_series(1, 40) g
+GROUP BY 1;
+-- the search's page and next link against the SQL's, from offset 0 and 3
+CREATE FUNCTION pg_temp.same_page(query text, cond text, ord text DEFAULT
+	't.priority DESC, t.due_at ASC NULLS LAST, t.authored_on ASC, t.id') RETURNS text
+LANGUAGE plpgsql AS
+$$
+DECLARE
+	b jsonb;
+	got text;
+	want text;
+	n bigint;
+	result text := '';
+	off int;
+BEGIN
+	EXECUTE format('SELECT count(*) FROM omnitask.task t WHERE %s', cond) INTO n;
+	FOREACH off IN ARRAY ARRAY[0, 3] LOOP
+		b := omnitask.search_tasks_query(format('%s&_total=none&_count=4&_offset=%s', query, off));
+		SELECT string_agg(e -> 'resource' ->> 'id', ',') INTO got FROM jsonb_array_elements(b -> 'entry') e;
+		EXECUTE format('SELECT string_agg(id, '','') FROM (SELECT t.id FROM omnitask.task t WHERE %s ORDER BY %s LIMIT 4 OFFSET %s) s',
+					   cond, ord, off) INTO want;
+		result := result || CASE WHEN got IS NOT DISTINCT FROM want
+									  AND (b -> 'link' @> '[{"relation": "next"}]') = (n > off + 4)
+								 THEN 'same' ELSE 'DIFFERENT: ' || coalesce(got, '') || ' / ' || coalesce(want, '') END
+						 || CASE WHEN off = 0 THEN ', ' ELSE '' END;
+	END LOOP;
+	RETURN result || ' (' || least(n, 9) || CASE WHEN n > 9 THEN '+' ELSE '' END || ' match)';
+END
+$$;
+SELECT q AS query, pg_temp.same_page(q, c) AS page FROM (VALUES
+	('status=requested,accepted,in-progress', $$t.status IN ('requested', 'accepted', 'in-progress')$$),
+	('status=ready', $$t.status = 'ready'$$),
+	('status=http://hl7.org/fhir/task-status|', 'true'),
+	('status=completed,requested&status=requested,ready', $$t.status = 'requested'$$),
+	('status=requested,ready&requester=Organization/col-org1', $$t.status IN ('requested', 'ready') AND t.requester = 'Organization/col-org1'$$),
+	('status=requested,ready&owner:missing=true', $$t.status IN ('requested', 'ready') AND t.owner_id IS NULL$$),
+	('status=accepted,completed&code:not=nonesuch', $$t.status IN ('accepted', 'completed')$$),
+	('status=requested,in-progress&authored-on=2026-05-03', $$t.status IN ('requested', 'in-progress') AND t.authored_on >= '2026-05-03Z' AND t.authored_on < '2026-05-04Z'$$),
+	('owner=col-p', $$t.owner_id = 'col-p'$$),
+	('owner=Practitioner/col-p,col-p', $$t.owner_id = 'col-p'$$),
+	('owner:missing=true', 't.owner_id IS NULL'),
+	('requester=Organization/col-org0', $$t.requester = 'Organization/col-org0'$$),
+	('requester=col-org0', $$t.requester LIKE '%/col-org0'$$),
+	('patient=col-pat&status=requested,accepted', $$t.patient_id = 'col-pat' AND t.status IN ('requested', 'accepted')$$),
+	('authored-on=2026-05-02', $$t.authored_on >= '2026-05-02Z' AND t.authored_on < '2026-05-03Z'$$),
+	('authored-on=ge2026-01-01', $$t.authored_on >= '2026-01-01Z'$$),
+	('authored-on=ge2026-05-06&owner=col-p', $$t.authored_on >= '2026-05-06Z' AND t.owner_id = 'col-p'$$),
+	('modified=ge2000-01-01', 'true'),
+	('_lastUpdated=lt2000-01-01', 'false'),
+	('_lastUpdated=ge2000-01-01&status=requested,ready', $$t.status IN ('requested', 'ready')$$)
+) v(q, c);
+-- the other orders: a status list without the default order, dates first
+SELECT q AS query, pg_temp.same_page(q, c, o) AS page FROM (VALUES
+	('status=requested,ready&_sort=_id', $$t.status IN ('requested', 'ready')$$, 't.id'),
+	('status=requested,ready&_sort=-priority,due-date', $$t.status IN ('requested', 'ready')$$,
+	 't.priority DESC, t.due_at ASC NULLS LAST, t.id'),
+	('_lastUpdated=ge2000-01-01&_sort=_lastUpdated', 'true', 't.last_updated, t.id'),
+	('_lastUpdated=ge2000-01-01&_sort=-_lastUpdated', 'true', 't.last_updated DESC, t.id'),
+	('authored-on=2026-05-02&_sort=authored-on', $$t.authored_on >= '2026-05-02Z' AND t.authored_on < '2026-05-03Z'$$,
+	 't.authored_on, t.id')
+) v(q, c, o);
+-- the same plans as a practitioner: only the tasks it owns
+SELECT pg_temp.try_as('col_r', $$CREATE TEMP TABLE col_seen AS SELECT q, pg_temp.same_page(q || '&patient=col-pat', 't.patient_id = ''col-pat'' AND t.owner_id = ''col-p'' AND ' || c) AS page FROM (VALUES
+	('status=requested,accepted,in-progress', $c$t.status IN ('requested', 'accepted', 'in-progress')$c$),
+	('authored-on=2026-05-02', $c$t.authored_on >= '2026-05-02Z' AND t.authored_on < '2026-05-03Z'$c$),
+	('owner:missing=true', 't.owner_id IS NULL')) v(q, c)$$) AS practitioner_reads;
+SELECT * FROM col_seen ORDER BY q;
+DROP TABLE col_seen;
+DELETE FROM omnitask.practitioner WHERE id = 'col-p';
+DROP ROLE col_r;

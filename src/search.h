@@ -46,6 +46,12 @@ typedef struct SearchQuery
 	StringInfoData tokens;		/* the positive token conditions ("true AND ...") */
 	bool		common_tokens;	/* one of them is a coding (code, performer, ...) */
 	bool		walk_order;		/* an index gives the ORDER BY: a walk can stop early */
+	bool		date_walk;		/* a date range among them (walked first too) */
+	bool		rare_tokens;	/* an identifier, a reference or a patient among them */
+	int			split_n;		/* a status list read per status: its size, or 0 */
+	const char **split_codes;	/* its statuses */
+	const char *split_column;	/* its column and type */
+	const char *split_type;
 	struct SearchElements *elements;	/* _elements, _summary=true|text|data, or NULL */
 } SearchQuery;
 
@@ -58,6 +64,7 @@ pg_noreturn extern void search_bad_value(const char *param, const char *value,
 										 int len, const char *hint);
 
 /* search_period.c */
+extern char *search_page_source(SearchQuery *q, const char *cond, const char *limit);
 extern void search_period_condition(int prefix, int lo, int hi, StringInfo cond);
 
 /* search.c */

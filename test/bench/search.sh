@@ -112,6 +112,9 @@ SELECT patient_id AS patient FROM omnitask.task WHERE owner_id = :'owner' ORDER 
 SELECT code FROM omnitask.task WHERE code IS NOT NULL GROUP BY code ORDER BY count(*) DESC LIMIT 1 \gset
 SELECT to_char(max(authored_on) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS today FROM omnitask.task \gset
 SELECT id AS some_id FROM omnitask.task ORDER BY id LIMIT 1 OFFSET 1000 \gset
+-- a selective date: the last 50 writes (a real "changed since")
+SELECT to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS recent
+	FROM omnitask.task ORDER BY last_updated DESC LIMIT 1 OFFSET 49 \gset
 SELECT requester FROM omnitask.task WHERE requester IS NOT NULL GROUP BY requester ORDER BY count(*) DESC LIMIT 1 \gset
 SELECT resource #>> '{identifier,0,system}' || '|' || (resource #>> '{identifier,0,value}') AS ident
 	FROM omnitask.task WHERE resource ? 'identifier' ORDER BY id LIMIT 1 OFFSET 1000 \gset
@@ -153,6 +156,8 @@ INSERT INTO w VALUES
 	(44, 'encounter', 'encounter=bench-enc-7'),
 	(45, 'code:not', 'code:not=' || :'code'),
 	(46, 'identifier (no match)', 'identifier=nonesuch'),
+	(47, '_lastUpdated (ge, the last 50 writes)', '_lastUpdated=ge' || :'recent'),
+	(48, 'changed since (the last 50 writes)', '_lastUpdated=ge' || :'recent' || '&_sort=_lastUpdated'),
 	(51, 'my open tasks', 'owner=' || :'owner' || '&status=requested,accepted,in-progress&_sort=-priority,due-date'),
 	(52, 'my tasks due this week', 'owner=' || :'owner' || '&due-date=le' || :'today' || '&status:not=completed,cancelled&_sort=due-date'),
 	(53, 'patient open tasks', 'patient=' || :'patient' || '&status:not=completed,cancelled,entered-in-error'),
