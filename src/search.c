@@ -51,6 +51,7 @@ PG_FUNCTION_INFO_V1(omnitask_search_parameters);
 #define MAX_INCLUDED		1000	/* most tasks _revinclude adds to a page */
 #define ESTIMATE_MAX		1000	/* _total=estimate counts up to this many */
 #define WALK_FACTOR			20		/* a walk reads this many rows per row wanted */
+#define WALK_RETRY_FACTOR	4		/* a second walk reads at most this many first walks */
 
 /*
  * How a page with a positive search_tokens condition is found
@@ -504,11 +505,57 @@ include_part_of(SearchRow *rows, int *n, bool iterate)
 }
 
 /*
+ * Runs the walk of at most walk_rows rows in order (SP_WALK); true when it
+ * found the page: all the rows asked for, or all the matches there are.
+ */
+static bool
+walk_page(SearchPlan *sp, SearchQuery *q, Datum *args, int32 limit, int64 total, int64 walk_rows)
+{
+	args[q->nargs + 2] = Int32GetDatum((int32) walk_rows);
+	run_plan(plan_of(sp, SP_WALK, q), args);
+	elog(DEBUG1, "search page: a walk of at most " INT64_FORMAT " rows found " UINT64_FORMAT " of %d",
+		 walk_rows, SPI_processed, limit);
+	return SPI_processed == (uint64) limit ||
+		(total >= 0 && (int64) q->offset + (int64) SPI_processed >= total);
+}
+
+/*
+ * The rows a second walk reads at most after a first walk of walk_rows
+ * rows found found of the offset + limit matches wanted, or 0 when it is
+ * not worth it and the filter should run instead.
+ *
+ * A first walk that found some but not all of them has measured the
+ * matches' share of the rows in order: about walk_rows * wanted / found
+ * rows hold the page.  Twice that leaves room for an uneven spread; when
+ * it is within WALK_RETRY_FACTOR first walks, a second walk, which stops
+ * as soon as it has the page, costs less than the filter, which reads and
+ * sorts every match.  The case it serves: the practitioner, whose policy
+ * scopes the walk to the few hundred tasks it owns (the policy's
+ * qualification leaves the tokens' GIN index unusable: && is not
+ * leakproof), with a code on a tenth of them: the first walk found 20 of
+ * the 21 rows asked for (one more than the page, to know whether there is
+ * a next), and the filter then read and sorted all 740 tasks again.  When
+ * the first walk found none, the share is too small to measure: filter.
+ */
+static int64
+retry_walk_rows(SearchQuery *q, int32 limit, int64 walk_rows, uint64 found)
+{
+	int64		wanted = (int64) q->offset + limit;
+	int64		rows;
+
+	if (found == 0 || search_token_plan != TOKEN_PLAN_AUTO)
+		return 0;
+	rows = walk_rows * 2 * wanted / ((int64) q->offset + (int64) found);
+	return rows <= walk_rows * WALK_RETRY_FACTOR ? Min(rows, PG_INT32_MAX) : 0;
+}
+
+/*
  * Runs the page's query, leaving its rows in SPI_tuptable: the walk of the
- * order's index first when walk_first() says so and it finds the page,
- * else SP_PAGE.  args holds the search's values, then LIMIT and OFFSET,
- * and room for the walk's number of rows.  total is the count, or -1 if
- * not known.
+ * order's index first when walk_first() says so and it finds the page (a
+ * second, longer walk when the first measured a share that makes it
+ * worth it), else SP_PAGE.  args holds the search's values, then LIMIT and
+ * OFFSET, and room for the walk's number of rows.  total is the count, or
+ * -1 if not known.
  */
 static void
 run_page(SearchPlan *sp, SearchQuery *q, Datum *args, int32 limit, int64 total)
@@ -517,13 +564,15 @@ run_page(SearchPlan *sp, SearchQuery *q, Datum *args, int32 limit, int64 total)
 
 	if (walk_first(q, total, (int32) walk_rows))
 	{
-		args[q->nargs + 2] = Int32GetDatum((int32) walk_rows);
-		run_plan(plan_of(sp, SP_WALK, q), args);
-		/* all the rows asked for, or all the matches there are */
-		if (SPI_processed == (uint64) limit ||
-			(total >= 0 && (int64) q->offset + (int64) SPI_processed >= total))
+		int64		retry;
+
+		if (walk_page(sp, q, args, limit, total, walk_rows))
+			return;
+		retry = retry_walk_rows(q, limit, walk_rows, SPI_processed);
+		if (retry > 0 && walk_page(sp, q, args, limit, total, retry))
 			return;
 	}
+	elog(DEBUG1, "search page: the filter");
 	run_plan(plan_of(sp, SP_PAGE, q), args);
 }
 
