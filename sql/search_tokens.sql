@@ -8,6 +8,8 @@
 --
 SET client_min_messages = warning;
 SET timezone = 'UTC';
+-- the plans' shapes decide what runs: indexes wherever one serves
+SET enable_seqscan = off;
 
 -- a practitioner owning 200 tasks in a known order (one priority, no due
 -- date, authored a minute apart): the code 'tok-sparse' on every 25th
@@ -70,6 +72,15 @@ SELECT pg_temp.traced('code=urn:tok|tok-common&_total=none&_count=2');
 -- 11 wanted and only 8 there: both walks read all 200 tasks (a walk cannot
 -- tell that it read every row), then the filter answers
 SELECT pg_temp.traced('code=urn:tok|tok-sparse&_total=none&_count=10');
+COMMIT;
+
+-- the walk's plan sorts every row the other conditions match (here: index
+-- scans off, so none gives the order): no walk, the filter at once.  (A
+-- search of its own, priority=routine, so that its plans are new.)
+BEGIN;
+SET LOCAL ROLE tok_role;
+SET LOCAL enable_indexscan = off;
+SELECT pg_temp.traced('priority=routine&code=urn:tok|tok-sparse&_total=none&_count=2');
 COMMIT;
 
 -- the walk forced: no second walk (the first, then the filter)
