@@ -534,7 +534,9 @@ plan_sorts(Plan *plan)
  * stage" (one owner's 630 tasks, a business-status) at 1M: 15.6 million
  * instructions with the walk, 3.2 million with the filter alone.  The plan
  * looked at is the one the cursor runs (custom or generic, as the plan
- * cache chose), before any row is read.
+ * cache chose), before any row is read.  With ids first (Citus) the plan is
+ * Citus's, which does not show the shards' sorts: the walk runs as it did
+ * before, without a cursor.
  */
 static bool
 walk_page(SearchPlan *sp, SearchQuery *q, Datum *args, int32 limit, int64 total, int64 walk_rows,
@@ -544,22 +546,27 @@ walk_page(SearchPlan *sp, SearchQuery *q, Datum *args, int32 limit, int64 total,
 	ListCell   *lc;
 
 	args[q->nargs + 2] = Int32GetDatum((int32) walk_rows);
-	portal = SPI_cursor_open(NULL, plan_of(sp, SP_WALK, q), args, NULL, true);
 	*sorts = false;
-	foreach(lc, portal->stmts)
+	if (sp->ids_first)
+		run_plan(plan_of(sp, SP_WALK, q), args);
+	else
 	{
-		PlannedStmt *stmt = lfirst_node(PlannedStmt, lc);
+		portal = SPI_cursor_open(NULL, plan_of(sp, SP_WALK, q), args, NULL, true);
+		foreach(lc, portal->stmts)
+		{
+			PlannedStmt *stmt = lfirst_node(PlannedStmt, lc);
 
-		*sorts |= plan_sorts(stmt->planTree);
-	}
-	if (*sorts && search_token_plan == TOKEN_PLAN_AUTO)
-	{
+			*sorts |= plan_sorts(stmt->planTree);
+		}
+		if (*sorts && search_token_plan == TOKEN_PLAN_AUTO)
+		{
+			SPI_cursor_close(portal);
+			elog(DEBUG1, "search page: no walk (its plan sorts every row)");
+			return false;
+		}
+		SPI_cursor_fetch(portal, true, FETCH_ALL);
 		SPI_cursor_close(portal);
-		elog(DEBUG1, "search page: no walk (its plan sorts every row)");
-		return false;
 	}
-	SPI_cursor_fetch(portal, true, FETCH_ALL);
-	SPI_cursor_close(portal);
 	elog(DEBUG1, "search page: a walk of at most " INT64_FORMAT " rows found " UINT64_FORMAT " of %d",
 		 walk_rows, SPI_processed, limit);
 	return SPI_processed == (uint64) limit ||
