@@ -59,7 +59,8 @@ BEGIN;
 SET LOCAL ROLE tok_role;
 -- 2 rows asked for and one more (is there a next page?): a first walk of
 -- 60 rows finds 2 of the 3 (the 25th and 50th); the share it measured puts
--- the third within 2 x 60 x 3 / 2 = 180 rows: a second walk finds it
+-- the third within 2 x 60 x 3 / 2 = 180 rows, but the plan of a walk of 180
+-- of the 200 tasks sorts them all: no second walk, the filter
 SELECT pg_temp.traced('code=urn:tok|tok-sparse&_total=none&_count=2');
 -- the next page (offset 2, so 5 rows wanted): a first walk of 100 rows
 -- finds 4 of the 5 (2 of the page's 3); a second walk of at most
@@ -92,6 +93,7 @@ SET LOCAL client_min_messages = debug1;
 SELECT pg_temp.page('code=urn:tok|tok-sparse&_total=none&_count=2');
 COMMIT;
 
--- as the superuser (no RLS), the owner's worklist: the same pages
+-- as the superuser (no RLS), the owner's worklist: the same plans, the
+-- same pages
 SELECT pg_temp.traced('owner=tok-p&code=urn:tok|tok-sparse&_total=none&_count=2');
 SELECT pg_temp.traced('owner=tok-p&code=urn:tok|tok-sparse&_total=none&_count=2&_offset=2');
