@@ -1,0 +1,99 @@
+--
+-- search_tokens: how a page with a token condition of a vocabulary (code,
+-- performer, business-status, :missing=false) is found -- the walk of the
+-- order's index, a second longer walk when the first measured the
+-- matches' share, or the filter -- and that each gives the filter's answer.
+-- The engine says which it ran at DEBUG1 ("search page: ..."); each search
+-- runs once before the messages are shown, so that only its own appear.
+--
+SET client_min_messages = warning;
+SET timezone = 'UTC';
+-- the plans' shapes decide what runs: indexes wherever one serves
+SET enable_seqscan = off;
+
+-- a practitioner owning 200 tasks in a known order (one priority, no due
+-- date, authored a minute apart): the code 'tok-sparse' on every 25th
+-- (4%), 'tok-rare' on the 130th and 190th only, the others 'tok-common'
+DROP ROLE IF EXISTS tok_role;
+CREATE ROLE tok_role NOLOGIN IN ROLE omnitask_practitioner;
+SELECT omnitask.register_practitioner('tok_role', 'tok-p') IS NOT NULL AS registered;
+SELECT count(omnitask.import_task(jsonb_build_object(
+	'resourceType', 'Task', 'id', 'tok-' || lpad(g::text, 3, '0'), 'intent', 'order', 'status', 'requested',
+	'priority', 'routine', 'description', 'token task ' || g,
+	'for', jsonb_build_object('reference', 'Patient/tok-pat'),
+	'owner', '{"reference": "Practitioner/tok-p"}'::jsonb,
+	'authoredOn', to_char(timestamptz '2026-05-01 08:00:00Z' + g * interval '1 minute', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+	'code', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'urn:tok',
+		'code', CASE WHEN g % 25 = 0 THEN 'tok-sparse' WHEN g IN (130, 190) THEN 'tok-rare' ELSE 'tok-common' END))))))
+FROM generate_series(1, 200) g;
+ANALYZE omnitask.task;
+
+-- the ids of a Bundle's entries and its next link's offset
+CREATE FUNCTION pg_temp.page(q text) RETURNS text LANGUAGE sql AS $$
+	SELECT coalesce((SELECT string_agg(e -> 'resource' ->> 'id', ',') FROM jsonb_array_elements(b -> 'entry') e), '-')
+		|| coalesce(' next=' || (SELECT substring(l ->> 'url' FROM '_offset=([0-9]+)') FROM jsonb_array_elements(b -> 'link') l
+								  WHERE l ->> 'relation' = 'next'), '')
+	FROM omnitask.search_tasks_query(q) b
+$$;
+
+-- a search as the practitioner: its page, the messages of the plans it ran
+-- (a second run: the first fills the caches), and whether the filter
+-- forced gives the same page
+CREATE FUNCTION pg_temp.traced(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	auto text;
+	filter text;
+BEGIN
+	PERFORM pg_temp.page(q);
+	PERFORM set_config('client_min_messages', 'debug1', true);
+	auto := pg_temp.page(q);
+	PERFORM set_config('client_min_messages', 'warning', true);
+	PERFORM set_config('omnitask.search_token_plan', 'filter', true);
+	filter := pg_temp.page(q);
+	PERFORM set_config('omnitask.search_token_plan', 'auto', true);
+	RETURN auto || CASE WHEN auto = filter THEN ' (= the filter)' ELSE ' (the filter: ' || filter || ')' END;
+END $$;
+GRANT EXECUTE ON FUNCTION pg_temp.page(text), pg_temp.traced(text) TO tok_role;
+
+BEGIN;
+SET LOCAL ROLE tok_role;
+-- 2 rows asked for and one more (is there a next page?): a first walk of
+-- 60 rows finds 2 of the 3 (the 25th and 50th); the share it measured puts
+-- the third within 2 x 60 x 3 / 2 = 180 rows, but the plan of a walk of 180
+-- of the 200 tasks sorts them all: no second walk, the filter
+SELECT pg_temp.traced('code=urn:tok|tok-sparse&_total=none&_count=2');
+-- the next page (offset 2, so 5 rows wanted): a first walk of 100 rows
+-- finds 4 of the 5 (2 of the page's 3); a second walk of at most
+-- 2 x 100 x 5 / 4 = 250 rows finds the fifth
+SELECT pg_temp.traced('code=urn:tok|tok-sparse&_total=none&_count=2&_offset=2');
+-- a first walk that finds none measured no share: the filter
+SELECT pg_temp.traced('code=urn:tok|tok-rare&_total=none&_count=2');
+-- a common code: the first walk finds the page
+SELECT pg_temp.traced('code=urn:tok|tok-common&_total=none&_count=2');
+-- 11 wanted and only 8 there: both walks read all 200 tasks (a walk cannot
+-- tell that it read every row), then the filter answers
+SELECT pg_temp.traced('code=urn:tok|tok-sparse&_total=none&_count=10');
+COMMIT;
+
+-- the walk's plan sorts every row the other conditions match (here: index
+-- scans off, so none gives the order): no walk, the filter at once.  (A
+-- search of its own, priority=routine, so that its plans are new.)
+BEGIN;
+SET LOCAL ROLE tok_role;
+SET LOCAL enable_indexscan = off;
+SELECT pg_temp.traced('priority=routine&code=urn:tok|tok-sparse&_total=none&_count=2');
+COMMIT;
+
+-- the walk forced: no second walk (the first, then the filter)
+BEGIN;
+SET LOCAL ROLE tok_role;
+SET LOCAL omnitask.search_token_plan = walk;
+SELECT pg_temp.page('code=urn:tok|tok-sparse&_total=none&_count=2');
+SET LOCAL client_min_messages = debug1;
+SELECT pg_temp.page('code=urn:tok|tok-sparse&_total=none&_count=2');
+COMMIT;
+
+-- as the superuser (no RLS), the owner's worklist: the same plans, the
+-- same pages
+SELECT pg_temp.traced('owner=tok-p&code=urn:tok|tok-sparse&_total=none&_count=2');
+SELECT pg_temp.traced('owner=tok-p&code=urn:tok|tok-sparse&_total=none&_count=2&_offset=2');
