@@ -22,6 +22,7 @@
 #                    own (port $BENCH_PORT + 1), each side loads its data with its own sample and bench
 #                    scripts (its floor has its schema), and every round runs both sides' workloads
 #                    back to back (which side goes first alternates); ratios to each side's own floor
+#                    (omnitask, notify = off and the floor only: no bare floor, no PL/pgSQL baseline)
 #
 # Runs its own throwaway cluster in test/tmp/bench/cluster (port $BENCH_PORT,
 # default 54339, socket dir test/tmp/bench/sock); the test cluster (54329) and
@@ -76,6 +77,9 @@ else
 	READ_T=${DURATION:-3}; WRITE_T=${DURATION:-3}; ROUNDS=${ROUNDS:-5}
 fi
 READ_ROUNDS=$(( ROUNDS < 3 ? ROUNDS : 3 ))
+# an A/B run compares omnitask with its floor on each side: the other baselines are left out
+WRITE_WORKLOADS="omni floor bare plpgsql omni_nonotify"
+[ -n "$AB_REV" ] && WRITE_WORKLOADS="omni floor omni_nonotify"
 IFS=, read -r -a SCALE_LIST <<<"$SCALES"
 
 say() { printf '\n== %s  [%s]\n' "$*" "$(date +%H:%M:%S)"; }
@@ -409,7 +413,7 @@ for SCALE in "${SCALE_LIST[@]}"; do
 			for side in "${order[@]}"; do
 				use_side "$side"
 				PERCLIENT=${PERC[$side]}
-				for w in omni floor bare plpgsql omni_nonotify; do
+				for w in $WRITE_WORKLOADS; do
 					checkpoint
 					if [ "$w" = omni_nonotify ]; then
 						run_pgbench "${group}_$w" postgres "$WRITE_CLIENTS" "$WRITE_T" "${group}_omni.sql" "$round" "-c omnitask.notify=off"
