@@ -307,7 +307,7 @@ for SCALE in "${SCALE_LIST[@]}"; do
 
 	for side in "${SIDES[@]}"; do
 		use_side "$side"
-	say "scale $SCALE: database $DB, $PRACT practitioners, $PATIENTS patients"
+		say "scale $SCALE${AB_REV:+ ($side)}: database $DB, $PRACT practitioners, $PATIENTS patients"
 		psql_db postgres -c "CREATE DATABASE $DB" >/dev/null
 		psql_db "$DB" -c "CREATE EXTENSION omnitask" -c "CREATE EXTENSION pg_stat_statements" -c "CREATE EXTENSION pg_prewarm" >/dev/null
 		if [ "$SCALE" = "${SCALE_LIST[0]}" ]; then
