@@ -306,3 +306,62 @@ SELECT omnitask.import_task('{"resourceType": "Task", "id": "wp-f-old", "status"
 SELECT count(*) AS problems FROM omnitask.verify() WHERE task_id = 'wp-f-old';
 
 ROLLBACK;
+
+-- 0.6: the history insert's CHECK constraints are prepared once per backend
+-- and handed to each insert of the trigger (history_checks.c); every row is
+-- still checked against the table's constraints as they are now, every way
+-- a row reaches the history
+BEGIN;
+-- a refused statement: SQLSTATE, constraint and message (the failing row's
+-- detail holds ids and times of this run)
+CREATE FUNCTION pg_temp.wp_refusal(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	st text;
+	con text;
+	msg text;
+BEGIN
+	EXECUTE stmt;
+	RETURN 'accepted';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, con = CONSTRAINT_NAME, msg = MESSAGE_TEXT;
+	RETURN st || ' ' || coalesce(con, '-') || ': ' || msg;
+END $$;
+CREATE TEMP TABLE wp_c AS
+SELECT omnitask.create_task(jsonb_build_object('resourceType', 'Task', 'status', 'requested', 'intent', 'order',
+		'description', 'wp checks ' || i, 'for', jsonb_build_object('reference', 'Patient/wp-c'))) ->> 'id' AS id, i
+FROM generate_series(1, 3) AS i;
+-- a constraint added now (NOT VALID: older rows may break it) refuses the
+-- trigger's next row, single and set-based
+ALTER TABLE omnitask.task_history ADD CONSTRAINT wp_not_received CHECK (status <> 'received') NOT VALID;
+SELECT pg_temp.wp_refusal(format('SELECT omnitask.set_task_status(%L, ''received'')', id)) AS single_row
+FROM wp_c WHERE i = 1;
+SELECT pg_temp.wp_refusal('UPDATE omnitask.task SET resource = jsonb_set(resource, ''{status}'', ''"received"'')
+	WHERE id IN (SELECT id FROM wp_c)') AS set_based;
+SELECT omnitask.set_task_status(id, 'accepted') ->> 'status' AS allowed FROM wp_c WHERE i = 1;
+-- replaced by another constraint (as many as before): the new one applies,
+-- the old one no longer does
+ALTER TABLE omnitask.task_history DROP CONSTRAINT wp_not_received,
+	ADD CONSTRAINT wp_not_rejected CHECK (status <> 'rejected') NOT VALID;
+SELECT omnitask.set_task_status(id, 'received') ->> 'status' AS allowed_again FROM wp_c WHERE i = 2;
+SELECT pg_temp.wp_refusal(format('SELECT omnitask.set_task_status(%L, ''rejected'', ''wp reason'')', id)) AS replaced
+FROM wp_c WHERE i = 3;
+ALTER TABLE omnitask.task_history DROP CONSTRAINT wp_not_rejected;
+SELECT omnitask.set_task_status(id, 'rejected', 'wp reason') ->> 'status' AS allowed_after_drop FROM wp_c WHERE i = 3;
+-- the table's own constraint: a superuser's INSERT and a restore's COPY of
+-- an operation that is not create, update or import are refused
+SELECT pg_temp.wp_refusal(format('INSERT INTO omnitask.task_history (id, version_id, operation, status, resource, recorded_at, recorded_by)
+	VALUES (%L, 99, ''delete'', ''requested'', ''{}'', now(), current_user)', id)) AS superuser_insert
+FROM wp_c WHERE i = 1;
+SAVEPOINT c5;
+\set VERBOSITY terse
+COPY omnitask.task_history (id, version_id, operation, status, resource, recorded_at, recorded_by) FROM stdin;
+wp-c-restored	1	delete	requested	{}	2026-01-01 00:00:00+00	postgres
+\.
+\set VERBOSITY default
+ROLLBACK TO c5;
+SELECT :'LAST_ERROR_SQLSTATE' AS copy_sqlstate;
+-- every version written here has its history row, as stored
+SELECT count(*) AS versions, count(h.id) AS with_history, count(*) FILTER (WHERE h.resource = t.resource) AS identical
+FROM omnitask.task t JOIN wp_c USING (id)
+LEFT JOIN omnitask.task_history h ON h.id = t.id AND h.version_id = t.version_id;
+ROLLBACK;

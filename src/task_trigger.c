@@ -22,6 +22,7 @@
 #include "miscadmin.h"
 #include "catalog.h"
 #include "fhir_types.h"
+#include "history_checks.h"
 #include "identity.h"
 #include "jsonb_splice.h"
 #include "notify_relay.h"
@@ -81,6 +82,7 @@ omnitask_task_trigger_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+	omnitask_history_checks_init();
 }
 
 /* A new server-assigned Task id: a random (version 4) UUID. */
@@ -729,7 +731,7 @@ append_history(TriggerData *td, const char *operation, bool restoring, bool set_
 	SPIPlanPtr	plan;
 	Oid			save_userid;
 	int			save_sec;
-	int			rc;
+	volatile int rc = 0;
 
 	values[0] = CStringGetTextDatum(operation);
 	values[1] = CStringGetDatum(c->role_name);
@@ -769,7 +771,17 @@ append_history(TriggerData *td, const char *operation, bool restoring, bool set_
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(rel->rd_rel->relowner,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-	rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	/* the history's CHECK constraints come prepared (history_checks.c) */
+	PG_TRY();
+	{
+		omnitask_history_checks_arm();
+		rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		omnitask_history_checks_disarm();
+	}
+	PG_END_TRY();
 	SetUserIdAndSecContext(save_userid, save_sec);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not append to \"omnitask.task_history\": %s",
