@@ -224,4 +224,14 @@ word_has_control(uint64_t w)
 	return word_has_less(w, 0x20) || word_has_byte(w, 0x7f);
 }
 
+/*
+ * True when some byte of w is a space or an ASCII control character (C0,
+ * ' ' or DEL): the bytes that a code or a uri must look at one by one.
+ */
+static inline bool
+word_has_space_or_control(uint64_t w)
+{
+	return word_has_less(w, 0x21) || word_has_byte(w, 0x7f);
+}
+
 #endif							/* FHIR_LEX_H */

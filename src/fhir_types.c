@@ -145,6 +145,37 @@ check_text(const char *s, size_t len, bool warn_blank, const char **why,
 }
 
 /*
+ * The word-at-a-time step of the code and uri scans at s[*pi]: when the
+ * eight bytes there hold no space or control character, moves *pi past
+ * them and returns false (nothing to look at one by one).  Fewer than
+ * eight bytes left: when the value's last eight bytes (some scanned
+ * again) hold none, moves *pi to the end and returns true, as it does,
+ * leaving *pi alone, whenever the next byte needs a look of its own.
+ */
+static inline bool
+plain_word_at(const char *s, size_t len, size_t *pi)
+{
+	uint64_t	w;
+
+	if (len - *pi >= 8)
+	{
+		memcpy(&w, s + *pi, 8);
+		if (!word_has_space_or_control(w))
+		{
+			*pi += 8;
+			return false;
+		}
+	}
+	else if (len >= 8)
+	{
+		memcpy(&w, s + len - 8, 8);
+		if (!word_has_space_or_control(w))
+			*pi = len;
+	}
+	return true;
+}
+
+/*
  * code: regex [^\s]+(\s[^\s]+)*, i.e. no leading or trailing whitespace and
  * single whitespace characters between words.  code is a specialisation of
  * string, so the separators are limited to what a string may hold (space,
@@ -162,13 +193,23 @@ check_code(const char *s, size_t len, const char **why, const char **warn)
 		FAIL(R_EMPTY);
 	if (!within_char_limit(s, len))
 		FAIL(R_TOO_LONG);
-	for (i = 0; i < len; i++)
+	i = 0;
+	while (i < len)
 	{
-		unsigned char c = (unsigned char) s[i];
+		unsigned char c;
 
+		/* eight bytes at a time while none is a space or a control */
+		if (!plain_word_at(s, len, &i))
+		{
+			prev_space = false;
+			continue;
+		}
+		if (i >= len)
+			break;
+		c = (unsigned char) s[i++];
 		if (is_text_space(c))
 		{
-			if (i == 0 || i == len - 1)
+			if (i == 1 || i == len)
 				FAIL("must not start or end with whitespace");
 			if (prev_space)
 				FAIL("must not contain more than one whitespace character in a row");
@@ -218,10 +259,17 @@ check_uri(const char *s, size_t len, const char **why, const char **warn)
 
 	if (len == 0)
 		FAIL(R_EMPTY);
-	for (i = 0; i < len; i++)
+	i = 0;
+	while (i < len)
 	{
-		unsigned char c = (unsigned char) s[i];
+		unsigned char c;
 
+		/* eight bytes at a time while none is a space or a control */
+		if (!plain_word_at(s, len, &i))
+			continue;
+		if (i >= len)
+			break;
+		c = (unsigned char) s[i++];
 		if (is_regex_space(c))
 			FAIL("must not contain whitespace");
 		if (!is_nonspace(c))

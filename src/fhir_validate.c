@@ -467,6 +467,22 @@ name_cmp(const char *s, int len, const char *lit)
 }
 
 /*
+ * True when the len-byte names a and b, whose first bytes are equal, are
+ * the same: compared in line, as a call to memcmp per look-up cost more
+ * than the comparison of a few bytes itself.
+ */
+static inline bool
+same_tail(const char *a, const char *b, int len)
+{
+	int			k;
+
+	for (k = 1; k < len; k++)
+		if (a[k] != b[k])
+			return false;
+	return true;
+}
+
+/*
  * Finds a property of a type by its JSON name.  The generated tables list
  * each type's elements by name length, and a type has only a few names of
  * any one length, so a lookup is one index step and a compare or two
@@ -485,7 +501,7 @@ find_element(const FhirType *t, const char *name, int len)
 	{
 		const FhirElement *el = &t->elements[t->by_len[k]];
 
-		if (el->name[0] == name[0] && memcmp(el->name, name, len) == 0)
+		if (el->name[0] == name[0] && same_tail(el->name, name, len))
 			return el;
 	}
 	return NULL;

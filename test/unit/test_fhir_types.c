@@ -1283,6 +1283,61 @@ test_word_tails(void)
 }
 
 /*
+ * The word-at-a-time scans of code and uri: values of 1 to 40 bytes (whole
+ * words, a tail read as the value's last eight bytes, shorter than a word)
+ * with a space, a tab, a control character or DEL at every position, two
+ * spaces in a row across a word boundary, and plain values of every length.
+ */
+static void
+test_code_uri_words(void)
+{
+	char		buf[48];
+	size_t		n;
+	size_t		pos;
+
+	for (n = 1; n <= 40; n++)
+	{
+		memset(buf, 'a', n);
+		t_string(FP_CODE, buf, n, true, NULL);
+		t_string(FP_URI, buf, n, true, NULL);
+		t_string(FP_CANONICAL, buf, n, true, NULL);
+		t_warn(FP_CODE, buf, n, NULL);
+		t_warn(FP_URL, buf, n, NULL);
+		for (pos = 0; pos < n; pos++)
+		{
+			bool		edge = (pos == 0 || pos == n - 1);
+
+			memset(buf, 'a', n);
+			buf[pos] = ' ';
+			t_string(FP_CODE, buf, n, !edge, edge ? "start or end" : NULL);
+			t_string(FP_URI, buf, n, false, "whitespace");
+			buf[pos] = '\t';
+			t_string(FP_CODE, buf, n, !edge, edge ? "start or end" : NULL);
+			t_string(FP_URL, buf, n, false, "whitespace");
+			buf[pos] = '\x0b';
+			t_string(FP_CANONICAL, buf, n, false, "whitespace");
+			t_warn(FP_CODE, buf, n, "control");
+			buf[pos] = '\x01';
+			t_warn(FP_CODE, buf, n, "control");
+			t_warn(FP_URI, buf, n, "control");
+			buf[pos] = '\x7f';
+			t_warn(FP_CODE, buf, n, "control");
+			t_warn(FP_URI, buf, n, "control");
+			buf[pos] = '\x80';
+			t_string(FP_CODE, buf, n, true, NULL);
+			t_string(FP_URI, buf, n, true, NULL);
+			if (pos >= 1 && pos + 2 < n)
+			{
+				memset(buf, 'a', n);
+				buf[pos] = ' ';
+				buf[pos + 1] = '\n';
+				t_string(FP_CODE, buf, n, false, "more than one whitespace");
+			}
+		}
+	}
+}
+
+/*
  * Every element name txt-1 allows, in start and end tags, and names next
  * to them (one letter more, one less, another case) that it does not.
  */
@@ -1337,6 +1392,7 @@ main(void)
 	test_xhtml();
 	test_word_scans();
 	test_word_tails();
+	test_code_uri_words();
 	test_xhtml_names();
 	test_prefixes();
 	printf("1..%d\n", ntests);
