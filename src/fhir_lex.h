@@ -151,6 +151,58 @@ has_prefix_at(const char *s, size_t len, size_t i, const char *lit)
 }
 
 
+/*
+ * True when the n bytes at a and b are equal: short names (a member name,
+ * an element name) compared as one or two overlapping loads of each,
+ * without a call to memcmp or a loop over the bytes.
+ */
+static inline bool
+bytes_equal(const char *a, const char *b, size_t n)
+{
+	if (n >= 8)
+	{
+		uint64_t	x,
+					y,
+					u,
+					v;
+
+		if (n > 16)
+			return memcmp(a, b, n) == 0;
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		memcpy(&u, a + n - 8, 8);
+		memcpy(&v, b + n - 8, 8);
+		return ((x ^ y) | (u ^ v)) == 0;
+	}
+	if (n >= 4)
+	{
+		uint32_t	x,
+					y,
+					u,
+					v;
+
+		memcpy(&x, a, 4);
+		memcpy(&y, b, 4);
+		memcpy(&u, a + n - 4, 4);
+		memcpy(&v, b + n - 4, 4);
+		return ((x ^ y) | (u ^ v)) == 0;
+	}
+	if (n >= 2)
+	{
+		uint16_t	x,
+					y,
+					u,
+					v;
+
+		memcpy(&x, a, 2);
+		memcpy(&y, b, 2);
+		memcpy(&u, a + n - 2, 2);
+		memcpy(&v, b + n - 2, 2);
+		return ((x ^ y) | (u ^ v)) == 0;
+	}
+	return n == 0 || a[0] == b[0];
+}
+
 /* A 64-bit word with every byte equal to c. */
 #define WORD_OF(c)		(UINT64_C(0x0101010101010101) * (uint8_t) (c))
 

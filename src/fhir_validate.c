@@ -21,6 +21,7 @@
 
 #include <math.h>
 
+#include "fhir_lex.h"
 #include "fhir_outcome.h"
 #include "fhir_tables.h"
 #include "fhir_ucum.h"
@@ -467,22 +468,6 @@ name_cmp(const char *s, int len, const char *lit)
 }
 
 /*
- * True when the len-byte names a and b, whose first bytes are equal, are
- * the same: compared in line, as a call to memcmp per look-up cost more
- * than the comparison of a few bytes itself.
- */
-static inline bool
-same_tail(const char *a, const char *b, int len)
-{
-	int			k;
-
-	for (k = 1; k < len; k++)
-		if (a[k] != b[k])
-			return false;
-	return true;
-}
-
-/*
  * Finds a property of a type by its JSON name.  The generated tables list
  * each type's elements by name length, and a type has only a few names of
  * any one length, so a lookup is one index step and a compare or two
@@ -501,7 +486,7 @@ find_element(const FhirType *t, const char *name, int len)
 	{
 		const FhirElement *el = &t->elements[t->by_len[k]];
 
-		if (el->name[0] == name[0] && same_tail(el->name, name, len))
+		if (el->name[0] == name[0] && bytes_equal(el->name, name, len))
 			return el;
 	}
 	return NULL;
@@ -1719,7 +1704,7 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 	if (t->nelements > MAX_TYPE_ELEMENTS || t->nchoices > MAX_TYPE_CHOICES)
 		elog(ERROR, "FHIR type \"%s\" has too many elements", t->name);
 	check_stack_depth();
-	memset(seen, 0, t->nelements);
+	memset(seen, 0, sizeof(seen));	/* a constant size: stores in line, no call */
 	memset(choice_seen, 0, MAX_TYPE_CHOICES);
 	memset(&start, 0, sizeof(start));
 	memset(&end, 0, sizeof(end));
