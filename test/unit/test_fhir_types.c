@@ -1266,6 +1266,29 @@ test_word_tails(void)
 			t_warn(FP_STRING, buf, n, "only whitespace");
 		}
 	}
+	/* values of 16 to 48 bytes: sixteen at a time, then words, then a tail */
+	for (n = 16; n <= 48; n++)
+	{
+		memset(buf, ' ', n);
+		t_warn(FP_STRING, buf, n, "only whitespace");
+		for (pos = 0; pos < n; pos++)
+		{
+			memset(buf, 'a', n);
+			buf[pos] = '\x1f';
+			t_warn(FP_STRING, buf, n, "control");
+			buf[pos] = '\x7f';
+			t_warn(FP_MARKDOWN, buf, n, "control");
+			buf[pos] = '\xff';
+			t_warn(FP_STRING, buf, n, NULL);
+			memset(buf, ' ', n);
+			buf[pos] = 'x';
+			t_warn(FP_STRING, buf, n, NULL);
+			buf[pos] = '\r';
+			t_warn(FP_STRING, buf, n, "only whitespace");
+			buf[pos] = '\x0c';
+			t_warn(FP_SYSTEM_STRING, buf, n, "control");
+		}
+	}
 	for (pos = 0; pos < 24; pos++)
 	{
 		/* spaces, then the run's end: a reference to a space is no content */
