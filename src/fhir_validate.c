@@ -1673,6 +1673,42 @@ finish_object(Walker *w, JsonbContainer *c, const FhirType *t, const uint8 *seen
 }
 
 /*
+ * True when v, the value of element el of an object that nothing records
+ * facts from, is a single primitive value with no issue at all (not even
+ * a warning) and nothing to note: the common member, which the caller then
+ * counts and copies without the general walk's bookkeeping (FHIRPath,
+ * captures, instants, references).  False, having changed nothing, for
+ * anything else: repeating and choice elements, numbers, "#id" references,
+ * a value with any issue; the caller walks those the general way, which
+ * reports every issue as it always has.
+ */
+static inline bool
+plain_primitive_ok(const FhirElement *el, const JsonbValue *v)
+{
+	const FhirType *pt = &fhir_types[el->type];
+	const char *why;
+	const char *warn;
+	const char *s;
+	int			len;
+
+	if (pt->kind != FK_PRIMITIVE || el->many || el->choice >= 0)
+		return false;
+	if (pt->prim == FP_BOOLEAN)
+		return v->type == jbvBool;
+	if (v->type != jbvString || v->val.string.len == 0)
+		return false;
+	s = v->val.string.val;
+	len = v->val.string.len;
+	if (s[0] == '#' &&
+		(pt->prim == FP_CANONICAL || pt->prim == FP_URI || pt->prim == FP_URL))
+		return false;
+	if (!fhir_check_string_warn(pt->prim, s, len, &why, &warn) || warn != NULL)
+		return false;
+	return el->valueset < 0 ||
+		code_in_valueset(&fhir_valuesets[el->valueset], s, len, &why);
+}
+
+/*
  * Walks one JSON object of type t.  role says whether it is the Task root
  * (whose server-owned keys are replaced), the root's meta, a contained Task
  * or anything else; cap says which Task facts are recorded below it.
@@ -1699,6 +1735,13 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 	bool		is_resource = (role == ROLE_ROOT || role == ROLE_CONTAINED);
 	bool		twin_with_value = w->twin_with_value;
 	int16		targets = w->ref_targets;
+
+	/*
+	 * Whether a member can take the short way (plain_primitive_ok()): an
+	 * object whose members nothing records, rewrites or compares.
+	 */
+	bool		plain = role == ROLE_PLAIN && cap == CAP_NONE && out == NULL &&
+		(t->flags & (FT_INV_PER1 | FT_INV_INV1 | FT_INV_RNG2)) == 0;
 
 	w->twin_with_value = false;
 	if (t->nelements > MAX_TYPE_ELEMENTS || t->nchoices > MAX_TYPE_CHOICES)
@@ -1779,6 +1822,19 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 			len--;
 		}
 		el = find_element(t, name, len);
+		if (plain && !twin && el != NULL &&
+			!((t->flags & FT_INV_REF1) && EL_IS(el, "reference")) &&
+			plain_primitive_ok(el, &v))
+		{
+			/* what the general way below does for such a member */
+			if (!(len == 2 && memcmp(name, "id", 2) == 0))
+				nkeys_not_id++;
+			seen[el - t->elements] |= SEEN_VALUE;
+			w->ref_targets = el->targets;
+			emit(w, WJB_KEY, &key);
+			emit(w, WJB_VALUE, &v);
+			continue;
+		}
 		if (el == NULL || (twin && fhir_types[el->type].kind != FK_PRIMITIVE))
 		{
 			/* once the issue list is full, an error is only counted */
