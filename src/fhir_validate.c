@@ -1746,7 +1746,9 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 	w->twin_with_value = false;
 	if (t->nelements > MAX_TYPE_ELEMENTS || t->nchoices > MAX_TYPE_CHOICES)
 		elog(ERROR, "FHIR type \"%s\" has too many elements", t->name);
-	check_stack_depth();
+	/* the nesting is bounded (FHIR_MAX_DEPTH): a look every few levels will do */
+	if ((w->depth & 7) == 0)
+		check_stack_depth();
 	memset(seen, 0, sizeof(seen));	/* a constant size: stores in line, no call */
 	memset(choice_seen, 0, MAX_TYPE_CHOICES);
 	memset(&start, 0, sizeof(start));
@@ -1951,9 +1953,12 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		walk_error(w, "required", "required element resourceType is missing");
 		path_pop(w, saved);
 	}
-	finish_object(w, c, t, seen, twin_or_null, choice_seen,
-				  twin_with_value ? 1 : nkeys_not_id, &start, &end,
-				  children, has_value_member);
+	/* an object of a type with nothing to check at the end skips the call */
+	if (twin_or_null || t->nrequired > 0 || t->nchoices > 0 || t->flags != 0 ||
+		(!twin_with_value && nkeys_not_id == 0))
+		finish_object(w, c, t, seen, twin_or_null, choice_seen,
+					  twin_with_value ? 1 : nkeys_not_id, &start, &end,
+					  children, has_value_member);
 
 	/* the server-owned keys of the normalised copy */
 	if (w->emit && w->norm)
