@@ -589,13 +589,36 @@ parse_datelike(DtMode mode, const char *s, size_t len, DtParts *p,
 	const char *form = mode == DT_DATE ? R_DATE_FORM :
 		mode == DT_DATETIME ? R_DATETIME_FORM : R_INSTANT_FORM;
 	size_t		i;
+	bool		have_date = false;	/* the date part is parsed, a time follows */
 
 	memset(p, 0, sizeof(*p));
 	if (len == 0)
 		FAIL(R_EMPTY);
 
+	/*
+	 * The common case first: a whole, valid YYYY-MM-DD (the loop below
+	 * finds the same fields; anything else, including every error, is
+	 * left to it)
+	 */
+	if (len >= 10 && s[4] == '-' && s[7] == '-' && digits_at(s, len, 0, 4) &&
+		digits_at(s, len, 5, 2) && digits_at(s, len, 8, 2))
+	{
+		int			y = digits_value(s, 0, 4);
+		int			m = digits_value(s, 5, 2);
+		int			d = digits_value(s, 8, 2);
+
+		if (y >= 1 && m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m))
+		{
+			p->year = y;
+			p->month = m;
+			p->day = d;
+			p->prec = DTP_DAY;
+			have_date = len > 10;
+		}
+	}
+
 	/* year, month, day: a date, or a dateTime may end after each */
-	for (i = 0; i < sizeof(date_fields) / sizeof(date_fields[0]); i++)
+	for (i = 0; !have_date && i < sizeof(date_fields) / sizeof(date_fields[0]); i++)
 	{
 		const DateField *f = &date_fields[i];
 		int		   *value = i == 0 ? &p->year : i == 1 ? &p->month : &p->day;

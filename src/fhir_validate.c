@@ -1751,9 +1751,14 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		check_stack_depth();
 	memset(seen, 0, sizeof(seen));	/* a constant size: stores in line, no call */
 	memset(choice_seen, 0, MAX_TYPE_CHOICES);
-	memset(&start, 0, sizeof(start));
-	memset(&end, 0, sizeof(end));
-	memset(children, 0, sizeof(children));
+	/* what the invariants compare, only where the type has them */
+	if (t->flags & (FT_INV_PER1 | FT_INV_INV1))
+	{
+		memset(&start, 0, sizeof(start));
+		memset(&end, 0, sizeof(end));
+	}
+	if (t->flags & FT_INV_RNG2)
+		memset(children, 0, sizeof(children));
 
 	if (JsonContainerSize(c) == 0)
 	{

@@ -1306,6 +1306,47 @@ test_word_tails(void)
 }
 
 /*
+ * Every month 00-13 and day 00-32 of a common, a leap and two century
+ * years, as a dateTime and an instant with a time (a whole date is parsed
+ * the short way when valid) and as a date: accepted exactly when the day
+ * exists, refused with the field's reason otherwise.
+ */
+static void
+test_calendar_days(void)
+{
+	static const int years[] = {2023, 2024, 2100, 2000};
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	char		buf[40];
+	size_t		k;
+	int			m,
+				d;
+
+	for (k = 0; k < sizeof(years) / sizeof(years[0]); k++)
+		for (m = 0; m <= 13; m++)
+			for (d = 0; d <= 32; d++)
+			{
+				int			y = years[k];
+				bool		leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+				const char *want = NULL;
+
+				if (m < 1 || m > 12)
+					want = "month must be";
+				else if (d < 1 || d > 31)
+					want = "day must be";
+				else if (d > mdays[m - 1] + (m == 2 && leap ? 1 : 0))
+					want = "day does not exist";
+				snprintf(buf, sizeof(buf), "%04d-%02d-%02dT10:00:00+01:00", y, m, d);
+				t_string(FP_DATETIME, buf, strlen(buf), want == NULL, want);
+				t_string(FP_INSTANT, buf, strlen(buf), want == NULL, want);
+				snprintf(buf, sizeof(buf), "%04d-%02d-%02d", y, m, d);
+				t_string(FP_DATE, buf, strlen(buf), want == NULL, want);
+				t_string(FP_INSTANT, buf, strlen(buf), false, want ? want : "an instant needs");
+				snprintf(buf, sizeof(buf), "%04d-%02d-%02dX10:00:00Z", y, m, d);
+				t_string(FP_DATETIME, buf, strlen(buf), false, want ? want : "must have the form");
+			}
+}
+
+/*
  * The word-at-a-time scans of code and uri: values of 1 to 40 bytes (whole
  * words, a tail read as the value's last eight bytes, shorter than a word)
  * with a space, a tab, a control character or DEL at every position, two
@@ -1416,6 +1457,7 @@ main(void)
 	test_word_scans();
 	test_word_tails();
 	test_code_uri_words();
+	test_calendar_days();
 	test_xhtml_names();
 	test_prefixes();
 	printf("1..%d\n", ntests);
