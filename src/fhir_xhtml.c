@@ -875,7 +875,14 @@ check_xhtml_in(const char *s, size_t len, XState *st, const char **why)
 		{
 			char		next = i + 1 < len ? s[i + 1] : '\0';
 
-			if (next == '!' || next == '?')
+			if (next == '/')
+			{
+				if (!parse_end_tag(s, len, &i, st, why))
+					return false;
+				if (st->depth == 0)
+					root_closed = true;
+			}
+			else if (next == '!' || next == '?')
 			{
 				if (has_prefix_at(s, len, i, "<!--"))
 				{
@@ -890,13 +897,6 @@ check_xhtml_in(const char *s, size_t len, XState *st, const char **why)
 					FAIL("markup declarations are not allowed");
 				else
 					FAIL("processing instructions are not allowed");
-			}
-			else if (next == '/')
-			{
-				if (!parse_end_tag(s, len, &i, st, why))
-					return false;
-				if (st->depth == 0)
-					root_closed = true;
 			}
 			else
 			{
