@@ -363,16 +363,30 @@ cursor_init(ChildCursor *cur, JsonbContainer *c, int nentries, int first)
 	cur->off = first == 0 ? 0 : getJsonbOffset(c, first);
 }
 
+/*
+ * Moves the cursor past child index of its container: returns its JEntry,
+ * and the offsets of its data in *start and *end.
+ */
+static inline JEntry
+cursor_step(ChildCursor *cur, int index, uint32 *start, uint32 *end)
+{
+	JEntry		entry = cur->c->children[index];
+
+	*start = cur->off;
+	*end = JBE_HAS_OFF(entry) ? JBE_OFFLENFLD(entry) :
+		*start + JBE_OFFLENFLD(entry);
+	cur->off = *end;
+	return entry;
+}
+
 /* Fills *v with child index of the cursor's container and moves past it. */
 static inline void
 cursor_next(ChildCursor *cur, int index, JsonbValue *v)
 {
-	JEntry		entry = cur->c->children[index];
-	uint32		start = cur->off;
-	uint32		end = JBE_HAS_OFF(entry) ? JBE_OFFLENFLD(entry) :
-		start + JBE_OFFLENFLD(entry);
+	uint32		start,
+				end;
+	JEntry		entry = cursor_step(cur, index, &start, &end);
 
-	cur->off = end;
 	if (JBE_ISSTRING(entry))
 	{
 		v->type = jbvString;
@@ -403,6 +417,23 @@ cursor_next(ChildCursor *cur, int index, JsonbValue *v)
 		v->val.binary.data = (JsonbContainer *) (cur->base + INTALIGN(start));
 		v->val.binary.len = (end - start) - (INTALIGN(start) - start);
 	}
+}
+
+/*
+ * Fills *v with key index of the cursor's object and moves past it: as
+ * cursor_next(), for a child known to be a string (every key is).
+ */
+static inline void
+cursor_next_key(ChildCursor *cur, int index, JsonbValue *v)
+{
+	uint32		start,
+				end;
+	JEntry		entry PG_USED_FOR_ASSERTS_ONLY = cursor_step(cur, index, &start, &end);
+
+	Assert(JBE_ISSTRING(entry));
+	v->type = jbvString;
+	v->val.string.val = cur->base + start;
+	v->val.string.len = end - start;
 }
 
 /* Pushes a token to the normalised copy, while one is being built. */
@@ -843,11 +874,13 @@ check_reference_target(Walker *w, const JsonbValue *v, int16 targets)
 /*
  * Walks one value of element el, of type t.  The value is a scalar or a
  * binary container; containers of complex types are walked recursively.
+ * (walk_single() below, in line at every call, takes an object of a
+ * complex type straight to walk_object().)
  */
 static void
-walk_single(Walker *w, const FhirType *t, const FhirElement *el,
-			JsonbValue *v, JsonbIteratorToken tok, Cap cap,
-			FhirWhen *when, ObjResult *res)
+walk_single_value(Walker *w, const FhirType *t, const FhirElement *el,
+				  JsonbValue *v, JsonbIteratorToken tok, Cap cap,
+				  FhirWhen *when, ObjResult *res)
 {
 	if (v->type == jbvNull)
 	{
@@ -917,6 +950,23 @@ walk_single(Walker *w, const FhirType *t, const FhirElement *el,
 		return;
 	}
 	walk_object(w, v->val.binary.data, t, cap, ROLE_PLAIN, res);
+}
+
+/*
+ * Walks one value of element el, of type t: the common object of a
+ * complex type directly, without a call to walk_single_value(), which
+ * handles the rest (and reports every problem).
+ */
+static pg_attribute_always_inline void
+walk_single(Walker *w, const FhirType *t, const FhirElement *el,
+			JsonbValue *v, JsonbIteratorToken tok, Cap cap,
+			FhirWhen *when, ObjResult *res)
+{
+	if (t->kind == FK_COMPLEX && v->type == jbvBinary &&
+		!JsonContainerIsArray(v->val.binary.data) && w->depth < FHIR_MAX_DEPTH)
+		walk_object(w, v->val.binary.data, t, cap, ROLE_PLAIN, res);
+	else
+		walk_single_value(w, t, el, v, tok, cap, when, res);
 }
 
 /*
@@ -1783,9 +1833,8 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		ObjResult  *child_res = NULL;
 
 		CHECK_FOR_INTERRUPTS();
-		cursor_next(&keys, pair, &key);
+		cursor_next_key(&keys, pair, &key);
 		cursor_next(&values, npairs + pair, &v);
-		Assert(key.type == jbvString);
 		name = key.val.string.val;
 		len = key.val.string.len;
 
