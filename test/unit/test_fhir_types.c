@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fhir_lex.h"
 #include "fhir_types.h"
 
 static int	ntests = 0;
@@ -1306,6 +1307,40 @@ test_word_tails(void)
 }
 
 /*
+ * bytes_equal(), the validator's member-name compare: equal names of 0 to
+ * 24 bytes, and names that differ in one byte at every position (each of
+ * the overlapping loads must see it).
+ */
+static void
+test_bytes_equal(void)
+{
+	char		a[32];
+	char		b[32];
+	char		desc[80];
+	size_t		n;
+	size_t		pos;
+
+	for (n = 0; n <= 24; n++)
+	{
+		memset(a, 'x', sizeof(a));
+		memcpy(b, a, sizeof(b));
+		snprintf(desc, sizeof(desc), "bytes_equal: %zu equal bytes", n);
+		report(bytes_equal(a, b, n), desc);
+		for (pos = 0; pos < n; pos++)
+		{
+			b[pos] = 'y';
+			snprintf(desc, sizeof(desc), "bytes_equal: %zu bytes, byte %zu differs", n, pos);
+			report(!bytes_equal(a, b, n) && !bytes_equal(b, a, n), desc);
+			b[pos] = 'x';
+		}
+		/* a difference just past the n bytes does not count */
+		b[n] = 'y';
+		snprintf(desc, sizeof(desc), "bytes_equal: %zu bytes, the byte after differs", n);
+		report(bytes_equal(a, b, n), desc);
+	}
+}
+
+/*
  * Every month 00-13 and day 00-32 of a common, a leap and two century
  * years, as a dateTime and an instant with a time (a whole date is parsed
  * the short way when valid) and as a date: accepted exactly when the day
@@ -1458,6 +1493,7 @@ main(void)
 	test_word_tails();
 	test_code_uri_words();
 	test_calendar_days();
+	test_bytes_equal();
 	test_xhtml_names();
 	test_prefixes();
 	printf("1..%d\n", ntests);
