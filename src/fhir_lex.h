@@ -151,6 +151,45 @@ has_prefix_at(const char *s, size_t len, size_t i, const char *lit)
 }
 
 
+/*
+ * True when the n bytes at a and b agree in their first w and their last w
+ * bytes (w <= n; w = 2, 4 or 8, a constant where this is in line: plain
+ * loads).
+ */
+static inline bool
+ends_equal(const char *a, const char *b, size_t n, size_t w)
+{
+	uint64_t	x = 0,
+				y = 0,
+				u = 0,
+				v = 0;
+
+	memcpy(&x, a, w);
+	memcpy(&y, b, w);
+	memcpy(&u, a + n - w, w);
+	memcpy(&v, b + n - w, w);
+	return ((x ^ y) | (u ^ v)) == 0;
+}
+
+/*
+ * True when the n bytes at a and b are equal: short names (a member name,
+ * an element name) compared as two overlapping loads of each, without a
+ * call to memcmp or a loop over the bytes.
+ */
+static inline bool
+bytes_equal(const char *a, const char *b, size_t n)
+{
+	if (n > 16)
+		return memcmp(a, b, n) == 0;
+	if (n >= 8)
+		return ends_equal(a, b, n, 8);
+	if (n >= 4)
+		return ends_equal(a, b, n, 4);
+	if (n >= 2)
+		return ends_equal(a, b, n, 2);
+	return n == 0 || a[0] == b[0];
+}
+
 /* A 64-bit word with every byte equal to c. */
 #define WORD_OF(c)		(UINT64_C(0x0101010101010101) * (uint8_t) (c))
 
@@ -222,6 +261,16 @@ static inline bool
 word_has_control(uint64_t w)
 {
 	return word_has_less(w, 0x20) || word_has_byte(w, 0x7f);
+}
+
+/*
+ * True when some byte of w is a space or an ASCII control character (C0,
+ * ' ' or DEL): the bytes that a code or a uri must look at one by one.
+ */
+static inline bool
+word_has_space_or_control(uint64_t w)
+{
+	return word_has_less(w, 0x21) || word_has_byte(w, 0x7f);
 }
 
 #endif							/* FHIR_LEX_H */

@@ -21,6 +21,7 @@
 
 #include <math.h>
 
+#include "fhir_lex.h"
 #include "fhir_outcome.h"
 #include "fhir_tables.h"
 #include "fhir_ucum.h"
@@ -362,16 +363,30 @@ cursor_init(ChildCursor *cur, JsonbContainer *c, int nentries, int first)
 	cur->off = first == 0 ? 0 : getJsonbOffset(c, first);
 }
 
+/*
+ * Moves the cursor past child index of its container: returns its JEntry,
+ * and the offsets of its data in *start and *end.
+ */
+static inline JEntry
+cursor_step(ChildCursor *cur, int index, uint32 *start, uint32 *end)
+{
+	JEntry		entry = cur->c->children[index];
+
+	*start = cur->off;
+	*end = JBE_HAS_OFF(entry) ? JBE_OFFLENFLD(entry) :
+		*start + JBE_OFFLENFLD(entry);
+	cur->off = *end;
+	return entry;
+}
+
 /* Fills *v with child index of the cursor's container and moves past it. */
 static inline void
 cursor_next(ChildCursor *cur, int index, JsonbValue *v)
 {
-	JEntry		entry = cur->c->children[index];
-	uint32		start = cur->off;
-	uint32		end = JBE_HAS_OFF(entry) ? JBE_OFFLENFLD(entry) :
-		start + JBE_OFFLENFLD(entry);
+	uint32		start,
+				end;
+	JEntry		entry = cursor_step(cur, index, &start, &end);
 
-	cur->off = end;
 	if (JBE_ISSTRING(entry))
 	{
 		v->type = jbvString;
@@ -402,6 +417,23 @@ cursor_next(ChildCursor *cur, int index, JsonbValue *v)
 		v->val.binary.data = (JsonbContainer *) (cur->base + INTALIGN(start));
 		v->val.binary.len = (end - start) - (INTALIGN(start) - start);
 	}
+}
+
+/*
+ * Fills *v with key index of the cursor's object and moves past it: as
+ * cursor_next(), for a child known to be a string (every key is).
+ */
+static inline void
+cursor_next_key(ChildCursor *cur, int index, JsonbValue *v)
+{
+	uint32		start,
+				end;
+	JEntry		entry PG_USED_FOR_ASSERTS_ONLY = cursor_step(cur, index, &start, &end);
+
+	Assert(JBE_ISSTRING(entry));
+	v->type = jbvString;
+	v->val.string.val = cur->base + start;
+	v->val.string.len = end - start;
 }
 
 /* Pushes a token to the normalised copy, while one is being built. */
@@ -485,7 +517,7 @@ find_element(const FhirType *t, const char *name, int len)
 	{
 		const FhirElement *el = &t->elements[t->by_len[k]];
 
-		if (el->name[0] == name[0] && memcmp(el->name, name, len) == 0)
+		if (el->name[0] == name[0] && bytes_equal(el->name, name, len))
 			return el;
 	}
 	return NULL;
@@ -842,11 +874,13 @@ check_reference_target(Walker *w, const JsonbValue *v, int16 targets)
 /*
  * Walks one value of element el, of type t.  The value is a scalar or a
  * binary container; containers of complex types are walked recursively.
+ * (walk_single() below, in line at every call, takes an object of a
+ * complex type straight to walk_object().)
  */
 static void
-walk_single(Walker *w, const FhirType *t, const FhirElement *el,
-			JsonbValue *v, JsonbIteratorToken tok, Cap cap,
-			FhirWhen *when, ObjResult *res)
+walk_single_value(Walker *w, const FhirType *t, const FhirElement *el,
+				  JsonbValue *v, JsonbIteratorToken tok, Cap cap,
+				  FhirWhen *when, ObjResult *res)
 {
 	if (v->type == jbvNull)
 	{
@@ -916,6 +950,23 @@ walk_single(Walker *w, const FhirType *t, const FhirElement *el,
 		return;
 	}
 	walk_object(w, v->val.binary.data, t, cap, ROLE_PLAIN, res);
+}
+
+/*
+ * Walks one value of element el, of type t: the common object of a
+ * complex type directly, without a call to walk_single_value(), which
+ * handles the rest (and reports every problem).
+ */
+static pg_attribute_always_inline void
+walk_single(Walker *w, const FhirType *t, const FhirElement *el,
+			JsonbValue *v, JsonbIteratorToken tok, Cap cap,
+			FhirWhen *when, ObjResult *res)
+{
+	if (t->kind == FK_COMPLEX && v->type == jbvBinary &&
+		!JsonContainerIsArray(v->val.binary.data) && w->depth < FHIR_MAX_DEPTH)
+		walk_object(w, v->val.binary.data, t, cap, ROLE_PLAIN, res);
+	else
+		walk_single_value(w, t, el, v, tok, cap, when, res);
 }
 
 /*
@@ -1672,6 +1723,42 @@ finish_object(Walker *w, JsonbContainer *c, const FhirType *t, const uint8 *seen
 }
 
 /*
+ * True when v, the value of element el of an object that nothing records
+ * facts from, is a single primitive value with no issue at all (not even
+ * a warning) and nothing to note: the common member, which the caller then
+ * counts and copies without the general walk's bookkeeping (FHIRPath,
+ * captures, instants, references).  False, having changed nothing, for
+ * anything else: repeating and choice elements, numbers, "#id" references,
+ * a value with any issue; the caller walks those the general way, which
+ * reports every issue as it always has.
+ */
+static inline bool
+plain_primitive_ok(const FhirElement *el, const JsonbValue *v)
+{
+	const FhirType *pt = &fhir_types[el->type];
+	const char *why;
+	const char *warn;
+	const char *s;
+	int			len;
+
+	if (pt->kind != FK_PRIMITIVE || el->many || el->choice >= 0)
+		return false;
+	if (pt->prim == FP_BOOLEAN)
+		return v->type == jbvBool;
+	if (v->type != jbvString || v->val.string.len == 0)
+		return false;
+	s = v->val.string.val;
+	len = v->val.string.len;
+	if (s[0] == '#' &&
+		(pt->prim == FP_CANONICAL || pt->prim == FP_URI || pt->prim == FP_URL))
+		return false;
+	if (!fhir_check_string_warn(pt->prim, s, len, &why, &warn) || warn != NULL)
+		return false;
+	return el->valueset < 0 ||
+		code_in_valueset(&fhir_valuesets[el->valueset], s, len, &why);
+}
+
+/*
  * Walks one JSON object of type t.  role says whether it is the Task root
  * (whose server-owned keys are replaced), the root's meta, a contained Task
  * or anything else; cap says which Task facts are recorded below it.
@@ -1699,15 +1786,29 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 	bool		twin_with_value = w->twin_with_value;
 	int16		targets = w->ref_targets;
 
+	/*
+	 * Whether a member can take the short way (plain_primitive_ok()): an
+	 * object whose members nothing records, rewrites or compares.
+	 */
+	bool		plain = role == ROLE_PLAIN && cap == CAP_NONE && out == NULL &&
+		(t->flags & (FT_INV_PER1 | FT_INV_INV1 | FT_INV_RNG2)) == 0;
+
 	w->twin_with_value = false;
 	if (t->nelements > MAX_TYPE_ELEMENTS || t->nchoices > MAX_TYPE_CHOICES)
 		elog(ERROR, "FHIR type \"%s\" has too many elements", t->name);
-	check_stack_depth();
-	memset(seen, 0, t->nelements);
+	/* the nesting is bounded (FHIR_MAX_DEPTH): a look every few levels will do */
+	if ((w->depth & 7) == 0)
+		check_stack_depth();
+	memset(seen, 0, sizeof(seen));	/* a constant size: stores in line, no call */
 	memset(choice_seen, 0, MAX_TYPE_CHOICES);
-	memset(&start, 0, sizeof(start));
-	memset(&end, 0, sizeof(end));
-	memset(children, 0, sizeof(children));
+	/* what the invariants compare, only where the type has them */
+	if (t->flags & (FT_INV_PER1 | FT_INV_INV1))
+	{
+		memset(&start, 0, sizeof(start));
+		memset(&end, 0, sizeof(end));
+	}
+	if (t->flags & FT_INV_RNG2)
+		memset(children, 0, sizeof(children));
 
 	if (JsonContainerSize(c) == 0)
 	{
@@ -1732,9 +1833,8 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		ObjResult  *child_res = NULL;
 
 		CHECK_FOR_INTERRUPTS();
-		cursor_next(&keys, pair, &key);
+		cursor_next_key(&keys, pair, &key);
 		cursor_next(&values, npairs + pair, &v);
-		Assert(key.type == jbvString);
 		name = key.val.string.val;
 		len = key.val.string.len;
 
@@ -1778,6 +1878,19 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 			len--;
 		}
 		el = find_element(t, name, len);
+		if (plain && !twin && el != NULL &&
+			!((t->flags & FT_INV_REF1) && EL_IS(el, "reference")) &&
+			plain_primitive_ok(el, &v))
+		{
+			/* what the general way below does for such a member */
+			if (!(len == 2 && memcmp(name, "id", 2) == 0))
+				nkeys_not_id++;
+			seen[el - t->elements] |= SEEN_VALUE;
+			w->ref_targets = el->targets;
+			emit(w, WJB_KEY, &key);
+			emit(w, WJB_VALUE, &v);
+			continue;
+		}
 		if (el == NULL || (twin && fhir_types[el->type].kind != FK_PRIMITIVE))
 		{
 			/* once the issue list is full, an error is only counted */
@@ -1894,9 +2007,12 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		walk_error(w, "required", "required element resourceType is missing");
 		path_pop(w, saved);
 	}
-	finish_object(w, c, t, seen, twin_or_null, choice_seen,
-				  twin_with_value ? 1 : nkeys_not_id, &start, &end,
-				  children, has_value_member);
+	/* an object of a type with nothing to check at the end skips the call */
+	if (twin_or_null || t->nrequired > 0 || t->nchoices > 0 || t->flags != 0 ||
+		(!twin_with_value && nkeys_not_id == 0))
+		finish_object(w, c, t, seen, twin_or_null, choice_seen,
+					  twin_with_value ? 1 : nkeys_not_id, &start, &end,
+					  children, has_value_member);
 
 	/* the server-owned keys of the normalised copy */
 	if (w->emit && w->norm)

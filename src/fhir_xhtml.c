@@ -439,13 +439,12 @@ span_is_ci(const char *s, size_t off, size_t n, const char *lit)
 
 #ifdef XHTML_SCAN16
 /*
- * The sixteen bytes at p as bit masks (bit k for p[k]): *stops, those
- * that end a run of narrative text (a control character, '<', '&', ']',
- * or 0xEF, which may start U+FFFE/U+FFFF); the result, those that are
- * not ' '.
+ * The sixteen bytes at p that end a run of narrative text, as a bit mask
+ * (bit k for p[k]): a control character, '<', '&', ']', or 0xEF, which may
+ * start U+FFFE/U+FFFF.
  */
 static inline unsigned int
-text_scan16(const char *p, unsigned int *stops)
+text_stops16(const char *p)
 {
 	__m128i		v = _mm_loadu_si128((const __m128i *) p);
 	__m128i		ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
@@ -454,7 +453,18 @@ text_scan16(const char *p, unsigned int *stops)
 											   _mm_cmpeq_epi8(v, _mm_set1_epi8(']'))));
 
 	st = _mm_or_si128(st, _mm_cmpeq_epi8(v, _mm_set1_epi8((char) 0xEF)));
-	*stops = (unsigned int) _mm_movemask_epi8(st);
+	return (unsigned int) _mm_movemask_epi8(st);
+}
+
+/*
+ * The sixteen bytes at p that are not ' ', as a bit mask: looked at only
+ * until the narrative is known to have content.
+ */
+static inline unsigned int
+text_nonspace16(const char *p)
+{
+	__m128i		v = _mm_loadu_si128((const __m128i *) p);
+
 	return ~(unsigned int) _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' '))) & 0xffff;
 }
 #endif
@@ -865,7 +875,14 @@ check_xhtml_in(const char *s, size_t len, XState *st, const char **why)
 		{
 			char		next = i + 1 < len ? s[i + 1] : '\0';
 
-			if (next == '!' || next == '?')
+			if (next == '/')
+			{
+				if (!parse_end_tag(s, len, &i, st, why))
+					return false;
+				if (st->depth == 0)
+					root_closed = true;
+			}
+			else if (next == '!' || next == '?')
 			{
 				if (has_prefix_at(s, len, i, "<!--"))
 				{
@@ -880,13 +897,6 @@ check_xhtml_in(const char *s, size_t len, XState *st, const char **why)
 					FAIL("markup declarations are not allowed");
 				else
 					FAIL("processing instructions are not allowed");
-			}
-			else if (next == '/')
-			{
-				if (!parse_end_tag(s, len, &i, st, why))
-					return false;
-				if (st->depth == 0)
-					root_closed = true;
 			}
 			else
 			{
@@ -947,20 +957,20 @@ check_xhtml_in(const char *s, size_t len, XState *st, const char **why)
 			/* sixteen bytes at a time, then as below from the first stop */
 			while (len - i >= 16)
 			{
-				unsigned int stops;
-				unsigned int nonspace = text_scan16(s + i, &stops);
+				unsigned int stops = text_stops16(s + i);
 
 				if (stops != 0)
 				{
 					unsigned int n = (unsigned int) __builtin_ctz(stops);
 
-					if ((nonspace & ((1u << n) - 1)) != 0)
+					if (!has_content &&
+						(text_nonspace16(s + i) & ((1u << n) - 1)) != 0)
 						has_content = true;
 					i += n;
 					found = true;
 					break;
 				}
-				if (nonspace != 0)
+				if (!has_content && text_nonspace16(s + i) != 0)
 					has_content = true;
 				i += 16;
 			}

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fhir_lex.h"
 #include "fhir_types.h"
 
 static int	ntests = 0;
@@ -1266,6 +1267,29 @@ test_word_tails(void)
 			t_warn(FP_STRING, buf, n, "only whitespace");
 		}
 	}
+	/* values of 16 to 48 bytes: sixteen at a time, then words, then a tail */
+	for (n = 16; n <= 48; n++)
+	{
+		memset(buf, ' ', n);
+		t_warn(FP_STRING, buf, n, "only whitespace");
+		for (pos = 0; pos < n; pos++)
+		{
+			memset(buf, 'a', n);
+			buf[pos] = '\x1f';
+			t_warn(FP_STRING, buf, n, "control");
+			buf[pos] = '\x7f';
+			t_warn(FP_MARKDOWN, buf, n, "control");
+			buf[pos] = '\xff';
+			t_warn(FP_STRING, buf, n, NULL);
+			memset(buf, ' ', n);
+			buf[pos] = 'x';
+			t_warn(FP_STRING, buf, n, NULL);
+			buf[pos] = '\r';
+			t_warn(FP_STRING, buf, n, "only whitespace");
+			buf[pos] = '\x0c';
+			t_warn(FP_SYSTEM_STRING, buf, n, "control");
+		}
+	}
 	for (pos = 0; pos < 24; pos++)
 	{
 		/* spaces, then the run's end: a reference to a space is no content */
@@ -1279,6 +1303,136 @@ test_word_tails(void)
 		t_xhtml_at(pos, 'a', "\xef\x80\x80", "\xef\xbb\xbf", true, NULL);
 		t_xhtml_at(pos, 'a', "]]>", "", false, "]]>");
 		t_xhtml_at(pos, 'a', "]]", "", true, NULL);
+	}
+}
+
+/*
+ * bytes_equal(), the validator's member-name compare: equal names of 0 to
+ * 24 bytes, and names that differ in one byte at every position (each of
+ * the overlapping loads must see it).
+ */
+static void
+test_bytes_equal(void)
+{
+	char		a[32];
+	char		b[32];
+	char		desc[80];
+	size_t		n;
+	size_t		pos;
+
+	for (n = 0; n <= 24; n++)
+	{
+		memset(a, 'x', sizeof(a));
+		memcpy(b, a, sizeof(b));
+		snprintf(desc, sizeof(desc), "bytes_equal: %zu equal bytes", n);
+		report(bytes_equal(a, b, n), desc);
+		for (pos = 0; pos < n; pos++)
+		{
+			b[pos] = 'y';
+			snprintf(desc, sizeof(desc), "bytes_equal: %zu bytes, byte %zu differs", n, pos);
+			report(!bytes_equal(a, b, n) && !bytes_equal(b, a, n), desc);
+			b[pos] = 'x';
+		}
+		/* a difference just past the n bytes does not count */
+		b[n] = 'y';
+		snprintf(desc, sizeof(desc), "bytes_equal: %zu bytes, the byte after differs", n);
+		report(bytes_equal(a, b, n), desc);
+	}
+}
+
+/*
+ * Every month 00-13 and day 00-32 of a common, a leap and two century
+ * years, as a dateTime and an instant with a time (a whole date is parsed
+ * the short way when valid) and as a date: accepted exactly when the day
+ * exists, refused with the field's reason otherwise.
+ */
+static void
+test_calendar_days(void)
+{
+	static const int years[] = {2023, 2024, 2100, 2000};
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	char		buf[40];
+	size_t		k;
+	int			m,
+				d;
+
+	for (k = 0; k < sizeof(years) / sizeof(years[0]); k++)
+		for (m = 0; m <= 13; m++)
+			for (d = 0; d <= 32; d++)
+			{
+				int			y = years[k];
+				bool		leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+				const char *want = NULL;
+
+				if (m < 1 || m > 12)
+					want = "month must be";
+				else if (d < 1 || d > 31)
+					want = "day must be";
+				else if (d > mdays[m - 1] + (m == 2 && leap ? 1 : 0))
+					want = "day does not exist";
+				snprintf(buf, sizeof(buf), "%04d-%02d-%02dT10:00:00+01:00", y, m, d);
+				t_string(FP_DATETIME, buf, strlen(buf), want == NULL, want);
+				t_string(FP_INSTANT, buf, strlen(buf), want == NULL, want);
+				snprintf(buf, sizeof(buf), "%04d-%02d-%02d", y, m, d);
+				t_string(FP_DATE, buf, strlen(buf), want == NULL, want);
+				t_string(FP_INSTANT, buf, strlen(buf), false, want ? want : "an instant needs");
+				snprintf(buf, sizeof(buf), "%04d-%02d-%02dX10:00:00Z", y, m, d);
+				t_string(FP_DATETIME, buf, strlen(buf), false, want ? want : "must have the form");
+			}
+}
+
+/*
+ * The word-at-a-time scans of code and uri: values of 1 to 40 bytes (whole
+ * words, a tail read as the value's last eight bytes, shorter than a word)
+ * with a space, a tab, a control character or DEL at every position, two
+ * spaces in a row across a word boundary, and plain values of every length.
+ */
+static void
+test_code_uri_words(void)
+{
+	char		buf[48];
+	size_t		n;
+	size_t		pos;
+
+	for (n = 1; n <= 40; n++)
+	{
+		memset(buf, 'a', n);
+		t_string(FP_CODE, buf, n, true, NULL);
+		t_string(FP_URI, buf, n, true, NULL);
+		t_string(FP_CANONICAL, buf, n, true, NULL);
+		t_warn(FP_CODE, buf, n, NULL);
+		t_warn(FP_URL, buf, n, NULL);
+		for (pos = 0; pos < n; pos++)
+		{
+			bool		edge = (pos == 0 || pos == n - 1);
+
+			memset(buf, 'a', n);
+			buf[pos] = ' ';
+			t_string(FP_CODE, buf, n, !edge, edge ? "start or end" : NULL);
+			t_string(FP_URI, buf, n, false, "whitespace");
+			buf[pos] = '\t';
+			t_string(FP_CODE, buf, n, !edge, edge ? "start or end" : NULL);
+			t_string(FP_URL, buf, n, false, "whitespace");
+			buf[pos] = '\x0b';
+			t_string(FP_CANONICAL, buf, n, false, "whitespace");
+			t_warn(FP_CODE, buf, n, "control");
+			buf[pos] = '\x01';
+			t_warn(FP_CODE, buf, n, "control");
+			t_warn(FP_URI, buf, n, "control");
+			buf[pos] = '\x7f';
+			t_warn(FP_CODE, buf, n, "control");
+			t_warn(FP_URI, buf, n, "control");
+			buf[pos] = '\x80';
+			t_string(FP_CODE, buf, n, true, NULL);
+			t_string(FP_URI, buf, n, true, NULL);
+			if (pos >= 1 && pos + 2 < n)
+			{
+				memset(buf, 'a', n);
+				buf[pos] = ' ';
+				buf[pos + 1] = '\n';
+				t_string(FP_CODE, buf, n, false, "more than one whitespace");
+			}
+		}
 	}
 }
 
@@ -1337,6 +1491,9 @@ main(void)
 	test_xhtml();
 	test_word_scans();
 	test_word_tails();
+	test_code_uri_words();
+	test_calendar_days();
+	test_bytes_equal();
 	test_xhtml_names();
 	test_prefixes();
 	printf("1..%d\n", ntests);
