@@ -458,7 +458,8 @@ INSERT INTO omnitask.task_history (id, version_id, operation, status, resource, 
 		   -- lastModified is formatted in C as to_char formats it: years before 1 and after 9999
 		   ('fh-raw-year', 1, 'import', 'requested', '{}', '0044-03-15 12:00:00.5+00 BC', current_user, '3'),
 		   ('fh-raw-year', 2, 'update', 'requested', '{}', '12345-06-07 08:09:10.000001+00', current_user, '3'),
-		   ('fh-raw-year', 3, 'update', 'requested', '{}', '0001-01-01 00:00:00+00', current_user, '3');
+		   ('fh-raw-year', 3, 'update', 'requested', '{}', '0001-01-01 00:00:00+00', current_user, '3'),
+		   ('fh-raw-year', 4, 'update', 'requested', '{}', '200000-12-31 23:59:59.999999+00', current_user, '3');
 SELECT e -> 'response' AS response FROM jsonb_array_elements(omnitask.task_changes(NULL, 60) -> 'entry') e
 	WHERE e ->> 'fullUrl' IN ('Task/fh-raw-inf', 'Task/fh-raw-year');
 SELECT e -> 'resource' AS resource FROM jsonb_array_elements(omnitask.task_changes(NULL, 8) -> 'entry') e;

