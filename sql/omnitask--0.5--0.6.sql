@@ -24,8 +24,8 @@
  * does not fit in a page on its own, and is otherwise stored as it is.  lz4
  * would decompress faster, but not every server has it.  No rewrite: rows
  * stored before stay compressed (the feed reads both), every new version
- * is stored plain.  The price is disk: about 1.6 times the bytes per
- * version (README, FHIR over HTTP).
+ * is stored plain.  The price is disk: 1.4 times the history on the
+ * generated tasks (README, FHIR over HTTP).
  */
 ALTER TABLE omnitask.task_history SET (toast_tuple_target = 8160);
 
