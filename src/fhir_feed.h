@@ -16,6 +16,10 @@
 /* the largest page a caller may ask for (_count) */
 #define FHIR_FEED_MAX_COUNT 1000
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
+
+extern Datum feed_history_row(HeapTuple tuple, TupleDesc desc);
 extern Datum omnitask_task_changes(PG_FUNCTION_ARGS);
 extern Datum omnitask_task_changes_json(PG_FUNCTION_ARGS);
 

@@ -70,8 +70,11 @@ word_needs_escape(const unsigned char *p)
  * Appends s (len bytes, no NUL needed) as a quoted JSON string, escaped as
  * escape_json escapes it: \b \f \n \r \t \" \\, other control characters
  * as \u00xx (lower-case hex), everything else copied.  The buffer is
- * enlarged once for the usual string without escapes, the bytes between
- * escapes are found 8 at a time and copied in one memcpy.
+ * enlarged once for the usual string without escapes (checked inline: most
+ * strings are short keys and the page's buffer is sized once); the bytes
+ * between escapes are checked and copied 8 at a time, each word stored as
+ * it was loaded (a memcpy call per run cost more than the copying: most
+ * runs are a few bytes).
  */
 void
 jsonb_print_string(StringInfo out, const char *s, int len)
@@ -81,21 +84,23 @@ jsonb_print_string(StringInfo out, const char *s, int len)
 	const unsigned char *end = p + len;
 	char	   *dst;
 
-	/* the string unescaped and its quotes (enlargeStringInfo adds the NUL) */
-	enlargeStringInfo(out, len + 2);
+	/* the string unescaped and its quotes, and the NUL */
+	if (out->maxlen - out->len <= len + 2)
+		enlargeStringInfo(out, len + 2);
 	dst = out->data + out->len;
 	*dst++ = '"';
 	for (;;)
 	{
-		const unsigned char *run = p;
 		char		e;
 
 		while (end - p >= 8 && !word_needs_escape(p))
+		{
+			memcpy(dst, p, 8);
+			dst += 8;
 			p += 8;
+		}
 		while (p < end && escape_char[*p] == 0)
-			p++;
-		memcpy(dst, run, p - run);
-		dst += p - run;
+			*dst++ = (char) *p++;
 		if (p == end)
 			break;
 		/* room for this escape (6 bytes at most), the rest and the quote */

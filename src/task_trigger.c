@@ -21,6 +21,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "catalog.h"
+#include "fhir_feed.h"
 #include "fhir_types.h"
 #include "history_checks.h"
 #include "identity.h"
@@ -763,9 +764,10 @@ append_history(TriggerData *td, const char *operation, bool restoring, bool set_
 			history_row_type = rel->rd_rel->reltype;
 		}
 		plan = history_row_plan;
-		values[5] = heap_copy_tuple_as_datum(TRIGGER_FIRED_BY_INSERT(td->tg_event) ?
-											 td->tg_trigtuple : td->tg_newtuple,
-											 RelationGetDescr(rel));
+		/* the stored row read back, its resource decompressed (fhir_feed.c) */
+		values[5] = feed_history_row(TRIGGER_FIRED_BY_INSERT(td->tg_event) ?
+									 td->tg_trigtuple : td->tg_newtuple,
+									 RelationGetDescr(rel));
 	}
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);

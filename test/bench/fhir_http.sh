@@ -5,7 +5,7 @@
 #
 #   bash test/bench/fhir_http.sh [--scale N] [--duration S] [--rounds R] [--no-build]
 #                                [--clients C] [--pairs a:b:target,...]
-#                                [--callgrind N:M] [--reuse]
+#                                [--callgrind N:M] [--reuse] [--copies C]
 #
 # Own throwaway cluster in test/tmp/bench_fhir (port $BENCH_PORT, default
 # 54339); sample data from test/sample/generate.sql at N tasks (default
@@ -32,6 +32,12 @@
 # test/bench/results/fhir_http-callgrind-N.md; the callgrind files stay in
 # test/tmp/bench_fhir_cg/cg for callgrind_annotate.
 #
+# --copies C copies the N loaded tasks C times in SQL (test/bench/fhir/copies.sql:
+# new ids, no identifiers, triggers off, history copied) before the set-up:
+# --scale 20000 --copies 49 is the million tasks and versions of the feed's
+# measurement at 1M, loaded in minutes; the read, write and search scripts
+# pick tasks among the N originals.
+#
 # --reuse runs the pairs on the cluster and data a previous run left in
 # test/tmp/bench_fhir (a 1M load takes long): it starts that cluster if it
 # is stopped and loads nothing.
@@ -42,7 +48,7 @@ PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PORT=${BENCH_PORT:-54339}
 CALLGRIND=
 T=$TOP/test/tmp/bench_fhir
-SCALE=100000 DURATION=5 ROUNDS=3 BUILD=1 CLIENTS=2 REUSE=0
+SCALE=100000 DURATION=5 ROUNDS=3 BUILD=1 CLIENTS=2 REUSE=0 COPIES=0
 PAIRS="read_bare:read_http:1.1 create_bare:create_http:1.1 patch_bare:patch_http:1.1 search_bare:search_http:1.1
 	history_bare:history_http:1.1 feed_json:feed_http:1.1 feed_bare:feed_json:1.0 create_ident:create_cond:1.2"
 while [ $# -gt 0 ]; do
@@ -55,6 +61,7 @@ while [ $# -gt 0 ]; do
 		--pairs) PAIRS=${2//,/ }; shift 2 ;;
 		--callgrind) CALLGRIND=$2; shift 2 ;;
 		--reuse) REUSE=1; BUILD=0; shift ;;
+		--copies) COPIES=$2; shift 2 ;;
 		*) echo "fhir_http.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -69,9 +76,12 @@ else
 bench_new_cluster 'synchronous_commit = on'
 trap bench_stop EXIT
 bench_load "$SCALE"
+[ "$COPIES" -gt 0 ] && psql_b -d bench -v copies="$COPIES" -f test/bench/fhir/copies.sql >/dev/null
 psql_b -d bench -A -t -f test/bench/fhir/setup.sql | tail -1 | tee "$T/logs/setup.txt.new"
 mv "$T/logs/setup.txt.new" "$T/logs/setup.txt"
 fi
+# the tasks loaded (with --copies more than --scale; a reused cluster's own)
+TASKS=$(cut -d'|' -f1 "$T/logs/setup.txt")
 NPOOL=$(psql_b -d bench -A -t -c 'SELECT count(*) FROM bench_fhir.open_pool')
 NCUR=$(psql_b -d bench -A -t -c 'SELECT count(*) FROM bench_fhir.cursors')
 
@@ -92,7 +102,7 @@ run() {
 # results_head TITLE HOW COLUMNS: the head of a results file (the table's
 # separator row has as many cells as COLUMNS)
 results_head() {
-	echo "$1, $(date -u +%Y-%m-%d) commit $(git rev-parse --short HEAD), $SCALE tasks,"
+	echo "$1, $(date -u +%Y-%m-%d) commit $(git rev-parse --short HEAD), $TASKS tasks,"
 	echo "PostgreSQL $($PGBIN/pg_config --version | cut -d' ' -f2), $2."
 	echo "Setup: $(cat "$T/logs/setup.txt")"
 	echo
@@ -148,7 +158,7 @@ if [ -n "$CALLGRIND" ]; then
 	IFS=: read -r CN CM <<<"$CALLGRIND"
 	bench_stop
 	mkdir -p "$T/cg" && chown postgres: "$T/cg" 2>/dev/null || true
-	OUT=test/bench/results/fhir_http-callgrind-$SCALE.md
+	OUT=test/bench/results/fhir_http-callgrind-$TASKS.md
 	results_head "FHIR over HTTP, instructions per call (callgrind)" \
 		"postgres --single, marginal cost between $CN and $CM calls" \
 		"| pair (baseline / measured) | baseline instr./call | measured instr./call | ratio | target |" >"$OUT"
@@ -165,7 +175,7 @@ if [ -n "$CALLGRIND" ]; then
 	exit 0
 fi
 
-OUT=test/bench/results/fhir_http-$SCALE${OUT_SUFFIX:-}.md
+OUT=test/bench/results/fhir_http-$TASKS${OUT_SUFFIX:-}.md
 results_head "FHIR over HTTP benchmark" \
 	"$(nproc) cores, $ROUNDS rounds x ${DURATION} s, $CLIENTS clients, load average at start $(cut -d' ' -f1 /proc/loadavg)" \
 	"| pair (baseline / measured) | baseline tps | measured tps | baseline median latency | measured median latency | ratio (median of rounds) | target |" >"$OUT"
