@@ -23,6 +23,7 @@
 
 #include "access/heaptoast.h"
 #include "access/htup_details.h"
+#include "audit.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fhir_feed.h"
@@ -552,6 +553,7 @@ feed_page(FunctionCallInfo fcinfo, bool as_text)
 	JEntry		root;
 	Size		stored_size = 0;
 	SPIPlanPtr	plan;
+	OmniAuditRead ar;
 	uint64		n;
 	uint64		row;
 	int			rc;
@@ -576,6 +578,10 @@ feed_page(FunctionCallInfo fcinfo, bool as_text)
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 	plan = page_plan(omnitask_caller());
+	/* recorded as action "changes" with the page's tasks and patients */
+	omnitask_audit_begin(&ar, "changes",
+						 omnitask_audit_on() ? psprintf("_count=%d%s%s", count, cursor_str ? "&_cursor=" : "",
+														cursor_str ? cursor_str : "") : NULL);
 	values[0] = FullTransactionIdGetDatum(FullTransactionIdFromU64(pos.xid));
 	values[1] = CStringGetTextDatum(pos.id);
 	values[2] = Int32GetDatum(pos.version_id);
@@ -623,6 +629,8 @@ feed_page(FunctionCallInfo fcinfo, bool as_text)
 			entry->kids[2].kind = FEED_STORED;
 			entry->kids[2].stored = DatumGetJsonbP(col[4]);
 			stored_size += VARSIZE(entry->kids[2].stored);
+			if (ar.active)
+				omnitask_audit_add_task(&ar, id, entry->kids[2].stored);
 		}
 		/* an infinite recorded_at (only a restore can store one) has no instant */
 		response = &entry->kids[3];
@@ -636,6 +644,8 @@ feed_page(FunctionCallInfo fcinfo, bool as_text)
 											  U64FromFullTransactionId(DatumGetFullTransactionId(col[1]))),
 									 DatumGetInt32(col[2]), id);
 	}
+
+	omnitask_audit_end(&ar, "ok");
 
 	/* with no new version, the next link keeps the cursor given */
 	if (last_pos == NULL)

@@ -156,6 +156,10 @@ my %paths = (
 	'fhir-history' => [ "SELECT fhir.task_history('$t2') IS NOT NULL", 'history', [$t2], ['pat-b'] ],
 	'fhir-history-missing' => [ "SELECT fhir.task_history('$t3') IS NOT NULL", 'history', [], [], 'not-found', 1 ],
 	'history-page' => [ "SELECT omnitask.task_history_page('$t2') ->> 'type'", 'history', [$t2], ['pat-b'] ],
+	# the change feed (0.6: before, "direct" with no patients), both forms;
+	# the expected tasks: every version prac1 sees, in feed order
+	'changes' => [ "SELECT omnitask.task_changes() ->> 'type'", 'changes', 'FEED', [ 'pat-a', 'pat-b' ] ],
+	'fhir-changes' => [ "SELECT fhir.task_changes() IS NOT NULL", 'changes', 'FEED', [ 'pat-a', 'pat-b' ] ],
 	'fhir-search' => [ "SELECT fhir.task_search(status => 'requested') IS NOT NULL", 'search', [ $t1, $t2 ], [ 'pat-a', 'pat-b' ] ],
 	# every reporting view and direct statement the README names (the
 	# executor hook is the recommended way to audit reads that bypass
@@ -168,6 +172,11 @@ my %paths = (
 	'do-block' => [ "COMMIT; DO 'BEGIN PERFORM count(*) FROM omnitask.task; END'; BEGIN READ ONLY; SELECT 1", 'direct', [], [] ],
 	'own-function' => [ "COMMIT; CREATE FUNCTION pg_temp.peek() RETURNS bigint LANGUAGE plpgsql AS 'BEGIN RETURN (SELECT count(*) FROM omnitask.task); END'; BEGIN READ ONLY; SELECT pg_temp.peek()", 'direct', [], [] ],
 );
+# the versions prac1 sees, as the feed lists them (one task id per version)
+my ($feed_rc, $feed_ids) = as_role('prac1', q{SELECT string_agg(id, ',' ORDER BY xid, id, version_id) FROM omnitask.task_history});
+my @feed_ids = split /,/, $feed_ids;
+ok(@feed_ids >= 2, 'prac1 sees versions in the feed');
+$_->[2] = [@feed_ids] for grep { ref($_->[2]) ne 'ARRAY' } values %paths;
 for my $name (sort keys %paths)
 {
 	my ($sql, $action, $tasks, $patients, $outcome, $answered) = @{ $paths{$name} };
