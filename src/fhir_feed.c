@@ -24,6 +24,7 @@
 #include "access/heaptoast.h"
 #include "access/htup_details.h"
 #include "audit.h"
+#include "catalog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fhir_feed.h"
@@ -502,12 +503,14 @@ feed_instant(TimestampTz ts)
  * the generic one of constant limit when the history's policies let the
  * caller see every version (admins and auditors; superusers are not
  * subject to them), else the one limited by _count.  Either way the query
- * runs with the caller's rights and its policies.
+ * runs with the caller's rights and its policies.  On Citus always the
+ * latter: Citus cannot plan the forced generic plan of the former ("could
+ * not create distributed plan", 171_citus_http).
  */
 static SPIPlanPtr
 page_plan(const OmniCaller *caller)
 {
-	bool		all = caller->is_admin || caller->is_auditor;
+	bool		all = (caller->is_admin || caller->is_auditor) && !omnitask_task_is_distributed();
 	SPIPlanPtr *kept = all ? &page_plan_all : &page_plan_filtered;
 
 	if (*kept == NULL)

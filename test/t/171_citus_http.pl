@@ -275,8 +275,18 @@ my $insert = sub {
 {
 	my ($cursor, $seen) = feed_from(undef);
 	is(scalar @$seen, 5, 'the feed through the coordinator pages through every version (2 a page)');
-	# worker1's transaction ids move ahead of worker2's (other databases,
-	# other clients: anything that writes there)
+	# both workers' transaction ids past the cursor's (each worker counts its
+	# own: how far each is depends on what ran there before), so that the
+	# next version on either worker sorts after it
+	my ($cursor_xid) = pack('H*', $cursor) =~ /^(\d+)\./;
+	for my $w ($w1, $w2)
+	{
+		my $behind = $cursor_xid - $w->safe_psql($DB, 'SELECT pg_current_xact_id()') + 5;
+		$w->safe_psql($DB, "DO \$\$ BEGIN FOR i IN 1 .. $behind LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END \$\$")
+		  if $behind > 0;
+	}
+	# then worker1's transaction ids move ahead of worker2's (other
+	# databases, other clients: anything that writes there)
 	$w1->safe_psql($DB, 'DO $$ BEGIN FOR i IN 1 .. 300 LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$');
 	ok_as($coord, 'rest_admin', $insert->($on_w1[0], 'feed w1') . $insert->($on_w2[0], 'feed w2'), 'a task on each worker');
 	($cursor, $seen) = feed_from($cursor);
