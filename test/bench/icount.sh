@@ -231,7 +231,7 @@ measure() {
 	[ "$(id -u)" = 0 ] && chown -R postgres: "$TMPI/out"
 	as_pg valgrind --tool=callgrind --callgrind-out-file="$out.callgrind" \
 		"$PGBIN/postgres" --single -j ${SETTINGS[@]+"${SETTINGS[@]}"} -D "$work" "$(db_of "$path")" <"$out.sql" >"$out.log" 2>&1 || true
-	if grep -qE '^(ERROR|FATAL|PANIC):|[0-9] (ERROR|FATAL|PANIC):' "$out.log" || ! grep -q '^totals:\|^summary:' "$out.callgrind" 2>/dev/null; then
+	if grep -qE '^(ERROR|FATAL|PANIC):|[]0-9] (ERROR|FATAL|PANIC):' "$out.log" || ! grep -q '^totals:\|^summary:' "$out.callgrind" 2>/dev/null; then
 		echo "icount.sh: $path/$side run $run failed; see $out.log" >&2
 		grep -E 'ERROR|FATAL|PANIC' "$out.log" | head -5 >&2
 		exit 1
