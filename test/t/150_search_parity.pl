@@ -401,8 +401,10 @@ SKIP:
 	# thousand rows is a sequential scan.  The assertions are about which
 	# queries omnitask runs and which index can serve each, so sequential
 	# scans are off in the sessions below (a plan that can use no index
-	# still shows as a Seq Scan and fails).
-	psql('ANALYZE omnitask.task;');
+	# still shows as a Seq Scan and fails).  VACUUM too: whether an index-only
+	# scan is cheapest depends on the visibility map (pg_class.relallvisible),
+	# which only a vacuum sets, and autovacuum may or may not have run yet.
+	psql('VACUUM (ANALYZE) omnitask.task;');
 
 	# The kinds of the page queries a search ran (walk, filter, page), in
 	# order, and the plans' text.
@@ -467,7 +469,7 @@ SQL
 		# a date range: counted up to the walk's rows first (by its index);
 		# many matches are walked, few sorted at once (search.c, run_page)
 		[ 'authored-on=ge2026-01-01&_count=3&_total=none', 'auto', 'walk',
-		  qr/(?s)Index Only Scan using task_authored_idx.*Index (?:Only )?Scan using task_priority_idx/ ],
+		  qr/(?s)(?:Index (?:Only )?Scan using|Bitmap Index Scan on) task_authored_idx.*Index (?:Only )?Scan using task_priority_idx/ ],
 		[ '_lastUpdated=lt2000-01-01&_count=3&_total=none', 'auto', 'filter', qr/task_last_updated_idx/ ],
 		[ 'modified=ge2000-01-01&_count=3&_total=none', 'walk', 'walk', qr/Index (?:Only )?Scan using task_priority_idx/ ],
 		[ 'modified=ge2000-01-01&_count=3&_total=none', 'filter', 'filter', qr/task_modified_idx/ ],
