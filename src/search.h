@@ -50,7 +50,8 @@ typedef struct SearchQuery
 	bool		rare_tokens;	/* an identifier, a reference or a patient among them */
 	int			split_n;		/* a status list read per status: its size, or 0 */
 	const char **split_codes;	/* its statuses */
-	const char *split_column;	/* its column and type */
+	const char *split_column;	/* its column, equality operator and type */
+	const char *split_operator;
 	const char *split_type;
 	struct SearchElements *elements;	/* _elements, _summary=true|text|data, or NULL */
 } SearchQuery;
