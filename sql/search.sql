@@ -520,3 +520,100 @@ SELECT * FROM col_seen ORDER BY q;
 DROP TABLE col_seen;
 DELETE FROM omnitask.practitioner WHERE id = 'col-p';
 DROP ROLE col_r;
+
+-- 0.6 columns (2)
+--
+-- status conditions under row-level security (issue 17): a search compares
+-- a status with ~=~, a leakproof equality over enum_eq with a btree
+-- operator class (task_status_ops), not with the enum's "=" (enum_eq, not
+-- leakproof).  Under a policy the planner keeps a condition whose function
+-- is not leakproof from the column's statistics and from the indexes
+-- (it may not run before the policy); ~=~ is estimated and indexed alike
+-- with and without row-level security.  The answers are the same.
+--
+-- ~=~ agrees with "=", and the class's order with the enum's, on every
+-- pair of statuses and NULL
+SELECT count(*) AS pairs,
+	   count(*) FILTER (WHERE (a OPERATOR(omnitask.~=~) b) IS DISTINCT FROM (a = b)) AS eq_differs,
+	   count(*) FILTER (WHERE (a OPERATOR(omnitask.~<~) b) IS DISTINCT FROM (a < b)
+						   OR (a OPERATOR(omnitask.~<=~) b) IS DISTINCT FROM (a <= b)
+						   OR (a OPERATOR(omnitask.~>=~) b) IS DISTINCT FROM (a >= b)
+						   OR (a OPERATOR(omnitask.~>~) b) IS DISTINCT FROM (a > b)
+						   OR sign(omnitask.task_status_cmp(a, b)) IS DISTINCT FROM
+							  CASE WHEN a < b THEN -1 WHEN a = b THEN 0 WHEN a > b THEN 1 END) AS order_differs
+FROM unnest(enum_range(NULL::omnitask.task_status) || NULL::omnitask.task_status) a,
+	 unnest(enum_range(NULL::omnitask.task_status) || NULL::omnitask.task_status) b;
+-- only the equality is leakproof
+SELECT p.oid::regprocedure AS function, p.proleakproof AS leakproof
+FROM pg_proc p
+WHERE p.pronamespace = 'omnitask'::regnamespace AND p.proname LIKE 'task\_status\_%'
+ORDER BY p.oid::regprocedure::text;
+CREATE ROLE col2_adm IN ROLE omnitask_admin;
+CREATE ROLE col2_r IN ROLE omnitask_practitioner;
+SELECT omnitask.register_practitioner('col2_r', 'col-p') IS NOT NULL AS registered;
+ANALYZE omnitask.task;
+-- the first scan of a statement's plan as a role (FORMAT JSON: the same
+-- keys on every server version): its index, index condition and filter
+CREATE FUNCTION pg_temp.first_scan(who name, stmt text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	p jsonb;
+BEGIN
+	EXECUTE format('SET ROLE %I', who);
+	EXECUTE 'EXPLAIN (COSTS OFF, FORMAT JSON) ' || stmt INTO p;
+	RESET ROLE;
+	p := p -> 0 -> 'Plan';
+	WHILE p ? 'Plans' AND NOT p ? 'Relation Name' LOOP
+		p := p -> 'Plans' -> 0;
+	END LOOP;
+	RETURN concat_ws(' | ', p ->> 'Node Type', p ->> 'Index Name', 'cond: ' || (p ->> 'Index Cond'),
+					 'filter: ' || (p ->> 'Filter'));
+END
+$$;
+-- under the practitioner's policy, with no index of the owner (dropped in
+-- this transaction) and no sequential scan: "status ~=~" is an index
+-- condition of task_status_priority_idx ahead of the policy, which filters
+-- (the function is leakproof); "status =" cannot be one (enum_eq is not),
+-- so no index serves it
+BEGIN;
+DROP INDEX omnitask.task_owner_worklist_idx, omnitask.task_owner_status_idx;
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT pg_temp.first_scan('col2_r', $$SELECT t.id FROM omnitask.task t WHERE t.status OPERATOR(omnitask.~=~) 'ready'$$) AS leakproof_equality;
+SELECT pg_temp.first_scan('col2_r', $$SELECT t.id FROM omnitask.task t WHERE t.status = 'ready'$$) LIKE '%task_status_priority_idx%' AS enum_eq_uses_the_index;
+ROLLBACK;
+-- the estimate of a status under row-level security (omnitask_admin, a
+-- policy passing every row) is the one without it: from the statistics
+CREATE FUNCTION pg_temp.estimate(who name, cond text) RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE
+	p jsonb;
+BEGIN
+	IF who IS NOT NULL THEN
+		EXECUTE format('SET ROLE %I', who);
+	END IF;
+	EXECUTE 'EXPLAIN (FORMAT JSON) SELECT FROM omnitask.task t WHERE ' || cond INTO p;
+	RESET ROLE;
+	RETURN (p -> 0 -> 'Plan' ->> 'Plan Rows')::numeric;
+END
+$$;
+SELECT c AS condition, pg_temp.estimate('col2_adm', c) = pg_temp.estimate(NULL, c) AS estimated_alike
+FROM (VALUES ($$t.status OPERATOR(omnitask.~=~) 'ready'$$),
+			 ($$t.status OPERATOR(omnitask.~=~) ANY ('{requested,ready}')$$),
+			 ($$t.status = 'ready'$$)) v(c);
+-- the pages of status searches as admin and as the practitioner equal the
+-- SQL's (which compares with "=")
+SELECT pg_temp.try_as('col2_adm', $$CREATE TEMP TABLE col2_seen AS SELECT 'admin' AS who, q, pg_temp.same_page(q, c) AS page FROM (VALUES
+	('status=requested,accepted,in-progress', $c$t.status IN ('requested', 'accepted', 'in-progress')$c$),
+	('status:not=completed,cancelled', $c$t.status NOT IN ('completed', 'cancelled')$c$),
+	('status=ready&owner:missing=true', $c$t.status = 'ready' AND t.owner_id IS NULL$c$),
+	('owner:missing=true&status=requested,ready', $c$t.status IN ('requested', 'ready') AND t.owner_id IS NULL$c$),
+	('status=ready,completed&owner=col-p', $c$t.status IN ('ready', 'completed') AND t.owner_id = 'col-p'$c$)) v(q, c)$$) AS admin_reads;
+GRANT INSERT ON col2_seen TO col2_r;
+SELECT pg_temp.try_as('col2_r', $$INSERT INTO col2_seen SELECT 'practitioner', q, pg_temp.same_page(q, 't.owner_id = ''col-p'' AND ' || c) AS page FROM (VALUES
+	('status=requested,accepted,in-progress', $c$t.status IN ('requested', 'accepted', 'in-progress')$c$),
+	('status:not=completed,cancelled', $c$t.status NOT IN ('completed', 'cancelled')$c$),
+	('status=ready&owner:missing=true', 'false'),
+	('status=ready,completed', $c$t.status IN ('ready', 'completed')$c$)) v(q, c)$$) AS practitioner_reads;
+SELECT * FROM col2_seen ORDER BY who, q;
+DROP TABLE col2_seen;
+DELETE FROM omnitask.practitioner WHERE id = 'col-p';
+DROP ROLE col2_adm, col2_r;

@@ -731,6 +731,23 @@ WHERE p.pronamespace = 'omnitask'::regnamespace
 ORDER BY p.proparallel, p.oid::regprocedure::text;
 
 --
+-- Leakproof functions and the operators (issue 17).  A leakproof function
+-- may run before a row-security policy's condition (so a condition of it
+-- may be an index condition and is estimated from the column's
+-- statistics): it must not fail or reveal anything about its arguments.
+-- Only task_status_eq is, with its reason in its COMMENT: enum_eq compares
+-- two OIDs and returns.  Every operator of the schema, with its function.
+--
+SELECT p.oid::regprocedure AS leakproof_function, obj_description(p.oid, 'pg_proc') AS why
+FROM pg_proc p
+WHERE p.pronamespace = 'omnitask'::regnamespace AND p.proleakproof
+ORDER BY p.oid::regprocedure::text;
+SELECT o.oid::regoperator AS operator, o.oprcode AS function, p.proleakproof AS leakproof
+FROM pg_operator o JOIN pg_proc p ON p.oid = o.oprcode
+WHERE o.oprnamespace = 'omnitask'::regnamespace
+ORDER BY o.oid::regoperator::text COLLATE "C";
+
+--
 -- Planner statistics (issue 11): no statistics on the PHI columns, so
 -- EXPLAIN estimates a hidden value like an absent one.
 --
