@@ -80,7 +80,10 @@ CREATE OR REPLACE FUNCTION fhir.task_changes(_cursor text DEFAULT NULL, _count i
  * indexes for one.  The ordering operators of the class (~<~ ~<=~ ~>=~
  * ~>~, over enum_lt ... and enum_cmp) are not leakproof, as in PostgreSQL:
  * they look up the enum's sort order in the catalogs and can fail on an
- * invalid value; no search writes them.
+ * invalid value; no search writes them.  ~=~ is MERGES (it is the
+ * class's equality), so that "status ~=~ 'ready'" puts the status in an
+ * equivalence class with the constant and the index's later columns give
+ * the page's order.
  */
 CREATE FUNCTION omnitask.task_status_eq(omnitask.task_status, omnitask.task_status) RETURNS boolean
 	LANGUAGE internal IMMUTABLE STRICT LEAKPROOF PARALLEL SAFE AS 'enum_eq';

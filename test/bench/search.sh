@@ -123,6 +123,8 @@ SELECT resource #>> '{performerType,0,coding,0,code}' AS performer FROM omnitask
 	WHERE resource ? 'performerType' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1 \gset
 SELECT owner_id AS sub_owner FROM omnitask.task WHERE id LIKE 'bench-sub-%' AND owner_id IS NOT NULL
 	GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1 \gset
+-- the practitioner, for search_icount.sh, which reads it from the results
+SELECT format('The practitioner `%s` (owns the most tasks).', :'owner');
 SELECT format('CREATE ROLE %I IN ROLE omnitask_practitioner', :'prole')
 	WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'prole') \gexec
 SELECT 'CREATE ROLE bench_admin IN ROLE omnitask_admin'
