@@ -56,45 +56,28 @@ PG_FUNCTION_INFO_V1(omnitask_search_parameters);
 #define WALK_RETRY_FACTOR	4		/* a second walk reads at most this many first walks */
 
 /*
- * How a page with a positive search_tokens condition is found
- * (omnitask.search_token_plan): auto, or one of the two plans forced
- * (tests, diagnosis); both give the same answer.
+ * A choice the engine makes itself (auto) that a setting may force either
+ * way, for tests and diagnosis; every value gives the same answer.
+ * omnitask.search_token_plan: how a page with a positive search_tokens
+ * condition is found (filter or walk); omnitask.search_ids_first: whether
+ * a page selects ids only and fetches its documents afterwards (auto: when
+ * omnitask.task is distributed, or a date range decides the page).
  */
-typedef enum TokenPlan
+typedef enum SearchChoice
 {
-	TOKEN_PLAN_AUTO,
-	TOKEN_PLAN_FILTER,
-	TOKEN_PLAN_WALK
-} TokenPlan;
+	CHOICE_AUTO,
+	CHOICE_ONE,					/* the first forced value the setting names */
+	CHOICE_OTHER				/* the second */
+} SearchChoice;
 
-static const struct config_enum_entry token_plan_options[] = {
-	{"auto", TOKEN_PLAN_AUTO, false},
-	{"filter", TOKEN_PLAN_FILTER, false},
-	{"walk", TOKEN_PLAN_WALK, false},
-	{NULL, 0, false}
-};
+#define TOKEN_PLAN_AUTO		CHOICE_AUTO
+#define TOKEN_PLAN_FILTER	CHOICE_ONE
+#define TOKEN_PLAN_WALK		CHOICE_OTHER
+#define IDS_FIRST_AUTO		CHOICE_AUTO
+#define IDS_FIRST_ON		CHOICE_ONE
+#define IDS_FIRST_OFF		CHOICE_OTHER
 
 static int	search_token_plan = TOKEN_PLAN_AUTO;
-
-/*
- * Whether a page selects ids only and fetches its documents afterwards
- * (omnitask.search_ids_first): auto (when omnitask.task is distributed),
- * on or off.  Either way the same answer.
- */
-typedef enum IdsFirst
-{
-	IDS_FIRST_AUTO,
-	IDS_FIRST_ON,
-	IDS_FIRST_OFF
-} IdsFirst;
-
-static const struct config_enum_entry ids_first_options[] = {
-	{"auto", IDS_FIRST_AUTO, false},
-	{"on", IDS_FIRST_ON, false},
-	{"off", IDS_FIRST_OFF, false},
-	{NULL, 0, false}
-};
-
 static int	search_ids_first = IDS_FIRST_AUTO;
 
 /* One task of the Bundle, read while connected to SPI. */
@@ -130,28 +113,40 @@ static int	nplans = 0;
 
 static void collect_rows(SPITupleTable *tt, uint64 count, SearchRow *rows, int *n);
 
+/*
+ * Defines the setting name of a SearchChoice: auto, one or other (the
+ * names of its forced values).  The values' table lives as long as the
+ * setting, in TopMemoryContext.
+ */
+static void
+define_choice(const char *name, const char *one, const char *other, const char *desc,
+			  const char *long_desc, int *var)
+{
+	struct config_enum_entry *options = MemoryContextAllocZero(TopMemoryContext,
+															   sizeof(struct config_enum_entry) * 4);
+
+	options[0].name = "auto";
+	options[0].val = CHOICE_AUTO;
+	options[1].name = one;
+	options[1].val = CHOICE_ONE;
+	options[2].name = other;
+	options[2].val = CHOICE_OTHER;
+	DefineCustomEnumVariable(name, desc, long_desc, var, CHOICE_AUTO, options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
 /* Defines omnitask.search_token_plan and omnitask.search_ids_first. */
 void
 search_init(void)
 {
-	DefineCustomEnumVariable("omnitask.search_ids_first",
-							 "Sets whether a search page selects ids first and then fetches their documents: auto (when omnitask.task is distributed by Citus), on or off.",
-							 "Both give the same answer.",
-							 &search_ids_first,
-							 IDS_FIRST_AUTO,
-							 ids_first_options,
-							 PGC_USERSET,
-							 0,
-							 NULL, NULL, NULL);
-	DefineCustomEnumVariable("omnitask.search_token_plan",
-							 "Sets how a search with a token condition finds its page: auto, filter (the tokens' index first, then the order) or walk (the order's index, stopping early).",
-							 "Both give the same answer; auto chooses by the parameter and the total.",
-							 &search_token_plan,
-							 TOKEN_PLAN_AUTO,
-							 token_plan_options,
-							 PGC_USERSET,
-							 0,
-							 NULL, NULL, NULL);
+	define_choice("omnitask.search_ids_first", "on", "off",
+				  "Sets whether a search page selects ids first and then fetches their documents: auto (when omnitask.task is distributed by Citus), on or off.",
+				  "Both give the same answer.",
+				  &search_ids_first);
+	define_choice("omnitask.search_token_plan", "filter", "walk",
+				  "Sets how a search with a token condition finds its page: auto, filter (the tokens' index first, then the order) or walk (the order's index, stopping early).",
+				  "Both give the same answer; auto chooses by the parameter and the total.",
+				  &search_token_plan);
 }
 
 /*
