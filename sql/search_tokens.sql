@@ -97,3 +97,23 @@ COMMIT;
 -- same pages
 SELECT pg_temp.traced('owner=tok-p&code=urn:tok|tok-sparse&_total=none&_count=2');
 SELECT pg_temp.traced('owner=tok-p&code=urn:tok|tok-sparse&_total=none&_count=2&_offset=2');
+
+-- a date range with a code of a vocabulary: the range's rows are counted
+-- (up to 10,000), then read and the code tested on them, instead of the
+-- code's whole GIN entry intersected with the range (search.c,
+-- dated_first); as the practitioner and as the superuser
+BEGIN;
+SET LOCAL ROLE tok_role;
+SELECT pg_temp.traced('code=urn:tok|tok-sparse&authored-on=2026-05-01&_total=none&_count=3');
+SELECT pg_temp.traced('code=urn:tok|tok-common&authored-on=ge2026-05-01T11:00:00Z&_total=none&_count=3');
+SELECT pg_temp.traced('code=urn:tok|tok-rare&authored-on=2026-05-01&_total=none&_count=3&_offset=1');
+-- a range without the code's tasks: an empty page
+SELECT pg_temp.traced('code=urn:tok|tok-sparse&authored-on=2026-05-02&_total=none&_count=3');
+-- with an identifier too (a small GIN entry): not counted; the walk, then
+-- the filter
+SELECT pg_temp.traced('code=urn:tok|tok-sparse&identifier=nonesuch&authored-on=2026-05-01&_total=none&_count=3');
+-- with a column condition: the range's rows that meet it
+SELECT pg_temp.traced('status=requested&code=urn:tok|tok-sparse&authored-on=2026-05-01&_total=none&_count=3&_offset=6');
+COMMIT;
+-- the owner's (other scripts' tasks may share the day)
+SELECT pg_temp.traced('owner=tok-p&code=urn:tok|tok-sparse&authored-on=2026-05-01&_sort=authored-on&_count=3');

@@ -54,47 +54,31 @@ PG_FUNCTION_INFO_V1(omnitask_search_parameters);
 #define ESTIMATE_MAX		1000	/* _total=estimate counts up to this many */
 #define WALK_FACTOR			20		/* a walk reads this many rows per row wanted */
 #define WALK_RETRY_FACTOR	4		/* a second walk reads at most this many first walks */
+#define DATED_MAX			10000	/* a date range read first has at most this many rows */
 
 /*
- * How a page with a positive search_tokens condition is found
- * (omnitask.search_token_plan): auto, or one of the two plans forced
- * (tests, diagnosis); both give the same answer.
+ * A choice the engine makes itself (auto) that a setting may force either
+ * way, for tests and diagnosis; every value gives the same answer.
+ * omnitask.search_token_plan: how a page with a positive search_tokens
+ * condition is found (filter or walk); omnitask.search_ids_first: whether
+ * a page selects ids only and fetches its documents afterwards (auto: when
+ * omnitask.task is distributed, or a date range decides the page).
  */
-typedef enum TokenPlan
+typedef enum SearchChoice
 {
-	TOKEN_PLAN_AUTO,
-	TOKEN_PLAN_FILTER,
-	TOKEN_PLAN_WALK
-} TokenPlan;
+	CHOICE_AUTO,
+	CHOICE_ONE,					/* the first forced value the setting names */
+	CHOICE_OTHER				/* the second */
+} SearchChoice;
 
-static const struct config_enum_entry token_plan_options[] = {
-	{"auto", TOKEN_PLAN_AUTO, false},
-	{"filter", TOKEN_PLAN_FILTER, false},
-	{"walk", TOKEN_PLAN_WALK, false},
-	{NULL, 0, false}
-};
+#define TOKEN_PLAN_AUTO		CHOICE_AUTO
+#define TOKEN_PLAN_FILTER	CHOICE_ONE
+#define TOKEN_PLAN_WALK		CHOICE_OTHER
+#define IDS_FIRST_AUTO		CHOICE_AUTO
+#define IDS_FIRST_ON		CHOICE_ONE
+#define IDS_FIRST_OFF		CHOICE_OTHER
 
 static int	search_token_plan = TOKEN_PLAN_AUTO;
-
-/*
- * Whether a page selects ids only and fetches its documents afterwards
- * (omnitask.search_ids_first): auto (when omnitask.task is distributed),
- * on or off.  Either way the same answer.
- */
-typedef enum IdsFirst
-{
-	IDS_FIRST_AUTO,
-	IDS_FIRST_ON,
-	IDS_FIRST_OFF
-} IdsFirst;
-
-static const struct config_enum_entry ids_first_options[] = {
-	{"auto", IDS_FIRST_AUTO, false},
-	{"on", IDS_FIRST_ON, false},
-	{"off", IDS_FIRST_OFF, false},
-	{NULL, 0, false}
-};
-
 static int	search_ids_first = IDS_FIRST_AUTO;
 
 /* One task of the Bundle, read while connected to SPI. */
@@ -111,6 +95,8 @@ typedef enum SearchPlanKind
 	SP_WALK,					/* the page, walking the order's index */
 	SP_TOTAL,					/* count(*) */
 	SP_BOUNDED,					/* count(*) up to a bound */
+	SP_DATED,					/* the page: the date range's rows, then the tokens */
+	SP_DATED_COUNT,				/* the date range's rows, counted up to a bound */
 	SP_NKINDS
 } SearchPlanKind;
 
@@ -130,28 +116,40 @@ static int	nplans = 0;
 
 static void collect_rows(SPITupleTable *tt, uint64 count, SearchRow *rows, int *n);
 
+/*
+ * Defines the setting name of a SearchChoice: auto, one or other (the
+ * names of its forced values).  The values' table lives as long as the
+ * setting, in TopMemoryContext.
+ */
+static void
+define_choice(const char *name, const char *one, const char *other, const char *desc,
+			  const char *long_desc, int *var)
+{
+	struct config_enum_entry *options = MemoryContextAllocZero(TopMemoryContext,
+															   sizeof(struct config_enum_entry) * 4);
+
+	options[0].name = "auto";
+	options[0].val = CHOICE_AUTO;
+	options[1].name = one;
+	options[1].val = CHOICE_ONE;
+	options[2].name = other;
+	options[2].val = CHOICE_OTHER;
+	DefineCustomEnumVariable(name, desc, long_desc, var, CHOICE_AUTO, options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
 /* Defines omnitask.search_token_plan and omnitask.search_ids_first. */
 void
 search_init(void)
 {
-	DefineCustomEnumVariable("omnitask.search_ids_first",
-							 "Sets whether a search page selects ids first and then fetches their documents: auto (when omnitask.task is distributed by Citus), on or off.",
-							 "Both give the same answer.",
-							 &search_ids_first,
-							 IDS_FIRST_AUTO,
-							 ids_first_options,
-							 PGC_USERSET,
-							 0,
-							 NULL, NULL, NULL);
-	DefineCustomEnumVariable("omnitask.search_token_plan",
-							 "Sets how a search with a token condition finds its page: auto, filter (the tokens' index first, then the order) or walk (the order's index, stopping early).",
-							 "Both give the same answer; auto chooses by the parameter and the total.",
-							 &search_token_plan,
-							 TOKEN_PLAN_AUTO,
-							 token_plan_options,
-							 PGC_USERSET,
-							 0,
-							 NULL, NULL, NULL);
+	define_choice("omnitask.search_ids_first", "on", "off",
+				  "Sets whether a search page selects ids first and then fetches their documents: auto (when omnitask.task is distributed by Citus), on or off.",
+				  "Both give the same answer.",
+				  &search_ids_first);
+	define_choice("omnitask.search_token_plan", "filter", "walk",
+				  "Sets how a search with a token condition finds its page: auto, filter (the tokens' index first, then the order) or walk (the order's index, stopping early).",
+				  "Both give the same answer; auto chooses by the parameter and the total.",
+				  &search_token_plan);
 }
 
 /*
@@ -279,6 +277,17 @@ plan_of(SearchPlan *sp, SearchPlanKind kind, SearchQuery *q)
 						   q->tokens.data, q->order.data, q->nargs + 1, q->nargs + 2);
 			nargs = q->nargs + 3;
 			break;
+		case SP_DATED:
+			/* OFFSET 0 keeps the tokens out of the range's scan */
+			sql = psprintf("SELECT t.id%s FROM (SELECT * FROM omnitask.task t WHERE %s AND %s OFFSET 0) t "
+						   "WHERE %s ORDER BY %s LIMIT $%d OFFSET $%d", columns, q->rest.data,
+						   q->dates.data, q->undated.data, q->order.data, q->nargs + 1, q->nargs + 2);
+			break;
+		case SP_DATED_COUNT:
+			sql = psprintf("SELECT pg_catalog.count(*) FROM (SELECT FROM omnitask.task t WHERE %s AND %s LIMIT $%d) t",
+						   q->rest.data, q->dates.data, q->nargs + 1);
+			nargs = q->nargs + 1;
+			break;
 		case SP_TOTAL:
 			sql = psprintf("SELECT pg_catalog.count(*) FROM omnitask.task t WHERE %s", q->where.data);
 			nargs = q->nargs;
@@ -358,6 +367,25 @@ date_counted_first(SearchQuery *q, int32 walk_rows)
 {
 	return q->date_walk && !q->common_tokens && search_token_plan == TOKEN_PLAN_AUTO &&
 		walk_first(q, -1, walk_rows);
+}
+
+/*
+ * Whether a date range with a code of a vocabulary is counted first (up
+ * to DATED_MAX rows), to read the range's rows and test the tokens on them
+ * when they are few (run_page).  The range has statistics and an index;
+ * the code has neither statistics nor a bound: with both conditions the
+ * filter's plan intersected the range's bitmap with the code's GIN
+ * bitmap, and "the care-coordination tasks authored today" built a bitmap
+ * of the code's 222,000 tasks to keep none of them (64 ms at 1M, the day
+ * holding 5,000 tasks).  Not with an identifier or a reference (its GIN
+ * entry is small, the filter reads it at once), nor on Citus (a subquery
+ * with OFFSET is planned on the coordinator: the range's rows would travel).
+ */
+static bool
+dated_first(SearchQuery *q)
+{
+	return q->date_walk && q->common_tokens && !q->rare_tokens &&
+		search_token_plan == TOKEN_PLAN_AUTO && !omnitask_task_is_distributed();
 }
 
 /*
@@ -643,7 +671,9 @@ retry_walk_rows(SearchQuery *q, int32 limit, int64 walk_rows, uint64 found)
 }
 
 /*
- * Runs the page's query, leaving its rows in SPI_tuptable: the walk of the
+ * Runs the page's query, leaving its rows in SPI_tuptable: a date range's
+ * rows, then the tokens, when dated_first() says so and the range holds at
+ * most DATED_MAX rows (SP_DATED); else the walk of the
  * order's index first when walk_first() says so and it finds the page (a
  * second, longer walk when the first measured a share that makes it
  * worth it), else SP_PAGE.  args holds the search's values, then LIMIT and
@@ -655,6 +685,22 @@ run_page(SearchPlan *sp, SearchQuery *q, Datum *args, int32 limit, int64 total)
 {
 	int64		walk_rows = Min(((int64) q->offset + limit) * WALK_FACTOR, PG_INT32_MAX - 1);
 
+	if (dated_first(q))
+	{
+		/* the range's rows, counted up to one more than it may hold */
+		int64		rows;
+
+		args[q->nargs] = Int32GetDatum(DATED_MAX + 1);
+		run_plan(plan_of(sp, SP_DATED_COUNT, q), args);
+		rows = result_count();
+		args[q->nargs] = Int32GetDatum(limit);
+		if (rows <= DATED_MAX)
+		{
+			elog(DEBUG1, "search page: the date range's " INT64_FORMAT " rows, then the tokens", rows);
+			run_plan(plan_of(sp, SP_DATED, q), args);
+			return;
+		}
+	}
 	if (total < 0 && date_counted_first(q, (int32) walk_rows))
 	{
 		/* the range's matches, counted up to one more than the walk reads */

@@ -895,6 +895,20 @@ param_condition(const SearchParamDef *def, const char *modifier, const char *val
 }
 
 /*
+ * Files a positive condition (see param_condition) under q->dates when it
+ * is a date range (_lastUpdated, authored-on, modified without a
+ * modifier), under q->undated otherwise: a range with few rows can be read
+ * first and the tokens tested on its rows alone (search.c, SP_DATED).
+ */
+static void
+file_positive(const SearchParamDef *def, const char *modifier, SearchQuery *q, const char *cond)
+{
+	bool		range = modifier == NULL && def->kind == PK_DATE && strcmp(def->column, "t.due_at") != 0;
+
+	appendStringInfo(range ? &q->dates : &q->undated, " AND %s", cond);
+}
+
+/*
  * Parses a FHIR query string into q: the conditions ANDed (repetition),
  * each parameter's comma list ORed, the result parameters, the self link.
  * Unrecognized parameters raise 22023 naming them all, or are dropped when
@@ -919,6 +933,10 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	appendStringInfoString(&q->where, "true");
 	appendStringInfoString(&q->rest, "true");
 	appendStringInfoString(&q->tokens, "true");
+	initStringInfo(&q->dates);
+	initStringInfo(&q->undated);
+	appendStringInfoString(&q->dates, "true");
+	appendStringInfoString(&q->undated, "true");
 	q->nargs = 0;
 	q->count = 50;
 	q->offset = 0;
@@ -992,6 +1010,8 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 		positive = param_condition(&params[i], modifier, value, q, &cond, &q->link);
 		appendStringInfo(&q->where, " AND %s", cond.data);
 		appendStringInfo(positive ? &q->tokens : &q->rest, " AND %s", cond.data);
+		if (positive)
+			file_positive(&params[i], modifier, q, cond.data);
 		q->tokens_first |= positive;
 	}
 	if (nunknown > 0 && !lenient)

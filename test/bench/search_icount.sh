@@ -47,7 +47,11 @@ SRC=test/bench/results/search-$SCALE.md
 OUT=test/bench/results/search-icount-$SCALE.md
 [ -f "$SRC" ] || { echo "search_icount.sh: $SRC not found: run search.sh --scale $SCALE first" >&2; exit 1; }
 [ -d "$T/cluster" ] || { echo "search_icount.sh: no cluster in $T: run search.sh --scale $SCALE --load-only first" >&2; exit 1; }
-PRACT=$(grep -o 'The practitioner `[^`]*`' "$SRC" | head -1 | sed 's/.*`\(.*\)`/\1/')
+# the practitioner: as the table names it, else the one owning the most
+# tasks (search.sh's choice), found by the single-user session itself
+PRACT=$(grep -o 'The practitioner `[^`]*`' "$SRC" | head -1 | sed 's/.*`\(.*\)`/\1/' || true)
+PRACT_SQL="'$PRACT'"
+[ -n "$PRACT" ] || PRACT_SQL="(SELECT owner_id FROM omnitask.task WHERE owner_id IS NOT NULL GROUP BY owner_id ORDER BY count(*) DESC, owner_id LIMIT 1)"
 W=$T/icount
 rm -rf "$W"
 mkdir -p "$W"
@@ -61,12 +65,13 @@ grep '^| [^|]* | `' "$SRC" | grep -v 'one call each' |
 {
 	echo "SET client_min_messages = warning;"
 	echo "DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_admin') THEN CREATE ROLE bench_admin IN ROLE omnitask_admin; END IF; END\$\$;"
-	echo "DO \$\$DECLARE r text := (SELECT role_name FROM omnitask.practitioner WHERE id = '$PRACT'); BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN EXECUTE format('CREATE ROLE %I IN ROLE omnitask_practitioner', r); END IF; END\$\$;"
+	echo "SELECT set_config('omnitask_bench.practitioner', $PRACT_SQL, false);"
+	echo "DO \$\$DECLARE r text := (SELECT role_name FROM omnitask.practitioner WHERE id = current_setting('omnitask_bench.practitioner')); BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN EXECUTE format('CREATE ROLE %I IN ROLE omnitask_practitioner', r); END IF; END\$\$;"
 	for who in super admin pract; do
 		case $who in
 			super) echo "RESET ROLE;" ;;
 			admin) echo "SET ROLE bench_admin;" ;;
-			pract) echo "SELECT set_config('role', role_name, false) FROM omnitask.practitioner WHERE id = '$PRACT';" ;;
+			pract) echo "SELECT set_config('role', role_name, false) FROM omnitask.practitioner WHERE id = current_setting('omnitask_bench.practitioner');" ;;
 		esac
 		while IFS=$'\t' read -r label query; do
 			echo "SELECT length(omnitask.search_tasks_query('${query//\'/\'\'}')::text);"
@@ -93,7 +98,7 @@ n=$(wc -l <"$W/searches.tsv")
 	echo "Search instruction counts, $(date -u +%F) commit $(git rev-parse --short HEAD), $SCALE tasks,"
 	echo "$("$PGBIN/postgres" --version | sed 's/.*(PostgreSQL) //' | sed 's/^/PostgreSQL /'), the searches of $SRC, \`test/bench/search_icount.sh\`:"
 	echo "instructions inside search_tasks_query (callgrind), the second of two calls per caller."
-	echo "The practitioner \`$PRACT\`. Deterministic: the load average does not enter."
+	echo "The practitioner \`${PRACT:-the owner of the most tasks}\`${SETTINGS[*]:+, settings ${SETTINGS[*]}}. Deterministic: the load average does not enter."
 	echo
 	echo "| search | query | superuser (no RLS) Ir | admin (RLS) Ir | RLS / no RLS | practitioner Ir |"
 	echo "|---|---|---|---|---|---|"
