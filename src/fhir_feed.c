@@ -33,6 +33,7 @@
 #include "fhir_http.h"
 #include "identity.h"
 #include "jsonb_print.h"
+#include "spi_plan.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/jsonb.h"
@@ -511,23 +512,12 @@ static SPIPlanPtr
 page_plan(const OmniCaller *caller)
 {
 	bool		all = (caller->is_admin || caller->is_auditor) && !omnitask_task_is_distributed();
-	SPIPlanPtr *kept = all ? &page_plan_all : &page_plan_filtered;
+	Oid			argtypes[4] = {XID8OID, TEXTOID, INT4OID, INT4OID};
 
-	if (*kept == NULL)
-	{
-		Oid			argtypes[4] = {XID8OID, TEXTOID, INT4OID, INT4OID};
-		SPIPlanPtr	plan = all ?
-			SPI_prepare_cursor(PAGE_QUERY(CppAsString2(FHIR_FEED_MAX_COUNT)), 4, argtypes, CURSOR_OPT_GENERIC_PLAN) :
-			SPI_prepare(PAGE_QUERY("$4"), 4, argtypes);
-		int			rc;
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if ((rc = SPI_keepplan(plan)) != 0)
-			elog(ERROR, "SPI_keepplan failed: %s", SPI_result_code_string(rc));
-		*kept = plan;
-	}
-	return *kept;
+	return all ?
+		spi_plan_keep(&page_plan_all, PAGE_QUERY(CppAsString2(FHIR_FEED_MAX_COUNT)), 4, argtypes,
+					  CURSOR_OPT_GENERIC_PLAN) :
+		spi_plan_keep(&page_plan_filtered, PAGE_QUERY("$4"), 4, argtypes, 0);
 }
 
 /*
