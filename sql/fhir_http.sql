@@ -450,6 +450,35 @@ SELECT count(*) AS values, bool_and(omnitask.fhir_json(resource)::text = resourc
 	FROM omnitask.task_history WHERE id LIKE 'fh-%';
 SELECT omnitask.fhir_json(resource) AS printed FROM omnitask.task_history WHERE id LIKE 'fh-zz-edge-%' AND id NOT IN ('fh-zz-edge-6', 'fh-zz-edge-7', 'fh-zz-edge-11') ORDER BY id;
 SELECT omnitask.fhir_json(NULL) IS NULL AS strict;
+-- the printer against jsonb_out on generated values (0.6: plain text
+-- written without checks, strings read in whole words, the last partial
+-- word read past the string where the stored value goes on): strings of
+-- every length 0..40 around the 8-byte words, plain and with each character
+-- that needs escaping (or is multibyte) at every position, as raw scalars
+-- (the string is the value's last bytes), keys, values, array elements
+-- first and last; numerics whose text is far longer than their storage;
+-- empty and deeply nested containers; values that are almost all escapes
+WITH chars(c) AS (
+	VALUES ('"'), ('\'), (chr(1)), (chr(8)), (chr(9)), (chr(10)), (chr(11)), (chr(12)), (chr(13)), (chr(31)),
+		   (chr(127)), ('/'), ('é'), ('☃'), ('😀')),
+strs(s) AS (
+	SELECT substr('abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH', 1, len) FROM generate_series(0, 40) len
+	UNION ALL
+	SELECT overlay(substr('abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH', 1, len) PLACING c FROM pos FOR 1)
+	FROM generate_series(1, 40) len, generate_series(1, 40) pos, chars WHERE pos <= len),
+vals(j) AS (
+	SELECT to_jsonb(s) FROM strs
+	UNION ALL SELECT jsonb_build_object(s, s) FROM strs
+	UNION ALL SELECT jsonb_build_object('k', s, 'zz', 1.5, s, jsonb_build_array(s, true)) FROM strs
+	UNION ALL SELECT jsonb_build_array(s, null, false, s) FROM strs
+	UNION ALL SELECT to_jsonb(n) FROM unnest('{0, -0, 0.0, 1e1000, -1e-1000, 1.000000000000000000001, 12345678901234567890, NaN}'::numeric[]) n
+	UNION ALL SELECT jsonb_build_object('n', '1e1000'::numeric, 'm', jsonb_build_array('-1e-500'::numeric, '1e-500'::numeric))
+	UNION ALL SELECT (SELECT jsonb_agg('1e300'::numeric) FROM generate_series(1, 200))
+	UNION ALL SELECT v::jsonb FROM unnest('{"{}", "[]", "[[]]", "[{}]", "{\"a\": {}}", "{\"\": []}", "\"\"", "null", "true", "false"}'::text[]) v
+	UNION ALL SELECT (repeat('[', 500) || '{"deep": [1, {}]}' || repeat(']', 500))::jsonb
+	UNION ALL SELECT to_jsonb(repeat(chr(1), 2000))
+	UNION ALL SELECT (SELECT jsonb_object_agg(repeat('"', g), repeat(chr(31), g)) FROM generate_series(1, 60) g))
+SELECT count(*) AS values, count(*) FILTER (WHERE omnitask.fhir_json(j)::text IS DISTINCT FROM j::text) AS differ FROM vals;
 -- an infinite recorded_at (a restore could bring one) has no lastModified
 -- (the server process crashed on it before)
 INSERT INTO omnitask.task_history (id, version_id, operation, status, resource, recorded_at, recorded_by, xid)

@@ -652,8 +652,12 @@ feed_page(FunctionCallInfo fcinfo, bool as_text)
 	/* encoded once, into the caller's context; SPI_finish frees the rest */
 	MemoryContextSwitchTo(callerctx);
 	initStringInfo(&buf);
-	/* sized once for the usual page (about 1.25 times the stored size as text) */
-	enlargeStringInfo(&buf, Min(stored_size + stored_size / 4 + 1024 * (n + 1), 64 * 1024 * 1024));
+	/*
+	 * sized once for the page: the printer reserves twice a resource's
+	 * stored size before printing it (jsonb_print), about 1.25 times of it
+	 * is written
+	 */
+	enlargeStringInfo(&buf, Min(2 * stored_size + 1024 * (n + 1), 64 * 1024 * 1024));
 	appendStringInfoSpaces(&buf, VARHDRSZ);
 	if (as_text)
 		feed_print(&buf, &bundle);
