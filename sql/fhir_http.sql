@@ -497,6 +497,33 @@ SELECT pages > 20 AS paged, same_jsonb, same_text, same_json FROM pg_temp.feed_c
 SELECT jsonb_array_length(omnitask.task_changes(NULL, 1000) -> 'entry') > 32 AS past_stride, same_jsonb, same_text, same_json
 	FROM pg_temp.feed_compare(1000);
 ROLLBACK;
+-- a practitioner's page (0.6) reads their versions through
+-- task_history_owner_feed_idx from (their id, the cursor) and stops after
+-- _count rows: the heap tuples a page fetches (pg_stat_xact_user_tables, this
+-- transaction's counts) are the page's.  0.5's kept plan read all of the
+-- practitioner's versions after the cursor and sorted them (0.3-3 s a page
+-- at 1M tasks); task_history_feed_idx, filtering the others' versions out,
+-- fetches 20 times the page here.  Each version of theirs, none of the others'.
+BEGIN;
+INSERT INTO omnitask.task_history (id, version_id, operation, status, owner_id, resource, recorded_at, recorded_by, xid)
+	SELECT 'fh-own-' || lpad(g::text, 4, '0'), 1, 'import', 'requested', CASE WHEN g % 20 = 0 THEN 'fh-pr2' ELSE 'fh-pr-other' END,
+		   jsonb_build_object('resourceType', 'Task', 'id', 'fh-own-' || lpad(g::text, 4, '0')), now(), current_user, '4'
+	FROM generate_series(1, 4000) g;
+ANALYZE omnitask.task_history;
+SELECT omnitask.feed_cursor('4', 'fh-own-2800', 1) AS cur2 \gset
+SET LOCAL ROLE fh_pr2;
+SELECT substring((SELECT l ->> 'url' FROM jsonb_array_elements(omnitask.task_changes(NULL, 5) -> 'link') l
+				  WHERE l ->> 'relation' = 'next') FROM '_cursor=([0-9a-f]+)') AS cur \gset
+SELECT idx_tup_fetch + seq_tup_read AS fetched FROM pg_stat_xact_user_tables WHERE relid = 'omnitask.task_history'::regclass \gset
+SELECT string_agg(e -> 'resource' ->> 'id', ',') AS page FROM jsonb_array_elements(omnitask.task_changes(:'cur', 5) -> 'entry') e;
+SELECT idx_tup_fetch + seq_tup_read - :fetched AS tuples_fetched
+	FROM pg_stat_xact_user_tables WHERE relid = 'omnitask.task_history'::regclass;
+-- as text, and from a cursor further on (pages of 7: 140 of theirs in 2,800 versions)
+SELECT idx_tup_fetch + seq_tup_read AS fetched FROM pg_stat_xact_user_tables WHERE relid = 'omnitask.task_history'::regclass \gset
+SELECT octet_length(omnitask.task_changes_json(:'cur2', 7)::text) > 0 AS printed;
+SELECT idx_tup_fetch + seq_tup_read - :fetched AS tuples_fetched
+	FROM pg_stat_xact_user_tables WHERE relid = 'omnitask.task_history'::regclass;
+ROLLBACK;
 
 -- ---------------------------------------------------------------- search
 SELECT status, body ->> 'total' AS total, body -> 'entry' -> 0 ->> 'fullUrl' ~ '^Task/' AS relative
