@@ -450,6 +450,35 @@ SELECT count(*) AS values, bool_and(omnitask.fhir_json(resource)::text = resourc
 	FROM omnitask.task_history WHERE id LIKE 'fh-%';
 SELECT omnitask.fhir_json(resource) AS printed FROM omnitask.task_history WHERE id LIKE 'fh-zz-edge-%' AND id NOT IN ('fh-zz-edge-6', 'fh-zz-edge-7', 'fh-zz-edge-11') ORDER BY id;
 SELECT omnitask.fhir_json(NULL) IS NULL AS strict;
+-- the printer against jsonb_out on generated values (0.6: plain text
+-- written without checks, strings read in whole words, the last partial
+-- word read past the string where the stored value goes on): strings of
+-- every length 0..40 around the 8-byte words, plain and with each character
+-- that needs escaping (or is multibyte) at every position, as raw scalars
+-- (the string is the value's last bytes), keys, values, array elements
+-- first and last; numerics whose text is far longer than their storage;
+-- empty and deeply nested containers; values that are almost all escapes
+WITH chars(c) AS (
+	VALUES ('"'), ('\'), (chr(1)), (chr(8)), (chr(9)), (chr(10)), (chr(11)), (chr(12)), (chr(13)), (chr(31)),
+		   (chr(127)), ('/'), ('é'), ('☃'), ('😀')),
+strs(s) AS (
+	SELECT substr('abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH', 1, len) FROM generate_series(0, 40) len
+	UNION ALL
+	SELECT overlay(substr('abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH', 1, len) PLACING c FROM pos FOR 1)
+	FROM generate_series(1, 40) len, generate_series(1, 40) pos, chars WHERE pos <= len),
+vals(j) AS (
+	SELECT to_jsonb(s) FROM strs
+	UNION ALL SELECT jsonb_build_object(s, s) FROM strs
+	UNION ALL SELECT jsonb_build_object('k', s, 'zz', 1.5, s, jsonb_build_array(s, true)) FROM strs
+	UNION ALL SELECT jsonb_build_array(s, null, false, s) FROM strs
+	UNION ALL SELECT to_jsonb(n) FROM unnest('{0, -0, 0.0, 1e1000, -1e-1000, 1.000000000000000000001, 12345678901234567890, NaN}'::numeric[]) n
+	UNION ALL SELECT jsonb_build_object('n', '1e1000'::numeric, 'm', jsonb_build_array('-1e-500'::numeric, '1e-500'::numeric))
+	UNION ALL SELECT (SELECT jsonb_agg('1e300'::numeric) FROM generate_series(1, 200))
+	UNION ALL SELECT v::jsonb FROM unnest('{"{}", "[]", "[[]]", "[{}]", "{\"a\": {}}", "{\"\": []}", "\"\"", "null", "true", "false"}'::text[]) v
+	UNION ALL SELECT (repeat('[', 500) || '{"deep": [1, {}]}' || repeat(']', 500))::jsonb
+	UNION ALL SELECT to_jsonb(repeat(chr(1), 2000))
+	UNION ALL SELECT (SELECT jsonb_object_agg(repeat('"', g), repeat(chr(31), g)) FROM generate_series(1, 60) g))
+SELECT count(*) AS values, count(*) FILTER (WHERE omnitask.fhir_json(j)::text IS DISTINCT FROM j::text) AS differ FROM vals;
 -- an infinite recorded_at (a restore could bring one) has no lastModified
 -- (the server process crashed on it before)
 INSERT INTO omnitask.task_history (id, version_id, operation, status, resource, recorded_at, recorded_by, xid)
@@ -467,6 +496,33 @@ SELECT (omnitask.task_changes(NULL, 8) -> 'entry' -> 1 -> 'resource')::numeric +
 SELECT pages > 20 AS paged, same_jsonb, same_text, same_json FROM pg_temp.feed_compare(3);
 SELECT jsonb_array_length(omnitask.task_changes(NULL, 1000) -> 'entry') > 32 AS past_stride, same_jsonb, same_text, same_json
 	FROM pg_temp.feed_compare(1000);
+ROLLBACK;
+-- a practitioner's page (0.6) reads their versions through
+-- task_history_owner_feed_idx from (their id, the cursor) and stops after
+-- _count rows: the heap tuples a page fetches (pg_stat_xact_user_tables, this
+-- transaction's counts) are the page's.  0.5's kept plan read all of the
+-- practitioner's versions after the cursor and sorted them (0.3-3 s a page
+-- at 1M tasks); task_history_feed_idx, filtering the others' versions out,
+-- fetches 20 times the page here.  Each version of theirs, none of the others'.
+BEGIN;
+INSERT INTO omnitask.task_history (id, version_id, operation, status, owner_id, resource, recorded_at, recorded_by, xid)
+	SELECT 'fh-own-' || lpad(g::text, 4, '0'), 1, 'import', 'requested', CASE WHEN g % 20 = 0 THEN 'fh-pr2' ELSE 'fh-pr-other' END,
+		   jsonb_build_object('resourceType', 'Task', 'id', 'fh-own-' || lpad(g::text, 4, '0')), now(), current_user, '4'
+	FROM generate_series(1, 4000) g;
+ANALYZE omnitask.task_history;
+SELECT omnitask.feed_cursor('4', 'fh-own-2800', 1) AS cur2 \gset
+SET LOCAL ROLE fh_pr2;
+SELECT substring((SELECT l ->> 'url' FROM jsonb_array_elements(omnitask.task_changes(NULL, 5) -> 'link') l
+				  WHERE l ->> 'relation' = 'next') FROM '_cursor=([0-9a-f]+)') AS cur \gset
+SELECT idx_tup_fetch + seq_tup_read AS fetched FROM pg_stat_xact_user_tables WHERE relid = 'omnitask.task_history'::regclass \gset
+SELECT string_agg(e -> 'resource' ->> 'id', ',') AS page FROM jsonb_array_elements(omnitask.task_changes(:'cur', 5) -> 'entry') e;
+SELECT idx_tup_fetch + seq_tup_read - :fetched AS tuples_fetched
+	FROM pg_stat_xact_user_tables WHERE relid = 'omnitask.task_history'::regclass;
+-- as text, and from a cursor further on (pages of 7: 140 of theirs in 2,800 versions)
+SELECT idx_tup_fetch + seq_tup_read AS fetched FROM pg_stat_xact_user_tables WHERE relid = 'omnitask.task_history'::regclass \gset
+SELECT octet_length(omnitask.task_changes_json(:'cur2', 7)::text) > 0 AS printed;
+SELECT idx_tup_fetch + seq_tup_read - :fetched AS tuples_fetched
+	FROM pg_stat_xact_user_tables WHERE relid = 'omnitask.task_history'::regclass;
 ROLLBACK;
 
 -- ---------------------------------------------------------------- search

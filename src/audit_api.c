@@ -20,6 +20,7 @@
 #include "miscadmin.h"
 #include "identity.h"
 #include "pg_compat.h"
+#include "spi_plan.h"
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -60,18 +61,6 @@ spi_connect(void)
 
 	if (rc != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
-}
-
-/* A plan kept for the life of the backend. */
-static SPIPlanPtr
-keep_plan(const char *sql)
-{
-	Oid			argtype = TEXTOID;
-	SPIPlanPtr	plan = SPI_prepare(sql, 1, &argtype);
-
-	if (plan == NULL || SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	return plan;
 }
 
 /*
@@ -123,9 +112,7 @@ audited_read_one(const char *action, SPIPlanPtr *plan, const char *sql, text *id
 
 	omnitask_audit_begin(&ar, action, omnitask_audit_on() ? psprintf("id=%s", idstr) : NULL);
 	spi_connect();
-	if (*plan == NULL)
-		*plan = keep_plan(sql);
-	found = fetch_one(*plan, PointerGetDatum(id), &result, &patient);
+	found = fetch_one(spi_plan_keep_text(plan, sql), PointerGetDatum(id), &result, &patient);
 	SPI_finish();
 	if (!found)
 	{

@@ -33,6 +33,7 @@
 #include "fhir_http.h"
 #include "identity.h"
 #include "jsonb_print.h"
+#include "spi_plan.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/jsonb.h"
@@ -44,34 +45,39 @@ PG_FUNCTION_INFO_V1(omnitask_task_changes_json);
 
 /*
  * Kept plans of the page query (below): for callers who see every version,
- * and for callers whose view a policy filters.
+ * for callers whose view a policy filters, and on Citus.
  */
 static SPIPlanPtr page_plan_all = NULL;
-static SPIPlanPtr page_plan_filtered = NULL;
+static SPIPlanPtr page_plan_own = NULL;
+static SPIPlanPtr page_plan_citus = NULL;
 
 /*
  * The page query: the versions after the position, below the reader's
  * xmin (plus the restore shift), in feed order, as stored (no per-row
  * function: the caller formats xid and recorded_at, and only where it needs
  * them), at most limit rows; the executor stops at _count rows (SPI's
- * tcount).  For a caller who sees every version, the limit is the largest
- * page, a constant, and one generic plan serves every page (an index scan
- * of task_history_feed_idx from the cursor): with LIMIT $4 the plan cache
- * planned each call anew as a custom plan (0.37M instructions of 7.7M).
- * For a caller whose view a policy filters (a practitioner: their own
- * versions), the limit stays $4 (_count) and the plan cache plans for the
- * actual cursor and count, as before: with the cursor unknown, or a limit
- * of 1000 for a practitioner's estimated few hundred versions, the planner
- * prefers their versions through a bitmap and a sort (over a second a page
- * at 1M tasks) to the index scan their filter stops early.
+ * tcount).  The limit is the largest page, a constant, and one generic plan
+ * serves every page: with LIMIT $4 the plan cache planned each call anew as
+ * a custom plan (0.37M instructions of 7.7M).  For a caller who sees every
+ * version it is an index scan of task_history_feed_idx from the cursor; for
+ * a practitioner, whose policy keeps their own versions, one of
+ * task_history_owner_feed_idx from (their id, the cursor) (0.6: with only
+ * owner_id indexed the plan 0.5 kept read all of a practitioner's versions
+ * after the cursor and sorted them, 0.3-3 s a page at 1M tasks).  Their
+ * query has no LIMIT and is planned for a fast start (cursor_tuple_fraction
+ * of the rows): with LIMIT 1000 and a practitioner's few hundred versions
+ * estimated after the cursor, the planner would cost the whole result and
+ * could prefer reading them all through a bitmap and sorting them.  On
+ * Citus the limit stays $4 (see page_plan).
  */
-#define PAGE_QUERY(limit) \
+#define PAGE_QUERY_UNLIMITED \
 	"SELECT h.id, h.xid, h.version_id, h.operation, h.resource, h.recorded_at " \
 	"FROM omnitask.task_history h " \
 	"WHERE (h.xid, h.id, h.version_id) > ($1, $2, $3) " \
 	"AND h.xid < (pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::pg_catalog.text::pg_catalog.numeric " \
 	"+ (SELECT s.shift FROM omnitask.feed_shift s))::pg_catalog.text::pg_catalog.xid8 " \
-	"ORDER BY h.xid, h.id, h.version_id LIMIT " limit
+	"ORDER BY h.xid, h.id, h.version_id"
+#define PAGE_QUERY(limit) PAGE_QUERY_UNLIMITED " LIMIT " limit
 
 /* A position in the feed. */
 typedef struct FeedPosition
@@ -500,34 +506,29 @@ feed_instant(TimestampTz ts)
 /*
  * The kept page plan for this caller (prepared at first use, in an SPI
  * connection; parameters xid, id, version_id of the cursor and _count):
- * the generic one of constant limit when the history's policies let the
- * caller see every version (admins and auditors; superusers are not
- * subject to them), else the one limited by _count.  Either way the query
- * runs with the caller's rights and its policies.  On Citus always the
- * latter: Citus cannot plan the forced generic plan of the former ("could
- * not create distributed plan", 171_citus_http).
+ * the generic one of constant limit, kept apart for callers who see every
+ * version (admins and auditors; superusers are not subject to the
+ * policies), and without a limit, for a fast start, for the others, whose
+ * plan reads their own versions (the
+ * plan cache plans again when the role changes; two plans spare that
+ * between admins and practitioners).  Either way the query runs with the
+ * caller's rights and its policies.  On Citus the one limited by _count,
+ * which the plan cache plans for the actual values: Citus cannot plan the
+ * forced generic plan ("could not create distributed plan",
+ * 171_citus_http).
  */
 static SPIPlanPtr
 page_plan(const OmniCaller *caller)
 {
-	bool		all = (caller->is_admin || caller->is_auditor) && !omnitask_task_is_distributed();
-	SPIPlanPtr *kept = all ? &page_plan_all : &page_plan_filtered;
+	Oid			argtypes[4] = {XID8OID, TEXTOID, INT4OID, INT4OID};
 
-	if (*kept == NULL)
-	{
-		Oid			argtypes[4] = {XID8OID, TEXTOID, INT4OID, INT4OID};
-		SPIPlanPtr	plan = all ?
-			SPI_prepare_cursor(PAGE_QUERY(CppAsString2(FHIR_FEED_MAX_COUNT)), 4, argtypes, CURSOR_OPT_GENERIC_PLAN) :
-			SPI_prepare(PAGE_QUERY("$4"), 4, argtypes);
-		int			rc;
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if ((rc = SPI_keepplan(plan)) != 0)
-			elog(ERROR, "SPI_keepplan failed: %s", SPI_result_code_string(rc));
-		*kept = plan;
-	}
-	return *kept;
+	if (omnitask_task_is_distributed())
+		return spi_plan_keep(&page_plan_citus, PAGE_QUERY("$4"), 4, argtypes, 0);
+	if (caller->is_admin || caller->is_auditor)
+		return spi_plan_keep(&page_plan_all, PAGE_QUERY(CppAsString2(FHIR_FEED_MAX_COUNT)), 4, argtypes,
+							 CURSOR_OPT_GENERIC_PLAN);
+	return spi_plan_keep(&page_plan_own, PAGE_QUERY_UNLIMITED, 4, argtypes,
+						 CURSOR_OPT_GENERIC_PLAN | CURSOR_OPT_FAST_PLAN);
 }
 
 /*
@@ -662,8 +663,12 @@ feed_page(FunctionCallInfo fcinfo, bool as_text)
 	/* encoded once, into the caller's context; SPI_finish frees the rest */
 	MemoryContextSwitchTo(callerctx);
 	initStringInfo(&buf);
-	/* sized once for the usual page (about 1.25 times the stored size as text) */
-	enlargeStringInfo(&buf, Min(stored_size + stored_size / 4 + 1024 * (n + 1), 64 * 1024 * 1024));
+	/*
+	 * sized once for the page: the printer reserves twice a resource's
+	 * stored size before printing it (jsonb_print), about 1.25 times of it
+	 * is written
+	 */
+	enlargeStringInfo(&buf, Min(2 * stored_size + 1024 * (n + 1), 64 * 1024 * 1024));
 	appendStringInfoSpaces(&buf, VARHDRSZ);
 	if (as_text)
 		feed_print(&buf, &bundle);

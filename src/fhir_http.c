@@ -24,6 +24,7 @@
 #include "fhir_http.h"
 #include "fhir_validate.h"
 #include "miscadmin.h"
+#include "spi_plan.h"
 #include "lib/stringinfo.h"
 #include "catalog/pg_type_d.h"
 #include "utils/builtins.h"
@@ -211,25 +212,6 @@ omnitask_fhir_respond_task(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* Prepares and keeps an SPI plan of one text parameter, once per backend. */
-static SPIPlanPtr
-keep_text_plan(SPIPlanPtr *plan, const char *query)
-{
-	if (*plan == NULL)
-	{
-		Oid			argtypes[1] = {TEXTOID};
-		SPIPlanPtr	p = SPI_prepare(query, 1, argtypes);
-		int			rc;
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if ((rc = SPI_keepplan(p)) != 0)
-			elog(ERROR, "SPI_keepplan failed: %s", SPI_result_code_string(rc));
-		*plan = p;
-	}
-	return *plan;
-}
-
 /*
  * fhir.task_read(id text) -> fhir."application/fhir+json" (GET /Task/{id}).
  * The common request, a read without If-None-Match or If-Modified-Since of
@@ -262,7 +244,7 @@ omnitask_fhir_task_read(PG_FUNCTION_ARGS)
 		OmniAuditRead ar;
 
 		omnitask_audit_begin(&ar, "read", omnitask_audit_on() ? psprintf("id=%s", id) : NULL);
-		rc = SPI_execute_plan(keep_text_plan(&read_plan, READ_QUERY), &arg, NULL, true, 1);
+		rc = SPI_execute_plan(spi_plan_keep_text(&read_plan, READ_QUERY), &arg, NULL, true, 1);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "could not read a task: %s", SPI_result_code_string(rc));
 		if (SPI_processed == 1)
@@ -289,7 +271,7 @@ omnitask_fhir_task_read(PG_FUNCTION_ARGS)
 		/* not found: the full read answers 404 and records it */
 		omnitask_audit_cancel(&ar);
 	}
-	rc = SPI_execute_plan(keep_text_plan(&read_full_plan, READ_FULL_QUERY), &arg, &argnull, false, 1);
+	rc = SPI_execute_plan(spi_plan_keep_text(&read_full_plan, READ_FULL_QUERY), &arg, &argnull, false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read a task: %s", SPI_result_code_string(rc));
 	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);

@@ -43,70 +43,138 @@ static const char escape_char[256] = {
 };
 
 /*
- * Whether one of the 8 bytes at p may need escaping: a byte below 0x20, a
+ * The state of one printing: the buffer, the room kept free beyond the
+ * text written so far, and how far strings may be read in whole words.
+ *
+ * A stored value's text without escapes and numerics is at most twice its
+ * stored size (each 4-byte JEntry gives at most 7 bytes of quotes,
+ * separators and literals beside the bytes it covers, e.g. ", false"; a
+ * container's 4-byte header gives 2 brackets; a string's bytes are printed
+ * once): jsonb_print enlarges the buffer once per value by that bound
+ * (reserve) plus some slack, and the walker writes quotes, separators,
+ * keys, literals and unescaped strings without a check.  An escape or a
+ * numeric, whose text can be longer than what is stored, re-establishes
+ * the invariant "free room >= what may still come + reserve" before it is
+ * written.  The slack lets a string's last partial word be stored whole.
+ */
+typedef struct PrintState
+{
+	StringInfo	out;
+	Size		reserve;		/* bound on the rest of the value's plain text, plus slack */
+	const char *limit;			/* end of the stored bytes: words may be read up to here */
+} PrintState;
+
+/* Slack beyond the bound: a partial word is stored as 8 bytes. */
+#define PRINT_SLACK		32
+
+/*
+ * Values stored larger than this are printed by PostgreSQL's own
+ * JsonbToCString: the buffer for twice their size plus their text would
+ * come near MaxAllocSize.
+ */
+#define PRINT_RESERVE_MAX	(64 * 1024 * 1024)
+
+#define ONES	UINT64CONST(0x0101010101010101)
+#define HIGHS	UINT64CONST(0x8080808080808080)
+
+/*
+ * Whether one of the 8 bytes of w may need escaping: a byte below 0x20, a
  * '"' or a '\\' (the classic word-at-a-time tests for a byte less than n
  * and for a zero byte after an XOR; exact about whether there is one).
  */
 static inline bool
-word_needs_escape(const unsigned char *p)
+word_needs_escape(uint64 w)
 {
-	uint64		w;
-	uint64		q;
-	uint64		b;
+	uint64		q = w ^ (ONES * '"');
+	uint64		b = w ^ (ONES * '\\');
 
-#define ONES	UINT64CONST(0x0101010101010101)
-#define HIGHS	UINT64CONST(0x8080808080808080)
-	memcpy(&w, p, sizeof(w));
-	q = w ^ (ONES * '"');
-	b = w ^ (ONES * '\\');
 	return (((w - ONES * 0x20) & ~w) |
 			((q - ONES) & ~q) |
 			((b - ONES) & ~b)) & HIGHS;
-#undef ONES
-#undef HIGHS
 }
 
 /*
- * Appends s (len bytes, no NUL needed) as a quoted JSON string, escaped as
- * escape_json escapes it: \b \f \n \r \t \" \\, other control characters
- * as \u00xx (lower-case hex), everything else copied.  The buffer is
- * enlarged once for the usual string without escapes (checked inline: most
- * strings are short keys and the page's buffer is sized once); the bytes
- * between escapes are checked and copied 8 at a time, each word stored as
- * it was loaded (a memcpy call per run cost more than the copying: most
- * runs are a few bytes).
+ * The word of the n (1-7) bytes at p, read as 8 bytes, its bytes past the
+ * n-th replaced by 'a' (which needs no escape).
  */
-void
-jsonb_print_string(StringInfo out, const char *s, int len)
+static inline uint64
+partial_word(const unsigned char *p, int n)
+{
+	uint64		w;
+	uint64		keep;
+
+	memcpy(&w, p, sizeof(w));
+#ifdef WORDS_BIGENDIAN
+	keep = ~(~UINT64CONST(0) >> (8 * n));
+#else
+	keep = (UINT64CONST(1) << (8 * n)) - 1;
+#endif
+	return (w & keep) | (ONES * 'a' & ~keep);
+}
+
+/*
+ * Makes room for extra bytes beyond dst plus the reserve (the buffer may
+ * move); returns where to go on writing.
+ */
+static char *
+make_room(PrintState *ps, char *dst, Size extra)
+{
+	StringInfo	out = ps->out;
+
+	out->len = dst - out->data;
+	enlargeStringInfo(out, extra + ps->reserve);
+	return out->data + out->len;
+}
+
+/*
+ * Writes s (len bytes) at dst as a quoted JSON string, escaped as
+ * escape_json escapes it: \b \f \n \r \t \" \\, other control characters
+ * as \u00xx (lower-case hex), everything else copied.  The bytes between
+ * escapes are checked and copied 8 at a time, each word stored as it was
+ * loaded; a last partial word is read whole when the stored value goes on
+ * past it (ps->limit), so that a short key is one load, one test and one
+ * store.  Only an escape checks the room (see PrintState).
+ */
+static char *
+put_string(PrintState *ps, char *dst, const char *s, uint32 len)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *) s;
 	const unsigned char *end = p + len;
-	char	   *dst;
 
-	/* the string unescaped and its quotes, and the NUL */
-	if (out->maxlen - out->len <= len + 2)
-		enlargeStringInfo(out, len + 2);
-	dst = out->data + out->len;
 	*dst++ = '"';
 	for (;;)
 	{
 		char		e;
+		uint64		w;
 
-		while (end - p >= 8 && !word_needs_escape(p))
+		while (end - p >= 8)
 		{
-			memcpy(dst, p, 8);
+			memcpy(&w, p, sizeof(w));
+			if (word_needs_escape(w))
+				break;
+			memcpy(dst, &w, sizeof(w));
 			dst += 8;
 			p += 8;
+		}
+		if (p == end)
+			break;
+		if (end - p < 8 && (const char *) p + 8 <= ps->limit)
+		{
+			w = partial_word(p, end - p);
+			if (!word_needs_escape(w))
+			{
+				memcpy(dst, &w, sizeof(w));
+				dst += end - p;
+				break;
+			}
 		}
 		while (p < end && escape_char[*p] == 0)
 			*dst++ = (char) *p++;
 		if (p == end)
 			break;
-		/* room for this escape (6 bytes at most), the rest and the quote */
-		out->len = dst - out->data;
-		enlargeStringInfo(out, 6 + (end - p));
-		dst = out->data + out->len;
+		/* this escape (6 bytes at most) and the rest of the string */
+		dst = make_room(ps, dst, 6 + (end - p));
 		e = escape_char[*p];
 		*dst++ = '\\';
 		*dst++ = e;
@@ -120,16 +188,50 @@ jsonb_print_string(StringInfo out, const char *s, int len)
 		p++;
 	}
 	*dst++ = '"';
-	*dst = '\0';
-	out->len = dst - out->data;
+	return dst;
 }
 
-/* Appends two characters (", " and ": "). */
-static inline void
-append_pair(StringInfo out, char a, char b)
+/*
+ * put_string inlined for the common short string (a key, a code): fewer
+ * than 8 bytes, none to escape, the stored value going on past them; one
+ * load, one test and one store.  Anything else goes to put_string.
+ */
+static pg_attribute_always_inline char *
+put_short_string(PrintState *ps, char *dst, const char *s, uint32 len)
 {
-	appendStringInfoCharMacro(out, a);
-	appendStringInfoCharMacro(out, b);
+	if (len < 8 && s + 8 <= ps->limit)
+	{
+		uint64		w = partial_word((const unsigned char *) s, len);
+
+		if (!word_needs_escape(w))
+		{
+			dst[0] = '"';
+			memcpy(dst + 1, &w, sizeof(w));
+			dst[len + 1] = '"';
+			return dst + len + 2;
+		}
+	}
+	return put_string(ps, dst, s, len);
+}
+
+#undef ONES
+#undef HIGHS
+
+/*
+ * Appends s (len bytes, no NUL needed) as a quoted JSON string, escaped as
+ * escape_json escapes it (put_string; nothing is read past s + len).
+ */
+void
+jsonb_print_string(StringInfo out, const char *s, int len)
+{
+	PrintState	ps = {out, PRINT_SLACK, s + len};
+	char	   *dst;
+
+	if (out->maxlen - out->len <= len + 2 + PRINT_SLACK)
+		enlargeStringInfo(out, len + 2 + PRINT_SLACK);
+	dst = put_string(&ps, out->data + out->len, s, len);
+	*dst = '\0';
+	out->len = dst - out->data;
 }
 
 /* The offset of child index in the data of container c (jsonb_util.c's getJsonbOffset). */
@@ -148,42 +250,6 @@ child_offset(const JsonbContainer *c, int index)
 	return offset;
 }
 
-static void print_container(StringInfo out, const JsonbContainer *c);
-
-/*
- * Appends one child value: its JEntry, the start of its container's data
- * and its offset there (numerics and containers start 4-byte aligned).
- */
-static void
-print_value(StringInfo out, JEntry entry, const char *data, uint32 offset, uint32 end)
-{
-	switch (entry & JENTRY_TYPEMASK)
-	{
-		case JENTRY_ISSTRING:
-			jsonb_print_string(out, data + offset, end - offset);
-			break;
-		case JENTRY_ISNUMERIC:
-			appendStringInfoString(out,
-								   DatumGetCString(DirectFunctionCall1(numeric_out,
-																	   PointerGetDatum(data + INTALIGN(offset)))));
-			break;
-		case JENTRY_ISBOOL_TRUE:
-			appendBinaryStringInfo(out, "true", 4);
-			break;
-		case JENTRY_ISBOOL_FALSE:
-			appendBinaryStringInfo(out, "false", 5);
-			break;
-		case JENTRY_ISNULL:
-			appendBinaryStringInfo(out, "null", 4);
-			break;
-		case JENTRY_ISCONTAINER:
-			print_container(out, (const JsonbContainer *) (data + INTALIGN(offset)));
-			break;
-		default:
-			elog(ERROR, "unrecognized jsonb entry type 0x%08x", entry & JENTRY_TYPEMASK);
-	}
-}
-
 /* The end offset of a child given its start: an offset or a length. */
 static inline uint32
 child_end(JEntry entry, uint32 start)
@@ -191,12 +257,58 @@ child_end(JEntry entry, uint32 start)
 	return JBE_HAS_OFF(entry) ? JBE_OFFLENFLD(entry) : start + JBE_OFFLENFLD(entry);
 }
 
+/* Writes a literal (true, false, null) of len bytes. */
+static inline char *
+put_literal(char *dst, const char *lit, int len)
+{
+	memcpy(dst, lit, len);
+	return dst + len;
+}
+
+static char *put_container(PrintState *ps, char *dst, const JsonbContainer *c);
+
 /*
- * Appends an array or object; the one element of a raw scalar's
+ * Writes one child value: its JEntry, the start of its container's data
+ * and its offset there (numerics and containers start 4-byte aligned).
+ */
+static inline char *
+put_value(PrintState *ps, char *dst, JEntry entry, const char *data, uint32 offset, uint32 end)
+{
+	switch (entry & JENTRY_TYPEMASK)
+	{
+		case JENTRY_ISSTRING:
+			return put_short_string(ps, dst, data + offset, end - offset);
+		case JENTRY_ISNUMERIC:
+			{
+				char	   *num = DatumGetCString(DirectFunctionCall1(numeric_out,
+																	  PointerGetDatum(data + INTALIGN(offset))));
+				size_t		numlen = strlen(num);
+
+				dst = make_room(ps, dst, numlen);
+				memcpy(dst, num, numlen);
+				pfree(num);
+				return dst + numlen;
+			}
+		case JENTRY_ISBOOL_TRUE:
+			return put_literal(dst, "true", 4);
+		case JENTRY_ISBOOL_FALSE:
+			return put_literal(dst, "false", 5);
+		case JENTRY_ISNULL:
+			return put_literal(dst, "null", 4);
+		case JENTRY_ISCONTAINER:
+			return put_container(ps, dst, (const JsonbContainer *) (data + INTALIGN(offset)));
+		default:
+			elog(ERROR, "unrecognized jsonb entry type 0x%08x", entry & JENTRY_TYPEMASK);
+	}
+	return dst;					/* keep the compiler quiet */
+}
+
+/*
+ * Writes an array or object; the one element of a raw scalar's
  * pseudo-array goes without brackets, as jsonb_out prints it.
  */
-static void
-print_container(StringInfo out, const JsonbContainer *c)
+static char *
+put_container(PrintState *ps, char *dst, const JsonbContainer *c)
 {
 	uint32		n = c->header & JB_CMASK;
 	bool		object = (c->header & JB_FOBJECT) != 0;
@@ -208,34 +320,60 @@ print_container(StringInfo out, const JsonbContainer *c)
 
 	check_stack_depth();
 	if (!raw_scalar)
-		appendStringInfoCharMacro(out, object ? '{' : '[');
+		*dst++ = object ? '{' : '[';
 	for (i = 0; i < n; i++)
 	{
 		JEntry		ventry = c->children[object ? n + i : i];
 		uint32		vend = child_end(ventry, voff);
 
 		if (i > 0)
-			append_pair(out, ',', ' ');
+		{
+			dst[0] = ',';
+			dst[1] = ' ';
+			dst += 2;
+		}
 		if (object)
 		{
 			uint32		kend = child_end(c->children[i], koff);
 
-			jsonb_print_string(out, data + koff, kend - koff);
-			append_pair(out, ':', ' ');
+			dst = put_short_string(ps, dst, data + koff, kend - koff);
+			dst[0] = ':';
+			dst[1] = ' ';
+			dst += 2;
 			koff = kend;
 		}
-		print_value(out, ventry, data, voff, vend);
+		dst = put_value(ps, dst, ventry, data, voff, vend);
 		voff = vend;
 	}
 	if (!raw_scalar)
-		appendStringInfoCharMacro(out, object ? '}' : ']');
+		*dst++ = object ? '}' : ']';
+	return dst;
 }
 
-/* Appends the text of a whole jsonb value. */
+/*
+ * Appends the text of a whole jsonb value: the buffer enlarged once by the
+ * bound on its text (see PrintState), then written without checks.
+ */
 void
 jsonb_print(StringInfo out, Jsonb *jb)
 {
-	print_container(out, &jb->root);
+	Size		size = VARSIZE(jb);
+	PrintState	ps;
+	char	   *dst;
+
+	if (size > PRINT_RESERVE_MAX)
+	{
+		JsonbToCString(out, &jb->root, size);
+		return;
+	}
+	ps.out = out;
+	ps.reserve = 2 * size + PRINT_SLACK;
+	ps.limit = (const char *) jb + size;
+	if ((Size) (out->maxlen - out->len) <= ps.reserve)
+		enlargeStringInfo(out, ps.reserve);
+	dst = put_container(&ps, out->data + out->len, &jb->root);
+	*dst = '\0';
+	out->len = dst - out->data;
 }
 
 /* The text of a jsonb value as a text (json) datum, sized once. */

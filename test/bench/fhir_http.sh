@@ -19,6 +19,10 @@
 # The change feed's HTTP endpoint wraps omnitask.task_changes_json (the page
 # printed straight to text), so that is its bare function (feed_json);
 # feed_bare / feed_json compares the jsonb page, printed by jsonb_out, with it.
+# feed_pract.sql is the text page as the practitioner with the most versions
+# (role bench_pract, set up by setup.sql): --pairs feed_json:feed_pract:1.0
+# compares a practitioner's page with the superuser's (every other script
+# runs as postgres, whom the policies do not filter).
 #
 # --callgrind N:M counts instructions instead of timing (wall-clock ratios
 # on a shared machine swing by +-30%; PMU counters are not available in

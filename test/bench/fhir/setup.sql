@@ -30,6 +30,12 @@ SELECT row_number() OVER (), omnitask.feed_cursor(xid, id, version_id)
 FROM (SELECT xid, id, version_id, row_number() OVER (ORDER BY xid, id, version_id) AS r
 	  FROM omnitask.task_history) h
 WHERE r % 100 = 1;
+-- the practitioner with the most versions, as role bench_pract (feed_pract.sql)
+SELECT 'CREATE ROLE bench_pract NOLOGIN IN ROLE omnitask_practitioner'
+	WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_pract') \gexec
+UPDATE omnitask.practitioner SET role_name = 'bench_pract'
+	WHERE id = (SELECT owner_id FROM omnitask.task_history WHERE owner_id IS NOT NULL
+				GROUP BY owner_id ORDER BY count(*) DESC, owner_id LIMIT 1);
 GRANT USAGE ON SCHEMA bench_fhir TO PUBLIC;
 GRANT SELECT ON ALL TABLES IN SCHEMA bench_fhir TO PUBLIC;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA bench_fhir TO PUBLIC;
