@@ -107,32 +107,44 @@ exact_copy(const char *s, size_t len)
 	return p;
 }
 
+/* A checker of one primitive's lexical form: fhir_check_string or fhir_check_number. */
+typedef bool (*PrimChecker) (FhirPrim prim, const char *s, size_t len, const char **why);
+
 /*
- * Checks fhir_check_string(prim, s, len); expect_ok says whether it should
- * pass; want_why (if not NULL) is a substring the reason must contain.
+ * Checks check(prim, s, len); expect_ok says whether it should pass;
+ * want_why (if not NULL) is a substring the reason must contain.  what and
+ * quote shape the test's description ("string", "\"" or "number", "").
  */
 static void
-t_string(FhirPrim prim, const char *s, size_t len, bool expect_ok,
-		 const char *want_why)
+t_check(PrimChecker check, const char *what, const char *quote, FhirPrim prim,
+		const char *s, size_t len, bool expect_ok, const char *want_why)
 {
 	char		desc[400];
 	char		sh[200];
 	char	   *copy = exact_copy(s, len);
 	const char *why = "(unset)";
-	bool		got = fhir_check_string(prim, copy, len, &why);
+	bool		got = check(prim, copy, len, &why);
 	bool		pass = (got == expect_ok);
 
 	if (pass && !got && (why == NULL || (want_why && !strstr(why, want_why))))
 		pass = false;
 	if (pass && got && why != NULL)
 		pass = false;
-	snprintf(desc, sizeof(desc), "%s \"%s\" %s%s%s%s", prim_name(prim),
-			 show(s, len, sh, sizeof(sh)),
+	snprintf(desc, sizeof(desc), "%s%s%s %s%s%s %s%s%s%s", what, *what ? " " : "",
+			 prim_name(prim), quote, show(s, len, sh, sizeof(sh)), quote,
 			 expect_ok ? "accepted" : "refused",
 			 (!got && why) ? " (" : "", (!got && why) ? why : "",
 			 (!got && why) ? ")" : "");
 	report(pass, desc);
 	free(copy);
+}
+
+/* Checks fhir_check_string(prim, s, len) (see t_check). */
+static void
+t_string(FhirPrim prim, const char *s, size_t len, bool expect_ok,
+		 const char *want_why)
+{
+	t_check(fhir_check_string, "", "\"", prim, s, len, expect_ok, want_why);
 }
 
 /*
@@ -166,24 +178,7 @@ static void
 t_number(FhirPrim prim, const char *s, size_t len, bool expect_ok,
 		 const char *want_why)
 {
-	char		desc[400];
-	char		sh[200];
-	char	   *copy = exact_copy(s, len);
-	const char *why = "(unset)";
-	bool		got = fhir_check_number(prim, copy, len, &why);
-	bool		pass = (got == expect_ok);
-
-	if (pass && !got && (why == NULL || (want_why && !strstr(why, want_why))))
-		pass = false;
-	if (pass && got && why != NULL)
-		pass = false;
-	snprintf(desc, sizeof(desc), "number %s %s %s%s%s%s", prim_name(prim),
-			 show(s, len, sh, sizeof(sh)),
-			 expect_ok ? "accepted" : "refused",
-			 (!got && why) ? " (" : "", (!got && why) ? why : "",
-			 (!got && why) ? ")" : "");
-	report(pass, desc);
-	free(copy);
+	t_check(fhir_check_number, "number", "", prim, s, len, expect_ok, want_why);
 }
 
 /* Checks a currency code. */
