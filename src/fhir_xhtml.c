@@ -97,23 +97,42 @@ static const char R_X_NOCHAR[] =
 static const char R_X_REF[] =
 	"only the entities &lt; &gt; &amp; &quot; &apos; and numeric character references are allowed";
 
+/*
+ * True when the names of n bytes at a and b are equal, where both may be
+ * read as far as limit (a name is short: on a little-endian machine one
+ * compare of eight bytes under a mask where both have eight bytes to
+ * read, else byte by byte).
+ */
+static inline XHTML_ALWAYS_INLINE bool
+same_name(const char *a, const char *b, size_t n, const char *limit)
+{
+	size_t		k;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (n <= 8 && limit - a >= 8 && limit - b >= 8)
+	{
+		uint64_t	x;
+		uint64_t	y;
+
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		x ^= y;
+		return n == 8 ? x == 0 : word_first_bytes(x, n) == 0;
+	}
+#else
+	(void) limit;
+#endif
+	for (k = 0; k < n; k++)
+		if (a[k] != b[k])
+			return false;
+	return true;
+}
+
 /* True when the name s[off..off+n) is exactly the literal lit. */
 static inline bool
 span_is(const char *s, size_t off, size_t n, const char *lit)
 {
 	return strlen(lit) == n && memcmp(s + off, lit, n) == 0;
-}
-
-/* True when the n bytes at a and b are equal (short names: no call). */
-static inline bool
-same_bytes(const char *a, const char *b, size_t n)
-{
-	size_t		k;
-
-	for (k = 0; k < n; k++)
-		if (a[k] != b[k])
-			return false;
-	return true;
 }
 
 /* True when the n bytes at p are one of the n-byte names packed in list. */
@@ -131,7 +150,7 @@ name_in_list(const char *p, size_t n, const char *list)
  * (case-sensitive), from the generated HTML 4 list.  Called for every tag
  * of every narrative: one indexed lookup by length and a few compares.
  */
-static inline bool
+static inline XHTML_ALWAYS_INLINE bool
 xhtml_element_allowed(const char *s, size_t off, size_t n)
 {
 	return xhtml_element_name_allowed(s + off, n);
@@ -761,7 +780,7 @@ parse_end_tag(const char *s, size_t len, size_t *pi, XState *st,
 	{
 		top = &st->open[st->depth - 1];
 		if (len - i > top->len && s[i + top->len] == '>' &&
-			same_bytes(s + i, s + top->off, top->len))
+			same_name(s + i, s + top->off, top->len, s + len))
 		{
 			st->depth--;
 			xstate_pop_scopes(st);
@@ -780,7 +799,7 @@ parse_end_tag(const char *s, size_t len, size_t *pi, XState *st,
 	if (st->depth == 0)
 		FAIL("an end tag has no matching start tag");
 	top = &st->open[st->depth - 1];
-	if (top->len != nlen || !same_bytes(s + top->off, s + noff, nlen))
+	if (top->len != nlen || !same_name(s + top->off, s + noff, nlen, s + len))
 		FAIL("elements are not properly nested (an end tag does not match its start tag)");
 	st->depth--;
 	xstate_pop_scopes(st);

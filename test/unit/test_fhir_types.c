@@ -1228,6 +1228,104 @@ t_xhtml_at(size_t pos, char fill, const char *mid, const char *tail,
 }
 
 /*
+ * End tags matched against the open element's name (compared as one word
+ * of eight bytes where both names have eight bytes to read, byte by byte
+ * near the end of the text and for names longer than eight bytes): names
+ * of 1 to 16 bytes, with and without a namespace prefix, as the last
+ * element of the text and as the root (whose end tag ends the text),
+ * refused when the end tag differs from the start tag in its first, last
+ * or any byte, or in its length.
+ */
+static void
+test_xhtml_end_names(void)
+{
+	static const char *const names[] = {
+		"b", "em", "dfn", "abbr", "small", "strong", "caption", "h:strong",
+		"h:caption", "blockquote", "xh:blockquote", "xhtm:blockquote",
+		"xhtml:blockquote"
+	};
+	static const char *const prefixes[] = {"", "h", "xh", "xht", "xhtm", "xhtml", "xhtml1", "x0123456789"};
+	int			i,
+				k;
+
+	for (i = 0; i < (int) (sizeof(names) / sizeof(names[0])); i++)
+	{
+		const char *n = names[i];
+		const char *colon = strchr(n, ':');
+		const char *local = colon ? colon + 1 : n;
+		int			plen = colon ? (int) (colon - n) : 0;
+		char		decl[80] = "";
+		char		wrap[80];
+		char		x[400];
+
+		if (colon)
+			snprintf(decl, sizeof(decl), " xmlns:%.*s=\"http://www.w3.org/1999/xhtml\"", plen, n);
+		/* caption only inside a table */
+		if (strcmp(local, "caption") == 0)
+			snprintf(wrap, sizeof(wrap), "table");
+		else
+			wrap[0] = '\0';
+#define END_CASE(endname, ok, why) \
+		do { \
+			snprintf(x, sizeof(x), "<div" XNS "%s>%s%s%s<%s>x</%s>%s%s%s</div>", decl, \
+					 wrap[0] ? "<" : "", wrap, wrap[0] ? ">" : "", n, (endname), \
+					 wrap[0] ? "</" : "", wrap, wrap[0] ? ">" : ""); \
+			t_string(FP_XHTML, x, strlen(x), (ok), (why)); \
+		} while (0)
+		END_CASE(n, true, NULL);
+		for (k = 0; n[k]; k++)
+		{
+			char		bad[40];
+
+			snprintf(bad, sizeof(bad), "%s", n);
+			bad[k] = bad[k] == 'q' ? 'r' : 'q';
+			END_CASE(bad, false, "not properly nested");
+		}
+		{
+			char		longer[40];
+			char		shorter[40];
+
+			snprintf(longer, sizeof(longer), "%sa", n);
+			END_CASE(longer, false, "not properly nested");
+			if (strlen(local) > 1)
+			{
+				snprintf(shorter, sizeof(shorter), "%.*s", (int) strlen(n) - 1, n);
+				END_CASE(shorter, false, "not properly nested");
+			}
+		}
+#undef END_CASE
+	}
+
+	/* the root's end tag ends the text: fewer than eight bytes follow its name */
+	for (i = 0; i < (int) (sizeof(prefixes) / sizeof(prefixes[0])); i++)
+	{
+		const char *p = prefixes[i];
+		const char *c = *p ? ":" : "";
+		char		x[300];
+		char		decl[80];
+
+		if (*p)
+			snprintf(decl, sizeof(decl), " xmlns:%s=\"http://www.w3.org/1999/xhtml\"", p);
+		else
+			snprintf(decl, sizeof(decl), "%s", XNS);
+		snprintf(x, sizeof(x), "<%s%sdiv%s>x</%s%sdiv>", p, c, decl, p, c);
+		t_string(FP_XHTML, x, strlen(x), true, NULL);
+		snprintf(x, sizeof(x), "<%s%sdiv%s>x</%s%sdiv> \n", p, c, decl, p, c);
+		t_string(FP_XHTML, x, strlen(x), true, NULL);
+		snprintf(x, sizeof(x), "<%s%sdiv%s>x</%s%sdiv >", p, c, decl, p, c);
+		t_string(FP_XHTML, x, strlen(x), true, NULL);
+		snprintf(x, sizeof(x), "<%s%sdiv%s>x</%s%sdix>", p, c, decl, p, c);
+		t_string(FP_XHTML, x, strlen(x), false, "not properly nested");
+		snprintf(x, sizeof(x), "<%s%sdiv%s>x</%s%sdi>", p, c, decl, p, c);
+		t_string(FP_XHTML, x, strlen(x), false, "not properly nested");
+		snprintf(x, sizeof(x), "<%s%sdiv%s>x</%s%sdivv>", p, c, decl, p, c);
+		t_string(FP_XHTML, x, strlen(x), false, "not properly nested");
+		snprintf(x, sizeof(x), "<%s%sdiv%s>x</%s%sdiv", p, c, decl, p, c);
+		t_string(FP_XHTML, x, strlen(x), false, "end tag is malformed");
+	}
+}
+
+/*
  * The ends of the word-at-a-time scans: a string whose length is not a
  * multiple of eight (its last eight bytes read as one word, overlapping
  * the previous one) with a control character, a non-space or nothing but
@@ -1473,6 +1571,7 @@ test_xhtml_names(void)
 	BADW(FP_XHTML, XDIV("<p class-1.x_y:z=\"a\" \xc3\xa9t\xc3\xa9=\"b\">x</p>"), "txt-1");
 	BADW(FP_XHTML, XDIV("<p 1a=\"a\">x</p>"), "attribute name is malformed");
 	test_xhtml_conformance();
+	test_xhtml_end_names();
 	BADW(FP_XHTML, XDIV("<p -a=\"a\">x</p>"), "attribute name is malformed");
 }
 
