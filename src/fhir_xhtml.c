@@ -1017,12 +1017,20 @@ check_xhtml_in(const char *s, size_t len, XState *st, const char **why)
 					if (word_first_bytes(w ^ WORD_OF(' '), n) != 0)
 						has_content = true;
 					i += n;
+					found = true;
 					break;
 				}
 				if (w != WORD_OF(' '))
 					has_content = true;
 				i += 8;
 			}
+
+			/*
+			 * the common end of a run, at markup: the bytes before it are
+			 * plain text (and counted), the tag is parsed next
+			 */
+			if (found && s[i] == '<')
+				continue;
 			while (i < len)
 			{
 				unsigned char t = (unsigned char) s[i];
