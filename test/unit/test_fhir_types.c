@@ -1228,6 +1228,46 @@ t_xhtml_at(size_t pos, char fill, const char *mid, const char *tail,
 }
 
 /*
+ * The three parts of a narrative (whitespace and the root's start tag, the
+ * root's content, whitespace after its end tag), and the namespace URI
+ * written as its very bytes or with character references.
+ */
+static void
+test_xhtml_parts(void)
+{
+	OK(FP_XHTML, "\t\r\n <div" XNS ">x</div> \t\r\n");
+	OK(FP_XHTML, "<div" XNS ">x</div >\n");
+	OK(FP_XHTML, "<div" XNS "><img src=\"a.png\"/></div>");
+	BADW(FP_XHTML, "<div" XNS "/>", "txt-2");
+	BADW(FP_XHTML, " <div" XNS "/> ", "txt-2");
+	BADW(FP_XHTML, "<div" XNS "/>x", "follow");
+	BADW(FP_XHTML, "<div" XNS "/><p/>", "follow");
+	BADW(FP_XHTML, XDIV("x") " <!-- c -->", "follow");
+	BADW(FP_XHTML, XDIV("x") " </div>", "follow");
+	BADW(FP_XHTML, XDIV("x") " &amp;", "follow");
+	BADW(FP_XHTML, XDIV("x") "\x01", "follow");
+	BADW(FP_XHTML, " </div>", "no matching start tag");
+	BADW(FP_XHTML, " <!DOCTYPE html>" XDIV("x"), "DOCTYPE");
+	BADW(FP_XHTML, " <?xml version=\"1.0\"?>" XDIV("x"), "processing instructions");
+	BADW(FP_XHTML, " <!-- c -->" XDIV("x"), "outside the root");
+	BADW(FP_XHTML, " x", "outside the root");
+	BADW(FP_XHTML, "\n", "<div>");
+	BADW(FP_XHTML, "<p" XNS ">x</p>", "root element must be a <div>");
+	BADW(FP_XHTML, "<div" XNS ">x</div", "end tag is malformed");
+	BADW(FP_XHTML, "<div" XNS "><p>x</p>", "not closed");
+	BADW(FP_XHTML, "<div" XNS "><p>x</div>", "not properly nested");
+	/* the namespace URI: its bytes, or the same characters through references */
+	OK(FP_XHTML, "<div xmlns=\"http://www.w3.org/1999/xhtm&#108;\">x</div>");
+	OK(FP_XHTML, "<div xmlns=\"&#x68;ttp://www.w3.org/1999/xhtml\">x</div>");
+	OK(FP_XHTML, "<h:div xmlns:h=\"http://www.w3.org/1999/xhtm&#x6c;\">x</h:div>");
+	BADW(FP_XHTML, "<div xmlns=\"http://www.w3.org/1999/xhtmk\">x</div>", "namespace");
+	BADW(FP_XHTML, "<div xmlns=\"http://www.w3.org/1999/xhtm\">x</div>", "namespace");
+	BADW(FP_XHTML, "<div xmlns=\"http://www.w3.org/1999/xhtml&#32;\">x</div>", "namespace");
+	BADW(FP_XHTML, "<div xmlns=\"http://www.w3.org/1999/xhtm&amp;\">x</div>", "namespace");
+	BADW(FP_XHTML, "<div xmlns=\"\">x</div>", "namespace");
+}
+
+/*
  * End tags matched against the open element's name (compared as one word
  * of eight bytes where both names have eight bytes to read, byte by byte
  * near the end of the text and for names longer than eight bytes): names
@@ -1572,6 +1612,7 @@ test_xhtml_names(void)
 	BADW(FP_XHTML, XDIV("<p 1a=\"a\">x</p>"), "attribute name is malformed");
 	test_xhtml_conformance();
 	test_xhtml_end_names();
+	test_xhtml_parts();
 	BADW(FP_XHTML, XDIV("<p -a=\"a\">x</p>"), "attribute name is malformed");
 }
 
