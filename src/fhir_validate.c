@@ -562,34 +562,26 @@ code_in_valueset(const FhirValueSet *vs, const char *s, int len, const char **wh
 	return name_in_sorted(s, len, vs->codes, vs->ncodes);
 }
 
-/*
- * The capture context of a child element of an object in context cap.  For
- * the root's members (every one of them asks) a switch on the name's length
- * first: the six names have six lengths, so one compare of bytes at most.
- */
-static pg_attribute_always_inline Cap
+/* The capture context of a child element of an object in context cap. */
+static Cap
 child_cap(Cap cap, const FhirElement *el)
 {
 	switch (cap)
 	{
 		case CAP_ROOT:
-			switch (el->name_len)
-			{
-				case 3:
-					return EL_IS(el, "for") ? CAP_FOR : CAP_NONE;
-				case 4:
-					return EL_IS(el, "code") ? CAP_CODE : CAP_NONE;
-				case 5:
-					return EL_IS(el, "owner") ? CAP_OWNER : CAP_NONE;
-				case 9:
-					return EL_IS(el, "requester") ? CAP_REQUESTER : CAP_NONE;
-				case 11:
-					return EL_IS(el, "restriction") ? CAP_RESTRICTION : CAP_NONE;
-				case 15:
-					return EL_IS(el, "executionPeriod") ? CAP_EXEC_PERIOD : CAP_NONE;
-				default:
-					return CAP_NONE;
-			}
+			if (EL_IS(el, "owner"))
+				return CAP_OWNER;
+			if (EL_IS(el, "for"))
+				return CAP_FOR;
+			if (EL_IS(el, "requester"))
+				return CAP_REQUESTER;
+			if (EL_IS(el, "code"))
+				return CAP_CODE;
+			if (EL_IS(el, "restriction"))
+				return CAP_RESTRICTION;
+			if (EL_IS(el, "executionPeriod"))
+				return CAP_EXEC_PERIOD;
+			return CAP_NONE;
 		case CAP_CODE:
 			return EL_IS(el, "coding") ? CAP_CODE_CODING : CAP_NONE;
 		case CAP_RESTRICTION:
