@@ -97,23 +97,42 @@ static const char R_X_NOCHAR[] =
 static const char R_X_REF[] =
 	"only the entities &lt; &gt; &amp; &quot; &apos; and numeric character references are allowed";
 
+/*
+ * True when the names of n bytes at a and b are equal, where b comes
+ * before a in a text that may be read as far as limit (a name is short: on
+ * a little-endian machine one compare of eight bytes under a mask where a,
+ * and so b, has eight bytes to read, else byte by byte).
+ */
+static inline XHTML_ALWAYS_INLINE bool
+same_name(const char *a, const char *b, size_t n, const char *limit)
+{
+	size_t		k;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (n <= 8 && limit - a >= 8)
+	{
+		uint64_t	x;
+		uint64_t	y;
+
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		x ^= y;
+		return n == 8 ? x == 0 : word_first_bytes(x, n) == 0;
+	}
+#else
+	(void) limit;
+#endif
+	for (k = 0; k < n; k++)
+		if (a[k] != b[k])
+			return false;
+	return true;
+}
+
 /* True when the name s[off..off+n) is exactly the literal lit. */
 static inline bool
 span_is(const char *s, size_t off, size_t n, const char *lit)
 {
 	return strlen(lit) == n && memcmp(s + off, lit, n) == 0;
-}
-
-/* True when the n bytes at a and b are equal (short names: no call). */
-static inline bool
-same_bytes(const char *a, const char *b, size_t n)
-{
-	size_t		k;
-
-	for (k = 0; k < n; k++)
-		if (a[k] != b[k])
-			return false;
-	return true;
 }
 
 /* True when the n bytes at p are one of the n-byte names packed in list. */
@@ -131,7 +150,7 @@ name_in_list(const char *p, size_t n, const char *list)
  * (case-sensitive), from the generated HTML 4 list.  Called for every tag
  * of every narrative: one indexed lookup by length and a few compares.
  */
-static inline bool
+static inline XHTML_ALWAYS_INLINE bool
 xhtml_element_allowed(const char *s, size_t off, size_t n)
 {
 	return xhtml_element_name_allowed(s + off, n);
@@ -361,7 +380,12 @@ attr_next(const char *v, size_t vlen, size_t *pi)
 	return (unsigned char) v[(*pi)++];
 }
 
-/* True when the (decoded) attribute value is exactly lit. */
+/*
+ * True when the (decoded) attribute value is exactly lit, which has no
+ * '&' (a namespace URI): a value written as lit's very bytes is equal
+ * without decoding (the usual xmlns="http://www.w3.org/1999/xhtml"); any
+ * other is decoded and compared character by character.
+ */
 static bool
 attr_value_equals(const char *v, size_t vlen, const char *lit)
 {
@@ -369,6 +393,8 @@ attr_value_equals(const char *v, size_t vlen, const char *lit)
 	size_t		n = strlen(lit);
 	size_t		k = 0;
 
+	if (vlen == n && memcmp(v, lit, n) == 0)
+		return true;
 	while (i < vlen)
 	{
 		uint32_t	cp = attr_next(v, vlen, &i);
@@ -761,7 +787,7 @@ parse_end_tag(const char *s, size_t len, size_t *pi, XState *st,
 	{
 		top = &st->open[st->depth - 1];
 		if (len - i > top->len && s[i + top->len] == '>' &&
-			same_bytes(s + i, s + top->off, top->len))
+			same_name(s + i, s + top->off, top->len, s + len))
 		{
 			st->depth--;
 			xstate_pop_scopes(st);
@@ -780,7 +806,7 @@ parse_end_tag(const char *s, size_t len, size_t *pi, XState *st,
 	if (st->depth == 0)
 		FAIL("an end tag has no matching start tag");
 	top = &st->open[st->depth - 1];
-	if (top->len != nlen || !same_bytes(s + top->off, s + noff, nlen))
+	if (top->len != nlen || !same_name(s + noff, s + top->off, nlen, s + len))
 		FAIL("elements are not properly nested (an end tag does not match its start tag)");
 	st->depth--;
 	xstate_pop_scopes(st);
@@ -824,7 +850,7 @@ static bool
 check_xhtml_in(const char *s, size_t len, XState *st, const char **why)
 {
 	bool		seen_root = false;
-	bool		root_closed = false;
+	bool		inside;
 	bool		has_content = false;
 	size_t		i = 0;
 
@@ -832,45 +858,42 @@ check_xhtml_in(const char *s, size_t len, XState *st, const char **why)
 		FAIL(R_EMPTY);
 	if (len > UINT32_MAX)
 		FAIL("the narrative is too long to be checked");
-	while (i < len)
+
+	/*
+	 * Three parts, so that the loop over the root's content does not ask
+	 * at every step whether it is inside the root: whitespace and the
+	 * root's start tag, the content up to the root's end tag, whitespace.
+	 */
+	while (i < len && is_text_space((unsigned char) s[i]))
+		i++;
+	if (i < len)
+	{
+		bool		self_closed,
+					is_img;
+
+		if (s[i] != '<')
+			FAIL("nothing but whitespace may appear outside the root <div>");
+		if (has_prefix_at(s, len, i, "<!DOCTYPE"))
+			FAIL("a DOCTYPE is not allowed");
+		if (has_prefix_at(s, len, i, "<?"))
+			FAIL("processing instructions are not allowed");
+		if (has_prefix_at(s, len, i, "</"))
+			FAIL("an end tag has no matching start tag");
+		if (has_prefix_at(s, len, i, "<!"))
+			FAIL("nothing but whitespace may appear outside the root <div>");
+		if (!parse_start_tag(s, len, &i, st, true, &self_closed, &is_img, why))
+			return false;
+		seen_root = true;
+	}
+	/*
+	 * inside the root element, until its end tag brings the depth back to
+	 * 0 (a local flag: st->depth would be read again at every step)
+	 */
+	inside = st->depth > 0;
+	while (inside && i < len)
 	{
 		unsigned char c = (unsigned char) s[i];
 
-		if (st->depth == 0)
-		{
-			/* outside the root element: only whitespace, then the root */
-			if (is_text_space(c))
-			{
-				i++;
-				continue;
-			}
-			if (root_closed)
-				FAIL("nothing but whitespace may follow the root </div>");
-			if (c != '<')
-				FAIL("nothing but whitespace may appear outside the root <div>");
-			if (has_prefix_at(s, len, i, "<!DOCTYPE"))
-				FAIL("a DOCTYPE is not allowed");
-			if (has_prefix_at(s, len, i, "<?"))
-				FAIL("processing instructions are not allowed");
-			if (has_prefix_at(s, len, i, "</"))
-				FAIL("an end tag has no matching start tag");
-			if (has_prefix_at(s, len, i, "<!"))
-				FAIL("nothing but whitespace may appear outside the root <div>");
-			{
-				bool		self_closed,
-							is_img;
-
-				if (!parse_start_tag(s, len, &i, st, true,
-									 &self_closed, &is_img, why))
-					return false;
-				seen_root = true;
-				if (self_closed)
-					root_closed = true;
-			}
-			continue;
-		}
-
-		/* inside the root element */
 		if (c == '<')
 		{
 			char		next = i + 1 < len ? s[i + 1] : '\0';
@@ -880,7 +903,7 @@ check_xhtml_in(const char *s, size_t len, XState *st, const char **why)
 				if (!parse_end_tag(s, len, &i, st, why))
 					return false;
 				if (st->depth == 0)
-					root_closed = true;
+					break;
 			}
 			else if (next == '!' || next == '?')
 			{
@@ -998,12 +1021,20 @@ check_xhtml_in(const char *s, size_t len, XState *st, const char **why)
 					if (word_first_bytes(w ^ WORD_OF(' '), n) != 0)
 						has_content = true;
 					i += n;
+					found = true;
 					break;
 				}
 				if (w != WORD_OF(' '))
 					has_content = true;
 				i += 8;
 			}
+
+			/*
+			 * the common end of a run, at markup: the bytes before it are
+			 * plain text (and counted), the tag is parsed next
+			 */
+			if (found && s[i] == '<')
+				continue;
 			while (i < len)
 			{
 				unsigned char t = (unsigned char) s[i];
@@ -1026,6 +1057,13 @@ check_xhtml_in(const char *s, size_t len, XState *st, const char **why)
 				has_content = true;
 			i++;
 		}
+	}
+	/* after the root element: only whitespace */
+	if (st->depth == 0)
+	{
+		for (; i < len; i++)
+			if (!is_text_space((unsigned char) s[i]))
+				FAIL("nothing but whitespace may follow the root </div>");
 	}
 	if (!seen_root)
 		FAIL("must be a <div> element");

@@ -9,8 +9,14 @@
  * fhir_types.c only.
  */
 
+#if defined(__GNUC__)
+#define XHTML_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define XHTML_ALWAYS_INLINE
+#endif
+
 /* True when the element name (p, n) is one txt-1 allows. */
-static inline bool
+static inline XHTML_ALWAYS_INLINE bool
 xhtml_element_name_allowed(const char *p, size_t n)
 {
 	const char *l;

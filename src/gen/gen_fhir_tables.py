@@ -571,8 +571,15 @@ def generate_xhtml_header():
     # as one number (the compiler makes it a few compares), for longer ones
     # fixed-size compares against the names of that length
     maxlen, lines = packed_by_length(XHTML_ELEMENTS, "element")
-    h += ["/* True when the element name (p, n) is one txt-1 allows. */",
-          "static inline bool",
+    # forced in line: a call per tag cost as much as the switch itself
+    h += ["#if defined(__GNUC__)",
+          "#define XHTML_ALWAYS_INLINE __attribute__((always_inline))",
+          "#else",
+          "#define XHTML_ALWAYS_INLINE",
+          "#endif",
+          "",
+          "/* True when the element name (p, n) is one txt-1 allows. */",
+          "static inline XHTML_ALWAYS_INLINE bool",
           "xhtml_element_name_allowed(const char *p, size_t n)",
           "{",
           "\tconst char *l;",

@@ -107,32 +107,44 @@ exact_copy(const char *s, size_t len)
 	return p;
 }
 
+/* A checker of one primitive's lexical form: fhir_check_string or fhir_check_number. */
+typedef bool (*PrimChecker) (FhirPrim prim, const char *s, size_t len, const char **why);
+
 /*
- * Checks fhir_check_string(prim, s, len); expect_ok says whether it should
- * pass; want_why (if not NULL) is a substring the reason must contain.
+ * Checks check(prim, s, len); expect_ok says whether it should pass;
+ * want_why (if not NULL) is a substring the reason must contain.  what and
+ * quote shape the test's description ("string", "\"" or "number", "").
  */
 static void
-t_string(FhirPrim prim, const char *s, size_t len, bool expect_ok,
-		 const char *want_why)
+t_check(PrimChecker check, const char *what, const char *quote, FhirPrim prim,
+		const char *s, size_t len, bool expect_ok, const char *want_why)
 {
 	char		desc[400];
 	char		sh[200];
 	char	   *copy = exact_copy(s, len);
 	const char *why = "(unset)";
-	bool		got = fhir_check_string(prim, copy, len, &why);
+	bool		got = check(prim, copy, len, &why);
 	bool		pass = (got == expect_ok);
 
 	if (pass && !got && (why == NULL || (want_why && !strstr(why, want_why))))
 		pass = false;
 	if (pass && got && why != NULL)
 		pass = false;
-	snprintf(desc, sizeof(desc), "%s \"%s\" %s%s%s%s", prim_name(prim),
-			 show(s, len, sh, sizeof(sh)),
+	snprintf(desc, sizeof(desc), "%s%s%s %s%s%s %s%s%s%s", what, *what ? " " : "",
+			 prim_name(prim), quote, show(s, len, sh, sizeof(sh)), quote,
 			 expect_ok ? "accepted" : "refused",
 			 (!got && why) ? " (" : "", (!got && why) ? why : "",
 			 (!got && why) ? ")" : "");
 	report(pass, desc);
 	free(copy);
+}
+
+/* Checks fhir_check_string(prim, s, len) (see t_check). */
+static void
+t_string(FhirPrim prim, const char *s, size_t len, bool expect_ok,
+		 const char *want_why)
+{
+	t_check(fhir_check_string, "", "\"", prim, s, len, expect_ok, want_why);
 }
 
 /*
@@ -166,24 +178,7 @@ static void
 t_number(FhirPrim prim, const char *s, size_t len, bool expect_ok,
 		 const char *want_why)
 {
-	char		desc[400];
-	char		sh[200];
-	char	   *copy = exact_copy(s, len);
-	const char *why = "(unset)";
-	bool		got = fhir_check_number(prim, copy, len, &why);
-	bool		pass = (got == expect_ok);
-
-	if (pass && !got && (why == NULL || (want_why && !strstr(why, want_why))))
-		pass = false;
-	if (pass && got && why != NULL)
-		pass = false;
-	snprintf(desc, sizeof(desc), "number %s %s %s%s%s%s", prim_name(prim),
-			 show(s, len, sh, sizeof(sh)),
-			 expect_ok ? "accepted" : "refused",
-			 (!got && why) ? " (" : "", (!got && why) ? why : "",
-			 (!got && why) ? ")" : "");
-	report(pass, desc);
-	free(copy);
+	t_check(fhir_check_number, "number", "", prim, s, len, expect_ok, want_why);
 }
 
 /* Checks a currency code. */
@@ -1233,6 +1228,144 @@ t_xhtml_at(size_t pos, char fill, const char *mid, const char *tail,
 }
 
 /*
+ * The three parts of a narrative (whitespace and the root's start tag, the
+ * root's content, whitespace after its end tag), and the namespace URI
+ * written as its very bytes or with character references.
+ */
+static void
+test_xhtml_parts(void)
+{
+	OK(FP_XHTML, "\t\r\n <div" XNS ">x</div> \t\r\n");
+	OK(FP_XHTML, "<div" XNS ">x</div >\n");
+	OK(FP_XHTML, "<div" XNS "><img src=\"a.png\"/></div>");
+	BADW(FP_XHTML, "<div" XNS "/>", "txt-2");
+	BADW(FP_XHTML, " <div" XNS "/> ", "txt-2");
+	BADW(FP_XHTML, "<div" XNS "/>x", "follow");
+	BADW(FP_XHTML, "<div" XNS "/><p/>", "follow");
+	BADW(FP_XHTML, XDIV("x") " <!-- c -->", "follow");
+	BADW(FP_XHTML, XDIV("x") " </div>", "follow");
+	BADW(FP_XHTML, XDIV("x") " &amp;", "follow");
+	BADW(FP_XHTML, XDIV("x") "\x01", "follow");
+	BADW(FP_XHTML, " </div>", "no matching start tag");
+	BADW(FP_XHTML, " <!DOCTYPE html>" XDIV("x"), "DOCTYPE");
+	BADW(FP_XHTML, " <?xml version=\"1.0\"?>" XDIV("x"), "processing instructions");
+	BADW(FP_XHTML, " <!-- c -->" XDIV("x"), "outside the root");
+	BADW(FP_XHTML, " x", "outside the root");
+	BADW(FP_XHTML, "\n", "<div>");
+	BADW(FP_XHTML, "<p" XNS ">x</p>", "root element must be a <div>");
+	BADW(FP_XHTML, "<div" XNS ">x</div", "end tag is malformed");
+	BADW(FP_XHTML, "<div" XNS "><p>x</p>", "not closed");
+	BADW(FP_XHTML, "<div" XNS "><p>x</div>", "not properly nested");
+	/* the namespace URI: its bytes, or the same characters through references */
+	OK(FP_XHTML, "<div xmlns=\"http://www.w3.org/1999/xhtm&#108;\">x</div>");
+	OK(FP_XHTML, "<div xmlns=\"&#x68;ttp://www.w3.org/1999/xhtml\">x</div>");
+	OK(FP_XHTML, "<h:div xmlns:h=\"http://www.w3.org/1999/xhtm&#x6c;\">x</h:div>");
+	BADW(FP_XHTML, "<div xmlns=\"http://www.w3.org/1999/xhtmk\">x</div>", "namespace");
+	BADW(FP_XHTML, "<div xmlns=\"http://www.w3.org/1999/xhtm\">x</div>", "namespace");
+	BADW(FP_XHTML, "<div xmlns=\"http://www.w3.org/1999/xhtml&#32;\">x</div>", "namespace");
+	BADW(FP_XHTML, "<div xmlns=\"http://www.w3.org/1999/xhtm&amp;\">x</div>", "namespace");
+	BADW(FP_XHTML, "<div xmlns=\"\">x</div>", "namespace");
+}
+
+/*
+ * End tags matched against the open element's name (compared as one word
+ * of eight bytes where both names have eight bytes to read, byte by byte
+ * near the end of the text and for names longer than eight bytes): names
+ * of 1 to 16 bytes, with and without a namespace prefix, as the last
+ * element of the text and as the root (whose end tag ends the text),
+ * refused when the end tag differs from the start tag in its first, last
+ * or any byte, or in its length.
+ */
+static void
+test_xhtml_end_names(void)
+{
+	static const char *const names[] = {
+		"b", "em", "dfn", "abbr", "small", "strong", "caption", "h:strong",
+		"h:caption", "blockquote", "xh:blockquote", "xhtm:blockquote",
+		"xhtml:blockquote"
+	};
+	static const char *const prefixes[] = {"", "h", "xh", "xht", "xhtm", "xhtml", "xhtml1", "x0123456789"};
+	int			i,
+				k;
+
+	for (i = 0; i < (int) (sizeof(names) / sizeof(names[0])); i++)
+	{
+		const char *n = names[i];
+		const char *colon = strchr(n, ':');
+		const char *local = colon ? colon + 1 : n;
+		int			plen = colon ? (int) (colon - n) : 0;
+		char		decl[80] = "";
+		char		wrap[80];
+		char		x[400];
+
+		if (colon)
+			snprintf(decl, sizeof(decl), " xmlns:%.*s=\"http://www.w3.org/1999/xhtml\"", plen, n);
+		/* caption only inside a table */
+		if (strcmp(local, "caption") == 0)
+			snprintf(wrap, sizeof(wrap), "table");
+		else
+			wrap[0] = '\0';
+#define END_CASE(endname, ok, why) \
+		do { \
+			snprintf(x, sizeof(x), "<div" XNS "%s>%s%s%s<%s>x</%s>%s%s%s</div>", decl, \
+					 wrap[0] ? "<" : "", wrap, wrap[0] ? ">" : "", n, (endname), \
+					 wrap[0] ? "</" : "", wrap, wrap[0] ? ">" : ""); \
+			t_string(FP_XHTML, x, strlen(x), (ok), (why)); \
+		} while (0)
+		END_CASE(n, true, NULL);
+		for (k = 0; n[k]; k++)
+		{
+			char		bad[40];
+
+			snprintf(bad, sizeof(bad), "%s", n);
+			bad[k] = bad[k] == 'q' ? 'r' : 'q';
+			END_CASE(bad, false, "not properly nested");
+		}
+		{
+			char		longer[40];
+			char		shorter[40];
+
+			snprintf(longer, sizeof(longer), "%sa", n);
+			END_CASE(longer, false, "not properly nested");
+			if (strlen(local) > 1)
+			{
+				snprintf(shorter, sizeof(shorter), "%.*s", (int) strlen(n) - 1, n);
+				END_CASE(shorter, false, "not properly nested");
+			}
+		}
+#undef END_CASE
+	}
+
+	/* the root's end tag ends the text: fewer than eight bytes follow its name */
+	for (i = 0; i < (int) (sizeof(prefixes) / sizeof(prefixes[0])); i++)
+	{
+		const char *p = prefixes[i];
+		const char *c = *p ? ":" : "";
+		char		x[300];
+		char		decl[80];
+
+		if (*p)
+			snprintf(decl, sizeof(decl), " xmlns:%s=\"http://www.w3.org/1999/xhtml\"", p);
+		else
+			snprintf(decl, sizeof(decl), "%s", XNS);
+		snprintf(x, sizeof(x), "<%s%sdiv%s>x</%s%sdiv>", p, c, decl, p, c);
+		t_string(FP_XHTML, x, strlen(x), true, NULL);
+		snprintf(x, sizeof(x), "<%s%sdiv%s>x</%s%sdiv> \n", p, c, decl, p, c);
+		t_string(FP_XHTML, x, strlen(x), true, NULL);
+		snprintf(x, sizeof(x), "<%s%sdiv%s>x</%s%sdiv >", p, c, decl, p, c);
+		t_string(FP_XHTML, x, strlen(x), true, NULL);
+		snprintf(x, sizeof(x), "<%s%sdiv%s>x</%s%sdix>", p, c, decl, p, c);
+		t_string(FP_XHTML, x, strlen(x), false, "not properly nested");
+		snprintf(x, sizeof(x), "<%s%sdiv%s>x</%s%sdi>", p, c, decl, p, c);
+		t_string(FP_XHTML, x, strlen(x), false, "not properly nested");
+		snprintf(x, sizeof(x), "<%s%sdiv%s>x</%s%sdivv>", p, c, decl, p, c);
+		t_string(FP_XHTML, x, strlen(x), false, "not properly nested");
+		snprintf(x, sizeof(x), "<%s%sdiv%s>x</%s%sdiv", p, c, decl, p, c);
+		t_string(FP_XHTML, x, strlen(x), false, "end tag is malformed");
+	}
+}
+
+/*
  * The ends of the word-at-a-time scans: a string whose length is not a
  * multiple of eight (its last eight bytes read as one word, overlapping
  * the previous one) with a control character, a non-space or nothing but
@@ -1478,6 +1611,8 @@ test_xhtml_names(void)
 	BADW(FP_XHTML, XDIV("<p class-1.x_y:z=\"a\" \xc3\xa9t\xc3\xa9=\"b\">x</p>"), "txt-1");
 	BADW(FP_XHTML, XDIV("<p 1a=\"a\">x</p>"), "attribute name is malformed");
 	test_xhtml_conformance();
+	test_xhtml_end_names();
+	test_xhtml_parts();
 	BADW(FP_XHTML, XDIV("<p -a=\"a\">x</p>"), "attribute name is malformed");
 }
 
