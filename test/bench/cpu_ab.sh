@@ -45,10 +45,11 @@ OLD_PGBIN=$(dirname "$(find "$AB/pg" -path '*/bin/pg_config' | head -1)")
 HZ=$(getconf CLK_TCK)
 
 note() { printf '== %s\n' "$*"; }
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 side_bin() { if [ "$1" = new ]; then echo "$PGBIN"; else echo "$OLD_PGBIN"; fi; }
 side_src() { if [ "$1" = new ]; then echo "$TOP"; else echo "$AB/src"; fi; }
 side_port() { if [ "$1" = new ]; then echo "$PORT"; else echo $((PORT + 1)); fi; }
-psql_side() { local s=$1; shift; "$(side_bin "$s")/psql" -X -q -v ON_ERROR_STOP=1 -h "$T/sock-$s" -p "$(side_port "$s")" -U postgres "$@"; }
+psql_side() { local s=$1; shift; as_pg "$(side_bin "$s")/psql" -X -q -v ON_ERROR_STOP=1 -h "$T/sock-$s" -p "$(side_port "$s")" -U postgres "$@"; }
 
 # cluster_ticks SIDE: CPU ticks used so far by the side's postmaster and every process it started
 cluster_ticks() {
@@ -64,14 +65,15 @@ cluster_ticks() {
 stop_all() {
 	local s
 	for s in new old; do
-		[ -f "$T/$s/postmaster.pid" ] && "$(side_bin $s)/pg_ctl" -D "$T/$s" -m fast -w stop >/dev/null 2>&1 || true
+		[ -f "$T/$s/postmaster.pid" ] && as_pg "$(side_bin $s)/pg_ctl" -D "$T/$s" -m fast -w stop >/dev/null 2>&1 || true
 	done
 }
 trap stop_all EXIT
 
 for s in new old; do
 	rm -rf "${T:?}/$s" "$T/sock-$s"; mkdir -p "$T/sock-$s"
-	"$(side_bin $s)/initdb" -D "$T/$s" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+	[ "$(id -u)" = 0 ] && chown -R postgres: "$T"
+	as_pg "$(side_bin $s)/initdb" -D "$T/$s" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
 	cat >>"$T/$s/postgresql.conf" <<-EOF
 	listen_addresses = ''
 	shared_buffers = 256MB
@@ -82,7 +84,7 @@ for s in new old; do
 	jit = off
 	shared_preload_libraries = 'omnitask'
 	EOF
-	"$(side_bin $s)/pg_ctl" -D "$T/$s" -l "$T/$s.log" -w -o "-p $(side_port $s) -k $T/sock-$s" start >/dev/null
+	as_pg "$(side_bin $s)/pg_ctl" -D "$T/$s" -l "$T/$s.log" -w -o "-p $(side_port $s) -k $T/sock-$s" start >/dev/null
 	note "$s: loading $TASKS tasks and the bench fixtures ($(side_src $s))"
 	psql_side $s -d postgres -c "CREATE DATABASE b" >/dev/null
 	psql_side $s -d b -c "CREATE EXTENSION omnitask" >/dev/null
@@ -103,7 +105,7 @@ run() {
 	psql_side "$s" -d b -c CHECKPOINT >/dev/null
 	l0=$(psql_side "$s" -d b -A -t -c "SELECT pg_current_wal_lsn()")
 	t0=$(cluster_ticks "$s")
-	PGOPTIONS="$opts" "$(side_bin "$s")/pgbench" -n -M prepared -c $CLIENTS -j 2 -t "$TX" \
+	as_pg env PGOPTIONS="$opts" "$(side_bin "$s")/pgbench" -n -M prepared -c $CLIENTS -j 2 -t "$TX" \
 		-h "$T/sock-$s" -p "$(side_port "$s")" -U postgres -f "$(side_src "$s")/test/bench/workloads/$file" \
 		-D ndocs=1000 -D nclients=$CLIENTS -D perclient=$((pool / CLIENTS)) -D owner=pr-0001 b >"$T/pgbench.out" 2>&1 ||
 		{ cat "$T/pgbench.out"; exit 1; }
