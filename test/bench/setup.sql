@@ -32,6 +32,19 @@ CREATE TABLE bench.task_history_plain (LIKE omnitask.task_history INCLUDING ALL)
 -- PL/pgSQL baseline's writes compute it with omnitask.task_search_columns(), this default only
 -- keeps any other insert into them working
 ALTER TABLE bench.task_plain ALTER COLUMN search_tokens SET DEFAULT '{}';
+-- nor storage parameters: the floor's tables get omnitask's (0.6 stores the history uncompressed,
+-- toast_tuple_target = 8160: a floor that compressed its history would write less WAL per write)
+DO $$
+DECLARE
+	t record;
+BEGIN
+	FOR t IN SELECT c.reloptions, f.floor FROM (VALUES ('omnitask.task', 'bench.task_plain'),
+			('omnitask.task_history', 'bench.task_history_plain')) AS f(omni, floor)
+		JOIN pg_class c ON c.oid = f.omni::regclass WHERE c.reloptions IS NOT NULL
+	LOOP
+		EXECUTE format('ALTER TABLE %s SET (%s)', t.floor, array_to_string(t.reloptions, ', '));
+	END LOOP;
+END $$;
 ALTER TABLE bench_plpgsql.task ALTER COLUMN search_tokens SET DEFAULT '{}';
 INSERT INTO bench.task_plain SELECT * FROM omnitask.task;
 INSERT INTO bench.task_history_plain SELECT * FROM omnitask.task_history;
