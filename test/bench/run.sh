@@ -456,7 +456,11 @@ if [ -n "$AB_REV" ]; then
 fi
 if [ "$WRITES_ONLY" = 1 ]; then
 	# summary.md and the CSV files stay the full run's
-	OUT=$RES/writes-$(date -u +%Y-%m-%d)${AB_REV:+-ab}.md
+	# a dated file that never rewrites an earlier run's: -2, -3, ... when the name is taken
+	base=$RES/writes-$(date -u +%Y-%m-%d)${AB_REV:+-ab}
+	OUT=$base.md
+	n=2
+	while [ -e "$OUT" ]; do OUT=$base-$n.md; n=$((n + 1)); done
 	python3 "$BENCH/writes_report.py" "$LOGS" "$OUT"
 	note "results in ${OUT#$TOP/}"
 else
