@@ -85,7 +85,7 @@ fi
 # and ic_empty (the same without tasks or history), stopped.
 build_template() {
 	local n2=$((2 * ROWS)) ntasks
-	ntasks=$((n2 * 5 < 20000 ? 20000 : n2 * 5))
+	ntasks=$((n2 * 8 < 20000 ? 20000 : n2 * 8))	# the status pool (in-progress tasks, ~16%) needs n2
 	rm -rf "$TMPI/template" "$TMPI/files" "$SOCK"
 	mkdir -p "$TMPI/files" "$SOCK"
 	[ "$(id -u)" = 0 ] && chown -R postgres: "$TMPI"
