@@ -10,12 +10,13 @@
 #                             [--no-build] [--reuse] [--set N=V]
 #
 #   --rows N     rows per batch (default 2000)
-#   --paths L    comma-separated subset of: bulk copy create status update import validate
+#   --paths L    comma-separated subset of: bulk copy stage create status update import migrate validate
 #   --sides L    floor,omni (default) or one of them: the floor does not depend on omnitask's
 #                code, so after a change "--sides omni" is enough (the table shows - for the other)
 #   --no-build   use the installed omnitask as it is (default: make && make install first)
 #   --reuse      keep the template cluster of a previous run (same --rows)
 #   --set N=V    a setting for every run (repeatable), e.g. --set omnitask.revalidate_unchanged=on
+#   (ICOUNT_TMP=DIR: its clusters and files in DIR instead of test/tmp/icount)
 #
 # Each path is measured as the marginal cost of a second batch of N rows over
 # the first: run 1 executes batch 1, run 2 batch 1 then batch 2, each on a
@@ -26,6 +27,8 @@
 #
 #   bulk      INSERT INTO omnitask.task (resource) SELECT ...   vs the floor's INSERT ... SELECT + history
 #   copy      COPY omnitask.task (resource) FROM file (superuser) vs the floor's bulk insert
+#   stage     the admins' bulk path under RLS (README "Bulk writes"): COPY into a temporary staging
+#             table, then INSERT INTO omnitask.task ... SELECT as omnitask_admin; vs the floor's bulk insert
 #   create    one create_task() per statement                   vs workloads/create_floor.sql per statement
 #   status    one set_task_status() per statement                vs workloads/status_floor.sql per statement
 #   update    one update_task() (new description) per statement  vs UPDATE + history row per statement
@@ -46,12 +49,12 @@ TOP=$(pwd)
 BENCH=$TOP/test/bench
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PORT=${BENCH_PORT:-54339}
-TMPI=$TOP/test/tmp/icount
+TMPI=${ICOUNT_TMP:-$TOP/test/tmp/icount}	# ICOUNT_TMP: another directory, for a second run at the same time
 TEMPLATE=$TMPI/template
 SOCK=$TMPI/sock
 RES=$BENCH/results
 ROWS=2000
-PATHS=bulk,copy,create,status,update,import,migrate,validate
+PATHS=bulk,copy,stage,create,status,update,import,migrate,validate
 SIDES=floor,omni
 BUILD=1
 REUSE=0
@@ -194,14 +197,34 @@ update_stmt() {					# SIDE: a new description for pool task $1
 		EOF
 	fi
 }
+stage_stmts() {					# BATCH: COPY into an admin's staging table, then one INSERT as the admin
+	# (the COPY runs as the superuser, as psql's \copy feeds the server the same rows from the client)
+	cat <<-EOF
+	SET ROLE omnitask_admin;
+
+	CREATE TEMP TABLE staging_$1 (line int GENERATED ALWAYS AS IDENTITY, doc jsonb);
+
+	RESET ROLE;
+
+	COPY staging_$1 (doc) FROM '$TMPI/files/copy_$1.txt';
+
+	SET ROLE omnitask_admin;
+
+	INSERT INTO omnitask.task (resource) SELECT doc FROM staging_$1 ORDER BY line;
+
+	RESET ROLE;
+
+	EOF
+}
 # batch PATH SIDE BATCH: prints the statements; the database is in DB_OF
 batch() {
 	local path=$1 side=$2 b=$3
 	case "$path/$side" in
 		bulk/omni) printf 'INSERT INTO omnitask.task (resource) SELECT doc FROM bench.docs WHERE k BETWEEN %s AND %s ORDER BY k;\n\n' \
 			"$(first "$b")" "$(last "$b")" ;;
-		bulk/floor|copy/floor|import/floor|migrate/floor) bulk_floor "$b" ;;
+		bulk/floor|copy/floor|stage/floor|import/floor|migrate/floor) bulk_floor "$b" ;;
 		copy/omni) printf "COPY omnitask.task (resource) FROM '%s';\n\n" "$TMPI/files/copy_$b.txt" ;;
+		stage/omni) stage_stmts "$b" ;;
 		create/omni) per_row "$b" workload create_omni.sql k '$1' ;;
 		create/floor) per_row "$b" workload create_floor.sql k '$1' ;;
 		status/omni) per_row "$b" workload status_omni.sql n '$1' ;;
@@ -251,7 +274,7 @@ for path in ${PATHS//,/ }; do
 	for side in ${sides//,/ }; do
 		# import and COPY are compared with the floor's bulk insert
 		case "$path/$side" in
-			copy/floor|import/floor|migrate/floor)
+			copy/floor|stage/floor|import/floor|migrate/floor)
 				if [ -n "${PER_ROW[bulk/floor]:-}" ]; then PER_ROW[$path/floor]=${PER_ROW[bulk/floor]}; continue; fi ;;
 		esac
 		t0=$SECONDS
@@ -280,6 +303,7 @@ done
 		case "$path" in
 			bulk) what="\`INSERT ... SELECT\` (bulk)"; target="≤ 1.30×" ;;
 			copy) what="\`COPY omnitask.task (resource) FROM\` vs the floor's bulk insert"; target="" ;;
+			stage) what="an admin's \`COPY\` into a staging table + \`INSERT ... SELECT\` vs the floor's bulk insert"; target="" ;;
 			create) what="single-row \`create_task\` calls"; target="≤ 1.15×" ;;
 			status) what="single-row \`set_task_status\` calls vs \`UPDATE\` + history row"; target="≤ 1.30×" ;;
 			update) what="single-row \`update_task\` calls (new description) vs \`UPDATE\` + history row"; target="" ;;
