@@ -202,7 +202,7 @@ stage_stmts() {					# BATCH: COPY into an admin's staging table, then one INSERT
 	cat <<-EOF
 	SET ROLE omnitask_admin;
 
-	CREATE TEMP TABLE staging_$1 (line int GENERATED ALWAYS AS IDENTITY, doc jsonb);
+	CREATE TEMP TABLE staging_$1 (line int GENERATED ALWAYS AS IDENTITY, doc jsonb) WITH (toast_tuple_target = 8160);
 
 	RESET ROLE;
 
