@@ -833,7 +833,9 @@ walk_single_value(Walker *w, const FhirType *t, const FhirElement *el,
 		FhirWhen	local;
 		bool		need_when = (when != NULL) || cap != CAP_NONE;
 
-		memset(&local, 0, sizeof(local));
+		/* local is read only where need_when (when or cap is set) */
+		if (need_when)
+			memset(&local, 0, sizeof(local));
 		if (v->type == jbvBinary)
 		{
 			walk_error(w, "structure", "expected a JSON %s for %s, found %s",
