@@ -23,6 +23,7 @@
 #include "fhir_names.h"
 #include "fhir_tables.h"
 #include "fhir_types.h"
+#include "fhir_xhtml.h"
 
 static int	ntests = 0;
 static int	nfailed = 0;
@@ -1618,6 +1619,83 @@ test_xhtml_names(void)
 	BADW(FP_XHTML, XDIV("<p -a=\"a\">x</p>"), "attribute name is malformed");
 }
 
+/*
+ * The usual root tag, <div xmlns="http://www.w3.org/1999/xhtml"> byte for
+ * byte, is taken without parse_start_tag(): every narrative gets the same
+ * verdict and reason as with the root written another way that parses it
+ * (a space before the '>', single quotes), and the same as the general
+ * path for texts that only begin like the usual root.
+ */
+static void
+test_xhtml_usual_root(void)
+{
+	static const char *const bodies[] = {
+		"", "text", "<p>x</p>", "<p>x", "</p>", "<p></b></p>", "</div>",
+		"<b>a</b><i>b</i>", "<x:p xmlns:x=\"" FHIR_XHTML_NS "\">x</x:p>",
+		"<p xmlns=\"urn:other\">x</p>", "<script>x</script>", "<p onclick=\"a\">x</p>",
+		"a &amp; b", "a &nbsp; b", "a < b", "<![CDATA[x]]>", "<!-- c -->x",
+		"<div>x</div>", "<img src=\"a.png\"/>", " \t\n", "x]]>y", "\x01",
+	};
+	static const char *const tails[] = {"</div>", "</div> ", "</div>x", "", "</div><p/>", "</p>"};
+	static const char *const roots[] = {
+		"<div xmlns=\"" FHIR_XHTML_NS "\" >",
+		"<div xmlns='" FHIR_XHTML_NS "'>",
+	};
+	static const char *const near[] = {
+		"<div xmlns=\"" FHIR_XHTML_NS "\"",
+		"<div xmlns=\"" FHIR_XHTML_NS,
+		"<div xmlns=\"http://www.w3.org/1999/xhtmlx\">x</div>",
+		"<div xmlns=\"" FHIR_XHTML_NS "\"/>",
+		"<div xmlns=\"" FHIR_XHTML_NS "\">",
+		"  <div xmlns=\"" FHIR_XHTML_NS "\">x</div>  ",
+		"<div xmlns=\"" FHIR_XHTML_NS "\" xmlns=\"" FHIR_XHTML_NS "\">x</div>",
+		"<div xmlns=\"" FHIR_XHTML_NS "\" class=\"c\">x</div>",
+	};
+	char		a[256];
+	char		b[256];
+	char		desc[400];
+	char		shown[160];
+	size_t		i,
+				j,
+				r;
+
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
+		for (j = 0; j < sizeof(tails) / sizeof(tails[0]); j++)
+			for (r = 0; r < sizeof(roots) / sizeof(roots[0]); r++)
+			{
+				const char *why_a = NULL;
+				const char *why_b = NULL;
+				char	   *pa,
+						   *pb;
+				bool		ok_a,
+							ok_b;
+
+				snprintf(a, sizeof(a), "<div xmlns=\"%s\">%s%s", FHIR_XHTML_NS, bodies[i], tails[j]);
+				snprintf(b, sizeof(b), "%s%s%s", roots[r], bodies[i], tails[j]);
+				pa = exact_copy(a, strlen(a));
+				pb = exact_copy(b, strlen(b));
+				ok_a = fhir_check_xhtml(pa, strlen(a), &why_a);
+				ok_b = fhir_check_xhtml(pb, strlen(b), &why_b);
+				free(pa);
+				free(pb);
+				snprintf(desc, sizeof(desc), "usual root: \"%s\" as \"%s\"",
+						 show(a, strlen(a), shown, sizeof(shown)), roots[r]);
+				report(ok_a == ok_b && (ok_a || (why_a && why_b && strcmp(why_a, why_b) == 0)), desc);
+			}
+	for (i = 0; i < sizeof(near) / sizeof(near[0]); i++)
+	{
+		const char *why = NULL;
+		char	   *p = exact_copy(near[i], strlen(near[i]));
+		bool		ok = fhir_check_xhtml(p, strlen(near[i]), &why);
+		bool		want = i == 5 || i == 7;
+
+		free(p);
+		snprintf(desc, sizeof(desc), "usual root near miss \"%s\" %s",
+				 show(near[i], strlen(near[i]), shown, sizeof(shown)), want ? "accepted" : "refused");
+		report(ok == want, desc);
+	}
+}
+
 /* ----------------------------------------------------------------
  *		Name lookups (fhir_names.h): the generated perfect hashes
  * ----------------------------------------------------------------
@@ -1849,6 +1927,7 @@ main(void)
 	test_xhtml_names();
 	test_prefixes();
 	test_name_hashes();
+	test_xhtml_usual_root();
 	printf("1..%d\n", ntests);
 	if (nfailed)
 		fprintf(stderr, "# %d of %d tests failed\n", nfailed, ntests);
