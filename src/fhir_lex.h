@@ -17,6 +17,13 @@
 #include <stdint.h>
 #include <string.h>
 
+/* For the few helpers that must be in line wherever they are called. */
+#if defined(__GNUC__)
+#define FHIR_LEX_INLINE __attribute__((always_inline))
+#else
+#define FHIR_LEX_INLINE
+#endif
+
 /* Record a failure reason (if the caller wants one) and return false. */
 #define FAIL(msg) \
 	do { \
@@ -156,7 +163,7 @@ has_prefix_at(const char *s, size_t len, size_t i, const char *lit)
  * bytes (w <= n; w = 2, 4 or 8, a constant where this is in line: plain
  * loads).
  */
-static inline bool
+static inline FHIR_LEX_INLINE bool
 ends_equal(const char *a, const char *b, size_t n, size_t w)
 {
 	uint64_t	x = 0,
@@ -176,7 +183,7 @@ ends_equal(const char *a, const char *b, size_t n, size_t w)
  * an element name) compared as two overlapping loads of each, without a
  * call to memcmp or a loop over the bytes.
  */
-static inline bool
+static inline FHIR_LEX_INLINE bool
 bytes_equal(const char *a, const char *b, size_t n)
 {
 	if (n > 16)

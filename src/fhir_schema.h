@@ -85,11 +85,29 @@ typedef struct FhirElement
 	int16_t		targets;		/* Reference: index into fhir_target_sets[], or -1 (any) */
 } FhirElement;
 
+/*
+ * A generated perfect hash of a list of names (a type's element names, a
+ * value set's codes, the resource types): the slot of a name is
+ * (fhir_name_key(name) * mult mod 2^64) >> shift, and slots[slot] is 1 + the
+ * index of the only listed name that can be there, 0 for none.  The caller
+ * compares that one name (fhir_names.h).
+ */
+typedef struct FhirNameHash
+{
+	uint64_t	mult;
+	uint8_t		shift;			/* 64 - log2(number of slots) */
+	const uint16_t *slots;		/* NULL: no names */
+} FhirNameHash;
+
+/* Words of FhirTargetSet.types (one bit per fhir_resource_types[] entry). */
+#define FHIR_RESOURCE_TYPE_WORDS 3
+
 /* The resource types a Reference element may point at (its targetProfile). */
 typedef struct FhirTargetSet
 {
 	int16_t		n;
 	const char *const *names;	/* sorted by strcmp */
+	uint64_t	types[FHIR_RESOURCE_TYPE_WORDS];	/* the same, as fhir_resource_types[] bits */
 } FhirTargetSet;
 
 /* A choice element value[x]: at most one member may appear. */
@@ -110,10 +128,7 @@ typedef struct FhirType
 	const FhirElement *elements;	/* sorted by strcmp(name) */
 	int16_t		nchoices;
 	const FhirChoice *choices;
-	/* element names by length: elements[by_len[len_start[n] .. len_start[n + 1])] */
-	uint8_t		maxlen;			/* longest element name (bytes) */
-	const uint8_t *len_start;	/* maxlen + 2 entries */
-	const uint8_t *by_len;		/* nelements entries */
+	FhirNameHash names;			/* elements[] by JSON name */
 	int16_t		nrequired;		/* elements with min >= 1 */
 	const uint8_t *required;	/* their indexes, ascending */
 } FhirType;
@@ -125,6 +140,7 @@ typedef struct FhirValueSet
 	FhirVsCheck check;
 	int16_t		ncodes;
 	const char *const *codes;	/* sorted by strcmp; empty unless VS_ENUM */
+	FhirNameHash hash;			/* codes[] by value */
 } FhirValueSet;
 
 extern const FhirType fhir_types[];
@@ -133,6 +149,7 @@ extern const FhirValueSet fhir_valuesets[];
 extern const int fhir_nvaluesets;
 extern const char *const fhir_resource_types[];	/* concrete R4 types, sorted */
 extern const int fhir_nresource_types;
+extern const FhirNameHash fhir_resource_type_hash;	/* fhir_resource_types[] by name */
 extern const FhirTargetSet fhir_target_sets[];
 extern const int fhir_ntarget_sets;
 

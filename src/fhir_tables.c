@@ -60,12 +60,18 @@
 
 #include <stddef.h>
 
-/* Value set codes, sorted by strcmp. */
+/* Value set codes, sorted by strcmp, and their perfect hash (fhir_names.h). */
 static const char *const vs_address_type_codes[] = {
 	"both", "physical", "postal"
 };
+static const uint16_t vs_address_type_slots[] = {
+	3, 0, 2, 1
+};
 static const char *const vs_address_use_codes[] = {
 	"billing", "home", "old", "temp", "work"
+};
+static const uint16_t vs_address_use_slots[] = {
+	0, 1, 4, 0, 3, 2, 5, 0
 };
 static const char *const vs_all_types_codes[] = {
 	"Account", "ActivityDefinition", "Address", "AdverseEvent", "Age",
@@ -124,88 +130,231 @@ static const char *const vs_all_types_codes[] = {
 	"instant", "integer", "markdown", "oid", "positiveInt", "string", "time",
 	"unsignedInt", "uri", "url", "uuid", "xhtml"
 };
+static const uint16_t vs_all_types_slots[] = {
+	85, 0, 0, 0, 0, 0, 108, 0, 0, 0, 0, 62, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 11, 0, 0, 0, 0, 0, 0, 0, 115, 0, 0, 0, 0, 0, 63, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 153, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 112, 0, 86, 0, 0, 0, 0, 0, 0, 0, 0, 0, 50, 0, 0, 0, 166, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 80, 0, 0, 0, 0, 0, 0, 117, 0, 0, 0,
+	0, 0, 0, 0, 0, 99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 190, 0, 0, 0, 179, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 106, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 124, 0, 0, 184, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 71, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	4, 0, 0, 154, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 204, 0, 0, 0, 173, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 195, 0, 0, 0, 0, 0, 0, 164, 0,
+	0, 0, 61, 176, 139, 0, 97, 0, 0, 53, 87, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0,
+	0, 0, 0, 0, 163, 0, 0, 0, 0, 0, 21, 0, 0, 0, 58, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 82, 0, 0, 0, 0, 0, 0, 0, 0, 167, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 47, 0, 0, 0, 0, 0, 0, 0, 0, 189, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 207, 0, 0, 0, 0, 0, 0, 183, 0, 0, 0, 0, 0,
+	0, 0, 0, 79, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 188, 0, 0, 0, 135, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 83, 0, 0, 0, 0, 0, 0, 0, 199, 0, 0, 0, 0, 0, 0,
+	194, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 202, 0, 0, 0, 0,
+	0, 42, 174, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 84,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 148, 143, 118, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 38, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 75, 0, 32, 152, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 130, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 211, 46, 0, 0, 0, 78, 0, 0, 0, 0, 0, 0, 0, 0, 116, 0, 175, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 142, 113, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 18, 0, 0, 0, 0, 0, 178, 0, 0, 0, 0, 0, 0, 0, 0, 210, 0, 0, 0,
+	185, 0, 0, 0, 0, 0, 52, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	41, 0, 0, 0, 0, 182, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 127, 19, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 145, 0,
+	168, 165, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 37, 0, 94,
+	0, 0, 0, 201, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 68, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 105, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 26, 160, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 147, 0, 0, 45, 0, 0,
+	191, 104, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 91, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 67, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 44, 0, 0, 0, 0, 0, 140, 0, 103, 0, 0, 0, 0, 0, 0, 0, 0, 107, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 51, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 186,
+	206, 0, 0, 0, 0, 0, 0, 30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 180, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 119, 0, 0, 0, 14, 0, 0, 0, 177, 203, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 31, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 55, 0, 0, 0, 81, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 23, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	88, 0, 0, 0, 0, 0, 0, 0, 0, 192, 0, 0, 0, 0, 0, 129, 0, 36, 0, 0, 0, 0, 0,
+	0, 181, 0, 133, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 170, 0, 0, 0, 0, 0, 0, 0, 0, 102, 0, 0, 0, 69, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 141, 0, 122,
+	0, 0, 0, 76, 0, 0, 0, 0, 0, 0, 0, 0, 0, 197, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 29, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	35, 0, 0, 0, 57, 0, 0, 0, 0, 157, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 72, 0, 0, 0, 0, 0, 0, 13, 0, 196, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	200, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0, 93, 0, 0, 0, 0, 0, 0, 0, 0, 111, 0, 0,
+	0, 212, 0, 0, 0, 0, 0, 0, 137, 0, 0, 193, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0,
+	114, 0, 48, 0, 0, 0, 0, 0, 187, 0, 0, 0, 0, 0, 43, 0, 0, 0, 0, 0, 33, 0,
+	0, 0, 0, 0, 0, 0, 0, 65, 0, 0, 0, 0, 0, 0, 0, 134, 0, 0, 0, 74, 0, 0, 0,
+	0, 5, 0, 0, 0, 0, 128, 0, 0, 0, 0, 0, 0, 0, 0, 0, 39, 0, 0, 0, 89, 0, 0,
+	0, 150, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	121, 0, 0, 0, 0, 0, 0, 0, 0, 0, 161, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 151, 0, 0, 0, 0, 205, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 24, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 101, 0, 0, 0, 59, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 126, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 66, 0, 0, 0, 156, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 95, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 110, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 162, 0, 98, 0, 198, 0, 0,
+	0, 0, 0, 172, 49, 0, 25, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 209, 0, 0, 132, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 60, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 131, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0,
+	0, 0, 125, 0, 0, 0, 0, 0, 0, 213, 0, 0, 0, 0, 0, 0, 0, 0, 171, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 70, 0, 0, 0, 0, 0, 0, 0, 208, 0, 0, 0, 0, 0, 138, 0, 0,
+	0, 34, 0, 0, 0, 0, 120, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 27, 0, 169, 0, 0, 158, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 146, 0, 28, 0, 0, 0, 0, 0, 109, 0, 0, 0, 0, 0, 0, 0, 144,
+	0, 0, 155, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 90, 0,
+	0, 0, 0, 0, 0, 0, 0, 96, 0, 56, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 92,
+	159, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 123, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 100, 0, 0, 136, 15, 0, 73, 0, 0, 0, 0, 0, 149, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+};
 static const char *const vs_contact_point_system_codes[] = {
 	"email", "fax", "other", "pager", "phone", "sms", "url"
+};
+static const uint16_t vs_contact_point_system_slots[] = {
+	1, 2, 6, 3, 4, 5, 7, 0
 };
 static const char *const vs_contact_point_use_codes[] = {
 	"home", "mobile", "old", "temp", "work"
 };
+static const uint16_t vs_contact_point_use_slots[] = {
+	0, 1, 0, 0, 5, 3, 4, 2
+};
 static const char *const vs_contributor_type_codes[] = {
 	"author", "editor", "endorser", "reviewer"
 };
+static const uint16_t vs_contributor_type_slots[] = {
+	4, 1, 2, 3
+};
 static const char *const vs_days_of_week_codes[] = {
 	"fri", "mon", "sat", "sun", "thu", "tue", "wed"
+};
+static const uint16_t vs_days_of_week_slots[] = {
+	2, 6, 0, 3, 5, 1, 4, 7
 };
 static const char *const vs_event_timing_codes[] = {
 	"AC", "ACD", "ACM", "ACV", "AFT", "AFT.early", "AFT.late", "C", "CD",
 	"CM", "CV", "EVE", "EVE.early", "EVE.late", "HS", "MORN", "MORN.early",
 	"MORN.late", "NIGHT", "NOON", "PC", "PCD", "PCM", "PCV", "PHS", "WAKE"
 };
+static const uint16_t vs_event_timing_slots[] = {
+	22, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 13, 0, 5, 16, 23, 21, 0, 0, 0, 0, 0, 0,
+	12, 0, 0, 11, 8, 0, 0, 24, 18, 20, 0, 0, 10, 0, 2, 0, 19, 0, 7, 0, 26, 9,
+	0, 0, 0, 17, 0, 0, 0, 3, 1, 0, 14, 0, 0, 0, 0, 15, 6, 25, 0
+};
 static const char *const vs_identifier_use_codes[] = {
 	"official", "old", "secondary", "temp", "usual"
+};
+static const uint16_t vs_identifier_use_slots[] = {
+	0, 0, 3, 2, 5, 0, 1, 4
 };
 static const char *const vs_name_use_codes[] = {
 	"anonymous", "maiden", "nickname", "official", "old", "temp", "usual"
 };
+static const uint16_t vs_name_use_slots[] = {
+	3, 7, 5, 6, 2, 4, 1, 0
+};
 static const char *const vs_narrative_status_codes[] = {
 	"additional", "empty", "extensions", "generated"
+};
+static const uint16_t vs_narrative_status_slots[] = {
+	2, 3, 1, 4
 };
 static const char *const vs_operation_parameter_use_codes[] = {
 	"in", "out"
 };
+static const uint16_t vs_operation_parameter_use_slots[] = {
+	1, 2
+};
 static const char *const vs_quantity_comparator_codes[] = {
 	"<", "<=", ">", ">="
+};
+static const uint16_t vs_quantity_comparator_slots[] = {
+	2, 3, 4, 1
 };
 static const char *const vs_related_artifact_type_codes[] = {
 	"citation", "composed-of", "depends-on", "derived-from", "documentation",
 	"justification", "predecessor", "successor"
 };
+static const uint16_t vs_related_artifact_type_slots[] = {
+	2, 6, 1, 4, 3, 5, 8, 7
+};
 static const char *const vs_request_priority_codes[] = {
 	"asap", "routine", "stat", "urgent"
+};
+static const uint16_t vs_request_priority_slots[] = {
+	1, 3, 4, 2
 };
 static const char *const vs_sort_direction_codes[] = {
 	"ascending", "descending"
 };
+static const uint16_t vs_sort_direction_slots[] = {
+	1, 2
+};
 static const char *const vs_task_intent_codes[] = {
 	"filler-order", "instance-order", "option", "order", "original-order",
 	"plan", "proposal", "reflex-order", "unknown"
+};
+static const uint16_t vs_task_intent_slots[] = {
+	0, 3, 0, 1, 6, 5, 7, 4, 0, 0, 0, 2, 8, 9, 0, 0
 };
 static const char *const vs_task_status_codes[] = {
 	"accepted", "cancelled", "completed", "draft", "entered-in-error",
 	"failed", "in-progress", "on-hold", "ready", "received", "rejected",
 	"requested"
 };
+static const uint16_t vs_task_status_slots[] = {
+	0, 0, 6, 8, 9, 11, 2, 5, 1, 10, 0, 12, 3, 4, 7, 0
+};
 static const char *const vs_trigger_type_codes[] = {
 	"data-access-ended", "data-accessed", "data-added", "data-changed",
 	"data-modified", "data-removed", "named-event", "periodic"
 };
+static const uint16_t vs_trigger_type_slots[] = {
+	4, 3, 1, 6, 8, 2, 5, 7
+};
 static const char *const vs_units_of_time_codes[] = {
 	"a", "d", "h", "min", "mo", "s", "wk"
 };
+static const uint16_t vs_units_of_time_slots[] = {
+	2, 3, 7, 1, 0, 5, 4, 6
+};
 
 const FhirValueSet fhir_valuesets[FHIR_NVALUESETS] = {
-	[FHIR_VS_ADDRESS_TYPE] = {"http://hl7.org/fhir/ValueSet/address-type|4.0.1", VS_ENUM, 3, vs_address_type_codes},
-	[FHIR_VS_ADDRESS_USE] = {"http://hl7.org/fhir/ValueSet/address-use|4.0.1", VS_ENUM, 5, vs_address_use_codes},
-	[FHIR_VS_ALL_TYPES] = {"http://hl7.org/fhir/ValueSet/all-types|4.0.1", VS_ENUM, 213, vs_all_types_codes},
-	[FHIR_VS_CONTACT_POINT_SYSTEM] = {"http://hl7.org/fhir/ValueSet/contact-point-system|4.0.1", VS_ENUM, 7, vs_contact_point_system_codes},
-	[FHIR_VS_CONTACT_POINT_USE] = {"http://hl7.org/fhir/ValueSet/contact-point-use|4.0.1", VS_ENUM, 5, vs_contact_point_use_codes},
-	[FHIR_VS_CONTRIBUTOR_TYPE] = {"http://hl7.org/fhir/ValueSet/contributor-type|4.0.1", VS_ENUM, 4, vs_contributor_type_codes},
-	[FHIR_VS_CURRENCIES] = {"http://hl7.org/fhir/ValueSet/currencies|4.0.1", VS_CURRENCY, 0, NULL},
-	[FHIR_VS_DAYS_OF_WEEK] = {"http://hl7.org/fhir/ValueSet/days-of-week|4.0.1", VS_ENUM, 7, vs_days_of_week_codes},
-	[FHIR_VS_EVENT_TIMING] = {"http://hl7.org/fhir/ValueSet/event-timing|4.0.1", VS_ENUM, 26, vs_event_timing_codes},
-	[FHIR_VS_IDENTIFIER_USE] = {"http://hl7.org/fhir/ValueSet/identifier-use|4.0.1", VS_ENUM, 5, vs_identifier_use_codes},
-	[FHIR_VS_MIMETYPES] = {"http://hl7.org/fhir/ValueSet/mimetypes|4.0.1", VS_MIMETYPE, 0, NULL},
-	[FHIR_VS_NAME_USE] = {"http://hl7.org/fhir/ValueSet/name-use|4.0.1", VS_ENUM, 7, vs_name_use_codes},
-	[FHIR_VS_NARRATIVE_STATUS] = {"http://hl7.org/fhir/ValueSet/narrative-status|4.0.1", VS_ENUM, 4, vs_narrative_status_codes},
-	[FHIR_VS_OPERATION_PARAMETER_USE] = {"http://hl7.org/fhir/ValueSet/operation-parameter-use|4.0.1", VS_ENUM, 2, vs_operation_parameter_use_codes},
-	[FHIR_VS_QUANTITY_COMPARATOR] = {"http://hl7.org/fhir/ValueSet/quantity-comparator|4.0.1", VS_ENUM, 4, vs_quantity_comparator_codes},
-	[FHIR_VS_RELATED_ARTIFACT_TYPE] = {"http://hl7.org/fhir/ValueSet/related-artifact-type|4.0.1", VS_ENUM, 8, vs_related_artifact_type_codes},
-	[FHIR_VS_REQUEST_PRIORITY] = {"http://hl7.org/fhir/ValueSet/request-priority|4.0.1", VS_ENUM, 4, vs_request_priority_codes},
-	[FHIR_VS_SORT_DIRECTION] = {"http://hl7.org/fhir/ValueSet/sort-direction|4.0.1", VS_ENUM, 2, vs_sort_direction_codes},
-	[FHIR_VS_TASK_INTENT] = {"http://hl7.org/fhir/ValueSet/task-intent|4.0.1", VS_ENUM, 9, vs_task_intent_codes},
-	[FHIR_VS_TASK_STATUS] = {"http://hl7.org/fhir/ValueSet/task-status|4.0.1", VS_ENUM, 12, vs_task_status_codes},
-	[FHIR_VS_TRIGGER_TYPE] = {"http://hl7.org/fhir/ValueSet/trigger-type|4.0.1", VS_ENUM, 8, vs_trigger_type_codes},
-	[FHIR_VS_UNITS_OF_TIME] = {"http://hl7.org/fhir/ValueSet/units-of-time|4.0.1", VS_ENUM, 7, vs_units_of_time_codes},
+	[FHIR_VS_ADDRESS_TYPE] = {"http://hl7.org/fhir/ValueSet/address-type|4.0.1", VS_ENUM, 3, vs_address_type_codes, {UINT64_C(0x9e3779b97f4a7c15), 62, vs_address_type_slots}},
+	[FHIR_VS_ADDRESS_USE] = {"http://hl7.org/fhir/ValueSet/address-use|4.0.1", VS_ENUM, 5, vs_address_use_codes, {UINT64_C(0x1715609f7c746c69), 61, vs_address_use_slots}},
+	[FHIR_VS_ALL_TYPES] = {"http://hl7.org/fhir/ValueSet/all-types|4.0.1", VS_ENUM, 213, vs_all_types_codes, {UINT64_C(0xd4f3b0a83aa562d7), 53, vs_all_types_slots}},
+	[FHIR_VS_CONTACT_POINT_SYSTEM] = {"http://hl7.org/fhir/ValueSet/contact-point-system|4.0.1", VS_ENUM, 7, vs_contact_point_system_codes, {UINT64_C(0x0c2f590e5eacc7db), 61, vs_contact_point_system_slots}},
+	[FHIR_VS_CONTACT_POINT_USE] = {"http://hl7.org/fhir/ValueSet/contact-point-use|4.0.1", VS_ENUM, 5, vs_contact_point_use_codes, {UINT64_C(0xdaa66d2c7ddf743f), 61, vs_contact_point_use_slots}},
+	[FHIR_VS_CONTRIBUTOR_TYPE] = {"http://hl7.org/fhir/ValueSet/contributor-type|4.0.1", VS_ENUM, 4, vs_contributor_type_codes, {UINT64_C(0x1fe68f0af33cb97b), 62, vs_contributor_type_slots}},
+	[FHIR_VS_CURRENCIES] = {"http://hl7.org/fhir/ValueSet/currencies|4.0.1", VS_CURRENCY, 0, NULL, {0, 0, NULL}},
+	[FHIR_VS_DAYS_OF_WEEK] = {"http://hl7.org/fhir/ValueSet/days-of-week|4.0.1", VS_ENUM, 7, vs_days_of_week_codes, {UINT64_C(0x8dde6e5fd29f0541), 61, vs_days_of_week_slots}},
+	[FHIR_VS_EVENT_TIMING] = {"http://hl7.org/fhir/ValueSet/event-timing|4.0.1", VS_ENUM, 26, vs_event_timing_codes, {UINT64_C(0x0f8d83b1469142a5), 58, vs_event_timing_slots}},
+	[FHIR_VS_IDENTIFIER_USE] = {"http://hl7.org/fhir/ValueSet/identifier-use|4.0.1", VS_ENUM, 5, vs_identifier_use_codes, {UINT64_C(0x538454127b096493), 61, vs_identifier_use_slots}},
+	[FHIR_VS_MIMETYPES] = {"http://hl7.org/fhir/ValueSet/mimetypes|4.0.1", VS_MIMETYPE, 0, NULL, {0, 0, NULL}},
+	[FHIR_VS_NAME_USE] = {"http://hl7.org/fhir/ValueSet/name-use|4.0.1", VS_ENUM, 7, vs_name_use_codes, {UINT64_C(0x5c55827df1d1b1a5), 61, vs_name_use_slots}},
+	[FHIR_VS_NARRATIVE_STATUS] = {"http://hl7.org/fhir/ValueSet/narrative-status|4.0.1", VS_ENUM, 4, vs_narrative_status_codes, {UINT64_C(0x9e3779b97f4a7c15), 62, vs_narrative_status_slots}},
+	[FHIR_VS_OPERATION_PARAMETER_USE] = {"http://hl7.org/fhir/ValueSet/operation-parameter-use|4.0.1", VS_ENUM, 2, vs_operation_parameter_use_codes, {UINT64_C(0x9e3779b97f4a7c15), 63, vs_operation_parameter_use_slots}},
+	[FHIR_VS_QUANTITY_COMPARATOR] = {"http://hl7.org/fhir/ValueSet/quantity-comparator|4.0.1", VS_ENUM, 4, vs_quantity_comparator_codes, {UINT64_C(0x454021de755d453b), 62, vs_quantity_comparator_slots}},
+	[FHIR_VS_RELATED_ARTIFACT_TYPE] = {"http://hl7.org/fhir/ValueSet/related-artifact-type|4.0.1", VS_ENUM, 8, vs_related_artifact_type_codes, {UINT64_C(0xbb3da7f6656da9e3), 61, vs_related_artifact_type_slots}},
+	[FHIR_VS_REQUEST_PRIORITY] = {"http://hl7.org/fhir/ValueSet/request-priority|4.0.1", VS_ENUM, 4, vs_request_priority_codes, {UINT64_C(0x8a8043bceaba8a77), 62, vs_request_priority_slots}},
+	[FHIR_VS_SORT_DIRECTION] = {"http://hl7.org/fhir/ValueSet/sort-direction|4.0.1", VS_ENUM, 2, vs_sort_direction_codes, {UINT64_C(0x3c6ef372fe94f82b), 63, vs_sort_direction_slots}},
+	[FHIR_VS_TASK_INTENT] = {"http://hl7.org/fhir/ValueSet/task-intent|4.0.1", VS_ENUM, 9, vs_task_intent_codes, {UINT64_C(0x9e3779b97f4a7c15), 60, vs_task_intent_slots}},
+	[FHIR_VS_TASK_STATUS] = {"http://hl7.org/fhir/ValueSet/task-status|4.0.1", VS_ENUM, 12, vs_task_status_codes, {UINT64_C(0x7aa5023818da02bf), 60, vs_task_status_slots}},
+	[FHIR_VS_TRIGGER_TYPE] = {"http://hl7.org/fhir/ValueSet/trigger-type|4.0.1", VS_ENUM, 8, vs_trigger_type_codes, {UINT64_C(0x162c2724da869d31), 61, vs_trigger_type_slots}},
+	[FHIR_VS_UNITS_OF_TIME] = {"http://hl7.org/fhir/ValueSet/units-of-time|4.0.1", VS_ENUM, 7, vs_units_of_time_codes, {UINT64_C(0x2344b9addb213445), 61, vs_units_of_time_slots}},
 };
 
 const int	fhir_nvaluesets = FHIR_NVALUESETS;
@@ -258,6 +407,97 @@ const char *const fhir_resource_types[FHIR_NRESOURCE_TYPES] = {
 
 const int	fhir_nresource_types = FHIR_NRESOURCE_TYPES;
 
+/* fhir_resource_types[] by name (fhir_names.h). */
+static const uint16_t resource_types_slots[] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	39, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	52, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 115, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 31, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 70, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 29, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 77, 32, 0, 0, 122, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 90, 0, 34, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 93, 0, 0, 0, 0, 0,
+	0, 0, 22, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 98, 0, 0, 0, 0, 75, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 96, 0, 0, 0, 0, 46, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 113, 0,
+	0, 0, 0, 0, 0, 0, 130, 0, 0, 0, 0, 67, 0, 0, 0, 0, 0, 0, 0, 0, 0, 74, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 102, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 36, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 94, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 146, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 139, 0,
+	0, 0, 65, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 63, 80, 0,
+	56, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 116, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 85, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 41, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	73, 0, 0, 0, 0, 117, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 84, 0, 0, 0, 0, 0, 0, 108, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 124, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 19, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 143, 121, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 114,
+	0, 0, 0, 0, 0, 0, 0, 110, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 120, 126,
+	0, 0, 0, 0, 0, 69, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 83, 0, 38, 0, 0, 0, 106, 78, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 142, 0, 0, 0, 0, 0, 0, 0, 0, 92, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 27, 72, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 129, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 68, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 138, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 127, 0, 0, 0, 0, 0, 0, 44, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 33, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 97, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 4, 0, 0, 0, 0, 76, 0, 0, 0, 0, 50, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 145, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 21, 0, 0, 0, 0, 0, 0, 0, 81, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 86, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 133, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 118, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	62, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 111, 0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 103, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 42, 0, 0, 0, 0, 144, 3, 53, 0, 0, 0, 0, 128,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0, 132, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 104, 0, 0, 0, 0, 0, 82, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 0, 0, 0, 45, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 55, 0, 0, 28, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0,
+	47, 0, 0, 0, 0, 0, 0, 0, 0, 0, 137, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 48,
+	0, 95, 0, 0, 0, 0, 0, 0, 0, 57, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 125, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 135, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 61, 0, 0, 0, 0, 16, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 136, 107, 0, 0, 0, 0, 87, 0, 0, 0, 0, 54, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 123, 0, 79, 0, 0, 11, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 101, 0, 0, 0, 0, 88, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 140, 0, 0, 0, 0, 0, 0, 43, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	18, 0, 0, 0, 141, 0, 0, 0, 0, 0, 58, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 119, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 30, 0, 0, 0, 35, 0, 91, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 37, 0, 0, 0, 0, 0, 0, 26, 0, 0, 0, 0, 24, 131, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 23, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0,
+	0, 0, 0, 0, 0, 71, 0, 0, 0, 0, 109, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 89, 0,
+	0, 6, 0, 0, 14, 0, 0, 112, 0, 0, 0, 40, 0, 0, 0, 0, 0, 49, 0, 105, 0, 0,
+	66, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 59, 134, 51, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+};
+const FhirNameHash fhir_resource_type_hash = {UINT64_C(0x4ae331a853bcc18d), 53, resource_types_slots};
+
 /* Target resource types of Reference elements (targetProfile), sorted by strcmp. */
 static const char *const target_set_0[] = {
 	"CareTeam", "Device", "HealthcareService", "Organization", "Patient",
@@ -304,29 +544,26 @@ static const char *const target_set_12[] = {
 };
 
 const FhirTargetSet fhir_target_sets[] = {
-	{8, target_set_0},
-	{2, target_set_1},
-	{6, target_set_2},
-	{1, target_set_3},
-	{1, target_set_4},
-	{7, target_set_5},
-	{6, target_set_6},
-	{1, target_set_7},
-	{1, target_set_8},
-	{4, target_set_9},
-	{1, target_set_10},
-	{1, target_set_11},
-	{1, target_set_12},
+	{8, target_set_0, {UINT64_C(0x0800000400004000), UINT64_C(0x0002184800000000), UINT64_C(0x0000000000000000)}},
+	{2, target_set_1, {UINT64_C(0x0000000040080000), UINT64_C(0x0000000000000000), UINT64_C(0x0000000000000000)}},
+	{6, target_set_2, {UINT64_C(0x0000000400000000), UINT64_C(0x0002184800000000), UINT64_C(0x0000000000000000)}},
+	{1, target_set_3, {UINT64_C(0x0000080000000000), UINT64_C(0x0000000000000000), UINT64_C(0x0000000000000000)}},
+	{1, target_set_4, {UINT64_C(0x0200000000000000), UINT64_C(0x0000000000000000), UINT64_C(0x0000000000000000)}},
+	{7, target_set_5, {UINT64_C(0x0a00000000000000), UINT64_C(0x0020040800000042), UINT64_C(0x0000000000000000)}},
+	{6, target_set_6, {UINT64_C(0x0200000000000000), UINT64_C(0x0002184800000000), UINT64_C(0x0000000000000000)}},
+	{1, target_set_7, {UINT64_C(0x0000000000000000), UINT64_C(0x0000000000000040), UINT64_C(0x0000000000000000)}},
+	{1, target_set_8, {UINT64_C(0x0000000000000000), UINT64_C(0x0000000800000000), UINT64_C(0x0000000000000000)}},
+	{4, target_set_9, {UINT64_C(0x0000000000000000), UINT64_C(0x0002084800000000), UINT64_C(0x0000000000000000)}},
+	{1, target_set_10, {UINT64_C(0x0000000000000000), UINT64_C(0x0000400000000000), UINT64_C(0x0000000000000000)}},
+	{1, target_set_11, {UINT64_C(0x0000000000000000), UINT64_C(0x0200000000000000), UINT64_C(0x0000000000000000)}},
+	{1, target_set_12, {UINT64_C(0x0000000000000000), UINT64_C(0x0000000000000000), UINT64_C(0x0000000000000800)}},
 };
 
 const int	fhir_ntarget_sets = 13;
 
 /* Elements: name, name_len, min, many, summary, type, valueset, choice, targets. */
-static const uint8_t t_address_len_start[] = {
-	0, 0, 0, 1, 2, 6, 7, 8, 9, 10, 11, 12
-};
-static const uint8_t t_address_by_len[] = {
-	4, 11, 0, 5, 9, 10, 8, 6, 1, 2, 3, 7
+static const uint16_t t_address_slots[] = {
+	8, 12, 11, 9, 2, 7, 0, 1, 0, 10, 0, 6, 0, 3, 5, 4
 };
 static const FhirElement t_address_elements[] = {
 	{"city", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
@@ -342,11 +579,8 @@ static const FhirElement t_address_elements[] = {
 	{"type", 4, 0, false, true, FHIR_T_CODE, FHIR_VS_ADDRESS_TYPE, -1, -1},
 	{"use", 3, 0, false, true, FHIR_T_CODE, FHIR_VS_ADDRESS_USE, -1, -1},
 };
-static const uint8_t t_age_len_start[] = {
-	0, 0, 0, 1, 1, 3, 4, 5, 5, 5, 6, 7
-};
-static const uint8_t t_age_by_len[] = {
-	3, 0, 5, 6, 4, 2, 1
+static const uint16_t t_age_slots[] = {
+	4, 3, 7, 1, 0, 2, 5, 6
 };
 static const FhirElement t_age_elements[] = {
 	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
@@ -360,11 +594,8 @@ static const FhirElement t_age_elements[] = {
 static const FhirChoice t_annotation_choices[] = {
 	{"author", 0},
 };
-static const uint8_t t_annotation_len_start[] = {
-	0, 0, 0, 1, 1, 3, 3, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6
-};
-static const uint8_t t_annotation_by_len[] = {
-	3, 4, 5, 2, 1, 0
+static const uint16_t t_annotation_slots[] = {
+	0, 5, 3, 1, 0, 4, 2, 6
 };
 static const uint8_t t_annotation_required[] = {
 	4
@@ -377,11 +608,8 @@ static const FhirElement t_annotation_elements[] = {
 	{"text", 4, 1, false, true, FHIR_T_MARKDOWN, -1, -1, -1},
 	{"time", 4, 0, false, true, FHIR_T_DATETIME, -1, -1, -1},
 };
-static const uint8_t t_attachment_len_start[] = {
-	0, 0, 0, 1, 2, 5, 6, 6, 6, 8, 9, 9, 10
-};
-static const uint8_t t_attachment_by_len[] = {
-	5, 9, 2, 4, 7, 8, 1, 6, 3, 0
+static const uint16_t t_attachment_slots[] = {
+	5, 8, 0, 3, 0, 0, 10, 0, 4, 7, 0, 1, 0, 6, 2, 9
 };
 static const FhirElement t_attachment_elements[] = {
 	{"contentType", 11, 0, false, true, FHIR_T_CODE, FHIR_VS_MIMETYPES, -1, -1},
@@ -395,11 +623,8 @@ static const FhirElement t_attachment_elements[] = {
 	{"title", 5, 0, false, true, FHIR_T_STRING, -1, -1, -1},
 	{"url", 3, 0, false, true, FHIR_T_URL, -1, -1, -1},
 };
-static const uint8_t t_codeableconcept_len_start[] = {
-	0, 0, 0, 1, 1, 2, 2, 3, 3, 3, 4
-};
-static const uint8_t t_codeableconcept_by_len[] = {
-	2, 3, 0, 1
+static const uint16_t t_codeableconcept_slots[] = {
+	3, 4, 2, 1
 };
 static const FhirElement t_codeableconcept_elements[] = {
 	{"coding", 6, 0, true, true, FHIR_T_CODING, -1, -1, -1},
@@ -407,11 +632,8 @@ static const FhirElement t_codeableconcept_elements[] = {
 	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
 	{"text", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
 };
-static const uint8_t t_coding_len_start[] = {
-	0, 0, 0, 1, 1, 2, 2, 3, 5, 5, 6, 6, 6, 7
-};
-static const uint8_t t_coding_by_len[] = {
-	3, 0, 4, 1, 6, 2, 5
+static const uint16_t t_coding_slots[] = {
+	6, 0, 4, 3, 2, 7, 5, 1
 };
 static const FhirElement t_coding_elements[] = {
 	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
@@ -422,11 +644,8 @@ static const FhirElement t_coding_elements[] = {
 	{"userSelected", 12, 0, false, true, FHIR_T_BOOLEAN, -1, -1, -1},
 	{"version", 7, 0, false, true, FHIR_T_STRING, -1, -1, -1},
 };
-static const uint8_t t_contactdetail_len_start[] = {
-	0, 0, 0, 1, 1, 2, 2, 2, 3, 3, 4
-};
-static const uint8_t t_contactdetail_by_len[] = {
-	1, 2, 3, 0
+static const uint16_t t_contactdetail_slots[] = {
+	3, 2, 1, 4
 };
 static const FhirElement t_contactdetail_elements[] = {
 	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
@@ -434,11 +653,8 @@ static const FhirElement t_contactdetail_elements[] = {
 	{"name", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
 	{"telecom", 7, 0, true, true, FHIR_T_CONTACTPOINT, -1, -1, -1},
 };
-static const uint8_t t_contactpoint_len_start[] = {
-	0, 0, 0, 1, 2, 3, 4, 6, 6, 6, 7
-};
-static const uint8_t t_contactpoint_by_len[] = {
-	1, 5, 3, 6, 2, 4, 0
+static const uint16_t t_contactpoint_slots[] = {
+	5, 1, 4, 2, 0, 6, 3, 7
 };
 static const FhirElement t_contactpoint_elements[] = {
 	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
@@ -449,11 +665,8 @@ static const FhirElement t_contactpoint_elements[] = {
 	{"use", 3, 0, false, true, FHIR_T_CODE, FHIR_VS_CONTACT_POINT_USE, -1, -1},
 	{"value", 5, 0, false, true, FHIR_T_STRING, -1, -1, -1},
 };
-static const uint8_t t_contributor_len_start[] = {
-	0, 0, 0, 1, 1, 3, 3, 3, 4, 4, 5
-};
-static const uint8_t t_contributor_by_len[] = {
-	2, 3, 4, 0, 1
+static const uint16_t t_contributor_slots[] = {
+	4, 5, 0, 0, 3, 1, 0, 2
 };
 static const uint8_t t_contributor_required[] = {
 	3, 4
@@ -465,11 +678,8 @@ static const FhirElement t_contributor_elements[] = {
 	{"name", 4, 1, false, true, FHIR_T_STRING, -1, -1, -1},
 	{"type", 4, 1, false, true, FHIR_T_CODE, FHIR_VS_CONTRIBUTOR_TYPE, -1, -1},
 };
-static const uint8_t t_count_len_start[] = {
-	0, 0, 0, 1, 1, 3, 4, 5, 5, 5, 6, 7
-};
-static const uint8_t t_count_by_len[] = {
-	3, 0, 5, 6, 4, 2, 1
+static const uint16_t t_count_slots[] = {
+	4, 3, 7, 1, 0, 2, 5, 6
 };
 static const FhirElement t_count_elements[] = {
 	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
@@ -483,12 +693,8 @@ static const FhirElement t_count_elements[] = {
 static const FhirChoice t_datarequirement_choices[] = {
 	{"subject", 0},
 };
-static const uint8_t t_datarequirement_len_start[] = {
-	0, 0, 0, 1, 1, 3, 4, 4, 5, 5, 6, 8, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10,
-	11
-};
-static const uint8_t t_datarequirement_by_len[] = {
-	3, 7, 10, 4, 6, 2, 0, 1, 5, 9, 8
+static const uint16_t t_datarequirement_slots[] = {
+	0, 0, 0, 7, 8, 4, 6, 0, 11, 2, 3, 9, 1, 10, 0, 5
 };
 static const uint8_t t_datarequirement_required[] = {
 	10
@@ -506,11 +712,8 @@ static const FhirElement t_datarequirement_elements[] = {
 	{"subjectReference", 16, 0, false, true, FHIR_T_REFERENCE, -1, 0, 4},
 	{"type", 4, 1, false, true, FHIR_T_CODE, FHIR_VS_ALL_TYPES, -1, -1},
 };
-static const uint8_t t_datarequirement_codefilter_len_start[] = {
-	0, 0, 0, 1, 1, 3, 3, 3, 3, 4, 5, 5, 6
-};
-static const uint8_t t_datarequirement_codefilter_by_len[] = {
-	2, 0, 3, 5, 1, 4
+static const uint16_t t_datarequirement_codefilter_slots[] = {
+	0, 1, 2, 4, 6, 5, 3, 0
 };
 static const FhirElement t_datarequirement_codefilter_elements[] = {
 	{"code", 4, 0, true, true, FHIR_T_CODING, -1, -1, -1},
@@ -523,11 +726,8 @@ static const FhirElement t_datarequirement_codefilter_elements[] = {
 static const FhirChoice t_datarequirement_datefilter_choices[] = {
 	{"value", 0},
 };
-static const uint8_t t_datarequirement_datefilter_len_start[] = {
-	0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 3, 3, 5, 5, 7
-};
-static const uint8_t t_datarequirement_datefilter_by_len[] = {
-	1, 2, 0, 3, 6, 4, 5
+static const uint16_t t_datarequirement_datefilter_slots[] = {
+	2, 3, 6, 0, 1, 7, 5, 4
 };
 static const FhirElement t_datarequirement_datefilter_elements[] = {
 	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
@@ -538,11 +738,8 @@ static const FhirElement t_datarequirement_datefilter_elements[] = {
 	{"valueDuration", 13, 0, false, true, FHIR_T_DURATION, -1, 0, -1},
 	{"valuePeriod", 11, 0, false, true, FHIR_T_PERIOD, -1, 0, -1},
 };
-static const uint8_t t_datarequirement_sort_len_start[] = {
-	0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 4
-};
-static const uint8_t t_datarequirement_sort_by_len[] = {
-	2, 3, 0, 1
+static const uint16_t t_datarequirement_sort_slots[] = {
+	3, 1, 4, 2
 };
 static const uint8_t t_datarequirement_sort_required[] = {
 	0, 3
@@ -553,11 +750,8 @@ static const FhirElement t_datarequirement_sort_elements[] = {
 	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
 	{"path", 4, 1, false, true, FHIR_T_STRING, -1, -1, -1},
 };
-static const uint8_t t_distance_len_start[] = {
-	0, 0, 0, 1, 1, 3, 4, 5, 5, 5, 6, 7
-};
-static const uint8_t t_distance_by_len[] = {
-	3, 0, 5, 6, 4, 2, 1
+static const uint16_t t_distance_slots[] = {
+	4, 3, 7, 1, 0, 2, 5, 6
 };
 static const FhirElement t_distance_elements[] = {
 	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
@@ -571,12 +765,9 @@ static const FhirElement t_distance_elements[] = {
 static const FhirChoice t_dosage_choices[] = {
 	{"asNeeded", 0},
 };
-static const uint8_t t_dosage_len_start[] = {
-	0, 0, 0, 1, 1, 3, 4, 6, 6, 7, 8, 8, 9, 9, 9, 9, 10, 11, 12, 14, 14, 14,
-	15, 15, 16, 17
-};
-static const uint8_t t_dosage_by_len[] = {
-	5, 14, 15, 12, 9, 16, 13, 4, 3, 1, 8, 10, 7, 11, 0, 2, 6
+static const uint16_t t_dosage_slots[] = {
+	16, 0, 0, 0, 11, 0, 0, 0, 0, 0, 2, 0, 0, 4, 7, 3, 14, 12, 0, 5, 15, 0, 0,
+	13, 6, 17, 1, 9, 0, 10, 8, 0
 };
 static const FhirElement t_dosage_elements[] = {
 	{"additionalInstruction", 21, 0, true, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
@@ -601,11 +792,8 @@ static const FhirChoice t_dosage_doseandrate_choices[] = {
 	{"dose", 0},
 	{"rate", 0},
 };
-static const uint8_t t_dosage_doseandrate_len_start[] = {
-	0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 6, 6, 6, 8
-};
-static const uint8_t t_dosage_doseandrate_by_len[] = {
-	3, 7, 1, 2, 5, 6, 0, 4
+static const uint16_t t_dosage_doseandrate_slots[] = {
+	1, 4, 2, 7, 3, 5, 6, 8
 };
 static const FhirElement t_dosage_doseandrate_elements[] = {
 	{"doseQuantity", 12, 0, false, true, FHIR_T_SIMPLEQUANTITY, -1, 0, -1},
@@ -617,11 +805,8 @@ static const FhirElement t_dosage_doseandrate_elements[] = {
 	{"rateRatio", 9, 0, false, true, FHIR_T_RATIO, -1, 1, -1},
 	{"type", 4, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
 };
-static const uint8_t t_duration_len_start[] = {
-	0, 0, 0, 1, 1, 3, 4, 5, 5, 5, 6, 7
-};
-static const uint8_t t_duration_by_len[] = {
-	3, 0, 5, 6, 4, 2, 1
+static const uint16_t t_duration_slots[] = {
+	4, 3, 7, 1, 0, 2, 5, 6
 };
 static const FhirElement t_duration_elements[] = {
 	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
@@ -632,21 +817,15 @@ static const FhirElement t_duration_elements[] = {
 	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
 	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
 };
-static const uint8_t t_element_len_start[] = {
-	0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 2
-};
-static const uint8_t t_element_by_len[] = {
-	1, 0
+static const uint16_t t_element_slots[] = {
+	2, 1
 };
 static const FhirElement t_element_elements[] = {
 	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
 	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
 };
-static const uint8_t t_expression_len_start[] = {
-	0, 0, 0, 1, 1, 2, 2, 2, 2, 3, 5, 6, 7
-};
-static const uint8_t t_expression_by_len[] = {
-	3, 5, 4, 2, 6, 1, 0
+static const uint16_t t_expression_slots[] = {
+	3, 0, 7, 6, 4, 5, 1, 2
 };
 static const uint8_t t_expression_required[] = {
 	4
@@ -663,14 +842,18 @@ static const FhirElement t_expression_elements[] = {
 static const FhirChoice t_extension_choices[] = {
 	{"value", 0},
 };
-static const uint8_t t_extension_len_start[] = {
-	0, 0, 0, 1, 2, 2, 2, 2, 3, 7, 13, 17, 22, 27, 32, 36, 40, 44, 47, 48, 48,
-	51, 51, 52, 52, 53
-};
-static const uint8_t t_extension_by_len[] = {
-	1, 2, 26, 4, 33, 49, 50, 0, 10, 18, 31, 45, 52, 16, 32, 38, 39, 12, 22,
-	35, 44, 46, 3, 8, 20, 28, 29, 19, 21, 23, 30, 37, 9, 25, 40, 43, 5, 6, 24,
-	27, 15, 36, 42, 48, 7, 14, 51, 13, 11, 17, 41, 47, 34
+static const uint16_t t_extension_slots[] = {
+	0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 19, 0, 51, 47, 26,
+	0, 0, 0, 0, 50, 6, 0, 0, 32, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	11, 0, 41, 25, 0, 0, 0, 0, 37, 0, 0, 53, 0, 52, 0, 0, 0, 21, 0, 0, 4, 0,
+	0, 0, 42, 0, 0, 0, 0, 31, 0, 0, 0, 0, 0, 0, 5, 46, 0, 0, 44, 0, 0, 0, 20,
+	0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 22, 0, 0, 0, 0, 24, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 2, 0, 0, 27, 0, 36, 0, 0, 0, 0, 0, 0, 0,
+	0, 15, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 48, 0, 0, 0, 0, 0,
+	0, 40, 3, 0, 0, 0, 0, 0, 49, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 23, 39,
+	0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 0, 34, 18, 0, 0,
+	33, 0, 0, 1, 10, 0, 0, 0, 43, 35, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 38, 0, 0, 45, 0, 0, 0, 0, 29, 0, 0, 0, 0, 30, 0, 0, 0, 0, 0, 0
 };
 static const uint8_t t_extension_required[] = {
 	2
@@ -730,11 +913,8 @@ static const FhirElement t_extension_elements[] = {
 	{"valueUsageContext", 17, 0, false, false, FHIR_T_USAGECONTEXT, -1, 0, -1},
 	{"valueUuid", 9, 0, false, false, FHIR_T_UUID, -1, 0, -1},
 };
-static const uint8_t t_humanname_len_start[] = {
-	0, 0, 0, 1, 2, 3, 4, 8, 8, 8, 9
-};
-static const uint8_t t_humanname_by_len[] = {
-	3, 8, 7, 2, 1, 4, 5, 6, 0
+static const uint16_t t_humanname_slots[] = {
+	1, 6, 0, 7, 4, 2, 8, 0, 0, 0, 0, 9, 0, 3, 0, 5
 };
 static const FhirElement t_humanname_elements[] = {
 	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
@@ -747,11 +927,8 @@ static const FhirElement t_humanname_elements[] = {
 	{"text", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
 	{"use", 3, 0, false, true, FHIR_T_CODE, FHIR_VS_NAME_USE, -1, -1},
 };
-static const uint8_t t_identifier_len_start[] = {
-	0, 0, 0, 1, 2, 3, 4, 6, 6, 7, 8
-};
-static const uint8_t t_identifier_by_len[] = {
-	2, 6, 5, 7, 3, 4, 0, 1
+static const uint16_t t_identifier_slots[] = {
+	4, 7, 2, 1, 8, 5, 6, 3
 };
 static const FhirElement t_identifier_elements[] = {
 	{"assigner", 8, 0, false, true, FHIR_T_REFERENCE, -1, -1, 8},
@@ -763,11 +940,8 @@ static const FhirElement t_identifier_elements[] = {
 	{"use", 3, 0, false, true, FHIR_T_CODE, FHIR_VS_IDENTIFIER_USE, -1, -1},
 	{"value", 5, 0, false, true, FHIR_T_STRING, -1, -1, -1},
 };
-static const uint8_t t_meta_len_start[] = {
-	0, 0, 0, 1, 2, 2, 2, 3, 4, 5, 7, 7, 8
-};
-static const uint8_t t_meta_by_len[] = {
-	1, 6, 5, 3, 4, 0, 7, 2
+static const uint16_t t_meta_slots[] = {
+	6, 1, 5, 7, 8, 4, 3, 2
 };
 static const FhirElement t_meta_elements[] = {
 	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
@@ -779,11 +953,8 @@ static const FhirElement t_meta_elements[] = {
 	{"tag", 3, 0, true, true, FHIR_T_CODING, -1, -1, -1},
 	{"versionId", 9, 0, false, true, FHIR_T_ID, -1, -1, -1},
 };
-static const uint8_t t_money_len_start[] = {
-	0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 4
-};
-static const uint8_t t_money_by_len[] = {
-	2, 3, 0, 1
+static const uint16_t t_money_slots[] = {
+	1, 4, 2, 3
 };
 static const FhirElement t_money_elements[] = {
 	{"currency", 8, 0, false, true, FHIR_T_CODE, FHIR_VS_CURRENCIES, -1, -1},
@@ -791,11 +962,8 @@ static const FhirElement t_money_elements[] = {
 	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
 	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
 };
-static const uint8_t t_narrative_len_start[] = {
-	0, 0, 0, 1, 2, 2, 2, 3, 3, 3, 4
-};
-static const uint8_t t_narrative_by_len[] = {
-	2, 0, 3, 1
+static const uint16_t t_narrative_slots[] = {
+	2, 3, 4, 1
 };
 static const uint8_t t_narrative_required[] = {
 	0, 3
@@ -806,11 +974,8 @@ static const FhirElement t_narrative_elements[] = {
 	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
 	{"status", 6, 1, false, false, FHIR_T_CODE, FHIR_VS_NARRATIVE_STATUS, -1, -1},
 };
-static const uint8_t t_parameterdefinition_len_start[] = {
-	0, 0, 0, 1, 4, 6, 6, 6, 7, 7, 8, 8, 8, 8, 9
-};
-static const uint8_t t_parameterdefinition_by_len[] = {
-	2, 3, 4, 8, 5, 7, 6, 1, 0
+static const uint16_t t_parameterdefinition_slots[] = {
+	0, 7, 3, 9, 0, 2, 0, 0, 0, 4, 8, 0, 1, 6, 5, 0
 };
 static const uint8_t t_parameterdefinition_required[] = {
 	7, 8
@@ -826,11 +991,8 @@ static const FhirElement t_parameterdefinition_elements[] = {
 	{"type", 4, 1, false, true, FHIR_T_CODE, FHIR_VS_ALL_TYPES, -1, -1},
 	{"use", 3, 1, false, true, FHIR_T_CODE, FHIR_VS_OPERATION_PARAMETER_USE, -1, -1},
 };
-static const uint8_t t_period_len_start[] = {
-	0, 0, 0, 1, 2, 2, 3, 3, 3, 3, 4
-};
-static const uint8_t t_period_by_len[] = {
-	2, 0, 3, 1
+static const uint16_t t_period_slots[] = {
+	2, 3, 1, 4
 };
 static const FhirElement t_period_elements[] = {
 	{"end", 3, 0, false, true, FHIR_T_DATETIME, -1, -1, -1},
@@ -838,11 +1000,8 @@ static const FhirElement t_period_elements[] = {
 	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
 	{"start", 5, 0, false, true, FHIR_T_DATETIME, -1, -1, -1},
 };
-static const uint8_t t_quantity_len_start[] = {
-	0, 0, 0, 1, 1, 3, 4, 5, 5, 5, 6, 7
-};
-static const uint8_t t_quantity_by_len[] = {
-	3, 0, 5, 6, 4, 2, 1
+static const uint16_t t_quantity_slots[] = {
+	4, 3, 7, 1, 0, 2, 5, 6
 };
 static const FhirElement t_quantity_elements[] = {
 	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
@@ -853,11 +1012,8 @@ static const FhirElement t_quantity_elements[] = {
 	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
 	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
 };
-static const uint8_t t_range_len_start[] = {
-	0, 0, 0, 1, 2, 3, 3, 3, 3, 3, 4
-};
-static const uint8_t t_range_by_len[] = {
-	2, 3, 1, 0
+static const uint16_t t_range_slots[] = {
+	3, 4, 1, 2
 };
 static const FhirElement t_range_elements[] = {
 	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
@@ -865,11 +1021,8 @@ static const FhirElement t_range_elements[] = {
 	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
 	{"low", 3, 0, false, true, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
 };
-static const uint8_t t_ratio_len_start[] = {
-	0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 3, 3, 4
-};
-static const uint8_t t_ratio_by_len[] = {
-	2, 1, 3, 0
+static const uint16_t t_ratio_slots[] = {
+	4, 3, 1, 2
 };
 static const FhirElement t_ratio_elements[] = {
 	{"denominator", 11, 0, false, true, FHIR_T_QUANTITY, -1, -1, -1},
@@ -877,11 +1030,8 @@ static const FhirElement t_ratio_elements[] = {
 	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
 	{"numerator", 9, 0, false, true, FHIR_T_QUANTITY, -1, -1, -1},
 };
-static const uint8_t t_reference_len_start[] = {
-	0, 0, 0, 1, 1, 2, 2, 2, 3, 3, 5, 6
-};
-static const uint8_t t_reference_by_len[] = {
-	2, 5, 0, 1, 4, 3
+static const uint16_t t_reference_slots[] = {
+	4, 6, 0, 1, 3, 5, 0, 2
 };
 static const FhirElement t_reference_elements[] = {
 	{"display", 7, 0, false, true, FHIR_T_STRING, -1, -1, -1},
@@ -891,11 +1041,8 @@ static const FhirElement t_reference_elements[] = {
 	{"reference", 9, 0, false, true, FHIR_T_STRING, -1, -1, -1},
 	{"type", 4, 0, false, true, FHIR_T_URI, -1, -1, -1},
 };
-static const uint8_t t_relatedartifact_len_start[] = {
-	0, 0, 0, 1, 2, 3, 4, 4, 5, 8, 9
-};
-static const uint8_t t_relatedartifact_by_len[] = {
-	4, 8, 7, 5, 1, 0, 2, 6, 3
+static const uint16_t t_relatedartifact_slots[] = {
+	3, 7, 8, 2, 0, 0, 0, 0, 0, 1, 6, 0, 0, 9, 5, 4
 };
 static const uint8_t t_relatedartifact_required[] = {
 	7
@@ -911,11 +1058,8 @@ static const FhirElement t_relatedartifact_elements[] = {
 	{"type", 4, 1, false, true, FHIR_T_CODE, FHIR_VS_RELATED_ARTIFACT_TYPE, -1, -1},
 	{"url", 3, 0, false, true, FHIR_T_URL, -1, -1, -1},
 };
-static const uint8_t t_sampleddata_len_start[] = {
-	0, 0, 0, 1, 1, 2, 2, 5, 5, 5, 6, 9
-};
-static const uint8_t t_sampleddata_by_len[] = {
-	4, 0, 3, 6, 7, 2, 1, 5, 8
+static const uint16_t t_sampleddata_slots[] = {
+	3, 0, 0, 6, 5, 0, 1, 2, 7, 0, 9, 0, 0, 4, 0, 8
 };
 static const uint8_t t_sampleddata_required[] = {
 	1, 6, 7
@@ -931,11 +1075,8 @@ static const FhirElement t_sampleddata_elements[] = {
 	{"period", 6, 1, false, true, FHIR_T_DECIMAL, -1, -1, -1},
 	{"upperLimit", 10, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
 };
-static const uint8_t t_signature_len_start[] = {
-	0, 0, 0, 1, 2, 5, 5, 5, 5, 5, 7, 8, 8, 9
-};
-static const uint8_t t_signature_by_len[] = {
-	2, 8, 0, 6, 7, 1, 4, 3, 5
+static const uint16_t t_signature_slots[] = {
+	0, 8, 9, 6, 7, 0, 0, 2, 0, 0, 3, 0, 0, 1, 4, 5
 };
 static const uint8_t t_signature_required[] = {
 	6, 7, 8
@@ -951,11 +1092,8 @@ static const FhirElement t_signature_elements[] = {
 	{"when", 4, 1, false, true, FHIR_T_INSTANT, -1, -1, -1},
 	{"who", 3, 1, false, true, FHIR_T_REFERENCE, -1, -1, 2},
 };
-static const uint8_t t_simplequantity_len_start[] = {
-	0, 0, 0, 1, 1, 3, 4, 5, 5, 5, 6
-};
-static const uint8_t t_simplequantity_by_len[] = {
-	2, 0, 4, 5, 3, 1
+static const uint16_t t_simplequantity_slots[] = {
+	3, 2, 6, 1, 0, 0, 4, 5
 };
 static const FhirElement t_simplequantity_elements[] = {
 	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
@@ -965,13 +1103,13 @@ static const FhirElement t_simplequantity_elements[] = {
 	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
 	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
 };
-static const uint8_t t_task_len_start[] = {
-	0, 0, 0, 1, 2, 6, 9, 13, 14, 17, 22, 25, 27, 29, 31, 32, 37, 37, 38, 38,
-	38, 38, 39
-};
-static const uint8_t t_task_by_len[] = {
-	12, 10, 3, 23, 25, 38, 9, 15, 27, 19, 26, 28, 36, 1, 20, 22, 30, 4, 6, 8,
-	18, 34, 0, 13, 31, 5, 35, 21, 37, 14, 29, 2, 7, 11, 17, 32, 33, 24, 16
+static const uint16_t t_task_slots[] = {
+	39, 0, 0, 14, 0, 0, 0, 11, 35, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 20, 0, 15,
+	12, 19, 0, 0, 0, 0, 0, 0, 0, 0, 0, 34, 0, 0, 0, 6, 0, 21, 0, 0, 0, 7, 0,
+	4, 0, 22, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 26, 0, 0, 0, 0, 28, 0, 0, 0, 0,
+	0, 16, 0, 0, 0, 8, 0, 24, 0, 0, 0, 38, 0, 36, 0, 0, 0, 30, 23, 32, 0, 10,
+	18, 27, 0, 0, 5, 0, 37, 0, 2, 9, 0, 0, 0, 31, 0, 0, 17, 0, 0, 0, 0, 29, 0,
+	0, 0, 13, 0, 0, 0, 0, 0, 33, 0, 0, 25, 0
 };
 static const uint8_t t_task_required[] = {
 	19, 36
@@ -1020,14 +1158,18 @@ static const FhirElement t_task_elements[] = {
 static const FhirChoice t_task_input_choices[] = {
 	{"value", 1},
 };
-static const uint8_t t_task_input_len_start[] = {
-	0, 0, 0, 1, 1, 2, 2, 2, 3, 7, 13, 17, 22, 27, 32, 36, 40, 44, 48, 49, 49,
-	52, 52, 53, 53, 54
-};
-static const uint8_t t_task_input_by_len[] = {
-	1, 3, 27, 5, 34, 50, 51, 0, 11, 19, 32, 46, 53, 17, 33, 39, 40, 13, 23,
-	36, 45, 47, 4, 9, 21, 29, 30, 20, 22, 24, 31, 38, 10, 26, 41, 44, 6, 7,
-	25, 28, 16, 37, 43, 49, 2, 8, 15, 52, 14, 12, 18, 42, 48, 35
+static const uint16_t t_task_input_slots[] = {
+	0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 0, 52, 48, 27,
+	0, 0, 0, 0, 51, 7, 0, 0, 33, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	12, 0, 42, 26, 0, 3, 0, 0, 38, 0, 0, 54, 0, 53, 0, 0, 0, 22, 0, 0, 5, 0,
+	0, 0, 43, 0, 0, 0, 0, 32, 0, 0, 0, 0, 0, 0, 6, 47, 0, 0, 45, 0, 0, 0, 21,
+	0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 23, 0, 0, 0, 0, 25, 0, 0, 0,
+	0, 0, 0, 0, 0, 4, 0, 0, 0, 17, 0, 2, 0, 0, 28, 0, 37, 0, 0, 0, 0, 0, 0, 0,
+	0, 16, 0, 14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 49, 0, 0, 0, 0, 0,
+	0, 41, 0, 0, 0, 0, 0, 0, 50, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 24, 40,
+	0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 0, 35, 19, 0, 0,
+	34, 0, 0, 1, 11, 0, 0, 0, 44, 36, 0, 0, 0, 0, 0, 0, 0, 29, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 39, 0, 0, 46, 0, 0, 0, 0, 30, 0, 0, 0, 0, 31, 0, 0, 0, 0, 0, 0
 };
 static const uint8_t t_task_input_required[] = {
 	3
@@ -1091,14 +1233,18 @@ static const FhirElement t_task_input_elements[] = {
 static const FhirChoice t_task_output_choices[] = {
 	{"value", 1},
 };
-static const uint8_t t_task_output_len_start[] = {
-	0, 0, 0, 1, 1, 2, 2, 2, 3, 7, 13, 17, 22, 27, 32, 36, 40, 44, 48, 49, 49,
-	52, 52, 53, 53, 54
-};
-static const uint8_t t_task_output_by_len[] = {
-	1, 3, 27, 5, 34, 50, 51, 0, 11, 19, 32, 46, 53, 17, 33, 39, 40, 13, 23,
-	36, 45, 47, 4, 9, 21, 29, 30, 20, 22, 24, 31, 38, 10, 26, 41, 44, 6, 7,
-	25, 28, 16, 37, 43, 49, 2, 8, 15, 52, 14, 12, 18, 42, 48, 35
+static const uint16_t t_task_output_slots[] = {
+	0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 0, 52, 48, 27,
+	0, 0, 0, 0, 51, 7, 0, 0, 33, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	12, 0, 42, 26, 0, 3, 0, 0, 38, 0, 0, 54, 0, 53, 0, 0, 0, 22, 0, 0, 5, 0,
+	0, 0, 43, 0, 0, 0, 0, 32, 0, 0, 0, 0, 0, 0, 6, 47, 0, 0, 45, 0, 0, 0, 21,
+	0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 23, 0, 0, 0, 0, 25, 0, 0, 0,
+	0, 0, 0, 0, 0, 4, 0, 0, 0, 17, 0, 2, 0, 0, 28, 0, 37, 0, 0, 0, 0, 0, 0, 0,
+	0, 16, 0, 14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 49, 0, 0, 0, 0, 0,
+	0, 41, 0, 0, 0, 0, 0, 0, 50, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 24, 40,
+	0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 0, 35, 19, 0, 0,
+	34, 0, 0, 1, 11, 0, 0, 0, 44, 36, 0, 0, 0, 0, 0, 0, 0, 29, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 39, 0, 0, 46, 0, 0, 0, 0, 30, 0, 0, 0, 0, 31, 0, 0, 0, 0, 0, 0
 };
 static const uint8_t t_task_output_required[] = {
 	3
@@ -1159,11 +1305,8 @@ static const FhirElement t_task_output_elements[] = {
 	{"valueUsageContext", 17, 0, false, false, FHIR_T_USAGECONTEXT, -1, 0, -1},
 	{"valueUuid", 9, 0, false, false, FHIR_T_UUID, -1, 0, -1},
 };
-static const uint8_t t_task_restriction_len_start[] = {
-	0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 4, 4, 5, 5, 5, 5, 5, 5, 6
-};
-static const uint8_t t_task_restriction_by_len[] = {
-	1, 3, 0, 4, 5, 2
+static const uint16_t t_task_restriction_slots[] = {
+	0, 4, 1, 2, 5, 3, 0, 6
 };
 static const FhirElement t_task_restriction_elements[] = {
 	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
@@ -1173,11 +1316,8 @@ static const FhirElement t_task_restriction_elements[] = {
 	{"recipient", 9, 0, true, false, FHIR_T_REFERENCE, -1, -1, 6},
 	{"repetitions", 11, 0, false, false, FHIR_T_POSITIVEINT, -1, -1, -1},
 };
-static const uint8_t t_timing_len_start[] = {
-	0, 0, 0, 1, 1, 2, 3, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 6
-};
-static const uint8_t t_timing_by_len[] = {
-	3, 0, 1, 5, 2, 4
+static const uint16_t t_timing_slots[] = {
+	6, 5, 2, 4, 1, 3, 0, 0
 };
 static const FhirElement t_timing_elements[] = {
 	{"code", 4, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
@@ -1190,11 +1330,9 @@ static const FhirElement t_timing_elements[] = {
 static const FhirChoice t_timing_repeat_choices[] = {
 	{"bounds", 0},
 };
-static const uint8_t t_timing_repeat_len_start[] = {
-	0, 0, 0, 1, 1, 2, 3, 5, 5, 7, 12, 13, 15, 18, 18, 19
-};
-static const uint8_t t_timing_repeat_by_len[] = {
-	12, 18, 3, 13, 14, 4, 6, 5, 9, 10, 15, 17, 16, 2, 7, 1, 8, 11, 0
+static const uint16_t t_timing_repeat_slots[] = {
+	2, 16, 0, 4, 1, 11, 0, 0, 0, 5, 8, 14, 9, 0, 3, 0, 0, 0, 17, 18, 0, 15,
+	13, 19, 0, 7, 12, 0, 10, 0, 0, 6
 };
 static const FhirElement t_timing_repeat_elements[] = {
 	{"boundsDuration", 14, 0, false, true, FHIR_T_DURATION, -1, 0, -1},
@@ -1220,11 +1358,8 @@ static const FhirElement t_timing_repeat_elements[] = {
 static const FhirChoice t_triggerdefinition_choices[] = {
 	{"timing", 0},
 };
-static const uint8_t t_triggerdefinition_len_start[] = {
-	0, 0, 0, 1, 1, 4, 4, 4, 4, 4, 6, 7, 7, 8, 8, 9, 10
-};
-static const uint8_t t_triggerdefinition_by_len[] = {
-	3, 1, 4, 9, 0, 2, 5, 8, 6, 7
+static const uint16_t t_triggerdefinition_slots[] = {
+	0, 0, 10, 5, 2, 7, 0, 0, 0, 1, 8, 6, 9, 0, 4, 3
 };
 static const uint8_t t_triggerdefinition_required[] = {
 	9
@@ -1244,11 +1379,8 @@ static const FhirElement t_triggerdefinition_elements[] = {
 static const FhirChoice t_usagecontext_choices[] = {
 	{"value", 1},
 };
-static const uint8_t t_usagecontext_len_start[] = {
-	0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 3, 4, 4, 4, 5, 6, 6, 6, 6, 6, 6, 7
-};
-static const uint8_t t_usagecontext_by_len[] = {
-	2, 0, 1, 5, 4, 6, 3
+static const uint16_t t_usagecontext_slots[] = {
+	2, 5, 6, 1, 3, 4, 0, 7
 };
 static const uint8_t t_usagecontext_required[] = {
 	0
@@ -1264,72 +1396,72 @@ static const FhirElement t_usagecontext_elements[] = {
 };
 
 const FhirType fhir_types[FHIR_NTYPES] = {
-	[FHIR_T_ADDRESS] = {"Address", FK_COMPLEX, FP_NONE, 0, 12, t_address_elements, 0, NULL, 10, t_address_len_start, t_address_by_len, 0, NULL},
-	[FHIR_T_AGE] = {"Age", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_age_elements, 0, NULL, 10, t_age_len_start, t_age_by_len, 0, NULL},
-	[FHIR_T_ANNOTATION] = {"Annotation", FK_COMPLEX, FP_NONE, 0, 6, t_annotation_elements, 1, t_annotation_choices, 15, t_annotation_len_start, t_annotation_by_len, 1, t_annotation_required},
-	[FHIR_T_ATTACHMENT] = {"Attachment", FK_COMPLEX, FP_NONE, FT_INV_ATT1, 10, t_attachment_elements, 0, NULL, 11, t_attachment_len_start, t_attachment_by_len, 0, NULL},
-	[FHIR_T_CODEABLECONCEPT] = {"CodeableConcept", FK_COMPLEX, FP_NONE, 0, 4, t_codeableconcept_elements, 0, NULL, 9, t_codeableconcept_len_start, t_codeableconcept_by_len, 0, NULL},
-	[FHIR_T_CODING] = {"Coding", FK_COMPLEX, FP_NONE, 0, 7, t_coding_elements, 0, NULL, 12, t_coding_len_start, t_coding_by_len, 0, NULL},
-	[FHIR_T_CONTACTDETAIL] = {"ContactDetail", FK_COMPLEX, FP_NONE, 0, 4, t_contactdetail_elements, 0, NULL, 9, t_contactdetail_len_start, t_contactdetail_by_len, 0, NULL},
-	[FHIR_T_CONTACTPOINT] = {"ContactPoint", FK_COMPLEX, FP_NONE, 0, 7, t_contactpoint_elements, 0, NULL, 9, t_contactpoint_len_start, t_contactpoint_by_len, 0, NULL},
-	[FHIR_T_CONTRIBUTOR] = {"Contributor", FK_COMPLEX, FP_NONE, 0, 5, t_contributor_elements, 0, NULL, 9, t_contributor_len_start, t_contributor_by_len, 2, t_contributor_required},
-	[FHIR_T_COUNT] = {"Count", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_count_elements, 0, NULL, 10, t_count_len_start, t_count_by_len, 0, NULL},
-	[FHIR_T_DATAREQUIREMENT] = {"DataRequirement", FK_COMPLEX, FP_NONE, 0, 11, t_datarequirement_elements, 1, t_datarequirement_choices, 22, t_datarequirement_len_start, t_datarequirement_by_len, 1, t_datarequirement_required},
-	[FHIR_T_DATAREQUIREMENT_CODEFILTER] = {"DataRequirement.codeFilter", FK_COMPLEX, FP_NONE, 0, 6, t_datarequirement_codefilter_elements, 0, NULL, 11, t_datarequirement_codefilter_len_start, t_datarequirement_codefilter_by_len, 0, NULL},
-	[FHIR_T_DATAREQUIREMENT_DATEFILTER] = {"DataRequirement.dateFilter", FK_COMPLEX, FP_NONE, 0, 7, t_datarequirement_datefilter_elements, 1, t_datarequirement_datefilter_choices, 13, t_datarequirement_datefilter_len_start, t_datarequirement_datefilter_by_len, 0, NULL},
-	[FHIR_T_DATAREQUIREMENT_SORT] = {"DataRequirement.sort", FK_COMPLEX, FP_NONE, 0, 4, t_datarequirement_sort_elements, 0, NULL, 9, t_datarequirement_sort_len_start, t_datarequirement_sort_by_len, 2, t_datarequirement_sort_required},
-	[FHIR_T_DISTANCE] = {"Distance", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_distance_elements, 0, NULL, 10, t_distance_len_start, t_distance_by_len, 0, NULL},
-	[FHIR_T_DOSAGE] = {"Dosage", FK_COMPLEX, FP_NONE, 0, 17, t_dosage_elements, 1, t_dosage_choices, 24, t_dosage_len_start, t_dosage_by_len, 0, NULL},
-	[FHIR_T_DOSAGE_DOSEANDRATE] = {"Dosage.doseAndRate", FK_COMPLEX, FP_NONE, 0, 8, t_dosage_doseandrate_elements, 2, t_dosage_doseandrate_choices, 12, t_dosage_doseandrate_len_start, t_dosage_doseandrate_by_len, 0, NULL},
-	[FHIR_T_DURATION] = {"Duration", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_duration_elements, 0, NULL, 10, t_duration_len_start, t_duration_by_len, 0, NULL},
-	[FHIR_T_ELEMENT] = {"Element", FK_COMPLEX, FP_NONE, 0, 2, t_element_elements, 0, NULL, 9, t_element_len_start, t_element_by_len, 0, NULL},
-	[FHIR_T_EXPRESSION] = {"Expression", FK_COMPLEX, FP_NONE, 0, 7, t_expression_elements, 0, NULL, 11, t_expression_len_start, t_expression_by_len, 1, t_expression_required},
-	[FHIR_T_EXTENSION] = {"Extension", FK_COMPLEX, FP_NONE, FT_INV_EXT1, 53, t_extension_elements, 1, t_extension_choices, 24, t_extension_len_start, t_extension_by_len, 1, t_extension_required},
-	[FHIR_T_HUMANNAME] = {"HumanName", FK_COMPLEX, FP_NONE, 0, 9, t_humanname_elements, 0, NULL, 9, t_humanname_len_start, t_humanname_by_len, 0, NULL},
-	[FHIR_T_IDENTIFIER] = {"Identifier", FK_COMPLEX, FP_NONE, 0, 8, t_identifier_elements, 0, NULL, 9, t_identifier_len_start, t_identifier_by_len, 0, NULL},
-	[FHIR_T_META] = {"Meta", FK_COMPLEX, FP_NONE, 0, 8, t_meta_elements, 0, NULL, 11, t_meta_len_start, t_meta_by_len, 0, NULL},
-	[FHIR_T_MONEY] = {"Money", FK_COMPLEX, FP_NONE, 0, 4, t_money_elements, 0, NULL, 9, t_money_len_start, t_money_by_len, 0, NULL},
-	[FHIR_T_NARRATIVE] = {"Narrative", FK_COMPLEX, FP_NONE, 0, 4, t_narrative_elements, 0, NULL, 9, t_narrative_len_start, t_narrative_by_len, 2, t_narrative_required},
-	[FHIR_T_PARAMETERDEFINITION] = {"ParameterDefinition", FK_COMPLEX, FP_NONE, 0, 9, t_parameterdefinition_elements, 0, NULL, 13, t_parameterdefinition_len_start, t_parameterdefinition_by_len, 2, t_parameterdefinition_required},
-	[FHIR_T_PERIOD] = {"Period", FK_COMPLEX, FP_NONE, FT_INV_PER1, 4, t_period_elements, 0, NULL, 9, t_period_len_start, t_period_by_len, 0, NULL},
-	[FHIR_T_QUANTITY] = {"Quantity", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_quantity_elements, 0, NULL, 10, t_quantity_len_start, t_quantity_by_len, 0, NULL},
-	[FHIR_T_RANGE] = {"Range", FK_COMPLEX, FP_NONE, FT_INV_RNG2, 4, t_range_elements, 0, NULL, 9, t_range_len_start, t_range_by_len, 0, NULL},
-	[FHIR_T_RATIO] = {"Ratio", FK_COMPLEX, FP_NONE, FT_INV_RAT1, 4, t_ratio_elements, 0, NULL, 11, t_ratio_len_start, t_ratio_by_len, 0, NULL},
-	[FHIR_T_REFERENCE] = {"Reference", FK_COMPLEX, FP_NONE, FT_INV_REF1, 6, t_reference_elements, 0, NULL, 10, t_reference_len_start, t_reference_by_len, 0, NULL},
-	[FHIR_T_RELATEDARTIFACT] = {"RelatedArtifact", FK_COMPLEX, FP_NONE, 0, 9, t_relatedartifact_elements, 0, NULL, 9, t_relatedartifact_len_start, t_relatedartifact_by_len, 1, t_relatedartifact_required},
-	[FHIR_T_RESOURCE] = {"Resource", FK_RESOURCE, FP_NONE, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_SAMPLEDDATA] = {"SampledData", FK_COMPLEX, FP_NONE, 0, 9, t_sampleddata_elements, 0, NULL, 10, t_sampleddata_len_start, t_sampleddata_by_len, 3, t_sampleddata_required},
-	[FHIR_T_SIGNATURE] = {"Signature", FK_COMPLEX, FP_NONE, 0, 9, t_signature_elements, 0, NULL, 12, t_signature_len_start, t_signature_by_len, 3, t_signature_required},
-	[FHIR_T_SIMPLEQUANTITY] = {"SimpleQuantity", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 6, t_simplequantity_elements, 0, NULL, 9, t_simplequantity_len_start, t_simplequantity_by_len, 0, NULL},
-	[FHIR_T_SYSTEM_STRING] = {"System.String", FK_PRIMITIVE, FP_SYSTEM_STRING, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_TASK] = {"Task", FK_COMPLEX, FP_NONE, FT_INV_INV1, 39, t_task_elements, 0, NULL, 21, t_task_len_start, t_task_by_len, 2, t_task_required},
-	[FHIR_T_TASK_INPUT] = {"Task.input", FK_COMPLEX, FP_NONE, 0, 54, t_task_input_elements, 1, t_task_input_choices, 24, t_task_input_len_start, t_task_input_by_len, 1, t_task_input_required},
-	[FHIR_T_TASK_OUTPUT] = {"Task.output", FK_COMPLEX, FP_NONE, 0, 54, t_task_output_elements, 1, t_task_output_choices, 24, t_task_output_len_start, t_task_output_by_len, 1, t_task_output_required},
-	[FHIR_T_TASK_RESTRICTION] = {"Task.restriction", FK_COMPLEX, FP_NONE, 0, 6, t_task_restriction_elements, 0, NULL, 17, t_task_restriction_len_start, t_task_restriction_by_len, 0, NULL},
-	[FHIR_T_TIMING] = {"Timing", FK_COMPLEX, FP_NONE, 0, 6, t_timing_elements, 0, NULL, 17, t_timing_len_start, t_timing_by_len, 0, NULL},
-	[FHIR_T_TIMING_REPEAT] = {"Timing.repeat", FK_COMPLEX, FP_NONE, 0, 19, t_timing_repeat_elements, 1, t_timing_repeat_choices, 14, t_timing_repeat_len_start, t_timing_repeat_by_len, 0, NULL},
-	[FHIR_T_TRIGGERDEFINITION] = {"TriggerDefinition", FK_COMPLEX, FP_NONE, 0, 10, t_triggerdefinition_elements, 1, t_triggerdefinition_choices, 15, t_triggerdefinition_len_start, t_triggerdefinition_by_len, 1, t_triggerdefinition_required},
-	[FHIR_T_USAGECONTEXT] = {"UsageContext", FK_COMPLEX, FP_NONE, 0, 7, t_usagecontext_elements, 1, t_usagecontext_choices, 20, t_usagecontext_len_start, t_usagecontext_by_len, 1, t_usagecontext_required},
-	[FHIR_T_BASE64BINARY] = {"base64Binary", FK_PRIMITIVE, FP_BASE64BINARY, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_BOOLEAN] = {"boolean", FK_PRIMITIVE, FP_BOOLEAN, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_CANONICAL] = {"canonical", FK_PRIMITIVE, FP_CANONICAL, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_CODE] = {"code", FK_PRIMITIVE, FP_CODE, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_DATE] = {"date", FK_PRIMITIVE, FP_DATE, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_DATETIME] = {"dateTime", FK_PRIMITIVE, FP_DATETIME, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_DECIMAL] = {"decimal", FK_PRIMITIVE, FP_DECIMAL, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_ID] = {"id", FK_PRIMITIVE, FP_ID, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_INSTANT] = {"instant", FK_PRIMITIVE, FP_INSTANT, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_INTEGER] = {"integer", FK_PRIMITIVE, FP_INTEGER, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_MARKDOWN] = {"markdown", FK_PRIMITIVE, FP_MARKDOWN, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_OID] = {"oid", FK_PRIMITIVE, FP_OID, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_POSITIVEINT] = {"positiveInt", FK_PRIMITIVE, FP_POSITIVEINT, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_STRING] = {"string", FK_PRIMITIVE, FP_STRING, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_TIME] = {"time", FK_PRIMITIVE, FP_TIME, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_UNSIGNEDINT] = {"unsignedInt", FK_PRIMITIVE, FP_UNSIGNEDINT, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_URI] = {"uri", FK_PRIMITIVE, FP_URI, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_URL] = {"url", FK_PRIMITIVE, FP_URL, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_UUID] = {"uuid", FK_PRIMITIVE, FP_UUID, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
-	[FHIR_T_XHTML] = {"xhtml", FK_PRIMITIVE, FP_XHTML, 0, 0, NULL, 0, NULL, 0, NULL, NULL, 0, NULL},
+	[FHIR_T_ADDRESS] = {"Address", FK_COMPLEX, FP_NONE, 0, 12, t_address_elements, 0, NULL, {UINT64_C(0x9ca06a68b31613b5), 60, t_address_slots}, 0, NULL},
+	[FHIR_T_AGE] = {"Age", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_age_elements, 0, NULL, {UINT64_C(0x1715609f7c746c69), 61, t_age_slots}, 0, NULL},
+	[FHIR_T_ANNOTATION] = {"Annotation", FK_COMPLEX, FP_NONE, 0, 6, t_annotation_elements, 1, t_annotation_choices, {UINT64_C(0x08d12e6b76c84d11), 61, t_annotation_slots}, 1, t_annotation_required},
+	[FHIR_T_ATTACHMENT] = {"Attachment", FK_COMPLEX, FP_NONE, FT_INV_ATT1, 10, t_attachment_elements, 0, NULL, {UINT64_C(0x78dde6e5fd29f055), 60, t_attachment_slots}, 0, NULL},
+	[FHIR_T_CODEABLECONCEPT] = {"CodeableConcept", FK_COMPLEX, FP_NONE, 0, 4, t_codeableconcept_elements, 0, NULL, {UINT64_C(0x9e3779b97f4a7c15), 62, t_codeableconcept_slots}, 0, NULL},
+	[FHIR_T_CODING] = {"Coding", FK_COMPLEX, FP_NONE, 0, 7, t_coding_elements, 0, NULL, {UINT64_C(0xa195a45c672ef6df), 61, t_coding_slots}, 0, NULL},
+	[FHIR_T_CONTACTDETAIL] = {"ContactDetail", FK_COMPLEX, FP_NONE, 0, 4, t_contactdetail_elements, 0, NULL, {UINT64_C(0x6a99b4b1f77dd0fd), 62, t_contactdetail_slots}, 0, NULL},
+	[FHIR_T_CONTACTPOINT] = {"ContactPoint", FK_COMPLEX, FP_NONE, 0, 7, t_contactpoint_elements, 0, NULL, {UINT64_C(0xfdeb26da5900a883), 61, t_contactpoint_slots}, 0, NULL},
+	[FHIR_T_CONTRIBUTOR] = {"Contributor", FK_COMPLEX, FP_NONE, 0, 5, t_contributor_elements, 0, NULL, {UINT64_C(0xdaa66d2c7ddf743f), 61, t_contributor_slots}, 2, t_contributor_required},
+	[FHIR_T_COUNT] = {"Count", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_count_elements, 0, NULL, {UINT64_C(0x1715609f7c746c69), 61, t_count_slots}, 0, NULL},
+	[FHIR_T_DATAREQUIREMENT] = {"DataRequirement", FK_COMPLEX, FP_NONE, 0, 11, t_datarequirement_elements, 1, t_datarequirement_choices, {UINT64_C(0xecc693d8463afd7f), 60, t_datarequirement_slots}, 1, t_datarequirement_required},
+	[FHIR_T_DATAREQUIREMENT_CODEFILTER] = {"DataRequirement.codeFilter", FK_COMPLEX, FP_NONE, 0, 6, t_datarequirement_codefilter_elements, 0, NULL, {UINT64_C(0xbd52811c0c6d015f), 61, t_datarequirement_codefilter_slots}, 0, NULL},
+	[FHIR_T_DATAREQUIREMENT_DATEFILTER] = {"DataRequirement.dateFilter", FK_COMPLEX, FP_NONE, 0, 7, t_datarequirement_datefilter_elements, 1, t_datarequirement_datefilter_choices, {UINT64_C(0x454021de755d453b), 61, t_datarequirement_datefilter_slots}, 0, NULL},
+	[FHIR_T_DATAREQUIREMENT_SORT] = {"DataRequirement.sort", FK_COMPLEX, FP_NONE, 0, 4, t_datarequirement_sort_elements, 0, NULL, {UINT64_C(0x736ae31d6e461e0d), 62, t_datarequirement_sort_slots}, 2, t_datarequirement_sort_required},
+	[FHIR_T_DISTANCE] = {"Distance", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_distance_elements, 0, NULL, {UINT64_C(0x1715609f7c746c69), 61, t_distance_slots}, 0, NULL},
+	[FHIR_T_DOSAGE] = {"Dosage", FK_COMPLEX, FP_NONE, 0, 17, t_dosage_elements, 1, t_dosage_choices, {UINT64_C(0x54021de755d453b1), 59, t_dosage_slots}, 0, NULL},
+	[FHIR_T_DOSAGE_DOSEANDRATE] = {"Dosage.doseAndRate", FK_COMPLEX, FP_NONE, 0, 8, t_dosage_doseandrate_elements, 2, t_dosage_doseandrate_choices, {UINT64_C(0xf9c1748f0b01f989), 61, t_dosage_doseandrate_slots}, 0, NULL},
+	[FHIR_T_DURATION] = {"Duration", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_duration_elements, 0, NULL, {UINT64_C(0x1715609f7c746c69), 61, t_duration_slots}, 0, NULL},
+	[FHIR_T_ELEMENT] = {"Element", FK_COMPLEX, FP_NONE, 0, 2, t_element_elements, 0, NULL, {UINT64_C(0x9e3779b97f4a7c15), 63, t_element_slots}, 0, NULL},
+	[FHIR_T_EXPRESSION] = {"Expression", FK_COMPLEX, FP_NONE, 0, 7, t_expression_elements, 0, NULL, {UINT64_C(0x98c475f0f066a9cf), 61, t_expression_slots}, 1, t_expression_required},
+	[FHIR_T_EXTENSION] = {"Extension", FK_COMPLEX, FP_NONE, FT_INV_EXT1, 53, t_extension_elements, 1, t_extension_choices, {UINT64_C(0x13e741fde40b9ba9), 56, t_extension_slots}, 1, t_extension_required},
+	[FHIR_T_HUMANNAME] = {"HumanName", FK_COMPLEX, FP_NONE, 0, 9, t_humanname_elements, 0, NULL, {UINT64_C(0xcc623af8783354e7), 60, t_humanname_slots}, 0, NULL},
+	[FHIR_T_IDENTIFIER] = {"Identifier", FK_COMPLEX, FP_NONE, 0, 8, t_identifier_elements, 0, NULL, {UINT64_C(0xb88d5329a7cfc83f), 61, t_identifier_slots}, 0, NULL},
+	[FHIR_T_META] = {"Meta", FK_COMPLEX, FP_NONE, 0, 8, t_meta_elements, 0, NULL, {UINT64_C(0x582bd032a3d302ab), 61, t_meta_slots}, 0, NULL},
+	[FHIR_T_MONEY] = {"Money", FK_COMPLEX, FP_NONE, 0, 4, t_money_elements, 0, NULL, {UINT64_C(0x78dde6e5fd29f055), 62, t_money_slots}, 0, NULL},
+	[FHIR_T_NARRATIVE] = {"Narrative", FK_COMPLEX, FP_NONE, 0, 4, t_narrative_elements, 0, NULL, {UINT64_C(0xe3779b97f4a7c151), 62, t_narrative_slots}, 2, t_narrative_required},
+	[FHIR_T_PARAMETERDEFINITION] = {"ParameterDefinition", FK_COMPLEX, FP_NONE, 0, 9, t_parameterdefinition_elements, 0, NULL, {UINT64_C(0x489e4c815d41c005), 60, t_parameterdefinition_slots}, 2, t_parameterdefinition_required},
+	[FHIR_T_PERIOD] = {"Period", FK_COMPLEX, FP_NONE, FT_INV_PER1, 4, t_period_elements, 0, NULL, {UINT64_C(0xe3779b97f4a7c151), 62, t_period_slots}, 0, NULL},
+	[FHIR_T_QUANTITY] = {"Quantity", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_quantity_elements, 0, NULL, {UINT64_C(0x1715609f7c746c69), 61, t_quantity_slots}, 0, NULL},
+	[FHIR_T_RANGE] = {"Range", FK_COMPLEX, FP_NONE, FT_INV_RNG2, 4, t_range_elements, 0, NULL, {UINT64_C(0x454021de755d453b), 62, t_range_slots}, 0, NULL},
+	[FHIR_T_RATIO] = {"Ratio", FK_COMPLEX, FP_NONE, FT_INV_RAT1, 4, t_ratio_elements, 0, NULL, {UINT64_C(0x0149517d40e5234d), 62, t_ratio_slots}, 0, NULL},
+	[FHIR_T_REFERENCE] = {"Reference", FK_COMPLEX, FP_NONE, FT_INV_REF1, 6, t_reference_elements, 0, NULL, {UINT64_C(0xdaa66d2c7ddf743f), 61, t_reference_slots}, 0, NULL},
+	[FHIR_T_RELATEDARTIFACT] = {"RelatedArtifact", FK_COMPLEX, FP_NONE, 0, 9, t_relatedartifact_elements, 0, NULL, {UINT64_C(0xa708a824f612c927), 60, t_relatedartifact_slots}, 1, t_relatedartifact_required},
+	[FHIR_T_RESOURCE] = {"Resource", FK_RESOURCE, FP_NONE, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_SAMPLEDDATA] = {"SampledData", FK_COMPLEX, FP_NONE, 0, 9, t_sampleddata_elements, 0, NULL, {UINT64_C(0xcc623af8783354e7), 60, t_sampleddata_slots}, 3, t_sampleddata_required},
+	[FHIR_T_SIGNATURE] = {"Signature", FK_COMPLEX, FP_NONE, 0, 9, t_signature_elements, 0, NULL, {UINT64_C(0xc6ef372fe94f82a1), 60, t_signature_slots}, 3, t_signature_required},
+	[FHIR_T_SIMPLEQUANTITY] = {"SimpleQuantity", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 6, t_simplequantity_elements, 0, NULL, {UINT64_C(0x1715609f7c746c69), 61, t_simplequantity_slots}, 0, NULL},
+	[FHIR_T_SYSTEM_STRING] = {"System.String", FK_PRIMITIVE, FP_SYSTEM_STRING, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_TASK] = {"Task", FK_COMPLEX, FP_NONE, FT_INV_INV1, 39, t_task_elements, 0, NULL, {UINT64_C(0x1f98d13767ed7467), 57, t_task_slots}, 2, t_task_required},
+	[FHIR_T_TASK_INPUT] = {"Task.input", FK_COMPLEX, FP_NONE, 0, 54, t_task_input_elements, 1, t_task_input_choices, {UINT64_C(0x13e741fde40b9ba9), 56, t_task_input_slots}, 1, t_task_input_required},
+	[FHIR_T_TASK_OUTPUT] = {"Task.output", FK_COMPLEX, FP_NONE, 0, 54, t_task_output_elements, 1, t_task_output_choices, {UINT64_C(0x13e741fde40b9ba9), 56, t_task_output_slots}, 1, t_task_output_required},
+	[FHIR_T_TASK_RESTRICTION] = {"Task.restriction", FK_COMPLEX, FP_NONE, 0, 6, t_task_restriction_elements, 0, NULL, {UINT64_C(0x3c6ef372fe94f82b), 61, t_task_restriction_slots}, 0, NULL},
+	[FHIR_T_TIMING] = {"Timing", FK_COMPLEX, FP_NONE, 0, 6, t_timing_elements, 0, NULL, {UINT64_C(0x6a99b4b1f77dd0fd), 61, t_timing_slots}, 0, NULL},
+	[FHIR_T_TIMING_REPEAT] = {"Timing.repeat", FK_COMPLEX, FP_NONE, 0, 19, t_timing_repeat_elements, 1, t_timing_repeat_choices, {UINT64_C(0xf519f86ee2385b73), 59, t_timing_repeat_slots}, 0, NULL},
+	[FHIR_T_TRIGGERDEFINITION] = {"TriggerDefinition", FK_COMPLEX, FP_NONE, 0, 10, t_triggerdefinition_elements, 1, t_triggerdefinition_choices, {UINT64_C(0xa708a824f612c927), 60, t_triggerdefinition_slots}, 1, t_triggerdefinition_required},
+	[FHIR_T_USAGECONTEXT] = {"UsageContext", FK_COMPLEX, FP_NONE, 0, 7, t_usagecontext_elements, 1, t_usagecontext_choices, {UINT64_C(0x98c475f0f066a9cf), 61, t_usagecontext_slots}, 1, t_usagecontext_required},
+	[FHIR_T_BASE64BINARY] = {"base64Binary", FK_PRIMITIVE, FP_BASE64BINARY, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_BOOLEAN] = {"boolean", FK_PRIMITIVE, FP_BOOLEAN, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_CANONICAL] = {"canonical", FK_PRIMITIVE, FP_CANONICAL, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_CODE] = {"code", FK_PRIMITIVE, FP_CODE, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_DATE] = {"date", FK_PRIMITIVE, FP_DATE, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_DATETIME] = {"dateTime", FK_PRIMITIVE, FP_DATETIME, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_DECIMAL] = {"decimal", FK_PRIMITIVE, FP_DECIMAL, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_ID] = {"id", FK_PRIMITIVE, FP_ID, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_INSTANT] = {"instant", FK_PRIMITIVE, FP_INSTANT, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_INTEGER] = {"integer", FK_PRIMITIVE, FP_INTEGER, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_MARKDOWN] = {"markdown", FK_PRIMITIVE, FP_MARKDOWN, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_OID] = {"oid", FK_PRIMITIVE, FP_OID, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_POSITIVEINT] = {"positiveInt", FK_PRIMITIVE, FP_POSITIVEINT, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_STRING] = {"string", FK_PRIMITIVE, FP_STRING, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_TIME] = {"time", FK_PRIMITIVE, FP_TIME, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_UNSIGNEDINT] = {"unsignedInt", FK_PRIMITIVE, FP_UNSIGNEDINT, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_URI] = {"uri", FK_PRIMITIVE, FP_URI, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_URL] = {"url", FK_PRIMITIVE, FP_URL, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_UUID] = {"uuid", FK_PRIMITIVE, FP_UUID, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_XHTML] = {"xhtml", FK_PRIMITIVE, FP_XHTML, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
 };
 
 const int	fhir_ntypes = FHIR_NTYPES;

@@ -22,6 +22,7 @@
 #include <math.h>
 
 #include "fhir_lex.h"
+#include "fhir_names.h"
 #include "fhir_outcome.h"
 #include "fhir_tables.h"
 #include "fhir_ucum.h"
@@ -475,74 +476,13 @@ emit_reference_member(Walker *w, const char *key, const char *ref,
 }
 
 /*
- * Orders the name (s, len) against the NUL-terminated name lit as memcmp
- * over the shorter length and then the lengths would, comparing in line:
- * the names are short, and a call to memcmp per probe cost more than the
- * comparison itself.
+ * Finds a property of a type by its JSON name: the generated perfect hash
+ * of the type's names (fhir_names.h) gives the one candidate, compared once.
  */
-static inline int
-name_cmp(const char *s, int len, const char *lit)
-{
-	int			k;
-
-	for (k = 0; k < len; k++)
-	{
-		unsigned char a = (unsigned char) s[k];
-		unsigned char b = (unsigned char) lit[k];
-
-		if (b == '\0')
-			return 1;			/* lit is a proper prefix of s */
-		if (a != b)
-			return (int) a - (int) b;
-	}
-	return lit[len] == '\0' ? 0 : -1;
-}
-
-/*
- * Finds a property of a type by its JSON name.  The generated tables list
- * each type's elements by name length, and a type has only a few names of
- * any one length, so a lookup is one index step and a compare or two
- * instead of a binary search over all the names.
- */
-static inline const FhirElement *
+static pg_attribute_always_inline const FhirElement *
 find_element(const FhirType *t, const char *name, int len)
 {
-	int			k,
-				end;
-
-	if (len <= 0 || len > t->maxlen)
-		return NULL;
-	end = t->len_start[len + 1];
-	for (k = t->len_start[len]; k < end; k++)
-	{
-		const FhirElement *el = &t->elements[t->by_len[k]];
-
-		if (el->name[0] == name[0] && bytes_equal(el->name, name, len))
-			return el;
-	}
-	return NULL;
-}
-
-/* True when the name (s, len) is in the sorted array names[0 .. n). */
-static bool
-name_in_sorted(const char *s, int len, const char *const *names, int n)
-{
-	int			lo = 0,
-				hi = n - 1;
-
-	while (lo <= hi)
-	{
-		int			mid = (lo + hi) / 2;
-		int			c = name_cmp(s, len, names[mid]);
-
-		if (c == 0)
-			return true;
-		if (c < 0)
-			hi = mid - 1;
-		else
-			lo = mid + 1;
-	}
-	return false;
+	return fhir_find_element(t, name, len);
 }
 
 /* True when code (a slice) is in the required value set vs. */
@@ -559,7 +499,7 @@ code_in_valueset(const FhirValueSet *vs, const char *s, int len, const char **wh
 			break;
 	}
 	*why = NULL;
-	return name_in_sorted(s, len, vs->codes, vs->ncodes);
+	return fhir_valueset_has(vs, s, len);
 }
 
 /* The capture context of a child element of an object in context cap. */
@@ -794,16 +734,16 @@ note_local_ref(Walker *w, const JsonbValue *v, bool is_reference, int16 targets)
 static bool
 target_allowed(int16 ts, const char *rtype)
 {
-	return name_in_sorted(rtype, strlen(rtype), fhir_target_sets[ts].names,
-						  fhir_target_sets[ts].n);
+	int			i = fhir_resource_type_index(rtype, strlen(rtype));
+
+	return i >= 0 && fhir_target_set_has(&fhir_target_sets[ts], i);
 }
 
 /* True when the NUL-terminated name is a concrete R4 resource type. */
 static bool
 is_resource_type(const char *rtype)
 {
-	return name_in_sorted(rtype, strlen(rtype), fhir_resource_types,
-						  fhir_nresource_types);
+	return fhir_resource_type_index(rtype, strlen(rtype)) >= 0;
 }
 
 /* The allowed target types of set ts, for a diagnostic: "A, B or C". */
@@ -841,7 +781,9 @@ check_reference_target(Walker *w, const JsonbValue *v, int16 targets)
 	int			nseg = 0;
 	int			i,
 				e,
-				k;
+				k,
+				rt;
+
 	if (targets < 0 || v->type != jbvString || len == 0 || s[0] == '#')
 		return;
 	/* the last four segments, right to left */
@@ -862,10 +804,9 @@ check_reference_target(Walker *w, const JsonbValue *v, int16 targets)
 		k = 3;
 	if (nseg <= k || ends[k] <= starts[k])
 		return;
-	if (!name_in_sorted(s + starts[k], ends[k] - starts[k],
-						fhir_target_sets[targets].names, fhir_target_sets[targets].n) &&
-		name_in_sorted(s + starts[k], ends[k] - starts[k],
-					   fhir_resource_types, fhir_nresource_types))
+	/* a name that is no R4 resource type is not judged */
+	rt = fhir_resource_type_index(s + starts[k], ends[k] - starts[k]);
+	if (rt >= 0 && !fhir_target_set_has(&fhir_target_sets[targets], rt))
 		walk_error(w, "structure", "reference %s points at a %s, but this element may only point at %s",
 				   fhir_quoted(s, len), pnstrdup(s + starts[k], ends[k] - starts[k]),
 				   target_list(targets));
@@ -892,7 +833,9 @@ walk_single_value(Walker *w, const FhirType *t, const FhirElement *el,
 		FhirWhen	local;
 		bool		need_when = (when != NULL) || cap != CAP_NONE;
 
-		memset(&local, 0, sizeof(local));
+		/* local is read only where need_when (when or cap is set) */
+		if (need_when)
+			memset(&local, 0, sizeof(local));
 		if (v->type == jbvBinary)
 		{
 			walk_error(w, "structure", "expected a JSON %s for %s, found %s",

@@ -64,6 +64,9 @@ typedef struct XPrefix
 	bool		xhtml;			/* bound to the XHTML namespace */
 } XPrefix;
 
+/* The usual root tag of a narrative, taken without parsing its attribute. */
+#define XHTML_USUAL_ROOT	"<div xmlns=\"" FHIR_XHTML_NS "\">"
+
 /* Most namespace prefixes declared at once on the open elements. */
 #define XHTML_MAX_PREFIXES	64
 
@@ -881,7 +884,21 @@ check_xhtml_in(const char *s, size_t len, XState *st, const char **why)
 			FAIL("an end tag has no matching start tag");
 		if (has_prefix_at(s, len, i, "<!"))
 			FAIL("nothing but whitespace may appear outside the root <div>");
-		if (!parse_start_tag(s, len, &i, st, true, &self_closed, &is_img, why))
+		if (has_prefix_at(s, len, i, XHTML_USUAL_ROOT))
+		{
+			/*
+			 * The root tag almost every narrative opens with, byte for
+			 * byte: what parse_start_tag() does for it (its one attribute
+			 * makes XHTML the default namespace of the root's content),
+			 * without reading the attribute.
+			 */
+			st->default_ns_depth = 1;
+			st->open[0].off = (uint32_t) (i + 1);
+			st->open[0].len = 3;
+			st->depth = 1;
+			i += sizeof(XHTML_USUAL_ROOT) - 1;
+		}
+		else if (!parse_start_tag(s, len, &i, st, true, &self_closed, &is_img, why))
 			return false;
 		seen_root = true;
 	}

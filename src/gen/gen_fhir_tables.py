@@ -956,6 +956,53 @@ def c_index_enum(comment, tag, names, count_macro):
     return lines + ["} %s;" % tag, "", "#define %s %d" % (count_macro, len(names)), ""]
 
 
+MASK64 = (1 << 64) - 1
+
+
+def name_key(name):
+    """fhir_name_key() of fhir_names.h: the length and the bytes at 0,
+    len / 2, len - 1 and 5 (0 when shorter) packed into 64 bits."""
+    b = name.encode("utf-8")
+    n = len(b)
+    return (n | b[0] << 8 | b[n >> 1] << 16 | b[n - 1] << 24
+            | b[5 if n > 5 else 0] << 32) & MASK64
+
+
+def perfect_hash(names, what):
+    """A collision-free multiplicative hash of names: (mult, shift, slots),
+    slot = (name_key * mult mod 2^64) >> shift, slots[slot] = 1 + the name's
+    index (0: no name).  The smallest table (a power of two, at least 2
+    slots) for which one of the first multipliers tried works; the same
+    inputs always give the same answer."""
+    keys = [name_key(x) for x in names]
+    if len(set(keys)) != len(keys):
+        die("internal: %s: two names share a hash key" % what)
+    bits = max(1, (len(names) - 1).bit_length())
+    while bits <= 16:
+        for m in range(1, 20001):
+            mult = ((m * 0x9E3779B97F4A7C15) & MASK64) | 1
+            slots = [0] * (1 << bits)
+            for i, k in enumerate(keys):
+                slot = ((k * mult) & MASK64) >> (64 - bits)
+                if slots[slot]:
+                    break
+                slots[slot] = i + 1
+            else:
+                return mult, 64 - bits, slots
+        bits += 1
+    die("internal: %s: no perfect hash found" % what)
+
+
+def emit_name_hash(c, ident, names, what):
+    """Appends the slots of names' perfect hash to c as ident_slots[]; returns
+    the FhirNameHash initialiser that refers to it."""
+    mult, shift, slots = perfect_hash(names, what)
+    c.append("static const uint16_t %s_slots[] = {" % ident)
+    c.extend(wrap_list([str(x) for x in slots]))
+    c.append("};")
+    return "{UINT64_C(0x%016x), %d, %s_slots}" % (mult, shift, ident)
+
+
 def generate(defdir):
     defs = Defs(defdir)
     b = Builder(defs)
@@ -1076,7 +1123,8 @@ def generate(defdir):
     c += ["", '#include "fhir_tables.h"', "", "#include <stddef.h>", ""]
 
     # value set codes
-    c.append("/* Value set codes, sorted by strcmp. */")
+    c.append("/* Value set codes, sorted by strcmp, and their perfect hash (fhir_names.h). */")
+    vhash = {}
     for u in vs_urls:
         check, codes = vsets[u]
         if not codes:
@@ -1084,13 +1132,14 @@ def generate(defdir):
         c.append("static const char *const vs_%s_codes[] = {" % vident[u].lower())
         c += wrap_list([c_string(x) for x in codes])
         c.append("};")
+        vhash[u] = emit_name_hash(c, "vs_%s" % vident[u].lower(), codes, u)
     c.append("")
     c.append("const FhirValueSet fhir_valuesets[FHIR_NVALUESETS] = {")
     for u in vs_urls:
         check, codes = vsets[u]
         arr = ("vs_%s_codes" % vident[u].lower()) if codes else "NULL"
-        c.append("\t[FHIR_VS_%s] = {%s, %s, %d, %s}," % (
-            vident[u], c_string(u), check, len(codes), arr))
+        c.append("\t[FHIR_VS_%s] = {%s, %s, %d, %s, %s}," % (
+            vident[u], c_string(u), check, len(codes), arr, vhash.get(u, "{0, 0, NULL}")))
     c.append("};")
     c.append("")
     c.append("const int\tfhir_nvaluesets = FHIR_NVALUESETS;")
@@ -1106,6 +1155,12 @@ def generate(defdir):
     c.append("")
     c.append("const int\tfhir_nresource_types = FHIR_NRESOURCE_TYPES;")
     c.append("")
+    c.append("/* fhir_resource_types[] by name (fhir_names.h). */")
+    rhash = emit_name_hash(c, "resource_types", rtypes, "resource types")
+    c.append("const FhirNameHash fhir_resource_type_hash = %s;" % rhash)
+    c.append("")
+    if len(rtypes) > 64 * 3:
+        die("internal: more resource types than FHIR_RESOURCE_TYPE_WORDS holds")
     target_sets = sorted(set(tuple(el.targets) for n in tnames
                              for el in types[n].elements if el.targets),
                          key=lambda ts: [cstr_key(x) for x in ts])
@@ -1121,7 +1176,11 @@ def generate(defdir):
     c.append("")
     c.append("const FhirTargetSet fhir_target_sets[] = {")
     for i, ts in enumerate(target_sets):
-        c.append("\t{%d, target_set_%d}," % (len(ts), i))
+        words = [0, 0, 0]
+        for x in ts:
+            words[rtindex[x] // 64] |= 1 << (rtindex[x] % 64)
+        c.append("\t{%d, target_set_%d, {%s}}," % (
+            len(ts), i, ", ".join("UINT64_C(0x%016x)" % w for w in words)))
     c.append("};")
     c.append("")
     c.append("const int\tfhir_ntarget_sets = %d;" % len(target_sets))
@@ -1129,6 +1188,7 @@ def generate(defdir):
 
     # elements
     c.append("/* Elements: name, name_len, min, many, summary, type, valueset, choice, targets. */")
+    ehash = {}
     for n in tnames:
         t = types[n]
         if t.kind != "FK_COMPLEX":
@@ -1140,25 +1200,11 @@ def generate(defdir):
             for cn, cmin in t.choices:
                 c.append("\t{%s, %d}," % (c_string(cn), cmin))
             c.append("};")
-        # find_element's index: element indexes grouped by name length
-        # (len_start[n] .. len_start[n + 1] have names of n bytes), and the
-        # indexes of the required elements for finish_object
-        maxlen = max(len(el.name.encode("utf-8")) for el in t.elements)
-        if maxlen > 255 or len(t.elements) > 255:
+        # find_element's index: the elements' perfect hash by JSON name, and
+        # the indexes of the required elements for finish_object
+        if len(t.elements) > 255 or any(len(el.name.encode("utf-8")) > 255 for el in t.elements):
             die("internal: %s has too many or too long elements" % n)
-        by_len = sorted(range(len(t.elements)),
-                        key=lambda i: (len(t.elements[i].name.encode("utf-8")), i))
-        len_start = [0] * (maxlen + 2)
-        for i in by_len:
-            len_start[len(t.elements[i].name.encode("utf-8")) + 1] += 1
-        for k in range(1, maxlen + 2):
-            len_start[k] += len_start[k - 1]
-        c.append("static const uint8_t t_%s_len_start[] = {" % low)
-        c += wrap_list([str(x) for x in len_start])
-        c.append("};")
-        c.append("static const uint8_t t_%s_by_len[] = {" % low)
-        c += wrap_list([str(x) for x in by_len])
-        c.append("};")
+        ehash[n] = emit_name_hash(c, "t_%s" % low, [el.name for el in t.elements], n)
         required = [i for i, el in enumerate(t.elements) if el.min > 0]
         if required:
             c.append("static const uint8_t t_%s_required[] = {" % low)
@@ -1189,11 +1235,10 @@ def generate(defdir):
         flags = " | ".join(t.flags) if t.flags else "0"
         if t.kind == "FK_COMPLEX":
             nreq = sum(1 for el in t.elements if el.min > 0)
-            idx = "%d, t_%s_len_start, t_%s_by_len, %d, %s" % (
-                max(len(el.name.encode("utf-8")) for el in t.elements), low, low,
-                nreq, ("t_%s_required" % low) if nreq else "NULL")
+            idx = "%s, %d, %s" % (
+                ehash[n], nreq, ("t_%s_required" % low) if nreq else "NULL")
         else:
-            idx = "0, NULL, NULL, 0, NULL"
+            idx = "{0, 0, NULL}, 0, NULL"
         c.append("\t[FHIR_T_%s] = {%s, %s, %s, %s, %s, %s, %s}," % (
             tident[n], c_string(n), t.kind, t.prim, flags, els, chs, idx))
     c.append("};")

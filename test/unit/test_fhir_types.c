@@ -20,7 +20,10 @@
 #include <string.h>
 
 #include "fhir_lex.h"
+#include "fhir_names.h"
+#include "fhir_tables.h"
 #include "fhir_types.h"
+#include "fhir_xhtml.h"
 
 static int	ntests = 0;
 static int	nfailed = 0;
@@ -1616,6 +1619,298 @@ test_xhtml_names(void)
 	BADW(FP_XHTML, XDIV("<p -a=\"a\">x</p>"), "attribute name is malformed");
 }
 
+/*
+ * The usual root tag, <div xmlns="http://www.w3.org/1999/xhtml"> byte for
+ * byte, is taken without parse_start_tag(): every narrative gets the same
+ * verdict and reason as with the root written another way that parses it
+ * (a space before the '>', single quotes), and the same as the general
+ * path for texts that only begin like the usual root.
+ */
+static void
+test_xhtml_usual_root(void)
+{
+	static const char *const bodies[] = {
+		"", "text", "<p>x</p>", "<p>x", "</p>", "<p></b></p>", "</div>",
+		"<b>a</b><i>b</i>", "<x:p xmlns:x=\"" FHIR_XHTML_NS "\">x</x:p>",
+		"<p xmlns=\"urn:other\">x</p>", "<script>x</script>", "<p onclick=\"a\">x</p>",
+		"a &amp; b", "a &nbsp; b", "a < b", "<![CDATA[x]]>", "<!-- c -->x",
+		"<div>x</div>", "<img src=\"a.png\"/>", " \t\n", "x]]>y", "\x01",
+	};
+	static const char *const tails[] = {"</div>", "</div> ", "</div>x", "", "</div><p/>", "</p>"};
+	static const char *const roots[] = {
+		"<div xmlns=\"" FHIR_XHTML_NS "\" >",
+		"<div xmlns='" FHIR_XHTML_NS "'>",
+	};
+	static const char *const near[] = {
+		"<div xmlns=\"" FHIR_XHTML_NS "\"",
+		"<div xmlns=\"" FHIR_XHTML_NS,
+		"<div xmlns=\"http://www.w3.org/1999/xhtmlx\">x</div>",
+		"<div xmlns=\"" FHIR_XHTML_NS "\"/>",
+		"<div xmlns=\"" FHIR_XHTML_NS "\">",
+		"  <div xmlns=\"" FHIR_XHTML_NS "\">x</div>  ",
+		"<div xmlns=\"" FHIR_XHTML_NS "\" xmlns=\"" FHIR_XHTML_NS "\">x</div>",
+		"<div xmlns=\"" FHIR_XHTML_NS "\" class=\"c\">x</div>",
+	};
+	char		a[256];
+	char		b[256];
+	char		desc[400];
+	char		shown[160];
+	size_t		i,
+				j,
+				r;
+
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
+		for (j = 0; j < sizeof(tails) / sizeof(tails[0]); j++)
+			for (r = 0; r < sizeof(roots) / sizeof(roots[0]); r++)
+			{
+				const char *why_a = NULL;
+				const char *why_b = NULL;
+				char	   *pa,
+						   *pb;
+				bool		ok_a,
+							ok_b;
+
+				snprintf(a, sizeof(a), "<div xmlns=\"%s\">%s%s", FHIR_XHTML_NS, bodies[i], tails[j]);
+				snprintf(b, sizeof(b), "%s%s%s", roots[r], bodies[i], tails[j]);
+				pa = exact_copy(a, strlen(a));
+				pb = exact_copy(b, strlen(b));
+				ok_a = fhir_check_xhtml(pa, strlen(a), &why_a);
+				ok_b = fhir_check_xhtml(pb, strlen(b), &why_b);
+				free(pa);
+				free(pb);
+				snprintf(desc, sizeof(desc), "usual root: \"%s\" as \"%s\"",
+						 show(a, strlen(a), shown, sizeof(shown)), roots[r]);
+				report(ok_a == ok_b && (ok_a || (why_a && why_b && strcmp(why_a, why_b) == 0)), desc);
+			}
+	for (i = 0; i < sizeof(near) / sizeof(near[0]); i++)
+	{
+		const char *why = NULL;
+		char	   *p = exact_copy(near[i], strlen(near[i]));
+		bool		ok = fhir_check_xhtml(p, strlen(near[i]), &why);
+		bool		want = i == 5 || i == 7;
+
+		free(p);
+		snprintf(desc, sizeof(desc), "usual root near miss \"%s\" %s",
+				 show(near[i], strlen(near[i]), shown, sizeof(shown)), want ? "accepted" : "refused");
+		report(ok == want, desc);
+	}
+}
+
+/* ----------------------------------------------------------------
+ *		Name lookups (fhir_names.h): the generated perfect hashes
+ * ----------------------------------------------------------------
+ */
+
+/* A list of names and its lookup (an index into the list, or -1). */
+typedef struct NameList
+{
+	const char *what;
+	int			n;
+	const char *const *names;
+	int			(*find) (const void *ctx, const char *s, size_t len);
+	const void *ctx;
+} NameList;
+
+/* The lookups under test, as NameList.find. */
+static int
+find_el(const void *ctx, const char *s, size_t len)
+{
+	const FhirType *t = ctx;
+	const FhirElement *el = fhir_find_element(t, s, len);
+
+	return el ? (int) (el - t->elements) : -1;
+}
+
+static int
+find_code(const void *ctx, const char *s, size_t len)
+{
+	const FhirValueSet *vs = ctx;
+	int			i;
+
+	if (!fhir_valueset_has(vs, s, len))
+		return -1;
+	for (i = 0; i < vs->ncodes; i++)
+		if (strlen(vs->codes[i]) == len && memcmp(vs->codes[i], s, len) == 0)
+			return i;
+	return -2;					/* found, but not a code: a failure */
+}
+
+static int
+find_rtype(const void *ctx, const char *s, size_t len)
+{
+	(void) ctx;
+	return fhir_resource_type_index(s, len);
+}
+
+/* The right answer for (s, len): the index of the equal name, or -1. */
+static int
+oracle(const NameList *l, const char *s, size_t len)
+{
+	int			i;
+
+	for (i = 0; i < l->n; i++)
+		if (strlen(l->names[i]) == len && memcmp(l->names[i], s, len) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * Looks (s, len) up in a heap block of exactly len bytes (valgrind sees a
+ * read past it); true when the answer is the oracle's.  A wrong answer is
+ * printed.
+ */
+static bool
+probe(const NameList *l, const char *s, size_t len)
+{
+	char	   *p = exact_copy(s, len);
+	int			got = l->find(l->ctx, p, len);
+	int			want = oracle(l, p, len);
+	char		buf[80];
+
+	free(p);
+	if (got != want)
+		printf("# %s: \"%s\" (%zu bytes) gave %d, expected %d\n", l->what,
+			   show(s, len, buf, sizeof(buf)), len, got, want);
+	return got == want;
+}
+
+/*
+ * Every name of the list is found, and near misses of each are not (or
+ * are found as the name they happen to equal): every prefix, the name with
+ * a byte before or after it (letters, '_', '"', '\\', a UTF-8 lead byte),
+ * every byte replaced by those, "_name" (a twin key is looked up without
+ * its '_'), and keys of every length up to 300 bytes.  One TAP line per
+ * list.
+ */
+static void
+check_name_list(const NameList *l)
+{
+	static const char subs[] = {'a', 'Z', 'x', '_', '"', '\\', '\xc3', '\0' + 1};
+	char		buf[320];
+	char		desc[160];
+	bool		ok = true;
+	int			nprobes = 0;
+	int			i;
+	size_t		k,
+				c;
+
+	for (i = 0; i < l->n; i++)
+	{
+		const char *name = l->names[i];
+		size_t		len = strlen(name);
+
+		ok &= l->find(l->ctx, name, len) == i;
+		for (k = 0; k < len; k++, nprobes++)
+			ok &= probe(l, name, k);
+		for (c = 0; c < sizeof(subs); c++)
+		{
+			buf[0] = subs[c];
+			memcpy(buf + 1, name, len);
+			ok &= probe(l, buf, len + 1);
+			memcpy(buf, name, len);
+			buf[len] = subs[c];
+			ok &= probe(l, buf, len + 1);
+			for (k = 0; k < len; k++, nprobes++)
+			{
+				memcpy(buf, name, len);
+				buf[k] = subs[c];
+				ok &= probe(l, buf, len);
+			}
+			nprobes += 2;
+		}
+		buf[0] = '_';
+		memcpy(buf + 1, name, len);
+		ok &= probe(l, buf, len + 1);
+		nprobes++;
+	}
+	for (k = 0; k <= 300; k++, nprobes++)
+	{
+		for (c = 0; c < k; c++)
+			buf[c] = (char) ('a' + (c * 7 + k) % 26);
+		ok &= probe(l, buf, k);
+	}
+	snprintf(desc, sizeof(desc), "%s: each of %d names found, %d near misses and other keys answered right",
+			 l->what, l->n, nprobes);
+	report(ok, desc);
+}
+
+/*
+ * The generated hashes of fhir_names.h against a linear search: the
+ * element names of every complex type, the codes of every enumerated value
+ * set, the resource types; and each reference target set's bits are its
+ * names.
+ */
+static void
+test_name_hashes(void)
+{
+	NameList	l;
+	int			i,
+				j,
+				k;
+
+	for (i = 0; i < fhir_ntypes; i++)
+	{
+		const FhirType *t = &fhir_types[i];
+		const char **names;
+
+		if (t->kind != FK_COMPLEX)
+		{
+			report(fhir_find_element(t, "id", 2) == NULL, "a primitive type has no elements to find");
+			continue;
+		}
+		names = malloc(sizeof(char *) * t->nelements);
+		for (j = 0; j < t->nelements; j++)
+		{
+			names[j] = t->elements[j].name;
+			if (t->elements[j].name_len != strlen(names[j]))
+				report(false, "an element's name_len is its name's length");
+		}
+		l.what = t->name;
+		l.n = t->nelements;
+		l.names = names;
+		l.find = find_el;
+		l.ctx = t;
+		check_name_list(&l);
+		free(names);
+	}
+	for (i = 0; i < fhir_nvaluesets; i++)
+	{
+		const FhirValueSet *vs = &fhir_valuesets[i];
+
+		if (vs->check != VS_ENUM)
+			continue;
+		l.what = vs->url;
+		l.n = vs->ncodes;
+		l.names = vs->codes;
+		l.find = find_code;
+		l.ctx = vs;
+		check_name_list(&l);
+	}
+	l.what = "resource types";
+	l.n = fhir_nresource_types;
+	l.names = fhir_resource_types;
+	l.find = find_rtype;
+	l.ctx = NULL;
+	check_name_list(&l);
+	for (i = 0; i < fhir_ntarget_sets; i++)
+	{
+		const FhirTargetSet *ts = &fhir_target_sets[i];
+		bool		ok = true;
+		char		desc[80];
+
+		for (j = 0; j < fhir_nresource_types; j++)
+		{
+			bool		listed = false;
+
+			for (k = 0; k < ts->n; k++)
+				listed |= strcmp(ts->names[k], fhir_resource_types[j]) == 0;
+			ok &= fhir_target_set_has(ts, j) == listed;
+		}
+		snprintf(desc, sizeof(desc), "target set %d: its bits are its %d names", i, ts->n);
+		report(ok, desc);
+	}
+}
+
 int
 main(void)
 {
@@ -1631,6 +1926,8 @@ main(void)
 	test_bytes_equal();
 	test_xhtml_names();
 	test_prefixes();
+	test_name_hashes();
+	test_xhtml_usual_root();
 	printf("1..%d\n", ntests);
 	if (nfailed)
 		fprintf(stderr, "# %d of %d tests failed\n", nfailed, ntests);
