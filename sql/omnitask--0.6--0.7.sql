@@ -26,6 +26,53 @@ CREATE INDEX task_part_of_priority_idx ON omnitask.task
 	(priority DESC, due_at ASC NULLS LAST, authored_on, id) WHERE search_tokens @> '{part-of}';
 COMMENT ON INDEX omnitask.task_part_of_priority_idx IS 'The tasks with a partOf (subtasks) in the default order of a search: part-of:missing=false reads its first page here.';
 
+/*
+ * business-status=system|code (the tasks at a stage of a workflow) in the
+ * page's order.  search_tokens keeps a business status's tokens under the
+ * GIN index, which gives no order: 1,667 tasks of a million at one stage
+ * were a walk of task_priority_idx that gave up, then a bitmap scan of all
+ * of them and a sort (3.8 ms).  business_status (0.4) cannot answer it: it
+ * holds the text, else the display, else the first code, without the
+ * system, for reporting.  business_status_token holds the search token of
+ * the business status's one coding, when it has exactly one with a system
+ * and a code (task_columns.c); a token matches a task exactly when the
+ * column equals it or, the column being NULL, search_tokens has it.  A
+ * search for one system|code reads both in the page's order and merges
+ * them (search_query.c, search_page_source):
+ * - task_business_status_token_idx: the column equal to the token (texteq,
+ *   leakproof: an index condition under row-level security too);
+ * - task_business_status_other_idx: the tasks with a business status but
+ *   no column (two codings, a coding without a system): few, tested on
+ *   their tokens in order.
+ * Both are partial: a task without a businessStatus is in neither (its
+ * write tests two predicates); a task with one adds one entry.
+ * business_status_token is not a contract column (the search's own), and
+ * keeps no planner statistics, like business_status.
+ */
+ALTER TABLE omnitask.task ADD COLUMN business_status_token text;
+ALTER TABLE omnitask.task ALTER COLUMN business_status_token SET STATISTICS 0;
+COMMENT ON COLUMN omnitask.task.business_status_token IS 'The search token "business-status:system|code" of Task.businessStatus when it has exactly one coding, with a system and a code (the search''s own: a stage read in the page''s order); NULL otherwise.';
+
+CREATE FUNCTION omnitask.task_business_status_token(resource jsonb) RETURNS text
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'omnitask_task_business_status_token';
+COMMENT ON FUNCTION omnitask.task_business_status_token(jsonb) IS 'The business_status_token of a Task resource, as the trigger derives it (used by the 0.7 upgrade for the tasks stored before it).';
+REVOKE ALL ON FUNCTION omnitask.task_business_status_token(jsonb) FROM PUBLIC;
+
+-- tasks stored before 0.7 (the triggers would treat the update as a write)
+ALTER TABLE omnitask.task DISABLE TRIGGER USER;
+UPDATE omnitask.task t SET business_status_token = omnitask.task_business_status_token(t.resource)
+	WHERE t.resource ? 'businessStatus';
+ALTER TABLE omnitask.task ENABLE TRIGGER USER;
+
+CREATE INDEX task_business_status_token_idx ON omnitask.task
+	(business_status_token, priority DESC, due_at ASC NULLS LAST, authored_on, id)
+	WHERE business_status_token IS NOT NULL;
+CREATE INDEX task_business_status_other_idx ON omnitask.task
+	(priority DESC, due_at ASC NULLS LAST, authored_on, id)
+	WHERE business_status_token IS NULL AND search_tokens @> '{business-status}';
+COMMENT ON INDEX omnitask.task_business_status_token_idx IS 'The tasks whose businessStatus has one coding, by its token, in the default order of a search: business-status=system|code reads its first page here.';
+COMMENT ON INDEX omnitask.task_business_status_other_idx IS 'The tasks with a businessStatus but no business_status_token, in the default order of a search: business-status=system|code tests their tokens here.';
+
 
 /* ======================================================================
  * Search: dates (issue 17)

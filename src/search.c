@@ -171,14 +171,14 @@ get_plans(SearchQuery *q)
 
 	/* a status list's branches are for one node (not tried on Citus) */
 	if (distributed)
-		q->split_n = 0;
+		search_unsplit(q);
 
 	initStringInfo(&key);
 	appendStringInfo(&key, "%s|%s|%s|%d|", q->rest.data, q->tokens.data, q->order.data, (int) ids_first);
 	/* a status list's branches: one per status (search_page_source) */
 	for (i = 0; i < q->split_n; i++)
 		appendStringInfo(&key, "%s,", q->split_codes[i]);
-	appendStringInfoChar(&key, '|');
+	appendStringInfo(&key, "|%d%s|", q->key_arg, q->key_cond ? q->key_cond : "");
 	for (i = 0; i < q->nargs; i++)
 		appendStringInfo(&key, "%u,", q->argtypes[i]);
 	for (i = 0; i < nplans; i++)
@@ -256,11 +256,15 @@ plan_of(SearchPlan *sp, SearchPlanKind kind, SearchQuery *q)
 	switch (kind)
 	{
 		case SP_PAGE:
-			if (q->split_n > 0 && !q->tokens_first)
+			if ((q->split_n > 0 || q->key_arg > 0) && !q->tokens_first)
 			{
-				/* a status list: merged per status (search_page_source) */
+				/*
+				 * a status list or a business status: merged
+				 * (search_page_source); q->rest is q->where without the
+				 * business status's condition (no condition is positive)
+				 */
 				sql = psprintf("SELECT t.id%s FROM %s ORDER BY %s LIMIT $%d OFFSET $%d", columns,
-							   search_page_source(q, q->where.data,
+							   search_page_source(q, q->rest.data,
 												  psprintf("($%d::int8 + $%d)", q->nargs + 1, q->nargs + 2)),
 							   q->order.data, q->nargs + 1, q->nargs + 2);
 				break;

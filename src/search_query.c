@@ -791,6 +791,26 @@ result_param(const char *name, const char *value, SearchQuery *q, const char **s
 }
 
 /*
+ * The argument ($n) of the business_status_token a business-status value
+ * is read by, or 0: one item, system|code, with a key
+ * (task_business_status_key; a long one is kept as a hash and has none).
+ * Only the first such parameter of a query (search_page_source reads one
+ * key).  The value was checked by coding_token already.
+ */
+static int
+business_status_key_arg(const SearchParamDef *def, const char *value, SearchQuery *q)
+{
+	const char *bar = strchr(value, '|');
+	char	   *key;
+
+	if (strcmp(def->name, "business-status") != 0 || q->key_cond != NULL ||
+		strchr(value, ',') != NULL || bar == NULL)
+		return 0;
+	key = task_business_status_key(value, bar - value, bar + 1, strlen(bar + 1));
+	return key ? add_arg(q, CStringGetTextDatum(key), TEXTOID) : 0;
+}
+
+/*
  * Whether a parameter's presence (:missing=false) has an index in the
  * default order: part-of, whose task_part_of_priority_idx (the
  * 0.6--0.7 script) is partial on search_tokens @> '{part-of}', the
@@ -935,6 +955,20 @@ file_positive(const SearchParamDef *def, const char *modifier, SearchQuery *q, c
 }
 
 /*
+ * Files a parameter's condition (already in q->where) with the positive
+ * token conditions, or with the rest.
+ */
+static void
+file_condition(const SearchParamDef *def, const char *modifier, bool positive, SearchQuery *q,
+			   const char *cond)
+{
+	appendStringInfo(positive ? &q->tokens : &q->rest, " AND %s", cond);
+	if (positive)
+		file_positive(def, modifier, q, cond);
+	q->tokens_first |= positive;
+}
+
+/*
  * Parses a FHIR query string into q: the conditions ANDed (repetition),
  * each parameter's comma list ORed, the result parameters, the self link.
  * Unrecognized parameters raise 22023 naming them all, or are dropped when
@@ -949,6 +983,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	uint32		seen = 0;
 	int			nunknown = 0;
 	const char *p = query;
+	const SearchParamDef *key_def = NULL;
 
 	initStringInfo(&q->where);
 	initStringInfo(&q->rest);
@@ -972,6 +1007,8 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	q->common_tokens = false;
 	q->walk_order = false;
 	q->split_n = 0;
+	q->key_arg = 0;
+	q->key_cond = NULL;
 	q->date_walk = false;
 	q->rare_tokens = false;
 	q->elements = NULL;
@@ -992,6 +1029,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 		char	   *modifier = strchr(name, ':');
 		StringInfoData cond;
 		bool		positive;
+		bool		common;
 		int			i;
 
 		p = amp ? amp + 1 : p + plen;
@@ -1033,12 +1071,18 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 		appendStringInfo(&q->link, "%s%s%s%s=", q->link.len ? "&" : "", name,
 						 modifier ? ":" : "", modifier ? modifier : "");
 		initStringInfo(&cond);
+		common = q->common_tokens;
 		positive = param_condition(&params[i], modifier, value, q, &cond, &q->link);
 		appendStringInfo(&q->where, " AND %s", cond.data);
-		appendStringInfo(positive ? &q->tokens : &q->rest, " AND %s", cond.data);
-		if (positive)
-			file_positive(&params[i], modifier, q, cond.data);
-		q->tokens_first |= positive;
+		if (positive && modifier == NULL && (q->key_arg = business_status_key_arg(&params[i], value, q)) > 0)
+		{
+			/* filed below, once the order is known */
+			q->key_cond = cond.data;
+			key_def = &params[i];
+			q->common_tokens = common;
+			continue;
+		}
+		file_condition(&params[i], modifier, positive, q, cond.data);
 	}
 	if (nunknown > 0 && !lenient)
 		ereport(ERROR,
@@ -1049,6 +1093,35 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	/* only task_status_priority_idx reads a status in the page's order */
 	if (strncmp(q->order.data, DEFAULT_ORDER, strlen(DEFAULT_ORDER)) != 0)
 		q->split_n = 0;
+	/*
+	 * A business status read by its key in the default order: in neither
+	 * list, search_page_source writes it (its two ordered indexes, merged);
+	 * in another order, or with a date range (whose own plans read the
+	 * range first: search.c, dated_first), a token condition like any (its
+	 * argument unused).
+	 */
+	if (q->key_cond && (strcmp(q->order.data, DEFAULT_ORDER) != 0 || q->date_walk))
+	{
+		q->common_tokens = true;
+		file_condition(key_def, NULL, true, q, q->key_cond);
+		q->key_arg = 0;
+		q->key_cond = NULL;
+	}
+}
+
+/*
+ * Reads the page as one query, without the branches of search_page_source:
+ * on Citus, where a branch's ORDER BY and LIMIT would be the coordinator's.
+ * A business status read by its key becomes one of the other conditions.
+ */
+void
+search_unsplit(SearchQuery *q)
+{
+	q->split_n = 0;
+	if (q->key_cond)
+		appendStringInfo(&q->rest, " AND %s", q->key_cond);
+	q->key_arg = 0;
+	q->key_cond = NULL;
 }
 
 /*
@@ -1071,21 +1144,50 @@ char *
 search_page_source(SearchQuery *q, const char *cond, const char *limit)
 {
 	StringInfoData buf;
-	int			i;
+	char	   *keys[2];
+	int			nkeys = 0;
+	int			nbranches = 0;
+	int			i,
+				k;
 
 	initStringInfo(&buf);
-	if (q->split_n == 0)
+	if (q->split_n == 0 && q->key_arg == 0)
 	{
 		appendStringInfo(&buf, "(SELECT * FROM omnitask.task t WHERE %s ORDER BY %s LIMIT %s) t",
 						 cond, q->order.data, limit);
 		return buf.data;
 	}
+	/*
+	 * business-status=system|code (q->key_arg): the tasks whose one coding
+	 * has that key, and those with a business status but no key, each read
+	 * in the page's order by its partial index (omnitask--0.6--0.7.sql);
+	 * the token's condition (q->key_cond, in neither cond nor q->rest)
+	 * holds in the first, where it is not written (with it the planner,
+	 * which has no statistics for either, took the two for one row and
+	 * intersected their bitmaps), and is tested in the second.  A task
+	 * matching the token has either the key or none
+	 * (task_columns.c, business_status_token), so no match is left out and
+	 * none is in both.
+	 */
+	if (q->key_arg)
+	{
+		keys[nkeys++] = psprintf("t.business_status_token = $%d AND ", q->key_arg);
+		keys[nkeys++] = psprintf("t.business_status_token IS NULL AND t.search_tokens @> '{business-status}' AND %s AND ",
+								 q->key_cond);
+	}
+	else
+		keys[nkeys++] = "";
 	appendStringInfoString(&buf, "(SELECT * FROM (");
-	for (i = 0; i < q->split_n; i++)
-		appendStringInfo(&buf, "%s(SELECT * FROM omnitask.task t WHERE %s %s %s::%s AND %s "
-						 "ORDER BY %s LIMIT %s)", i > 0 ? " UNION ALL " : "", q->split_column,
-						 q->split_operator, quote_literal_cstr(q->split_codes[i]), q->split_type, cond,
-						 q->order.data, limit);
+	for (i = 0; i < Max(q->split_n, 1); i++)
+		for (k = 0; k < nkeys; k++)
+		{
+			appendStringInfo(&buf, "%s(SELECT * FROM omnitask.task t WHERE %s", nbranches++ ? " UNION ALL " : "",
+							 keys[k]);
+			if (q->split_n > 0)
+				appendStringInfo(&buf, "%s %s %s::%s AND ", q->split_column, q->split_operator,
+								 quote_literal_cstr(q->split_codes[i]), q->split_type);
+			appendStringInfo(&buf, "%s ORDER BY %s LIMIT %s)", cond, q->order.data, limit);
+		}
 	appendStringInfo(&buf, ") t ORDER BY %s LIMIT %s) t", q->order.data, limit);
 	return buf.data;
 }
