@@ -33,25 +33,24 @@ COMMENT ON INDEX omnitask.task_part_of_priority_idx IS 'The tasks with a partOf 
  * were a walk of task_priority_idx that gave up, then a bitmap scan of all
  * of them and a sort (3.8 ms).  business_status (0.4) cannot answer it: it
  * holds the text, else the display, else the first code, without the
- * system, for reporting.  business_status_token holds the search token of
- * the business status's one coding, when it has exactly one with a system
- * and a code (task_columns.c); a token matches a task exactly when the
- * column equals it or, the column being NULL, search_tokens has it.  A
- * search for one system|code reads both in the page's order and merges
- * them (search_query.c, search_page_source):
- * - task_business_status_token_idx: the column equal to the token (texteq,
- *   leakproof: an index condition under row-level security too);
- * - task_business_status_other_idx: the tasks with a business status but
- *   no column (two codings, a coding without a system): few, tested on
- *   their tokens in order.
- * Both are partial: a task without a businessStatus is in neither (its
- * write tests two predicates); a task with one adds one entry.
- * business_status_token is not a contract column (the search's own), and
- * keeps no planner statistics, like business_status.
+ * system, for reporting.
+ *
+ * business_status_token (task_columns.c) holds, of the codings with a
+ * system and a code (a key, their search token): none, NULL; one, its key;
+ * more, '*'.  A search for one system|code matches a task exactly when the
+ * column equals that key, or is '*' and search_tokens has the key; it reads
+ * both from task_business_status_token_idx in the page's order and merges
+ * them (search_query.c, search_page_source).  The equality is texteq,
+ * leakproof: an index condition under row-level security too.  The index
+ * is partial: a task without a coded businessStatus is not in it (its
+ * write tests the predicate); one with a coded businessStatus adds an
+ * entry.  Other forms (code, |code, system|, a list, :not) are read from
+ * search_tokens as before.  The column keeps no planner statistics, like
+ * business_status.
  */
 ALTER TABLE omnitask.task ADD COLUMN business_status_token text;
 ALTER TABLE omnitask.task ALTER COLUMN business_status_token SET STATISTICS 0;
-COMMENT ON COLUMN omnitask.task.business_status_token IS 'The search token "business-status:system|code" of Task.businessStatus when it has exactly one coding, with a system and a code (the search''s own: a stage read in the page''s order); NULL otherwise.';
+COMMENT ON COLUMN omnitask.task.business_status_token IS 'Of the Task.businessStatus codings with a system and a code, the search token "business-status:system|code" of the one there is, * when there are more, NULL when there is none (the search''s own: a stage read in the page''s order).';
 
 CREATE FUNCTION omnitask.task_business_status_token(resource jsonb) RETURNS text
 	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'omnitask_task_business_status_token';
@@ -67,11 +66,7 @@ ALTER TABLE omnitask.task ENABLE TRIGGER USER;
 CREATE INDEX task_business_status_token_idx ON omnitask.task
 	(business_status_token, priority DESC, due_at ASC NULLS LAST, authored_on, id)
 	WHERE business_status_token IS NOT NULL;
-CREATE INDEX task_business_status_other_idx ON omnitask.task
-	(priority DESC, due_at ASC NULLS LAST, authored_on, id)
-	WHERE business_status_token IS NULL AND search_tokens @> '{business-status}';
-COMMENT ON INDEX omnitask.task_business_status_token_idx IS 'The tasks whose businessStatus has one coding, by its token, in the default order of a search: business-status=system|code reads its first page here.';
-COMMENT ON INDEX omnitask.task_business_status_other_idx IS 'The tasks with a businessStatus but no business_status_token, in the default order of a search: business-status=system|code tests their tokens here.';
+COMMENT ON INDEX omnitask.task_business_status_token_idx IS 'The tasks with a coded businessStatus, by business_status_token, in the default order of a search: business-status=system|code reads its first page here.';
 
 
 /* ======================================================================

@@ -171,7 +171,10 @@ get_plans(SearchQuery *q)
 
 	/* a status list's branches are for one node (not tried on Citus) */
 	if (distributed)
-		search_unsplit(q);
+		q->split_n = 0;
+	/* a business status by its key: on one node, and unless a plan is forced */
+	if (distributed || search_token_plan != TOKEN_PLAN_AUTO)
+		search_unkey(q);
 
 	initStringInfo(&key);
 	appendStringInfo(&key, "%s|%s|%s|%d|", q->rest.data, q->tokens.data, q->order.data, (int) ids_first);

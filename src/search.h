@@ -65,7 +65,7 @@ extern void search_append_escaped(StringInfo buf, const char *s);
 extern Jsonb *search_parameters_jsonb(void);
 extern void search_parse_query(const char *query, bool lenient, bool bounded,
 							   SearchQuery *q);
-extern void search_unsplit(SearchQuery *q);
+extern void search_unkey(SearchQuery *q);
 pg_noreturn extern void search_bad_value(const char *param, const char *value,
 										 int len, const char *hint);
 

@@ -983,7 +983,6 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	uint32		seen = 0;
 	int			nunknown = 0;
 	const char *p = query;
-	const SearchParamDef *key_def = NULL;
 
 	initStringInfo(&q->where);
 	initStringInfo(&q->rest);
@@ -1078,7 +1077,6 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 		{
 			/* filed below, once the order is known */
 			q->key_cond = cond.data;
-			key_def = &params[i];
 			q->common_tokens = common;
 			continue;
 		}
@@ -1100,26 +1098,28 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	 * range first: search.c, dated_first), a token condition like any (its
 	 * argument unused).
 	 */
-	if (q->key_cond && (strcmp(q->order.data, DEFAULT_ORDER) != 0 || q->date_walk))
-	{
-		q->common_tokens = true;
-		file_condition(key_def, NULL, true, q, q->key_cond);
-		q->key_arg = 0;
-		q->key_cond = NULL;
-	}
+	if (strcmp(q->order.data, DEFAULT_ORDER) != 0 || q->date_walk)
+		search_unkey(q);
 }
 
 /*
- * Reads the page as one query, without the branches of search_page_source:
- * on Citus, where a branch's ORDER BY and LIMIT would be the coordinator's.
- * A business status read by its key becomes one of the other conditions.
+ * Files a business status read by its key (q->key_cond) as the token
+ * condition it is, found by the walk or the filter (search.c) as before
+ * 0.7: in an order its indexes do not give, on Citus (the branches of
+ * search_page_source are for one node), and when omnitask.search_token_plan
+ * forces either plan.
  */
 void
-search_unsplit(SearchQuery *q)
+search_unkey(SearchQuery *q)
 {
-	q->split_n = 0;
-	if (q->key_cond)
-		appendStringInfo(&q->rest, " AND %s", q->key_cond);
+	int			i;
+
+	if (q->key_cond == NULL)
+		return;
+	for (i = 0; strcmp(params[i].name, "business-status") != 0; i++)
+		;
+	q->common_tokens = true;
+	file_condition(&params[i], NULL, true, q, q->key_cond);
 	q->key_arg = 0;
 	q->key_cond = NULL;
 }
@@ -1159,20 +1159,20 @@ search_page_source(SearchQuery *q, const char *cond, const char *limit)
 	}
 	/*
 	 * business-status=system|code (q->key_arg): the tasks whose one coding
-	 * has that key, and those with a business status but no key, each read
-	 * in the page's order by its partial index (omnitask--0.6--0.7.sql);
-	 * the token's condition (q->key_cond, in neither cond nor q->rest)
-	 * holds in the first, where it is not written (with it the planner,
-	 * which has no statistics for either, took the two for one row and
-	 * intersected their bitmaps), and is tested in the second.  A task
-	 * matching the token has either the key or none
+	 * with a key has that key, and those with more than one, each read in
+	 * the page's order from task_business_status_token_idx
+	 * (omnitask--0.6--0.7.sql); the token's condition (q->key_cond, in
+	 * neither cond nor q->rest) holds in the first, where it is not written
+	 * (with it the planner, which has no statistics for either, took the two
+	 * for one row and intersected their bitmaps), and is tested in the
+	 * second.  A task matching the token has either the key or many
 	 * (task_columns.c, business_status_token), so no match is left out and
 	 * none is in both.
 	 */
 	if (q->key_arg)
 	{
 		keys[nkeys++] = psprintf("t.business_status_token = $%d AND ", q->key_arg);
-		keys[nkeys++] = psprintf("t.business_status_token IS NULL AND t.search_tokens @> '{business-status}' AND %s AND ",
+		keys[nkeys++] = psprintf("t.business_status_token = '%s' AND %s AND ", TASK_BS_TOKEN_MANY,
 								 q->key_cond);
 	}
 	else

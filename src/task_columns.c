@@ -246,10 +246,11 @@ task_search_token(const char *param, const char *system, int slen,
 }
 
 /*
- * The business_status_token of a businessStatus whose one coding has this
- * system and code, or NULL when that coding has no key: a system or code
- * missing or empty, or a token long enough to be kept as a hash.  The
- * stored column and the search (search_query.c) compute it here alike.
+ * The key of a businessStatus coding with this system and code: its search
+ * token "business-status:system|code", or NULL when it has none (a system
+ * or code empty, or a token long enough to be kept as a hash).  The stored
+ * column (business_status_token) and the search (search_query.c) compute
+ * it here alike.
  */
 char *
 task_business_status_key(const char *system, int slen, const char *code, int clen)
@@ -420,29 +421,42 @@ business_status_datum(Jsonb *resource, bool *isnull)
 }
 
 /*
- * business_status_token: the search token "business-status:system|code"
- * of Task.businessStatus when it has exactly one coding and that coding a
- * key (task_business_status_key); else NULL.  The one coding of a task's
- * business status (a stage of a workflow) is what a worklist asks for:
- * task_business_status_token_idx reads a stage's tasks in the page's order
- * (search_query.c, search_page_source).  A task with no key is matched by
- * its search_tokens as before.
+ * business_status_token: what a search for one business-status
+ * system|code needs to know of Task.businessStatus (search_query.c,
+ * search_page_source).  Such a search matches only a coding with that
+ * system and code, whose token is kept as written (a long one is a hash:
+ * task_business_status_key).  Of the codings with a key: none, NULL (no
+ * such search matches the task); one, its key (the search matches exactly
+ * when it asks for it); more, TASK_BS_TOKEN_MANY (its search_tokens tell).
+ * task_business_status_token_idx reads a stage's tasks, and those with
+ * many, in the page's order.
  */
 static Datum
 business_status_token_datum(Jsonb *resource, bool *isnull)
 {
 	JsonbContainer *codings = container_member(container_member(&resource->root, "businessStatus"),
 											   "coding");
-	JsonbContainer *only;
-	JsonbValue	sys,
-				code;
 	char	   *key = NULL;
+	int			i;
 
-	if (codings && JsonContainerIsArray(codings) && JsonContainerSize(codings) == 1 &&
-		(only = container_item(codings, 0)) != NULL &&
-		string_member(only, "system", &sys) && string_member(only, "code", &code))
-		key = task_business_status_key(sys.val.string.val, sys.val.string.len,
-									   code.val.string.val, code.val.string.len);
+	for (i = 0; codings && JsonContainerIsArray(codings) && i < (int) JsonContainerSize(codings); i++)
+	{
+		JsonbContainer *c = container_item(codings, i);
+		JsonbValue	sys,
+					code;
+		char	   *k;
+
+		if (!string_member(c, "system", &sys) || !string_member(c, "code", &code) ||
+			(k = task_business_status_key(sys.val.string.val, sys.val.string.len,
+										  code.val.string.val, code.val.string.len)) == NULL)
+			continue;
+		if (key)
+		{
+			key = TASK_BS_TOKEN_MANY;
+			break;
+		}
+		key = k;
+	}
 	*isnull = (key == NULL);
 	return key ? CStringGetTextDatum(key) : (Datum) 0;
 }
