@@ -731,7 +731,8 @@ run_page(SearchPlan *sp, SearchQuery *q, Datum *args, int32 limit, int64 total)
 		if (retry > 0 && walk_page(sp, q, args, limit, total, retry, &sorts))
 			return;
 	}
-	elog(DEBUG1, "search page: the filter");
+	elog(DEBUG1, "search page: %s", q->key_arg > 0 && !q->tokens_first ?
+		 "the business status's key, in order" : "the filter");
 	run_plan(plan_of(sp, SP_PAGE, q), args);
 }
 
