@@ -1093,7 +1093,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 		q->split_n = 0;
 	/*
 	 * A business status read by its key in the default order: in neither
-	 * list, search_page_source writes it (its two ordered indexes, merged);
+	 * list, search_page_source writes it (two reads of its index, merged);
 	 * in another order, or with a date range (whose own plans read the
 	 * range first: search.c, dated_first), a token condition like any (its
 	 * argument unused).
