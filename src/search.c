@@ -406,7 +406,8 @@ dated_first(SearchQuery *q)
 static bool
 estimate_omitted(SearchQuery *q)
 {
-	return q->tokens_first && q->walk_order && q->common_tokens;
+	/* a business status read by its key is such a code (search_unkey) */
+	return (q->tokens_first && q->walk_order && q->common_tokens) || q->key_arg > 0;
 }
 
 /* The ids the last query returned, as a text[] Datum, and their number. */
