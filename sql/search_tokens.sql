@@ -172,6 +172,8 @@ SELECT pg_temp.traced('business-status=urn:tok-bs|wait&status=ready,requested&_t
 SELECT pg_temp.traced('business-status=urn:tok-bs|wait&code:missing=true&_total=none&_count=2');
 -- the total counts the same tasks
 SELECT (omnitask.search_tasks_query('business-status=urn:tok-bs|wait&_count=1') ->> 'total') AS total;
+-- _total=estimate gives none, as for any code of a vocabulary, whichever plan runs
+SELECT omnitask.search_tasks_query('business-status=urn:tok-bs|wait&_count=1&_total=estimate') ? 'total' AS estimated;
 COMMIT;
 SELECT pg_temp.traced('owner=tok-p&business-status=urn:tok-bs|wait&_total=none&_count=4');
 -- the forms read from search_tokens alone (the walk or the filter): a code
