@@ -176,11 +176,12 @@ SELECT (omnitask.search_tasks_query('business-status=urn:tok-bs|wait&_count=1') 
 SELECT omnitask.search_tasks_query('business-status=urn:tok-bs|wait&_count=1&_total=estimate') ? 'total' AS estimated;
 COMMIT;
 SELECT pg_temp.traced('owner=tok-p&business-status=urn:tok-bs|wait&_total=none&_count=4');
--- the forms read from search_tokens alone (the walk or the filter): a code
--- of any system, a list, another order
-SELECT pg_temp.traced('owner=tok-p&business-status=wait&_total=none&_count=4');
-SELECT pg_temp.traced('owner=tok-p&business-status=urn:tok-bs|wait,urn:tok-bs|done&_total=none&_count=4');
-SELECT pg_temp.traced('owner=tok-p&business-status=urn:tok-bs|wait&_sort=-authored-on&_total=none&_count=4');
+-- the forms read from search_tokens alone (the walk or the filter, as the
+-- plans of the other scripts' tasks decide): a code of any system, a list,
+-- another order
+SELECT pg_temp.page('owner=tok-p&business-status=wait&_total=none&_count=4');
+SELECT pg_temp.page('owner=tok-p&business-status=urn:tok-bs|wait,urn:tok-bs|done&_total=none&_count=4');
+SELECT pg_temp.page('owner=tok-p&business-status=urn:tok-bs|wait&_sort=-authored-on&_total=none&_count=4');
 
 -- the trigger keeps the column: a change of the business status (a text:
 -- no key), then back to one coding
