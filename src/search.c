@@ -172,13 +172,16 @@ get_plans(SearchQuery *q)
 	/* a status list's branches are for one node (not tried on Citus) */
 	if (distributed)
 		q->split_n = 0;
+	/* a business status by its key: on one node, and unless a plan is forced */
+	if (distributed || search_token_plan != TOKEN_PLAN_AUTO)
+		search_unkey(q);
 
 	initStringInfo(&key);
 	appendStringInfo(&key, "%s|%s|%s|%d|", q->rest.data, q->tokens.data, q->order.data, (int) ids_first);
 	/* a status list's branches: one per status (search_page_source) */
 	for (i = 0; i < q->split_n; i++)
 		appendStringInfo(&key, "%s,", q->split_codes[i]);
-	appendStringInfoChar(&key, '|');
+	appendStringInfo(&key, "|%d%s|", q->key_arg, q->key_cond ? q->key_cond : "");
 	for (i = 0; i < q->nargs; i++)
 		appendStringInfo(&key, "%u,", q->argtypes[i]);
 	for (i = 0; i < nplans; i++)
@@ -256,11 +259,15 @@ plan_of(SearchPlan *sp, SearchPlanKind kind, SearchQuery *q)
 	switch (kind)
 	{
 		case SP_PAGE:
-			if (q->split_n > 0 && !q->tokens_first)
+			if ((q->split_n > 0 || q->key_arg > 0) && !q->tokens_first)
 			{
-				/* a status list: merged per status (search_page_source) */
+				/*
+				 * a status list or a business status: merged
+				 * (search_page_source); q->rest is q->where without the
+				 * business status's condition (no condition is positive)
+				 */
 				sql = psprintf("SELECT t.id%s FROM %s ORDER BY %s LIMIT $%d OFFSET $%d", columns,
-							   search_page_source(q, q->where.data,
+							   search_page_source(q, q->rest.data,
 												  psprintf("($%d::int8 + $%d)", q->nargs + 1, q->nargs + 2)),
 							   q->order.data, q->nargs + 1, q->nargs + 2);
 				break;
@@ -399,7 +406,8 @@ dated_first(SearchQuery *q)
 static bool
 estimate_omitted(SearchQuery *q)
 {
-	return q->tokens_first && q->walk_order && q->common_tokens;
+	/* a business status read by its key is such a code (search_unkey) */
+	return (q->tokens_first && q->walk_order && q->common_tokens) || q->key_arg > 0;
 }
 
 /* The ids the last query returned, as a text[] Datum, and their number. */
@@ -724,7 +732,8 @@ run_page(SearchPlan *sp, SearchQuery *q, Datum *args, int32 limit, int64 total)
 		if (retry > 0 && walk_page(sp, q, args, limit, total, retry, &sorts))
 			return;
 	}
-	elog(DEBUG1, "search page: the filter");
+	elog(DEBUG1, "search page: %s", q->key_arg > 0 && !q->tokens_first ?
+		 "the business status's key, in order" : "the filter");
 	run_plan(plan_of(sp, SP_PAGE, q), args);
 }
 

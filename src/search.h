@@ -55,6 +55,8 @@ typedef struct SearchQuery
 	const char *split_column;	/* its column, equality operator and type */
 	const char *split_operator;
 	const char *split_type;
+	int			key_arg;		/* business-status=system|code read by its key: $n, or 0 */
+	char	   *key_cond;		/* its condition (in q->where only: search_page_source) */
 	struct SearchElements *elements;	/* _elements, _summary=true|text|data, or NULL */
 } SearchQuery;
 
@@ -63,6 +65,7 @@ extern void search_append_escaped(StringInfo buf, const char *s);
 extern Jsonb *search_parameters_jsonb(void);
 extern void search_parse_query(const char *query, bool lenient, bool bounded,
 							   SearchQuery *q);
+extern void search_unkey(SearchQuery *q);
 pg_noreturn extern void search_bad_value(const char *param, const char *value,
 										 int len, const char *hint);
 

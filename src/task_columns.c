@@ -31,12 +31,13 @@
 
 PG_FUNCTION_INFO_V1(omnitask_task_row_problem);
 PG_FUNCTION_INFO_V1(omnitask_task_search_columns);
+PG_FUNCTION_INFO_V1(omnitask_task_business_status_token);
 
 static const char *const task_col_names[NUM_TASK_COLS] = {
 	"id", "version_id", "last_updated", "status", "intent", "priority",
 	"owner_id", "patient_id", "requester", "code", "description",
 	"authored_on", "last_modified", "due_at", "resource", "search_tokens",
-	"business_status"
+	"business_status", "business_status_token"
 };
 
 /* How the items of an element searched through search_tokens are read. */
@@ -244,6 +245,25 @@ task_search_token(const char *param, const char *system, int slen,
 	return buf.data;
 }
 
+/*
+ * The key of a businessStatus coding with this system and code: its search
+ * token "business-status:system|code", or NULL when it has none (a system
+ * or code empty, or a token long enough to be kept as a hash).  The stored
+ * column (business_status_token) and the search (search_query.c) compute
+ * it here alike.
+ */
+char *
+task_business_status_key(const char *system, int slen, const char *code, int clen)
+{
+	char	   *token;
+	bool		hashed;
+
+	if (system == NULL || code == NULL || slen == 0 || clen == 0)
+		return NULL;
+	token = task_search_token("business-status", system, slen, code, clen, &hashed);
+	return hashed ? NULL : token;
+}
+
 /* Adds a token to the list. */
 static void
 token_add(TokenList *tl, char *token)
@@ -401,6 +421,47 @@ business_status_datum(Jsonb *resource, bool *isnull)
 }
 
 /*
+ * business_status_token: what a search for one business-status
+ * system|code needs to know of Task.businessStatus (search_query.c,
+ * search_page_source).  Such a search matches only a coding with that
+ * system and code, whose token is kept as written (a long one is a hash:
+ * task_business_status_key).  Of the codings with a key: none, NULL (no
+ * such search matches the task); one, its key (the search matches exactly
+ * when it asks for it); more, TASK_BS_TOKEN_MANY (its search_tokens tell).
+ * task_business_status_token_idx reads a stage's tasks, and those with
+ * many, in the page's order.
+ */
+static Datum
+business_status_token_datum(Jsonb *resource, bool *isnull)
+{
+	JsonbContainer *codings = container_member(container_member(&resource->root, "businessStatus"),
+											   "coding");
+	char	   *key = NULL;
+	int			i;
+
+	for (i = 0; codings && JsonContainerIsArray(codings) && i < (int) JsonContainerSize(codings); i++)
+	{
+		JsonbContainer *c = container_item(codings, i);
+		JsonbValue	sys,
+					code;
+		char	   *k;
+
+		if (!string_member(c, "system", &sys) || !string_member(c, "code", &code) ||
+			(k = task_business_status_key(sys.val.string.val, sys.val.string.len,
+										  code.val.string.val, code.val.string.len)) == NULL)
+			continue;
+		if (key)
+		{
+			key = TASK_BS_TOKEN_MANY;
+			break;
+		}
+		key = k;
+	}
+	*isnull = (key == NULL);
+	return key ? CStringGetTextDatum(key) : (Datum) 0;
+}
+
+/*
  * Computes every derived column of omnitask.task from the facts of a
  * validated Task: the one place that says how a column follows from the
  * resource (the trigger, restores and verify() all use it).
@@ -443,6 +504,8 @@ task_derive_columns(const TaskFacts *f, const char *id, int32 version,
 	values[COL_RESOURCE] = JsonbPGetDatum(resource);
 	values[COL_SEARCH_TOKENS] = search_tokens_datum(resource);
 	values[COL_BUSINESS_STATUS] = business_status_datum(resource, &nulls[COL_BUSINESS_STATUS]);
+	values[COL_BUSINESS_STATUS_TOKEN] = business_status_token_datum(resource,
+																	&nulls[COL_BUSINESS_STATUS_TOKEN]);
 }
 
 /*
@@ -589,4 +652,20 @@ omnitask_task_search_columns(PG_FUNCTION_ARGS)
 	values[0] = search_tokens_datum(resource);
 	values[1] = business_status_datum(resource, &nulls[1]);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+/*
+ * task_business_status_token(resource jsonb) -> text: the
+ * business_status_token of a resource as the trigger derives it, for the
+ * upgrade that adds the column to existing rows.
+ */
+Datum
+omnitask_task_business_status_token(PG_FUNCTION_ARGS)
+{
+	bool		isnull;
+	Datum		d = business_status_token_datum(PG_GETARG_JSONB_P(0), &isnull);
+
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(d);
 }
