@@ -822,10 +822,12 @@ day_condition(const SearchParamDef *def, const char *value, SearchQuery *q, Stri
 	TimestampTz lo;
 	int			i;
 
+	if (def->kind != PK_DATE)
+		return false;
 	for (i = 0; i < (int) lengthof(day_columns); i++)
 		if (strcmp(def->column, day_columns[i]) == 0)
 			break;
-	if (def->kind != PK_DATE || i == (int) lengthof(day_columns))
+	if (i == (int) lengthof(day_columns))
 		return false;
 	if (len >= 2 && memcmp(v, "eq", 2) == 0)
 	{
