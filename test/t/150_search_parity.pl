@@ -394,7 +394,7 @@ my $libdir = `$pgbin/pg_config --pkglibdir`;
 chomp $libdir;
 SKIP:
 {
-	skip 'auto_explain is not installed', 52 unless -e "$libdir/auto_explain.so";
+	skip 'auto_explain is not installed', 60 unless -e "$libdir/auto_explain.so";
 
 	# The table's size as the planner sees it must not depend on whether
 	# autovacuum has analyzed it yet: analyzed, a filter over these few
@@ -488,6 +488,22 @@ SQL
 		# forced, the filter of the same search reads the GIN index
 		[ 'code=c1&authored-on=2026-02&_count=3&_total=none', 'filter', 'filter',
 		  qr/Bitmap Index Scan on task_search_tokens_idx/ ],
+		# d17 (0.7): one day of authored-on is an equality on its UTC day,
+		# read from task_authored_day_idx in the page's order (as par_admin,
+		# no Sort); an index condition under row-level security, as
+		# par_admin and par_pr1 (task_day is leakproof)
+		[ 'authored-on=2026-02-03&_count=3&_total=none', 'auto', 'page',
+		  qr/\A(?!.*\bSort\b).*Index Scan using task_authored_day_idx[^\n]*\n\s*Index Cond: \(omnitask\.task_day\(authored_on\) = /s ],
+		[ 'authored-on=eq2026-02-03&_count=3&_total=none', 'auto', 'page',
+		  qr/(?:Index Scan using|Bitmap Index Scan on) task_authored_day_idx[^\n]*\n\s*Index Cond: \(omnitask\.task_day\(authored_on\) = /, 'par_pr1' ],
+		# with a code: the day's rows counted, then all of them walked and
+		# the code tested on each (search.c, day_counted_first): the code's
+		# GIN entry is not read
+		[ 'code=c1&authored-on=2026-02-03&_count=3&_total=none', 'auto', 'walk',
+		  qr/\A(?!.*task_search_tokens_idx)(?=.*count\(\*\)).*LIMIT \$\d+\) t WHERE[^\n]*\n.*task_authored_day_idx/s ],
+		# a month is a range still (task_authored_idx)
+		[ 'authored-on=2026-02&_count=3&_total=none', 'auto', 'walk',
+		  qr/\A(?!.*task_authored_day_idx).*task_authored_idx/s ],
 	);
 	for my $c (@cases)
 	{
