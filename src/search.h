@@ -49,6 +49,7 @@ typedef struct SearchQuery
 	bool		date_walk;		/* a date range among them (walked first too) */
 	bool		rare_tokens;	/* an identifier, a reference or a patient among them */
 	bool		day_order;		/* one day of an indexed day in the default order */
+	bool		custom_plans;	/* a date range: planned for its values (search.c) */
 	StringInfoData dates;		/* the date ranges among them ("true AND ...") */
 	StringInfoData undated;		/* the others ("true AND ...") */
 	int			split_n;		/* a status list read per status: its size, or 0 */

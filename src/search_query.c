@@ -921,6 +921,9 @@ param_condition(const SearchParamDef *def, const char *modifier, const char *val
 	}
 	if (def->kind != PK_REF)
 		search_append_escaped(link, value);
+	/* a range's rows vary with its values (search.c, plan_options) */
+	if ((def->kind == PK_DATE || def->kind == PK_PERIOD) && !day)
+		q->custom_plans = true;
 	/* :not also matches the tasks without a value */
 	appendStringInfo(cond, modifier ? "(%s) IS NOT TRUE" : "%s", inner.data);
 	/*
@@ -1011,6 +1014,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	q->split_n = 0;
 	q->date_walk = false;
 	q->day_order = false;
+	q->custom_plans = false;
 	q->rare_tokens = false;
 	q->elements = NULL;
 	if (bounded && strlen(query) > MAX_QUERY_BYTES)

@@ -394,7 +394,7 @@ my $libdir = `$pgbin/pg_config --pkglibdir`;
 chomp $libdir;
 SKIP:
 {
-	skip 'auto_explain is not installed', 60 unless -e "$libdir/auto_explain.so";
+	skip 'auto_explain is not installed', 66 unless -e "$libdir/auto_explain.so";
 
 	# The table's size as the planner sees it must not depend on whether
 	# autovacuum has analyzed it yet: analyzed, a filter over these few
@@ -504,6 +504,13 @@ SQL
 		# a month is a range still (task_authored_idx)
 		[ 'authored-on=2026-02&_count=3&_total=none', 'auto', 'walk',
 		  qr/\A(?!.*task_authored_day_idx).*task_authored_idx/s ],
+		# the kept plans (search.c, plan_options): generic where the values
+		# cannot change the plan (the plan shows the parameter), planned
+		# for its values with a date range (the plan shows the constant)
+		[ 'owner=p1&_count=3&_total=none', 'auto', 'page', qr/Index Cond: \(owner_id = \$1\)/ ],
+		[ 'code=c1&_count=3&_total=none', 'auto', 'walk', qr/search_tokens && \$1\)/ ],
+		[ '_lastUpdated=lt2000-01-01&_count=3&_total=none', 'auto', 'filter',
+		  qr/\A(?!.*last_updated < \$).*last_updated < '[^']+'::timestamp with time zone/s ],
 	);
 	for my $c (@cases)
 	{
