@@ -706,25 +706,27 @@ retry_walk_rows(SearchQuery *q, int32 limit, int64 walk_rows, uint64 found)
 
 /*
  * Whether the rows of the conditions other than the tokens are counted
- * first (up to DATED_MAX + 1) and, when they are at most that many, walked
- * to their end (run_page): so with one day searched in the default order
- * (search_query.c, day_condition), whose rows task_authored_day_idx reads
- * in the page's order.  The walk tests the tokens on the day's rows in
- * order and stops at the page, so its cost follows the day's rows, never
- * the code's: "a code authored today" where the code is rare among the
- * day's tasks found nothing in a walk of WALK_FACTOR rows per row wanted,
- * and the filter then read the code's whole GIN entry (a bitmap of
- * 222,000 tasks: 174 ms at 1M for an empty page).  The count makes the
- * walk's answer complete whatever it finds (it reads every row of the
- * other conditions, in the same snapshot), and bounds it whatever its
- * plan (a sort of at most DATED_MAX rows when the day is small).  Not with a date range among
- * the tokens (the count would not be of the walk's rows), nor on Citus,
- * where the walk's subquery is merged on the coordinator.
+ * first (up to DATED_MAX + 1) and, when they are at most that many, all of
+ * them walked (run_page): so with one day of authored-on (search_query.c,
+ * day_condition) and a code of a vocabulary.  In the default order
+ * task_authored_day_idx reads the day's rows in the page's order, and the
+ * walk tests the code on each and stops at the page; in another order they
+ * are sorted first (at most DATED_MAX of them).  Either way the cost
+ * follows the day's rows, never the code's: "a code authored today" where
+ * the code is rare among the day's tasks found nothing in a walk of
+ * WALK_FACTOR rows per row wanted, and the filter then read the code's
+ * whole GIN entry (a bitmap of 222,000 tasks: 174 ms at 1M for an empty
+ * page).  The count makes the walk's answer complete whatever it finds (it
+ * reads every row of the other conditions, in the same snapshot) and
+ * bounds it whatever its plan.  Not with an identifier, a reference or a
+ * patient (a small GIN entry: the filter reads it first), nor with a date
+ * range among the tokens (the count would not be of the walk's rows), nor
+ * on Citus, where the walk's subquery is merged on the coordinator.
  */
 static bool
 day_counted_first(SearchQuery *q)
 {
-	return q->day_order && q->tokens_first && q->walk_order && !q->date_walk &&
+	return q->one_day && q->common_tokens && !q->rare_tokens && !q->date_walk &&
 		search_token_plan == TOKEN_PLAN_AUTO && !omnitask_task_is_distributed();
 }
 

@@ -842,7 +842,7 @@ day_condition(const SearchParamDef *def, const char *value, SearchQuery *q, Stri
 	/* a month or a year */
 	if (r.hi - r.lo - 2 * FHIR_UNZONED_SLACK != USECS_PER_DAY || lo % USECS_PER_DAY != 0)
 		return false;
-	q->day_order = true;
+	q->one_day = true;
 	appendStringInfo(cond, "omnitask.task_day(%s) = $%d", def->column,
 					 add_arg(q, DateADTGetDatum((DateADT) (lo / USECS_PER_DAY)), DATEOID));
 	return true;
@@ -1013,7 +1013,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	q->walk_order = false;
 	q->split_n = 0;
 	q->date_walk = false;
-	q->day_order = false;
+	q->one_day = false;
 	q->custom_plans = false;
 	q->rare_tokens = false;
 	q->elements = NULL;
@@ -1088,8 +1088,6 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 				 errmsg("unrecognized search parameter%s %s", nunknown > 1 ? "s" : "", unknown.data),
 				 errhint("Task is searched by _id, _lastUpdated, authored-on, based-on, business-status, code, due-date, encounter, focus, group-identifier, identifier, intent, modified, owner, part-of, patient, performer, period, priority, requester, status and subject, with _sort, _count, _offset, _total, _summary, _elements and _revinclude=Task:part-of.")));
 	q->walk_order = sort_terms(sort, &q->order);
-	/* the day index's next columns are the default order (day_condition) */
-	q->day_order = q->day_order && strcmp(q->order.data, DEFAULT_ORDER) == 0;
 	/* only task_status_priority_idx reads a status in the page's order */
 	if (strncmp(q->order.data, DEFAULT_ORDER, strlen(DEFAULT_ORDER)) != 0)
 		q->split_n = 0;
