@@ -747,32 +747,23 @@ run_page(SearchPlan *sp, SearchQuery *q, Datum *args, int32 limit, int64 total)
 {
 	int64		walk_rows = Min(((int64) q->offset + limit) * WALK_FACTOR, PG_INT32_MAX - 1);
 
-	if (day_counted_first(q))
+	if (day_counted_first(q) || dated_first(q))
 	{
+		/* the rows, counted up to one more than they may be */
 		int64		rows;
 
 		args[q->nargs] = Int32GetDatum(DATED_MAX + 1);
 		run_plan(plan_of(sp, SP_DATED_COUNT, q), args);
 		rows = result_count();
 		args[q->nargs] = Int32GetDatum(limit);
-		if (rows <= DATED_MAX)
+		if (rows <= DATED_MAX && !q->date_walk)
 		{
-			/* a walk of all of them is the page, whatever it finds */
+			/* one day (day_counted_first): a walk of all of them is the page */
 			elog(DEBUG1, "search page: a walk of the day's " INT64_FORMAT " rows", rows);
 			args[q->nargs + 2] = Int32GetDatum((int32) Max(rows, 1));
 			run_plan(plan_of(sp, SP_WALK, q), args);
 			return;
 		}
-	}
-	if (dated_first(q))
-	{
-		/* the range's rows, counted up to one more than it may hold */
-		int64		rows;
-
-		args[q->nargs] = Int32GetDatum(DATED_MAX + 1);
-		run_plan(plan_of(sp, SP_DATED_COUNT, q), args);
-		rows = result_count();
-		args[q->nargs] = Int32GetDatum(limit);
 		if (rows <= DATED_MAX)
 		{
 			elog(DEBUG1, "search page: the date range's " INT64_FORMAT " rows, then the tokens", rows);
