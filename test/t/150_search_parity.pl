@@ -510,7 +510,7 @@ SQL
 		[ 'owner=p1&_count=3&_total=none', 'auto', 'page', qr/Index Cond: \(owner_id = \$1\)/ ],
 		[ 'code=c1&_count=3&_total=none', 'auto', 'walk', qr/search_tokens && \$1\)/ ],
 		[ '_lastUpdated=lt2000-01-01&_count=3&_total=none', 'auto', 'filter',
-		  qr/\A(?!.*last_updated < \$).*last_updated < '[^']+'::timestamp with time zone/s ],
+		  qr/\A(?!.*Cond: \(last_updated < \$).*Cond: \(last_updated < '[^']+'::timestamp with time zone\)/s ],
 	);
 	for my $c (@cases)
 	{
