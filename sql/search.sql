@@ -617,3 +617,65 @@ SELECT * FROM col2_seen ORDER BY who, q;
 DROP TABLE col2_seen;
 DELETE FROM omnitask.practitioner WHERE id = 'col-p';
 DROP ROLE col2_adm, col2_r;
+-- 0.7 dates
+-- task_day: the day in UTC of an instant, whatever the session's time zone;
+-- infinite instants give infinite dates; immutable and leakproof
+CREATE TEMP TABLE day_v AS SELECT v FROM unnest(ARRAY['2026-07-13T23:59:59.999999Z', '2026-07-14T00:00:00Z',
+	'2026-07-13T23:30:00-02:00', '2026-07-14T10:00:00+14:00', '1999-12-31T23:59:59.999999Z', '2000-01-01T00:00:00Z',
+	'1969-12-31T23:59:59Z', '4714-11-24T00:00:00Z BC', '294276-12-31T23:59:59.999999Z', 'infinity', '-infinity']) v;
+SET timezone = 'Pacific/Kiritimati';
+CREATE TEMP TABLE day_east AS SELECT v, omnitask.task_day(v::timestamptz) AS day FROM day_v;
+SET timezone = 'America/Adak';
+SELECT v, day, day = omnitask.task_day(v::timestamptz) AS same_in_another_zone,
+	day IS NOT DISTINCT FROM (v::timestamptz AT TIME ZONE 'UTC')::date AS the_utc_date
+FROM day_east;
+RESET timezone;
+SELECT provolatile, proleakproof, proisstrict FROM pg_proc WHERE oid = 'omnitask.task_day(timestamptz)'::regprocedure;
+-- one day of authored-on (the UTC day of a date without a time) is read
+-- from task_authored_day_idx in the page's order: the same tasks as the
+-- range, at the day's edges and across zones, as the superuser, an admin
+-- and a practitioner (row-level security)
+CREATE ROLE day_adm IN ROLE omnitask_admin;
+CREATE ROLE day_r IN ROLE omnitask_practitioner;
+SELECT omnitask.register_practitioner('day_r', 'day-p') IS NOT NULL AS registered;
+SELECT count(omnitask.import_task(jsonb_strip_nulls(jsonb_build_object(
+	'resourceType', 'Task', 'id', 'day-' || g, 'intent', 'order', 'status', 'ready', 'description', 'day ' || g,
+	'priority', (ARRAY['routine', 'urgent', 'asap', 'stat'])[1 + g % 4],
+	'for', jsonb_build_object('reference', 'Patient/day-pat'),
+	'owner', CASE WHEN g % 2 = 0 THEN jsonb_build_object('reference', 'Practitioner/day-p') END,
+	'authoredOn', (ARRAY['2026-07-13T23:59:59.999Z', '2026-07-14T00:00:00Z', '2026-07-13T23:30:00-02:00', '2026-07-14',
+						 '2026-07-14T23:59:59.999Z', '2026-07-15T00:00:00Z', '2026-07-14T10:00:00+14:00'])[1 + g % 7],
+	'restriction', CASE WHEN g % 3 > 0 THEN jsonb_build_object('period', jsonb_build_object('end',
+		to_char(date '2026-08-01' + g % 5, 'YYYY-MM-DD'))) END)))) AS imported
+FROM generate_series(1, 28) g;
+SELECT q, pg_temp.show(omnitask.search_tasks_query(q || '&_count=30&_total=accurate')) AS found
+FROM unnest(ARRAY['authored-on=2026-07-14', 'authored-on=eq2026-07-14', 'authored-on=2026-07-13&_sort=_id',
+	'authored-on=2026-07-14&_sort=-authored-on,_id']) q;
+SELECT who, q, pg_temp.same_page(q, c) AS page
+FROM (VALUES ('superuser', 'authored-on=2026-07-14', $c$t.authored_on >= '2026-07-14Z' AND t.authored_on < '2026-07-15Z'$c$),
+			 ('superuser', 'authored-on=eq2026-07-13&status=ready', $c$t.authored_on >= '2026-07-13Z' AND t.authored_on < '2026-07-14Z'$c$),
+			 ('superuser', 'authored-on=2026-07-14&patient=day-pat', $c$t.authored_on >= '2026-07-14Z' AND t.authored_on < '2026-07-15Z'$c$),
+			 ('superuser', 'authored-on=2026-07', $c$t.authored_on >= '2026-07-01Z' AND t.authored_on < '2026-08-01Z'$c$),
+			 ('superuser', 'authored-on=2026-07-14,2026-07-15', $c$t.authored_on >= '2026-07-14Z' AND t.authored_on < '2026-07-16Z'$c$)) v(who, q, c);
+CREATE TEMP TABLE day_seen (who text, q text, page text);
+GRANT INSERT ON day_seen TO day_adm, day_r;
+SELECT pg_temp.try_as('day_adm', $$INSERT INTO day_seen SELECT 'admin', q, pg_temp.same_page(q, c) FROM (VALUES
+	('authored-on=2026-07-14', $c$t.authored_on >= '2026-07-14Z' AND t.authored_on < '2026-07-15Z'$c$),
+	('authored-on=2026-07-15&owner:missing=true', $c$t.authored_on >= '2026-07-15Z' AND t.authored_on < '2026-07-16Z' AND t.owner_id IS NULL$c$)) v(q, c)$$) AS admin_reads;
+SELECT pg_temp.try_as('day_r', $$INSERT INTO day_seen SELECT 'practitioner', q, pg_temp.same_page(q, c) FROM (VALUES
+	('authored-on=2026-07-14', $c$t.owner_id = 'day-p' AND t.authored_on >= '2026-07-14Z' AND t.authored_on < '2026-07-15Z'$c$),
+	('authored-on=2026-07-13', $c$t.owner_id = 'day-p' AND t.authored_on >= '2026-07-13Z' AND t.authored_on < '2026-07-14Z'$c$)) v(q, c)$$) AS practitioner_reads;
+SELECT * FROM day_seen ORDER BY who, q;
+-- the plan: as an admin and as the practitioner (row-level security), the
+-- day is an index condition of task_authored_day_idx (task_day is
+-- leakproof), ahead of the practitioner's policy
+BEGIN;
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT who, regexp_replace(replace(pg_temp.first_scan(who, $$SELECT t.id FROM omnitask.task t WHERE omnitask.task_day(t.authored_on) = '2026-07-14'
+	ORDER BY t.priority DESC, t.due_at ASC NULLS LAST, t.authored_on ASC, t.id LIMIT 3$$), 'Index Only Scan', 'Index Scan'), '[()]', '', 'g') AS one_day
+FROM unnest(ARRAY['day_adm', 'day_r']::name[]) who;
+ROLLBACK;
+DROP TABLE day_seen, day_east, day_v;
+DELETE FROM omnitask.practitioner WHERE id = 'day-p';
+DROP ROLE day_adm, day_r;

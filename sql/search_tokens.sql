@@ -59,8 +59,9 @@ BEGIN;
 SET LOCAL ROLE tok_role;
 -- 2 rows asked for and one more (is there a next page?): a first walk of
 -- 60 rows finds 2 of the 3 (the 25th and 50th); the share it measured puts
--- the third within 2 x 60 x 3 / 2 = 180 rows, but the plan of a walk of 180
--- of the 200 tasks sorts them all: no second walk, the filter
+-- the third within 2 x 60 x 3 / 2 = 180 rows: a second walk of at most
+-- 180 rows finds it (its kept plan is generic, an ordered walk that stops
+-- at the page: search.c, plan_options)
 SELECT pg_temp.traced('code=urn:tok|tok-sparse&_total=none&_count=2');
 -- the next page (offset 2, so 5 rows wanted): a first walk of 100 rows
 -- finds 4 of the 5 (2 of the page's 3); a second walk of at most
@@ -101,7 +102,8 @@ SELECT pg_temp.traced('owner=tok-p&code=urn:tok|tok-sparse&_total=none&_count=2&
 -- a date range with a code of a vocabulary: the range's rows are counted
 -- (up to 10,000), then read and the code tested on them, instead of the
 -- code's whole GIN entry intersected with the range (search.c,
--- dated_first); as the practitioner and as the superuser
+-- dated_first; one day: all of the day's rows walked, day_counted_first);
+-- as the practitioner and as the superuser
 BEGIN;
 SET LOCAL ROLE tok_role;
 SELECT pg_temp.traced('code=urn:tok|tok-sparse&authored-on=2026-05-01&_total=none&_count=3');

@@ -735,8 +735,9 @@ ORDER BY p.proparallel, p.oid::regprocedure::text;
 -- may run before a row-security policy's condition (so a condition of it
 -- may be an index condition and is estimated from the column's
 -- statistics): it must not fail or reveal anything about its arguments.
--- Only task_status_eq is, with its reason in its COMMENT: enum_eq compares
--- two OIDs and returns.  Every operator of the schema, with its function.
+-- Only task_status_eq and task_day are, with their reasons in their
+-- COMMENTs: enum_eq compares two OIDs and returns; task_day divides an
+-- integer.  Every operator of the schema, with its function.
 --
 SELECT p.oid::regprocedure AS leakproof_function, obj_description(p.oid, 'pg_proc') AS why
 FROM pg_proc p

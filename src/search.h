@@ -48,6 +48,8 @@ typedef struct SearchQuery
 	bool		walk_order;		/* an index gives the ORDER BY: a walk can stop early */
 	bool		date_walk;		/* a date range among them (walked first too) */
 	bool		rare_tokens;	/* an identifier, a reference or a patient among them */
+	bool		one_day;		/* one day of a column with a day index */
+	bool		custom_plans;	/* a date range: planned for its values (search.c) */
 	StringInfoData dates;		/* the date ranges among them ("true AND ...") */
 	StringInfoData undated;		/* the others ("true AND ...") */
 	int			split_n;		/* a status list read per status: its size, or 0 */

@@ -18,6 +18,10 @@
  * ge/le: gt/lt or eq; sa: it starts at or after the value's end; eb: it
  * ends at or before the value's start.
  *
+ * omnitask.task_day(timestamptz) gives the UTC day of an instant, the key
+ * of the index that answers a search for one day of authored-on in the
+ * page's order (search_query.c, day_condition).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -25,11 +29,13 @@
 #include "fhir_types.h"
 #include "fmgr.h"
 #include "search.h"
+#include "utils/date.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(omnitask_task_period_start);
 PG_FUNCTION_INFO_V1(omnitask_task_period_end);
+PG_FUNCTION_INFO_V1(omnitask_task_day);
 
 /* The SQL expressions of the period's bounds, over omnitask.task t. */
 #define PERIOD_START	"omnitask.task_period_start(t.resource)"
@@ -95,6 +101,34 @@ omnitask_task_period_end(PG_FUNCTION_ARGS)
 	if (!period_bound(PG_GETARG_JSONB_P(0), true, &t))
 		PG_RETURN_NULL();
 	PG_RETURN_TIMESTAMPTZ(t);
+}
+
+/*
+ * task_day(timestamptz) -> date: the day in UTC of an instant, whatever
+ * the session's TimeZone (so it is immutable and may key an index).  An
+ * infinite instant gives the infinite date of the same sign.  It is
+ * LEAKPROOF: a division of an integer that cannot fail (every timestamptz
+ * day is a valid date) and reveals nothing else, so under row-level
+ * security "task_day(authored_on) = $1" may be an index condition.
+ */
+Datum
+omnitask_task_day(PG_FUNCTION_ARGS)
+{
+	TimestampTz t = PG_GETARG_TIMESTAMPTZ(0);
+	DateADT		d;
+
+	if (TIMESTAMP_IS_NOBEGIN(t))
+		DATE_NOBEGIN(d);
+	else if (TIMESTAMP_IS_NOEND(t))
+		DATE_NOEND(d);
+	else
+	{
+		/* days since 2000-01-01, rounded down (t may be negative) */
+		d = (DateADT) (t / USECS_PER_DAY);
+		if (t % USECS_PER_DAY < 0)
+			d--;
+	}
+	PG_RETURN_DATEADT(d);
 }
 
 /*

@@ -29,6 +29,7 @@
 #include "task_columns.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -836,6 +837,63 @@ presence_ordered(const SearchParamDef *def)
 }
 
 /*
+ * The date columns with an index led by their UTC day and followed by the
+ * default order (task_authored_day_idx, sql/omnitask--0.6--0.7.sql).
+ */
+static const char *const day_columns[] = {"t.authored_on"};
+
+/*
+ * Appends "omnitask.task_day(column) = $n" when value is one day (a date
+ * without a time, alone or prefixed with eq) of a column of day_columns,
+ * and returns true; false (nothing appended) otherwise.  A date without a
+ * time is that day in UTC (date_item), so the condition is the range's
+ * own: the same rows.  As a range, the day's rows (5,000 of a million
+ * tasks, all near the end of the default order) were all read from the
+ * column's index and sorted for a page of 20; as an equality on the day
+ * index's first column, the index gives the page's order and a LIMIT
+ * stops after the page.  task_day is leakproof, so the condition is an
+ * index condition under row-level security too.  The condition is not
+ * "positive" (param_condition): it has statistics (the index's
+ * expression), and the page is the first rows of the index, so neither a
+ * walk of task_priority_idx nor a count first is needed.
+ */
+static bool
+day_condition(const SearchParamDef *def, const char *value, SearchQuery *q, StringInfo cond)
+{
+	const char *v = value;
+	int			len = strlen(value);
+	FhirTimeRange r;
+	const char *why;
+	TimestampTz lo;
+	int			i;
+
+	if (def->kind != PK_DATE)
+		return false;
+	for (i = 0; i < (int) lengthof(day_columns); i++)
+		if (strcmp(def->column, day_columns[i]) == 0)
+			break;
+	if (i == (int) lengthof(day_columns))
+		return false;
+	if (len >= 2 && memcmp(v, "eq", 2) == 0)
+	{
+		v += 2;
+		len -= 2;
+	}
+	/* a list, a time or a bad value: date_item's */
+	if (memchr(v, ',', len) != NULL || memchr(v, 'T', len) != NULL ||
+		!fhir_parse_time_range(FP_DATETIME, v, len, &r, &why))
+		return false;
+	lo = r.lo + FHIR_UNZONED_SLACK - FHIR_UNIX_TO_PG_EPOCH;
+	/* a month or a year */
+	if (r.hi - r.lo - 2 * FHIR_UNZONED_SLACK != USECS_PER_DAY || lo % USECS_PER_DAY != 0)
+		return false;
+	q->one_day = true;
+	appendStringInfo(cond, "omnitask.task_day(%s) = $%d", def->column,
+					 add_arg(q, DateADTGetDatum((DateADT) (lo / USECS_PER_DAY)), DATEOID));
+	return true;
+}
+
+/*
  * The condition of one parameter occurrence, with its modifier; true when
  * it is a positive condition without statistics (a search_tokens list
  * without a modifier, :missing=false of one, a patient) or a date range
@@ -847,6 +905,7 @@ param_condition(const SearchParamDef *def, const char *modifier, const char *val
 				SearchQuery *q, StringInfo cond, StringInfo link)
 {
 	StringInfoData inner;
+	bool		day = false;
 
 	if (*value == '\0')
 		search_bad_value(def->name, value, 0, def->kind == PK_CODE ? code_hint(def) : def->hint);
@@ -888,7 +947,10 @@ param_condition(const SearchParamDef *def, const char *modifier, const char *val
 			break;
 		case PK_DATE:
 		case PK_PERIOD:
-			or_items(def, value, q, &inner, date_item);
+			if (modifier == NULL && day_condition(def, value, q, &inner))
+				day = true;
+			else
+				or_items(def, value, q, &inner, date_item);
 			break;
 		case PK_CODING:
 		case PK_JSONREF:
@@ -905,6 +967,9 @@ param_condition(const SearchParamDef *def, const char *modifier, const char *val
 	}
 	if (def->kind != PK_REF)
 		search_append_escaped(link, value);
+	/* a range's rows vary with its values (search.c, plan_options) */
+	if ((def->kind == PK_DATE || def->kind == PK_PERIOD) && !day)
+		q->custom_plans = true;
 	/* :not also matches the tasks without a value */
 	appendStringInfo(cond, modifier ? "(%s) IS NOT TRUE" : "%s", inner.data);
 	/*
@@ -925,9 +990,10 @@ param_condition(const SearchParamDef *def, const char *modifier, const char *val
 	 * today, all near its end, read the whole index (7-42 s at a million).
 	 * The walk stops after its bounded number of rows, then the filter
 	 * reads the range from the column's own index (search.c: walk_first),
-	 * so neither costs more than the rows it must read.
+	 * so neither costs more than the rows it must read.  One day of a
+	 * column of day_columns is an equality instead (day_condition).
 	 */
-	if (modifier == NULL && def->kind == PK_DATE && strcmp(def->column, "t.due_at") != 0)
+	if (modifier == NULL && def->kind == PK_DATE && strcmp(def->column, "t.due_at") != 0 && !day)
 	{
 		q->date_walk = true;
 		return true;
@@ -1009,6 +1075,8 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	q->key_arg = 0;
 	q->key_cond = NULL;
 	q->date_walk = false;
+	q->one_day = false;
+	q->custom_plans = false;
 	q->rare_tokens = false;
 	q->elements = NULL;
 	if (bounded && strlen(query) > MAX_QUERY_BYTES)
