@@ -49,6 +49,12 @@ SHLIB_LINK = $(shell pkg-config --libs json-c)
 EXTRA_CLEAN = $(REGRESS_OUT) $(ISOLATION_OUT) test/tmp/unit
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+# Rebuild an object when a header it includes changes: PGXS's own
+# dependency files (.deps/*.Po, gcc -MMD), which PostgreSQL's build turns on
+# only when configured with --enable-depend.  Without them an object built
+# before a header change (a struct, a generated table's index) kept the old
+# layout and crashed or misread at run time.
+override autodepend = yes
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
