@@ -53,7 +53,18 @@ UPVER=${DEBVER%-*}
 UPVER=${UPVER#*:}
 PREFIX="$CACHE/pg-$UPVER"
 
-if [ -x "$PREFIX/bin/postgres" ] && [ -f "$PREFIX/.complete" ]; then
+# contrib modules the tests and the benchmark use: amcheck (040_crash_recovery),
+# auto_explain (150_search_parity's plan cases), pg_stat_statements and
+# pg_prewarm (test/bench).  A cache built before one was added is rebuilt.
+CONTRIB=(amcheck pg_stat_statements pg_prewarm auto_explain)
+cached() {
+    local m
+    [ -x "$PREFIX/bin/postgres" ] && [ -f "$PREFIX/.complete" ] || return 1
+    for m in "${CONTRIB[@]}"; do
+        [ -f "$PREFIX/lib/postgresql/$m.so" ] || { log "cache lacks $m: rebuilding"; return 1; }
+    done
+}
+if cached; then
     log "cached: $PREFIX"
     echo "$PREFIX/bin"
     exit 0
@@ -96,8 +107,7 @@ make -s install >>"$WORK/make.log" 2>&1
 # perl test modules (PostgreSQL::Test::Cluster) for TAP_TESTS.
 make -s -C src/test/isolation install >>"$WORK/make.log" 2>&1
 make -s -C src/test/perl install >>"$WORK/make.log" 2>&1
-# contrib modules the tests and the benchmark use (amcheck: 040_crash_recovery).
-for m in amcheck pg_stat_statements pg_prewarm; do
+for m in "${CONTRIB[@]}"; do
     make -s -C "contrib/$m" install >>"$WORK/make.log" 2>&1
 done
 touch "$PREFIX/.complete"
