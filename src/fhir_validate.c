@@ -765,6 +765,28 @@ target_list(int16 ts)
 }
 
 /*
+ * The offset of the last '/' among the first n bytes of s, or -1: with
+ * glibc's memrchr, which reads a word at a time where a reference's long
+ * id would otherwise be read byte by byte.
+ */
+static inline int
+last_slash(const char *s, int n)
+{
+#ifdef __GLIBC__
+	const char *p = n > 0 ? memrchr(s, '/', n) : NULL;
+
+	return p ? (int) (p - s) : -1;
+#else
+	int			i;
+
+	for (i = n - 1; i >= 0; i--)
+		if (s[i] == '/')
+			break;
+	return i;
+#endif
+}
+
+/*
  * Checks the resource type a literal reference names against the targets
  * of its element (the targetProfile of a Reference(X | Y) element).  The
  * type is the segment before the id, or before id/_history/version, of a
@@ -786,17 +808,20 @@ check_reference_target(Walker *w, const JsonbValue *v, int16 targets)
 
 	if (targets < 0 || v->type != jbvString || len == 0 || s[0] == '#')
 		return;
-	/* the last four segments, right to left */
+	/*
+	 * the last four segments, right to left (the start of the text ends
+	 * the last one)
+	 */
 	e = len;
-	for (i = len - 1; i >= -1 && nseg < 4; i--)
+	while (nseg < 4)
 	{
-		if (i < 0 || s[i] == '/')
-		{
-			starts[nseg] = i + 1;
-			ends[nseg] = e;
-			nseg++;
-			e = i;
-		}
+		i = last_slash(s, e);
+		starts[nseg] = i + 1;
+		ends[nseg] = e;
+		nseg++;
+		if (i < 0)
+			break;
+		e = i;
 	}
 	/* Type/id or Type/id/_history/version */
 	k = 1;
@@ -1702,6 +1727,33 @@ plain_primitive_ok(const FhirElement *el, const JsonbValue *v)
 }
 
 /*
+ * True when, in an object of type t walked in capture context cap, no
+ * member that can take the short way (plain_primitive_ok(): a single
+ * primitive) is a Task fact that capture_string() records.  The child
+ * contexts that record nothing qualify; so do the references' (owner, for,
+ * requester), whose one fact, Reference.reference, is a ref-1 member that
+ * never takes the short way.
+ */
+static inline bool
+cap_records_no_plain_member(Cap cap, const FhirType *t)
+{
+	switch (cap)
+	{
+		case CAP_NONE:
+		case CAP_CODE:
+		case CAP_CODE_CODING:
+		case CAP_RESTRICTION:
+			return true;
+		case CAP_OWNER:
+		case CAP_FOR:
+		case CAP_REQUESTER:
+			return (t->flags & FT_INV_REF1) != 0;
+		default:
+			return false;
+	}
+}
+
+/*
  * Walks one JSON object of type t.  role says whether it is the Task root
  * (whose server-owned keys are replaced), the root's meta, a contained Task
  * or anything else; cap says which Task facts are recorded below it.
@@ -1733,8 +1785,9 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 	 * Whether a member can take the short way (plain_primitive_ok()): an
 	 * object whose members nothing records, rewrites or compares.
 	 */
-	bool		plain = role == ROLE_PLAIN && cap == CAP_NONE && out == NULL &&
-		(t->flags & (FT_INV_PER1 | FT_INV_INV1 | FT_INV_RNG2)) == 0;
+	bool		plain = role == ROLE_PLAIN && out == NULL &&
+		(t->flags & (FT_INV_PER1 | FT_INV_INV1 | FT_INV_RNG2)) == 0 &&
+		cap_records_no_plain_member(cap, t);
 
 	w->twin_with_value = false;
 	if (t->nelements > MAX_TYPE_ELEMENTS || t->nchoices > MAX_TYPE_CHOICES)
