@@ -561,35 +561,35 @@ const FhirTargetSet fhir_target_sets[] = {
 
 const int	fhir_ntarget_sets = 13;
 
-/* Elements: name, name_len, min, many, summary, type, valueset, choice, targets. */
+/* Elements: name, name_len, min, many, summary, tag, type, valueset, choice, targets. */
 static const uint16_t t_address_slots[] = {
 	8, 12, 11, 9, 2, 7, 0, 1, 0, 10, 0, 6, 0, 3, 5, 4
 };
 static const FhirElement t_address_elements[] = {
-	{"city", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"country", 7, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"district", 8, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"line", 4, 0, true, true, FHIR_T_STRING, -1, -1, -1},
-	{"period", 6, 0, false, true, FHIR_T_PERIOD, -1, -1, -1},
-	{"postalCode", 10, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"state", 5, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"text", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"type", 4, 0, false, true, FHIR_T_CODE, FHIR_VS_ADDRESS_TYPE, -1, -1},
-	{"use", 3, 0, false, true, FHIR_T_CODE, FHIR_VS_ADDRESS_USE, -1, -1},
+	{"city", 4, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"country", 7, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"district", 8, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"line", 4, 0, true, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"period", 6, 0, false, true, FE_period, FHIR_T_PERIOD, -1, -1, -1},
+	{"postalCode", 10, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"state", 5, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"text", 4, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"type", 4, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_ADDRESS_TYPE, -1, -1},
+	{"use", 3, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_ADDRESS_USE, -1, -1},
 };
 static const uint16_t t_age_slots[] = {
 	4, 3, 7, 1, 0, 2, 5, 6
 };
 static const FhirElement t_age_elements[] = {
-	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
-	{"comparator", 10, 0, false, true, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"code", 4, 0, false, true, FE_code, FHIR_T_CODE, -1, -1, -1},
+	{"comparator", 10, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FE_system, FHIR_T_URI, -1, -1, -1},
+	{"unit", 4, 0, false, true, FE_unit, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FE_value, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const FhirChoice t_annotation_choices[] = {
 	{"author", 0},
@@ -601,69 +601,69 @@ static const uint8_t t_annotation_required[] = {
 	4
 };
 static const FhirElement t_annotation_elements[] = {
-	{"authorReference", 15, 0, false, true, FHIR_T_REFERENCE, -1, 0, 9},
-	{"authorString", 12, 0, false, true, FHIR_T_STRING, -1, 0, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"text", 4, 1, false, true, FHIR_T_MARKDOWN, -1, -1, -1},
-	{"time", 4, 0, false, true, FHIR_T_DATETIME, -1, -1, -1},
+	{"authorReference", 15, 0, false, true, FE_OTHER, FHIR_T_REFERENCE, -1, 0, 9},
+	{"authorString", 12, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, 0, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"text", 4, 1, false, true, FE_OTHER, FHIR_T_MARKDOWN, -1, -1, -1},
+	{"time", 4, 0, false, true, FE_OTHER, FHIR_T_DATETIME, -1, -1, -1},
 };
 static const uint16_t t_attachment_slots[] = {
 	5, 8, 0, 3, 0, 0, 10, 0, 4, 7, 0, 1, 0, 6, 2, 9
 };
 static const FhirElement t_attachment_elements[] = {
-	{"contentType", 11, 0, false, true, FHIR_T_CODE, FHIR_VS_MIMETYPES, -1, -1},
-	{"creation", 8, 0, false, true, FHIR_T_DATETIME, -1, -1, -1},
-	{"data", 4, 0, false, false, FHIR_T_BASE64BINARY, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"hash", 4, 0, false, true, FHIR_T_BASE64BINARY, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"language", 8, 0, false, true, FHIR_T_CODE, -1, -1, -1},
-	{"size", 4, 0, false, true, FHIR_T_UNSIGNEDINT, -1, -1, -1},
-	{"title", 5, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"url", 3, 0, false, true, FHIR_T_URL, -1, -1, -1},
+	{"contentType", 11, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_MIMETYPES, -1, -1},
+	{"creation", 8, 0, false, true, FE_OTHER, FHIR_T_DATETIME, -1, -1, -1},
+	{"data", 4, 0, false, false, FE_OTHER, FHIR_T_BASE64BINARY, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"hash", 4, 0, false, true, FE_OTHER, FHIR_T_BASE64BINARY, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"language", 8, 0, false, true, FE_OTHER, FHIR_T_CODE, -1, -1, -1},
+	{"size", 4, 0, false, true, FE_OTHER, FHIR_T_UNSIGNEDINT, -1, -1, -1},
+	{"title", 5, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"url", 3, 0, false, true, FE_OTHER, FHIR_T_URL, -1, -1, -1},
 };
 static const uint16_t t_codeableconcept_slots[] = {
 	3, 4, 2, 1
 };
 static const FhirElement t_codeableconcept_elements[] = {
-	{"coding", 6, 0, true, true, FHIR_T_CODING, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"text", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"coding", 6, 0, true, true, FE_coding, FHIR_T_CODING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"text", 4, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
 };
 static const uint16_t t_coding_slots[] = {
 	6, 0, 4, 3, 2, 7, 5, 1
 };
 static const FhirElement t_coding_elements[] = {
-	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
-	{"display", 7, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"userSelected", 12, 0, false, true, FHIR_T_BOOLEAN, -1, -1, -1},
-	{"version", 7, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"code", 4, 0, false, true, FE_code, FHIR_T_CODE, -1, -1, -1},
+	{"display", 7, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FE_system, FHIR_T_URI, -1, -1, -1},
+	{"userSelected", 12, 0, false, true, FE_OTHER, FHIR_T_BOOLEAN, -1, -1, -1},
+	{"version", 7, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
 };
 static const uint16_t t_contactdetail_slots[] = {
 	3, 2, 1, 4
 };
 static const FhirElement t_contactdetail_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"name", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"telecom", 7, 0, true, true, FHIR_T_CONTACTPOINT, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"name", 4, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"telecom", 7, 0, true, true, FE_OTHER, FHIR_T_CONTACTPOINT, -1, -1, -1},
 };
 static const uint16_t t_contactpoint_slots[] = {
 	5, 1, 4, 2, 0, 6, 3, 7
 };
 static const FhirElement t_contactpoint_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"period", 6, 0, false, true, FHIR_T_PERIOD, -1, -1, -1},
-	{"rank", 4, 0, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"system", 6, 0, false, true, FHIR_T_CODE, FHIR_VS_CONTACT_POINT_SYSTEM, -1, -1},
-	{"use", 3, 0, false, true, FHIR_T_CODE, FHIR_VS_CONTACT_POINT_USE, -1, -1},
-	{"value", 5, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"period", 6, 0, false, true, FE_period, FHIR_T_PERIOD, -1, -1, -1},
+	{"rank", 4, 0, false, true, FE_OTHER, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"system", 6, 0, false, true, FE_system, FHIR_T_CODE, FHIR_VS_CONTACT_POINT_SYSTEM, -1, -1},
+	{"use", 3, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_CONTACT_POINT_USE, -1, -1},
+	{"value", 5, 0, false, true, FE_value, FHIR_T_STRING, -1, -1, -1},
 };
 static const uint16_t t_contributor_slots[] = {
 	4, 5, 0, 0, 3, 1, 0, 2
@@ -672,23 +672,23 @@ static const uint8_t t_contributor_required[] = {
 	3, 4
 };
 static const FhirElement t_contributor_elements[] = {
-	{"contact", 7, 0, true, true, FHIR_T_CONTACTDETAIL, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"name", 4, 1, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"type", 4, 1, false, true, FHIR_T_CODE, FHIR_VS_CONTRIBUTOR_TYPE, -1, -1},
+	{"contact", 7, 0, true, true, FE_OTHER, FHIR_T_CONTACTDETAIL, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"name", 4, 1, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"type", 4, 1, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_CONTRIBUTOR_TYPE, -1, -1},
 };
 static const uint16_t t_count_slots[] = {
 	4, 3, 7, 1, 0, 2, 5, 6
 };
 static const FhirElement t_count_elements[] = {
-	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
-	{"comparator", 10, 0, false, true, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"code", 4, 0, false, true, FE_code, FHIR_T_CODE, -1, -1, -1},
+	{"comparator", 10, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FE_system, FHIR_T_URI, -1, -1, -1},
+	{"unit", 4, 0, false, true, FE_unit, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FE_value, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const FhirChoice t_datarequirement_choices[] = {
 	{"subject", 0},
@@ -700,28 +700,28 @@ static const uint8_t t_datarequirement_required[] = {
 	10
 };
 static const FhirElement t_datarequirement_elements[] = {
-	{"codeFilter", 10, 0, true, true, FHIR_T_DATAREQUIREMENT_CODEFILTER, -1, -1, -1},
-	{"dateFilter", 10, 0, true, true, FHIR_T_DATAREQUIREMENT_DATEFILTER, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"limit", 5, 0, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"mustSupport", 11, 0, true, true, FHIR_T_STRING, -1, -1, -1},
-	{"profile", 7, 0, true, true, FHIR_T_CANONICAL, -1, -1, -1},
-	{"sort", 4, 0, true, true, FHIR_T_DATAREQUIREMENT_SORT, -1, -1, -1},
-	{"subjectCodeableConcept", 22, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
-	{"subjectReference", 16, 0, false, true, FHIR_T_REFERENCE, -1, 0, 4},
-	{"type", 4, 1, false, true, FHIR_T_CODE, FHIR_VS_ALL_TYPES, -1, -1},
+	{"codeFilter", 10, 0, true, true, FE_OTHER, FHIR_T_DATAREQUIREMENT_CODEFILTER, -1, -1, -1},
+	{"dateFilter", 10, 0, true, true, FE_OTHER, FHIR_T_DATAREQUIREMENT_DATEFILTER, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"limit", 5, 0, false, true, FE_OTHER, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"mustSupport", 11, 0, true, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"profile", 7, 0, true, true, FE_OTHER, FHIR_T_CANONICAL, -1, -1, -1},
+	{"sort", 4, 0, true, true, FE_OTHER, FHIR_T_DATAREQUIREMENT_SORT, -1, -1, -1},
+	{"subjectCodeableConcept", 22, 0, false, true, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
+	{"subjectReference", 16, 0, false, true, FE_OTHER, FHIR_T_REFERENCE, -1, 0, 4},
+	{"type", 4, 1, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_ALL_TYPES, -1, -1},
 };
 static const uint16_t t_datarequirement_codefilter_slots[] = {
 	0, 1, 2, 4, 6, 5, 3, 0
 };
 static const FhirElement t_datarequirement_codefilter_elements[] = {
-	{"code", 4, 0, true, true, FHIR_T_CODING, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"path", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"searchParam", 11, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"valueSet", 8, 0, false, true, FHIR_T_CANONICAL, -1, -1, -1},
+	{"code", 4, 0, true, true, FE_code, FHIR_T_CODING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"path", 4, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"searchParam", 11, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"valueSet", 8, 0, false, true, FE_OTHER, FHIR_T_CANONICAL, -1, -1, -1},
 };
 static const FhirChoice t_datarequirement_datefilter_choices[] = {
 	{"value", 0},
@@ -730,13 +730,13 @@ static const uint16_t t_datarequirement_datefilter_slots[] = {
 	2, 3, 6, 0, 1, 7, 5, 4
 };
 static const FhirElement t_datarequirement_datefilter_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"path", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"searchParam", 11, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"valueDateTime", 13, 0, false, true, FHIR_T_DATETIME, -1, 0, -1},
-	{"valueDuration", 13, 0, false, true, FHIR_T_DURATION, -1, 0, -1},
-	{"valuePeriod", 11, 0, false, true, FHIR_T_PERIOD, -1, 0, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"path", 4, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"searchParam", 11, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"valueDateTime", 13, 0, false, true, FE_OTHER, FHIR_T_DATETIME, -1, 0, -1},
+	{"valueDuration", 13, 0, false, true, FE_OTHER, FHIR_T_DURATION, -1, 0, -1},
+	{"valuePeriod", 11, 0, false, true, FE_OTHER, FHIR_T_PERIOD, -1, 0, -1},
 };
 static const uint16_t t_datarequirement_sort_slots[] = {
 	3, 1, 4, 2
@@ -745,22 +745,22 @@ static const uint8_t t_datarequirement_sort_required[] = {
 	0, 3
 };
 static const FhirElement t_datarequirement_sort_elements[] = {
-	{"direction", 9, 1, false, true, FHIR_T_CODE, FHIR_VS_SORT_DIRECTION, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"path", 4, 1, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"direction", 9, 1, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_SORT_DIRECTION, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"path", 4, 1, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
 };
 static const uint16_t t_distance_slots[] = {
 	4, 3, 7, 1, 0, 2, 5, 6
 };
 static const FhirElement t_distance_elements[] = {
-	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
-	{"comparator", 10, 0, false, true, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"code", 4, 0, false, true, FE_code, FHIR_T_CODE, -1, -1, -1},
+	{"comparator", 10, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FE_system, FHIR_T_URI, -1, -1, -1},
+	{"unit", 4, 0, false, true, FE_unit, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FE_value, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const FhirChoice t_dosage_choices[] = {
 	{"asNeeded", 0},
@@ -770,23 +770,23 @@ static const uint16_t t_dosage_slots[] = {
 	13, 6, 17, 1, 9, 0, 10, 8, 0
 };
 static const FhirElement t_dosage_elements[] = {
-	{"additionalInstruction", 21, 0, true, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"asNeededBoolean", 15, 0, false, true, FHIR_T_BOOLEAN, -1, 0, -1},
-	{"asNeededCodeableConcept", 23, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
-	{"doseAndRate", 11, 0, true, true, FHIR_T_DOSAGE_DOSEANDRATE, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"maxDosePerAdministration", 24, 0, false, true, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
-	{"maxDosePerLifetime", 18, 0, false, true, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
-	{"maxDosePerPeriod", 16, 0, false, true, FHIR_T_RATIO, -1, -1, -1},
-	{"method", 6, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"modifierExtension", 17, 0, true, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"patientInstruction", 18, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"route", 5, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"sequence", 8, 0, false, true, FHIR_T_INTEGER, -1, -1, -1},
-	{"site", 4, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"text", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"timing", 6, 0, false, true, FHIR_T_TIMING, -1, -1, -1},
+	{"additionalInstruction", 21, 0, true, true, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"asNeededBoolean", 15, 0, false, true, FE_OTHER, FHIR_T_BOOLEAN, -1, 0, -1},
+	{"asNeededCodeableConcept", 23, 0, false, true, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
+	{"doseAndRate", 11, 0, true, true, FE_OTHER, FHIR_T_DOSAGE_DOSEANDRATE, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"maxDosePerAdministration", 24, 0, false, true, FE_OTHER, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
+	{"maxDosePerLifetime", 18, 0, false, true, FE_OTHER, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
+	{"maxDosePerPeriod", 16, 0, false, true, FE_OTHER, FHIR_T_RATIO, -1, -1, -1},
+	{"method", 6, 0, false, true, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"modifierExtension", 17, 0, true, true, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"patientInstruction", 18, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"route", 5, 0, false, true, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"sequence", 8, 0, false, true, FE_OTHER, FHIR_T_INTEGER, -1, -1, -1},
+	{"site", 4, 0, false, true, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"text", 4, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"timing", 6, 0, false, true, FE_OTHER, FHIR_T_TIMING, -1, -1, -1},
 };
 static const FhirChoice t_dosage_doseandrate_choices[] = {
 	{"dose", 0},
@@ -796,33 +796,33 @@ static const uint16_t t_dosage_doseandrate_slots[] = {
 	1, 4, 2, 7, 3, 5, 6, 8
 };
 static const FhirElement t_dosage_doseandrate_elements[] = {
-	{"doseQuantity", 12, 0, false, true, FHIR_T_SIMPLEQUANTITY, -1, 0, -1},
-	{"doseRange", 9, 0, false, true, FHIR_T_RANGE, -1, 0, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"rateQuantity", 12, 0, false, true, FHIR_T_SIMPLEQUANTITY, -1, 1, -1},
-	{"rateRange", 9, 0, false, true, FHIR_T_RANGE, -1, 1, -1},
-	{"rateRatio", 9, 0, false, true, FHIR_T_RATIO, -1, 1, -1},
-	{"type", 4, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"doseQuantity", 12, 0, false, true, FE_OTHER, FHIR_T_SIMPLEQUANTITY, -1, 0, -1},
+	{"doseRange", 9, 0, false, true, FE_OTHER, FHIR_T_RANGE, -1, 0, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"rateQuantity", 12, 0, false, true, FE_OTHER, FHIR_T_SIMPLEQUANTITY, -1, 1, -1},
+	{"rateRange", 9, 0, false, true, FE_OTHER, FHIR_T_RANGE, -1, 1, -1},
+	{"rateRatio", 9, 0, false, true, FE_OTHER, FHIR_T_RATIO, -1, 1, -1},
+	{"type", 4, 0, false, true, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
 };
 static const uint16_t t_duration_slots[] = {
 	4, 3, 7, 1, 0, 2, 5, 6
 };
 static const FhirElement t_duration_elements[] = {
-	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
-	{"comparator", 10, 0, false, true, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"code", 4, 0, false, true, FE_code, FHIR_T_CODE, -1, -1, -1},
+	{"comparator", 10, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FE_system, FHIR_T_URI, -1, -1, -1},
+	{"unit", 4, 0, false, true, FE_unit, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FE_value, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const uint16_t t_element_slots[] = {
 	2, 1
 };
 static const FhirElement t_element_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
 };
 static const uint16_t t_expression_slots[] = {
 	3, 0, 7, 6, 4, 5, 1, 2
@@ -831,13 +831,13 @@ static const uint8_t t_expression_required[] = {
 	4
 };
 static const FhirElement t_expression_elements[] = {
-	{"description", 11, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"expression", 10, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"language", 8, 1, false, true, FHIR_T_CODE, -1, -1, -1},
-	{"name", 4, 0, false, true, FHIR_T_ID, -1, -1, -1},
-	{"reference", 9, 0, false, true, FHIR_T_URI, -1, -1, -1},
+	{"description", 11, 0, false, true, FE_description, FHIR_T_STRING, -1, -1, -1},
+	{"expression", 10, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"language", 8, 1, false, true, FE_OTHER, FHIR_T_CODE, -1, -1, -1},
+	{"name", 4, 0, false, true, FE_OTHER, FHIR_T_ID, -1, -1, -1},
+	{"reference", 9, 0, false, true, FE_reference, FHIR_T_URI, -1, -1, -1},
 };
 static const FhirChoice t_extension_choices[] = {
 	{"value", 0},
@@ -859,108 +859,108 @@ static const uint8_t t_extension_required[] = {
 	2
 };
 static const FhirElement t_extension_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"url", 3, 1, false, false, FHIR_T_URI, -1, -1, -1},
-	{"valueAddress", 12, 0, false, false, FHIR_T_ADDRESS, -1, 0, -1},
-	{"valueAge", 8, 0, false, false, FHIR_T_AGE, -1, 0, -1},
-	{"valueAnnotation", 15, 0, false, false, FHIR_T_ANNOTATION, -1, 0, -1},
-	{"valueAttachment", 15, 0, false, false, FHIR_T_ATTACHMENT, -1, 0, -1},
-	{"valueBase64Binary", 17, 0, false, false, FHIR_T_BASE64BINARY, -1, 0, -1},
-	{"valueBoolean", 12, 0, false, false, FHIR_T_BOOLEAN, -1, 0, -1},
-	{"valueCanonical", 14, 0, false, false, FHIR_T_CANONICAL, -1, 0, -1},
-	{"valueCode", 9, 0, false, false, FHIR_T_CODE, -1, 0, -1},
-	{"valueCodeableConcept", 20, 0, false, false, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
-	{"valueCoding", 11, 0, false, false, FHIR_T_CODING, -1, 0, -1},
-	{"valueContactDetail", 18, 0, false, false, FHIR_T_CONTACTDETAIL, -1, 0, -1},
-	{"valueContactPoint", 17, 0, false, false, FHIR_T_CONTACTPOINT, -1, 0, -1},
-	{"valueContributor", 16, 0, false, false, FHIR_T_CONTRIBUTOR, -1, 0, -1},
-	{"valueCount", 10, 0, false, false, FHIR_T_COUNT, -1, 0, -1},
-	{"valueDataRequirement", 20, 0, false, false, FHIR_T_DATAREQUIREMENT, -1, 0, -1},
-	{"valueDate", 9, 0, false, false, FHIR_T_DATE, -1, 0, -1},
-	{"valueDateTime", 13, 0, false, false, FHIR_T_DATETIME, -1, 0, -1},
-	{"valueDecimal", 12, 0, false, false, FHIR_T_DECIMAL, -1, 0, -1},
-	{"valueDistance", 13, 0, false, false, FHIR_T_DISTANCE, -1, 0, -1},
-	{"valueDosage", 11, 0, false, false, FHIR_T_DOSAGE, -1, 0, -1},
-	{"valueDuration", 13, 0, false, false, FHIR_T_DURATION, -1, 0, -1},
-	{"valueExpression", 15, 0, false, false, FHIR_T_EXPRESSION, -1, 0, -1},
-	{"valueHumanName", 14, 0, false, false, FHIR_T_HUMANNAME, -1, 0, -1},
-	{"valueId", 7, 0, false, false, FHIR_T_ID, -1, 0, -1},
-	{"valueIdentifier", 15, 0, false, false, FHIR_T_IDENTIFIER, -1, 0, -1},
-	{"valueInstant", 12, 0, false, false, FHIR_T_INSTANT, -1, 0, -1},
-	{"valueInteger", 12, 0, false, false, FHIR_T_INTEGER, -1, 0, -1},
-	{"valueMarkdown", 13, 0, false, false, FHIR_T_MARKDOWN, -1, 0, -1},
-	{"valueMeta", 9, 0, false, false, FHIR_T_META, -1, 0, -1},
-	{"valueMoney", 10, 0, false, false, FHIR_T_MONEY, -1, 0, -1},
-	{"valueOid", 8, 0, false, false, FHIR_T_OID, -1, 0, -1},
-	{"valueParameterDefinition", 24, 0, false, false, FHIR_T_PARAMETERDEFINITION, -1, 0, -1},
-	{"valuePeriod", 11, 0, false, false, FHIR_T_PERIOD, -1, 0, -1},
-	{"valuePositiveInt", 16, 0, false, false, FHIR_T_POSITIVEINT, -1, 0, -1},
-	{"valueQuantity", 13, 0, false, false, FHIR_T_QUANTITY, -1, 0, -1},
-	{"valueRange", 10, 0, false, false, FHIR_T_RANGE, -1, 0, -1},
-	{"valueRatio", 10, 0, false, false, FHIR_T_RATIO, -1, 0, -1},
-	{"valueReference", 14, 0, false, false, FHIR_T_REFERENCE, -1, 0, -1},
-	{"valueRelatedArtifact", 20, 0, false, false, FHIR_T_RELATEDARTIFACT, -1, 0, -1},
-	{"valueSampledData", 16, 0, false, false, FHIR_T_SAMPLEDDATA, -1, 0, -1},
-	{"valueSignature", 14, 0, false, false, FHIR_T_SIGNATURE, -1, 0, -1},
-	{"valueString", 11, 0, false, false, FHIR_T_STRING, -1, 0, -1},
-	{"valueTime", 9, 0, false, false, FHIR_T_TIME, -1, 0, -1},
-	{"valueTiming", 11, 0, false, false, FHIR_T_TIMING, -1, 0, -1},
-	{"valueTriggerDefinition", 22, 0, false, false, FHIR_T_TRIGGERDEFINITION, -1, 0, -1},
-	{"valueUnsignedInt", 16, 0, false, false, FHIR_T_UNSIGNEDINT, -1, 0, -1},
-	{"valueUri", 8, 0, false, false, FHIR_T_URI, -1, 0, -1},
-	{"valueUrl", 8, 0, false, false, FHIR_T_URL, -1, 0, -1},
-	{"valueUsageContext", 17, 0, false, false, FHIR_T_USAGECONTEXT, -1, 0, -1},
-	{"valueUuid", 9, 0, false, false, FHIR_T_UUID, -1, 0, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"url", 3, 1, false, false, FE_OTHER, FHIR_T_URI, -1, -1, -1},
+	{"valueAddress", 12, 0, false, false, FE_OTHER, FHIR_T_ADDRESS, -1, 0, -1},
+	{"valueAge", 8, 0, false, false, FE_OTHER, FHIR_T_AGE, -1, 0, -1},
+	{"valueAnnotation", 15, 0, false, false, FE_OTHER, FHIR_T_ANNOTATION, -1, 0, -1},
+	{"valueAttachment", 15, 0, false, false, FE_OTHER, FHIR_T_ATTACHMENT, -1, 0, -1},
+	{"valueBase64Binary", 17, 0, false, false, FE_OTHER, FHIR_T_BASE64BINARY, -1, 0, -1},
+	{"valueBoolean", 12, 0, false, false, FE_OTHER, FHIR_T_BOOLEAN, -1, 0, -1},
+	{"valueCanonical", 14, 0, false, false, FE_OTHER, FHIR_T_CANONICAL, -1, 0, -1},
+	{"valueCode", 9, 0, false, false, FE_OTHER, FHIR_T_CODE, -1, 0, -1},
+	{"valueCodeableConcept", 20, 0, false, false, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
+	{"valueCoding", 11, 0, false, false, FE_OTHER, FHIR_T_CODING, -1, 0, -1},
+	{"valueContactDetail", 18, 0, false, false, FE_OTHER, FHIR_T_CONTACTDETAIL, -1, 0, -1},
+	{"valueContactPoint", 17, 0, false, false, FE_OTHER, FHIR_T_CONTACTPOINT, -1, 0, -1},
+	{"valueContributor", 16, 0, false, false, FE_OTHER, FHIR_T_CONTRIBUTOR, -1, 0, -1},
+	{"valueCount", 10, 0, false, false, FE_OTHER, FHIR_T_COUNT, -1, 0, -1},
+	{"valueDataRequirement", 20, 0, false, false, FE_OTHER, FHIR_T_DATAREQUIREMENT, -1, 0, -1},
+	{"valueDate", 9, 0, false, false, FE_OTHER, FHIR_T_DATE, -1, 0, -1},
+	{"valueDateTime", 13, 0, false, false, FE_OTHER, FHIR_T_DATETIME, -1, 0, -1},
+	{"valueDecimal", 12, 0, false, false, FE_OTHER, FHIR_T_DECIMAL, -1, 0, -1},
+	{"valueDistance", 13, 0, false, false, FE_OTHER, FHIR_T_DISTANCE, -1, 0, -1},
+	{"valueDosage", 11, 0, false, false, FE_OTHER, FHIR_T_DOSAGE, -1, 0, -1},
+	{"valueDuration", 13, 0, false, false, FE_OTHER, FHIR_T_DURATION, -1, 0, -1},
+	{"valueExpression", 15, 0, false, false, FE_OTHER, FHIR_T_EXPRESSION, -1, 0, -1},
+	{"valueHumanName", 14, 0, false, false, FE_OTHER, FHIR_T_HUMANNAME, -1, 0, -1},
+	{"valueId", 7, 0, false, false, FE_OTHER, FHIR_T_ID, -1, 0, -1},
+	{"valueIdentifier", 15, 0, false, false, FE_OTHER, FHIR_T_IDENTIFIER, -1, 0, -1},
+	{"valueInstant", 12, 0, false, false, FE_OTHER, FHIR_T_INSTANT, -1, 0, -1},
+	{"valueInteger", 12, 0, false, false, FE_OTHER, FHIR_T_INTEGER, -1, 0, -1},
+	{"valueMarkdown", 13, 0, false, false, FE_OTHER, FHIR_T_MARKDOWN, -1, 0, -1},
+	{"valueMeta", 9, 0, false, false, FE_OTHER, FHIR_T_META, -1, 0, -1},
+	{"valueMoney", 10, 0, false, false, FE_OTHER, FHIR_T_MONEY, -1, 0, -1},
+	{"valueOid", 8, 0, false, false, FE_OTHER, FHIR_T_OID, -1, 0, -1},
+	{"valueParameterDefinition", 24, 0, false, false, FE_OTHER, FHIR_T_PARAMETERDEFINITION, -1, 0, -1},
+	{"valuePeriod", 11, 0, false, false, FE_OTHER, FHIR_T_PERIOD, -1, 0, -1},
+	{"valuePositiveInt", 16, 0, false, false, FE_OTHER, FHIR_T_POSITIVEINT, -1, 0, -1},
+	{"valueQuantity", 13, 0, false, false, FE_OTHER, FHIR_T_QUANTITY, -1, 0, -1},
+	{"valueRange", 10, 0, false, false, FE_OTHER, FHIR_T_RANGE, -1, 0, -1},
+	{"valueRatio", 10, 0, false, false, FE_OTHER, FHIR_T_RATIO, -1, 0, -1},
+	{"valueReference", 14, 0, false, false, FE_OTHER, FHIR_T_REFERENCE, -1, 0, -1},
+	{"valueRelatedArtifact", 20, 0, false, false, FE_OTHER, FHIR_T_RELATEDARTIFACT, -1, 0, -1},
+	{"valueSampledData", 16, 0, false, false, FE_OTHER, FHIR_T_SAMPLEDDATA, -1, 0, -1},
+	{"valueSignature", 14, 0, false, false, FE_OTHER, FHIR_T_SIGNATURE, -1, 0, -1},
+	{"valueString", 11, 0, false, false, FE_OTHER, FHIR_T_STRING, -1, 0, -1},
+	{"valueTime", 9, 0, false, false, FE_OTHER, FHIR_T_TIME, -1, 0, -1},
+	{"valueTiming", 11, 0, false, false, FE_OTHER, FHIR_T_TIMING, -1, 0, -1},
+	{"valueTriggerDefinition", 22, 0, false, false, FE_OTHER, FHIR_T_TRIGGERDEFINITION, -1, 0, -1},
+	{"valueUnsignedInt", 16, 0, false, false, FE_OTHER, FHIR_T_UNSIGNEDINT, -1, 0, -1},
+	{"valueUri", 8, 0, false, false, FE_OTHER, FHIR_T_URI, -1, 0, -1},
+	{"valueUrl", 8, 0, false, false, FE_OTHER, FHIR_T_URL, -1, 0, -1},
+	{"valueUsageContext", 17, 0, false, false, FE_OTHER, FHIR_T_USAGECONTEXT, -1, 0, -1},
+	{"valueUuid", 9, 0, false, false, FE_OTHER, FHIR_T_UUID, -1, 0, -1},
 };
 static const uint16_t t_humanname_slots[] = {
 	1, 6, 0, 7, 4, 2, 8, 0, 0, 0, 0, 9, 0, 3, 0, 5
 };
 static const FhirElement t_humanname_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"family", 6, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"given", 5, 0, true, true, FHIR_T_STRING, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"period", 6, 0, false, true, FHIR_T_PERIOD, -1, -1, -1},
-	{"prefix", 6, 0, true, true, FHIR_T_STRING, -1, -1, -1},
-	{"suffix", 6, 0, true, true, FHIR_T_STRING, -1, -1, -1},
-	{"text", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"use", 3, 0, false, true, FHIR_T_CODE, FHIR_VS_NAME_USE, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"family", 6, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"given", 5, 0, true, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"period", 6, 0, false, true, FE_period, FHIR_T_PERIOD, -1, -1, -1},
+	{"prefix", 6, 0, true, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"suffix", 6, 0, true, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"text", 4, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"use", 3, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_NAME_USE, -1, -1},
 };
 static const uint16_t t_identifier_slots[] = {
 	4, 7, 2, 1, 8, 5, 6, 3
 };
 static const FhirElement t_identifier_elements[] = {
-	{"assigner", 8, 0, false, true, FHIR_T_REFERENCE, -1, -1, 8},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"period", 6, 0, false, true, FHIR_T_PERIOD, -1, -1, -1},
-	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"type", 4, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"use", 3, 0, false, true, FHIR_T_CODE, FHIR_VS_IDENTIFIER_USE, -1, -1},
-	{"value", 5, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"assigner", 8, 0, false, true, FE_OTHER, FHIR_T_REFERENCE, -1, -1, 8},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"period", 6, 0, false, true, FE_period, FHIR_T_PERIOD, -1, -1, -1},
+	{"system", 6, 0, false, true, FE_system, FHIR_T_URI, -1, -1, -1},
+	{"type", 4, 0, false, true, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"use", 3, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_IDENTIFIER_USE, -1, -1},
+	{"value", 5, 0, false, true, FE_value, FHIR_T_STRING, -1, -1, -1},
 };
 static const uint16_t t_meta_slots[] = {
 	6, 1, 5, 7, 8, 4, 3, 2
 };
 static const FhirElement t_meta_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"lastUpdated", 11, 0, false, true, FHIR_T_INSTANT, -1, -1, -1},
-	{"profile", 7, 0, true, true, FHIR_T_CANONICAL, -1, -1, -1},
-	{"security", 8, 0, true, true, FHIR_T_CODING, -1, -1, -1},
-	{"source", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"tag", 3, 0, true, true, FHIR_T_CODING, -1, -1, -1},
-	{"versionId", 9, 0, false, true, FHIR_T_ID, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"lastUpdated", 11, 0, false, true, FE_lastUpdated, FHIR_T_INSTANT, -1, -1, -1},
+	{"profile", 7, 0, true, true, FE_OTHER, FHIR_T_CANONICAL, -1, -1, -1},
+	{"security", 8, 0, true, true, FE_OTHER, FHIR_T_CODING, -1, -1, -1},
+	{"source", 6, 0, false, true, FE_OTHER, FHIR_T_URI, -1, -1, -1},
+	{"tag", 3, 0, true, true, FE_OTHER, FHIR_T_CODING, -1, -1, -1},
+	{"versionId", 9, 0, false, true, FE_versionId, FHIR_T_ID, -1, -1, -1},
 };
 static const uint16_t t_money_slots[] = {
 	1, 4, 2, 3
 };
 static const FhirElement t_money_elements[] = {
-	{"currency", 8, 0, false, true, FHIR_T_CODE, FHIR_VS_CURRENCIES, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"currency", 8, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_CURRENCIES, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FE_value, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const uint16_t t_narrative_slots[] = {
 	2, 3, 4, 1
@@ -969,10 +969,10 @@ static const uint8_t t_narrative_required[] = {
 	0, 3
 };
 static const FhirElement t_narrative_elements[] = {
-	{"div", 3, 1, false, false, FHIR_T_XHTML, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"status", 6, 1, false, false, FHIR_T_CODE, FHIR_VS_NARRATIVE_STATUS, -1, -1},
+	{"div", 3, 1, false, false, FE_OTHER, FHIR_T_XHTML, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"status", 6, 1, false, false, FE_status, FHIR_T_CODE, FHIR_VS_NARRATIVE_STATUS, -1, -1},
 };
 static const uint16_t t_parameterdefinition_slots[] = {
 	0, 7, 3, 9, 0, 2, 0, 0, 0, 4, 8, 0, 1, 6, 5, 0
@@ -981,65 +981,65 @@ static const uint8_t t_parameterdefinition_required[] = {
 	7, 8
 };
 static const FhirElement t_parameterdefinition_elements[] = {
-	{"documentation", 13, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"max", 3, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"min", 3, 0, false, true, FHIR_T_INTEGER, -1, -1, -1},
-	{"name", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
-	{"profile", 7, 0, false, true, FHIR_T_CANONICAL, -1, -1, -1},
-	{"type", 4, 1, false, true, FHIR_T_CODE, FHIR_VS_ALL_TYPES, -1, -1},
-	{"use", 3, 1, false, true, FHIR_T_CODE, FHIR_VS_OPERATION_PARAMETER_USE, -1, -1},
+	{"documentation", 13, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"max", 3, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"min", 3, 0, false, true, FE_OTHER, FHIR_T_INTEGER, -1, -1, -1},
+	{"name", 4, 0, false, true, FE_OTHER, FHIR_T_CODE, -1, -1, -1},
+	{"profile", 7, 0, false, true, FE_OTHER, FHIR_T_CANONICAL, -1, -1, -1},
+	{"type", 4, 1, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_ALL_TYPES, -1, -1},
+	{"use", 3, 1, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_OPERATION_PARAMETER_USE, -1, -1},
 };
 static const uint16_t t_period_slots[] = {
 	2, 3, 1, 4
 };
 static const FhirElement t_period_elements[] = {
-	{"end", 3, 0, false, true, FHIR_T_DATETIME, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"start", 5, 0, false, true, FHIR_T_DATETIME, -1, -1, -1},
+	{"end", 3, 0, false, true, FE_end, FHIR_T_DATETIME, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"start", 5, 0, false, true, FE_start, FHIR_T_DATETIME, -1, -1, -1},
 };
 static const uint16_t t_quantity_slots[] = {
 	4, 3, 7, 1, 0, 2, 5, 6
 };
 static const FhirElement t_quantity_elements[] = {
-	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
-	{"comparator", 10, 0, false, true, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"code", 4, 0, false, true, FE_code, FHIR_T_CODE, -1, -1, -1},
+	{"comparator", 10, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FE_system, FHIR_T_URI, -1, -1, -1},
+	{"unit", 4, 0, false, true, FE_unit, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FE_value, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const uint16_t t_range_slots[] = {
 	3, 4, 1, 2
 };
 static const FhirElement t_range_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"high", 4, 0, false, true, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"low", 3, 0, false, true, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"high", 4, 0, false, true, FE_high, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"low", 3, 0, false, true, FE_low, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
 };
 static const uint16_t t_ratio_slots[] = {
 	4, 3, 1, 2
 };
 static const FhirElement t_ratio_elements[] = {
-	{"denominator", 11, 0, false, true, FHIR_T_QUANTITY, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"numerator", 9, 0, false, true, FHIR_T_QUANTITY, -1, -1, -1},
+	{"denominator", 11, 0, false, true, FE_OTHER, FHIR_T_QUANTITY, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"numerator", 9, 0, false, true, FE_OTHER, FHIR_T_QUANTITY, -1, -1, -1},
 };
 static const uint16_t t_reference_slots[] = {
 	4, 6, 0, 1, 3, 5, 0, 2
 };
 static const FhirElement t_reference_elements[] = {
-	{"display", 7, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"identifier", 10, 0, false, true, FHIR_T_IDENTIFIER, -1, -1, -1},
-	{"reference", 9, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"type", 4, 0, false, true, FHIR_T_URI, -1, -1, -1},
+	{"display", 7, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"identifier", 10, 0, false, true, FE_OTHER, FHIR_T_IDENTIFIER, -1, -1, -1},
+	{"reference", 9, 0, false, true, FE_reference, FHIR_T_STRING, -1, -1, -1},
+	{"type", 4, 0, false, true, FE_OTHER, FHIR_T_URI, -1, -1, -1},
 };
 static const uint16_t t_relatedartifact_slots[] = {
 	3, 7, 8, 2, 0, 0, 0, 0, 0, 1, 6, 0, 0, 9, 5, 4
@@ -1048,15 +1048,15 @@ static const uint8_t t_relatedartifact_required[] = {
 	7
 };
 static const FhirElement t_relatedartifact_elements[] = {
-	{"citation", 8, 0, false, true, FHIR_T_MARKDOWN, -1, -1, -1},
-	{"display", 7, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"document", 8, 0, false, true, FHIR_T_ATTACHMENT, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"label", 5, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"resource", 8, 0, false, true, FHIR_T_CANONICAL, -1, -1, -1},
-	{"type", 4, 1, false, true, FHIR_T_CODE, FHIR_VS_RELATED_ARTIFACT_TYPE, -1, -1},
-	{"url", 3, 0, false, true, FHIR_T_URL, -1, -1, -1},
+	{"citation", 8, 0, false, true, FE_OTHER, FHIR_T_MARKDOWN, -1, -1, -1},
+	{"display", 7, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"document", 8, 0, false, true, FE_OTHER, FHIR_T_ATTACHMENT, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"label", 5, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"resource", 8, 0, false, true, FE_OTHER, FHIR_T_CANONICAL, -1, -1, -1},
+	{"type", 4, 1, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_RELATED_ARTIFACT_TYPE, -1, -1},
+	{"url", 3, 0, false, true, FE_OTHER, FHIR_T_URL, -1, -1, -1},
 };
 static const uint16_t t_sampleddata_slots[] = {
 	3, 0, 0, 6, 5, 0, 1, 2, 7, 0, 9, 0, 0, 4, 0, 8
@@ -1065,15 +1065,15 @@ static const uint8_t t_sampleddata_required[] = {
 	1, 6, 7
 };
 static const FhirElement t_sampleddata_elements[] = {
-	{"data", 4, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"dimensions", 10, 1, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"factor", 6, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"lowerLimit", 10, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
-	{"origin", 6, 1, false, true, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
-	{"period", 6, 1, false, true, FHIR_T_DECIMAL, -1, -1, -1},
-	{"upperLimit", 10, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"data", 4, 0, false, false, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"dimensions", 10, 1, false, true, FE_OTHER, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"factor", 6, 0, false, true, FE_OTHER, FHIR_T_DECIMAL, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"lowerLimit", 10, 0, false, true, FE_OTHER, FHIR_T_DECIMAL, -1, -1, -1},
+	{"origin", 6, 1, false, true, FE_OTHER, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
+	{"period", 6, 1, false, true, FE_period, FHIR_T_DECIMAL, -1, -1, -1},
+	{"upperLimit", 10, 0, false, true, FE_OTHER, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const uint16_t t_signature_slots[] = {
 	0, 8, 9, 6, 7, 0, 0, 2, 0, 0, 3, 0, 0, 1, 4, 5
@@ -1082,26 +1082,26 @@ static const uint8_t t_signature_required[] = {
 	6, 7, 8
 };
 static const FhirElement t_signature_elements[] = {
-	{"data", 4, 0, false, false, FHIR_T_BASE64BINARY, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"onBehalfOf", 10, 0, false, true, FHIR_T_REFERENCE, -1, -1, 2},
-	{"sigFormat", 9, 0, false, false, FHIR_T_CODE, FHIR_VS_MIMETYPES, -1, -1},
-	{"targetFormat", 12, 0, false, false, FHIR_T_CODE, FHIR_VS_MIMETYPES, -1, -1},
-	{"type", 4, 1, true, true, FHIR_T_CODING, -1, -1, -1},
-	{"when", 4, 1, false, true, FHIR_T_INSTANT, -1, -1, -1},
-	{"who", 3, 1, false, true, FHIR_T_REFERENCE, -1, -1, 2},
+	{"data", 4, 0, false, false, FE_OTHER, FHIR_T_BASE64BINARY, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"onBehalfOf", 10, 0, false, true, FE_OTHER, FHIR_T_REFERENCE, -1, -1, 2},
+	{"sigFormat", 9, 0, false, false, FE_OTHER, FHIR_T_CODE, FHIR_VS_MIMETYPES, -1, -1},
+	{"targetFormat", 12, 0, false, false, FE_OTHER, FHIR_T_CODE, FHIR_VS_MIMETYPES, -1, -1},
+	{"type", 4, 1, true, true, FE_OTHER, FHIR_T_CODING, -1, -1, -1},
+	{"when", 4, 1, false, true, FE_OTHER, FHIR_T_INSTANT, -1, -1, -1},
+	{"who", 3, 1, false, true, FE_OTHER, FHIR_T_REFERENCE, -1, -1, 2},
 };
 static const uint16_t t_simplequantity_slots[] = {
 	3, 2, 6, 1, 0, 0, 4, 5
 };
 static const FhirElement t_simplequantity_elements[] = {
-	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"code", 4, 0, false, true, FE_code, FHIR_T_CODE, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FE_system, FHIR_T_URI, -1, -1, -1},
+	{"unit", 4, 0, false, true, FE_unit, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FE_value, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const uint16_t t_task_slots[] = {
 	39, 0, 0, 14, 0, 0, 0, 11, 35, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 20, 0, 15,
@@ -1115,45 +1115,45 @@ static const uint8_t t_task_required[] = {
 	19, 36
 };
 static const FhirElement t_task_elements[] = {
-	{"authoredOn", 10, 0, false, false, FHIR_T_DATETIME, -1, -1, -1},
-	{"basedOn", 7, 0, true, true, FHIR_T_REFERENCE, -1, -1, -1},
-	{"businessStatus", 14, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"code", 4, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"contained", 9, 0, true, false, FHIR_T_RESOURCE, -1, -1, -1},
-	{"description", 11, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"encounter", 9, 0, false, true, FHIR_T_REFERENCE, -1, -1, 3},
-	{"executionPeriod", 15, 0, false, true, FHIR_T_PERIOD, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"focus", 5, 0, false, true, FHIR_T_REFERENCE, -1, -1, -1},
-	{"for", 3, 0, false, true, FHIR_T_REFERENCE, -1, -1, -1},
-	{"groupIdentifier", 15, 0, false, true, FHIR_T_IDENTIFIER, -1, -1, -1},
-	{"id", 2, 0, false, true, FHIR_T_ID, -1, -1, -1},
-	{"identifier", 10, 0, true, false, FHIR_T_IDENTIFIER, -1, -1, -1},
-	{"implicitRules", 13, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"input", 5, 0, true, false, FHIR_T_TASK_INPUT, -1, -1, -1},
-	{"instantiatesCanonical", 21, 0, false, true, FHIR_T_CANONICAL, -1, -1, -1},
-	{"instantiatesUri", 15, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"insurance", 9, 0, true, false, FHIR_T_REFERENCE, -1, -1, 1},
-	{"intent", 6, 1, false, true, FHIR_T_CODE, FHIR_VS_TASK_INTENT, -1, -1},
-	{"language", 8, 0, false, false, FHIR_T_CODE, -1, -1, -1},
-	{"lastModified", 12, 0, false, true, FHIR_T_DATETIME, -1, -1, -1},
-	{"location", 8, 0, false, true, FHIR_T_REFERENCE, -1, -1, 7},
-	{"meta", 4, 0, false, true, FHIR_T_META, -1, -1, -1},
-	{"modifierExtension", 17, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"note", 4, 0, true, false, FHIR_T_ANNOTATION, -1, -1, -1},
-	{"output", 6, 0, true, false, FHIR_T_TASK_OUTPUT, -1, -1, -1},
-	{"owner", 5, 0, false, true, FHIR_T_REFERENCE, -1, -1, 0},
-	{"partOf", 6, 0, true, true, FHIR_T_REFERENCE, -1, -1, 12},
-	{"performerType", 13, 0, true, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"priority", 8, 0, false, false, FHIR_T_CODE, FHIR_VS_REQUEST_PRIORITY, -1, -1},
-	{"reasonCode", 10, 0, false, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"reasonReference", 15, 0, false, false, FHIR_T_REFERENCE, -1, -1, -1},
-	{"relevantHistory", 15, 0, true, false, FHIR_T_REFERENCE, -1, -1, 10},
-	{"requester", 9, 0, false, true, FHIR_T_REFERENCE, -1, -1, 2},
-	{"restriction", 11, 0, false, false, FHIR_T_TASK_RESTRICTION, -1, -1, -1},
-	{"status", 6, 1, false, true, FHIR_T_CODE, FHIR_VS_TASK_STATUS, -1, -1},
-	{"statusReason", 12, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"text", 4, 0, false, false, FHIR_T_NARRATIVE, -1, -1, -1},
+	{"authoredOn", 10, 0, false, false, FE_authoredOn, FHIR_T_DATETIME, -1, -1, -1},
+	{"basedOn", 7, 0, true, true, FE_OTHER, FHIR_T_REFERENCE, -1, -1, -1},
+	{"businessStatus", 14, 0, false, true, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"code", 4, 0, false, true, FE_code, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"contained", 9, 0, true, false, FE_contained, FHIR_T_RESOURCE, -1, -1, -1},
+	{"description", 11, 0, false, true, FE_description, FHIR_T_STRING, -1, -1, -1},
+	{"encounter", 9, 0, false, true, FE_OTHER, FHIR_T_REFERENCE, -1, -1, 3},
+	{"executionPeriod", 15, 0, false, true, FE_executionPeriod, FHIR_T_PERIOD, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"focus", 5, 0, false, true, FE_OTHER, FHIR_T_REFERENCE, -1, -1, -1},
+	{"for", 3, 0, false, true, FE_for, FHIR_T_REFERENCE, -1, -1, -1},
+	{"groupIdentifier", 15, 0, false, true, FE_OTHER, FHIR_T_IDENTIFIER, -1, -1, -1},
+	{"id", 2, 0, false, true, FE_id, FHIR_T_ID, -1, -1, -1},
+	{"identifier", 10, 0, true, false, FE_OTHER, FHIR_T_IDENTIFIER, -1, -1, -1},
+	{"implicitRules", 13, 0, false, true, FE_OTHER, FHIR_T_URI, -1, -1, -1},
+	{"input", 5, 0, true, false, FE_OTHER, FHIR_T_TASK_INPUT, -1, -1, -1},
+	{"instantiatesCanonical", 21, 0, false, true, FE_OTHER, FHIR_T_CANONICAL, -1, -1, -1},
+	{"instantiatesUri", 15, 0, false, true, FE_OTHER, FHIR_T_URI, -1, -1, -1},
+	{"insurance", 9, 0, true, false, FE_OTHER, FHIR_T_REFERENCE, -1, -1, 1},
+	{"intent", 6, 1, false, true, FE_intent, FHIR_T_CODE, FHIR_VS_TASK_INTENT, -1, -1},
+	{"language", 8, 0, false, false, FE_OTHER, FHIR_T_CODE, -1, -1, -1},
+	{"lastModified", 12, 0, false, true, FE_lastModified, FHIR_T_DATETIME, -1, -1, -1},
+	{"location", 8, 0, false, true, FE_OTHER, FHIR_T_REFERENCE, -1, -1, 7},
+	{"meta", 4, 0, false, true, FE_meta, FHIR_T_META, -1, -1, -1},
+	{"modifierExtension", 17, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"note", 4, 0, true, false, FE_OTHER, FHIR_T_ANNOTATION, -1, -1, -1},
+	{"output", 6, 0, true, false, FE_OTHER, FHIR_T_TASK_OUTPUT, -1, -1, -1},
+	{"owner", 5, 0, false, true, FE_owner, FHIR_T_REFERENCE, -1, -1, 0},
+	{"partOf", 6, 0, true, true, FE_OTHER, FHIR_T_REFERENCE, -1, -1, 12},
+	{"performerType", 13, 0, true, false, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"priority", 8, 0, false, false, FE_priority, FHIR_T_CODE, FHIR_VS_REQUEST_PRIORITY, -1, -1},
+	{"reasonCode", 10, 0, false, false, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"reasonReference", 15, 0, false, false, FE_OTHER, FHIR_T_REFERENCE, -1, -1, -1},
+	{"relevantHistory", 15, 0, true, false, FE_OTHER, FHIR_T_REFERENCE, -1, -1, 10},
+	{"requester", 9, 0, false, true, FE_requester, FHIR_T_REFERENCE, -1, -1, 2},
+	{"restriction", 11, 0, false, false, FE_restriction, FHIR_T_TASK_RESTRICTION, -1, -1, -1},
+	{"status", 6, 1, false, true, FE_status, FHIR_T_CODE, FHIR_VS_TASK_STATUS, -1, -1},
+	{"statusReason", 12, 0, false, true, FE_statusReason, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"text", 4, 0, false, false, FE_OTHER, FHIR_T_NARRATIVE, -1, -1, -1},
 };
 static const FhirChoice t_task_input_choices[] = {
 	{"value", 1},
@@ -1175,60 +1175,60 @@ static const uint8_t t_task_input_required[] = {
 	3
 };
 static const FhirElement t_task_input_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"modifierExtension", 17, 0, true, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"type", 4, 1, false, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"valueAddress", 12, 0, false, false, FHIR_T_ADDRESS, -1, 0, -1},
-	{"valueAge", 8, 0, false, false, FHIR_T_AGE, -1, 0, -1},
-	{"valueAnnotation", 15, 0, false, false, FHIR_T_ANNOTATION, -1, 0, -1},
-	{"valueAttachment", 15, 0, false, false, FHIR_T_ATTACHMENT, -1, 0, -1},
-	{"valueBase64Binary", 17, 0, false, false, FHIR_T_BASE64BINARY, -1, 0, -1},
-	{"valueBoolean", 12, 0, false, false, FHIR_T_BOOLEAN, -1, 0, -1},
-	{"valueCanonical", 14, 0, false, false, FHIR_T_CANONICAL, -1, 0, -1},
-	{"valueCode", 9, 0, false, false, FHIR_T_CODE, -1, 0, -1},
-	{"valueCodeableConcept", 20, 0, false, false, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
-	{"valueCoding", 11, 0, false, false, FHIR_T_CODING, -1, 0, -1},
-	{"valueContactDetail", 18, 0, false, false, FHIR_T_CONTACTDETAIL, -1, 0, -1},
-	{"valueContactPoint", 17, 0, false, false, FHIR_T_CONTACTPOINT, -1, 0, -1},
-	{"valueContributor", 16, 0, false, false, FHIR_T_CONTRIBUTOR, -1, 0, -1},
-	{"valueCount", 10, 0, false, false, FHIR_T_COUNT, -1, 0, -1},
-	{"valueDataRequirement", 20, 0, false, false, FHIR_T_DATAREQUIREMENT, -1, 0, -1},
-	{"valueDate", 9, 0, false, false, FHIR_T_DATE, -1, 0, -1},
-	{"valueDateTime", 13, 0, false, false, FHIR_T_DATETIME, -1, 0, -1},
-	{"valueDecimal", 12, 0, false, false, FHIR_T_DECIMAL, -1, 0, -1},
-	{"valueDistance", 13, 0, false, false, FHIR_T_DISTANCE, -1, 0, -1},
-	{"valueDosage", 11, 0, false, false, FHIR_T_DOSAGE, -1, 0, -1},
-	{"valueDuration", 13, 0, false, false, FHIR_T_DURATION, -1, 0, -1},
-	{"valueExpression", 15, 0, false, false, FHIR_T_EXPRESSION, -1, 0, -1},
-	{"valueHumanName", 14, 0, false, false, FHIR_T_HUMANNAME, -1, 0, -1},
-	{"valueId", 7, 0, false, false, FHIR_T_ID, -1, 0, -1},
-	{"valueIdentifier", 15, 0, false, false, FHIR_T_IDENTIFIER, -1, 0, -1},
-	{"valueInstant", 12, 0, false, false, FHIR_T_INSTANT, -1, 0, -1},
-	{"valueInteger", 12, 0, false, false, FHIR_T_INTEGER, -1, 0, -1},
-	{"valueMarkdown", 13, 0, false, false, FHIR_T_MARKDOWN, -1, 0, -1},
-	{"valueMeta", 9, 0, false, false, FHIR_T_META, -1, 0, -1},
-	{"valueMoney", 10, 0, false, false, FHIR_T_MONEY, -1, 0, -1},
-	{"valueOid", 8, 0, false, false, FHIR_T_OID, -1, 0, -1},
-	{"valueParameterDefinition", 24, 0, false, false, FHIR_T_PARAMETERDEFINITION, -1, 0, -1},
-	{"valuePeriod", 11, 0, false, false, FHIR_T_PERIOD, -1, 0, -1},
-	{"valuePositiveInt", 16, 0, false, false, FHIR_T_POSITIVEINT, -1, 0, -1},
-	{"valueQuantity", 13, 0, false, false, FHIR_T_QUANTITY, -1, 0, -1},
-	{"valueRange", 10, 0, false, false, FHIR_T_RANGE, -1, 0, -1},
-	{"valueRatio", 10, 0, false, false, FHIR_T_RATIO, -1, 0, -1},
-	{"valueReference", 14, 0, false, false, FHIR_T_REFERENCE, -1, 0, -1},
-	{"valueRelatedArtifact", 20, 0, false, false, FHIR_T_RELATEDARTIFACT, -1, 0, -1},
-	{"valueSampledData", 16, 0, false, false, FHIR_T_SAMPLEDDATA, -1, 0, -1},
-	{"valueSignature", 14, 0, false, false, FHIR_T_SIGNATURE, -1, 0, -1},
-	{"valueString", 11, 0, false, false, FHIR_T_STRING, -1, 0, -1},
-	{"valueTime", 9, 0, false, false, FHIR_T_TIME, -1, 0, -1},
-	{"valueTiming", 11, 0, false, false, FHIR_T_TIMING, -1, 0, -1},
-	{"valueTriggerDefinition", 22, 0, false, false, FHIR_T_TRIGGERDEFINITION, -1, 0, -1},
-	{"valueUnsignedInt", 16, 0, false, false, FHIR_T_UNSIGNEDINT, -1, 0, -1},
-	{"valueUri", 8, 0, false, false, FHIR_T_URI, -1, 0, -1},
-	{"valueUrl", 8, 0, false, false, FHIR_T_URL, -1, 0, -1},
-	{"valueUsageContext", 17, 0, false, false, FHIR_T_USAGECONTEXT, -1, 0, -1},
-	{"valueUuid", 9, 0, false, false, FHIR_T_UUID, -1, 0, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"modifierExtension", 17, 0, true, true, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"type", 4, 1, false, false, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"valueAddress", 12, 0, false, false, FE_OTHER, FHIR_T_ADDRESS, -1, 0, -1},
+	{"valueAge", 8, 0, false, false, FE_OTHER, FHIR_T_AGE, -1, 0, -1},
+	{"valueAnnotation", 15, 0, false, false, FE_OTHER, FHIR_T_ANNOTATION, -1, 0, -1},
+	{"valueAttachment", 15, 0, false, false, FE_OTHER, FHIR_T_ATTACHMENT, -1, 0, -1},
+	{"valueBase64Binary", 17, 0, false, false, FE_OTHER, FHIR_T_BASE64BINARY, -1, 0, -1},
+	{"valueBoolean", 12, 0, false, false, FE_OTHER, FHIR_T_BOOLEAN, -1, 0, -1},
+	{"valueCanonical", 14, 0, false, false, FE_OTHER, FHIR_T_CANONICAL, -1, 0, -1},
+	{"valueCode", 9, 0, false, false, FE_OTHER, FHIR_T_CODE, -1, 0, -1},
+	{"valueCodeableConcept", 20, 0, false, false, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
+	{"valueCoding", 11, 0, false, false, FE_OTHER, FHIR_T_CODING, -1, 0, -1},
+	{"valueContactDetail", 18, 0, false, false, FE_OTHER, FHIR_T_CONTACTDETAIL, -1, 0, -1},
+	{"valueContactPoint", 17, 0, false, false, FE_OTHER, FHIR_T_CONTACTPOINT, -1, 0, -1},
+	{"valueContributor", 16, 0, false, false, FE_OTHER, FHIR_T_CONTRIBUTOR, -1, 0, -1},
+	{"valueCount", 10, 0, false, false, FE_OTHER, FHIR_T_COUNT, -1, 0, -1},
+	{"valueDataRequirement", 20, 0, false, false, FE_OTHER, FHIR_T_DATAREQUIREMENT, -1, 0, -1},
+	{"valueDate", 9, 0, false, false, FE_OTHER, FHIR_T_DATE, -1, 0, -1},
+	{"valueDateTime", 13, 0, false, false, FE_OTHER, FHIR_T_DATETIME, -1, 0, -1},
+	{"valueDecimal", 12, 0, false, false, FE_OTHER, FHIR_T_DECIMAL, -1, 0, -1},
+	{"valueDistance", 13, 0, false, false, FE_OTHER, FHIR_T_DISTANCE, -1, 0, -1},
+	{"valueDosage", 11, 0, false, false, FE_OTHER, FHIR_T_DOSAGE, -1, 0, -1},
+	{"valueDuration", 13, 0, false, false, FE_OTHER, FHIR_T_DURATION, -1, 0, -1},
+	{"valueExpression", 15, 0, false, false, FE_OTHER, FHIR_T_EXPRESSION, -1, 0, -1},
+	{"valueHumanName", 14, 0, false, false, FE_OTHER, FHIR_T_HUMANNAME, -1, 0, -1},
+	{"valueId", 7, 0, false, false, FE_OTHER, FHIR_T_ID, -1, 0, -1},
+	{"valueIdentifier", 15, 0, false, false, FE_OTHER, FHIR_T_IDENTIFIER, -1, 0, -1},
+	{"valueInstant", 12, 0, false, false, FE_OTHER, FHIR_T_INSTANT, -1, 0, -1},
+	{"valueInteger", 12, 0, false, false, FE_OTHER, FHIR_T_INTEGER, -1, 0, -1},
+	{"valueMarkdown", 13, 0, false, false, FE_OTHER, FHIR_T_MARKDOWN, -1, 0, -1},
+	{"valueMeta", 9, 0, false, false, FE_OTHER, FHIR_T_META, -1, 0, -1},
+	{"valueMoney", 10, 0, false, false, FE_OTHER, FHIR_T_MONEY, -1, 0, -1},
+	{"valueOid", 8, 0, false, false, FE_OTHER, FHIR_T_OID, -1, 0, -1},
+	{"valueParameterDefinition", 24, 0, false, false, FE_OTHER, FHIR_T_PARAMETERDEFINITION, -1, 0, -1},
+	{"valuePeriod", 11, 0, false, false, FE_OTHER, FHIR_T_PERIOD, -1, 0, -1},
+	{"valuePositiveInt", 16, 0, false, false, FE_OTHER, FHIR_T_POSITIVEINT, -1, 0, -1},
+	{"valueQuantity", 13, 0, false, false, FE_OTHER, FHIR_T_QUANTITY, -1, 0, -1},
+	{"valueRange", 10, 0, false, false, FE_OTHER, FHIR_T_RANGE, -1, 0, -1},
+	{"valueRatio", 10, 0, false, false, FE_OTHER, FHIR_T_RATIO, -1, 0, -1},
+	{"valueReference", 14, 0, false, false, FE_OTHER, FHIR_T_REFERENCE, -1, 0, -1},
+	{"valueRelatedArtifact", 20, 0, false, false, FE_OTHER, FHIR_T_RELATEDARTIFACT, -1, 0, -1},
+	{"valueSampledData", 16, 0, false, false, FE_OTHER, FHIR_T_SAMPLEDDATA, -1, 0, -1},
+	{"valueSignature", 14, 0, false, false, FE_OTHER, FHIR_T_SIGNATURE, -1, 0, -1},
+	{"valueString", 11, 0, false, false, FE_OTHER, FHIR_T_STRING, -1, 0, -1},
+	{"valueTime", 9, 0, false, false, FE_OTHER, FHIR_T_TIME, -1, 0, -1},
+	{"valueTiming", 11, 0, false, false, FE_OTHER, FHIR_T_TIMING, -1, 0, -1},
+	{"valueTriggerDefinition", 22, 0, false, false, FE_OTHER, FHIR_T_TRIGGERDEFINITION, -1, 0, -1},
+	{"valueUnsignedInt", 16, 0, false, false, FE_OTHER, FHIR_T_UNSIGNEDINT, -1, 0, -1},
+	{"valueUri", 8, 0, false, false, FE_OTHER, FHIR_T_URI, -1, 0, -1},
+	{"valueUrl", 8, 0, false, false, FE_OTHER, FHIR_T_URL, -1, 0, -1},
+	{"valueUsageContext", 17, 0, false, false, FE_OTHER, FHIR_T_USAGECONTEXT, -1, 0, -1},
+	{"valueUuid", 9, 0, false, false, FE_OTHER, FHIR_T_UUID, -1, 0, -1},
 };
 static const FhirChoice t_task_output_choices[] = {
 	{"value", 1},
@@ -1250,82 +1250,82 @@ static const uint8_t t_task_output_required[] = {
 	3
 };
 static const FhirElement t_task_output_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"modifierExtension", 17, 0, true, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"type", 4, 1, false, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"valueAddress", 12, 0, false, false, FHIR_T_ADDRESS, -1, 0, -1},
-	{"valueAge", 8, 0, false, false, FHIR_T_AGE, -1, 0, -1},
-	{"valueAnnotation", 15, 0, false, false, FHIR_T_ANNOTATION, -1, 0, -1},
-	{"valueAttachment", 15, 0, false, false, FHIR_T_ATTACHMENT, -1, 0, -1},
-	{"valueBase64Binary", 17, 0, false, false, FHIR_T_BASE64BINARY, -1, 0, -1},
-	{"valueBoolean", 12, 0, false, false, FHIR_T_BOOLEAN, -1, 0, -1},
-	{"valueCanonical", 14, 0, false, false, FHIR_T_CANONICAL, -1, 0, -1},
-	{"valueCode", 9, 0, false, false, FHIR_T_CODE, -1, 0, -1},
-	{"valueCodeableConcept", 20, 0, false, false, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
-	{"valueCoding", 11, 0, false, false, FHIR_T_CODING, -1, 0, -1},
-	{"valueContactDetail", 18, 0, false, false, FHIR_T_CONTACTDETAIL, -1, 0, -1},
-	{"valueContactPoint", 17, 0, false, false, FHIR_T_CONTACTPOINT, -1, 0, -1},
-	{"valueContributor", 16, 0, false, false, FHIR_T_CONTRIBUTOR, -1, 0, -1},
-	{"valueCount", 10, 0, false, false, FHIR_T_COUNT, -1, 0, -1},
-	{"valueDataRequirement", 20, 0, false, false, FHIR_T_DATAREQUIREMENT, -1, 0, -1},
-	{"valueDate", 9, 0, false, false, FHIR_T_DATE, -1, 0, -1},
-	{"valueDateTime", 13, 0, false, false, FHIR_T_DATETIME, -1, 0, -1},
-	{"valueDecimal", 12, 0, false, false, FHIR_T_DECIMAL, -1, 0, -1},
-	{"valueDistance", 13, 0, false, false, FHIR_T_DISTANCE, -1, 0, -1},
-	{"valueDosage", 11, 0, false, false, FHIR_T_DOSAGE, -1, 0, -1},
-	{"valueDuration", 13, 0, false, false, FHIR_T_DURATION, -1, 0, -1},
-	{"valueExpression", 15, 0, false, false, FHIR_T_EXPRESSION, -1, 0, -1},
-	{"valueHumanName", 14, 0, false, false, FHIR_T_HUMANNAME, -1, 0, -1},
-	{"valueId", 7, 0, false, false, FHIR_T_ID, -1, 0, -1},
-	{"valueIdentifier", 15, 0, false, false, FHIR_T_IDENTIFIER, -1, 0, -1},
-	{"valueInstant", 12, 0, false, false, FHIR_T_INSTANT, -1, 0, -1},
-	{"valueInteger", 12, 0, false, false, FHIR_T_INTEGER, -1, 0, -1},
-	{"valueMarkdown", 13, 0, false, false, FHIR_T_MARKDOWN, -1, 0, -1},
-	{"valueMeta", 9, 0, false, false, FHIR_T_META, -1, 0, -1},
-	{"valueMoney", 10, 0, false, false, FHIR_T_MONEY, -1, 0, -1},
-	{"valueOid", 8, 0, false, false, FHIR_T_OID, -1, 0, -1},
-	{"valueParameterDefinition", 24, 0, false, false, FHIR_T_PARAMETERDEFINITION, -1, 0, -1},
-	{"valuePeriod", 11, 0, false, false, FHIR_T_PERIOD, -1, 0, -1},
-	{"valuePositiveInt", 16, 0, false, false, FHIR_T_POSITIVEINT, -1, 0, -1},
-	{"valueQuantity", 13, 0, false, false, FHIR_T_QUANTITY, -1, 0, -1},
-	{"valueRange", 10, 0, false, false, FHIR_T_RANGE, -1, 0, -1},
-	{"valueRatio", 10, 0, false, false, FHIR_T_RATIO, -1, 0, -1},
-	{"valueReference", 14, 0, false, false, FHIR_T_REFERENCE, -1, 0, -1},
-	{"valueRelatedArtifact", 20, 0, false, false, FHIR_T_RELATEDARTIFACT, -1, 0, -1},
-	{"valueSampledData", 16, 0, false, false, FHIR_T_SAMPLEDDATA, -1, 0, -1},
-	{"valueSignature", 14, 0, false, false, FHIR_T_SIGNATURE, -1, 0, -1},
-	{"valueString", 11, 0, false, false, FHIR_T_STRING, -1, 0, -1},
-	{"valueTime", 9, 0, false, false, FHIR_T_TIME, -1, 0, -1},
-	{"valueTiming", 11, 0, false, false, FHIR_T_TIMING, -1, 0, -1},
-	{"valueTriggerDefinition", 22, 0, false, false, FHIR_T_TRIGGERDEFINITION, -1, 0, -1},
-	{"valueUnsignedInt", 16, 0, false, false, FHIR_T_UNSIGNEDINT, -1, 0, -1},
-	{"valueUri", 8, 0, false, false, FHIR_T_URI, -1, 0, -1},
-	{"valueUrl", 8, 0, false, false, FHIR_T_URL, -1, 0, -1},
-	{"valueUsageContext", 17, 0, false, false, FHIR_T_USAGECONTEXT, -1, 0, -1},
-	{"valueUuid", 9, 0, false, false, FHIR_T_UUID, -1, 0, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"modifierExtension", 17, 0, true, true, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"type", 4, 1, false, false, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"valueAddress", 12, 0, false, false, FE_OTHER, FHIR_T_ADDRESS, -1, 0, -1},
+	{"valueAge", 8, 0, false, false, FE_OTHER, FHIR_T_AGE, -1, 0, -1},
+	{"valueAnnotation", 15, 0, false, false, FE_OTHER, FHIR_T_ANNOTATION, -1, 0, -1},
+	{"valueAttachment", 15, 0, false, false, FE_OTHER, FHIR_T_ATTACHMENT, -1, 0, -1},
+	{"valueBase64Binary", 17, 0, false, false, FE_OTHER, FHIR_T_BASE64BINARY, -1, 0, -1},
+	{"valueBoolean", 12, 0, false, false, FE_OTHER, FHIR_T_BOOLEAN, -1, 0, -1},
+	{"valueCanonical", 14, 0, false, false, FE_OTHER, FHIR_T_CANONICAL, -1, 0, -1},
+	{"valueCode", 9, 0, false, false, FE_OTHER, FHIR_T_CODE, -1, 0, -1},
+	{"valueCodeableConcept", 20, 0, false, false, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
+	{"valueCoding", 11, 0, false, false, FE_OTHER, FHIR_T_CODING, -1, 0, -1},
+	{"valueContactDetail", 18, 0, false, false, FE_OTHER, FHIR_T_CONTACTDETAIL, -1, 0, -1},
+	{"valueContactPoint", 17, 0, false, false, FE_OTHER, FHIR_T_CONTACTPOINT, -1, 0, -1},
+	{"valueContributor", 16, 0, false, false, FE_OTHER, FHIR_T_CONTRIBUTOR, -1, 0, -1},
+	{"valueCount", 10, 0, false, false, FE_OTHER, FHIR_T_COUNT, -1, 0, -1},
+	{"valueDataRequirement", 20, 0, false, false, FE_OTHER, FHIR_T_DATAREQUIREMENT, -1, 0, -1},
+	{"valueDate", 9, 0, false, false, FE_OTHER, FHIR_T_DATE, -1, 0, -1},
+	{"valueDateTime", 13, 0, false, false, FE_OTHER, FHIR_T_DATETIME, -1, 0, -1},
+	{"valueDecimal", 12, 0, false, false, FE_OTHER, FHIR_T_DECIMAL, -1, 0, -1},
+	{"valueDistance", 13, 0, false, false, FE_OTHER, FHIR_T_DISTANCE, -1, 0, -1},
+	{"valueDosage", 11, 0, false, false, FE_OTHER, FHIR_T_DOSAGE, -1, 0, -1},
+	{"valueDuration", 13, 0, false, false, FE_OTHER, FHIR_T_DURATION, -1, 0, -1},
+	{"valueExpression", 15, 0, false, false, FE_OTHER, FHIR_T_EXPRESSION, -1, 0, -1},
+	{"valueHumanName", 14, 0, false, false, FE_OTHER, FHIR_T_HUMANNAME, -1, 0, -1},
+	{"valueId", 7, 0, false, false, FE_OTHER, FHIR_T_ID, -1, 0, -1},
+	{"valueIdentifier", 15, 0, false, false, FE_OTHER, FHIR_T_IDENTIFIER, -1, 0, -1},
+	{"valueInstant", 12, 0, false, false, FE_OTHER, FHIR_T_INSTANT, -1, 0, -1},
+	{"valueInteger", 12, 0, false, false, FE_OTHER, FHIR_T_INTEGER, -1, 0, -1},
+	{"valueMarkdown", 13, 0, false, false, FE_OTHER, FHIR_T_MARKDOWN, -1, 0, -1},
+	{"valueMeta", 9, 0, false, false, FE_OTHER, FHIR_T_META, -1, 0, -1},
+	{"valueMoney", 10, 0, false, false, FE_OTHER, FHIR_T_MONEY, -1, 0, -1},
+	{"valueOid", 8, 0, false, false, FE_OTHER, FHIR_T_OID, -1, 0, -1},
+	{"valueParameterDefinition", 24, 0, false, false, FE_OTHER, FHIR_T_PARAMETERDEFINITION, -1, 0, -1},
+	{"valuePeriod", 11, 0, false, false, FE_OTHER, FHIR_T_PERIOD, -1, 0, -1},
+	{"valuePositiveInt", 16, 0, false, false, FE_OTHER, FHIR_T_POSITIVEINT, -1, 0, -1},
+	{"valueQuantity", 13, 0, false, false, FE_OTHER, FHIR_T_QUANTITY, -1, 0, -1},
+	{"valueRange", 10, 0, false, false, FE_OTHER, FHIR_T_RANGE, -1, 0, -1},
+	{"valueRatio", 10, 0, false, false, FE_OTHER, FHIR_T_RATIO, -1, 0, -1},
+	{"valueReference", 14, 0, false, false, FE_OTHER, FHIR_T_REFERENCE, -1, 0, -1},
+	{"valueRelatedArtifact", 20, 0, false, false, FE_OTHER, FHIR_T_RELATEDARTIFACT, -1, 0, -1},
+	{"valueSampledData", 16, 0, false, false, FE_OTHER, FHIR_T_SAMPLEDDATA, -1, 0, -1},
+	{"valueSignature", 14, 0, false, false, FE_OTHER, FHIR_T_SIGNATURE, -1, 0, -1},
+	{"valueString", 11, 0, false, false, FE_OTHER, FHIR_T_STRING, -1, 0, -1},
+	{"valueTime", 9, 0, false, false, FE_OTHER, FHIR_T_TIME, -1, 0, -1},
+	{"valueTiming", 11, 0, false, false, FE_OTHER, FHIR_T_TIMING, -1, 0, -1},
+	{"valueTriggerDefinition", 22, 0, false, false, FE_OTHER, FHIR_T_TRIGGERDEFINITION, -1, 0, -1},
+	{"valueUnsignedInt", 16, 0, false, false, FE_OTHER, FHIR_T_UNSIGNEDINT, -1, 0, -1},
+	{"valueUri", 8, 0, false, false, FE_OTHER, FHIR_T_URI, -1, 0, -1},
+	{"valueUrl", 8, 0, false, false, FE_OTHER, FHIR_T_URL, -1, 0, -1},
+	{"valueUsageContext", 17, 0, false, false, FE_OTHER, FHIR_T_USAGECONTEXT, -1, 0, -1},
+	{"valueUuid", 9, 0, false, false, FE_OTHER, FHIR_T_UUID, -1, 0, -1},
 };
 static const uint16_t t_task_restriction_slots[] = {
 	0, 4, 1, 2, 5, 3, 0, 6
 };
 static const FhirElement t_task_restriction_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"modifierExtension", 17, 0, true, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"period", 6, 0, false, false, FHIR_T_PERIOD, -1, -1, -1},
-	{"recipient", 9, 0, true, false, FHIR_T_REFERENCE, -1, -1, 6},
-	{"repetitions", 11, 0, false, false, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"modifierExtension", 17, 0, true, true, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"period", 6, 0, false, false, FE_period, FHIR_T_PERIOD, -1, -1, -1},
+	{"recipient", 9, 0, true, false, FE_OTHER, FHIR_T_REFERENCE, -1, -1, 6},
+	{"repetitions", 11, 0, false, false, FE_OTHER, FHIR_T_POSITIVEINT, -1, -1, -1},
 };
 static const uint16_t t_timing_slots[] = {
 	6, 5, 2, 4, 1, 3, 0, 0
 };
 static const FhirElement t_timing_elements[] = {
-	{"code", 4, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"event", 5, 0, true, true, FHIR_T_DATETIME, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"modifierExtension", 17, 0, true, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"repeat", 6, 0, false, true, FHIR_T_TIMING_REPEAT, -1, -1, -1},
+	{"code", 4, 0, false, true, FE_code, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"event", 5, 0, true, true, FE_OTHER, FHIR_T_DATETIME, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"modifierExtension", 17, 0, true, true, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"repeat", 6, 0, false, true, FE_OTHER, FHIR_T_TIMING_REPEAT, -1, -1, -1},
 };
 static const FhirChoice t_timing_repeat_choices[] = {
 	{"bounds", 0},
@@ -1335,25 +1335,25 @@ static const uint16_t t_timing_repeat_slots[] = {
 	13, 19, 0, 7, 12, 0, 10, 0, 0, 6
 };
 static const FhirElement t_timing_repeat_elements[] = {
-	{"boundsDuration", 14, 0, false, true, FHIR_T_DURATION, -1, 0, -1},
-	{"boundsPeriod", 12, 0, false, true, FHIR_T_PERIOD, -1, 0, -1},
-	{"boundsRange", 11, 0, false, true, FHIR_T_RANGE, -1, 0, -1},
-	{"count", 5, 0, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"countMax", 8, 0, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"dayOfWeek", 9, 0, true, true, FHIR_T_CODE, FHIR_VS_DAYS_OF_WEEK, -1, -1},
-	{"duration", 8, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
-	{"durationMax", 11, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
-	{"durationUnit", 12, 0, false, true, FHIR_T_CODE, FHIR_VS_UNITS_OF_TIME, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"frequency", 9, 0, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"frequencyMax", 12, 0, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"offset", 6, 0, false, true, FHIR_T_UNSIGNEDINT, -1, -1, -1},
-	{"period", 6, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
-	{"periodMax", 9, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
-	{"periodUnit", 10, 0, false, true, FHIR_T_CODE, FHIR_VS_UNITS_OF_TIME, -1, -1},
-	{"timeOfDay", 9, 0, true, true, FHIR_T_TIME, -1, -1, -1},
-	{"when", 4, 0, true, true, FHIR_T_CODE, FHIR_VS_EVENT_TIMING, -1, -1},
+	{"boundsDuration", 14, 0, false, true, FE_OTHER, FHIR_T_DURATION, -1, 0, -1},
+	{"boundsPeriod", 12, 0, false, true, FE_OTHER, FHIR_T_PERIOD, -1, 0, -1},
+	{"boundsRange", 11, 0, false, true, FE_OTHER, FHIR_T_RANGE, -1, 0, -1},
+	{"count", 5, 0, false, true, FE_OTHER, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"countMax", 8, 0, false, true, FE_OTHER, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"dayOfWeek", 9, 0, true, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_DAYS_OF_WEEK, -1, -1},
+	{"duration", 8, 0, false, true, FE_OTHER, FHIR_T_DECIMAL, -1, -1, -1},
+	{"durationMax", 11, 0, false, true, FE_OTHER, FHIR_T_DECIMAL, -1, -1, -1},
+	{"durationUnit", 12, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_UNITS_OF_TIME, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"frequency", 9, 0, false, true, FE_OTHER, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"frequencyMax", 12, 0, false, true, FE_OTHER, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"offset", 6, 0, false, true, FE_OTHER, FHIR_T_UNSIGNEDINT, -1, -1, -1},
+	{"period", 6, 0, false, true, FE_period, FHIR_T_DECIMAL, -1, -1, -1},
+	{"periodMax", 9, 0, false, true, FE_OTHER, FHIR_T_DECIMAL, -1, -1, -1},
+	{"periodUnit", 10, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_UNITS_OF_TIME, -1, -1},
+	{"timeOfDay", 9, 0, true, true, FE_OTHER, FHIR_T_TIME, -1, -1, -1},
+	{"when", 4, 0, true, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_EVENT_TIMING, -1, -1},
 };
 static const FhirChoice t_triggerdefinition_choices[] = {
 	{"timing", 0},
@@ -1365,16 +1365,16 @@ static const uint8_t t_triggerdefinition_required[] = {
 	9
 };
 static const FhirElement t_triggerdefinition_elements[] = {
-	{"condition", 9, 0, false, true, FHIR_T_EXPRESSION, -1, -1, -1},
-	{"data", 4, 0, true, true, FHIR_T_DATAREQUIREMENT, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"name", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"timingDate", 10, 0, false, true, FHIR_T_DATE, -1, 0, -1},
-	{"timingDateTime", 14, 0, false, true, FHIR_T_DATETIME, -1, 0, -1},
-	{"timingReference", 15, 0, false, true, FHIR_T_REFERENCE, -1, 0, 11},
-	{"timingTiming", 12, 0, false, true, FHIR_T_TIMING, -1, 0, -1},
-	{"type", 4, 1, false, true, FHIR_T_CODE, FHIR_VS_TRIGGER_TYPE, -1, -1},
+	{"condition", 9, 0, false, true, FE_OTHER, FHIR_T_EXPRESSION, -1, -1, -1},
+	{"data", 4, 0, true, true, FE_OTHER, FHIR_T_DATAREQUIREMENT, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"name", 4, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"timingDate", 10, 0, false, true, FE_OTHER, FHIR_T_DATE, -1, 0, -1},
+	{"timingDateTime", 14, 0, false, true, FE_OTHER, FHIR_T_DATETIME, -1, 0, -1},
+	{"timingReference", 15, 0, false, true, FE_OTHER, FHIR_T_REFERENCE, -1, 0, 11},
+	{"timingTiming", 12, 0, false, true, FE_OTHER, FHIR_T_TIMING, -1, 0, -1},
+	{"type", 4, 1, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_TRIGGER_TYPE, -1, -1},
 };
 static const FhirChoice t_usagecontext_choices[] = {
 	{"value", 1},
@@ -1386,13 +1386,13 @@ static const uint8_t t_usagecontext_required[] = {
 	0
 };
 static const FhirElement t_usagecontext_elements[] = {
-	{"code", 4, 1, false, true, FHIR_T_CODING, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"valueCodeableConcept", 20, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
-	{"valueQuantity", 13, 0, false, true, FHIR_T_QUANTITY, -1, 0, -1},
-	{"valueRange", 10, 0, false, true, FHIR_T_RANGE, -1, 0, -1},
-	{"valueReference", 14, 0, false, true, FHIR_T_REFERENCE, -1, 0, 5},
+	{"code", 4, 1, false, true, FE_code, FHIR_T_CODING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"valueCodeableConcept", 20, 0, false, true, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
+	{"valueQuantity", 13, 0, false, true, FE_OTHER, FHIR_T_QUANTITY, -1, 0, -1},
+	{"valueRange", 10, 0, false, true, FE_OTHER, FHIR_T_RANGE, -1, 0, -1},
+	{"valueReference", 14, 0, false, true, FE_OTHER, FHIR_T_REFERENCE, -1, 0, 5},
 };
 
 const FhirType fhir_types[FHIR_NTYPES] = {

@@ -41,9 +41,11 @@
 /* Longest property name put into a FHIRPath before it is cut. */
 #define MAX_PATH_KEY		64
 
-/* True when element el is the property named by the literal lit. */
-#define EL_IS(el, lit) \
-	((el)->name_len == sizeof(lit) - 1 && memcmp((el)->name, lit, sizeof(lit) - 1) == 0)
+/*
+ * True when element el is the property named name (a FhirElementTag name:
+ * the generated tables tag every element so named).
+ */
+#define EL_IS(el, name)		((el)->tag == FE_##name)
 
 /* seen[] flags per element of an object */
 #define SEEN_VALUE			0x01
@@ -503,29 +505,29 @@ code_in_valueset(const FhirValueSet *vs, const char *s, int len, const char **wh
 }
 
 /* The capture context of a child element of an object in context cap. */
-static Cap
+static inline Cap
 child_cap(Cap cap, const FhirElement *el)
 {
 	switch (cap)
 	{
 		case CAP_ROOT:
-			if (EL_IS(el, "owner"))
+			if (EL_IS(el, owner))
 				return CAP_OWNER;
-			if (EL_IS(el, "for"))
+			if (EL_IS(el, for))
 				return CAP_FOR;
-			if (EL_IS(el, "requester"))
+			if (EL_IS(el, requester))
 				return CAP_REQUESTER;
-			if (EL_IS(el, "code"))
+			if (EL_IS(el, code))
 				return CAP_CODE;
-			if (EL_IS(el, "restriction"))
+			if (EL_IS(el, restriction))
 				return CAP_RESTRICTION;
-			if (EL_IS(el, "executionPeriod"))
+			if (EL_IS(el, executionPeriod))
 				return CAP_EXEC_PERIOD;
 			return CAP_NONE;
 		case CAP_CODE:
-			return EL_IS(el, "coding") ? CAP_CODE_CODING : CAP_NONE;
+			return EL_IS(el, coding) ? CAP_CODE_CODING : CAP_NONE;
 		case CAP_RESTRICTION:
-			return EL_IS(el, "period") ? CAP_RESTRICTION_PERIOD : CAP_NONE;
+			return EL_IS(el, period) ? CAP_RESTRICTION_PERIOD : CAP_NONE;
 		default:
 			return CAP_NONE;
 	}
@@ -547,25 +549,25 @@ capture_string(Walker *w, Cap cap, const FhirElement *el, const JsonbValue *v,
 	switch (cap)
 	{
 		case CAP_ROOT:
-			if (EL_IS(el, "status"))
+			if (EL_IS(el, status))
 				f->status = sl;
-			else if (EL_IS(el, "intent"))
+			else if (EL_IS(el, intent))
 				f->intent = sl;
-			else if (EL_IS(el, "priority"))
+			else if (EL_IS(el, priority))
 				f->priority = sl;
-			else if (EL_IS(el, "description"))
+			else if (EL_IS(el, description))
 				f->description = sl;
-			else if (EL_IS(el, "id"))
+			else if (EL_IS(el, id))
 				f->id = sl;
-			else if (EL_IS(el, "authoredOn") && when)
+			else if (EL_IS(el, authoredOn) && when)
 				f->authored_on = *when;
-			else if (EL_IS(el, "lastModified") && when)
+			else if (EL_IS(el, lastModified) && when)
 				f->last_modified = *when;
 			break;
 		case CAP_OWNER:
 		case CAP_FOR:
 		case CAP_REQUESTER:
-			if (EL_IS(el, "reference"))
+			if (EL_IS(el, reference))
 			{
 				if (cap == CAP_OWNER)
 					f->owner_ref = sl;
@@ -576,21 +578,21 @@ capture_string(Walker *w, Cap cap, const FhirElement *el, const JsonbValue *v,
 			}
 			break;
 		case CAP_CODE_CODING0:
-			if (EL_IS(el, "code"))
+			if (EL_IS(el, code))
 				f->code = sl;
 			break;
 		case CAP_RESTRICTION_PERIOD:
-			if (EL_IS(el, "end") && when)
+			if (EL_IS(el, end) && when)
 				f->restriction_end = *when;
 			break;
 		case CAP_EXEC_PERIOD:
-			if (EL_IS(el, "end") && when)
+			if (EL_IS(el, end) && when)
 				f->execution_end = *when;
 			break;
 		case CAP_META:
-			if (EL_IS(el, "versionId"))
+			if (EL_IS(el, versionId))
 				f->meta_version = sl;
-			else if (EL_IS(el, "lastUpdated") && when)
+			else if (EL_IS(el, lastUpdated) && when)
 				f->meta_last_updated = *when;
 			break;
 		default:
@@ -882,17 +884,17 @@ walk_single_value(Walker *w, const FhirType *t, const FhirElement *el,
 			capture_string(w, cap, el, v, local.text.s ? &local : NULL);
 		if (res && el)
 		{
-			if (v->type == jbvNumeric && EL_IS(el, "value"))
+			if (v->type == jbvNumeric && EL_IS(el, value))
 				res->value = v->val.numeric;
 			else if (v->type == jbvString)
 			{
 				FhirSlice	sl = {v->val.string.val, v->val.string.len};
 
-				if (EL_IS(el, "code"))
+				if (EL_IS(el, code))
 					res->code = sl;
-				else if (EL_IS(el, "system"))
+				else if (EL_IS(el, system))
 					res->system = sl;
-				else if (EL_IS(el, "unit"))
+				else if (EL_IS(el, unit))
 					res->unit = sl;
 			}
 		}
@@ -1414,8 +1416,8 @@ check_resource_type(Walker *w, JsonbValue *v)
 static bool
 root_key_replaced(const Walker *w, const FhirElement *el)
 {
-	return EL_IS(el, "id") ||
-		(EL_IS(el, "lastModified") && (w->norm == NULL || !w->norm->keep_last_modified));
+	return EL_IS(el, id) ||
+		(EL_IS(el, lastModified) && (w->norm == NULL || !w->norm->keep_last_modified));
 }
 
 /*
@@ -1438,15 +1440,15 @@ fhir_task_root_element_trusted(const char *name, int len)
 		return false;
 	if (child_cap(CAP_ROOT, el) != CAP_NONE)
 		return false;
-	return !(EL_IS(el, "meta") || EL_IS(el, "contained") || EL_IS(el, "owner") ||
-			 EL_IS(el, "for") || EL_IS(el, "requester") || EL_IS(el, "statusReason"));
+	return !(EL_IS(el, meta) || EL_IS(el, contained) || EL_IS(el, owner) ||
+			 EL_IS(el, for) || EL_IS(el, requester) || EL_IS(el, statusReason));
 }
 
 /* Server-owned keys of root.meta. */
 static bool
 meta_key_replaced(const FhirElement *el)
 {
-	return EL_IS(el, "versionId") || EL_IS(el, "lastUpdated");
+	return EL_IS(el, versionId) || EL_IS(el, lastUpdated);
 }
 
 /* Compares two decimals captured from Quantity.value. */
@@ -1875,11 +1877,11 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		}
 		el = find_element(t, name, len);
 		if (plain && !twin && el != NULL &&
-			!((t->flags & FT_INV_REF1) && EL_IS(el, "reference")) &&
+			!((t->flags & FT_INV_REF1) && EL_IS(el, reference)) &&
 			plain_primitive_ok(el, &v))
 		{
 			/* what the general way below does for such a member */
-			if (!(len == 2 && memcmp(name, "id", 2) == 0))
+			if (!EL_IS(el, id))
 				nkeys_not_id++;
 			seen[el - t->elements] |= SEEN_VALUE;
 			w->ref_targets = el->targets;
@@ -1901,7 +1903,7 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 			path_pop(w, saved);
 			continue;
 		}
-		if (!(len == 2 && memcmp(name, "id", 2) == 0))
+		if (!EL_IS(el, id))
 			nkeys_not_id++;
 		seen[el - t->elements] |= twin ? SEEN_TWIN : SEEN_VALUE;
 		if (twin)
@@ -1933,7 +1935,7 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		replaced = (role == ROLE_ROOT && !twin && root_key_replaced(w, el)) ||
 			(role == ROLE_META && !twin && meta_key_replaced(el));
 		copied = !replaced && role == ROLE_ROOT && w->root_copied &&
-			!(!twin && EL_IS(el, "meta"));
+			!(!twin && EL_IS(el, meta));
 		if (replaced || copied)
 			w->emit = false;
 		if (copied)
@@ -1942,27 +1944,27 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 
 		if ((t->flags & (FT_INV_PER1 | FT_INV_INV1)) && !twin)
 		{
-			if (EL_IS(el, "start") || EL_IS(el, "authoredOn"))
+			if (EL_IS(el, start) || EL_IS(el, authoredOn))
 				when = &start;
-			else if (EL_IS(el, "end") || EL_IS(el, "lastModified"))
+			else if (EL_IS(el, end) || EL_IS(el, lastModified))
 				when = &end;
 		}
 		if ((t->flags & FT_INV_RNG2) && !twin)
 		{
-			if (EL_IS(el, "low"))
+			if (EL_IS(el, low))
 				child_res = &children[0];
-			else if (EL_IS(el, "high"))
+			else if (EL_IS(el, high))
 				child_res = &children[1];
 		}
 		if (child_res == NULL && !twin && out != NULL &&
-			(EL_IS(el, "value") || EL_IS(el, "code") || EL_IS(el, "system") ||
-			 EL_IS(el, "unit")))
+			(EL_IS(el, value) || EL_IS(el, code) || EL_IS(el, system) ||
+			 EL_IS(el, unit)))
 			child_res = out;
 
 		saved = path_push_element(w, el, t);
 		if (twin)
 			walk_twin(w, el, &v, getKeyJsonValueFromContainer(c, name, len, NULL));
-		else if (role == ROLE_ROOT && EL_IS(el, "meta") &&
+		else if (role == ROLE_ROOT && EL_IS(el, meta) &&
 				 v.type == jbvBinary && !JsonContainerIsArray(v.val.binary.data))
 			walk_object(w, v.val.binary.data, &fhir_types[el->type], CAP_META,
 						ROLE_META, NULL);
@@ -1972,20 +1974,20 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 						 child_res);
 			if (seen[el - t->elements] & SEEN_NULL_ITEM)
 				twin_or_null = true;
-			if ((t->flags & FT_INV_REF1) && EL_IS(el, "reference") && v.type == jbvString)
+			if ((t->flags & FT_INV_REF1) && EL_IS(el, reference) && v.type == jbvString)
 			{
 				note_local_ref(w, &v, true, targets);
 				check_reference_target(w, &v, targets);
 			}
 			if (cap == CAP_ROOT)
 			{
-				if (EL_IS(el, "owner"))
+				if (EL_IS(el, owner))
 					w->res->facts.has_owner = true;
-				else if (EL_IS(el, "for"))
+				else if (EL_IS(el, for))
 					w->res->facts.has_for = true;
-				else if (EL_IS(el, "requester"))
+				else if (EL_IS(el, requester))
 					w->res->facts.has_requester = true;
-				else if (EL_IS(el, "statusReason"))
+				else if (EL_IS(el, statusReason))
 					w->res->facts.has_status_reason = true;
 			}
 		}

@@ -1912,6 +1912,87 @@ test_name_hashes(void)
 }
 
 /*
+ * The generated element tags (FhirElement.tag): an element is tagged FE_x
+ * exactly when its JSON name is x (the validator's EL_IS), FE_OTHER when
+ * its name is none of the list, and every tag names some element.
+ */
+static void
+test_element_tags(void)
+{
+	static const struct
+	{
+		FhirElementTag tag;
+		const char *name;
+	}			tags[] = {
+		{FE_authoredOn, "authoredOn"},
+		{FE_code, "code"},
+		{FE_coding, "coding"},
+		{FE_contained, "contained"},
+		{FE_description, "description"},
+		{FE_end, "end"},
+		{FE_executionPeriod, "executionPeriod"},
+		{FE_for, "for"},
+		{FE_high, "high"},
+		{FE_id, "id"},
+		{FE_intent, "intent"},
+		{FE_lastModified, "lastModified"},
+		{FE_lastUpdated, "lastUpdated"},
+		{FE_low, "low"},
+		{FE_meta, "meta"},
+		{FE_owner, "owner"},
+		{FE_period, "period"},
+		{FE_priority, "priority"},
+		{FE_reference, "reference"},
+		{FE_requester, "requester"},
+		{FE_restriction, "restriction"},
+		{FE_start, "start"},
+		{FE_status, "status"},
+		{FE_statusReason, "statusReason"},
+		{FE_system, "system"},
+		{FE_unit, "unit"},
+		{FE_value, "value"},
+		{FE_versionId, "versionId"},
+	};
+	size_t		k;
+	int			i,
+				j;
+
+	for (i = 0; i < fhir_ntypes; i++)
+	{
+		const FhirType *t = &fhir_types[i];
+		bool		ok = true;
+		char		desc[160];
+
+		for (j = 0; j < t->nelements; j++)
+		{
+			const FhirElement *el = &t->elements[j];
+			FhirElementTag want = FE_OTHER;
+
+			for (k = 0; k < sizeof(tags) / sizeof(tags[0]); k++)
+				if (strcmp(el->name, tags[k].name) == 0)
+					want = tags[k].tag;
+			ok &= el->tag == want;
+		}
+		if (t->nelements == 0)
+			continue;
+		snprintf(desc, sizeof(desc), "%s: every element is tagged by its name", t->name);
+		report(ok, desc);
+	}
+	for (k = 0; k < sizeof(tags) / sizeof(tags[0]); k++)
+	{
+		bool		found = false;
+		char		desc[160];
+
+		for (i = 0; i < fhir_ntypes; i++)
+			for (j = 0; j < fhir_types[i].nelements; j++)
+				found |= fhir_types[i].elements[j].tag == tags[k].tag &&
+					strcmp(fhir_types[i].elements[j].name, tags[k].name) == 0;
+		snprintf(desc, sizeof(desc), "tag FE_%s names an element of the tables", tags[k].name);
+		report(found, desc);
+	}
+}
+
+/*
  * One value checked with and without the usual dateTime's one-pass parse
  * (fhir_types_datetime_fast): the same verdict, reason and range.
  */
@@ -2019,6 +2100,7 @@ main(void)
 	test_name_hashes();
 	test_xhtml_usual_root();
 	test_datetime_usual();
+	test_element_tags();
 	printf("1..%d\n", ntests);
 	if (nfailed)
 		fprintf(stderr, "# %d of %d tests failed\n", nfailed, ntests);
