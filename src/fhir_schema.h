@@ -130,14 +130,17 @@ typedef struct FhirElement
  * A generated perfect hash of a list of names (a type's element names, a
  * value set's codes, the resource types): the slot of a name is
  * (fhir_name_key(name) * mult mod 2^64) >> shift, and slots[slot] is 1 + the
- * index of the only listed name that can be there, 0 for none.  The caller
- * compares that one name (fhir_names.h).
+ * index of the only listed name that can be there, 0 for none, and
+ * lens[slot] that name's length in bytes (0 for none; no listed name is
+ * longer than 255 bytes).  The caller compares that one name, of a known
+ * length (fhir_names.h).
  */
 typedef struct FhirNameHash
 {
 	uint64_t	mult;
 	uint8_t		shift;			/* 64 - log2(number of slots) */
 	const uint16_t *slots;		/* NULL: no names */
+	const uint8_t *lens;		/* per slot, the length of its name */
 } FhirNameHash;
 
 /* Words of FhirTargetSet.types (one bit per fhir_resource_types[] entry). */

@@ -998,10 +998,16 @@ def emit_name_hash(c, ident, names, what):
     """Appends the slots of names' perfect hash to c as ident_slots[]; returns
     the FhirNameHash initialiser that refers to it."""
     mult, shift, slots = perfect_hash(names, what)
+    lens = [len(names[x - 1].encode("utf-8")) if x else 0 for x in slots]
+    if any(n > 255 for n in lens):
+        die("%s: a name is longer than 255 bytes" % what)
     c.append("static const uint16_t %s_slots[] = {" % ident)
     c.extend(wrap_list([str(x) for x in slots]))
     c.append("};")
-    return "{UINT64_C(0x%016x), %d, %s_slots}" % (mult, shift, ident)
+    c.append("static const uint8_t %s_lens[] = {" % ident)
+    c.extend(wrap_list([str(x) for x in lens]))
+    c.append("};")
+    return "{UINT64_C(0x%016x), %d, %s_slots, %s_lens}" % (mult, shift, ident, ident)
 
 
 def generate(defdir):
@@ -1140,7 +1146,7 @@ def generate(defdir):
         check, codes = vsets[u]
         arr = ("vs_%s_codes" % vident[u].lower()) if codes else "NULL"
         c.append("\t[FHIR_VS_%s] = {%s, %s, %d, %s, %s}," % (
-            vident[u], c_string(u), check, len(codes), arr, vhash.get(u, "{0, 0, NULL}")))
+            vident[u], c_string(u), check, len(codes), arr, vhash.get(u, "{0, 0, NULL, NULL}")))
     c.append("};")
     c.append("")
     c.append("const int\tfhir_nvaluesets = FHIR_NVALUESETS;")
@@ -1241,7 +1247,7 @@ def generate(defdir):
             idx = "%s, %d, %s" % (
                 ehash[n], nreq, ("t_%s_required" % low) if nreq else "NULL")
         else:
-            idx = "{0, 0, NULL}, 0, NULL"
+            idx = "{0, 0, NULL, NULL}, 0, NULL"
         c.append("\t[FHIR_T_%s] = {%s, %s, %s, %s, %s, %s, %s}," % (
             tident[n], c_string(n), t.kind, t.prim, flags, els, chs, idx))
     c.append("};")
