@@ -1444,6 +1444,17 @@ fhir_task_root_element_trusted(const char *name, int len)
 			 EL_IS(el, for) || EL_IS(el, requester) || EL_IS(el, statusReason));
 }
 
+/*
+ * True when the root's member el is one that inv-1 compares (authoredOn,
+ * lastModified: the walk needs the instant it denotes), so that it cannot
+ * take the short way of the other single primitives of the root.
+ */
+static inline bool
+root_member_compared(const FhirElement *el)
+{
+	return EL_IS(el, authoredOn) || EL_IS(el, lastModified);
+}
+
 /* Server-owned keys of root.meta. */
 static bool
 meta_key_replaced(const FhirElement *el)
@@ -1876,8 +1887,9 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 			len--;
 		}
 		el = find_element(t, name, len);
-		if (plain && !twin && el != NULL &&
-			!((t->flags & FT_INV_REF1) && EL_IS(el, reference)) &&
+		if (!twin && el != NULL &&
+			(plain ? !((t->flags & FT_INV_REF1) && EL_IS(el, reference)) :
+			 role == ROLE_ROOT && !root_member_compared(el)) &&
 			plain_primitive_ok(el, &v))
 		{
 			/* what the general way below does for such a member */
@@ -1885,6 +1897,24 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 				nkeys_not_id++;
 			seen[el - t->elements] |= SEEN_VALUE;
 			w->ref_targets = el->targets;
+			if (role == ROLE_ROOT)
+			{
+				/*
+				 * a Task fact, then left out of the copy (replaced) or
+				 * copied into it as stored, never pushed
+				 */
+				bool		replaced = root_key_replaced(w, el);
+
+				if (v.type == jbvString)
+					capture_string(w, CAP_ROOT, el, &v, NULL);
+				if (!replaced && w->root_copied)
+					w->root_copied[pair] = true;
+				if (w->emit && (replaced || w->root_copied))
+				{
+					w->emit = (w->res->nerrors == 0);
+					continue;
+				}
+			}
 			emit(w, WJB_KEY, &key);
 			emit(w, WJB_VALUE, &v);
 			continue;
