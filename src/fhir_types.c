@@ -116,7 +116,8 @@ check_text(const char *s, size_t len, bool warn_blank, const char **why,
 
 			if (_mm_movemask_epi8(ctl) == 0)
 			{
-				if (_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' '))) != 0xffff)
+				if (blank &&
+					_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' '))) != 0xffff)
 					blank = false;
 				i += 16;
 				continue;
