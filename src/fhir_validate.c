@@ -1740,33 +1740,6 @@ plain_primitive_ok(const FhirElement *el, const JsonbValue *v)
 }
 
 /*
- * True when, in an object of type t walked in capture context cap, no
- * member that can take the short way (plain_primitive_ok(): a single
- * primitive) is a Task fact that capture_string() records.  The child
- * contexts that record nothing qualify; so do the references' (owner, for,
- * requester), whose one fact, Reference.reference, is a ref-1 member that
- * never takes the short way.
- */
-static inline bool
-cap_records_no_plain_member(Cap cap, const FhirType *t)
-{
-	switch (cap)
-	{
-		case CAP_NONE:
-		case CAP_CODE:
-		case CAP_CODE_CODING:
-		case CAP_RESTRICTION:
-			return true;
-		case CAP_OWNER:
-		case CAP_FOR:
-		case CAP_REQUESTER:
-			return (t->flags & FT_INV_REF1) != 0;
-		default:
-			return false;
-	}
-}
-
-/*
  * Walks one JSON object of type t.  role says whether it is the Task root
  * (whose server-owned keys are replaced), the root's meta, a contained Task
  * or anything else; cap says which Task facts are recorded below it.
@@ -1796,11 +1769,12 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 
 	/*
 	 * Whether a member can take the short way (plain_primitive_ok()): an
-	 * object whose members nothing records, rewrites or compares.
+	 * object whose members no invariant compares and nothing rewrites (a
+	 * fact one holds is captured on the way; the root's members have a
+	 * short way of their own).
 	 */
 	bool		plain = role == ROLE_PLAIN && out == NULL &&
-		(t->flags & (FT_INV_PER1 | FT_INV_INV1 | FT_INV_RNG2)) == 0 &&
-		cap_records_no_plain_member(cap, t);
+		(t->flags & (FT_INV_PER1 | FT_INV_INV1 | FT_INV_RNG2)) == 0;
 
 	w->twin_with_value = false;
 	if (t->nelements > MAX_TYPE_ELEMENTS || t->nchoices > MAX_TYPE_CHOICES)
@@ -1888,8 +1862,7 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		}
 		el = find_element(t, name, len);
 		if (!twin && el != NULL &&
-			(plain ? !((t->flags & FT_INV_REF1) && EL_IS(el, reference)) :
-			 role == ROLE_ROOT && !root_member_compared(el)) &&
+			(plain || (role == ROLE_ROOT && !root_member_compared(el))) &&
 			plain_primitive_ok(el, &v))
 		{
 			/* what the general way below does for such a member */
@@ -1897,16 +1870,16 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 				nkeys_not_id++;
 			seen[el - t->elements] |= SEEN_VALUE;
 			w->ref_targets = el->targets;
+			if (cap != CAP_NONE && v.type == jbvString)
+				capture_string(w, cap, el, &v, NULL);
 			if (role == ROLE_ROOT)
 			{
 				/*
-				 * a Task fact, then left out of the copy (replaced) or
-				 * copied into it as stored, never pushed
+				 * a Task fact (captured above), then left out of the copy
+				 * (replaced) or copied into it as stored, never pushed
 				 */
 				bool		replaced = root_key_replaced(w, el);
 
-				if (v.type == jbvString)
-					capture_string(w, CAP_ROOT, el, &v, NULL);
 				if (!replaced && w->root_copied)
 					w->root_copied[pair] = true;
 				if (w->emit && (replaced || w->root_copied))
@@ -1917,6 +1890,14 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 			}
 			emit(w, WJB_KEY, &key);
 			emit(w, WJB_VALUE, &v);
+			if ((t->flags & FT_INV_REF1) && EL_IS(el, reference))
+			{
+				/* ref-1 and the target type, reported at the element */
+				saved = path_push_element(w, el, t);
+				note_local_ref(w, &v, true, targets);
+				check_reference_target(w, &v, targets);
+				path_pop(w, saved);
+			}
 			continue;
 		}
 		if (el == NULL || (twin && fhir_types[el->type].kind != FK_PRIMITIVE))
