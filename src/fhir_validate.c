@@ -1878,8 +1878,7 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 				 * a Task fact (captured above), then left out of the copy
 				 * (replaced) or copied into it as stored, never pushed
 				 */
-				bool		replaced = root_key_replaced(w, el);
-
+				replaced = root_key_replaced(w, el);
 				if (!replaced && w->root_copied)
 					w->root_copied[pair] = true;
 				if (w->emit && (replaced || w->root_copied))
