@@ -613,6 +613,7 @@ parse_datetime_usual(const char *s, size_t len, DtParts *p)
 	int			mi = two_digits(s + 14);
 	int			sec = two_digits(s + 17);
 	int			y;
+	int			zone = 0;
 
 	if ((yh | yl | mo | d | h | mi | sec) < 0 ||
 		s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
@@ -625,7 +626,6 @@ parse_datetime_usual(const char *s, size_t len, DtParts *p)
 	{
 		if (s[19] != 'Z')
 			return false;
-		p->zone_minutes = 0;
 	}
 	else
 	{
@@ -636,17 +636,13 @@ parse_datetime_usual(const char *s, size_t len, DtParts *p)
 			zm > 59 || zh > FHIR_MAX_ZONE_HOURS ||
 			(zh == FHIR_MAX_ZONE_HOURS && zm != 0))
 			return false;
-		p->zone_minutes = (zh * 60 + zm) * (s[19] == '-' ? -1 : 1);
+		zone = (zh * 60 + zm) * (s[19] == '-' ? -1 : 1);
 	}
-	p->prec = DTP_TIME;
-	p->year = y;
-	p->month = mo;
-	p->day = d;
-	p->hour = h;
-	p->minute = mi;
-	p->second = sec;
-	p->frac_us = 0;
-	p->frac_digits = 0;
+	/* no fraction: frac_us and frac_digits are 0 */
+	*p = (DtParts) {
+		.prec = DTP_TIME, .year = y, .month = mo, .day = d,
+		.hour = h, .minute = mi, .second = sec, .zone_minutes = zone
+	};
 	return true;
 }
 
