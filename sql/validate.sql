@@ -430,3 +430,13 @@ EXCEPTION WHEN check_violation THEN
 	RAISE WARNING 'SQLSTATE %: %', SQLSTATE, SQLERRM;
 END
 $$;
+-- 16 (0.8): single primitives that take the validator's short way report exactly as the general
+-- walk does: the root's (facts, codes, ids), references (ref-1, target types) in the objects whose
+-- facts are captured (owner, for, requester) and in others, codes of code.coding[0]
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"owner": {"reference": "Patient/1", "display": "o"}, "requester": {"reference": "Task/1", "display": "r"}, "for": {"reference": "#nope", "display": "f"}}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"owner": {"reference": "#o"}, "focus": {"reference": "#o", "display": "x"}, "contained": [{"resourceType": "Organization", "id": "o"}]}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"owner": {"reference": "Organization/1", "display": ""}, "for": {"reference": "", "display": "\u0001"}}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"id": "a b", "status": "done ", "priority": "soon", "description": "   ", "language": "en"}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"id": "ok-1", "status": "ready", "priority": "stat", "implicitRules": "#x", "instantiatesUri": "http://x.org/p"}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"code": {"coding": [{"system": "http://x.org", "code": "a b"}, {"code": " "}], "text": "c"}}') i;
+SELECT i.* FROM minimal, pg_temp.issues(t || '{"output": [{"type": {"text": "t"}, "valueReference": {"reference": "Patient/1/_history/2", "display": "p"}}, {"type": {"text": "t"}, "valueReference": {"reference": "#q"}}]}') i;

@@ -53,18 +53,6 @@ fhir_name_candidate(const FhirNameHash *h, const char *s, size_t len)
 	return (int) h->slots[(fhir_name_key(s, len) * h->mult) >> h->shift] - 1;
 }
 
-/* True when the name s of len bytes is the NUL-terminated name lit. */
-static inline bool
-fhir_name_is(const char *s, size_t len, const char *lit)
-{
-	size_t		k;
-
-	for (k = 0; k < len; k++)
-		if (lit[k] == '\0' || lit[k] != s[k])
-			return false;
-	return lit[len] == '\0';
-}
-
 /* The element of complex type t named s (len bytes) in JSON, or NULL. */
 static inline FHIR_NAMES_INLINE const FhirElement *
 fhir_find_element(const FhirType *t, const char *s, size_t len)
@@ -78,22 +66,39 @@ fhir_find_element(const FhirType *t, const char *s, size_t len)
 	return el->name_len == len && bytes_equal(el->name, s, len) ? el : NULL;
 }
 
+/*
+ * As fhir_name_candidate(), but -1 also when the candidate's length is not
+ * len: the one comparison left is then of len bytes that both have.
+ */
+static inline FHIR_NAMES_INLINE int
+fhir_name_candidate_of_len(const FhirNameHash *h, const char *s, size_t len)
+{
+	size_t		slot;
+
+	if (len == 0 || h->slots == NULL)
+		return -1;
+	slot = (size_t) ((fhir_name_key(s, len) * h->mult) >> h->shift);
+	if (h->lens[slot] != len)
+		return -1;
+	return (int) h->slots[slot] - 1;
+}
+
 /* True when s (len bytes) is a code of the VS_ENUM value set vs. */
 static inline bool
 fhir_valueset_has(const FhirValueSet *vs, const char *s, size_t len)
 {
-	int			i = fhir_name_candidate(&vs->hash, s, len);
+	int			i = fhir_name_candidate_of_len(&vs->hash, s, len);
 
-	return i >= 0 && fhir_name_is(s, len, vs->codes[i]);
+	return i >= 0 && bytes_equal(s, vs->codes[i], len);
 }
 
 /* The index in fhir_resource_types[] of the type named s (len bytes), or -1. */
 static inline int
 fhir_resource_type_index(const char *s, size_t len)
 {
-	int			i = fhir_name_candidate(&fhir_resource_type_hash, s, len);
+	int			i = fhir_name_candidate_of_len(&fhir_resource_type_hash, s, len);
 
-	return i >= 0 && fhir_name_is(s, len, fhir_resource_types[i]) ? i : -1;
+	return i >= 0 && bytes_equal(s, fhir_resource_types[i], len) ? i : -1;
 }
 
 /* True when resource type i (fhir_resource_type_index()) is in target set ts. */

@@ -71,6 +71,46 @@ typedef enum FhirVsCheck
 #define FT_INV_RAT1		0x0040	/* Ratio: numerator and denominator together */
 #define FT_INV_INV1		0x0080	/* Task: lastModified >= authoredOn */
 
+/*
+ * The element names the validator treats specially (which Task facts it
+ * records, what an invariant compares), as FhirElement.tag: the generator
+ * (src/gen) reads this list and tags every element of every type so named,
+ * so that the validator asks el->tag == FE_name where it compared the name.
+ * FE_name is spelt with the name exactly as in JSON.
+ */
+typedef enum FhirElementTag
+{
+	FE_OTHER = 0,				/* no name of this list */
+	FE_authoredOn,
+	FE_code,
+	FE_coding,
+	FE_contained,
+	FE_description,
+	FE_end,
+	FE_executionPeriod,
+	FE_for,
+	FE_high,
+	FE_id,
+	FE_intent,
+	FE_lastModified,
+	FE_lastUpdated,
+	FE_low,
+	FE_meta,
+	FE_owner,
+	FE_period,
+	FE_priority,
+	FE_reference,
+	FE_requester,
+	FE_restriction,
+	FE_start,
+	FE_status,
+	FE_statusReason,
+	FE_system,
+	FE_unit,
+	FE_value,
+	FE_versionId,
+} FhirElementTag;
+
 /* One property of a complex type, as written in JSON. */
 typedef struct FhirElement
 {
@@ -79,6 +119,7 @@ typedef struct FhirElement
 	uint8_t		min;			/* 0 or 1; always 0 for choice members */
 	bool		many;			/* max is "*" (a JSON array) */
 	bool		summary;		/* isSummary: kept by _summary=true */
+	uint8_t		tag;			/* FhirElementTag of the name (FE_OTHER if none) */
 	int16_t		type;			/* index into fhir_types[] */
 	int16_t		valueset;		/* index into fhir_valuesets[] (required binding), or -1 */
 	int16_t		choice;			/* index into the owning type's choices[], or -1 */
@@ -89,14 +130,17 @@ typedef struct FhirElement
  * A generated perfect hash of a list of names (a type's element names, a
  * value set's codes, the resource types): the slot of a name is
  * (fhir_name_key(name) * mult mod 2^64) >> shift, and slots[slot] is 1 + the
- * index of the only listed name that can be there, 0 for none.  The caller
- * compares that one name (fhir_names.h).
+ * index of the only listed name that can be there, 0 for none, and
+ * lens[slot] that name's length in bytes (0 for none; no listed name is
+ * longer than 255 bytes).  The caller compares that one name, of a known
+ * length (fhir_names.h).
  */
 typedef struct FhirNameHash
 {
 	uint64_t	mult;
 	uint8_t		shift;			/* 64 - log2(number of slots) */
 	const uint16_t *slots;		/* NULL: no names */
+	const uint8_t *lens;		/* per slot, the length of its name */
 } FhirNameHash;
 
 /* Words of FhirTargetSet.types (one bit per fhir_resource_types[] entry). */

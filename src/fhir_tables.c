@@ -67,11 +67,17 @@ static const char *const vs_address_type_codes[] = {
 static const uint16_t vs_address_type_slots[] = {
 	3, 0, 2, 1
 };
+static const uint8_t vs_address_type_lens[] = {
+	6, 0, 8, 4
+};
 static const char *const vs_address_use_codes[] = {
 	"billing", "home", "old", "temp", "work"
 };
 static const uint16_t vs_address_use_slots[] = {
 	0, 1, 4, 0, 3, 2, 5, 0
+};
+static const uint8_t vs_address_use_lens[] = {
+	0, 7, 4, 0, 3, 4, 4, 0
 };
 static const char *const vs_all_types_codes[] = {
 	"Account", "ActivityDefinition", "Address", "AdverseEvent", "Age",
@@ -220,11 +226,102 @@ static const uint16_t vs_all_types_slots[] = {
 	0, 0, 0, 100, 0, 0, 136, 15, 0, 73, 0, 0, 0, 0, 0, 149, 0, 0, 0, 0, 0, 0,
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
+static const uint8_t vs_all_types_lens[] = {
+	12, 0, 0, 0, 0, 0, 26, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 24, 0, 22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 14, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0,
+	0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	12, 0, 0, 0, 23, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 29, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 23, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 18, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 14, 0, 0, 0, 7, 16, 12, 0, 13,
+	0, 0, 16, 26, 0, 0, 0, 0, 0, 0, 19, 0, 0, 0, 0, 0, 0, 0, 0, 15, 0, 0, 0,
+	0, 0, 8, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0,
+	4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0,
+	0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6,
+	0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0,
+	6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0,
+	0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 5, 15, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 16, 17, 7, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 19, 0, 20, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	19, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 15, 0, 0, 0, 15, 0, 0, 0, 0, 0, 0, 0,
+	0, 13, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 30, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 29, 0, 0, 0, 0, 0, 0, 0, 0, 3,
+	0, 0, 0, 10, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 11, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0, 0, 0, 0, 16,
+	19, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 8, 0, 8, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0,
+	8, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 21, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 21, 0, 0, 27, 0, 0,
+	8, 19, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	26, 0, 0, 0, 0, 0, 16, 0, 17, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 11, 0,
+	0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 22, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 5, 0, 0, 0, 5, 0, 0, 0, 16, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 16, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 19, 0, 0, 0, 0,
+	0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 23, 0, 9, 0, 0, 0, 0, 0, 0, 14, 0, 13, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 19,
+	0, 0, 0, 0, 0, 0, 0, 0, 19, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 9, 0, 0, 0, 4, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 0, 0, 0, 0,
+	0, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 14, 0, 0, 0, 0,
+	15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0, 0, 0, 0,
+	15, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0,
+	4, 0, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 14, 0, 0, 18,
+	0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 33, 0, 6, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0,
+	0, 8, 0, 0, 0, 0, 0, 21, 0, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0,
+	21, 0, 0, 0, 9, 0, 0, 0, 0, 3, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	12, 0, 0, 0, 13, 0, 0, 0, 9, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 15, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 8, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 19, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 27, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 8, 0, 5,
+	0, 4, 0, 0, 0, 0, 0, 12, 16, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 11, 0, 0, 7, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 23, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0,
+	0, 0, 0, 0, 21, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 10, 0, 0,
+	0, 11, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 18, 0, 0, 8, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 13, 0, 10, 0, 0, 0, 0, 0, 26, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0,
+	25, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0,
+	0, 0, 0, 0, 0, 7, 0, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 14, 0, 0,
+	0, 0, 26, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 24,
+	0, 0, 6, 6, 0, 10, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0
+};
 static const char *const vs_contact_point_system_codes[] = {
 	"email", "fax", "other", "pager", "phone", "sms", "url"
 };
 static const uint16_t vs_contact_point_system_slots[] = {
 	1, 2, 6, 3, 4, 5, 7, 0
+};
+static const uint8_t vs_contact_point_system_lens[] = {
+	5, 3, 3, 5, 5, 5, 3, 0
 };
 static const char *const vs_contact_point_use_codes[] = {
 	"home", "mobile", "old", "temp", "work"
@@ -232,17 +329,26 @@ static const char *const vs_contact_point_use_codes[] = {
 static const uint16_t vs_contact_point_use_slots[] = {
 	0, 1, 0, 0, 5, 3, 4, 2
 };
+static const uint8_t vs_contact_point_use_lens[] = {
+	0, 4, 0, 0, 4, 3, 4, 6
+};
 static const char *const vs_contributor_type_codes[] = {
 	"author", "editor", "endorser", "reviewer"
 };
 static const uint16_t vs_contributor_type_slots[] = {
 	4, 1, 2, 3
 };
+static const uint8_t vs_contributor_type_lens[] = {
+	8, 6, 6, 8
+};
 static const char *const vs_days_of_week_codes[] = {
 	"fri", "mon", "sat", "sun", "thu", "tue", "wed"
 };
 static const uint16_t vs_days_of_week_slots[] = {
 	2, 6, 0, 3, 5, 1, 4, 7
+};
+static const uint8_t vs_days_of_week_lens[] = {
+	3, 3, 0, 3, 3, 3, 3, 3
 };
 static const char *const vs_event_timing_codes[] = {
 	"AC", "ACD", "ACM", "ACV", "AFT", "AFT.early", "AFT.late", "C", "CD",
@@ -254,11 +360,19 @@ static const uint16_t vs_event_timing_slots[] = {
 	12, 0, 0, 11, 8, 0, 0, 24, 18, 20, 0, 0, 10, 0, 2, 0, 19, 0, 7, 0, 26, 9,
 	0, 0, 0, 17, 0, 0, 0, 3, 1, 0, 14, 0, 0, 0, 0, 15, 6, 25, 0
 };
+static const uint8_t vs_event_timing_lens[] = {
+	3, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 9, 0, 3, 4, 3, 2, 0, 0, 0, 0, 0, 0, 3, 0,
+	0, 2, 1, 0, 0, 3, 9, 4, 0, 0, 2, 0, 3, 0, 5, 0, 8, 0, 4, 2, 0, 0, 0, 10,
+	0, 0, 0, 3, 2, 0, 8, 0, 0, 0, 0, 2, 9, 3, 0
+};
 static const char *const vs_identifier_use_codes[] = {
 	"official", "old", "secondary", "temp", "usual"
 };
 static const uint16_t vs_identifier_use_slots[] = {
 	0, 0, 3, 2, 5, 0, 1, 4
+};
+static const uint8_t vs_identifier_use_lens[] = {
+	0, 0, 9, 3, 5, 0, 8, 4
 };
 static const char *const vs_name_use_codes[] = {
 	"anonymous", "maiden", "nickname", "official", "old", "temp", "usual"
@@ -266,11 +380,17 @@ static const char *const vs_name_use_codes[] = {
 static const uint16_t vs_name_use_slots[] = {
 	3, 7, 5, 6, 2, 4, 1, 0
 };
+static const uint8_t vs_name_use_lens[] = {
+	8, 5, 3, 4, 6, 8, 9, 0
+};
 static const char *const vs_narrative_status_codes[] = {
 	"additional", "empty", "extensions", "generated"
 };
 static const uint16_t vs_narrative_status_slots[] = {
 	2, 3, 1, 4
+};
+static const uint8_t vs_narrative_status_lens[] = {
+	5, 10, 10, 9
 };
 static const char *const vs_operation_parameter_use_codes[] = {
 	"in", "out"
@@ -278,11 +398,17 @@ static const char *const vs_operation_parameter_use_codes[] = {
 static const uint16_t vs_operation_parameter_use_slots[] = {
 	1, 2
 };
+static const uint8_t vs_operation_parameter_use_lens[] = {
+	2, 3
+};
 static const char *const vs_quantity_comparator_codes[] = {
 	"<", "<=", ">", ">="
 };
 static const uint16_t vs_quantity_comparator_slots[] = {
 	2, 3, 4, 1
+};
+static const uint8_t vs_quantity_comparator_lens[] = {
+	2, 1, 2, 1
 };
 static const char *const vs_related_artifact_type_codes[] = {
 	"citation", "composed-of", "depends-on", "derived-from", "documentation",
@@ -291,11 +417,17 @@ static const char *const vs_related_artifact_type_codes[] = {
 static const uint16_t vs_related_artifact_type_slots[] = {
 	2, 6, 1, 4, 3, 5, 8, 7
 };
+static const uint8_t vs_related_artifact_type_lens[] = {
+	11, 13, 8, 12, 10, 13, 9, 11
+};
 static const char *const vs_request_priority_codes[] = {
 	"asap", "routine", "stat", "urgent"
 };
 static const uint16_t vs_request_priority_slots[] = {
 	1, 3, 4, 2
+};
+static const uint8_t vs_request_priority_lens[] = {
+	4, 4, 6, 7
 };
 static const char *const vs_sort_direction_codes[] = {
 	"ascending", "descending"
@@ -303,12 +435,18 @@ static const char *const vs_sort_direction_codes[] = {
 static const uint16_t vs_sort_direction_slots[] = {
 	1, 2
 };
+static const uint8_t vs_sort_direction_lens[] = {
+	9, 10
+};
 static const char *const vs_task_intent_codes[] = {
 	"filler-order", "instance-order", "option", "order", "original-order",
 	"plan", "proposal", "reflex-order", "unknown"
 };
 static const uint16_t vs_task_intent_slots[] = {
 	0, 3, 0, 1, 6, 5, 7, 4, 0, 0, 0, 2, 8, 9, 0, 0
+};
+static const uint8_t vs_task_intent_lens[] = {
+	0, 6, 0, 12, 4, 14, 8, 5, 0, 0, 0, 14, 12, 7, 0, 0
 };
 static const char *const vs_task_status_codes[] = {
 	"accepted", "cancelled", "completed", "draft", "entered-in-error",
@@ -318,6 +456,9 @@ static const char *const vs_task_status_codes[] = {
 static const uint16_t vs_task_status_slots[] = {
 	0, 0, 6, 8, 9, 11, 2, 5, 1, 10, 0, 12, 3, 4, 7, 0
 };
+static const uint8_t vs_task_status_lens[] = {
+	0, 0, 6, 7, 5, 8, 9, 16, 8, 8, 0, 9, 9, 5, 11, 0
+};
 static const char *const vs_trigger_type_codes[] = {
 	"data-access-ended", "data-accessed", "data-added", "data-changed",
 	"data-modified", "data-removed", "named-event", "periodic"
@@ -325,36 +466,42 @@ static const char *const vs_trigger_type_codes[] = {
 static const uint16_t vs_trigger_type_slots[] = {
 	4, 3, 1, 6, 8, 2, 5, 7
 };
+static const uint8_t vs_trigger_type_lens[] = {
+	12, 10, 17, 12, 8, 13, 13, 11
+};
 static const char *const vs_units_of_time_codes[] = {
 	"a", "d", "h", "min", "mo", "s", "wk"
 };
 static const uint16_t vs_units_of_time_slots[] = {
 	2, 3, 7, 1, 0, 5, 4, 6
 };
+static const uint8_t vs_units_of_time_lens[] = {
+	1, 1, 2, 1, 0, 2, 3, 1
+};
 
 const FhirValueSet fhir_valuesets[FHIR_NVALUESETS] = {
-	[FHIR_VS_ADDRESS_TYPE] = {"http://hl7.org/fhir/ValueSet/address-type|4.0.1", VS_ENUM, 3, vs_address_type_codes, {UINT64_C(0x9e3779b97f4a7c15), 62, vs_address_type_slots}},
-	[FHIR_VS_ADDRESS_USE] = {"http://hl7.org/fhir/ValueSet/address-use|4.0.1", VS_ENUM, 5, vs_address_use_codes, {UINT64_C(0x1715609f7c746c69), 61, vs_address_use_slots}},
-	[FHIR_VS_ALL_TYPES] = {"http://hl7.org/fhir/ValueSet/all-types|4.0.1", VS_ENUM, 213, vs_all_types_codes, {UINT64_C(0xd4f3b0a83aa562d7), 53, vs_all_types_slots}},
-	[FHIR_VS_CONTACT_POINT_SYSTEM] = {"http://hl7.org/fhir/ValueSet/contact-point-system|4.0.1", VS_ENUM, 7, vs_contact_point_system_codes, {UINT64_C(0x0c2f590e5eacc7db), 61, vs_contact_point_system_slots}},
-	[FHIR_VS_CONTACT_POINT_USE] = {"http://hl7.org/fhir/ValueSet/contact-point-use|4.0.1", VS_ENUM, 5, vs_contact_point_use_codes, {UINT64_C(0xdaa66d2c7ddf743f), 61, vs_contact_point_use_slots}},
-	[FHIR_VS_CONTRIBUTOR_TYPE] = {"http://hl7.org/fhir/ValueSet/contributor-type|4.0.1", VS_ENUM, 4, vs_contributor_type_codes, {UINT64_C(0x1fe68f0af33cb97b), 62, vs_contributor_type_slots}},
-	[FHIR_VS_CURRENCIES] = {"http://hl7.org/fhir/ValueSet/currencies|4.0.1", VS_CURRENCY, 0, NULL, {0, 0, NULL}},
-	[FHIR_VS_DAYS_OF_WEEK] = {"http://hl7.org/fhir/ValueSet/days-of-week|4.0.1", VS_ENUM, 7, vs_days_of_week_codes, {UINT64_C(0x8dde6e5fd29f0541), 61, vs_days_of_week_slots}},
-	[FHIR_VS_EVENT_TIMING] = {"http://hl7.org/fhir/ValueSet/event-timing|4.0.1", VS_ENUM, 26, vs_event_timing_codes, {UINT64_C(0x0f8d83b1469142a5), 58, vs_event_timing_slots}},
-	[FHIR_VS_IDENTIFIER_USE] = {"http://hl7.org/fhir/ValueSet/identifier-use|4.0.1", VS_ENUM, 5, vs_identifier_use_codes, {UINT64_C(0x538454127b096493), 61, vs_identifier_use_slots}},
-	[FHIR_VS_MIMETYPES] = {"http://hl7.org/fhir/ValueSet/mimetypes|4.0.1", VS_MIMETYPE, 0, NULL, {0, 0, NULL}},
-	[FHIR_VS_NAME_USE] = {"http://hl7.org/fhir/ValueSet/name-use|4.0.1", VS_ENUM, 7, vs_name_use_codes, {UINT64_C(0x5c55827df1d1b1a5), 61, vs_name_use_slots}},
-	[FHIR_VS_NARRATIVE_STATUS] = {"http://hl7.org/fhir/ValueSet/narrative-status|4.0.1", VS_ENUM, 4, vs_narrative_status_codes, {UINT64_C(0x9e3779b97f4a7c15), 62, vs_narrative_status_slots}},
-	[FHIR_VS_OPERATION_PARAMETER_USE] = {"http://hl7.org/fhir/ValueSet/operation-parameter-use|4.0.1", VS_ENUM, 2, vs_operation_parameter_use_codes, {UINT64_C(0x9e3779b97f4a7c15), 63, vs_operation_parameter_use_slots}},
-	[FHIR_VS_QUANTITY_COMPARATOR] = {"http://hl7.org/fhir/ValueSet/quantity-comparator|4.0.1", VS_ENUM, 4, vs_quantity_comparator_codes, {UINT64_C(0x454021de755d453b), 62, vs_quantity_comparator_slots}},
-	[FHIR_VS_RELATED_ARTIFACT_TYPE] = {"http://hl7.org/fhir/ValueSet/related-artifact-type|4.0.1", VS_ENUM, 8, vs_related_artifact_type_codes, {UINT64_C(0xbb3da7f6656da9e3), 61, vs_related_artifact_type_slots}},
-	[FHIR_VS_REQUEST_PRIORITY] = {"http://hl7.org/fhir/ValueSet/request-priority|4.0.1", VS_ENUM, 4, vs_request_priority_codes, {UINT64_C(0x8a8043bceaba8a77), 62, vs_request_priority_slots}},
-	[FHIR_VS_SORT_DIRECTION] = {"http://hl7.org/fhir/ValueSet/sort-direction|4.0.1", VS_ENUM, 2, vs_sort_direction_codes, {UINT64_C(0x3c6ef372fe94f82b), 63, vs_sort_direction_slots}},
-	[FHIR_VS_TASK_INTENT] = {"http://hl7.org/fhir/ValueSet/task-intent|4.0.1", VS_ENUM, 9, vs_task_intent_codes, {UINT64_C(0x9e3779b97f4a7c15), 60, vs_task_intent_slots}},
-	[FHIR_VS_TASK_STATUS] = {"http://hl7.org/fhir/ValueSet/task-status|4.0.1", VS_ENUM, 12, vs_task_status_codes, {UINT64_C(0x7aa5023818da02bf), 60, vs_task_status_slots}},
-	[FHIR_VS_TRIGGER_TYPE] = {"http://hl7.org/fhir/ValueSet/trigger-type|4.0.1", VS_ENUM, 8, vs_trigger_type_codes, {UINT64_C(0x162c2724da869d31), 61, vs_trigger_type_slots}},
-	[FHIR_VS_UNITS_OF_TIME] = {"http://hl7.org/fhir/ValueSet/units-of-time|4.0.1", VS_ENUM, 7, vs_units_of_time_codes, {UINT64_C(0x2344b9addb213445), 61, vs_units_of_time_slots}},
+	[FHIR_VS_ADDRESS_TYPE] = {"http://hl7.org/fhir/ValueSet/address-type|4.0.1", VS_ENUM, 3, vs_address_type_codes, {UINT64_C(0x9e3779b97f4a7c15), 62, vs_address_type_slots, vs_address_type_lens}},
+	[FHIR_VS_ADDRESS_USE] = {"http://hl7.org/fhir/ValueSet/address-use|4.0.1", VS_ENUM, 5, vs_address_use_codes, {UINT64_C(0x1715609f7c746c69), 61, vs_address_use_slots, vs_address_use_lens}},
+	[FHIR_VS_ALL_TYPES] = {"http://hl7.org/fhir/ValueSet/all-types|4.0.1", VS_ENUM, 213, vs_all_types_codes, {UINT64_C(0xd4f3b0a83aa562d7), 53, vs_all_types_slots, vs_all_types_lens}},
+	[FHIR_VS_CONTACT_POINT_SYSTEM] = {"http://hl7.org/fhir/ValueSet/contact-point-system|4.0.1", VS_ENUM, 7, vs_contact_point_system_codes, {UINT64_C(0x0c2f590e5eacc7db), 61, vs_contact_point_system_slots, vs_contact_point_system_lens}},
+	[FHIR_VS_CONTACT_POINT_USE] = {"http://hl7.org/fhir/ValueSet/contact-point-use|4.0.1", VS_ENUM, 5, vs_contact_point_use_codes, {UINT64_C(0xdaa66d2c7ddf743f), 61, vs_contact_point_use_slots, vs_contact_point_use_lens}},
+	[FHIR_VS_CONTRIBUTOR_TYPE] = {"http://hl7.org/fhir/ValueSet/contributor-type|4.0.1", VS_ENUM, 4, vs_contributor_type_codes, {UINT64_C(0x1fe68f0af33cb97b), 62, vs_contributor_type_slots, vs_contributor_type_lens}},
+	[FHIR_VS_CURRENCIES] = {"http://hl7.org/fhir/ValueSet/currencies|4.0.1", VS_CURRENCY, 0, NULL, {0, 0, NULL, NULL}},
+	[FHIR_VS_DAYS_OF_WEEK] = {"http://hl7.org/fhir/ValueSet/days-of-week|4.0.1", VS_ENUM, 7, vs_days_of_week_codes, {UINT64_C(0x8dde6e5fd29f0541), 61, vs_days_of_week_slots, vs_days_of_week_lens}},
+	[FHIR_VS_EVENT_TIMING] = {"http://hl7.org/fhir/ValueSet/event-timing|4.0.1", VS_ENUM, 26, vs_event_timing_codes, {UINT64_C(0x0f8d83b1469142a5), 58, vs_event_timing_slots, vs_event_timing_lens}},
+	[FHIR_VS_IDENTIFIER_USE] = {"http://hl7.org/fhir/ValueSet/identifier-use|4.0.1", VS_ENUM, 5, vs_identifier_use_codes, {UINT64_C(0x538454127b096493), 61, vs_identifier_use_slots, vs_identifier_use_lens}},
+	[FHIR_VS_MIMETYPES] = {"http://hl7.org/fhir/ValueSet/mimetypes|4.0.1", VS_MIMETYPE, 0, NULL, {0, 0, NULL, NULL}},
+	[FHIR_VS_NAME_USE] = {"http://hl7.org/fhir/ValueSet/name-use|4.0.1", VS_ENUM, 7, vs_name_use_codes, {UINT64_C(0x5c55827df1d1b1a5), 61, vs_name_use_slots, vs_name_use_lens}},
+	[FHIR_VS_NARRATIVE_STATUS] = {"http://hl7.org/fhir/ValueSet/narrative-status|4.0.1", VS_ENUM, 4, vs_narrative_status_codes, {UINT64_C(0x9e3779b97f4a7c15), 62, vs_narrative_status_slots, vs_narrative_status_lens}},
+	[FHIR_VS_OPERATION_PARAMETER_USE] = {"http://hl7.org/fhir/ValueSet/operation-parameter-use|4.0.1", VS_ENUM, 2, vs_operation_parameter_use_codes, {UINT64_C(0x9e3779b97f4a7c15), 63, vs_operation_parameter_use_slots, vs_operation_parameter_use_lens}},
+	[FHIR_VS_QUANTITY_COMPARATOR] = {"http://hl7.org/fhir/ValueSet/quantity-comparator|4.0.1", VS_ENUM, 4, vs_quantity_comparator_codes, {UINT64_C(0x454021de755d453b), 62, vs_quantity_comparator_slots, vs_quantity_comparator_lens}},
+	[FHIR_VS_RELATED_ARTIFACT_TYPE] = {"http://hl7.org/fhir/ValueSet/related-artifact-type|4.0.1", VS_ENUM, 8, vs_related_artifact_type_codes, {UINT64_C(0xbb3da7f6656da9e3), 61, vs_related_artifact_type_slots, vs_related_artifact_type_lens}},
+	[FHIR_VS_REQUEST_PRIORITY] = {"http://hl7.org/fhir/ValueSet/request-priority|4.0.1", VS_ENUM, 4, vs_request_priority_codes, {UINT64_C(0x8a8043bceaba8a77), 62, vs_request_priority_slots, vs_request_priority_lens}},
+	[FHIR_VS_SORT_DIRECTION] = {"http://hl7.org/fhir/ValueSet/sort-direction|4.0.1", VS_ENUM, 2, vs_sort_direction_codes, {UINT64_C(0x3c6ef372fe94f82b), 63, vs_sort_direction_slots, vs_sort_direction_lens}},
+	[FHIR_VS_TASK_INTENT] = {"http://hl7.org/fhir/ValueSet/task-intent|4.0.1", VS_ENUM, 9, vs_task_intent_codes, {UINT64_C(0x9e3779b97f4a7c15), 60, vs_task_intent_slots, vs_task_intent_lens}},
+	[FHIR_VS_TASK_STATUS] = {"http://hl7.org/fhir/ValueSet/task-status|4.0.1", VS_ENUM, 12, vs_task_status_codes, {UINT64_C(0x7aa5023818da02bf), 60, vs_task_status_slots, vs_task_status_lens}},
+	[FHIR_VS_TRIGGER_TYPE] = {"http://hl7.org/fhir/ValueSet/trigger-type|4.0.1", VS_ENUM, 8, vs_trigger_type_codes, {UINT64_C(0x162c2724da869d31), 61, vs_trigger_type_slots, vs_trigger_type_lens}},
+	[FHIR_VS_UNITS_OF_TIME] = {"http://hl7.org/fhir/ValueSet/units-of-time|4.0.1", VS_ENUM, 7, vs_units_of_time_codes, {UINT64_C(0x2344b9addb213445), 61, vs_units_of_time_slots, vs_units_of_time_lens}},
 };
 
 const int	fhir_nvaluesets = FHIR_NVALUESETS;
@@ -496,7 +643,94 @@ static const uint16_t resource_types_slots[] = {
 	66, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 59, 134, 51, 0, 0, 0, 0, 0, 0, 0, 0,
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-const FhirNameHash fhir_resource_type_hash = {UINT64_C(0x4ae331a853bcc18d), 53, resource_types_slots};
+static const uint8_t resource_types_lens[] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	18, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 26, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	33, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0,
+	10, 0, 0, 0, 19, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	19, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 11, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 21, 0, 0, 0, 0,
+	0, 0, 0, 12, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 19, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 22, 19, 0, 4, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 26, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0,
+	25, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 26, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 10, 21, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0,
+	9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 8, 0, 0, 0, 0, 0, 7, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	32, 0, 13, 0, 0, 0, 6, 19, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0,
+	0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	10, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 0, 0,
+	0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 27,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 21, 0, 0, 0, 7, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0,
+	0, 24, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 27,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 26, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	17, 0, 0, 0, 0, 8, 12, 20, 0, 0, 0, 0, 19, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10,
+	0, 0, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 29, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 21, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 9, 0,
+	0, 0, 0, 26, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 22, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 14, 0, 0, 0, 0, 0, 0, 0, 15, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 29, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	12, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 23, 14, 0, 0, 0, 0,
+	28, 0, 0, 0, 0, 19, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0,
+	0, 15, 0, 17, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 23, 0, 0, 0,
+	0, 24, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 23, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0, 23, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 6, 0, 17, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0, 0, 20, 9, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 30, 0, 0, 19, 0, 0, 8, 0, 0, 13, 0, 0, 0, 16, 0, 0, 0, 0, 0, 15, 0,
+	21, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 16, 16, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+};
+const FhirNameHash fhir_resource_type_hash = {UINT64_C(0x4ae331a853bcc18d), 53, resource_types_slots, resource_types_lens};
 
 /* Target resource types of Reference elements (targetProfile), sorted by strcmp. */
 static const char *const target_set_0[] = {
@@ -561,35 +795,41 @@ const FhirTargetSet fhir_target_sets[] = {
 
 const int	fhir_ntarget_sets = 13;
 
-/* Elements: name, name_len, min, many, summary, type, valueset, choice, targets. */
+/* Elements: name, name_len, min, many, summary, tag, type, valueset, choice, targets. */
 static const uint16_t t_address_slots[] = {
 	8, 12, 11, 9, 2, 7, 0, 1, 0, 10, 0, 6, 0, 3, 5, 4
 };
+static const uint8_t t_address_lens[] = {
+	10, 3, 4, 5, 7, 6, 0, 4, 0, 4, 0, 4, 0, 8, 2, 9
+};
 static const FhirElement t_address_elements[] = {
-	{"city", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"country", 7, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"district", 8, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"line", 4, 0, true, true, FHIR_T_STRING, -1, -1, -1},
-	{"period", 6, 0, false, true, FHIR_T_PERIOD, -1, -1, -1},
-	{"postalCode", 10, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"state", 5, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"text", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"type", 4, 0, false, true, FHIR_T_CODE, FHIR_VS_ADDRESS_TYPE, -1, -1},
-	{"use", 3, 0, false, true, FHIR_T_CODE, FHIR_VS_ADDRESS_USE, -1, -1},
+	{"city", 4, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"country", 7, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"district", 8, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"line", 4, 0, true, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"period", 6, 0, false, true, FE_period, FHIR_T_PERIOD, -1, -1, -1},
+	{"postalCode", 10, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"state", 5, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"text", 4, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"type", 4, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_ADDRESS_TYPE, -1, -1},
+	{"use", 3, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_ADDRESS_USE, -1, -1},
 };
 static const uint16_t t_age_slots[] = {
 	4, 3, 7, 1, 0, 2, 5, 6
 };
+static const uint8_t t_age_lens[] = {
+	2, 9, 5, 4, 0, 10, 6, 4
+};
 static const FhirElement t_age_elements[] = {
-	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
-	{"comparator", 10, 0, false, true, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"code", 4, 0, false, true, FE_code, FHIR_T_CODE, -1, -1, -1},
+	{"comparator", 10, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FE_system, FHIR_T_URI, -1, -1, -1},
+	{"unit", 4, 0, false, true, FE_unit, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FE_value, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const FhirChoice t_annotation_choices[] = {
 	{"author", 0},
@@ -597,98 +837,122 @@ static const FhirChoice t_annotation_choices[] = {
 static const uint16_t t_annotation_slots[] = {
 	0, 5, 3, 1, 0, 4, 2, 6
 };
+static const uint8_t t_annotation_lens[] = {
+	0, 4, 9, 15, 0, 2, 12, 4
+};
 static const uint8_t t_annotation_required[] = {
 	4
 };
 static const FhirElement t_annotation_elements[] = {
-	{"authorReference", 15, 0, false, true, FHIR_T_REFERENCE, -1, 0, 9},
-	{"authorString", 12, 0, false, true, FHIR_T_STRING, -1, 0, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"text", 4, 1, false, true, FHIR_T_MARKDOWN, -1, -1, -1},
-	{"time", 4, 0, false, true, FHIR_T_DATETIME, -1, -1, -1},
+	{"authorReference", 15, 0, false, true, FE_OTHER, FHIR_T_REFERENCE, -1, 0, 9},
+	{"authorString", 12, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, 0, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"text", 4, 1, false, true, FE_OTHER, FHIR_T_MARKDOWN, -1, -1, -1},
+	{"time", 4, 0, false, true, FE_OTHER, FHIR_T_DATETIME, -1, -1, -1},
 };
 static const uint16_t t_attachment_slots[] = {
 	5, 8, 0, 3, 0, 0, 10, 0, 4, 7, 0, 1, 0, 6, 2, 9
 };
+static const uint8_t t_attachment_lens[] = {
+	4, 4, 0, 4, 0, 0, 3, 0, 9, 8, 0, 11, 0, 2, 8, 5
+};
 static const FhirElement t_attachment_elements[] = {
-	{"contentType", 11, 0, false, true, FHIR_T_CODE, FHIR_VS_MIMETYPES, -1, -1},
-	{"creation", 8, 0, false, true, FHIR_T_DATETIME, -1, -1, -1},
-	{"data", 4, 0, false, false, FHIR_T_BASE64BINARY, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"hash", 4, 0, false, true, FHIR_T_BASE64BINARY, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"language", 8, 0, false, true, FHIR_T_CODE, -1, -1, -1},
-	{"size", 4, 0, false, true, FHIR_T_UNSIGNEDINT, -1, -1, -1},
-	{"title", 5, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"url", 3, 0, false, true, FHIR_T_URL, -1, -1, -1},
+	{"contentType", 11, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_MIMETYPES, -1, -1},
+	{"creation", 8, 0, false, true, FE_OTHER, FHIR_T_DATETIME, -1, -1, -1},
+	{"data", 4, 0, false, false, FE_OTHER, FHIR_T_BASE64BINARY, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"hash", 4, 0, false, true, FE_OTHER, FHIR_T_BASE64BINARY, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"language", 8, 0, false, true, FE_OTHER, FHIR_T_CODE, -1, -1, -1},
+	{"size", 4, 0, false, true, FE_OTHER, FHIR_T_UNSIGNEDINT, -1, -1, -1},
+	{"title", 5, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"url", 3, 0, false, true, FE_OTHER, FHIR_T_URL, -1, -1, -1},
 };
 static const uint16_t t_codeableconcept_slots[] = {
 	3, 4, 2, 1
 };
+static const uint8_t t_codeableconcept_lens[] = {
+	2, 4, 9, 6
+};
 static const FhirElement t_codeableconcept_elements[] = {
-	{"coding", 6, 0, true, true, FHIR_T_CODING, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"text", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"coding", 6, 0, true, true, FE_coding, FHIR_T_CODING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"text", 4, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
 };
 static const uint16_t t_coding_slots[] = {
 	6, 0, 4, 3, 2, 7, 5, 1
 };
+static const uint8_t t_coding_lens[] = {
+	12, 0, 2, 9, 7, 7, 6, 4
+};
 static const FhirElement t_coding_elements[] = {
-	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
-	{"display", 7, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"userSelected", 12, 0, false, true, FHIR_T_BOOLEAN, -1, -1, -1},
-	{"version", 7, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"code", 4, 0, false, true, FE_code, FHIR_T_CODE, -1, -1, -1},
+	{"display", 7, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FE_system, FHIR_T_URI, -1, -1, -1},
+	{"userSelected", 12, 0, false, true, FE_OTHER, FHIR_T_BOOLEAN, -1, -1, -1},
+	{"version", 7, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
 };
 static const uint16_t t_contactdetail_slots[] = {
 	3, 2, 1, 4
 };
+static const uint8_t t_contactdetail_lens[] = {
+	4, 2, 9, 7
+};
 static const FhirElement t_contactdetail_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"name", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"telecom", 7, 0, true, true, FHIR_T_CONTACTPOINT, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"name", 4, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"telecom", 7, 0, true, true, FE_OTHER, FHIR_T_CONTACTPOINT, -1, -1, -1},
 };
 static const uint16_t t_contactpoint_slots[] = {
 	5, 1, 4, 2, 0, 6, 3, 7
 };
+static const uint8_t t_contactpoint_lens[] = {
+	6, 9, 4, 2, 0, 3, 6, 5
+};
 static const FhirElement t_contactpoint_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"period", 6, 0, false, true, FHIR_T_PERIOD, -1, -1, -1},
-	{"rank", 4, 0, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"system", 6, 0, false, true, FHIR_T_CODE, FHIR_VS_CONTACT_POINT_SYSTEM, -1, -1},
-	{"use", 3, 0, false, true, FHIR_T_CODE, FHIR_VS_CONTACT_POINT_USE, -1, -1},
-	{"value", 5, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"period", 6, 0, false, true, FE_period, FHIR_T_PERIOD, -1, -1, -1},
+	{"rank", 4, 0, false, true, FE_OTHER, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"system", 6, 0, false, true, FE_system, FHIR_T_CODE, FHIR_VS_CONTACT_POINT_SYSTEM, -1, -1},
+	{"use", 3, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_CONTACT_POINT_USE, -1, -1},
+	{"value", 5, 0, false, true, FE_value, FHIR_T_STRING, -1, -1, -1},
 };
 static const uint16_t t_contributor_slots[] = {
 	4, 5, 0, 0, 3, 1, 0, 2
+};
+static const uint8_t t_contributor_lens[] = {
+	4, 4, 0, 0, 2, 7, 0, 9
 };
 static const uint8_t t_contributor_required[] = {
 	3, 4
 };
 static const FhirElement t_contributor_elements[] = {
-	{"contact", 7, 0, true, true, FHIR_T_CONTACTDETAIL, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"name", 4, 1, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"type", 4, 1, false, true, FHIR_T_CODE, FHIR_VS_CONTRIBUTOR_TYPE, -1, -1},
+	{"contact", 7, 0, true, true, FE_OTHER, FHIR_T_CONTACTDETAIL, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"name", 4, 1, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"type", 4, 1, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_CONTRIBUTOR_TYPE, -1, -1},
 };
 static const uint16_t t_count_slots[] = {
 	4, 3, 7, 1, 0, 2, 5, 6
 };
+static const uint8_t t_count_lens[] = {
+	2, 9, 5, 4, 0, 10, 6, 4
+};
 static const FhirElement t_count_elements[] = {
-	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
-	{"comparator", 10, 0, false, true, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"code", 4, 0, false, true, FE_code, FHIR_T_CODE, -1, -1, -1},
+	{"comparator", 10, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FE_system, FHIR_T_URI, -1, -1, -1},
+	{"unit", 4, 0, false, true, FE_unit, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FE_value, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const FhirChoice t_datarequirement_choices[] = {
 	{"subject", 0},
@@ -696,32 +960,38 @@ static const FhirChoice t_datarequirement_choices[] = {
 static const uint16_t t_datarequirement_slots[] = {
 	0, 0, 0, 7, 8, 4, 6, 0, 11, 2, 3, 9, 1, 10, 0, 5
 };
+static const uint8_t t_datarequirement_lens[] = {
+	0, 0, 0, 7, 4, 2, 11, 0, 4, 10, 9, 22, 10, 16, 0, 5
+};
 static const uint8_t t_datarequirement_required[] = {
 	10
 };
 static const FhirElement t_datarequirement_elements[] = {
-	{"codeFilter", 10, 0, true, true, FHIR_T_DATAREQUIREMENT_CODEFILTER, -1, -1, -1},
-	{"dateFilter", 10, 0, true, true, FHIR_T_DATAREQUIREMENT_DATEFILTER, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"limit", 5, 0, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"mustSupport", 11, 0, true, true, FHIR_T_STRING, -1, -1, -1},
-	{"profile", 7, 0, true, true, FHIR_T_CANONICAL, -1, -1, -1},
-	{"sort", 4, 0, true, true, FHIR_T_DATAREQUIREMENT_SORT, -1, -1, -1},
-	{"subjectCodeableConcept", 22, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
-	{"subjectReference", 16, 0, false, true, FHIR_T_REFERENCE, -1, 0, 4},
-	{"type", 4, 1, false, true, FHIR_T_CODE, FHIR_VS_ALL_TYPES, -1, -1},
+	{"codeFilter", 10, 0, true, true, FE_OTHER, FHIR_T_DATAREQUIREMENT_CODEFILTER, -1, -1, -1},
+	{"dateFilter", 10, 0, true, true, FE_OTHER, FHIR_T_DATAREQUIREMENT_DATEFILTER, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"limit", 5, 0, false, true, FE_OTHER, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"mustSupport", 11, 0, true, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"profile", 7, 0, true, true, FE_OTHER, FHIR_T_CANONICAL, -1, -1, -1},
+	{"sort", 4, 0, true, true, FE_OTHER, FHIR_T_DATAREQUIREMENT_SORT, -1, -1, -1},
+	{"subjectCodeableConcept", 22, 0, false, true, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
+	{"subjectReference", 16, 0, false, true, FE_OTHER, FHIR_T_REFERENCE, -1, 0, 4},
+	{"type", 4, 1, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_ALL_TYPES, -1, -1},
 };
 static const uint16_t t_datarequirement_codefilter_slots[] = {
 	0, 1, 2, 4, 6, 5, 3, 0
 };
+static const uint8_t t_datarequirement_codefilter_lens[] = {
+	0, 4, 9, 4, 8, 11, 2, 0
+};
 static const FhirElement t_datarequirement_codefilter_elements[] = {
-	{"code", 4, 0, true, true, FHIR_T_CODING, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"path", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"searchParam", 11, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"valueSet", 8, 0, false, true, FHIR_T_CANONICAL, -1, -1, -1},
+	{"code", 4, 0, true, true, FE_code, FHIR_T_CODING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"path", 4, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"searchParam", 11, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"valueSet", 8, 0, false, true, FE_OTHER, FHIR_T_CANONICAL, -1, -1, -1},
 };
 static const FhirChoice t_datarequirement_datefilter_choices[] = {
 	{"value", 0},
@@ -729,38 +999,47 @@ static const FhirChoice t_datarequirement_datefilter_choices[] = {
 static const uint16_t t_datarequirement_datefilter_slots[] = {
 	2, 3, 6, 0, 1, 7, 5, 4
 };
+static const uint8_t t_datarequirement_datefilter_lens[] = {
+	2, 4, 13, 0, 9, 11, 13, 11
+};
 static const FhirElement t_datarequirement_datefilter_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"path", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"searchParam", 11, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"valueDateTime", 13, 0, false, true, FHIR_T_DATETIME, -1, 0, -1},
-	{"valueDuration", 13, 0, false, true, FHIR_T_DURATION, -1, 0, -1},
-	{"valuePeriod", 11, 0, false, true, FHIR_T_PERIOD, -1, 0, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"path", 4, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"searchParam", 11, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"valueDateTime", 13, 0, false, true, FE_OTHER, FHIR_T_DATETIME, -1, 0, -1},
+	{"valueDuration", 13, 0, false, true, FE_OTHER, FHIR_T_DURATION, -1, 0, -1},
+	{"valuePeriod", 11, 0, false, true, FE_OTHER, FHIR_T_PERIOD, -1, 0, -1},
 };
 static const uint16_t t_datarequirement_sort_slots[] = {
 	3, 1, 4, 2
+};
+static const uint8_t t_datarequirement_sort_lens[] = {
+	2, 9, 4, 9
 };
 static const uint8_t t_datarequirement_sort_required[] = {
 	0, 3
 };
 static const FhirElement t_datarequirement_sort_elements[] = {
-	{"direction", 9, 1, false, true, FHIR_T_CODE, FHIR_VS_SORT_DIRECTION, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"path", 4, 1, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"direction", 9, 1, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_SORT_DIRECTION, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"path", 4, 1, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
 };
 static const uint16_t t_distance_slots[] = {
 	4, 3, 7, 1, 0, 2, 5, 6
 };
+static const uint8_t t_distance_lens[] = {
+	2, 9, 5, 4, 0, 10, 6, 4
+};
 static const FhirElement t_distance_elements[] = {
-	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
-	{"comparator", 10, 0, false, true, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"code", 4, 0, false, true, FE_code, FHIR_T_CODE, -1, -1, -1},
+	{"comparator", 10, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FE_system, FHIR_T_URI, -1, -1, -1},
+	{"unit", 4, 0, false, true, FE_unit, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FE_value, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const FhirChoice t_dosage_choices[] = {
 	{"asNeeded", 0},
@@ -769,24 +1048,28 @@ static const uint16_t t_dosage_slots[] = {
 	16, 0, 0, 0, 11, 0, 0, 0, 0, 0, 2, 0, 0, 4, 7, 3, 14, 12, 0, 5, 15, 0, 0,
 	13, 6, 17, 1, 9, 0, 10, 8, 0
 };
+static const uint8_t t_dosage_lens[] = {
+	4, 0, 0, 0, 17, 0, 0, 0, 0, 0, 15, 0, 0, 11, 24, 23, 8, 18, 0, 9, 4, 0, 0,
+	5, 2, 6, 21, 16, 0, 6, 18, 0
+};
 static const FhirElement t_dosage_elements[] = {
-	{"additionalInstruction", 21, 0, true, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"asNeededBoolean", 15, 0, false, true, FHIR_T_BOOLEAN, -1, 0, -1},
-	{"asNeededCodeableConcept", 23, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
-	{"doseAndRate", 11, 0, true, true, FHIR_T_DOSAGE_DOSEANDRATE, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"maxDosePerAdministration", 24, 0, false, true, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
-	{"maxDosePerLifetime", 18, 0, false, true, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
-	{"maxDosePerPeriod", 16, 0, false, true, FHIR_T_RATIO, -1, -1, -1},
-	{"method", 6, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"modifierExtension", 17, 0, true, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"patientInstruction", 18, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"route", 5, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"sequence", 8, 0, false, true, FHIR_T_INTEGER, -1, -1, -1},
-	{"site", 4, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"text", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"timing", 6, 0, false, true, FHIR_T_TIMING, -1, -1, -1},
+	{"additionalInstruction", 21, 0, true, true, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"asNeededBoolean", 15, 0, false, true, FE_OTHER, FHIR_T_BOOLEAN, -1, 0, -1},
+	{"asNeededCodeableConcept", 23, 0, false, true, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
+	{"doseAndRate", 11, 0, true, true, FE_OTHER, FHIR_T_DOSAGE_DOSEANDRATE, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"maxDosePerAdministration", 24, 0, false, true, FE_OTHER, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
+	{"maxDosePerLifetime", 18, 0, false, true, FE_OTHER, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
+	{"maxDosePerPeriod", 16, 0, false, true, FE_OTHER, FHIR_T_RATIO, -1, -1, -1},
+	{"method", 6, 0, false, true, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"modifierExtension", 17, 0, true, true, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"patientInstruction", 18, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"route", 5, 0, false, true, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"sequence", 8, 0, false, true, FE_OTHER, FHIR_T_INTEGER, -1, -1, -1},
+	{"site", 4, 0, false, true, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"text", 4, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"timing", 6, 0, false, true, FE_OTHER, FHIR_T_TIMING, -1, -1, -1},
 };
 static const FhirChoice t_dosage_doseandrate_choices[] = {
 	{"dose", 0},
@@ -795,49 +1078,61 @@ static const FhirChoice t_dosage_doseandrate_choices[] = {
 static const uint16_t t_dosage_doseandrate_slots[] = {
 	1, 4, 2, 7, 3, 5, 6, 8
 };
+static const uint8_t t_dosage_doseandrate_lens[] = {
+	12, 2, 9, 9, 9, 12, 9, 4
+};
 static const FhirElement t_dosage_doseandrate_elements[] = {
-	{"doseQuantity", 12, 0, false, true, FHIR_T_SIMPLEQUANTITY, -1, 0, -1},
-	{"doseRange", 9, 0, false, true, FHIR_T_RANGE, -1, 0, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"rateQuantity", 12, 0, false, true, FHIR_T_SIMPLEQUANTITY, -1, 1, -1},
-	{"rateRange", 9, 0, false, true, FHIR_T_RANGE, -1, 1, -1},
-	{"rateRatio", 9, 0, false, true, FHIR_T_RATIO, -1, 1, -1},
-	{"type", 4, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"doseQuantity", 12, 0, false, true, FE_OTHER, FHIR_T_SIMPLEQUANTITY, -1, 0, -1},
+	{"doseRange", 9, 0, false, true, FE_OTHER, FHIR_T_RANGE, -1, 0, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"rateQuantity", 12, 0, false, true, FE_OTHER, FHIR_T_SIMPLEQUANTITY, -1, 1, -1},
+	{"rateRange", 9, 0, false, true, FE_OTHER, FHIR_T_RANGE, -1, 1, -1},
+	{"rateRatio", 9, 0, false, true, FE_OTHER, FHIR_T_RATIO, -1, 1, -1},
+	{"type", 4, 0, false, true, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
 };
 static const uint16_t t_duration_slots[] = {
 	4, 3, 7, 1, 0, 2, 5, 6
 };
+static const uint8_t t_duration_lens[] = {
+	2, 9, 5, 4, 0, 10, 6, 4
+};
 static const FhirElement t_duration_elements[] = {
-	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
-	{"comparator", 10, 0, false, true, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"code", 4, 0, false, true, FE_code, FHIR_T_CODE, -1, -1, -1},
+	{"comparator", 10, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FE_system, FHIR_T_URI, -1, -1, -1},
+	{"unit", 4, 0, false, true, FE_unit, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FE_value, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const uint16_t t_element_slots[] = {
 	2, 1
 };
+static const uint8_t t_element_lens[] = {
+	2, 9
+};
 static const FhirElement t_element_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
 };
 static const uint16_t t_expression_slots[] = {
 	3, 0, 7, 6, 4, 5, 1, 2
+};
+static const uint8_t t_expression_lens[] = {
+	9, 0, 9, 4, 2, 8, 11, 10
 };
 static const uint8_t t_expression_required[] = {
 	4
 };
 static const FhirElement t_expression_elements[] = {
-	{"description", 11, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"expression", 10, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"language", 8, 1, false, true, FHIR_T_CODE, -1, -1, -1},
-	{"name", 4, 0, false, true, FHIR_T_ID, -1, -1, -1},
-	{"reference", 9, 0, false, true, FHIR_T_URI, -1, -1, -1},
+	{"description", 11, 0, false, true, FE_description, FHIR_T_STRING, -1, -1, -1},
+	{"expression", 10, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"language", 8, 1, false, true, FE_OTHER, FHIR_T_CODE, -1, -1, -1},
+	{"name", 4, 0, false, true, FE_OTHER, FHIR_T_ID, -1, -1, -1},
+	{"reference", 9, 0, false, true, FE_reference, FHIR_T_URI, -1, -1, -1},
 };
 static const FhirChoice t_extension_choices[] = {
 	{"value", 0},
@@ -855,253 +1150,311 @@ static const uint16_t t_extension_slots[] = {
 	33, 0, 0, 1, 10, 0, 0, 0, 43, 35, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 0, 0,
 	0, 0, 0, 0, 38, 0, 0, 45, 0, 0, 0, 0, 29, 0, 0, 0, 0, 30, 0, 0, 0, 0, 0, 0
 };
+static const uint8_t t_extension_lens[] = {
+	0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 8, 11, 14, 0,
+	0, 0, 0, 8, 15, 0, 0, 9, 0, 0, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0,
+	14, 15, 0, 0, 0, 0, 16, 0, 0, 9, 0, 17, 0, 0, 0, 12, 0, 0, 12, 0, 0, 0,
+	20, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 8, 9, 0, 0, 14, 0, 0, 0, 13, 0, 0,
+	0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 16, 0, 2, 0, 0, 7, 0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 17,
+	0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 22, 0, 0, 0, 0, 0, 0,
+	10, 3, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 10, 0,
+	0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 8, 20, 0, 0, 10,
+	0, 0, 9, 14, 0, 0, 0, 16, 24, 0, 0, 0, 0, 0, 0, 0, 15, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 13, 0, 0, 11, 0, 0, 0, 0, 12, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0
+};
 static const uint8_t t_extension_required[] = {
 	2
 };
 static const FhirElement t_extension_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"url", 3, 1, false, false, FHIR_T_URI, -1, -1, -1},
-	{"valueAddress", 12, 0, false, false, FHIR_T_ADDRESS, -1, 0, -1},
-	{"valueAge", 8, 0, false, false, FHIR_T_AGE, -1, 0, -1},
-	{"valueAnnotation", 15, 0, false, false, FHIR_T_ANNOTATION, -1, 0, -1},
-	{"valueAttachment", 15, 0, false, false, FHIR_T_ATTACHMENT, -1, 0, -1},
-	{"valueBase64Binary", 17, 0, false, false, FHIR_T_BASE64BINARY, -1, 0, -1},
-	{"valueBoolean", 12, 0, false, false, FHIR_T_BOOLEAN, -1, 0, -1},
-	{"valueCanonical", 14, 0, false, false, FHIR_T_CANONICAL, -1, 0, -1},
-	{"valueCode", 9, 0, false, false, FHIR_T_CODE, -1, 0, -1},
-	{"valueCodeableConcept", 20, 0, false, false, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
-	{"valueCoding", 11, 0, false, false, FHIR_T_CODING, -1, 0, -1},
-	{"valueContactDetail", 18, 0, false, false, FHIR_T_CONTACTDETAIL, -1, 0, -1},
-	{"valueContactPoint", 17, 0, false, false, FHIR_T_CONTACTPOINT, -1, 0, -1},
-	{"valueContributor", 16, 0, false, false, FHIR_T_CONTRIBUTOR, -1, 0, -1},
-	{"valueCount", 10, 0, false, false, FHIR_T_COUNT, -1, 0, -1},
-	{"valueDataRequirement", 20, 0, false, false, FHIR_T_DATAREQUIREMENT, -1, 0, -1},
-	{"valueDate", 9, 0, false, false, FHIR_T_DATE, -1, 0, -1},
-	{"valueDateTime", 13, 0, false, false, FHIR_T_DATETIME, -1, 0, -1},
-	{"valueDecimal", 12, 0, false, false, FHIR_T_DECIMAL, -1, 0, -1},
-	{"valueDistance", 13, 0, false, false, FHIR_T_DISTANCE, -1, 0, -1},
-	{"valueDosage", 11, 0, false, false, FHIR_T_DOSAGE, -1, 0, -1},
-	{"valueDuration", 13, 0, false, false, FHIR_T_DURATION, -1, 0, -1},
-	{"valueExpression", 15, 0, false, false, FHIR_T_EXPRESSION, -1, 0, -1},
-	{"valueHumanName", 14, 0, false, false, FHIR_T_HUMANNAME, -1, 0, -1},
-	{"valueId", 7, 0, false, false, FHIR_T_ID, -1, 0, -1},
-	{"valueIdentifier", 15, 0, false, false, FHIR_T_IDENTIFIER, -1, 0, -1},
-	{"valueInstant", 12, 0, false, false, FHIR_T_INSTANT, -1, 0, -1},
-	{"valueInteger", 12, 0, false, false, FHIR_T_INTEGER, -1, 0, -1},
-	{"valueMarkdown", 13, 0, false, false, FHIR_T_MARKDOWN, -1, 0, -1},
-	{"valueMeta", 9, 0, false, false, FHIR_T_META, -1, 0, -1},
-	{"valueMoney", 10, 0, false, false, FHIR_T_MONEY, -1, 0, -1},
-	{"valueOid", 8, 0, false, false, FHIR_T_OID, -1, 0, -1},
-	{"valueParameterDefinition", 24, 0, false, false, FHIR_T_PARAMETERDEFINITION, -1, 0, -1},
-	{"valuePeriod", 11, 0, false, false, FHIR_T_PERIOD, -1, 0, -1},
-	{"valuePositiveInt", 16, 0, false, false, FHIR_T_POSITIVEINT, -1, 0, -1},
-	{"valueQuantity", 13, 0, false, false, FHIR_T_QUANTITY, -1, 0, -1},
-	{"valueRange", 10, 0, false, false, FHIR_T_RANGE, -1, 0, -1},
-	{"valueRatio", 10, 0, false, false, FHIR_T_RATIO, -1, 0, -1},
-	{"valueReference", 14, 0, false, false, FHIR_T_REFERENCE, -1, 0, -1},
-	{"valueRelatedArtifact", 20, 0, false, false, FHIR_T_RELATEDARTIFACT, -1, 0, -1},
-	{"valueSampledData", 16, 0, false, false, FHIR_T_SAMPLEDDATA, -1, 0, -1},
-	{"valueSignature", 14, 0, false, false, FHIR_T_SIGNATURE, -1, 0, -1},
-	{"valueString", 11, 0, false, false, FHIR_T_STRING, -1, 0, -1},
-	{"valueTime", 9, 0, false, false, FHIR_T_TIME, -1, 0, -1},
-	{"valueTiming", 11, 0, false, false, FHIR_T_TIMING, -1, 0, -1},
-	{"valueTriggerDefinition", 22, 0, false, false, FHIR_T_TRIGGERDEFINITION, -1, 0, -1},
-	{"valueUnsignedInt", 16, 0, false, false, FHIR_T_UNSIGNEDINT, -1, 0, -1},
-	{"valueUri", 8, 0, false, false, FHIR_T_URI, -1, 0, -1},
-	{"valueUrl", 8, 0, false, false, FHIR_T_URL, -1, 0, -1},
-	{"valueUsageContext", 17, 0, false, false, FHIR_T_USAGECONTEXT, -1, 0, -1},
-	{"valueUuid", 9, 0, false, false, FHIR_T_UUID, -1, 0, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"url", 3, 1, false, false, FE_OTHER, FHIR_T_URI, -1, -1, -1},
+	{"valueAddress", 12, 0, false, false, FE_OTHER, FHIR_T_ADDRESS, -1, 0, -1},
+	{"valueAge", 8, 0, false, false, FE_OTHER, FHIR_T_AGE, -1, 0, -1},
+	{"valueAnnotation", 15, 0, false, false, FE_OTHER, FHIR_T_ANNOTATION, -1, 0, -1},
+	{"valueAttachment", 15, 0, false, false, FE_OTHER, FHIR_T_ATTACHMENT, -1, 0, -1},
+	{"valueBase64Binary", 17, 0, false, false, FE_OTHER, FHIR_T_BASE64BINARY, -1, 0, -1},
+	{"valueBoolean", 12, 0, false, false, FE_OTHER, FHIR_T_BOOLEAN, -1, 0, -1},
+	{"valueCanonical", 14, 0, false, false, FE_OTHER, FHIR_T_CANONICAL, -1, 0, -1},
+	{"valueCode", 9, 0, false, false, FE_OTHER, FHIR_T_CODE, -1, 0, -1},
+	{"valueCodeableConcept", 20, 0, false, false, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
+	{"valueCoding", 11, 0, false, false, FE_OTHER, FHIR_T_CODING, -1, 0, -1},
+	{"valueContactDetail", 18, 0, false, false, FE_OTHER, FHIR_T_CONTACTDETAIL, -1, 0, -1},
+	{"valueContactPoint", 17, 0, false, false, FE_OTHER, FHIR_T_CONTACTPOINT, -1, 0, -1},
+	{"valueContributor", 16, 0, false, false, FE_OTHER, FHIR_T_CONTRIBUTOR, -1, 0, -1},
+	{"valueCount", 10, 0, false, false, FE_OTHER, FHIR_T_COUNT, -1, 0, -1},
+	{"valueDataRequirement", 20, 0, false, false, FE_OTHER, FHIR_T_DATAREQUIREMENT, -1, 0, -1},
+	{"valueDate", 9, 0, false, false, FE_OTHER, FHIR_T_DATE, -1, 0, -1},
+	{"valueDateTime", 13, 0, false, false, FE_OTHER, FHIR_T_DATETIME, -1, 0, -1},
+	{"valueDecimal", 12, 0, false, false, FE_OTHER, FHIR_T_DECIMAL, -1, 0, -1},
+	{"valueDistance", 13, 0, false, false, FE_OTHER, FHIR_T_DISTANCE, -1, 0, -1},
+	{"valueDosage", 11, 0, false, false, FE_OTHER, FHIR_T_DOSAGE, -1, 0, -1},
+	{"valueDuration", 13, 0, false, false, FE_OTHER, FHIR_T_DURATION, -1, 0, -1},
+	{"valueExpression", 15, 0, false, false, FE_OTHER, FHIR_T_EXPRESSION, -1, 0, -1},
+	{"valueHumanName", 14, 0, false, false, FE_OTHER, FHIR_T_HUMANNAME, -1, 0, -1},
+	{"valueId", 7, 0, false, false, FE_OTHER, FHIR_T_ID, -1, 0, -1},
+	{"valueIdentifier", 15, 0, false, false, FE_OTHER, FHIR_T_IDENTIFIER, -1, 0, -1},
+	{"valueInstant", 12, 0, false, false, FE_OTHER, FHIR_T_INSTANT, -1, 0, -1},
+	{"valueInteger", 12, 0, false, false, FE_OTHER, FHIR_T_INTEGER, -1, 0, -1},
+	{"valueMarkdown", 13, 0, false, false, FE_OTHER, FHIR_T_MARKDOWN, -1, 0, -1},
+	{"valueMeta", 9, 0, false, false, FE_OTHER, FHIR_T_META, -1, 0, -1},
+	{"valueMoney", 10, 0, false, false, FE_OTHER, FHIR_T_MONEY, -1, 0, -1},
+	{"valueOid", 8, 0, false, false, FE_OTHER, FHIR_T_OID, -1, 0, -1},
+	{"valueParameterDefinition", 24, 0, false, false, FE_OTHER, FHIR_T_PARAMETERDEFINITION, -1, 0, -1},
+	{"valuePeriod", 11, 0, false, false, FE_OTHER, FHIR_T_PERIOD, -1, 0, -1},
+	{"valuePositiveInt", 16, 0, false, false, FE_OTHER, FHIR_T_POSITIVEINT, -1, 0, -1},
+	{"valueQuantity", 13, 0, false, false, FE_OTHER, FHIR_T_QUANTITY, -1, 0, -1},
+	{"valueRange", 10, 0, false, false, FE_OTHER, FHIR_T_RANGE, -1, 0, -1},
+	{"valueRatio", 10, 0, false, false, FE_OTHER, FHIR_T_RATIO, -1, 0, -1},
+	{"valueReference", 14, 0, false, false, FE_OTHER, FHIR_T_REFERENCE, -1, 0, -1},
+	{"valueRelatedArtifact", 20, 0, false, false, FE_OTHER, FHIR_T_RELATEDARTIFACT, -1, 0, -1},
+	{"valueSampledData", 16, 0, false, false, FE_OTHER, FHIR_T_SAMPLEDDATA, -1, 0, -1},
+	{"valueSignature", 14, 0, false, false, FE_OTHER, FHIR_T_SIGNATURE, -1, 0, -1},
+	{"valueString", 11, 0, false, false, FE_OTHER, FHIR_T_STRING, -1, 0, -1},
+	{"valueTime", 9, 0, false, false, FE_OTHER, FHIR_T_TIME, -1, 0, -1},
+	{"valueTiming", 11, 0, false, false, FE_OTHER, FHIR_T_TIMING, -1, 0, -1},
+	{"valueTriggerDefinition", 22, 0, false, false, FE_OTHER, FHIR_T_TRIGGERDEFINITION, -1, 0, -1},
+	{"valueUnsignedInt", 16, 0, false, false, FE_OTHER, FHIR_T_UNSIGNEDINT, -1, 0, -1},
+	{"valueUri", 8, 0, false, false, FE_OTHER, FHIR_T_URI, -1, 0, -1},
+	{"valueUrl", 8, 0, false, false, FE_OTHER, FHIR_T_URL, -1, 0, -1},
+	{"valueUsageContext", 17, 0, false, false, FE_OTHER, FHIR_T_USAGECONTEXT, -1, 0, -1},
+	{"valueUuid", 9, 0, false, false, FE_OTHER, FHIR_T_UUID, -1, 0, -1},
 };
 static const uint16_t t_humanname_slots[] = {
 	1, 6, 0, 7, 4, 2, 8, 0, 0, 0, 0, 9, 0, 3, 0, 5
 };
+static const uint8_t t_humanname_lens[] = {
+	9, 6, 0, 6, 2, 6, 4, 0, 0, 0, 0, 3, 0, 5, 0, 6
+};
 static const FhirElement t_humanname_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"family", 6, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"given", 5, 0, true, true, FHIR_T_STRING, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"period", 6, 0, false, true, FHIR_T_PERIOD, -1, -1, -1},
-	{"prefix", 6, 0, true, true, FHIR_T_STRING, -1, -1, -1},
-	{"suffix", 6, 0, true, true, FHIR_T_STRING, -1, -1, -1},
-	{"text", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"use", 3, 0, false, true, FHIR_T_CODE, FHIR_VS_NAME_USE, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"family", 6, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"given", 5, 0, true, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"period", 6, 0, false, true, FE_period, FHIR_T_PERIOD, -1, -1, -1},
+	{"prefix", 6, 0, true, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"suffix", 6, 0, true, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"text", 4, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"use", 3, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_NAME_USE, -1, -1},
 };
 static const uint16_t t_identifier_slots[] = {
 	4, 7, 2, 1, 8, 5, 6, 3
 };
+static const uint8_t t_identifier_lens[] = {
+	6, 3, 9, 8, 5, 6, 4, 2
+};
 static const FhirElement t_identifier_elements[] = {
-	{"assigner", 8, 0, false, true, FHIR_T_REFERENCE, -1, -1, 8},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"period", 6, 0, false, true, FHIR_T_PERIOD, -1, -1, -1},
-	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"type", 4, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"use", 3, 0, false, true, FHIR_T_CODE, FHIR_VS_IDENTIFIER_USE, -1, -1},
-	{"value", 5, 0, false, true, FHIR_T_STRING, -1, -1, -1},
+	{"assigner", 8, 0, false, true, FE_OTHER, FHIR_T_REFERENCE, -1, -1, 8},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"period", 6, 0, false, true, FE_period, FHIR_T_PERIOD, -1, -1, -1},
+	{"system", 6, 0, false, true, FE_system, FHIR_T_URI, -1, -1, -1},
+	{"type", 4, 0, false, true, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"use", 3, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_IDENTIFIER_USE, -1, -1},
+	{"value", 5, 0, false, true, FE_value, FHIR_T_STRING, -1, -1, -1},
 };
 static const uint16_t t_meta_slots[] = {
 	6, 1, 5, 7, 8, 4, 3, 2
 };
+static const uint8_t t_meta_lens[] = {
+	6, 9, 8, 3, 9, 7, 11, 2
+};
 static const FhirElement t_meta_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"lastUpdated", 11, 0, false, true, FHIR_T_INSTANT, -1, -1, -1},
-	{"profile", 7, 0, true, true, FHIR_T_CANONICAL, -1, -1, -1},
-	{"security", 8, 0, true, true, FHIR_T_CODING, -1, -1, -1},
-	{"source", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"tag", 3, 0, true, true, FHIR_T_CODING, -1, -1, -1},
-	{"versionId", 9, 0, false, true, FHIR_T_ID, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"lastUpdated", 11, 0, false, true, FE_lastUpdated, FHIR_T_INSTANT, -1, -1, -1},
+	{"profile", 7, 0, true, true, FE_OTHER, FHIR_T_CANONICAL, -1, -1, -1},
+	{"security", 8, 0, true, true, FE_OTHER, FHIR_T_CODING, -1, -1, -1},
+	{"source", 6, 0, false, true, FE_OTHER, FHIR_T_URI, -1, -1, -1},
+	{"tag", 3, 0, true, true, FE_OTHER, FHIR_T_CODING, -1, -1, -1},
+	{"versionId", 9, 0, false, true, FE_versionId, FHIR_T_ID, -1, -1, -1},
 };
 static const uint16_t t_money_slots[] = {
 	1, 4, 2, 3
 };
+static const uint8_t t_money_lens[] = {
+	8, 5, 9, 2
+};
 static const FhirElement t_money_elements[] = {
-	{"currency", 8, 0, false, true, FHIR_T_CODE, FHIR_VS_CURRENCIES, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"currency", 8, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_CURRENCIES, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FE_value, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const uint16_t t_narrative_slots[] = {
 	2, 3, 4, 1
+};
+static const uint8_t t_narrative_lens[] = {
+	9, 2, 6, 3
 };
 static const uint8_t t_narrative_required[] = {
 	0, 3
 };
 static const FhirElement t_narrative_elements[] = {
-	{"div", 3, 1, false, false, FHIR_T_XHTML, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"status", 6, 1, false, false, FHIR_T_CODE, FHIR_VS_NARRATIVE_STATUS, -1, -1},
+	{"div", 3, 1, false, false, FE_OTHER, FHIR_T_XHTML, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"status", 6, 1, false, false, FE_status, FHIR_T_CODE, FHIR_VS_NARRATIVE_STATUS, -1, -1},
 };
 static const uint16_t t_parameterdefinition_slots[] = {
 	0, 7, 3, 9, 0, 2, 0, 0, 0, 4, 8, 0, 1, 6, 5, 0
+};
+static const uint8_t t_parameterdefinition_lens[] = {
+	0, 7, 2, 3, 0, 9, 0, 0, 0, 3, 4, 0, 13, 4, 3, 0
 };
 static const uint8_t t_parameterdefinition_required[] = {
 	7, 8
 };
 static const FhirElement t_parameterdefinition_elements[] = {
-	{"documentation", 13, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"max", 3, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"min", 3, 0, false, true, FHIR_T_INTEGER, -1, -1, -1},
-	{"name", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
-	{"profile", 7, 0, false, true, FHIR_T_CANONICAL, -1, -1, -1},
-	{"type", 4, 1, false, true, FHIR_T_CODE, FHIR_VS_ALL_TYPES, -1, -1},
-	{"use", 3, 1, false, true, FHIR_T_CODE, FHIR_VS_OPERATION_PARAMETER_USE, -1, -1},
+	{"documentation", 13, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"max", 3, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"min", 3, 0, false, true, FE_OTHER, FHIR_T_INTEGER, -1, -1, -1},
+	{"name", 4, 0, false, true, FE_OTHER, FHIR_T_CODE, -1, -1, -1},
+	{"profile", 7, 0, false, true, FE_OTHER, FHIR_T_CANONICAL, -1, -1, -1},
+	{"type", 4, 1, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_ALL_TYPES, -1, -1},
+	{"use", 3, 1, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_OPERATION_PARAMETER_USE, -1, -1},
 };
 static const uint16_t t_period_slots[] = {
 	2, 3, 1, 4
 };
+static const uint8_t t_period_lens[] = {
+	9, 2, 3, 5
+};
 static const FhirElement t_period_elements[] = {
-	{"end", 3, 0, false, true, FHIR_T_DATETIME, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"start", 5, 0, false, true, FHIR_T_DATETIME, -1, -1, -1},
+	{"end", 3, 0, false, true, FE_end, FHIR_T_DATETIME, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"start", 5, 0, false, true, FE_start, FHIR_T_DATETIME, -1, -1, -1},
 };
 static const uint16_t t_quantity_slots[] = {
 	4, 3, 7, 1, 0, 2, 5, 6
 };
+static const uint8_t t_quantity_lens[] = {
+	2, 9, 5, 4, 0, 10, 6, 4
+};
 static const FhirElement t_quantity_elements[] = {
-	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
-	{"comparator", 10, 0, false, true, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"code", 4, 0, false, true, FE_code, FHIR_T_CODE, -1, -1, -1},
+	{"comparator", 10, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_QUANTITY_COMPARATOR, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FE_system, FHIR_T_URI, -1, -1, -1},
+	{"unit", 4, 0, false, true, FE_unit, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FE_value, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const uint16_t t_range_slots[] = {
 	3, 4, 1, 2
 };
+static const uint8_t t_range_lens[] = {
+	2, 3, 9, 4
+};
 static const FhirElement t_range_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"high", 4, 0, false, true, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"low", 3, 0, false, true, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"high", 4, 0, false, true, FE_high, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"low", 3, 0, false, true, FE_low, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
 };
 static const uint16_t t_ratio_slots[] = {
 	4, 3, 1, 2
 };
+static const uint8_t t_ratio_lens[] = {
+	9, 2, 11, 9
+};
 static const FhirElement t_ratio_elements[] = {
-	{"denominator", 11, 0, false, true, FHIR_T_QUANTITY, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"numerator", 9, 0, false, true, FHIR_T_QUANTITY, -1, -1, -1},
+	{"denominator", 11, 0, false, true, FE_OTHER, FHIR_T_QUANTITY, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"numerator", 9, 0, false, true, FE_OTHER, FHIR_T_QUANTITY, -1, -1, -1},
 };
 static const uint16_t t_reference_slots[] = {
 	4, 6, 0, 1, 3, 5, 0, 2
 };
+static const uint8_t t_reference_lens[] = {
+	10, 4, 0, 7, 2, 9, 0, 9
+};
 static const FhirElement t_reference_elements[] = {
-	{"display", 7, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"identifier", 10, 0, false, true, FHIR_T_IDENTIFIER, -1, -1, -1},
-	{"reference", 9, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"type", 4, 0, false, true, FHIR_T_URI, -1, -1, -1},
+	{"display", 7, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"identifier", 10, 0, false, true, FE_OTHER, FHIR_T_IDENTIFIER, -1, -1, -1},
+	{"reference", 9, 0, false, true, FE_reference, FHIR_T_STRING, -1, -1, -1},
+	{"type", 4, 0, false, true, FE_OTHER, FHIR_T_URI, -1, -1, -1},
 };
 static const uint16_t t_relatedartifact_slots[] = {
 	3, 7, 8, 2, 0, 0, 0, 0, 0, 1, 6, 0, 0, 9, 5, 4
+};
+static const uint8_t t_relatedartifact_lens[] = {
+	8, 8, 4, 7, 0, 0, 0, 0, 0, 8, 5, 0, 0, 3, 2, 9
 };
 static const uint8_t t_relatedartifact_required[] = {
 	7
 };
 static const FhirElement t_relatedartifact_elements[] = {
-	{"citation", 8, 0, false, true, FHIR_T_MARKDOWN, -1, -1, -1},
-	{"display", 7, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"document", 8, 0, false, true, FHIR_T_ATTACHMENT, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"label", 5, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"resource", 8, 0, false, true, FHIR_T_CANONICAL, -1, -1, -1},
-	{"type", 4, 1, false, true, FHIR_T_CODE, FHIR_VS_RELATED_ARTIFACT_TYPE, -1, -1},
-	{"url", 3, 0, false, true, FHIR_T_URL, -1, -1, -1},
+	{"citation", 8, 0, false, true, FE_OTHER, FHIR_T_MARKDOWN, -1, -1, -1},
+	{"display", 7, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"document", 8, 0, false, true, FE_OTHER, FHIR_T_ATTACHMENT, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"label", 5, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"resource", 8, 0, false, true, FE_OTHER, FHIR_T_CANONICAL, -1, -1, -1},
+	{"type", 4, 1, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_RELATED_ARTIFACT_TYPE, -1, -1},
+	{"url", 3, 0, false, true, FE_OTHER, FHIR_T_URL, -1, -1, -1},
 };
 static const uint16_t t_sampleddata_slots[] = {
 	3, 0, 0, 6, 5, 0, 1, 2, 7, 0, 9, 0, 0, 4, 0, 8
+};
+static const uint8_t t_sampleddata_lens[] = {
+	9, 0, 0, 10, 2, 0, 4, 10, 6, 0, 10, 0, 0, 6, 0, 6
 };
 static const uint8_t t_sampleddata_required[] = {
 	1, 6, 7
 };
 static const FhirElement t_sampleddata_elements[] = {
-	{"data", 4, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"dimensions", 10, 1, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"factor", 6, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"lowerLimit", 10, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
-	{"origin", 6, 1, false, true, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
-	{"period", 6, 1, false, true, FHIR_T_DECIMAL, -1, -1, -1},
-	{"upperLimit", 10, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"data", 4, 0, false, false, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"dimensions", 10, 1, false, true, FE_OTHER, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"factor", 6, 0, false, true, FE_OTHER, FHIR_T_DECIMAL, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"lowerLimit", 10, 0, false, true, FE_OTHER, FHIR_T_DECIMAL, -1, -1, -1},
+	{"origin", 6, 1, false, true, FE_OTHER, FHIR_T_SIMPLEQUANTITY, -1, -1, -1},
+	{"period", 6, 1, false, true, FE_period, FHIR_T_DECIMAL, -1, -1, -1},
+	{"upperLimit", 10, 0, false, true, FE_OTHER, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const uint16_t t_signature_slots[] = {
 	0, 8, 9, 6, 7, 0, 0, 2, 0, 0, 3, 0, 0, 1, 4, 5
+};
+static const uint8_t t_signature_lens[] = {
+	0, 4, 3, 12, 4, 0, 0, 9, 0, 0, 2, 0, 0, 4, 10, 9
 };
 static const uint8_t t_signature_required[] = {
 	6, 7, 8
 };
 static const FhirElement t_signature_elements[] = {
-	{"data", 4, 0, false, false, FHIR_T_BASE64BINARY, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"onBehalfOf", 10, 0, false, true, FHIR_T_REFERENCE, -1, -1, 2},
-	{"sigFormat", 9, 0, false, false, FHIR_T_CODE, FHIR_VS_MIMETYPES, -1, -1},
-	{"targetFormat", 12, 0, false, false, FHIR_T_CODE, FHIR_VS_MIMETYPES, -1, -1},
-	{"type", 4, 1, true, true, FHIR_T_CODING, -1, -1, -1},
-	{"when", 4, 1, false, true, FHIR_T_INSTANT, -1, -1, -1},
-	{"who", 3, 1, false, true, FHIR_T_REFERENCE, -1, -1, 2},
+	{"data", 4, 0, false, false, FE_OTHER, FHIR_T_BASE64BINARY, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"onBehalfOf", 10, 0, false, true, FE_OTHER, FHIR_T_REFERENCE, -1, -1, 2},
+	{"sigFormat", 9, 0, false, false, FE_OTHER, FHIR_T_CODE, FHIR_VS_MIMETYPES, -1, -1},
+	{"targetFormat", 12, 0, false, false, FE_OTHER, FHIR_T_CODE, FHIR_VS_MIMETYPES, -1, -1},
+	{"type", 4, 1, true, true, FE_OTHER, FHIR_T_CODING, -1, -1, -1},
+	{"when", 4, 1, false, true, FE_OTHER, FHIR_T_INSTANT, -1, -1, -1},
+	{"who", 3, 1, false, true, FE_OTHER, FHIR_T_REFERENCE, -1, -1, 2},
 };
 static const uint16_t t_simplequantity_slots[] = {
 	3, 2, 6, 1, 0, 0, 4, 5
 };
+static const uint8_t t_simplequantity_lens[] = {
+	2, 9, 5, 4, 0, 0, 6, 4
+};
 static const FhirElement t_simplequantity_elements[] = {
-	{"code", 4, 0, false, true, FHIR_T_CODE, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"system", 6, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"unit", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"value", 5, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
+	{"code", 4, 0, false, true, FE_code, FHIR_T_CODE, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"system", 6, 0, false, true, FE_system, FHIR_T_URI, -1, -1, -1},
+	{"unit", 4, 0, false, true, FE_unit, FHIR_T_STRING, -1, -1, -1},
+	{"value", 5, 0, false, true, FE_value, FHIR_T_DECIMAL, -1, -1, -1},
 };
 static const uint16_t t_task_slots[] = {
 	39, 0, 0, 14, 0, 0, 0, 11, 35, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 20, 0, 15,
@@ -1111,49 +1464,57 @@ static const uint16_t t_task_slots[] = {
 	18, 27, 0, 0, 5, 0, 37, 0, 2, 9, 0, 0, 0, 31, 0, 0, 17, 0, 0, 0, 0, 29, 0,
 	0, 0, 13, 0, 0, 0, 0, 0, 33, 0, 0, 25, 0
 };
+static const uint8_t t_task_lens[] = {
+	4, 0, 0, 10, 0, 0, 0, 3, 9, 0, 0, 0, 0, 14, 0, 0, 0, 0, 0, 0, 6, 0, 13,
+	15, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 0, 0, 0, 11, 0, 8, 0, 0, 0, 9, 0, 4,
+	0, 12, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0,
+	5, 0, 0, 0, 15, 0, 4, 0, 0, 0, 12, 0, 11, 0, 0, 0, 13, 8, 10, 0, 5, 15, 6,
+	0, 0, 9, 0, 6, 0, 7, 9, 0, 0, 0, 8, 0, 0, 21, 0, 0, 0, 0, 6, 0, 0, 0, 2,
+	0, 0, 0, 0, 0, 15, 0, 0, 17, 0
+};
 static const uint8_t t_task_required[] = {
 	19, 36
 };
 static const FhirElement t_task_elements[] = {
-	{"authoredOn", 10, 0, false, false, FHIR_T_DATETIME, -1, -1, -1},
-	{"basedOn", 7, 0, true, true, FHIR_T_REFERENCE, -1, -1, -1},
-	{"businessStatus", 14, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"code", 4, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"contained", 9, 0, true, false, FHIR_T_RESOURCE, -1, -1, -1},
-	{"description", 11, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"encounter", 9, 0, false, true, FHIR_T_REFERENCE, -1, -1, 3},
-	{"executionPeriod", 15, 0, false, true, FHIR_T_PERIOD, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"focus", 5, 0, false, true, FHIR_T_REFERENCE, -1, -1, -1},
-	{"for", 3, 0, false, true, FHIR_T_REFERENCE, -1, -1, -1},
-	{"groupIdentifier", 15, 0, false, true, FHIR_T_IDENTIFIER, -1, -1, -1},
-	{"id", 2, 0, false, true, FHIR_T_ID, -1, -1, -1},
-	{"identifier", 10, 0, true, false, FHIR_T_IDENTIFIER, -1, -1, -1},
-	{"implicitRules", 13, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"input", 5, 0, true, false, FHIR_T_TASK_INPUT, -1, -1, -1},
-	{"instantiatesCanonical", 21, 0, false, true, FHIR_T_CANONICAL, -1, -1, -1},
-	{"instantiatesUri", 15, 0, false, true, FHIR_T_URI, -1, -1, -1},
-	{"insurance", 9, 0, true, false, FHIR_T_REFERENCE, -1, -1, 1},
-	{"intent", 6, 1, false, true, FHIR_T_CODE, FHIR_VS_TASK_INTENT, -1, -1},
-	{"language", 8, 0, false, false, FHIR_T_CODE, -1, -1, -1},
-	{"lastModified", 12, 0, false, true, FHIR_T_DATETIME, -1, -1, -1},
-	{"location", 8, 0, false, true, FHIR_T_REFERENCE, -1, -1, 7},
-	{"meta", 4, 0, false, true, FHIR_T_META, -1, -1, -1},
-	{"modifierExtension", 17, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"note", 4, 0, true, false, FHIR_T_ANNOTATION, -1, -1, -1},
-	{"output", 6, 0, true, false, FHIR_T_TASK_OUTPUT, -1, -1, -1},
-	{"owner", 5, 0, false, true, FHIR_T_REFERENCE, -1, -1, 0},
-	{"partOf", 6, 0, true, true, FHIR_T_REFERENCE, -1, -1, 12},
-	{"performerType", 13, 0, true, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"priority", 8, 0, false, false, FHIR_T_CODE, FHIR_VS_REQUEST_PRIORITY, -1, -1},
-	{"reasonCode", 10, 0, false, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"reasonReference", 15, 0, false, false, FHIR_T_REFERENCE, -1, -1, -1},
-	{"relevantHistory", 15, 0, true, false, FHIR_T_REFERENCE, -1, -1, 10},
-	{"requester", 9, 0, false, true, FHIR_T_REFERENCE, -1, -1, 2},
-	{"restriction", 11, 0, false, false, FHIR_T_TASK_RESTRICTION, -1, -1, -1},
-	{"status", 6, 1, false, true, FHIR_T_CODE, FHIR_VS_TASK_STATUS, -1, -1},
-	{"statusReason", 12, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"text", 4, 0, false, false, FHIR_T_NARRATIVE, -1, -1, -1},
+	{"authoredOn", 10, 0, false, false, FE_authoredOn, FHIR_T_DATETIME, -1, -1, -1},
+	{"basedOn", 7, 0, true, true, FE_OTHER, FHIR_T_REFERENCE, -1, -1, -1},
+	{"businessStatus", 14, 0, false, true, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"code", 4, 0, false, true, FE_code, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"contained", 9, 0, true, false, FE_contained, FHIR_T_RESOURCE, -1, -1, -1},
+	{"description", 11, 0, false, true, FE_description, FHIR_T_STRING, -1, -1, -1},
+	{"encounter", 9, 0, false, true, FE_OTHER, FHIR_T_REFERENCE, -1, -1, 3},
+	{"executionPeriod", 15, 0, false, true, FE_executionPeriod, FHIR_T_PERIOD, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"focus", 5, 0, false, true, FE_OTHER, FHIR_T_REFERENCE, -1, -1, -1},
+	{"for", 3, 0, false, true, FE_for, FHIR_T_REFERENCE, -1, -1, -1},
+	{"groupIdentifier", 15, 0, false, true, FE_OTHER, FHIR_T_IDENTIFIER, -1, -1, -1},
+	{"id", 2, 0, false, true, FE_id, FHIR_T_ID, -1, -1, -1},
+	{"identifier", 10, 0, true, false, FE_OTHER, FHIR_T_IDENTIFIER, -1, -1, -1},
+	{"implicitRules", 13, 0, false, true, FE_OTHER, FHIR_T_URI, -1, -1, -1},
+	{"input", 5, 0, true, false, FE_OTHER, FHIR_T_TASK_INPUT, -1, -1, -1},
+	{"instantiatesCanonical", 21, 0, false, true, FE_OTHER, FHIR_T_CANONICAL, -1, -1, -1},
+	{"instantiatesUri", 15, 0, false, true, FE_OTHER, FHIR_T_URI, -1, -1, -1},
+	{"insurance", 9, 0, true, false, FE_OTHER, FHIR_T_REFERENCE, -1, -1, 1},
+	{"intent", 6, 1, false, true, FE_intent, FHIR_T_CODE, FHIR_VS_TASK_INTENT, -1, -1},
+	{"language", 8, 0, false, false, FE_OTHER, FHIR_T_CODE, -1, -1, -1},
+	{"lastModified", 12, 0, false, true, FE_lastModified, FHIR_T_DATETIME, -1, -1, -1},
+	{"location", 8, 0, false, true, FE_OTHER, FHIR_T_REFERENCE, -1, -1, 7},
+	{"meta", 4, 0, false, true, FE_meta, FHIR_T_META, -1, -1, -1},
+	{"modifierExtension", 17, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"note", 4, 0, true, false, FE_OTHER, FHIR_T_ANNOTATION, -1, -1, -1},
+	{"output", 6, 0, true, false, FE_OTHER, FHIR_T_TASK_OUTPUT, -1, -1, -1},
+	{"owner", 5, 0, false, true, FE_owner, FHIR_T_REFERENCE, -1, -1, 0},
+	{"partOf", 6, 0, true, true, FE_OTHER, FHIR_T_REFERENCE, -1, -1, 12},
+	{"performerType", 13, 0, true, false, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"priority", 8, 0, false, false, FE_priority, FHIR_T_CODE, FHIR_VS_REQUEST_PRIORITY, -1, -1},
+	{"reasonCode", 10, 0, false, false, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"reasonReference", 15, 0, false, false, FE_OTHER, FHIR_T_REFERENCE, -1, -1, -1},
+	{"relevantHistory", 15, 0, true, false, FE_OTHER, FHIR_T_REFERENCE, -1, -1, 10},
+	{"requester", 9, 0, false, true, FE_requester, FHIR_T_REFERENCE, -1, -1, 2},
+	{"restriction", 11, 0, false, false, FE_restriction, FHIR_T_TASK_RESTRICTION, -1, -1, -1},
+	{"status", 6, 1, false, true, FE_status, FHIR_T_CODE, FHIR_VS_TASK_STATUS, -1, -1},
+	{"statusReason", 12, 0, false, true, FE_statusReason, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"text", 4, 0, false, false, FE_OTHER, FHIR_T_NARRATIVE, -1, -1, -1},
 };
 static const FhirChoice t_task_input_choices[] = {
 	{"value", 1},
@@ -1171,64 +1532,77 @@ static const uint16_t t_task_input_slots[] = {
 	34, 0, 0, 1, 11, 0, 0, 0, 44, 36, 0, 0, 0, 0, 0, 0, 0, 29, 0, 0, 0, 0, 0,
 	0, 0, 0, 0, 39, 0, 0, 46, 0, 0, 0, 0, 30, 0, 0, 0, 0, 31, 0, 0, 0, 0, 0, 0
 };
+static const uint8_t t_task_input_lens[] = {
+	0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 8, 11, 14, 0,
+	0, 0, 0, 8, 15, 0, 0, 9, 0, 0, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0,
+	14, 15, 0, 17, 0, 0, 16, 0, 0, 9, 0, 17, 0, 0, 0, 12, 0, 0, 12, 0, 0, 0,
+	20, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 8, 9, 0, 0, 14, 0, 0, 0, 13, 0, 0,
+	0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0,
+	0, 0, 0, 4, 0, 0, 0, 16, 0, 2, 0, 0, 7, 0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 17,
+	0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 22, 0, 0, 0, 0, 0, 0,
+	10, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 10, 0,
+	0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 8, 20, 0, 0, 10,
+	0, 0, 9, 14, 0, 0, 0, 16, 24, 0, 0, 0, 0, 0, 0, 0, 15, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 13, 0, 0, 11, 0, 0, 0, 0, 12, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0
+};
 static const uint8_t t_task_input_required[] = {
 	3
 };
 static const FhirElement t_task_input_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"modifierExtension", 17, 0, true, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"type", 4, 1, false, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"valueAddress", 12, 0, false, false, FHIR_T_ADDRESS, -1, 0, -1},
-	{"valueAge", 8, 0, false, false, FHIR_T_AGE, -1, 0, -1},
-	{"valueAnnotation", 15, 0, false, false, FHIR_T_ANNOTATION, -1, 0, -1},
-	{"valueAttachment", 15, 0, false, false, FHIR_T_ATTACHMENT, -1, 0, -1},
-	{"valueBase64Binary", 17, 0, false, false, FHIR_T_BASE64BINARY, -1, 0, -1},
-	{"valueBoolean", 12, 0, false, false, FHIR_T_BOOLEAN, -1, 0, -1},
-	{"valueCanonical", 14, 0, false, false, FHIR_T_CANONICAL, -1, 0, -1},
-	{"valueCode", 9, 0, false, false, FHIR_T_CODE, -1, 0, -1},
-	{"valueCodeableConcept", 20, 0, false, false, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
-	{"valueCoding", 11, 0, false, false, FHIR_T_CODING, -1, 0, -1},
-	{"valueContactDetail", 18, 0, false, false, FHIR_T_CONTACTDETAIL, -1, 0, -1},
-	{"valueContactPoint", 17, 0, false, false, FHIR_T_CONTACTPOINT, -1, 0, -1},
-	{"valueContributor", 16, 0, false, false, FHIR_T_CONTRIBUTOR, -1, 0, -1},
-	{"valueCount", 10, 0, false, false, FHIR_T_COUNT, -1, 0, -1},
-	{"valueDataRequirement", 20, 0, false, false, FHIR_T_DATAREQUIREMENT, -1, 0, -1},
-	{"valueDate", 9, 0, false, false, FHIR_T_DATE, -1, 0, -1},
-	{"valueDateTime", 13, 0, false, false, FHIR_T_DATETIME, -1, 0, -1},
-	{"valueDecimal", 12, 0, false, false, FHIR_T_DECIMAL, -1, 0, -1},
-	{"valueDistance", 13, 0, false, false, FHIR_T_DISTANCE, -1, 0, -1},
-	{"valueDosage", 11, 0, false, false, FHIR_T_DOSAGE, -1, 0, -1},
-	{"valueDuration", 13, 0, false, false, FHIR_T_DURATION, -1, 0, -1},
-	{"valueExpression", 15, 0, false, false, FHIR_T_EXPRESSION, -1, 0, -1},
-	{"valueHumanName", 14, 0, false, false, FHIR_T_HUMANNAME, -1, 0, -1},
-	{"valueId", 7, 0, false, false, FHIR_T_ID, -1, 0, -1},
-	{"valueIdentifier", 15, 0, false, false, FHIR_T_IDENTIFIER, -1, 0, -1},
-	{"valueInstant", 12, 0, false, false, FHIR_T_INSTANT, -1, 0, -1},
-	{"valueInteger", 12, 0, false, false, FHIR_T_INTEGER, -1, 0, -1},
-	{"valueMarkdown", 13, 0, false, false, FHIR_T_MARKDOWN, -1, 0, -1},
-	{"valueMeta", 9, 0, false, false, FHIR_T_META, -1, 0, -1},
-	{"valueMoney", 10, 0, false, false, FHIR_T_MONEY, -1, 0, -1},
-	{"valueOid", 8, 0, false, false, FHIR_T_OID, -1, 0, -1},
-	{"valueParameterDefinition", 24, 0, false, false, FHIR_T_PARAMETERDEFINITION, -1, 0, -1},
-	{"valuePeriod", 11, 0, false, false, FHIR_T_PERIOD, -1, 0, -1},
-	{"valuePositiveInt", 16, 0, false, false, FHIR_T_POSITIVEINT, -1, 0, -1},
-	{"valueQuantity", 13, 0, false, false, FHIR_T_QUANTITY, -1, 0, -1},
-	{"valueRange", 10, 0, false, false, FHIR_T_RANGE, -1, 0, -1},
-	{"valueRatio", 10, 0, false, false, FHIR_T_RATIO, -1, 0, -1},
-	{"valueReference", 14, 0, false, false, FHIR_T_REFERENCE, -1, 0, -1},
-	{"valueRelatedArtifact", 20, 0, false, false, FHIR_T_RELATEDARTIFACT, -1, 0, -1},
-	{"valueSampledData", 16, 0, false, false, FHIR_T_SAMPLEDDATA, -1, 0, -1},
-	{"valueSignature", 14, 0, false, false, FHIR_T_SIGNATURE, -1, 0, -1},
-	{"valueString", 11, 0, false, false, FHIR_T_STRING, -1, 0, -1},
-	{"valueTime", 9, 0, false, false, FHIR_T_TIME, -1, 0, -1},
-	{"valueTiming", 11, 0, false, false, FHIR_T_TIMING, -1, 0, -1},
-	{"valueTriggerDefinition", 22, 0, false, false, FHIR_T_TRIGGERDEFINITION, -1, 0, -1},
-	{"valueUnsignedInt", 16, 0, false, false, FHIR_T_UNSIGNEDINT, -1, 0, -1},
-	{"valueUri", 8, 0, false, false, FHIR_T_URI, -1, 0, -1},
-	{"valueUrl", 8, 0, false, false, FHIR_T_URL, -1, 0, -1},
-	{"valueUsageContext", 17, 0, false, false, FHIR_T_USAGECONTEXT, -1, 0, -1},
-	{"valueUuid", 9, 0, false, false, FHIR_T_UUID, -1, 0, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"modifierExtension", 17, 0, true, true, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"type", 4, 1, false, false, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"valueAddress", 12, 0, false, false, FE_OTHER, FHIR_T_ADDRESS, -1, 0, -1},
+	{"valueAge", 8, 0, false, false, FE_OTHER, FHIR_T_AGE, -1, 0, -1},
+	{"valueAnnotation", 15, 0, false, false, FE_OTHER, FHIR_T_ANNOTATION, -1, 0, -1},
+	{"valueAttachment", 15, 0, false, false, FE_OTHER, FHIR_T_ATTACHMENT, -1, 0, -1},
+	{"valueBase64Binary", 17, 0, false, false, FE_OTHER, FHIR_T_BASE64BINARY, -1, 0, -1},
+	{"valueBoolean", 12, 0, false, false, FE_OTHER, FHIR_T_BOOLEAN, -1, 0, -1},
+	{"valueCanonical", 14, 0, false, false, FE_OTHER, FHIR_T_CANONICAL, -1, 0, -1},
+	{"valueCode", 9, 0, false, false, FE_OTHER, FHIR_T_CODE, -1, 0, -1},
+	{"valueCodeableConcept", 20, 0, false, false, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
+	{"valueCoding", 11, 0, false, false, FE_OTHER, FHIR_T_CODING, -1, 0, -1},
+	{"valueContactDetail", 18, 0, false, false, FE_OTHER, FHIR_T_CONTACTDETAIL, -1, 0, -1},
+	{"valueContactPoint", 17, 0, false, false, FE_OTHER, FHIR_T_CONTACTPOINT, -1, 0, -1},
+	{"valueContributor", 16, 0, false, false, FE_OTHER, FHIR_T_CONTRIBUTOR, -1, 0, -1},
+	{"valueCount", 10, 0, false, false, FE_OTHER, FHIR_T_COUNT, -1, 0, -1},
+	{"valueDataRequirement", 20, 0, false, false, FE_OTHER, FHIR_T_DATAREQUIREMENT, -1, 0, -1},
+	{"valueDate", 9, 0, false, false, FE_OTHER, FHIR_T_DATE, -1, 0, -1},
+	{"valueDateTime", 13, 0, false, false, FE_OTHER, FHIR_T_DATETIME, -1, 0, -1},
+	{"valueDecimal", 12, 0, false, false, FE_OTHER, FHIR_T_DECIMAL, -1, 0, -1},
+	{"valueDistance", 13, 0, false, false, FE_OTHER, FHIR_T_DISTANCE, -1, 0, -1},
+	{"valueDosage", 11, 0, false, false, FE_OTHER, FHIR_T_DOSAGE, -1, 0, -1},
+	{"valueDuration", 13, 0, false, false, FE_OTHER, FHIR_T_DURATION, -1, 0, -1},
+	{"valueExpression", 15, 0, false, false, FE_OTHER, FHIR_T_EXPRESSION, -1, 0, -1},
+	{"valueHumanName", 14, 0, false, false, FE_OTHER, FHIR_T_HUMANNAME, -1, 0, -1},
+	{"valueId", 7, 0, false, false, FE_OTHER, FHIR_T_ID, -1, 0, -1},
+	{"valueIdentifier", 15, 0, false, false, FE_OTHER, FHIR_T_IDENTIFIER, -1, 0, -1},
+	{"valueInstant", 12, 0, false, false, FE_OTHER, FHIR_T_INSTANT, -1, 0, -1},
+	{"valueInteger", 12, 0, false, false, FE_OTHER, FHIR_T_INTEGER, -1, 0, -1},
+	{"valueMarkdown", 13, 0, false, false, FE_OTHER, FHIR_T_MARKDOWN, -1, 0, -1},
+	{"valueMeta", 9, 0, false, false, FE_OTHER, FHIR_T_META, -1, 0, -1},
+	{"valueMoney", 10, 0, false, false, FE_OTHER, FHIR_T_MONEY, -1, 0, -1},
+	{"valueOid", 8, 0, false, false, FE_OTHER, FHIR_T_OID, -1, 0, -1},
+	{"valueParameterDefinition", 24, 0, false, false, FE_OTHER, FHIR_T_PARAMETERDEFINITION, -1, 0, -1},
+	{"valuePeriod", 11, 0, false, false, FE_OTHER, FHIR_T_PERIOD, -1, 0, -1},
+	{"valuePositiveInt", 16, 0, false, false, FE_OTHER, FHIR_T_POSITIVEINT, -1, 0, -1},
+	{"valueQuantity", 13, 0, false, false, FE_OTHER, FHIR_T_QUANTITY, -1, 0, -1},
+	{"valueRange", 10, 0, false, false, FE_OTHER, FHIR_T_RANGE, -1, 0, -1},
+	{"valueRatio", 10, 0, false, false, FE_OTHER, FHIR_T_RATIO, -1, 0, -1},
+	{"valueReference", 14, 0, false, false, FE_OTHER, FHIR_T_REFERENCE, -1, 0, -1},
+	{"valueRelatedArtifact", 20, 0, false, false, FE_OTHER, FHIR_T_RELATEDARTIFACT, -1, 0, -1},
+	{"valueSampledData", 16, 0, false, false, FE_OTHER, FHIR_T_SAMPLEDDATA, -1, 0, -1},
+	{"valueSignature", 14, 0, false, false, FE_OTHER, FHIR_T_SIGNATURE, -1, 0, -1},
+	{"valueString", 11, 0, false, false, FE_OTHER, FHIR_T_STRING, -1, 0, -1},
+	{"valueTime", 9, 0, false, false, FE_OTHER, FHIR_T_TIME, -1, 0, -1},
+	{"valueTiming", 11, 0, false, false, FE_OTHER, FHIR_T_TIMING, -1, 0, -1},
+	{"valueTriggerDefinition", 22, 0, false, false, FE_OTHER, FHIR_T_TRIGGERDEFINITION, -1, 0, -1},
+	{"valueUnsignedInt", 16, 0, false, false, FE_OTHER, FHIR_T_UNSIGNEDINT, -1, 0, -1},
+	{"valueUri", 8, 0, false, false, FE_OTHER, FHIR_T_URI, -1, 0, -1},
+	{"valueUrl", 8, 0, false, false, FE_OTHER, FHIR_T_URL, -1, 0, -1},
+	{"valueUsageContext", 17, 0, false, false, FE_OTHER, FHIR_T_USAGECONTEXT, -1, 0, -1},
+	{"valueUuid", 9, 0, false, false, FE_OTHER, FHIR_T_UUID, -1, 0, -1},
 };
 static const FhirChoice t_task_output_choices[] = {
 	{"value", 1},
@@ -1246,86 +1620,105 @@ static const uint16_t t_task_output_slots[] = {
 	34, 0, 0, 1, 11, 0, 0, 0, 44, 36, 0, 0, 0, 0, 0, 0, 0, 29, 0, 0, 0, 0, 0,
 	0, 0, 0, 0, 39, 0, 0, 46, 0, 0, 0, 0, 30, 0, 0, 0, 0, 31, 0, 0, 0, 0, 0, 0
 };
+static const uint8_t t_task_output_lens[] = {
+	0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 8, 11, 14, 0,
+	0, 0, 0, 8, 15, 0, 0, 9, 0, 0, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0,
+	14, 15, 0, 17, 0, 0, 16, 0, 0, 9, 0, 17, 0, 0, 0, 12, 0, 0, 12, 0, 0, 0,
+	20, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 8, 9, 0, 0, 14, 0, 0, 0, 13, 0, 0,
+	0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0,
+	0, 0, 0, 4, 0, 0, 0, 16, 0, 2, 0, 0, 7, 0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 17,
+	0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 22, 0, 0, 0, 0, 0, 0,
+	10, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11, 10, 0,
+	0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 8, 20, 0, 0, 10,
+	0, 0, 9, 14, 0, 0, 0, 16, 24, 0, 0, 0, 0, 0, 0, 0, 15, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 13, 0, 0, 11, 0, 0, 0, 0, 12, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0
+};
 static const uint8_t t_task_output_required[] = {
 	3
 };
 static const FhirElement t_task_output_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"modifierExtension", 17, 0, true, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"type", 4, 1, false, false, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"valueAddress", 12, 0, false, false, FHIR_T_ADDRESS, -1, 0, -1},
-	{"valueAge", 8, 0, false, false, FHIR_T_AGE, -1, 0, -1},
-	{"valueAnnotation", 15, 0, false, false, FHIR_T_ANNOTATION, -1, 0, -1},
-	{"valueAttachment", 15, 0, false, false, FHIR_T_ATTACHMENT, -1, 0, -1},
-	{"valueBase64Binary", 17, 0, false, false, FHIR_T_BASE64BINARY, -1, 0, -1},
-	{"valueBoolean", 12, 0, false, false, FHIR_T_BOOLEAN, -1, 0, -1},
-	{"valueCanonical", 14, 0, false, false, FHIR_T_CANONICAL, -1, 0, -1},
-	{"valueCode", 9, 0, false, false, FHIR_T_CODE, -1, 0, -1},
-	{"valueCodeableConcept", 20, 0, false, false, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
-	{"valueCoding", 11, 0, false, false, FHIR_T_CODING, -1, 0, -1},
-	{"valueContactDetail", 18, 0, false, false, FHIR_T_CONTACTDETAIL, -1, 0, -1},
-	{"valueContactPoint", 17, 0, false, false, FHIR_T_CONTACTPOINT, -1, 0, -1},
-	{"valueContributor", 16, 0, false, false, FHIR_T_CONTRIBUTOR, -1, 0, -1},
-	{"valueCount", 10, 0, false, false, FHIR_T_COUNT, -1, 0, -1},
-	{"valueDataRequirement", 20, 0, false, false, FHIR_T_DATAREQUIREMENT, -1, 0, -1},
-	{"valueDate", 9, 0, false, false, FHIR_T_DATE, -1, 0, -1},
-	{"valueDateTime", 13, 0, false, false, FHIR_T_DATETIME, -1, 0, -1},
-	{"valueDecimal", 12, 0, false, false, FHIR_T_DECIMAL, -1, 0, -1},
-	{"valueDistance", 13, 0, false, false, FHIR_T_DISTANCE, -1, 0, -1},
-	{"valueDosage", 11, 0, false, false, FHIR_T_DOSAGE, -1, 0, -1},
-	{"valueDuration", 13, 0, false, false, FHIR_T_DURATION, -1, 0, -1},
-	{"valueExpression", 15, 0, false, false, FHIR_T_EXPRESSION, -1, 0, -1},
-	{"valueHumanName", 14, 0, false, false, FHIR_T_HUMANNAME, -1, 0, -1},
-	{"valueId", 7, 0, false, false, FHIR_T_ID, -1, 0, -1},
-	{"valueIdentifier", 15, 0, false, false, FHIR_T_IDENTIFIER, -1, 0, -1},
-	{"valueInstant", 12, 0, false, false, FHIR_T_INSTANT, -1, 0, -1},
-	{"valueInteger", 12, 0, false, false, FHIR_T_INTEGER, -1, 0, -1},
-	{"valueMarkdown", 13, 0, false, false, FHIR_T_MARKDOWN, -1, 0, -1},
-	{"valueMeta", 9, 0, false, false, FHIR_T_META, -1, 0, -1},
-	{"valueMoney", 10, 0, false, false, FHIR_T_MONEY, -1, 0, -1},
-	{"valueOid", 8, 0, false, false, FHIR_T_OID, -1, 0, -1},
-	{"valueParameterDefinition", 24, 0, false, false, FHIR_T_PARAMETERDEFINITION, -1, 0, -1},
-	{"valuePeriod", 11, 0, false, false, FHIR_T_PERIOD, -1, 0, -1},
-	{"valuePositiveInt", 16, 0, false, false, FHIR_T_POSITIVEINT, -1, 0, -1},
-	{"valueQuantity", 13, 0, false, false, FHIR_T_QUANTITY, -1, 0, -1},
-	{"valueRange", 10, 0, false, false, FHIR_T_RANGE, -1, 0, -1},
-	{"valueRatio", 10, 0, false, false, FHIR_T_RATIO, -1, 0, -1},
-	{"valueReference", 14, 0, false, false, FHIR_T_REFERENCE, -1, 0, -1},
-	{"valueRelatedArtifact", 20, 0, false, false, FHIR_T_RELATEDARTIFACT, -1, 0, -1},
-	{"valueSampledData", 16, 0, false, false, FHIR_T_SAMPLEDDATA, -1, 0, -1},
-	{"valueSignature", 14, 0, false, false, FHIR_T_SIGNATURE, -1, 0, -1},
-	{"valueString", 11, 0, false, false, FHIR_T_STRING, -1, 0, -1},
-	{"valueTime", 9, 0, false, false, FHIR_T_TIME, -1, 0, -1},
-	{"valueTiming", 11, 0, false, false, FHIR_T_TIMING, -1, 0, -1},
-	{"valueTriggerDefinition", 22, 0, false, false, FHIR_T_TRIGGERDEFINITION, -1, 0, -1},
-	{"valueUnsignedInt", 16, 0, false, false, FHIR_T_UNSIGNEDINT, -1, 0, -1},
-	{"valueUri", 8, 0, false, false, FHIR_T_URI, -1, 0, -1},
-	{"valueUrl", 8, 0, false, false, FHIR_T_URL, -1, 0, -1},
-	{"valueUsageContext", 17, 0, false, false, FHIR_T_USAGECONTEXT, -1, 0, -1},
-	{"valueUuid", 9, 0, false, false, FHIR_T_UUID, -1, 0, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"modifierExtension", 17, 0, true, true, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"type", 4, 1, false, false, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"valueAddress", 12, 0, false, false, FE_OTHER, FHIR_T_ADDRESS, -1, 0, -1},
+	{"valueAge", 8, 0, false, false, FE_OTHER, FHIR_T_AGE, -1, 0, -1},
+	{"valueAnnotation", 15, 0, false, false, FE_OTHER, FHIR_T_ANNOTATION, -1, 0, -1},
+	{"valueAttachment", 15, 0, false, false, FE_OTHER, FHIR_T_ATTACHMENT, -1, 0, -1},
+	{"valueBase64Binary", 17, 0, false, false, FE_OTHER, FHIR_T_BASE64BINARY, -1, 0, -1},
+	{"valueBoolean", 12, 0, false, false, FE_OTHER, FHIR_T_BOOLEAN, -1, 0, -1},
+	{"valueCanonical", 14, 0, false, false, FE_OTHER, FHIR_T_CANONICAL, -1, 0, -1},
+	{"valueCode", 9, 0, false, false, FE_OTHER, FHIR_T_CODE, -1, 0, -1},
+	{"valueCodeableConcept", 20, 0, false, false, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
+	{"valueCoding", 11, 0, false, false, FE_OTHER, FHIR_T_CODING, -1, 0, -1},
+	{"valueContactDetail", 18, 0, false, false, FE_OTHER, FHIR_T_CONTACTDETAIL, -1, 0, -1},
+	{"valueContactPoint", 17, 0, false, false, FE_OTHER, FHIR_T_CONTACTPOINT, -1, 0, -1},
+	{"valueContributor", 16, 0, false, false, FE_OTHER, FHIR_T_CONTRIBUTOR, -1, 0, -1},
+	{"valueCount", 10, 0, false, false, FE_OTHER, FHIR_T_COUNT, -1, 0, -1},
+	{"valueDataRequirement", 20, 0, false, false, FE_OTHER, FHIR_T_DATAREQUIREMENT, -1, 0, -1},
+	{"valueDate", 9, 0, false, false, FE_OTHER, FHIR_T_DATE, -1, 0, -1},
+	{"valueDateTime", 13, 0, false, false, FE_OTHER, FHIR_T_DATETIME, -1, 0, -1},
+	{"valueDecimal", 12, 0, false, false, FE_OTHER, FHIR_T_DECIMAL, -1, 0, -1},
+	{"valueDistance", 13, 0, false, false, FE_OTHER, FHIR_T_DISTANCE, -1, 0, -1},
+	{"valueDosage", 11, 0, false, false, FE_OTHER, FHIR_T_DOSAGE, -1, 0, -1},
+	{"valueDuration", 13, 0, false, false, FE_OTHER, FHIR_T_DURATION, -1, 0, -1},
+	{"valueExpression", 15, 0, false, false, FE_OTHER, FHIR_T_EXPRESSION, -1, 0, -1},
+	{"valueHumanName", 14, 0, false, false, FE_OTHER, FHIR_T_HUMANNAME, -1, 0, -1},
+	{"valueId", 7, 0, false, false, FE_OTHER, FHIR_T_ID, -1, 0, -1},
+	{"valueIdentifier", 15, 0, false, false, FE_OTHER, FHIR_T_IDENTIFIER, -1, 0, -1},
+	{"valueInstant", 12, 0, false, false, FE_OTHER, FHIR_T_INSTANT, -1, 0, -1},
+	{"valueInteger", 12, 0, false, false, FE_OTHER, FHIR_T_INTEGER, -1, 0, -1},
+	{"valueMarkdown", 13, 0, false, false, FE_OTHER, FHIR_T_MARKDOWN, -1, 0, -1},
+	{"valueMeta", 9, 0, false, false, FE_OTHER, FHIR_T_META, -1, 0, -1},
+	{"valueMoney", 10, 0, false, false, FE_OTHER, FHIR_T_MONEY, -1, 0, -1},
+	{"valueOid", 8, 0, false, false, FE_OTHER, FHIR_T_OID, -1, 0, -1},
+	{"valueParameterDefinition", 24, 0, false, false, FE_OTHER, FHIR_T_PARAMETERDEFINITION, -1, 0, -1},
+	{"valuePeriod", 11, 0, false, false, FE_OTHER, FHIR_T_PERIOD, -1, 0, -1},
+	{"valuePositiveInt", 16, 0, false, false, FE_OTHER, FHIR_T_POSITIVEINT, -1, 0, -1},
+	{"valueQuantity", 13, 0, false, false, FE_OTHER, FHIR_T_QUANTITY, -1, 0, -1},
+	{"valueRange", 10, 0, false, false, FE_OTHER, FHIR_T_RANGE, -1, 0, -1},
+	{"valueRatio", 10, 0, false, false, FE_OTHER, FHIR_T_RATIO, -1, 0, -1},
+	{"valueReference", 14, 0, false, false, FE_OTHER, FHIR_T_REFERENCE, -1, 0, -1},
+	{"valueRelatedArtifact", 20, 0, false, false, FE_OTHER, FHIR_T_RELATEDARTIFACT, -1, 0, -1},
+	{"valueSampledData", 16, 0, false, false, FE_OTHER, FHIR_T_SAMPLEDDATA, -1, 0, -1},
+	{"valueSignature", 14, 0, false, false, FE_OTHER, FHIR_T_SIGNATURE, -1, 0, -1},
+	{"valueString", 11, 0, false, false, FE_OTHER, FHIR_T_STRING, -1, 0, -1},
+	{"valueTime", 9, 0, false, false, FE_OTHER, FHIR_T_TIME, -1, 0, -1},
+	{"valueTiming", 11, 0, false, false, FE_OTHER, FHIR_T_TIMING, -1, 0, -1},
+	{"valueTriggerDefinition", 22, 0, false, false, FE_OTHER, FHIR_T_TRIGGERDEFINITION, -1, 0, -1},
+	{"valueUnsignedInt", 16, 0, false, false, FE_OTHER, FHIR_T_UNSIGNEDINT, -1, 0, -1},
+	{"valueUri", 8, 0, false, false, FE_OTHER, FHIR_T_URI, -1, 0, -1},
+	{"valueUrl", 8, 0, false, false, FE_OTHER, FHIR_T_URL, -1, 0, -1},
+	{"valueUsageContext", 17, 0, false, false, FE_OTHER, FHIR_T_USAGECONTEXT, -1, 0, -1},
+	{"valueUuid", 9, 0, false, false, FE_OTHER, FHIR_T_UUID, -1, 0, -1},
 };
 static const uint16_t t_task_restriction_slots[] = {
 	0, 4, 1, 2, 5, 3, 0, 6
 };
+static const uint8_t t_task_restriction_lens[] = {
+	0, 6, 9, 2, 9, 17, 0, 11
+};
 static const FhirElement t_task_restriction_elements[] = {
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"modifierExtension", 17, 0, true, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"period", 6, 0, false, false, FHIR_T_PERIOD, -1, -1, -1},
-	{"recipient", 9, 0, true, false, FHIR_T_REFERENCE, -1, -1, 6},
-	{"repetitions", 11, 0, false, false, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"modifierExtension", 17, 0, true, true, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"period", 6, 0, false, false, FE_period, FHIR_T_PERIOD, -1, -1, -1},
+	{"recipient", 9, 0, true, false, FE_OTHER, FHIR_T_REFERENCE, -1, -1, 6},
+	{"repetitions", 11, 0, false, false, FE_OTHER, FHIR_T_POSITIVEINT, -1, -1, -1},
 };
 static const uint16_t t_timing_slots[] = {
 	6, 5, 2, 4, 1, 3, 0, 0
 };
+static const uint8_t t_timing_lens[] = {
+	6, 17, 5, 2, 4, 9, 0, 0
+};
 static const FhirElement t_timing_elements[] = {
-	{"code", 4, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
-	{"event", 5, 0, true, true, FHIR_T_DATETIME, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"modifierExtension", 17, 0, true, true, FHIR_T_EXTENSION, -1, -1, -1},
-	{"repeat", 6, 0, false, true, FHIR_T_TIMING_REPEAT, -1, -1, -1},
+	{"code", 4, 0, false, true, FE_code, FHIR_T_CODEABLECONCEPT, -1, -1, -1},
+	{"event", 5, 0, true, true, FE_OTHER, FHIR_T_DATETIME, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"modifierExtension", 17, 0, true, true, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"repeat", 6, 0, false, true, FE_OTHER, FHIR_T_TIMING_REPEAT, -1, -1, -1},
 };
 static const FhirChoice t_timing_repeat_choices[] = {
 	{"bounds", 0},
@@ -1334,26 +1727,30 @@ static const uint16_t t_timing_repeat_slots[] = {
 	2, 16, 0, 4, 1, 11, 0, 0, 0, 5, 8, 14, 9, 0, 3, 0, 0, 0, 17, 18, 0, 15,
 	13, 19, 0, 7, 12, 0, 10, 0, 0, 6
 };
+static const uint8_t t_timing_repeat_lens[] = {
+	12, 9, 0, 5, 14, 9, 0, 0, 0, 8, 11, 6, 12, 0, 11, 0, 0, 0, 10, 9, 0, 6, 2,
+	4, 0, 8, 12, 0, 9, 0, 0, 9
+};
 static const FhirElement t_timing_repeat_elements[] = {
-	{"boundsDuration", 14, 0, false, true, FHIR_T_DURATION, -1, 0, -1},
-	{"boundsPeriod", 12, 0, false, true, FHIR_T_PERIOD, -1, 0, -1},
-	{"boundsRange", 11, 0, false, true, FHIR_T_RANGE, -1, 0, -1},
-	{"count", 5, 0, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"countMax", 8, 0, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"dayOfWeek", 9, 0, true, true, FHIR_T_CODE, FHIR_VS_DAYS_OF_WEEK, -1, -1},
-	{"duration", 8, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
-	{"durationMax", 11, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
-	{"durationUnit", 12, 0, false, true, FHIR_T_CODE, FHIR_VS_UNITS_OF_TIME, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"frequency", 9, 0, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"frequencyMax", 12, 0, false, true, FHIR_T_POSITIVEINT, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"offset", 6, 0, false, true, FHIR_T_UNSIGNEDINT, -1, -1, -1},
-	{"period", 6, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
-	{"periodMax", 9, 0, false, true, FHIR_T_DECIMAL, -1, -1, -1},
-	{"periodUnit", 10, 0, false, true, FHIR_T_CODE, FHIR_VS_UNITS_OF_TIME, -1, -1},
-	{"timeOfDay", 9, 0, true, true, FHIR_T_TIME, -1, -1, -1},
-	{"when", 4, 0, true, true, FHIR_T_CODE, FHIR_VS_EVENT_TIMING, -1, -1},
+	{"boundsDuration", 14, 0, false, true, FE_OTHER, FHIR_T_DURATION, -1, 0, -1},
+	{"boundsPeriod", 12, 0, false, true, FE_OTHER, FHIR_T_PERIOD, -1, 0, -1},
+	{"boundsRange", 11, 0, false, true, FE_OTHER, FHIR_T_RANGE, -1, 0, -1},
+	{"count", 5, 0, false, true, FE_OTHER, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"countMax", 8, 0, false, true, FE_OTHER, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"dayOfWeek", 9, 0, true, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_DAYS_OF_WEEK, -1, -1},
+	{"duration", 8, 0, false, true, FE_OTHER, FHIR_T_DECIMAL, -1, -1, -1},
+	{"durationMax", 11, 0, false, true, FE_OTHER, FHIR_T_DECIMAL, -1, -1, -1},
+	{"durationUnit", 12, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_UNITS_OF_TIME, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"frequency", 9, 0, false, true, FE_OTHER, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"frequencyMax", 12, 0, false, true, FE_OTHER, FHIR_T_POSITIVEINT, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"offset", 6, 0, false, true, FE_OTHER, FHIR_T_UNSIGNEDINT, -1, -1, -1},
+	{"period", 6, 0, false, true, FE_period, FHIR_T_DECIMAL, -1, -1, -1},
+	{"periodMax", 9, 0, false, true, FE_OTHER, FHIR_T_DECIMAL, -1, -1, -1},
+	{"periodUnit", 10, 0, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_UNITS_OF_TIME, -1, -1},
+	{"timeOfDay", 9, 0, true, true, FE_OTHER, FHIR_T_TIME, -1, -1, -1},
+	{"when", 4, 0, true, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_EVENT_TIMING, -1, -1},
 };
 static const FhirChoice t_triggerdefinition_choices[] = {
 	{"timing", 0},
@@ -1361,20 +1758,23 @@ static const FhirChoice t_triggerdefinition_choices[] = {
 static const uint16_t t_triggerdefinition_slots[] = {
 	0, 0, 10, 5, 2, 7, 0, 0, 0, 1, 8, 6, 9, 0, 4, 3
 };
+static const uint8_t t_triggerdefinition_lens[] = {
+	0, 0, 4, 4, 4, 14, 0, 0, 0, 9, 15, 10, 12, 0, 2, 9
+};
 static const uint8_t t_triggerdefinition_required[] = {
 	9
 };
 static const FhirElement t_triggerdefinition_elements[] = {
-	{"condition", 9, 0, false, true, FHIR_T_EXPRESSION, -1, -1, -1},
-	{"data", 4, 0, true, true, FHIR_T_DATAREQUIREMENT, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"name", 4, 0, false, true, FHIR_T_STRING, -1, -1, -1},
-	{"timingDate", 10, 0, false, true, FHIR_T_DATE, -1, 0, -1},
-	{"timingDateTime", 14, 0, false, true, FHIR_T_DATETIME, -1, 0, -1},
-	{"timingReference", 15, 0, false, true, FHIR_T_REFERENCE, -1, 0, 11},
-	{"timingTiming", 12, 0, false, true, FHIR_T_TIMING, -1, 0, -1},
-	{"type", 4, 1, false, true, FHIR_T_CODE, FHIR_VS_TRIGGER_TYPE, -1, -1},
+	{"condition", 9, 0, false, true, FE_OTHER, FHIR_T_EXPRESSION, -1, -1, -1},
+	{"data", 4, 0, true, true, FE_OTHER, FHIR_T_DATAREQUIREMENT, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"name", 4, 0, false, true, FE_OTHER, FHIR_T_STRING, -1, -1, -1},
+	{"timingDate", 10, 0, false, true, FE_OTHER, FHIR_T_DATE, -1, 0, -1},
+	{"timingDateTime", 14, 0, false, true, FE_OTHER, FHIR_T_DATETIME, -1, 0, -1},
+	{"timingReference", 15, 0, false, true, FE_OTHER, FHIR_T_REFERENCE, -1, 0, 11},
+	{"timingTiming", 12, 0, false, true, FE_OTHER, FHIR_T_TIMING, -1, 0, -1},
+	{"type", 4, 1, false, true, FE_OTHER, FHIR_T_CODE, FHIR_VS_TRIGGER_TYPE, -1, -1},
 };
 static const FhirChoice t_usagecontext_choices[] = {
 	{"value", 1},
@@ -1382,86 +1782,89 @@ static const FhirChoice t_usagecontext_choices[] = {
 static const uint16_t t_usagecontext_slots[] = {
 	2, 5, 6, 1, 3, 4, 0, 7
 };
+static const uint8_t t_usagecontext_lens[] = {
+	9, 13, 10, 4, 2, 20, 0, 14
+};
 static const uint8_t t_usagecontext_required[] = {
 	0
 };
 static const FhirElement t_usagecontext_elements[] = {
-	{"code", 4, 1, false, true, FHIR_T_CODING, -1, -1, -1},
-	{"extension", 9, 0, true, false, FHIR_T_EXTENSION, -1, -1, -1},
-	{"id", 2, 0, false, false, FHIR_T_STRING, -1, -1, -1},
-	{"valueCodeableConcept", 20, 0, false, true, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
-	{"valueQuantity", 13, 0, false, true, FHIR_T_QUANTITY, -1, 0, -1},
-	{"valueRange", 10, 0, false, true, FHIR_T_RANGE, -1, 0, -1},
-	{"valueReference", 14, 0, false, true, FHIR_T_REFERENCE, -1, 0, 5},
+	{"code", 4, 1, false, true, FE_code, FHIR_T_CODING, -1, -1, -1},
+	{"extension", 9, 0, true, false, FE_OTHER, FHIR_T_EXTENSION, -1, -1, -1},
+	{"id", 2, 0, false, false, FE_id, FHIR_T_STRING, -1, -1, -1},
+	{"valueCodeableConcept", 20, 0, false, true, FE_OTHER, FHIR_T_CODEABLECONCEPT, -1, 0, -1},
+	{"valueQuantity", 13, 0, false, true, FE_OTHER, FHIR_T_QUANTITY, -1, 0, -1},
+	{"valueRange", 10, 0, false, true, FE_OTHER, FHIR_T_RANGE, -1, 0, -1},
+	{"valueReference", 14, 0, false, true, FE_OTHER, FHIR_T_REFERENCE, -1, 0, 5},
 };
 
 const FhirType fhir_types[FHIR_NTYPES] = {
-	[FHIR_T_ADDRESS] = {"Address", FK_COMPLEX, FP_NONE, 0, 12, t_address_elements, 0, NULL, {UINT64_C(0x9ca06a68b31613b5), 60, t_address_slots}, 0, NULL},
-	[FHIR_T_AGE] = {"Age", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_age_elements, 0, NULL, {UINT64_C(0x1715609f7c746c69), 61, t_age_slots}, 0, NULL},
-	[FHIR_T_ANNOTATION] = {"Annotation", FK_COMPLEX, FP_NONE, 0, 6, t_annotation_elements, 1, t_annotation_choices, {UINT64_C(0x08d12e6b76c84d11), 61, t_annotation_slots}, 1, t_annotation_required},
-	[FHIR_T_ATTACHMENT] = {"Attachment", FK_COMPLEX, FP_NONE, FT_INV_ATT1, 10, t_attachment_elements, 0, NULL, {UINT64_C(0x78dde6e5fd29f055), 60, t_attachment_slots}, 0, NULL},
-	[FHIR_T_CODEABLECONCEPT] = {"CodeableConcept", FK_COMPLEX, FP_NONE, 0, 4, t_codeableconcept_elements, 0, NULL, {UINT64_C(0x9e3779b97f4a7c15), 62, t_codeableconcept_slots}, 0, NULL},
-	[FHIR_T_CODING] = {"Coding", FK_COMPLEX, FP_NONE, 0, 7, t_coding_elements, 0, NULL, {UINT64_C(0xa195a45c672ef6df), 61, t_coding_slots}, 0, NULL},
-	[FHIR_T_CONTACTDETAIL] = {"ContactDetail", FK_COMPLEX, FP_NONE, 0, 4, t_contactdetail_elements, 0, NULL, {UINT64_C(0x6a99b4b1f77dd0fd), 62, t_contactdetail_slots}, 0, NULL},
-	[FHIR_T_CONTACTPOINT] = {"ContactPoint", FK_COMPLEX, FP_NONE, 0, 7, t_contactpoint_elements, 0, NULL, {UINT64_C(0xfdeb26da5900a883), 61, t_contactpoint_slots}, 0, NULL},
-	[FHIR_T_CONTRIBUTOR] = {"Contributor", FK_COMPLEX, FP_NONE, 0, 5, t_contributor_elements, 0, NULL, {UINT64_C(0xdaa66d2c7ddf743f), 61, t_contributor_slots}, 2, t_contributor_required},
-	[FHIR_T_COUNT] = {"Count", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_count_elements, 0, NULL, {UINT64_C(0x1715609f7c746c69), 61, t_count_slots}, 0, NULL},
-	[FHIR_T_DATAREQUIREMENT] = {"DataRequirement", FK_COMPLEX, FP_NONE, 0, 11, t_datarequirement_elements, 1, t_datarequirement_choices, {UINT64_C(0xecc693d8463afd7f), 60, t_datarequirement_slots}, 1, t_datarequirement_required},
-	[FHIR_T_DATAREQUIREMENT_CODEFILTER] = {"DataRequirement.codeFilter", FK_COMPLEX, FP_NONE, 0, 6, t_datarequirement_codefilter_elements, 0, NULL, {UINT64_C(0xbd52811c0c6d015f), 61, t_datarequirement_codefilter_slots}, 0, NULL},
-	[FHIR_T_DATAREQUIREMENT_DATEFILTER] = {"DataRequirement.dateFilter", FK_COMPLEX, FP_NONE, 0, 7, t_datarequirement_datefilter_elements, 1, t_datarequirement_datefilter_choices, {UINT64_C(0x454021de755d453b), 61, t_datarequirement_datefilter_slots}, 0, NULL},
-	[FHIR_T_DATAREQUIREMENT_SORT] = {"DataRequirement.sort", FK_COMPLEX, FP_NONE, 0, 4, t_datarequirement_sort_elements, 0, NULL, {UINT64_C(0x736ae31d6e461e0d), 62, t_datarequirement_sort_slots}, 2, t_datarequirement_sort_required},
-	[FHIR_T_DISTANCE] = {"Distance", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_distance_elements, 0, NULL, {UINT64_C(0x1715609f7c746c69), 61, t_distance_slots}, 0, NULL},
-	[FHIR_T_DOSAGE] = {"Dosage", FK_COMPLEX, FP_NONE, 0, 17, t_dosage_elements, 1, t_dosage_choices, {UINT64_C(0x54021de755d453b1), 59, t_dosage_slots}, 0, NULL},
-	[FHIR_T_DOSAGE_DOSEANDRATE] = {"Dosage.doseAndRate", FK_COMPLEX, FP_NONE, 0, 8, t_dosage_doseandrate_elements, 2, t_dosage_doseandrate_choices, {UINT64_C(0xf9c1748f0b01f989), 61, t_dosage_doseandrate_slots}, 0, NULL},
-	[FHIR_T_DURATION] = {"Duration", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_duration_elements, 0, NULL, {UINT64_C(0x1715609f7c746c69), 61, t_duration_slots}, 0, NULL},
-	[FHIR_T_ELEMENT] = {"Element", FK_COMPLEX, FP_NONE, 0, 2, t_element_elements, 0, NULL, {UINT64_C(0x9e3779b97f4a7c15), 63, t_element_slots}, 0, NULL},
-	[FHIR_T_EXPRESSION] = {"Expression", FK_COMPLEX, FP_NONE, 0, 7, t_expression_elements, 0, NULL, {UINT64_C(0x98c475f0f066a9cf), 61, t_expression_slots}, 1, t_expression_required},
-	[FHIR_T_EXTENSION] = {"Extension", FK_COMPLEX, FP_NONE, FT_INV_EXT1, 53, t_extension_elements, 1, t_extension_choices, {UINT64_C(0x13e741fde40b9ba9), 56, t_extension_slots}, 1, t_extension_required},
-	[FHIR_T_HUMANNAME] = {"HumanName", FK_COMPLEX, FP_NONE, 0, 9, t_humanname_elements, 0, NULL, {UINT64_C(0xcc623af8783354e7), 60, t_humanname_slots}, 0, NULL},
-	[FHIR_T_IDENTIFIER] = {"Identifier", FK_COMPLEX, FP_NONE, 0, 8, t_identifier_elements, 0, NULL, {UINT64_C(0xb88d5329a7cfc83f), 61, t_identifier_slots}, 0, NULL},
-	[FHIR_T_META] = {"Meta", FK_COMPLEX, FP_NONE, 0, 8, t_meta_elements, 0, NULL, {UINT64_C(0x582bd032a3d302ab), 61, t_meta_slots}, 0, NULL},
-	[FHIR_T_MONEY] = {"Money", FK_COMPLEX, FP_NONE, 0, 4, t_money_elements, 0, NULL, {UINT64_C(0x78dde6e5fd29f055), 62, t_money_slots}, 0, NULL},
-	[FHIR_T_NARRATIVE] = {"Narrative", FK_COMPLEX, FP_NONE, 0, 4, t_narrative_elements, 0, NULL, {UINT64_C(0xe3779b97f4a7c151), 62, t_narrative_slots}, 2, t_narrative_required},
-	[FHIR_T_PARAMETERDEFINITION] = {"ParameterDefinition", FK_COMPLEX, FP_NONE, 0, 9, t_parameterdefinition_elements, 0, NULL, {UINT64_C(0x489e4c815d41c005), 60, t_parameterdefinition_slots}, 2, t_parameterdefinition_required},
-	[FHIR_T_PERIOD] = {"Period", FK_COMPLEX, FP_NONE, FT_INV_PER1, 4, t_period_elements, 0, NULL, {UINT64_C(0xe3779b97f4a7c151), 62, t_period_slots}, 0, NULL},
-	[FHIR_T_QUANTITY] = {"Quantity", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_quantity_elements, 0, NULL, {UINT64_C(0x1715609f7c746c69), 61, t_quantity_slots}, 0, NULL},
-	[FHIR_T_RANGE] = {"Range", FK_COMPLEX, FP_NONE, FT_INV_RNG2, 4, t_range_elements, 0, NULL, {UINT64_C(0x454021de755d453b), 62, t_range_slots}, 0, NULL},
-	[FHIR_T_RATIO] = {"Ratio", FK_COMPLEX, FP_NONE, FT_INV_RAT1, 4, t_ratio_elements, 0, NULL, {UINT64_C(0x0149517d40e5234d), 62, t_ratio_slots}, 0, NULL},
-	[FHIR_T_REFERENCE] = {"Reference", FK_COMPLEX, FP_NONE, FT_INV_REF1, 6, t_reference_elements, 0, NULL, {UINT64_C(0xdaa66d2c7ddf743f), 61, t_reference_slots}, 0, NULL},
-	[FHIR_T_RELATEDARTIFACT] = {"RelatedArtifact", FK_COMPLEX, FP_NONE, 0, 9, t_relatedartifact_elements, 0, NULL, {UINT64_C(0xa708a824f612c927), 60, t_relatedartifact_slots}, 1, t_relatedartifact_required},
-	[FHIR_T_RESOURCE] = {"Resource", FK_RESOURCE, FP_NONE, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_SAMPLEDDATA] = {"SampledData", FK_COMPLEX, FP_NONE, 0, 9, t_sampleddata_elements, 0, NULL, {UINT64_C(0xcc623af8783354e7), 60, t_sampleddata_slots}, 3, t_sampleddata_required},
-	[FHIR_T_SIGNATURE] = {"Signature", FK_COMPLEX, FP_NONE, 0, 9, t_signature_elements, 0, NULL, {UINT64_C(0xc6ef372fe94f82a1), 60, t_signature_slots}, 3, t_signature_required},
-	[FHIR_T_SIMPLEQUANTITY] = {"SimpleQuantity", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 6, t_simplequantity_elements, 0, NULL, {UINT64_C(0x1715609f7c746c69), 61, t_simplequantity_slots}, 0, NULL},
-	[FHIR_T_SYSTEM_STRING] = {"System.String", FK_PRIMITIVE, FP_SYSTEM_STRING, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_TASK] = {"Task", FK_COMPLEX, FP_NONE, FT_INV_INV1, 39, t_task_elements, 0, NULL, {UINT64_C(0x1f98d13767ed7467), 57, t_task_slots}, 2, t_task_required},
-	[FHIR_T_TASK_INPUT] = {"Task.input", FK_COMPLEX, FP_NONE, 0, 54, t_task_input_elements, 1, t_task_input_choices, {UINT64_C(0x13e741fde40b9ba9), 56, t_task_input_slots}, 1, t_task_input_required},
-	[FHIR_T_TASK_OUTPUT] = {"Task.output", FK_COMPLEX, FP_NONE, 0, 54, t_task_output_elements, 1, t_task_output_choices, {UINT64_C(0x13e741fde40b9ba9), 56, t_task_output_slots}, 1, t_task_output_required},
-	[FHIR_T_TASK_RESTRICTION] = {"Task.restriction", FK_COMPLEX, FP_NONE, 0, 6, t_task_restriction_elements, 0, NULL, {UINT64_C(0x3c6ef372fe94f82b), 61, t_task_restriction_slots}, 0, NULL},
-	[FHIR_T_TIMING] = {"Timing", FK_COMPLEX, FP_NONE, 0, 6, t_timing_elements, 0, NULL, {UINT64_C(0x6a99b4b1f77dd0fd), 61, t_timing_slots}, 0, NULL},
-	[FHIR_T_TIMING_REPEAT] = {"Timing.repeat", FK_COMPLEX, FP_NONE, 0, 19, t_timing_repeat_elements, 1, t_timing_repeat_choices, {UINT64_C(0xf519f86ee2385b73), 59, t_timing_repeat_slots}, 0, NULL},
-	[FHIR_T_TRIGGERDEFINITION] = {"TriggerDefinition", FK_COMPLEX, FP_NONE, 0, 10, t_triggerdefinition_elements, 1, t_triggerdefinition_choices, {UINT64_C(0xa708a824f612c927), 60, t_triggerdefinition_slots}, 1, t_triggerdefinition_required},
-	[FHIR_T_USAGECONTEXT] = {"UsageContext", FK_COMPLEX, FP_NONE, 0, 7, t_usagecontext_elements, 1, t_usagecontext_choices, {UINT64_C(0x98c475f0f066a9cf), 61, t_usagecontext_slots}, 1, t_usagecontext_required},
-	[FHIR_T_BASE64BINARY] = {"base64Binary", FK_PRIMITIVE, FP_BASE64BINARY, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_BOOLEAN] = {"boolean", FK_PRIMITIVE, FP_BOOLEAN, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_CANONICAL] = {"canonical", FK_PRIMITIVE, FP_CANONICAL, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_CODE] = {"code", FK_PRIMITIVE, FP_CODE, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_DATE] = {"date", FK_PRIMITIVE, FP_DATE, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_DATETIME] = {"dateTime", FK_PRIMITIVE, FP_DATETIME, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_DECIMAL] = {"decimal", FK_PRIMITIVE, FP_DECIMAL, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_ID] = {"id", FK_PRIMITIVE, FP_ID, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_INSTANT] = {"instant", FK_PRIMITIVE, FP_INSTANT, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_INTEGER] = {"integer", FK_PRIMITIVE, FP_INTEGER, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_MARKDOWN] = {"markdown", FK_PRIMITIVE, FP_MARKDOWN, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_OID] = {"oid", FK_PRIMITIVE, FP_OID, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_POSITIVEINT] = {"positiveInt", FK_PRIMITIVE, FP_POSITIVEINT, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_STRING] = {"string", FK_PRIMITIVE, FP_STRING, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_TIME] = {"time", FK_PRIMITIVE, FP_TIME, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_UNSIGNEDINT] = {"unsignedInt", FK_PRIMITIVE, FP_UNSIGNEDINT, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_URI] = {"uri", FK_PRIMITIVE, FP_URI, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_URL] = {"url", FK_PRIMITIVE, FP_URL, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_UUID] = {"uuid", FK_PRIMITIVE, FP_UUID, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
-	[FHIR_T_XHTML] = {"xhtml", FK_PRIMITIVE, FP_XHTML, 0, 0, NULL, 0, NULL, {0, 0, NULL}, 0, NULL},
+	[FHIR_T_ADDRESS] = {"Address", FK_COMPLEX, FP_NONE, 0, 12, t_address_elements, 0, NULL, {UINT64_C(0x9ca06a68b31613b5), 60, t_address_slots, t_address_lens}, 0, NULL},
+	[FHIR_T_AGE] = {"Age", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_age_elements, 0, NULL, {UINT64_C(0x1715609f7c746c69), 61, t_age_slots, t_age_lens}, 0, NULL},
+	[FHIR_T_ANNOTATION] = {"Annotation", FK_COMPLEX, FP_NONE, 0, 6, t_annotation_elements, 1, t_annotation_choices, {UINT64_C(0x08d12e6b76c84d11), 61, t_annotation_slots, t_annotation_lens}, 1, t_annotation_required},
+	[FHIR_T_ATTACHMENT] = {"Attachment", FK_COMPLEX, FP_NONE, FT_INV_ATT1, 10, t_attachment_elements, 0, NULL, {UINT64_C(0x78dde6e5fd29f055), 60, t_attachment_slots, t_attachment_lens}, 0, NULL},
+	[FHIR_T_CODEABLECONCEPT] = {"CodeableConcept", FK_COMPLEX, FP_NONE, 0, 4, t_codeableconcept_elements, 0, NULL, {UINT64_C(0x9e3779b97f4a7c15), 62, t_codeableconcept_slots, t_codeableconcept_lens}, 0, NULL},
+	[FHIR_T_CODING] = {"Coding", FK_COMPLEX, FP_NONE, 0, 7, t_coding_elements, 0, NULL, {UINT64_C(0xa195a45c672ef6df), 61, t_coding_slots, t_coding_lens}, 0, NULL},
+	[FHIR_T_CONTACTDETAIL] = {"ContactDetail", FK_COMPLEX, FP_NONE, 0, 4, t_contactdetail_elements, 0, NULL, {UINT64_C(0x6a99b4b1f77dd0fd), 62, t_contactdetail_slots, t_contactdetail_lens}, 0, NULL},
+	[FHIR_T_CONTACTPOINT] = {"ContactPoint", FK_COMPLEX, FP_NONE, 0, 7, t_contactpoint_elements, 0, NULL, {UINT64_C(0xfdeb26da5900a883), 61, t_contactpoint_slots, t_contactpoint_lens}, 0, NULL},
+	[FHIR_T_CONTRIBUTOR] = {"Contributor", FK_COMPLEX, FP_NONE, 0, 5, t_contributor_elements, 0, NULL, {UINT64_C(0xdaa66d2c7ddf743f), 61, t_contributor_slots, t_contributor_lens}, 2, t_contributor_required},
+	[FHIR_T_COUNT] = {"Count", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_count_elements, 0, NULL, {UINT64_C(0x1715609f7c746c69), 61, t_count_slots, t_count_lens}, 0, NULL},
+	[FHIR_T_DATAREQUIREMENT] = {"DataRequirement", FK_COMPLEX, FP_NONE, 0, 11, t_datarequirement_elements, 1, t_datarequirement_choices, {UINT64_C(0xecc693d8463afd7f), 60, t_datarequirement_slots, t_datarequirement_lens}, 1, t_datarequirement_required},
+	[FHIR_T_DATAREQUIREMENT_CODEFILTER] = {"DataRequirement.codeFilter", FK_COMPLEX, FP_NONE, 0, 6, t_datarequirement_codefilter_elements, 0, NULL, {UINT64_C(0xbd52811c0c6d015f), 61, t_datarequirement_codefilter_slots, t_datarequirement_codefilter_lens}, 0, NULL},
+	[FHIR_T_DATAREQUIREMENT_DATEFILTER] = {"DataRequirement.dateFilter", FK_COMPLEX, FP_NONE, 0, 7, t_datarequirement_datefilter_elements, 1, t_datarequirement_datefilter_choices, {UINT64_C(0x454021de755d453b), 61, t_datarequirement_datefilter_slots, t_datarequirement_datefilter_lens}, 0, NULL},
+	[FHIR_T_DATAREQUIREMENT_SORT] = {"DataRequirement.sort", FK_COMPLEX, FP_NONE, 0, 4, t_datarequirement_sort_elements, 0, NULL, {UINT64_C(0x736ae31d6e461e0d), 62, t_datarequirement_sort_slots, t_datarequirement_sort_lens}, 2, t_datarequirement_sort_required},
+	[FHIR_T_DISTANCE] = {"Distance", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_distance_elements, 0, NULL, {UINT64_C(0x1715609f7c746c69), 61, t_distance_slots, t_distance_lens}, 0, NULL},
+	[FHIR_T_DOSAGE] = {"Dosage", FK_COMPLEX, FP_NONE, 0, 17, t_dosage_elements, 1, t_dosage_choices, {UINT64_C(0x54021de755d453b1), 59, t_dosage_slots, t_dosage_lens}, 0, NULL},
+	[FHIR_T_DOSAGE_DOSEANDRATE] = {"Dosage.doseAndRate", FK_COMPLEX, FP_NONE, 0, 8, t_dosage_doseandrate_elements, 2, t_dosage_doseandrate_choices, {UINT64_C(0xf9c1748f0b01f989), 61, t_dosage_doseandrate_slots, t_dosage_doseandrate_lens}, 0, NULL},
+	[FHIR_T_DURATION] = {"Duration", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_duration_elements, 0, NULL, {UINT64_C(0x1715609f7c746c69), 61, t_duration_slots, t_duration_lens}, 0, NULL},
+	[FHIR_T_ELEMENT] = {"Element", FK_COMPLEX, FP_NONE, 0, 2, t_element_elements, 0, NULL, {UINT64_C(0x9e3779b97f4a7c15), 63, t_element_slots, t_element_lens}, 0, NULL},
+	[FHIR_T_EXPRESSION] = {"Expression", FK_COMPLEX, FP_NONE, 0, 7, t_expression_elements, 0, NULL, {UINT64_C(0x98c475f0f066a9cf), 61, t_expression_slots, t_expression_lens}, 1, t_expression_required},
+	[FHIR_T_EXTENSION] = {"Extension", FK_COMPLEX, FP_NONE, FT_INV_EXT1, 53, t_extension_elements, 1, t_extension_choices, {UINT64_C(0x13e741fde40b9ba9), 56, t_extension_slots, t_extension_lens}, 1, t_extension_required},
+	[FHIR_T_HUMANNAME] = {"HumanName", FK_COMPLEX, FP_NONE, 0, 9, t_humanname_elements, 0, NULL, {UINT64_C(0xcc623af8783354e7), 60, t_humanname_slots, t_humanname_lens}, 0, NULL},
+	[FHIR_T_IDENTIFIER] = {"Identifier", FK_COMPLEX, FP_NONE, 0, 8, t_identifier_elements, 0, NULL, {UINT64_C(0xb88d5329a7cfc83f), 61, t_identifier_slots, t_identifier_lens}, 0, NULL},
+	[FHIR_T_META] = {"Meta", FK_COMPLEX, FP_NONE, 0, 8, t_meta_elements, 0, NULL, {UINT64_C(0x582bd032a3d302ab), 61, t_meta_slots, t_meta_lens}, 0, NULL},
+	[FHIR_T_MONEY] = {"Money", FK_COMPLEX, FP_NONE, 0, 4, t_money_elements, 0, NULL, {UINT64_C(0x78dde6e5fd29f055), 62, t_money_slots, t_money_lens}, 0, NULL},
+	[FHIR_T_NARRATIVE] = {"Narrative", FK_COMPLEX, FP_NONE, 0, 4, t_narrative_elements, 0, NULL, {UINT64_C(0xe3779b97f4a7c151), 62, t_narrative_slots, t_narrative_lens}, 2, t_narrative_required},
+	[FHIR_T_PARAMETERDEFINITION] = {"ParameterDefinition", FK_COMPLEX, FP_NONE, 0, 9, t_parameterdefinition_elements, 0, NULL, {UINT64_C(0x489e4c815d41c005), 60, t_parameterdefinition_slots, t_parameterdefinition_lens}, 2, t_parameterdefinition_required},
+	[FHIR_T_PERIOD] = {"Period", FK_COMPLEX, FP_NONE, FT_INV_PER1, 4, t_period_elements, 0, NULL, {UINT64_C(0xe3779b97f4a7c151), 62, t_period_slots, t_period_lens}, 0, NULL},
+	[FHIR_T_QUANTITY] = {"Quantity", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 7, t_quantity_elements, 0, NULL, {UINT64_C(0x1715609f7c746c69), 61, t_quantity_slots, t_quantity_lens}, 0, NULL},
+	[FHIR_T_RANGE] = {"Range", FK_COMPLEX, FP_NONE, FT_INV_RNG2, 4, t_range_elements, 0, NULL, {UINT64_C(0x454021de755d453b), 62, t_range_slots, t_range_lens}, 0, NULL},
+	[FHIR_T_RATIO] = {"Ratio", FK_COMPLEX, FP_NONE, FT_INV_RAT1, 4, t_ratio_elements, 0, NULL, {UINT64_C(0x0149517d40e5234d), 62, t_ratio_slots, t_ratio_lens}, 0, NULL},
+	[FHIR_T_REFERENCE] = {"Reference", FK_COMPLEX, FP_NONE, FT_INV_REF1, 6, t_reference_elements, 0, NULL, {UINT64_C(0xdaa66d2c7ddf743f), 61, t_reference_slots, t_reference_lens}, 0, NULL},
+	[FHIR_T_RELATEDARTIFACT] = {"RelatedArtifact", FK_COMPLEX, FP_NONE, 0, 9, t_relatedartifact_elements, 0, NULL, {UINT64_C(0xa708a824f612c927), 60, t_relatedartifact_slots, t_relatedartifact_lens}, 1, t_relatedartifact_required},
+	[FHIR_T_RESOURCE] = {"Resource", FK_RESOURCE, FP_NONE, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_SAMPLEDDATA] = {"SampledData", FK_COMPLEX, FP_NONE, 0, 9, t_sampleddata_elements, 0, NULL, {UINT64_C(0xcc623af8783354e7), 60, t_sampleddata_slots, t_sampleddata_lens}, 3, t_sampleddata_required},
+	[FHIR_T_SIGNATURE] = {"Signature", FK_COMPLEX, FP_NONE, 0, 9, t_signature_elements, 0, NULL, {UINT64_C(0xc6ef372fe94f82a1), 60, t_signature_slots, t_signature_lens}, 3, t_signature_required},
+	[FHIR_T_SIMPLEQUANTITY] = {"SimpleQuantity", FK_COMPLEX, FP_NONE, FT_INV_QTY3, 6, t_simplequantity_elements, 0, NULL, {UINT64_C(0x1715609f7c746c69), 61, t_simplequantity_slots, t_simplequantity_lens}, 0, NULL},
+	[FHIR_T_SYSTEM_STRING] = {"System.String", FK_PRIMITIVE, FP_SYSTEM_STRING, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_TASK] = {"Task", FK_COMPLEX, FP_NONE, FT_INV_INV1, 39, t_task_elements, 0, NULL, {UINT64_C(0x1f98d13767ed7467), 57, t_task_slots, t_task_lens}, 2, t_task_required},
+	[FHIR_T_TASK_INPUT] = {"Task.input", FK_COMPLEX, FP_NONE, 0, 54, t_task_input_elements, 1, t_task_input_choices, {UINT64_C(0x13e741fde40b9ba9), 56, t_task_input_slots, t_task_input_lens}, 1, t_task_input_required},
+	[FHIR_T_TASK_OUTPUT] = {"Task.output", FK_COMPLEX, FP_NONE, 0, 54, t_task_output_elements, 1, t_task_output_choices, {UINT64_C(0x13e741fde40b9ba9), 56, t_task_output_slots, t_task_output_lens}, 1, t_task_output_required},
+	[FHIR_T_TASK_RESTRICTION] = {"Task.restriction", FK_COMPLEX, FP_NONE, 0, 6, t_task_restriction_elements, 0, NULL, {UINT64_C(0x3c6ef372fe94f82b), 61, t_task_restriction_slots, t_task_restriction_lens}, 0, NULL},
+	[FHIR_T_TIMING] = {"Timing", FK_COMPLEX, FP_NONE, 0, 6, t_timing_elements, 0, NULL, {UINT64_C(0x6a99b4b1f77dd0fd), 61, t_timing_slots, t_timing_lens}, 0, NULL},
+	[FHIR_T_TIMING_REPEAT] = {"Timing.repeat", FK_COMPLEX, FP_NONE, 0, 19, t_timing_repeat_elements, 1, t_timing_repeat_choices, {UINT64_C(0xf519f86ee2385b73), 59, t_timing_repeat_slots, t_timing_repeat_lens}, 0, NULL},
+	[FHIR_T_TRIGGERDEFINITION] = {"TriggerDefinition", FK_COMPLEX, FP_NONE, 0, 10, t_triggerdefinition_elements, 1, t_triggerdefinition_choices, {UINT64_C(0xa708a824f612c927), 60, t_triggerdefinition_slots, t_triggerdefinition_lens}, 1, t_triggerdefinition_required},
+	[FHIR_T_USAGECONTEXT] = {"UsageContext", FK_COMPLEX, FP_NONE, 0, 7, t_usagecontext_elements, 1, t_usagecontext_choices, {UINT64_C(0x98c475f0f066a9cf), 61, t_usagecontext_slots, t_usagecontext_lens}, 1, t_usagecontext_required},
+	[FHIR_T_BASE64BINARY] = {"base64Binary", FK_PRIMITIVE, FP_BASE64BINARY, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_BOOLEAN] = {"boolean", FK_PRIMITIVE, FP_BOOLEAN, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_CANONICAL] = {"canonical", FK_PRIMITIVE, FP_CANONICAL, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_CODE] = {"code", FK_PRIMITIVE, FP_CODE, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_DATE] = {"date", FK_PRIMITIVE, FP_DATE, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_DATETIME] = {"dateTime", FK_PRIMITIVE, FP_DATETIME, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_DECIMAL] = {"decimal", FK_PRIMITIVE, FP_DECIMAL, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_ID] = {"id", FK_PRIMITIVE, FP_ID, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_INSTANT] = {"instant", FK_PRIMITIVE, FP_INSTANT, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_INTEGER] = {"integer", FK_PRIMITIVE, FP_INTEGER, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_MARKDOWN] = {"markdown", FK_PRIMITIVE, FP_MARKDOWN, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_OID] = {"oid", FK_PRIMITIVE, FP_OID, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_POSITIVEINT] = {"positiveInt", FK_PRIMITIVE, FP_POSITIVEINT, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_STRING] = {"string", FK_PRIMITIVE, FP_STRING, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_TIME] = {"time", FK_PRIMITIVE, FP_TIME, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_UNSIGNEDINT] = {"unsignedInt", FK_PRIMITIVE, FP_UNSIGNEDINT, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_URI] = {"uri", FK_PRIMITIVE, FP_URI, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_URL] = {"url", FK_PRIMITIVE, FP_URL, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_UUID] = {"uuid", FK_PRIMITIVE, FP_UUID, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
+	[FHIR_T_XHTML] = {"xhtml", FK_PRIMITIVE, FP_XHTML, 0, 0, NULL, 0, NULL, {0, 0, NULL, NULL}, 0, NULL},
 };
 
 const int	fhir_ntypes = FHIR_NTYPES;

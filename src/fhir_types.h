@@ -98,6 +98,13 @@ extern bool fhir_check_number(FhirPrim prim, const char *s, size_t len,
 extern bool fhir_parse_time_range(FhirPrim prim, const char *s, size_t len,
 								  FhirTimeRange *out, const char **why);
 
+/*
+ * Whether the usual dateTime and instant (YYYY-MM-DDThh:mm:ss with Z or
+ * +hh:mm) are parsed in one pass; true but in the unit tests, which
+ * compare the verdicts of both ways.
+ */
+extern bool fhir_types_datetime_fast;
+
 /* True when range a is certainly before range b (a.hi <= b.lo). */
 extern bool fhir_time_range_before(const FhirTimeRange *a,
 								   const FhirTimeRange *b);

@@ -41,9 +41,11 @@
 /* Longest property name put into a FHIRPath before it is cut. */
 #define MAX_PATH_KEY		64
 
-/* True when element el is the property named by the literal lit. */
-#define EL_IS(el, lit) \
-	((el)->name_len == sizeof(lit) - 1 && memcmp((el)->name, lit, sizeof(lit) - 1) == 0)
+/*
+ * True when element el is the property named name (a FhirElementTag name:
+ * the generated tables tag every element so named).
+ */
+#define EL_IS(el, name)		((el)->tag == FE_##name)
 
 /* seen[] flags per element of an object */
 #define SEEN_VALUE			0x01
@@ -503,29 +505,29 @@ code_in_valueset(const FhirValueSet *vs, const char *s, int len, const char **wh
 }
 
 /* The capture context of a child element of an object in context cap. */
-static Cap
+static inline Cap
 child_cap(Cap cap, const FhirElement *el)
 {
 	switch (cap)
 	{
 		case CAP_ROOT:
-			if (EL_IS(el, "owner"))
+			if (EL_IS(el, owner))
 				return CAP_OWNER;
-			if (EL_IS(el, "for"))
+			if (EL_IS(el, for))
 				return CAP_FOR;
-			if (EL_IS(el, "requester"))
+			if (EL_IS(el, requester))
 				return CAP_REQUESTER;
-			if (EL_IS(el, "code"))
+			if (EL_IS(el, code))
 				return CAP_CODE;
-			if (EL_IS(el, "restriction"))
+			if (EL_IS(el, restriction))
 				return CAP_RESTRICTION;
-			if (EL_IS(el, "executionPeriod"))
+			if (EL_IS(el, executionPeriod))
 				return CAP_EXEC_PERIOD;
 			return CAP_NONE;
 		case CAP_CODE:
-			return EL_IS(el, "coding") ? CAP_CODE_CODING : CAP_NONE;
+			return EL_IS(el, coding) ? CAP_CODE_CODING : CAP_NONE;
 		case CAP_RESTRICTION:
-			return EL_IS(el, "period") ? CAP_RESTRICTION_PERIOD : CAP_NONE;
+			return EL_IS(el, period) ? CAP_RESTRICTION_PERIOD : CAP_NONE;
 		default:
 			return CAP_NONE;
 	}
@@ -547,25 +549,25 @@ capture_string(Walker *w, Cap cap, const FhirElement *el, const JsonbValue *v,
 	switch (cap)
 	{
 		case CAP_ROOT:
-			if (EL_IS(el, "status"))
+			if (EL_IS(el, status))
 				f->status = sl;
-			else if (EL_IS(el, "intent"))
+			else if (EL_IS(el, intent))
 				f->intent = sl;
-			else if (EL_IS(el, "priority"))
+			else if (EL_IS(el, priority))
 				f->priority = sl;
-			else if (EL_IS(el, "description"))
+			else if (EL_IS(el, description))
 				f->description = sl;
-			else if (EL_IS(el, "id"))
+			else if (EL_IS(el, id))
 				f->id = sl;
-			else if (EL_IS(el, "authoredOn") && when)
+			else if (EL_IS(el, authoredOn) && when)
 				f->authored_on = *when;
-			else if (EL_IS(el, "lastModified") && when)
+			else if (EL_IS(el, lastModified) && when)
 				f->last_modified = *when;
 			break;
 		case CAP_OWNER:
 		case CAP_FOR:
 		case CAP_REQUESTER:
-			if (EL_IS(el, "reference"))
+			if (EL_IS(el, reference))
 			{
 				if (cap == CAP_OWNER)
 					f->owner_ref = sl;
@@ -576,21 +578,21 @@ capture_string(Walker *w, Cap cap, const FhirElement *el, const JsonbValue *v,
 			}
 			break;
 		case CAP_CODE_CODING0:
-			if (EL_IS(el, "code"))
+			if (EL_IS(el, code))
 				f->code = sl;
 			break;
 		case CAP_RESTRICTION_PERIOD:
-			if (EL_IS(el, "end") && when)
+			if (EL_IS(el, end) && when)
 				f->restriction_end = *when;
 			break;
 		case CAP_EXEC_PERIOD:
-			if (EL_IS(el, "end") && when)
+			if (EL_IS(el, end) && when)
 				f->execution_end = *when;
 			break;
 		case CAP_META:
-			if (EL_IS(el, "versionId"))
+			if (EL_IS(el, versionId))
 				f->meta_version = sl;
-			else if (EL_IS(el, "lastUpdated") && when)
+			else if (EL_IS(el, lastUpdated) && when)
 				f->meta_last_updated = *when;
 			break;
 		default:
@@ -765,6 +767,28 @@ target_list(int16 ts)
 }
 
 /*
+ * The offset of the last '/' among the first n bytes of s, or -1: with
+ * glibc's memrchr, which reads a word at a time where a reference's long
+ * id would otherwise be read byte by byte.
+ */
+static inline int
+last_slash(const char *s, int n)
+{
+#ifdef __GLIBC__
+	const char *p = n > 0 ? memrchr(s, '/', n) : NULL;
+
+	return p ? (int) (p - s) : -1;
+#else
+	int			i;
+
+	for (i = n - 1; i >= 0; i--)
+		if (s[i] == '/')
+			break;
+	return i;
+#endif
+}
+
+/*
  * Checks the resource type a literal reference names against the targets
  * of its element (the targetProfile of a Reference(X | Y) element).  The
  * type is the segment before the id, or before id/_history/version, of a
@@ -786,17 +810,20 @@ check_reference_target(Walker *w, const JsonbValue *v, int16 targets)
 
 	if (targets < 0 || v->type != jbvString || len == 0 || s[0] == '#')
 		return;
-	/* the last four segments, right to left */
+	/*
+	 * the last four segments, right to left (the start of the text ends
+	 * the last one)
+	 */
 	e = len;
-	for (i = len - 1; i >= -1 && nseg < 4; i--)
+	while (nseg < 4)
 	{
-		if (i < 0 || s[i] == '/')
-		{
-			starts[nseg] = i + 1;
-			ends[nseg] = e;
-			nseg++;
-			e = i;
-		}
+		i = last_slash(s, e);
+		starts[nseg] = i + 1;
+		ends[nseg] = e;
+		nseg++;
+		if (i < 0)
+			break;
+		e = i;
 	}
 	/* Type/id or Type/id/_history/version */
 	k = 1;
@@ -857,17 +884,17 @@ walk_single_value(Walker *w, const FhirType *t, const FhirElement *el,
 			capture_string(w, cap, el, v, local.text.s ? &local : NULL);
 		if (res && el)
 		{
-			if (v->type == jbvNumeric && EL_IS(el, "value"))
+			if (v->type == jbvNumeric && EL_IS(el, value))
 				res->value = v->val.numeric;
 			else if (v->type == jbvString)
 			{
 				FhirSlice	sl = {v->val.string.val, v->val.string.len};
 
-				if (EL_IS(el, "code"))
+				if (EL_IS(el, code))
 					res->code = sl;
-				else if (EL_IS(el, "system"))
+				else if (EL_IS(el, system))
 					res->system = sl;
-				else if (EL_IS(el, "unit"))
+				else if (EL_IS(el, unit))
 					res->unit = sl;
 			}
 		}
@@ -1389,8 +1416,8 @@ check_resource_type(Walker *w, JsonbValue *v)
 static bool
 root_key_replaced(const Walker *w, const FhirElement *el)
 {
-	return EL_IS(el, "id") ||
-		(EL_IS(el, "lastModified") && (w->norm == NULL || !w->norm->keep_last_modified));
+	return EL_IS(el, id) ||
+		(EL_IS(el, lastModified) && (w->norm == NULL || !w->norm->keep_last_modified));
 }
 
 /*
@@ -1413,15 +1440,26 @@ fhir_task_root_element_trusted(const char *name, int len)
 		return false;
 	if (child_cap(CAP_ROOT, el) != CAP_NONE)
 		return false;
-	return !(EL_IS(el, "meta") || EL_IS(el, "contained") || EL_IS(el, "owner") ||
-			 EL_IS(el, "for") || EL_IS(el, "requester") || EL_IS(el, "statusReason"));
+	return !(EL_IS(el, meta) || EL_IS(el, contained) || EL_IS(el, owner) ||
+			 EL_IS(el, for) || EL_IS(el, requester) || EL_IS(el, statusReason));
+}
+
+/*
+ * True when the root's member el is one that inv-1 compares (authoredOn,
+ * lastModified: the walk needs the instant it denotes), so that it cannot
+ * take the short way of the other single primitives of the root.
+ */
+static inline bool
+root_member_compared(const FhirElement *el)
+{
+	return EL_IS(el, authoredOn) || EL_IS(el, lastModified);
 }
 
 /* Server-owned keys of root.meta. */
 static bool
 meta_key_replaced(const FhirElement *el)
 {
-	return EL_IS(el, "versionId") || EL_IS(el, "lastUpdated");
+	return EL_IS(el, versionId) || EL_IS(el, lastUpdated);
 }
 
 /* Compares two decimals captured from Quantity.value. */
@@ -1731,9 +1769,11 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 
 	/*
 	 * Whether a member can take the short way (plain_primitive_ok()): an
-	 * object whose members nothing records, rewrites or compares.
+	 * object whose members no invariant compares and nothing rewrites (a
+	 * fact one holds is captured on the way; the root's members have a
+	 * short way of their own).
 	 */
-	bool		plain = role == ROLE_PLAIN && cap == CAP_NONE && out == NULL &&
+	bool		plain = role == ROLE_PLAIN && out == NULL &&
 		(t->flags & (FT_INV_PER1 | FT_INV_INV1 | FT_INV_RNG2)) == 0;
 
 	w->twin_with_value = false;
@@ -1821,17 +1861,42 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 			len--;
 		}
 		el = find_element(t, name, len);
-		if (plain && !twin && el != NULL &&
-			!((t->flags & FT_INV_REF1) && EL_IS(el, "reference")) &&
+		if (!twin && el != NULL &&
+			(plain || (role == ROLE_ROOT && !root_member_compared(el))) &&
 			plain_primitive_ok(el, &v))
 		{
 			/* what the general way below does for such a member */
-			if (!(len == 2 && memcmp(name, "id", 2) == 0))
+			if (!EL_IS(el, id))
 				nkeys_not_id++;
 			seen[el - t->elements] |= SEEN_VALUE;
 			w->ref_targets = el->targets;
+			if (cap != CAP_NONE && v.type == jbvString)
+				capture_string(w, cap, el, &v, NULL);
+			if (role == ROLE_ROOT)
+			{
+				/*
+				 * a Task fact (captured above), then left out of the copy
+				 * (replaced) or copied into it as stored, never pushed
+				 */
+				replaced = root_key_replaced(w, el);
+				if (!replaced && w->root_copied)
+					w->root_copied[pair] = true;
+				if (w->emit && (replaced || w->root_copied))
+				{
+					w->emit = (w->res->nerrors == 0);
+					continue;
+				}
+			}
 			emit(w, WJB_KEY, &key);
 			emit(w, WJB_VALUE, &v);
+			if ((t->flags & FT_INV_REF1) && EL_IS(el, reference))
+			{
+				/* ref-1 and the target type, reported at the element */
+				saved = path_push_element(w, el, t);
+				note_local_ref(w, &v, true, targets);
+				check_reference_target(w, &v, targets);
+				path_pop(w, saved);
+			}
 			continue;
 		}
 		if (el == NULL || (twin && fhir_types[el->type].kind != FK_PRIMITIVE))
@@ -1848,7 +1913,7 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 			path_pop(w, saved);
 			continue;
 		}
-		if (!(len == 2 && memcmp(name, "id", 2) == 0))
+		if (!EL_IS(el, id))
 			nkeys_not_id++;
 		seen[el - t->elements] |= twin ? SEEN_TWIN : SEEN_VALUE;
 		if (twin)
@@ -1880,7 +1945,7 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 		replaced = (role == ROLE_ROOT && !twin && root_key_replaced(w, el)) ||
 			(role == ROLE_META && !twin && meta_key_replaced(el));
 		copied = !replaced && role == ROLE_ROOT && w->root_copied &&
-			!(!twin && EL_IS(el, "meta"));
+			!(!twin && EL_IS(el, meta));
 		if (replaced || copied)
 			w->emit = false;
 		if (copied)
@@ -1889,27 +1954,27 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 
 		if ((t->flags & (FT_INV_PER1 | FT_INV_INV1)) && !twin)
 		{
-			if (EL_IS(el, "start") || EL_IS(el, "authoredOn"))
+			if (EL_IS(el, start) || EL_IS(el, authoredOn))
 				when = &start;
-			else if (EL_IS(el, "end") || EL_IS(el, "lastModified"))
+			else if (EL_IS(el, end) || EL_IS(el, lastModified))
 				when = &end;
 		}
 		if ((t->flags & FT_INV_RNG2) && !twin)
 		{
-			if (EL_IS(el, "low"))
+			if (EL_IS(el, low))
 				child_res = &children[0];
-			else if (EL_IS(el, "high"))
+			else if (EL_IS(el, high))
 				child_res = &children[1];
 		}
 		if (child_res == NULL && !twin && out != NULL &&
-			(EL_IS(el, "value") || EL_IS(el, "code") || EL_IS(el, "system") ||
-			 EL_IS(el, "unit")))
+			(EL_IS(el, value) || EL_IS(el, code) || EL_IS(el, system) ||
+			 EL_IS(el, unit)))
 			child_res = out;
 
 		saved = path_push_element(w, el, t);
 		if (twin)
 			walk_twin(w, el, &v, getKeyJsonValueFromContainer(c, name, len, NULL));
-		else if (role == ROLE_ROOT && EL_IS(el, "meta") &&
+		else if (role == ROLE_ROOT && EL_IS(el, meta) &&
 				 v.type == jbvBinary && !JsonContainerIsArray(v.val.binary.data))
 			walk_object(w, v.val.binary.data, &fhir_types[el->type], CAP_META,
 						ROLE_META, NULL);
@@ -1919,20 +1984,20 @@ walk_object(Walker *w, JsonbContainer *c, const FhirType *t, Cap cap,
 						 child_res);
 			if (seen[el - t->elements] & SEEN_NULL_ITEM)
 				twin_or_null = true;
-			if ((t->flags & FT_INV_REF1) && EL_IS(el, "reference") && v.type == jbvString)
+			if ((t->flags & FT_INV_REF1) && EL_IS(el, reference) && v.type == jbvString)
 			{
 				note_local_ref(w, &v, true, targets);
 				check_reference_target(w, &v, targets);
 			}
 			if (cap == CAP_ROOT)
 			{
-				if (EL_IS(el, "owner"))
+				if (EL_IS(el, owner))
 					w->res->facts.has_owner = true;
-				else if (EL_IS(el, "for"))
+				else if (EL_IS(el, for))
 					w->res->facts.has_for = true;
-				else if (EL_IS(el, "requester"))
+				else if (EL_IS(el, requester))
 					w->res->facts.has_requester = true;
-				else if (EL_IS(el, "statusReason"))
+				else if (EL_IS(el, statusReason))
 					w->res->facts.has_status_reason = true;
 			}
 		}

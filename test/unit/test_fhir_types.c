@@ -1911,6 +1911,177 @@ test_name_hashes(void)
 	}
 }
 
+/*
+ * The generated element tags (FhirElement.tag): an element is tagged FE_x
+ * exactly when its JSON name is x (the validator's EL_IS), FE_OTHER when
+ * its name is none of the list, and every tag names some element.
+ */
+static void
+test_element_tags(void)
+{
+	static const struct
+	{
+		FhirElementTag tag;
+		const char *name;
+	}			tags[] = {
+		{FE_authoredOn, "authoredOn"},
+		{FE_code, "code"},
+		{FE_coding, "coding"},
+		{FE_contained, "contained"},
+		{FE_description, "description"},
+		{FE_end, "end"},
+		{FE_executionPeriod, "executionPeriod"},
+		{FE_for, "for"},
+		{FE_high, "high"},
+		{FE_id, "id"},
+		{FE_intent, "intent"},
+		{FE_lastModified, "lastModified"},
+		{FE_lastUpdated, "lastUpdated"},
+		{FE_low, "low"},
+		{FE_meta, "meta"},
+		{FE_owner, "owner"},
+		{FE_period, "period"},
+		{FE_priority, "priority"},
+		{FE_reference, "reference"},
+		{FE_requester, "requester"},
+		{FE_restriction, "restriction"},
+		{FE_start, "start"},
+		{FE_status, "status"},
+		{FE_statusReason, "statusReason"},
+		{FE_system, "system"},
+		{FE_unit, "unit"},
+		{FE_value, "value"},
+		{FE_versionId, "versionId"},
+	};
+	size_t		k;
+	int			i,
+				j;
+
+	for (i = 0; i < fhir_ntypes; i++)
+	{
+		const FhirType *t = &fhir_types[i];
+		bool		ok = true;
+		char		desc[160];
+
+		for (j = 0; j < t->nelements; j++)
+		{
+			const FhirElement *el = &t->elements[j];
+			FhirElementTag want = FE_OTHER;
+
+			for (k = 0; k < sizeof(tags) / sizeof(tags[0]); k++)
+				if (strcmp(el->name, tags[k].name) == 0)
+					want = tags[k].tag;
+			ok &= el->tag == want;
+		}
+		if (t->nelements == 0)
+			continue;
+		snprintf(desc, sizeof(desc), "%s: every element is tagged by its name", t->name);
+		report(ok, desc);
+	}
+	for (k = 0; k < sizeof(tags) / sizeof(tags[0]); k++)
+	{
+		bool		found = false;
+		char		desc[160];
+
+		for (i = 0; i < fhir_ntypes; i++)
+			for (j = 0; j < fhir_types[i].nelements; j++)
+				found |= fhir_types[i].elements[j].tag == tags[k].tag &&
+					strcmp(fhir_types[i].elements[j].name, tags[k].name) == 0;
+		snprintf(desc, sizeof(desc), "tag FE_%s names an element of the tables", tags[k].name);
+		report(found, desc);
+	}
+}
+
+/*
+ * One value checked with and without the usual dateTime's one-pass parse
+ * (fhir_types_datetime_fast): the same verdict, reason and range.
+ */
+static bool
+datetime_both_ways(FhirPrim prim, const char *s, size_t len)
+{
+	const char *why_fast = "(unset)";
+	const char *why_slow = "(unset)";
+	FhirTimeRange r_fast = {-1, -1};
+	FhirTimeRange r_slow = {-1, -1};
+	bool		ok_fast,
+				ok_slow,
+				rg_fast,
+				rg_slow;
+	char	   *copy = exact_copy(s, len);
+
+	fhir_types_datetime_fast = true;
+	ok_fast = fhir_check_string(prim, copy, len, &why_fast);
+	rg_fast = fhir_parse_time_range(prim, copy, len, &r_fast, NULL);
+	fhir_types_datetime_fast = false;
+	ok_slow = fhir_check_string(prim, copy, len, &why_slow);
+	rg_slow = fhir_parse_time_range(prim, copy, len, &r_slow, NULL);
+	fhir_types_datetime_fast = true;
+	free(copy);
+	return ok_fast == ok_slow && rg_fast == rg_slow &&
+		(why_fast == why_slow ||
+		 (why_fast && why_slow && strcmp(why_fast, why_slow) == 0)) &&
+		r_fast.lo == r_slow.lo && r_fast.hi == r_slow.hi;
+}
+
+/*
+ * The usual dateTime's one-pass parse (YYYY-MM-DDThh:mm:ss with Z or a
+ * zone) against the general one: every byte of valid and edge values
+ * replaced by digits, separators and others, cut short and lengthened,
+ * for date, dateTime and instant.
+ */
+static void
+test_datetime_usual(void)
+{
+	static const char *const bases[] = {
+		"2016-10-31T08:25:05+10:00", "2016-10-31T08:25:05Z",
+		"2024-02-29T23:59:60-14:00", "0001-01-01T00:00:00+14:00",
+		"9999-12-31T23:59:59Z", "2023-02-28T00:00:00-00:00",
+		"2016-10-31T08:25:05.1234Z", "2016-10-31T08:25:05.123456789Z",
+	};
+	static const char subst[] = "0123456789-:+TZ. az/\x7f\x80";
+	static const FhirPrim prims[] = {FP_DATE, FP_DATETIME, FP_INSTANT};
+	char		buf[64];
+	char		desc[200];
+	size_t		b,
+				k,
+				i,
+				c;
+
+	for (b = 0; b < sizeof(bases) / sizeof(bases[0]); b++)
+	{
+		size_t		len = strlen(bases[b]);
+
+		for (k = 0; k < sizeof(prims) / sizeof(prims[0]); k++)
+		{
+			bool		same = datetime_both_ways(prims[k], bases[b], len);
+
+			/* every length from empty to one byte more, cut at the end */
+			for (i = 0; i <= len; i++)
+				same = same && datetime_both_ways(prims[k], bases[b], i);
+			memcpy(buf, bases[b], len);
+			buf[len] = '0';
+			same = same && datetime_both_ways(prims[k], buf, len + 1);
+			snprintf(desc, sizeof(desc), "%s \"%s\": the same verdict both ways, whole, cut and lengthened",
+					 prim_name(prims[k]), bases[b]);
+			report(same, desc);
+			/* every byte replaced by each of subst */
+			for (i = 0; i < len; i++)
+			{
+				same = true;
+				for (c = 0; c < sizeof(subst) - 1; c++)
+				{
+					memcpy(buf, bases[b], len);
+					buf[i] = subst[c];
+					same = same && datetime_both_ways(prims[k], buf, len);
+				}
+				snprintf(desc, sizeof(desc), "%s \"%s\": byte %zu replaced, the same verdict both ways",
+						 prim_name(prims[k]), bases[b], i);
+				report(same, desc);
+			}
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -1928,6 +2099,8 @@ main(void)
 	test_prefixes();
 	test_name_hashes();
 	test_xhtml_usual_root();
+	test_datetime_usual();
+	test_element_tags();
 	printf("1..%d\n", ntests);
 	if (nfailed)
 		fprintf(stderr, "# %d of %d tests failed\n", nfailed, ntests);
