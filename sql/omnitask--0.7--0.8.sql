@@ -13,6 +13,24 @@
  * Search: date ranges in the page's order (issue 17)
  * ====================================================================== */
 
+/*
+ * A range of modified or _lastUpdated read day by day in the page's order
+ * (search_query.c, days_finish and search_days_source), as authored-on
+ * reads task_authored_day_idx: one branch per day, "task_day(column) =
+ * the day", each the first entries of its day, merged.  modified=ge today
+ * read the day's 5,000 entries of task_modified_idx and sorted them for a
+ * page of 20.  Each index ends with its column, so that a range's edge
+ * within a day ("since 10:00") is an index condition of its first day.
+ * One day of either (modified=2026-11-30) is an equality on the day too
+ * (search_query.c, day_condition).
+ */
+CREATE INDEX task_modified_day_idx ON omnitask.task
+	(omnitask.task_day(last_modified), priority DESC, due_at ASC NULLS LAST, authored_on, id, last_modified);
+COMMENT ON INDEX omnitask.task_modified_day_idx IS 'A search for a range of modified of at most two months in the default order (priority DESC, due_at, authored_on, id), one day at a time: the first rows of each day''s entries, merged, are the page.';
+CREATE INDEX task_last_updated_day_idx ON omnitask.task
+	(omnitask.task_day(last_updated), priority DESC, due_at ASC NULLS LAST, authored_on, id, last_updated);
+COMMENT ON INDEX omnitask.task_last_updated_day_idx IS 'A search for a range of _lastUpdated of at most two months in the default order (priority DESC, due_at, authored_on, id), one day at a time: the first rows of each day''s entries, merged, are the page.';
+
 
 /* ======================================================================
  * Search: codes, days and the practitioner's plans (issue 17)
