@@ -41,6 +41,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/plancache.h"
@@ -797,7 +798,7 @@ static bool
 days_in_order(SearchPlan *sp, SearchQuery *q)
 {
 	SPIPlanPtr	plan = plan_of(sp, SP_DAYS, q);
-	Oid			index = omnitask_relid(q->days_index);
+	Oid			index = get_relname_relid(q->days_index, omnitask_namespace_oid());
 	CachedPlan *cplan = SPI_plan_get_cached_plan(plan);
 	ListCell   *lc;
 	int			n = 0;
@@ -811,7 +812,9 @@ days_in_order(SearchPlan *sp, SearchQuery *q)
 		n += index_scans(stmt->planTree, index);
 	}
 	ReleaseCachedPlan(cplan, CurrentResourceOwner);
-	elog(DEBUG1, "search page: %d of the date range's %d days read from %s", n, q->days_n, q->days_index);
+	elog(DEBUG2, "search page: %d of the date range's %d days read from %s", n, q->days_n, q->days_index);
+	if (n < q->days_n)
+		elog(DEBUG1, "search page: the date range's days not read in order (another index serves the caller)");
 	return n >= q->days_n;
 }
 
@@ -834,7 +837,7 @@ run_page(SearchPlan *sp, SearchQuery *q, Datum *args, int32 limit, int64 total)
 
 	if (q->days_n > 0 && days_in_order(sp, q))
 	{
-		elog(DEBUG1, "search page: the date range's %d days, merged in order", q->days_n);
+		elog(DEBUG1, "search page: the date range's %d day(s), merged in order", q->days_n);
 		run_plan(plan_of(sp, SP_DAYS, q), args);
 		return;
 	}
