@@ -100,7 +100,7 @@ typedef enum SearchPlanKind
 	SP_BOUNDED,					/* count(*) up to a bound */
 	SP_DATED,					/* the page: the date range's rows, then the tokens */
 	SP_DATED_COUNT,				/* the date range's rows, counted up to a bound */
-	SP_DAYS,					/* the page: a date range's days merged (search_days_source) */
+	SP_DAYS,					/* the page: a date range day by day (search_days_source) */
 	SP_NKINDS
 } SearchPlanKind;
 
@@ -191,8 +191,8 @@ get_plans(SearchQuery *q)
 	appendStringInfo(&key, "|%d%s|", q->key_arg, q->key_cond ? q->key_cond : "");
 	/* a date range's days (search_days_source) */
 	if (q->days_n > 0)
-		appendStringInfo(&key, "%d,%s,%d,%d,%d,%s|", q->days_n, q->days_column, q->days_first,
-						 q->days_lo, q->days_hi, q->days_tail ? q->days_tail : "");
+		appendStringInfo(&key, "%s,%d,%d,%d,%d,%d,%s|", q->days_column, q->days_arg, q->days_first,
+						 q->days_lo, q->days_last, q->days_hi, q->days_tail ? q->days_tail : "");
 	for (i = 0; i < q->nargs; i++)
 		appendStringInfo(&key, "%u,", q->argtypes[i]);
 	for (i = 0; i < nplans; i++)
@@ -784,15 +784,15 @@ index_scans(Plan *plan, Oid index)
 
 /*
  * Whether a date range's page is read day by day (SP_DAYS): when the plan
- * of its days, as planned for the caller, reads every day from the day
+ * of its days, as planned for the caller, reads each day from the day
  * index (search_days_source).  It does for a superuser and for a policy
  * that keeps every row.  A policy that keeps a few hundred tasks of a
  * million (a practitioner's: owner_id = the caller) makes another index
- * the best for each day (the owner's, in the page's order, filtered by
- * the day), and then every branch would read the caller's tasks again: the
- * plain page reads them once (the range's plans, run_page).  The plan is
- * generic (plan_options), so the check costs no planning after the first
- * call, only its lookup in the plan cache.
+ * the best for a day (the owner's, in the page's order, filtered by the
+ * day), and then each day would read the caller's tasks again: the plain
+ * page reads them once (the range's plans, run_page).  The plan is generic
+ * (plan_options), so the check costs no planning after the first call,
+ * only its lookup in the plan cache.
  */
 static bool
 days_in_order(SearchPlan *sp, SearchQuery *q)
@@ -802,6 +802,7 @@ days_in_order(SearchPlan *sp, SearchQuery *q)
 	CachedPlan *cplan = SPI_plan_get_cached_plan(plan);
 	ListCell   *lc;
 	int			n = 0;
+	int			want;
 
 	if (cplan == NULL)
 		elog(ERROR, "SPI_plan_get_cached_plan failed");
@@ -812,10 +813,11 @@ days_in_order(SearchPlan *sp, SearchQuery *q)
 		n += index_scans(stmt->planTree, index);
 	}
 	ReleaseCachedPlan(cplan, CurrentResourceOwner);
-	elog(DEBUG2, "search page: %d of the date range's %d days read from %s", n, q->days_n, q->days_index);
-	if (n < q->days_n)
+	/* one scan per branch (search_days_source) */
+	want = (q->days_arg != 0) + (q->days_first != 0) + (q->days_last != 0) + (q->days_tail != NULL);
+	if (n < want)
 		elog(DEBUG1, "search page: the date range's days not read in order (another index serves the caller)");
-	return n >= q->days_n;
+	return n >= want;
 }
 
 /*
@@ -837,7 +839,7 @@ run_page(SearchPlan *sp, SearchQuery *q, Datum *args, int32 limit, int64 total)
 
 	if (q->days_n > 0 && days_in_order(sp, q))
 	{
-		elog(DEBUG1, "search page: the date range's %d day(s), merged in order", q->days_n);
+		elog(DEBUG1, "search page: the date range's %d day(s), each in order", q->days_n);
 		run_plan(plan_of(sp, SP_DAYS, q), args);
 		return;
 	}

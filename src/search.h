@@ -61,12 +61,14 @@ typedef struct SearchQuery
 	char	   *key_cond;		/* its condition (in q->where only: search_page_source) */
 	struct SearchElements *elements;	/* _elements, _summary=true|text|data, or NULL */
 	/* a date range read day by day in the page's order (search_days_source) */
-	int			days_n;			/* its days, one branch each, or 0 */
+	int			days_n;			/* its days, or 0 */
 	const char *days_column;	/* its column ("t.authored_on") */
 	const char *days_index;		/* the column's day index */
-	int			days_first;		/* $n of its first day (a date) */
-	int			days_lo;		/* $n of its start when within the first day, or 0 */
-	int			days_hi;		/* $n of its end when within the last day, or 0 */
+	int			days_arg;		/* $n of its whole days (date[]), or 0 */
+	int			days_first;		/* $n of the first day when the range starts within it (date), or 0 */
+	int			days_lo;		/* then $n of that start */
+	int			days_last;		/* $n of the last day when the range ends within it (date), or 0 */
+	int			days_hi;		/* $n of that end (the first day's too when it is the last) */
 	char	   *days_tail;		/* open range: the literal day after which one branch reads the rest */
 	/* while parsing: the range of the date parameters without a modifier */
 	const char *range_column;	/* their column, or NULL */
