@@ -772,22 +772,28 @@ SELECT pg_temp.rng_traced('rng_adm', q) FROM unnest(ARRAY['authored-on=ge2026-08
 	'authored-on=2026-10&code=urn:none|x', 'authored-on=2026-10&modified=ge2026-10-10',
 	'authored-on=2026-10&_sort=_id']) q;
 ROLLBACK;
--- an open end: today's day and every later day (one more branch), whatever
--- today is; the tasks were written today (_lastUpdated), and yesterday
--- from 18:00 is two days
-SELECT w, pg_temp.same_page('_lastUpdated=ge' || v, format('t.last_updated >= %L', c)) AS page
-FROM (SELECT 'today' AS w, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS v,
-			 to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD') || 'Z' AS c
-	  UNION ALL
-	  SELECT 'since 18:00 yesterday', to_char(now() AT TIME ZONE 'UTC' - interval '1 day', 'YYYY-MM-DD') || 'T18:00:00Z',
-			 to_char(now() AT TIME ZONE 'UTC' - interval '1 day', 'YYYY-MM-DD') || 'T18:00:00Z') s;
+-- an open end: the days up to today, then one more branch for every later
+-- day, whatever today is: 40 tasks modified over the last 10 days
+SELECT count(omnitask.import_task(jsonb_build_object(
+	'resourceType', 'Task', 'id', 'rng-m' || g, 'intent', 'order', 'status', 'ready', 'description', 'modified ' || g,
+	'priority', (ARRAY['routine', 'urgent', 'asap', 'stat'])[1 + g % 4], 'for', jsonb_build_object('reference', 'Patient/rng-pat'),
+	'authoredOn', to_char(now() AT TIME ZONE 'UTC' - interval '20 days', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+	'lastModified', to_char(now() AT TIME ZONE 'UTC' - (g % 10) * interval '1 day' - g * interval '1 minute',
+							'YYYY-MM-DD"T"HH24:MI:SS"Z"')))) AS imported
+FROM generate_series(1, 40) g;
+VACUUM ANALYZE omnitask.task;
+CREATE TEMP TABLE rng_open AS
+SELECT w, v, c FROM (VALUES ('modified since 3 days ago', 'modified=ge', 't.last_modified', 3, ''),
+							('modified since 18:00 3 days ago', 'modified=ge', 't.last_modified', 3, 'T18:00:00Z'),
+							('written today', '_lastUpdated=ge', 't.last_updated', 0, '')) x(w, p, col, back, at),
+	LATERAL (SELECT to_char(now() AT TIME ZONE 'UTC' - back * interval '1 day', 'YYYY-MM-DD') || at AS day) d,
+	LATERAL (SELECT p || day AS v, format('%s >= %L', col, day || CASE WHEN at = '' THEN 'Z' ELSE '' END) AS c) q;
+SELECT w, pg_temp.same_page(v, c) AS page FROM rng_open ORDER BY w;
 BEGIN;
 SET LOCAL enable_seqscan = off;
 SET LOCAL enable_bitmapscan = off;
-SELECT pg_temp.rng_traced('rng_adm', '_lastUpdated=ge' || to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')) IS NOT NULL AS written_today,
-	pg_temp.rng_traced('rng_adm', '_lastUpdated=ge' || to_char(now() AT TIME ZONE 'UTC' - interval '1 day', 'YYYY-MM-DD')
-		|| 'T18:00:00Z') IS NOT NULL AS since_yesterday;
+SELECT w, pg_temp.rng_traced('rng_adm', v) IS NOT NULL AS found FROM rng_open WHERE w LIKE 'modified%' ORDER BY w;
 ROLLBACK;
-DROP TABLE rng_seen, rng_q;
+DROP TABLE rng_seen, rng_q, rng_open;
 DELETE FROM omnitask.practitioner WHERE id = 'rng-p';
 DROP ROLE rng_adm, rng_r;

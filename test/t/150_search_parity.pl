@@ -15,7 +15,6 @@ use strict;
 use warnings;
 use File::Temp;
 use IPC::Run qw(run timeout);
-use POSIX qw(strftime);
 use PostgreSQL::Test::Cluster;
 use Test::More;
 
@@ -434,7 +433,7 @@ my $libdir = `$pgbin/pg_config --pkglibdir`;
 chomp $libdir;
 SKIP:
 {
-	skip 'auto_explain is not installed', 80 unless -e "$libdir/auto_explain.so";
+	skip 'auto_explain is not installed', 78 unless -e "$libdir/auto_explain.so";
 
 	# The table's size as the planner sees it must not depend on whether
 	# autovacuum has analyzed it yet: analyzed, a filter over these few
@@ -470,7 +469,6 @@ SQL
 		}
 		return (join(',', @kinds), $err);
 	};
-	my $today = strftime('%Y-%m-%d', gmtime());
 	my @cases = (
 		# a code (a vocabulary) with the default order: the walk finds the page
 		[ 'code=c1&_count=3&_total=none', 'auto', 'walk', qr/Index Scan using task_priority_idx/ ],
@@ -562,24 +560,21 @@ SQL
 		[ '_lastUpdated=lt2000-01-01&_count=3&_total=none', 'auto', 'filter',
 		  qr/\A(?!.*Cond: \(last_updated < \$).*Cond: \(last_updated < '[^']+'::timestamp with time zone\)/s ],
 		# r17 (0.8): a range of at most 62 days, the only positive
-		# condition, in the default order: one branch per UTC day, each an
-		# ordered read of the column's day index stopping at the page,
-		# merged in order, no Sort (search_query.c, search_days_source);
-		# kept generic (the days are the first day's parameter plus a
-		# constant); a month was a walk of task_priority_idx, then the
-		# range's rows sorted
+		# condition, in the default order: for each day its first rows in
+		# the page's order from the column's day index (a Limit right above
+		# the scan: no sort per day), the whole days a LATERAL over their
+		# array, the days' rows then sorted (search_query.c,
+		# search_days_source); a month was a walk of task_priority_idx,
+		# then the range's rows sorted
 		[ 'authored-on=2026-02&_count=3&_total=none', 'auto', 'page',
-		  qr/\A(?!.*->\s+Sort\b)(?=.*Merge Append)(?=(?:.*?Scan using task_authored_day_idx){28}).*Index Cond: \(\(?omnitask\.task_day\(authored_on\)\)? = \(\$\d+ \+ 27\)\)/s ],
-		# the range's edges within a day: conditions of its first and last days
+		  qr/(?s)Function Scan on unnest.*Limit[^\n]*\n\s*->\s+Index (?:Only )?Scan using task_authored_day_idx[^\n]*\n\s*Index Cond: \(\(?omnitask\.task_day\(authored_on\)\)? = d\.day\)/ ],
+		# the range's edges within a day: branches of their own, the bound
+		# an index condition
 		[ 'authored-on=ge2026-02-03T12:00:00Z&authored-on=lt2026-02-06T06:00:00%2B02:00&_count=3&_total=none', 'auto', 'page',
-		  qr/\A(?!.*->\s+Sort\b)(?=.*Index Cond: \(\(\(?omnitask\.task_day\(authored_on\)\)? = \$\d+\) AND \(authored_on >= \$\d+\)\))(?=.*Index Cond: \(\(\(?omnitask\.task_day\(authored_on\)\)? = \(\$\d+ \+ 3\)\) AND \(authored_on < \$\d+\)\)).*Merge Append/s ],
-		# modified and _lastUpdated: their day indexes (0.8); an open end
-		# reads the days to today, then one branch (sorted) for the days
-		# after it
+		  qr/(?s)(?=.*Limit[^\n]*\n\s*->\s+Index (?:Only )?Scan using task_authored_day_idx[^\n]*\n\s*Index Cond: \(\(\(?omnitask\.task_day\(authored_on\)\)? = \$\d+\) AND \(authored_on >= \$\d+\)\))(?=.*Limit[^\n]*\n\s*->\s+Index (?:Only )?Scan using task_authored_day_idx[^\n]*\n\s*Index Cond: \(\(\(?omnitask\.task_day\(authored_on\)\)? = \$\d+\) AND \(authored_on < \$\d+\)\)).*Function Scan on unnest/ ],
+		# modified: its day index (0.8)
 		[ 'modified=ge2026-02-01&modified=le2026-02-07&_count=3&_total=none', 'auto', 'page',
-		  qr/\A(?!.*->\s+Sort\b)(?=(?:.*?Scan using task_modified_day_idx){7}).*Merge Append/s ],
-		[ "_lastUpdated=ge$today&_count=3&_total=none", 'auto', 'page',
-		  qr/(?s)Merge Append.*task_last_updated_day_idx.*Index Cond: \(\(?omnitask\.task_day\(last_updated\)\)? > '\d{4}-\d\d-\d\d'::date\)/ ],
+		  qr/(?s)Function Scan on unnest.*Limit[^\n]*\n\s*->\s+Index (?:Only )?Scan using task_modified_day_idx/ ],
 		# beyond 62 days: the range's plans (a walk first)
 		[ 'authored-on=ge2026-01-01&authored-on=lt2026-03-05&_count=3&_total=none', 'auto', 'walk',
 		  qr/\A(?!.*_day_idx).*task_authored_idx/s ],
