@@ -759,9 +759,12 @@ day_counted_first(SearchQuery *q)
 		search_token_plan == TOKEN_PLAN_AUTO && !omnitask_task_is_distributed();
 }
 
-/* The scans of index (an oid) in a plan tree. */
+/*
+ * The scans of index (an oid) in a plan tree, and in *rows the most rows
+ * the planner expects one of them to return.
+ */
 static int
-index_scans(Plan *plan, Oid index)
+index_scans(Plan *plan, Oid index, double *rows)
 {
 	ListCell   *lc;
 	int			n = 0;
@@ -770,32 +773,37 @@ index_scans(Plan *plan, Oid index)
 		return 0;
 	if ((IsA(plan, IndexScan) && ((IndexScan *) plan)->indexid == index) ||
 		(IsA(plan, IndexOnlyScan) && ((IndexOnlyScan *) plan)->indexid == index))
+	{
 		n++;
+		*rows = Max(*rows, plan->plan_rows);
+	}
 	else if (IsA(plan, MergeAppend))
 		foreach(lc, ((MergeAppend *) plan)->mergeplans)
-			n += index_scans(lfirst(lc), index);
+			n += index_scans(lfirst(lc), index, rows);
 	else if (IsA(plan, Append))
 		foreach(lc, ((Append *) plan)->appendplans)
-			n += index_scans(lfirst(lc), index);
+			n += index_scans(lfirst(lc), index, rows);
 	else if (IsA(plan, SubqueryScan))
-		n += index_scans(((SubqueryScan *) plan)->subplan, index);
-	return n + index_scans(plan->lefttree, index) + index_scans(plan->righttree, index);
+		n += index_scans(((SubqueryScan *) plan)->subplan, index, rows);
+	return n + index_scans(plan->lefttree, index, rows) + index_scans(plan->righttree, index, rows);
 }
 
 /*
  * Whether a date range's page is read day by day (SP_DAYS): when the plan
- * of its days, as planned for the caller, reads each day from the day
- * index (search_days_source).  It does for a superuser and for a policy
- * that keeps every row.  A policy that keeps a few hundred tasks of a
- * million (a practitioner's: owner_id = the caller) makes another index
- * the best for a day (the owner's, in the page's order, filtered by the
- * day), and then each day would read the caller's tasks again: the plain
- * page reads them once (the range's plans, run_page).  The plan is generic
- * (plan_options), so the check costs no planning after the first call,
- * only its lookup in the plan cache.
+ * of its days, as planned for the caller, reads every branch from the day
+ * index (search_days_source) and expects a day to hold a page (limit
+ * rows).  It does for a superuser and for a policy that keeps every row.
+ * A policy that keeps a few hundred tasks of a million (a practitioner's:
+ * owner_id = the caller) leaves a few of a day's 5,000 tasks: each day
+ * would be read to its end (or, when the owner's index is the best for a
+ * day, the caller's tasks read again for each day), where the range's
+ * plans read the caller's tasks once (run_page).  modified=ge today as
+ * the practitioner: 5.4 ms day by day, 0.9 ms by the range's plans.  The
+ * plan is generic (plan_options), so the check costs no planning after
+ * the first call, only its lookup in the plan cache.
  */
 static bool
-days_in_order(SearchPlan *sp, SearchQuery *q)
+days_in_order(SearchPlan *sp, SearchQuery *q, int32 limit)
 {
 	SPIPlanPtr	plan = plan_of(sp, SP_DAYS, q);
 	Oid			index = get_relname_relid(q->days_index, omnitask_namespace_oid());
@@ -803,6 +811,7 @@ days_in_order(SearchPlan *sp, SearchQuery *q)
 	ListCell   *lc;
 	int			n = 0;
 	int			want;
+	double		rows = 0;
 
 	if (cplan == NULL)
 		elog(ERROR, "SPI_plan_get_cached_plan failed");
@@ -810,14 +819,15 @@ days_in_order(SearchPlan *sp, SearchQuery *q)
 	{
 		PlannedStmt *stmt = lfirst_node(PlannedStmt, lc);
 
-		n += index_scans(stmt->planTree, index);
+		n += index_scans(stmt->planTree, index, &rows);
 	}
 	ReleaseCachedPlan(cplan, CurrentResourceOwner);
 	/* one scan per branch (search_days_source) */
 	want = (q->days_arg != 0) + (q->days_first != 0) + (q->days_last != 0) + (q->days_tail != NULL);
-	if (n < want)
-		elog(DEBUG1, "search page: the date range's days not read in order (another index serves the caller)");
-	return n >= want;
+	if (n < want || rows < limit)
+		elog(DEBUG1, "search page: the date range's days not read in order (%s)",
+			 n < want ? "another index serves the caller" : "a day holds less than a page");
+	return n >= want && rows >= limit;
 }
 
 /*
@@ -837,7 +847,7 @@ run_page(SearchPlan *sp, SearchQuery *q, Datum *args, int32 limit, int64 total)
 {
 	int64		walk_rows = Min(((int64) q->offset + limit) * WALK_FACTOR, PG_INT32_MAX - 1);
 
-	if (q->days_n > 0 && days_in_order(sp, q))
+	if (q->days_n > 0 && days_in_order(sp, q, limit))
 	{
 		elog(DEBUG1, "search page: the date range's %d day(s), each in order", q->days_n);
 		run_plan(plan_of(sp, SP_DAYS, q), args);
