@@ -679,3 +679,121 @@ ROLLBACK;
 DROP TABLE day_seen, day_east, day_v;
 DELETE FROM omnitask.practitioner WHERE id = 'day-p';
 DROP ROLE day_adm, day_r;
+-- 0.8 date ranges
+-- a range of authored-on, modified or _lastUpdated of at most 62 days, the
+-- only positive condition, in the default order, is read day by day: one
+-- branch per UTC day (task_day(column) = the day, from the column's day
+-- index in the page's order), merged in the page's order; the range's
+-- edges within a day are conditions of the first and last days; an open
+-- end (ge, gt, sa) reads the days up to today and one more branch the days
+-- after it.  The same tasks as the range, at the days' edges and across
+-- zones, for the superuser, an admin and a practitioner.
+CREATE ROLE rng_adm IN ROLE omnitask_admin;
+CREATE ROLE rng_r IN ROLE omnitask_practitioner;
+SELECT omnitask.register_practitioner('rng_r', 'rng-p') IS NOT NULL AS registered;
+-- 120 tasks over 2026-10-01 .. 2026-10-20 at every hour of the day, some
+-- on the days' edges (00:00:00, 23:59:59.999) and written in other zones;
+-- modified a day or two later
+SELECT count(omnitask.import_task(jsonb_strip_nulls(jsonb_build_object(
+	'resourceType', 'Task', 'id', 'rng-' || lpad(g::text, 3, '0'), 'intent', 'order',
+	'status', (ARRAY['ready', 'in-progress', 'completed'])[1 + g % 3], 'description', 'range ' || g,
+	'priority', (ARRAY['routine', 'urgent', 'asap', 'stat'])[1 + g % 4],
+	'for', jsonb_build_object('reference', 'Patient/rng-pat'),
+	'owner', CASE WHEN g % 2 = 0 THEN jsonb_build_object('reference', 'Practitioner/rng-p') END,
+	'authoredOn', a, 'lastModified', to_char((a::timestamptz + (1 + g % 2) * interval '1 day') AT TIME ZONE 'UTC',
+											 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+	'restriction', CASE WHEN g % 3 > 0 THEN jsonb_build_object('period', jsonb_build_object('end',
+		to_char(date '2026-11-01' + g % 5, 'YYYY-MM-DD'))) END)))) AS imported
+FROM (SELECT g, CASE g % 6
+		WHEN 0 THEN to_char(date '2026-10-01' + g % 20, 'YYYY-MM-DD') || 'T00:00:00Z'
+		WHEN 1 THEN to_char(date '2026-10-01' + g % 20, 'YYYY-MM-DD') || 'T23:59:59.999Z'
+		WHEN 2 THEN to_char(date '2026-10-01' + g % 20, 'YYYY-MM-DD') || 'T23:30:00-02:00'
+		WHEN 3 THEN to_char(date '2026-10-01' + g % 20, 'YYYY-MM-DD') || 'T10:00:00+14:00'
+		ELSE to_char(date '2026-10-01' + g % 20, 'YYYY-MM-DD') || 'T' || lpad((g % 24)::text, 2, '0') || ':15:00Z' END AS a
+	  FROM generate_series(1, 120) g) s;
+VACUUM ANALYZE omnitask.task;
+-- the searches and their ranges in SQL (the first page and the next)
+CREATE TEMP TABLE rng_q (q text, c text);
+INSERT INTO rng_q VALUES
+	('authored-on=2026-10', $c$t.authored_on >= '2026-10-01Z' AND t.authored_on < '2026-11-01Z'$c$),
+	('authored-on=ge2026-10-03&authored-on=lt2026-10-10', $c$t.authored_on >= '2026-10-03Z' AND t.authored_on < '2026-10-10Z'$c$),
+	('authored-on=ge2026-10-03T12:00:00Z&authored-on=le2026-10-06T06:00:00Z', $c$t.authored_on >= '2026-10-03T12:00:00Z' AND t.authored_on < '2026-10-06T06:00:01Z'$c$),
+	('authored-on=gt2026-10-04T21:30:00%2B14:00&authored-on=eb2026-10-08T01:30:00-02:00', $c$t.authored_on >= '2026-10-04T07:30:01Z' AND t.authored_on < '2026-10-08T03:30:00Z'$c$),
+	('authored-on=sa2026-10-05&authored-on=le2026-10-07', $c$t.authored_on >= '2026-10-06Z' AND t.authored_on < '2026-10-08Z'$c$),
+	('authored-on=eq2026-10-05&authored-on=ge2026-10-05T12:00:00Z', $c$t.authored_on >= '2026-10-05T12:00:00Z' AND t.authored_on < '2026-10-06T00:00:00Z'$c$),
+	('authored-on=ge2026-10-14&status=ready,completed', $c$t.authored_on >= '2026-10-14Z' AND t.status IN ('ready', 'completed')$c$),
+	('authored-on=ge2026-10-01&authored-on=lt2026-10-21&owner:missing=true', $c$t.authored_on >= '2026-10-01Z' AND t.authored_on < '2026-10-21Z' AND t.owner_id IS NULL$c$),
+	('modified=ge2026-10-10&modified=lt2026-10-12', $c$t.last_modified >= '2026-10-10Z' AND t.last_modified < '2026-10-12Z'$c$),
+	('modified=ge2026-10-18T12:00:00Z', $c$t.last_modified >= '2026-10-18T12:00:00Z'$c$),
+	('_lastUpdated=ge2026-10-01&_lastUpdated=le2026-10-31', $c$t.last_updated >= '2026-10-01Z' AND t.last_updated < '2026-11-01Z'$c$),
+	('_lastUpdated=gt1999-12-31T23:59:59Z&_lastUpdated=lt2000-01-02', $c$t.last_updated >= '2000-01-01Z' AND t.last_updated < '2000-01-02Z'$c$),
+	('authored-on=ge2026-08-01&authored-on=lt2026-10-03', $c$t.authored_on >= '2026-08-01Z' AND t.authored_on < '2026-10-03Z'$c$),
+	('authored-on=ge2026-10-07&authored-on=lt2026-10-07', 'false');
+SELECT q, pg_temp.same_page(q, c) AS superuser FROM rng_q ORDER BY q;
+-- the same in two other session time zones (a search's values carry their
+-- own zone, a date without a time is the UTC day)
+SET timezone = 'Pacific/Kiritimati';
+SELECT q, pg_temp.same_page(q, c) AS kiritimati FROM rng_q WHERE q LIKE '%T%' OR q = 'authored-on=2026-10' ORDER BY q;
+SET timezone = 'America/Adak';
+SELECT q, pg_temp.same_page(q, c) AS adak FROM rng_q WHERE q LIKE '%T%' OR q = 'authored-on=2026-10' ORDER BY q;
+SET timezone = 'UTC';
+CREATE TEMP TABLE rng_seen (who text, q text, page text);
+GRANT INSERT ON rng_seen TO rng_adm, rng_r;
+GRANT SELECT ON rng_q TO rng_adm, rng_r;
+SELECT pg_temp.try_as('rng_adm', $$INSERT INTO rng_seen SELECT 'admin', q, pg_temp.same_page(q, c) FROM rng_q$$) AS admin_reads;
+SELECT pg_temp.try_as('rng_r', $$INSERT INTO rng_seen SELECT 'practitioner', q, pg_temp.same_page(q, 't.owner_id = ''rng-p'' AND ' || c) FROM rng_q$$) AS practitioner_reads;
+SELECT * FROM rng_seen ORDER BY who, q;
+-- the page's plan (search.c: run_page; DEBUG1): the range's days merged in
+-- order when each day reads the day index (here with no sequential scan,
+-- as at a million tasks), the range's own plans otherwise: beyond 62
+-- days, with a list, ne or a second positive condition, in another order
+CREATE FUNCTION pg_temp.rng_traced(who name, q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	b jsonb;
+BEGIN
+	EXECUTE format('SET LOCAL ROLE %I', who);
+	PERFORM omnitask.search_tasks_query(q || '&_total=none&_count=3');
+	PERFORM set_config('client_min_messages', 'debug1', true);
+	b := omnitask.search_tasks_query(q || '&_total=none&_count=3');
+	PERFORM set_config('client_min_messages', 'warning', true);
+	RESET ROLE;
+	RETURN (SELECT string_agg(e -> 'resource' ->> 'id', ',') FROM jsonb_array_elements(b -> 'entry') e);
+END $$;
+BEGIN;
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT pg_temp.rng_traced('rng_adm', q) FROM unnest(ARRAY['authored-on=2026-10',
+	'authored-on=ge2026-10-03T12:00:00Z&authored-on=le2026-10-06T06:00:00Z',
+	'modified=ge2026-10-10&modified=lt2026-10-12', 'modified=ge2026-10-18T12:00:00Z&modified=le2026-10-21',
+	'_lastUpdated=ge2026-10-01&_lastUpdated=le2026-10-31',
+	'authored-on=ge2026-10-14&status=ready,completed']) q;
+SELECT pg_temp.rng_traced('rng_adm', q) FROM unnest(ARRAY['authored-on=ge2026-08-01&authored-on=lt2026-10-03',
+	'authored-on=2026-10-03,2026-10-05', 'authored-on=ne2026-10-03&authored-on=ge2026-10-01',
+	'authored-on=2026-10&code=urn:none|x', 'authored-on=2026-10&modified=ge2026-10-10',
+	'authored-on=2026-10&_sort=_id']) q;
+ROLLBACK;
+-- an open end: the days up to today, then one more branch for every later
+-- day, whatever today is: 40 tasks modified over the last 10 days
+SELECT count(omnitask.import_task(jsonb_build_object(
+	'resourceType', 'Task', 'id', 'rng-m' || g, 'intent', 'order', 'status', 'ready', 'description', 'modified ' || g,
+	'priority', (ARRAY['routine', 'urgent', 'asap', 'stat'])[1 + g % 4], 'for', jsonb_build_object('reference', 'Patient/rng-pat'),
+	'authoredOn', to_char(now() AT TIME ZONE 'UTC' - interval '20 days', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+	'lastModified', to_char(now() AT TIME ZONE 'UTC' - (g % 10) * interval '1 day' - g * interval '1 minute',
+							'YYYY-MM-DD"T"HH24:MI:SS"Z"')))) AS imported
+FROM generate_series(1, 40) g;
+VACUUM ANALYZE omnitask.task;
+CREATE TEMP TABLE rng_open AS
+SELECT w, v, c FROM (VALUES ('modified since 3 days ago', 'modified=ge', 't.last_modified', 3, ''),
+							('modified since 18:00 3 days ago', 'modified=ge', 't.last_modified', 3, 'T18:00:00Z'),
+							('written today', '_lastUpdated=ge', 't.last_updated', 0, '')) x(w, p, col, back, at),
+	LATERAL (SELECT to_char(now() AT TIME ZONE 'UTC' - back * interval '1 day', 'YYYY-MM-DD') || at AS day) d,
+	LATERAL (SELECT p || day AS v, format('%s >= %L', col, day || CASE WHEN at = '' THEN 'Z' ELSE '' END) AS c) q;
+SELECT w, pg_temp.same_page(v, c) AS page FROM rng_open ORDER BY w;
+BEGIN;
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT w, pg_temp.rng_traced('rng_adm', v) IS NOT NULL AS found FROM rng_open WHERE w LIKE 'modified%' ORDER BY w;
+ROLLBACK;
+DROP TABLE rng_seen, rng_q, rng_open;
+DELETE FROM omnitask.practitioner WHERE id = 'rng-p';
+DROP ROLE rng_adm, rng_r;

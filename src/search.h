@@ -60,6 +60,21 @@ typedef struct SearchQuery
 	int			key_arg;		/* business-status=system|code read by its key: $n, or 0 */
 	char	   *key_cond;		/* its condition (in q->where only: search_page_source) */
 	struct SearchElements *elements;	/* _elements, _summary=true|text|data, or NULL */
+	/* a date range read day by day in the page's order (search_days_source) */
+	int			days_n;			/* its days, or 0 */
+	const char *days_column;	/* its column ("t.authored_on") */
+	const char *days_index;		/* the column's day index */
+	int			days_arg;		/* $n of its whole days (date[]), or 0 */
+	int			days_first;		/* $n of the first day when the range starts within it (date), or 0 */
+	int			days_lo;		/* then $n of that start */
+	int			days_last;		/* $n of the last day when the range ends within it (date), or 0 */
+	int			days_hi;		/* $n of that end (the first day's too when it is the last) */
+	char	   *days_tail;		/* open range: the literal day after which one branch reads the rest */
+	/* while parsing: the range of the date parameters without a modifier */
+	const char *range_column;	/* their column, or NULL */
+	int64		range_lo;		/* the intersection of their ranges [lo, hi), */
+	int64		range_hi;		/* timestamptz, DT_NOBEGIN/DT_NOEND when open */
+	bool		range_any;		/* one of them is not one range of range_column */
 } SearchQuery;
 
 /* search_query.c */
@@ -73,6 +88,8 @@ pg_noreturn extern void search_bad_value(const char *param, const char *value,
 
 /* search_period.c */
 extern char *search_page_source(SearchQuery *q, const char *cond, const char *limit);
+extern char *search_days_source(SearchQuery *q, const char *cond, const char *limit);
+extern int32 search_utc_day(int64 t);
 extern void search_period_condition(int prefix, int lo, int hi, StringInfo cond);
 
 /* search.c */

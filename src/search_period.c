@@ -122,13 +122,23 @@ omnitask_task_day(PG_FUNCTION_ARGS)
 	else if (TIMESTAMP_IS_NOEND(t))
 		DATE_NOEND(d);
 	else
-	{
-		/* days since 2000-01-01, rounded down (t may be negative) */
-		d = (DateADT) (t / USECS_PER_DAY);
-		if (t % USECS_PER_DAY < 0)
-			d--;
-	}
+		d = search_utc_day(t);
 	PG_RETURN_DATEADT(d);
+}
+
+/*
+ * The UTC day (a DateADT: days since 2000-01-01) of a finite timestamptz,
+ * rounded down (t may be negative): task_day's, and the days of a date
+ * range that search_query.c reads day by day.
+ */
+int32
+search_utc_day(int64 t)
+{
+	int32		d = (int32) (t / USECS_PER_DAY);
+
+	if (t % USECS_PER_DAY < 0)
+		d--;
+	return d;
 }
 
 /*

@@ -112,6 +112,13 @@ SELECT patient_id AS patient FROM omnitask.task WHERE owner_id = :'owner' ORDER 
 SELECT code FROM omnitask.task WHERE code IS NOT NULL GROUP BY code ORDER BY count(*) DESC LIMIT 1 \gset
 SELECT to_char(max(authored_on) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS today FROM omnitask.task \gset
 SELECT id AS some_id FROM omnitask.task ORDER BY id LIMIT 1 OFFSET 1000 \gset
+-- date ranges across days: today's month, the week to today, three days
+-- from noon to 06:00 (edges within a day)
+SELECT to_char(:'today'::date, 'YYYY-MM') AS month,
+	to_char(date_trunc('month', :'today'::date), 'YYYY-MM-DD') AS month_start,
+	to_char(date_trunc('month', :'today'::date) + interval '1 month', 'YYYY-MM-DD') AS next_month,
+	to_char(:'today'::date - 6, 'YYYY-MM-DD') AS week_start,
+	to_char(:'today'::date - 3, 'YYYY-MM-DD') AS three_days_ago \gset
 -- a selective date: the last 50 writes (a real "changed since")
 SELECT to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS recent
 	FROM omnitask.task ORDER BY last_updated DESC LIMIT 1 OFFSET 49 \gset
@@ -146,6 +153,11 @@ INSERT INTO w VALUES
 	(12, '_lastUpdated (gt)', '_lastUpdated=gt' || :'today'),
 	(13, 'modified (ge)', 'modified=ge' || :'today'),
 	(14, 'due-date (le)', 'due-date=le' || :'today'),
+	(30, 'authored-on (a month)', 'authored-on=' || :'month'),
+	(31, 'authored-on (ge, lt: a month)', 'authored-on=ge' || :'month_start' || '&authored-on=lt' || :'next_month'),
+	(32, 'authored-on (a week)', 'authored-on=ge' || :'week_start' || '&authored-on=le' || :'today'),
+	(33, 'authored-on (noon to 06:00, 3 days)', 'authored-on=ge' || :'three_days_ago' || 'T12:00:00Z&authored-on=lt' || :'today' || 'T06:00:00Z'),
+	(34, '_lastUpdated (ge)', '_lastUpdated=ge' || :'today'),
 	(15, 'identifier', 'identifier=' || :'ident'),
 	(16, 'identifier:missing', 'identifier:missing=true'),
 	(17, 'group-identifier', 'group-identifier=urn:bench:group|G-7'),

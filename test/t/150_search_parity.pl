@@ -159,6 +159,33 @@ sub random_date
 	return ($t, "timestamptz '$t'", "timestamptz '$t' + interval '1 second'");
 }
 
+# r17 (0.8): a range of a few days of February 2026, repeated (AND): from
+# a day or an instant (ge, gt, sa) to one 0-12 days later (lt, le, eb),
+# read day by day in the page's order (search_query.c, days_finish):
+# (query text, SQL condition).
+sub random_days
+{
+	my ($name, $col) = @_;
+	my $day = 1 + int(rand(16));
+	my (@q, @c);
+	for my $side (0, 1)
+	{
+		my $d = sprintf('2026-02-%02d', $side ? $day + int(rand(13)) : $day);
+		my ($t, $lo, $hi) = ($d, "timestamptz '${d}Z'", "timestamptz '${d}Z' + interval '1 day'");
+		if (rand() < 0.5)
+		{
+			$t = sprintf('%sT%02d:%02d:%02d%s', $d, int(rand(24)), int(rand(60)), int(rand(60)), pick('Z', '+02:00', '-05:00'));
+			($lo, $hi) = ("timestamptz '$t'", "timestamptz '$t' + interval '1 second'");
+		}
+		my $prefix = $side ? pick(qw(lt le eb)) : pick(qw(ge gt sa));
+		my %sql = (ge => ">= $lo", gt => ">= $hi", sa => ">= $hi", lt => "< $lo", le => "< $hi", eb => "< $lo");
+		(my $enc = $t) =~ s/\+/%2B/g;
+		push @q, "$name=$prefix$enc";
+		push @c, "$col $sql{$prefix}";
+	}
+	return (join('&', @q), '(' . join(' AND ', @c) . ')');
+}
+
 # One random parameter: (query text, SQL condition).
 sub random_param
 {
@@ -187,6 +214,7 @@ sub random_param
 			my $v = pick('true', 'false');
 			return ("$name:missing=$v", $v eq 'true' ? "($missing)" : "NOT ($missing)");
 		}
+		return random_days($name, $col) if $name ne 'period' && rand() < 0.25;
 		my (@q, @c);
 		for (1 .. (rand() < 0.8 ? 1 : 2))
 		{
@@ -378,6 +406,17 @@ for my $role (qw(par_admin par_pr1))
 		my $nonempty = grep { /\|t\|t\|t\|[1-9]/ } @rows;
 		ok($nonempty > $k / 5, "$role, $plan: the searches are not all empty ($nonempty match something)");
 	}
+	# r17 (0.8): with no sequential or bitmap scan, as at a million tasks,
+	# a range of a few days is read day by day (search.c, days_in_order):
+	# the same answers
+	{
+		my ($out, $err) = psql("SET timezone = 'UTC';\nSET enable_seqscan = off;\nSET enable_bitmapscan = off;\n"
+							   . "SET ROLE $role;\n" . $forced);
+		my @rows = split /\n/, $out;
+		my @bad = grep { !/^\d+\|t\|t\|t\|/ } @rows;
+		is(scalar(@rows) . ' ' . scalar(@bad), "$nforced 0", "$role, no scans but the indexes': every total, page and next link equals the SQL's")
+		  or diag($err, join("\n", map { /^(\d+)/; "$_  <- $queries[$1 - 1]" } @bad[0 .. ($#bad < 9 ? $#bad : 9)]));
+	}
 	if ($role eq 'par_pr1')
 	{
 		my ($seen) = psql("SET ROLE par_pr1; SELECT count(*) FILTER (WHERE owner_id = 'p1') = count(*) FROM omnitask.task;");
@@ -395,7 +434,7 @@ my $libdir = `$pgbin/pg_config --pkglibdir`;
 chomp $libdir;
 SKIP:
 {
-	skip 'auto_explain is not installed', 72 unless -e "$libdir/auto_explain.so";
+	skip 'auto_explain is not installed', 78 unless -e "$libdir/auto_explain.so";
 
 	# The table's size as the planner sees it must not depend on whether
 	# autovacuum has analyzed it yet: analyzed, a filter over these few
@@ -514,9 +553,6 @@ SQL
 		# GIN entry is not read
 		[ 'code=c1&authored-on=2026-02-03&_count=3&_total=none', 'auto', 'walk',
 		  qr/\A(?!.*task_search_tokens_idx)(?=.*count\(\*\)).*LIMIT \$\d+\) t WHERE[^\n]*\n.*task_authored_day_idx/s ],
-		# a month is a range still (task_authored_idx)
-		[ 'authored-on=2026-02&_count=3&_total=none', 'auto', 'walk',
-		  qr/\A(?!.*task_authored_day_idx).*task_authored_idx/s ],
 		# the kept plans (search.c, plan_options): generic where the values
 		# cannot change the plan (the plan shows the parameter), planned
 		# for its values with a date range (the plan shows the constant)
@@ -524,6 +560,25 @@ SQL
 		[ 'code=c1&_count=3&_total=none', 'auto', 'walk', qr/search_tokens && \$1\)/ ],
 		[ '_lastUpdated=lt2000-01-01&_count=3&_total=none', 'auto', 'filter',
 		  qr/\A(?!.*Cond: \(last_updated < \$).*Cond: \(last_updated < '[^']+'::timestamp with time zone\)/s ],
+		# r17 (0.8): a range of at most 62 days, the only positive
+		# condition, in the default order: for each day its first rows in
+		# the page's order from the column's day index (a Limit right above
+		# the scan: no sort per day), the whole days a LATERAL over their
+		# array, the days' rows then sorted (search_query.c,
+		# search_days_source); a month was a walk of task_priority_idx,
+		# then the range's rows sorted
+		[ 'authored-on=2026-02&_count=3&_total=none', 'auto', 'page',
+		  qr/(?s)Function Scan on unnest.*Limit[^\n]*\n\s*->\s+Index (?:Only )?Scan using task_authored_day_idx[^\n]*\n\s*Index Cond: \(\(?omnitask\.task_day\(authored_on\)\)? = d\.day\)/ ],
+		# the range's edges within a day: branches of their own, the bound
+		# an index condition
+		[ 'authored-on=ge2026-02-03T12:00:00Z&authored-on=lt2026-02-06T06:00:00%2B02:00&_count=3&_total=none', 'auto', 'page',
+		  qr/(?s)(?=.*Limit[^\n]*\n\s*->\s+Index (?:Only )?Scan using task_authored_day_idx[^\n]*\n\s*Index Cond: \(\(\(?omnitask\.task_day\(authored_on\)\)? = \$\d+\) AND \(authored_on >= \$\d+\)\))(?=.*Limit[^\n]*\n\s*->\s+Index (?:Only )?Scan using task_authored_day_idx[^\n]*\n\s*Index Cond: \(\(\(?omnitask\.task_day\(authored_on\)\)? = \$\d+\) AND \(authored_on < \$\d+\)\)).*Function Scan on unnest/ ],
+		# modified: its day index (0.8)
+		[ 'modified=ge2026-02-01&modified=le2026-02-07&_count=3&_total=none', 'auto', 'page',
+		  qr/(?s)Function Scan on unnest.*Limit[^\n]*\n\s*->\s+Index (?:Only )?Scan using task_modified_day_idx/ ],
+		# beyond 62 days: the range's plans (a walk first)
+		[ 'authored-on=ge2026-01-01&authored-on=lt2026-03-05&_count=3&_total=none', 'auto', 'walk',
+		  qr/\A(?!.*_day_idx).*task_authored_idx/s ],
 	);
 	for my $c (@cases)
 	{
