@@ -224,7 +224,8 @@ FROM (VALUES
 
 -- 12 tasks of tok-p authored a minute apart on 2026-07-01 and 2 on
 -- 2026-07-02: 1 in 4 of the code urn:tok-cd|lab by its one coding, 1 in 4
--- by one of two codings, 1 in 4 of another code, 1 in 4 with a text only
+-- by one of two codings, 1 in 4 of another code, 1 in 4 of the code lab
+-- without a system
 SELECT count(omnitask.import_task(jsonb_build_object(
 	'resourceType', 'Task', 'id', 'tok-cd-' || lpad(g::text, 2, '0'), 'intent', 'order',
 	'status', CASE WHEN g % 3 = 0 THEN 'ready' ELSE 'requested' END,
@@ -237,22 +238,27 @@ SELECT count(omnitask.import_task(jsonb_build_object(
 		WHEN 0 THEN '{"coding": [{"system": "urn:tok-cd", "code": "lab"}]}'::jsonb
 		WHEN 1 THEN '{"coding": [{"system": "urn:tok-other", "code": "x"}, {"system": "urn:tok-cd", "code": "lab"}]}'
 		WHEN 2 THEN '{"coding": [{"system": "urn:tok-cd", "code": "other"}]}'
-		ELSE '{"text": "lab"}' END)))
+		ELSE '{"coding": [{"code": "lab"}], "text": "lab"}' END)))
 FROM generate_series(1, 14) g;
 SELECT t.id, omnitask.task_day(t.authored_on) AS day, t.code_token FROM omnitask.task t WHERE t.id LIKE 'tok-cd-%' ORDER BY t.id;
 SELECT count(*) AS problems FROM omnitask.verify() v WHERE v.task_id LIKE 'tok-cd-%';
 
--- the day's tasks of the code (1, 4, 5, 8, 9, 12): those with the key and
--- those with two codings, merged in the page's order from
--- task_code_token_day_idx; the filter forced (the tokens' GIN index) gives
--- the same pages; as the practitioner (row-level security) and as the
--- superuser
+-- the day's tasks of urn:tok-cd|lab (1, 4, 5, 8, 9, 12): those with the
+-- key of lab (the code alone) and those with two codings, the token tested
+-- on both (3, 7 and 11 have lab without a system), merged in the page's
+-- order from task_code_token_day_idx; the filter forced (the tokens' GIN
+-- index) gives the same pages; as the practitioner (row-level security)
+-- and as the superuser
 BEGIN;
 SET LOCAL ROLE tok_role;
 SELECT pg_temp.traced('code=urn:tok-cd|lab&authored-on=2026-07-01&_total=none&_count=2');
 SELECT pg_temp.traced('code=urn:tok-cd|lab&authored-on=2026-07-01&_total=none&_count=2&_offset=2');
 SELECT pg_temp.traced('authored-on=eq2026-07-01&code=urn:tok-cd|lab&_total=none&_count=2&_offset=4');
 SELECT pg_temp.traced('code=urn:tok-cd|other&authored-on=2026-07-01&_total=none&_count=5');
+-- lab of any system (the key alone decides, and the many), lab without a system
+SELECT pg_temp.traced('code=lab&authored-on=2026-07-01&_total=none&_count=5');
+SELECT pg_temp.traced('code=lab&authored-on=2026-07-01&_total=none&_count=5&_offset=5');
+SELECT pg_temp.traced('code=|lab&authored-on=2026-07-01&_total=none&_count=5');
 -- the next day (13 by its two codings), and a day without the code
 SELECT pg_temp.traced('code=urn:tok-cd|lab&authored-on=2026-07-02&_total=none&_count=5');
 SELECT pg_temp.traced('code=urn:tok-cd|lab&authored-on=2026-07-03&_total=none&_count=5');
@@ -266,11 +272,10 @@ SELECT pg_temp.traced('owner=tok-p&code=urn:tok-cd|lab&authored-on=2026-07-01&_t
 -- the day's rows walked (0.7 dropped the business status from the walk
 -- when a token condition followed it, and gave 4 tasks without it)
 SELECT pg_temp.traced('business-status=urn:tok-bs|wait&code=urn:tok-cd|lab&authored-on=2026-07-01&_total=none&_count=4');
--- the forms read from search_tokens as before 0.8: a code of any system,
--- every code of a system, a list, :not, a code without a day, a time, another order
+-- the forms read from search_tokens as before 0.8: every code of a
+-- system, a list, :not, a code without a day, a time, another order
 BEGIN;
 SET LOCAL ROLE tok_role;
-SELECT pg_temp.traced('code=lab&authored-on=2026-07-01&_total=none&_count=4');
 SELECT pg_temp.traced('code=urn:tok-cd|&authored-on=2026-07-01&_total=none&_count=4');
 SELECT pg_temp.traced('code=urn:tok-cd|lab,urn:tok-cd|other&authored-on=2026-07-01&_total=none&_count=4');
 SELECT pg_temp.traced('code:not=urn:tok-cd|lab&authored-on=2026-07-01&_total=none&_count=4');
@@ -298,16 +303,18 @@ ROLLBACK;
 
 -- both key columns of every stored task (this script's and the other
 -- scripts') follow the rule, computed here from the resource in SQL: of
--- the codings whose system and code are non-empty strings and whose token
--- fits (256 bytes), none NULL, one its token, more '*'
+-- the codings with a key whose token fits (256 bytes), none NULL, one its
+-- token, more '*'; a business status's key is system|code (both non-empty
+-- strings), a code's the code alone (a non-empty string, any system)
 CREATE FUNCTION pg_temp.key_by_rule(param text, concept jsonb) RETURNS text LANGUAGE sql AS $$
 	SELECT CASE count(*) WHEN 0 THEN NULL WHEN 1 THEN min(k) ELSE '*' END
-	FROM (SELECT param || ':' || regexp_replace(c ->> 'system', '([|\\])', '\\\1', 'g') || '|'
+	FROM (SELECT param || ':' || CASE WHEN param = 'code' THEN '' ELSE
+				 regexp_replace(c ->> 'system', '([|\\])', '\\\1', 'g') || '|' END
 				 || regexp_replace(c ->> 'code', '([|\\])', '\\\1', 'g') AS k
 		  FROM jsonb_array_elements(CASE WHEN jsonb_typeof(concept -> 'coding') = 'array'
 										 THEN concept -> 'coding' ELSE '[]' END) c
-		  WHERE jsonb_typeof(c -> 'system') = 'string' AND jsonb_typeof(c -> 'code') = 'string'
-			AND c ->> 'system' <> '' AND c ->> 'code' <> '') keys
+		  WHERE (param = 'code' OR (jsonb_typeof(c -> 'system') = 'string' AND c ->> 'system' <> ''))
+			AND jsonb_typeof(c -> 'code') = 'string' AND c ->> 'code' <> '') keys
 	WHERE octet_length(k) <= 256
 $$;
 SELECT count(*) > 20 AS tasks,
@@ -315,7 +322,9 @@ SELECT count(*) > 20 AS tasks,
 	   count(*) FILTER (WHERE t.business_status_token IS DISTINCT FROM
 						pg_temp.key_by_rule('business-status', t.resource -> 'businessStatus')) AS business_status_token_off
 FROM omnitask.task t;
-SELECT v.what, omnitask.task_code_token(v.r) IS NOT DISTINCT FROM pg_temp.key_by_rule('code', v.r -> 'code') AS code_by_rule,
+SELECT v.what, omnitask.task_code_token(v.r) IS NOT NULL AS code_key,
+	   omnitask.task_business_status_token(v.r) IS NOT NULL AS business_status_key,
+	   omnitask.task_code_token(v.r) IS NOT DISTINCT FROM pg_temp.key_by_rule('code', v.r -> 'code') AS code_by_rule,
 	   omnitask.task_business_status_token(v.r) IS NOT DISTINCT FROM
 	   pg_temp.key_by_rule('business-status', v.r -> 'businessStatus') AS business_status_by_rule
 FROM (VALUES
@@ -325,6 +334,10 @@ FROM (VALUES
 		jsonb_build_array(jsonb_build_object('system', 'urn:s', 'code', repeat('x', 300)),
 						  jsonb_build_object('system', 'urn:s', 'code', 'y'))))),
 	('at the bound', jsonb_build_object('code', jsonb_build_object('coding',
-		jsonb_build_array(jsonb_build_object('system', 'urn:s', 'code', repeat('x', 256 - 11)))))),
+		jsonb_build_array(jsonb_build_object('system', 'urn:s', 'code', repeat('x', 256 - 5)))))),
 	('past the bound', jsonb_build_object('code', jsonb_build_object('coding',
-		jsonb_build_array(jsonb_build_object('system', 'urn:s', 'code', repeat('x', 256 - 10))))))) v(what, r);
+		jsonb_build_array(jsonb_build_object('system', 'urn:s', 'code', repeat('x', 256 - 4)))))),
+	('a business status at the bound', jsonb_build_object('businessStatus', jsonb_build_object('coding',
+		jsonb_build_array(jsonb_build_object('system', 'urn:s', 'code', repeat('x', 256 - 22)))))),
+	('a business status past the bound', jsonb_build_object('businessStatus', jsonb_build_object('coding',
+		jsonb_build_array(jsonb_build_object('system', 'urn:s', 'code', repeat('x', 256 - 21))))))) v(what, r);

@@ -61,6 +61,7 @@ typedef struct SearchQuery
 	char	   *key_cond;		/* its condition (in q->where only: search_page_source) */
 	const char *key_param;		/* its parameter: business-status, or code (0.8) */
 	const char *key_column;		/* its key column: business_status_token, code_token */
+	bool		key_exact;		/* the key alone decides (else the condition too) */
 	struct SearchElements *elements;	/* _elements, _summary=true|text|data, or NULL */
 } SearchQuery;
 

@@ -793,30 +793,35 @@ result_param(const char *name, const char *value, SearchQuery *q, const char **s
 
 /*
  * The argument ($n) of the key column a business-status or code value is
- * read by, or 0: one item, system|code, with a key (task_coding_key; a
- * long one is kept as a hash and has none).  Only the first such
- * parameter of a query (search_page_source reads one key).  The value was
- * checked by coding_token already.  A code's key serves one day of
- * authored-on only (task_code_token_day_idx): search_parse_query files it
- * as a token condition otherwise (search_unkey).
+ * read by, or 0: one item with a key (task_coding_key; a long one is kept
+ * as a hash and has none): business-status system|code; code c, system|c
+ * or |c (the key is c's, of any system: q->key_exact only for c alone,
+ * else the token's condition is tested on the key's rows too).  Only the
+ * first such parameter of a query (search_page_source reads one key).  The
+ * value was checked by coding_token already, and is split as it splits
+ * it.  A code's key serves one day of authored-on only
+ * (task_code_token_day_idx): search_parse_query files it as a token
+ * condition otherwise (search_unkey).
  */
 static int
 coding_key_arg(const SearchParamDef *def, const char *value, SearchQuery *q)
 {
 	const char *bar = strchr(value, '|');
 	bool		bs = strcmp(def->name, "business-status") == 0;
+	const char *code = bar ? bar + 1 : value;
 	char	   *key;
 	int			arg;
 
 	if ((!bs && strcmp(def->name, "code") != 0) || q->key_cond != NULL ||
-		strchr(value, ',') != NULL || bar == NULL)
+		strchr(value, ',') != NULL || (bs && bar == NULL))
 		return 0;
-	key = task_coding_key(def->name, value, bar - value, bar + 1, strlen(bar + 1));
+	key = task_coding_key(def->name, value, bar ? bar - value : 0, code, strlen(code));
 	if (key == NULL)
 		return 0;
 	arg = add_arg(q, CStringGetTextDatum(key), TEXTOID);
 	q->key_param = def->name;
 	q->key_column = bs ? "t.business_status_token" : "t.code_token";
+	q->key_exact = bs || bar == NULL;
 	return arg;
 }
 
@@ -1085,6 +1090,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	q->key_cond = NULL;
 	q->key_param = NULL;
 	q->key_column = NULL;
+	q->key_exact = false;
 	q->date_walk = false;
 	q->one_day = false;
 	q->custom_plans = false;
@@ -1256,9 +1262,11 @@ search_page_source(SearchQuery *q, const char *cond, const char *limit)
 	 * business-status=system|code (q->key_arg): the tasks whose one coding
 	 * with a key has that key, and those with more than one, each read in
 	 * the page's order from task_business_status_token_idx
-	 * (omnitask--0.6--0.7.sql); so code=system|code with one day of
-	 * authored-on (q->key_column code_token), from task_code_token_day_idx
-	 * (omnitask--0.7--0.8.sql), whose day follows the key; the token's condition (q->key_cond, in
+	 * (omnitask--0.6--0.7.sql); so a code (c, system|c, |c) with one day
+	 * of authored-on (q->key_column code_token, c's key), from
+	 * task_code_token_day_idx (omnitask--0.7--0.8.sql), whose day follows
+	 * the key (for system|c and |c the token's condition is tested on the
+	 * key's rows too: !q->key_exact); the token's condition (q->key_cond, in
 	 * neither cond nor q->rest) holds in the first, where it is not written
 	 * (with it the planner, which has no statistics for either, took the two
 	 * for one row and intersected their bitmaps), and is tested in the
@@ -1268,7 +1276,8 @@ search_page_source(SearchQuery *q, const char *cond, const char *limit)
 	 */
 	if (q->key_arg)
 	{
-		keys[nkeys++] = psprintf("%s = $%d AND ", q->key_column, q->key_arg);
+		keys[nkeys++] = psprintf("%s = $%d AND %s%s", q->key_column, q->key_arg,
+								 q->key_exact ? "" : q->key_cond, q->key_exact ? "" : " AND ");
 		keys[nkeys++] = psprintf("%s = '%s' AND %s AND ", q->key_column, TASK_BS_TOKEN_MANY,
 								 q->key_cond);
 	}

@@ -50,9 +50,11 @@ typedef enum TokenKind
 } TokenKind;
 
 /*
- * The key columns: of a CodeableConcept's codings with a system and a
- * code, the search token of the one there is (its key), TASK_BS_TOKEN_MANY
- * when there are more, NULL when there is none (key_column_datum).
+ * The key columns: of a CodeableConcept's codings with a key, the key of
+ * the one there is, TASK_BS_TOKEN_MANY when there are more, NULL when
+ * there is none (key_column_datum).  A key is a search token kept as
+ * written (task_coding_key): business_status_token's is "system|code"
+ * (0.7), code_token's the code alone, of any system (0.8).
  */
 typedef enum TokenKey
 {
@@ -266,22 +268,33 @@ task_search_token(const char *param, const char *system, int slen,
 }
 
 /*
- * The key of a coding of param (business-status, code) with this system
- * and code: its search token "param:system|code", or NULL when it has none
- * (a system or code empty, or a token long enough to be kept as a hash).
- * The stored key columns (business_status_token, code_token: through
- * coding_key, below) and the search (search_query.c) agree on it.
+ * The key of a coding of param with this system and code, or NULL when it
+ * has none: for business-status its search token
+ * "business-status:system|code" (a system and a code needed), for code
+ * its token "code:code" (the code alone, whatever the system: code=c,
+ * code=system|c and code=|c are all among the tasks of c's key); NULL too
+ * when the code (or system) is empty or the token long enough to be kept
+ * as a hash.  The stored key columns (business_status_token, code_token:
+ * coding_tokens) and the search (search_query.c) agree on it.
  */
 char *
 task_coding_key(const char *param, const char *system, int slen, const char *code, int clen)
 {
+	bool		bare = strcmp(param, "code") == 0;
 	char	   *token;
 	bool		hashed;
 
-	if (system == NULL || code == NULL || slen == 0 || clen == 0)
+	if (code == NULL || clen == 0 || (!bare && (system == NULL || slen == 0)))
 		return NULL;
-	token = task_search_token(param, system, slen, code, clen, &hashed);
+	token = task_search_token(param, bare ? NULL : system, slen, code, clen, &hashed);
 	return hashed ? NULL : token;
+}
+
+/* Counts a coding's key for the key column being collected (tl->key). */
+static void
+key_add(TokenList *tl, char *key)
+{
+	tl->keys[tl->key] = tl->keys[tl->key] ? TASK_BS_TOKEN_MANY : key;
 }
 
 /* Adds a token to the list. */
@@ -345,16 +358,19 @@ coding_tokens(TokenList *tl, const char *param, JsonbContainer *c, const char *c
 	{
 		char	   *token;
 
-		token_add(tl, task_search_token(param, NULL, 0, code.val.string.val,
-										code.val.string.len, &hashed));
+		/* a key as task_coding_key makes it, from the token built here */
+		token = task_search_token(param, NULL, 0, code.val.string.val,
+								  code.val.string.len, &hashed);
+		token_add(tl, token);
+		if (tl->key == KEY_CODE && code.val.string.len > 0 && !hashed)
+			key_add(tl, token);
 		token = task_search_token(param, has_sys ? sys.val.string.val : "",
 								  has_sys ? sys.val.string.len : 0,
 								  code.val.string.val, code.val.string.len, &hashed);
 		token_add(tl, token);
-		/* the same conditions as task_coding_key's */
-		if (tl->key != KEY_NONE && has_sys && sys.val.string.len > 0 &&
+		if (tl->key == KEY_BUSINESS_STATUS && has_sys && sys.val.string.len > 0 &&
 			code.val.string.len > 0 && !hashed)
-			tl->keys[tl->key] = tl->keys[tl->key] ? TASK_BS_TOKEN_MANY : token;
+			key_add(tl, token);
 	}
 	if (has_sys)
 		token_add(tl, task_search_token(param, sys.val.string.val, sys.val.string.len,
@@ -454,13 +470,13 @@ business_status_datum(Jsonb *resource, bool *isnull)
 
 /*
  * A key column (business_status_token, code_token): what a search for one
- * system|code of its parameter needs to know of the CodeableConcept
+ * value of its parameter needs to know of the CodeableConcept
  * (search_query.c, search_page_source).  Such a search matches only a
- * coding with that system and code, whose token is kept as written (a
- * long one is a hash: task_coding_key).  Of the codings with a key: none,
- * NULL (no such search matches the task); one, its key (the search matches
- * exactly when it asks for it); more, TASK_BS_TOKEN_MANY (its search_tokens
- * tell).  task_business_status_token_idx reads a stage's tasks, and
+ * coding with that key (task_coding_key; a long one is a hash and has
+ * none).  Of the codings with a key: none, NULL (no such search matches
+ * the task); one, its key (a search matches only when it asks for that
+ * key); more, TASK_BS_TOKEN_MANY (its search_tokens tell).
+ * task_business_status_token_idx reads a stage's tasks, and
  * task_code_token_day_idx a code's tasks of a day, and those with many, in
  * the page's order.  The keys were collected with search_tokens
  * (coding_tokens), so each coding's token is built once.

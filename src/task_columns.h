@@ -53,8 +53,8 @@ extern HeapTuple task_modify_row(HeapTuple tup, TupleDesc desc, const int *att,
 								 Datum *values, bool *nulls);
 /*
  * business_status_token (code_token) of a businessStatus (code) with more
- * than one coding with a key (task_columns.c); a key starts with
- * "business-status:" ("code:").
+ * than one coding with a key (task_columns.c, task_coding_key); a key
+ * starts with "business-status:" ("code:").
  */
 #define TASK_BS_TOKEN_MANY	"*"
 

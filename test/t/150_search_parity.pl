@@ -333,8 +333,8 @@ for my $i (1 .. $n)
 		push @q, $q;
 		push @c, $c;
 	}
-	# c17 (0.8): the last searches lead with a code's system|code and one
-	# day of authored-on (the code's key and the day in the page's order:
+	# c17 (0.8): the last searches lead with a code (code, system|code,
+	# |code) and one day of authored-on (the code's key and the day in the page's order:
 	# search_query.c, coding_key_arg), a third of them after a business
 	# status's system|code (read by its key: a token condition after it
 	# must not drop it from the walk)
@@ -342,10 +342,11 @@ for my $i (1 .. $n)
 	{
 		my $day = sprintf('2026-%02d-%02d', 1 + int(rand(3)), 1 + int(rand(28)));
 		my $code = 'c' . (1 + int(rand(4)));
-		my $sys = pick('http://s1', 'http://s2');
-		unshift @q, "code=$sys|$code", "authored-on=$day";
+		my $sys = pick('http://s1', 'http://s2', '', undef, undef);
+		unshift @q, 'code=' . (defined $sys ? "$sys|" : '') . $code, "authored-on=$day";
 		unshift @c, "EXISTS (SELECT FROM jsonb_array_elements(t.resource -> 'code' -> 'coding') c "
-		  . "WHERE c ->> 'system' = '$sys' AND c ->> 'code' = '$code')",
+		  . "WHERE c ->> 'code' = '$code'"
+		  . (!defined $sys ? ')' : $sys eq '' ? " AND NOT c ? 'system')" : " AND c ->> 'system' = '$sys')"),
 		  "(t.authored_on >= timestamptz '${day}Z' AND t.authored_on < timestamptz '${day}Z' + interval '1 day')";
 		if ($i % 3 == 0)
 		{
@@ -530,10 +531,11 @@ SQL
 		  qr/\A(?!.*\bSort\b).*Index Scan using task_authored_day_idx[^\n]*\n\s*Index Cond: \(omnitask\.task_day\(authored_on\) = /s ],
 		[ 'authored-on=eq2026-02-03&_count=3&_total=none', 'auto', 'page',
 		  qr/(?:Index Scan using|Bitmap Index Scan on) task_authored_day_idx[^\n]*\n\s*Index Cond: \(omnitask\.task_day\(authored_on\) = /, 'par_pr1' ],
-		# with a code: the day's rows counted, then all of them walked and
-		# the code tested on each (search.c, day_counted_first): the code's
-		# GIN entry is not read
-		[ 'code=c1&authored-on=2026-02-03&_count=3&_total=none', 'auto', 'walk',
+		# with a code list (c17, 0.8: one code is read by its key, below):
+		# the day's rows counted, then all of them walked and the code
+		# tested on each (search.c, day_counted_first): the code's GIN entry
+		# is not read
+		[ 'code=c1,c2&authored-on=2026-02-03&_count=3&_total=none', 'auto', 'walk',
 		  qr/\A(?!.*task_search_tokens_idx)(?=.*count\(\*\)).*LIMIT \$\d+\) t WHERE[^\n]*\n.*task_authored_day_idx/s ],
 		# a month is a range still (task_authored_idx)
 		[ 'authored-on=2026-02&_count=3&_total=none', 'auto', 'walk',
@@ -545,17 +547,18 @@ SQL
 		[ 'code=c1&_count=3&_total=none', 'auto', 'walk', qr/search_tokens && \$1\)/ ],
 		[ '_lastUpdated=lt2000-01-01&_count=3&_total=none', 'auto', 'filter',
 		  qr/\A(?!.*Cond: \(last_updated < \$).*Cond: \(last_updated < '[^']+'::timestamp with time zone\)/s ],
-		# c17 (0.8): code=system|code with one day of authored-on, the key
-		# and the day index conditions of task_code_token_day_idx, read in
-		# the page's order and merged with the tasks of many keyed codings
+		# c17 (0.8): a code with one day of authored-on, the code's key and
+		# the day index conditions of task_code_token_day_idx, read in the
+		# page's order and merged with the tasks of many coded codings
 		# (search_query.c, search_page_source), under row-level security too
-		# (texteq and task_day are leakproof); the code's GIN entry is not read
-		[ 'code=http://s1|c1&authored-on=2026-02-03&_count=3&_total=none', 'auto', 'page',
-		  qr/\A(?!.*task_search_tokens_idx).*Index Scan using task_code_token_day_idx[^\n]*\n\s*Index Cond: \(\(code_token = (?:'code:http:\/\/s1\|c1'|\$\d+)\) AND \(omnitask\.task_day\(authored_on\) = /s ],
+		# (texteq and task_day are leakproof); the code's GIN entry is not
+		# read; system|code: the same key, its token tested on its rows
+		[ 'code=c1&authored-on=2026-02-03&_count=3&_total=none', 'auto', 'page',
+		  qr/\A(?!.*task_search_tokens_idx).*Index Scan using task_code_token_day_idx[^\n]*\n\s*Index Cond: \(\(code_token = (?:'code:c1'|\$\d+)\) AND \(omnitask\.task_day\(authored_on\) = /s ],
 		[ 'authored-on=2026-02-03&code=http://s1|c1&_count=3&_total=none', 'auto', 'page',
-		  qr/(?:Index Scan using|Bitmap Index Scan on) task_code_token_day_idx[^\n]*\n\s*Index Cond: \(\(code_token = (?:'code:http:\/\/s1\|c1'|\$\d+)\) AND \(omnitask\.task_day\(authored_on\) = /, 'par_pr1' ],
+		  qr/(?:Index Scan using|Bitmap Index Scan on) task_code_token_day_idx[^\n]*\n\s*Index Cond: \(\(code_token = (?:'code:c1'|\$\d+)\) AND \(omnitask\.task_day\(authored_on\) = /, 'par_pr1' ],
 		# a code without a day is a token condition still (walked)
-		[ 'code=http://s1|c1&_count=3&_total=none', 'auto', 'walk', qr/\A(?!.*task_code_token_day_idx).*task_priority_idx/s ],
+		[ 'code=c1&_count=3&_total=none', 'auto', 'walk', qr/\A(?!.*task_code_token_day_idx).*task_priority_idx/s ],
 		# a business status read by its key, then a code: the walk's rows
 		# come from the business status's key (0.7 dropped it)
 		[ 'business-status=http://bs1|b1&code=c1&_count=3&_total=none', 'auto', 'walk',
