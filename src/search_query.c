@@ -857,6 +857,27 @@ presence_ordered(const SearchParamDef *def)
 static const char *const day_columns[] = {"t.authored_on"};
 
 /*
+ * Appends " AND column >= $lo AND column < $hi" to one day's condition
+ * (day_condition), lo the day's first instant in UTC: the same rows
+ * (task_day is the UTC day), but a condition on the column itself, which
+ * an index holding the column checks on its entries.  The practitioner's
+ * day was read from task_owner_worklist_idx (its policy's owner_id the
+ * index condition), which holds authored_on but not its day: each of its
+ * 740 tasks was fetched from the table to test task_day (3.2 million
+ * instructions, against 1.7 million with 0.6's range, checked in the
+ * index).  With the bounds, only the day's few are fetched.  In
+ * task_authored_day_idx and task_code_token_day_idx, which hold the column
+ * too, the bounds are checked on the entries the day already selects.
+ */
+static void
+day_bounds(const SearchParamDef *def, TimestampTz lo, SearchQuery *q, StringInfo cond)
+{
+	appendStringInfo(cond, " AND %s >= $%d AND %s < $%d", def->column,
+					 add_arg(q, TimestampTzGetDatum(lo), TIMESTAMPTZOID), def->column,
+					 add_arg(q, TimestampTzGetDatum(lo + USECS_PER_DAY), TIMESTAMPTZOID));
+}
+
+/*
  * Appends "omnitask.task_day(column) = $n" when value is one day (a date
  * without a time, alone or prefixed with eq) of a column of day_columns,
  * and returns true; false (nothing appended) otherwise.  A date without a
@@ -904,6 +925,7 @@ day_condition(const SearchParamDef *def, const char *value, SearchQuery *q, Stri
 	q->one_day = true;
 	appendStringInfo(cond, "omnitask.task_day(%s) = $%d", def->column,
 					 add_arg(q, DateADTGetDatum((DateADT) (lo / USECS_PER_DAY)), DATEOID));
+	day_bounds(def, lo, q, cond);
 	return true;
 }
 
