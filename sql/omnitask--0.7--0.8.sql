@@ -39,6 +39,53 @@ COMMENT ON INDEX omnitask.task_last_updated_day_idx IS 'A search for a range of 
  * Search: codes, days and the practitioner's plans (issue 17)
  * ====================================================================== */
 
+/*
+ * A code with one day of authored-on ("care coordination authored today")
+ * in the page's order.  The code column holds the first coding's code (for
+ * reporting), not what the token search compares; the code's tokens are
+ * under search_tokens' GIN index, which gives no order.  0.7 counted the
+ * day's rows and walked all of them testing the code (search.c,
+ * day_counted_first): when none of the day's 5,000 tasks of a million has
+ * the code, every one of them was read (38M instructions, 6-10 ms).
+ *
+ * code_token (task_columns.c, key_column_datum) is to Task.code what
+ * business_status_token (0.7) is to businessStatus, keyed by the code
+ * alone: of the codings with a code (a key, the token "code:<code>" of any
+ * system), none, NULL; one, its key; more, '*'.  code=c with one day of
+ * authored-on matches a task exactly when the column equals c's key, or is
+ * '*' and search_tokens has c's token; code=system|c and code=|c match
+ * only tasks among those, their token tested on them.  Each is read from
+ * task_code_token_day_idx (the key, the UTC day, then the default order)
+ * in the page's order and the two are merged (search_query.c,
+ * search_page_source): the first page reads about a page of entries of
+ * each, an empty day none.  texteq and task_day are leakproof: index
+ * conditions under row-level security too.  A code without a day (common:
+ * the walk of the order finds its page), another order, every code of a
+ * system (system|), a list, :not are read from search_tokens as before.
+ * The index is partial: a task without a coded Task.code is not in it
+ * (its write tests the predicate).  The column keeps no planner
+ * statistics, like business_status_token.
+ */
+ALTER TABLE omnitask.task ADD COLUMN code_token text;
+ALTER TABLE omnitask.task ALTER COLUMN code_token SET STATISTICS 0;
+COMMENT ON COLUMN omnitask.task.code_token IS 'Of the Task.code codings with a code, the search token "code:<code>" (any system) of the one there is, * when there are more, NULL when there is none (the search''s own: a code of one day read in the page''s order).';
+
+CREATE FUNCTION omnitask.task_code_token(resource jsonb) RETURNS text
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'omnitask_task_code_token';
+COMMENT ON FUNCTION omnitask.task_code_token(jsonb) IS 'The code_token of a Task resource, as the trigger derives it (used by the 0.8 upgrade for the tasks stored before it).';
+REVOKE ALL ON FUNCTION omnitask.task_code_token(jsonb) FROM PUBLIC;
+
+-- tasks stored before 0.8 (the triggers would treat the update as a write)
+ALTER TABLE omnitask.task DISABLE TRIGGER USER;
+UPDATE omnitask.task t SET code_token = omnitask.task_code_token(t.resource)
+	WHERE t.resource ? 'code';
+ALTER TABLE omnitask.task ENABLE TRIGGER USER;
+
+CREATE INDEX task_code_token_day_idx ON omnitask.task
+	(code_token, omnitask.task_day(authored_on), priority DESC, due_at ASC NULLS LAST, authored_on, id)
+	WHERE code_token IS NOT NULL;
+COMMENT ON INDEX omnitask.task_code_token_day_idx IS 'The tasks with a coded Task.code, by code_token and the UTC day of authored_on, in the default order of a search: a code (code, system|code, |code) with one day of authored-on reads its first page here.';
+
 
 /* ======================================================================
  * Write path (issue 19)

@@ -102,7 +102,9 @@ SELECT pg_temp.traced('owner=tok-p&code=urn:tok|tok-sparse&_total=none&_count=2&
 -- a date range with a code of a vocabulary: the range's rows are counted
 -- (up to 10,000), then read and the code tested on them, instead of the
 -- code's whole GIN entry intersected with the range (search.c,
--- dated_first; one day: all of the day's rows walked, day_counted_first);
+-- dated_first); one day with a code system|code: since 0.8 the code's key
+-- and the day from task_code_token_day_idx (below; 0.7 walked all of the
+-- day's rows, day_counted_first, as it still does for other forms);
 -- as the practitioner and as the superuser
 BEGIN;
 SET LOCAL ROLE tok_role;
@@ -193,3 +195,149 @@ SELECT omnitask.patch_task('tok-bs-04', '[{"op": "add", "path": "/businessStatus
 SELECT t.business_status_token FROM omnitask.task t WHERE t.id = 'tok-bs-04';
 SELECT pg_temp.page('owner=tok-p&business-status=urn:tok-bs|done&_total=none&_count=5');
 SELECT count(*) AS problems FROM omnitask.verify() v WHERE v.task_id LIKE 'tok-bs-%';
+
+--
+-- 0.8: code=system|code with one day of authored-on in the page's order.
+-- code_token is to Task.code what business_status_token is to
+-- businessStatus (task_columns.c, key_column_datum); both keys are
+-- collected while search_tokens is built, from the same tokens.
+--
+SELECT v.what, omnitask.task_code_token(v.r) AS code_token,
+	   omnitask.task_business_status_token(v.r) AS business_status_token
+FROM (VALUES
+	('one coding', '{"code": {"coding": [{"system": "urn:s", "code": "a", "display": "A"}]}}'::jsonb),
+	('two codings', '{"code": {"coding": [{"system": "urn:s", "code": "a"}, {"system": "urn:t", "code": "b"}]}}'),
+	('the same coding twice', '{"code": {"coding": [{"system": "urn:s", "code": "a"}, {"system": "urn:s", "code": "a"}]}}'),
+	('one with a system', '{"code": {"coding": [{"code": "b"}, {"system": "urn:s", "code": "a"}, {"system": "urn:s"}]}}'),
+	('no system', '{"code": {"coding": [{"code": "a"}]}}'),
+	('an empty system', '{"code": {"coding": [{"system": "", "code": "a"}]}}'),
+	('a code not a string', '{"code": {"coding": [{"system": "urn:s", "code": 7}]}}'),
+	('a text', '{"code": {"text": "lab"}}'),
+	('none', '{}'),
+	('a hashed token', jsonb_build_object('code', jsonb_build_object('coding',
+		jsonb_build_array(jsonb_build_object('system', 'urn:s', 'code', repeat('x', 300)))))),
+	('escaped', '{"code": {"coding": [{"system": "urn:a|b", "code": "c\\d"}]}}'),
+	('a code and a business status', '{"code": {"coding": [{"system": "urn:s", "code": "a"}]},
+		"businessStatus": {"coding": [{"system": "urn:s", "code": "b"}, {"system": "urn:s", "code": "c"}]},
+		"performerType": [{"coding": [{"system": "urn:s", "code": "d"}]}]}'),
+	('a business status only', '{"businessStatus": {"coding": [{"system": "urn:s", "code": "b"}]}}')) v(what, r);
+
+-- 12 tasks of tok-p authored a minute apart on 2026-07-01 and 2 on
+-- 2026-07-02: 1 in 4 of the code urn:tok-cd|lab by its one coding, 1 in 4
+-- by one of two codings, 1 in 4 of another code, 1 in 4 of the code lab
+-- without a system
+SELECT count(omnitask.import_task(jsonb_build_object(
+	'resourceType', 'Task', 'id', 'tok-cd-' || lpad(g::text, 2, '0'), 'intent', 'order',
+	'status', CASE WHEN g % 3 = 0 THEN 'ready' ELSE 'requested' END,
+	'priority', 'routine', 'description', 'coded task ' || g,
+	'for', jsonb_build_object('reference', 'Patient/tok-pat'),
+	'owner', '{"reference": "Practitioner/tok-p"}'::jsonb,
+	'authoredOn', to_char(timestamptz '2026-07-01 08:00:00Z' + (g / 13) * interval '1 day' + g * interval '1 minute',
+						  'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+	'code', CASE g % 4
+		WHEN 0 THEN '{"coding": [{"system": "urn:tok-cd", "code": "lab"}]}'::jsonb
+		WHEN 1 THEN '{"coding": [{"system": "urn:tok-other", "code": "x"}, {"system": "urn:tok-cd", "code": "lab"}]}'
+		WHEN 2 THEN '{"coding": [{"system": "urn:tok-cd", "code": "other"}]}'
+		ELSE '{"coding": [{"code": "lab"}], "text": "lab"}' END)))
+FROM generate_series(1, 14) g;
+SELECT t.id, omnitask.task_day(t.authored_on) AS day, t.code_token FROM omnitask.task t WHERE t.id LIKE 'tok-cd-%' ORDER BY t.id;
+SELECT count(*) AS problems FROM omnitask.verify() v WHERE v.task_id LIKE 'tok-cd-%';
+
+-- the day's tasks of urn:tok-cd|lab (1, 4, 5, 8, 9, 12): those with the
+-- key of lab (the code alone) and those with two codings, the token tested
+-- on both (3, 7 and 11 have lab without a system), merged in the page's
+-- order from task_code_token_day_idx; the filter forced (the tokens' GIN
+-- index) gives the same pages; as the practitioner (row-level security)
+-- and as the superuser
+BEGIN;
+SET LOCAL ROLE tok_role;
+SELECT pg_temp.traced('code=urn:tok-cd|lab&authored-on=2026-07-01&_total=none&_count=2');
+SELECT pg_temp.traced('code=urn:tok-cd|lab&authored-on=2026-07-01&_total=none&_count=2&_offset=2');
+SELECT pg_temp.traced('authored-on=eq2026-07-01&code=urn:tok-cd|lab&_total=none&_count=2&_offset=4');
+SELECT pg_temp.traced('code=urn:tok-cd|other&authored-on=2026-07-01&_total=none&_count=5');
+-- lab of any system (the key alone decides, and the many), lab without a system
+SELECT pg_temp.traced('code=lab&authored-on=2026-07-01&_total=none&_count=5');
+SELECT pg_temp.traced('code=lab&authored-on=2026-07-01&_total=none&_count=5&_offset=5');
+SELECT pg_temp.traced('code=|lab&authored-on=2026-07-01&_total=none&_count=5');
+-- the next day (13 by its two codings), and a day without the code
+SELECT pg_temp.traced('code=urn:tok-cd|lab&authored-on=2026-07-02&_total=none&_count=5');
+SELECT pg_temp.traced('code=urn:tok-cd|lab&authored-on=2026-07-03&_total=none&_count=5');
+-- with a status list: one branch per status and key
+SELECT pg_temp.traced('code=urn:tok-cd|lab&authored-on=2026-07-01&status=ready,requested&_total=none&_count=3');
+-- the total counts the same tasks
+SELECT (omnitask.search_tasks_query('code=urn:tok-cd|lab&authored-on=2026-07-01&_count=1') ->> 'total') AS total;
+COMMIT;
+SELECT pg_temp.traced('owner=tok-p&code=urn:tok-cd|lab&authored-on=2026-07-01&_total=none&_count=4');
+-- a business status read by its key first: the code is a token condition,
+-- the day's rows walked (0.7 dropped the business status from the walk
+-- when a token condition followed it, and gave 4 tasks without it)
+SELECT pg_temp.traced('business-status=urn:tok-bs|wait&code=urn:tok-cd|lab&authored-on=2026-07-01&_total=none&_count=4');
+-- the forms read from search_tokens as before 0.8: every code of a
+-- system, a list, :not, a code without a day, a time, another order
+BEGIN;
+SET LOCAL ROLE tok_role;
+SELECT pg_temp.traced('code=urn:tok-cd|&authored-on=2026-07-01&_total=none&_count=4');
+SELECT pg_temp.traced('code=urn:tok-cd|lab,urn:tok-cd|other&authored-on=2026-07-01&_total=none&_count=4');
+SELECT pg_temp.traced('code:not=urn:tok-cd|lab&authored-on=2026-07-01&_total=none&_count=4');
+SELECT pg_temp.page('code=urn:tok-cd|lab&_total=none&_count=4') AS code_alone;
+SELECT pg_temp.traced('code=urn:tok-cd|lab&authored-on=ge2026-07-01T08:05:00Z&authored-on=lt2026-07-02&_total=none&_count=4');
+SELECT pg_temp.traced('code=urn:tok-cd|lab&authored-on=2026-07-01&_sort=-authored-on&_total=none&_count=4');
+COMMIT;
+
+-- the trigger keeps the column: a code of text only (no key), then one
+-- coding; verify() agrees
+SELECT omnitask.patch_task('tok-cd-04', '[{"op": "replace", "path": "/code", "value": {"text": "lab"}}]') IS NOT NULL AS changed;
+SELECT t.code_token IS NULL AS no_key FROM omnitask.task t WHERE t.id = 'tok-cd-04';
+SELECT pg_temp.page('owner=tok-p&code=urn:tok-cd|lab&authored-on=2026-07-01&_total=none&_count=5');
+SELECT omnitask.patch_task('tok-cd-04', '[{"op": "replace", "path": "/code", "value": {"coding": [{"system": "urn:tok-cd", "code": "other"}]}}]') IS NOT NULL AS changed;
+SELECT t.code_token FROM omnitask.task t WHERE t.id = 'tok-cd-04';
+SELECT pg_temp.page('owner=tok-p&code=urn:tok-cd|other&authored-on=2026-07-01&_total=none&_count=5');
+SELECT count(*) AS problems FROM omnitask.verify() v WHERE v.task_id LIKE 'tok-cd-%';
+-- a stored column that disagrees is reported
+BEGIN;
+ALTER TABLE omnitask.task DISABLE TRIGGER USER;
+UPDATE omnitask.task SET code_token = 'code:urn:tok-cd|lab' WHERE id = 'tok-cd-04';
+ALTER TABLE omnitask.task ENABLE TRIGGER USER;
+SELECT v.task_id, v.problem FROM omnitask.verify() v WHERE v.task_id LIKE 'tok-cd-%';
+ROLLBACK;
+
+-- both key columns of every stored task (this script's and the other
+-- scripts') follow the rule, computed here from the resource in SQL: of
+-- the codings with a key whose token fits (256 bytes), none NULL, one its
+-- token, more '*'; a business status's key is system|code (both non-empty
+-- strings), a code's the code alone (a non-empty string, any system)
+CREATE FUNCTION pg_temp.key_by_rule(param text, concept jsonb) RETURNS text LANGUAGE sql AS $$
+	SELECT CASE count(*) WHEN 0 THEN NULL WHEN 1 THEN min(k) ELSE '*' END
+	FROM (SELECT param || ':' || CASE WHEN param = 'code' THEN '' ELSE
+				 regexp_replace(c ->> 'system', '([|\\])', '\\\1', 'g') || '|' END
+				 || regexp_replace(c ->> 'code', '([|\\])', '\\\1', 'g') AS k
+		  FROM jsonb_array_elements(CASE WHEN jsonb_typeof(concept -> 'coding') = 'array'
+										 THEN concept -> 'coding' ELSE '[]' END) c
+		  WHERE (param = 'code' OR (jsonb_typeof(c -> 'system') = 'string' AND c ->> 'system' <> ''))
+			AND jsonb_typeof(c -> 'code') = 'string' AND c ->> 'code' <> '') keys
+	WHERE octet_length(k) <= 256
+$$;
+SELECT count(*) > 20 AS tasks,
+	   count(*) FILTER (WHERE t.code_token IS DISTINCT FROM pg_temp.key_by_rule('code', t.resource -> 'code')) AS code_token_off,
+	   count(*) FILTER (WHERE t.business_status_token IS DISTINCT FROM
+						pg_temp.key_by_rule('business-status', t.resource -> 'businessStatus')) AS business_status_token_off
+FROM omnitask.task t;
+SELECT v.what, omnitask.task_code_token(v.r) IS NOT NULL AS code_key,
+	   omnitask.task_business_status_token(v.r) IS NOT NULL AS business_status_key,
+	   omnitask.task_code_token(v.r) IS NOT DISTINCT FROM pg_temp.key_by_rule('code', v.r -> 'code') AS code_by_rule,
+	   omnitask.task_business_status_token(v.r) IS NOT DISTINCT FROM
+	   pg_temp.key_by_rule('business-status', v.r -> 'businessStatus') AS business_status_by_rule
+FROM (VALUES
+	('two codings', '{"code": {"coding": [{"system": "urn:s", "code": "a"}, {"system": "urn:t", "code": "b"}]}}'::jsonb),
+	('escaped', '{"code": {"coding": [{"system": "urn:a|b", "code": "c\\d"}]}, "businessStatus": {"coding": [{"system": "u\\v", "code": "w|"}]}}'),
+	('a hashed and a kept token', jsonb_build_object('code', jsonb_build_object('coding',
+		jsonb_build_array(jsonb_build_object('system', 'urn:s', 'code', repeat('x', 300)),
+						  jsonb_build_object('system', 'urn:s', 'code', 'y'))))),
+	('at the bound', jsonb_build_object('code', jsonb_build_object('coding',
+		jsonb_build_array(jsonb_build_object('system', 'urn:s', 'code', repeat('x', 256 - 5)))))),
+	('past the bound', jsonb_build_object('code', jsonb_build_object('coding',
+		jsonb_build_array(jsonb_build_object('system', 'urn:s', 'code', repeat('x', 256 - 4)))))),
+	('a business status at the bound', jsonb_build_object('businessStatus', jsonb_build_object('coding',
+		jsonb_build_array(jsonb_build_object('system', 'urn:s', 'code', repeat('x', 256 - 22)))))),
+	('a business status past the bound', jsonb_build_object('businessStatus', jsonb_build_object('coding',
+		jsonb_build_array(jsonb_build_object('system', 'urn:s', 'code', repeat('x', 256 - 21))))))) v(what, r);

@@ -461,7 +461,7 @@ dated_first(SearchQuery *q)
 static bool
 estimate_omitted(SearchQuery *q)
 {
-	/* a business status read by its key is such a code (search_unkey) */
+	/* a business status or code read by its key is such a code (search_unkey) */
 	return (q->tokens_first && q->walk_order && q->common_tokens) || q->key_arg > 0;
 }
 
@@ -900,8 +900,9 @@ run_page(SearchPlan *sp, SearchQuery *q, Datum *args, int32 limit, int64 total)
 		if (retry > 0 && walk_page(sp, q, args, limit, total, retry, &sorts))
 			return;
 	}
-	elog(DEBUG1, "search page: %s", q->key_arg > 0 && !q->tokens_first ?
-		 "the business status's key, in order" : "the filter");
+	elog(DEBUG1, "search page: %s", q->key_arg == 0 || q->tokens_first ? "the filter" :
+		 strcmp(q->key_param, "code") == 0 ? "the code's key and day, in order" :
+		 "the business status's key, in order");
 	run_plan(plan_of(sp, SP_PAGE, q), args);
 }
 

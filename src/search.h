@@ -59,6 +59,9 @@ typedef struct SearchQuery
 	const char *split_type;
 	int			key_arg;		/* business-status=system|code read by its key: $n, or 0 */
 	char	   *key_cond;		/* its condition (in q->where only: search_page_source) */
+	const char *key_param;		/* its parameter: business-status, or code (0.8) */
+	const char *key_column;		/* its key column: business_status_token, code_token */
+	bool		key_exact;		/* the key alone decides (else the condition too) */
 	struct SearchElements *elements;	/* _elements, _summary=true|text|data, or NULL */
 	/* a date range read day by day in the page's order (search_days_source) */
 	int			days_n;			/* its days, or 0 */

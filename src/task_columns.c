@@ -32,12 +32,13 @@
 PG_FUNCTION_INFO_V1(omnitask_task_row_problem);
 PG_FUNCTION_INFO_V1(omnitask_task_search_columns);
 PG_FUNCTION_INFO_V1(omnitask_task_business_status_token);
+PG_FUNCTION_INFO_V1(omnitask_task_code_token);
 
 static const char *const task_col_names[NUM_TASK_COLS] = {
 	"id", "version_id", "last_updated", "status", "intent", "priority",
 	"owner_id", "patient_id", "requester", "code", "description",
 	"authored_on", "last_modified", "due_at", "resource", "search_tokens",
-	"business_status", "business_status_token"
+	"business_status", "business_status_token", "code_token"
 };
 
 /* How the items of an element searched through search_tokens are read. */
@@ -48,6 +49,21 @@ typedef enum TokenKind
 	TK_REFERENCE				/* Reference: its reference as written */
 } TokenKind;
 
+/*
+ * The key columns: of a CodeableConcept's codings with a key, the key of
+ * the one there is, TASK_BS_TOKEN_MANY when there are more, NULL when
+ * there is none (key_column_datum).  A key is a search token kept as
+ * written (task_coding_key): business_status_token's is "system|code"
+ * (0.7), code_token's the code alone, of any system (0.8).
+ */
+typedef enum TokenKey
+{
+	KEY_NONE = -1,
+	KEY_BUSINESS_STATUS,		/* business_status_token (0.7) */
+	KEY_CODE,					/* code_token (0.8) */
+	NUM_TOKEN_KEYS
+} TokenKey;
+
 /* The elements whose search tokens search_tokens keeps. */
 typedef struct TokenElement
 {
@@ -55,26 +71,32 @@ typedef struct TokenElement
 	const char *element;		/* the element of Task */
 	bool		repeats;		/* an array of items, else one item */
 	TokenKind	kind;
+	TokenKey	key;			/* the key column it has, or KEY_NONE */
 } TokenElement;
 
 static const TokenElement token_elements[] = {
-	{"identifier", "identifier", true, TK_IDENTIFIER},
-	{"group-identifier", "groupIdentifier", false, TK_IDENTIFIER},
-	{"business-status", "businessStatus", false, TK_CONCEPT},
-	{"code", "code", false, TK_CONCEPT},
-	{"performer", "performerType", true, TK_CONCEPT},
-	{"part-of", "partOf", true, TK_REFERENCE},
-	{"based-on", "basedOn", true, TK_REFERENCE},
-	{"focus", "focus", false, TK_REFERENCE},
-	{"encounter", "encounter", false, TK_REFERENCE},
+	{"identifier", "identifier", true, TK_IDENTIFIER, KEY_NONE},
+	{"group-identifier", "groupIdentifier", false, TK_IDENTIFIER, KEY_NONE},
+	{"business-status", "businessStatus", false, TK_CONCEPT, KEY_BUSINESS_STATUS},
+	{"code", "code", false, TK_CONCEPT, KEY_CODE},
+	{"performer", "performerType", true, TK_CONCEPT, KEY_NONE},
+	{"part-of", "partOf", true, TK_REFERENCE, KEY_NONE},
+	{"based-on", "basedOn", true, TK_REFERENCE, KEY_NONE},
+	{"focus", "focus", false, TK_REFERENCE, KEY_NONE},
+	{"encounter", "encounter", false, TK_REFERENCE, KEY_NONE},
 };
 
-/* The search tokens of one row, growing. */
+/*
+ * The search tokens of one row, growing, and the keys of its key columns,
+ * collected as the tokens are built (each coding's token is built once).
+ */
 typedef struct TokenList
 {
 	Datum	   *items;
 	int			n;
 	int			cap;
+	TokenKey	key;			/* the key of the element being read */
+	char	   *keys[NUM_TOKEN_KEYS];	/* each key, TASK_BS_TOKEN_MANY or NULL */
 } TokenList;
 
 /*
@@ -246,22 +268,33 @@ task_search_token(const char *param, const char *system, int slen,
 }
 
 /*
- * The key of a businessStatus coding with this system and code: its search
- * token "business-status:system|code", or NULL when it has none (a system
- * or code empty, or a token long enough to be kept as a hash).  The stored
- * column (business_status_token) and the search (search_query.c) compute
- * it here alike.
+ * The key of a coding of param with this system and code, or NULL when it
+ * has none: for business-status its search token
+ * "business-status:system|code" (a system and a code needed), for code
+ * its token "code:code" (the code alone, whatever the system: code=c,
+ * code=system|c and code=|c are all among the tasks of c's key); NULL too
+ * when the code (or system) is empty or the token long enough to be kept
+ * as a hash.  The stored key columns (business_status_token, code_token:
+ * coding_tokens) and the search (search_query.c) agree on it.
  */
 char *
-task_business_status_key(const char *system, int slen, const char *code, int clen)
+task_coding_key(const char *param, const char *system, int slen, const char *code, int clen)
 {
+	bool		bare = strcmp(param, "code") == 0;
 	char	   *token;
 	bool		hashed;
 
-	if (system == NULL || code == NULL || slen == 0 || clen == 0)
+	if (code == NULL || clen == 0 || (!bare && (system == NULL || slen == 0)))
 		return NULL;
-	token = task_search_token("business-status", system, slen, code, clen, &hashed);
+	token = task_search_token(param, bare ? NULL : system, slen, code, clen, &hashed);
 	return hashed ? NULL : token;
+}
+
+/* Counts a coding's key for the key column being collected (tl->key). */
+static void
+key_add(TokenList *tl, char *key)
+{
+	tl->keys[tl->key] = tl->keys[tl->key] ? TASK_BS_TOKEN_MANY : key;
 }
 
 /* Adds a token to the list. */
@@ -323,11 +356,21 @@ coding_tokens(TokenList *tl, const char *param, JsonbContainer *c, const char *c
 
 	if (has_code)
 	{
-		token_add(tl, task_search_token(param, NULL, 0, code.val.string.val,
-										code.val.string.len, &hashed));
-		token_add(tl, task_search_token(param, has_sys ? sys.val.string.val : "",
-										has_sys ? sys.val.string.len : 0,
-										code.val.string.val, code.val.string.len, &hashed));
+		char	   *token;
+
+		/* a key as task_coding_key makes it, from the token built here */
+		token = task_search_token(param, NULL, 0, code.val.string.val,
+								  code.val.string.len, &hashed);
+		token_add(tl, token);
+		if (tl->key == KEY_CODE && code.val.string.len > 0 && !hashed)
+			key_add(tl, token);
+		token = task_search_token(param, has_sys ? sys.val.string.val : "",
+								  has_sys ? sys.val.string.len : 0,
+								  code.val.string.val, code.val.string.len, &hashed);
+		token_add(tl, token);
+		if (tl->key == KEY_BUSINESS_STATUS && has_sys && sys.val.string.len > 0 &&
+			code.val.string.len > 0 && !hashed)
+			key_add(tl, token);
 	}
 	if (has_sys)
 		token_add(tl, task_search_token(param, sys.val.string.val, sys.val.string.len,
@@ -366,16 +409,18 @@ item_tokens(TokenList *tl, const TokenElement *te, JsonbContainer *item)
  * search_tokens: for each element of token_elements the Task has, its
  * parameter's name (the element is present: :missing) and the tokens of
  * its items (see task_search_token).  One text[] under one GIN index
- * answers every token and reference parameter kept in the resource.
+ * answers every token and reference parameter kept in the resource.  The
+ * keys of the key columns (tl->keys) are collected on the way, from the
+ * same tokens.
  */
 static Datum
-search_tokens_datum(Jsonb *resource)
+search_tokens_datum(Jsonb *resource, TokenList *tlp)
 {
 	TokenList	tl;
 	int			e;
 
+	memset(&tl, 0, sizeof(tl));
 	tl.cap = 16;
-	tl.n = 0;
 	tl.items = palloc(sizeof(Datum) * tl.cap);
 	for (e = 0; e < (int) lengthof(token_elements); e++)
 	{
@@ -386,6 +431,7 @@ search_tokens_datum(Jsonb *resource)
 		if (getKeyJsonValueFromContainer(&resource->root, te->element,
 										 strlen(te->element), &v) == NULL)
 			continue;
+		tl.key = te->key;
 		token_add(&tl, pstrdup(te->param));
 		if (v.type != jbvBinary)
 			continue;
@@ -395,6 +441,8 @@ search_tokens_datum(Jsonb *resource)
 			for (i = 0; i < (int) JsonContainerSize(v.val.binary.data); i++)
 				item_tokens(&tl, te, container_item(v.val.binary.data, i));
 	}
+	if (tlp)
+		*tlp = tl;
 	return PointerGetDatum(construct_array(tl.items, tl.n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
@@ -421,44 +469,23 @@ business_status_datum(Jsonb *resource, bool *isnull)
 }
 
 /*
- * business_status_token: what a search for one business-status
- * system|code needs to know of Task.businessStatus (search_query.c,
- * search_page_source).  Such a search matches only a coding with that
- * system and code, whose token is kept as written (a long one is a hash:
- * task_business_status_key).  Of the codings with a key: none, NULL (no
- * such search matches the task); one, its key (the search matches exactly
- * when it asks for it); more, TASK_BS_TOKEN_MANY (its search_tokens tell).
- * task_business_status_token_idx reads a stage's tasks, and those with
- * many, in the page's order.
+ * A key column (business_status_token, code_token): what a search for one
+ * value of its parameter needs to know of the CodeableConcept
+ * (search_query.c, search_page_source).  Such a search matches only a
+ * coding with that key (task_coding_key; a long one is a hash and has
+ * none).  Of the codings with a key: none, NULL (no such search matches
+ * the task); one, its key (a search matches only when it asks for that
+ * key); more, TASK_BS_TOKEN_MANY (its search_tokens tell).
+ * task_business_status_token_idx reads a stage's tasks, and
+ * task_code_token_day_idx a code's tasks of a day, and those with many, in
+ * the page's order.  The keys were collected with search_tokens
+ * (coding_tokens), so each coding's token is built once.
  */
 static Datum
-business_status_token_datum(Jsonb *resource, bool *isnull)
+key_column_datum(const TokenList *tl, TokenKey key, bool *isnull)
 {
-	JsonbContainer *codings = container_member(container_member(&resource->root, "businessStatus"),
-											   "coding");
-	char	   *key = NULL;
-	int			i;
-
-	for (i = 0; codings && JsonContainerIsArray(codings) && i < (int) JsonContainerSize(codings); i++)
-	{
-		JsonbContainer *c = container_item(codings, i);
-		JsonbValue	sys,
-					code;
-		char	   *k;
-
-		if (!string_member(c, "system", &sys) || !string_member(c, "code", &code) ||
-			(k = task_business_status_key(sys.val.string.val, sys.val.string.len,
-										  code.val.string.val, code.val.string.len)) == NULL)
-			continue;
-		if (key)
-		{
-			key = TASK_BS_TOKEN_MANY;
-			break;
-		}
-		key = k;
-	}
-	*isnull = (key == NULL);
-	return key ? CStringGetTextDatum(key) : (Datum) 0;
+	*isnull = (tl->keys[key] == NULL);
+	return *isnull ? (Datum) 0 : CStringGetTextDatum(tl->keys[key]);
 }
 
 /*
@@ -472,6 +499,7 @@ task_derive_columns(const TaskFacts *f, const char *id, int32 version,
 			   Jsonb *resource, Datum *values, bool *nulls)
 {
 	FhirSlice	priority = {"routine", 7};
+	TokenList	tl;
 	int			i;
 
 	for (i = 0; i < NUM_TASK_COLS; i++)
@@ -502,10 +530,11 @@ task_derive_columns(const TaskFacts *f, const char *id, int32 version,
 	else
 		nulls[COL_DUE_AT] = true;
 	values[COL_RESOURCE] = JsonbPGetDatum(resource);
-	values[COL_SEARCH_TOKENS] = search_tokens_datum(resource);
+	values[COL_SEARCH_TOKENS] = search_tokens_datum(resource, &tl);
 	values[COL_BUSINESS_STATUS] = business_status_datum(resource, &nulls[COL_BUSINESS_STATUS]);
-	values[COL_BUSINESS_STATUS_TOKEN] = business_status_token_datum(resource,
-																	&nulls[COL_BUSINESS_STATUS_TOKEN]);
+	values[COL_BUSINESS_STATUS_TOKEN] = key_column_datum(&tl, KEY_BUSINESS_STATUS,
+														 &nulls[COL_BUSINESS_STATUS_TOKEN]);
+	values[COL_CODE_TOKEN] = key_column_datum(&tl, KEY_CODE, &nulls[COL_CODE_TOKEN]);
 }
 
 /*
@@ -649,23 +678,45 @@ omnitask_task_search_columns(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	values[0] = search_tokens_datum(resource);
+	values[0] = search_tokens_datum(resource, NULL);
 	values[1] = business_status_datum(resource, &nulls[1]);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }
 
 /*
+ * The value of a key column of a resource as the trigger derives it, for
+ * the upgrades that add the column to existing rows.
+ */
+static Datum
+key_column_of(FunctionCallInfo fcinfo, TokenKey key)
+{
+	TokenList	tl;
+	bool		isnull;
+	Datum		d;
+
+	(void) search_tokens_datum(PG_GETARG_JSONB_P(0), &tl);
+	d = key_column_datum(&tl, key, &isnull);
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(d);
+}
+
+/*
  * task_business_status_token(resource jsonb) -> text: the
- * business_status_token of a resource as the trigger derives it, for the
- * upgrade that adds the column to existing rows.
+ * business_status_token of a resource (the 0.7 upgrade's backfill).
  */
 Datum
 omnitask_task_business_status_token(PG_FUNCTION_ARGS)
 {
-	bool		isnull;
-	Datum		d = business_status_token_datum(PG_GETARG_JSONB_P(0), &isnull);
+	return key_column_of(fcinfo, KEY_BUSINESS_STATUS);
+}
 
-	if (isnull)
-		PG_RETURN_NULL();
-	PG_RETURN_DATUM(d);
+/*
+ * task_code_token(resource jsonb) -> text: the code_token of a resource
+ * (the 0.8 upgrade's backfill).
+ */
+Datum
+omnitask_task_code_token(PG_FUNCTION_ARGS)
+{
+	return key_column_of(fcinfo, KEY_CODE);
 }

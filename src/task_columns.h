@@ -35,6 +35,7 @@ typedef enum TaskCol
 	COL_SEARCH_TOKENS,			/* 0.4 */
 	COL_BUSINESS_STATUS,		/* 0.4 */
 	COL_BUSINESS_STATUS_TOKEN,	/* 0.7 */
+	COL_CODE_TOKEN,				/* 0.8 */
 	NUM_TASK_COLS
 } TaskCol;
 
@@ -51,13 +52,14 @@ extern const int *task_attnums(Relation rel);
 extern HeapTuple task_modify_row(HeapTuple tup, TupleDesc desc, const int *att,
 								 Datum *values, bool *nulls);
 /*
- * business_status_token of a businessStatus with more than one coding with
- * a key (task_columns.c); a key starts with "business-status:".
+ * business_status_token (code_token) of a businessStatus (code) with more
+ * than one coding with a key (task_columns.c, task_coding_key); a key
+ * starts with "business-status:" ("code:").
  */
 #define TASK_BS_TOKEN_MANY	"*"
 
-extern char *task_business_status_key(const char *system, int slen, const char *code,
-									  int clen);
+extern char *task_coding_key(const char *param, const char *system, int slen,
+							 const char *code, int clen);
 extern char *task_search_token(const char *param, const char *system, int slen,
 							   const char *code, int clen, bool *hashed);
 extern char *omnitask_fhir_instant(TimestampTz ts);

@@ -361,6 +361,29 @@ for my $i (1 .. $n)
 		push @q, $q;
 		push @c, $c;
 	}
+	# c17 (0.8): the last searches lead with a code (code, system|code,
+	# |code) and one day of authored-on (the code's key and the day in the page's order:
+	# search_query.c, coding_key_arg), a third of them after a business
+	# status's system|code (read by its key: a token condition after it
+	# must not drop it from the walk)
+	if ($i > $n - 150)
+	{
+		my $day = sprintf('2026-%02d-%02d', 1 + int(rand(3)), 1 + int(rand(28)));
+		my $code = 'c' . (1 + int(rand(4)));
+		my $sys = pick('http://s1', 'http://s2', '', undef, undef);
+		unshift @q, 'code=' . (defined $sys ? "$sys|" : '') . $code, "authored-on=$day";
+		unshift @c, "EXISTS (SELECT FROM jsonb_array_elements(t.resource -> 'code' -> 'coding') c "
+		  . "WHERE c ->> 'code' = '$code'"
+		  . (!defined $sys ? ')' : $sys eq '' ? " AND NOT c ? 'system')" : " AND c ->> 'system' = '$sys')"),
+		  "(t.authored_on >= timestamptz '${day}Z' AND t.authored_on < timestamptz '${day}Z' + interval '1 day')";
+		if ($i % 3 == 0)
+		{
+			my $b = 'b' . (1 + int(rand(6)));
+			unshift @q, "business-status=http://bs1|$b";
+			unshift @c, "EXISTS (SELECT FROM jsonb_array_elements(t.resource -> 'businessStatus' -> 'coding') c "
+			  . "WHERE c ->> 'system' = 'http://bs1' AND c ->> 'code' = '$b')";
+		}
+	}
 	my $sort = pick('_id', '-_id', '');
 	my $count = pick(1, 3, 10, 10);
 	my $offset = rand() < 0.2 ? 2 : 0;
@@ -434,7 +457,7 @@ my $libdir = `$pgbin/pg_config --pkglibdir`;
 chomp $libdir;
 SKIP:
 {
-	skip 'auto_explain is not installed', 78 unless -e "$libdir/auto_explain.so";
+	skip 'auto_explain is not installed', 86 unless -e "$libdir/auto_explain.so";
 
 	# The table's size as the planner sees it must not depend on whether
 	# autovacuum has analyzed it yet: analyzed, a filter over these few
@@ -545,13 +568,14 @@ SQL
 		# no Sort); an index condition under row-level security, as
 		# par_admin and par_pr1 (task_day is leakproof)
 		[ 'authored-on=2026-02-03&_count=3&_total=none', 'auto', 'page',
-		  qr/\A(?!.*\bSort\b).*Index Scan using task_authored_day_idx[^\n]*\n\s*Index Cond: \(omnitask\.task_day\(authored_on\) = /s ],
+		  qr/\A(?!.*\bSort\b).*Index Scan using task_authored_day_idx[^\n]*\n\s*Index Cond: \(\(?omnitask\.task_day\(authored_on\) = /s ],
 		[ 'authored-on=eq2026-02-03&_count=3&_total=none', 'auto', 'page',
-		  qr/(?:Index Scan using|Bitmap Index Scan on) task_authored_day_idx[^\n]*\n\s*Index Cond: \(omnitask\.task_day\(authored_on\) = /, 'par_pr1' ],
-		# with a code: the day's rows counted, then all of them walked and
-		# the code tested on each (search.c, day_counted_first): the code's
-		# GIN entry is not read
-		[ 'code=c1&authored-on=2026-02-03&_count=3&_total=none', 'auto', 'walk',
+		  qr/(?:Index Scan using|Bitmap Index Scan on) task_authored_day_idx[^\n]*\n\s*Index Cond: \(\(?omnitask\.task_day\(authored_on\) = /, 'par_pr1' ],
+		# with a code list (c17, 0.8: one code is read by its key, below):
+		# the day's rows counted, then all of them walked and the code
+		# tested on each (search.c, day_counted_first): the code's GIN entry
+		# is not read
+		[ 'code=c1,c2&authored-on=2026-02-03&_count=3&_total=none', 'auto', 'walk',
 		  qr/\A(?!.*task_search_tokens_idx)(?=.*count\(\*\)).*LIMIT \$\d+\) t WHERE[^\n]*\n.*task_authored_day_idx/s ],
 		# the kept plans (search.c, plan_options): generic where the values
 		# cannot change the plan (the plan shows the parameter), planned
@@ -579,6 +603,22 @@ SQL
 		# beyond 62 days: the range's plans (a walk first)
 		[ 'authored-on=ge2026-01-01&authored-on=lt2026-03-05&_count=3&_total=none', 'auto', 'walk',
 		  qr/\A(?!.*_day_idx).*task_authored_idx/s ],
+		# c17 (0.8): a code with one day of authored-on, the code's key and
+		# the day index conditions of task_code_token_day_idx, read in the
+		# page's order and merged with the tasks of many coded codings
+		# (search_query.c, search_page_source), under row-level security too
+		# (texteq and task_day are leakproof); the code's GIN entry is not
+		# read; system|code: the same key, its token tested on its rows
+		[ 'code=c1&authored-on=2026-02-03&_count=3&_total=none', 'auto', 'page',
+		  qr/\A(?!.*task_search_tokens_idx).*Index Scan using task_code_token_day_idx[^\n]*\n\s*Index Cond: \(\(code_token = (?:'code:c1'|\$\d+)\) AND \(omnitask\.task_day\(authored_on\) = /s ],
+		[ 'authored-on=2026-02-03&code=http://s1|c1&_count=3&_total=none', 'auto', 'page',
+		  qr/(?:Index Scan using|Bitmap Index Scan on) task_code_token_day_idx[^\n]*\n\s*Index Cond: \(\(code_token = (?:'code:c1'|\$\d+)\) AND \(omnitask\.task_day\(authored_on\) = /, 'par_pr1' ],
+		# a code without a day is a token condition still (walked)
+		[ 'code=c1&_count=3&_total=none', 'auto', 'walk', qr/\A(?!.*task_code_token_day_idx).*task_priority_idx/s ],
+		# a business status read by its key, then a code: the walk's rows
+		# come from the business status's key (0.7 dropped it)
+		[ 'business-status=http://bs1|b1&code=c1&_count=3&_total=none', 'auto', 'walk',
+		  qr/Query Text: [^\n]*business_status_token = \$\d+[^\n]*LIMIT \$\d+\) t WHERE/ ],
 	);
 	for my $c (@cases)
 	{
