@@ -62,10 +62,10 @@ else
 SET session_replication_role = replica;
 INSERT INTO omnitask.task (id, version_id, last_updated, status, intent, priority, owner_id, patient_id,
 						   requester, code, description, authored_on, last_modified, due_at, resource,
-						   search_tokens, business_status)
+						   search_tokens, business_status, business_status_token, code_token)
 SELECT n.id, t.version_id, t.last_updated, t.status, t.intent, t.priority, t.owner_id, t.patient_id,
 	   t.requester, t.code, t.description, t.authored_on, t.last_modified, t.due_at, r.resource,
-	   c.search_tokens, c.business_status
+	   c.search_tokens, c.business_status, t.business_status_token, t.code_token
 FROM omnitask.task t
 CROSS JOIN generate_series(1, :copies - 1) k
 CROSS JOIN LATERAL (SELECT 't-' || lpad((substr(t.id, 3)::bigint + k * :base)::text, 7, '0') AS id) n
