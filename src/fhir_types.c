@@ -579,8 +579,10 @@ static const DateField date_fields[] = {
 	{8, 2, 1, 31, "the day must be 01 to 31", DTP_DAY},
 };
 
-/* Set false only by the unit tests, which compare both ways' verdicts. */
+#ifdef FHIR_TYPES_UNIT_TEST
+/* Set false by the unit tests, which compare both ways' verdicts. */
 bool		fhir_types_datetime_fast = true;
+#endif
 
 /*
  * The value 0..99 of the two decimal digits at s, or -1 when either is not

@@ -100,10 +100,15 @@ extern bool fhir_parse_time_range(FhirPrim prim, const char *s, size_t len,
 
 /*
  * Whether the usual dateTime and instant (YYYY-MM-DDThh:mm:ss with Z or
- * +hh:mm) are parsed in one pass; true but in the unit tests, which
- * compare the verdicts of both ways.
+ * +hh:mm) are parsed in one pass: always in the server; a variable only
+ * in the unit tests' build (FHIR_TYPES_UNIT_TEST, test/run_tests.sh),
+ * which compare the verdicts of both ways.
  */
+#ifdef FHIR_TYPES_UNIT_TEST
 extern bool fhir_types_datetime_fast;
+#else
+#define fhir_types_datetime_fast true
+#endif
 
 /* True when range a is certainly before range b (a.hi <= b.lo). */
 extern bool fhir_time_range_before(const FhirTimeRange *a,

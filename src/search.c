@@ -112,6 +112,7 @@ typedef struct SearchPlan
 {
 	char	   *key;			/* rest | tokens | order | ids first | statuses | argument types */
 	bool		ids_first;		/* the page selects ids only (Citus) */
+	Oid			days_index;		/* the date range's day index (days_in_order), or 0 */
 	SPIPlanPtr	plan[SP_NKINDS];	/* NULL until used */
 } SearchPlan;
 
@@ -816,24 +817,38 @@ static bool
 days_in_order(SearchPlan *sp, SearchQuery *q, int32 limit)
 {
 	SPIPlanPtr	plan = plan_of(sp, SP_DAYS, q);
-	Oid			index = get_relname_relid(q->days_index, omnitask_namespace_oid());
 	CachedPlan *cplan = SPI_plan_get_cached_plan(plan);
 	ListCell   *lc;
 	int			n = 0;
 	int			want;
 	double		rows = 0;
+	Oid			index;
 
 	if (cplan == NULL)
 		elog(ERROR, "SPI_plan_get_cached_plan failed");
-	foreach(lc, cplan->stmt_list)
-	{
-		PlannedStmt *stmt = lfirst_node(PlannedStmt, lc);
-
-		n += index_scans(stmt->planTree, index, &rows);
-	}
-	ReleaseCachedPlan(cplan, CurrentResourceOwner);
 	/* one scan per branch (search_days_source) */
 	want = (q->days_arg != 0) + (q->days_first != 0) + (q->days_last != 0) + (q->days_tail != NULL);
+	/*
+	 * The index's Oid as last looked up for this plan set; looked up again
+	 * when the plan does not read it (a REINDEX CONCURRENTLY or a new index
+	 * gives it another Oid), so that only a fallback pays the lookup.
+	 */
+	for (;;)
+	{
+		foreach(lc, cplan->stmt_list)
+		{
+			PlannedStmt *stmt = lfirst_node(PlannedStmt, lc);
+
+			n += index_scans(stmt->planTree, sp->days_index, &rows);
+		}
+		if (n >= want ||
+			(index = get_relname_relid(q->days_index, omnitask_namespace_oid())) == sp->days_index)
+			break;
+		sp->days_index = index;
+		n = 0;
+		rows = 0;
+	}
+	ReleaseCachedPlan(cplan, CurrentResourceOwner);
 	if (n < want || rows < limit)
 		elog(DEBUG1, "search page: the date range's days not read in order (%s)",
 			 n < want ? "another index serves the caller" : "a day holds less than a page");
@@ -911,8 +926,7 @@ run_page(SearchPlan *sp, SearchQuery *q, Datum *args, int32 limit, int64 total)
 			return;
 	}
 	elog(DEBUG1, "search page: %s", q->key_arg == 0 || q->tokens_first ? "the filter" :
-		 strcmp(q->key_param, "code") == 0 ? "the code's key and day, in order" :
-		 "the business status's key, in order");
+		 search_key_plan_name(q));
 	run_plan(plan_of(sp, SP_PAGE, q), args);
 }
 

@@ -59,8 +59,7 @@ typedef struct SearchQuery
 	const char *split_type;
 	int			key_arg;		/* business-status=system|code read by its key: $n, or 0 */
 	char	   *key_cond;		/* its condition (in q->where only: search_page_source) */
-	const char *key_param;		/* its parameter: business-status, or code (0.8) */
-	const char *key_column;		/* its key column: business_status_token, code_token */
+	const struct SearchKeyColumn *key;	/* its key column (search_query.c), or NULL */
 	bool		key_exact;		/* the key alone decides (else the condition too) */
 	struct SearchElements *elements;	/* _elements, _summary=true|text|data, or NULL */
 	/* a date range read day by day in the page's order (search_days_source) */
@@ -86,6 +85,7 @@ extern Jsonb *search_parameters_jsonb(void);
 extern void search_parse_query(const char *query, bool lenient, bool bounded,
 							   SearchQuery *q);
 extern void search_unkey(SearchQuery *q);
+extern const char *search_key_plan_name(const SearchQuery *q);
 pg_noreturn extern void search_bad_value(const char *param, const char *value,
 										 int len, const char *hint);
 

@@ -810,6 +810,28 @@ result_param(const char *name, const char *value, SearchQuery *q, const char **s
 }
 
 /*
+ * A derived column that keeps, per task, the key of its one coding of a
+ * parameter (task_columns.c, key_column_datum), and what the key
+ * mechanism needs to know of it: search_page_source reads the key's rows
+ * and the many-codings rows from its index in the page's order.
+ */
+typedef struct SearchKeyColumn
+{
+	const char *param;			/* the search parameter */
+	const char *column;			/* the key column */
+	bool		needs_system;	/* the key is system|code (else c's, of any system) */
+	bool		needs_day;		/* its index reads one day of authored-on after the key */
+	const char *plan_name;		/* the plan, as run_page's DEBUG message names it */
+} SearchKeyColumn;
+
+static const SearchKeyColumn key_columns[] = {
+	/* task_business_status_token_idx (omnitask--0.6--0.7.sql) */
+	{"business-status", "t.business_status_token", true, false, "the business status's key, in order"},
+	/* task_code_token_day_idx (omnitask--0.7--0.8.sql) */
+	{"code", "t.code_token", false, true, "the code's key and day, in order"},
+};
+
+/*
  * The argument ($n) of the key column a business-status or code value is
  * read by, or 0: one item with a key (task_coding_key; a long one is kept
  * as a hash and has none): business-status system|code; code c, system|c
@@ -825,22 +847,32 @@ static int
 coding_key_arg(const SearchParamDef *def, const char *value, SearchQuery *q)
 {
 	const char *bar = strchr(value, '|');
-	bool		bs = strcmp(def->name, "business-status") == 0;
 	const char *code = bar ? bar + 1 : value;
+	const SearchKeyColumn *kc = NULL;
 	char	   *key;
 	int			arg;
+	int			i;
 
-	if ((!bs && strcmp(def->name, "code") != 0) || q->key_cond != NULL ||
-		strchr(value, ',') != NULL || (bs && bar == NULL))
+	for (i = 0; i < (int) lengthof(key_columns); i++)
+		if (strcmp(key_columns[i].param, def->name) == 0)
+			kc = &key_columns[i];
+	if (kc == NULL || q->key_cond != NULL || strchr(value, ',') != NULL ||
+		(kc->needs_system && bar == NULL))
 		return 0;
 	key = task_coding_key(def->name, value, bar ? bar - value : 0, code, strlen(code));
 	if (key == NULL)
 		return 0;
 	arg = add_arg(q, CStringGetTextDatum(key), TEXTOID);
-	q->key_param = def->name;
-	q->key_column = bs ? "t.business_status_token" : "t.code_token";
-	q->key_exact = bs || bar == NULL;
+	q->key = kc;
+	q->key_exact = kc->needs_system || bar == NULL;
 	return arg;
+}
+
+/* The DEBUG name of the plan that reads the page by its key (run_page). */
+const char *
+search_key_plan_name(const SearchQuery *q)
+{
+	return q->key ? q->key->plan_name : "the filter";
 }
 
 /*
@@ -1274,8 +1306,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	q->split_n = 0;
 	q->key_arg = 0;
 	q->key_cond = NULL;
-	q->key_param = NULL;
-	q->key_column = NULL;
+	q->key = NULL;
 	q->key_exact = false;
 	q->date_walk = false;
 	q->one_day = false;
@@ -1388,7 +1419,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	 * by day (task_code_token_day_idx), so a token condition as before
 	 * 0.8 (a code alone is common: the walk of the order finds its page).
 	 */
-	if (q->key_param && strcmp(q->key_param, "code") == 0 && !q->one_day)
+	if (q->key && q->key->needs_day && !q->one_day)
 		search_unkey(q);
 	days_finish(q);
 }
@@ -1407,14 +1438,13 @@ search_unkey(SearchQuery *q)
 
 	if (q->key_cond == NULL)
 		return;
-	for (i = 0; strcmp(params[i].name, q->key_param) != 0; i++)
+	for (i = 0; strcmp(params[i].name, q->key->param) != 0; i++)
 		;
 	q->common_tokens = true;
 	file_condition(&params[i], NULL, true, q, q->key_cond);
 	q->key_arg = 0;
 	q->key_cond = NULL;
-	q->key_param = NULL;
-	q->key_column = NULL;
+	q->key = NULL;
 }
 
 /*
@@ -1455,7 +1485,7 @@ search_page_source(SearchQuery *q, const char *cond, const char *limit)
 	 * with a key has that key, and those with more than one, each read in
 	 * the page's order from task_business_status_token_idx
 	 * (omnitask--0.6--0.7.sql); so a code (c, system|c, |c) with one day
-	 * of authored-on (q->key_column code_token, c's key), from
+	 * of authored-on (q->key->column code_token, c's key), from
 	 * task_code_token_day_idx (omnitask--0.7--0.8.sql), whose day follows
 	 * the key (for system|c and |c the token's condition is tested on the
 	 * key's rows too: !q->key_exact); the token's condition (q->key_cond, in
@@ -1468,9 +1498,9 @@ search_page_source(SearchQuery *q, const char *cond, const char *limit)
 	 */
 	if (q->key_arg)
 	{
-		keys[nkeys++] = psprintf("%s = $%d AND %s%s", q->key_column, q->key_arg,
+		keys[nkeys++] = psprintf("%s = $%d AND %s%s", q->key->column, q->key_arg,
 								 q->key_exact ? "" : q->key_cond, q->key_exact ? "" : " AND ");
-		keys[nkeys++] = psprintf("%s = '%s' AND %s AND ", q->key_column, TASK_BS_TOKEN_MANY,
+		keys[nkeys++] = psprintf("%s = '%s' AND %s AND ", q->key->column, TASK_BS_TOKEN_MANY,
 								 q->key_cond);
 	}
 	else

@@ -268,14 +268,28 @@ task_search_token(const char *param, const char *system, int slen,
 }
 
 /*
+ * Whether a coding's token is its key (task_coding_key): a non-empty code
+ * (bare: of any system, for code) or a non-empty system and code (for
+ * business-status), and a token short enough to be kept as written, not
+ * as a hash.  The one rule that both the stored key columns
+ * (coding_tokens) and the search's key (task_coding_key) apply.
+ */
+static inline bool
+coding_key_kept(bool bare, int slen, int clen, bool hashed)
+{
+	return clen > 0 && (bare || slen > 0) && !hashed;
+}
+
+/*
  * The key of a coding of param with this system and code, or NULL when it
  * has none: for business-status its search token
  * "business-status:system|code" (a system and a code needed), for code
  * its token "code:code" (the code alone, whatever the system: code=c,
  * code=system|c and code=|c are all among the tasks of c's key); NULL too
  * when the code (or system) is empty or the token long enough to be kept
- * as a hash.  The stored key columns (business_status_token, code_token:
- * coding_tokens) and the search (search_query.c) agree on it.
+ * as a hash (coding_key_kept).  The stored key columns
+ * (business_status_token, code_token: coding_tokens) and the search
+ * (search_query.c) agree on it.
  */
 char *
 task_coding_key(const char *param, const char *system, int slen, const char *code, int clen)
@@ -284,10 +298,10 @@ task_coding_key(const char *param, const char *system, int slen, const char *cod
 	char	   *token;
 	bool		hashed;
 
-	if (code == NULL || clen == 0 || (!bare && (system == NULL || slen == 0)))
+	if (code == NULL)
 		return NULL;
 	token = task_search_token(param, bare ? NULL : system, slen, code, clen, &hashed);
-	return hashed ? NULL : token;
+	return coding_key_kept(bare, system ? slen : 0, clen, hashed) ? token : NULL;
 }
 
 /* Counts a coding's key for the key column being collected (tl->key). */
@@ -362,14 +376,14 @@ coding_tokens(TokenList *tl, const char *param, JsonbContainer *c, const char *c
 		token = task_search_token(param, NULL, 0, code.val.string.val,
 								  code.val.string.len, &hashed);
 		token_add(tl, token);
-		if (tl->key == KEY_CODE && code.val.string.len > 0 && !hashed)
+		if (tl->key == KEY_CODE && coding_key_kept(true, 0, code.val.string.len, hashed))
 			key_add(tl, token);
 		token = task_search_token(param, has_sys ? sys.val.string.val : "",
 								  has_sys ? sys.val.string.len : 0,
 								  code.val.string.val, code.val.string.len, &hashed);
 		token_add(tl, token);
-		if (tl->key == KEY_BUSINESS_STATUS && has_sys && sys.val.string.len > 0 &&
-			code.val.string.len > 0 && !hashed)
+		if (tl->key == KEY_BUSINESS_STATUS &&
+			coding_key_kept(false, has_sys ? sys.val.string.len : 0, code.val.string.len, hashed))
 			key_add(tl, token);
 	}
 	if (has_sys)

@@ -92,7 +92,7 @@ echo "== $LABEL: $("$PGBIN/postgres" --version), debug_assertions $(psql_c 'SHOW
 
 heading "unit tests (src/fhir_types.c, src/fhir_xhtml.c)"
 mkdir -p "$TMP/unit"
-if gcc -std=gnu99 -O1 -g -Wall -Wextra -Werror -Isrc src/fhir_types.c src/fhir_xhtml.c src/fhir_tables.c test/unit/test_fhir_types.c \
+if gcc -DFHIR_TYPES_UNIT_TEST -std=gnu99 -O1 -g -Wall -Wextra -Werror -Isrc src/fhir_types.c src/fhir_xhtml.c src/fhir_tables.c test/unit/test_fhir_types.c \
 	-o "$TMP/unit/test_fhir_types" 2>"$TMP/unit/build.log"; then
 	"$TMP/unit/test_fhir_types" >"$TMP/unit/out.tap" 2>&1; rc=$?
 	count_tap unit "$TMP/unit/out.tap" $rc
@@ -101,7 +101,7 @@ else
 	cat "$TMP/unit/build.log"; failed=$((failed + 1)); failures+=("unit: build failed")
 fi
 # again with the narrative's text scanned eight bytes at a time (as without SSE2)
-if gcc -DFHIR_XHTML_NO_SIMD -std=gnu99 -O1 -g -Wall -Wextra -Werror -Isrc src/fhir_types.c src/fhir_xhtml.c src/fhir_tables.c \
+if gcc -DFHIR_TYPES_UNIT_TEST -DFHIR_XHTML_NO_SIMD -std=gnu99 -O1 -g -Wall -Wextra -Werror -Isrc src/fhir_types.c src/fhir_xhtml.c src/fhir_tables.c \
 	test/unit/test_fhir_types.c -o "$TMP/unit/test_fhir_types_nosimd" 2>"$TMP/unit/build_nosimd.log"; then
 	"$TMP/unit/test_fhir_types_nosimd" >"$TMP/unit/out_nosimd.tap" 2>&1; rc=$?
 	count_tap unit-nosimd "$TMP/unit/out_nosimd.tap" $rc
