@@ -119,6 +119,11 @@ SELECT to_char(:'today'::date, 'YYYY-MM') AS month,
 	to_char(date_trunc('month', :'today'::date) + interval '1 month', 'YYYY-MM-DD') AS next_month,
 	to_char(:'today'::date - 6, 'YYYY-MM-DD') AS week_start,
 	to_char(:'today'::date - 3, 'YYYY-MM-DD') AS three_days_ago \gset
+-- a range of over 62 days holding a small share: the first two days of
+-- the data and the 100 days before them
+SELECT to_char(min(authored_on) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS first_day FROM omnitask.task \gset
+SELECT to_char(:'first_day'::date - 100, 'YYYY-MM-DD') AS long_start,
+	to_char(:'first_day'::date + 2, 'YYYY-MM-DD') AS long_end \gset
 -- a selective date: the last 50 writes (a real "changed since")
 SELECT to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS recent
 	FROM omnitask.task ORDER BY last_updated DESC LIMIT 1 OFFSET 49 \gset
@@ -158,6 +163,9 @@ INSERT INTO w VALUES
 	(32, 'authored-on (a week)', 'authored-on=ge' || :'week_start' || '&authored-on=le' || :'today'),
 	(33, 'authored-on (noon to 06:00, 3 days)', 'authored-on=ge' || :'three_days_ago' || 'T12:00:00Z&authored-on=lt' || :'today' || 'T06:00:00Z'),
 	(34, '_lastUpdated (ge)', '_lastUpdated=ge' || :'today'),
+	(35, 'authored-on (102 days, a small share)', 'authored-on=ge' || :'long_start' || '&authored-on=lt' || :'long_end'),
+	(36, 'code authored this week (a range and a token)', 'code=' || :'code' || '&authored-on=ge' || :'week_start'),
+	(37, 'code changed since (the last 50 writes)', 'code=' || :'code' || '&_lastUpdated=ge' || :'recent'),
 	(15, 'identifier', 'identifier=' || :'ident'),
 	(16, 'identifier:missing', 'identifier:missing=true'),
 	(17, 'group-identifier', 'group-identifier=urn:bench:group|G-7'),
