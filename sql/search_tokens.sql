@@ -284,6 +284,33 @@ SELECT pg_temp.traced('code=urn:tok-cd|lab&authored-on=ge2026-07-01T08:05:00Z&au
 SELECT pg_temp.traced('code=urn:tok-cd|lab&authored-on=2026-07-01&_sort=-authored-on&_total=none&_count=4');
 COMMIT;
 
+-- n17: a code without a day is walked with its key column tested first
+-- (search_query.c, search_unkey): "code_token = key OR (code_token = '*'
+-- AND the token)", for system|c and |c the token tested on the key's rows
+-- too.  The pages equal the filter's, which tests the token alone: lab of
+-- any system (1, 3, 4, 5, ... by the key or by two codings),
+-- urn:tok-cd|lab (not 3, 7, 11: lab without a system, the same key),
+-- |lab (only those), another code; and the next pages
+BEGIN;
+SET LOCAL ROLE tok_role;
+SELECT pg_temp.traced('code=lab&_total=none&_count=5');
+SELECT pg_temp.traced('code=lab&_total=none&_count=5&_offset=5');
+SELECT pg_temp.traced('code=urn:tok-cd|lab&_total=none&_count=5');
+SELECT pg_temp.traced('code=urn:tok-cd|lab&_total=none&_count=5&_offset=5');
+SELECT pg_temp.traced('code=|lab&_total=none&_count=5');
+SELECT pg_temp.traced('code=urn:tok-cd|other&_total=none&_count=5');
+-- with a status list, and in another order (the walk of task_pkey)
+SELECT pg_temp.traced('code=urn:tok-cd|lab&status=ready,requested&_total=none&_count=3');
+SELECT pg_temp.traced('code=|lab&_sort=-_id&_total=none&_count=2');
+-- a business status in another order: its key tested first the same way
+SELECT pg_temp.traced('business-status=urn:tok-bs|done&_sort=-_id&_total=none&_count=3');
+-- the walk forced gives the same pages
+SET LOCAL omnitask.search_token_plan = walk;
+SELECT pg_temp.page('code=lab&_total=none&_count=5') AS lab_walked,
+	   pg_temp.page('code=urn:tok-cd|lab&_total=none&_count=5') AS system_lab_walked,
+	   pg_temp.page('code=|lab&_total=none&_count=5') AS bare_lab_walked;
+COMMIT;
+
 -- the trigger keeps the column: a code of text only (no key), then one
 -- coding; verify() agrees
 SELECT omnitask.patch_task('tok-cd-04', '[{"op": "replace", "path": "/code", "value": {"text": "lab"}}]') IS NOT NULL AS changed;

@@ -457,7 +457,7 @@ my $libdir = `$pgbin/pg_config --pkglibdir`;
 chomp $libdir;
 SKIP:
 {
-	skip 'auto_explain is not installed', 86 unless -e "$libdir/auto_explain.so";
+	skip 'auto_explain is not installed', 90 unless -e "$libdir/auto_explain.so";
 
 	# The table's size as the planner sees it must not depend on whether
 	# autovacuum has analyzed it yet: analyzed, a filter over these few
@@ -617,6 +617,14 @@ SQL
 		  qr/(?:Index Scan using|Bitmap Index Scan on) task_code_token_day_idx[^\n]*\n\s*Index Cond: \(\(code_token = (?:'code:c1'|\$\d+)\) AND \(omnitask\.task_day\(authored_on\) = /, 'par_pr1' ],
 		# a code without a day is a token condition still (walked)
 		[ 'code=c1&_count=3&_total=none', 'auto', 'walk', qr/\A(?!.*task_code_token_day_idx).*task_priority_idx/s ],
+		# n17: a code without a day walked with its key column tested first
+		# (search_query.c, search_unkey): the code's key, or many keys and
+		# the token; for system|c the token on the key's rows too; as the
+		# practitioner, the walk of its own tasks in the page's order
+		[ 'code=c1&_count=3&_total=none', 'auto', 'walk',
+		  qr/(?s)(?=.*Filter: \(\(t\.code_token = \$\d+\) OR \(\(t\.code_token = '\*'::text\) AND \(t\.search_tokens && \$\d+\)\)\))(?=.*Index Scan using task_owner_worklist_idx)/, 'par_pr1' ],
+		[ 'code=http://s1|c1&_count=3&_total=none', 'auto', 'walk',
+		  qr/Filter: CASE WHEN \(\(t\.code_token = \$\d+\) OR \(t\.code_token = '\*'::text\)\) THEN \(t\.search_tokens && \$\d+\) ELSE false END/ ],
 		# a business status read by its key, then a code: the walk's rows
 		# come from the business status's key (0.7 dropped it)
 		[ 'business-status=http://bs1|b1&code=c1&_count=3&_total=none', 'auto', 'walk',
