@@ -311,6 +311,33 @@ SELECT pg_temp.page('code=lab&_total=none&_count=5') AS lab_walked,
 	   pg_temp.page('code=|lab&_total=none&_count=5') AS bare_lab_walked;
 COMMIT;
 
+-- n17: a code with a range of authored-on of at most 62 days reads each
+-- day twice from task_code_token_day_idx in the page's order, the code's
+-- key and the tasks of many keys (search_query.c, search_days_source;
+-- test/t/150_search_parity.pl shows its plan and compares its pages with
+-- SQL's): code=c, whose key alone decides.  For system|c and |c the plan
+-- must also expect a page per day (search.c, days_in_order); on these few
+-- tasks it does not, so the range's plans answer, with the key tested
+-- first.  As the superuser, then as the practitioner; the filter forced
+-- gives the same pages
+SELECT pg_temp.traced('code=lab&authored-on=ge2026-07-01&authored-on=le2026-07-02&_total=none&_count=4');
+SELECT pg_temp.traced('code=lab&authored-on=ge2026-07-01&authored-on=le2026-07-02&_total=none&_count=4&_offset=8');
+SELECT pg_temp.traced('code=urn:tok-cd|lab&authored-on=ge2026-07-01T08:05:00Z&authored-on=lt2026-07-03&_total=none&_count=3');
+SELECT pg_temp.traced('code=urn:tok-cd|lab&authored-on=ge2026-07-01T08:05:00Z&authored-on=lt2026-07-01T08:10:00Z&_total=none&_count=3');
+SELECT pg_temp.traced('code=|lab&authored-on=ge2026-06-30&_total=none&_count=5');
+SELECT pg_temp.traced('code=urn:tok-cd|other&authored-on=2026-07&_total=none&_count=5');
+-- not by the key: another order, a second token condition, a range of
+-- modified (the code's index is by authored-on), a code list
+SELECT pg_temp.traced('code=lab&authored-on=ge2026-07-01&authored-on=le2026-07-02&_sort=-authored-on&_total=none&_count=3');
+SELECT pg_temp.traced('code=lab&performer=nonesuch&authored-on=ge2026-07-01&authored-on=le2026-07-02&_total=none&_count=3');
+SELECT pg_temp.traced('code=lab&modified=ge2026-01-01&_total=none&_count=3');
+SELECT pg_temp.traced('code=lab,other&authored-on=ge2026-07-01&authored-on=le2026-07-02&_total=none&_count=3');
+BEGIN;
+SET LOCAL ROLE tok_role;
+SELECT pg_temp.traced('code=lab&authored-on=ge2026-07-01&authored-on=le2026-07-02&_total=none&_count=4');
+SELECT pg_temp.traced('code=urn:tok-cd|lab&authored-on=ge2026-07-01T08:05:00Z&authored-on=lt2026-07-03&_total=none&_count=3');
+COMMIT;
+
 -- the trigger keeps the column: a code of text only (no key), then one
 -- coding; verify() agrees
 SELECT omnitask.patch_task('tok-cd-04', '[{"op": "replace", "path": "/code", "value": {"text": "lab"}}]') IS NOT NULL AS changed;

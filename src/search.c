@@ -113,6 +113,7 @@ typedef struct SearchPlan
 	char	   *key;			/* rest | tokens | order | ids first | statuses | argument types */
 	bool		ids_first;		/* the page selects ids only (Citus) */
 	Oid			days_index;		/* the date range's day index (days_in_order), or 0 */
+	Oid			days_index_alt; /* with a code's key, the column's own day index, or 0 */
 	SPIPlanPtr	plan[SP_NKINDS];	/* NULL until used */
 } SearchPlan;
 
@@ -183,6 +184,9 @@ get_plans(SearchQuery *q)
 	/* a business status by its key: on one node, and unless a plan is forced */
 	if (distributed || search_token_plan != TOKEN_PLAN_AUTO)
 		search_unkey(q);
+	/* so a code's key over a range's days (the forced plans are the reference) */
+	if (q->days_keyed && search_token_plan != TOKEN_PLAN_AUTO)
+		q->days_n = 0;
 
 	initStringInfo(&key);
 	appendStringInfo(&key, "%s|%s|%s|%d|", q->rest.data, q->tokens.data, q->order.data, (int) ids_first);
@@ -192,8 +196,9 @@ get_plans(SearchQuery *q)
 	appendStringInfo(&key, "|%d%s|", q->key_arg, q->key_cond ? q->key_cond : "");
 	/* a date range's days (search_days_source) */
 	if (q->days_n > 0)
-		appendStringInfo(&key, "%s,%d,%d,%d,%d,%d,%s|", q->days_column, q->days_arg, q->days_first,
-						 q->days_lo, q->days_last, q->days_hi, q->days_tail ? q->days_tail : "");
+		appendStringInfo(&key, "%s,%d,%d,%d,%d,%d,%s,%d|", q->days_column, q->days_arg, q->days_first,
+						 q->days_lo, q->days_last, q->days_hi, q->days_tail ? q->days_tail : "",
+						 (int) q->days_keyed);
 	for (i = 0; i < q->nargs; i++)
 		appendStringInfo(&key, "%u,", q->argtypes[i]);
 	for (i = 0; i < nplans; i++)
@@ -811,7 +816,14 @@ index_scans(Plan *plan, Oid index, double *rows)
  * plans read the caller's tasks once (run_page).  modified=ge today as
  * the practitioner: 5.4 ms day by day, 0.9 ms by the range's plans.  The
  * plan is generic (plan_options), so the check costs no planning after
- * the first call, only its lookup in the plan cache.
+ * the first call, only its lookup in the plan cache.  With a code's key
+ * (q->days_keyed) the days are read from the key's index, but the branch
+ * of the days after today that reads the tasks of many keys may take the
+ * column's own day index (there are normally none): either counts.  When
+ * the key alone decides (code=c), a day's branch reads only matches, so a
+ * day with few of them costs few rows and the check of a page per day is
+ * not needed; for system|c and |c the token is tested on the key's rows,
+ * which may all fail it, and the check stays.
  */
 static bool
 days_in_order(SearchPlan *sp, SearchQuery *q, int32 limit)
@@ -822,12 +834,14 @@ days_in_order(SearchPlan *sp, SearchQuery *q, int32 limit)
 	int			n = 0;
 	int			want;
 	double		rows = 0;
-	Oid			index;
+	Oid			index,
+				alt;
 
 	if (cplan == NULL)
 		elog(ERROR, "SPI_plan_get_cached_plan failed");
 	/* one scan per branch (search_days_source) */
-	want = (q->days_arg != 0) + (q->days_first != 0) + (q->days_last != 0) + (q->days_tail != NULL);
+	want = ((q->days_arg != 0) + (q->days_first != 0) + (q->days_last != 0) + (q->days_tail != NULL)) *
+		(q->days_keyed ? 2 : 1);
 	/*
 	 * The index's Oid as last looked up for this plan set; looked up again
 	 * when the plan does not read it (a REINDEX CONCURRENTLY or a new index
@@ -839,16 +853,24 @@ days_in_order(SearchPlan *sp, SearchQuery *q, int32 limit)
 		{
 			PlannedStmt *stmt = lfirst_node(PlannedStmt, lc);
 
-			n += index_scans(stmt->planTree, sp->days_index, &rows);
+			n += index_scans(stmt->planTree, sp->days_index, &rows) +
+				index_scans(stmt->planTree, sp->days_index_alt, &rows);
 		}
-		if (n >= want ||
-			(index = get_relname_relid(q->days_index, omnitask_namespace_oid())) == sp->days_index)
+		if (n >= want)
+			break;
+		index = get_relname_relid(q->days_index, omnitask_namespace_oid());
+		alt = q->days_index_alt ? get_relname_relid(q->days_index_alt, omnitask_namespace_oid()) : InvalidOid;
+		if (index == sp->days_index && alt == sp->days_index_alt)
 			break;
 		sp->days_index = index;
+		sp->days_index_alt = alt;
 		n = 0;
 		rows = 0;
 	}
 	ReleaseCachedPlan(cplan, CurrentResourceOwner);
+	/* a code's key alone decides: a day's branch reads no row that is not a match */
+	if (q->days_keyed && q->days_key_exact)
+		rows = Max(rows, limit);
 	if (n < want || rows < limit)
 		elog(DEBUG1, "search page: the date range's days not read in order (%s)",
 			 n < want ? "another index serves the caller" : "a day holds less than a page");
@@ -874,7 +896,8 @@ run_page(SearchPlan *sp, SearchQuery *q, Datum *args, int32 limit, int64 total)
 
 	if (q->days_n > 0 && days_in_order(sp, q, limit))
 	{
-		elog(DEBUG1, "search page: the date range's %d day(s), each in order", q->days_n);
+		elog(DEBUG1, "search page: the date range's %d day(s), each in order%s", q->days_n,
+			 q->days_keyed ? " by the code's key" : "");
 		run_plan(plan_of(sp, SP_DAYS, q), args);
 		return;
 	}

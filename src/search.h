@@ -65,13 +65,21 @@ typedef struct SearchQuery
 	/* a date range read day by day in the page's order (search_days_source) */
 	int			days_n;			/* its days, or 0 */
 	const char *days_column;	/* its column ("t.authored_on") */
-	const char *days_index;		/* the column's day index */
+	const char *days_index;		/* the column's day index (with a code's key, the key's) */
+	const char *days_index_alt; /* with a code's key, the column's (a branch of later days may read it) */
 	int			days_arg;		/* $n of its whole days (date[]), or 0 */
 	int			days_first;		/* $n of the first day when the range starts within it (date), or 0 */
 	int			days_lo;		/* then $n of that start */
 	int			days_last;		/* $n of the last day when the range ends within it (date), or 0 */
 	int			days_hi;		/* $n of that end (the first day's too when it is the last) */
 	char	   *days_tail;		/* open range: the literal day after which one branch reads the rest */
+	bool		days_keyed;		/* each day read by a code's key (search_days_source) */
+	/* a code unkeyed (search_unkey) that a range's days may read by its key */
+	const struct SearchKeyColumn *days_key;	/* its key column, or NULL */
+	int			days_key_arg;	/* $n of its key */
+	char	   *days_key_cond;	/* its token condition */
+	bool		days_key_exact; /* the key alone decides */
+	char	   *days_key_filed; /* the condition search_unkey filed for it */
 	/* while parsing: the range of the date parameters without a modifier */
 	const char *range_column;	/* their column, or NULL */
 	int64		range_lo;		/* the intersection of their ranges [lo, hi), */

@@ -822,13 +822,14 @@ typedef struct SearchKeyColumn
 	bool		needs_system;	/* the key is system|code (else c's, of any system) */
 	bool		needs_day;		/* its index reads one day of authored-on after the key */
 	const char *plan_name;		/* the plan, as run_page's DEBUG message names it */
+	const char *day_index;		/* that index (days of a range read by the key), or NULL */
 } SearchKeyColumn;
 
 static const SearchKeyColumn key_columns[] = {
 	/* task_business_status_token_idx (omnitask--0.6--0.7.sql) */
-	{"business-status", "t.business_status_token", true, false, "the business status's key, in order"},
+	{"business-status", "t.business_status_token", true, false, "the business status's key, in order", NULL},
 	/* task_code_token_day_idx (omnitask--0.7--0.8.sql) */
-	{"code", "t.code_token", false, true, "the code's key and day, in order"},
+	{"code", "t.code_token", false, true, "the code's key and day, in order", "task_code_token_day_idx"},
 };
 
 /*
@@ -1226,9 +1227,15 @@ days_finish(SearchQuery *q)
 	int			n = 0;
 	int			i;
 
-	if (q->range_column == NULL || q->range_any || strcmp(q->undated.data, "true") != 0 ||
-		strcmp(q->order.data, DEFAULT_ORDER) != 0 || TIMESTAMP_IS_NOBEGIN(q->range_lo) ||
-		q->range_lo >= q->range_hi)
+	bool		keyed;
+
+	if (q->range_column == NULL || q->range_any || strcmp(q->order.data, DEFAULT_ORDER) != 0 ||
+		TIMESTAMP_IS_NOBEGIN(q->range_lo) || q->range_lo >= q->range_hi)
+		return;
+	/* the range alone, or with a code read by its key and the day (n17) */
+	keyed = q->days_key != NULL && strcmp(q->range_column, "t.authored_on") == 0 &&
+		strcmp(q->undated.data, q->days_key_filed) == 0;
+	if (!keyed && strcmp(q->undated.data, "true") != 0)
 		return;
 	for (i = 0; i < (int) lengthof(day_indexes); i++)
 		if (strcmp(q->range_column, day_indexes[i].column) == 0)
@@ -1240,7 +1247,9 @@ days_finish(SearchQuery *q)
 		return;
 	q->days_n = last - first + 1;
 	q->days_column = di->column;
-	q->days_index = di->index;
+	q->days_index = keyed ? q->days_key->day_index : di->index;
+	q->days_index_alt = keyed ? di->index : NULL;
+	q->days_keyed = keyed;
 	q->days_first = q->days_lo = q->days_last = q->days_hi = q->days_arg = 0;
 	if (q->range_lo % USECS_PER_DAY != 0)
 	{
@@ -1308,6 +1317,8 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	q->key_cond = NULL;
 	q->key = NULL;
 	q->key_exact = false;
+	q->days_key = NULL;
+	q->days_keyed = false;
 	q->date_walk = false;
 	q->one_day = false;
 	q->custom_plans = false;
@@ -1464,6 +1475,15 @@ search_unkey(SearchQuery *q)
 						col, TASK_BS_TOKEN_MANY, q->key_cond);
 	q->common_tokens = true;
 	file_condition(&params[i], NULL, true, q, cond);
+	if (q->key->day_index)
+	{
+		/* a range of authored-on may read its days by the key (days_finish) */
+		q->days_key = q->key;
+		q->days_key_arg = q->key_arg;
+		q->days_key_cond = q->key_cond;
+		q->days_key_exact = q->key_exact;
+		q->days_key_filed = psprintf("true AND %s", cond);
+	}
 	q->key_arg = 0;
 	q->key_cond = NULL;
 	q->key = NULL;
@@ -1542,6 +1562,8 @@ search_page_source(SearchQuery *q, const char *cond, const char *limit)
 	return buf.data;
 }
 
+static void days_branches(SearchQuery *q, StringInfo buf, const char *cond, const char *limit);
+
 /* Appends a UNION ALL branch: the first limit rows of one day and cond, in the page's order. */
 static void
 day_branch(SearchQuery *q, StringInfo buf, const char *day, const char *cond, const char *limit)
@@ -1579,24 +1601,57 @@ char *
 search_days_source(SearchQuery *q, const char *cond, const char *limit)
 {
 	StringInfoData buf;
-	const char *c = q->days_column;
+	const char *conds[2];
+	int			nconds = 1;
+	int			k;
 
+	/*
+	 * n17: with a code read by its key (q->days_keyed), each day twice from
+	 * task_code_token_day_idx: the tasks of the key (the token tested on
+	 * them too for system|c and |c) and those of many keys (the token
+	 * tested), as search_page_source reads one day; no task is in both
+	 */
+	conds[0] = cond;
+	if (q->days_keyed)
+	{
+		const char *col = q->days_key->column;
+
+		conds[0] = psprintf("%s = $%d AND %s%s%s", col, q->days_key_arg,
+							q->days_key_exact ? "" : q->days_key_cond, q->days_key_exact ? "" : " AND ", cond);
+		conds[1] = psprintf("%s = '%s' AND %s AND %s", col, TASK_BS_TOKEN_MANY, q->days_key_cond, cond);
+		nconds = 2;
+	}
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "(SELECT * FROM (");
+	for (k = 0; k < nconds; k++)
+		days_branches(q, &buf, conds[k], limit);
+	appendStringInfo(&buf, ") t ORDER BY %s LIMIT %s) t", q->order.data, limit);
+	return buf.data;
+}
+
+/*
+ * Appends the UNION ALL branches of search_days_source for one condition:
+ * the first day's edge, the whole days (a LATERAL over their array), the
+ * last day's edge, the days after today.
+ */
+static void
+days_branches(SearchQuery *q, StringInfo buf, const char *cond, const char *limit)
+{
+	const char *c = q->days_column;
+
 	if (q->days_first)
-		day_branch(q, &buf, psprintf("= $%d AND %s >= $%d%s", q->days_first, c, q->days_lo,
+		day_branch(q, buf, psprintf("= $%d AND %s >= $%d%s", q->days_first, c, q->days_lo,
 									 q->days_hi && !q->days_last ? psprintf(" AND %s < $%d", c, q->days_hi) : ""),
 				   cond, limit);
 	if (q->days_arg)
-		appendStringInfo(&buf, "%s(SELECT t.* FROM unnest($%d) AS d(day), LATERAL (SELECT * FROM omnitask.task t "
+		appendStringInfo(buf, "%s(SELECT t.* FROM unnest($%d) AS d(day), LATERAL (SELECT * FROM omnitask.task t "
 						 "WHERE omnitask.task_day(%s) = d.day AND %s ORDER BY %s LIMIT %s) t)",
-						 q->days_first ? " UNION ALL " : "", q->days_arg, c, cond, q->order.data, limit);
+						 strcmp(buf->data, "(SELECT * FROM (") == 0 ? "" : " UNION ALL ", q->days_arg, c, cond,
+						 q->order.data, limit);
 	if (q->days_last)
-		day_branch(q, &buf, psprintf("= $%d AND %s < $%d", q->days_last, c, q->days_hi), cond, limit);
+		day_branch(q, buf, psprintf("= $%d AND %s < $%d", q->days_last, c, q->days_hi), cond, limit);
 	if (q->days_tail)
-		day_branch(q, &buf, psprintf("> '%s'::date", q->days_tail), cond, limit);
-	appendStringInfo(&buf, ") t ORDER BY %s LIMIT %s) t", q->order.data, limit);
-	return buf.data;
+		day_branch(q, buf, psprintf("> '%s'::date", q->days_tail), cond, limit);
 }
 
 /*
