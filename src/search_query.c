@@ -823,13 +823,15 @@ typedef struct SearchKeyColumn
 	bool		needs_day;		/* its index reads one day of authored-on after the key */
 	const char *plan_name;		/* the plan, as run_page's DEBUG message names it */
 	const char *day_index;		/* that index (days of a range read by the key), or NULL */
+	const char *day_column;		/* the column of its days */
 } SearchKeyColumn;
 
 static const SearchKeyColumn key_columns[] = {
 	/* task_business_status_token_idx (omnitask--0.6--0.7.sql) */
-	{"business-status", "t.business_status_token", true, false, "the business status's key, in order", NULL},
+	{"business-status", "t.business_status_token", true, false, "the business status's key, in order", NULL, NULL},
 	/* task_code_token_day_idx (omnitask--0.7--0.8.sql) */
-	{"code", "t.code_token", false, true, "the code's key and day, in order", "task_code_token_day_idx"},
+	{"code", "t.code_token", false, true, "the code's key and day, in order", "task_code_token_day_idx",
+	"t.authored_on"},
 };
 
 /*
@@ -1226,14 +1228,13 @@ days_finish(SearchQuery *q)
 	Datum	   *days;
 	int			n = 0;
 	int			i;
-
 	bool		keyed;
 
 	if (q->range_column == NULL || q->range_any || strcmp(q->order.data, DEFAULT_ORDER) != 0 ||
 		TIMESTAMP_IS_NOBEGIN(q->range_lo) || q->range_lo >= q->range_hi)
 		return;
 	/* the range alone, or with a code read by its key and the day (n17) */
-	keyed = q->days_key != NULL && strcmp(q->range_column, "t.authored_on") == 0 &&
+	keyed = q->days_key != NULL && strcmp(q->range_column, q->days_key->day_column) == 0 &&
 		strcmp(q->undated.data, q->days_key_filed) == 0;
 	if (!keyed && strcmp(q->undated.data, "true") != 0)
 		return;
