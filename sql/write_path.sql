@@ -367,3 +367,36 @@ SELECT count(*) AS versions, count(h.id) AS with_history, count(*) FILTER (WHERE
 FROM omnitask.task t JOIN wp_c USING (id)
 LEFT JOIN omnitask.task_history h ON h.id = t.id AND h.version_id = t.version_id;
 ROLLBACK;
+
+-- 0.9: the history row of a one-row write takes the BEFORE trigger's
+-- resource instead of decompressing the stored one (written_history_row);
+-- the stored resource here is compressed, and each version's history row
+-- must equal it, also when another BEFORE ROW trigger changes the resource
+-- after omnitask's (then the stored row is expanded, as before)
+BEGIN;
+CREATE FUNCTION pg_temp.wp_as_stored(task text) RETURNS text LANGUAGE sql AS $$
+	SELECT format('v%s %s %s', t.version_id, h.resource = t.resource, pg_column_compression(t.resource))
+	FROM omnitask.task t JOIN omnitask.task_history h ON h.id = t.id AND h.version_id = t.version_id
+	WHERE t.id = task $$;
+SELECT omnitask.import_task(jsonb_build_object('resourceType', 'Task', 'id', id, 'status', 'requested',
+	'intent', 'order', 'description', 'wp packed', 'for', jsonb_build_object('reference', 'Patient/wp-h'),
+	'note', (SELECT jsonb_agg(jsonb_build_object('text', 'note ' || i)) FROM generate_series(1, 120) i))) IS NOT NULL AS imported
+FROM (VALUES ('wp-h-packed'), ('wp-h-shout')) AS v(id);
+SELECT pg_temp.wp_as_stored('wp-h-packed') AS imported;
+SELECT omnitask.set_task_status('wp-h-packed', 'accepted') ->> 'status' AS accepted;
+SELECT pg_temp.wp_as_stored('wp-h-packed') AS after_status;
+SELECT omnitask.set_task_status('wp-h-packed', 'cancelled', 'wp gone') #>> '{statusReason,text}' AS reason;
+SELECT pg_temp.wp_as_stored('wp-h-packed') AS after_reason;
+SELECT omnitask.add_task_note('wp-h-packed', 'one more') IS NOT NULL AS noted;
+SELECT pg_temp.wp_as_stored('wp-h-packed') AS after_note;
+CREATE FUNCTION pg_temp.wp_shout() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	NEW.resource := jsonb_set(NEW.resource, '{description}', to_jsonb(upper(NEW.resource ->> 'description')));
+	RETURN NEW;
+END $$;
+CREATE TRIGGER zz_wp_shout BEFORE UPDATE ON omnitask.task FOR EACH ROW EXECUTE FUNCTION pg_temp.wp_shout();
+SELECT omnitask.set_task_status('wp-h-shout', 'accepted') ->> 'description' AS shouted;
+DROP TRIGGER zz_wp_shout ON omnitask.task;
+SELECT pg_temp.wp_as_stored('wp-h-shout') AS other_trigger,
+	(SELECT resource ->> 'description' FROM omnitask.task_history WHERE id = 'wp-h-shout' AND version_id = 2) AS history_description;
+ROLLBACK;
