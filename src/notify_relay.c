@@ -20,6 +20,12 @@
  * (then it is skipped), so the notifications of one task arrive in the
  * order of its versions, and only committed changes are announced.
  *
+ * A relay that has just sent a batch sleeps RELAY_GATHER_US (1 ms) before
+ * it looks again, without waiting on its latch: the writers that commit
+ * meanwhile set the latch without waking it (no signal, no context switch
+ * per commit), and its next transaction sends all of theirs.  A change
+ * after a quiet spell is sent at once.
+ *
  * Whenever the relay cannot take a transaction's notifications -- omnitask
  * not preloaded, every queue in use, the queue full, no background worker
  * slot, a payload too long for a slot -- the transaction sends them itself
@@ -56,6 +62,7 @@
 #define RELAY_BATCH			1024	/* notifications per relay transaction */
 #define RELAY_POLL_MS		1000	/* an idle relay looks at its queue this often */
 #define RELAY_WAIT_MS		2000	/* a writer waits this long for room */
+#define RELAY_GATHER_US		1000	/* after a send, let the next batch gather */
 
 /* States of a queue slot. */
 #define SLOT_EMPTY		0
@@ -492,6 +499,14 @@ omnitask_relay_main(Datum arg)
 	dboid = dbworker_connect(die);
 	if (relay == NULL || qi < 0 || qi >= RELAY_QUEUES)
 		proc_exit(0);
+
+	/*
+	 * NOTIFY gives each sending transaction an xid, so every batch commits
+	 * with a WAL record; a notification is not durable (a crash loses the
+	 * unsent ones and every listener), so the relay need not wait for that
+	 * record's flush, nor add a flush of its own beside the writers'.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	q = queue_at(qi);
 	/* the queue went to another database, or another relay serves it */
 	if (!dbworker_attach(q, relay->lock, dboid))
@@ -531,6 +546,15 @@ omnitask_relay_main(Datum arg)
 			q->tail += taken;
 			LWLockRelease(relay->lock);
 			idle_since = GetCurrentTimestamp();
+
+			/*
+			 * Busy: sleep a moment without waiting on the latch, so that
+			 * the writers committing meanwhile set it without waking us
+			 * (no signal, no context switch each) and the next transaction
+			 * sends all of theirs.  A change after a quiet spell is still
+			 * sent at once: only a relay that has just sent sleeps.
+			 */
+			pg_usleep(RELAY_GATHER_US);
 			continue;
 		}
 
