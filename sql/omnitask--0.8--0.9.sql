@@ -30,6 +30,7 @@ CREATE OR REPLACE FUNCTION omnitask.set_task_status(id text, status text, reason
 	LANGUAGE plpgsql PARALLEL UNSAFE AS
 $$
 DECLARE
+	change jsonb;
 	current_version integer;
 	stored jsonb;
 BEGIN
@@ -37,22 +38,15 @@ BEGIN
 		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
 			MESSAGE = 'task id and status must not be null';
 	END IF;
-	IF set_task_status.reason IS NULL THEN
-		UPDATE omnitask.task t
-			SET resource = (t.resource - 'statusReason')
-				|| pg_catalog.jsonb_build_object('status', set_task_status.status)
-			WHERE t.id = set_task_status.id
-			  AND (set_task_status.if_match IS NULL OR t.version_id = set_task_status.if_match)
-			RETURNING t.resource INTO stored;
-	ELSE
-		UPDATE omnitask.task t
-			SET resource = (t.resource - 'statusReason')
-				|| pg_catalog.jsonb_build_object('status', set_task_status.status,
-					'statusReason', pg_catalog.jsonb_build_object('text', set_task_status.reason))
-			WHERE t.id = set_task_status.id
-			  AND (set_task_status.if_match IS NULL OR t.version_id = set_task_status.if_match)
-			RETURNING t.resource INTO stored;
+	change := pg_catalog.jsonb_build_object('status', set_task_status.status);
+	IF set_task_status.reason IS NOT NULL THEN
+		change := change || pg_catalog.jsonb_build_object('statusReason',
+			pg_catalog.jsonb_build_object('text', set_task_status.reason));
 	END IF;
+	UPDATE omnitask.task t SET resource = (t.resource - 'statusReason') || change
+		WHERE t.id = set_task_status.id
+		  AND (set_task_status.if_match IS NULL OR t.version_id = set_task_status.if_match)
+		RETURNING t.resource INTO stored;
 	IF stored IS NULL THEN
 		SELECT t.version_id INTO current_version FROM omnitask.task t WHERE t.id = set_task_status.id;
 		IF FOUND THEN
