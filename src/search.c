@@ -193,7 +193,7 @@ get_plans(SearchQuery *q)
 	/* a status list's branches: one per status (search_page_source) */
 	for (i = 0; i < q->split_n; i++)
 		appendStringInfo(&key, "%s,", q->split_codes[i]);
-	appendStringInfo(&key, "|%d%s|", q->key_arg, q->key_cond ? q->key_cond : "");
+	appendStringInfo(&key, "|%d%s|", q->key.arg, q->key.cond ? q->key.cond : "");
 	/* a date range's days (search_days_source) */
 	if (q->days_n > 0)
 		appendStringInfo(&key, "%s,%d,%d,%d,%d,%d,%s,%d|", q->days_column, q->days_arg, q->days_first,
@@ -323,7 +323,7 @@ plan_of(SearchPlan *sp, SearchPlanKind kind, SearchQuery *q)
 	switch (kind)
 	{
 		case SP_PAGE:
-			if ((q->split_n > 0 || q->key_arg > 0) && !q->tokens_first)
+			if ((q->split_n > 0 || q->key.arg > 0) && !q->tokens_first)
 			{
 				/*
 				 * a status list or a business status: merged
@@ -478,7 +478,7 @@ static bool
 estimate_omitted(SearchQuery *q)
 {
 	/* a business status or code read by its key is such a code (search_unkey) */
-	return (q->tokens_first && q->walk_order && q->common_tokens) || q->key_arg > 0;
+	return (q->tokens_first && q->walk_order && q->common_tokens) || q->key.arg > 0;
 }
 
 /* The ids the last query returned, as a text[] Datum, and their number. */
@@ -869,7 +869,7 @@ days_in_order(SearchPlan *sp, SearchQuery *q, int32 limit)
 	}
 	ReleaseCachedPlan(cplan, CurrentResourceOwner);
 	/* a code's key alone decides: a day's branch reads no row that is not a match */
-	if (q->days_keyed && q->days_key_exact)
+	if (q->days_keyed && q->days_key.exact)
 		rows = Max(rows, limit);
 	if (n < want || rows < limit)
 		elog(DEBUG1, "search page: the date range's days not read in order (%s)",
@@ -948,7 +948,7 @@ run_page(SearchPlan *sp, SearchQuery *q, Datum *args, int32 limit, int64 total)
 		if (retry > 0 && walk_page(sp, q, args, limit, total, retry, &sorts))
 			return;
 	}
-	elog(DEBUG1, "search page: %s", q->key_arg == 0 || q->tokens_first ? "the filter" :
+	elog(DEBUG1, "search page: %s", q->key.arg == 0 || q->tokens_first ? "the filter" :
 		 search_key_plan_name(q));
 	run_plan(plan_of(sp, SP_PAGE, q), args);
 }

@@ -25,6 +25,20 @@ typedef enum SearchTotal
 } SearchTotal;
 
 /*
+ * A token parameter read by a key column of its own (search_query.c,
+ * coding_key_arg): the column (NULL: none), the key's argument, the
+ * token's condition, and whether the key alone decides (else the
+ * condition too).
+ */
+typedef struct SearchKey
+{
+	const struct SearchKeyColumn *column;
+	int			arg;			/* $n of the key */
+	char	   *cond;			/* the token's condition */
+	bool		exact;
+} SearchKey;
+
+/*
  * A search ready to run: a WHERE clause over omnitask.task t made of fixed
  * fragments, whose values are the arguments $1 ... $nargs; the ORDER BY;
  * the paging; and the query as the self link repeats it.
@@ -52,15 +66,13 @@ typedef struct SearchQuery
 	bool		custom_plans;	/* a date range: planned for its values (search.c) */
 	StringInfoData dates;		/* the date ranges among them ("true AND ...") */
 	StringInfoData undated;		/* the others ("true AND ...") */
+	int			nundated;		/* how many conditions undated holds */
 	int			split_n;		/* a status list read per status: its size, or 0 */
 	const char **split_codes;	/* its statuses */
 	const char *split_column;	/* its column, equality operator and type */
 	const char *split_operator;
 	const char *split_type;
-	int			key_arg;		/* business-status=system|code read by its key: $n, or 0 */
-	char	   *key_cond;		/* its condition (in q->where only: search_page_source) */
-	const struct SearchKeyColumn *key;	/* its key column (search_query.c), or NULL */
-	bool		key_exact;		/* the key alone decides (else the condition too) */
+	SearchKey	key;			/* business-status=system|code read by its key */
 	struct SearchElements *elements;	/* _elements, _summary=true|text|data, or NULL */
 	/* a date range read day by day in the page's order (search_days_source) */
 	int			days_n;			/* its days, or 0 */
@@ -74,12 +86,8 @@ typedef struct SearchQuery
 	int			days_hi;		/* $n of that end (the first day's too when it is the last) */
 	char	   *days_tail;		/* open range: the literal day after which one branch reads the rest */
 	bool		days_keyed;		/* each day read by a code's key (search_days_source) */
-	/* a code unkeyed (search_unkey) that a range's days may read by its key */
-	const struct SearchKeyColumn *days_key;	/* its key column, or NULL */
-	int			days_key_arg;	/* $n of its key */
-	char	   *days_key_cond;	/* its token condition */
-	bool		days_key_exact; /* the key alone decides */
-	char	   *days_key_filed; /* the condition search_unkey filed for it */
+	SearchKey	days_key;		/* a code unkeyed (search_unkey) that a range's days
+								 * may read by its key */
 	/* while parsing: the range of the date parameters without a modifier */
 	const char *range_column;	/* their column, or NULL */
 	int64		range_lo;		/* the intersection of their ranges [lo, hi), */

@@ -838,7 +838,7 @@ static const SearchKeyColumn key_columns[] = {
  * The argument ($n) of the key column a business-status or code value is
  * read by, or 0: one item with a key (task_coding_key; a long one is kept
  * as a hash and has none): business-status system|code; code c, system|c
- * or |c (the key is c's, of any system: q->key_exact only for c alone,
+ * or |c (the key is c's, of any system: q->key.exact only for c alone,
  * else the token's condition is tested on the key's rows too).  Only the
  * first such parameter of a query (search_page_source reads one key).  The
  * value was checked by coding_token already, and is split as it splits
@@ -859,15 +859,15 @@ coding_key_arg(const SearchParamDef *def, const char *value, SearchQuery *q)
 	for (i = 0; i < (int) lengthof(key_columns); i++)
 		if (strcmp(key_columns[i].param, def->name) == 0)
 			kc = &key_columns[i];
-	if (kc == NULL || q->key_cond != NULL || strchr(value, ',') != NULL ||
+	if (kc == NULL || q->key.cond != NULL || strchr(value, ',') != NULL ||
 		(kc->needs_system && bar == NULL))
 		return 0;
 	key = task_coding_key(def->name, value, bar ? bar - value : 0, code, strlen(code));
 	if (key == NULL)
 		return 0;
 	arg = add_arg(q, CStringGetTextDatum(key), TEXTOID);
-	q->key = kc;
-	q->key_exact = kc->needs_system || bar == NULL;
+	q->key.column = kc;
+	q->key.exact = kc->needs_system || bar == NULL;
 	return arg;
 }
 
@@ -875,7 +875,7 @@ coding_key_arg(const SearchParamDef *def, const char *value, SearchQuery *q)
 const char *
 search_key_plan_name(const SearchQuery *q)
 {
-	return q->key ? q->key->plan_name : "the filter";
+	return q->key.column ? q->key.column->plan_name : "the filter";
 }
 
 /*
@@ -1180,6 +1180,8 @@ file_positive(const SearchParamDef *def, const char *modifier, SearchQuery *q, c
 	bool		range = modifier == NULL && def->kind == PK_DATE && strcmp(def->column, "t.due_at") != 0;
 
 	appendStringInfo(range ? &q->dates : &q->undated, " AND %s", cond);
+	if (!range)
+		q->nundated++;
 }
 
 /*
@@ -1234,9 +1236,9 @@ days_finish(SearchQuery *q)
 		TIMESTAMP_IS_NOBEGIN(q->range_lo) || q->range_lo >= q->range_hi)
 		return;
 	/* the range alone, or with a code read by its key and the day (n17) */
-	keyed = q->days_key != NULL && strcmp(q->range_column, q->days_key->day_column) == 0 &&
-		strcmp(q->undated.data, q->days_key_filed) == 0;
-	if (!keyed && strcmp(q->undated.data, "true") != 0)
+	keyed = q->days_key.column != NULL &&
+		strcmp(q->range_column, q->days_key.column->day_column) == 0 && q->nundated == 1;
+	if (!keyed && q->nundated > 0)
 		return;
 	for (i = 0; i < (int) lengthof(day_indexes); i++)
 		if (strcmp(q->range_column, day_indexes[i].column) == 0)
@@ -1248,7 +1250,7 @@ days_finish(SearchQuery *q)
 		return;
 	q->days_n = last - first + 1;
 	q->days_column = di->column;
-	q->days_index = keyed ? q->days_key->day_index : di->index;
+	q->days_index = keyed ? q->days_key.column->day_index : di->index;
 	q->days_index_alt = keyed ? di->index : NULL;
 	q->days_keyed = keyed;
 	q->days_first = q->days_lo = q->days_last = q->days_hi = q->days_arg = 0;
@@ -1305,6 +1307,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	initStringInfo(&q->undated);
 	appendStringInfoString(&q->dates, "true");
 	appendStringInfoString(&q->undated, "true");
+	q->nundated = 0;
 	q->nargs = 0;
 	q->count = 50;
 	q->offset = 0;
@@ -1314,11 +1317,8 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	q->common_tokens = false;
 	q->walk_order = false;
 	q->split_n = 0;
-	q->key_arg = 0;
-	q->key_cond = NULL;
-	q->key = NULL;
-	q->key_exact = false;
-	q->days_key = NULL;
+	memset(&q->key, 0, sizeof(q->key));
+	memset(&q->days_key, 0, sizeof(q->days_key));
 	q->days_keyed = false;
 	q->date_walk = false;
 	q->one_day = false;
@@ -1401,8 +1401,8 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 		if (positive && modifier == NULL && (key_arg = coding_key_arg(&params[i], value, q)) > 0)
 		{
 			/* filed below, once the order is known */
-			q->key_arg = key_arg;
-			q->key_cond = cond.data;
+			q->key.arg = key_arg;
+			q->key.cond = cond.data;
 			q->common_tokens = common;
 			continue;
 		}
@@ -1431,13 +1431,13 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
 	 * by day (task_code_token_day_idx), so a token condition as before
 	 * 0.8 (a code alone is common: the walk of the order finds its page).
 	 */
-	if (q->key && q->key->needs_day && !q->one_day)
+	if (q->key.column && q->key.column->needs_day && !q->one_day)
 		search_unkey(q);
 	days_finish(q);
 }
 
 /*
- * Files a business status or code read by its key (q->key_cond) as the
+ * Files a business status or code read by its key (q->key.cond) as the
  * token condition it is, found by the walk or the filter (search.c) as
  * before 0.7: in an order its indexes do not give, on Citus (the branches
  * of search_page_source are for one node), when omnitask.search_token_plan
@@ -1445,7 +1445,7 @@ search_parse_query(const char *query, bool lenient, bool bounded, SearchQuery *q
  *
  * The rows a walk tests (q->tokens, q->undated) test the key column first:
  * "key = $k OR (key = '*' AND cond)", or for system|c and |c
- * (!q->key_exact) "CASE WHEN key = $k OR key = '*' THEN cond ELSE false
+ * (!q->key.exact) "CASE WHEN key = $k OR key = '*' THEN cond ELSE false
  * END" (not "(key = $k AND cond) OR (key = '*' AND cond)": the planner
  * takes the common cond out of the OR and tests it first).  A task
  * matching the token has either the key or many (key_column_datum), so
@@ -1463,31 +1463,22 @@ search_unkey(SearchQuery *q)
 	const char *col;
 	char	   *cond;
 
-	if (q->key_cond == NULL)
+	if (q->key.cond == NULL)
 		return;
-	for (i = 0; strcmp(params[i].name, q->key->param) != 0; i++)
+	for (i = 0; strcmp(params[i].name, q->key.column->param) != 0; i++)
 		;
-	col = q->key->column;
-	if (q->key_exact)
-		cond = psprintf("(%s = $%d OR (%s = '%s' AND %s))", col, q->key_arg, col,
-						TASK_BS_TOKEN_MANY, q->key_cond);
+	col = q->key.column->column;
+	if (q->key.exact)
+		cond = psprintf("(%s = $%d OR (%s = '%s' AND %s))", col, q->key.arg, col,
+						TASK_BS_TOKEN_MANY, q->key.cond);
 	else
-		cond = psprintf("CASE WHEN %s = $%d OR %s = '%s' THEN %s ELSE false END", col, q->key_arg,
-						col, TASK_BS_TOKEN_MANY, q->key_cond);
+		cond = psprintf("CASE WHEN %s = $%d OR %s = '%s' THEN %s ELSE false END", col, q->key.arg,
+						col, TASK_BS_TOKEN_MANY, q->key.cond);
 	q->common_tokens = true;
 	file_condition(&params[i], NULL, true, q, cond);
-	if (q->key->day_index)
-	{
-		/* a range of authored-on may read its days by the key (days_finish) */
-		q->days_key = q->key;
-		q->days_key_arg = q->key_arg;
-		q->days_key_cond = q->key_cond;
-		q->days_key_exact = q->key_exact;
-		q->days_key_filed = psprintf("true AND %s", cond);
-	}
-	q->key_arg = 0;
-	q->key_cond = NULL;
-	q->key = NULL;
+	if (q->key.column->day_index)
+		q->days_key = q->key;	/* a range of authored-on may read its days by it (days_finish) */
+	memset(&q->key, 0, sizeof(q->key));
 }
 
 /*
@@ -1517,21 +1508,21 @@ search_page_source(SearchQuery *q, const char *cond, const char *limit)
 				k;
 
 	initStringInfo(&buf);
-	if (q->split_n == 0 && q->key_arg == 0)
+	if (q->split_n == 0 && q->key.arg == 0)
 	{
 		appendStringInfo(&buf, "(SELECT * FROM omnitask.task t WHERE %s ORDER BY %s LIMIT %s) t",
 						 cond, q->order.data, limit);
 		return buf.data;
 	}
 	/*
-	 * business-status=system|code (q->key_arg): the tasks whose one coding
+	 * business-status=system|code (q->key.arg): the tasks whose one coding
 	 * with a key has that key, and those with more than one, each read in
 	 * the page's order from task_business_status_token_idx
 	 * (omnitask--0.6--0.7.sql); so a code (c, system|c, |c) with one day
-	 * of authored-on (q->key->column code_token, c's key), from
+	 * of authored-on (q->key.column->column code_token, c's key), from
 	 * task_code_token_day_idx (omnitask--0.7--0.8.sql), whose day follows
 	 * the key (for system|c and |c the token's condition is tested on the
-	 * key's rows too: !q->key_exact); the token's condition (q->key_cond, in
+	 * key's rows too: !q->key.exact); the token's condition (q->key.cond, in
 	 * neither cond nor q->rest) holds in the first, where it is not written
 	 * (with it the planner, which has no statistics for either, took the two
 	 * for one row and intersected their bitmaps), and is tested in the
@@ -1539,12 +1530,12 @@ search_page_source(SearchQuery *q, const char *cond, const char *limit)
 	 * (task_columns.c, key_column_datum), so no match is left out and none
 	 * is in both.
 	 */
-	if (q->key_arg)
+	if (q->key.arg)
 	{
-		keys[nkeys++] = psprintf("%s = $%d AND %s%s", q->key->column, q->key_arg,
-								 q->key_exact ? "" : q->key_cond, q->key_exact ? "" : " AND ");
-		keys[nkeys++] = psprintf("%s = '%s' AND %s AND ", q->key->column, TASK_BS_TOKEN_MANY,
-								 q->key_cond);
+		keys[nkeys++] = psprintf("%s = $%d AND %s%s", q->key.column->column, q->key.arg,
+								 q->key.exact ? "" : q->key.cond, q->key.exact ? "" : " AND ");
+		keys[nkeys++] = psprintf("%s = '%s' AND %s AND ", q->key.column->column, TASK_BS_TOKEN_MANY,
+								 q->key.cond);
 	}
 	else
 		keys[nkeys++] = "";
@@ -1615,11 +1606,11 @@ search_days_source(SearchQuery *q, const char *cond, const char *limit)
 	conds[0] = cond;
 	if (q->days_keyed)
 	{
-		const char *col = q->days_key->column;
+		const char *col = q->days_key.column->column;
 
-		conds[0] = psprintf("%s = $%d AND %s%s%s", col, q->days_key_arg,
-							q->days_key_exact ? "" : q->days_key_cond, q->days_key_exact ? "" : " AND ", cond);
-		conds[1] = psprintf("%s = '%s' AND %s AND %s", col, TASK_BS_TOKEN_MANY, q->days_key_cond, cond);
+		conds[0] = psprintf("%s = $%d AND %s%s%s", col, q->days_key.arg,
+							q->days_key.exact ? "" : q->days_key.cond, q->days_key.exact ? "" : " AND ", cond);
+		conds[1] = psprintf("%s = '%s' AND %s AND %s", col, TASK_BS_TOKEN_MANY, q->days_key.cond, cond);
 		nconds = 2;
 	}
 	initStringInfo(&buf);

@@ -17,6 +17,7 @@ use File::Temp;
 use IPC::Run qw(run timeout);
 use PostgreSQL::Test::Cluster;
 use Test::More;
+use Time::Local qw(timegm);
 
 my $pgbin = $ENV{PGBIN} || '/usr/lib/postgresql/15/bin';
 my $node = PostgreSQL::Test::Cluster->new('parity');
@@ -376,8 +377,9 @@ for my $i (1 .. $n)
 		my ($from, $days) = ("${day}T00:00:00Z", 1);
 		($from, $days) = (sprintf('%sT%02d:00:00Z', $day, int(rand(2)) * int(rand(24))), 1 + int(rand(6)))
 		  if $i % 2 == 0;
-		my $upto = $days == 1 ? undef : `date -u -d '$day + $days days' +%Y-%m-%d`;
-		chomp $upto if defined $upto;
+		my ($y, $m, $d) = split /-/, $day;
+		my @end = gmtime(timegm(0, 0, 0, $d, $m - 1, $y) + 86400 * $days);
+		my $upto = $days == 1 ? undef : sprintf('%04d-%02d-%02d', $end[5] + 1900, $end[4] + 1, $end[3]);
 		unshift @q, 'code=' . (defined $sys ? "$sys|" : '') . $code,
 		  defined $upto ? ("authored-on=ge$from", "authored-on=lt$upto") : "authored-on=$day";
 		unshift @c, "EXISTS (SELECT FROM jsonb_array_elements(t.resource -> 'code' -> 'coding') c "
