@@ -399,4 +399,32 @@ SELECT omnitask.set_task_status('wp-h-shout', 'accepted') ->> 'description' AS s
 DROP TRIGGER zz_wp_shout ON omnitask.task;
 SELECT pg_temp.wp_as_stored('wp-h-shout') AS other_trigger,
 	(SELECT resource ->> 'description' FROM omnitask.task_history WHERE id = 'wp-h-shout' AND version_id = 2) AS history_description;
+-- the identifier claims of a one-row write read the same remembered resource
+-- (task_stored_resource): they follow the stored identifiers, also when
+-- another BEFORE ROW trigger changes them after omnitask's (same length, so
+-- only the trigger check tells)
+CREATE FUNCTION pg_temp.wp_claims(task text) RETURNS text LANGUAGE sql AS $$
+	SELECT format('claims %s, stored %s %s',
+		(SELECT string_agg(c.system || '|' || c.value, ' ' ORDER BY c.value) FROM omnitask.task_identifier c WHERE c.task_id = task),
+		(SELECT string_agg((e ->> 'system') || '|' || (e ->> 'value'), ' ' ORDER BY e ->> 'value')
+		 FROM omnitask.task t, jsonb_array_elements(t.resource -> 'identifier') e WHERE t.id = task),
+		(SELECT pg_column_compression(t.resource) FROM omnitask.task t WHERE t.id = task)) $$;
+SELECT omnitask.import_task(jsonb_build_object('resourceType', 'Task', 'id', 'wp-h-claims', 'status', 'requested',
+	'intent', 'order', 'description', 'wp claims', 'for', jsonb_build_object('reference', 'Patient/wp-h'),
+	'identifier', jsonb_build_array(jsonb_build_object('system', 'urn:wp', 'value', 'wp-claim-a')),
+	'note', (SELECT jsonb_agg(jsonb_build_object('text', 'note ' || i)) FROM generate_series(1, 120) i))) IS NOT NULL AS imported;
+SELECT pg_temp.wp_claims('wp-h-claims') AS imported;
+SELECT omnitask.update_task(id, jsonb_set(resource, '{identifier,0,value}', '"wp-claim-b"')) IS NOT NULL AS updated
+FROM omnitask.task WHERE id = 'wp-h-claims';
+SELECT pg_temp.wp_claims('wp-h-claims') AS updated;
+CREATE FUNCTION pg_temp.wp_upper_identifier() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	NEW.resource := jsonb_set(NEW.resource, '{identifier,0,value}', to_jsonb(upper(NEW.resource #>> '{identifier,0,value}')));
+	RETURN NEW;
+END $$;
+CREATE TRIGGER zz_wp_upper BEFORE UPDATE ON omnitask.task FOR EACH ROW EXECUTE FUNCTION pg_temp.wp_upper_identifier();
+SELECT omnitask.update_task(id, jsonb_set(resource, '{identifier,0,value}', '"wp-claim-c"')) #>> '{identifier,0,value}' AS returned
+FROM omnitask.task WHERE id = 'wp-h-claims';
+DROP TRIGGER zz_wp_upper ON omnitask.task;
+SELECT pg_temp.wp_claims('wp-h-claims') AS other_trigger;
 ROLLBACK;

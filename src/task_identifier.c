@@ -34,6 +34,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "task_columns.h"
+#include "task_trigger.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
 
@@ -109,6 +110,8 @@ omnitask_task_identifier_claim(PG_FUNCTION_ARGS)
 	/* a Citus shard (task_<shardid>): no claims there (see the header) */
 	if (strcmp(RelationGetRelationName(rel), "task") != 0)
 		PG_RETURN_POINTER(NULL);
+	/* the version as the BEFORE trigger built it, when it is this row: no pglz */
+	values[1] = task_stored_resource(rel, tup, !TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event));
 
 	rc = SPI_connect();
 	if (rc != SPI_OK_CONNECT)

@@ -8,7 +8,9 @@
 #ifndef TASK_TRIGGER_H
 #define TASK_TRIGGER_H
 
+#include "access/htup.h"
 #include "utils/jsonb.h"
+#include "utils/relcache.h"
 
 /* Writes that import_task() is making: keep the id, allow any status. */
 extern int	omnitask_import_depth;
@@ -16,5 +18,6 @@ extern int	omnitask_import_depth;
 extern Jsonb *omnitask_import_doc;
 
 extern void omnitask_task_trigger_init(void);
+extern Datum task_stored_resource(Relation rel, HeapTuple tuple, bool is_insert);
 
 #endif							/* TASK_TRIGGER_H */
