@@ -14,6 +14,7 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/htup_details.h"
 #include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
@@ -76,10 +77,10 @@ static bool revalidate_unchanged = false;
  * The last version the BEFORE trigger wrote in this transaction, with its
  * resource as built (uncompressed), for the AFTER triggers of a one-row
  * statement: the stored row they get is read back from the table, where
- * the resource is mostly pglz-compressed, and the history keeps it
- * uncompressed (see feed_history_row()); taking it from here saves that
- * decompression (written_history_row(), task_stored_resource()).  Kept in
- * TopTransactionContext.
+ * the resource is mostly pglz-compressed, in line or in the TOAST table,
+ * and the history keeps it uncompressed (see feed_history_row()); taking
+ * it from here saves that fetch and decompression (written_history_row(),
+ * task_stored_resource()).  Kept in TopTransactionContext.
  */
 typedef struct WrittenVersion
 {
@@ -795,10 +796,32 @@ only_before_row_trigger(Relation rel, bool is_insert)
 }
 
 /*
+ * Whether a stored value (compressed in line, or out of line in the TOAST
+ * table, compressed or not) expands to rawsize bytes, header included.
+ * False for a value stored plain in line: reading it costs nothing.
+ */
+static bool
+stored_size_is(Datum stored, Size rawsize)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(stored);
+
+	if (VARATT_IS_COMPRESSED(v))
+		return VARDATA_COMPRESSED_GET_EXTSIZE(v) == rawsize - VARHDRSZ;
+	if (VARATT_IS_EXTERNAL_ONDISK(v))
+	{
+		struct varatt_external toast_pointer;
+
+		VARATT_EXTERNAL_GET_POINTER(toast_pointer, v);
+		return (Size) toast_pointer.va_rawsize == rawsize;
+	}
+	return false;
+}
+
+/*
  * Whether the stored row is the version the BEFORE trigger remembered: the
  * same table, id and version, in this transaction, with no other BEFORE ROW
- * trigger that could have changed it, its resource stored compressed in
- * line at the size it has expanded.
+ * trigger that could have changed it, its resource stored compressed or out
+ * of line at the size it has expanded.
  */
 static bool
 is_written_version(Relation rel, HeapTuple tuple, bool is_insert)
@@ -813,9 +836,7 @@ is_written_version(Relation rel, HeapTuple tuple, bool is_insert)
 		return false;
 	att = task_attnums(rel);
 	stored = heap_getattr(tuple, att[COL_RESOURCE], desc, &isnull);
-	return !isnull && VARATT_IS_COMPRESSED(DatumGetPointer(stored)) &&
-		VARDATA_COMPRESSED_GET_EXTSIZE(DatumGetPointer(stored)) ==
-		VARSIZE(written.resource) - VARHDRSZ &&
+	return !isnull && stored_size_is(stored, VARSIZE(written.resource)) &&
 		DatumGetInt32(heap_getattr(tuple, att[COL_VERSION_ID], desc, &isnull)) == written.version &&
 		strcmp(TextDatumGetCString(heap_getattr(tuple, att[COL_ID], desc, &isnull)), written.id) == 0;
 }
@@ -825,8 +846,9 @@ is_written_version(Relation rel, HeapTuple tuple, bool is_insert)
  * of the event that stored it: the version the BEFORE trigger remembered,
  * uncompressed, when it is that row (is_written_version()), else the stored
  * value as it is.  The task_identifier_claim() trigger reads it twice per
- * plan; the stored value is mostly pglz-compressed, and a compressed
- * parameter is expanded at each read (about 12 instructions per byte).
+ * plan; the stored value is mostly pglz-compressed or out of line, and
+ * such a parameter is fetched and expanded at each read (pglz: about 12
+ * instructions per byte).
  */
 Datum
 task_stored_resource(Relation rel, HeapTuple tuple, bool is_insert)
@@ -842,9 +864,10 @@ task_stored_resource(Relation rel, HeapTuple tuple, bool is_insert)
  * The stored row of a one-row statement as a composite datum for the
  * history insert, its compressed and out-of-line values expanded
  * (feed_history_row()).  The row is read back from the table, where the
- * resource is mostly pglz-compressed; when it is the version the BEFORE
- * trigger remembered, the remembered resource is put in its place first,
- * which saves its decompression (about 12 instructions per byte).
+ * resource is mostly pglz-compressed, in line or out of line; when it is
+ * the version the BEFORE trigger remembered, the remembered resource is put
+ * in its place first, which saves its fetch and decompression (pglz: about
+ * 12 instructions per byte).
  */
 static Datum
 written_history_row(Relation rel, HeapTuple tuple, bool is_insert)
