@@ -12,7 +12,8 @@
 #   --duration S     seconds per pgbench run (one round of a workload)
 #   --rounds N       rounds of the write workloads (reads: at most 3), interleaved with their baselines
 #                    (omnitask, floor, ..., omnitask, floor, ...); ratios are the median of the per-round
-#                    ratios, so one slow WAL flush or one noisy neighbour does not decide one
+#                    ratios, so one slow WAL flush or one noisy neighbour does not decide one; before
+#                    each write run the tables written get the same number of rows (even_up)
 #   --no-build       use the installed omnitask as it is (default: make && make install first)
 #   --keep           leave the benchmark cluster running at the end (default: stop it)
 #   --writes-only    only the write workloads (create, status change); their table goes to
