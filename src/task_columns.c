@@ -222,18 +222,27 @@ slice_datum(FhirSlice s, bool *isnull)
 	return *isnull ? (Datum) 0 : PointerGetDatum(cstring_to_text_with_len(s.s, s.len));
 }
 
-/* Appends s[0..len) with | and \ escaped by a backslash. */
+/*
+ * Appends s[0..len) with | and \ escaped by a backslash: the runs between
+ * them in one copy each (a token is built for every coding, identifier and
+ * reference of every write).
+ */
 static void
 append_token_part(StringInfo buf, const char *s, int len)
 {
+	int			run = 0;
 	int			i;
 
 	for (i = 0; i < len; i++)
 	{
 		if (s[i] == '|' || s[i] == '\\')
+		{
+			appendBinaryStringInfo(buf, s + run, i - run);
 			appendStringInfoChar(buf, '\\');
-		appendStringInfoChar(buf, s[i]);
+			run = i;
+		}
 	}
+	appendBinaryStringInfo(buf, s + run, len - run);
 }
 
 /*
@@ -252,7 +261,8 @@ task_search_token(const char *param, const char *system, int slen,
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "%s:", param);
+	appendStringInfoString(&buf, param);
+	appendStringInfoChar(&buf, ':');
 	if (system)
 	{
 		append_token_part(&buf, system, slen);
