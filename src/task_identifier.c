@@ -34,8 +34,10 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "task_columns.h"
+#include "task_old_version.h"
 #include "task_trigger.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/rel.h"
 
 PG_FUNCTION_INFO_V1(omnitask_task_identifier_claim);
@@ -69,10 +71,45 @@ keep_plan(const char *sql)
 	return plan;
 }
 
+/* Task.identifier of a resource as resource -> 'identifier' finds it, or NULL. */
+static JsonbValue *
+identifier_of(Jsonb *doc, JsonbValue *buf)
+{
+	if (!JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
+		return NULL;
+	return getKeyJsonValueFromContainer(&doc->root, "identifier", 10, buf);
+}
+
+/*
+ * Whether an update left Task.identifier as it was: the test
+ * OLD.resource -> 'identifier' IS NOT DISTINCT FROM NEW.resource ->
+ * 'identifier' (jsonb equality), which 0.3 to 0.9 made in the update
+ * trigger's WHEN clause.  There it expanded the stored old version on every
+ * update (a pglz expansion of the whole document, and the clause read back
+ * from its catalog text at each statement); here the old version comes
+ * through task_old_version(), expanded already when the update was a
+ * status change or the BEFORE trigger read it, and the new one is the
+ * version the BEFORE trigger built (task_stored_resource()).
+ */
+static bool
+identifiers_unchanged(HeapTuple oldtup, int res_att, TupleDesc desc, Datum new_resource)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(oldtup, res_att, desc, &isnull);
+	JsonbValue	obuf,
+				nbuf;
+	JsonbValue *o = isnull ? NULL : identifier_of(task_old_version(d), &obuf);
+	JsonbValue *n = identifier_of(DatumGetJsonbP(new_resource), &nbuf);
+
+	if (o == NULL || n == NULL)
+		return o == NULL && n == NULL;
+	return compareJsonbContainers(&JsonbValueToJsonb(o)->root, &JsonbValueToJsonb(n)->root) == 0;
+}
+
 /*
  * omnitask.task_identifier_claim(): AFTER INSERT OR UPDATE FOR EACH ROW on
- * omnitask.task (the triggers' WHEN clauses skip rows whose identifiers did
- * not change).
+ * omnitask.task (the insert trigger's WHEN clause skips Tasks without
+ * identifiers; an update whose identifiers did not change returns at once).
  */
 Datum
 omnitask_task_identifier_claim(PG_FUNCTION_ARGS)
@@ -112,6 +149,9 @@ omnitask_task_identifier_claim(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(NULL);
 	/* the version as the BEFORE trigger built it, when it is this row: no pglz */
 	values[1] = task_stored_resource(rel, tup, !TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event));
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) &&
+		identifiers_unchanged(trigdata->tg_trigtuple, res_att, desc, values[1]))
+		PG_RETURN_POINTER(NULL);
 
 	rc = SPI_connect();
 	if (rc != SPI_OK_CONNECT)

@@ -17,6 +17,7 @@
 #include "access/htup_details.h"
 #include "catalog.h"
 #include "task_columns.h"
+#include "task_old_version.h"
 #include "task_profile.h"
 #include "task_rules.h"
 #include "workflow.h"
@@ -353,7 +354,7 @@ task_check_terminal(const TaskWrite *w, FhirResult *res, Jsonb *new_doc)
 
 	if (w->is_insert || !(wf->terminal & (UINT32_C(1) << w->old_status)))
 		return;
-	old_doc = DatumGetJsonbP(w->old_resource);
+	old_doc = task_old_version(w->old_resource);
 	changed = first_changed_key(old_doc, new_doc, status_changed);
 	if (changed == NULL)
 		changed = first_changed_key(new_doc, old_doc, status_changed);

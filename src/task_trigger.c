@@ -31,6 +31,7 @@
 #include "notify_relay.h"
 #include "omnitask.h"
 #include "task_columns.h"
+#include "task_old_version.h"
 #include "task_profile.h"
 #include "task_rules.h"
 #include "task_trigger.h"
@@ -426,8 +427,8 @@ trust_pays(const JsonbPairs *now, Size doc_size, Datum old_resource)
 	int64		saving = 0;
 	int			i;
 
-	if (!VARATT_IS_EXTENDED(DatumGetPointer(old_resource)))
-		return true;			/* read in place: nothing to pay */
+	if (task_old_version_at_hand(old_resource))
+		return true;			/* in place, or expanded already: nothing to pay */
 	for (i = 0; i < now->npairs; i++)
 	{
 		const char *k;
@@ -462,7 +463,9 @@ trust_pays(const JsonbPairs *now, Size doc_size, Datum old_resource)
  * (pglz, measured with test/bench/icount.sh), more than the walk of plain
  * elements saves (about 8 per byte); a narrative's XHTML costs about 20
  * per byte to walk.  So the old version is read only when the candidates
- * are worth it (trust_pays()).
+ * are worth it (trust_pays()), or when it costs nothing: stored in place,
+ * or expanded already in this write by the edit that built the new version
+ * (task_with_status(): see task_old_version.c).
  */
 static bool *
 trusted_pairs(const TaskWrite *tw, Jsonb *doc)
@@ -482,7 +485,7 @@ trusted_pairs(const TaskWrite *tw, Jsonb *doc)
 	jsonb_pairs_init(&now, &doc->root);
 	if (!trust_pays(&now, VARSIZE(doc), tw->old_resource))
 		return NULL;
-	old = DatumGetJsonbP(tw->old_resource);
+	old = task_old_version(tw->old_resource);
 	if (!JB_ROOT_IS_OBJECT(old) || JB_ROOT_IS_SCALAR(old) ||
 		getKeyJsonValueFromContainer(&old->root, "contained", 9, NULL) != NULL)
 		return NULL;
