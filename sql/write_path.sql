@@ -474,6 +474,22 @@ SELECT omnitask.update_task(id, resource - 'identifier') IS NOT NULL AS updated
 FROM omnitask.task WHERE id = 'wp-h-toasted';
 SELECT pg_temp.wp_claims('wp-h-toasted') AS identifier_removed;
 
+-- the expansion kept for a write is found by the stored bytes: two Tasks
+-- compressed to the same size, different in two letters, changed one after
+-- the other in one transaction, each keep their own content and claims
+SELECT count(omnitask.import_task(jsonb_build_object('resourceType', 'Task', 'id', id, 'status', 'requested',
+	'intent', 'order', 'description', 'wp twin ' || right(id, 1), 'for', jsonb_build_object('reference', 'Patient/wp-h'),
+	'identifier', jsonb_build_array(jsonb_build_object('system', 'urn:wp', 'value', id)),
+	'note', (SELECT jsonb_agg(jsonb_build_object('text', 'note ' || i)) FROM generate_series(1, 120) i)))) AS imported
+FROM (VALUES ('wp-k-a'), ('wp-k-b')) AS v(id);
+SELECT count(DISTINCT pg_column_size(resource)) AS stored_sizes, bool_and(pg_column_compression(resource) = 'pglz') AS compressed
+FROM omnitask.task WHERE id IN ('wp-k-a', 'wp-k-b');
+SELECT omnitask.set_task_status(id, 'accepted') ->> 'description' AS description
+FROM (VALUES ('wp-k-a'), ('wp-k-b'), ('wp-k-a')) AS v(id);
+SELECT id, version_id, resource ->> 'description' AS description, resource ->> 'status' AS status,
+	   pg_temp.wp_claims(id) AS claims
+FROM omnitask.task WHERE id IN ('wp-k-a', 'wp-k-b') ORDER BY id;
+
 --
 -- task_with_status(): the document (resource - 'statusReason') ||
 -- jsonb_build_object('status', s[, 'statusReason', {"text": r}]) builds,
