@@ -17,6 +17,7 @@
  */
 #include "postgres.h"
 
+#include "fhir_outcome.h"
 #include "fmgr.h"
 #include "jsonb_splice.h"
 #include "task_old_version.h"
@@ -25,7 +26,7 @@
 
 PG_FUNCTION_INFO_V1(omnitask_task_with_status);
 
-/* Pushes one string value (of a text datum) as jsonb. */
+/* Pushes one string value of a text datum (fhir_push_string() takes C strings). */
 static void
 push_text(JsonbParseState **ps, JsonbIteratorToken tok, text *t)
 {
@@ -35,18 +36,6 @@ push_text(JsonbParseState **ps, JsonbIteratorToken tok, text *t)
 	v.val.string.val = VARDATA_ANY(t);
 	v.val.string.len = VARSIZE_ANY_EXHDR(t);
 	pushJsonbValue(ps, tok, &v);
-}
-
-/* Pushes one object key. */
-static void
-push_key(JsonbParseState **ps, const char *key)
-{
-	JsonbValue	v;
-
-	v.type = jbvString;
-	v.val.string.val = (char *) key;
-	v.val.string.len = strlen(key);
-	pushJsonbValue(ps, WJB_KEY, &v);
 }
 
 /*
@@ -82,13 +71,13 @@ omnitask_task_with_status(PG_FUNCTION_ARGS)
 
 	/* the new pairs, in jsonb key order: status, then statusReason */
 	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-	push_key(&ps, "status");
+	fhir_push_string(&ps, WJB_KEY, "status");
 	push_text(&ps, WJB_VALUE, PG_GETARG_TEXT_PP(1));
 	if (!PG_ARGISNULL(2))
 	{
-		push_key(&ps, "statusReason");
+		fhir_push_string(&ps, WJB_KEY, "statusReason");
 		pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-		push_key(&ps, "text");
+		fhir_push_string(&ps, WJB_KEY, "text");
 		push_text(&ps, WJB_VALUE, PG_GETARG_TEXT_PP(2));
 		pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
 	}

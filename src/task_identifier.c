@@ -148,7 +148,7 @@ omnitask_task_identifier_claim(PG_FUNCTION_ARGS)
 	if (strcmp(RelationGetRelationName(rel), "task") != 0)
 		PG_RETURN_POINTER(NULL);
 	/* the version as the BEFORE trigger built it, when it is this row: no pglz */
-	values[1] = task_stored_resource(rel, tup, !TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event));
+	values[1] = task_stored_resource(rel, tup, !TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event), values[1]);
 	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) &&
 		identifiers_unchanged(trigdata->tg_trigtuple, res_att, desc, values[1]))
 		PG_RETURN_POINTER(NULL);

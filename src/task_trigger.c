@@ -823,23 +823,21 @@ stored_size_is(Datum stored, Size rawsize)
 /*
  * Whether the stored row is the version the BEFORE trigger remembered: the
  * same table, id and version, in this transaction, with no other BEFORE ROW
- * trigger that could have changed it, its resource stored compressed or out
- * of line at the size it has expanded.
+ * trigger that could have changed it, its resource (stored, as the row
+ * holds it) compressed or out of line at the size it has expanded.
  */
 static bool
-is_written_version(Relation rel, HeapTuple tuple, bool is_insert)
+is_written_version(Relation rel, HeapTuple tuple, bool is_insert, Datum stored)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	const int  *att;
-	Datum		stored;
 	bool		isnull;
 
 	if (written.lxid != MyProcLxid || written.relid != RelationGetRelid(rel) ||
 		!only_before_row_trigger(rel, is_insert))
 		return false;
 	att = task_attnums(rel);
-	stored = heap_getattr(tuple, att[COL_RESOURCE], desc, &isnull);
-	return !isnull && stored_size_is(stored, VARSIZE(written.resource)) &&
+	return stored_size_is(stored, VARSIZE(written.resource)) &&
 		DatumGetInt32(heap_getattr(tuple, att[COL_VERSION_ID], desc, &isnull)) == written.version &&
 		strcmp(TextDatumGetCString(heap_getattr(tuple, att[COL_ID], desc, &isnull)), written.id) == 0;
 }
@@ -847,20 +845,19 @@ is_written_version(Relation rel, HeapTuple tuple, bool is_insert)
 /*
  * The resource of a stored row of omnitask.task, for an AFTER ROW trigger
  * of the event that stored it: the version the BEFORE trigger remembered,
- * uncompressed, when it is that row (is_written_version()), else the stored
- * value as it is.  The task_identifier_claim() trigger reads it twice per
+ * uncompressed, when it is that row (is_written_version()), else stored,
+ * the row's (not NULL) resource value as the caller read it from the
+ * tuple.  The task_identifier_claim() trigger reads it twice per
  * plan; the stored value is mostly pglz-compressed or out of line, and
  * such a parameter is fetched and expanded at each read (pglz: about 12
  * instructions per byte).
  */
 Datum
-task_stored_resource(Relation rel, HeapTuple tuple, bool is_insert)
+task_stored_resource(Relation rel, HeapTuple tuple, bool is_insert, Datum stored)
 {
-	bool		isnull;
-
-	if (is_written_version(rel, tuple, is_insert))
+	if (is_written_version(rel, tuple, is_insert, stored))
 		return PointerGetDatum(written.resource);
-	return heap_getattr(tuple, task_attnums(rel)[COL_RESOURCE], RelationGetDescr(rel), &isnull);
+	return stored;
 }
 
 /*
@@ -877,11 +874,16 @@ written_history_row(Relation rel, HeapTuple tuple, bool is_insert)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			resource_col = task_attnums(rel)[COL_RESOURCE];
-	Datum		resource = PointerGetDatum(written.resource);
-	bool		resource_null = false;
+	bool		isnull;
+	Datum		stored = heap_getattr(tuple, resource_col, desc, &isnull);
 
-	if (is_written_version(rel, tuple, is_insert))
+	if (!isnull && is_written_version(rel, tuple, is_insert, stored))
+	{
+		Datum		resource = PointerGetDatum(written.resource);
+		bool		resource_null = false;
+
 		tuple = heap_modify_tuple_by_cols(tuple, desc, 1, &resource_col, &resource, &resource_null);
+	}
 	return feed_history_row(tuple, desc);
 }
 

@@ -18,6 +18,6 @@ extern int	omnitask_import_depth;
 extern Jsonb *omnitask_import_doc;
 
 extern void omnitask_task_trigger_init(void);
-extern Datum task_stored_resource(Relation rel, HeapTuple tuple, bool is_insert);
+extern Datum task_stored_resource(Relation rel, HeapTuple tuple, bool is_insert, Datum stored);
 
 #endif							/* TASK_TRIGGER_H */
